@@ -1,0 +1,275 @@
+//! The command line: `popsend [--config FILE] [--data-dir DIR] <send|auth|status>`. Parses
+//! arguments, loads the config and the password, runs the core on a small tokio runtime, and
+//! prints localized results. Exit codes: 0 done, 1 failed or needs the user, 2 usage/config,
+//! 75 temporary. All protocol work is in `core`; all wording in `i18n`.
+
+mod explain;
+
+use std::io::{Read as _, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+
+use crate::core::account::{Config, Paths};
+use crate::core::clock::{Clock, SystemClock};
+use crate::core::compose::{self, Draft};
+use crate::core::deliver::{Deliverer, Outcome, Outgoing};
+use crate::core::net::TrustAnchors;
+use crate::core::secrets::{self, Source};
+use crate::core::window::{self, RelayWindow};
+use crate::fl;
+
+pub use explain::{EXIT_FAILED, EXIT_OK, EXIT_TEMPORARY, EXIT_USAGE};
+use explain::Explained;
+
+#[derive(Parser, Debug)]
+#[command(name = "popsend", version)]
+struct Cli {
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Send(SendArgs),
+    Auth,
+    Status,
+}
+
+#[derive(Args, Debug)]
+struct SendArgs {
+    #[arg(long, value_name = "ADDR", required = true)]
+    to: Vec<String>,
+    #[arg(long, value_name = "ADDR")]
+    cc: Vec<String>,
+    #[arg(long, value_name = "ADDR")]
+    bcc: Vec<String>,
+    #[arg(long, value_name = "TEXT")]
+    subject: String,
+    #[arg(long, value_name = "FILE")]
+    body_file: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    attach: Vec<PathBuf>,
+}
+
+/// The clap command with every description taken from the localized messages.
+fn command() -> clap::Command {
+    Cli::command()
+        .about(fl!("cli-about"))
+        .mut_arg("config", |a| a.help(fl!("cli-config-help")))
+        .mut_arg("data_dir", |a| a.help(fl!("cli-data-dir-help")))
+        .mut_subcommand("send", |s| {
+            s.about(fl!("cli-send-about"))
+                .mut_arg("to", |a| a.help(fl!("cli-to-help")))
+                .mut_arg("cc", |a| a.help(fl!("cli-cc-help")))
+                .mut_arg("bcc", |a| a.help(fl!("cli-bcc-help")))
+                .mut_arg("subject", |a| a.help(fl!("cli-subject-help")))
+                .mut_arg("body_file", |a| a.help(fl!("cli-body-file-help")))
+                .mut_arg("attach", |a| a.help(fl!("cli-attach-help")))
+        })
+        .mut_subcommand("auth", |s| s.about(fl!("cli-auth-about")))
+        .mut_subcommand("status", |s| s.about(fl!("cli-status-about")))
+}
+
+pub fn main() -> ExitCode {
+    crate::i18n::init(std::env::var("POPSEND_LANG").ok().as_deref());
+    let mut cmd = command();
+    let matches = match cmd.try_get_matches_from_mut(std::env::args_os()) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let Some(command) = cli.command else {
+        println!("{}\n", fl!("cli-gui-later"));
+        let _ = cmd.print_help();
+        return ExitCode::from(EXIT_OK);
+    };
+    let paths = Paths::resolve(cli.config, cli.data_dir);
+    let code = match run(command, &paths) {
+        Ok(code) => code,
+        Err(explained) => {
+            eprint!("{}", explained.render());
+            explained.exit
+        }
+    };
+    let _ = std::io::stdout().flush();
+    ExitCode::from(code)
+}
+
+fn run(command: Command, paths: &Paths) -> Result<u8, Explained> {
+    let config = Config::load(&paths.config_file).map_err(|e| explain::config(&e))?;
+    let store = window::Store::new(&paths.data_dir);
+    let clock = SystemClock;
+    if let Command::Status = command {
+        status(&config, &store, &clock);
+        return Ok(EXIT_OK);
+    }
+    let trust = TrustAnchors::load(config.tls.ca_file.as_deref())
+        .map_err(|e| explain::simple(fl!("err-config", detail = e.to_string()), Some(fl!("err-tls-hint")), EXIT_USAGE))?;
+
+    // Build the message before asking for the password: bad input fails fast and offline.
+    let outgoing = match &command {
+        Command::Send(args) => Some(build(args, &config, &clock)?),
+        _ => None,
+    };
+    let (password, source) = secrets::resolve(config.pop.password_command.as_deref(), &config.pop.username, &config.pop.host)
+        .map_err(|e| explain::simple(fl!("err-password", detail = e.to_string()), Some(fl!("err-password-hint")), EXIT_FAILED))?;
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    runtime.block_on(async {
+        let d = Deliverer::new(&config, &password, &trust, &store, &clock);
+        match outgoing {
+            None => auth(&d, &config, source, &clock).await,
+            Some(out) => send(&d, &config, out, &clock).await,
+        }
+    })
+}
+
+fn build(args: &SendArgs, config: &Config, clock: &dyn Clock) -> Result<Outgoing, Explained> {
+    let body = match &args.body_file {
+        Some(path) => std::fs::read(path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|b| String::from_utf8(b).map_err(|_| format!("{}: not UTF-8 text", path.display()))),
+        None => {
+            let mut b = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut b)
+                .map_err(|e| format!("stdin: {e}"))
+                .and_then(|_| String::from_utf8(b).map_err(|_| "stdin: not UTF-8 text".to_owned()))
+        }
+    }
+    .map_err(|detail| explain::simple(fl!("err-body", detail = detail), None, EXIT_USAGE))?;
+    let draft = Draft {
+        from_address: config.account.address.clone(),
+        from_name: config.account.display_name.clone(),
+        to: args.to.clone(),
+        cc: args.cc.clone(),
+        bcc: args.bcc.clone(),
+        subject: args.subject.clone(),
+        body,
+        attachments: args.attach.clone(),
+    };
+    let built = compose::build(&draft, clock.now())
+        .map_err(|e| explain::simple(fl!("err-compose", detail = e.to_string()), Some(fl!("err-compose-hint")), EXIT_USAGE))?;
+    Ok(Outgoing { envelope: built.envelope, raw: built.raw, message_id: built.message_id })
+}
+
+async fn auth(d: &Deliverer<'_>, config: &Config, source: Source, clock: &dyn Clock) -> Result<u8, Explained> {
+    let login = d.login_only().await.map_err(|e| explain::run(&e, config))?;
+    println!("{}", fl!("password-from", source = source_name(source)));
+    println!("{}", fl!("login-ok", method = login.method.name(), server = login.peer.to_string()));
+    let window = RelayWindow { opened: login.at, length: Duration::from_secs(config.relay.window_seconds) };
+    println!("{}", window_line(&window, clock.now()));
+    Ok(EXIT_OK)
+}
+
+async fn send(d: &Deliverer<'_>, config: &Config, out: Outgoing, clock: &dyn Clock) -> Result<u8, Explained> {
+    let rcpts = out.envelope.to().iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ");
+    let id = out.message_id.clone();
+    let report = d.deliver(std::slice::from_ref(&out)).await;
+    for login in &report.logins {
+        println!("{}", fl!("login-ok", method = login.method.name(), server = login.peer.to_string()));
+    }
+    let mut code = EXIT_OK;
+    for outcome in &report.outcomes {
+        match outcome {
+            Outcome::Sent => println!("{}", fl!("sent-one", id = id.as_str(), rcpts = rcpts.as_str())),
+            Outcome::Failed(e) => {
+                println!("{}", fl!("failed-one", id = id.as_str()));
+                let ex = explain::message(e, config);
+                eprint!("{}", ex.render());
+                code = EXIT_FAILED;
+            }
+            Outcome::Deferred => {
+                println!("{}", fl!("deferred-one", id = id.as_str()));
+                if code == EXIT_OK {
+                    code = EXIT_TEMPORARY;
+                }
+            }
+        }
+    }
+    if let Some(w) = &report.window {
+        println!("{}", window_line(w, clock.now()));
+    }
+    if let Some(e) = &report.stopped {
+        let ex = explain::run(e, config);
+        eprint!("{}", ex.render());
+        if code != EXIT_FAILED {
+            code = ex.exit;
+        }
+    }
+    Ok(code)
+}
+
+fn status(config: &Config, store: &window::Store, clock: &dyn Clock) {
+    let state = store.load();
+    let server = format!("{}:{}", config.pop.host, config.pop.port());
+    let length = Duration::from_secs(config.relay.window_seconds);
+    match (state.window(&server, length), &state.last_login) {
+        (Some(w), Some(last)) => {
+            println!("{}", fl!("last-login", at = local_time(w.opened), server = server.as_str(), peer = last.peer.to_string()));
+            println!("{}", window_line(&w, clock.now()));
+        }
+        _ => println!("{}", fl!("window-never")),
+    }
+}
+
+fn window_line(w: &RelayWindow, now: SystemTime) -> String {
+    let left = w.remaining(now);
+    if left.is_zero() {
+        fl!("window-expired", at = local_time(w.closes()))
+    } else {
+        fl!("window-open", remaining = mm_ss(left), until = local_time(w.closes()))
+    }
+}
+
+/// "09:42": minutes may exceed 59 for long windows.
+pub fn mm_ss(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{:02}:{:02}", s / 60, s % 60)
+}
+
+fn local_time(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Local>::from(t).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn source_name(s: Source) -> String {
+    match s {
+        Source::Env => fl!("source-env"),
+        Source::Command => fl!("source-command"),
+        Source::Keyring => fl!("source-keyring"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn countdown_format() {
+        assert_eq!(mm_ss(Duration::from_secs(582)), "09:42");
+        assert_eq!(mm_ss(Duration::from_secs(0)), "00:00");
+        assert_eq!(mm_ss(Duration::from_millis(59_900)), "00:59");
+    }
+
+    #[test]
+    fn help_is_localized_and_consistent() {
+        crate::i18n::init(Some("ja"));
+        command().debug_assert();
+    }
+}

@@ -1,0 +1,382 @@
+//! The account configuration: the TOML file's shape, its defaults, its validation and where it
+//! lives. A bad file becomes a `ConfigError` naming the file, the key and the problem. This module
+//! never holds a password: passwords come from `secrets`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// How a connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Cleartext for the whole session.
+    #[default]
+    None,
+    /// Cleartext greeting, then STLS (POP3) / STARTTLS (SMTP); required once chosen.
+    Starttls,
+    /// TLS from the first byte (POP3S 995, SMTPS 465).
+    Tls,
+}
+
+impl Security {
+    pub fn name(self) -> &'static str {
+        match self {
+            Security::None => "none",
+            Security::Starttls => "starttls",
+            Security::Tls => "tls",
+        }
+    }
+}
+
+/// Which POP3 login the user allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PopAuth {
+    #[default]
+    Auto,
+    Plain,
+    User,
+    Apop,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub account: AccountSection,
+    pub pop: PopSection,
+    pub smtp: SmtpSection,
+    #[serde(default)]
+    pub relay: RelaySection,
+    #[serde(default)]
+    pub tls: TlsSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSection {
+    pub address: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PopSection {
+    pub host: String,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub security: Security,
+    pub username: String,
+    #[serde(default)]
+    pub auth: PopAuth,
+    #[serde(default)]
+    pub allow_plaintext_password: bool,
+    #[serde(default)]
+    pub password_command: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSection {
+    /// Defaults to the POP host: POP before SMTP is one server's rule.
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub security: Security,
+    /// Only for servers that also offer SMTP AUTH (587/465); the POP password is used.
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelaySection {
+    pub window_seconds: u64,
+    pub reuse_window: bool,
+    pub margin_seconds: u64,
+}
+
+impl Default for RelaySection {
+    fn default() -> Self {
+        RelaySection { window_seconds: 600, reuse_window: false, margin_seconds: 60 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl PopSection {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            Security::Tls => 995,
+            _ => 110,
+        })
+    }
+}
+
+impl Config {
+    pub fn smtp_host(&self) -> &str {
+        self.smtp.host.as_deref().unwrap_or(&self.pop.host)
+    }
+
+    pub fn smtp_port(&self) -> u16 {
+        self.smtp.port.unwrap_or(match self.smtp.security {
+            Security::Tls => 465,
+            _ => 25,
+        })
+    }
+
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_owned(),
+            key: None,
+            problem: if e.kind() == std::io::ErrorKind::NotFound {
+                ConfigProblem::Missing
+            } else {
+                ConfigProblem::Unreadable(e.to_string())
+            },
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates TOML text; `path` only names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        // The parser's own Display quotes the offending line, which could hold a password someone
+        // typed into the file by mistake: report the line number, the key and the message only.
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| s.start.min(text.len()));
+            let message = e.message().trim_end().to_owned();
+            ConfigError {
+                path: path.to_owned(),
+                key: at.and_then(|at| key_at(text, at)),
+                problem: ConfigProblem::Syntax(match at {
+                    Some(at) => format!("line {}: {message}", text[..at].matches('\n').count() + 1),
+                    None => message,
+                }),
+            }
+        })?;
+        config.validate().map_err(|(key, problem)| ConfigError {
+            path: path.to_owned(),
+            key: Some(key.to_owned()),
+            problem,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), (&'static str, ConfigProblem)> {
+        use ConfigProblem::Invalid;
+        if self.account.address.parse::<lettre::Address>().is_err() {
+            return Err(("account.address", Invalid(format!("not a mail address: {:?}", self.account.address))));
+        }
+        if let Some(name) = &self.account.display_name {
+            if name.contains(['\r', '\n']) {
+                return Err(("account.display_name", Invalid("contains a line break".into())));
+            }
+        }
+        check_host("pop.host", &self.pop.host)?;
+        if let Some(host) = &self.smtp.host {
+            check_host("smtp.host", host)?;
+        }
+        if self.pop.port == Some(0) {
+            return Err(("pop.port", Invalid("port 0 is not a port".into())));
+        }
+        if self.smtp.port == Some(0) {
+            return Err(("smtp.port", Invalid("port 0 is not a port".into())));
+        }
+        if self.pop.username.is_empty() || self.pop.username.contains(['\r', '\n', ' ']) {
+            return Err(("pop.username", Invalid("must be one word without spaces".into())));
+        }
+        if let Some(user) = &self.smtp.username {
+            if user.is_empty() || user.contains(['\r', '\n']) {
+                return Err(("smtp.username", Invalid("must not be empty or contain a line break".into())));
+            }
+        }
+        if self.pop.password_command.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            return Err(("pop.password_command", Invalid("is empty".into())));
+        }
+        if self.relay.window_seconds == 0 {
+            return Err(("relay.window_seconds", Invalid("must be more than 0".into())));
+        }
+        if self.relay.margin_seconds >= self.relay.window_seconds {
+            return Err(("relay.margin_seconds", Invalid("must be less than relay.window_seconds".into())));
+        }
+        if let Some(ca) = &self.tls.ca_file {
+            if !ca.is_file() {
+                return Err(("tls.ca_file", Invalid(format!("{}: no such file", ca.display()))));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The dotted key (`smtp.security`) written on the line holding byte `at`, if it is a key line.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let key = line.split_once('=')?.0.trim();
+    if key.is_empty() || key.contains(['"', '\'', '[']) {
+        return None;
+    }
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']')))
+        .map(str::trim);
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_owned(),
+    })
+}
+
+fn check_host(key: &'static str, host: &str) -> Result<(), (&'static str, ConfigProblem)> {
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c.is_control() || c == '/') {
+        return Err((key, ConfigProblem::Invalid(format!("not a host name: {host:?}"))));
+    }
+    Ok(())
+}
+
+/// A configuration file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    /// The dotted key at fault (`pop.host`), when one key is.
+    pub key: Option<String>,
+    pub problem: ConfigProblem,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigProblem {
+    Missing,
+    Unreadable(String),
+    Syntax(String),
+    Invalid(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.path.display())?;
+        if let Some(key) = &self.key {
+            write!(f, "{key}: ")?;
+        }
+        match &self.problem {
+            ConfigProblem::Missing => write!(f, "no such file"),
+            ConfigProblem::Unreadable(e) => write!(f, "cannot read: {e}"),
+            ConfigProblem::Syntax(e) => write!(f, "{e}"),
+            ConfigProblem::Invalid(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where popsend keeps its files, unless `--config` / `--data-dir` say otherwise.
+pub struct Paths {
+    pub config_file: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl Paths {
+    pub fn resolve(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> Paths {
+        let dirs = directories::ProjectDirs::from("jp", "popsend", "popsend");
+        let config_file = config.unwrap_or_else(|| match &dirs {
+            Some(d) => d.config_dir().join("config.toml"),
+            None => PathBuf::from("popsend.toml"),
+        });
+        let data_dir = data_dir.unwrap_or_else(|| match &dirs {
+            Some(d) => d.data_dir().to_owned(),
+            None => PathBuf::from("popsend-data"),
+        });
+        Paths { config_file, data_dir }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[account]
+address = "taro@example.ac.jp"
+display_name = "山田 太郎"
+[pop]
+host = "mail.example.ac.jp"
+username = "taro"
+[smtp]
+"#;
+
+    #[test]
+    fn defaults_follow_the_reference_server() {
+        let c = Config::parse(GOOD, Path::new("c.toml")).unwrap();
+        assert_eq!(c.pop.port(), 110);
+        assert_eq!(c.smtp_port(), 25);
+        assert_eq!(c.smtp_host(), "mail.example.ac.jp");
+        assert_eq!(c.relay.window_seconds, 600);
+        assert!(!c.relay.reuse_window);
+        assert_eq!(c.relay.margin_seconds, 60);
+        assert_eq!(c.pop.auth, PopAuth::Auto);
+        assert!(!c.pop.allow_plaintext_password);
+    }
+
+    #[test]
+    fn tls_ports_default_to_the_implicit_ones() {
+        let text = GOOD.replace("username = \"taro\"", "username = \"taro\"\nsecurity = \"tls\"")
+            .replace("[smtp]", "[smtp]\nsecurity = \"tls\"");
+        let c = Config::parse(&text, Path::new("c.toml")).unwrap();
+        assert_eq!(c.pop.port(), 995);
+        assert_eq!(c.smtp_port(), 465);
+    }
+
+    #[test]
+    fn errors_name_file_and_key() {
+        let text = GOOD.replace("taro@example.ac.jp", "not an address");
+        let e = Config::parse(&text, Path::new("/x/c.toml")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("account.address"));
+        let shown = e.to_string();
+        assert!(shown.starts_with("/x/c.toml: account.address: "), "{shown}");
+    }
+
+    #[test]
+    fn unknown_key_and_bad_value_are_syntax_errors_naming_the_key() {
+        let e = Config::parse(&GOOD.replace("[smtp]", "[smtp]\nhots = \"a\""), Path::new("c.toml")).unwrap_err();
+        assert!(e.to_string().contains("hots"), "{e}");
+        let e = Config::parse(&GOOD.replace("[smtp]", "[smtp]\nsecurity = \"ssl\""), Path::new("c.toml")).unwrap_err();
+        assert!(matches!(e.problem, ConfigProblem::Syntax(_)));
+        assert_eq!(e.key.as_deref(), Some("smtp.security"));
+        assert!(e.to_string().starts_with("c.toml: smtp.security: line 9: unknown variant `ssl`"), "{e}");
+    }
+
+    #[test]
+    fn margin_must_fit_in_window() {
+        let text = format!("{GOOD}\n[relay]\nwindow_seconds = 30\nmargin_seconds = 30\n");
+        let e = Config::parse(&text, Path::new("c.toml")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("relay.margin_seconds"));
+    }
+
+    #[test]
+    fn a_password_key_is_refused() {
+        let text = GOOD.replace("username = \"taro\"", "username = \"taro\"\npassword = \"hunter2-secret\"");
+        let e = Config::parse(&text, Path::new("c.toml")).unwrap_err();
+        let shown = e.to_string();
+        assert!(shown.contains("unknown field `password`"), "{shown}");
+        assert!(shown.contains("line 8"), "{shown}");
+        assert_eq!(e.key.as_deref(), Some("pop.password"));
+        assert!(!shown.contains("hunter2-secret"), "the value leaked: {shown}");
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let e = Config::load(Path::new("/nonexistent/popsend.toml")).unwrap_err();
+        assert_eq!(e.problem, ConfigProblem::Missing);
+        assert!(e.to_string().contains("/nonexistent/popsend.toml"));
+    }
+}

@@ -1,0 +1,320 @@
+//! The send path (DESIGN.md §3, steps 3–7) for a batch of built messages: resolve once and pin
+//! one address family for POP and SMTP; log in over POP (unless the window may be reused) while
+//! the SMTP connection opens; send no MAIL FROM before the login's `+OK`; send every message over
+//! one SMTP session; on relay refusal reconnect / log in again once, then give up with a clear
+//! error. It records the window start in the state file. It does not store messages (the outbox
+//! does, later) and does not print.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use lettre::address::Envelope;
+
+use crate::core::Severity;
+use crate::core::account::Config;
+use crate::core::clock::Clock;
+use crate::core::net::{self, Family, NetError, TrustAnchors};
+use crate::core::pop3::{self, Login, Pop3Error};
+use crate::core::secrets::Password;
+use crate::core::smtp::{self, Session, SmtpError};
+use crate::core::window::{self, LastLogin, RelayWindow};
+
+/// One message to send.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub envelope: Envelope,
+    pub raw: Vec<u8>,
+    pub message_id: String,
+}
+
+/// What happened to one message.
+#[derive(Debug)]
+pub enum Outcome {
+    Sent,
+    /// The server refused this message for good (unknown recipient, too large, …).
+    Failed(SmtpError),
+    /// Not sent this time; the reason is temporary (or the run stopped before it).
+    Deferred,
+}
+
+/// A failure that stopped the whole run.
+#[derive(Debug)]
+pub enum RunError {
+    Net(NetError),
+    Pop3(Pop3Error),
+    Smtp(SmtpError),
+    /// Relay still refused after logging in again.
+    RelayDenied { refusal: SmtpError },
+}
+
+impl RunError {
+    pub fn severity(&self) -> Severity {
+        match self {
+            RunError::Net(e) if e.is_offline() => Severity::Temporary,
+            RunError::Net(_) => Severity::NeedsUser,
+            RunError::Pop3(e) => e.severity(),
+            RunError::Smtp(e) => match e.severity() {
+                // A connection-level refusal (e.g. 554 at the greeting) is not about one message.
+                Severity::Permanent => Severity::NeedsUser,
+                s => s,
+            },
+            RunError::RelayDenied { .. } => Severity::Temporary,
+        }
+    }
+
+    pub fn server_reply(&self) -> Option<&str> {
+        match self {
+            RunError::Net(_) => None,
+            RunError::Pop3(e) => e.server_reply(),
+            RunError::Smtp(e) | RunError::RelayDenied { refusal: e } => e.server_reply(),
+        }
+    }
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Net(e) => write!(f, "{e}"),
+            RunError::Pop3(e) => write!(f, "{e}"),
+            RunError::Smtp(e) => write!(f, "{e}"),
+            RunError::RelayDenied { refusal } => write!(f, "relay still refused after a fresh POP login: {refusal}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// The result of a run: each message's outcome (same order as given), the logins made, and
+/// what stopped the run early, if anything.
+#[derive(Debug)]
+pub struct Report {
+    pub outcomes: Vec<Outcome>,
+    pub logins: Vec<Login>,
+    pub stopped: Option<RunError>,
+    /// The window as it stands after the run (from this run's login or a reused one).
+    pub window: Option<RelayWindow>,
+}
+
+/// Everything a run needs; time and storage are injected.
+pub struct Deliverer<'a> {
+    pub config: &'a Config,
+    pub password: &'a Password,
+    pub trust: &'a TrustAnchors,
+    pub store: &'a window::Store,
+    pub clock: &'a dyn Clock,
+    /// Limit for each protocol step.
+    pub step_timeout: Duration,
+    /// Wait before logging in again after a relay refusal (servers that watch logs lag).
+    pub relay_retry_delay: Duration,
+}
+
+struct Target {
+    pop: Vec<SocketAddr>,
+    smtp: Vec<SocketAddr>,
+}
+
+impl<'a> Deliverer<'a> {
+    pub fn new(config: &'a Config, password: &'a Password, trust: &'a TrustAnchors, store: &'a window::Store, clock: &'a dyn Clock) -> Self {
+        Deliverer { config, password, trust, store, clock, step_timeout: Duration::from_secs(30), relay_retry_delay: Duration::from_secs(2) }
+    }
+
+    fn pop_server(&self) -> String {
+        format!("{}:{}", self.config.pop.host, self.config.pop.port())
+    }
+
+    fn smtp_server(&self) -> String {
+        format!("{}:{}", self.config.smtp_host(), self.config.smtp_port())
+    }
+
+    fn window_length(&self) -> Duration {
+        Duration::from_secs(self.config.relay.window_seconds)
+    }
+
+    /// The relay window of the last login, as remembered.
+    pub fn current_window(&self) -> Option<RelayWindow> {
+        self.store.load().window(&self.pop_server(), self.window_length())
+    }
+
+    /// POP login only (the `auth` command): opens the window.
+    pub async fn login_only(&self) -> Result<Login, RunError> {
+        let pop = net::resolve(&self.config.pop.host, self.config.pop.port(), self.step_timeout).await.map_err(RunError::Net)?;
+        self.login(&pop).await.map_err(RunError::Pop3)
+    }
+
+    async fn login(&self, addrs: &[SocketAddr]) -> Result<Login, Pop3Error> {
+        let p = &self.config.pop;
+        let params = pop3::LoginParams {
+            host: &p.host,
+            addrs,
+            security: p.security,
+            username: &p.username,
+            password: self.password.expose(),
+            auth: p.auth,
+            allow_plaintext_password: p.allow_plaintext_password,
+            trust: self.trust,
+            step_timeout: self.step_timeout,
+        };
+        let login = pop3::login(&params, self.clock).await?;
+        let mut state = self.store.load();
+        state.last_login = Some(LastLogin { at: login.at, server: self.pop_server(), peer: login.peer.ip() });
+        // Not being able to remember the window costs one extra login later, nothing more.
+        let _ = self.store.save(&state);
+        Ok(login)
+    }
+
+    async fn open_smtp(&self, addrs: &[SocketAddr]) -> Result<Session, SmtpError> {
+        let s = &self.config.smtp;
+        let params = smtp::SmtpParams {
+            host: self.config.smtp_host(),
+            addrs,
+            security: s.security,
+            auth: s.username.as_deref().map(|u| (u, self.password.expose())),
+            trust: self.trust,
+            step_timeout: self.step_timeout,
+        };
+        smtp::open(&params).await
+    }
+
+    /// Resolves both servers once and orders the address families both have.
+    async fn resolve(&self) -> Result<Vec<Target>, RunError> {
+        let pop = net::resolve(&self.config.pop.host, self.config.pop.port(), self.step_timeout).await.map_err(RunError::Net)?;
+        let smtp = net::resolve(self.config.smtp_host(), self.config.smtp_port(), self.step_timeout).await.map_err(RunError::Net)?;
+        let targets: Vec<Target> = net::families(&pop)
+            .into_iter()
+            .filter(|f| net::families(&smtp).contains(f))
+            .map(|f| Target { pop: net::in_family(&pop, f), smtp: net::in_family(&smtp, f) })
+            .collect();
+        if targets.is_empty() {
+            let family = Family::of(&pop[0]);
+            return Err(RunError::Net(NetError::NoAddressInFamily { host: self.config.smtp_host().to_owned(), family }));
+        }
+        Ok(targets)
+    }
+
+    /// Sends `messages`. Never panics on server behaviour; every message gets an outcome.
+    pub async fn deliver(&self, messages: &[Outgoing]) -> Report {
+        let mut report = Report { outcomes: Vec::new(), logins: Vec::new(), stopped: None, window: None };
+        if let Err(e) = self.run(messages, &mut report).await {
+            report.stopped = Some(e);
+        }
+        while report.outcomes.len() < messages.len() {
+            report.outcomes.push(Outcome::Deferred);
+        }
+        report.window = self.current_window();
+        report
+    }
+
+    async fn run(&self, messages: &[Outgoing], report: &mut Report) -> Result<(), RunError> {
+        let targets = self.resolve().await?;
+        let state = self.store.load();
+        let now = self.clock.now();
+        let margin = Duration::from_secs(self.config.relay.margin_seconds);
+        let reusable = self.config.relay.reuse_window
+            && state.window(&self.pop_server(), self.window_length()).is_some_and(|w| w.usable(now, margin));
+        let sequential = state.needs_sequential(&self.smtp_server());
+
+        // Pick the family: the last login's when reusing its window (the server authorised that
+        // address), else the resolver's order, falling back to the next family when the first
+        // cannot be reached at all.
+        let mut last_err = None;
+        let mut opened = None;
+        for target in &targets {
+            if reusable {
+                let peer = state.last_login.as_ref().map(|l| l.peer);
+                if peer.is_some_and(|ip| Family::of(&SocketAddr::new(ip, 0)) != Family::of(&target.pop[0])) {
+                    continue;
+                }
+            }
+            match self.connect(target, reusable, sequential, report).await {
+                Ok(session) => {
+                    opened = Some((target, session));
+                    break;
+                }
+                Err(e) => {
+                    let unreachable = matches!(&e, RunError::Net(n) | RunError::Pop3(Pop3Error::Net(n)) | RunError::Smtp(SmtpError::Net(n)) if n.is_offline());
+                    last_err = Some(e);
+                    if !unreachable {
+                        break;
+                    }
+                }
+            }
+        }
+        let Some((target, mut session)) = opened else {
+            return Err(last_err.unwrap_or(RunError::Net(NetError::NoAddressInFamily {
+                host: self.config.pop.host.clone(),
+                family: Family::of(&targets[0].pop[0]),
+            })));
+        };
+
+        // Opened before the login finished: the server may have judged relaying at connect time.
+        let mut opened_early = !reusable && !sequential;
+        let mut relogged = false;
+        let mut sequential_learned = false;
+        for msg in messages {
+            loop {
+                match session.send(&msg.envelope, &msg.raw).await {
+                    Ok(()) => {
+                        report.outcomes.push(Outcome::Sent);
+                        if sequential_learned {
+                            let mut state = self.store.load();
+                            if !state.needs_sequential(&self.smtp_server()) {
+                                state.sequential.push(self.smtp_server());
+                                let _ = self.store.save(&state);
+                            }
+                            sequential_learned = false;
+                        }
+                        break;
+                    }
+                    Err(e) if e.is_relay_denied() => {
+                        if opened_early {
+                            // Reconnect now that the login is done; remember if that was it.
+                            opened_early = false;
+                            sequential_learned = true;
+                        } else if report.logins.is_empty() {
+                            // The reused window was not good any more: log in now.
+                            sequential_learned = false;
+                            report.logins.push(self.login(&target.pop).await.map_err(RunError::Pop3)?);
+                        } else if !relogged {
+                            sequential_learned = false;
+                            relogged = true;
+                            tokio::time::sleep(self.relay_retry_delay).await;
+                            report.logins.push(self.login(&target.pop).await.map_err(RunError::Pop3)?);
+                        } else {
+                            session.quit().await;
+                            return Err(RunError::RelayDenied { refusal: e });
+                        }
+                        session.quit().await;
+                        session = self.open_smtp(&target.smtp).await.map_err(RunError::Smtp)?;
+                    }
+                    Err(e) if e.is_per_message() && !session.is_broken() => {
+                        report.outcomes.push(match e.severity() {
+                            Severity::Temporary => Outcome::Deferred,
+                            _ => Outcome::Failed(e),
+                        });
+                        break;
+                    }
+                    Err(e) => return Err(RunError::Smtp(e)),
+                }
+            }
+        }
+        session.quit().await;
+        Ok(())
+    }
+
+    /// Logs in (unless reusing the window) and opens SMTP: overlapped, or one after the other for
+    /// servers known to judge relaying at connect time. No MAIL FROM is sent here.
+    async fn connect(&self, t: &Target, reusable: bool, sequential: bool, report: &mut Report) -> Result<Session, RunError> {
+        if reusable {
+            return self.open_smtp(&t.smtp).await.map_err(RunError::Smtp);
+        }
+        if sequential {
+            report.logins.push(self.login(&t.pop).await.map_err(RunError::Pop3)?);
+            return self.open_smtp(&t.smtp).await.map_err(RunError::Smtp);
+        }
+        let (login, session) = tokio::join!(self.login(&t.pop), self.open_smtp(&t.smtp));
+        let login = login.map_err(RunError::Pop3)?;
+        report.logins.push(login);
+        session.map_err(RunError::Smtp)
+    }
+}

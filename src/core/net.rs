@@ -1,0 +1,213 @@
+//! Reaching a server: name resolution with a timeout, address-family pinning (POP and SMTP must
+//! come from the same family, because the server authorises one IP address), TCP connect with a
+//! timeout, and the TLS connector with the account's extra trusted CA. Knows no mail protocol.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use async_native_tls::{Certificate, TlsConnector};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+/// Every socket popsend talks through: TCP, or TLS over TCP.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+pub type BoxStream = Box<dyn Stream>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub fn of(addr: &SocketAddr) -> Family {
+        if addr.is_ipv4() { Family::V4 } else { Family::V6 }
+    }
+}
+
+/// Why a server could not be reached (as opposed to what it answered).
+#[derive(Debug)]
+pub enum NetError {
+    /// The name did not resolve: offline, or a typo in the host name.
+    Resolve { host: String, source: io::Error },
+    /// The name resolved, but not to an address of the family the other connection used.
+    NoAddressInFamily { host: String, family: Family },
+    Refused { addr: SocketAddr },
+    Timeout { addr: SocketAddr },
+    Unreachable { addr: SocketAddr, source: io::Error },
+    /// The certificate was not trusted, or the TLS handshake failed.
+    Tls { host: String, detail: String },
+    /// The extra CA file could not be used.
+    CaFile { path: String, detail: String },
+}
+
+impl NetError {
+    /// True when the cause is the network rather than the server's configuration.
+    pub fn is_offline(&self) -> bool {
+        matches!(
+            self,
+            NetError::Resolve { .. } | NetError::Refused { .. } | NetError::Timeout { .. } | NetError::Unreachable { .. }
+        )
+    }
+}
+
+impl fmt::Display for NetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetError::Resolve { host, source } => write!(f, "{host}: name does not resolve: {source}"),
+            NetError::NoAddressInFamily { host, family } => {
+                write!(f, "{host}: no {} address (the POP login used {})", fam(*family), fam(*family))
+            }
+            NetError::Refused { addr } => write!(f, "{addr}: connection refused"),
+            NetError::Timeout { addr } => write!(f, "{addr}: no answer (timed out)"),
+            NetError::Unreachable { addr, source } => write!(f, "{addr}: unreachable: {source}"),
+            NetError::Tls { host, detail } => write!(f, "{host}: TLS failed: {detail}"),
+            NetError::CaFile { path, detail } => write!(f, "{path}: cannot use as CA certificate: {detail}"),
+        }
+    }
+}
+
+fn fam(f: Family) -> &'static str {
+    match f {
+        Family::V4 => "IPv4",
+        Family::V6 => "IPv6",
+    }
+}
+
+impl std::error::Error for NetError {}
+
+/// Resolves `host:port` once; the order is the resolver's (usually the OS's preference).
+pub async fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, NetError> {
+    let lookup = tokio::net::lookup_host((host, port));
+    let addrs = match tokio::time::timeout(timeout, lookup).await {
+        Ok(Ok(addrs)) => addrs.collect::<Vec<_>>(),
+        Ok(Err(source)) => return Err(NetError::Resolve { host: host.to_owned(), source }),
+        Err(_) => {
+            let source = io::Error::new(io::ErrorKind::TimedOut, "name lookup timed out");
+            return Err(NetError::Resolve { host: host.to_owned(), source });
+        }
+    };
+    if addrs.is_empty() {
+        let source = io::Error::new(io::ErrorKind::NotFound, "no addresses");
+        return Err(NetError::Resolve { host: host.to_owned(), source });
+    }
+    Ok(addrs)
+}
+
+/// The families present in `addrs`, in the order they first appear.
+pub fn families(addrs: &[SocketAddr]) -> Vec<Family> {
+    let mut out = Vec::new();
+    for a in addrs {
+        let f = Family::of(a);
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// Only the addresses of one family.
+pub fn in_family(addrs: &[SocketAddr], family: Family) -> Vec<SocketAddr> {
+    addrs.iter().copied().filter(|a| Family::of(a) == family).collect()
+}
+
+/// Connects to the first address that answers; reports the last failure when none does.
+pub async fn connect(addrs: &[SocketAddr], timeout: Duration) -> Result<(TcpStream, SocketAddr), NetError> {
+    let mut last = None;
+    for &addr in addrs {
+        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                return Ok((stream, addr));
+            }
+            Ok(Err(e)) => last = Some(classify_connect_error(addr, e)),
+            Err(_) => last = Some(NetError::Timeout { addr }),
+        }
+    }
+    Err(last.expect("connect() needs at least one address"))
+}
+
+pub fn classify_connect_error(addr: SocketAddr, e: io::Error) -> NetError {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => NetError::Refused { addr },
+        io::ErrorKind::TimedOut => NetError::Timeout { addr },
+        _ => NetError::Unreachable { addr, source: e },
+    }
+}
+
+/// The trust settings shared by POP and SMTP: the system roots plus, optionally, one CA file.
+#[derive(Clone, Default)]
+pub struct TrustAnchors {
+    /// PEM bytes of the extra CA (`[tls] ca_file`), already checked to parse.
+    pub extra_ca_pem: Option<Vec<u8>>,
+}
+
+impl TrustAnchors {
+    pub fn load(ca_file: Option<&Path>) -> Result<TrustAnchors, NetError> {
+        let Some(path) = ca_file else { return Ok(TrustAnchors::default()) };
+        let bad = |detail: String| NetError::CaFile { path: path.display().to_string(), detail };
+        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        Certificate::from_pem(&pem).map_err(|e| bad(e.to_string()))?;
+        Ok(TrustAnchors { extra_ca_pem: Some(pem) })
+    }
+
+    pub fn connector(&self) -> TlsConnector {
+        let mut c = TlsConnector::new();
+        if let Some(pem) = &self.extra_ca_pem {
+            // Checked in `load`.
+            if let Ok(cert) = Certificate::from_pem(pem) {
+                c = c.add_root_certificate(cert);
+            }
+        }
+        c
+    }
+}
+
+/// Wraps `stream` in TLS, verifying the certificate against `host`. Never falls back to cleartext.
+pub async fn start_tls<S: Stream + 'static>(
+    trust: &TrustAnchors,
+    host: &str,
+    stream: S,
+    timeout: Duration,
+) -> Result<BoxStream, NetError> {
+    let connector = trust.connector();
+    let handshake = connector.connect(host, stream);
+    match tokio::time::timeout(timeout, handshake).await {
+        Ok(Ok(tls)) => Ok(Box::new(tls)),
+        Ok(Err(e)) => Err(NetError::Tls { host: host.to_owned(), detail: e.to_string() }),
+        Err(_) => Err(NetError::Tls { host: host.to_owned(), detail: "handshake timed out".into() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_keep_resolver_order() {
+        let a: Vec<SocketAddr> = vec!["[::1]:25".parse().unwrap(), "127.0.0.1:25".parse().unwrap(), "[::2]:25".parse().unwrap()];
+        assert_eq!(families(&a), vec![Family::V6, Family::V4]);
+        assert_eq!(in_family(&a, Family::V4), vec!["127.0.0.1:25".parse::<SocketAddr>().unwrap()]);
+    }
+
+    #[tokio::test]
+    async fn refused_is_offline() {
+        // Bind then drop, so the port is very likely closed.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        drop(l);
+        let e = connect(&[addr], Duration::from_secs(2)).await.unwrap_err();
+        assert!(matches!(e, NetError::Refused { .. }), "{e:?}");
+        assert!(e.is_offline());
+    }
+
+    #[tokio::test]
+    async fn unknown_name_is_a_resolve_error() {
+        let e = resolve("no-such-host.invalid", 110, Duration::from_secs(5)).await.unwrap_err();
+        assert!(matches!(e, NetError::Resolve { .. }), "{e:?}");
+    }
+}

@@ -1,0 +1,478 @@
+//! Our own POP3 client, just what POP before SMTP needs: connect (implicit TLS, STLS or
+//! cleartext), read the greeting, CAPA, log in with the strongest allowed method, QUIT. Every step
+//! has a timeout; replies are read as capped byte lines. It never retrieves mail, never logs, and
+//! never puts the password into an error.
+
+pub mod auth;
+pub mod reply;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use tokio::io::{AsyncWriteExt, BufReader};
+
+use crate::core::Severity;
+use crate::core::account::{PopAuth, Security};
+use crate::core::clock::Clock;
+use crate::core::net::{self, BoxStream, NetError, TrustAnchors};
+
+pub use auth::{Method, NoMethod};
+pub use reply::{Capabilities, RespCode};
+
+/// Everything needed to log in once.
+pub struct LoginParams<'a> {
+    /// The host name: for TLS verification and messages (addresses are resolved by the caller).
+    pub host: &'a str,
+    pub addrs: &'a [SocketAddr],
+    pub security: Security,
+    pub username: &'a str,
+    pub password: &'a str,
+    pub auth: PopAuth,
+    pub allow_plaintext_password: bool,
+    pub trust: &'a TrustAnchors,
+    /// The limit for each step (connect, TLS, each command).
+    pub step_timeout: Duration,
+}
+
+/// A successful login.
+#[derive(Debug, Clone)]
+pub struct Login {
+    /// When the `+OK` of the login arrived: the relay window starts here.
+    pub at: SystemTime,
+    pub peer: SocketAddr,
+    pub method: Method,
+    pub encrypted: bool,
+    /// The server's `LOGIN-DELAY`, if it announced one.
+    pub login_delay: Option<u64>,
+}
+
+/// The protocol step a failure happened in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Connect,
+    Greeting,
+    Capa,
+    Stls,
+    Auth,
+    Quit,
+}
+
+impl Step {
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Connect => "connect",
+            Step::Greeting => "greeting",
+            Step::Capa => "CAPA",
+            Step::Stls => "STLS",
+            Step::Auth => "login",
+            Step::Quit => "QUIT",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Pop3Error {
+    Net(NetError),
+    Timeout { step: Step },
+    Closed { step: Step },
+    /// The server sent something that is not POP3 (or an endless line).
+    Protocol { step: Step, detail: String },
+    /// `-ERR` where `+OK` was needed.
+    Rejected { step: Step, code: Option<RespCode>, reply: String },
+    /// `starttls` was chosen but the server does not offer STLS.
+    StlsNotOffered,
+    NoMethod(NoMethod),
+}
+
+impl Pop3Error {
+    pub fn severity(&self) -> Severity {
+        match self {
+            Pop3Error::Net(e) if e.is_offline() => Severity::Temporary,
+            Pop3Error::Net(_) => Severity::NeedsUser,
+            Pop3Error::Timeout { .. } | Pop3Error::Closed { .. } | Pop3Error::Protocol { .. } => Severity::Temporary,
+            Pop3Error::Rejected { step: Step::Auth, code, .. } => match code {
+                Some(RespCode::InUse | RespCode::SysTemp | RespCode::LoginDelay) => Severity::Temporary,
+                _ => Severity::NeedsUser,
+            },
+            Pop3Error::Rejected { code: Some(RespCode::SysPerm | RespCode::Auth), .. } => Severity::NeedsUser,
+            Pop3Error::Rejected { step: Step::Stls, .. } => Severity::NeedsUser,
+            Pop3Error::Rejected { .. } => Severity::Temporary,
+            Pop3Error::StlsNotOffered | Pop3Error::NoMethod(_) => Severity::NeedsUser,
+        }
+    }
+
+    /// True when the server said the user name or password is wrong.
+    pub fn is_bad_credentials(&self) -> bool {
+        matches!(self, Pop3Error::Rejected { step: Step::Auth, code: None | Some(RespCode::Auth), .. })
+    }
+
+    /// The server's own words, when it said something.
+    pub fn server_reply(&self) -> Option<&str> {
+        match self {
+            Pop3Error::Rejected { reply, .. } => Some(reply),
+            Pop3Error::Protocol { detail, .. } => Some(detail),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Pop3Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pop3Error::Net(e) => write!(f, "{e}"),
+            Pop3Error::Timeout { step } => write!(f, "POP3 {}: no answer in time", step.name()),
+            Pop3Error::Closed { step } => write!(f, "POP3 {}: the server closed the connection", step.name()),
+            Pop3Error::Protocol { step, detail } => write!(f, "POP3 {}: not a POP3 reply: {detail}", step.name()),
+            Pop3Error::Rejected { step, reply, .. } => write!(f, "POP3 {}: the server said: {reply}", step.name()),
+            Pop3Error::StlsNotOffered => write!(f, "POP3: the server does not offer STLS"),
+            Pop3Error::NoMethod(NoMethod::CleartextRefused) => write!(
+                f,
+                "POP3: the connection is not encrypted and the server offers no APOP; \
+                 use security = \"tls\" or \"starttls\", or set allow_plaintext_password = true"
+            ),
+            Pop3Error::NoMethod(NoMethod::NoApopTimestamp) => write!(f, "POP3: APOP asked for, but the server does not offer it"),
+            Pop3Error::NoMethod(NoMethod::BadApopTimestamp) => {
+                write!(f, "POP3: the server's APOP timestamp is not ASCII; refusing APOP")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Pop3Error {}
+
+/// One POP3 connection in the AUTHORIZATION state.
+struct Conn {
+    io: BufReader<BoxStream>,
+    timeout: Duration,
+}
+
+impl Conn {
+    async fn read_status(&mut self, step: Step) -> Result<reply::Reply, Pop3Error> {
+        let line = self.read_line(step).await?;
+        reply::parse_status(&line).map_err(|reply::ParseError::NotAStatus(raw)| Pop3Error::Protocol {
+            step,
+            detail: truncate(&raw),
+        })
+    }
+
+    async fn read_line(&mut self, step: Step) -> Result<Vec<u8>, Pop3Error> {
+        match tokio::time::timeout(self.timeout, reply::read_line(&mut self.io)).await {
+            Err(_) => Err(Pop3Error::Timeout { step }),
+            Ok(Ok(line)) => Ok(line),
+            Ok(Err(e)) => Err(read_error(step, e)),
+        }
+    }
+
+    async fn read_body(&mut self, step: Step) -> Result<Vec<Vec<u8>>, Pop3Error> {
+        match tokio::time::timeout(self.timeout, reply::read_multiline(&mut self.io)).await {
+            Err(_) => Err(Pop3Error::Timeout { step }),
+            Ok(Ok(lines)) => Ok(lines),
+            Ok(Err(e)) => Err(read_error(step, e)),
+        }
+    }
+
+    /// Sends one command line. `line` may hold a secret: it is never logged or put in an error.
+    async fn send(&mut self, step: Step, line: &str) -> Result<(), Pop3Error> {
+        let mut bytes = Vec::with_capacity(line.len() + 2);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        let write = async {
+            self.io.get_mut().write_all(&bytes).await?;
+            self.io.get_mut().flush().await
+        };
+        match tokio::time::timeout(self.timeout, write).await {
+            Err(_) => Err(Pop3Error::Timeout { step }),
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Pop3Error::Closed { step }),
+        }
+    }
+
+    /// Sends a command and requires `+OK`.
+    async fn command(&mut self, step: Step, line: &str) -> Result<reply::Reply, Pop3Error> {
+        self.send(step, line).await?;
+        let r = self.read_status(step).await?;
+        if r.ok { Ok(r) } else { Err(rejected(step, r)) }
+    }
+
+    async fn capa(&mut self) -> Result<Option<Capabilities>, Pop3Error> {
+        self.send(Step::Capa, "CAPA").await?;
+        let r = self.read_status(Step::Capa).await?;
+        if !r.ok {
+            return Ok(None); // A server without CAPA (RFC 1939 only) is fine.
+        }
+        Ok(Some(Capabilities::parse(&self.read_body(Step::Capa).await?)))
+    }
+}
+
+fn rejected(step: Step, r: reply::Reply) -> Pop3Error {
+    Pop3Error::Rejected { step, code: r.code, reply: truncate(&r.raw) }
+}
+
+fn read_error(step: Step, e: reply::ReadError) -> Pop3Error {
+    match e {
+        reply::ReadError::Eof | reply::ReadError::Io(_) => Pop3Error::Closed { step },
+        reply::ReadError::TooLong => Pop3Error::Protocol { step, detail: "reply line too long".into() },
+    }
+}
+
+/// Server text shown to the user is bounded.
+fn truncate(s: &str) -> String {
+    const MAX: usize = 300;
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// Logs in once and quits. The returned `Login::at` is when the login's `+OK` arrived.
+pub async fn login(p: &LoginParams<'_>, clock: &dyn Clock) -> Result<Login, Pop3Error> {
+    let (tcp, peer) = net::connect(p.addrs, p.step_timeout).await.map_err(Pop3Error::Net)?;
+    let stream: BoxStream = match p.security {
+        Security::Tls => net::start_tls(p.trust, p.host, tcp, p.step_timeout).await.map_err(Pop3Error::Net)?,
+        _ => Box::new(tcp),
+    };
+    let mut conn = Conn { io: BufReader::new(stream), timeout: p.step_timeout };
+
+    let greeting = conn.read_status(Step::Greeting).await?;
+    if !greeting.ok {
+        return Err(rejected(Step::Greeting, greeting));
+    }
+    let mut caps = conn.capa().await?;
+    let mut encrypted = p.security == Security::Tls;
+
+    if p.security == Security::Starttls {
+        // RFC 2595: never go on in cleartext when STLS was asked for.
+        if !caps.as_ref().is_some_and(|c| c.stls) {
+            return Err(Pop3Error::StlsNotOffered);
+        }
+        conn.command(Step::Stls, "STLS").await?;
+        // Anything the server sent before the handshake would be injected plaintext: drop it.
+        let plain = conn.io.into_inner();
+        let tls = net::start_tls(p.trust, p.host, plain, p.step_timeout).await.map_err(Pop3Error::Net)?;
+        conn = Conn { io: BufReader::new(tls), timeout: p.step_timeout };
+        encrypted = true;
+        caps = conn.capa().await?;
+    }
+
+    let method = auth::choose(
+        p.auth,
+        &auth::Situation {
+            encrypted,
+            apop_timestamp: reply::apop_timestamp(&greeting.text),
+            capabilities: caps.as_ref(),
+            allow_plaintext_password: p.allow_plaintext_password,
+        },
+    )
+    .map_err(Pop3Error::NoMethod)?;
+
+    match method {
+        Method::SaslPlain => {
+            let line = format!("AUTH PLAIN {}", auth::sasl_plain(p.username, p.password));
+            conn.send(Step::Auth, &line).await?;
+            let mut r = conn.read_status_or_continuation().await?;
+            if r.is_none() {
+                // The server ignored the initial response and asks for it ("+ ").
+                conn.send(Step::Auth, &auth::sasl_plain(p.username, p.password)).await?;
+                r = Some(conn.read_status(Step::Auth).await?);
+            }
+            let r = r.expect("set above");
+            if !r.ok {
+                return Err(rejected(Step::Auth, r));
+            }
+        }
+        Method::UserPass => {
+            conn.command(Step::Auth, &format!("USER {}", p.username)).await?;
+            conn.command(Step::Auth, &format!("PASS {}", p.password)).await?;
+        }
+        Method::Apop => {
+            let ts = reply::apop_timestamp(&greeting.text).expect("chosen only with a timestamp");
+            conn.command(Step::Auth, &format!("APOP {} {}", p.username, auth::apop_digest(ts, p.password))).await?;
+        }
+    }
+    let at = clock.now();
+
+    // The window is open; a failed QUIT does not close it.
+    if conn.send(Step::Quit, "QUIT").await.is_ok() {
+        let _ = conn.read_status(Step::Quit).await;
+    }
+    Ok(Login { at, peer, method, encrypted, login_delay: caps.and_then(|c| c.login_delay) })
+}
+
+impl Conn {
+    /// After `AUTH PLAIN <ir>`: `Some(status)`, or `None` for a "+ " continuation request.
+    async fn read_status_or_continuation(&mut self) -> Result<Option<reply::Reply>, Pop3Error> {
+        let line = self.read_line(Step::Auth).await?;
+        if line == b"+" || line.starts_with(b"+ ") {
+            return Ok(None);
+        }
+        reply::parse_status(&line)
+            .map(Some)
+            .map_err(|reply::ParseError::NotAStatus(raw)| Pop3Error::Protocol { step: Step::Auth, detail: truncate(&raw) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::clock::FixedClock;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A scripted server: for each (expected client line, reply) pair, reads a line, checks it,
+    /// and writes the reply. Returns what the client wrote.
+    async fn scripted(greeting: &'static str, script: Vec<(&'static str, &'static str)>) -> (SocketAddr, tokio::task::JoinHandle<Vec<String>>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let h = tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            let (r, mut w) = s.into_split();
+            let mut r = tokio::io::BufReader::new(r);
+            w.write_all(greeting.as_bytes()).await.unwrap();
+            let mut seen = Vec::new();
+            for (_expect, answer) in script {
+                let mut line = String::new();
+                if r.read_line(&mut line).await.unwrap() == 0 {
+                    break;
+                }
+                seen.push(line.trim_end().to_owned());
+                w.write_all(answer.as_bytes()).await.unwrap();
+            }
+            seen
+        });
+        (addr, h)
+    }
+
+    fn params<'a>(addrs: &'a [SocketAddr], trust: &'a TrustAnchors, auth: PopAuth, allow: bool) -> LoginParams<'a> {
+        LoginParams {
+            host: "localhost",
+            addrs,
+            security: Security::None,
+            username: "tim",
+            password: "tanstaaf",
+            auth,
+            allow_plaintext_password: allow,
+            trust,
+            step_timeout: Duration::from_secs(2),
+        }
+    }
+
+    #[tokio::test]
+    async fn apop_login_writes_exact_bytes() {
+        let (addr, h) = scripted(
+            "+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n",
+            vec![("CAPA", "-ERR no\r\n"), ("APOP", "+OK maildrop has 0 messages\r\n"), ("QUIT", "+OK bye\r\n")],
+        )
+        .await;
+        let trust = TrustAnchors::default();
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let login = login(&params(&[addr], &trust, PopAuth::Auto, false), &FixedClock(t)).await.unwrap();
+        assert_eq!(login.method, Method::Apop);
+        assert_eq!(login.at, t);
+        assert!(!login.encrypted);
+        let seen = h.await.unwrap();
+        assert_eq!(seen, vec!["CAPA", "APOP tim c4c9334bac560ecc979e58001b3e22fb", "QUIT"]);
+    }
+
+    #[tokio::test]
+    async fn cleartext_without_apop_sends_no_password() {
+        let (addr, h) = scripted("+OK ready\r\n", vec![("CAPA", "+OK\r\nUSER\r\n.\r\n")]).await;
+        let trust = TrustAnchors::default();
+        let e = login(&params(&[addr], &trust, PopAuth::Auto, false), &crate::core::clock::SystemClock).await.unwrap_err();
+        assert!(matches!(e, Pop3Error::NoMethod(NoMethod::CleartextRefused)), "{e:?}");
+        assert_eq!(e.severity(), Severity::NeedsUser);
+        let seen = h.await.unwrap();
+        assert_eq!(seen, vec!["CAPA"]);
+    }
+
+    #[tokio::test]
+    async fn user_pass_when_allowed_and_wrong_password() {
+        let (addr, h) = scripted(
+            "+OK ready\r\n",
+            vec![("CAPA", "+OK\r\nUSER\r\n.\r\n"), ("USER", "+OK\r\n"), ("PASS", "-ERR [AUTH] Authentication failed.\r\n")],
+        )
+        .await;
+        let trust = TrustAnchors::default();
+        let e = login(&params(&[addr], &trust, PopAuth::Auto, true), &crate::core::clock::SystemClock).await.unwrap_err();
+        assert!(e.is_bad_credentials(), "{e:?}");
+        assert_eq!(e.server_reply(), Some("-ERR [AUTH] Authentication failed."));
+        // The password is sent, but never shown.
+        assert!(!e.to_string().contains("tanstaaf"));
+        assert_eq!(h.await.unwrap(), vec!["CAPA", "USER tim", "PASS tanstaaf"]);
+    }
+
+    #[tokio::test]
+    async fn sasl_plain_with_continuation() {
+        let (addr, h) = scripted(
+            "+OK ready\r\n",
+            vec![("CAPA", "+OK\r\nSASL PLAIN\r\n.\r\n"), ("AUTH", "+ \r\n"), ("b64", "+OK welcome\r\n"), ("QUIT", "+OK\r\n")],
+        )
+        .await;
+        let trust = TrustAnchors::default();
+        let login = login(&params(&[addr], &trust, PopAuth::Plain, true), &crate::core::clock::SystemClock).await.unwrap();
+        assert_eq!(login.method, Method::SaslPlain);
+        let seen = h.await.unwrap();
+        assert_eq!(seen[1], format!("AUTH PLAIN {}", auth::sasl_plain("tim", "tanstaaf")));
+        assert_eq!(seen[2], auth::sasl_plain("tim", "tanstaaf"));
+    }
+
+    #[tokio::test]
+    async fn response_codes_become_kinds() {
+        for (answer, temporary) in [
+            ("-ERR [IN-USE] locked\r\n", true),
+            ("-ERR [SYS/TEMP] later\r\n", true),
+            ("-ERR [LOGIN-DELAY] wait\r\n", true),
+            ("-ERR [SYS/PERM] closed\r\n", false),
+        ] {
+            let (addr, _h) = scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n"), ("PASS", answer)]).await;
+            let trust = TrustAnchors::default();
+            let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
+            assert!(!e.is_bad_credentials(), "{answer}");
+            assert_eq!(e.severity() == Severity::Temporary, temporary, "{answer}");
+        }
+    }
+
+    #[tokio::test]
+    async fn starttls_not_offered_never_continues_in_cleartext() {
+        let (addr, h) = scripted("+OK ready\r\n", vec![("CAPA", "+OK\r\nUSER\r\n.\r\n")]).await;
+        let trust = TrustAnchors::default();
+        let addrs = [addr];
+        let mut p = params(&addrs, &trust, PopAuth::Auto, true);
+        p.security = Security::Starttls;
+        let e = login(&p, &crate::core::clock::SystemClock).await.unwrap_err();
+        assert!(matches!(e, Pop3Error::StlsNotOffered), "{e:?}");
+        assert_eq!(h.await.unwrap(), vec!["CAPA"]);
+    }
+
+    #[tokio::test]
+    async fn malformed_greeting_and_stall_and_drop() {
+        let trust = TrustAnchors::default();
+        let (addr, _h) = scripted("220 smtp.example.com ESMTP\r\n", vec![]).await;
+        let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
+        assert!(matches!(e, Pop3Error::Protocol { step: Step::Greeting, .. }), "{e:?}");
+
+        // Stall: a server that accepts and says nothing.
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let _keep = tokio::spawn(async move {
+            let (_s, _) = l.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        let addrs = [addr];
+        let mut p = params(&addrs, &trust, PopAuth::User, true);
+        p.step_timeout = Duration::from_millis(300);
+        let e = login(&p, &crate::core::clock::SystemClock).await.unwrap_err();
+        assert!(matches!(e, Pop3Error::Timeout { step: Step::Greeting }), "{e:?}");
+        assert_eq!(e.severity(), Severity::Temporary);
+
+        // Drop during login: the server hangs up after USER.
+        let (addr, _h) = scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n")]).await;
+        let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
+        assert!(matches!(e, Pop3Error::Closed { step: Step::Auth }), "{e:?}");
+        assert!(!e.is_bad_credentials());
+    }
+}

@@ -1,0 +1,182 @@
+//! The relay window: the server relays for `length` after a successful POP login from our address.
+//! This module does the arithmetic (time is always passed in) and keeps the last login in a small
+//! state file in the data dir, so a restart still knows it. It does not log in or send.
+
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The window opened by one login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayWindow {
+    pub opened: SystemTime,
+    pub length: Duration,
+}
+
+impl RelayWindow {
+    pub fn closes(&self) -> SystemTime {
+        self.opened + self.length
+    }
+
+    /// Time left at `now`; zero once closed. A clock that went backwards (before `opened`) is
+    /// treated as closed: we cannot know how long ago the login really was.
+    pub fn remaining(&self, now: SystemTime) -> Duration {
+        if now < self.opened {
+            return Duration::ZERO;
+        }
+        self.closes().duration_since(now).unwrap_or(Duration::ZERO)
+    }
+
+    /// True while at least `margin` of the window is left.
+    pub fn usable(&self, now: SystemTime, margin: Duration) -> bool {
+        self.remaining(now) > margin
+    }
+}
+
+/// What is remembered about the last login (and the server's habits) between runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct State {
+    /// The last successful login: when, to which server, from which family.
+    pub last_login: Option<LastLogin>,
+    /// SMTP servers that decide relaying at connect time, so the SMTP connection must be opened
+    /// only after the POP login ("host:port").
+    pub sequential: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastLogin {
+    pub at: SystemTime,
+    /// "host:port" of the POP server.
+    pub server: String,
+    pub peer: IpAddr,
+}
+
+impl State {
+    /// The window of the last login to `server`, if there was one.
+    pub fn window(&self, server: &str, length: Duration) -> Option<RelayWindow> {
+        let l = self.last_login.as_ref().filter(|l| l.server == server)?;
+        Some(RelayWindow { opened: l.at, length })
+    }
+
+    pub fn needs_sequential(&self, smtp_server: &str) -> bool {
+        self.sequential.iter().any(|s| s == smtp_server)
+    }
+
+    /// A tiny line format: `key value`, unknown keys ignored, so older files still load.
+    fn render(&self) -> String {
+        let mut out = String::from("# popsend relay-window state\n");
+        if let Some(l) = &self.last_login {
+            let ms = l.at.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+            out += &format!("login_at_ms {ms}\nlogin_server {}\nlogin_peer {}\n", l.server, l.peer);
+        }
+        for s in &self.sequential {
+            out += &format!("sequential {s}\n");
+        }
+        out
+    }
+
+    fn parse(text: &str) -> State {
+        let (mut at, mut server, mut peer) = (None, None, None);
+        let mut state = State::default();
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once(' ') else { continue };
+            match key {
+                "login_at_ms" => at = value.parse::<u64>().ok().map(|ms| UNIX_EPOCH + Duration::from_millis(ms)),
+                "login_server" => server = Some(value.to_owned()),
+                "login_peer" => peer = value.parse().ok(),
+                "sequential" => state.sequential.push(value.to_owned()),
+                _ => {}
+            }
+        }
+        if let (Some(at), Some(server), Some(peer)) = (at, server, peer) {
+            state.last_login = Some(LastLogin { at, server, peer });
+        }
+        state
+    }
+}
+
+/// The state file in the data dir.
+pub struct Store {
+    path: PathBuf,
+}
+
+impl Store {
+    pub fn new(data_dir: &Path) -> Store {
+        Store { path: data_dir.join("relay-window") }
+    }
+
+    /// A missing or unreadable file is an empty state: the worst case is one extra login.
+    pub fn load(&self) -> State {
+        std::fs::read_to_string(&self.path).map(|t| State::parse(&t)).unwrap_or_default()
+    }
+
+    /// Writes atomically (temporary file, then rename), so a crash never leaves half a file.
+    pub fn save(&self, state: &State) -> std::io::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = self.path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(state.render().as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000 + s)
+    }
+
+    #[test]
+    fn remaining_counts_down_and_stops_at_zero() {
+        let w = RelayWindow { opened: t(0), length: Duration::from_secs(600) };
+        assert_eq!(w.remaining(t(0)), Duration::from_secs(600));
+        assert_eq!(w.remaining(t(18)), Duration::from_secs(582));
+        assert_eq!(w.remaining(t(600)), Duration::ZERO);
+        assert_eq!(w.remaining(t(10_000)), Duration::ZERO);
+        assert_eq!(w.closes(), t(600));
+    }
+
+    #[test]
+    fn clock_going_backwards_means_closed() {
+        let w = RelayWindow { opened: t(100), length: Duration::from_secs(600) };
+        assert_eq!(w.remaining(t(50)), Duration::ZERO);
+    }
+
+    #[test]
+    fn usable_needs_more_than_the_margin() {
+        let w = RelayWindow { opened: t(0), length: Duration::from_secs(600) };
+        let m = Duration::from_secs(60);
+        assert!(w.usable(t(539), m));
+        assert!(!w.usable(t(540), m));
+        assert!(!w.usable(t(700), m));
+    }
+
+    #[test]
+    fn state_round_trips_and_is_per_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        assert_eq!(store.load(), State::default());
+        let state = State {
+            last_login: Some(LastLogin { at: t(5), server: "pop.example:110".into(), peer: "::1".parse().unwrap() }),
+            sequential: vec!["smtp.example:25".into()],
+        };
+        store.save(&state).unwrap();
+        let back = store.load();
+        assert_eq!(back, state);
+        assert_eq!(back.window("pop.example:110", Duration::from_secs(600)).unwrap().opened, t(5));
+        assert!(back.window("other:110", Duration::from_secs(600)).is_none());
+        assert!(back.needs_sequential("smtp.example:25"));
+        assert!(!back.needs_sequential("smtp.example:587"));
+    }
+
+    #[test]
+    fn garbage_file_is_an_empty_state() {
+        assert_eq!(State::parse("login_at_ms nope\nlogin_server x\n\0\0"), State::default());
+    }
+}

@@ -1,0 +1,71 @@
+//! Localized text: Fluent files under `i18n/<lang>/popsend.ftl`, embedded in the binary, Japanese
+//! as the reference and fallback. The language follows `POPSEND_LANG`, else the OS. `fl!` checks
+//! message IDs at compile time. Holds no other logic.
+
+use std::sync::LazyLock;
+
+use i18n_embed::fluent::{FluentLanguageLoader, fluent_language_loader};
+use i18n_embed::{DesktopLanguageRequester, LanguageLoader as _};
+use rust_embed::RustEmbed;
+
+#[derive(RustEmbed)]
+#[folder = "i18n/"]
+struct Localizations;
+
+pub static LOADER: LazyLock<FluentLanguageLoader> = LazyLock::new(|| {
+    let loader = fluent_language_loader!();
+    loader.load_fallback_language(&Localizations).expect("the Japanese messages are embedded");
+    loader
+});
+
+/// Looks up a message: `fl!("id")` or `fl!("id", name = value, …)`.
+#[macro_export]
+macro_rules! fl {
+    ($id:literal) => {{ i18n_embed_fl::fl!($crate::i18n::LOADER, $id) }};
+    ($id:literal, $($args:tt)*) => {{ i18n_embed_fl::fl!($crate::i18n::LOADER, $id, $($args)*) }};
+}
+
+/// Chooses the language: `requested` (e.g. from `POPSEND_LANG`) if given, else the OS's.
+pub fn init(requested: Option<&str>) {
+    let wanted: Vec<i18n_embed::unic_langid::LanguageIdentifier> = match requested.and_then(|r| r.parse().ok()) {
+        Some(lang) => vec![lang],
+        None => DesktopLanguageRequester::requested_languages(),
+    };
+    // An unknown language leaves Japanese, the fallback, in place.
+    let _ = i18n_embed::select(&*LOADER, &Localizations, &wanted);
+    // egui and terminals show Unicode bidi isolation marks as boxes or noise.
+    LOADER.set_use_isolating(false);
+}
+
+/// The languages shipped, for tests and the settings view.
+pub fn available() -> Vec<String> {
+    LOADER.available_languages(&Localizations).map(|v| v.iter().map(|l| l.to_string()).collect()).unwrap_or_default()
+}
+
+/// The message IDs of one language's file, for the parity test.
+pub fn message_ids(lang: &str) -> Vec<String> {
+    let Some(file) = Localizations::get(&format!("{lang}/popsend.ftl")) else { return Vec::new() };
+    let text = String::from_utf8_lossy(&file.data).into_owned();
+    let mut ids: Vec<String> = text
+        .lines()
+        .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_alphabetic()))
+        .filter_map(|l| l.split_once('=').map(|(id, _)| id.trim().to_owned()))
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_languages_have_the_same_ids() {
+        let ja = message_ids("ja");
+        let en = message_ids("en");
+        assert!(ja.len() > 20, "ja has too few messages: {}", ja.len());
+        let only_ja: Vec<_> = ja.iter().filter(|id| !en.contains(id)).collect();
+        let only_en: Vec<_> = en.iter().filter(|id| !ja.contains(id)).collect();
+        assert!(only_ja.is_empty() && only_en.is_empty(), "only in ja: {only_ja:?}; only in en: {only_en:?}");
+    }
+}
