@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Stops the test mail servers that start.sh started in DIR. Safe to run when they are not running.
+DIR=${1:?usage: stop.sh DIR}
+[ -f "$DIR/postfix/etc/main.cf" ] && postfix -c "$DIR/postfix/etc" stop >/dev/null 2>&1
+[ -f "$DIR/dovecot/dovecot.conf" ] && dovecot -c "$DIR/dovecot/dovecot.conf" stop >/dev/null 2>&1
+# Wait for Dovecot's master to go (its pid file disappears).
+for _ in $(seq 1 50); do
+  [ -f "$DIR/dovecot/run/master.pid" ] || break
+  sleep 0.1
+done
+exit 0
