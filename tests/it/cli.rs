@@ -1,0 +1,84 @@
+//! The binary's behaviour that needs no server: help, usage and config errors, bad input.
+
+use crate::support::{finish, popsend};
+
+fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_popsend"));
+    c.env_remove("POPSEND_PASSWORD").stdin(std::process::Stdio::null());
+    c
+}
+
+#[test]
+fn no_command_prints_localized_help() {
+    let run = finish(bin().env("POPSEND_LANG", "ja").output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("送信"), "{}", run.stdout);
+    assert!(run.stdout.contains("send") && run.stdout.contains("auth") && run.stdout.contains("status"));
+    let run = finish(bin().env("POPSEND_LANG", "en").output().unwrap());
+    assert!(run.stdout.contains("Log in over POP only"), "{}", run.stdout);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let run = finish(bin().args(["send", "--subject", "x"]).output().unwrap());
+    assert_eq!(run.code, 2, "{}", run.all());
+    let run = finish(bin().args(["frobnicate"]).output().unwrap());
+    assert_eq!(run.code, 2, "{}", run.all());
+}
+
+#[test]
+fn config_errors_exit_2_naming_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.toml");
+    let run = popsend(&missing, Some("x"), "en", &["status"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains(missing.to_str().unwrap()), "{}", run.stderr);
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[account]\naddress = \"a@b.c\"\n[pop]\nhost = \"h\"\nusername = \"u\"\nport = 99999\n[smtp]\n").unwrap();
+    let run = popsend(&bad, Some("x"), "ja", &["status"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains("設定ファイルを使えません"), "{}", run.stderr);
+    assert!(run.stderr.contains("pop.port"), "{}", run.stderr);
+}
+
+fn good_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("c.toml");
+    std::fs::write(&path, "[account]\naddress = \"a@popsend.test\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"u\"\n[smtp]\nport = 2\n").unwrap();
+    path
+}
+
+#[test]
+fn header_injection_and_bad_attachments_fail_before_any_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let run = popsend(&config, Some("x"), "en", &["send", "--to", "a@example.net", "--subject", "hi\r\nBcc: x@example.com", "--body-file", "/dev/null"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains("Subject: contains a line break"), "{}", run.stderr);
+    let run = popsend(&config, Some("x"), "en", &["send", "--to", "not an address", "--subject", "s", "--body-file", "/dev/null"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains("To: \"not an address\""), "{}", run.stderr);
+    let run = popsend(&config, Some("x"), "en", &["send", "--to", "a@example.net", "--subject", "s", "--body-file", "/dev/null", "--attach", "/nonexistent/f.pdf"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains("/nonexistent/f.pdf: cannot attach"), "{}", run.stderr);
+}
+
+#[test]
+fn no_password_source_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap().replace("username = \"u\"", "username = \"u\"\npassword_command = \"exit 4\"");
+    std::fs::write(&config, text).unwrap();
+    let run = popsend(&config, None, "en", &["auth"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("password_command `exit 4`: failed"), "{}", run.stderr);
+}
+
+#[test]
+fn status_without_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let run = popsend(&config, None, "ja", &["status"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("まだPOP認証していません"), "{}", run.stdout);
+}

@@ -1,0 +1,261 @@
+//! Scripted POP3 and SMTP peers for what real servers cannot be made to show on cue: the order of
+//! events on the wire (no MAIL FROM before the login's +OK), relay refusal that a reconnect cures,
+//! relay refusal that nothing cures, per-message refusals, and POP response codes.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use popsend::core::Severity;
+use popsend::core::account::Config;
+use popsend::core::clock::SystemClock;
+use popsend::core::compose::{self, Draft};
+use popsend::core::deliver::{Deliverer, Outcome, Outgoing, RunError};
+use popsend::core::net::TrustAnchors;
+use popsend::core::pop3::{Pop3Error, RespCode};
+use popsend::core::secrets::Password;
+use popsend::core::window;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+type Log = Arc<Mutex<Vec<(Instant, String)>>>;
+
+fn note(log: &Log, what: String) {
+    log.lock().unwrap().push((Instant::now(), what));
+}
+
+fn when(log: &Log, what: &str) -> Vec<Instant> {
+    log.lock().unwrap().iter().filter(|(_, w)| w == what).map(|(t, _)| *t).collect()
+}
+
+/// A POP3 server: USER/PASS, answering PASS after `delay` with `pass_reply`.
+async fn pop_peer(delay: Duration, pass_reply: &'static str, log: Log) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let (s, _) = l.accept().await.unwrap();
+            let log = log.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = s.into_split();
+                let mut r = BufReader::new(r);
+                w.write_all(b"+OK scripted POP3 ready\r\n").await.unwrap();
+                let mut line = String::new();
+                while r.read_line(&mut line).await.unwrap_or(0) > 0 {
+                    let cmd = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match cmd.as_str() {
+                        "CAPA" => b"+OK\r\nUSER\r\n.\r\n",
+                        "USER" => b"+OK\r\n",
+                        "PASS" => {
+                            tokio::time::sleep(delay).await;
+                            if pass_reply.starts_with("+OK") {
+                                note(&log, "pop +OK".into());
+                            }
+                            note(&log, "pop PASS answered".into());
+                            w.write_all(format!("{pass_reply}\r\n").as_bytes()).await.unwrap();
+                            line.clear();
+                            continue;
+                        }
+                        "QUIT" => {
+                            let _ = w.write_all(b"+OK bye\r\n").await;
+                            return;
+                        }
+                        _ => b"-ERR unknown\r\n",
+                    };
+                    w.write_all(reply).await.unwrap();
+                    line.clear();
+                }
+            });
+        }
+    });
+    port
+}
+
+/// An SMTP server; `rcpt(conn, n)` gives the reply to the n-th RCPT on connection `conn`.
+async fn smtp_peer(rcpt: fn(usize, usize) -> &'static str, log: Log) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        for conn in 0.. {
+            let (s, _) = l.accept().await.unwrap();
+            note(&log, "smtp connect".into());
+            let log = log.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = s.into_split();
+                let mut r = BufReader::new(r);
+                w.write_all(b"220 scripted ESMTP\r\n").await.unwrap();
+                let mut n = 0;
+                let mut line = String::new();
+                while r.read_line(&mut line).await.unwrap_or(0) > 0 {
+                    let cmd = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    note(&log, format!("smtp {cmd}"));
+                    let reply = match cmd.as_str() {
+                        "EHLO" => "250-scripted\r\n250 8BITMIME".to_owned(),
+                        "MAIL" | "RSET" => "250 2.0.0 Ok".to_owned(),
+                        "RCPT" => {
+                            n += 1;
+                            rcpt(conn, n - 1).to_owned()
+                        }
+                        "DATA" => {
+                            w.write_all(b"354 go ahead\r\n").await.unwrap();
+                            let mut body = String::new();
+                            loop {
+                                body.clear();
+                                if r.read_line(&mut body).await.unwrap() == 0 || body == ".\r\n" {
+                                    break;
+                                }
+                            }
+                            note(&log, "smtp message".into());
+                            "250 2.0.0 Ok: queued".to_owned()
+                        }
+                        "QUIT" => {
+                            let _ = w.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => "502 what".to_owned(),
+                    };
+                    w.write_all(format!("{reply}\r\n").as_bytes()).await.unwrap();
+                    line.clear();
+                }
+            });
+        }
+    });
+    port
+}
+
+fn config(pop: u16, smtp: u16) -> Config {
+    let text = format!(
+        "[account]\naddress = \"student@example.ac.jp\"\n\
+         [pop]\nhost = \"127.0.0.1\"\nport = {pop}\nusername = \"student\"\nauth = \"user\"\nallow_plaintext_password = true\n\
+         [smtp]\nport = {smtp}\n"
+    );
+    Config::parse(&text, Path::new("scripted.toml")).unwrap()
+}
+
+fn message(to: &str) -> Outgoing {
+    let d = Draft {
+        from_address: "student@example.ac.jp".into(),
+        to: vec![to.into()],
+        subject: "テスト".into(),
+        body: "本文".into(),
+        ..Draft::default()
+    };
+    let b = compose::build(&d, SystemTime::now()).unwrap();
+    Outgoing { envelope: b.envelope, raw: b.raw, message_id: b.message_id }
+}
+
+struct Rig {
+    config: Config,
+    dir: tempfile::TempDir,
+}
+
+impl Rig {
+    async fn deliver(&self, msgs: &[Outgoing]) -> popsend::core::deliver::Report {
+        let password = Password::new("pw".into());
+        let trust = TrustAnchors::default();
+        let store = window::Store::new(self.dir.path());
+        let mut d = Deliverer::new(&self.config, &password, &trust, &store, &SystemClock);
+        d.step_timeout = Duration::from_secs(5);
+        d.relay_retry_delay = Duration::from_millis(50);
+        d.deliver(msgs).await
+    }
+
+    fn state(&self) -> window::State {
+        window::Store::new(self.dir.path()).load()
+    }
+}
+
+async fn rig(pop_delay: Duration, pass_reply: &'static str, rcpt: fn(usize, usize) -> &'static str, log: &Log) -> Rig {
+    let pop = pop_peer(pop_delay, pass_reply, log.clone()).await;
+    let smtp = smtp_peer(rcpt, log.clone()).await;
+    Rig { config: config(pop, smtp), dir: tempfile::tempdir().unwrap() }
+}
+
+const OK: &str = "250 2.1.5 Ok";
+const RELAY_554: &str = "554 5.7.1 <someone@example.net>: Relay access denied";
+const RELAY_454: &str = "454 4.7.1 <someone@example.net>: Relay access denied";
+
+#[tokio::test]
+async fn smtp_opens_during_the_login_but_mail_from_waits_for_its_ok() {
+    let log = Log::default();
+    let rig = rig(Duration::from_millis(400), "+OK logged in", |_, _| OK, &log).await;
+    let report = rig.deliver(&[message("someone@example.net")]).await;
+    assert!(matches!(report.outcomes[..], [Outcome::Sent]), "{report:?}");
+    assert_eq!(report.logins.len(), 1);
+    let ok = when(&log, "pop +OK")[0];
+    assert!(when(&log, "smtp connect")[0] < ok, "SMTP was not opened in parallel with the login");
+    assert!(when(&log, "smtp MAIL")[0] > ok, "MAIL FROM before the POP login succeeded");
+    assert!(report.window.is_some(), "the window start was not recorded");
+    assert!(rig.state().last_login.is_some());
+}
+
+#[tokio::test]
+async fn relay_refused_after_the_overlapped_open_reconnects_and_remembers_the_order() {
+    let log = Log::default();
+    // The server judges relaying at connect time: the first connection (opened before the login
+    // finished) is refused, a connection made after the login is not.
+    let rig = rig(Duration::from_millis(100), "+OK", |conn, _| if conn == 0 { RELAY_554 } else { OK }, &log).await;
+    let report = rig.deliver(&[message("someone@example.net")]).await;
+    assert!(matches!(report.outcomes[..], [Outcome::Sent]), "{report:?}");
+    assert_eq!(report.logins.len(), 1, "a reconnect, not a second login, was needed");
+    assert_eq!(when(&log, "smtp connect").len(), 2);
+    assert!(rig.state().needs_sequential(&format!("127.0.0.1:{}", rig.config.smtp_port())));
+
+    // Next time: log in first, then connect.
+    log.lock().unwrap().clear();
+    let report = rig.deliver(&[message("someone@example.net")]).await;
+    assert!(matches!(report.outcomes[..], [Outcome::Sent]), "{report:?}");
+    assert!(when(&log, "smtp connect")[0] > when(&log, "pop +OK")[0], "the remembered order was not used");
+}
+
+#[tokio::test]
+async fn relay_refused_even_after_a_fresh_login_stops_and_keeps_the_message() {
+    let log = Log::default();
+    let rig = rig(Duration::ZERO, "+OK", |_, _| RELAY_454, &log).await;
+    let report = rig.deliver(&[message("someone@example.net"), message("other@example.net")]).await;
+    assert!(matches!(report.outcomes[..], [Outcome::Deferred, Outcome::Deferred]), "{report:?}");
+    let stopped = report.stopped.as_ref().expect("the run must stop");
+    assert!(matches!(stopped, RunError::RelayDenied { .. }), "{stopped:?}");
+    assert_eq!(stopped.severity(), Severity::Temporary);
+    assert_eq!(stopped.server_reply(), Some(RELAY_454));
+    assert_eq!(report.logins.len(), 2, "exactly one extra login");
+    assert!(when(&log, "smtp message").is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_recipient_fails_that_message_only_in_one_session() {
+    let log = Log::default();
+    let rig = rig(Duration::ZERO, "+OK", |_, n| if n == 0 { "550 5.1.1 <nobody@example.net>: User unknown" } else { OK }, &log).await;
+    let report = rig.deliver(&[message("nobody@example.net"), message("someone@example.net")]).await;
+    match &report.outcomes[..] {
+        [Outcome::Failed(e), Outcome::Sent] => {
+            assert_eq!(e.severity(), Severity::Permanent);
+            assert!(e.server_reply().unwrap().contains("User unknown"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(report.stopped.is_none());
+    assert_eq!(when(&log, "smtp connect").len(), 1, "one SMTP session for the batch");
+    assert_eq!(when(&log, "smtp RSET").len(), 1, "RSET after the refusal");
+}
+
+#[tokio::test]
+async fn pop_response_codes_stop_the_run_before_any_mail_from() {
+    for (reply, code, severity) in [
+        ("-ERR [IN-USE] Mailbox locked", Some(RespCode::InUse), Severity::Temporary),
+        ("-ERR [AUTH] Authentication failed.", Some(RespCode::Auth), Severity::NeedsUser),
+        ("-ERR [SYS/TEMP] try later", Some(RespCode::SysTemp), Severity::Temporary),
+    ] {
+        let log = Log::default();
+        let rig = rig(Duration::ZERO, reply, |_, _| OK, &log).await;
+        let report = rig.deliver(&[message("someone@example.net")]).await;
+        assert!(matches!(report.outcomes[..], [Outcome::Deferred]), "{reply}: {report:?}");
+        match report.stopped {
+            Some(RunError::Pop3(Pop3Error::Rejected { code: ref c, .. })) => assert_eq!(c, &code, "{reply}"),
+            ref other => panic!("{reply}: {other:?}"),
+        }
+        assert_eq!(report.stopped.as_ref().unwrap().severity(), severity, "{reply}");
+        assert!(when(&log, "smtp MAIL").is_empty(), "{reply}: MAIL FROM without a login");
+        assert!(rig.state().last_login.is_none(), "{reply}: a failed login opened the window");
+    }
+}

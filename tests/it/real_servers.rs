@@ -1,0 +1,186 @@
+//! End to end through the `popsend` binary against the real Dovecot + Postfix of
+//! tests/servers/start.sh: relay is refused until a POP login from our address, and allowed for
+//! the window after it.
+
+use mail_parser::{MessageParser, MimeHeaders as _};
+
+use crate::support::{all_files_text, popsend, servers, token};
+
+#[test]
+fn plain_smtp_is_refused_without_a_pop_login() {
+    let s = servers();
+    assert_eq!(s.probe_relay(), 454, "the server relays without a POP login: the tests would prove nothing");
+}
+
+#[test]
+fn send_logs_in_then_delivers_japanese_subject_and_attachment() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.plain_config(dir.path());
+    let tok = token("jp");
+    let body = dir.path().join("body.txt");
+    std::fs::write(&body, format!("先生\n\nレポートを添付します。{tok}\n")).unwrap();
+    let attachment = dir.path().join("期末レポート_山田.txt");
+    std::fs::write(&attachment, "添付の中身").unwrap();
+    let subject = format!("レポート提出 {tok}");
+    let logins = s.login_count();
+
+    let run = popsend(
+        &config,
+        Some(&s.pass),
+        "ja",
+        &[
+            "send", "--to", "先生 <teacher@example.net>", "--bcc", "hidden@example.org", "--subject", &subject,
+            "--body-file", body.to_str().unwrap(), "--attach", attachment.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("POP認証に成功しました (APOP"), "{}", run.stdout);
+    assert!(run.stdout.contains("送信しました"), "{}", run.stdout);
+    assert!(run.stdout.contains("送信可能 残り"), "{}", run.stdout);
+    assert_eq!(s.login_count(), logins + 1, "exactly one POP login");
+
+    let raw = s.delivered(&tok);
+    let m = MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(m.subject(), Some(subject.as_str()));
+    assert_eq!(m.from().unwrap().first().unwrap().name(), Some("山田 太郎"));
+    assert!(m.body_text(0).unwrap().contains("レポートを添付します。"));
+    let a = m.attachment(0).expect("the attachment arrived");
+    assert_eq!(a.attachment_name(), Some("期末レポート_山田.txt"));
+    assert_eq!(a.contents(), "添付の中身".as_bytes());
+    assert!(m.header("Bcc").is_none(), "Bcc must not reach the headers");
+    assert!(!run.all().contains(&s.pass), "password in the output");
+    assert!(!all_files_text(dir.path()).contains(&s.pass), "password in a file");
+}
+
+#[test]
+fn the_window_is_reused_then_expires_and_the_next_send_logs_in_again() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.config(dir.path(), &format!("port = {}", s.pop3), &format!("port = {}", s.smtp), "reuse_window = true");
+    let send = |label: &str| {
+        let body = dir.path().join("b.txt");
+        std::fs::write(&body, label).unwrap();
+        let run = popsend(&config, Some(&s.pass), "en", &["send", "--to", "a@example.net", "--subject", label, "--body-file", body.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{label}: {}", run.all());
+        run
+    };
+    let before = s.login_count();
+    let first = send(&token("w1"));
+    assert_eq!(s.login_count(), before + 1);
+    assert!(first.stdout.contains("POP login succeeded"), "{}", first.stdout);
+
+    let status = popsend(&config, None, "en", &["status"]);
+    assert_eq!(status.code, 0, "{}", status.all());
+    assert!(status.stdout.contains("Sending possible"), "{}", status.stdout);
+
+    let second = send(&token("w2"));
+    assert_eq!(s.login_count(), before + 1, "the open window was not reused: {}", second.stdout);
+    assert!(!second.stdout.contains("POP login succeeded"));
+
+    std::thread::sleep(std::time::Duration::from_millis(s.window * 1000 + 300));
+    let status = popsend(&config, None, "en", &["status"]);
+    assert!(status.stdout.contains("relay window closed"), "{}", status.stdout);
+    send(&token("w3"));
+    assert_eq!(s.login_count(), before + 2, "no new login after the window closed");
+}
+
+#[test]
+fn a_wrong_password_exits_1_and_opens_no_relay() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.plain_config(dir.path());
+    let wrong = "wrong-password-9f3";
+    let run = popsend(&config, Some(wrong), "ja", &["send", "--to", "a@example.net", "--subject", "x", "--body-file", "/dev/null"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("パスワードが違います"), "{}", run.stderr);
+    assert!(run.stderr.contains("-ERR"), "the server's own reply is shown: {}", run.stderr);
+    assert!(!run.all().contains(wrong), "password in the output");
+    assert_eq!(s.probe_relay(), 454, "a failed login opened the relay");
+}
+
+#[test]
+fn stls_and_starttls_work_with_the_private_ca() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.config(
+        dir.path(),
+        &format!("port = {}\nsecurity = \"starttls\"", s.pop3),
+        &format!("port = {}\nsecurity = \"starttls\"", s.smtp),
+        "",
+    );
+    let tok = token("stls");
+    let run = popsend(&config, Some(&s.pass), "en", &["send", "--to", "a@example.net", "--subject", &tok, "--body-file", "/dev/null"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    // Over TLS the password may travel, and SASL PLAIN is preferred.
+    assert!(run.stdout.contains("(SASL PLAIN"), "{}", run.stdout);
+    s.delivered(&tok);
+}
+
+#[test]
+fn pop3s_and_smtps_work_with_the_private_ca() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.config(
+        dir.path(),
+        &format!("port = {}\nsecurity = \"tls\"", s.pop3s),
+        &format!("port = {}\nsecurity = \"tls\"", s.smtps),
+        "",
+    );
+    let tok = token("tls");
+    let run = popsend(&config, Some(&s.pass), "en", &["send", "--to", "a@example.net", "--subject", &tok, "--body-file", "/dev/null"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    s.delivered(&tok);
+}
+
+#[test]
+fn an_untrusted_certificate_stops_without_downgrading() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.config(dir.path(), &format!("port = {}\nsecurity = \"tls\"", s.pop3s), &format!("port = {}", s.smtp), "");
+    // Trust an unrelated CA instead of the servers'.
+    let text = std::fs::read_to_string(&config).unwrap().replace(s.ca.to_str().unwrap(), s.other_ca.to_str().unwrap());
+    std::fs::write(&config, text).unwrap();
+    let before = s.login_count();
+    let run = popsend(&config, Some(&s.pass), "ja", &["auth"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("証明書を確認できません"), "{}", run.stderr);
+    assert_eq!(s.login_count(), before, "logged in over an untrusted connection");
+}
+
+#[test]
+fn cleartext_password_is_refused_unless_allowed() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.config(dir.path(), &format!("port = {}\nauth = \"user\"", s.pop3), &format!("port = {}", s.smtp), "");
+    let before = s.login_count();
+    let run = popsend(&config, Some(&s.pass), "en", &["auth"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("unencrypted connection"), "{}", run.stderr);
+    assert_eq!(s.login_count(), before);
+
+    let config = s.config(
+        dir.path(),
+        &format!("port = {}\nauth = \"user\"\nallow_plaintext_password = true", s.pop3),
+        &format!("port = {}", s.smtp),
+        "",
+    );
+    let run = popsend(&config, Some(&s.pass), "en", &["auth"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("(USER/PASS"), "{}", run.stdout);
+    assert!(run.stdout.contains("Sending possible"), "{}", run.stdout);
+    assert_eq!(s.login_count(), before + 1);
+    assert_ne!(s.probe_relay(), 454, "auth did not open the relay window");
+}
+
+#[test]
+fn servers_down_means_exit_75_and_nothing_claimed_sent() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    // Ports nothing listens on.
+    let config = s.config(dir.path(), "port = 1", "port = 2", "");
+    let run = popsend(&config, Some(&s.pass), "ja", &["send", "--to", "a@example.net", "--subject", "x", "--body-file", "/dev/null"]);
+    assert_eq!(run.code, 75, "{}", run.all());
+    assert!(run.stderr.contains("接続できません"), "{}", run.stderr);
+    assert!(!run.stdout.contains("送信しました"), "{}", run.stdout);
+}

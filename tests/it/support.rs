@@ -1,0 +1,212 @@
+//! Test support: the real test servers' settings (from tests/run.sh), running the `popsend`
+//! binary, reading the delivery Maildir and the POP login log, and raw SMTP probes. Tests that
+//! need the servers fail loudly when they are missing; they never pass by skipping.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// The servers' relay decision is per client IP, and every test connects from 127.0.0.1: tests
+/// that touch the relay window take this lock so they do not open windows for each other.
+static SERVERS: Mutex<()> = Mutex::new(());
+
+pub struct Servers {
+    pub host: String,
+    pub pop3: u16,
+    pub pop3s: u16,
+    pub smtp: u16,
+    pub smtps: u16,
+    pub user: String,
+    pub pass: String,
+    pub window: u64,
+    pub ca: PathBuf,
+    pub other_ca: PathBuf,
+    pub maildir: PathBuf,
+    pub logins: PathBuf,
+    pub relay_dir: PathBuf,
+    _lock: MutexGuard<'static, ()>,
+}
+
+/// The running test servers, exclusively. Panics (fails the test) when they are not running.
+pub fn servers() -> Servers {
+    let lock = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    let path = std::env::var("POPSEND_TEST_ENV").unwrap_or_else(|_| {
+        panic!("POPSEND_TEST_ENV is not set: the real-server tests need the test mail servers; run them with tests/run.sh")
+    });
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e} (did tests/servers/start.sh run?)"));
+    let get = |key: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+            .unwrap_or_else(|| panic!("{path}: no {key}"))
+            .to_owned()
+    };
+    let s = Servers {
+        host: get("POPSEND_TEST_HOST"),
+        pop3: get("POPSEND_TEST_POP3_PORT").parse().unwrap(),
+        pop3s: get("POPSEND_TEST_POP3S_PORT").parse().unwrap(),
+        smtp: get("POPSEND_TEST_SMTP_PORT").parse().unwrap(),
+        smtps: get("POPSEND_TEST_SMTPS_PORT").parse().unwrap(),
+        user: get("POPSEND_TEST_USER"),
+        pass: get("POPSEND_TEST_PASS"),
+        window: get("POPSEND_TEST_WINDOW").parse().unwrap(),
+        ca: get("POPSEND_TEST_CA").into(),
+        other_ca: get("POPSEND_TEST_OTHER_CA").into(),
+        maildir: get("POPSEND_TEST_MAILDIR").into(),
+        logins: get("POPSEND_TEST_LOGINS").into(),
+        relay_dir: get("POPSEND_TEST_RELAY_DIR").into(),
+        _lock: lock,
+    };
+    // Every test starts with the window closed.
+    s.close_window();
+    s
+}
+
+impl Servers {
+    /// Forgets every POP login on the server side, closing the relay window.
+    pub fn close_window(&self) {
+        if let Ok(entries) = std::fs::read_dir(&self.relay_dir) {
+            for e in entries.flatten() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+
+    /// How many POP logins the server has recorded so far.
+    pub fn login_count(&self) -> usize {
+        std::fs::read_to_string(&self.logins).map(|t| t.lines().count()).unwrap_or(0)
+    }
+
+    /// Waits (up to 15 s) for the delivered message containing `needle`, and returns its bytes.
+    pub fn delivered(&self, needle: &str) -> Vec<u8> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(m) = self.find_delivered(needle) {
+                return m;
+            }
+            assert!(Instant::now() < deadline, "no message containing {needle:?} reached {}", self.maildir.display());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn find_delivered(&self, needle: &str) -> Option<Vec<u8>> {
+        for e in std::fs::read_dir(&self.maildir).ok()?.flatten() {
+            let bytes = std::fs::read(e.path()).unwrap_or_default();
+            if String::from_utf8_lossy(&bytes).contains(needle) {
+                return Some(bytes);
+            }
+        }
+        None
+    }
+
+    /// A plain SMTP client's attempt to relay: the reply code to RCPT TO.
+    pub fn probe_relay(&self) -> u16 {
+        let s = TcpStream::connect(("127.0.0.1", self.smtp)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        let mut reply = || -> u16 {
+            loop {
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                if line.as_bytes().get(3) != Some(&b'-') {
+                    return line[..3].parse().unwrap();
+                }
+            }
+        };
+        assert_eq!(reply(), 220);
+        for (cmd, want) in [("EHLO probe.example", 250), ("MAIL FROM:<probe@popsend.test>", 250)] {
+            writeln!(w, "{cmd}\r").unwrap();
+            assert_eq!(reply(), want, "{cmd}");
+        }
+        writeln!(w, "RCPT TO:<someone@example.net>\r").unwrap();
+        let code = reply();
+        let _ = writeln!(w, "QUIT\r");
+        code
+    }
+
+    /// A config file for these servers; `extra` lines are appended to their sections by name.
+    pub fn config(&self, dir: &Path, pop: &str, smtp: &str, relay: &str) -> PathBuf {
+        let text = format!(
+            "[account]\naddress = \"student@popsend.test\"\ndisplay_name = \"山田 太郎\"\n\n\
+             [pop]\nhost = \"{host}\"\nusername = \"{user}\"\n{pop}\n\n\
+             [smtp]\n{smtp}\n\n[relay]\nwindow_seconds = {window}\nmargin_seconds = 1\n{relay}\n\n\
+             [tls]\nca_file = \"{ca}\"\n",
+            host = self.host,
+            user = self.user,
+            window = self.window,
+            ca = self.ca.display(),
+        );
+        let path = dir.join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// The plainest set-up: cleartext POP on 110-like port (APOP chosen), SMTP on 25-like port.
+    pub fn plain_config(&self, dir: &Path) -> PathBuf {
+        self.config(dir, &format!("port = {}", self.pop3), &format!("port = {}", self.smtp), "")
+    }
+}
+
+/// One run of the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `popsend --config CONFIG --data-dir DIR/data ARGS…` with the password in the
+/// environment (`None`: no password variable) and the language given.
+pub fn popsend(config: &Path, password: Option<&str>, lang: &str, args: &[&str]) -> Run {
+    let data = config.parent().unwrap().join("data");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_popsend"));
+    cmd.arg("--config").arg(config).arg("--data-dir").arg(&data).args(args);
+    cmd.env_remove("POPSEND_PASSWORD").env("POPSEND_LANG", lang).stdin(Stdio::null());
+    if let Some(p) = password {
+        cmd.env("POPSEND_PASSWORD", p);
+    }
+    finish(cmd.output().unwrap())
+}
+
+pub fn finish(out: Output) -> Run {
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A token unique to one test run, to find its message in the shared Maildir.
+pub fn token(label: &str) -> String {
+    format!("{label}-{}-{:016x}", std::process::id(), rand_u64())
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher as _, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+/// Every file below `dir`, as text, for "the password is not in any file" checks.
+pub fn all_files_text(dir: &Path) -> String {
+    let mut out = String::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out += &String::from_utf8_lossy(&std::fs::read(&p).unwrap_or_default());
+            }
+        }
+    }
+    out
+}

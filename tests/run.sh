@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, as README and CI run it: installs what the tests need (Debian packages),
+# starts the real test mail servers (Dovecot + Postfix, POP before SMTP) on loopback, runs every
+# test, and stops the servers whatever happened. Extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v dovecot >/dev/null 2>&1 || need+=(dovecot-core dovecot-pop3d)
+command -v postfix >/dev/null 2>&1 || need+=(postfix)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "tests/run.sh: installing ${need[*]}"
+  [ "$(id -u)" = 0 ] || { echo "tests/run.sh: need root to install ${need[*]}" >&2; exit 1; }
+  export DEBIAN_FRONTEND=noninteractive
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+DIR=$(mktemp -d /tmp/popsend-servers.XXXXXX)
+cleanup() { bash tests/servers/stop.sh "$DIR"; }
+trap cleanup EXIT
+bash tests/servers/start.sh "$DIR"
+export POPSEND_TEST_ENV="$DIR/env"
+
+cargo test --locked "$@"
