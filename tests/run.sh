@@ -21,7 +21,16 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 DIR=$(mktemp -d /tmp/popsend-servers.XXXXXX)
-cleanup() { bash tests/servers/stop.sh "$DIR"; }
+cleanup() {
+  status=$?
+  bash tests/servers/stop.sh "$DIR"
+  if [ $status -ne 0 ]; then
+    echo "--- last lines of the test servers' logs ($DIR) ---" >&2
+    tail -n 30 "$DIR/dovecot.log" "$DIR/postfix.log" >&2 2>/dev/null || true
+  else
+    rm -rf "$DIR"
+  fi
+}
 trap cleanup EXIT
 bash tests/servers/start.sh "$DIR"
 export POPSEND_TEST_ENV="$DIR/env"
