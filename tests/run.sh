@@ -21,6 +21,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 DIR=$(mktemp -d /tmp/popsend-servers.XXXXXX)
+chmod 755 "$DIR"   # the mail servers' own users must reach it
 cleanup() {
   status=$?
   bash tests/servers/stop.sh "$DIR"

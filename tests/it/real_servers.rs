@@ -134,6 +134,23 @@ fn pop3s_and_smtps_work_with_the_private_ca() {
 }
 
 #[test]
+fn smtp_auth_on_the_submission_port() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.config(
+        dir.path(),
+        &format!("port = {}\nsecurity = \"starttls\"", s.pop3),
+        &format!("port = {}\nsecurity = \"starttls\"\nusername = \"{}\"", s.submission, s.user),
+        "",
+    );
+    let tok = token("submission");
+    let run = popsend(&config, Some(&s.pass), "en", &["send", "--to", "a@example.net", "--subject", &tok, "--body-file", "/dev/null"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    s.delivered(&tok);
+    assert!(!run.all().contains(&s.pass));
+}
+
+#[test]
 fn an_untrusted_certificate_stops_without_downgrading() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();

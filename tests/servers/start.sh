@@ -10,7 +10,8 @@
 # TLS uses a throwaway CA made here. Everything lives in $DIR; stop.sh stops it.
 #
 # Usage: start.sh DIR   (settings from the environment, defaults in brackets)
-#   BASE_PORT [20000]   POP3 BASE+110, POP3S BASE+995, SMTP BASE+25, SMTPS BASE+465
+#   BASE_PORT [20000]   POP3 BASE+110, POP3S BASE+995, SMTP BASE+25, SMTPS BASE+465,
+#                       submission BASE+587 (STARTTLS + SMTP AUTH through Dovecot, no POP needed)
 #   WINDOW [5]          relay window in seconds
 #   POP_USER [student]  POP_PASS [pop-pass-1]   the one mailbox
 #   RELAY_REFUSAL [defer]   defer -> "454 4.7.1 Relay access denied" (Postfix's default),
@@ -29,6 +30,7 @@ POP3_PORT=$((BASE_PORT + 110))
 POP3S_PORT=$((BASE_PORT + 995))
 SMTP_PORT=$((BASE_PORT + 25))
 SMTPS_PORT=$((BASE_PORT + 465))
+SUBMISSION_PORT=$((BASE_PORT + 587))
 
 for tool in dovecot postfix postconf openssl; do
   command -v "$tool" >/dev/null || { echo "start.sh: $tool is not installed (tests/run.sh installs it)" >&2; exit 1; }
@@ -36,8 +38,12 @@ done
 
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
-# /tmp-style permissions all the way down: Dovecot's and Postfix's helpers run as other users.
+# Dovecot's and Postfix's helpers run as other users: they must reach $DIR.
 chmod 755 "$DIR"
+if ! runuser -u nobody -- test -x "$DIR"; then
+  echo "start.sh: $DIR is not reachable by other users (a parent folder is private; chmod 755 it)" >&2
+  exit 1
+fi
 mkdir -p "$DIR"/{tls,dovecot/run,dovecot/state,mailboxes,relay,mail/{tmp,new,cur},postfix/{etc,spool,data}}
 chmod 1777 "$DIR/relay" "$DIR/mailboxes" "$DIR"/mail "$DIR"/mail/{tmp,new,cur}
 
@@ -109,6 +115,11 @@ service postlogin {
   executable = script-login $DIR/postlogin.sh
   user = \$default_internal_user
   unix_listener postlogin {
+  }
+}
+service auth {
+  unix_listener auth-postfix {
+    mode = 0666
   }
 }
 service anvil {
@@ -184,6 +195,7 @@ EOF
 cat > "$PF/etc/master.cf" <<EOF
 127.0.0.1:$SMTP_PORT  inet n - n - - smtpd
 127.0.0.1:$SMTPS_PORT inet n - n - - smtpd -o smtpd_tls_wrappermode=yes -o smtpd_tls_security_level=encrypt
+127.0.0.1:$SUBMISSION_PORT inet n - n - - smtpd -o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes -o smtpd_sasl_type=dovecot -o smtpd_sasl_path=$DIR/dovecot/run/auth-postfix -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
 pickup    unix n - n 60 1 pickup
 cleanup   unix n - n - 0 cleanup
 qmgr      unix n - n 300 1 qmgr
@@ -212,7 +224,11 @@ chown -R postfix "$PF/data"
 "$(dirname "$0")/stop.sh" "$DIR" >/dev/null 2>&1 || true
 dovecot -c "$DIR/dovecot/dovecot.conf"
 postfix -c "$PF/etc" set-permissions >/dev/null 2>&1 || true
-postfix -c "$PF/etc" start >/dev/null
+if ! postfix -c "$PF/etc" start >/dev/null; then
+  echo "start.sh: Postfix did not start; its log says:" >&2
+  tail -n 5 "$DIR/postfix.log" >&2 2>/dev/null
+  exit 1
+fi
 
 cat > "$DIR/env" <<EOF
 POPSEND_TEST_DIR=$DIR
@@ -221,6 +237,7 @@ POPSEND_TEST_POP3_PORT=$POP3_PORT
 POPSEND_TEST_POP3S_PORT=$POP3S_PORT
 POPSEND_TEST_SMTP_PORT=$SMTP_PORT
 POPSEND_TEST_SMTPS_PORT=$SMTPS_PORT
+POPSEND_TEST_SUBMISSION_PORT=$SUBMISSION_PORT
 POPSEND_TEST_USER=$POP_USER
 POPSEND_TEST_PASS=$POP_PASS
 POPSEND_TEST_WINDOW=$WINDOW
@@ -232,7 +249,7 @@ POPSEND_TEST_RELAY_DIR=$DIR/relay
 EOF
 
 # Wait until both answer, or fail loudly.
-for port in $POP3_PORT $POP3S_PORT $SMTP_PORT $SMTPS_PORT; do
+for port in $POP3_PORT $POP3S_PORT $SMTP_PORT $SMTPS_PORT $SUBMISSION_PORT; do
   for _ in $(seq 1 100); do
     if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then continue 2; fi
     sleep 0.1
@@ -241,4 +258,4 @@ for port in $POP3_PORT $POP3S_PORT $SMTP_PORT $SMTPS_PORT; do
   tail -n 20 "$DIR/dovecot.log" "$DIR/postfix.log" >&2 2>/dev/null || true
   exit 1
 done
-echo "start.sh: Dovecot POP3 $POP3_PORT/POP3S $POP3S_PORT, Postfix SMTP $SMTP_PORT/SMTPS $SMTPS_PORT, window ${WINDOW}s, in $DIR"
+echo "start.sh: Dovecot POP3 $POP3_PORT/POP3S $POP3S_PORT, Postfix SMTP $SMTP_PORT/SMTPS $SMTPS_PORT/submission $SUBMISSION_PORT, window ${WINDOW}s, in $DIR"
