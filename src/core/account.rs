@@ -98,12 +98,20 @@ pub struct SmtpSection {
 pub struct RelaySection {
     pub window_seconds: u64,
     pub reuse_window: bool,
-    pub margin_seconds: u64,
+    /// Unset: 60 s, or a quarter of the window when that is shorter (see `margin`).
+    pub margin_seconds: Option<u64>,
 }
 
 impl Default for RelaySection {
     fn default() -> Self {
-        RelaySection { window_seconds: 600, reuse_window: false, margin_seconds: 60 }
+        RelaySection { window_seconds: 600, reuse_window: false, margin_seconds: None }
+    }
+}
+
+impl RelaySection {
+    /// How much of the window must remain for `reuse_window` to skip the login.
+    pub fn margin(&self) -> u64 {
+        self.margin_seconds.unwrap_or((self.window_seconds / 4).min(60))
     }
 }
 
@@ -207,7 +215,7 @@ impl Config {
         if self.relay.window_seconds == 0 {
             return Err(("relay.window_seconds", Invalid("must be more than 0".into())));
         }
-        if self.relay.margin_seconds >= self.relay.window_seconds {
+        if self.relay.margin_seconds.is_some_and(|m| m >= self.relay.window_seconds) {
             return Err(("relay.margin_seconds", Invalid("must be less than relay.window_seconds".into())));
         }
         if let Some(ca) = &self.tls.ca_file {
@@ -322,7 +330,7 @@ username = "taro"
         assert_eq!(c.smtp_host(), "mail.example.ac.jp");
         assert_eq!(c.relay.window_seconds, 600);
         assert!(!c.relay.reuse_window);
-        assert_eq!(c.relay.margin_seconds, 60);
+        assert_eq!(c.relay.margin(), 60);
         assert_eq!(c.pop.auth, PopAuth::Auto);
         assert!(!c.pop.allow_plaintext_password);
     }
@@ -353,6 +361,12 @@ username = "taro"
         assert!(matches!(e.problem, ConfigProblem::Syntax(_)));
         assert_eq!(e.key.as_deref(), Some("smtp.security"));
         assert!(e.to_string().starts_with("c.toml: smtp.security: line 9: unknown variant `ssl`"), "{e}");
+    }
+
+    #[test]
+    fn a_short_window_gets_a_short_default_margin() {
+        let c = Config::parse(&format!("{GOOD}\n[relay]\nwindow_seconds = 30\n"), Path::new("c.toml")).unwrap();
+        assert_eq!(c.relay.margin(), 7);
     }
 
     #[test]

@@ -209,7 +209,7 @@ impl<'a> Deliverer<'a> {
         let targets = self.resolve().await?;
         let state = self.store.load();
         let now = self.clock.now();
-        let margin = Duration::from_secs(self.config.relay.margin_seconds);
+        let margin = Duration::from_secs(self.config.relay.margin());
         let reusable = self.config.relay.reuse_window
             && state.window(&self.pop_server(), self.window_length()).is_some_and(|w| w.usable(now, margin));
         let sequential = state.needs_sequential(&self.smtp_server());
