@@ -90,6 +90,9 @@ fn smtp(e: &SmtpError, smtp_port: u16) -> (String, String) {
         SmtpError::Tls { .. } => (fl!("err-tls"), fl!("err-tls-hint")),
         SmtpError::Timeout { .. } => (fl!("err-timeout"), fl!("err-timeout-hint")),
         SmtpError::Broken { .. } => (fl!("err-protocol"), fl!("err-protocol-hint")),
+        SmtpError::TooLarge { size, limit } => {
+            (fl!("err-too-large", size = size.to_string(), limit = limit.to_string()), fl!("err-too-large-hint"))
+        }
         SmtpError::Unsendable { detail } => (fl!("err-unsendable", detail = detail.as_str()), fl!("err-message-refused-hint")),
         SmtpError::Rejected { code, .. } if (400..500).contains(code) => (fl!("err-smtp-temporary"), fl!("err-smtp-temporary-hint")),
         SmtpError::Rejected { stage: Stage::RcptTo(_), .. } => (fl!("err-recipient"), fl!("err-recipient-hint")),
@@ -107,18 +110,6 @@ pub fn run(e: &RunError, cfg: &Config) -> Explained {
         RunError::Smtp(s) => smtp(s, cfg.smtp_port()),
         RunError::RelayDenied { .. } => (fl!("err-relay-denied"), fl!("err-relay-denied-hint")),
     };
-    Explained {
-        headline,
-        reply: e.server_reply().map(str::to_owned),
-        detail: Some(e.to_string()),
-        hint: Some(hint),
-        exit: exit_for(e.severity()),
-    }
-}
-
-/// One message the server refused for good.
-pub fn message(e: &SmtpError, cfg: &Config) -> Explained {
-    let (headline, hint) = smtp(e, cfg.smtp_port());
     Explained {
         headline,
         reply: e.server_reply().map(str::to_owned),

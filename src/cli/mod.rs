@@ -1,13 +1,15 @@
-//! The command line: `popsend [--config FILE] [--data-dir DIR] <send|auth|status>`. Parses
-//! arguments, loads the config and the password, runs the core on a small tokio runtime, and
+//! The command line: `popsend [--config FILE] [--data-dir DIR] <command>`. Parses arguments,
+//! loads the config, the outbox and the password, runs the core on a small tokio runtime, and
 //! prints localized results. Exit codes: 0 done, 1 failed or needs the user, 2 usage/config,
-//! 75 temporary. All protocol work is in `core`; all wording in `i18n`.
+//! 75 temporary (left queued). All protocol and storage work is in `core`; all wording in `i18n`.
 
 mod explain;
+mod outbox_view;
 
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
@@ -15,8 +17,10 @@ use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use crate::core::account::{Config, Paths};
 use crate::core::clock::{Clock, SystemClock};
 use crate::core::compose::{self, Draft};
-use crate::core::deliver::{Deliverer, Outcome, Outgoing};
+use crate::core::deliver::{Deliverer, Outgoing};
+use crate::core::engine;
 use crate::core::net::TrustAnchors;
+use crate::core::outbox::{Outbox, State};
 use crate::core::secrets::{self, Source};
 use crate::core::window::{self, RelayWindow};
 use crate::fl;
@@ -40,6 +44,13 @@ enum Command {
     Send(SendArgs),
     Auth,
     Status,
+    Queue,
+    Sent,
+    Show(IdArg),
+    Flush,
+    Retry(IdArg),
+    Delete(IdArg),
+    Watch,
 }
 
 #[derive(Args, Debug)]
@@ -56,10 +67,18 @@ struct SendArgs {
     body_file: Option<PathBuf>,
     #[arg(long, value_name = "FILE")]
     attach: Vec<PathBuf>,
+    #[arg(long)]
+    later: bool,
+}
+
+#[derive(Args, Debug)]
+struct IdArg {
+    id: i64,
 }
 
 /// The clap command with every description taken from the localized messages.
 fn command() -> clap::Command {
+    let id = |s: clap::Command, about: String| s.about(about).mut_arg("id", |a| a.help(fl!("cli-id-help")));
     Cli::command()
         .about(fl!("cli-about"))
         .mut_arg("config", |a| a.help(fl!("cli-config-help")))
@@ -72,9 +91,17 @@ fn command() -> clap::Command {
                 .mut_arg("subject", |a| a.help(fl!("cli-subject-help")))
                 .mut_arg("body_file", |a| a.help(fl!("cli-body-file-help")))
                 .mut_arg("attach", |a| a.help(fl!("cli-attach-help")))
+                .mut_arg("later", |a| a.help(fl!("cli-later-help")))
         })
         .mut_subcommand("auth", |s| s.about(fl!("cli-auth-about")))
         .mut_subcommand("status", |s| s.about(fl!("cli-status-about")))
+        .mut_subcommand("queue", |s| s.about(fl!("cli-queue-about")))
+        .mut_subcommand("sent", |s| s.about(fl!("cli-sent-about")))
+        .mut_subcommand("show", |s| id(s, fl!("cli-show-about")))
+        .mut_subcommand("flush", |s| s.about(fl!("cli-flush-about")))
+        .mut_subcommand("retry", |s| id(s, fl!("cli-retry-about")))
+        .mut_subcommand("delete", |s| id(s, fl!("cli-delete-about")))
+        .mut_subcommand("watch", |s| s.about(fl!("cli-watch-about")))
 }
 
 pub fn main() -> ExitCode {
@@ -111,36 +138,86 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+fn open_outbox(paths: &Paths) -> Result<Outbox, Explained> {
+    Outbox::open(&paths.data_dir).map_err(|e| explain::simple(fl!("err-outbox", detail = e.to_string()), None, EXIT_FAILED))
+}
+
 fn run(command: Command, paths: &Paths) -> Result<u8, Explained> {
     let config = Config::load(&paths.config_file).map_err(|e| explain::config(&e))?;
     let store = window::Store::new(&paths.data_dir);
     let clock = SystemClock;
-    if let Command::Status = command {
-        status(&config, &store, &clock);
-        return Ok(EXIT_OK);
+    // Commands that only read or edit the outbox need no password and no network.
+    match &command {
+        Command::Status => {
+            status(&config, &store, &clock);
+            if let Ok(ob) = Outbox::open(&paths.data_dir) {
+                outbox_view::counts_line(&ob);
+            }
+            return Ok(EXIT_OK);
+        }
+        Command::Queue => return outbox_view::list(&open_outbox(paths)?, &[State::Queued, State::Sending, State::Failed]),
+        Command::Sent => return outbox_view::list(&open_outbox(paths)?, &[State::Sent]),
+        Command::Show(IdArg { id }) => return outbox_view::show(&open_outbox(paths)?, *id),
+        Command::Delete(IdArg { id }) => return outbox_view::delete(&open_outbox(paths)?, *id),
+        _ => {}
     }
     let trust = TrustAnchors::load(config.tls.ca_file.as_deref())
         .map_err(|e| explain::simple(fl!("err-config", detail = e.to_string()), Some(fl!("err-tls-hint")), EXIT_USAGE))?;
 
-    // Build the message before asking for the password: bad input fails fast and offline.
-    let outgoing = match &command {
-        Command::Send(args) => Some(build(args, &config, &clock)?),
-        _ => None,
-    };
+    // Build and store the message before asking for the password: bad input fails fast, and a
+    // message handed over is never lost, whatever happens next.
+    let mut outbox = None;
+    let mut queued = None;
+    if let Command::Send(args) = &command {
+        let (out, subject, to) = build(args, &config, &clock)?;
+        let ob = open_outbox(paths)?;
+        let id = ob
+            .enqueue(&out, &subject, &to, clock.now())
+            .map_err(|e| explain::simple(fl!("err-outbox", detail = e.to_string()), None, EXIT_FAILED))?;
+        println!("{}", fl!("queued-one", id = id, msgid = out.message_id.as_str()));
+        if args.later {
+            return Ok(EXIT_OK);
+        }
+        outbox = Some(ob);
+        queued = Some(id);
+    }
+    if let Command::Retry(IdArg { id }) = &command {
+        let ob = open_outbox(paths)?;
+        outbox_view::retry(&ob, *id, clock.now())?;
+        outbox = Some(ob);
+    }
     let (password, source) = secrets::resolve(config.pop.password_command.as_deref(), &config.pop.username, &config.pop.host)
         .map_err(|e| explain::simple(fl!("err-password", detail = e.to_string()), Some(fl!("err-password-hint")), EXIT_FAILED))?;
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     runtime.block_on(async {
-        let d = Deliverer::new(&config, &password, &trust, &store, &clock);
-        match outgoing {
-            None => auth(&d, &config, source, &clock).await,
-            Some(out) => send(&d, &config, out, &clock).await,
+        let stop = AtomicBool::new(false);
+        let mut d = Deliverer::new(&config, &password, &trust, &store, &clock);
+        d.stop = Some(&stop);
+        match command {
+            Command::Auth => auth(&d, &config, source, &clock).await,
+            Command::Watch => watch(&open_outbox(paths)?, &d, &stop).await,
+            _ => {
+                let ob = match outbox {
+                    Some(ob) => ob,
+                    None => open_outbox(paths)?,
+                };
+                let flushed = engine::flush(&ob, &d, true)
+                    .await
+                    .map_err(|e| explain::simple(fl!("err-outbox", detail = e.to_string()), None, EXIT_FAILED))?;
+                let code = outbox_view::report_flush(&flushed, &config, &clock);
+                Ok(match queued {
+                    // `send`: the exit code is this message's fate.
+                    Some(id) => outbox_view::fate(&ob, id, &flushed),
+                    None => code,
+                })
+            }
         }
     })
 }
 
-fn build(args: &SendArgs, config: &Config, clock: &dyn Clock) -> Result<Outgoing, Explained> {
+/// The message, its subject and its recipients as shown in lists.
+fn build(args: &SendArgs, config: &Config, clock: &dyn Clock) -> Result<(Outgoing, String, String), Explained> {
     let body = match &args.body_file {
         Some(path) => std::fs::read(path)
             .map_err(|e| format!("{}: {e}", path.display()))
@@ -166,7 +243,8 @@ fn build(args: &SendArgs, config: &Config, clock: &dyn Clock) -> Result<Outgoing
     };
     let built = compose::build(&draft, clock.now())
         .map_err(|e| explain::simple(fl!("err-compose", detail = e.to_string()), Some(fl!("err-compose-hint")), EXIT_USAGE))?;
-    Ok(Outgoing { envelope: built.envelope, raw: built.raw, message_id: built.message_id })
+    let to = args.to.iter().chain(&args.cc).cloned().collect::<Vec<_>>().join(", ");
+    Ok((Outgoing { envelope: built.envelope, raw: built.raw, message_id: built.message_id }, args.subject.clone(), to))
 }
 
 async fn auth(d: &Deliverer<'_>, config: &Config, source: Source, clock: &dyn Clock) -> Result<u8, Explained> {
@@ -178,42 +256,36 @@ async fn auth(d: &Deliverer<'_>, config: &Config, source: Source, clock: &dyn Cl
     Ok(EXIT_OK)
 }
 
-async fn send(d: &Deliverer<'_>, config: &Config, out: Outgoing, clock: &dyn Clock) -> Result<u8, Explained> {
-    let rcpts = out.envelope.to().iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ");
-    let id = out.message_id.clone();
-    let report = d.deliver(std::slice::from_ref(&out)).await;
-    for login in &report.logins {
-        println!("{}", fl!("login-ok", method = login.method.name(), server = login.peer.to_string()));
-    }
-    let mut code = EXIT_OK;
-    for outcome in &report.outcomes {
-        match outcome {
-            Outcome::Sent => println!("{}", fl!("sent-one", id = id.as_str(), rcpts = rcpts.as_str())),
-            Outcome::Failed(e) => {
-                println!("{}", fl!("failed-one", id = id.as_str()));
-                let ex = explain::message(e, config);
-                eprint!("{}", ex.render());
-                code = EXIT_FAILED;
-            }
-            Outcome::Deferred => {
-                println!("{}", fl!("deferred-one", id = id.as_str()));
-                if code == EXIT_OK {
-                    code = EXIT_TEMPORARY;
-                }
-            }
+async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool) -> Result<u8, Explained> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    // Ctrl-C (or SIGTERM): finish the message in flight, then leave.
+    let signals = async {
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
         }
-    }
-    if let Some(w) = &report.window {
-        println!("{}", window_line(w, clock.now()));
-    }
-    if let Some(e) = &report.stopped {
-        let ex = explain::run(e, config);
-        eprint!("{}", ex.render());
-        if code != EXIT_FAILED {
-            code = ex.exit;
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        stop.store(true, Ordering::SeqCst);
+        let _ = tx.send(engine::Command::Shutdown).await;
+        std::future::pending::<()>().await
+    };
+    println!("{}", fl!("watch-start"));
+    let _ = std::io::stdout().flush();
+    let work = engine::watch(ob, d, rx, |event| {
+        match event {
+            engine::Event::Flushed(f) => {
+                outbox_view::report_flush(&f, d.config, d.clock);
+            }
+            engine::Event::Woken(n) => println!("{}", fl!("watch-woken", count = n)),
+            engine::Event::Error(e) => eprintln!("{}", fl!("err-outbox", detail = e.to_string())),
         }
-    }
-    Ok(code)
+        let _ = std::io::stdout().flush();
+    });
+    tokio::select! { _ = work => {}, _ = signals => {} }
+    println!("{}", fl!("watch-stop"));
+    Ok(EXIT_OK)
 }
 
 fn status(config: &Config, store: &window::Store, clock: &dyn Clock) {

@@ -51,6 +51,9 @@ pub struct Config {
     pub relay: RelaySection,
     #[serde(default)]
     pub tls: TlsSection,
+    /// A digest of the file's text: a paused queue resumes when it changes.
+    #[serde(skip)]
+    pub fingerprint: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,6 +176,8 @@ impl Config {
                 }),
             }
         })?;
+        let mut config = config;
+        config.fingerprint = fingerprint(text);
         config.validate().map_err(|(key, problem)| ConfigError {
             path: path.to_owned(),
             key: Some(key.to_owned()),
@@ -244,6 +249,16 @@ fn key_at(text: &str, at: usize) -> Option<String> {
         Some(t) => format!("{t}.{key}"),
         None => key.to_owned(),
     })
+}
+
+/// FNV-1a of the text, as hex: stable across runs and builds.
+fn fingerprint(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 fn check_host(key: &'static str, host: &str) -> Result<(), (&'static str, ConfigProblem)> {

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use lettre::address::Envelope;
@@ -34,9 +35,22 @@ pub enum Outcome {
     Sent,
     /// The server refused this message for good (unknown recipient, too large, …).
     Failed(SmtpError),
-    /// Not sent this time; the reason is temporary (or the run stopped before it).
-    Deferred,
+    /// Not sent this time: the server refused this message for now (`Some`), or the run stopped
+    /// before it (`None`; the run's error, if any, is `Report::stopped`).
+    Deferred(Option<SmtpError>),
 }
+
+/// Told about each message as the run goes, so a store can record every outcome at once.
+pub trait Progress {
+    /// Just before the message's MAIL FROM (once per message, however often it is retried).
+    fn sending(&mut self, _index: usize) {}
+    /// The message's outcome, as soon as it is known (not called for messages never reached).
+    fn outcome(&mut self, _index: usize, _outcome: &Outcome) {}
+}
+
+/// For callers that need no progress.
+pub struct NoProgress;
+impl Progress for NoProgress {}
 
 /// A failure that stopped the whole run.
 #[derive(Debug)]
@@ -107,6 +121,8 @@ pub struct Deliverer<'a> {
     pub step_timeout: Duration,
     /// Wait before logging in again after a relay refusal (servers that watch logs lag).
     pub relay_retry_delay: Duration,
+    /// Set from outside (Ctrl-C): finish the message in flight, start no other.
+    pub stop: Option<&'a AtomicBool>,
 }
 
 struct Target {
@@ -116,7 +132,16 @@ struct Target {
 
 impl<'a> Deliverer<'a> {
     pub fn new(config: &'a Config, password: &'a Password, trust: &'a TrustAnchors, store: &'a window::Store, clock: &'a dyn Clock) -> Self {
-        Deliverer { config, password, trust, store, clock, step_timeout: Duration::from_secs(30), relay_retry_delay: Duration::from_secs(2) }
+        Deliverer {
+            config,
+            password,
+            trust,
+            store,
+            clock,
+            step_timeout: Duration::from_secs(30),
+            relay_retry_delay: Duration::from_secs(2),
+            stop: None,
+        }
     }
 
     fn pop_server(&self) -> String {
@@ -193,19 +218,23 @@ impl<'a> Deliverer<'a> {
     }
 
     /// Sends `messages`. Never panics on server behaviour; every message gets an outcome.
-    pub async fn deliver(&self, messages: &[Outgoing]) -> Report {
+    pub async fn deliver(&self, messages: &[Outgoing], progress: &mut dyn Progress) -> Report {
         let mut report = Report { outcomes: Vec::new(), logins: Vec::new(), stopped: None, window: None };
-        if let Err(e) = self.run(messages, &mut report).await {
+        if let Err(e) = self.run(messages, &mut report, progress).await {
             report.stopped = Some(e);
         }
         while report.outcomes.len() < messages.len() {
-            report.outcomes.push(Outcome::Deferred);
+            report.outcomes.push(Outcome::Deferred(None));
         }
         report.window = self.current_window();
         report
     }
 
-    async fn run(&self, messages: &[Outgoing], report: &mut Report) -> Result<(), RunError> {
+    fn stopping(&self) -> bool {
+        self.stop.is_some_and(|s| s.load(Ordering::SeqCst))
+    }
+
+    async fn run(&self, messages: &[Outgoing], report: &mut Report, progress: &mut dyn Progress) -> Result<(), RunError> {
         let targets = self.resolve().await?;
         let state = self.store.load();
         let now = self.clock.now();
@@ -251,10 +280,15 @@ impl<'a> Deliverer<'a> {
         let mut opened_early = !reusable && !sequential;
         let mut relogged = false;
         let mut sequential_learned = false;
-        for msg in messages {
+        for (index, msg) in messages.iter().enumerate() {
+            if self.stopping() {
+                break;
+            }
+            progress.sending(index);
             loop {
                 match session.send(&msg.envelope, &msg.raw).await {
                     Ok(()) => {
+                        progress.outcome(index, &Outcome::Sent);
                         report.outcomes.push(Outcome::Sent);
                         if sequential_learned {
                             let mut state = self.store.load();
@@ -288,10 +322,12 @@ impl<'a> Deliverer<'a> {
                         session = self.open_smtp(&target.smtp).await.map_err(RunError::Smtp)?;
                     }
                     Err(e) if e.is_per_message() && !session.is_broken() => {
-                        report.outcomes.push(match e.severity() {
-                            Severity::Temporary => Outcome::Deferred,
+                        let outcome = match e.severity() {
+                            Severity::Temporary => Outcome::Deferred(Some(e)),
                             _ => Outcome::Failed(e),
-                        });
+                        };
+                        progress.outcome(index, &outcome);
+                        report.outcomes.push(outcome);
                         break;
                     }
                     Err(e) => return Err(RunError::Smtp(e)),

@@ -14,7 +14,7 @@ use std::time::Duration;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -73,6 +73,8 @@ pub enum SmtpError {
     Broken { stage: Stage, detail: String },
     /// The message cannot be sent to this server as it is (e.g. 8-bit data without 8BITMIME).
     Unsendable { detail: String },
+    /// Larger than the server's announced SIZE limit (RFC 1870): refused before MAIL FROM.
+    TooLarge { size: usize, limit: usize },
 }
 
 impl SmtpError {
@@ -94,7 +96,7 @@ impl SmtpError {
             _ if self.is_relay_denied() => Severity::Temporary,
             SmtpError::Rejected { code, .. } if (400..500).contains(code) => Severity::Temporary,
             SmtpError::Rejected { stage: Stage::Greeting | Stage::StartTls | Stage::Auth, .. } => Severity::NeedsUser,
-            SmtpError::Rejected { .. } | SmtpError::Unsendable { .. } => Severity::Permanent,
+            SmtpError::Rejected { .. } | SmtpError::Unsendable { .. } | SmtpError::TooLarge { .. } => Severity::Permanent,
         }
     }
 
@@ -104,6 +106,7 @@ impl SmtpError {
             self,
             SmtpError::Rejected { stage: Stage::MailFrom | Stage::RcptTo(_) | Stage::Data | Stage::Message, .. }
                 | SmtpError::Unsendable { .. }
+                | SmtpError::TooLarge { .. }
         )
     }
 
@@ -126,11 +129,23 @@ impl fmt::Display for SmtpError {
             SmtpError::Rejected { stage, reply, .. } => write!(f, "SMTP {stage}: the server said: {reply}"),
             SmtpError::Broken { stage, detail } => write!(f, "SMTP {stage}: connection failed: {detail}"),
             SmtpError::Unsendable { detail } => write!(f, "SMTP: {detail}"),
+            SmtpError::TooLarge { size, limit } => {
+                write!(f, "SMTP: the message is {size} bytes; the server accepts at most {limit}")
+            }
         }
     }
 }
 
 impl std::error::Error for SmtpError {}
+
+/// "SIZE 10240000" from an EHLO line; "SIZE" alone (no fixed limit) is 0.
+fn parse_size(line: &str) -> Option<usize> {
+    let mut words = line.split_ascii_whitespace();
+    if !words.next()?.eq_ignore_ascii_case("SIZE") {
+        return None;
+    }
+    Some(words.next().and_then(|n| n.parse().ok()).unwrap_or(0))
+}
 
 /// Relay refusal as the common servers word it. Postfix answers `454 4.7.1` (temporary) by
 /// default and `554 5.7.1` when configured; others use 550/553/513. The code alone is not enough
@@ -160,6 +175,8 @@ pub struct Session {
     conn: AsyncSmtpConnection,
     pub peer: SocketAddr,
     timeout: Duration,
+    /// The server's SIZE limit (RFC 1870), when it announced one.
+    pub size_limit: Option<usize>,
 }
 
 /// Opens the connection: TCP (to the given, family-pinned addresses), TLS as configured, EHLO,
@@ -203,7 +220,11 @@ pub async fn open(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
         let creds = Credentials::new(user.to_owned(), password.to_owned());
         timed(p.step_timeout, Stage::Auth, conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)).await?;
     }
-    Ok(Session { conn, peer, timeout: p.step_timeout })
+    // lettre keeps only the EHLO keywords it knows; SIZE is not one. Ask once more (this runs
+    // while the POP login does, so it costs no time on the way to MAIL FROM).
+    let ehlo = timed(p.step_timeout, Stage::Greeting, conn.command(Ehlo::new(hello.clone()))).await?;
+    let size_limit = ehlo.message().find_map(parse_size);
+    Ok(Session { conn, peer, timeout: p.step_timeout, size_limit })
 }
 
 fn tls_parameters(trust: &TrustAnchors, host: &str) -> Result<TlsParameters, SmtpError> {
@@ -230,6 +251,12 @@ impl Session {
 
     async fn transaction(&mut self, envelope: &Envelope, raw: &[u8]) -> Result<(), SmtpError> {
         let mut params = Vec::new();
+        if let Some(limit) = self.size_limit {
+            if limit > 0 && raw.len() > limit {
+                return Err(SmtpError::TooLarge { size: raw.len(), limit });
+            }
+            params.push(MailParameter::Size(raw.len()));
+        }
         if !raw.is_ascii() {
             if !self.conn.server_info().supports_feature(Extension::EightBitMime) {
                 return Err(SmtpError::Unsendable { detail: "8-bit message, but the server does not offer 8BITMIME".into() });
@@ -334,6 +361,14 @@ impl AsyncWrite for TlsOverTcp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_keyword() {
+        assert_eq!(parse_size("SIZE 10240000"), Some(10_240_000));
+        assert_eq!(parse_size("size"), Some(0));
+        assert_eq!(parse_size("PIPELINING"), None);
+        assert_eq!(parse_size("SIZEX 5"), None);
+    }
 
     #[test]
     fn relay_refusal_in_every_dialect() {

@@ -157,7 +157,7 @@ impl Rig {
         let mut d = Deliverer::new(&self.config, &password, &trust, &store, &SystemClock);
         d.step_timeout = Duration::from_secs(5);
         d.relay_retry_delay = Duration::from_millis(50);
-        d.deliver(msgs).await
+        d.deliver(msgs, &mut popsend::core::deliver::NoProgress).await
     }
 
     fn state(&self) -> window::State {
@@ -213,7 +213,7 @@ async fn relay_refused_even_after_a_fresh_login_stops_and_keeps_the_message() {
     let log = Log::default();
     let rig = rig(Duration::ZERO, "+OK", |_, _| RELAY_454, &log).await;
     let report = rig.deliver(&[message("someone@example.net"), message("other@example.net")]).await;
-    assert!(matches!(report.outcomes[..], [Outcome::Deferred, Outcome::Deferred]), "{report:?}");
+    assert!(matches!(report.outcomes[..], [Outcome::Deferred(None), Outcome::Deferred(None)]), "{report:?}");
     let stopped = report.stopped.as_ref().expect("the run must stop");
     assert!(matches!(stopped, RunError::RelayDenied { .. }), "{stopped:?}");
     assert_eq!(stopped.severity(), Severity::Temporary);
@@ -249,7 +249,7 @@ async fn pop_response_codes_stop_the_run_before_any_mail_from() {
         let log = Log::default();
         let rig = rig(Duration::ZERO, reply, |_, _| OK, &log).await;
         let report = rig.deliver(&[message("someone@example.net")]).await;
-        assert!(matches!(report.outcomes[..], [Outcome::Deferred]), "{reply}: {report:?}");
+        assert!(matches!(report.outcomes[..], [Outcome::Deferred(None)]), "{reply}: {report:?}");
         match report.stopped {
             Some(RunError::Pop3(Pop3Error::Rejected { code: ref c, .. })) => assert_eq!(c, &code, "{reply}"),
             ref other => panic!("{reply}: {other:?}"),

@@ -1,0 +1,190 @@
+//! The outbox as the command line shows it: `queue`, `sent`, `show`, `retry`, `delete`, the
+//! summary after a flush, and the exit code a flush (or one sent message) earns. Wording from
+//! `i18n`; storage through `core::outbox`. No network.
+
+use std::time::SystemTime;
+
+use crate::core::account::Config;
+use crate::core::clock::Clock;
+use crate::core::engine::Flushed;
+use crate::core::outbox::{LastError, Outbox, Row, State};
+use crate::core::retry::Kind;
+use crate::fl;
+
+use super::explain::{self, EXIT_FAILED, EXIT_OK, EXIT_TEMPORARY, Explained};
+use super::{local_time, window_line};
+
+fn outbox_error(e: crate::core::outbox::OutboxError) -> Explained {
+    explain::simple(fl!("err-outbox", detail = e.to_string()), None, EXIT_FAILED)
+}
+
+pub fn state_name(s: State) -> String {
+    match s {
+        State::Queued => fl!("state-queued"),
+        State::Sending => fl!("state-sending"),
+        State::Sent => fl!("state-sent"),
+        State::Failed => fl!("state-failed"),
+    }
+}
+
+/// The reason in the user's words, from the stored kind.
+pub fn reason(e: &LastError) -> String {
+    match Kind::from_code(&e.kind) {
+        Some(Kind::Offline) => fl!("kind-offline"),
+        Some(Kind::WrongPassword) => fl!("kind-wrong-password"),
+        Some(Kind::MailboxBusy) => fl!("kind-mailbox-busy"),
+        Some(Kind::LoginDelay) => fl!("kind-login-delay"),
+        Some(Kind::Temporary) => fl!("kind-temporary"),
+        Some(Kind::RelayDenied) => fl!("kind-relay-denied"),
+        Some(Kind::Certificate) => fl!("kind-certificate"),
+        Some(Kind::Setup) => fl!("kind-setup"),
+        Some(Kind::Recipient) => fl!("kind-recipient"),
+        Some(Kind::TooLarge) => fl!("kind-too-large"),
+        Some(Kind::Refused) => fl!("kind-refused"),
+        Some(Kind::Expired) => fl!("kind-expired"),
+        None => e.kind.clone(),
+    }
+}
+
+fn one_line(r: &Row) -> String {
+    let mut line = format!(
+        "#{}\t{}\t{}\t{}\t{} {}\t{} {}",
+        r.id,
+        state_name(r.state),
+        r.to,
+        r.subject,
+        fl!("col-created"),
+        local_time(r.created),
+        fl!("col-attempts"),
+        r.attempts,
+    );
+    match r.state {
+        State::Queued => line += &format!("\t{} {}", fl!("col-next"), local_time(r.next_attempt)),
+        State::Sent => line += &format!("\t{} {}", fl!("col-sent"), r.sent_at.map(local_time).unwrap_or_default()),
+        _ => {}
+    }
+    if let Some(e) = &r.last_error {
+        line += &format!("\t{}: {}", fl!("col-reason"), reason(e));
+        if let Some(reply) = &e.reply {
+            line += &format!(" [{reply}]");
+        }
+    }
+    line
+}
+
+/// `queue` / `sent`: one line per message, newest first.
+pub fn list(ob: &Outbox, states: &[State]) -> Result<u8, Explained> {
+    let rows = ob.list(states, usize::MAX >> 1).map_err(outbox_error)?;
+    if rows.is_empty() {
+        println!("{}", if states.contains(&State::Sent) { fl!("sent-empty") } else { fl!("queue-empty") });
+    }
+    let mut out = String::new();
+    for r in &rows {
+        out += &one_line(r);
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(EXIT_OK)
+}
+
+/// `show ID`: state, reason and the message's header block.
+pub fn show(ob: &Outbox, id: i64) -> Result<u8, Explained> {
+    let Some((row, raw)) = ob.get(id).map_err(outbox_error)? else {
+        return Err(explain::simple(fl!("no-such-message", id = id), None, EXIT_FAILED));
+    };
+    println!("{}", one_line(&row));
+    if let Some(e) = &row.last_error {
+        println!("  {}", fl!("detail", detail = e.detail.as_str()));
+    }
+    println!();
+    let text = String::from_utf8_lossy(&raw);
+    let headers = text.split("\r\n\r\n").next().unwrap_or("");
+    println!("{}", headers.replace("\r\n", "\n"));
+    Ok(EXIT_OK)
+}
+
+pub fn delete(ob: &Outbox, id: i64) -> Result<u8, Explained> {
+    if ob.delete(id).map_err(outbox_error)? {
+        println!("{}", fl!("delete-ok", id = id));
+        Ok(EXIT_OK)
+    } else {
+        Err(explain::simple(fl!("no-such-message", id = id), None, EXIT_FAILED))
+    }
+}
+
+pub fn retry(ob: &Outbox, id: i64, now: SystemTime) -> Result<(), Explained> {
+    if ob.retry(id, now).map_err(outbox_error)? {
+        println!("{}", fl!("retry-ok", id = id));
+        Ok(())
+    } else {
+        Err(explain::simple(fl!("no-such-message", id = id), None, EXIT_FAILED))
+    }
+}
+
+pub fn counts_line(ob: &Outbox) {
+    if let Ok(c) = ob.counts() {
+        println!(
+            "{} {} / {} {} / {} {}",
+            fl!("state-queued"),
+            c.queued + c.sending,
+            fl!("state-failed"),
+            c.failed,
+            fl!("state-sent"),
+            c.sent
+        );
+    }
+}
+
+/// Prints what a flush did; returns the flush's exit code: 1 when a message failed or the queue
+/// is paused, 75 when messages are left queued, else 0.
+pub fn report_flush(f: &Flushed, config: &Config, clock: &dyn Clock) -> u8 {
+    for login in &f.logins {
+        println!("{}", fl!("login-ok", method = login.method.name(), server = login.peer.to_string()));
+    }
+    for (id, msgid) in &f.sent {
+        println!("{}", fl!("sent-id", id = id.to_string(), msgid = msgid.as_str()));
+    }
+    for (id, msgid, e) in &f.failed {
+        println!("{}", fl!("failed-id", id = id.to_string(), msgid = msgid.as_str()));
+        let ex = Explained { headline: reason(e), reply: e.reply.clone(), detail: Some(e.detail.clone()), hint: None, exit: EXIT_FAILED };
+        eprint!("{}", ex.render());
+    }
+    if let Some(w) = &f.window {
+        println!("{}", window_line(w, clock.now()));
+    }
+    if let Some(e) = &f.stopped {
+        eprint!("{}", explain::run(e, config).render());
+    }
+    if let Some(p) = &f.paused {
+        if f.stopped.is_none() {
+            eprintln!("{}", fl!("paused", reason = reason(&p.error)));
+        }
+        eprintln!("  {}", fl!("paused-hint"));
+    }
+    if f.left_queued > 0 {
+        match (&f.paused, f.next_attempt) {
+            (Some(_), _) => println!("{}", fl!("left-queued-paused", count = f.left_queued)),
+            (None, Some(at)) => println!("{}", fl!("left-queued", count = f.left_queued, at = local_time(at))),
+            (None, None) => {}
+        }
+    } else if f.sent.is_empty() && f.failed.is_empty() && f.stopped.is_none() {
+        println!("{}", fl!("nothing-due"));
+    }
+    if !f.failed.is_empty() || f.paused.is_some() {
+        EXIT_FAILED
+    } else if f.left_queued > 0 {
+        EXIT_TEMPORARY
+    } else {
+        EXIT_OK
+    }
+}
+
+/// `send`'s exit code: what became of message `id`.
+pub fn fate(ob: &Outbox, id: i64, f: &Flushed) -> u8 {
+    match ob.get(id).ok().flatten().map(|(r, _)| r.state) {
+        Some(State::Sent) => EXIT_OK,
+        Some(State::Failed) => EXIT_FAILED,
+        _ if f.paused.is_some() => EXIT_FAILED,
+        _ => EXIT_TEMPORARY,
+    }
+}

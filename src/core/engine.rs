@@ -1,0 +1,246 @@
+//! The engine: flushes the outbox through the send path and applies the retry policy, writing
+//! each outcome to the outbox as it happens; and `watch`, one explicit loop that flushes when a
+//! message is due, when the network changes, when an offline server answers again, and on
+//! commands, until it is told to stop. Time comes from the injected clock. It prints nothing:
+//! it reports `Event`s to its caller (the CLI today, the GUI's worker thread later).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt as _;
+use tokio::sync::mpsc;
+
+use crate::core::deliver::{Deliverer, Outcome, Progress, Report, RunError};
+use crate::core::net;
+use crate::core::outbox::{Due, LastError, Outbox, OutboxError, Pause};
+use crate::core::retry::{self, Decision, Kind};
+use crate::core::smtp::SmtpError;
+use crate::core::window::RelayWindow;
+
+/// What one flush did.
+#[derive(Debug, Default)]
+pub struct Flushed {
+    pub sent: Vec<(i64, String)>,
+    pub failed: Vec<(i64, String, LastError)>,
+    /// Messages still queued after the flush (due later, or paused).
+    pub left_queued: usize,
+    pub stopped: Option<RunError>,
+    /// The queue is paused (now or from before) and sends nothing until the settings change.
+    pub paused: Option<Pause>,
+    pub next_attempt: Option<SystemTime>,
+    pub logins: Vec<crate::core::pop3::Login>,
+    pub window: Option<RelayWindow>,
+}
+
+fn jitter(id: i64, attempts: u32) -> u64 {
+    (id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(attempts).wrapping_mul(0xbf58_476d_1ce4_e5b9)
+}
+
+pub fn last_error_of_run(e: &RunError) -> LastError {
+    LastError { kind: retry::kind_of_run(e).code().into(), reply: e.server_reply().map(str::to_owned), detail: e.to_string() }
+}
+
+pub fn last_error_of_smtp(e: &SmtpError) -> LastError {
+    LastError { kind: retry::kind_of_smtp(e).code().into(), reply: e.server_reply().map(str::to_owned), detail: e.to_string() }
+}
+
+/// Writes each outcome to the outbox the moment it is known.
+struct Recorder<'a> {
+    outbox: &'a Outbox,
+    due: &'a [Due],
+    now: SystemTime,
+    tried: Vec<bool>,
+    flushed: &'a mut Flushed,
+    error: Option<OutboxError>,
+}
+
+impl Recorder<'_> {
+    fn keep(&mut self, r: Result<(), OutboxError>) {
+        if let Err(e) = r {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+impl Progress for Recorder<'_> {
+    fn sending(&mut self, i: usize) {
+        self.tried[i] = true;
+        let r = self.outbox.mark_sending(self.due[i].id);
+        self.keep(r);
+    }
+
+    fn outcome(&mut self, i: usize, outcome: &Outcome) {
+        let due = &self.due[i];
+        let r = match outcome {
+            Outcome::Sent => {
+                self.flushed.sent.push((due.id, due.outgoing.message_id.clone()));
+                self.outbox.mark_sent(due.id, self.now)
+            }
+            Outcome::Failed(e) => {
+                let le = last_error_of_smtp(e);
+                self.flushed.failed.push((due.id, due.outgoing.message_id.clone(), le.clone()));
+                self.outbox.mark_failed(due.id, &le)
+            }
+            Outcome::Deferred(Some(e)) => {
+                let next = self.now + retry::backoff(due.attempts + 1, jitter(due.id, due.attempts));
+                self.outbox.mark_deferred(due.id, next, &last_error_of_smtp(e), true)
+            }
+            Outcome::Deferred(None) => Ok(()),
+        };
+        self.keep(r);
+    }
+}
+
+/// Sends every due message in one run. `force`: the user asked (「今すぐ送信」, `flush`,
+/// `retry`), which lifts a pause.
+pub async fn flush(outbox: &Outbox, d: &Deliverer<'_>, force: bool) -> Result<Flushed, OutboxError> {
+    let now = d.clock.now();
+    let mut flushed = Flushed::default();
+    if let Some(p) = outbox.paused()? {
+        if force || p.config != d.config.fingerprint {
+            outbox.resume()?;
+        } else {
+            flushed.left_queued = outbox.counts()?.queued;
+            flushed.paused = Some(p);
+            return Ok(flushed);
+        }
+    }
+    let expired = LastError { kind: Kind::Expired.code().into(), reply: None, detail: "queued for more than 5 days".into() };
+    outbox.expire(now - retry::MAX_AGE, &expired)?;
+
+    let due = outbox.due(now)?;
+    if !due.is_empty() {
+        let messages: Vec<_> = due.iter().map(|d| d.outgoing.clone()).collect();
+        let mut rec = Recorder { outbox, due: &due, now, tried: vec![false; due.len()], flushed: &mut flushed, error: None };
+        let report = d.deliver(&messages, &mut rec).await;
+        let tried = std::mem::take(&mut rec.tried);
+        if let Some(e) = rec.error.take() {
+            return Err(e);
+        }
+        settle(outbox, &due, &tried, &report, now, d.config.fingerprint.as_str(), &mut flushed)?;
+        flushed.logins = report.logins;
+        flushed.window = report.window;
+        flushed.stopped = report.stopped;
+    }
+    flushed.left_queued = outbox.counts()?.queued;
+    flushed.next_attempt = outbox.next_due()?;
+    Ok(flushed)
+}
+
+/// Messages the run did not get to (or stopped on) get the decision for the run's error.
+fn settle(outbox: &Outbox, due: &[Due], tried: &[bool], report: &Report, now: SystemTime, fingerprint: &str, flushed: &mut Flushed) -> Result<(), OutboxError> {
+    let Some(err) = &report.stopped else {
+        // Stopped on request: untried messages simply stay due.
+        return Ok(());
+    };
+    let le = last_error_of_run(err);
+    for (i, d) in due.iter().enumerate() {
+        if !matches!(report.outcomes[i], Outcome::Deferred(None)) {
+            continue;
+        }
+        match retry::decide(err, d.attempts + 1, now, jitter(d.id, d.attempts)) {
+            Decision::RetryAt(at) => outbox.mark_deferred(d.id, at, &le, tried[i])?,
+            Decision::Pause => outbox.mark_deferred(d.id, now, &le, tried[i])?,
+        }
+    }
+    if retry::decide(err, 1, now, 0) == Decision::Pause {
+        let p = Pause { error: le, config: fingerprint.to_owned() };
+        outbox.pause(&p)?;
+        flushed.paused = Some(p);
+    }
+    Ok(())
+}
+
+/// What `watch` is told from outside.
+#[derive(Debug)]
+pub enum Command {
+    FlushNow,
+    NetworkChanged,
+    Shutdown,
+}
+
+/// What `watch` reports.
+#[derive(Debug)]
+pub enum Event {
+    Flushed(Flushed),
+    /// Messages waiting for the network were made due at once.
+    Woken(usize),
+    Error(OutboxError),
+}
+
+/// How often `watch` looks for messages another process queued, and probes an offline server.
+pub const POLL: Duration = Duration::from_secs(5);
+pub const OFFLINE_PROBE: Duration = Duration::from_secs(15);
+
+/// Runs until `Command::Shutdown` (or the channel closes): flushes due messages, wakes
+/// network-bound ones on interface changes or when the POP server answers again. The flag in
+/// `d.stop` lets a flush in progress finish its current message and stop.
+pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Receiver<Command>, mut on_event: impl FnMut(Event)) {
+    // Interface changes, where the platform can tell; polling and probing cover the rest.
+    let mut ifs = if_watch::tokio::IfWatcher::new().ok();
+    let mut last_probe = d.clock.now();
+    let mut force = false;
+    loop {
+        if d.stop.is_some_and(|s: &AtomicBool| s.load(Ordering::SeqCst)) {
+            return;
+        }
+        let now = d.clock.now();
+        let due_now = matches!(outbox.next_due(), Ok(Some(t)) if t <= now);
+        if force || due_now {
+            match flush(outbox, d, force).await {
+                Ok(f) => on_event(Event::Flushed(f)),
+                Err(e) => on_event(Event::Error(e)),
+            }
+            force = false;
+            continue;
+        }
+        let wait = match outbox.next_due() {
+            Ok(Some(t)) => t.duration_since(now).unwrap_or(Duration::ZERO).min(POLL),
+            _ => POLL,
+        };
+        let mut network_changed = false;
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            cmd = commands.recv() => match cmd {
+                None | Some(Command::Shutdown) => return,
+                Some(Command::FlushNow) => force = true,
+                Some(Command::NetworkChanged) => network_changed = true,
+            },
+            Some(_) = async { match ifs.as_mut() { Some(w) => w.next().await, None => std::future::pending().await } } => {
+                network_changed = true;
+            }
+        }
+        let now = d.clock.now();
+        if !network_changed && now.duration_since(last_probe).unwrap_or(Duration::ZERO) >= OFFLINE_PROBE {
+            last_probe = now;
+            network_changed = waiting_for_network(outbox) && server_answers(d).await;
+        }
+        if network_changed {
+            match outbox.wake(&network_kinds(), now) {
+                Ok(0) => {}
+                Ok(n) => on_event(Event::Woken(n)),
+                Err(e) => on_event(Event::Error(e)),
+            }
+        }
+    }
+}
+
+fn network_kinds() -> Vec<&'static str> {
+    [Kind::Offline, Kind::RelayDenied].iter().filter(|k| k.network_may_cure()).map(|k| k.code()).collect()
+}
+
+fn waiting_for_network(outbox: &Outbox) -> bool {
+    outbox
+        .list(&[crate::core::outbox::State::Queued], 1000)
+        .map(|rows| rows.iter().any(|r| r.last_error.as_ref().is_some_and(|e| network_kinds().contains(&e.kind.as_str()))))
+        .unwrap_or(false)
+}
+
+/// A cheap reachability probe: does the POP port accept a TCP connection? (No login.)
+async fn server_answers(d: &Deliverer<'_>) -> bool {
+    let p = &d.config.pop;
+    let Ok(addrs) = net::resolve(&p.host, p.port(), Duration::from_secs(5)).await else { return false };
+    let addrs: Vec<SocketAddr> = addrs.into_iter().take(4).collect();
+    net::connect(&addrs, Duration::from_secs(5)).await.is_ok()
+}

@@ -1,0 +1,520 @@
+//! The outbox: one SQLite file (WAL, mode 0600, schema versioned) holding every message from the
+//! moment it is handed over until it is deleted — queued, being sent, sent (送信済み) or failed —
+//! with its raw bytes, envelope, attempts, next attempt and last error. Every state change is one
+//! transaction, so a crash at any instant loses nothing; rows left `sending` by a crash go back
+//! to `queued` when the file is opened. It does no network I/O and knows no policy.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lettre::Address;
+use lettre::address::Envelope;
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use crate::core::deliver::Outgoing;
+
+/// The file's name in the data dir.
+pub const FILE_NAME: &str = "outbox.sqlite3";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl State {
+    pub fn code(self) -> &'static str {
+        match self {
+            State::Queued => "queued",
+            State::Sending => "sending",
+            State::Sent => "sent",
+            State::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> State {
+        match s {
+            "sending" => State::Sending,
+            "sent" => State::Sent,
+            "failed" => State::Failed,
+            _ => State::Queued,
+        }
+    }
+}
+
+/// Why the last attempt did not deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastError {
+    /// `retry::Kind::code()`.
+    pub kind: String,
+    /// The server's own reply, when it gave one.
+    pub reply: Option<String>,
+    /// Technical detail (English), for the expanded view.
+    pub detail: String,
+}
+
+/// A message as listed (without its bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub id: i64,
+    pub message_id: String,
+    pub subject: String,
+    /// The recipients as shown (To, then Cc), comma-separated.
+    pub to: String,
+    pub state: State,
+    pub created: SystemTime,
+    pub attempts: u32,
+    pub next_attempt: SystemTime,
+    pub last_error: Option<LastError>,
+    pub sent_at: Option<SystemTime>,
+}
+
+/// A queued message that is due, with what sending needs.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub id: i64,
+    pub attempts: u32,
+    pub outgoing: Outgoing,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub queued: usize,
+    pub sending: usize,
+    pub sent: usize,
+    pub failed: usize,
+}
+
+/// The queue is paused (wrong password, untrusted certificate, bad setup) until the settings
+/// change (`config` differs) or the user asks to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pause {
+    pub error: LastError,
+    /// A fingerprint of the settings the pause was made under.
+    pub config: String,
+}
+
+#[derive(Debug)]
+pub struct OutboxError {
+    pub path: PathBuf,
+    pub detail: String,
+}
+
+impl fmt::Display for OutboxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.detail)
+    }
+}
+
+impl std::error::Error for OutboxError {}
+
+pub type Result<T> = std::result::Result<T, OutboxError>;
+
+/// Schema migrations, in order; `PRAGMA user_version` says how many have run.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL,
+        mail_from TEXT,
+        rcpts TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        to_display TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
+        created_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        error_kind TEXT,
+        error_reply TEXT,
+        error_detail TEXT,
+        sent_ms INTEGER
+    );
+    CREATE INDEX messages_due ON messages (state, next_attempt_ms);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"];
+
+pub struct Outbox {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn time(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
+}
+
+const ROW_COLUMNS: &str = "id, message_id, subject, to_display, state, created_ms, attempts, next_attempt_ms, \
+                           error_kind, error_reply, error_detail, sent_ms";
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
+    let kind: Option<String> = r.get(8)?;
+    Ok(Row {
+        id: r.get(0)?,
+        message_id: r.get(1)?,
+        subject: r.get(2)?,
+        to: r.get(3)?,
+        state: State::parse(&r.get::<_, String>(4)?),
+        created: time(r.get(5)?),
+        attempts: r.get(6)?,
+        next_attempt: time(r.get(7)?),
+        last_error: match kind {
+            Some(kind) => Some(LastError { kind, reply: r.get(9)?, detail: r.get::<_, Option<String>>(10)?.unwrap_or_default() }),
+            None => None,
+        },
+        sent_at: r.get::<_, Option<i64>>(11)?.map(time),
+    })
+}
+
+impl Outbox {
+    /// Opens (creating if needed) the outbox in `data_dir`, migrates it, and puts rows a crash
+    /// left in `sending` back to `queued`.
+    pub fn open(data_dir: &Path) -> Result<Outbox> {
+        let path = data_dir.join(FILE_NAME);
+        let bad = |detail: String| OutboxError { path: path.clone(), detail };
+        std::fs::create_dir_all(data_dir).map_err(|e| bad(e.to_string()))?;
+        create_private(&path).map_err(|e| bad(e.to_string()))?;
+        let conn = Connection::open(&path).map_err(|e| bad(e.to_string()))?;
+        let mut outbox = Outbox { conn, path: path.clone() };
+        outbox.setup().map_err(|e| bad(e.to_string()))?;
+        Ok(outbox)
+    }
+
+    fn setup(&mut self) -> rusqlite::Result<()> {
+        self.conn.busy_timeout(Duration::from_secs(10))?;
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        // WAL + NORMAL: a committed transaction survives a process crash (not always a power cut,
+        // where the last transaction may roll back — never a half-written row).
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let tx = self.conn.transaction()?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        tx.execute("UPDATE messages SET state = 'queued' WHERE state = 'sending'", [])?;
+        tx.commit()
+    }
+
+    fn err(&self, e: rusqlite::Error) -> OutboxError {
+        OutboxError { path: self.path.clone(), detail: e.to_string() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stores a built message as `queued`, due at `now`. Returns its id.
+    pub fn enqueue(&self, out: &Outgoing, subject: &str, to_display: &str, now: SystemTime) -> Result<i64> {
+        let rcpts: Vec<String> = out.envelope.to().iter().map(|a| a.to_string()).collect();
+        let from = out.envelope.from().map(|a| a.to_string());
+        self.conn
+            .execute(
+                "INSERT INTO messages (message_id, mail_from, rcpts, subject, to_display, raw, state, created_ms, next_attempt_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7)",
+                params![out.message_id, from, rcpts.join("\n"), subject, to_display, out.raw, ms(now)],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Queued messages due at `now`, oldest first, ready to send.
+    pub fn due(&self, now: SystemTime) -> Result<Vec<Due>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, attempts, message_id, mail_from, rcpts, raw FROM messages
+                 WHERE state = 'queued' AND next_attempt_ms <= ?1 ORDER BY created_ms, id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([ms(now)], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, u32>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Vec<u8>>(5)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (id, attempts, message_id, from, rcpts, raw) = r.map_err(|e| self.err(e))?;
+            let from = from.and_then(|f| f.parse::<Address>().ok());
+            let to: Vec<Address> = rcpts.lines().filter_map(|a| a.parse().ok()).collect();
+            // Stored from a valid envelope; a row that no longer parses is skipped, never lost.
+            if let Ok(envelope) = Envelope::new(from, to) {
+                out.push(Due { id, attempts, outgoing: Outgoing { envelope, raw, message_id } });
+            }
+        }
+        Ok(out)
+    }
+
+    fn set(&self, sql: &str, p: impl rusqlite::Params) -> Result<bool> {
+        self.conn.execute(sql, p).map(|n| n > 0).map_err(|e| self.err(e))
+    }
+
+    /// Just before its MAIL FROM.
+    pub fn mark_sending(&self, id: i64) -> Result<()> {
+        self.set("UPDATE messages SET state = 'sending', attempts = attempts + 1 WHERE id = ?1", [id]).map(drop)
+    }
+
+    /// Right after the server's 250 for the end of data.
+    pub fn mark_sent(&self, id: i64, now: SystemTime) -> Result<()> {
+        self.set(
+            "UPDATE messages SET state = 'sent', sent_ms = ?2, error_kind = NULL, error_reply = NULL, error_detail = NULL WHERE id = ?1",
+            params![id, ms(now)],
+        )
+        .map(drop)
+    }
+
+    pub fn mark_failed(&self, id: i64, e: &LastError) -> Result<()> {
+        self.set(
+            "UPDATE messages SET state = 'failed', error_kind = ?2, error_reply = ?3, error_detail = ?4 WHERE id = ?1",
+            params![id, e.kind, e.reply, e.detail],
+        )
+        .map(drop)
+    }
+
+    /// Back to `queued`, next try at `next`. `attempted`: the message itself was tried (its
+    /// attempts were counted by `mark_sending`); otherwise count the attempt here.
+    pub fn mark_deferred(&self, id: i64, next: SystemTime, e: &LastError, attempted: bool) -> Result<()> {
+        self.set(
+            "UPDATE messages SET state = 'queued', next_attempt_ms = ?2, attempts = attempts + ?3,
+                    error_kind = ?4, error_reply = ?5, error_detail = ?6 WHERE id = ?1",
+            params![id, ms(next), if attempted { 0 } else { 1 }, e.kind, e.reply, e.detail],
+        )
+        .map(drop)
+    }
+
+    /// Queued messages waiting because of `kinds` become due at `now` (network came back).
+    pub fn wake(&self, kinds: &[&str], now: SystemTime) -> Result<usize> {
+        let mut n = 0;
+        for k in kinds {
+            n += self
+                .conn
+                .execute("UPDATE messages SET next_attempt_ms = ?1 WHERE state = 'queued' AND error_kind = ?2 AND next_attempt_ms > ?1", params![ms(now), k])
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(n)
+    }
+
+    /// A failed or queued message becomes due now (the user's 「再送」).
+    pub fn retry(&self, id: i64, now: SystemTime) -> Result<bool> {
+        self.set(
+            "UPDATE messages SET state = 'queued', next_attempt_ms = ?2, created_ms = CASE WHEN state = 'failed' THEN ?2 ELSE created_ms END
+             WHERE id = ?1 AND state IN ('queued', 'failed')",
+            params![id, ms(now)],
+        )
+    }
+
+    pub fn delete(&self, id: i64) -> Result<bool> {
+        self.set("DELETE FROM messages WHERE id = ?1 AND state != 'sending'", [id])
+    }
+
+    pub fn get(&self, id: i64) -> Result<Option<(Row, Vec<u8>)>> {
+        self.conn
+            .query_row(&format!("SELECT {ROW_COLUMNS}, raw FROM messages WHERE id = ?1"), [id], |r| Ok((row(r)?, r.get(12)?)))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Rows in the given states, newest first, at most `limit`.
+    pub fn list(&self, states: &[State], limit: usize) -> Result<Vec<Row>> {
+        let marks = states.iter().map(|s| format!("'{}'", s.code())).collect::<Vec<_>>().join(",");
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {ROW_COLUMNS} FROM messages WHERE state IN ({marks}) ORDER BY created_ms DESC, id DESC LIMIT ?1"))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([limit as i64], row).map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+    }
+
+    pub fn counts(&self) -> Result<Counts> {
+        let mut c = Counts::default();
+        let mut stmt = self.conn.prepare("SELECT state, COUNT(*) FROM messages GROUP BY state").map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))).map_err(|e| self.err(e))?;
+        for r in rows {
+            let (state, n) = r.map_err(|e| self.err(e))?;
+            match State::parse(&state) {
+                State::Queued => c.queued = n,
+                State::Sending => c.sending = n,
+                State::Sent => c.sent = n,
+                State::Failed => c.failed = n,
+            }
+        }
+        Ok(c)
+    }
+
+    /// When the next queued message is due.
+    pub fn next_due(&self) -> Result<Option<SystemTime>> {
+        self.conn
+            .query_row("SELECT MIN(next_attempt_ms) FROM messages WHERE state = 'queued'", [], |r| r.get::<_, Option<i64>>(0))
+            .map(|v| v.map(time))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Queued messages created before `cutoff` fail with `e` (too old to keep trying).
+    pub fn expire(&self, cutoff: SystemTime, e: &LastError) -> Result<usize> {
+        self.conn
+            .execute(
+                "UPDATE messages SET state = 'failed', error_kind = ?2, error_reply = ?3, error_detail = ?4
+                 WHERE state = 'queued' AND created_ms < ?1",
+                params![ms(cutoff), e.kind, e.reply, e.detail],
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn pause(&self, p: &Pause) -> Result<()> {
+        let value = format!("{}\u{1f}{}\u{1f}{}\u{1f}{}", p.config, p.error.kind, p.error.reply.as_deref().unwrap_or(""), p.error.detail);
+        self.set("INSERT OR REPLACE INTO meta (key, value) VALUES ('pause', ?1)", [value]).map(drop)
+    }
+
+    pub fn paused(&self) -> Result<Option<Pause>> {
+        let v: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'pause'", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(v.map(|v| {
+            let mut parts = v.splitn(4, '\u{1f}');
+            let config = parts.next().unwrap_or("").to_owned();
+            let kind = parts.next().unwrap_or("").to_owned();
+            let reply = parts.next().filter(|r| !r.is_empty()).map(str::to_owned);
+            let detail = parts.next().unwrap_or("").to_owned();
+            Pause { error: LastError { kind, reply, detail }, config }
+        }))
+    }
+
+    pub fn resume(&self) -> Result<()> {
+        self.set("DELETE FROM meta WHERE key = 'pause'", []).map(drop)
+    }
+}
+
+/// Creates the file with mode 0600 (on Unix) if it does not exist; SQLite gives its WAL and
+/// shared-memory files the same mode.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        o.mode(0o600);
+    }
+    o.open(path).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::compose::{self, Draft};
+
+    fn t(s: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_800_000_000 + s)
+    }
+
+    fn out(to: &str) -> Outgoing {
+        let d = Draft { from_address: "a@example.ac.jp".into(), to: vec![to.into()], subject: "件名".into(), ..Draft::default() };
+        let b = compose::build(&d, t(0)).unwrap();
+        Outgoing { envelope: b.envelope, raw: b.raw, message_id: b.message_id }
+    }
+
+    fn err(kind: &str) -> LastError {
+        LastError { kind: kind.into(), reply: Some("454 4.7.1 no".into()), detail: "d".into() }
+    }
+
+    #[test]
+    fn every_transition() {
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(dir.path()).unwrap();
+        let id = ob.enqueue(&out("b@example.net"), "件名", "b@example.net", t(0)).unwrap();
+        assert_eq!(ob.counts().unwrap(), Counts { queued: 1, ..Counts::default() });
+        let due = ob.due(t(0)).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].outgoing.envelope.to()[0].to_string(), "b@example.net");
+
+        ob.mark_sending(id).unwrap();
+        assert!(ob.due(t(0)).unwrap().is_empty(), "a message being sent is not due");
+        ob.mark_deferred(id, t(60), &err("offline"), true).unwrap();
+        let (r, _) = ob.get(id).unwrap().unwrap();
+        assert_eq!((r.state, r.attempts, r.next_attempt), (State::Queued, 1, t(60)));
+        assert_eq!(r.last_error.unwrap().reply.as_deref(), Some("454 4.7.1 no"));
+        assert!(ob.due(t(59)).unwrap().is_empty());
+        assert_eq!(ob.next_due().unwrap(), Some(t(60)));
+
+        // Deferred without being tried (the run stopped earlier): the attempt still counts.
+        ob.mark_deferred(id, t(120), &err("relay-denied"), false).unwrap();
+        assert_eq!(ob.get(id).unwrap().unwrap().0.attempts, 2);
+        assert_eq!(ob.wake(&["relay-denied"], t(70)).unwrap(), 1);
+        assert_eq!(ob.due(t(70)).unwrap().len(), 1);
+
+        ob.mark_sending(id).unwrap();
+        ob.mark_sent(id, t(80)).unwrap();
+        let (r, raw) = ob.get(id).unwrap().unwrap();
+        assert_eq!((r.state, r.sent_at, r.last_error), (State::Sent, Some(t(80)), None));
+        assert!(!raw.is_empty());
+        assert_eq!(ob.list(&[State::Sent], 10).unwrap().len(), 1);
+        assert!(!ob.retry(id, t(90)).unwrap(), "a sent message is not re-queued");
+
+        let id2 = ob.enqueue(&out("c@example.net"), "s", "c@example.net", t(1)).unwrap();
+        ob.mark_failed(id2, &err("recipient")).unwrap();
+        assert_eq!(ob.counts().unwrap().failed, 1);
+        assert!(ob.retry(id2, t(100)).unwrap());
+        assert_eq!(ob.due(t(100)).unwrap().len(), 1);
+        assert!(ob.delete(id2).unwrap());
+        assert!(ob.get(id2).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_crash_while_sending_requeues_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = {
+            let ob = Outbox::open(dir.path()).unwrap();
+            let id = ob.enqueue(&out("b@example.net"), "s", "b", t(0)).unwrap();
+            ob.mark_sending(id).unwrap();
+            id
+        };
+        let ob = Outbox::open(dir.path()).unwrap();
+        assert_eq!(ob.get(id).unwrap().unwrap().0.state, State::Queued);
+        assert_eq!(ob.due(t(0)).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn expiry_and_pause() {
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(dir.path()).unwrap();
+        ob.enqueue(&out("b@example.net"), "old", "b", t(0)).unwrap();
+        ob.enqueue(&out("c@example.net"), "new", "c", t(100)).unwrap();
+        assert_eq!(ob.expire(t(50), &err("expired")).unwrap(), 1);
+        assert_eq!(ob.counts().unwrap(), Counts { queued: 1, failed: 1, ..Counts::default() });
+
+        assert_eq!(ob.paused().unwrap(), None);
+        let p = Pause { error: err("wrong-password"), config: "abc".into() };
+        ob.pause(&p).unwrap();
+        assert_eq!(ob.paused().unwrap(), Some(p));
+        ob.resume().unwrap();
+        assert_eq!(ob.paused().unwrap(), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_file_is_private_and_wal() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(dir.path()).unwrap();
+        ob.enqueue(&out("b@example.net"), "s", "b", t(0)).unwrap();
+        let mode = std::fs::metadata(ob.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let jm: String = ob.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        assert_eq!(jm, "wal");
+        let v: i64 = ob.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+}
