@@ -93,7 +93,7 @@ impl Progress for Recorder<'_> {
 }
 
 /// Sends every due message in one run. `force`: the user asked (「今すぐ送信」, `flush`,
-/// `retry`), which lifts a pause.
+/// `retry`): every queued message is due, and a pause is lifted.
 pub async fn flush(outbox: &Outbox, d: &Deliverer<'_>, force: bool) -> Result<Flushed, OutboxError> {
     let now = d.clock.now();
     let mut flushed = Flushed::default();
@@ -109,6 +109,10 @@ pub async fn flush(outbox: &Outbox, d: &Deliverer<'_>, force: bool) -> Result<Fl
     let expired = LastError { kind: Kind::Expired.code().into(), reply: None, detail: "queued for more than 5 days".into() };
     outbox.expire(now - retry::MAX_AGE, &expired)?;
 
+    if force {
+        // The user asked: everything waiting goes now, whatever its backoff said.
+        outbox.wake_all(now)?;
+    }
     let due = outbox.due(now)?;
     if !due.is_empty() {
         let messages: Vec<_> = due.iter().map(|d| d.outgoing.clone()).collect();

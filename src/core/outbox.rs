@@ -306,6 +306,13 @@ impl Outbox {
         Ok(n)
     }
 
+    /// Every queued message becomes due at `now` (the user asked to send).
+    pub fn wake_all(&self, now: SystemTime) -> Result<usize> {
+        self.conn
+            .execute("UPDATE messages SET next_attempt_ms = ?1 WHERE state = 'queued' AND next_attempt_ms > ?1", [ms(now)])
+            .map_err(|e| self.err(e))
+    }
+
     /// A failed or queued message becomes due now (the user's 「再送」).
     pub fn retry(&self, id: i64, now: SystemTime) -> Result<bool> {
         self.set(

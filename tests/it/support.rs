@@ -28,6 +28,9 @@ pub struct Servers {
     pub maildir: PathBuf,
     pub logins: PathBuf,
     pub relay_dir: PathBuf,
+    pub postfix_log: PathBuf,
+    pub dir: PathBuf,
+    pub scripts: PathBuf,
     _lock: MutexGuard<'static, ()>,
 }
 
@@ -59,6 +62,9 @@ pub fn servers() -> Servers {
         maildir: get("POPSEND_TEST_MAILDIR").into(),
         logins: get("POPSEND_TEST_LOGINS").into(),
         relay_dir: get("POPSEND_TEST_RELAY_DIR").into(),
+        postfix_log: get("POPSEND_TEST_POSTFIX_LOG").into(),
+        dir: get("POPSEND_TEST_DIR").into(),
+        scripts: get("POPSEND_TEST_SCRIPTS").into(),
         _lock: lock,
     };
     // Every test starts with the window closed.
@@ -74,6 +80,31 @@ impl Servers {
                 let _ = std::fs::remove_file(e.path());
             }
         }
+    }
+
+    /// Stops both servers (their ports refuse connections until `start`).
+    pub fn stop(&self) {
+        let ok = Command::new("bash").arg(self.scripts.join("stop.sh")).arg(&self.dir).status().unwrap();
+        assert!(ok.success(), "stop.sh failed");
+    }
+
+    /// Starts them again with the same settings.
+    pub fn start(&self) {
+        // Not a pipe: the daemons it starts inherit it, and a pipe would never reach EOF.
+        let err_path = self.dir.join("restart.err");
+        let err = std::fs::File::create(&err_path).unwrap();
+        let status = Command::new("bash").arg(self.scripts.join("start.sh")).arg(&self.dir).stdout(Stdio::null()).stderr(err).status().unwrap();
+        assert!(status.success(), "start.sh failed: {}", std::fs::read_to_string(&err_path).unwrap_or_default());
+    }
+
+    /// SMTP sessions the server has accepted so far (its log's "connect from" lines).
+    pub fn smtp_sessions(&self) -> usize {
+        std::fs::read_to_string(&self.postfix_log).map(|t| t.matches("]: connect from ").count()).unwrap_or(0)
+    }
+
+    /// All delivered messages' bytes.
+    pub fn all_delivered(&self) -> Vec<Vec<u8>> {
+        std::fs::read_dir(&self.maildir).unwrap().flatten().map(|e| std::fs::read(e.path()).unwrap_or_default()).collect()
     }
 
     /// How many POP logins the server has recorded so far.
@@ -189,6 +220,11 @@ pub fn finish(out: Output) -> Run {
 /// A token unique to one test run, to find its message in the shared Maildir.
 pub fn token(label: &str) -> String {
     format!("{label}-{}-{:016x}", std::process::id(), rand_u64())
+}
+
+/// A random number (for tokens and kill timings).
+pub fn random() -> u64 {
+    rand_u64()
 }
 
 fn rand_u64() -> u64 {

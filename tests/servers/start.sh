@@ -20,6 +20,9 @@
 set -euo pipefail
 
 DIR=${1:?usage: start.sh DIR}
+# A restart (stop.sh DIR, then start.sh DIR) keeps the settings of the first start.
+# shellcheck disable=SC1091
+[ -f "$DIR/params" ] && . "$DIR/params"
 BASE_PORT=${BASE_PORT:-20000}
 WINDOW=${WINDOW:-5}
 POP_USER=${POP_USER:-student}
@@ -230,6 +233,9 @@ if ! postfix -c "$PF/etc" start >/dev/null; then
   exit 1
 fi
 
+printf 'BASE_PORT=%q\nWINDOW=%q\nPOP_USER=%q\nPOP_PASS=%q\nRELAY_REFUSAL=%q\n' \
+  "$BASE_PORT" "$WINDOW" "$POP_USER" "$POP_PASS" "$RELAY_REFUSAL" > "$DIR/params"
+
 cat > "$DIR/env" <<EOF
 POPSEND_TEST_DIR=$DIR
 POPSEND_TEST_HOST=localhost
@@ -246,6 +252,8 @@ POPSEND_TEST_OTHER_CA=$DIR/tls/other-ca.crt
 POPSEND_TEST_MAILDIR=$DIR/mail/new
 POPSEND_TEST_LOGINS=$DIR/logins.log
 POPSEND_TEST_RELAY_DIR=$DIR/relay
+POPSEND_TEST_POSTFIX_LOG=$DIR/postfix.log
+POPSEND_TEST_SCRIPTS=$(cd "$(dirname "$0")" && pwd)
 EOF
 
 # Wait until both answer, or fail loudly.
