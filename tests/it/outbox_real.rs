@@ -192,3 +192,49 @@ fn sigkill_at_random_moments_loses_no_message() {
     assert!(duplicates <= kills, "{duplicates} duplicates for {kills} kills");
     assert_eq!(Outbox::open(&data).unwrap().counts().unwrap().sent, 50);
 }
+
+#[test]
+fn an_untrusted_certificate_pauses_the_queue_until_the_settings_change() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.config(dir.path(), &format!("port = {}\nsecurity = \"tls\"", s.pop3s), &format!("port = {}", s.smtp), "");
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, good.replace(s.ca.to_str().unwrap(), s.other_ca.to_str().unwrap())).unwrap();
+    let tok = token("cert");
+    let run = popsend(&config, Some(&s.pass), "ja", &["send", "--to", "a@example.net", "--subject", &tok, "--body-file", "/dev/null"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("証明書を確認できません"), "{}", run.stderr);
+    assert!(run.stdout.contains("一時停止"), "{}", run.stdout);
+    let q = popsend(&config, None, "ja", &["queue"]);
+    assert!(q.stdout.contains(&tok) && q.stdout.contains("送信待ち"), "kept, not failed: {}", q.stdout);
+
+    // The settings are fixed: the pause lifts by itself (an automatic flush, as `watch` runs).
+    std::fs::write(&config, good).unwrap();
+    let cfg = popsend::core::account::Config::load(&config).unwrap();
+    let ob = Outbox::open(&dir.path().join("data")).unwrap();
+    let paused = ob.paused().unwrap().expect("paused");
+    assert_ne!(paused.config, cfg.fingerprint, "the fingerprint must change with the file");
+    let run = popsend(&config, Some(&s.pass), "en", &["flush"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    s.delivered(&tok);
+    assert!(ob.paused().unwrap().is_none());
+}
+
+#[test]
+fn a_message_over_the_servers_size_limit_fails_before_data() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.plain_config(dir.path());
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, vec![7u8; 11 * 1024 * 1024]).unwrap(); // the server allows 10 MB
+    let tok = token("big");
+    let run = popsend(&config, Some(&s.pass), "ja", &["send", "--to", "a@example.net", "--subject", &tok, "--body-file", "/dev/null", "--attach", big.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("サイズ超過"), "{}", run.stderr);
+    let q = popsend(&config, None, "ja", &["queue"]);
+    assert!(q.stdout.contains("失敗") && q.stdout.contains("サイズ超過"), "{}", q.stdout);
+    std::thread::sleep(Duration::from_millis(500));
+    let log = std::fs::read_to_string(&s.postfix_log).unwrap();
+    assert!(!log.contains("size=1"), "the server received data it would refuse");
+    assert!(s.find_delivered(&tok).is_none());
+}

@@ -18,7 +18,7 @@ use popsend::core::window;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-type Log = Arc<Mutex<Vec<(Instant, String)>>>;
+pub type Log = Arc<Mutex<Vec<(Instant, String)>>>;
 
 fn note(log: &Log, what: String) {
     log.lock().unwrap().push((Instant::now(), what));
@@ -29,7 +29,7 @@ fn when(log: &Log, what: &str) -> Vec<Instant> {
 }
 
 /// A POP3 server: USER/PASS, answering PASS after `delay` with `pass_reply`.
-async fn pop_peer(delay: Duration, pass_reply: &'static str, log: Log) -> u16 {
+pub async fn pop_peer(delay: Duration, pass_reply: &'static str, log: Log) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     tokio::spawn(async move {

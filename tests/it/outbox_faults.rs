@@ -1,0 +1,192 @@
+//! Every fault of the failure table, from scripted peers, through `engine::flush` and a real
+//! outbox file: each ends in the right state and kind, with the message's bytes intact.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use popsend::core::account::Config;
+use popsend::core::clock::SystemClock;
+use popsend::core::compose::{self, Draft};
+use popsend::core::deliver::{Deliverer, Outgoing};
+use popsend::core::engine;
+use popsend::core::net::TrustAnchors;
+use popsend::core::outbox::{Outbox, State};
+use popsend::core::secrets::Password;
+use popsend::core::window;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+use crate::peers::{Log, pop_peer};
+
+#[derive(Clone, Copy)]
+enum Smtp {
+    /// Replies to RCPT TO with this line.
+    Rcpt(&'static str),
+    Greeting(&'static str),
+    /// Accepts DATA, reads a little of the message, hangs up.
+    DropMidData,
+    /// Greets, then never answers.
+    Stall,
+    /// Answers EHLO with something that is not SMTP.
+    Malformed,
+    /// Answers EHLO with an endless line (2 MiB, no line end).
+    EndlessLine,
+}
+
+async fn smtp_peer(fault: Smtp) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let (s, _) = l.accept().await.unwrap();
+            tokio::spawn(async move {
+                let (r, mut w) = s.into_split();
+                let mut r = BufReader::new(r);
+                let greeting = if let Smtp::Greeting(g) = fault { g } else { "220 scripted ESMTP" };
+                let _ = w.write_all(format!("{greeting}\r\n").as_bytes()).await;
+                let mut line = String::new();
+                while r.read_line(&mut line).await.unwrap_or(0) > 0 {
+                    let cmd = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    line.clear();
+                    let reply = match (cmd.as_str(), fault) {
+                        (_, Smtp::Stall) => {
+                            tokio::time::sleep(Duration::from_secs(60)).await;
+                            return;
+                        }
+                        ("EHLO", Smtp::Malformed) => "hello there, friend".to_owned(),
+                        ("EHLO", Smtp::EndlessLine) => {
+                            let chunk = vec![b'A'; 64 * 1024];
+                            for _ in 0..32 {
+                                if w.write_all(&chunk).await.is_err() {
+                                    return;
+                                }
+                            }
+                            tokio::time::sleep(Duration::from_secs(60)).await;
+                            return;
+                        }
+                        ("EHLO", _) => "250-scripted\r\n250 8BITMIME".to_owned(),
+                        ("MAIL", _) | ("RSET", _) => "250 2.0.0 Ok".to_owned(),
+                        ("RCPT", Smtp::Rcpt(reply)) => reply.to_owned(),
+                        ("RCPT", _) => "250 2.1.5 Ok".to_owned(),
+                        ("DATA", Smtp::DropMidData) => {
+                            let _ = w.write_all(b"354 go ahead\r\n").await;
+                            let mut body = String::new();
+                            let _ = r.read_line(&mut body).await;
+                            return; // hang up in the middle of the message
+                        }
+                        ("DATA", _) => {
+                            let _ = w.write_all(b"354 go ahead\r\n").await;
+                            let mut body = String::new();
+                            loop {
+                                body.clear();
+                                if r.read_line(&mut body).await.unwrap_or(0) == 0 || body == ".\r\n" {
+                                    break;
+                                }
+                            }
+                            "250 2.0.0 Ok: queued".to_owned()
+                        }
+                        ("QUIT", _) => {
+                            let _ = w.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => "502 what".to_owned(),
+                    };
+                    if w.write_all(format!("{reply}\r\n").as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+struct Case {
+    name: &'static str,
+    pop_reply: &'static str,
+    pop_closed: bool,
+    smtp: Smtp,
+    state: State,
+    kind: &'static str,
+    paused: bool,
+    /// The least wait before the next try.
+    at_least: Duration,
+}
+
+async fn run(c: &Case) {
+    let log = Log::default();
+    let pop = if c.pop_closed { closed_port() } else { pop_peer(Duration::ZERO, c.pop_reply, log).await };
+    let smtp = smtp_peer(c.smtp).await;
+    let text = format!(
+        "[account]\naddress = \"student@example.ac.jp\"\n\
+         [pop]\nhost = \"127.0.0.1\"\nport = {pop}\nusername = \"student\"\nauth = \"user\"\nallow_plaintext_password = true\n\
+         [smtp]\nport = {smtp}\n"
+    );
+    let config = Config::parse(&text, Path::new("faults.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ob = Outbox::open(dir.path()).unwrap();
+    let d = Draft {
+        from_address: "student@example.ac.jp".into(),
+        to: vec!["someone@example.net".into()],
+        subject: "レポート".into(),
+        body: "本文\n".into(),
+        ..Draft::default()
+    };
+    let b = compose::build(&d, SystemTime::now()).unwrap();
+    let id = ob.enqueue(&Outgoing { envelope: b.envelope, raw: b.raw.clone(), message_id: b.message_id }, "レポート", "someone", SystemTime::now()).unwrap();
+
+    let password = Password::new("pw".into());
+    let trust = TrustAnchors::default();
+    let store = window::Store::new(dir.path());
+    let mut dl = Deliverer::new(&config, &password, &trust, &store, &SystemClock);
+    dl.step_timeout = Duration::from_millis(700);
+    dl.relay_retry_delay = Duration::from_millis(20);
+    let before = SystemTime::now();
+    let flushed = engine::flush(&ob, &dl, false).await.unwrap();
+
+    let (row, raw) = ob.get(id).unwrap().unwrap();
+    assert_eq!(raw, b.raw, "{}: the message changed", c.name);
+    assert_eq!(row.state, c.state, "{}: {row:?}", c.name);
+    let err = row.last_error.as_ref().unwrap_or_else(|| panic!("{}: no reason recorded", c.name));
+    assert_eq!(err.kind, c.kind, "{}: {err:?}", c.name);
+    assert!(!err.detail.is_empty());
+    assert_eq!(row.attempts, 1, "{}", c.name);
+    assert_eq!(flushed.paused.is_some(), c.paused, "{}", c.name);
+    assert_eq!(ob.paused().unwrap().is_some(), c.paused, "{}", c.name);
+    if c.state == State::Queued && !c.paused {
+        assert!(row.next_attempt >= before + c.at_least, "{}: retry too soon: {:?}", c.name, row.next_attempt.duration_since(before));
+        // Not due again before its time, and nothing sent twice.
+        assert!(ob.due(SystemTime::now()).unwrap().is_empty(), "{}", c.name);
+    }
+}
+
+const MIN: Duration = Duration::from_secs(53); // one minute less the 10 % jitter, less rounding
+
+#[tokio::test]
+async fn each_fault_ends_in_the_right_state_with_the_message_intact() {
+    let ok = Smtp::Rcpt("250 2.1.5 Ok");
+    let cases = [
+        Case { name: "POP refused", pop_reply: "+OK", pop_closed: true, smtp: ok, state: State::Queued, kind: "offline", paused: false, at_least: MIN },
+        Case { name: "POP -ERR", pop_reply: "-ERR Authentication failed.", pop_closed: false, smtp: ok, state: State::Queued, kind: "wrong-password", paused: true, at_least: Duration::ZERO },
+        Case { name: "POP [IN-USE]", pop_reply: "-ERR [IN-USE] locked", pop_closed: false, smtp: ok, state: State::Queued, kind: "mailbox-busy", paused: false, at_least: MIN },
+        Case { name: "POP [LOGIN-DELAY]", pop_reply: "-ERR [LOGIN-DELAY] wait", pop_closed: false, smtp: ok, state: State::Queued, kind: "login-delay", paused: false, at_least: Duration::from_secs(599) },
+        Case { name: "SMTP 421", pop_reply: "+OK", pop_closed: false, smtp: Smtp::Greeting("421 4.3.2 Service not available"), state: State::Queued, kind: "temporary", paused: false, at_least: MIN },
+        Case { name: "SMTP 454 relay", pop_reply: "+OK", pop_closed: false, smtp: Smtp::Rcpt("454 4.7.1 <someone@example.net>: Relay access denied"), state: State::Queued, kind: "relay-denied", paused: false, at_least: MIN },
+        Case { name: "SMTP 554 relay", pop_reply: "+OK", pop_closed: false, smtp: Smtp::Rcpt("554 5.7.1 <someone@example.net>: Relay access denied"), state: State::Queued, kind: "relay-denied", paused: false, at_least: MIN },
+        Case { name: "SMTP 450 mailbox busy", pop_reply: "+OK", pop_closed: false, smtp: Smtp::Rcpt("450 4.2.1 try later"), state: State::Queued, kind: "temporary", paused: false, at_least: MIN },
+        Case { name: "SMTP 550 unknown user", pop_reply: "+OK", pop_closed: false, smtp: Smtp::Rcpt("550 5.1.1 <someone@example.net>: User unknown"), state: State::Failed, kind: "recipient", paused: false, at_least: Duration::ZERO },
+        Case { name: "drop mid-DATA", pop_reply: "+OK", pop_closed: false, smtp: Smtp::DropMidData, state: State::Queued, kind: "temporary", paused: false, at_least: MIN },
+        Case { name: "stall", pop_reply: "+OK", pop_closed: false, smtp: Smtp::Stall, state: State::Queued, kind: "temporary", paused: false, at_least: MIN },
+        Case { name: "malformed reply", pop_reply: "+OK", pop_closed: false, smtp: Smtp::Malformed, state: State::Queued, kind: "temporary", paused: false, at_least: MIN },
+        Case { name: "endless reply line", pop_reply: "+OK", pop_closed: false, smtp: Smtp::EndlessLine, state: State::Queued, kind: "temporary", paused: false, at_least: MIN },
+    ];
+    for c in &cases {
+        run(c).await;
+    }
+}
