@@ -134,6 +134,9 @@ const MIGRATIONS: &[&str] = &["
     );
     CREATE INDEX messages_due ON messages (state, next_attempt_ms);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+", "
+    -- Lists are newest first per state: keep them off a full scan and sort at 10,000 rows.
+    CREATE INDEX messages_listing ON messages (state, created_ms);
 "];
 
 pub struct Outbox {
