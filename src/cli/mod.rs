@@ -280,6 +280,8 @@ async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool) -> Result<u8, 
             }
             engine::Event::Woken(n) => println!("{}", fl!("watch-woken", count = n)),
             engine::Event::Error(e) => eprintln!("{}", fl!("err-outbox", detail = e.to_string())),
+            // Nothing sends these without a command, and the window's state is in each flush.
+            engine::Event::LoggedIn(_) | engine::Event::LoginFailed(_) | engine::Event::Snapshot(_) => {}
         }
         let _ = std::io::stdout().flush();
     });

@@ -11,9 +11,9 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
-use crate::core::deliver::{Deliverer, Outcome, Progress, Report, RunError};
+use crate::core::deliver::{Deliverer, Outcome, Outgoing, Progress, Report, RunError};
 use crate::core::net;
-use crate::core::outbox::{Due, LastError, Outbox, OutboxError, Pause};
+use crate::core::outbox::{Counts, Due, LastError, Outbox, OutboxError, Pause};
 use crate::core::retry::{self, Decision, Kind};
 use crate::core::smtp::SmtpError;
 use crate::core::window::RelayWindow;
@@ -156,20 +156,57 @@ fn settle(outbox: &Outbox, due: &[Due], tried: &[bool], report: &Report, now: Sy
     Ok(())
 }
 
-/// What `watch` is told from outside.
+/// What the engine is told from outside (the GUI's buttons, the CLI's signals).
+///
+/// A changed configuration is not a command: the owner stops the engine (`Shutdown`) and starts
+/// it again with the new `Deliverer`; a pause made under the old settings lifts by itself, since
+/// it is keyed to the config's fingerprint.
 #[derive(Debug)]
 pub enum Command {
+    /// Store a built message (subject and recipients as listed); it goes out with the next flush.
+    Enqueue { outgoing: Box<Outgoing>, subject: String, to: String },
+    /// 「今すぐ送信」: every waiting message, now, lifting a pause.
     FlushNow,
+    /// 「再送」 for one message, then a flush.
+    Retry(i64),
+    /// 「削除」 (the UI has asked for confirmation).
+    Delete(i64),
+    /// 「POP認証」: open the relay window now.
+    LoginNow,
     NetworkChanged,
     Shutdown,
 }
 
-/// What `watch` reports.
+/// What the engine is doing now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    Idle,
+    LoggingIn,
+    /// Sending a batch of this many messages.
+    Sending(usize),
+}
+
+/// Everything a view needs to draw the engine's state; sent after every change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub counts: Counts,
+    pub window: Option<RelayWindow>,
+    /// `Some(false)` after a run found the server unreachable; `Some(true)` after one reached it.
+    pub online: Option<bool>,
+    pub activity: Activity,
+    pub paused: Option<Pause>,
+    pub next_attempt: Option<SystemTime>,
+}
+
+/// What the engine reports.
 #[derive(Debug)]
 pub enum Event {
     Flushed(Flushed),
+    LoggedIn(crate::core::pop3::Login),
+    LoginFailed(RunError),
     /// Messages waiting for the network were made due at once.
     Woken(usize),
+    Snapshot(Snapshot),
     Error(OutboxError),
 }
 
@@ -177,14 +214,23 @@ pub enum Event {
 pub const POLL: Duration = Duration::from_secs(5);
 pub const OFFLINE_PROBE: Duration = Duration::from_secs(15);
 
-/// Runs until `Command::Shutdown` (or the channel closes): flushes due messages, wakes
-/// network-bound ones on interface changes or when the POP server answers again. The flag in
-/// `d.stop` lets a flush in progress finish its current message and stop.
+/// The engine's loop. Runs until `Command::Shutdown` (or the channel closes): flushes due
+/// messages, wakes network-bound ones on interface changes or when the POP server answers again,
+/// and carries out commands. The flag in `d.stop` lets a flush in progress finish its current
+/// message and stop.
 pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Receiver<Command>, mut on_event: impl FnMut(Event)) {
     // Interface changes, where the platform can tell; polling and probing cover the rest.
     let mut ifs = if_watch::tokio::IfWatcher::new().ok();
     let mut last_probe = d.clock.now();
     let mut force = false;
+    let mut online = None;
+    let snapshot = |activity: Activity, online: Option<bool>, on_event: &mut dyn FnMut(Event)| {
+        match take_snapshot(outbox, d, activity, online) {
+            Ok(s) => on_event(Event::Snapshot(s)),
+            Err(e) => on_event(Event::Error(e)),
+        }
+    };
+    snapshot(Activity::Idle, online, &mut on_event);
     loop {
         if d.stop.is_some_and(|s: &AtomicBool| s.load(Ordering::SeqCst)) {
             return;
@@ -192,11 +238,17 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
         let now = d.clock.now();
         let due_now = matches!(outbox.next_due(), Ok(Some(t)) if t <= now);
         if force || due_now {
+            let total = outbox.counts().map(|c| c.queued).unwrap_or(0);
+            snapshot(Activity::Sending(total), online, &mut on_event);
             match flush(outbox, d, force).await {
-                Ok(f) => on_event(Event::Flushed(f)),
+                Ok(f) => {
+                    online = Some(!f.stopped.as_ref().is_some_and(|e| retry::kind_of_run(e) == Kind::Offline));
+                    on_event(Event::Flushed(f));
+                }
                 Err(e) => on_event(Event::Error(e)),
             }
             force = false;
+            snapshot(Activity::Idle, online, &mut on_event);
             continue;
         }
         let wait = match outbox.next_due() {
@@ -204,12 +256,43 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
             _ => POLL,
         };
         let mut network_changed = false;
+        let mut changed = false;
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            cmd = commands.recv() => match cmd {
-                None | Some(Command::Shutdown) => return,
-                Some(Command::FlushNow) => force = true,
-                Some(Command::NetworkChanged) => network_changed = true,
+            cmd = commands.recv() => {
+                changed = true;
+                match cmd {
+                    None | Some(Command::Shutdown) => return,
+                    Some(Command::FlushNow) => force = true,
+                    Some(Command::NetworkChanged) => network_changed = true,
+                    Some(Command::Enqueue { outgoing, subject, to }) => {
+                        if let Err(e) = outbox.enqueue(&outgoing, &subject, &to, d.clock.now()) {
+                            on_event(Event::Error(e));
+                        }
+                    }
+                    Some(Command::Retry(id)) => match outbox.retry(id, d.clock.now()) {
+                        Ok(_) => force = true,
+                        Err(e) => on_event(Event::Error(e)),
+                    },
+                    Some(Command::Delete(id)) => {
+                        if let Err(e) = outbox.delete(id) {
+                            on_event(Event::Error(e));
+                        }
+                    }
+                    Some(Command::LoginNow) => {
+                        snapshot(Activity::LoggingIn, online, &mut on_event);
+                        match d.login_only().await {
+                            Ok(login) => {
+                                online = Some(true);
+                                on_event(Event::LoggedIn(login));
+                            }
+                            Err(e) => {
+                                online = Some(retry::kind_of_run(&e) != Kind::Offline);
+                                on_event(Event::LoginFailed(e));
+                            }
+                        }
+                    }
+                }
             },
             Some(_) = async { match ifs.as_mut() { Some(w) => w.next().await, None => std::future::pending().await } } => {
                 network_changed = true;
@@ -223,11 +306,28 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
         if network_changed {
             match outbox.wake(&network_kinds(), now) {
                 Ok(0) => {}
-                Ok(n) => on_event(Event::Woken(n)),
+                Ok(n) => {
+                    changed = true;
+                    on_event(Event::Woken(n));
+                }
                 Err(e) => on_event(Event::Error(e)),
             }
         }
+        if changed {
+            snapshot(Activity::Idle, online, &mut on_event);
+        }
     }
+}
+
+fn take_snapshot(outbox: &Outbox, d: &Deliverer<'_>, activity: Activity, online: Option<bool>) -> Result<Snapshot, OutboxError> {
+    Ok(Snapshot {
+        counts: outbox.counts()?,
+        window: d.current_window(),
+        online,
+        activity,
+        paused: outbox.paused()?,
+        next_attempt: outbox.next_due()?,
+    })
 }
 
 fn network_kinds() -> Vec<&'static str> {

@@ -2,6 +2,7 @@
 //! scripted peers for faults real servers cannot be made to show, and the real servers.
 
 mod cli;
+mod engine_loop;
 mod outbox_faults;
 mod outbox_real;
 mod peers;

@@ -72,7 +72,7 @@ pub async fn pop_peer(delay: Duration, pass_reply: &'static str, log: Log) -> u1
 }
 
 /// An SMTP server; `rcpt(conn, n)` gives the reply to the n-th RCPT on connection `conn`.
-async fn smtp_peer(rcpt: fn(usize, usize) -> &'static str, log: Log) -> u16 {
+pub async fn smtp_peer(rcpt: fn(usize, usize) -> &'static str, log: Log) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     tokio::spawn(async move {

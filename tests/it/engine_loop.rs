@@ -1,0 +1,85 @@
+//! The engine's loop driven by commands, as the GUI will drive it: enqueue → it sends by itself;
+//! login now; delete; shut down. Scripted peers; a real outbox file.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use popsend::core::account::Config;
+use popsend::core::clock::SystemClock;
+use popsend::core::compose::{self, Draft};
+use popsend::core::deliver::{Deliverer, Outgoing};
+use popsend::core::engine::{self, Activity, Command, Event};
+use popsend::core::net::TrustAnchors;
+use popsend::core::outbox::Outbox;
+use popsend::core::secrets::Password;
+use popsend::core::window;
+use tokio::sync::mpsc;
+
+use crate::peers::{Log, pop_peer, smtp_peer};
+
+fn outgoing() -> Box<Outgoing> {
+    let d = Draft { from_address: "student@example.ac.jp".into(), to: vec!["a@example.net".into()], subject: "件名".into(), ..Draft::default() };
+    let b = compose::build(&d, SystemTime::now()).unwrap();
+    Box::new(Outgoing { envelope: b.envelope, raw: b.raw, message_id: b.message_id })
+}
+
+#[tokio::test]
+async fn commands_drive_the_engine_and_snapshots_follow() {
+    let log = Log::default();
+    let pop = pop_peer(Duration::ZERO, "+OK", log.clone()).await;
+    let smtp = smtp_peer(|_, _| "250 2.1.5 Ok", log.clone()).await;
+    let text = format!(
+        "[account]\naddress = \"student@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = {pop}\nusername = \"s\"\nauth = \"user\"\nallow_plaintext_password = true\n[smtp]\nport = {smtp}\n"
+    );
+    let config = Config::parse(&text, Path::new("engine.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ob = Outbox::open(dir.path()).unwrap();
+    let password = Password::new("pw".into());
+    let trust = TrustAnchors::default();
+    let store = window::Store::new(dir.path());
+    let d = Deliverer::new(&config, &password, &trust, &store, &SystemClock);
+
+    let (tx, rx) = mpsc::channel(8);
+    let events: RefCell<Vec<Event>> = RefCell::new(Vec::new());
+    let engine = engine::watch(&ob, &d, rx, |e| events.borrow_mut().push(e));
+    let driver = async {
+        let wait_for = |pred: &dyn Fn(&Event) -> bool| {
+            let found = events.borrow().iter().any(pred);
+            found
+        };
+        tx.send(Command::Enqueue { outgoing: outgoing(), subject: "件名".into(), to: "a@example.net".into() }).await.unwrap();
+        for _ in 0..100 {
+            if wait_for(&|e| matches!(e, Event::Flushed(f) if f.sent.len() == 1)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(wait_for(&|e| matches!(e, Event::Flushed(f) if f.sent.len() == 1)), "the enqueued message was not sent by itself");
+        assert!(wait_for(&|e| matches!(e, Event::Snapshot(s) if s.activity == Activity::Sending(1))));
+        assert!(wait_for(&|e| matches!(e, Event::Snapshot(s) if s.counts.sent == 1 && s.activity == Activity::Idle && s.window.is_some() && s.online == Some(true))));
+
+        tx.send(Command::LoginNow).await.unwrap();
+        for _ in 0..100 {
+            if wait_for(&|e| matches!(e, Event::LoggedIn(_))) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(wait_for(&|e| matches!(e, Event::LoggedIn(_))), "LoginNow did not log in");
+
+        let id = ob.list(&[popsend::core::outbox::State::Sent], 1).unwrap()[0].id;
+        tx.send(Command::Delete(id)).await.unwrap();
+        for _ in 0..100 {
+            if ob.get(id).unwrap().is_none() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ob.get(id).unwrap().is_none(), "Delete did not delete");
+        tx.send(Command::Shutdown).await.unwrap();
+    };
+    // The engine ends on Shutdown; a hang here fails the test by timeout.
+    tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(engine, driver) }).await.expect("the engine did not stop");
+    assert!(events.borrow().iter().any(|e| matches!(e, Event::Snapshot(s) if s.counts.sent == 0 && s.counts.queued == 0)));
+}
