@@ -64,23 +64,10 @@ fn no_line_break(field: &'static str, value: &str) -> Result<(), ComposeError> {
     if value.contains(['\r', '\n']) { Err(ComposeError::LineBreak { field }) } else { Ok(()) }
 }
 
-fn parse_address(field: &'static str, value: &str) -> Result<Address, ComposeError> {
+/// Parses an address ("addr") or a mailbox ("addr" or "Name <addr>"), naming the field on error.
+fn parse<T: std::str::FromStr<Err: fmt::Display>>(field: &'static str, value: &str) -> Result<T, ComposeError> {
     no_line_break(field, value)?;
-    value.trim().parse::<Address>().map_err(|e| ComposeError::BadAddress {
-        field,
-        value: value.to_owned(),
-        reason: e.to_string(),
-    })
-}
-
-/// Parses "addr" or "Name <addr>".
-fn parse_mailbox(field: &'static str, value: &str) -> Result<Mailbox, ComposeError> {
-    no_line_break(field, value)?;
-    value.trim().parse::<Mailbox>().map_err(|e| ComposeError::BadAddress {
-        field,
-        value: value.to_owned(),
-        reason: e.to_string(),
-    })
+    value.trim().parse::<T>().map_err(|e| ComposeError::BadAddress { field, value: value.to_owned(), reason: e.to_string() })
 }
 
 /// Builds the message. `now` becomes its Date.
@@ -89,11 +76,11 @@ pub fn build(d: &Draft, now: SystemTime) -> Result<Built, ComposeError> {
     if let Some(name) = &d.from_name {
         no_line_break("From", name)?;
     }
-    let from_addr = parse_address("From", &d.from_address)?;
+    let from_addr: Address = parse("From", &d.from_address)?;
     let from = Mailbox::new(d.from_name.clone().filter(|n| !n.is_empty()), from_addr.clone());
-    let to = d.to.iter().map(|v| parse_mailbox("To", v)).collect::<Result<Vec<_>, _>>()?;
-    let cc = d.cc.iter().map(|v| parse_mailbox("Cc", v)).collect::<Result<Vec<_>, _>>()?;
-    let bcc = d.bcc.iter().map(|v| parse_mailbox("Bcc", v)).collect::<Result<Vec<_>, _>>()?;
+    let to = d.to.iter().map(|v| parse::<Mailbox>("To", v)).collect::<Result<Vec<_>, _>>()?;
+    let cc = d.cc.iter().map(|v| parse::<Mailbox>("Cc", v)).collect::<Result<Vec<_>, _>>()?;
+    let bcc = d.bcc.iter().map(|v| parse::<Mailbox>("Bcc", v)).collect::<Result<Vec<_>, _>>()?;
     if to.is_empty() && cc.is_empty() && bcc.is_empty() {
         return Err(ComposeError::NoRecipient);
     }

@@ -10,7 +10,7 @@ use popsend::core::compose::{self, Draft};
 use popsend::core::deliver::Outgoing;
 use popsend::core::outbox::Outbox;
 
-use crate::support::{Servers, popsend, servers, token};
+use crate::support::{Servers, popsend, popsend_command, send_simple, servers, token};
 
 /// Restarts the servers when dropped, so a failing test does not leave them down.
 struct Down<'a>(&'a Servers);
@@ -70,7 +70,7 @@ fn offline_send_waits_and_flush_delivers_it_later() {
     let tok = token("offline");
     {
         let _down = down(&s);
-        let run = popsend(&config, Some(&s.pass), "ja", &["send", "--to", "a@example.net", "--subject", &tok, "--body-file", "/dev/null"]);
+        let run = send_simple(&config, Some(&s.pass), "ja", &tok);
         assert_eq!(run.code, 75, "{}", run.all());
         assert!(run.stdout.contains("送信トレイに入れました"), "{}", run.stdout);
         assert!(run.stdout.contains("送信待ち 1 通"), "{}", run.stdout);
@@ -94,19 +94,11 @@ fn watch_sends_by_itself_when_the_servers_come_back() {
     let config = s.plain_config(dir.path());
     let tok = token("watch");
     let down = down(&s);
-    let run = popsend(&config, Some(&s.pass), "en", &["send", "--to", "a@example.net", "--subject", &tok, "--body-file", "/dev/null"]);
+    let run = send_simple(&config, Some(&s.pass), "en", &tok);
     assert_eq!(run.code, 75, "{}", run.all());
 
     let log = dir.path().join("watch.log");
-    let mut watch = Command::new(env!("CARGO_BIN_EXE_popsend"))
-        .arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .arg("watch")
-        .env("POPSEND_PASSWORD", &s.pass)
-        .env("POPSEND_LANG", "en")
-        .stdin(Stdio::null())
+    let mut watch = popsend_command(&config, Some(&s.pass), "en", &["watch"])
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(Stdio::null())
         .spawn()
@@ -160,14 +152,7 @@ fn sigkill_at_random_moments_loses_no_message() {
         if queued == 0 {
             break;
         }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_popsend"))
-            .arg("--config")
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("flush")
-            .env("POPSEND_PASSWORD", &s.pass)
-            .stdin(Stdio::null())
+        let mut child = popsend_command(&config, Some(&s.pass), "en", &["flush"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -201,7 +186,7 @@ fn an_untrusted_certificate_pauses_the_queue_until_the_settings_change() {
     let good = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, good.replace(s.ca.to_str().unwrap(), s.other_ca.to_str().unwrap())).unwrap();
     let tok = token("cert");
-    let run = popsend(&config, Some(&s.pass), "ja", &["send", "--to", "a@example.net", "--subject", &tok, "--body-file", "/dev/null"]);
+    let run = send_simple(&config, Some(&s.pass), "ja", &tok);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("証明書を確認できません"), "{}", run.stderr);
     assert!(run.stdout.contains("一時停止"), "{}", run.stdout);

@@ -4,7 +4,7 @@
 
 use mail_parser::{MessageParser, MimeHeaders as _};
 
-use crate::support::{all_files_text, popsend, servers, token};
+use crate::support::{all_files_text, popsend, send_simple, servers, token};
 
 #[test]
 fn plain_smtp_is_refused_without_a_pop_login() {
@@ -91,7 +91,7 @@ fn a_wrong_password_exits_1_and_opens_no_relay() {
     let dir = tempfile::tempdir().unwrap();
     let config = s.plain_config(dir.path());
     let wrong = "wrong-password-9f3";
-    let run = popsend(&config, Some(wrong), "ja", &["send", "--to", "a@example.net", "--subject", "x", "--body-file", "/dev/null"]);
+    let run = send_simple(&config, Some(wrong), "ja", "x");
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("パスワードが違います"), "{}", run.stderr);
     assert!(run.stderr.contains("-ERR"), "the server's own reply is shown: {}", run.stderr);
@@ -110,7 +110,7 @@ fn stls_and_starttls_work_with_the_private_ca() {
         "",
     );
     let tok = token("stls");
-    let run = popsend(&config, Some(&s.pass), "en", &["send", "--to", "a@example.net", "--subject", &tok, "--body-file", "/dev/null"]);
+    let run = send_simple(&config, Some(&s.pass), "en", &tok);
     assert_eq!(run.code, 0, "{}", run.all());
     // Over TLS the password may travel, and SASL PLAIN is preferred.
     assert!(run.stdout.contains("(SASL PLAIN"), "{}", run.stdout);
@@ -128,7 +128,7 @@ fn pop3s_and_smtps_work_with_the_private_ca() {
         "",
     );
     let tok = token("tls");
-    let run = popsend(&config, Some(&s.pass), "en", &["send", "--to", "a@example.net", "--subject", &tok, "--body-file", "/dev/null"]);
+    let run = send_simple(&config, Some(&s.pass), "en", &tok);
     assert_eq!(run.code, 0, "{}", run.all());
     s.delivered(&tok);
 }
@@ -144,7 +144,7 @@ fn smtp_auth_on_the_submission_port() {
         "",
     );
     let tok = token("submission");
-    let run = popsend(&config, Some(&s.pass), "en", &["send", "--to", "a@example.net", "--subject", &tok, "--body-file", "/dev/null"]);
+    let run = send_simple(&config, Some(&s.pass), "en", &tok);
     assert_eq!(run.code, 0, "{}", run.all());
     s.delivered(&tok);
     assert!(!run.all().contains(&s.pass));
@@ -196,7 +196,7 @@ fn servers_down_means_exit_75_and_nothing_claimed_sent() {
     let dir = tempfile::tempdir().unwrap();
     // Ports nothing listens on.
     let config = s.config(dir.path(), "port = 1", "port = 2", "");
-    let run = popsend(&config, Some(&s.pass), "ja", &["send", "--to", "a@example.net", "--subject", "x", "--body-file", "/dev/null"]);
+    let run = send_simple(&config, Some(&s.pass), "ja", "x");
     assert_eq!(run.code, 75, "{}", run.all());
     assert!(run.stderr.contains("接続できません"), "{}", run.stderr);
     assert!(!run.stdout.contains("送信しました"), "{}", run.stdout);

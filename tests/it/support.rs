@@ -196,9 +196,9 @@ impl Run {
     }
 }
 
-/// Runs `popsend --config CONFIG --data-dir DIR/data ARGS…` with the password in the
-/// environment (`None`: no password variable) and the language given.
-pub fn popsend(config: &Path, password: Option<&str>, lang: &str, args: &[&str]) -> Run {
+/// `popsend --config CONFIG --data-dir DIR/data ARGS…` with the password in the environment
+/// (`None`: no password variable) and the language given, not yet started.
+pub fn popsend_command(config: &Path, password: Option<&str>, lang: &str, args: &[&str]) -> Command {
     let data = config.parent().unwrap().join("data");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_popsend"));
     cmd.arg("--config").arg(config).arg("--data-dir").arg(&data).args(args);
@@ -206,7 +206,17 @@ pub fn popsend(config: &Path, password: Option<&str>, lang: &str, args: &[&str])
     if let Some(p) = password {
         cmd.env("POPSEND_PASSWORD", p);
     }
-    finish(cmd.output().unwrap())
+    cmd
+}
+
+/// Runs `popsend_command` to its end.
+pub fn popsend(config: &Path, password: Option<&str>, lang: &str, args: &[&str]) -> Run {
+    finish(popsend_command(config, password, lang, args).output().unwrap())
+}
+
+/// `popsend send` of an empty-bodied message to a@example.net with `subject`.
+pub fn send_simple(config: &Path, password: Option<&str>, lang: &str, subject: &str) -> Run {
+    popsend(config, password, lang, &["send", "--to", "a@example.net", "--subject", subject, "--body-file", "/dev/null"])
 }
 
 pub fn finish(out: Output) -> Run {
