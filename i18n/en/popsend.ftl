@@ -147,3 +147,4 @@ kind-recipient = Unknown recipient
 kind-too-large = Too large
 kind-refused = Refused by the server
 kind-expired = Given up after more than 5 days
+busy = Another popsend is sending; it will send this message too.

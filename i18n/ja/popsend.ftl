@@ -147,3 +147,4 @@ kind-recipient = 宛先不明
 kind-too-large = サイズ超過
 kind-refused = サーバーが受け付けませんでした
 kind-expired = 5 日以上送れなかったため中止しました
+busy = 別の popsend が送信中です。このメッセージもそちらが送ります。

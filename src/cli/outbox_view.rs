@@ -161,13 +161,16 @@ pub fn report_flush(f: &Flushed, config: &Config, clock: &dyn Clock) -> u8 {
         }
         eprintln!("  {}", fl!("paused-hint"));
     }
+    if f.busy {
+        println!("{}", fl!("busy"));
+    }
     if f.left_queued > 0 {
         match (&f.paused, f.next_attempt) {
             (Some(_), _) => println!("{}", fl!("left-queued-paused", count = f.left_queued)),
             (None, Some(at)) => println!("{}", fl!("left-queued", count = f.left_queued, at = local_time(at))),
             (None, None) => {}
         }
-    } else if f.sent.is_empty() && f.failed.is_empty() && f.stopped.is_none() {
+    } else if f.sent.is_empty() && f.failed.is_empty() && f.stopped.is_none() && !f.busy {
         println!("{}", fl!("nothing-due"));
     }
     if !f.failed.is_empty() || f.paused.is_some() {

@@ -239,21 +239,21 @@ impl<'a> Deliverer<'a> {
         let state = self.store.load();
         let now = self.clock.now();
         let margin = Duration::from_secs(self.config.relay.margin());
+        // The window may be reused only from the family of the login that opened it (the server
+        // authorised that address), and only if that family still resolves.
+        let last_family = state.last_login.as_ref().map(|l| Family::of(&SocketAddr::new(l.peer, 0)));
         let reusable = self.config.relay.reuse_window
-            && state.window(&self.pop_server(), self.window_length()).is_some_and(|w| w.usable(now, margin));
+            && state.window(&self.pop_server(), self.window_length()).is_some_and(|w| w.usable(now, margin))
+            && targets.iter().any(|t| Some(Family::of(&t.pop[0])) == last_family);
         let sequential = state.needs_sequential(&self.smtp_server());
 
-        // Pick the family: the last login's when reusing its window (the server authorised that
-        // address), else the resolver's order, falling back to the next family when the first
-        // cannot be reached at all.
+        // Pick the family: the last login's when reusing its window, else the resolver's order,
+        // falling back to the next family when the first cannot be reached at all.
         let mut last_err = None;
         let mut opened = None;
         for target in &targets {
-            if reusable {
-                let peer = state.last_login.as_ref().map(|l| l.peer);
-                if peer.is_some_and(|ip| Family::of(&SocketAddr::new(ip, 0)) != Family::of(&target.pop[0])) {
-                    continue;
-                }
+            if reusable && Some(Family::of(&target.pop[0])) != last_family {
+                continue;
             }
             match self.connect(target, reusable, sequential, report).await {
                 Ok(session) => {

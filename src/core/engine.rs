@@ -31,6 +31,8 @@ pub struct Flushed {
     pub next_attempt: Option<SystemTime>,
     pub logins: Vec<crate::core::pop3::Login>,
     pub window: Option<RelayWindow>,
+    /// Another popsend process was sending: this one sent nothing.
+    pub busy: bool,
 }
 
 fn jitter(id: i64, attempts: u32) -> u64 {
@@ -97,6 +99,12 @@ impl Progress for Recorder<'_> {
 pub async fn flush(outbox: &Outbox, d: &Deliverer<'_>, force: bool) -> Result<Flushed, OutboxError> {
     let now = d.clock.now();
     let mut flushed = Flushed::default();
+    let Some(_lock) = outbox.try_send_lock()? else {
+        flushed.busy = true;
+        flushed.left_queued = outbox.counts()?.queued;
+        flushed.next_attempt = outbox.next_due()?;
+        return Ok(flushed);
+    };
     if let Some(p) = outbox.paused()? {
         if force || p.config != d.config.fingerprint {
             outbox.resume()?;
@@ -224,6 +232,7 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
     let mut last_probe = d.clock.now();
     let mut force = false;
     let mut online = None;
+    let mut hold_until: Option<SystemTime> = None;
     let snapshot = |activity: Activity, online: Option<bool>, on_event: &mut dyn FnMut(Event)| {
         match take_snapshot(outbox, d, activity, online) {
             Ok(s) => on_event(Event::Snapshot(s)),
@@ -237,11 +246,14 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
         }
         let now = d.clock.now();
         let due_now = matches!(outbox.next_due(), Ok(Some(t)) if t <= now);
-        if force || due_now {
+        // Another process holding the send lock: look again after a poll, not in a tight loop.
+        let held_off = hold_until.is_some_and(|h| now < h);
+        if force || (due_now && !held_off) {
             let total = outbox.counts().map(|c| c.queued).unwrap_or(0);
             snapshot(Activity::Sending(total), online, &mut on_event);
             match flush(outbox, d, force).await {
                 Ok(f) => {
+                    hold_until = f.busy.then(|| d.clock.now() + POLL);
                     online = Some(!f.stopped.as_ref().is_some_and(|e| retry::kind_of_run(e) == Kind::Offline));
                     on_event(Event::Flushed(f));
                 }
@@ -251,8 +263,9 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
             snapshot(Activity::Idle, online, &mut on_event);
             continue;
         }
-        let wait = match outbox.next_due() {
-            Ok(Some(t)) => t.duration_since(now).unwrap_or(Duration::ZERO).min(POLL),
+        let wait = match (hold_until, outbox.next_due()) {
+            (Some(h), _) if held_off => h.duration_since(now).unwrap_or(Duration::ZERO),
+            (_, Ok(Some(t))) => t.duration_since(now).unwrap_or(Duration::ZERO).min(POLL),
             _ => POLL,
         };
         let mut network_changed = false;

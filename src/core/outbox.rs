@@ -144,6 +144,10 @@ pub struct Outbox {
     path: PathBuf,
 }
 
+/// Held while one process sends from the outbox; released when dropped (or when the process
+/// dies: it is an OS file lock).
+pub struct SendLock(#[allow(dead_code)] std::fs::File);
+
 fn ms(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
@@ -184,8 +188,21 @@ impl Outbox {
         create_private(&path).map_err(|e| bad(e.to_string()))?;
         let conn = Connection::open(&path).map_err(|e| bad(e.to_string()))?;
         let mut outbox = Outbox { conn, path: path.clone() };
-        outbox.setup().map_err(|e| bad(e.to_string()))?;
-        Ok(outbox)
+        // Switching a new file to WAL takes an exclusive lock that SQLite does not always wait
+        // for; when several processes open the file at once, try again briefly (bounded).
+        let mut tries = 0;
+        loop {
+            match outbox.setup() {
+                Ok(()) => return Ok(outbox),
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if tries < 100 && matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+                {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(bad(e.to_string())),
+            }
+        }
     }
 
     fn setup(&mut self) -> rusqlite::Result<()> {
@@ -194,8 +211,10 @@ impl Outbox {
         // WAL + NORMAL: a committed transaction survives a process crash (not always a power cut,
         // where the last transaction may roll back — never a half-written row).
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let tx = self.conn.transaction()?;
+        // Take the write lock before reading the version: two processes opening a new file at
+        // once must not both run the same migration.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
@@ -210,6 +229,24 @@ impl Outbox {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The right to send, for one process at a time (`watch` and a `send` in another terminal
+    /// must not both pick the same queued message). `None`: another process is sending.
+    pub fn try_send_lock(&self) -> Result<Option<SendLock>> {
+        let lock_path = self.path.with_extension("lock");
+        let bad = |detail: String| OutboxError { path: lock_path.clone(), detail };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| bad(e.to_string()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(SendLock(file))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(bad(e.to_string())),
+        }
     }
 
     /// Stores a built message as `queued`, due at `now`. Returns its id.
@@ -480,6 +517,34 @@ mod tests {
         assert_eq!(ob.due(t(100)).unwrap().len(), 1);
         assert!(ob.delete(id2).unwrap());
         assert!(ob.get(id2).unwrap().is_none());
+    }
+
+    #[test]
+    fn many_processes_may_open_a_new_file_at_once() {
+        // A race: without the write lock around the migration it fails about one round in three.
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let p = dir.path().to_owned();
+                    std::thread::spawn(move || Outbox::open(&p).map(|_| ()).map_err(|e| e.to_string()))
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap().unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn one_sender_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Outbox::open(dir.path()).unwrap();
+        let b = Outbox::open(dir.path()).unwrap();
+        let held = a.try_send_lock().unwrap().expect("free at first");
+        assert!(b.try_send_lock().unwrap().is_none(), "a second sender got the lock");
+        drop(held);
+        assert!(b.try_send_lock().unwrap().is_some());
     }
 
     #[test]

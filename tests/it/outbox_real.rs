@@ -223,3 +223,35 @@ fn a_message_over_the_servers_size_limit_fails_before_data() {
     assert!(!log.contains("size=1"), "the server received data it would refuse");
     assert!(s.find_delivered(&tok).is_none());
 }
+
+#[test]
+fn watch_and_send_at_the_same_time_send_each_message_once() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.plain_config(dir.path());
+    let mut watch = popsend_command(&config, Some(&s.pass), "en", &["watch"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let tag = token("both");
+    let mut subjects = Vec::new();
+    for i in 0..6 {
+        let subject = format!("{tag}-{i}");
+        let run = send_simple(&config, Some(&s.pass), "en", &subject);
+        assert!(run.code == 0 || run.code == 75, "{}", run.all());
+        subjects.push(subject);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let counts = loop {
+        let all = s.all_delivered();
+        let counts: Vec<usize> = subjects.iter().map(|subj| all.iter().filter(|m| String::from_utf8_lossy(m).contains(&format!("Subject: {subj}\n"))).count()).collect();
+        if counts.iter().all(|&c| c > 0) || Instant::now() > deadline {
+            break counts;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    std::thread::sleep(Duration::from_secs(1)); // a duplicate would arrive now
+    let all = s.all_delivered();
+    let again: Vec<usize> = subjects.iter().map(|subj| all.iter().filter(|m| String::from_utf8_lossy(m).contains(&format!("Subject: {subj}\n"))).count()).collect();
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+    assert_eq!(counts, vec![1; 6], "delivered counts");
+    assert_eq!(again, vec![1; 6], "a message was sent twice");
+}
