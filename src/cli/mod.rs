@@ -3,6 +3,26 @@
 //! prints localized results. Exit codes: 0 done, 1 failed or needs the user, 2 usage/config,
 //! 75 temporary (left queued). All protocol and storage work is in `core`; all wording in `i18n`.
 
+/// `println!` that ignores a closed stdout (`popsend queue | head`): the work goes on, and the
+/// outbox stays consistent, when nobody reads the output any more.
+macro_rules! say {
+    () => {{ let _ = writeln!(std::io::stdout()); }};
+    ($($arg:tt)*) => {{ let _ = writeln!(std::io::stdout(), $($arg)*); }};
+}
+
+/// `print!` likewise.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{ let _ = write!(std::io::stdout(), $($arg)*); }};
+}
+
+/// `eprintln!` / `eprint!` likewise, for standard error.
+macro_rules! tell {
+    ($($arg:tt)*) => {{ let _ = writeln!(std::io::stderr(), $($arg)*); }};
+}
+macro_rules! tell_raw {
+    ($($arg:tt)*) => {{ let _ = write!(std::io::stderr(), $($arg)*); }};
+}
+
 mod explain;
 mod outbox_view;
 
@@ -122,7 +142,7 @@ pub fn main() -> ExitCode {
         }
     };
     let Some(command) = cli.command else {
-        println!("{}\n", fl!("cli-gui-later"));
+        say!("{}\n", fl!("cli-gui-later"));
         let _ = cmd.print_help();
         return ExitCode::from(EXIT_OK);
     };
@@ -130,7 +150,7 @@ pub fn main() -> ExitCode {
     let code = match run(command, &paths) {
         Ok(code) => code,
         Err(explained) => {
-            eprint!("{}", explained.render());
+            tell_raw!("{}", explained.render());
             explained.exit
         }
     };
@@ -174,7 +194,7 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Explained> {
         let id = ob
             .enqueue(&out, &subject, &to, clock.now())
             .map_err(|e| explain::simple(fl!("err-outbox", detail = e.to_string()), None, EXIT_FAILED))?;
-        println!("{}", fl!("queued-one", id = id, msgid = out.message_id.as_str()));
+        say!("{}", fl!("queued-one", id = id, msgid = out.message_id.as_str()));
         if args.later {
             return Ok(EXIT_OK);
         }
@@ -249,10 +269,10 @@ fn build(args: &SendArgs, config: &Config, clock: &dyn Clock) -> Result<(Outgoin
 
 async fn auth(d: &Deliverer<'_>, config: &Config, source: Source, clock: &dyn Clock) -> Result<u8, Explained> {
     let login = d.login_only().await.map_err(|e| explain::run(&e, config))?;
-    println!("{}", fl!("password-from", source = source_name(source)));
-    println!("{}", fl!("login-ok", method = login.method.name(), server = login.peer.to_string()));
+    say!("{}", fl!("password-from", source = source_name(source)));
+    say!("{}", fl!("login-ok", method = login.method.name(), server = login.peer.to_string()));
     let window = RelayWindow { opened: login.at, length: Duration::from_secs(config.relay.window_seconds) };
-    println!("{}", window_line(&window, clock.now()));
+    say!("{}", window_line(&window, clock.now()));
     Ok(EXIT_OK)
 }
 
@@ -271,22 +291,22 @@ async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool) -> Result<u8, 
         let _ = tx.send(engine::Command::Shutdown).await;
         std::future::pending::<()>().await
     };
-    println!("{}", fl!("watch-start"));
+    say!("{}", fl!("watch-start"));
     let _ = std::io::stdout().flush();
     let work = engine::watch(ob, d, rx, |event| {
         match event {
             engine::Event::Flushed(f) => {
                 outbox_view::report_flush(&f, d.config, d.clock);
             }
-            engine::Event::Woken(n) => println!("{}", fl!("watch-woken", count = n)),
-            engine::Event::Error(e) => eprintln!("{}", fl!("err-outbox", detail = e.to_string())),
+            engine::Event::Woken(n) => say!("{}", fl!("watch-woken", count = n)),
+            engine::Event::Error(e) => tell!("{}", fl!("err-outbox", detail = e.to_string())),
             // Nothing sends these without a command, and the window's state is in each flush.
             engine::Event::LoggedIn(_) | engine::Event::LoginFailed(_) | engine::Event::Snapshot(_) => {}
         }
         let _ = std::io::stdout().flush();
     });
     tokio::select! { _ = work => {}, _ = signals => {} }
-    println!("{}", fl!("watch-stop"));
+    say!("{}", fl!("watch-stop"));
     Ok(EXIT_OK)
 }
 
@@ -296,10 +316,10 @@ fn status(config: &Config, store: &window::Store, clock: &dyn Clock) {
     let length = Duration::from_secs(config.relay.window_seconds);
     match (state.window(&server, length), &state.last_login) {
         (Some(w), Some(last)) => {
-            println!("{}", fl!("last-login", at = local_time(w.opened), server = server.as_str(), peer = last.peer.to_string()));
-            println!("{}", window_line(&w, clock.now()));
+            say!("{}", fl!("last-login", at = local_time(w.opened), server = server.as_str(), peer = last.peer.to_string()));
+            say!("{}", window_line(&w, clock.now()));
         }
-        _ => println!("{}", fl!("window-never")),
+        _ => say!("{}", fl!("window-never")),
     }
 }
 

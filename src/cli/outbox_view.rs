@@ -2,6 +2,7 @@
 //! summary after a flush, and the exit code a flush (or one sent message) earns. Wording from
 //! `i18n`; storage through `core::outbox`. No network.
 
+use std::io::Write as _;
 use std::time::SystemTime;
 
 use crate::core::account::Config;
@@ -76,14 +77,14 @@ fn one_line(r: &Row) -> String {
 pub fn list(ob: &Outbox, states: &[State]) -> Result<u8, Explained> {
     let rows = ob.list(states, usize::MAX >> 1).map_err(outbox_error)?;
     if rows.is_empty() {
-        println!("{}", if states.contains(&State::Sent) { fl!("sent-empty") } else { fl!("queue-empty") });
+        say!("{}", if states.contains(&State::Sent) { fl!("sent-empty") } else { fl!("queue-empty") });
     }
     let mut out = String::new();
     for r in &rows {
         out += &one_line(r);
         out.push('\n');
     }
-    print!("{out}");
+    say_raw!("{out}");
     Ok(EXIT_OK)
 }
 
@@ -92,20 +93,20 @@ pub fn show(ob: &Outbox, id: i64) -> Result<u8, Explained> {
     let Some((row, raw)) = ob.get(id).map_err(outbox_error)? else {
         return Err(explain::simple(fl!("no-such-message", id = id), None, EXIT_FAILED));
     };
-    println!("{}", one_line(&row));
+    say!("{}", one_line(&row));
     if let Some(e) = &row.last_error {
-        println!("  {}", fl!("detail", detail = e.detail.as_str()));
+        say!("  {}", fl!("detail", detail = e.detail.as_str()));
     }
-    println!();
+    say!();
     let text = String::from_utf8_lossy(&raw);
     let headers = text.split("\r\n\r\n").next().unwrap_or("");
-    println!("{}", headers.replace("\r\n", "\n"));
+    say!("{}", headers.replace("\r\n", "\n"));
     Ok(EXIT_OK)
 }
 
 pub fn delete(ob: &Outbox, id: i64) -> Result<u8, Explained> {
     if ob.delete(id).map_err(outbox_error)? {
-        println!("{}", fl!("delete-ok", id = id));
+        say!("{}", fl!("delete-ok", id = id));
         Ok(EXIT_OK)
     } else {
         Err(explain::simple(fl!("no-such-message", id = id), None, EXIT_FAILED))
@@ -114,7 +115,7 @@ pub fn delete(ob: &Outbox, id: i64) -> Result<u8, Explained> {
 
 pub fn retry(ob: &Outbox, id: i64, now: SystemTime) -> Result<(), Explained> {
     if ob.retry(id, now).map_err(outbox_error)? {
-        println!("{}", fl!("retry-ok", id = id));
+        say!("{}", fl!("retry-ok", id = id));
         Ok(())
     } else {
         Err(explain::simple(fl!("no-such-message", id = id), None, EXIT_FAILED))
@@ -123,7 +124,7 @@ pub fn retry(ob: &Outbox, id: i64, now: SystemTime) -> Result<(), Explained> {
 
 pub fn counts_line(ob: &Outbox) {
     if let Ok(c) = ob.counts() {
-        println!(
+        say!(
             "{} {} / {} {} / {} {}",
             fl!("state-queued"),
             c.queued + c.sending,
@@ -139,39 +140,39 @@ pub fn counts_line(ob: &Outbox) {
 /// is paused, 75 when messages are left queued, else 0.
 pub fn report_flush(f: &Flushed, config: &Config, clock: &dyn Clock) -> u8 {
     for login in &f.logins {
-        println!("{}", fl!("login-ok", method = login.method.name(), server = login.peer.to_string()));
+        say!("{}", fl!("login-ok", method = login.method.name(), server = login.peer.to_string()));
     }
     for (id, msgid) in &f.sent {
-        println!("{}", fl!("sent-id", id = id.to_string(), msgid = msgid.as_str()));
+        say!("{}", fl!("sent-id", id = id.to_string(), msgid = msgid.as_str()));
     }
     for (id, msgid, e) in &f.failed {
-        println!("{}", fl!("failed-id", id = id.to_string(), msgid = msgid.as_str()));
+        say!("{}", fl!("failed-id", id = id.to_string(), msgid = msgid.as_str()));
         let ex = Explained { headline: reason(e), reply: e.reply.clone(), detail: Some(e.detail.clone()), hint: None, exit: EXIT_FAILED };
-        eprint!("{}", ex.render());
+        tell_raw!("{}", ex.render());
     }
     if let Some(w) = &f.window {
-        println!("{}", window_line(w, clock.now()));
+        say!("{}", window_line(w, clock.now()));
     }
     if let Some(e) = &f.stopped {
-        eprint!("{}", explain::run(e, config).render());
+        tell_raw!("{}", explain::run(e, config).render());
     }
     if let Some(p) = &f.paused {
         if f.stopped.is_none() {
-            eprintln!("{}", fl!("paused", reason = reason(&p.error)));
+            tell!("{}", fl!("paused", reason = reason(&p.error)));
         }
-        eprintln!("  {}", fl!("paused-hint"));
+        tell!("  {}", fl!("paused-hint"));
     }
     if f.busy {
-        println!("{}", fl!("busy"));
+        say!("{}", fl!("busy"));
     }
     if f.left_queued > 0 {
         match (&f.paused, f.next_attempt) {
-            (Some(_), _) => println!("{}", fl!("left-queued-paused", count = f.left_queued)),
-            (None, Some(at)) => println!("{}", fl!("left-queued", count = f.left_queued, at = local_time(at))),
+            (Some(_), _) => say!("{}", fl!("left-queued-paused", count = f.left_queued)),
+            (None, Some(at)) => say!("{}", fl!("left-queued", count = f.left_queued, at = local_time(at))),
             (None, None) => {}
         }
     } else if f.sent.is_empty() && f.failed.is_empty() && f.stopped.is_none() && !f.busy {
-        println!("{}", fl!("nothing-due"));
+        say!("{}", fl!("nothing-due"));
     }
     if !f.failed.is_empty() || f.paused.is_some() {
         EXIT_FAILED

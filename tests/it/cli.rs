@@ -82,3 +82,19 @@ fn status_without_login() {
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(run.stdout.contains("まだPOP認証していません"), "{}", run.stdout);
 }
+
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    // `popsend queue | head -1`: the reader goes away before popsend writes.
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let mut child = crate::support::popsend_command(&config, None, "ja", &["status"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let run = finish(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
