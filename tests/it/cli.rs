@@ -98,3 +98,52 @@ fn a_closed_stdout_is_not_a_crash() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }
+
+#[test]
+fn queue_show_retry_delete_without_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path()); // ports 1 and 2: nothing answers
+    let run = popsend(&config, Some("pw"), "ja", &["send", "--to", "Hanako <hanako@example.net>", "--subject", "レポート", "--body-file", "/dev/null"]);
+    assert_eq!(run.code, 75, "{}", run.all());
+    assert!(run.stdout.contains("送信トレイに入れました: #1"), "{}", run.stdout);
+    assert!(run.stdout.contains("次の送信予定"), "{}", run.stdout);
+
+    let q = popsend(&config, None, "ja", &["queue"]);
+    assert_eq!(q.code, 0);
+    let line = q.stdout.lines().next().unwrap_or_default().to_owned();
+    assert!(line.starts_with("#1\t送信待ち\tHanako <hanako@example.net>\tレポート"), "{line}");
+    assert!(line.contains("試行 1") && line.contains("オフライン"), "{line}");
+
+    let show = popsend(&config, None, "en", &["show", "1"]);
+    assert_eq!(show.code, 0, "{}", show.all());
+    assert!(show.stdout.contains("Subject: =?utf-8?b?"), "{}", show.stdout);
+    assert!(show.stdout.contains("Message-ID: <"), "{}", show.stdout);
+    assert!(show.stdout.contains("connection refused"), "the detail is shown: {}", show.stdout);
+
+    let retry = popsend(&config, Some("pw"), "en", &["retry", "1"]);
+    assert_eq!(retry.code, 75, "{}", retry.all());
+    assert!(retry.stdout.contains("#1 is waiting to be sent again"), "{}", retry.stdout);
+    let q = popsend(&config, None, "en", &["queue"]);
+    assert!(q.stdout.contains("Tries 2"), "{}", q.stdout);
+
+    let del = popsend(&config, None, "en", &["delete", "1"]);
+    assert_eq!(del.code, 0, "{}", del.all());
+    let again = popsend(&config, None, "en", &["delete", "1"]);
+    assert_eq!(again.code, 1, "{}", again.all());
+    assert!(again.stderr.contains("There is no message #1"), "{}", again.stderr);
+    let q = popsend(&config, None, "en", &["queue"]);
+    assert!(q.stdout.contains("The outbox is empty"), "{}", q.stdout);
+    let status = popsend(&config, None, "ja", &["status"]);
+    assert!(status.stdout.contains("送信待ち 0 / 失敗 0 / 送信済み 0"), "{}", status.stdout);
+}
+
+#[test]
+fn send_later_needs_no_password_and_no_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let run = popsend(&config, None, "en", &["send", "--later", "--to", "a@example.net", "--subject", "s", "--body-file", "/dev/null"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("Put in the outbox: #1"), "{}", run.stdout);
+    let q = popsend(&config, None, "en", &["queue"]);
+    assert!(q.stdout.contains("#1\twaiting") && q.stdout.contains("Tries 0"), "{}", q.stdout);
+}
