@@ -2,9 +2,12 @@
 //! ("POP before SMTP").
 //!
 //! The library holds everything but the entry point: `core` (protocols, message building, the
-//! relay window, the send path; no UI, no terminal output), `i18n` (Fluent messages) and `cli`
-//! (the subcommands, which turn core results into localized text and exit codes).
+//! relay window, the send path, the outbox and engine; no UI, no terminal output), `i18n` (Fluent
+//! messages), `words` (core kinds in the user's words), `cli` (the subcommands) and `app` (the
+//! egui window).
 
+pub mod app;
 pub mod cli;
 pub mod core;
 pub mod i18n;
+pub mod words;

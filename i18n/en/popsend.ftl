@@ -18,7 +18,7 @@ cli-bcc-help = Bcc (repeatable; never written into the headers)
 cli-subject-help = Subject
 cli-body-file-help = File with the body text (UTF-8); standard input when omitted
 cli-attach-help = File to attach (repeatable)
-cli-gui-later = There is no window yet. Use one of these commands.
+cli-gui-later = No display to open the window on: use one of these commands.
 
 ## Results
 
@@ -148,3 +148,32 @@ kind-too-large = Too large
 kind-refused = Refused by the server
 kind-expired = Given up after more than 5 days
 busy = Another popsend is sending; it will send this message too.
+
+## Window
+
+gui-tab-compose = Compose
+gui-tab-outbox = Outbox ({ $count })
+gui-tab-sent = Sent
+gui-online = ● Online
+gui-offline = ● Offline
+gui-online-unknown = ○ Not checked yet
+gui-window-open = Sending possible, { $remaining } left
+gui-window-expired = Expired — the next send logs in by itself
+gui-window-none = Not logged in
+gui-logging-in = Logging in…
+gui-sending = Sending ({ $count })
+gui-flush-now = Send now
+gui-login-now = POP login
+gui-to = To
+gui-cc = Cc
+gui-bcc = Bcc
+gui-subject = Subject
+gui-body = Message
+gui-send = Send
+gui-send-later = Send later
+gui-retry = Retry
+gui-delete = Delete
+gui-delete-confirm = Really delete
+gui-cancel = Cancel
+gui-worker-busy = Busy; wait a moment and press it again.
+gui-cannot-open = Cannot open the window: { $detail }

@@ -18,7 +18,7 @@ cli-bcc-help = Bcc (複数指定可。ヘッダーには書かれません)
 cli-subject-help = 件名
 cli-body-file-help = 本文のファイル (UTF-8)。省略すると標準入力から読みます
 cli-attach-help = 添付ファイル (複数指定可)
-cli-gui-later = 画面版はまだありません。次のコマンドを使ってください。
+cli-gui-later = 画面 (ディスプレイ) がないため、コマンドとして使ってください。
 
 ## 結果
 
@@ -148,3 +148,32 @@ kind-too-large = サイズ超過
 kind-refused = サーバーが受け付けませんでした
 kind-expired = 5 日以上送れなかったため中止しました
 busy = 別の popsend が送信中です。このメッセージもそちらが送ります。
+
+## 画面
+
+gui-tab-compose = 作成
+gui-tab-outbox = 送信トレイ ({ $count })
+gui-tab-sent = 送信済み
+gui-online = ● オンライン
+gui-offline = ● オフライン
+gui-online-unknown = ○ 接続未確認
+gui-window-open = 送信可能 残り { $remaining }
+gui-window-expired = 期限切れ — 次の送信時に自動で認証します
+gui-window-none = 未認証
+gui-logging-in = 認証中…
+gui-sending = 送信中 ({ $count } 通)
+gui-flush-now = 今すぐ送信
+gui-login-now = POP認証
+gui-to = 宛先
+gui-cc = Cc
+gui-bcc = Bcc
+gui-subject = 件名
+gui-body = 本文
+gui-send = 送信
+gui-send-later = 後で送信
+gui-retry = 再送
+gui-delete = 削除
+gui-delete-confirm = 本当に削除する
+gui-cancel = やめる
+gui-worker-busy = 処理が混み合っています。少し待ってからもう一度押してください。
+gui-cannot-open = 画面を開けません: { $detail }

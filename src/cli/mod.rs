@@ -142,6 +142,16 @@ pub fn main() -> ExitCode {
         }
     };
     let Some(command) = cli.command else {
+        // No command: the window, where there is a display to open it on.
+        if has_display() {
+            return match crate::app::run(Paths::resolve(cli.config, cli.data_dir)) {
+                Ok(()) => ExitCode::from(EXIT_OK),
+                Err(e) => {
+                    tell!("{}", fl!("gui-cannot-open", detail = e));
+                    ExitCode::from(EXIT_FAILED)
+                }
+            };
+        }
         say!("{}\n", fl!("cli-gui-later"));
         let _ = cmd.print_help();
         return ExitCode::from(EXIT_OK);
@@ -156,6 +166,14 @@ pub fn main() -> ExitCode {
     };
     let _ = std::io::stdout().flush();
     ExitCode::from(code)
+}
+
+/// Whether a window can be opened (on Linux: an X11 or Wayland display is set).
+fn has_display() -> bool {
+    if cfg!(any(target_os = "windows", target_os = "macos")) {
+        return true;
+    }
+    ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
 }
 
 fn open_outbox(paths: &Paths) -> Result<Outbox, Explained> {

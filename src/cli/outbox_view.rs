@@ -8,43 +8,15 @@ use std::time::SystemTime;
 use crate::core::account::Config;
 use crate::core::clock::Clock;
 use crate::core::engine::Flushed;
-use crate::core::outbox::{LastError, Outbox, Row, State};
-use crate::core::retry::Kind;
+use crate::core::outbox::{Outbox, Row, State};
 use crate::fl;
+use crate::words::{reason, state_name};
 
 use super::explain::{self, EXIT_FAILED, EXIT_OK, EXIT_TEMPORARY, Explained};
 use super::{local_time, window_line};
 
 fn outbox_error(e: crate::core::outbox::OutboxError) -> Explained {
     explain::simple(fl!("err-outbox", detail = e.to_string()), None, EXIT_FAILED)
-}
-
-pub fn state_name(s: State) -> String {
-    match s {
-        State::Queued => fl!("state-queued"),
-        State::Sending => fl!("state-sending"),
-        State::Sent => fl!("state-sent"),
-        State::Failed => fl!("state-failed"),
-    }
-}
-
-/// The reason in the user's words, from the stored kind.
-pub fn reason(e: &LastError) -> String {
-    match Kind::from_code(&e.kind) {
-        Some(Kind::Offline) => fl!("kind-offline"),
-        Some(Kind::WrongPassword) => fl!("kind-wrong-password"),
-        Some(Kind::MailboxBusy) => fl!("kind-mailbox-busy"),
-        Some(Kind::LoginDelay) => fl!("kind-login-delay"),
-        Some(Kind::Temporary) => fl!("kind-temporary"),
-        Some(Kind::RelayDenied) => fl!("kind-relay-denied"),
-        Some(Kind::Certificate) => fl!("kind-certificate"),
-        Some(Kind::Setup) => fl!("kind-setup"),
-        Some(Kind::Recipient) => fl!("kind-recipient"),
-        Some(Kind::TooLarge) => fl!("kind-too-large"),
-        Some(Kind::Refused) => fl!("kind-refused"),
-        Some(Kind::Expired) => fl!("kind-expired"),
-        None => e.kind.clone(),
-    }
 }
 
 fn one_line(r: &Row) -> String {

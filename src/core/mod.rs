@@ -14,6 +14,7 @@ pub mod retry;
 pub mod secrets;
 pub mod smtp;
 pub mod window;
+pub mod worker;
 
 /// How a failure should be treated by whoever asked for the work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,8 @@ use crate::support::{finish, popsend};
 
 fn bin() -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_popsend"));
-    c.env_remove("POPSEND_PASSWORD").stdin(std::process::Stdio::null());
+    // No display: with no command the binary explains and prints its help instead of a window.
+    c.env_remove("POPSEND_PASSWORD").env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY").stdin(std::process::Stdio::null());
     c
 }
 

@@ -3,6 +3,7 @@
 
 mod cli;
 mod engine_loop;
+mod gui;
 mod outbox_faults;
 mod outbox_real;
 mod peers;
