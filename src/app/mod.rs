@@ -110,10 +110,9 @@ impl App {
                 Some(false) => fl!("gui-offline"),
                 None => fl!("gui-online-unknown"),
             });
-            let window = snap.and_then(|s| s.window);
+            let window = snap.and_then(|s| s.window).map(|w| (w, w.remaining(SystemTime::now())));
             match window {
-                Some(w) if !w.remaining(SystemTime::now()).is_zero() => {
-                    let left = w.remaining(SystemTime::now());
+                Some((w, left)) if !left.is_zero() => {
                     ui.label(fl!("gui-window-open", remaining = crate::cli::mm_ss(left)));
                     let frac = left.as_secs_f32() / w.length.as_secs_f32().max(1.0);
                     ui.add(egui::ProgressBar::new(frac).desired_width(120.0));
@@ -229,14 +228,13 @@ fn row_text(ui: &mut egui::Ui, row: &Row) {
     if row.attempts > 0 {
         text += &format!("  ({} {})", fl!("col-attempts"), row.attempts);
     }
-    let r = ui.label(text);
+    ui.label(text);
     if let Some(e) = &row.last_error {
-        let r2 = ui.label(reason(e));
+        let why = ui.label(reason(e));
         // The server's own reply on hover.
         if let Some(reply) = &e.reply {
-            r2.on_hover_text(reply.as_str());
+            why.on_hover_text(reply.as_str());
         }
-        let _ = r;
     }
 }
 
