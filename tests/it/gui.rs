@@ -30,10 +30,12 @@ fn harness(config: PathBuf, data: PathBuf) -> Harness<'static, Option<App>> {
 }
 
 /// Steps the UI until `done` holds (the worker runs on its own thread), or fails after 10 s.
+/// Fixed steps, not `run()`: the worker's repaints and egui's animations need not settle within
+/// `run()`'s step limit on a loaded machine.
 fn run_until(h: &mut Harness<'static, Option<App>>, what: &str, done: impl Fn(&App) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        h.run();
+        h.run_steps(4);
         if h.state().as_ref().is_some_and(&done) {
             return;
         }
@@ -56,11 +58,11 @@ fn compose_and_send_later_puts_the_row_in_the_outbox_then_the_language_switches(
     h.get_by_label("件名").type_text("期末レポート");
     h.get_by_label("本文").focus();
     h.get_by_label("本文").type_text("よろしくお願いします。");
-    h.run();
+    h.run_steps(4);
     h.get_by_label("後で送信").click();
     run_until(&mut h, "the message in the outbox", |a| a.view().waiting.len() == 1);
     assert_eq!(h.state().as_ref().unwrap().tab, Tab::Outbox);
-    h.run();
+    h.run_steps(4);
     h.get_by_label_contains("期末レポート");
     h.get_by_label("送信トレイ (1)");
     // It is really stored: the outbox file has it, waiting.
@@ -73,7 +75,7 @@ fn compose_and_send_later_puts_the_row_in_the_outbox_then_the_language_switches(
     let mut h = harness(config, data);
     run_until(&mut h, "the stored row", |a| a.view().waiting.len() == 1);
     h.get_by_label("Outbox (1)").click();
-    h.run();
+    h.run_steps(4);
     h.get_by_label("Send now");
     h.get_by_label_contains("期末レポート");
     popsend::i18n::init(Some("ja"));
