@@ -26,6 +26,16 @@ fn down(s: &Servers) -> Down<'_> {
     Down(s)
 }
 
+/// A background `popsend`, killed when dropped, so a failing assertion does not leave it running.
+struct Background(std::process::Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Queues `n` messages straight into the outbox the CLI uses for `config`; returns Message-IDs.
 fn enqueue(config: &Path, n: usize, tag: &str) -> Vec<String> {
     let ob = Outbox::open(&config.parent().unwrap().join("data")).unwrap();
@@ -98,11 +108,13 @@ fn watch_sends_by_itself_when_the_servers_come_back() {
     assert_eq!(run.code, 75, "{}", run.all());
 
     let log = dir.path().join("watch.log");
-    let mut watch = popsend_command(&config, Some(&s.pass), "en", &["watch"])
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut watch = Background(
+        popsend_command(&config, Some(&s.pass), "en", &["watch"])
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     std::thread::sleep(Duration::from_secs(1));
     drop(down); // the servers come back; nobody touches popsend
     let arrived = Instant::now();
@@ -112,9 +124,9 @@ fn watch_sends_by_itself_when_the_servers_come_back() {
         std::thread::sleep(Duration::from_millis(250));
     }
     eprintln!("watch delivered {:.1} s after the servers came back", arrived.elapsed().as_secs_f64());
-    let status = Command::new("kill").arg("-INT").arg(watch.id().to_string()).status().unwrap();
+    let status = Command::new("kill").arg("-INT").arg(watch.0.id().to_string()).status().unwrap();
     assert!(status.success());
-    let code = watch.wait().unwrap();
+    let code = watch.0.wait().unwrap();
     let out = std::fs::read_to_string(&log).unwrap();
     assert_eq!(code.code(), Some(0), "{out}");
     assert!(out.contains("Watching the outbox") && out.contains("Stopped."), "{out}");
@@ -229,7 +241,7 @@ fn watch_and_send_at_the_same_time_send_each_message_once() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
     let config = s.plain_config(dir.path());
-    let mut watch = popsend_command(&config, Some(&s.pass), "en", &["watch"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let _watch = Background(popsend_command(&config, Some(&s.pass), "en", &["watch"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
     let tag = token("both");
     let mut subjects = Vec::new();
     for i in 0..6 {
@@ -250,8 +262,6 @@ fn watch_and_send_at_the_same_time_send_each_message_once() {
     std::thread::sleep(Duration::from_secs(1)); // a duplicate would arrive now
     let all = s.all_delivered();
     let again: Vec<usize> = subjects.iter().map(|subj| all.iter().filter(|m| String::from_utf8_lossy(m).contains(&format!("Subject: {subj}\n"))).count()).collect();
-    watch.kill().unwrap();
-    watch.wait().unwrap();
     assert_eq!(counts, vec![1; 6], "delivered counts");
     assert_eq!(again, vec![1; 6], "a message was sent twice");
 }
