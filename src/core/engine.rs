@@ -147,16 +147,19 @@ fn settle(outbox: &Outbox, due: &[Due], tried: &[bool], report: &Report, now: Sy
         return Ok(());
     };
     let le = last_error_of_run(err);
+    let pause = retry::decide(err, 1, now, 0) == Decision::Pause;
     for (i, d) in due.iter().enumerate() {
         if !matches!(report.outcomes[i], Outcome::Deferred(None)) {
             continue;
         }
-        match retry::decide(err, d.attempts + 1, now, jitter(d.id, d.attempts)) {
-            Decision::RetryAt(at) => outbox.mark_deferred(d.id, at, &le, tried[i])?,
-            Decision::Pause => outbox.mark_deferred(d.id, now, &le, tried[i])?,
-        }
+        // Paused messages stay due: they go as soon as the pause lifts.
+        let next = match retry::decide(err, d.attempts + 1, now, jitter(d.id, d.attempts)) {
+            Decision::RetryAt(at) => at,
+            Decision::Pause => now,
+        };
+        outbox.mark_deferred(d.id, next, &le, tried[i])?;
     }
-    if retry::decide(err, 1, now, 0) == Decision::Pause {
+    if pause {
         let p = Pause { error: le, config: fingerprint.to_owned() };
         outbox.pause(&p)?;
         flushed.paused = Some(p);
@@ -344,14 +347,11 @@ fn take_snapshot(outbox: &Outbox, d: &Deliverer<'_>, activity: Activity, online:
 }
 
 fn network_kinds() -> Vec<&'static str> {
-    [Kind::Offline, Kind::RelayDenied].iter().filter(|k| k.network_may_cure()).map(|k| k.code()).collect()
+    Kind::ALL.iter().filter(|k| k.network_may_cure()).map(|k| k.code()).collect()
 }
 
 fn waiting_for_network(outbox: &Outbox) -> bool {
-    outbox
-        .list(&[crate::core::outbox::State::Queued], 1000)
-        .map(|rows| rows.iter().any(|r| r.last_error.as_ref().is_some_and(|e| network_kinds().contains(&e.kind.as_str()))))
-        .unwrap_or(false)
+    outbox.any_queued_with(&network_kinds()).unwrap_or(false)
 }
 
 /// A cheap reachability probe: does the POP port accept a TCP connection? (No login.)

@@ -353,6 +353,20 @@ impl Outbox {
             .map_err(|e| self.err(e))
     }
 
+    /// Whether any queued message last failed with one of `kinds` (e.g. waiting for the network).
+    pub fn any_queued_with(&self, kinds: &[&str]) -> Result<bool> {
+        for k in kinds {
+            let found = self
+                .conn
+                .query_row("SELECT EXISTS (SELECT 1 FROM messages WHERE state = 'queued' AND error_kind = ?1)", [k], |r| r.get::<_, bool>(0))
+                .map_err(|e| self.err(e))?;
+            if found {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// A failed or queued message becomes due now (the user's 「再送」).
     pub fn retry(&self, id: i64, now: SystemTime) -> Result<bool> {
         self.set(
@@ -499,6 +513,8 @@ mod tests {
         // Deferred without being tried (the run stopped earlier): the attempt still counts.
         ob.mark_deferred(id, t(120), &err("relay-denied"), false).unwrap();
         assert_eq!(ob.get(id).unwrap().unwrap().0.attempts, 2);
+        assert!(ob.any_queued_with(&["offline", "relay-denied"]).unwrap());
+        assert!(!ob.any_queued_with(&["offline"]).unwrap());
         assert_eq!(ob.wake(&["relay-denied"], t(70)).unwrap(), 1);
         assert_eq!(ob.due(t(70)).unwrap().len(), 1);
 

@@ -61,23 +61,23 @@ impl Kind {
         }
     }
 
+    pub const ALL: [Kind; 12] = [
+        Kind::Offline,
+        Kind::WrongPassword,
+        Kind::MailboxBusy,
+        Kind::LoginDelay,
+        Kind::Temporary,
+        Kind::RelayDenied,
+        Kind::Certificate,
+        Kind::Setup,
+        Kind::Recipient,
+        Kind::TooLarge,
+        Kind::Refused,
+        Kind::Expired,
+    ];
+
     pub fn from_code(code: &str) -> Option<Kind> {
-        [
-            Kind::Offline,
-            Kind::WrongPassword,
-            Kind::MailboxBusy,
-            Kind::LoginDelay,
-            Kind::Temporary,
-            Kind::RelayDenied,
-            Kind::Certificate,
-            Kind::Setup,
-            Kind::Recipient,
-            Kind::TooLarge,
-            Kind::Refused,
-            Kind::Expired,
-        ]
-        .into_iter()
-        .find(|k| k.code() == code)
+        Kind::ALL.into_iter().find(|k| k.code() == code)
     }
 
     /// Kinds that a network change may cure at once.
