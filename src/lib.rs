@@ -9,5 +9,6 @@
 pub mod app;
 pub mod cli;
 pub mod core;
+pub mod desktop;
 pub mod i18n;
 pub mod words;

@@ -1,9 +1,13 @@
 //! The desktop window (eframe/egui): a status bar with the relay-window countdown, and the
-//! 作成 / 送信トレイ / 送信済み views. It draws the worker's latest `View` and sends `Request`s;
-//! it never does I/O, never blocks, and repaints on the worker's signal or once a second while the
-//! countdown runs. Every visible string comes from `i18n`.
+//! 作成 / 送信トレイ / 送信済み / 設定 views. It draws the worker's latest `View` and sends
+//! `Request`s; it never does I/O, never blocks, and repaints on the worker's signal, once a
+//! second while the countdown runs, and once after typing to save the draft. Every visible string
+//! comes from `i18n`.
 
+mod compose;
 mod fonts;
+mod lists;
+mod settings;
 
 pub use fonts::install as install_fonts;
 
@@ -11,55 +15,69 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::core::account::Paths;
-use crate::core::compose::Draft;
+use crate::core::drafts::Unsent;
 use crate::core::engine::Activity;
-use crate::core::outbox::{Row, State};
-use crate::core::worker::{Problem, Request, View, Worker};
+use crate::core::outbox::State;
+use crate::core::worker::{Hooks, Notice, Problem, Request, View, Worker};
 use crate::fl;
-use crate::words::{reason, state_name};
+
+pub use settings::SettingsForm;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
     Compose,
     Outbox,
     Sent,
-}
-
-/// What the user is writing (kept across tab switches).
-#[derive(Debug, Default, Clone)]
-pub struct Compose {
-    pub to: String,
-    pub cc: String,
-    pub bcc: String,
-    pub subject: String,
-    pub body: String,
-}
-
-impl Compose {
-    fn draft(&self) -> Draft {
-        let split = |s: &str| s.split([',', '、']).map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect();
-        Draft { to: split(&self.to), cc: split(&self.cc), bcc: split(&self.bcc), subject: self.subject.clone(), body: self.body.clone(), ..Draft::default() }
-    }
+    Settings,
 }
 
 pub struct App {
     worker: Worker,
     view: View,
     pub tab: Tab,
-    pub compose: Compose,
-    /// A 削除 click waiting for confirmation.
-    confirm_delete: Option<i64>,
+    /// What the user is writing (kept across tab switches, saved to disk by the worker).
+    pub compose: Unsent,
+    compose_state: compose::State,
+    lists: lists::State,
+    pub settings: SettingsForm,
     /// A line for the user about the last action (e.g. a request the worker could not take).
     notice: Option<String>,
+    /// The language last taken from the settings ("" = the OS's).
+    language: Option<String>,
+    /// The first-run problem was seen (设定 opened once for it).
+    setup_shown: bool,
+    /// Closing was asked while messages wait: the question is showing.
+    asking_close: bool,
+    /// The user answered the closing question.
+    closing: bool,
 }
 
 impl App {
-    /// Installs the Japanese font and starts the worker, which repaints `ctx` on every change.
+    /// Installs the Japanese font and starts the worker, which repaints `ctx` on every change and
+    /// shows desktop notifications.
     pub fn new(ctx: &egui::Context, paths: Paths) -> App {
+        App::with_notify(ctx, paths, Arc::new(crate::desktop::show))
+    }
+
+    /// `new` with another way to announce notices (the tests record them).
+    pub fn with_notify(ctx: &egui::Context, paths: Paths, notify: Arc<dyn Fn(Notice) + Send + Sync>) -> App {
         fonts::install(ctx);
         let repaint_ctx = ctx.clone();
-        let worker = Worker::spawn(paths, Arc::new(move || repaint_ctx.request_repaint()));
-        App { worker, view: View::default(), tab: Tab::Compose, compose: Compose::default(), confirm_delete: None, notice: None }
+        let worker = Worker::spawn(paths, Hooks { repaint: Arc::new(move || repaint_ctx.request_repaint()), notify });
+        App {
+            worker,
+            view: View::default(),
+            tab: Tab::Compose,
+            compose: Unsent::default(),
+            compose_state: compose::State::default(),
+            lists: lists::State::default(),
+            settings: SettingsForm::default(),
+            notice: None,
+            language: None,
+            setup_shown: false,
+            asking_close: false,
+            closing: false,
+        }
     }
 
     /// The worker's view as last drawn (for tests).
@@ -67,24 +85,34 @@ impl App {
         &self.view
     }
 
-    fn ask(&mut self, r: Request) {
-        if self.worker.request(r).is_err() {
+    fn ask(&mut self, r: Request) -> bool {
+        let ok = self.worker.request(r).is_ok();
+        if !ok {
             self.notice = Some(fl!("gui-worker-busy"));
         }
+        ok
+    }
+
+    /// Messages that still wait to go out (not the ones that failed for good).
+    fn pending(&self) -> usize {
+        self.view.waiting.iter().filter(|r| r.state != State::Failed).count()
     }
 
     /// Draws one frame. The same code runs in the window and in the UI tests.
     pub fn draw(&mut self, ui: &mut egui::Ui) {
         if self.worker.version() != self.view.version {
             self.view = self.worker.view();
+            self.take_view();
         }
+        self.keys(ui);
         egui::Panel::top("status").show(ui, |ui| self.status_bar(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             ui.horizontal(|ui| {
-                ui.selectable_value(&mut self.tab, Tab::Compose, fl!("gui-tab-compose"));
+                ui.selectable_value(&mut self.tab, Tab::Compose, fl!("gui-tab-compose")).on_hover_text("Ctrl+1");
                 let waiting = self.view.waiting.len();
-                ui.selectable_value(&mut self.tab, Tab::Outbox, fl!("gui-tab-outbox", count = waiting));
-                ui.selectable_value(&mut self.tab, Tab::Sent, fl!("gui-tab-sent"));
+                ui.selectable_value(&mut self.tab, Tab::Outbox, fl!("gui-tab-outbox", count = waiting)).on_hover_text("Ctrl+2");
+                ui.selectable_value(&mut self.tab, Tab::Sent, fl!("gui-tab-sent")).on_hover_text("Ctrl+3");
+                ui.selectable_value(&mut self.tab, Tab::Settings, fl!("gui-tab-settings")).on_hover_text("Ctrl+4");
             });
             ui.separator();
             if let Some(p) = &self.view.problem {
@@ -97,12 +125,49 @@ impl App {
                 Tab::Compose => self.compose_view(ui),
                 Tab::Outbox => self.outbox_view(ui),
                 Tab::Sent => self.sent_view(ui),
+                Tab::Settings => self.settings_view(ui),
             }
         });
+        self.keep_draft(ui);
+        self.close_question(ui);
+    }
+
+    /// Takes what the worker hands over once: settings, a draft, picked files, the language.
+    fn take_view(&mut self) {
+        if matches!(self.view.problem, Some(Problem::SetupNeeded)) && !self.setup_shown {
+            self.setup_shown = true;
+            self.tab = Tab::Settings;
+        }
+        self.settings.take(&self.view);
+        self.take_compose();
+        let lang = self.view.settings.language.clone();
+        if self.language.as_deref() != Some(&lang) {
+            // At start an unset language leaves the one chosen at launch (POPSEND_LANG or the OS).
+            if self.language.is_some() || !lang.is_empty() {
+                let env = std::env::var("POPSEND_LANG").ok();
+                crate::i18n::init(if lang.is_empty() { env.as_deref() } else { Some(&lang) });
+            }
+            self.language = Some(lang);
+        }
+    }
+
+    /// Ctrl+1…4 switch views, Ctrl+N starts a new message (in 作成), Ctrl+S saves the settings.
+    fn keys(&mut self, ui: &mut egui::Ui) {
+        let cmd = egui::Modifiers::COMMAND;
+        let pressed = |ui: &mut egui::Ui, key| ui.input_mut(|i| i.consume_key(cmd, key));
+        for (key, tab) in [(egui::Key::Num1, Tab::Compose), (egui::Key::Num2, Tab::Outbox), (egui::Key::Num3, Tab::Sent), (egui::Key::Num4, Tab::Settings)] {
+            if pressed(ui, key) {
+                self.tab = tab;
+            }
+        }
+        if pressed(ui, egui::Key::N) {
+            self.tab = Tab::Compose;
+            self.compose_state.focus_to = true;
+        }
     }
 
     fn status_bar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label(self.view.account.as_str());
             let snap = self.view.snapshot.as_ref();
             ui.label(match snap.and_then(|s| s.online) {
@@ -135,115 +200,79 @@ impl App {
                 }
                 _ => {}
             }
-            if ui.button(fl!("gui-flush-now")).clicked() {
+            let ready = !self.view.account.is_empty();
+            if ui.add_enabled(ready, egui::Button::new(fl!("gui-flush-now"))).clicked() {
                 self.ask(Request::FlushNow);
             }
-            if ui.button(fl!("gui-login-now")).clicked() {
+            if ui.add_enabled(ready, egui::Button::new(fl!("gui-login-now"))).clicked() {
                 self.ask(Request::LoginNow);
             }
         });
     }
 
-    fn compose_view(&mut self, ui: &mut egui::Ui) {
-        let c = &mut self.compose;
-        egui::Grid::new("compose").num_columns(2).show(ui, |ui| {
-            for (label, value) in [
-                (fl!("gui-to"), &mut c.to),
-                (fl!("gui-cc"), &mut c.cc),
-                (fl!("gui-bcc"), &mut c.bcc),
-                (fl!("gui-subject"), &mut c.subject),
-            ] {
-                let l = ui.label(label);
-                ui.add(egui::TextEdit::singleline(value).desired_width(f32::INFINITY)).labelled_by(l.id);
-                ui.end_row();
+    /// Asks before closing while messages wait: keep sending in the background, or quit.
+    fn close_question(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        if ctx.input(|i| i.viewport().close_requested()) && !self.closing {
+            // The draft is saved now, whatever the answer.
+            self.ask(Request::SaveDraft(Box::new(self.compose.clone())));
+            self.compose_state.saved = self.compose.clone();
+            if self.pending() > 0 {
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                self.asking_close = true;
+            } else {
+                self.closing = true;
             }
-        });
-        let l = ui.label(fl!("gui-body"));
-        ui.add(egui::TextEdit::multiline(&mut c.body).desired_rows(12).desired_width(f32::INFINITY)).labelled_by(l.id);
-        let send_key = ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Enter));
-        ui.horizontal(|ui| {
-            let ready = !self.compose.to.trim().is_empty();
-            let send = ui.add_enabled(ready, egui::Button::new(fl!("gui-send"))).clicked() || (ready && send_key);
-            let later = ui.add_enabled(ready, egui::Button::new(fl!("gui-send-later"))).clicked();
-            if send || later {
-                let draft = Box::new(self.compose.draft());
-                self.ask(Request::Send { draft, now: send });
-                if self.notice.is_none() {
-                    self.compose = Compose::default();
-                    self.tab = Tab::Outbox;
+        }
+        if !self.asking_close {
+            return;
+        }
+        let mut answer = None;
+        egui::Modal::new(egui::Id::unique("close-question")).show(&ctx, |ui| {
+            ui.label(fl!("gui-close-question", count = self.pending()));
+            ui.horizontal(|ui| {
+                if ui.button(fl!("gui-close-background")).clicked() {
+                    answer = Some(Some(true));
                 }
-            }
+                if ui.button(fl!("gui-close-quit")).clicked() {
+                    answer = Some(Some(false));
+                }
+                if ui.button(fl!("gui-cancel")).clicked() {
+                    answer = Some(None);
+                }
+            });
         });
-    }
-
-    fn outbox_view(&mut self, ui: &mut egui::Ui) {
-        if self.view.waiting.is_empty() {
-            ui.label(fl!("queue-empty"));
-            return;
-        }
-        let mut action = None;
-        egui::ScrollArea::vertical().show_rows(ui, ui.text_style_height(&egui::TextStyle::Body) * 2.2, self.view.waiting.len(), |ui, range| {
-            for row in &self.view.waiting[range] {
-                ui.horizontal(|ui| {
-                    row_text(ui, row);
-                    if row.state != State::Sending {
-                        if ui.button(fl!("gui-retry")).clicked() {
-                            action = Some(Request::Retry(row.id));
-                        }
-                        if self.confirm_delete == Some(row.id) {
-                            if ui.button(fl!("gui-delete-confirm")).clicked() {
-                                action = Some(Request::Delete(row.id));
-                            }
-                            if ui.button(fl!("gui-cancel")).clicked() {
-                                self.confirm_delete = None;
-                            }
-                        } else if ui.button(fl!("gui-delete")).clicked() {
-                            self.confirm_delete = Some(row.id);
-                        }
-                    }
-                });
+        match answer {
+            Some(Some(background)) => {
+                self.asking_close = false;
+                self.closing = true;
+                self.ask(Request::Shutdown { background });
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             }
-        });
-        if let Some(a) = action {
-            self.confirm_delete = None;
-            self.ask(a);
+            Some(None) => self.asking_close = false,
+            None => {}
         }
-    }
-
-    fn sent_view(&mut self, ui: &mut egui::Ui) {
-        if self.view.sent.is_empty() {
-            ui.label(fl!("sent-empty"));
-            return;
-        }
-        egui::ScrollArea::vertical().show_rows(ui, ui.text_style_height(&egui::TextStyle::Body) * 2.2, self.view.sent.len(), |ui, range| {
-            for row in &self.view.sent[range] {
-                row_text(ui, row);
-            }
-        });
     }
 }
 
-fn row_text(ui: &mut egui::Ui, row: &Row) {
-    let mut text = format!("{}  {}  {}", state_name(row.state), row.to, row.subject);
-    if row.attempts > 0 {
-        text += &format!("  ({} {})", fl!("col-attempts"), row.attempts);
-    }
-    ui.label(text);
-    if let Some(e) = &row.last_error {
-        let why = ui.label(reason(e));
-        // The server's own reply on hover.
-        if let Some(reply) = &e.reply {
-            why.on_hover_text(reply.as_str());
-        }
+/// "12.3 KB" style sizes.
+fn size_text(bytes: u64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
     }
 }
 
 fn problem_text(p: &Problem) -> String {
     match p {
         Problem::Config(d) => fl!("err-config", detail = d.as_str()),
+        Problem::SetupNeeded => fl!("gui-setup-needed"),
         Problem::Compose(d) => fl!("err-compose", detail = d.as_str()),
         Problem::Password(d) => fl!("err-password", detail = d.as_str()),
         Problem::Outbox(d) => fl!("err-outbox", detail = d.as_str()),
+        Problem::Draft(d) => fl!("gui-err-draft", detail = d.as_str()),
+        Problem::Dialog(d) => fl!("gui-err-dialog", detail = d.as_str()),
         Problem::Run { detail, reply } => match reply {
             Some(r) => format!("{detail} — {}", fl!("server-reply", reply = r.as_str())),
             None => detail.clone(),
@@ -259,10 +288,38 @@ impl eframe::App for App {
 
 /// Opens the window; returns when it is closed.
 pub fn run(paths: Paths) -> Result<(), String> {
+    let started = std::time::Instant::now();
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_title(fl!("app-name")).with_inner_size([860.0, 620.0]),
+        viewport: egui::ViewportBuilder::default()
+            .with_title(fl!("app-name"))
+            .with_app_id("popsend")
+            .with_inner_size([900.0, 660.0])
+            .with_drag_and_drop(true),
         ..Default::default()
     };
-    eframe::run_native(&fl!("app-name"), options, Box::new(move |cc| Ok(Box::new(App::new(&cc.egui_ctx, paths)))))
-        .map_err(|e| e.to_string())
+    eframe::run_native(
+        &fl!("app-name"),
+        options,
+        Box::new(move |cc| {
+            let app = App::new(&cc.egui_ctx, paths);
+            Ok(Box::new(FirstFrame { app, started: std::env::var_os("POPSEND_TRACE_START").map(|_| started) }))
+        }),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The app, plus (with `POPSEND_TRACE_START` set) one line on stderr when the first frame is
+/// drawn: how cold start is measured.
+struct FirstFrame {
+    app: App,
+    started: Option<std::time::Instant>,
+}
+
+impl eframe::App for FirstFrame {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        self.app.ui(ui, frame);
+        if let Some(t) = self.started.take() {
+            eprintln!("popsend: first frame after {} ms", t.elapsed().as_millis());
+        }
+    }
 }

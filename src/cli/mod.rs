@@ -70,7 +70,13 @@ enum Command {
     Flush,
     Retry(IdArg),
     Delete(IdArg),
-    Watch,
+    Watch(WatchArgs),
+}
+
+#[derive(Args, Debug)]
+struct WatchArgs {
+    #[arg(long)]
+    until_empty: bool,
 }
 
 #[derive(Args, Debug)]
@@ -121,7 +127,7 @@ fn command() -> clap::Command {
         .mut_subcommand("flush", |s| s.about(fl!("cli-flush-about")))
         .mut_subcommand("retry", |s| id(s, fl!("cli-retry-about")))
         .mut_subcommand("delete", |s| id(s, fl!("cli-delete-about")))
-        .mut_subcommand("watch", |s| s.about(fl!("cli-watch-about")))
+        .mut_subcommand("watch", |s| s.about(fl!("cli-watch-about")).mut_arg("until_empty", |a| a.help(fl!("cli-until-empty-help"))))
 }
 
 pub fn main() -> ExitCode {
@@ -182,6 +188,10 @@ fn open_outbox(paths: &Paths) -> Result<Outbox, Explained> {
 
 fn run(command: Command, paths: &Paths) -> Result<u8, Explained> {
     let config = Config::load(&paths.config_file).map_err(|e| explain::config(&e))?;
+    // The language chosen in 設定, unless POPSEND_LANG says otherwise.
+    if let (None, Some(lang)) = (std::env::var_os("POPSEND_LANG"), &config.app.language) {
+        crate::i18n::init(Some(lang));
+    }
     let store = window::Store::new(&paths.data_dir);
     let clock = SystemClock;
     // Commands that only read or edit the outbox need no password and no network.
@@ -234,7 +244,7 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Explained> {
         d.stop = Some(&stop);
         match command {
             Command::Auth => auth(&d, &config, source, &clock).await,
-            Command::Watch => watch(&open_outbox(paths)?, &d, &stop).await,
+            Command::Watch(WatchArgs { until_empty }) => watch(&open_outbox(paths)?, &d, &stop, until_empty).await,
             _ => {
                 let ob = match outbox {
                     Some(ob) => ob,
@@ -294,8 +304,15 @@ async fn auth(d: &Deliverer<'_>, config: &Config, source: Source, clock: &dyn Cl
     Ok(EXIT_OK)
 }
 
-async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool) -> Result<u8, Explained> {
+async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: bool) -> Result<u8, Explained> {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let done = tx.clone();
+    // With --until-empty (the window's "keep sending in the background"): leave once nothing is
+    // queued or being sent; messages that failed for good stay for the user to see.
+    let nothing_waits = || ob.counts().is_ok_and(|c| c.queued == 0 && c.sending == 0);
+    if until_empty && nothing_waits() {
+        return Ok(EXIT_OK);
+    }
     // Ctrl-C (or SIGTERM): finish the message in flight, then leave.
     let signals = async {
         #[cfg(unix)]
@@ -315,11 +332,14 @@ async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool) -> Result<u8, 
         match event {
             engine::Event::Flushed(f) => {
                 outbox_view::report_flush(&f, d.config, d.clock);
+                if until_empty && nothing_waits() {
+                    let _ = done.try_send(engine::Command::Shutdown);
+                }
             }
             engine::Event::Woken(n) => say!("{}", fl!("watch-woken", count = n)),
             engine::Event::Error(e) => tell!("{}", fl!("err-outbox", detail = e.to_string())),
             // Nothing sends these without a command, and the window's state is in each flush.
-            engine::Event::LoggedIn(_) | engine::Event::LoginFailed(_) | engine::Event::Snapshot(_) => {}
+            engine::Event::LoggedIn(_) | engine::Event::LoginFailed(_) | engine::Event::Snapshot(_) | engine::Event::Edited(..) => {}
         }
         let _ = std::io::stdout().flush();
     });

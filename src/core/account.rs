@@ -5,10 +5,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// How a connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Security {
     /// Cleartext for the whole session.
@@ -31,7 +31,7 @@ impl Security {
 }
 
 /// Which POP3 login the user allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum PopAuth {
     #[default]
@@ -41,7 +41,7 @@ pub enum PopAuth {
     Apop,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub account: AccountSection,
@@ -51,24 +51,28 @@ pub struct Config {
     pub relay: RelaySection,
     #[serde(default)]
     pub tls: TlsSection,
+    #[serde(default)]
+    pub app: AppSection,
     /// A digest of the file's text: a paused queue resumes when it changes.
     #[serde(skip)]
     pub fingerprint: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountSection {
     pub address: String,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PopSection {
     pub host: String,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     #[serde(default)]
     pub security: Security,
@@ -78,30 +82,35 @@ pub struct PopSection {
     #[serde(default)]
     pub allow_plaintext_password: bool,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub password_command: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSection {
     /// Defaults to the POP host: POP before SMTP is one server's rule.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     #[serde(default)]
     pub security: Security,
     /// Only for servers that also offer SMTP AUTH (587/465); the POP password is used.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RelaySection {
     pub window_seconds: u64,
     pub reuse_window: bool,
     /// Unset: 60 s, or a quarter of the window when that is shorter (see `margin`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub margin_seconds: Option<u64>,
 }
 
@@ -118,11 +127,29 @@ impl RelaySection {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSection {
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+}
+
+/// The window's own preferences (the command line ignores them, except `language`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppSection {
+    /// "ja" or "en"; unset: the OS's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// A desktop notification when a waiting message is sent or fails for good.
+    pub notifications: bool,
+}
+
+impl Default for AppSection {
+    fn default() -> Self {
+        AppSection { language: None, notifications: true }
+    }
 }
 
 impl PopSection {
@@ -187,48 +214,91 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), (&'static str, ConfigProblem)> {
-        use ConfigProblem::Invalid;
+        match self.faults().into_iter().next() {
+            Some((key, fault)) => Err((key, ConfigProblem::Invalid(fault.to_string()))),
+            None => Ok(()),
+        }
+    }
+
+    /// Every key whose value cannot be used, in file order (the settings view names them all).
+    pub fn faults(&self) -> Vec<(&'static str, Fault)> {
+        let mut out = Vec::new();
+        let mut bad = |key, f| out.push((key, f));
         if self.account.address.parse::<lettre::Address>().is_err() {
-            return Err(("account.address", Invalid(format!("not a mail address: {:?}", self.account.address))));
+            bad("account.address", Fault::Address(self.account.address.clone()));
         }
-        if let Some(name) = &self.account.display_name {
-            if name.contains(['\r', '\n']) {
-                return Err(("account.display_name", Invalid("contains a line break".into())));
-            }
+        if self.account.display_name.as_deref().is_some_and(|n| n.contains(['\r', '\n'])) {
+            bad("account.display_name", Fault::LineBreak);
         }
-        check_host("pop.host", &self.pop.host)?;
-        if let Some(host) = &self.smtp.host {
-            check_host("smtp.host", host)?;
+        if !host_ok(&self.pop.host) {
+            bad("pop.host", Fault::Host(self.pop.host.clone()));
         }
         if self.pop.port == Some(0) {
-            return Err(("pop.port", Invalid("port 0 is not a port".into())));
-        }
-        if self.smtp.port == Some(0) {
-            return Err(("smtp.port", Invalid("port 0 is not a port".into())));
+            bad("pop.port", Fault::Port);
         }
         if self.pop.username.is_empty() || self.pop.username.contains(['\r', '\n', ' ']) {
-            return Err(("pop.username", Invalid("must be one word without spaces".into())));
+            bad("pop.username", Fault::OneWord);
+        }
+        if self.pop.password_command.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            bad("pop.password_command", Fault::Empty);
+        }
+        if let Some(host) = self.smtp.host.as_ref().filter(|h| !host_ok(h)) {
+            bad("smtp.host", Fault::Host(host.clone()));
+        }
+        if self.smtp.port == Some(0) {
+            bad("smtp.port", Fault::Port);
         }
         if let Some(user) = &self.smtp.username {
             if user.is_empty() || user.contains(['\r', '\n']) {
-                return Err(("smtp.username", Invalid("must not be empty or contain a line break".into())));
+                bad("smtp.username", Fault::LineBreak);
             }
-        }
-        if self.pop.password_command.as_deref().is_some_and(|c| c.trim().is_empty()) {
-            return Err(("pop.password_command", Invalid("is empty".into())));
         }
         if self.relay.window_seconds == 0 {
-            return Err(("relay.window_seconds", Invalid("must be more than 0".into())));
+            bad("relay.window_seconds", Fault::Zero);
         }
         if self.relay.margin_seconds.is_some_and(|m| m >= self.relay.window_seconds) {
-            return Err(("relay.margin_seconds", Invalid("must be less than relay.window_seconds".into())));
+            bad("relay.margin_seconds", Fault::MarginTooLong);
         }
-        if let Some(ca) = &self.tls.ca_file {
-            if !ca.is_file() {
-                return Err(("tls.ca_file", Invalid(format!("{}: no such file", ca.display()))));
-            }
+        if let Some(ca) = self.tls.ca_file.as_ref().filter(|ca| !ca.is_file()) {
+            bad("tls.ca_file", Fault::NoFile(ca.clone()));
         }
-        Ok(())
+        if self.app.language.as_deref().is_some_and(|l| !["ja", "en"].contains(&l)) {
+            bad("app.language", Fault::Language);
+        }
+        out
+    }
+}
+
+/// Why one key's value cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    Address(String),
+    Host(String),
+    Port,
+    /// Must be one word without spaces.
+    OneWord,
+    LineBreak,
+    Empty,
+    Zero,
+    MarginTooLong,
+    NoFile(PathBuf),
+    Language,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Address(a) => write!(f, "not a mail address: {a:?}"),
+            Fault::Host(h) => write!(f, "not a host name: {h:?}"),
+            Fault::Port => write!(f, "port 0 is not a port"),
+            Fault::OneWord => write!(f, "must be one word without spaces"),
+            Fault::LineBreak => write!(f, "must not be empty or contain a line break"),
+            Fault::Empty => write!(f, "is empty"),
+            Fault::Zero => write!(f, "must be more than 0"),
+            Fault::MarginTooLong => write!(f, "must be less than relay.window_seconds"),
+            Fault::NoFile(p) => write!(f, "{}: no such file", p.display()),
+            Fault::Language => write!(f, "must be \"ja\" or \"en\""),
+        }
     }
 }
 
@@ -261,11 +331,8 @@ fn fingerprint(text: &str) -> String {
     format!("{h:016x}")
 }
 
-fn check_host(key: &'static str, host: &str) -> Result<(), (&'static str, ConfigProblem)> {
-    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c.is_control() || c == '/') {
-        return Err((key, ConfigProblem::Invalid(format!("not a host name: {host:?}"))));
-    }
-    Ok(())
+fn host_ok(host: &str) -> bool {
+    !host.is_empty() && !host.contains(|c: char| c.is_whitespace() || c.is_control() || c == '/')
 }
 
 /// A configuration file that cannot be used.

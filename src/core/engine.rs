@@ -175,7 +175,9 @@ fn settle(outbox: &Outbox, due: &[Due], tried: &[bool], report: &Report, now: Sy
 #[derive(Debug)]
 pub enum Command {
     /// Store a built message (subject and recipients as listed); it goes out with the next flush.
-    Enqueue { outgoing: Box<Outgoing>, subject: String, to: String },
+    Enqueue { outgoing: Box<Outgoing>, subject: String, to: String, draft: Option<String> },
+    /// 「編集」: take a waiting message out of the outbox; its draft comes back as `Event::Edited`.
+    Edit(i64),
     /// 「今すぐ送信」: every waiting message, now, lifting a pause.
     FlushNow,
     /// 「再送」 for one message, then a flush.
@@ -219,6 +221,8 @@ pub enum Event {
     Woken(usize),
     Snapshot(Snapshot),
     Error(OutboxError),
+    /// A message taken out for editing, with its draft (`None`: it could not be taken).
+    Edited(i64, Option<String>),
 }
 
 /// How often `watch` looks for messages another process queued, and probes an offline server.
@@ -281,11 +285,15 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
                     None | Some(Command::Shutdown) => return,
                     Some(Command::FlushNow) => force = true,
                     Some(Command::NetworkChanged) => network_changed = true,
-                    Some(Command::Enqueue { outgoing, subject, to }) => {
-                        if let Err(e) = outbox.enqueue(&outgoing, &subject, &to, d.clock.now()) {
+                    Some(Command::Enqueue { outgoing, subject, to, draft }) => {
+                        if let Err(e) = outbox.enqueue_with_draft(&outgoing, &subject, &to, draft.as_deref(), d.clock.now()) {
                             on_event(Event::Error(e));
                         }
                     }
+                    Some(Command::Edit(id)) => match outbox.take_draft(id) {
+                        Ok(draft) => on_event(Event::Edited(id, draft)),
+                        Err(e) => on_event(Event::Error(e)),
+                    },
                     Some(Command::Retry(id)) => match outbox.retry(id, d.clock.now()) {
                         Ok(_) => force = true,
                         Err(e) => on_event(Event::Error(e)),

@@ -70,6 +70,8 @@ pub struct Row {
     pub next_attempt: SystemTime,
     pub last_error: Option<LastError>,
     pub sent_at: Option<SystemTime>,
+    /// The window's draft is stored with it (「編集」 can bring it back).
+    pub editable: bool,
 }
 
 /// A queued message that is due, with what sending needs.
@@ -137,6 +139,9 @@ const MIGRATIONS: &[&str] = &["
 ", "
     -- Lists are newest first per state: keep them off a full scan and sort at 10,000 rows.
     CREATE INDEX messages_listing ON messages (state, created_ms);
+", "
+    -- The window's draft (drafts::Unsent as TOML), so 「編集」 can bring a queued message back.
+    ALTER TABLE messages ADD COLUMN draft TEXT;
 "];
 
 pub struct Outbox {
@@ -157,7 +162,7 @@ fn time(ms: i64) -> SystemTime {
 }
 
 const ROW_COLUMNS: &str = "id, message_id, subject, to_display, state, created_ms, attempts, next_attempt_ms, \
-                           error_kind, error_reply, error_detail, sent_ms";
+                           error_kind, error_reply, error_detail, sent_ms, draft IS NOT NULL";
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
     let kind: Option<String> = r.get(8)?;
@@ -175,6 +180,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
             None => None,
         },
         sent_at: r.get::<_, Option<i64>>(11)?.map(time),
+        editable: r.get(12)?,
     })
 }
 
@@ -251,13 +257,18 @@ impl Outbox {
 
     /// Stores a built message as `queued`, due at `now`. Returns its id.
     pub fn enqueue(&self, out: &Outgoing, subject: &str, to_display: &str, now: SystemTime) -> Result<i64> {
+        self.enqueue_with_draft(out, subject, to_display, None, now)
+    }
+
+    /// `enqueue`, keeping the window's draft beside the message (one write).
+    pub fn enqueue_with_draft(&self, out: &Outgoing, subject: &str, to_display: &str, draft: Option<&str>, now: SystemTime) -> Result<i64> {
         let rcpts: Vec<String> = out.envelope.to().iter().map(|a| a.to_string()).collect();
         let from = out.envelope.from().map(|a| a.to_string());
         self.conn
             .execute(
-                "INSERT INTO messages (message_id, mail_from, rcpts, subject, to_display, raw, state, created_ms, next_attempt_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7)",
-                params![out.message_id, from, rcpts.join("\n"), subject, to_display, out.raw, ms(now)],
+                "INSERT INTO messages (message_id, mail_from, rcpts, subject, to_display, raw, state, created_ms, next_attempt_ms, draft)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7, ?8)",
+                params![out.message_id, from, rcpts.join("\n"), subject, to_display, out.raw, ms(now), draft],
             )
             .map_err(|e| self.err(e))?;
         Ok(self.conn.last_insert_rowid())
@@ -380,9 +391,34 @@ impl Outbox {
         self.set("DELETE FROM messages WHERE id = ?1 AND state != 'sending'", [id])
     }
 
+    /// 「編集」: removes a waiting message and returns its draft, in one transaction. `None` when
+    /// it is being sent, already gone, or has no draft (queued from the command line).
+    pub fn take_draft(&self, id: i64) -> Result<Option<String>> {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate).map_err(|e| self.err(e))?;
+        let draft: Option<String> = tx
+            .query_row("SELECT draft FROM messages WHERE id = ?1 AND state IN ('queued', 'failed')", [id], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))?
+            .flatten();
+        if draft.is_some() {
+            tx.execute("DELETE FROM messages WHERE id = ?1", [id]).map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(draft)
+    }
+
+    /// The window's draft stored with a message (for the read-only view of 送信済み).
+    pub fn draft_of(&self, id: i64) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT draft FROM messages WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.err(e))
+    }
+
     pub fn get(&self, id: i64) -> Result<Option<(Row, Vec<u8>)>> {
         self.conn
-            .query_row(&format!("SELECT {ROW_COLUMNS}, raw FROM messages WHERE id = ?1"), [id], |r| Ok((row(r)?, r.get(12)?)))
+            .query_row(&format!("SELECT {ROW_COLUMNS}, raw FROM messages WHERE id = ?1"), [id], |r| Ok((row(r)?, r.get(13)?)))
             .optional()
             .map_err(|e| self.err(e))
     }

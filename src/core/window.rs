@@ -2,7 +2,6 @@
 //! This module does the arithmetic (time is always passed in) and keeps the last login in a small
 //! state file in the data dir, so a restart still knows it. It does not log in or send.
 
-use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -113,14 +112,7 @@ impl Store {
 
     /// Writes atomically (temporary file, then rename), so a crash never leaves half a file.
     pub fn save(&self, state: &State) -> std::io::Result<()> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = self.path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(state.render().as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &self.path)
+        crate::core::files::write_atomic(&self.path, state.render().as_bytes())
     }
 }
 

@@ -1,34 +1,54 @@
 //! The window's worker thread: owns a tokio runtime, the outbox and the engine, takes `Request`s
-//! from the UI over a channel, and publishes a `View` (the engine's snapshot plus the rows to
-//! list) that the UI reads without blocking; after every change it calls the repaint callback.
-//! It knows egui only as that callback. Everything here may block; nothing here draws.
+//! from the UI over a channel, and publishes a `View` (the engine's snapshot, the rows to list,
+//! the saved settings and draft) that the UI reads without blocking; after every change it calls
+//! the repaint hook. It also does the window's other I/O: saving settings (config file and
+//! keyring), the draft file, attachment sizes, the file dialog, and handing the outbox to a
+//! background `popsend watch` when the window closes. It knows egui only as the repaint hook.
+//! Everything here may block; nothing here draws.
 
-use std::sync::atomic::AtomicBool;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use tokio::sync::mpsc;
 
-use crate::core::account::{Config, Paths};
+use crate::core::account::{Config, ConfigProblem, Paths};
 use crate::core::clock::{Clock, SystemClock};
-use crate::core::compose::{self, Draft};
+use crate::core::compose;
 use crate::core::deliver::{Deliverer, Outgoing};
+use crate::core::drafts::{self, Unsent};
 use crate::core::engine::{self, Command, Event, Snapshot};
 use crate::core::net::TrustAnchors;
-use crate::core::outbox::{Outbox, Row, State};
-use crate::core::secrets;
+use crate::core::outbox::{LastError, Outbox, Row, State};
+use crate::core::secrets::{self, Password, Source};
+use crate::core::settings::{FieldError, Form};
 use crate::core::window;
 
 /// What the UI asks for.
 #[derive(Debug)]
 pub enum Request {
     /// Build and store the message; with `now`, send at once.
-    Send { draft: Box<Draft>, now: bool },
+    Send { draft: Box<Unsent>, now: bool },
+    /// Keep the draft on disk (an empty one removes the file).
+    SaveDraft(Box<Unsent>),
+    /// Look up the sizes of attached files (shown beside their names).
+    Inspect(Vec<PathBuf>),
+    /// Open the system's file dialog; the chosen files arrive in `View::picked`.
+    PickFiles,
+    /// 「編集」: take a waiting message back into 作成 (`View::for_compose`).
+    Edit(i64),
+    /// Show a message read-only (`View::opened`).
+    Open(i64),
+    /// 「保存」: validate, write the config, keep the password (if typed) in the keyring, restart.
+    SaveSettings { form: Box<Form>, password: Option<Password> },
     FlushNow,
     LoginNow,
     Retry(i64),
     Delete(i64),
-    Shutdown,
+    /// Stop; with `background`, a `popsend watch --until-empty` process goes on sending.
+    Shutdown { background: bool },
 }
 
 /// A problem the UI shows as a line of text (already in the user's language where it came from
@@ -37,15 +57,49 @@ pub enum Request {
 pub enum Problem {
     /// No usable config: the path and why.
     Config(String),
+    /// No config file yet: the user has to fill in 設定.
+    SetupNeeded,
     /// The message could not be built: which field and why.
     Compose(String),
     Password(String),
     Outbox(String),
+    /// The draft file could not be read or written.
+    Draft(String),
+    /// The file dialog could not open.
+    Dialog(String),
     /// The last run or login stopped: the technical detail and the server's reply.
     Run { detail: String, reply: Option<String> },
 }
 
-/// What the UI draws. Replaced as a whole; `version` grows with every change.
+/// Where the password in use comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordFrom {
+    Found(Source),
+    /// Typed in 設定 and kept in memory only (no keyring on this machine).
+    ThisSession,
+    Missing,
+}
+
+/// What one 「保存」 did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Saved {
+    /// Written; the password (if one was typed) went to the keyring.
+    Done,
+    /// Written, but the keyring refused the password: it is kept for this session only.
+    PasswordNotKept(String),
+    Invalid(Vec<FieldError>),
+    WriteFailed(String),
+}
+
+/// Something the desktop should announce (when the user allows notifications).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Sent { count: usize, subject: String },
+    Failed { subject: String, reason: LastError },
+}
+
+/// What the UI draws. Replaced as a whole; `version` grows with every change. Fields that hand
+/// something over once carry the `version` they were published at.
 #[derive(Debug, Clone, Default)]
 pub struct View {
     pub version: u64,
@@ -54,10 +108,30 @@ pub struct View {
     pub waiting: Vec<Row>,
     pub sent: Vec<Row>,
     pub problem: Option<Problem>,
+    /// The settings as saved (the defaults before the first save).
+    pub settings: Form,
+    pub password: Option<PasswordFrom>,
+    pub saved: Option<(u64, Saved)>,
+    /// A draft for 作成: the saved one at start, or one taken back by 「編集」.
+    pub for_compose: Option<(u64, Unsent)>,
+    /// Files chosen in the file dialog.
+    pub picked: Option<(u64, Vec<PathBuf>)>,
+    /// Attachment sizes in bytes, or why the file cannot be read.
+    pub sizes: HashMap<PathBuf, Result<u64, String>>,
+    /// The message asked for with `Open`: its draft, or (sent from the command line) its raw text.
+    pub opened: Option<(i64, Result<Unsent, String>)>,
 }
 
 /// How many rows of each list the UI receives (the newest).
 pub const LIST_LIMIT: usize = 500;
+
+/// How the worker reaches the outside: a repaint of the window after every change, and desktop
+/// notifications.
+#[derive(Clone)]
+pub struct Hooks {
+    pub repaint: Arc<dyn Fn() + Send + Sync>,
+    pub notify: Arc<dyn Fn(Notice) + Send + Sync>,
+}
 
 pub struct Worker {
     requests: mpsc::Sender<Request>,
@@ -66,14 +140,14 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts the thread. `repaint` is called after every change of the view.
-    pub fn spawn(paths: Paths, repaint: Arc<dyn Fn() + Send + Sync>) -> Worker {
+    /// Starts the thread.
+    pub fn spawn(paths: Paths, hooks: Hooks) -> Worker {
         let (tx, rx) = mpsc::channel(64);
         let view = Arc::new(Mutex::new(View::default()));
-        let shared = view.clone();
+        let shared = Shared { view: view.clone(), hooks };
         let thread = std::thread::Builder::new()
             .name("popsend-worker".into())
-            .spawn(move || run(paths, rx, shared, repaint))
+            .spawn(move || run(paths, rx, shared))
             .expect("a thread");
         Worker { requests: tx, view, thread: Some(thread) }
     }
@@ -98,19 +172,32 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        let _ = self.requests.try_send(Request::Shutdown);
+        let _ = self.requests.try_send(Request::Shutdown { background: false });
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-fn publish(view: &Mutex<View>, repaint: &dyn Fn(), change: impl FnOnce(&mut View)) {
-    if let Ok(mut v) = view.lock() {
-        change(&mut v);
-        v.version += 1;
+/// The view and hooks, shareable with blocking tasks.
+#[derive(Clone)]
+struct Shared {
+    view: Arc<Mutex<View>>,
+    hooks: Hooks,
+}
+
+impl Shared {
+    fn publish(&self, change: impl FnOnce(&mut View)) {
+        if let Ok(mut v) = self.view.lock() {
+            v.version += 1;
+            change(&mut v);
+        }
+        (self.hooks.repaint)();
     }
-    repaint();
+
+    fn problem(&self, p: Problem) {
+        self.publish(|v| v.problem = Some(p));
+    }
 }
 
 fn lists(outbox: &Outbox) -> (Vec<Row>, Vec<Row>) {
@@ -119,109 +206,304 @@ fn lists(outbox: &Outbox) -> (Vec<Row>, Vec<Row>) {
     (waiting, sent)
 }
 
-fn run(paths: Paths, mut rx: mpsc::Receiver<Request>, view: Arc<Mutex<View>>, repaint: Arc<dyn Fn() + Send + Sync>) {
-    let repaint = &*repaint;
+/// How a session of the engine ended.
+enum End {
+    /// The settings changed: start again with the new config.
+    Reload,
+    Quit { background: bool },
+}
+
+fn run(paths: Paths, mut rx: mpsc::Receiver<Request>, shared: Shared) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    match drafts::load(&paths.data_dir) {
+        Ok(Some(d)) => {
+            inspect(&shared, d.attachments.clone());
+            shared.publish(|v| v.for_compose = Some((v.version, d)));
+        }
+        Ok(None) => {}
+        Err(e) => shared.problem(Problem::Draft(e.to_string())),
+    }
+    // A password typed in 設定 that the keyring would not keep.
+    let mut typed: Option<Password> = None;
+    loop {
+        match runtime.block_on(session(&paths, &mut rx, &shared, &mut typed)) {
+            End::Reload => continue,
+            End::Quit { background } => {
+                if background {
+                    if let Err(e) = hand_over(&paths, typed.as_ref()) {
+                        shared.problem(Problem::Outbox(e.to_string()));
+                    }
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Requests any session handles the same way. Returns the ones it did not.
+fn common(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
+    match r {
+        Request::SaveDraft(d) => {
+            if let Err(e) = drafts::save(&paths.data_dir, &d) {
+                shared.problem(Problem::Draft(e.to_string()));
+            }
+        }
+        Request::Inspect(files) => inspect(shared, files),
+        Request::PickFiles => {
+            // The dialog is modal for the user, not for the engine: it runs on its own thread.
+            let shared = shared.clone();
+            std::thread::spawn(move || match std::panic::catch_unwind(|| rfd::FileDialog::new().pick_files()) {
+                Ok(Some(files)) => {
+                    inspect(&shared, files.clone());
+                    shared.publish(|v| v.picked = Some((v.version, files)));
+                }
+                Ok(None) => {}
+                Err(_) => shared.problem(Problem::Dialog("no file dialog on this desktop".into())),
+            });
+        }
+        other => return Some(other),
+    }
+    None
+}
+
+fn inspect(shared: &Shared, files: Vec<PathBuf>) {
+    let sizes: Vec<_> = files
+        .into_iter()
+        .map(|p| {
+            let size = std::fs::metadata(&p).map_err(|e| e.to_string()).and_then(|m| {
+                if m.is_file() { Ok(m.len()) } else { Err("not a file".to_owned()) }
+            });
+            (p, size)
+        })
+        .collect();
+    shared.publish(|v| v.sizes.extend(sizes));
+}
+
+/// 「保存」: validates the form, writes the file, keeps the password. The config is written first,
+/// so a keyring failure never loses the settings.
+fn save(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Option<Password>) -> Saved {
+    let text = match form.to_toml() {
+        Ok(t) => t,
+        Err(errors) => return Saved::Invalid(errors),
+    };
+    if let Err(e) = crate::core::files::write_atomic(&paths.config_file, text.as_bytes()) {
+        return Saved::WriteFailed(format!("{}: {e}", paths.config_file.display()));
+    }
+    let Some(password) = password else { return Saved::Done };
+    let host = form.pop_host.trim();
+    let user = form.pop_username.trim();
+    match secrets::store_in_keyring(user, host, &password) {
+        Ok(()) => {
+            *typed = None;
+            Saved::Done
+        }
+        Err(e) => {
+            *typed = Some(password);
+            Saved::PasswordNotKept(e.to_string())
+        }
+    }
+}
+
+/// Waits for settings when there is no usable config; the rest of the window still works.
+async fn without_config(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, typed: &mut Option<Password>) -> End {
+    while let Some(r) = rx.recv().await {
+        match common(r, paths, shared) {
+            Some(Request::SaveSettings { form, password }) => {
+                let saved = save(paths, &form, password, typed);
+                let done = !matches!(saved, Saved::Invalid(_) | Saved::WriteFailed(_));
+                shared.publish(|v| v.saved = Some((v.version, saved)));
+                if done {
+                    return End::Reload;
+                }
+            }
+            Some(Request::Shutdown { .. }) => return End::Quit { background: false },
+            Some(Request::Send { .. }) => shared.problem(Problem::SetupNeeded),
+            _ => {}
+        }
+    }
+    End::Quit { background: false }
+}
+
+async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, typed: &mut Option<Password>) -> End {
     let config = match Config::load(&paths.config_file) {
         Ok(c) => c,
-        Err(e) => return publish(&view, repaint, |v| v.problem = Some(Problem::Config(e.to_string()))),
+        Err(e) => {
+            let problem = if e.problem == ConfigProblem::Missing { Problem::SetupNeeded } else { Problem::Config(e.to_string()) };
+            shared.publish(|v| {
+                v.problem = Some(problem);
+                v.account.clear();
+            });
+            return without_config(paths, rx, shared, typed).await;
+        }
     };
     let outbox = match Outbox::open(&paths.data_dir) {
         Ok(o) => o,
-        Err(e) => return publish(&view, repaint, |v| v.problem = Some(Problem::Outbox(e.to_string()))),
+        Err(e) => {
+            shared.problem(Problem::Outbox(e.to_string()));
+            return without_config(paths, rx, shared, typed).await;
+        }
     };
     let (waiting, sent) = lists(&outbox);
-    publish(&view, repaint, |v| {
+    shared.publish(|v| {
         v.account = config.account.address.clone();
+        v.settings = Form::from_config(&config);
         v.waiting = waiting;
         v.sent = sent;
+        v.problem = None;
     });
     let trust = match TrustAnchors::load(config.tls.ca_file.as_deref()) {
         Ok(t) => t,
-        Err(e) => return publish(&view, repaint, |v| v.problem = Some(Problem::Config(e.to_string()))),
-    };
-    // The password is looked up once per start; a missing one is shown, and sending waits.
-    let password = match secrets::resolve(config.pop.password_command.as_deref(), &config.pop.username, &config.pop.host) {
-        Ok((p, _)) => p,
         Err(e) => {
-            publish(&view, repaint, |v| v.problem = Some(Problem::Password(e.to_string())));
-            secrets::Password::new(String::new())
+            shared.problem(Problem::Config(e.to_string()));
+            return without_config(paths, rx, shared, typed).await;
         }
     };
+    // The password is looked up once per session; a missing one is shown, and sending waits.
+    let (password, from) = match typed.clone() {
+        Some(p) => (p, PasswordFrom::ThisSession),
+        None => match secrets::resolve(config.pop.password_command.as_deref(), &config.pop.username, &config.pop.host) {
+            Ok((p, source)) => (p, PasswordFrom::Found(source)),
+            Err(e) => {
+                shared.problem(Problem::Password(e.to_string()));
+                (Password::new(String::new()), PasswordFrom::Missing)
+            }
+        },
+    };
+    shared.publish(|v| v.password = Some(from));
     let store = window::Store::new(&paths.data_dir);
     let clock = SystemClock;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-    runtime.block_on(async {
-        let stop = AtomicBool::new(false);
-        let mut d = Deliverer::new(&config, &password, &trust, &store, &clock);
-        d.stop = Some(&stop);
-        let (etx, erx) = mpsc::channel(64);
-        let on_event = |event: Event| {
-            let (waiting, sent) = lists(&outbox);
-            publish(&view, repaint, |v| {
-                v.waiting = waiting;
-                v.sent = sent;
-                match event {
-                    Event::Snapshot(s) => v.snapshot = Some(s),
-                    Event::Flushed(f) => {
-                        if let Some(e) = f.stopped {
-                            v.problem = Some(Problem::Run { detail: e.to_string(), reply: e.server_reply().map(str::to_owned) });
-                        } else if !f.sent.is_empty() {
-                            v.problem = None;
-                        }
+    let stop = AtomicBool::new(false);
+    let mut d = Deliverer::new(&config, &password, &trust, &store, &clock);
+    d.stop = Some(&stop);
+    let (etx, erx) = mpsc::channel(64);
+    let on_event = |event: Event| {
+        if config.app.notifications {
+            announce(&event, &shared.hooks);
+        }
+        let (waiting, sent) = lists(&outbox);
+        shared.publish(|v| {
+            v.waiting = waiting;
+            v.sent = sent;
+            match event {
+                Event::Snapshot(s) => v.snapshot = Some(s),
+                Event::Flushed(f) => {
+                    if let Some(e) = f.stopped {
+                        v.problem = Some(Problem::Run { detail: e.to_string(), reply: e.server_reply().map(str::to_owned) });
+                    } else if !f.sent.is_empty() {
+                        v.problem = None;
                     }
-                    Event::LoginFailed(e) => {
-                        v.problem = Some(Problem::Run { detail: e.to_string(), reply: e.server_reply().map(str::to_owned) })
-                    }
-                    Event::LoggedIn(_) => v.problem = None,
-                    Event::Error(e) => v.problem = Some(Problem::Outbox(e.to_string())),
-                    Event::Woken(_) => {}
                 }
-            });
-        };
-        // UI requests become engine commands; building a message (it reads attachment files)
-        // happens here, never on the UI thread.
-        let forward = async {
-            while let Some(r) = rx.recv().await {
-                let cmd = match r {
-                    Request::Send { mut draft, now } => match {
-                        draft.from_address = config.account.address.clone();
-                        draft.from_name = config.account.display_name.clone();
-                        build(&draft, clock.now())
-                    } {
-                        Ok((outgoing, subject, to)) => {
-                            let sent = etx.send(Command::Enqueue { outgoing: Box::new(outgoing), subject, to }).await;
-                            if sent.is_ok() && now {
-                                let _ = etx.send(Command::FlushNow).await;
-                            }
-                            continue;
+                Event::LoginFailed(e) => {
+                    v.problem = Some(Problem::Run { detail: e.to_string(), reply: e.server_reply().map(str::to_owned) })
+                }
+                Event::LoggedIn(_) => v.problem = None,
+                Event::Error(e) => v.problem = Some(Problem::Outbox(e.to_string())),
+                Event::Edited(_, Some(text)) => match Unsent::from_text(&text) {
+                    Some(d) => v.for_compose = Some((v.version, d)),
+                    None => v.problem = Some(Problem::Draft("the stored draft cannot be read".into())),
+                },
+                Event::Edited(_, None) | Event::Woken(_) => {}
+            }
+        });
+    };
+    // UI requests become engine commands; building a message (it reads attachment files)
+    // happens here, never on the UI thread.
+    let forward = async {
+        let mut end = End::Quit { background: false };
+        while let Some(r) = rx.recv().await {
+            let cmd = match common(r, paths, shared) {
+                None => continue,
+                Some(Request::Send { draft, now }) => match build(&config, &draft, clock.now()) {
+                    Ok((outgoing, subject, to)) => {
+                        let queued = Command::Enqueue { outgoing: Box::new(outgoing), subject, to, draft: Some(draft.to_text()) };
+                        if etx.send(queued).await.is_ok() && now {
+                            let _ = etx.send(Command::FlushNow).await;
                         }
-                        Err(e) => {
-                            publish(&view, repaint, |v| v.problem = Some(Problem::Compose(e)));
-                            continue;
-                        }
-                    },
-                    Request::FlushNow => Command::FlushNow,
-                    Request::LoginNow => Command::LoginNow,
-                    Request::Retry(id) => Command::Retry(id),
-                    Request::Delete(id) => Command::Delete(id),
-                    Request::Shutdown => {
-                        stop.store(true, std::sync::atomic::Ordering::SeqCst);
-                        Command::Shutdown
+                        continue;
                     }
-                };
-                let shutdown = matches!(cmd, Command::Shutdown);
-                if etx.send(cmd).await.is_err() || shutdown {
+                    Err(e) => {
+                        // Nothing is lost: the draft goes back to 作成 with the reason.
+                        shared.publish(|v| {
+                            v.problem = Some(Problem::Compose(e));
+                            v.for_compose = Some((v.version, *draft));
+                        });
+                        continue;
+                    }
+                },
+                Some(Request::SaveSettings { form, password }) => {
+                    let saved = save(paths, &form, password, typed);
+                    let done = !matches!(saved, Saved::Invalid(_) | Saved::WriteFailed(_));
+                    shared.publish(|v| v.saved = Some((v.version, saved)));
+                    if !done {
+                        continue;
+                    }
+                    end = End::Reload;
                     break;
                 }
+                Some(Request::FlushNow) => Command::FlushNow,
+                Some(Request::LoginNow) => Command::LoginNow,
+                Some(Request::Retry(id)) => Command::Retry(id),
+                Some(Request::Delete(id)) => Command::Delete(id),
+                Some(Request::Edit(id)) => Command::Edit(id),
+                Some(Request::Open(id)) => {
+                    let opened = match (outbox.draft_of(id), outbox.get(id)) {
+                        (Ok(Some(text)), _) if Unsent::from_text(&text).is_some() => Ok(Unsent::from_text(&text).unwrap_or_default()),
+                        (_, Ok(Some((_, raw)))) => Err(String::from_utf8_lossy(&raw).into_owned()),
+                        _ => continue,
+                    };
+                    shared.publish(|v| v.opened = Some((id, opened)));
+                    continue;
+                }
+                Some(Request::Shutdown { background }) => {
+                    end = End::Quit { background };
+                    break;
+                }
+                Some(Request::SaveDraft(_) | Request::Inspect(_) | Request::PickFiles) => continue,
+            };
+            if etx.send(cmd).await.is_err() {
+                break;
             }
-            let _ = etx.send(Command::Shutdown).await;
-        };
-        tokio::join!(engine::watch(&outbox, &d, erx, on_event), forward);
-    });
+        }
+        // A message in flight is finished, then the engine stops.
+        stop.store(true, Ordering::SeqCst);
+        let _ = etx.send(Command::Shutdown).await;
+        end
+    };
+    let ((), end) = tokio::join!(engine::watch(&outbox, &d, erx, on_event), forward);
+    end
 }
 
-fn build(d: &Draft, now: SystemTime) -> Result<(Outgoing, String, String), String> {
-    let built = compose::build(d, now).map_err(|e| e.to_string())?;
+fn announce(event: &Event, hooks: &Hooks) {
+    let Event::Flushed(f) = event else { return };
+    if let Some((_, subject)) = f.sent.first() {
+        (hooks.notify)(Notice::Sent { count: f.sent.len(), subject: subject.clone() });
+    }
+    for (_, subject, reason) in &f.failed {
+        (hooks.notify)(Notice::Failed { subject: subject.clone(), reason: reason.clone() });
+    }
+}
+
+fn build(config: &Config, u: &Unsent, now: SystemTime) -> Result<(Outgoing, String, String), String> {
+    let mut d = u.draft();
+    d.from_address = config.account.address.clone();
+    d.from_name = config.account.display_name.clone();
+    let built = compose::build(&d, now).map_err(|e| e.to_string())?;
     let to = d.to.iter().chain(&d.cc).cloned().collect::<Vec<_>>().join(", ");
     Ok((Outgoing { envelope: built.envelope, raw: built.raw, message_id: built.message_id }, d.subject.clone(), to))
+}
+
+/// Starts `popsend watch --until-empty` for the same files, detached from the window. A
+/// password that lives only in this session is handed over in the child's environment (never on
+/// its command line, which other users can list).
+fn hand_over(paths: &Paths, typed: Option<&Password>) -> std::io::Result<()> {
+    let exe = std::env::current_exe()?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--config").arg(&paths.config_file).arg("--data-dir").arg(&paths.data_dir).args(["watch", "--until-empty"]);
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    if let Some(p) = typed {
+        cmd.env(secrets::ENV_VAR, p.expose());
+    }
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    cmd.spawn().map(drop)
 }

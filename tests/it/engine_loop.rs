@@ -48,7 +48,7 @@ async fn commands_drive_the_engine_and_snapshots_follow() {
             let found = events.borrow().iter().any(pred);
             found
         };
-        tx.send(Command::Enqueue { outgoing: outgoing(), subject: "件名".into(), to: "a@example.net".into() }).await.unwrap();
+        tx.send(Command::Enqueue { outgoing: outgoing(), subject: "件名".into(), to: "a@example.net".into(), draft: None }).await.unwrap();
         for _ in 0..100 {
             if wait_for(&|e| matches!(e, Event::Flushed(f) if f.sent.len() == 1)) {
                 break;

@@ -1,0 +1,166 @@
+//! 作成: recipients checked as they are typed, subject, body, attachments (file dialog or files
+//! dropped on the window, with their sizes), 「送信」 (Ctrl+Enter) and 「後で送信」. The draft is
+//! handed to the worker to be saved a second after the last change. No I/O here: sizes and the
+//! dialog come from the worker.
+
+use std::time::{Duration, Instant};
+
+use crate::core::drafts::{Unsent, split_addresses};
+use crate::core::worker::Request;
+use crate::fl;
+
+use super::{App, Tab, size_text};
+
+/// How long after the last keystroke the draft is saved.
+const SAVE_AFTER: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+pub(super) struct State {
+    /// The draft as last handed to the worker for saving.
+    pub saved: Unsent,
+    /// When the draft first differed from `saved`.
+    changed_at: Option<Instant>,
+    /// `View::for_compose` / `View::picked` already taken.
+    taken: u64,
+    picked: u64,
+    /// Ctrl+N: put the cursor in 宛先 on the next frame.
+    pub focus_to: bool,
+}
+
+/// The addresses in `field` that are not mail addresses.
+fn bad_addresses(field: &str) -> Vec<String> {
+    split_addresses(field).into_iter().filter(|a| a.parse::<lettre::Address>().is_err()).collect()
+}
+
+impl App {
+    pub(super) fn take_compose(&mut self) {
+        if let Some((at, d)) = &self.view.for_compose {
+            if *at > self.compose_state.taken {
+                self.compose_state.taken = *at;
+                if self.compose.is_empty() {
+                    self.compose = d.clone();
+                    self.compose_state.saved = d.clone();
+                    self.tab = Tab::Compose;
+                }
+            }
+        }
+        if let Some((at, files)) = &self.view.picked {
+            if *at > self.compose_state.picked {
+                self.compose_state.picked = *at;
+                for f in files {
+                    if !self.compose.attachments.contains(f) {
+                        self.compose.attachments.push(f.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands the draft to the worker a second after it last changed.
+    pub(super) fn keep_draft(&mut self, ui: &egui::Ui) {
+        if self.compose == self.compose_state.saved {
+            self.compose_state.changed_at = None;
+            return;
+        }
+        let since = *self.compose_state.changed_at.get_or_insert_with(Instant::now);
+        if since.elapsed() >= SAVE_AFTER {
+            if self.ask(Request::SaveDraft(Box::new(self.compose.clone()))) {
+                self.compose_state.saved = self.compose.clone();
+            }
+            self.compose_state.changed_at = None;
+        } else {
+            ui.ctx().request_repaint_after(SAVE_AFTER);
+        }
+    }
+
+    pub(super) fn compose_view(&mut self, ui: &mut egui::Ui) {
+        self.dropped_files(ui);
+        let focus_to = std::mem::take(&mut self.compose_state.focus_to);
+        let c = &mut self.compose;
+        egui::Grid::new("compose").num_columns(2).show(ui, |ui| {
+            for (i, (label, value, check)) in [
+                (fl!("gui-to"), &mut c.to, true),
+                (fl!("gui-cc"), &mut c.cc, true),
+                (fl!("gui-bcc"), &mut c.bcc, true),
+                (fl!("gui-subject"), &mut c.subject, false),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let l = ui.label(label);
+                ui.vertical(|ui| {
+                    let r = ui.add(egui::TextEdit::singleline(value).desired_width(f32::INFINITY)).labelled_by(l.id);
+                    if i == 0 && focus_to {
+                        r.request_focus();
+                    }
+                    let bad = if check { bad_addresses(value) } else { Vec::new() };
+                    if !bad.is_empty() {
+                        ui.colored_label(egui::Color32::from_rgb(200, 60, 40), fl!("gui-bad-address", addresses = bad.join(", ")));
+                    }
+                });
+                ui.end_row();
+            }
+        });
+        let l = ui.label(fl!("gui-body"));
+        ui.add(egui::TextEdit::multiline(&mut c.body).desired_rows(10).desired_width(f32::INFINITY)).labelled_by(l.id);
+        self.attachments(ui);
+        let send_key = ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Enter));
+        ui.horizontal(|ui| {
+            let c = &self.compose;
+            let ready = !split_addresses(&c.to).is_empty() && [&c.to, &c.cc, &c.bcc].iter().all(|f| bad_addresses(f).is_empty());
+            let send = ui.add_enabled(ready, egui::Button::new(fl!("gui-send"))).on_hover_text("Ctrl+Enter").clicked() || (ready && send_key);
+            let later = ui.add_enabled(ready, egui::Button::new(fl!("gui-send-later"))).clicked();
+            if (send || later) && self.ask(Request::Send { draft: Box::new(self.compose.clone()), now: send }) {
+                self.notice = None;
+                // The worker hands the draft back if it cannot be built; the saved copy goes once
+                // the message is in the outbox (the empty draft is saved a second later).
+                self.compose = Unsent::default();
+                self.tab = Tab::Outbox;
+            }
+        });
+    }
+
+    fn attachments(&mut self, ui: &mut egui::Ui) {
+        let hovering = ui.ctx().input(|i| !i.raw.hovered_files.is_empty());
+        ui.horizontal_wrapped(|ui| {
+            ui.label(fl!("gui-attachments"));
+            if ui.button(fl!("gui-attach")).clicked() {
+                self.ask(Request::PickFiles);
+            }
+            ui.weak(if hovering { fl!("gui-drop-now") } else { fl!("gui-drop-hint") });
+        });
+        let mut remove = None;
+        for (i, path) in self.compose.attachments.iter().enumerate() {
+            ui.horizontal(|ui| {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+                ui.label(name).on_hover_text(path.display().to_string());
+                match self.view.sizes.get(path) {
+                    Some(Ok(size)) => {
+                        ui.weak(size_text(*size));
+                    }
+                    Some(Err(e)) => {
+                        ui.colored_label(egui::Color32::from_rgb(200, 60, 40), fl!("gui-attach-unreadable", detail = e.as_str()));
+                    }
+                    None => {}
+                }
+                if ui.small_button(fl!("gui-attach-remove")).clicked() {
+                    remove = Some(i);
+                }
+            });
+        }
+        if let Some(i) = remove {
+            self.compose.attachments.remove(i);
+        }
+    }
+
+    /// Files dropped anywhere on the window while 作成 is open become attachments.
+    fn dropped_files(&mut self, ui: &mut egui::Ui) {
+        let dropped: Vec<_> = ui.ctx().input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_owned()).collect());
+        if dropped.is_empty() {
+            return;
+        }
+        let new: Vec<_> = dropped.into_iter().filter(|p| !self.compose.attachments.contains(p)).collect();
+        self.compose.attachments.extend(new.iter().cloned());
+        self.ask(Request::Inspect(new));
+    }
+}

@@ -1,0 +1,230 @@
+//! 設定: every key of the config file, the password (handed to the worker for the OS keyring),
+//! the language and notifications. 「保存」 (Ctrl+S) sends the form to the worker, which validates,
+//! writes and restarts the engine; each wrong field is named beside it. No I/O here.
+
+use crate::core::account::{Fault, PopAuth, Security};
+use crate::core::secrets::{Password, Source};
+use crate::core::settings::{FieldError, Form, Problem};
+use crate::core::worker::{PasswordFrom, Request, Saved, View};
+use crate::fl;
+
+use super::App;
+
+/// The form as the user edits it.
+#[derive(Default)]
+pub struct SettingsForm {
+    pub form: Form,
+    /// Typed here; sent once with 「保存」 and then forgotten.
+    pub password: String,
+    errors: Vec<FieldError>,
+    /// A line about the last 保存.
+    message: Option<(bool, String)>,
+    /// The form was edited since it was last filled from the saved settings.
+    edited: bool,
+    saved_taken: u64,
+}
+
+const ERROR: egui::Color32 = egui::Color32::from_rgb(200, 60, 40);
+
+impl SettingsForm {
+    /// Refills the form from the saved settings unless the user is editing, and takes the
+    /// result of the last 保存.
+    pub(super) fn take(&mut self, view: &View) {
+        if let Some((at, saved)) = &view.saved {
+            if *at > self.saved_taken {
+                self.saved_taken = *at;
+                self.errors.clear();
+                self.message = Some(match saved {
+                    Saved::Done => (true, fl!("gui-saved")),
+                    Saved::PasswordNotKept(why) => (false, fl!("gui-saved-password-session", detail = why.as_str())),
+                    Saved::Invalid(errors) => {
+                        self.errors = errors.clone();
+                        (false, fl!("gui-save-invalid", count = errors.len()))
+                    }
+                    Saved::WriteFailed(why) => (false, fl!("gui-save-failed", detail = why.as_str())),
+                });
+                if matches!(saved, Saved::Done | Saved::PasswordNotKept(_)) {
+                    self.edited = false;
+                    self.password.clear();
+                }
+            }
+        }
+        if !self.edited {
+            self.form = view.settings.clone();
+        }
+    }
+}
+
+fn problem_text(p: &Problem) -> String {
+    match p {
+        Problem::Required => fl!("set-err-required"),
+        Problem::NotPort => fl!("set-err-port"),
+        Problem::NotNumber => fl!("set-err-number"),
+        Problem::Fault(f) => match f {
+            Fault::Address(_) => fl!("set-err-address"),
+            Fault::Host(_) => fl!("set-err-host"),
+            Fault::Port => fl!("set-err-port"),
+            Fault::OneWord => fl!("set-err-one-word"),
+            Fault::LineBreak => fl!("set-err-line-break"),
+            Fault::Empty => fl!("set-err-required"),
+            Fault::Zero => fl!("set-err-number"),
+            Fault::MarginTooLong => fl!("set-err-margin"),
+            Fault::NoFile(_) => fl!("set-err-no-file"),
+            Fault::Language => fl!("set-err-language"),
+        },
+    }
+}
+
+fn security_name(s: Security) -> String {
+    match s {
+        Security::None => fl!("set-security-none"),
+        Security::Starttls => fl!("set-security-starttls"),
+        Security::Tls => fl!("set-security-tls"),
+    }
+}
+
+fn auth_name(a: PopAuth) -> String {
+    match a {
+        PopAuth::Auto => fl!("set-auth-auto"),
+        PopAuth::Plain => "SASL PLAIN".into(),
+        PopAuth::User => "USER/PASS".into(),
+        PopAuth::Apop => "APOP".into(),
+    }
+}
+
+fn language_name(l: &str) -> String {
+    match l {
+        "ja" => "日本語".into(),
+        "en" => "English".into(),
+        _ => fl!("set-language-auto"),
+    }
+}
+
+impl App {
+    pub(super) fn settings_view(&mut self, ui: &mut egui::Ui) {
+        let save_key = ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::S));
+        let password_from = self.view.password;
+        let s = &mut self.settings;
+        let before = s.form.clone();
+        let errors: Vec<(&str, String)> = s.errors.iter().map(|e| (e.key, problem_text(&e.problem))).collect();
+        let error_for = |key: &str| errors.iter().find(|(k, _)| *k == key).map(|(_, m)| m.clone());
+        let f = &mut s.form;
+        let mut password_typed = false;
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            let text_row = |ui: &mut egui::Ui, label: String, key: &str, value: &mut String, hint: Option<String>| {
+                let l = ui.label(label);
+                ui.horizontal(|ui| {
+                    let mut edit = egui::TextEdit::singleline(value).desired_width(280.0);
+                    if let Some(h) = hint {
+                        edit = edit.hint_text(h);
+                    }
+                    ui.add(edit).labelled_by(l.id);
+                    if let Some(e) = error_for(key) {
+                        ui.colored_label(ERROR, e);
+                    }
+                });
+                ui.end_row();
+            };
+            let security_row = |ui: &mut egui::Ui, label: String, id: &str, value: &mut Security| {
+                ui.label(label.clone());
+                egui::ComboBox::new(id, "").selected_text(security_name(*value)).show_ui(ui, |ui| {
+                    for s in [Security::None, Security::Starttls, Security::Tls] {
+                        ui.selectable_value(value, s, security_name(s));
+                    }
+                });
+                ui.end_row();
+            };
+            ui.heading(fl!("set-section-account"));
+            egui::Grid::new("set-account").num_columns(2).show(ui, |ui| {
+                text_row(ui, fl!("set-address"), "account.address", &mut f.address, Some("taro@example.ac.jp".into()));
+                text_row(ui, fl!("set-display-name"), "account.display_name", &mut f.display_name, None);
+            });
+            ui.heading(fl!("set-section-pop"));
+            egui::Grid::new("set-pop").num_columns(2).show(ui, |ui| {
+                text_row(ui, fl!("set-pop-host"), "pop.host", &mut f.pop_host, Some("mail.example.ac.jp".into()));
+                security_row(ui, fl!("set-pop-security"), "pop-security", &mut f.pop_security);
+                text_row(ui, fl!("set-pop-port"), "pop.port", &mut f.pop_port, Some(if f.pop_security == Security::Tls { "995" } else { "110" }.into()));
+                text_row(ui, fl!("set-pop-username"), "pop.username", &mut f.pop_username, None);
+                let l = ui.label(fl!("set-password"));
+                ui.vertical(|ui| {
+                    password_typed = ui.add(egui::TextEdit::singleline(&mut s.password).password(true).desired_width(280.0)).labelled_by(l.id).changed();
+                    ui.weak(match password_from {
+                        Some(PasswordFrom::Found(Source::Keyring)) => fl!("set-password-keyring"),
+                        Some(PasswordFrom::Found(Source::Env)) => fl!("set-password-env"),
+                        Some(PasswordFrom::Found(Source::Command)) => fl!("set-password-command"),
+                        Some(PasswordFrom::ThisSession) => fl!("set-password-session"),
+                        Some(PasswordFrom::Missing) | None => fl!("set-password-missing"),
+                    });
+                });
+                ui.end_row();
+                ui.label(fl!("set-pop-auth"));
+                egui::ComboBox::new("pop-auth", "").selected_text(auth_name(f.pop_auth)).show_ui(ui, |ui| {
+                    for a in [PopAuth::Auto, PopAuth::Plain, PopAuth::User, PopAuth::Apop] {
+                        ui.selectable_value(&mut f.pop_auth, a, auth_name(a));
+                    }
+                });
+                ui.end_row();
+                ui.label("");
+                ui.checkbox(&mut f.allow_plaintext_password, fl!("set-allow-plaintext"));
+                ui.end_row();
+                text_row(ui, fl!("set-password-command-label"), "pop.password_command", &mut f.password_command, None);
+            });
+            ui.heading(fl!("set-section-smtp"));
+            egui::Grid::new("set-smtp").num_columns(2).show(ui, |ui| {
+                text_row(ui, fl!("set-smtp-host"), "smtp.host", &mut f.smtp_host, Some(fl!("set-smtp-host-hint")));
+                security_row(ui, fl!("set-smtp-security"), "smtp-security", &mut f.smtp_security);
+                text_row(ui, fl!("set-smtp-port"), "smtp.port", &mut f.smtp_port, Some(if f.smtp_security == Security::Tls { "465" } else { "25" }.into()));
+                text_row(ui, fl!("set-smtp-username"), "smtp.username", &mut f.smtp_username, Some(fl!("set-smtp-username-hint")));
+            });
+            ui.heading(fl!("set-section-window"));
+            egui::Grid::new("set-window").num_columns(2).show(ui, |ui| {
+                text_row(ui, fl!("set-window-minutes"), "relay.window_seconds", &mut f.window_minutes, None);
+                ui.label("");
+                ui.checkbox(&mut f.reuse_window, fl!("set-reuse-window"));
+                ui.end_row();
+                text_row(ui, fl!("set-margin"), "relay.margin_seconds", &mut f.margin_seconds, Some(fl!("set-margin-hint")));
+                text_row(ui, fl!("set-ca-file"), "tls.ca_file", &mut f.ca_file, None);
+            });
+            ui.heading(fl!("set-section-app"));
+            egui::Grid::new("set-app").num_columns(2).show(ui, |ui| {
+                ui.label(fl!("set-language"));
+                egui::ComboBox::new("language", "").selected_text(language_name(&f.language)).show_ui(ui, |ui| {
+                    for l in ["", "ja", "en"] {
+                        ui.selectable_value(&mut f.language, l.to_owned(), language_name(l));
+                    }
+                });
+                ui.end_row();
+                ui.label("");
+                ui.checkbox(&mut f.notifications, fl!("set-notifications"));
+                ui.end_row();
+            });
+            ui.add_space(8.0);
+        });
+        if s.form != before || password_typed {
+            s.edited = true;
+            s.message = None;
+        }
+        let mut save = save_key;
+        ui.horizontal(|ui| {
+            save |= ui.button(fl!("set-save")).on_hover_text("Ctrl+S").clicked();
+            if ui.add_enabled(s.edited, egui::Button::new(fl!("set-revert"))).clicked() {
+                s.edited = false;
+                s.password.clear();
+                s.errors.clear();
+            }
+            if let Some((ok, m)) = &s.message {
+                if *ok {
+                    ui.label(m.as_str());
+                } else {
+                    ui.colored_label(ERROR, m.as_str());
+                }
+            }
+        });
+        if save {
+            // The worker validates (a CA file is looked up on disk) and names each wrong field.
+            let password = (!s.password.is_empty()).then(|| Password::new(s.password.clone()));
+            let form = Box::new(s.form.clone());
+            self.ask(Request::SaveSettings { form, password });
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The settings form: every key of the config file as text the user edits, filled from a
+//! `Config` (or the defaults on first run), and turned back into a validated `Config` and its TOML
+//! text, naming each field that cannot be used. Pure data: it reads and writes no file (the
+//! worker does), holds no password and knows nothing of the window.
+
+use std::path::PathBuf;
+
+use crate::core::account::{
+    AccountSection, AppSection, Config, Fault, PopAuth, PopSection, RelaySection, Security, SmtpSection, TlsSection,
+};
+
+/// The form's fields, as typed. Empty text means "unset" (the default applies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Form {
+    pub address: String,
+    pub display_name: String,
+    pub pop_host: String,
+    pub pop_port: String,
+    pub pop_security: Security,
+    pub pop_username: String,
+    pub pop_auth: PopAuth,
+    pub allow_plaintext_password: bool,
+    pub password_command: String,
+    pub smtp_host: String,
+    pub smtp_port: String,
+    pub smtp_security: Security,
+    pub smtp_username: String,
+    /// The relay window in minutes ("10", "0.5").
+    pub window_minutes: String,
+    pub reuse_window: bool,
+    pub margin_seconds: String,
+    pub ca_file: String,
+    /// "" (the OS's), "ja" or "en".
+    pub language: String,
+    pub notifications: bool,
+}
+
+impl Default for Form {
+    /// A new user's form: the reference server's rules (plain POP 110, SMTP 25, ten minutes).
+    fn default() -> Form {
+        Form::from_config(&Config {
+            account: AccountSection { address: String::new(), display_name: None },
+            pop: PopSection {
+                host: String::new(),
+                port: None,
+                security: Security::None,
+                username: String::new(),
+                auth: PopAuth::Auto,
+                allow_plaintext_password: false,
+                password_command: None,
+            },
+            smtp: SmtpSection { host: None, port: None, security: Security::None, username: None },
+            relay: RelaySection::default(),
+            tls: TlsSection::default(),
+            app: AppSection::default(),
+            fingerprint: String::new(),
+        })
+    }
+}
+
+/// One field that cannot be saved: its config key and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub key: &'static str,
+    pub problem: Problem,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    Required,
+    /// Not a whole number from 1 to 65535.
+    NotPort,
+    /// Not a positive number.
+    NotNumber,
+    /// What the config's own validation says.
+    Fault(Fault),
+}
+
+fn opt(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+fn minutes(seconds: u64) -> String {
+    if seconds % 60 == 0 { (seconds / 60).to_string() } else { format!("{}", seconds as f64 / 60.0) }
+}
+
+impl Form {
+    pub fn from_config(c: &Config) -> Form {
+        let text = |o: &Option<String>| o.clone().unwrap_or_default();
+        let port = |p: Option<u16>| p.map(|p| p.to_string()).unwrap_or_default();
+        Form {
+            address: c.account.address.clone(),
+            display_name: text(&c.account.display_name),
+            pop_host: c.pop.host.clone(),
+            pop_port: port(c.pop.port),
+            pop_security: c.pop.security,
+            pop_username: c.pop.username.clone(),
+            pop_auth: c.pop.auth,
+            allow_plaintext_password: c.pop.allow_plaintext_password,
+            password_command: text(&c.pop.password_command),
+            smtp_host: text(&c.smtp.host),
+            smtp_port: port(c.smtp.port),
+            smtp_security: c.smtp.security,
+            smtp_username: text(&c.smtp.username),
+            window_minutes: minutes(c.relay.window_seconds),
+            reuse_window: c.relay.reuse_window,
+            margin_seconds: c.relay.margin_seconds.map(|m| m.to_string()).unwrap_or_default(),
+            ca_file: c.tls.ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            language: text(&c.app.language),
+            notifications: c.app.notifications,
+        }
+    }
+
+    /// The config this form describes, or every field that is wrong.
+    pub fn to_config(&self) -> Result<Config, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut port = |key: &'static str, s: &str| match opt(s) {
+            None => None,
+            Some(t) => match t.parse::<u16>() {
+                Ok(p) if p > 0 => Some(p),
+                _ => {
+                    errors.push(FieldError { key, problem: Problem::NotPort });
+                    None
+                }
+            },
+        };
+        let pop_port = port("pop.port", &self.pop_port);
+        let smtp_port = port("smtp.port", &self.smtp_port);
+        let window_seconds = match self.window_minutes.trim().parse::<f64>() {
+            Ok(m) if m.is_finite() && m > 0.0 && m < 1e6 => (m * 60.0).round().max(1.0) as u64,
+            _ => {
+                errors.push(FieldError { key: "relay.window_seconds", problem: Problem::NotNumber });
+                600
+            }
+        };
+        let margin_seconds = match opt(&self.margin_seconds) {
+            None => None,
+            Some(t) => match t.parse::<u64>() {
+                Ok(m) => Some(m),
+                Err(_) => {
+                    errors.push(FieldError { key: "relay.margin_seconds", problem: Problem::NotNumber });
+                    None
+                }
+            },
+        };
+        for (key, value) in [("account.address", &self.address), ("pop.host", &self.pop_host), ("pop.username", &self.pop_username)] {
+            if value.trim().is_empty() {
+                errors.push(FieldError { key, problem: Problem::Required });
+            }
+        }
+        let config = Config {
+            account: AccountSection { address: self.address.trim().to_owned(), display_name: opt(&self.display_name) },
+            pop: PopSection {
+                host: self.pop_host.trim().to_owned(),
+                port: pop_port,
+                security: self.pop_security,
+                username: self.pop_username.trim().to_owned(),
+                auth: self.pop_auth,
+                allow_plaintext_password: self.allow_plaintext_password,
+                password_command: opt(&self.password_command),
+            },
+            smtp: SmtpSection {
+                host: opt(&self.smtp_host),
+                port: smtp_port,
+                security: self.smtp_security,
+                username: opt(&self.smtp_username),
+            },
+            relay: RelaySection { window_seconds, reuse_window: self.reuse_window, margin_seconds },
+            tls: TlsSection { ca_file: opt(&self.ca_file).map(PathBuf::from) },
+            app: AppSection { language: opt(&self.language), notifications: self.notifications },
+            fingerprint: String::new(),
+        };
+        for (key, fault) in config.faults() {
+            if !errors.iter().any(|e| e.key == key) {
+                errors.push(FieldError { key, problem: Problem::Fault(fault) });
+            }
+        }
+        if errors.is_empty() { Ok(config) } else { Err(errors) }
+    }
+
+    /// The config file's text for this form (what 「保存」 writes), or every field that is wrong.
+    pub fn to_toml(&self) -> Result<String, Vec<FieldError>> {
+        let config = self.to_config()?;
+        let body = toml::to_string(&config).expect("a config always serializes");
+        Ok(format!("# popsend — written by the settings window; the password is not stored here.\n\n{body}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn filled() -> Form {
+        Form {
+            address: "taro@example.ac.jp".into(),
+            pop_host: "mail.example.ac.jp".into(),
+            pop_username: "taro".into(),
+            ..Form::default()
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_reference_server() {
+        let f = Form::default();
+        assert_eq!(f.window_minutes, "10");
+        assert_eq!((f.pop_security, f.smtp_security), (Security::None, Security::None));
+        assert!(f.notifications);
+    }
+
+    #[test]
+    fn saved_text_loads_back_to_the_same_form() {
+        let mut f = filled();
+        f.display_name = "山田 太郎".into();
+        f.smtp_port = "587".into();
+        f.smtp_security = Security::Starttls;
+        f.window_minutes = "0.5".into();
+        f.language = "en".into();
+        f.notifications = false;
+        let text = f.to_toml().unwrap();
+        let c = Config::parse(&text, Path::new("x.toml")).unwrap();
+        assert_eq!(c.relay.window_seconds, 30);
+        assert_eq!(Form::from_config(&c), f);
+    }
+
+    #[test]
+    fn every_wrong_field_is_named() {
+        let f = Form {
+            address: "not an address".into(),
+            pop_host: "".into(),
+            pop_port: "99999".into(),
+            smtp_host: "smtp example".into(),
+            window_minutes: "十".into(),
+            ..filled()
+        };
+        let keys: Vec<_> = f.to_config().unwrap_err().into_iter().map(|e| e.key).collect();
+        for key in ["account.address", "pop.host", "pop.port", "smtp.host", "relay.window_seconds"] {
+            assert!(keys.contains(&key), "{key} not named in {keys:?}");
+        }
+        assert!(!keys.contains(&"pop.username"), "{keys:?}");
+    }
+
+    #[test]
+    fn a_line_break_in_the_name_is_refused() {
+        let f = Form { display_name: "Taro\r\nBcc: x@example.net".into(), ..filled() };
+        let e = f.to_config().unwrap_err();
+        assert_eq!(e[0].key, "account.display_name");
+    }
+}
