@@ -126,12 +126,16 @@ impl App {
                 ui.end_row();
             };
             let security_row = |ui: &mut egui::Ui, label: String, id: &str, value: &mut Security| {
-                ui.label(label.clone());
-                egui::ComboBox::new(id, "").selected_text(security_name(*value)).show_ui(ui, |ui| {
-                    for s in [Security::None, Security::Starttls, Security::Tls] {
-                        ui.selectable_value(value, s, security_name(s));
-                    }
-                });
+                let l = ui.label(label);
+                egui::ComboBox::from_id_salt(id)
+                    .selected_text(security_name(*value))
+                    .show_ui(ui, |ui| {
+                        for s in [Security::None, Security::Starttls, Security::Tls] {
+                            ui.selectable_value(value, s, security_name(s));
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
                 ui.end_row();
             };
             ui.heading(fl!("set-section-account"));
@@ -157,12 +161,16 @@ impl App {
                     });
                 });
                 ui.end_row();
-                ui.label(fl!("set-pop-auth"));
-                egui::ComboBox::new("pop-auth", "").selected_text(auth_name(f.pop_auth)).show_ui(ui, |ui| {
-                    for a in [PopAuth::Auto, PopAuth::Plain, PopAuth::User, PopAuth::Apop] {
-                        ui.selectable_value(&mut f.pop_auth, a, auth_name(a));
-                    }
-                });
+                let l = ui.label(fl!("set-pop-auth"));
+                egui::ComboBox::from_id_salt("pop-auth")
+                    .selected_text(auth_name(f.pop_auth))
+                    .show_ui(ui, |ui| {
+                        for a in [PopAuth::Auto, PopAuth::Plain, PopAuth::User, PopAuth::Apop] {
+                            ui.selectable_value(&mut f.pop_auth, a, auth_name(a));
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
                 ui.end_row();
                 ui.label("");
                 ui.checkbox(&mut f.allow_plaintext_password, fl!("set-allow-plaintext"));
@@ -188,9 +196,9 @@ impl App {
             ui.heading(fl!("set-section-app"));
             egui::Grid::new("set-app").num_columns(2).show(ui, |ui| {
                 ui.label(fl!("set-language"));
-                egui::ComboBox::new("language", "").selected_text(language_name(&f.language)).show_ui(ui, |ui| {
+                ui.horizontal(|ui| {
                     for l in ["", "ja", "en"] {
-                        ui.selectable_value(&mut f.language, l.to_owned(), language_name(l));
+                        ui.radio_value(&mut f.language, l.to_owned(), language_name(l));
                     }
                 });
                 ui.end_row();

@@ -252,7 +252,10 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
             return;
         }
         let now = d.clock.now();
-        let due_now = matches!(outbox.next_due(), Ok(Some(t)) if t <= now);
+        // A queue paused under these settings waits for the user (FlushNow, Retry) or new
+        // settings; its messages stay due, so without this the loop would spin.
+        let paused = matches!(outbox.paused(), Ok(Some(p)) if p.config == d.config.fingerprint);
+        let due_now = !paused && matches!(outbox.next_due(), Ok(Some(t)) if t <= now);
         // Another process holding the send lock: look again after a poll, not in a tight loop.
         let held_off = hold_until.is_some_and(|h| now < h);
         if force || (due_now && !held_off) {
@@ -272,7 +275,7 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
         }
         let wait = match (hold_until, outbox.next_due()) {
             (Some(h), _) if held_off => h.duration_since(now).unwrap_or(Duration::ZERO),
-            (_, Ok(Some(t))) => t.duration_since(now).unwrap_or(Duration::ZERO).min(POLL),
+            (_, Ok(Some(t))) if !paused => t.duration_since(now).unwrap_or(Duration::ZERO).min(POLL),
             _ => POLL,
         };
         let mut network_changed = false;

@@ -95,8 +95,13 @@ pub fn store_in_keyring(username: &str, host: &str, password: &Password) -> Resu
 }
 
 fn keyring_error(e: keyring::Error) -> SecretError {
-    // The keyring's errors describe the store, never the secret.
-    SecretError::KeyringUnavailable { detail: e.to_string() }
+    // The keyring's errors describe the store, never the secret. "No default store" only says
+    // that the store could not start; its own error says why (no Secret Service, no D-Bus…).
+    let detail = match (&e, keyring::Entry::store_status()) {
+        (keyring::Error::NoDefaultStore, Err(why)) => why.to_string(),
+        _ => e.to_string(),
+    };
+    SecretError::KeyringUnavailable { detail }
 }
 
 fn run_command(cmd: &str) -> Result<Password, SecretError> {

@@ -377,10 +377,10 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     d.stop = Some(&stop);
     let (etx, erx) = mpsc::channel(64);
     let on_event = |event: Event| {
-        if config.app.notifications {
-            announce(&event, &shared.hooks);
-        }
         let (waiting, sent) = lists(&outbox);
+        if config.app.notifications {
+            announce(&event, &waiting, &sent, &shared.hooks);
+        }
         shared.publish(|v| {
             v.waiting = waiting;
             v.sent = sent;
@@ -473,13 +473,16 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     end
 }
 
-fn announce(event: &Event, hooks: &Hooks) {
+/// Notices for a flush: what was sent (named by the first subject) and each message that failed
+/// for good. The flush names messages by id; the subjects come from the lists just read.
+fn announce(event: &Event, waiting: &[Row], sent: &[Row], hooks: &Hooks) {
     let Event::Flushed(f) = event else { return };
-    if let Some((_, subject)) = f.sent.first() {
-        (hooks.notify)(Notice::Sent { count: f.sent.len(), subject: subject.clone() });
+    let subject = |id: i64| waiting.iter().chain(sent).find(|r| r.id == id).map(|r| r.subject.clone()).unwrap_or_default();
+    if let Some((id, _)) = f.sent.first() {
+        (hooks.notify)(Notice::Sent { count: f.sent.len(), subject: subject(*id) });
     }
-    for (_, subject, reason) in &f.failed {
-        (hooks.notify)(Notice::Failed { subject: subject.clone(), reason: reason.clone() });
+    for (id, _, reason) in &f.failed {
+        (hooks.notify)(Notice::Failed { subject: subject(*id), reason: reason.clone() });
     }
 }
 

@@ -83,3 +83,44 @@ async fn commands_drive_the_engine_and_snapshots_follow() {
     tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(engine, driver) }).await.expect("the engine did not stop");
     assert!(events.borrow().iter().any(|e| matches!(e, Event::Snapshot(s) if s.counts.sent == 0 && s.counts.queued == 0)));
 }
+
+/// A queue paused under the current settings (e.g. a wrong password) keeps its messages due but
+/// must not be flushed again and again: the loop waits for a command. Before the fix it spun at
+/// 100 % CPU and never read its commands, so this runs on its own thread with a deadline.
+#[test]
+fn a_paused_queue_waits_instead_of_spinning() {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let flushes = rt.block_on(async {
+            let text = "[account]\naddress = \"student@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"s\"\n[smtp]\nport = 1\n";
+            let config = Config::parse(text, Path::new("paused.toml")).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let ob = Outbox::open(dir.path()).unwrap();
+            let out = outgoing();
+            ob.enqueue(&out, "件名", "a@example.net", SystemTime::now()).unwrap();
+            let error = popsend::core::outbox::LastError { kind: "wrong-password".into(), reply: Some("-ERR [AUTH] no".into()), detail: String::new() };
+            ob.pause(&popsend::core::outbox::Pause { error, config: config.fingerprint.clone() }).unwrap();
+            let password = Password::new("pw".into());
+            let trust = TrustAnchors::default();
+            let store = window::Store::new(dir.path());
+            let d = Deliverer::new(&config, &password, &trust, &store, &SystemClock);
+            let (tx, rx) = mpsc::channel(8);
+            let flushes = RefCell::new(0usize);
+            let engine = engine::watch(&ob, &d, rx, |e| {
+                if matches!(e, Event::Flushed(_)) {
+                    *flushes.borrow_mut() += 1;
+                }
+            });
+            let driver = async {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                tx.send(Command::Shutdown).await.unwrap();
+            };
+            tokio::join!(engine, driver);
+            flushes.into_inner()
+        });
+        let _ = done_tx.send(flushes);
+    });
+    let flushes = done_rx.recv_timeout(Duration::from_secs(20)).expect("the engine never read its Shutdown command (busy loop on a paused queue)");
+    assert!(flushes <= 1, "{flushes} flushes of a paused queue in one second");
+}

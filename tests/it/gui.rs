@@ -2,12 +2,27 @@
 //! worker thread behind it is real too: a real outbox file, servers that do not answer.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use popsend::app::{App, Tab};
 use popsend::core::account::Paths;
+use popsend::core::worker::{Notice, Problem};
+
+use crate::support::{servers, token};
+
+/// The language is process-wide: one window test at a time.
+static GUI: Mutex<()> = Mutex::new(());
+
+fn gui_lock(lang: &str) -> MutexGuard<'static, ()> {
+    let g = GUI.lock().unwrap_or_else(|e| e.into_inner());
+    popsend::i18n::init(Some(lang));
+    g
+}
+
+type Notices = Arc<Mutex<Vec<Notice>>>;
 
 fn offline_config(dir: &Path) -> (PathBuf, PathBuf) {
     let config = dir.join("c.toml");
@@ -16,13 +31,22 @@ fn offline_config(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn harness(config: PathBuf, data: PathBuf) -> Harness<'static, Option<App>> {
+    harness_noting(config, data, Notices::default())
+}
+
+/// A harness whose desktop notifications are recorded in `notices`.
+fn harness_noting(config: PathBuf, data: PathBuf, notices: Notices) -> Harness<'static, Option<App>> {
     Harness::builder()
-        .with_size(egui::vec2(900.0, 640.0))
+        .with_size(egui::vec2(900.0, 1300.0))
         // Japanese glyphs from the first frame on.
         .with_context_setup(popsend::app::install_fonts)
         .build_ui_state(
             move |ui, state: &mut Option<App>| {
-                let app = state.get_or_insert_with(|| App::new(ui.ctx(), Paths { config_file: config.clone(), data_dir: data.clone() }));
+                let app = state.get_or_insert_with(|| {
+                    let notices = notices.clone();
+                    let notify = Arc::new(move |n| notices.lock().unwrap().push(n));
+                    App::with_notify(ui.ctx(), Paths { config_file: config.clone(), data_dir: data.clone() }, notify)
+                });
                 app.draw(ui);
             },
             None,
@@ -33,20 +57,27 @@ fn harness(config: PathBuf, data: PathBuf) -> Harness<'static, Option<App>> {
 /// Fixed steps, not `run()`: the worker's repaints and egui's animations need not settle within
 /// `run()`'s step limit on a loaded machine.
 fn run_until(h: &mut Harness<'static, Option<App>>, what: &str, done: impl Fn(&App) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    run_until_for(h, what, Duration::from_secs(10), done)
+}
+
+fn run_until_for(h: &mut Harness<'static, Option<App>>, what: &str, limit: Duration, done: impl Fn(&App) -> bool) {
+    let deadline = Instant::now() + limit;
     loop {
         h.run_steps(4);
         if h.state().as_ref().is_some_and(&done) {
             return;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        if Instant::now() >= deadline {
+            let problem = h.state().as_ref().map(|a| format!("{:?}", a.view().problem));
+            panic!("timed out waiting for: {what} (problem: {problem:?})");
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 #[test]
 fn compose_and_send_later_puts_the_row_in_the_outbox_then_the_language_switches() {
-    popsend::i18n::init(Some("ja"));
+    let _g = gui_lock("ja");
     let dir = tempfile::tempdir().unwrap();
     let (config, data) = offline_config(dir.path());
     let mut h = harness(config.clone(), data.clone());
@@ -79,4 +110,169 @@ fn compose_and_send_later_puts_the_row_in_the_outbox_then_the_language_switches(
     h.get_by_label("Send now");
     h.get_by_label_contains("期末レポート");
     popsend::i18n::init(Some("ja"));
+}
+
+fn app<'a>(h: &'a Harness<'static, Option<App>>) -> &'a App {
+    h.state().as_ref().unwrap()
+}
+
+fn type_into(h: &mut Harness<'static, Option<App>>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.run_steps(1);
+    h.get_by_label(label).type_text(text);
+    h.run_steps(2);
+}
+
+fn click(h: &mut Harness<'static, Option<App>>, label: &str) {
+    h.get_by_label(label).click();
+    h.run_steps(3);
+}
+
+/// First start: no config, so 設定 opens; 保存 names a wrong field and writes nothing; fixed, it
+/// writes the file (without the password) and the engine starts; then 送信 goes through the real
+/// POP-before-SMTP servers, the message moves to 送信済み, the countdown shows about the window's
+/// length, and a desktop notification is announced.
+#[test]
+fn first_run_settings_then_send_through_the_real_servers() {
+    let s = servers();
+    let _g = gui_lock("ja");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config").join("config.toml");
+    let data = dir.path().join("data");
+    let notices = Notices::default();
+    let mut h = harness_noting(config.clone(), data.clone(), notices.clone());
+    run_until(&mut h, "the first-run problem", |a| a.view().problem == Some(Problem::SetupNeeded));
+    h.run_steps(2);
+    assert_eq!(app(&h).tab, Tab::Settings, "a first start opens 設定");
+
+    type_into(&mut h, "メールアドレス", "student at popsend.test");
+    type_into(&mut h, "POPサーバー", &s.host);
+    type_into(&mut h, "POP のポート", &s.pop3.to_string());
+    type_into(&mut h, "ユーザー名", &s.user);
+    type_into(&mut h, "パスワード", &s.pass);
+    type_into(&mut h, "SMTP のポート", &s.smtp.to_string());
+    click(&mut h, "保存");
+    run_until(&mut h, "the refusal to save", |a| a.view().saved.is_some());
+    h.run_steps(2);
+    h.get_by_label_contains("保存できません");
+    h.get_by_label("メールアドレスの形になっていません");
+    assert!(!config.exists(), "an invalid form was written");
+
+    h.get_by_label("メールアドレス").focus();
+    h.run_steps(1);
+    h.state_mut().as_mut().unwrap().settings.form.address.clear();
+    type_into(&mut h, "メールアドレス", "student@popsend.test");
+    // The test servers' window is short: minutes as a decimal.
+    let minutes = format!("{}", s.window as f64 / 60.0);
+    h.state_mut().as_mut().unwrap().settings.form.window_minutes.clear();
+    type_into(&mut h, "送信できる時間 (分)", &minutes);
+    click(&mut h, "保存");
+    run_until(&mut h, "the engine on the saved settings", |a| a.view().account == "student@popsend.test");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(&format!("port = {}", s.pop3)) && text.contains("window_seconds"), "{text}");
+    assert!(!text.contains(&s.pass), "the password was written to the config file");
+
+    click(&mut h, "作成");
+    let subject = token("gui-send");
+    type_into(&mut h, "宛先", "friend@example.net");
+    type_into(&mut h, "件名", &subject);
+    type_into(&mut h, "本文", "POP before SMTP のテストです。");
+    click(&mut h, "送信");
+    run_until_for(&mut h, "the message in 送信済み", Duration::from_secs(30), |a| a.view().sent.iter().any(|r| r.subject == subject));
+    assert!(s.find_delivered(&subject).is_some() || !s.delivered(&subject).is_empty());
+    h.run_steps(2);
+    let window = app(&h).view().snapshot.as_ref().and_then(|s| s.window).expect("a relay window after sending");
+    let left = window.remaining(SystemTime::now()).as_secs();
+    assert!(left + 10 >= s.window && left <= s.window, "countdown {left} s for a {} s window", s.window);
+    h.get_by_label_contains("送信可能 残り");
+    click(&mut h, "送信済み");
+    h.get_by_label_contains(&subject);
+    let n = notices.lock().unwrap().clone();
+    assert!(n.iter().any(|n| matches!(n, Notice::Sent { subject: s, .. } if *s == subject)), "{n:?}");
+}
+
+/// A server that refuses (the POP login, wrong password): the row in 送信トレイ gives the reason
+/// in Japanese, and 詳細 shows the server's own reply.
+#[test]
+fn a_refusing_server_shows_the_japanese_reason_and_its_reply() {
+    let s = servers();
+    let _g = gui_lock("ja");
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.config(dir.path(), &format!("port = {}\npassword_command = \"echo not-the-password\"", s.pop3), &format!("port = {}", s.smtp), "");
+    let mut h = harness(config, dir.path().join("data"));
+    run_until(&mut h, "the engine", |a| a.view().account == "student@popsend.test");
+    type_into(&mut h, "宛先", "friend@example.net");
+    type_into(&mut h, "件名", "届かないはず");
+    click(&mut h, "送信");
+    run_until_for(&mut h, "the refusal recorded", Duration::from_secs(20), |a| a.view().waiting.iter().any(|r| r.last_error.is_some()));
+    h.run_steps(2);
+    h.get_by_label_contains("パスワード");
+    // The server's own reply: in the problem line, and once more in the row's 詳細.
+    let before = h.query_all_by_label_contains("-ERR").count();
+    click(&mut h, "詳細");
+    assert!(h.query_all_by_label_contains("-ERR").count() > before, "詳細 did not show the server's reply");
+    assert_eq!(s.probe_relay(), 454, "a refused login opened the relay");
+}
+
+/// 設定 saved and loaded again: the field keeps its value, and switching the language to English
+/// changes the labels at once and after a restart.
+#[test]
+fn settings_save_reload_and_switch_the_language() {
+    let _g = gui_lock("ja");
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = offline_config(dir.path());
+    let mut h = harness(config.clone(), data.clone());
+    run_until(&mut h, "the account", |a| a.view().account == "taro@popsend.test");
+    click(&mut h, "設定");
+    type_into(&mut h, "差出人の名前", "山田 太郎");
+    click(&mut h, "English");
+    click(&mut h, "保存");
+    run_until(&mut h, "the reload", |a| a.view().settings.display_name == "山田 太郎");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("language = \"en\""), "{text}");
+    h.run_steps(4);
+    h.get_by_label("Settings");
+    h.get_by_label("Compose");
+    drop(h);
+
+    popsend::i18n::init(Some("ja"));
+    let mut h = harness(config, data);
+    run_until(&mut h, "the saved settings", |a| a.view().settings.language == "en");
+    h.run_steps(4);
+    click(&mut h, "Settings");
+    assert_eq!(app(&h).settings.form.display_name, "山田 太郎");
+    h.get_by_label("Sender name");
+    popsend::i18n::init(Some("ja"));
+}
+
+/// An unsent draft survives closing the window; 「編集」 brings a queued message back to 作成.
+#[test]
+fn a_draft_survives_closing_and_edit_brings_a_message_back() {
+    let _g = gui_lock("ja");
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = offline_config(dir.path());
+    let mut h = harness(config.clone(), data.clone());
+    run_until(&mut h, "the account", |a| a.view().account == "taro@popsend.test");
+    type_into(&mut h, "宛先", "hanako@example.net");
+    type_into(&mut h, "本文", "書きかけ");
+    let draft = data.join("draft.toml");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !draft.exists() {
+        assert!(Instant::now() < deadline, "the draft was not saved");
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(h);
+
+    let mut h = harness(config, data.clone());
+    run_until(&mut h, "the draft back in 作成", |a| a.compose.body == "書きかけ");
+    assert_eq!(app(&h).compose.to, "hanako@example.net");
+    click(&mut h, "後で送信");
+    run_until(&mut h, "the queued row", |a| a.view().waiting.len() == 1);
+    h.run_steps(2);
+    click(&mut h, "編集");
+    run_until(&mut h, "the message back in 作成", |a| a.compose.body == "書きかけ" && a.view().waiting.is_empty());
+    assert_eq!(app(&h).tab, Tab::Compose);
+    let ob = popsend::core::outbox::Outbox::open(&data).unwrap();
+    assert_eq!(ob.counts().unwrap().queued, 0, "編集 left the message in the outbox");
 }
