@@ -66,8 +66,8 @@ Xvfb "$display" -screen 0 1000x720x24 -nolisten tcp >/dev/null 2>&1 & xvfb=$!
 sleep 1
 DISPLAY=$display "$bin" --config "$work/config.toml" --data-dir "$work/data" >/dev/null 2>&1 & app=$!
 export DISPLAY=$display
-xdotool search --sync --onlyvisible --name "POP送信ヘルパー" >/dev/null
-win=$(xdotool search --onlyvisible --name "POP送信ヘルパー" | head -1)
+xdotool search --sync --class popsend >/dev/null
+win=$(xdotool search --class popsend | head -1)
 xdotool windowmove "$win" 0 0
 sleep 3   # the first flush finds the server unreachable; the rows show why
 shot() {

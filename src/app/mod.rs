@@ -273,10 +273,13 @@ fn problem_text(p: &Problem) -> String {
         Problem::Outbox(d) => fl!("err-outbox", detail = d.as_str()),
         Problem::Draft(d) => fl!("gui-err-draft", detail = d.as_str()),
         Problem::Dialog(d) => fl!("gui-err-dialog", detail = d.as_str()),
-        Problem::Run { detail, reply } => match reply {
-            Some(r) => format!("{detail} — {}", fl!("server-reply", reply = r.as_str())),
-            None => detail.clone(),
-        },
+        Problem::Run(e) => {
+            let mut text = crate::words::reason(e);
+            if let Some(r) = &e.reply {
+                text += &format!(" — {}", fl!("server-reply", reply = r.as_str()));
+            }
+            format!("{text} ({})", e.detail)
+        }
     }
 }
 
@@ -295,6 +298,8 @@ pub fn run(paths: Paths) -> Result<(), String> {
             .with_app_id("popsend")
             .with_inner_size([900.0, 660.0])
             .with_drag_and_drop(true),
+        #[cfg(feature = "wgpu")]
+        renderer: eframe::Renderer::Wgpu,
         ..Default::default()
     };
     eframe::run_native(

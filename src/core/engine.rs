@@ -236,6 +236,11 @@ pub const OFFLINE_PROBE: Duration = Duration::from_secs(15);
 pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Receiver<Command>, mut on_event: impl FnMut(Event)) {
     // Interface changes, where the platform can tell; polling and probing cover the rest.
     let mut ifs = if_watch::tokio::IfWatcher::new().ok();
+    // The watcher first reports every address the machine already has, as it learns them; those
+    // are not changes (taken as changes, each woke the queue and cost an attempt).
+    let settled = d.clock.now() + Duration::from_secs(3);
+    // Several interfaces change at once on a reconnect: one wake for the burst.
+    let mut last_wake: Option<SystemTime> = None;
     let mut last_probe = d.clock.now();
     let mut force = false;
     let mut online = None;
@@ -322,7 +327,7 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
                 }
             },
             Some(_) = async { match ifs.as_mut() { Some(w) => w.next().await, None => std::future::pending().await } } => {
-                network_changed = true;
+                network_changed = d.clock.now() >= settled;
             }
         }
         let now = d.clock.now();
@@ -330,7 +335,11 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
             last_probe = now;
             network_changed = waiting_for_network(outbox) && server_answers(d).await;
         }
+        if network_changed && last_wake.is_some_and(|w| now.duration_since(w).unwrap_or(Duration::ZERO) < Duration::from_secs(2)) {
+            network_changed = false;
+        }
         if network_changed {
+            last_wake = Some(now);
             match outbox.wake(&network_kinds(), now) {
                 Ok(0) => {}
                 Ok(n) => {

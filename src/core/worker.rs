@@ -67,8 +67,8 @@ pub enum Problem {
     Draft(String),
     /// The file dialog could not open.
     Dialog(String),
-    /// The last run or login stopped: the technical detail and the server's reply.
-    Run { detail: String, reply: Option<String> },
+    /// The last run or login stopped: why (its kind), the server's reply and the detail.
+    Run(LastError),
 }
 
 /// Where the password in use comes from.
@@ -388,14 +388,12 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                 Event::Snapshot(s) => v.snapshot = Some(s),
                 Event::Flushed(f) => {
                     if let Some(e) = f.stopped {
-                        v.problem = Some(Problem::Run { detail: e.to_string(), reply: e.server_reply().map(str::to_owned) });
+                        v.problem = Some(Problem::Run(engine::last_error_of_run(&e)));
                     } else if !f.sent.is_empty() {
                         v.problem = None;
                     }
                 }
-                Event::LoginFailed(e) => {
-                    v.problem = Some(Problem::Run { detail: e.to_string(), reply: e.server_reply().map(str::to_owned) })
-                }
+                Event::LoginFailed(e) => v.problem = Some(Problem::Run(engine::last_error_of_run(&e))),
                 Event::LoggedIn(_) => v.problem = None,
                 Event::Error(e) => v.problem = Some(Problem::Outbox(e.to_string())),
                 Event::Edited(_, Some(text)) => match Unsent::from_text(&text) {

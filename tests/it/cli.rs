@@ -148,3 +148,39 @@ fn send_later_needs_no_password_and_no_network() {
     let q = popsend(&config, None, "en", &["queue"]);
     assert!(q.stdout.contains("#1\twaiting") && q.stdout.contains("Tries 0"), "{}", q.stdout);
 }
+
+/// `watch` with the server unreachable tries once at start and then keeps to its backoff: the
+/// network interfaces it finds at start are not "the network came back" (each was taken as such,
+/// and six attempts in three seconds pushed the next try an hour away). `--until-empty` does not
+/// leave while the message still waits.
+#[test]
+fn watch_offline_tries_once_and_keeps_its_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "[account]\naddress = \"a@popsend.test\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"u\"\n[smtp]\nport = 1\n").unwrap();
+    let queued = popsend(&config, Some("pw"), "en", &["send", "--later", "--to", "b@example.net", "--subject", "waits", "--body-file", "/dev/null"]);
+    assert_eq!(queued.code, 0, "{}", queued.all());
+    let mut watch = crate::support::popsend_command(&config, Some("pw"), "en", &["watch", "--until-empty"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    assert!(watch.try_wait().unwrap().is_none(), "watch --until-empty left while a message waits");
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let ob = popsend::core::outbox::Outbox::open(&dir.path().join("data")).unwrap();
+    let rows = ob.list(&[popsend::core::outbox::State::Queued], 10).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].attempts, 1, "attempts in 6 s of watch with the server down");
+}
+
+/// `watch --until-empty` (what the window leaves behind when it closes) exits once nothing waits.
+#[test]
+fn watch_until_empty_exits_when_nothing_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "[account]\naddress = \"a@popsend.test\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"u\"\n[smtp]\nport = 1\n").unwrap();
+    let run = popsend(&config, Some("pw"), "en", &["watch", "--until-empty"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+}
