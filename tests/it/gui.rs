@@ -206,7 +206,10 @@ fn a_refusing_server_shows_the_japanese_reason_and_its_reply() {
     click(&mut h, "送信");
     run_until_for(&mut h, "the refusal recorded", Duration::from_secs(20), |a| a.view().waiting.iter().any(|r| r.last_error.is_some()));
     h.run_steps(2);
-    h.get_by_label_contains("パスワード");
+    // The row's reason (and the status line) in Japanese.
+    let reason = popsend::fl!("kind-wrong-password");
+    assert!(reason.contains("パスワード"), "{reason}");
+    assert!(h.query_all_by_label(&reason).count() >= 1, "no row says: {reason}");
     // The server's own reply: in the problem line, and once more in the row's 詳細.
     let before = h.query_all_by_label_contains("-ERR").count();
     click(&mut h, "詳細");
