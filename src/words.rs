@@ -1,6 +1,7 @@
 //! Core states and error kinds in the user's words (shared by the command line and the window).
 //! Only wording: no logic beyond choosing the message.
 
+use crate::core::diagnose::{Finding, Skip, StepId, StepResult};
 use crate::core::outbox::{LastError, State};
 use crate::core::retry::Kind;
 use crate::fl;
@@ -33,3 +34,92 @@ pub fn reason(e: &LastError) -> String {
     }
 }
 
+
+/// 接続テスト: a step's name.
+pub fn step_name(id: StepId) -> String {
+    match id {
+        StepId::Resolve => fl!("diag-step-resolve"),
+        StepId::PopPort => fl!("diag-step-pop-port"),
+        StepId::Tls => fl!("diag-step-tls"),
+        StepId::PopLogin => fl!("diag-step-pop-login"),
+        StepId::SmtpPort => fl!("diag-step-smtp-port"),
+        StepId::Smtp => fl!("diag-step-smtp"),
+        StepId::Relay => fl!("diag-step-relay"),
+        StepId::Window => fl!("diag-step-window"),
+    }
+}
+
+/// 接続テスト: what a step found, and the next thing to try (none when it passed).
+pub fn step_explanation(r: &StepResult) -> (String, Option<String>) {
+    let port = |p: u16| p.to_string();
+    match &r.finding {
+        Finding::Ok => (
+            match r.id {
+                StepId::Window => fl!("diag-ok-window", detail = r.detail.as_str()),
+                _ => fl!("diag-ok"),
+            },
+            None,
+        ),
+        Finding::Skipped(Skip::NoTls) => (fl!("diag-skip-no-tls"), Some(fl!("diag-next-no-tls"))),
+        Finding::Skipped(Skip::LoginSkipped) => (fl!("diag-skip-login"), None),
+        Finding::Skipped(Skip::EarlierStepFailed) => (fl!("diag-skip-earlier"), None),
+        Finding::NameNotFound => (fl!("diag-name"), Some(fl!("diag-next-name"))),
+        Finding::Refused => (fl!("diag-refused"), Some(fl!("diag-next-refused"))),
+        Finding::Timeout => (fl!("diag-timeout"), Some(fl!("diag-next-timeout"))),
+        Finding::Certificate => (fl!("diag-certificate"), Some(fl!("err-tls-hint"))),
+        Finding::WrongPassword => (fl!("err-wrong-password"), Some(fl!("diag-next-password"))),
+        Finding::NoPassword => (fl!("diag-no-password"), Some(fl!("err-password-hint"))),
+        Finding::Other => (fl!("diag-other"), Some(fl!("diag-next-other"))),
+        Finding::SmtpPortSilent { port: p, alternatives } => {
+            let what = if *p == 25 { fl!("err-port25") } else { fl!("diag-smtp-port-silent", port = port(*p)) };
+            let next = match alternatives.iter().find(|(_, auth)| *auth).or(alternatives.first()) {
+                Some((alt, true)) => fl!("diag-next-alternative-auth", port = port(*alt)),
+                Some((alt, false)) => fl!("diag-next-alternative", port = port(*alt)),
+                None if *p == 25 => fl!("err-port25-hint"),
+                None => fl!("diag-next-refused"),
+            };
+            (what, Some(next))
+        }
+        Finding::RelayDenied => (fl!("diag-relay-denied"), Some(fl!("diag-next-relay"))),
+    }
+}
+
+/// 接続テスト as text for a help desk: a title, one block per step (✓/✗/–) with details and the
+/// server's replies, and a verdict. Holds no password: no step records one.
+pub fn diagnose_report(account: &str, steps: &[StepResult]) -> String {
+    let mut out = fl!("diag-title", account = account) + "\n";
+    for (i, r) in steps.iter().enumerate() {
+        out += &diagnose_step(i, r);
+    }
+    out + &diagnose_verdict(steps) + "\n"
+}
+
+/// One step's block of the report (`i` counts from 0).
+pub fn diagnose_step(i: usize, r: &StepResult) -> String {
+    let mark = match r.finding {
+        Finding::Ok => "✓",
+        Finding::Skipped(_) => "–",
+        _ => "✗",
+    };
+    let (what, next) = step_explanation(r);
+    let mut out = format!("{mark} {}. {}: {what}\n", i + 1, step_name(r.id));
+    if !r.detail.is_empty() && !(r.passed() && r.id == StepId::Window) {
+        out += &format!("     {}\n", fl!("detail", detail = r.detail.as_str()));
+    }
+    if let Some(reply) = &r.reply {
+        out += &format!("     {}\n", fl!("server-reply", reply = reply.as_str()));
+    }
+    if let Some(next) = next {
+        out += &format!("     {}\n", fl!("next-step", hint = next.as_str()));
+    }
+    out
+}
+
+/// Whether the test passed as a whole: every step ✓ (a connection configured without TLS counts).
+pub fn diagnose_passed(steps: &[StepResult]) -> bool {
+    steps.iter().all(|r| r.passed() || r.finding == Finding::Skipped(Skip::NoTls))
+}
+
+pub fn diagnose_verdict(steps: &[StepResult]) -> String {
+    if diagnose_passed(steps) { fl!("diag-all-passed") } else { fl!("diag-some-failed") }
+}

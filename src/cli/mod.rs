@@ -71,6 +71,13 @@ enum Command {
     Retry(IdArg),
     Delete(IdArg),
     Watch(WatchArgs),
+    Diagnose(DiagnoseArgs),
+}
+
+#[derive(Args, Debug)]
+struct DiagnoseArgs {
+    #[arg(long)]
+    skip_login: bool,
 }
 
 #[derive(Args, Debug)]
@@ -127,6 +134,7 @@ fn command() -> clap::Command {
         .mut_subcommand("flush", |s| s.about(fl!("cli-flush-about")))
         .mut_subcommand("retry", |s| id(s, fl!("cli-retry-about")))
         .mut_subcommand("delete", |s| id(s, fl!("cli-delete-about")))
+        .mut_subcommand("diagnose", |s| s.about(fl!("cli-diagnose-about")).mut_arg("skip_login", |a| a.help(fl!("cli-skip-login-help"))))
         .mut_subcommand("watch", |s| s.about(fl!("cli-watch-about")).mut_arg("until_empty", |a| a.help(fl!("cli-until-empty-help"))))
 }
 
@@ -234,6 +242,11 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Explained> {
         outbox_view::retry(&ob, *id, clock.now())?;
         outbox = Some(ob);
     }
+    if let Command::Diagnose(DiagnoseArgs { skip_login }) = &command {
+        // A missing password is one of the things the test reports, not a reason not to run it.
+        let password = secrets::resolve(config.pop.password_command.as_deref(), &config.pop.username, &config.pop.host).ok().map(|(p, _)| p);
+        return Ok(diagnose(&config, password.as_ref(), &trust, &clock, *skip_login));
+    }
     let (password, source) = secrets::resolve(config.pop.password_command.as_deref(), &config.pop.username, &config.pop.host)
         .map_err(|e| explain::simple(fl!("err-password", detail = e.to_string()), Some(fl!("err-password-hint")), EXIT_FAILED))?;
 
@@ -302,6 +315,22 @@ async fn auth(d: &Deliverer<'_>, config: &Config, source: Source, clock: &dyn Cl
     let window = RelayWindow { opened: login.at, length: Duration::from_secs(config.relay.window_seconds) };
     say!("{}", window_line(&window, clock.now()));
     Ok(EXIT_OK)
+}
+
+/// `diagnose`: each step printed as it ends; exit 0 when all passed, 1 otherwise.
+fn diagnose(config: &Config, password: Option<&secrets::Password>, trust: &TrustAnchors, clock: &dyn Clock, skip_login: bool) -> u8 {
+    use crate::core::diagnose::{self, Options};
+    say!("{}", fl!("diag-title", account = config.account.address.as_str()));
+    let options = Options { skip_login, ..Options::default() };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    let mut i = 0;
+    let steps = runtime.block_on(diagnose::run(config, password, trust, clock, &options, &mut |r| {
+        say_raw!("{}", crate::words::diagnose_step(i, r));
+        let _ = std::io::stdout().flush();
+        i += 1;
+    }));
+    say!("{}", crate::words::diagnose_verdict(&steps));
+    if crate::words::diagnose_passed(&steps) { EXIT_OK } else { EXIT_FAILED }
 }
 
 async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: bool) -> Result<u8, Explained> {

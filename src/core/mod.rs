@@ -6,6 +6,7 @@ pub mod account;
 pub mod clock;
 pub mod compose;
 pub mod deliver;
+pub mod diagnose;
 pub mod drafts;
 pub mod engine;
 pub mod files;

@@ -275,6 +275,28 @@ impl Session {
         Ok(())
     }
 
+    /// Whether the server's EHLO offers AUTH PLAIN or LOGIN.
+    pub fn offers_auth(&self) -> bool {
+        let info = self.conn.server_info();
+        info.supports_auth_mechanism(Mechanism::Plain) || info.supports_auth_mechanism(Mechanism::Login)
+    }
+
+    /// 接続テスト: would the server relay from `from` to the outside address `to`? MAIL FROM and
+    /// RCPT TO, then RSET; no DATA, nothing is sent.
+    pub async fn probe_relay(&mut self, from: &str, to: &str) -> Result<(), SmtpError> {
+        let bad = |detail: String| SmtpError::Unsendable { detail };
+        let from: lettre::Address = from.parse().map_err(|e| bad(format!("{from}: {e}")))?;
+        let to: lettre::Address = to.parse().map_err(|e| bad(format!("{to}: {e}")))?;
+        let t = self.timeout;
+        let result = async {
+            timed(t, Stage::MailFrom, self.conn.command(Mail::new(Some(from), vec![]))).await?;
+            timed(t, Stage::RcptTo(to.to_string()), self.conn.command(Rcpt::new(to.clone(), vec![]))).await
+        }
+        .await;
+        let _ = tokio::time::timeout(t, self.conn.command(Rset)).await;
+        result.map(drop)
+    }
+
     pub fn is_broken(&self) -> bool {
         self.conn.has_broken()
     }

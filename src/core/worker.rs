@@ -105,8 +105,9 @@ pub struct View {
     pub version: u64,
     pub account: String,
     pub snapshot: Option<Snapshot>,
-    pub waiting: Vec<Row>,
-    pub sent: Vec<Row>,
+    /// Shared, so taking a new view never copies thousands of rows.
+    pub waiting: Arc<Vec<Row>>,
+    pub sent: Arc<Vec<Row>>,
     pub problem: Option<Problem>,
     /// The settings as saved (the defaults before the first save).
     pub settings: Form,
@@ -122,8 +123,9 @@ pub struct View {
     pub opened: Option<(i64, Result<Unsent, String>)>,
 }
 
-/// How many rows of each list the UI receives (the newest).
-pub const LIST_LIMIT: usize = 500;
+/// How many rows of each list the UI receives (the newest). The UI lays out only the visible
+/// ones, so this bounds memory, not drawing time.
+pub const LIST_LIMIT: usize = 10_000;
 
 /// How the worker reaches the outside: a repaint of the window after every change, and desktop
 /// notifications.
@@ -200,10 +202,10 @@ impl Shared {
     }
 }
 
-fn lists(outbox: &Outbox) -> (Vec<Row>, Vec<Row>) {
+fn lists(outbox: &Outbox) -> (Arc<Vec<Row>>, Arc<Vec<Row>>) {
     let waiting = outbox.list(&[State::Queued, State::Sending, State::Failed], LIST_LIMIT).unwrap_or_default();
     let sent = outbox.list(&[State::Sent], LIST_LIMIT).unwrap_or_default();
-    (waiting, sent)
+    (Arc::new(waiting), Arc::new(sent))
 }
 
 /// How a session of the engine ended.

@@ -2,6 +2,7 @@
 //! scripted peers for faults real servers cannot be made to show, and the real servers.
 
 mod cli;
+mod diagnose;
 mod engine_loop;
 mod gui;
 mod outbox_faults;

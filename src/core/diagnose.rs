@@ -1,0 +1,292 @@
+//! 接続テスト: checks a configuration one step at a time — the name resolves, the POP port
+//! answers, TLS (a trusted certificate), the POP login, the SMTP port (and, where it does not
+//! answer, whether 587/465 do and offer SMTP AUTH), EHLO/STARTTLS/AUTH, relaying after the login
+//! (MAIL FROM, RCPT TO an outside address, RSET: nothing is sent), and the window. Each step's
+//! result is typed; wording is elsewhere (`words`). It sends no message and never shows the
+//! password.
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use crate::core::account::{Config, Security};
+use crate::core::clock::Clock;
+use crate::core::net::{self, NetError, TrustAnchors};
+use crate::core::pop3::{self, Pop3Error};
+use crate::core::secrets::Password;
+use crate::core::smtp::{self, SmtpError};
+
+/// The outside address the relay probe names in RCPT TO (a reserved domain; nothing is sent).
+pub const PROBE_RCPT: &str = "popsend-relay-test@example.com";
+/// Where an unanswered SMTP port 25 makes us look for SMTP AUTH instead.
+pub const ALTERNATIVE_PORTS: [u16; 2] = [587, 465];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepId {
+    Resolve,
+    PopPort,
+    Tls,
+    PopLogin,
+    SmtpPort,
+    Smtp,
+    Relay,
+    Window,
+}
+
+impl StepId {
+    pub const ALL: [StepId; 8] =
+        [StepId::Resolve, StepId::PopPort, StepId::Tls, StepId::PopLogin, StepId::SmtpPort, StepId::Smtp, StepId::Relay, StepId::Window];
+}
+
+/// What one step found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    Ok,
+    /// Not run: an earlier step failed, or it does not apply.
+    Skipped(Skip),
+    NameNotFound,
+    Refused,
+    Timeout,
+    Certificate,
+    WrongPassword,
+    NoPassword,
+    /// Any other POP or SMTP failure (the detail and reply say which).
+    Other,
+    /// The SMTP port does not answer; `alternatives` lists ports that do, and whether their EHLO
+    /// offers AUTH.
+    SmtpPortSilent { port: u16, alternatives: Vec<(u16, bool)> },
+    RelayDenied,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    EarlierStepFailed,
+    NoTls,
+    LoginSkipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepResult {
+    pub id: StepId,
+    pub finding: Finding,
+    /// Technical detail (addresses, ports, the method used); never the password.
+    pub detail: String,
+    /// The server's own reply, when it gave one.
+    pub reply: Option<String>,
+}
+
+impl StepResult {
+    pub fn passed(&self) -> bool {
+        self.finding == Finding::Ok
+    }
+}
+
+pub struct Options {
+    /// Probe relaying without logging in first (shows whether the server needs POP before SMTP).
+    pub skip_login: bool,
+    pub alternatives: Vec<u16>,
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { skip_login: false, alternatives: ALTERNATIVE_PORTS.to_vec(), timeout: Duration::from_secs(10) }
+    }
+}
+
+fn net_finding(e: &NetError) -> Finding {
+    match e {
+        NetError::Resolve { .. } => Finding::NameNotFound,
+        NetError::Refused { .. } | NetError::Unreachable { .. } | NetError::NoAddressInFamily { .. } => Finding::Refused,
+        NetError::Timeout { .. } => Finding::Timeout,
+        NetError::Tls { .. } | NetError::CaFile { .. } => Finding::Certificate,
+    }
+}
+
+fn smtp_finding(e: &SmtpError) -> Finding {
+    match e {
+        SmtpError::Net(n) => net_finding(n),
+        SmtpError::Tls { .. } => Finding::Certificate,
+        SmtpError::Timeout { .. } => Finding::Timeout,
+        e if e.is_relay_denied() => Finding::RelayDenied,
+        _ => Finding::Other,
+    }
+}
+
+/// Runs every step in order, reporting each to `on_step` as it ends; returns them all.
+pub async fn run(
+    config: &Config,
+    password: Option<&Password>,
+    trust: &TrustAnchors,
+    clock: &dyn Clock,
+    options: &Options,
+    on_step: &mut dyn FnMut(&StepResult),
+) -> Vec<StepResult> {
+    let mut out: Vec<StepResult> = Vec::new();
+    let mut done = |r: StepResult, out: &mut Vec<StepResult>| {
+        on_step(&r);
+        out.push(r);
+    };
+    let skip_rest = |from: usize, why: Skip, out: &mut Vec<StepResult>, done: &mut dyn FnMut(StepResult, &mut Vec<StepResult>)| {
+        for id in &StepId::ALL[from..] {
+            done(StepResult { id: *id, finding: Finding::Skipped(why), detail: String::new(), reply: None }, out);
+        }
+    };
+    let t = options.timeout;
+    let step = |id, finding, detail: String, reply: Option<String>| StepResult { id, finding, detail, reply };
+
+    // 1. Names.
+    let pop_host = config.pop.host.as_str();
+    let smtp_host = config.smtp_host();
+    let pop_addrs = net::resolve(pop_host, config.pop.port(), t).await;
+    let smtp_addrs = net::resolve(smtp_host, config.smtp_port(), t).await;
+    let (pop_addrs, smtp_addrs) = match (pop_addrs, smtp_addrs) {
+        (Ok(p), Ok(s)) => {
+            let show = |a: &[SocketAddr]| a.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>().join(", ");
+            let detail = if pop_host == smtp_host {
+                format!("{pop_host} → {}", show(&p))
+            } else {
+                format!("{pop_host} → {}; {smtp_host} → {}", show(&p), show(&s))
+            };
+            done(step(StepId::Resolve, Finding::Ok, detail, None), &mut out);
+            (p, s)
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            done(step(StepId::Resolve, net_finding(&e), e.to_string(), None), &mut out);
+            skip_rest(1, Skip::EarlierStepFailed, &mut out, &mut done);
+            return out;
+        }
+    };
+
+    // 2. The POP port.
+    match net::connect(&pop_addrs, t).await {
+        Ok((_, peer)) => done(step(StepId::PopPort, Finding::Ok, format!("{peer}"), None), &mut out),
+        Err(e) => {
+            done(step(StepId::PopPort, net_finding(&e), e.to_string(), None), &mut out);
+            skip_rest(2, Skip::EarlierStepFailed, &mut out, &mut done);
+            return out;
+        }
+    }
+
+    // 3 + 4. TLS and the login, in one POP session.
+    let mut login_at: Option<SystemTime> = None;
+    if options.skip_login {
+        let why = if config.pop.security == Security::None { Skip::NoTls } else { Skip::LoginSkipped };
+        done(step(StepId::Tls, Finding::Skipped(why), String::new(), None), &mut out);
+        done(step(StepId::PopLogin, Finding::Skipped(Skip::LoginSkipped), String::new(), None), &mut out);
+    } else if let Some(password) = password {
+        let p = &config.pop;
+        let params = pop3::LoginParams {
+            host: &p.host,
+            addrs: &pop_addrs,
+            security: p.security,
+            username: &p.username,
+            password: password.expose(),
+            auth: p.auth,
+            allow_plaintext_password: p.allow_plaintext_password,
+            trust,
+            step_timeout: t,
+        };
+        match pop3::login(&params, clock).await {
+            Ok(login) => {
+                if config.pop.security == Security::None {
+                    done(step(StepId::Tls, Finding::Skipped(Skip::NoTls), String::new(), None), &mut out);
+                } else {
+                    done(step(StepId::Tls, Finding::Ok, format!("{} ({})", p.host, p.security.name()), None), &mut out);
+                }
+                done(step(StepId::PopLogin, Finding::Ok, format!("{} ({:?})", p.username, login.method), None), &mut out);
+                login_at = Some(login.at);
+            }
+            Err(e @ (Pop3Error::Net(NetError::Tls { .. }) | Pop3Error::StlsNotOffered)) => {
+                done(step(StepId::Tls, Finding::Certificate, e.to_string(), None), &mut out);
+                done(step(StepId::PopLogin, Finding::Skipped(Skip::EarlierStepFailed), String::new(), None), &mut out);
+            }
+            Err(e) => {
+                if config.pop.security == Security::None {
+                    done(step(StepId::Tls, Finding::Skipped(Skip::NoTls), String::new(), None), &mut out);
+                } else {
+                    done(step(StepId::Tls, Finding::Ok, format!("{} ({})", p.host, p.security.name()), None), &mut out);
+                }
+                let finding = if e.is_bad_credentials() {
+                    Finding::WrongPassword
+                } else if let Pop3Error::Net(n) = &e {
+                    net_finding(n)
+                } else {
+                    Finding::Other
+                };
+                done(step(StepId::PopLogin, finding, e.to_string(), e.server_reply().map(str::to_owned)), &mut out);
+            }
+        }
+    } else {
+        done(step(StepId::Tls, Finding::Skipped(Skip::EarlierStepFailed), String::new(), None), &mut out);
+        done(step(StepId::PopLogin, Finding::NoPassword, String::new(), None), &mut out);
+    }
+
+    // 5. The SMTP port; where it does not answer, the ports with SMTP AUTH.
+    let smtp_port = config.smtp_port();
+    match net::connect(&smtp_addrs, t).await {
+        Ok((_, peer)) => done(step(StepId::SmtpPort, Finding::Ok, format!("{peer}"), None), &mut out),
+        Err(e) => {
+            let mut alternatives = Vec::new();
+            for &port in options.alternatives.iter().filter(|p| **p != smtp_port) {
+                let addrs: Vec<SocketAddr> = smtp_addrs.iter().map(|a| SocketAddr::new(a.ip(), port)).collect();
+                let security = if port == 465 { Security::Tls } else { Security::Starttls };
+                let params = smtp::SmtpParams { host: smtp_host, addrs: &addrs, security, auth: None, trust, step_timeout: Duration::from_secs(5) };
+                if let Ok(s) = smtp::open(&params).await {
+                    alternatives.push((port, s.offers_auth()));
+                    s.quit().await;
+                }
+            }
+            done(step(StepId::SmtpPort, Finding::SmtpPortSilent { port: smtp_port, alternatives }, e.to_string(), None), &mut out);
+            skip_rest(5, Skip::EarlierStepFailed, &mut out, &mut done);
+            return out;
+        }
+    }
+
+    // 6. EHLO, STARTTLS and AUTH as configured.
+    let params = smtp::SmtpParams {
+        host: smtp_host,
+        addrs: &smtp_addrs,
+        security: config.smtp.security,
+        auth: match (&config.smtp.username, password) {
+            (Some(u), Some(p)) => Some((u.as_str(), p.expose())),
+            _ => None,
+        },
+        trust,
+        step_timeout: t,
+    };
+    let mut session = match smtp::open(&params).await {
+        Ok(s) => {
+            let auth = if config.smtp.username.is_some() { ", AUTH" } else { "" };
+            done(step(StepId::Smtp, Finding::Ok, format!("EHLO {}{auth}", config.smtp.security.name()), None), &mut out);
+            s
+        }
+        Err(e) => {
+            done(step(StepId::Smtp, smtp_finding(&e), e.to_string(), e.server_reply().map(str::to_owned)), &mut out);
+            skip_rest(6, Skip::EarlierStepFailed, &mut out, &mut done);
+            return out;
+        }
+    };
+
+    // 7. Relaying to an outside address, without sending anything.
+    let from = config.account.address.as_str();
+    let relay = session.probe_relay(from, PROBE_RCPT).await;
+    session.quit().await;
+    match relay {
+        Ok(()) => done(step(StepId::Relay, Finding::Ok, format!("MAIL FROM:<{from}> RCPT TO:<{PROBE_RCPT}> → 250"), None), &mut out),
+        Err(e) => {
+            done(step(StepId::Relay, smtp_finding(&e), e.to_string(), e.server_reply().map(str::to_owned)), &mut out);
+            skip_rest(7, Skip::EarlierStepFailed, &mut out, &mut done);
+            return out;
+        }
+    }
+
+    // 8. The window: how long the server should keep relaying, and how much of it is used.
+    match login_at {
+        Some(at) => {
+            let used = clock.now().duration_since(at).unwrap_or_default().as_secs();
+            done(step(StepId::Window, Finding::Ok, format!("{used}/{}", config.relay.window_seconds), None), &mut out);
+        }
+        None => done(step(StepId::Window, Finding::Skipped(Skip::LoginSkipped), String::new(), None), &mut out),
+    }
+    out
+}

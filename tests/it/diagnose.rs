@@ -1,0 +1,100 @@
+//! `popsend diagnose` (接続テスト) against the real test servers: every step ✓ with a right
+//! config; the POP login ✗ with the wrong-password reason; the SMTP port ✗ with the port-25
+//! hint, and 587-style SMTP AUTH found; relaying ✗ when the POP login is skipped. Exit codes
+//! 0/1; the password never in the output.
+
+use std::time::Duration;
+
+use popsend::core::account::Config;
+use popsend::core::clock::SystemClock;
+use popsend::core::diagnose::{self, Finding, Options, StepId};
+use popsend::core::net::TrustAnchors;
+use popsend::core::secrets::Password;
+
+use crate::support::{popsend, servers};
+
+fn marks(stdout: &str) -> Vec<(char, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let mut c = l.chars();
+            let mark = c.next()?;
+            ['✓', '✗', '–'].contains(&mark).then(|| (mark, c.as_str().trim().to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_right_config_passes_every_step() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.config(
+        dir.path(),
+        &format!("port = {}\nsecurity = \"starttls\"", s.pop3),
+        &format!("port = {}\nsecurity = \"starttls\"", s.smtp),
+        "",
+    );
+    let run = popsend(&config, Some(&s.pass), "ja", &["diagnose"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let m = marks(&run.stdout);
+    assert_eq!(m.len(), 8, "{}", run.stdout);
+    assert!(m.iter().all(|(mark, _)| *mark == '✓'), "{}", run.stdout);
+    assert!(run.stdout.contains("すべての手順に成功しました"), "{}", run.stdout);
+    assert!(!run.all().contains(&s.pass), "the password is in the report");
+    // Relaying was probed, nothing was sent.
+    assert!(s.find_delivered("popsend-relay-test").is_none());
+}
+
+#[test]
+fn a_wrong_password_fails_the_login_step() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.plain_config(dir.path());
+    let run = popsend(&config, Some("wrong-password-for-diagnose"), "ja", &["diagnose"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let m = marks(&run.stdout);
+    assert_eq!(m[3].0, '✗', "{}", run.stdout);
+    assert!(m[3].1.contains("POP ログイン") && m[3].1.contains("パスワードが違います"), "{}", run.stdout);
+    assert!(run.stdout.contains("-ERR"), "the server's reply is missing: {}", run.stdout);
+    assert!(!run.all().contains("wrong-password-for-diagnose"));
+}
+
+#[test]
+fn a_silent_smtp_port_25_gets_the_port_blocking_hint_and_the_auth_port_is_found() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 25 here: what a student behind an ISP's port-25 block sees.
+    let config = s.config(dir.path(), &format!("port = {}", s.pop3), "port = 25", "");
+    let run = popsend(&config, Some(&s.pass), "ja", &["diagnose"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let m = marks(&run.stdout);
+    assert_eq!(m[4].0, '✗', "{}", run.stdout);
+    assert!(run.stdout.contains("ポート 25") && run.stdout.contains("587"), "{}", run.stdout);
+
+    // The same check in the core, pointed at the test server's submission port: it answers and
+    // offers SMTP AUTH, and the hint says so.
+    let c = Config::load(&config).unwrap();
+    let trust = TrustAnchors::load(c.tls.ca_file.as_deref()).unwrap();
+    let password = Password::new(s.pass.clone());
+    let options = Options { alternatives: vec![s.submission], timeout: Duration::from_secs(10), ..Options::default() };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let steps = rt.block_on(diagnose::run(&c, Some(&password), &trust, &SystemClock, &options, &mut |_| {}));
+    let smtp = steps.iter().find(|r| r.id == StepId::SmtpPort).unwrap();
+    assert_eq!(smtp.finding, Finding::SmtpPortSilent { port: 25, alternatives: vec![(s.submission, true)] });
+    let (_, next) = popsend::words::step_explanation(smtp);
+    assert!(next.unwrap().contains(&s.submission.to_string()));
+}
+
+#[test]
+fn skipping_the_login_fails_the_relay_step() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.plain_config(dir.path());
+    let run = popsend(&config, Some(&s.pass), "ja", &["diagnose", "--skip-login"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let m = marks(&run.stdout);
+    assert_eq!(m[3].0, '–', "{}", run.stdout);
+    assert_eq!(m[6].0, '✗', "{}", run.stdout);
+    assert!(m[6].1.contains("中継を許可しませんでした"), "{}", run.stdout);
+    assert!(run.stdout.contains("454") || run.stdout.contains("Relay access denied"), "{}", run.stdout);
+}
