@@ -37,6 +37,11 @@ pub fn init(requested: Option<&str>) {
     LOADER.set_use_isolating(false);
 }
 
+/// The language in use ("ja" or "en").
+pub fn current() -> String {
+    LOADER.current_languages().first().map(|l| l.language.as_str().to_owned()).unwrap_or_else(|| "ja".into())
+}
+
 /// The languages shipped, for tests and the settings view.
 pub fn available() -> Vec<String> {
     LOADER.available_languages(&Localizations).map(|v| v.iter().map(|l| l.to_string()).collect()).unwrap_or_default()

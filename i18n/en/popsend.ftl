@@ -300,3 +300,6 @@ gui-diagnose-running = Testing…
 gui-diagnose-copy = Copy the result
 gui-diagnose-copied = Copied.
 gui-diagnose-intro = Connects to the servers as set up and checks, one step at a time, where it stops. Sends no mail.
+set-preset = Preset
+set-preset-choose = (choose one to fill in the server fields)
+set-presets-unreadable = Cannot read your presets: { $detail }

@@ -300,3 +300,6 @@ gui-diagnose-running = テスト中…
 gui-diagnose-copy = 結果をコピー
 gui-diagnose-copied = コピーしました。
 gui-diagnose-intro = 設定どおりにサーバーへ接続し、どこで止まるかを 1 手順ずつ確かめます。メールは送りません。
+set-preset = プリセット
+set-preset-choose = (選ぶとサーバーの欄を埋めます)
+set-presets-unreadable = 自分用のプリセットを読めません: { $detail }

@@ -5,6 +5,7 @@
 //! comes from `i18n`.
 
 mod compose;
+mod diagnose;
 mod fonts;
 mod lists;
 mod settings;
@@ -29,6 +30,7 @@ pub enum Tab {
     Outbox,
     Sent,
     Settings,
+    Diagnose,
 }
 
 pub struct App {
@@ -50,6 +52,8 @@ pub struct App {
     asking_close: bool,
     /// The user answered the closing question.
     closing: bool,
+    /// The 接続テスト result was copied.
+    copied: bool,
 }
 
 impl App {
@@ -77,6 +81,7 @@ impl App {
             setup_shown: false,
             asking_close: false,
             closing: false,
+            copied: false,
         }
     }
 
@@ -113,6 +118,7 @@ impl App {
                 ui.selectable_value(&mut self.tab, Tab::Outbox, fl!("gui-tab-outbox", count = waiting)).on_hover_text("Ctrl+2");
                 ui.selectable_value(&mut self.tab, Tab::Sent, fl!("gui-tab-sent")).on_hover_text("Ctrl+3");
                 ui.selectable_value(&mut self.tab, Tab::Settings, fl!("gui-tab-settings")).on_hover_text("Ctrl+4");
+                ui.selectable_value(&mut self.tab, Tab::Diagnose, fl!("gui-tab-diagnose")).on_hover_text("Ctrl+5");
             });
             ui.separator();
             if let Some(p) = &self.view.problem {
@@ -126,6 +132,7 @@ impl App {
                 Tab::Outbox => self.outbox_view(ui),
                 Tab::Sent => self.sent_view(ui),
                 Tab::Settings => self.settings_view(ui),
+                Tab::Diagnose => self.diagnose_view(ui),
             }
         });
         self.keep_draft(ui);
@@ -151,11 +158,11 @@ impl App {
         }
     }
 
-    /// Ctrl+1…4 switch views, Ctrl+N starts a new message (in 作成), Ctrl+S saves the settings.
+    /// Ctrl+1…5 switch views, Ctrl+N starts a new message (in 作成), Ctrl+S saves the settings.
     fn keys(&mut self, ui: &mut egui::Ui) {
         let cmd = egui::Modifiers::COMMAND;
         let pressed = |ui: &mut egui::Ui, key| ui.input_mut(|i| i.consume_key(cmd, key));
-        for (key, tab) in [(egui::Key::Num1, Tab::Compose), (egui::Key::Num2, Tab::Outbox), (egui::Key::Num3, Tab::Sent), (egui::Key::Num4, Tab::Settings)] {
+        for (key, tab) in [(egui::Key::Num1, Tab::Compose), (egui::Key::Num2, Tab::Outbox), (egui::Key::Num3, Tab::Sent), (egui::Key::Num4, Tab::Settings), (egui::Key::Num5, Tab::Diagnose)] {
             if pressed(ui, key) {
                 self.tab = tab;
             }

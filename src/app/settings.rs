@@ -22,6 +22,8 @@ pub struct SettingsForm {
     /// The form was edited since it was last filled from the saved settings.
     edited: bool,
     saved_taken: u64,
+    /// The preset chosen last (its note shows under the list).
+    preset: Option<usize>,
 }
 
 const ERROR: egui::Color32 = egui::Color32::from_rgb(200, 60, 40);
@@ -104,7 +106,10 @@ impl App {
     pub(super) fn settings_view(&mut self, ui: &mut egui::Ui) {
         let save_key = ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::S));
         let password_from = self.view.password;
+        let presets = &self.view.presets;
+        let presets_problem = &self.view.presets_problem;
         let s = &mut self.settings;
+        let mut chosen = s.preset;
         let before = s.form.clone();
         let errors: Vec<(&str, String)> = s.errors.iter().map(|e| (e.key, problem_text(&e.problem))).collect();
         let error_for = |key: &str| errors.iter().find(|(k, _)| *k == key).map(|(_, m)| m.clone());
@@ -138,6 +143,27 @@ impl App {
                     .labelled_by(l.id);
                 ui.end_row();
             };
+            let l = ui.label(fl!("set-preset"));
+            let lang = crate::i18n::current();
+            egui::ComboBox::from_id_salt("preset")
+                .selected_text(chosen.and_then(|i| presets.get(i)).map_or_else(|| fl!("set-preset-choose"), |p| p.name_in(&lang).to_owned()))
+                .width(420.0)
+                .show_ui(ui, |ui| {
+                    for (i, p) in presets.iter().enumerate() {
+                        if ui.selectable_label(chosen == Some(i), p.name_in(&lang)).clicked() {
+                            p.apply(f);
+                            chosen = Some(i);
+                        }
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            if let Some(note) = chosen.and_then(|i| presets.get(i)).and_then(|p| p.note_in(&lang)) {
+                ui.weak(note);
+            }
+            if let Some(p) = presets_problem {
+                ui.colored_label(ERROR, fl!("set-presets-unreadable", detail = p.as_str()));
+            }
             ui.heading(fl!("set-section-account"));
             egui::Grid::new("set-account").num_columns(2).show(ui, |ui| {
                 text_row(ui, fl!("set-address"), "account.address", &mut f.address, Some("taro@example.ac.jp".into()));
@@ -208,6 +234,7 @@ impl App {
             });
             ui.add_space(8.0);
         });
+        s.preset = chosen;
         if s.form != before || password_typed {
             s.edited = true;
             s.message = None;

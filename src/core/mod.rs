@@ -13,6 +13,7 @@ pub mod files;
 pub mod net;
 pub mod outbox;
 pub mod pop3;
+pub mod presets;
 pub mod retry;
 pub mod secrets;
 pub mod settings;

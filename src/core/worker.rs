@@ -18,10 +18,12 @@ use crate::core::account::{Config, ConfigProblem, Paths};
 use crate::core::clock::{Clock, SystemClock};
 use crate::core::compose;
 use crate::core::deliver::{Deliverer, Outgoing};
+use crate::core::diagnose::{self, StepResult};
 use crate::core::drafts::{self, Unsent};
 use crate::core::engine::{self, Command, Event, Snapshot};
 use crate::core::net::TrustAnchors;
 use crate::core::outbox::{LastError, Outbox, Row, State};
+use crate::core::presets::{self, Preset};
 use crate::core::secrets::{self, Password, Source};
 use crate::core::settings::{FieldError, Form};
 use crate::core::window;
@@ -41,6 +43,8 @@ pub enum Request {
     Edit(i64),
     /// Show a message read-only (`View::opened`).
     Open(i64),
+    /// 接続テスト with the saved settings; steps arrive in `View::diagnosis` as they end.
+    Diagnose,
     /// 「保存」: validate, write the config, keep the password (if typed) in the keyring, restart.
     SaveSettings { form: Box<Form>, password: Option<Password> },
     FlushNow,
@@ -121,6 +125,11 @@ pub struct View {
     pub sizes: HashMap<PathBuf, Result<u64, String>>,
     /// The message asked for with `Open`: its draft, or (sent from the command line) its raw text.
     pub opened: Option<(i64, Result<Unsent, String>)>,
+    /// Provider presets (built-in, then the user's), and why the user's file could not be read.
+    pub presets: Vec<Preset>,
+    pub presets_problem: Option<String>,
+    /// The last 接続テスト: its steps so far, and whether it is still running.
+    pub diagnosis: Option<(bool, Vec<StepResult>)>,
 }
 
 /// How many rows of each list the UI receives (the newest). The UI lays out only the visible
@@ -228,6 +237,11 @@ fn run(paths: Paths, mut rx: mpsc::Receiver<Request>, shared: Shared) {
     // A password typed in 設定 that the keyring would not keep.
     let mut typed: Option<Password> = None;
     loop {
+        let (list, problem) = presets::load(&paths.config_file);
+        shared.publish(|v| {
+            v.presets = list;
+            v.presets_problem = problem;
+        });
         match runtime.block_on(session(&paths, &mut rx, &shared, &mut typed)) {
             End::Reload => continue,
             End::Quit { background } => {
@@ -319,7 +333,7 @@ async fn without_config(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared:
                 }
             }
             Some(Request::Shutdown { .. }) => return End::Quit { background: false },
-            Some(Request::Send { .. }) => shared.problem(Problem::SetupNeeded),
+            Some(Request::Send { .. } | Request::Diagnose) => shared.problem(Problem::SetupNeeded),
             _ => {}
         }
     }
@@ -445,6 +459,21 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                 Some(Request::Retry(id)) => Command::Retry(id),
                 Some(Request::Delete(id)) => Command::Delete(id),
                 Some(Request::Edit(id)) => Command::Edit(id),
+                Some(Request::Diagnose) => {
+                    shared.publish(|v| v.diagnosis = Some((true, Vec::new())));
+                    let known = (from != PasswordFrom::Missing).then_some(&password);
+                    let steps = diagnose::run(&config, known, &trust, &clock, &diagnose::Options::default(), &mut |r| {
+                        let r = r.clone();
+                        shared.publish(|v| {
+                            if let Some((_, steps)) = v.diagnosis.as_mut() {
+                                steps.push(r);
+                            }
+                        });
+                    })
+                    .await;
+                    shared.publish(|v| v.diagnosis = Some((false, steps)));
+                    continue;
+                }
                 Some(Request::Open(id)) => {
                     let opened = match (outbox.draft_of(id), outbox.get(id)) {
                         (Ok(Some(text)), _) if Unsent::from_text(&text).is_some() => Ok(Unsent::from_text(&text).unwrap_or_default()),

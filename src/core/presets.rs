@@ -1,0 +1,154 @@
+//! Provider presets: the built-in list (`assets/presets.toml`, embedded) and the user's own
+//! (`presets.toml` beside the config file), and filling the settings form from one. Only server
+//! fields are filled: the address, user name and password stay as the user typed them. Reading the
+//! user's file is the only I/O here.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::core::account::Security;
+use crate::core::settings::Form;
+
+static BUILTIN: &str = include_str!("../../assets/presets.toml");
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preset {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub name_en: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub note_en: Option<String>,
+    #[serde(default)]
+    pub pop_host: Option<String>,
+    #[serde(default)]
+    pub pop_port: Option<u16>,
+    #[serde(default)]
+    pub pop_security: Option<Security>,
+    #[serde(default)]
+    pub smtp_host: Option<String>,
+    #[serde(default)]
+    pub smtp_port: Option<u16>,
+    #[serde(default)]
+    pub smtp_security: Option<Security>,
+    /// SMTP AUTH with the POP user name.
+    #[serde(default)]
+    pub smtp_auth: Option<bool>,
+    #[serde(default)]
+    pub window_minutes: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct File {
+    #[serde(default)]
+    preset: Vec<Preset>,
+}
+
+/// The presets that ship with popsend.
+pub fn builtin() -> Vec<Preset> {
+    toml::from_str::<File>(BUILTIN).expect("assets/presets.toml is valid").preset
+}
+
+/// The user's presets file beside `config_file`.
+pub fn user_file(config_file: &Path) -> std::path::PathBuf {
+    config_file.with_file_name("presets.toml")
+}
+
+/// The built-in presets followed by the user's (a missing file is none; a broken one is an
+/// error naming the file, and the built-in ones still come back).
+pub fn load(config_file: &Path) -> (Vec<Preset>, Option<String>) {
+    let mut all = builtin();
+    let path = user_file(config_file);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => match toml::from_str::<File>(&text) {
+            Ok(f) => all.extend(f.preset),
+            Err(e) => return (all, Some(format!("{}: {}", path.display(), e.message()))),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return (all, Some(format!("{}: {e}", path.display()))),
+    }
+    (all, None)
+}
+
+impl Preset {
+    /// The name in the language asked for ("en" or anything else for Japanese).
+    pub fn name_in(&self, lang: &str) -> &str {
+        match (lang, &self.name_en) {
+            ("en", Some(n)) => n,
+            _ => &self.name,
+        }
+    }
+
+    pub fn note_in(&self, lang: &str) -> Option<&str> {
+        match (lang, &self.note_en) {
+            ("en", Some(n)) => Some(n),
+            _ => self.note.as_deref(),
+        }
+    }
+
+    /// Fills the server fields the preset sets.
+    pub fn apply(&self, f: &mut Form) {
+        if let Some(h) = &self.pop_host {
+            f.pop_host = h.clone();
+        }
+        if let Some(p) = self.pop_port {
+            f.pop_port = p.to_string();
+        }
+        if let Some(s) = self.pop_security {
+            f.pop_security = s;
+        }
+        if let Some(h) = &self.smtp_host {
+            f.smtp_host = h.clone();
+        }
+        if let Some(p) = self.smtp_port {
+            f.smtp_port = p.to_string();
+        }
+        if let Some(s) = self.smtp_security {
+            f.smtp_security = s;
+        }
+        match self.smtp_auth {
+            Some(true) => f.smtp_username = f.pop_username.clone(),
+            Some(false) => f.smtp_username.clear(),
+            None => {}
+        }
+        if let Some(m) = self.window_minutes {
+            f.window_minutes = if m.fract() == 0.0 { format!("{m:.0}") } else { m.to_string() };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_server_is_a_preset_with_its_rules() {
+        let all = builtin();
+        let t = all.iter().find(|p| p.pop_host.as_deref() == Some("mail.cc.tohoku.ac.jp")).expect("the reference server");
+        let mut f = Form { pop_username: "taro".into(), address: "taro@example.ac.jp".into(), ..Form::default() };
+        f.window_minutes = "3".into();
+        t.apply(&mut f);
+        assert_eq!((f.pop_port.as_str(), f.smtp_port.as_str(), f.window_minutes.as_str()), ("110", "25", "10"));
+        assert_eq!(f.address, "taro@example.ac.jp", "a preset must not touch the address");
+        assert!(f.to_config().is_ok());
+        assert!(all.iter().any(|p| p.id.starts_with("generic")));
+    }
+
+    #[test]
+    fn user_presets_follow_the_builtin_ones_and_a_broken_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.toml");
+        std::fs::write(user_file(&config), "[[preset]]\nid = \"lab\"\nname = \"研究室\"\npop_host = \"pop.lab.example\"\n").unwrap();
+        let (all, problem) = load(&config);
+        assert_eq!(problem, None);
+        assert_eq!(all.last().unwrap().id, "lab");
+        std::fs::write(user_file(&config), "[[preset]]\nid = 3\n").unwrap();
+        let (all, problem) = load(&config);
+        assert_eq!(all.len(), builtin().len());
+        assert!(problem.unwrap().contains("presets.toml"));
+    }
+}
