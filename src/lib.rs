@@ -10,5 +10,6 @@ pub mod app;
 pub mod cli;
 pub mod core;
 pub mod desktop;
+pub mod guides;
 pub mod i18n;
 pub mod words;

@@ -303,3 +303,15 @@ gui-diagnose-intro = Connects to the servers as set up and checks, one step at a
 set-preset = Preset
 set-preset-choose = (choose one to fill in the server fields)
 set-presets-unreadable = Cannot read your presets: { $detail }
+
+## Setup guides
+cli-guide-about = Show the setup guide for a mail client (no argument: the list)
+cli-guide-client-help = Part of a mail client's name, or its id (e.g. becky, thunderbird)
+guide-none = No guide matches "{ $query }". Choose one from the list.
+guide-era-reference = Mail clients of the reference notice (2000):
+guide-era-today = Today's mail clients:
+guide-how = To show one: popsend guide <id or part of the name>
+gui-tab-guides = Setup guides
+gui-guide-search = Search
+gui-guide-search-hint = a mail client's name (e.g. Becky, Outlook)
+gui-guide-none = No guide matches.

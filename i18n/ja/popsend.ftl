@@ -303,3 +303,15 @@ gui-diagnose-intro = 設定どおりにサーバーへ接続し、どこで止�
 set-preset = プリセット
 set-preset-choose = (選ぶとサーバーの欄を埋めます)
 set-presets-unreadable = 自分用のプリセットを読めません: { $detail }
+
+## 設定ガイド
+cli-guide-about = メールソフトごとの設定ガイドを表示します (引数なしで一覧)
+cli-guide-client-help = メールソフトの名前の一部か ID (例: becky, thunderbird)
+guide-none = 「{ $query }」に当たるガイドはありません。一覧から選んでください。
+guide-era-reference = 参考資料 (2000 年の案内) のメールソフト:
+guide-era-today = 今のメールソフト:
+guide-how = 表示するには: popsend guide <ID または名前の一部>
+gui-tab-guides = 設定ガイド
+gui-guide-search = 検索
+gui-guide-search-hint = メールソフトの名前 (例: Becky, Outlook)
+gui-guide-none = 当てはまるガイドはありません。

@@ -7,6 +7,7 @@
 mod compose;
 mod diagnose;
 mod fonts;
+mod guides;
 mod lists;
 mod settings;
 
@@ -31,6 +32,7 @@ pub enum Tab {
     Sent,
     Settings,
     Diagnose,
+    Guides,
 }
 
 pub struct App {
@@ -54,6 +56,9 @@ pub struct App {
     closing: bool,
     /// The 接続テスト result was copied.
     copied: bool,
+    /// 設定ガイド: the search text, and the guides in the language they were loaded in.
+    pub guide_query: String,
+    guides: Option<(String, Vec<crate::guides::Guide>)>,
 }
 
 impl App {
@@ -82,6 +87,8 @@ impl App {
             asking_close: false,
             closing: false,
             copied: false,
+            guide_query: String::new(),
+            guides: None,
         }
     }
 
@@ -119,6 +126,7 @@ impl App {
                 ui.selectable_value(&mut self.tab, Tab::Sent, fl!("gui-tab-sent")).on_hover_text("Ctrl+3");
                 ui.selectable_value(&mut self.tab, Tab::Settings, fl!("gui-tab-settings")).on_hover_text("Ctrl+4");
                 ui.selectable_value(&mut self.tab, Tab::Diagnose, fl!("gui-tab-diagnose")).on_hover_text("Ctrl+5");
+                ui.selectable_value(&mut self.tab, Tab::Guides, fl!("gui-tab-guides")).on_hover_text("Ctrl+6");
             });
             ui.separator();
             if let Some(p) = &self.view.problem {
@@ -133,6 +141,7 @@ impl App {
                 Tab::Sent => self.sent_view(ui),
                 Tab::Settings => self.settings_view(ui),
                 Tab::Diagnose => self.diagnose_view(ui),
+                Tab::Guides => self.guides_view(ui),
             }
         });
         self.keep_draft(ui);
@@ -158,11 +167,11 @@ impl App {
         }
     }
 
-    /// Ctrl+1…5 switch views, Ctrl+N starts a new message (in 作成), Ctrl+S saves the settings.
+    /// Ctrl+1…6 switch views, Ctrl+N starts a new message (in 作成), Ctrl+S saves the settings.
     fn keys(&mut self, ui: &mut egui::Ui) {
         let cmd = egui::Modifiers::COMMAND;
         let pressed = |ui: &mut egui::Ui, key| ui.input_mut(|i| i.consume_key(cmd, key));
-        for (key, tab) in [(egui::Key::Num1, Tab::Compose), (egui::Key::Num2, Tab::Outbox), (egui::Key::Num3, Tab::Sent), (egui::Key::Num4, Tab::Settings), (egui::Key::Num5, Tab::Diagnose)] {
+        for (key, tab) in [(egui::Key::Num1, Tab::Compose), (egui::Key::Num2, Tab::Outbox), (egui::Key::Num3, Tab::Sent), (egui::Key::Num4, Tab::Settings), (egui::Key::Num5, Tab::Diagnose), (egui::Key::Num6, Tab::Guides)] {
             if pressed(ui, key) {
                 self.tab = tab;
             }

@@ -72,6 +72,13 @@ enum Command {
     Delete(IdArg),
     Watch(WatchArgs),
     Diagnose(DiagnoseArgs),
+    Guide(GuideArgs),
+}
+
+#[derive(Args, Debug)]
+struct GuideArgs {
+    /// Words to look for (a client's name or id); none lists every client.
+    client: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -134,6 +141,7 @@ fn command() -> clap::Command {
         .mut_subcommand("flush", |s| s.about(fl!("cli-flush-about")))
         .mut_subcommand("retry", |s| id(s, fl!("cli-retry-about")))
         .mut_subcommand("delete", |s| id(s, fl!("cli-delete-about")))
+        .mut_subcommand("guide", |s| s.about(fl!("cli-guide-about")).mut_arg("client", |a| a.help(fl!("cli-guide-client-help"))))
         .mut_subcommand("diagnose", |s| s.about(fl!("cli-diagnose-about")).mut_arg("skip_login", |a| a.help(fl!("cli-skip-login-help"))))
         .mut_subcommand("watch", |s| s.about(fl!("cli-watch-about")).mut_arg("until_empty", |a| a.help(fl!("cli-until-empty-help"))))
 }
@@ -170,6 +178,10 @@ pub fn main() -> ExitCode {
         let _ = cmd.print_help();
         return ExitCode::from(EXIT_OK);
     };
+    // Guides need no config: they are for people still setting up.
+    if let Command::Guide(GuideArgs { client }) = &command {
+        return ExitCode::from(guide(&client.join(" ")));
+    }
     let paths = Paths::resolve(cli.config, cli.data_dir);
     let code = match run(command, &paths) {
         Ok(code) => code,
@@ -315,6 +327,34 @@ async fn auth(d: &Deliverer<'_>, config: &Config, source: Source, clock: &dyn Cl
     let window = RelayWindow { opened: login.at, length: Duration::from_secs(config.relay.window_seconds) };
     say!("{}", window_line(&window, clock.now()));
     Ok(EXIT_OK)
+}
+
+/// `guide [CLIENT]`: with no words, every client by era; with words, the matching guides in full
+/// (exit 1 when none matches, after the list).
+fn guide(query: &str) -> u8 {
+    use crate::guides::{self, Era};
+    let all = guides::all(&crate::i18n::current());
+    let found = guides::find(&all, query);
+    if !query.trim().is_empty() && !found.is_empty() {
+        for (i, g) in found.iter().enumerate() {
+            if i > 0 {
+                say!();
+            }
+            say_raw!("{}", g.text());
+        }
+        return EXIT_OK;
+    }
+    if !query.trim().is_empty() {
+        tell!("{}", fl!("guide-none", query = query));
+    }
+    for (era, title) in [(Era::Reference, fl!("guide-era-reference")), (Era::Today, fl!("guide-era-today"))] {
+        say!("{title}");
+        for g in all.iter().filter(|g| g.era == era) {
+            say!("  {:<24} {}", g.id, g.name);
+        }
+    }
+    say!("{}", fl!("guide-how"));
+    if query.trim().is_empty() { EXIT_OK } else { EXIT_FAILED }
 }
 
 /// `diagnose`: each step printed as it ends; exit 0 when all passed, 1 otherwise.

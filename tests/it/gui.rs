@@ -279,3 +279,58 @@ fn a_draft_survives_closing_and_edit_brings_a_message_back() {
     let ob = popsend::core::outbox::Outbox::open(&data).unwrap();
     assert_eq!(ob.counts().unwrap().queued, 0, "編集 left the message in the outbox");
 }
+
+/// 設定ガイド: searching 「Becky」 shows both Becky! guides and no other client.
+#[test]
+fn searching_becky_shows_the_becky_guides() {
+    let _g = gui_lock("ja");
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = offline_config(dir.path());
+    let mut h = harness(config, data);
+    run_until(&mut h, "the account", |a| a.view().account == "taro@popsend.test");
+    click(&mut h, "設定ガイド");
+    h.get_by_label("Thunderbird");
+    type_into(&mut h, "検索", "Becky");
+    h.get_by_label("Becky! (Windows)");
+    h.get_by_label("Becky! Internet Mail Ver.2");
+    assert!(h.query_by_label("Thunderbird").is_none(), "a guide that does not match is shown");
+    // Opened by the search: the steps of both are readable (both use 「受信時に送信も行う」).
+    assert_eq!(h.query_all_by_label_contains("受信時に送信も行う").count(), 2);
+}
+
+/// Choosing a preset fills the server fields of 設定 (and leaves the address alone).
+#[test]
+fn choosing_a_preset_fills_the_settings() {
+    let _g = gui_lock("ja");
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = offline_config(dir.path());
+    let mut h = harness(config, data);
+    run_until(&mut h, "the presets", |a| !a.view().presets.is_empty() && a.view().account == "taro@popsend.test");
+    click(&mut h, "設定");
+    click(&mut h, "プリセット");
+    click(&mut h, "東北大学 mail.cc.tohoku.ac.jp (学外から: POP before SMTP)");
+    let f = &app(&h).settings.form;
+    assert_eq!((f.pop_host.as_str(), f.pop_port.as_str(), f.smtp_port.as_str(), f.window_minutes.as_str()), ("mail.cc.tohoku.ac.jp", "110", "25", "10"));
+    assert_eq!(f.address, "taro@popsend.test");
+    h.get_by_label_contains("10 分間");
+}
+
+/// 接続テスト in the window against the real servers: every step ✓ and the copyable report.
+#[test]
+fn the_connection_test_view_runs_every_step() {
+    let s = servers();
+    let _g = gui_lock("ja");
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.config(dir.path(), &format!("port = {}\nsecurity = \"starttls\"\npassword_command = \"printf %s {}\"", s.pop3, s.pass), &format!("port = {}", s.smtp), "");
+    let mut h = harness(config, dir.path().join("data"));
+    run_until(&mut h, "the engine", |a| a.view().account == "student@popsend.test");
+    click(&mut h, "接続テスト");
+    click(&mut h, "接続テストを開始");
+    run_until_for(&mut h, "the test's end", Duration::from_secs(30), |a| matches!(&a.view().diagnosis, Some((false, _))));
+    h.run_steps(2);
+    let steps = app(&h).view().diagnosis.clone().unwrap().1;
+    assert_eq!(steps.len(), 8);
+    assert!(steps.iter().all(|r| r.passed()), "{steps:?}");
+    h.get_by_label("すべての手順に成功しました。このアカウントで送信できます。");
+    h.get_by_label("結果をコピー");
+}

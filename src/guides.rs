@@ -1,0 +1,134 @@
+//! 設定ガイド: per-client setup guides as data (`assets/guides/<lang>.toml`, embedded), in the
+//! language in use, with a search over names and keywords. Japanese is the reference; English has
+//! the same clients and sections (a test checks). No I/O, no UI.
+
+use serde::Deserialize;
+
+static JA: &str = include_str!("../assets/guides/ja.toml");
+static EN: &str = include_str!("../assets/guides/en.toml");
+
+/// Which era a client belongs to: the reference notice's (2000) or today's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Era {
+    Reference,
+    Today,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guide {
+    pub id: String,
+    pub name: String,
+    pub era: Era,
+    /// Extra words the search finds the client by (katakana names, abbreviations).
+    #[serde(default)]
+    pub search: String,
+    #[serde(rename = "section")]
+    pub sections: Vec<Section>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    pub id: String,
+    pub title: String,
+    pub steps: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct File {
+    client: Vec<Guide>,
+}
+
+/// Every guide in `lang` ("en", else Japanese), reference clients first.
+pub fn all(lang: &str) -> Vec<Guide> {
+    let text = if lang == "en" { EN } else { JA };
+    toml::from_str::<File>(text).expect("the embedded guides are valid").client
+}
+
+impl Guide {
+    /// Whether every word of `query` appears in the name, id or keywords (case-insensitive).
+    pub fn matches(&self, query: &str) -> bool {
+        let hay = format!("{} {} {}", self.name, self.id, self.search).to_lowercase();
+        query.split_whitespace().all(|w| hay.contains(&w.to_lowercase()))
+    }
+
+    /// The guide as plain text: the name, then each section with numbered steps.
+    pub fn text(&self) -> String {
+        let mut out = format!("{}\n", self.name);
+        for s in &self.sections {
+            out += &format!("\n  {}\n", s.title);
+            for (i, step) in s.steps.iter().enumerate() {
+                out += &format!("    {}. {step}\n", i + 1);
+            }
+        }
+        out
+    }
+}
+
+/// The guides matching `query` (all of them for an empty query).
+pub fn find<'a>(guides: &'a [Guide], query: &str) -> Vec<&'a Guide> {
+    guides.iter().filter(|g| g.matches(query)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ten clients of the reference notice, by the names it gives them.
+    const REFERENCE: [&str; 10] = [
+        "Outlook Express 5.0 (Windows)",
+        "Outlook Express 5.0 (Macintosh)",
+        "Internet Mail (Windows)",
+        "Outlook 2000 / Outlook 98 (Windows)",
+        "Microsoft Exchange / Outlook 97 (Windows)",
+        "Netscape Mail / Netscape Messenger (Windows)",
+        "Becky! (Windows)",
+        "Eudora Pro 4.0 (Windows)",
+        "Eudora Pro 4.3 (Windows)",
+        "Eudora Pro 4.3 (Macintosh)",
+    ];
+
+    #[test]
+    fn every_reference_client_is_there_in_both_languages() {
+        for lang in ["ja", "en"] {
+            let guides = all(lang);
+            let names: Vec<_> = guides.iter().filter(|g| g.era == Era::Reference).map(|g| g.name.as_str()).collect();
+            assert_eq!(names, REFERENCE, "{lang}");
+            for g in &guides {
+                assert!(!g.sections.is_empty() && g.sections.iter().all(|s| !s.steps.is_empty()), "{lang} {} has an empty section", g.id);
+            }
+        }
+    }
+
+    #[test]
+    fn both_languages_have_the_same_clients_and_sections() {
+        let ja = all("ja");
+        let en = all("en");
+        let shape = |gs: &[Guide]| gs.iter().map(|g| (g.id.clone(), g.era, g.sections.iter().map(|s| s.id.clone()).collect::<Vec<_>>())).collect::<Vec<_>>();
+        assert_eq!(shape(&ja), shape(&en));
+    }
+
+    #[test]
+    fn the_reference_guides_say_where_the_message_waits_what_to_change_and_how_to_send() {
+        for g in all("ja").iter().filter(|g| g.era == Era::Reference) {
+            let ids: Vec<_> = g.sections.iter().map(|s| s.id.as_str()).collect();
+            assert_eq!(ids[0], "failed", "{}", g.id);
+            assert!(ids.iter().any(|i| i.starts_with("send")), "{}", g.id);
+        }
+        let today: Vec<_> = all("ja").into_iter().filter(|g| g.era == Era::Today).map(|g| g.id).collect();
+        assert_eq!(today, ["thunderbird", "outlook-classic", "new-outlook", "apple-mail", "becky-2"]);
+    }
+
+    #[test]
+    fn search_finds_by_name_keyword_and_id() {
+        let guides = all("ja");
+        let becky: Vec<_> = find(&guides, "becky").iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(becky, ["becky", "becky-2"]);
+        assert_eq!(find(&guides, "ユードラ").len(), 3);
+        assert_eq!(find(&guides, "thunderbird").len(), 1);
+        assert_eq!(find(&guides, "becky-2").len(), 1, "an id finds its guide");
+        assert_eq!(find(&guides, "").len(), guides.len());
+    }
+}
