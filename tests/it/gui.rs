@@ -334,3 +334,35 @@ fn the_connection_test_view_runs_every_step() {
     h.get_by_label("すべての手順に成功しました。このアカウントで送信できます。");
     h.get_by_label("結果をコピー");
 }
+
+/// Closing the window while a message waits asks first; 「やめる」 keeps the window open. The
+/// draft is saved at the close request, whatever the answer.
+#[test]
+fn closing_with_waiting_messages_asks_first() {
+    let _g = gui_lock("ja");
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = offline_config(dir.path());
+    let mut h = harness(config, data.clone());
+    run_until(&mut h, "the account", |a| a.view().account == "taro@popsend.test");
+    type_into(&mut h, "宛先", "hanako@example.net");
+    click(&mut h, "後で送信");
+    run_until(&mut h, "the queued row", |a| a.view().waiting.len() == 1);
+    click(&mut h, "作成");
+    type_into(&mut h, "宛先", "jiro@example.net");
+    let close = |h: &mut Harness<'static, Option<App>>| {
+        h.input_mut().viewports.entry(egui::ViewportId::ROOT).or_default().events.push(egui::ViewportEvent::Close);
+        h.run_steps(3);
+    };
+    close(&mut h);
+    h.get_by_label_contains("まだ送っていないメッセージが 1 通");
+    h.get_by_label("バックグラウンドで送信を続ける");
+    h.get_by_label("終了する (次回起動時に送信)");
+    click(&mut h, "やめる");
+    assert!(h.query_by_label("バックグラウンドで送信を続ける").is_none(), "the question stayed after やめる");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(data.join("draft.toml")).is_ok_and(|t| t.contains("jiro@example.net")) {
+        assert!(Instant::now() < deadline, "the draft was not saved at the close request");
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
