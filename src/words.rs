@@ -66,7 +66,7 @@ pub fn step_explanation(r: &StepResult) -> (String, Option<String>) {
         Finding::NameNotFound => (fl!("diag-name"), Some(fl!("diag-next-name"))),
         Finding::Refused => (fl!("diag-refused"), Some(fl!("diag-next-refused"))),
         Finding::Timeout => (fl!("diag-timeout"), Some(fl!("diag-next-timeout"))),
-        Finding::Certificate => (fl!("diag-certificate"), Some(fl!("err-tls-hint"))),
+        Finding::Certificate => (fl!("diag-certificate"), Some(fl!("diag-next-certificate"))),
         Finding::WrongPassword => (fl!("err-wrong-password"), Some(fl!("diag-next-password"))),
         Finding::NoPassword => (fl!("diag-no-password"), Some(fl!("err-password-hint"))),
         Finding::Other => (fl!("diag-other"), Some(fl!("diag-next-other"))),

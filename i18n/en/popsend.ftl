@@ -315,3 +315,4 @@ gui-tab-guides = Setup guides
 gui-guide-search = Search
 gui-guide-search-hint = a mail client's name (e.g. Becky, Outlook)
 gui-guide-none = No guide matches.
+diag-next-certificate = Check the host name, and that port and encryption go together (995 and 465: SSL/TLS; 110, 25 and 587: none or STARTTLS). For a server with its own campus CA, set "CA certificate file" in Settings.

@@ -315,3 +315,4 @@ gui-tab-guides = 設定ガイド
 gui-guide-search = 検索
 gui-guide-search-hint = メールソフトの名前 (例: Becky, Outlook)
 gui-guide-none = 当てはまるガイドはありません。
+diag-next-certificate = ホスト名と、ポート番号と暗号化の組み合わせ (995・465 は SSL/TLS、110・25・587 は なし か STARTTLS) を確認してください。学内の独自の認証局を使うサーバーなら、設定の「認証局の証明書ファイル」にその証明書を指定してください。

@@ -267,7 +267,13 @@ pub async fn run(
         }
     };
 
-    // 7. Relaying to an outside address, without sending anything.
+    // 7. Relaying to an outside address, without sending anything. After a failed login the
+    // answer would only repeat that failure (or reflect an older login): not asked.
+    if login_at.is_none() && !options.skip_login {
+        session.quit().await;
+        skip_rest(6, Skip::EarlierStepFailed, &mut out, &mut done);
+        return out;
+    }
     let from = config.account.address.as_str();
     let relay = session.probe_relay(from, PROBE_RCPT).await;
     session.quit().await;
