@@ -115,7 +115,9 @@ impl App {
         let error_for = |key: &str| errors.iter().find(|(k, _)| *k == key).map(|(_, m)| m.clone());
         let f = &mut s.form;
         let mut password_typed = false;
-        egui::ScrollArea::vertical().show(ui, |ui| {
+        // Leave room below for 保存, which must always be in view.
+        let list_height = (ui.available_height() - 2.5 * ui.spacing().interact_size.y).max(80.0);
+        egui::ScrollArea::vertical().max_height(list_height).show(ui, |ui| {
             let text_row = |ui: &mut egui::Ui, label: String, key: &str, value: &mut String, hint: Option<String>| {
                 let l = ui.label(label);
                 ui.horizontal(|ui| {
