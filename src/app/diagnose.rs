@@ -40,10 +40,11 @@ impl App {
         ui.separator();
         egui::ScrollArea::vertical().show(ui, |ui| {
             for (i, r) in steps.iter().enumerate() {
+                // ✓ and ×: the bundled fonts have these (not ✗, which the copied text uses).
                 let (mark, color) = match r.finding {
                     Finding::Ok => ("✓", GOOD),
                     Finding::Skipped(_) => ("–", ui.visuals().weak_text_color()),
-                    _ => ("✗", ERROR),
+                    _ => ("×", ERROR),
                 };
                 let (what, next) = step_explanation(r);
                 ui.horizontal_wrapped(|ui| {

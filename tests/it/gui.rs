@@ -366,3 +366,32 @@ fn closing_with_waiting_messages_asks_first() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Every character the window can show — each message of both languages, every guide, the
+/// 接続テスト marks — has a glyph in the fonts the window brings (egui's and the bundled Japanese
+/// subset), so nothing is drawn as a box on a machine with no CJK fonts.
+#[test]
+fn every_visible_character_has_a_glyph() {
+    let _g = gui_lock("ja");
+    let h = Harness::builder().with_context_setup(popsend::app::install_fonts).build_ui(|ui| {
+        ui.label("x");
+    });
+    let mut text = String::new();
+    for ftl in [include_str!("../../i18n/ja/popsend.ftl"), include_str!("../../i18n/en/popsend.ftl")] {
+        for line in ftl.lines().filter(|l| !l.starts_with('#')) {
+            text += line.split_once(" = ").map_or(line, |(_, v)| v);
+        }
+    }
+    for lang in ["ja", "en"] {
+        for g in popsend::guides::all(lang) {
+            text += &g.text();
+        }
+    }
+    text += "✓×–";
+    let mut missing: Vec<char> = h.ctx.fonts_mut(|f| {
+        text.chars().filter(|c| !c.is_control()).filter(|c| !f.has_glyph(&egui::FontId::proportional(14.0), *c)).collect()
+    });
+    missing.sort();
+    missing.dedup();
+    assert!(missing.is_empty(), "no glyph for: {}", missing.iter().map(|c| format!("{c} U+{:04X}", *c as u32)).collect::<Vec<_>>().join(", "));
+}
