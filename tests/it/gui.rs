@@ -395,3 +395,32 @@ fn every_visible_character_has_a_glyph() {
     missing.dedup();
     assert!(missing.is_empty(), "no glyph for: {}", missing.iter().map(|c| format!("{c} U+{:04X}", *c as u32)).collect::<Vec<_>>().join(", "));
 }
+
+/// Keys: Tab walks 宛先 → Cc → Bcc → 件名 → 本文; Ctrl+2 opens 送信トレイ; Ctrl+N comes back to
+/// 作成 with the cursor in 宛先; Ctrl+Enter sends.
+#[test]
+fn the_keyboard_reaches_the_fields_and_the_shortcuts_work() {
+    let _g = gui_lock("ja");
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = offline_config(dir.path());
+    let mut h = harness(config, data);
+    run_until(&mut h, "the account", |a| a.view().account == "taro@popsend.test");
+    h.get_by_label("宛先").focus();
+    h.run_steps(2);
+    for next in ["Cc", "Bcc", "件名", "本文"] {
+        h.key_press(egui::Key::Tab);
+        h.run_steps(2);
+        assert!(h.get_by_label(next).is_focused(), "Tab did not reach {next}");
+    }
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num2);
+    h.run_steps(2);
+    assert_eq!(app(&h).tab, Tab::Outbox);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    h.run_steps(3);
+    assert_eq!(app(&h).tab, Tab::Compose);
+    assert!(h.get_by_label("宛先").is_focused(), "Ctrl+N did not put the cursor in 宛先");
+    h.get_by_label("宛先").type_text("hanako@example.net");
+    h.run_steps(2);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
+    run_until(&mut h, "the message sent by Ctrl+Enter", |a| a.view().waiting.len() == 1);
+}
