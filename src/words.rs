@@ -103,7 +103,7 @@ pub fn diagnose_step(i: usize, r: &StepResult) -> String {
     };
     let (what, next) = step_explanation(r);
     let mut out = format!("{mark} {}. {}: {what}\n", i + 1, step_name(r.id));
-    if !r.detail.is_empty() && !(r.passed() && r.id == StepId::Window) {
+    if !(r.detail.is_empty() || r.passed() && r.id == StepId::Window) {
         out += &format!("     {}\n", fl!("detail", detail = r.detail.as_str()));
     }
     if let Some(reply) = &r.reply {

@@ -34,8 +34,8 @@ fn bad_addresses(field: &str) -> Vec<String> {
 
 impl App {
     pub(super) fn take_compose(&mut self) {
-        if let Some((at, d)) = &self.view.for_compose {
-            if *at > self.compose_state.taken {
+        if let Some((at, d)) = &self.view.for_compose
+            && *at > self.compose_state.taken {
                 self.compose_state.taken = *at;
                 if self.compose.is_empty() {
                     self.compose = d.clone();
@@ -43,9 +43,8 @@ impl App {
                     self.tab = Tab::Compose;
                 }
             }
-        }
-        if let Some((at, files)) = &self.view.picked {
-            if *at > self.compose_state.picked {
+        if let Some((at, files)) = &self.view.picked
+            && *at > self.compose_state.picked {
                 self.compose_state.picked = *at;
                 for f in files {
                     if !self.compose.attachments.contains(f) {
@@ -53,7 +52,6 @@ impl App {
                     }
                 }
             }
-        }
     }
 
     /// Hands the draft to the worker a second after it last changed.

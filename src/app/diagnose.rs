@@ -52,7 +52,7 @@ impl App {
                     ui.label(what);
                 });
                 ui.indent(("step", i), |ui| {
-                    if !r.detail.is_empty() && !(r.passed() && r.id == StepId::Window) {
+                    if !(r.detail.is_empty() || r.passed() && r.id == StepId::Window) {
                         ui.weak(fl!("detail", detail = r.detail.as_str()));
                     }
                     if let Some(reply) = &r.reply {

@@ -27,11 +27,10 @@ fn row_line(row: &Row, now: SystemTime) -> String {
     if row.attempts > 0 {
         text += &format!("  ({} {})", fl!("col-attempts"), row.attempts);
     }
-    if row.state == RowState::Queued && row.attempts > 0 {
-        if let Ok(left) = row.next_attempt.duration_since(now) {
+    if row.state == RowState::Queued && row.attempts > 0
+        && let Ok(left) = row.next_attempt.duration_since(now) {
             text += &format!("  {}", fl!("gui-next-retry", remaining = crate::cli::mm_ss(left + Duration::from_millis(999))));
         }
-    }
     text
 }
 

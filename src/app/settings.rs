@@ -32,8 +32,8 @@ impl SettingsForm {
     /// Refills the form from the saved settings unless the user is editing, and takes the
     /// result of the last 保存.
     pub(super) fn take(&mut self, view: &View) {
-        if let Some((at, saved)) = &view.saved {
-            if *at > self.saved_taken {
+        if let Some((at, saved)) = &view.saved
+            && *at > self.saved_taken {
                 self.saved_taken = *at;
                 self.errors.clear();
                 self.message = Some(match saved {
@@ -50,7 +50,6 @@ impl SettingsForm {
                     self.password.clear();
                 }
             }
-        }
         if !self.edited {
             self.form = view.settings.clone();
         }

@@ -248,11 +248,10 @@ impl Config {
         if self.smtp.port == Some(0) {
             bad("smtp.port", Fault::Port);
         }
-        if let Some(user) = &self.smtp.username {
-            if user.is_empty() || user.contains(['\r', '\n']) {
+        if let Some(user) = &self.smtp.username
+            && (user.is_empty() || user.contains(['\r', '\n'])) {
                 bad("smtp.username", Fault::LineBreak);
             }
-        }
         if self.relay.window_seconds == 0 {
             bad("relay.window_seconds", Fault::Zero);
         }

@@ -71,11 +71,10 @@ pub fn keyring_account(username: &str, host: &str) -> String {
 
 /// Finds the password, in the documented order.
 pub fn resolve(password_command: Option<&str>, username: &str, host: &str) -> Result<(Password, Source), SecretError> {
-    if let Ok(p) = std::env::var(ENV_VAR) {
-        if !p.is_empty() {
+    if let Ok(p) = std::env::var(ENV_VAR)
+        && !p.is_empty() {
             return Ok((Password(p), Source::Env));
         }
-    }
     if let Some(cmd) = password_command {
         return run_command(cmd).map(|p| (p, Source::Command));
     }

@@ -82,7 +82,7 @@ fn opt(s: &str) -> Option<String> {
 }
 
 fn minutes(seconds: u64) -> String {
-    if seconds % 60 == 0 { (seconds / 60).to_string() } else { format!("{}", seconds as f64 / 60.0) }
+    if seconds.is_multiple_of(60) { (seconds / 60).to_string() } else { format!("{}", seconds as f64 / 60.0) }
 }
 
 impl Form {

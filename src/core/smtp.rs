@@ -241,11 +241,10 @@ impl Session {
     /// After a refusal the transaction is reset (RSET), so the session can carry the next message.
     pub async fn send(&mut self, envelope: &Envelope, raw: &[u8]) -> Result<(), SmtpError> {
         let result = self.transaction(envelope, raw).await;
-        if let Err(e) = &result {
-            if matches!(e, SmtpError::Rejected { stage: Stage::MailFrom | Stage::RcptTo(_) | Stage::Data, .. }) {
+        if let Err(e) = &result
+            && matches!(e, SmtpError::Rejected { stage: Stage::MailFrom | Stage::RcptTo(_) | Stage::Data, .. }) {
                 let _ = tokio::time::timeout(self.timeout, self.conn.command(Rset)).await;
             }
-        }
         result
     }
 

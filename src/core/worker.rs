@@ -245,11 +245,10 @@ fn run(paths: Paths, mut rx: mpsc::Receiver<Request>, shared: Shared) {
         match runtime.block_on(session(&paths, &mut rx, &shared, &mut typed)) {
             End::Reload => continue,
             End::Quit { background } => {
-                if background {
-                    if let Err(e) = hand_over(&paths, typed.as_ref()) {
+                if background
+                    && let Err(e) = hand_over(&paths, typed.as_ref()) {
                         shared.problem(Problem::Outbox(e.to_string()));
                     }
-                }
                 return;
             }
         }

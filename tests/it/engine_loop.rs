@@ -45,8 +45,8 @@ async fn commands_drive_the_engine_and_snapshots_follow() {
     let engine = engine::watch(&ob, &d, rx, |e| events.borrow_mut().push(e));
     let driver = async {
         let wait_for = |pred: &dyn Fn(&Event) -> bool| {
-            let found = events.borrow().iter().any(pred);
-            found
+            
+            events.borrow().iter().any(pred)
         };
         tx.send(Command::Enqueue { outgoing: outgoing(), subject: "件名".into(), to: "a@example.net".into(), draft: None }).await.unwrap();
         for _ in 0..100 {
