@@ -161,6 +161,12 @@ impl<'a> Deliverer<'a> {
         self.store.load().window(&self.pop_server(), self.window_length())
     }
 
+    /// The network changed: the window opened from the old address is not ours any more. Not
+    /// being able to write the state costs one extra login later, nothing more.
+    pub fn forget_window(&self) {
+        let _ = self.store.forget_login();
+    }
+
     /// POP login only (the `auth` command): opens the window.
     pub async fn login_only(&self) -> Result<Login, RunError> {
         let pop = net::resolve(&self.config.pop.host, self.config.pop.port(), self.step_timeout).await.map_err(RunError::Net)?;

@@ -284,6 +284,7 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
             _ => POLL,
         };
         let mut network_changed = false;
+        let mut address_changed = false;
         let mut changed = false;
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
@@ -292,7 +293,10 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
                 match cmd {
                     None | Some(Command::Shutdown) => return,
                     Some(Command::FlushNow) => force = true,
-                    Some(Command::NetworkChanged) => network_changed = true,
+                    Some(Command::NetworkChanged) => {
+                        network_changed = true;
+                        address_changed = true;
+                    }
                     Some(Command::Enqueue { outgoing, subject, to, draft }) => {
                         if let Err(e) = outbox.enqueue_with_draft(&outgoing, &subject, &to, draft.as_deref(), d.clock.now()) {
                             on_event(Event::Error(e));
@@ -328,7 +332,13 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
             },
             Some(_) = async { match ifs.as_mut() { Some(w) => w.next().await, None => std::future::pending().await } } => {
                 network_changed = d.clock.now() >= settled;
+                address_changed = network_changed;
             }
+        }
+        // An interface came or went: the relay window (per source address) may be gone with it.
+        // The probe below only says the server answers again, which changes no address.
+        if address_changed {
+            d.forget_window();
         }
         let now = d.clock.now();
         if !network_changed && now.duration_since(last_probe).unwrap_or(Duration::ZERO) >= OFFLINE_PROBE {

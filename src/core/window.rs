@@ -111,6 +111,16 @@ impl Store {
     }
 
     /// Writes atomically (temporary file, then rename), so a crash never leaves half a file.
+    /// Forgets the last login (the machine's address may have changed, and the server's window
+    /// belongs to the old one). What is known about servers stays.
+    pub fn forget_login(&self) -> std::io::Result<()> {
+        let mut state = self.load();
+        if state.last_login.take().is_none() {
+            return Ok(());
+        }
+        self.save(&state)
+    }
+
     pub fn save(&self, state: &State) -> std::io::Result<()> {
         crate::core::files::write_atomic(&self.path, state.render().as_bytes())
     }

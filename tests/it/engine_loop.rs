@@ -68,6 +68,18 @@ async fn commands_drive_the_engine_and_snapshots_follow() {
         }
         assert!(wait_for(&|e| matches!(e, Event::LoggedIn(_))), "LoginNow did not log in");
 
+        // The network changes: the window opened from the old address is forgotten.
+        assert!(d.current_window().is_some());
+        tx.send(Command::NetworkChanged).await.unwrap();
+        for _ in 0..100 {
+            if d.current_window().is_none() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(d.current_window().is_none(), "the relay window survived a network change");
+        assert!(wait_for(&|e| matches!(e, Event::Snapshot(s) if s.window.is_none() && s.counts.sent == 1)), "no snapshot without the window");
+
         let id = ob.list(&[popsend::core::outbox::State::Sent], 1).unwrap()[0].id;
         tx.send(Command::Delete(id)).await.unwrap();
         for _ in 0..100 {
