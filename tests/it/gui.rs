@@ -116,9 +116,17 @@ fn app<'a>(h: &'a Harness<'static, Option<App>>) -> &'a App {
     h.state().as_ref().unwrap()
 }
 
+/// Types into the field with this label, once it really has the focus (a repaint from the worker
+/// can land between the focus request and the typing).
 fn type_into(h: &mut Harness<'static, Option<App>>, label: &str, text: &str) {
-    h.get_by_label(label).focus();
-    h.run_steps(1);
+    for _ in 0..10 {
+        h.get_by_label(label).focus();
+        h.run_steps(2);
+        if h.get_by_label(label).is_focused() {
+            break;
+        }
+    }
+    assert!(h.get_by_label(label).is_focused(), "{label} does not take the focus");
     h.get_by_label(label).type_text(text);
     h.run_steps(2);
 }
@@ -258,6 +266,7 @@ fn a_draft_survives_closing_and_edit_brings_a_message_back() {
     run_until(&mut h, "the account", |a| a.view().account == "taro@popsend.test");
     type_into(&mut h, "宛先", "hanako@example.net");
     type_into(&mut h, "本文", "書きかけ");
+    assert_eq!((app(&h).compose.to.as_str(), app(&h).compose.body.as_str()), ("hanako@example.net", "書きかけ"));
     let draft = data.join("draft.toml");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !draft.exists() {
