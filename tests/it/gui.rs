@@ -83,13 +83,9 @@ fn compose_and_send_later_puts_the_row_in_the_outbox_then_the_language_switches(
     let mut h = harness(config.clone(), data.clone());
     run_until(&mut h, "the account in the status bar", |a| a.view().account == "taro@popsend.test");
     h.get_by_label("未認証");
-    h.get_by_label("宛先").focus();
-    h.get_by_label("宛先").type_text("hanako@example.net");
-    h.get_by_label("件名").focus();
-    h.get_by_label("件名").type_text("期末レポート");
-    h.get_by_label("本文").focus();
-    h.get_by_label("本文").type_text("よろしくお願いします。");
-    h.run_steps(4);
+    type_into(&mut h, "宛先", "hanako@example.net");
+    type_into(&mut h, "件名", "期末レポート");
+    type_into(&mut h, "本文", "よろしくお願いします。");
     h.get_by_label("後で送信").click();
     run_until(&mut h, "the message in the outbox", |a| a.view().waiting.len() == 1);
     assert_eq!(h.state().as_ref().unwrap().tab, Tab::Outbox);
