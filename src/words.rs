@@ -94,23 +94,41 @@ pub fn diagnose_report(account: &str, steps: &[StepResult]) -> String {
     out + &diagnose_verdict(steps) + "\n"
 }
 
-/// One step's block of the report (`i` counts from 0).
+/// One step in words, as the report and the window show it: "1. name", the finding, and the
+/// lines under it (each already labelled: 詳細, サーバーの応答, 次にすること).
+pub struct StepText {
+    pub title: String,
+    pub what: String,
+    pub detail: Option<String>,
+    pub reply: Option<String>,
+    pub next: Option<String>,
+}
+
+/// `i` counts from 0.
+pub fn step_text(i: usize, r: &StepResult) -> StepText {
+    let (what, next) = step_explanation(r);
+    // A passed window step says its detail in `what` already.
+    let detail = (!(r.detail.is_empty() || r.passed() && r.id == StepId::Window)).then(|| fl!("detail", detail = r.detail.as_str()));
+    StepText {
+        title: format!("{}. {}", i + 1, step_name(r.id)),
+        what,
+        detail,
+        reply: r.reply.as_ref().map(|reply| fl!("server-reply", reply = reply.as_str())),
+        next: next.map(|hint| fl!("next-step", hint = hint.as_str())),
+    }
+}
+
+/// One step's block of the report text.
 pub fn diagnose_step(i: usize, r: &StepResult) -> String {
     let mark = match r.finding {
         Finding::Ok => "✓",
         Finding::Skipped(_) => "–",
         _ => "✗",
     };
-    let (what, next) = step_explanation(r);
-    let mut out = format!("{mark} {}. {}: {what}\n", i + 1, step_name(r.id));
-    if !(r.detail.is_empty() || r.passed() && r.id == StepId::Window) {
-        out += &format!("     {}\n", fl!("detail", detail = r.detail.as_str()));
-    }
-    if let Some(reply) = &r.reply {
-        out += &format!("     {}\n", fl!("server-reply", reply = reply.as_str()));
-    }
-    if let Some(next) = next {
-        out += &format!("     {}\n", fl!("next-step", hint = next.as_str()));
+    let t = step_text(i, r);
+    let mut out = format!("{mark} {}: {}\n", t.title, t.what);
+    for line in [t.detail, t.reply, t.next].into_iter().flatten() {
+        out += &format!("     {line}\n");
     }
     out
 }

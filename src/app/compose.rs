@@ -5,11 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::core::drafts::{Unsent, split_addresses};
+use crate::core::drafts::{Unsent, bad_addresses, split_addresses};
 use crate::core::worker::Request;
 use crate::fl;
 
-use super::{App, Tab, size_text};
+use super::{App, ERROR, Tab, size_text};
 
 /// How long after the last keystroke the draft is saved.
 const SAVE_AFTER: Duration = Duration::from_secs(1);
@@ -25,11 +25,6 @@ pub(super) struct State {
     picked: u64,
     /// Ctrl+N: put the cursor in 宛先 on the next frame.
     pub focus_to: bool,
-}
-
-/// The addresses in `field` that are not mail addresses.
-fn bad_addresses(field: &str) -> Vec<String> {
-    split_addresses(field).into_iter().filter(|a| a.parse::<lettre::Address>().is_err()).collect()
 }
 
 impl App {
@@ -75,6 +70,8 @@ impl App {
         self.dropped_files(ui);
         let focus_to = std::mem::take(&mut self.compose_state.focus_to);
         let c = &mut self.compose;
+        // Checked once a frame: shown under each field, and deciding whether 送信 is enabled.
+        let mut all_good = true;
         egui::Grid::new("compose").num_columns(2).show(ui, |ui| {
             for (i, (label, value, check)) in [
                 (fl!("gui-to"), &mut c.to, true),
@@ -93,7 +90,8 @@ impl App {
                     }
                     let bad = if check { bad_addresses(value) } else { Vec::new() };
                     if !bad.is_empty() {
-                        ui.colored_label(egui::Color32::from_rgb(200, 60, 40), fl!("gui-bad-address", addresses = bad.join(", ")));
+                        all_good = false;
+                        ui.colored_label(ERROR, fl!("gui-bad-address", addresses = bad.join(", ")));
                     }
                 });
                 ui.end_row();
@@ -104,8 +102,7 @@ impl App {
         self.attachments(ui);
         let send_key = ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Enter));
         ui.horizontal(|ui| {
-            let c = &self.compose;
-            let ready = !split_addresses(&c.to).is_empty() && [&c.to, &c.cc, &c.bcc].iter().all(|f| bad_addresses(f).is_empty());
+            let ready = all_good && !split_addresses(&self.compose.to).is_empty();
             let send = ui.add_enabled(ready, egui::Button::new(fl!("gui-send"))).on_hover_text("Ctrl+Enter").clicked() || (ready && send_key);
             let later = ui.add_enabled(ready, egui::Button::new(fl!("gui-send-later"))).clicked();
             if (send || later) && self.ask(Request::Send { draft: Box::new(self.compose.clone()), now: send }) {
@@ -137,7 +134,7 @@ impl App {
                         ui.weak(size_text(*size));
                     }
                     Some(Err(e)) => {
-                        ui.colored_label(egui::Color32::from_rgb(200, 60, 40), fl!("gui-attach-unreadable", detail = e.as_str()));
+                        ui.colored_label(ERROR, fl!("gui-attach-unreadable", detail = e.as_str()));
                     }
                     None => {}
                 }

@@ -2,14 +2,13 @@
 //! finding, the server's reply and the next thing to try), and copies the whole result as text
 //! for a help desk (the password is never in it). No I/O here.
 
-use crate::core::diagnose::{Finding, StepId};
+use crate::core::diagnose::Finding;
 use crate::core::worker::Request;
 use crate::fl;
-use crate::words::{diagnose_report, diagnose_verdict, step_explanation, step_name};
+use crate::words::{diagnose_report, diagnose_verdict, step_text};
 
-use super::App;
+use super::{App, ERROR};
 
-const ERROR: egui::Color32 = egui::Color32::from_rgb(200, 60, 40);
 const GOOD: egui::Color32 = egui::Color32::from_rgb(40, 150, 70);
 
 impl App {
@@ -46,20 +45,17 @@ impl App {
                     Finding::Skipped(_) => ("–", ui.visuals().weak_text_color()),
                     _ => ("×", ERROR),
                 };
-                let (what, next) = step_explanation(r);
+                let t = step_text(i, r);
                 ui.horizontal_wrapped(|ui| {
-                    ui.colored_label(color, format!("{mark} {}. {}", i + 1, step_name(r.id)));
-                    ui.label(what);
+                    ui.colored_label(color, format!("{mark} {}", t.title));
+                    ui.label(t.what);
                 });
                 ui.indent(("step", i), |ui| {
-                    if !(r.detail.is_empty() || r.passed() && r.id == StepId::Window) {
-                        ui.weak(fl!("detail", detail = r.detail.as_str()));
+                    if let Some(detail) = t.detail {
+                        ui.weak(detail);
                     }
-                    if let Some(reply) = &r.reply {
-                        ui.label(fl!("server-reply", reply = reply.as_str()));
-                    }
-                    if let Some(next) = next {
-                        ui.label(fl!("next-step", hint = next.as_str()));
+                    for line in [t.reply, t.next].into_iter().flatten() {
+                        ui.label(line);
                     }
                 });
             }

@@ -10,7 +10,7 @@ use crate::core::worker::Request;
 use crate::fl;
 use crate::words::{reason, state_name};
 
-use super::App;
+use super::{App, ERROR};
 
 #[derive(Default)]
 pub(super) struct State {
@@ -19,8 +19,6 @@ pub(super) struct State {
     /// The row whose details show below the list.
     selected: Option<i64>,
 }
-
-const ERROR: egui::Color32 = egui::Color32::from_rgb(200, 60, 40);
 
 fn row_line(row: &Row, now: SystemTime) -> String {
     let mut text = format!("{}  {}  {}", state_name(row.state), row.to, row.subject);

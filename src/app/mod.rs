@@ -25,6 +25,9 @@ use crate::fl;
 
 pub use settings::SettingsForm;
 
+/// The colour of every problem and refusal the window shows.
+const ERROR: egui::Color32 = egui::Color32::from_rgb(200, 60, 40);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
     Compose,
@@ -130,7 +133,7 @@ impl App {
             });
             ui.separator();
             if let Some(p) = &self.view.problem {
-                ui.colored_label(egui::Color32::from_rgb(200, 60, 40), problem_text(p));
+                ui.colored_label(ERROR, problem_text(p));
             }
             if let Some(n) = &self.notice {
                 ui.label(n.as_str());

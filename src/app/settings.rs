@@ -8,7 +8,7 @@ use crate::core::settings::{FieldError, Form, Problem};
 use crate::core::worker::{PasswordFrom, Request, Saved, View};
 use crate::fl;
 
-use super::App;
+use super::{App, ERROR};
 
 /// The form as the user edits it.
 #[derive(Default)]
@@ -25,8 +25,6 @@ pub struct SettingsForm {
     /// The preset chosen last (its note shows under the list).
     preset: Option<usize>,
 }
-
-const ERROR: egui::Color32 = egui::Color32::from_rgb(200, 60, 40);
 
 impl SettingsForm {
     /// Refills the form from the saved settings unless the user is editing, and takes the

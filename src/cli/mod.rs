@@ -316,8 +316,7 @@ fn build(args: &SendArgs, config: &Config, clock: &dyn Clock) -> Result<(Outgoin
     };
     let built = compose::build(&draft, clock.now())
         .map_err(|e| explain::simple(fl!("err-compose", detail = e.to_string()), Some(fl!("err-compose-hint")), EXIT_USAGE))?;
-    let to = args.to.iter().chain(&args.cc).cloned().collect::<Vec<_>>().join(", ");
-    Ok((Outgoing { envelope: built.envelope, raw: built.raw, message_id: built.message_id }, args.subject.clone(), to))
+    Ok((Outgoing::from(built), draft.subject.clone(), draft.listed_recipients()))
 }
 
 async fn auth(d: &Deliverer<'_>, config: &Config, source: Source, clock: &dyn Clock) -> Result<u8, Explained> {

@@ -27,6 +27,13 @@ pub struct Draft {
     pub attachments: Vec<PathBuf>,
 }
 
+impl Draft {
+    /// The recipients as the outbox lists them: To, then Cc (never Bcc).
+    pub fn listed_recipients(&self) -> String {
+        self.to.iter().chain(&self.cc).cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
 /// A message ready for SMTP.
 #[derive(Debug, Clone)]
 pub struct Built {

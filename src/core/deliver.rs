@@ -29,6 +29,12 @@ pub struct Outgoing {
     pub message_id: String,
 }
 
+impl From<crate::core::compose::Built> for Outgoing {
+    fn from(b: crate::core::compose::Built) -> Outgoing {
+        Outgoing { envelope: b.envelope, raw: b.raw, message_id: b.message_id }
+    }
+}
+
 /// What happened to one message.
 #[derive(Debug)]
 pub enum Outcome {

@@ -26,6 +26,11 @@ pub fn split_addresses(s: &str) -> Vec<String> {
     s.split([',', '、', ';']).map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect()
 }
 
+/// The entries of an address field that are not mail addresses (checked as the user types).
+pub fn bad_addresses(field: &str) -> Vec<String> {
+    split_addresses(field).into_iter().filter(|a| a.parse::<lettre::Address>().is_err()).collect()
+}
+
 impl Unsent {
     pub fn is_empty(&self) -> bool {
         *self == Unsent::default()
@@ -92,6 +97,7 @@ mod tests {
         save(dir.path(), &d).unwrap();
         assert_eq!(load(dir.path()).unwrap(), Some(d.clone()));
         assert_eq!(d.draft().to, vec!["a@example.net", "b@example.net"]);
+        assert_eq!(bad_addresses("a@example.net, taro at example"), vec!["taro at example"]);
         save(dir.path(), &Unsent::default()).unwrap();
         assert_eq!(load(dir.path()).unwrap(), None);
     }

@@ -520,7 +520,7 @@ mod tests {
     fn out(to: &str) -> Outgoing {
         let d = Draft { from_address: "a@example.ac.jp".into(), to: vec![to.into()], subject: "件名".into(), ..Draft::default() };
         let b = compose::build(&d, t(0)).unwrap();
-        Outgoing { envelope: b.envelope, raw: b.raw, message_id: b.message_id }
+        Outgoing::from(b)
     }
 
     fn err(kind: &str) -> LastError {

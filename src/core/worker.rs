@@ -319,15 +319,21 @@ fn save(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Opti
     }
 }
 
+/// `save`, and the result to the UI. True when the config was written (the engine restarts).
+fn save_and_tell(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Option<Password>, shared: &Shared) -> bool {
+    let saved = save(paths, form, password, typed);
+    let written = !matches!(saved, Saved::Invalid(_) | Saved::WriteFailed(_));
+    shared.publish(|v| v.saved = Some((v.version, saved)));
+    written
+}
+
 /// Waits for settings when there is no usable config; the rest of the window still works.
 async fn without_config(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, typed: &mut Option<Password>) -> End {
     while let Some(r) = rx.recv().await {
         match common(r, paths, shared) {
             Some(Request::SaveSettings { form, password }) => {
-                let saved = save(paths, &form, password, typed);
-                let done = !matches!(saved, Saved::Invalid(_) | Saved::WriteFailed(_));
-                shared.publish(|v| v.saved = Some((v.version, saved)));
-                if done {
+                let written = save_and_tell(paths, &form, password, typed, shared);
+                if written {
                     return End::Reload;
                 }
             }
@@ -444,10 +450,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                     }
                 },
                 Some(Request::SaveSettings { form, password }) => {
-                    let saved = save(paths, &form, password, typed);
-                    let done = !matches!(saved, Saved::Invalid(_) | Saved::WriteFailed(_));
-                    shared.publish(|v| v.saved = Some((v.version, saved)));
-                    if !done {
+                    if !save_and_tell(paths, &form, password, typed, shared) {
                         continue;
                     }
                     end = End::Reload;
@@ -519,8 +522,7 @@ fn build(config: &Config, u: &Unsent, now: SystemTime) -> Result<(Outgoing, Stri
     d.from_address = config.account.address.clone();
     d.from_name = config.account.display_name.clone();
     let built = compose::build(&d, now).map_err(|e| e.to_string())?;
-    let to = d.to.iter().chain(&d.cc).cloned().collect::<Vec<_>>().join(", ");
-    Ok((Outgoing { envelope: built.envelope, raw: built.raw, message_id: built.message_id }, d.subject.clone(), to))
+    Ok((Outgoing::from(built), d.subject.clone(), d.listed_recipients()))
 }
 
 /// Starts `popsend watch --until-empty` for the same files, detached from the window. A
