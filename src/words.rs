@@ -30,10 +30,27 @@ pub fn reason(e: &LastError) -> String {
         Some(Kind::TooLarge) => fl!("kind-too-large"),
         Some(Kind::Refused) => fl!("kind-refused"),
         Some(Kind::Expired) => fl!("kind-expired"),
+        Some(Kind::Unsendable) => fl!("kind-unsendable"),
         None => e.kind.clone(),
     }
 }
 
+
+/// A time in the user's zone, in `format`. Never panics: a time chrono cannot place (far past or
+/// future, from a damaged file) is shown as seconds since 1970.
+pub fn local_time(t: std::time::SystemTime, format: &str) -> String {
+    use chrono::TimeZone as _;
+    let secs = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
+    };
+    // Years 1 to 9999 only: chrono's local-time arithmetic is not made for the edges of its range.
+    let sane = (-62_135_596_800..=253_402_300_799).contains(&secs);
+    match chrono::DateTime::from_timestamp(secs, 0).filter(|_| sane).map(|utc| chrono::Local.from_utc_datetime(&utc.naive_utc())) {
+        Some(local) => local.format(format).to_string(),
+        None => format!("@{secs}"),
+    }
+}
 
 /// 接続テスト: a step's name.
 pub fn step_name(id: StepId) -> String {
@@ -140,4 +157,18 @@ pub fn diagnose_passed(steps: &[StepResult]) -> bool {
 
 pub fn diagnose_verdict(steps: &[StepResult]) -> String {
     if diagnose_passed(steps) { fl!("diag-all-passed") } else { fl!("diag-some-failed") }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    /// Issue 9, case 6: a time from a damaged file is shown, never a panic.
+    #[test]
+    fn local_time_never_panics() {
+        let far = UNIX_EPOCH + Duration::from_millis(u64::MAX);
+        assert!(super::local_time(far, "%Y").starts_with('@'));
+        assert!(super::local_time(UNIX_EPOCH - Duration::from_secs(u32::MAX as u64 * 100), "%Y").starts_with('@'));
+        assert_eq!(super::local_time(UNIX_EPOCH + Duration::from_secs(1_800_000_000), "%Y").len(), 4);
+    }
 }

@@ -69,6 +69,12 @@ err-tls = The server's certificate cannot be verified. popsend does not switch t
 err-tls-hint = Check the host name. If the server uses your institution's own certificate authority, set [tls] ca_file to its certificate.
 err-timeout = The server did not answer in time.
 err-timeout-hint = The line may be congested or the server down. Wait a little and send again.
+err-tls-handshake = TLS could not be started: the server does not seem to speak TLS on this port (this is not a certificate problem).
+err-tls-handshake-hint = Check the port and encryption pair: 995 and 465 are SSL/TLS; 110, 25 and 587 are none or STARTTLS. popsend never falls back to an unencrypted connection.
+err-credential-text = The user name or password contains a line break or another control character and cannot be sent.
+err-credential-text-hint = Type the user name again in the settings, and the password where it is kept (keyring, password_command, POPSEND_PASSWORD).
+err-dropped = The connection broke while the message was being sent.
+err-dropped-hint = This is usually temporary: popsend sends it again by itself shortly. If it keeps happening, make the attachments smaller or try later.
 err-protocol = The server's answer is not understood (not POP3/SMTP, or the connection broke).
 err-protocol-hint = Check the host name and the port.
 err-relay-denied = Relay refused: the sending server does not relay even after the POP login.
@@ -83,9 +89,12 @@ err-smtp-refused = The sending server does not accept the connection.
 err-smtp-refused-hint = Check [smtp] host, port, security and username.
 err-smtp-auth = The sending server does not offer SMTP AUTH.
 err-smtp-auth-hint = Remove [smtp] username, or check the server's instructions.
+err-smtp-cleartext = Sending stopped: SMTP AUTH would send the password unencrypted. Nothing was sent.
+err-smtp-cleartext-hint = Set [smtp] security to "starttls" (port 587) or "tls" (port 465). Only for a server without encryption, allow it with [smtp] allow_plaintext_password = true (in the settings: "Allow SMTP AUTH over an unencrypted connection").
 err-too-large = The message is too large ({ $size } bytes; the server accepts at most { $limit }).
 err-too-large-hint = Make the attachments smaller, or split them over several messages.
 err-unsendable = This message cannot be sent to this server: { $detail }
+err-unsendable-hint = popsend stopped before sending; the server refused nothing. Check the recipient addresses (non-ASCII characters), or use a sending server that offers 8BITMIME and SMTPUTF8.
 err-state = Cannot read the state file: { $detail }
 
 ## Errors: details
@@ -107,7 +116,9 @@ cli-watch-about = Stay running and send by itself when messages are due or the n
 cli-until-empty-help = Exit once nothing is left to send (used after the window closes)
 cli-id-help = The message's number (the # in queue / sent)
 queued-one = Put in the outbox: #{ $id } { $msgid }
+state-line-ignored = { $file }: line { $line } is out of range or damaged and was ignored (popsend logs in again at the next send).
 sent-id = Sent: #{ $id } { $msgid }
+sent-in-parts = #{ $id }: the server takes only so many recipients at a time; sent in { $parts } parts so far (the rest follow).
 failed-id = Not sent: #{ $id } { $msgid }
 left-queued = { $count } waiting (next attempt: { $at })
 left-queued-paused = { $count } waiting — sending is paused
@@ -148,6 +159,7 @@ kind-recipient = Unknown recipient
 kind-too-large = Too large
 kind-refused = Refused by the server
 kind-expired = Given up after more than 5 days
+kind-unsendable = Cannot be sent through this server (the server refused nothing)
 busy = Another popsend is sending; it will send this message too.
 
 ## Window
@@ -231,6 +243,7 @@ set-smtp-host-hint = empty: same as the POP server
 set-smtp-port = SMTP port
 set-smtp-security = SMTP encryption
 set-smtp-username = SMTP AUTH user name
+set-smtp-allow-plaintext = Allow SMTP AUTH over an unencrypted connection
 set-smtp-username-hint = only for 587/465 with authentication
 set-security-none = None
 set-security-starttls = STARTTLS

@@ -69,6 +69,12 @@ err-tls = サーバーの証明書を確認できません。安全でない接�
 err-tls-hint = ホスト名が正しいか確認してください。学内の独自の認証局を使うサーバーなら、[tls] ca_file にその証明書を指定してください。
 err-timeout = サーバーから時間内に応答がありません。
 err-timeout-hint = 回線が混んでいるか、サーバーが止まっている可能性があります。少し待ってからもう一度送信してください。
+err-tls-handshake = 暗号化 (TLS) を始められませんでした。サーバーがこのポートで TLS を話していないようです (証明書の問題ではありません)。
+err-tls-handshake-hint = ポート番号と暗号化の組み合わせを確認してください: 995・465 は SSL/TLS、110・25・587 は なし か STARTTLS です。安全でない接続には切り替えません。
+err-credential-text = ユーザー名かパスワードに改行などの制御文字が入っているため、送れません。
+err-credential-text-hint = 設定でユーザー名を、パスワードの保存先 (キーリング、password_command、POPSEND_PASSWORD) でパスワードを入れ直してください。
+err-dropped = メッセージの送信中に接続が切れました。
+err-dropped-hint = 一時的なものと考えられるため、しばらくして自動で送り直します。続くときは、添付ファイルを小さくするか、時間をおいて試してください。
 err-protocol = サーバーの応答を理解できません (POP3/SMTP ではない応答か、接続が途中で切れました)。
 err-protocol-hint = ホスト名とポート番号が正しいか確認してください。
 err-relay-denied = 中継拒否: POP認証をしても送信サーバーが中継を許可しません。
@@ -83,9 +89,12 @@ err-smtp-refused = 送信サーバーが接続を受け付けません。
 err-smtp-refused-hint = [smtp] の host, port, security, username を確認してください。
 err-smtp-auth = 送信サーバーが SMTP 認証に対応していません。
 err-smtp-auth-hint = [smtp] username を消すか、サーバーの案内を確認してください。
+err-smtp-cleartext = SMTP 認証のパスワードが暗号化されずに送られるため、送信を止めました。何も送っていません。
+err-smtp-cleartext-hint = [smtp] security を "starttls" (587 番) か "tls" (465 番) にしてください。暗号化に対応していないサーバーに限り、[smtp] allow_plaintext_password = true (設定の「SMTP 認証のパスワードを暗号化しない接続で送ることを許可する」) で許可できます。
 err-too-large = メッセージが大きすぎます ({ $size } バイト。サーバーの上限は { $limit } バイト)。
 err-too-large-hint = 添付ファイルを小さくするか、何通かに分けて送ってください。
 err-unsendable = このサーバーにはこのメッセージを送れません: { $detail }
+err-unsendable-hint = popsend の側で止めました。サーバーは何も拒否していません。宛先のアドレス (日本語などの文字) を確認するか、8BITMIME・SMTPUTF8 に対応した送信サーバーを使ってください。
 err-state = 状態ファイルを読めません: { $detail }
 
 ## エラー: 付記
@@ -107,7 +116,9 @@ cli-watch-about = 常駐して、送信予定の時刻やネットワークの�
 cli-until-empty-help = 送るものがなくなったら終了します (ウィンドウを閉じた後の送信に使います)
 cli-id-help = メッセージの番号 (queue / sent の一覧の #)
 queued-one = 送信トレイに入れました: #{ $id } { $msgid }
+state-line-ignored = { $file }: { $line } 行目の値は範囲外か壊れているため無視しました (次の送信でログインし直します)。
 sent-id = 送信しました: #{ $id } { $msgid }
+sent-in-parts = #{ $id }: サーバーが一度に受け付ける宛先の数に上限があるため、{ $parts } 回に分けて送りました (残りの宛先は続けて送ります)。
 failed-id = 送信できませんでした: #{ $id } { $msgid }
 left-queued = 送信待ち { $count } 通 (次の送信予定: { $at })
 left-queued-paused = 送信待ち { $count } 通 — 送信を一時停止しています
@@ -148,6 +159,7 @@ kind-recipient = 宛先不明
 kind-too-large = サイズ超過
 kind-refused = サーバーが受け付けませんでした
 kind-expired = 5 日以上送れなかったため中止しました
+kind-unsendable = このサーバーでは送れません (サーバーは何も拒否していません)
 busy = 別の popsend が送信中です。このメッセージもそちらが送ります。
 
 ## 画面
@@ -231,6 +243,7 @@ set-smtp-host-hint = 空欄なら POP サーバーと同じ
 set-smtp-port = SMTP のポート
 set-smtp-security = SMTP の暗号化
 set-smtp-username = SMTP 認証のユーザー名
+set-smtp-allow-plaintext = SMTP 認証のパスワードを暗号化しない接続で送ることを許可する
 set-smtp-username-hint = 587/465 番で認証するときだけ
 set-security-none = なし
 set-security-starttls = STARTTLS

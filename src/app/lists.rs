@@ -141,7 +141,7 @@ impl App {
         let Some(row) = self.view.sent.iter().find(|r| r.id == id) else { return };
         ui.separator();
         if let Some(at) = row.sent_at {
-            ui.label(fl!("gui-sent-at", at = chrono::DateTime::<chrono::Local>::from(at).format("%Y-%m-%d %H:%M").to_string()));
+            ui.label(fl!("gui-sent-at", at = crate::words::local_time(at, "%Y-%m-%d %H:%M")));
         }
         match self.view.opened.as_ref().filter(|(o, _)| *o == id) {
             Some((_, Ok(d))) => {

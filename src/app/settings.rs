@@ -60,15 +60,15 @@ fn problem_text(p: &Problem) -> String {
         Problem::NotPort => fl!("set-err-port"),
         Problem::NotNumber => fl!("set-err-number"),
         Problem::Fault(f) => match f {
-            Fault::Address(_) => fl!("set-err-address"),
-            Fault::Host(_) => fl!("set-err-host"),
+            Fault::Address => fl!("set-err-address"),
+            Fault::Host => fl!("set-err-host"),
             Fault::Port => fl!("set-err-port"),
             Fault::OneWord => fl!("set-err-one-word"),
             Fault::LineBreak => fl!("set-err-line-break"),
             Fault::Empty => fl!("set-err-required"),
             Fault::Zero => fl!("set-err-number"),
             Fault::MarginTooLong => fl!("set-err-margin"),
-            Fault::NoFile(_) => fl!("set-err-no-file"),
+            Fault::NoFile => fl!("set-err-no-file"),
             Fault::Language => fl!("set-err-language"),
         },
     }
@@ -208,6 +208,9 @@ impl App {
                 security_row(ui, fl!("set-smtp-security"), "smtp-security", &mut f.smtp_security);
                 text_row(ui, fl!("set-smtp-port"), "smtp.port", &mut f.smtp_port, Some(if f.smtp_security == Security::Tls { "465" } else { "25" }.into()));
                 text_row(ui, fl!("set-smtp-username"), "smtp.username", &mut f.smtp_username, Some(fl!("set-smtp-username-hint")));
+                ui.label("");
+                ui.checkbox(&mut f.smtp_allow_plaintext_password, fl!("set-smtp-allow-plaintext"));
+                ui.end_row();
             });
             ui.heading(fl!("set-section-window"));
             egui::Grid::new("set-window").num_columns(2).show(ui, |ui| {

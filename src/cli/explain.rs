@@ -59,6 +59,8 @@ pub fn config(e: &ConfigError) -> Explained {
 fn net(e: &NetError, smtp_port: Option<u16>) -> (String, String) {
     match e {
         NetError::Tls { .. } | NetError::CaFile { .. } => (fl!("err-tls"), fl!("err-tls-hint")),
+        NetError::TlsHandshake { .. } => (fl!("err-tls-handshake"), fl!("err-tls-handshake-hint")),
+        NetError::TlsTimeout { .. } => (fl!("err-timeout"), fl!("err-timeout-hint")),
         // A silent port 25 from home is the ISP's outbound block far more often than a dead server.
         NetError::Timeout { .. } if smtp_port == Some(25) => (fl!("err-port25"), fl!("err-port25-hint")),
         _ => (fl!("err-offline"), fl!("err-offline-hint")),
@@ -74,7 +76,10 @@ fn pop3(e: &Pop3Error) -> (String, String) {
         Pop3Error::Rejected { code: Some(RespCode::SysPerm), .. } => (fl!("err-pop-refused"), fl!("err-pop-refused-hint")),
         Pop3Error::Rejected { .. } => (fl!("err-pop-temporary"), fl!("err-pop-temporary-hint")),
         Pop3Error::Timeout { .. } => (fl!("err-timeout"), fl!("err-timeout-hint")),
-        Pop3Error::Closed { .. } | Pop3Error::Protocol { .. } => (fl!("err-protocol"), fl!("err-protocol-hint")),
+        Pop3Error::Closed { .. } | Pop3Error::Protocol { .. } | Pop3Error::TooLong { .. } => {
+            (fl!("err-protocol"), fl!("err-protocol-hint"))
+        }
+        Pop3Error::BadCredentialText { .. } => (fl!("err-credential-text"), fl!("err-credential-text-hint")),
         Pop3Error::StlsNotOffered => (fl!("err-stls"), fl!("err-stls-hint")),
         Pop3Error::NoMethod(NoMethod::CleartextRefused) => (fl!("err-cleartext"), fl!("err-cleartext-hint")),
         Pop3Error::NoMethod(_) => (fl!("err-apop"), fl!("err-apop-hint")),
@@ -87,13 +92,17 @@ fn smtp(e: &SmtpError, smtp_port: u16) -> (String, String) {
         _ if e.is_relay_denied() => (fl!("err-relay-denied"), fl!("err-relay-denied-hint")),
         SmtpError::StartTlsNotOffered => (fl!("err-stls"), fl!("err-stls-hint")),
         SmtpError::AuthNotOffered => (fl!("err-smtp-auth"), fl!("err-smtp-auth-hint")),
+        SmtpError::CleartextAuthRefused => (fl!("err-smtp-cleartext"), fl!("err-smtp-cleartext-hint")),
         SmtpError::Tls { .. } => (fl!("err-tls"), fl!("err-tls-hint")),
         SmtpError::Timeout { .. } => (fl!("err-timeout"), fl!("err-timeout-hint")),
+        // Dropped while the message was on its way: the server spoke SMTP until then, so the
+        // host name is not the problem.
+        SmtpError::Broken { stage: Stage::Data | Stage::Message, .. } => (fl!("err-dropped"), fl!("err-dropped-hint")),
         SmtpError::Broken { .. } => (fl!("err-protocol"), fl!("err-protocol-hint")),
         SmtpError::TooLarge { size, limit } => {
             (fl!("err-too-large", size = size.to_string(), limit = limit.to_string()), fl!("err-too-large-hint"))
         }
-        SmtpError::Unsendable { detail } => (fl!("err-unsendable", detail = detail.as_str()), fl!("err-message-refused-hint")),
+        SmtpError::Unsendable { detail } => (fl!("err-unsendable", detail = detail.as_str()), fl!("err-unsendable-hint")),
         SmtpError::Rejected { code, .. } if (400..500).contains(code) => (fl!("err-smtp-temporary"), fl!("err-smtp-temporary-hint")),
         SmtpError::Rejected { stage: Stage::RcptTo(_), .. } => (fl!("err-recipient"), fl!("err-recipient-hint")),
         SmtpError::Rejected { stage: Stage::MailFrom | Stage::Data | Stage::Message, .. } => {

@@ -218,10 +218,9 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Explained> {
     match &command {
         Command::Status => {
             status(&config, &store, &clock);
-            if let Ok(ob) = Outbox::open(&paths.data_dir) {
-                outbox_view::counts_line(&ob);
-            }
-            return Ok(EXIT_OK);
+            // A corrupt or unreadable outbox is a failure of `status`, not a silent omission.
+            let ob = open_outbox(paths)?;
+            return outbox_view::counts_line(&ob);
         }
         Command::Queue => return outbox_view::list(&open_outbox(paths)?, &[State::Queued, State::Sending, State::Failed]),
         Command::Sent => return outbox_view::list(&open_outbox(paths)?, &[State::Sent]),
@@ -256,10 +255,10 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Explained> {
     }
     if let Command::Diagnose(DiagnoseArgs { skip_login }) = &command {
         // A missing password is one of the things the test reports, not a reason not to run it.
-        let password = secrets::resolve(config.pop.password_command.as_deref(), &config.pop.username, &config.pop.host).ok().map(|(p, _)| p);
+        let password = secrets::resolve(&config.pop).ok().map(|(p, _)| p);
         return Ok(diagnose(&config, password.as_ref(), &trust, &clock, *skip_login));
     }
-    let (password, source) = secrets::resolve(config.pop.password_command.as_deref(), &config.pop.username, &config.pop.host)
+    let (password, source) = secrets::resolve(&config.pop)
         .map_err(|e| explain::simple(fl!("err-password", detail = e.to_string()), Some(fl!("err-password-hint")), EXIT_FAILED))?;
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
@@ -291,15 +290,24 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Explained> {
 
 /// The message, its subject and its recipients as shown in lists.
 fn build(args: &SendArgs, config: &Config, clock: &dyn Clock) -> Result<(Outgoing, String, String), Explained> {
+    // The body is read with the same limit as attachments: `/dev/zero` or an endless pipe ends
+    // in an error, not in memory exhaustion.
+    let limit = compose::DEFAULT_MAX_ATTACHMENTS;
+    let too_large = |what: String| format!("{what}: larger than {} MB", limit / (1024 * 1024));
     let body = match &args.body_file {
-        Some(path) => std::fs::read(path)
-            .map_err(|e| format!("{}: {e}", path.display()))
+        Some(path) => compose::read_limited(path, &mut limit.clone(), limit)
+            .map_err(|e| match e {
+                compose::ComposeError::TooLarge { .. } => too_large(path.display().to_string()),
+                e => e.to_string(),
+            })
             .and_then(|b| String::from_utf8(b).map_err(|_| format!("{}: not UTF-8 text", path.display()))),
         None => {
             let mut b = Vec::new();
             std::io::stdin()
+                .take(limit + 1)
                 .read_to_end(&mut b)
                 .map_err(|e| format!("stdin: {e}"))
+                .and_then(|n| if n as u64 > limit { Err(too_large("stdin".into())) } else { Ok(()) })
                 .and_then(|_| String::from_utf8(b).map_err(|_| "stdin: not UTF-8 text".to_owned()))
         }
     }
@@ -381,6 +389,17 @@ async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: b
     if until_empty && nothing_waits() {
         return Ok(EXIT_OK);
     }
+    // A queue paused under these settings sends nothing until the user acts: waiting for it to
+    // empty would never end (this is the process the window leaves running on close).
+    if until_empty
+        && let Ok(Some(p)) = ob.paused()
+        && p.config == d.config.fingerprint
+    {
+        tell!("{}", fl!("paused", reason = crate::words::reason(&p.error)));
+        tell!("  {}", fl!("paused-hint"));
+        return Ok(EXIT_FAILED);
+    }
+    let exit = std::cell::Cell::new(EXIT_OK);
     // Ctrl-C (or SIGTERM): finish the message in flight, then leave.
     let signals = async {
         #[cfg(unix)]
@@ -400,6 +419,10 @@ async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: b
         match event {
             engine::Event::Flushed(f) => {
                 outbox_view::report_flush(&f, d.config, d.clock);
+                if until_empty && f.paused.is_some() {
+                    exit.set(EXIT_FAILED);
+                    let _ = done.try_send(engine::Command::Shutdown);
+                }
                 if until_empty && nothing_waits() {
                     let _ = done.try_send(engine::Command::Shutdown);
                 }
@@ -413,11 +436,14 @@ async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: b
     });
     tokio::select! { _ = work => {}, _ = signals => {} }
     say!("{}", fl!("watch-stop"));
-    Ok(EXIT_OK)
+    Ok(exit.get())
 }
 
 fn status(config: &Config, store: &window::Store, clock: &dyn Clock) {
-    let state = store.load();
+    let (state, ignored) = store.load_checked();
+    for line in ignored {
+        tell!("{}", fl!("state-line-ignored", file = store.path().display().to_string(), line = line));
+    }
     let server = format!("{}:{}", config.pop.host, config.pop.port());
     let length = Duration::from_secs(config.relay.window_seconds);
     match (state.window(&server, length), &state.last_login) {
@@ -445,7 +471,7 @@ pub fn mm_ss(d: Duration) -> String {
 }
 
 fn local_time(t: SystemTime) -> String {
-    chrono::DateTime::<chrono::Local>::from(t).format("%Y-%m-%d %H:%M:%S").to_string()
+    crate::words::local_time(t, "%Y-%m-%d %H:%M:%S")
 }
 
 fn source_name(s: Source) -> String {

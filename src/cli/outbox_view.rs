@@ -19,7 +19,13 @@ fn outbox_error(e: crate::core::outbox::OutboxError) -> Explained {
     explain::simple(fl!("err-outbox", detail = e.to_string()), None, EXIT_FAILED)
 }
 
+/// One message as a line. Everything stored came from a user or a server: shown through
+/// `display_safe`, so no stored control character reaches the terminal.
 fn one_line(r: &Row) -> String {
+    crate::core::display_safe(&raw_line(r))
+}
+
+fn raw_line(r: &Row) -> String {
     let mut line = format!(
         "#{}\t{}\t{}\t{}\t{} {}\t{} {}",
         r.id,
@@ -67,12 +73,14 @@ pub fn show(ob: &Outbox, id: i64) -> Result<u8, Explained> {
     };
     say!("{}", one_line(&row));
     if let Some(e) = &row.last_error {
-        say!("  {}", fl!("detail", detail = e.detail.as_str()));
+        say!("  {}", fl!("detail", detail = crate::core::display_safe(&e.detail)));
     }
     say!();
     let text = String::from_utf8_lossy(&raw);
     let headers = text.split("\r\n\r\n").next().unwrap_or("");
-    say!("{}", headers.replace("\r\n", "\n"));
+    for line in headers.split("\r\n") {
+        say!("{}", crate::core::display_safe(line));
+    }
     Ok(EXIT_OK)
 }
 
@@ -94,18 +102,18 @@ pub fn retry(ob: &Outbox, id: i64, now: SystemTime) -> Result<(), Explained> {
     }
 }
 
-pub fn counts_line(ob: &Outbox) {
-    if let Ok(c) = ob.counts() {
-        say!(
-            "{} {} / {} {} / {} {}",
-            fl!("state-queued"),
-            c.queued + c.sending,
-            fl!("state-failed"),
-            c.failed,
-            fl!("state-sent"),
-            c.sent
-        );
-    }
+pub fn counts_line(ob: &Outbox) -> Result<u8, Explained> {
+    let c = ob.counts().map_err(outbox_error)?;
+    say!(
+        "{} {} / {} {} / {} {}",
+        fl!("state-queued"),
+        c.queued + c.sending,
+        fl!("state-failed"),
+        c.failed,
+        fl!("state-sent"),
+        c.sent
+    );
+    Ok(EXIT_OK)
 }
 
 /// Prints what a flush did; returns the flush's exit code: 1 when a message failed or the queue
@@ -116,6 +124,9 @@ pub fn report_flush(f: &Flushed, config: &Config, clock: &dyn Clock) -> u8 {
     }
     for (id, msgid) in &f.sent {
         say!("{}", fl!("sent-id", id = id.to_string(), msgid = msgid.as_str()));
+    }
+    for (id, parts) in &f.split {
+        say!("{}", fl!("sent-in-parts", id = id.to_string(), parts = parts.to_string()));
     }
     for (id, msgid, e) in &f.failed {
         say!("{}", fl!("failed-id", id = id.to_string(), msgid = msgid.as_str()));

@@ -84,6 +84,19 @@ pub struct PopSection {
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_command: Option<String>,
+    /// How long `password_command` may take before it is stopped.
+    #[serde(default = "default_command_timeout", skip_serializing_if = "is_default_command_timeout")]
+    pub password_command_timeout_seconds: u64,
+}
+
+pub const DEFAULT_COMMAND_TIMEOUT: u64 = 30;
+
+fn default_command_timeout() -> u64 {
+    DEFAULT_COMMAND_TIMEOUT
+}
+
+fn is_default_command_timeout(s: &u64) -> bool {
+    *s == DEFAULT_COMMAND_TIMEOUT
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -102,6 +115,10 @@ pub struct SmtpSection {
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// SMTP AUTH over a connection that is not encrypted (`security = "none"`) sends the password
+    /// in the clear: refused unless this says so, as for POP.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_plaintext_password: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -184,16 +201,18 @@ impl Config {
                 ConfigProblem::Unreadable(e.to_string())
             },
         })?;
+        check_permissions(path)?;
         Config::parse(&text, path)
     }
 
     /// Parses and validates TOML text; `path` only names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        // The parser's own Display quotes the offending line, which could hold a password someone
-        // typed into the file by mistake: report the line number, the key and the message only.
+        // The parser's own Display quotes the offending line, and its message the offending value,
+        // either of which could be a password typed into the wrong key: report the line number,
+        // the key and what was expected only.
         let config: Config = toml::from_str(text).map_err(|e| {
             let at = e.span().map(|s| s.start.min(text.len()));
-            let message = e.message().trim_end().to_owned();
+            let message = without_values(e.message());
             ConfigError {
                 path: path.to_owned(),
                 key: at.and_then(|at| key_at(text, at)),
@@ -208,7 +227,10 @@ impl Config {
         config.validate().map_err(|(key, problem)| ConfigError {
             path: path.to_owned(),
             key: Some(key.to_owned()),
-            problem,
+            problem: match (problem, line_of_key(text, key)) {
+                (ConfigProblem::Invalid(p), Some(line)) => ConfigProblem::Invalid(format!("line {line}: {p}")),
+                (p, _) => p,
+            },
         })?;
         Ok(config)
     }
@@ -225,13 +247,13 @@ impl Config {
         let mut out = Vec::new();
         let mut bad = |key, f| out.push((key, f));
         if self.account.address.parse::<lettre::Address>().is_err() {
-            bad("account.address", Fault::Address(self.account.address.clone()));
+            bad("account.address", Fault::Address);
         }
         if self.account.display_name.as_deref().is_some_and(|n| n.contains(['\r', '\n'])) {
             bad("account.display_name", Fault::LineBreak);
         }
         if !host_ok(&self.pop.host) {
-            bad("pop.host", Fault::Host(self.pop.host.clone()));
+            bad("pop.host", Fault::Host);
         }
         if self.pop.port == Some(0) {
             bad("pop.port", Fault::Port);
@@ -242,8 +264,8 @@ impl Config {
         if self.pop.password_command.as_deref().is_some_and(|c| c.trim().is_empty()) {
             bad("pop.password_command", Fault::Empty);
         }
-        if let Some(host) = self.smtp.host.as_ref().filter(|h| !host_ok(h)) {
-            bad("smtp.host", Fault::Host(host.clone()));
+        if self.smtp.host.as_ref().is_some_and(|h| !host_ok(h)) {
+            bad("smtp.host", Fault::Host);
         }
         if self.smtp.port == Some(0) {
             bad("smtp.port", Fault::Port);
@@ -252,14 +274,17 @@ impl Config {
             && (user.is_empty() || user.contains(['\r', '\n'])) {
                 bad("smtp.username", Fault::LineBreak);
             }
+        if self.pop.password_command_timeout_seconds == 0 {
+            bad("pop.password_command_timeout_seconds", Fault::Zero);
+        }
         if self.relay.window_seconds == 0 {
             bad("relay.window_seconds", Fault::Zero);
         }
         if self.relay.margin_seconds.is_some_and(|m| m >= self.relay.window_seconds) {
             bad("relay.margin_seconds", Fault::MarginTooLong);
         }
-        if let Some(ca) = self.tls.ca_file.as_ref().filter(|ca| !ca.is_file()) {
-            bad("tls.ca_file", Fault::NoFile(ca.clone()));
+        if self.tls.ca_file.as_ref().is_some_and(|ca| !ca.is_file()) {
+            bad("tls.ca_file", Fault::NoFile);
         }
         if self.app.language.as_deref().is_some_and(|l| !["ja", "en"].contains(&l)) {
             bad("app.language", Fault::Language);
@@ -268,11 +293,12 @@ impl Config {
     }
 }
 
-/// Why one key's value cannot be used.
+/// Why one key's value cannot be used. Never holds the value: a password typed into the wrong key
+/// must not come back in an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
-    Address(String),
-    Host(String),
+    Address,
+    Host,
     Port,
     /// Must be one word without spaces.
     OneWord,
@@ -280,25 +306,59 @@ pub enum Fault {
     Empty,
     Zero,
     MarginTooLong,
-    NoFile(PathBuf),
+    NoFile,
     Language,
 }
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Fault::Address(a) => write!(f, "not a mail address: {a:?}"),
-            Fault::Host(h) => write!(f, "not a host name: {h:?}"),
+            Fault::Address => write!(f, "not a mail address"),
+            Fault::Host => write!(f, "not a host name"),
             Fault::Port => write!(f, "port 0 is not a port"),
             Fault::OneWord => write!(f, "must be one word without spaces"),
             Fault::LineBreak => write!(f, "must not be empty or contain a line break"),
             Fault::Empty => write!(f, "is empty"),
             Fault::Zero => write!(f, "must be more than 0"),
             Fault::MarginTooLong => write!(f, "must be less than relay.window_seconds"),
-            Fault::NoFile(p) => write!(f, "{}: no such file", p.display()),
+            Fault::NoFile => write!(f, "no such file"),
             Fault::Language => write!(f, "must be \"ja\" or \"en\""),
         }
     }
+}
+
+/// The parser's message without the value it quotes: `invalid type: string "Hunter2", expected a
+/// boolean` becomes `invalid type, expected a boolean`. Key names (`unknown field `x``) and the
+/// list of what is expected stay: they come from popsend, not from the file.
+fn without_values(message: &str) -> String {
+    let message = message.trim_end();
+    if message.starts_with("unknown field") || message.starts_with("missing field") || message.starts_with("duplicate key") {
+        return message.to_owned();
+    }
+    if let Some((head, expected)) = message.split_once(", expected ") {
+        let head = head[..head.find([':', '`', '"', '\'']).unwrap_or(head.len())].trim_end();
+        return format!("{head}, expected {expected}");
+    }
+    // A syntax error names what is wrong with the text; anything quoted in it came from the file.
+    match message.find(['`', '"', '\'']) {
+        Some(i) => message[..i].trim_end_matches([' ', ':']).to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The line (1-based) where the dotted key `table.key` is written, if it is.
+fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
+    let (table, key) = dotted.split_once('.')?;
+    let mut in_table = false;
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if let Some(t) = l.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            in_table = t.trim() == table;
+        } else if in_table && l.split_once('=').is_some_and(|(k, _)| k.trim() == key) {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// The dotted key (`smtp.security`) written on the line holding byte `at`, if it is a key line.
@@ -334,6 +394,26 @@ fn host_ok(host: &str) -> bool {
     !host.is_empty() && !host.contains(|c: char| c.is_whitespace() || c.is_control() || c == '/')
 }
 
+/// A config file others may write could hand popsend a `password_command` to run, or a server
+/// of theirs to send the password to: refused, as ssh refuses such a config.
+fn check_permissions(path: &Path) -> Result<(), ConfigError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(m) = std::fs::metadata(path)
+            && m.permissions().mode() & 0o022 != 0 {
+                return Err(ConfigError {
+                    path: path.to_owned(),
+                    key: None,
+                    problem: ConfigProblem::Insecure(m.permissions().mode() & 0o777),
+                });
+            }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// A configuration file that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -349,6 +429,8 @@ pub enum ConfigProblem {
     Unreadable(String),
     Syntax(String),
     Invalid(String),
+    /// Group or others may write the file (its mode).
+    Insecure(u32),
 }
 
 impl fmt::Display for ConfigError {
@@ -362,6 +444,11 @@ impl fmt::Display for ConfigError {
             ConfigProblem::Unreadable(e) => write!(f, "cannot read: {e}"),
             ConfigProblem::Syntax(e) => write!(f, "{e}"),
             ConfigProblem::Invalid(e) => write!(f, "{e}"),
+            ConfigProblem::Insecure(mode) => write!(
+                f,
+                "others may change this file (mode {mode:04o}), and it says which command gives the password and where it goes; \
+                 refused until only you can write it (chmod go-w)"
+            ),
         }
     }
 }
@@ -441,7 +528,8 @@ username = "taro"
         let e = Config::parse(&GOOD.replace("[smtp]", "[smtp]\nsecurity = \"ssl\""), Path::new("c.toml")).unwrap_err();
         assert!(matches!(e.problem, ConfigProblem::Syntax(_)));
         assert_eq!(e.key.as_deref(), Some("smtp.security"));
-        assert!(e.to_string().starts_with("c.toml: smtp.security: line 9: unknown variant `ssl`"), "{e}");
+        assert!(e.to_string().starts_with("c.toml: smtp.security: line 9: unknown variant, expected one of `none`"), "{e}");
+        assert!(!e.to_string().contains("ssl"), "the value leaked: {e}");
     }
 
     #[test]
@@ -473,5 +561,60 @@ username = "taro"
         let e = Config::load(Path::new("/nonexistent/popsend.toml")).unwrap_err();
         assert_eq!(e.problem, ConfigProblem::Missing);
         assert!(e.to_string().contains("/nonexistent/popsend.toml"));
+    }
+
+    /// Issue 9, case 3: no kind of config error shows the value it refused.
+    #[test]
+    fn no_config_error_echoes_the_value() {
+        let secret = "Hunter2-s3cret";
+        for (key_line, key) in [
+            (format!("allow_plaintext_password = \"{secret}\""), "pop.allow_plaintext_password"),
+            (format!("port = \"{secret}\""), "pop.port"),
+            (format!("auth = \"{secret}\""), "pop.auth"),
+            (format!("security = \"{secret}\""), "pop.security"),
+            (format!("password_command_timeout_seconds = \"{secret}\""), "pop.password_command_timeout_seconds"),
+            (format!("host2 = \"{secret}\""), "pop.host2"),
+            ("port = 99999".to_owned(), "pop.port"),
+            (format!("username = [\"{secret}\"]"), "pop.username"),
+        ] {
+            let text = GOOD.replace("username = \"taro\"", &format!("username = \"taro\"\n{key_line}"));
+            let text = if key_line.starts_with("username") { GOOD.replace("username = \"taro\"", &key_line) } else { text };
+            let e = Config::parse(&text, Path::new("c.toml")).unwrap_err();
+            let shown = e.to_string();
+            assert!(!shown.contains(secret) && !shown.contains("99999"), "the value leaked: {shown}");
+            assert_eq!(e.key.as_deref(), Some(key), "{shown}");
+            assert!(shown.contains("line "), "{shown}");
+        }
+        // Validation faults: the key and the line, not the value.
+        let text = GOOD.replace("mail.example.ac.jp", &format!("{secret} x"));
+        let e = Config::parse(&text, Path::new("c.toml")).unwrap_err();
+        let shown = e.to_string();
+        assert_eq!(shown, "c.toml: pop.host: line 6: not a host name");
+        let text = GOOD.replace("taro@example.ac.jp", secret);
+        let shown = Config::parse(&text, Path::new("c.toml")).unwrap_err().to_string();
+        assert_eq!(shown, "c.toml: account.address: line 3: not a mail address");
+        // A syntax error quoting the text.
+        let text = GOOD.replace("username = \"taro\"", &format!("username = \"taro\"\nx = \"{secret}"));
+        let shown = Config::parse(&text, Path::new("c.toml")).unwrap_err().to_string();
+        assert!(!shown.contains(secret), "{shown}");
+    }
+
+    /// Issue 9, case 15: a config others may write is refused, naming the file and the fix.
+    #[cfg(unix)]
+    #[test]
+    fn a_config_others_may_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, GOOD).unwrap();
+        for (mode, ok) in [(0o600, true), (0o644, true), (0o664, false), (0o666, false), (0o646, false)] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            let r = Config::load(&p);
+            assert_eq!(r.is_ok(), ok, "mode {mode:o}: {r:?}");
+            if let Err(e) = r {
+                assert!(matches!(e.problem, ConfigProblem::Insecure(_)));
+                assert!(e.to_string().contains("chmod go-w"), "{e}");
+            }
+        }
     }
 }

@@ -52,6 +52,9 @@ pub trait Progress {
     fn sending(&mut self, _index: usize) {}
     /// The message's outcome, as soon as it is known (not called for messages never reached).
     fn outcome(&mut self, _index: usize, _outcome: &Outcome) {}
+    /// The server took the message for these recipients, in a transaction of its own (it takes
+    /// only so many at a time); the others follow. Not called when one transaction took all.
+    fn delivered_to(&mut self, _index: usize, _rcpts: &[lettre::Address]) {}
 }
 
 /// For callers that need no progress.
@@ -71,7 +74,7 @@ pub enum RunError {
 impl RunError {
     pub fn severity(&self) -> Severity {
         match self {
-            RunError::Net(e) if e.is_offline() => Severity::Temporary,
+            RunError::Net(e) if e.is_temporary() => Severity::Temporary,
             RunError::Net(_) => Severity::NeedsUser,
             RunError::Pop3(e) => e.severity(),
             RunError::Smtp(e) => match e.severity() {
@@ -207,6 +210,8 @@ impl<'a> Deliverer<'a> {
             addrs,
             security: s.security,
             auth: s.username.as_deref().map(|u| (u, self.password.expose())),
+            allow_plaintext_password: s.allow_plaintext_password,
+            redactor: self.password.redactor(&self.config.pop.username),
             trust: self.trust,
             step_timeout: self.step_timeout,
         };
@@ -298,7 +303,14 @@ impl<'a> Deliverer<'a> {
             }
             progress.sending(index);
             loop {
-                match session.send(&msg.envelope, &msg.raw).await {
+                let total = msg.envelope.to().len();
+                let mut part = |rcpts: &[lettre::Address]| {
+                    if rcpts.len() < total {
+                        progress.delivered_to(index, rcpts);
+                    }
+                };
+                let sent = session.send(&msg.envelope, &msg.raw, &mut part).await;
+                match sent {
                     Ok(()) => {
                         progress.outcome(index, &Outcome::Sent);
                         report.outcomes.push(Outcome::Sent);

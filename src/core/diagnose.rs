@@ -97,8 +97,8 @@ fn net_finding(e: &NetError) -> Finding {
     match e {
         NetError::Resolve { .. } => Finding::NameNotFound,
         NetError::Refused { .. } | NetError::Unreachable { .. } | NetError::NoAddressInFamily { .. } => Finding::Refused,
-        NetError::Timeout { .. } => Finding::Timeout,
-        NetError::Tls { .. } | NetError::CaFile { .. } => Finding::Certificate,
+        NetError::Timeout { .. } | NetError::TlsTimeout { .. } => Finding::Timeout,
+        NetError::Tls { .. } | NetError::TlsHandshake { .. } | NetError::CaFile { .. } => Finding::Certificate,
     }
 }
 
@@ -196,8 +196,12 @@ pub async fn run(
                 done(step(StepId::PopLogin, Finding::Ok, format!("{} ({:?})", p.username, login.method), None), &mut out);
                 login_at = Some(login.at);
             }
-            Err(e @ (Pop3Error::Net(NetError::Tls { .. }) | Pop3Error::StlsNotOffered)) => {
-                done(step(StepId::Tls, Finding::Certificate, e.to_string(), None), &mut out);
+            Err(e @ (Pop3Error::Net(NetError::Tls { .. } | NetError::TlsHandshake { .. } | NetError::TlsTimeout { .. }) | Pop3Error::StlsNotOffered)) => {
+                let finding = match &e {
+                    Pop3Error::Net(n) => net_finding(n),
+                    _ => Finding::Certificate,
+                };
+                done(step(StepId::Tls, finding, e.to_string(), None), &mut out);
                 done(step(StepId::PopLogin, Finding::Skipped(Skip::EarlierStepFailed), String::new(), None), &mut out);
             }
             Err(e) => {
@@ -221,6 +225,7 @@ pub async fn run(
         done(step(StepId::PopLogin, Finding::NoPassword, String::new(), None), &mut out);
     }
 
+    let redactor = password.map(|p| p.redactor(&config.pop.username)).unwrap_or_default();
     // 5. The SMTP port; where it does not answer, the ports with SMTP AUTH.
     let smtp_port = config.smtp_port();
     match net::connect(&smtp_addrs, t).await {
@@ -230,7 +235,16 @@ pub async fn run(
             for &port in options.alternatives.iter().filter(|p| **p != smtp_port) {
                 let addrs: Vec<SocketAddr> = smtp_addrs.iter().map(|a| SocketAddr::new(a.ip(), port)).collect();
                 let security = if port == 465 { Security::Tls } else { Security::Starttls };
-                let params = smtp::SmtpParams { host: smtp_host, addrs: &addrs, security, auth: None, trust, step_timeout: Duration::from_secs(5) };
+                let params = smtp::SmtpParams {
+                    host: smtp_host,
+                    addrs: &addrs,
+                    security,
+                    auth: None,
+                    allow_plaintext_password: false,
+                    redactor: redactor.clone(),
+                    trust,
+                    step_timeout: Duration::from_secs(5),
+                };
                 if let Ok(s) = smtp::open(&params).await {
                     alternatives.push((port, s.offers_auth()));
                     s.quit().await;
@@ -251,6 +265,8 @@ pub async fn run(
             (Some(u), Some(p)) => Some((u.as_str(), p.expose())),
             _ => None,
         },
+        allow_plaintext_password: config.smtp.allow_plaintext_password,
+        redactor: redactor.clone(),
         trust,
         step_timeout: t,
     };

@@ -33,6 +33,9 @@ pub struct Flushed {
     pub window: Option<RelayWindow>,
     /// Another popsend process was sending: this one sent nothing.
     pub busy: bool,
+    /// Messages the server took in several transactions (it accepts only so many recipients
+    /// at a time): id and the number of transactions so far.
+    pub split: Vec<(i64, usize)>,
 }
 
 fn jitter(id: i64, attempts: u32) -> u64 {
@@ -72,6 +75,17 @@ impl Progress for Recorder<'_> {
         self.keep(r);
     }
 
+    fn delivered_to(&mut self, i: usize, rcpts: &[lettre::Address]) {
+        let id = self.due[i].id;
+        match self.flushed.split.iter_mut().find(|(m, _)| *m == id) {
+            Some((_, n)) => *n += 1,
+            None => self.flushed.split.push((id, 1)),
+        }
+        let rcpts: Vec<String> = rcpts.iter().map(|a| a.to_string()).collect();
+        let r = self.outbox.remove_recipients(id, &rcpts);
+        self.keep(r);
+    }
+
     fn outcome(&mut self, i: usize, outcome: &Outcome) {
         let due = &self.due[i];
         let r = match outcome {
@@ -105,6 +119,8 @@ pub async fn flush(outbox: &Outbox, d: &Deliverer<'_>, force: bool) -> Result<Fl
         flushed.next_attempt = outbox.next_due()?;
         return Ok(flushed);
     };
+    // A sender that died since this outbox was opened left its message `sending`.
+    outbox.recover()?;
     if let Some(p) = outbox.paused()? {
         if force || p.config != d.config.fingerprint {
             outbox.resume()?;

@@ -31,3 +31,31 @@ pub enum Severity {
     /// This message can never be delivered as it is: unknown recipient, too large.
     Permanent,
 }
+
+/// Text from a server or a file, made safe to show on a terminal or in a window: C0 and C1
+/// control characters (ESC, BEL, …), DEL and the bidirectional overrides become U+FFFD, so a
+/// reply cannot retitle a terminal, clear a screen or reorder what the user reads. Tabs become
+/// spaces.
+pub fn display_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\t' => ' ',
+            c if c.is_control() => '\u{fffd}',
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => '\u{fffd}',
+            c => c,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn display_safe_neutralises_terminal_controls() {
+        let hostile = "550 no\u{1b}]0;owned\u{7}\u{1b}[2J\u{9b}31m\u{202e}txt.exe\u{7f}";
+        let shown = super::display_safe(hostile);
+        assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
+        assert!(!shown.contains('\u{202e}'));
+        assert!(shown.starts_with("550 no\u{fffd}]0;owned"));
+        assert_eq!(super::display_safe("正常な\t返事"), "正常な 返事");
+    }
+}

@@ -39,8 +39,13 @@ pub enum NetError {
     Refused { addr: SocketAddr },
     Timeout { addr: SocketAddr },
     Unreachable { addr: SocketAddr, source: io::Error },
-    /// The certificate was not trusted, or the TLS handshake failed.
+    /// The certificate was not trusted (or does not name the host).
     Tls { host: String, detail: String },
+    /// The TLS handshake failed for another reason: the server does not speak TLS on this port
+    /// (or answered STLS with `+OK` and went on in plaintext). Not a certificate problem.
+    TlsHandshake { host: String, detail: String },
+    /// The server accepted TCP but did not finish the TLS handshake in time: temporary.
+    TlsTimeout { host: String },
     /// The extra CA file could not be used.
     CaFile { path: String, detail: String },
 }
@@ -52,6 +57,11 @@ impl NetError {
             self,
             NetError::Resolve { .. } | NetError::Refused { .. } | NetError::Timeout { .. } | NetError::Unreachable { .. }
         )
+    }
+
+    /// True when trying again later may work without the user doing anything.
+    pub fn is_temporary(&self) -> bool {
+        self.is_offline() || matches!(self, NetError::TlsTimeout { .. })
     }
 }
 
@@ -65,7 +75,9 @@ impl fmt::Display for NetError {
             NetError::Refused { addr } => write!(f, "{addr}: connection refused"),
             NetError::Timeout { addr } => write!(f, "{addr}: no answer (timed out)"),
             NetError::Unreachable { addr, source } => write!(f, "{addr}: unreachable: {source}"),
-            NetError::Tls { host, detail } => write!(f, "{host}: TLS failed: {detail}"),
+            NetError::Tls { host, detail } => write!(f, "{host}: TLS certificate not accepted: {detail}"),
+            NetError::TlsHandshake { host, detail } => write!(f, "{host}: TLS handshake failed (the server does not speak TLS here?): {detail}"),
+            NetError::TlsTimeout { host } => write!(f, "{host}: the TLS handshake did not finish in time"),
             NetError::CaFile { path, detail } => write!(f, "{path}: cannot use as CA certificate: {detail}"),
         }
     }
@@ -178,8 +190,20 @@ pub async fn start_tls<S: Stream + 'static>(
     let handshake = connector.connect(host, stream);
     match tokio::time::timeout(timeout, handshake).await {
         Ok(Ok(tls)) => Ok(Box::new(tls)),
-        Ok(Err(e)) => Err(NetError::Tls { host: host.to_owned(), detail: e.to_string() }),
-        Err(_) => Err(NetError::Tls { host: host.to_owned(), detail: "handshake timed out".into() }),
+        Ok(Err(e)) => Err(tls_failure(host, e.to_string())),
+        Err(_) => Err(NetError::TlsTimeout { host: host.to_owned() }),
+    }
+}
+
+/// A failed handshake: a certificate problem, or something else (plaintext where TLS was due).
+/// native-tls has no typed errors; every platform's verifier names the certificate.
+pub fn tls_failure(host: &str, detail: String) -> NetError {
+    let d = detail.to_ascii_lowercase();
+    let host = host.to_owned();
+    if ["certificate", "verify", "self signed", "self-signed", "hostname", "unknown ca", "expired", "trust"].iter().any(|w| d.contains(w)) {
+        NetError::Tls { host, detail }
+    } else {
+        NetError::TlsHandshake { host, detail }
     }
 }
 
@@ -209,5 +233,39 @@ mod tests {
     async fn unknown_name_is_a_resolve_error() {
         let e = resolve("no-such-host.invalid", 110, Duration::from_secs(5)).await.unwrap_err();
         assert!(matches!(e, NetError::Resolve { .. }), "{e:?}");
+    }
+
+    /// Issue 9, case 12: a server that accepts TCP and never finishes the handshake is a timeout
+    /// (temporary), and one that answers in plaintext is not a certificate problem.
+    #[tokio::test]
+    async fn stalled_or_plaintext_handshakes_are_not_certificate_faults() {
+        use tokio::io::AsyncWriteExt as _;
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (silent, _) = l.accept().await.unwrap();
+            let (mut chatty, _) = l.accept().await.unwrap();
+            chatty.write_all(b"+OK this is plaintext, not TLS\r\n").await.unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            drop((silent, chatty));
+        });
+        let trust = TrustAnchors::default();
+        let (tcp, _) = connect(&[addr], Duration::from_secs(2)).await.unwrap();
+        let e = start_tls(&trust, "localhost", tcp, Duration::from_millis(300)).await.err().unwrap();
+        assert!(matches!(e, NetError::TlsTimeout { .. }), "{e:?}");
+        assert!(e.is_temporary());
+        let (tcp, _) = connect(&[addr], Duration::from_secs(2)).await.unwrap();
+        let e = start_tls(&trust, "localhost", tcp, Duration::from_secs(3)).await.err().unwrap();
+        assert!(matches!(e, NetError::TlsHandshake { .. }), "{e:?}");
+        assert!(!e.to_string().contains("certificate"), "{e}");
+        server.abort();
+    }
+
+    #[test]
+    fn certificate_words_are_certificate_faults() {
+        let e = tls_failure("h", "error:0A000086:SSL routines::certificate verify failed".into());
+        assert!(matches!(e, NetError::Tls { .. }));
+        let e = tls_failure("h", "error:0A00010B:SSL routines::wrong version number".into());
+        assert!(matches!(e, NetError::TlsHandshake { .. }));
     }
 }

@@ -2,7 +2,10 @@
 //! moment it is handed over until it is deleted — queued, being sent, sent (送信済み) or failed —
 //! with its raw bytes, envelope, attempts, next attempt and last error. Every state change is one
 //! transaction, so a crash at any instant loses nothing; rows left `sending` by a crash go back
-//! to `queued` when the file is opened. It does no network I/O and knows no policy.
+//! to `queued` — only by whoever holds the send lock, so a process that merely opens the file
+//! never takes a message out from under the sender. The message bytes live in their own table,
+//! written once: a state change rewrites a small row, never the message. It does no network I/O
+//! and knows no policy.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -142,6 +145,13 @@ const MIGRATIONS: &[&str] = &["
 ", "
     -- The window's draft (drafts::Unsent as TOML), so 「編集」 can bring a queued message back.
     ALTER TABLE messages ADD COLUMN draft TEXT;
+", "
+    -- The bytes apart from the row whose state changes: a state change used to rewrite the whole
+    -- message (a 70 MB blob per change).
+    CREATE TABLE bodies (id INTEGER PRIMARY KEY, raw BLOB NOT NULL);
+    INSERT INTO bodies (id, raw) SELECT id, raw FROM messages;
+    ALTER TABLE messages DROP COLUMN raw;
+    CREATE TRIGGER messages_delete_body AFTER DELETE ON messages BEGIN DELETE FROM bodies WHERE id = OLD.id; END;
 "];
 
 pub struct Outbox {
@@ -194,12 +204,25 @@ impl Outbox {
         create_private(&path).map_err(|e| bad(e.to_string()))?;
         let conn = Connection::open(&path).map_err(|e| bad(e.to_string()))?;
         let mut outbox = Outbox { conn, path: path.clone() };
+        make_private(&path).map_err(|e| bad(e.to_string()))?;
         // Switching a new file to WAL takes an exclusive lock that SQLite does not always wait
         // for; when several processes open the file at once, try again briefly (bounded).
         let mut tries = 0;
         loop {
             match outbox.setup() {
-                Ok(()) => return Ok(outbox),
+                Ok(()) => {
+                    // SQLite made the WAL files from the main file's mode, which may have been
+                    // loose before this version: tighten them too.
+                    for suffix in ["-wal", "-shm"] {
+                        let mut side = path.clone().into_os_string();
+                        side.push(suffix);
+                        make_private(Path::new(&side)).map_err(|e| bad(e.to_string()))?;
+                    }
+                    if let Some(_lock) = outbox.try_send_lock()? {
+                        outbox.recover()?;
+                    }
+                    return Ok(outbox);
+                }
                 Err(rusqlite::Error::SqliteFailure(e, _))
                     if tries < 100 && matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
                 {
@@ -225,8 +248,13 @@ impl Outbox {
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         }
-        tx.execute("UPDATE messages SET state = 'queued' WHERE state = 'sending'", [])?;
         tx.commit()
+    }
+
+    /// Rows a crash left `sending` go back to `queued`. Call only while holding the send lock:
+    /// without it, the row may be a message another process is delivering right now.
+    pub fn recover(&self) -> Result<usize> {
+        self.conn.execute("UPDATE messages SET state = 'queued' WHERE state = 'sending'", []).map_err(|e| self.err(e))
     }
 
     fn err(&self, e: rusqlite::Error) -> OutboxError {
@@ -264,14 +292,30 @@ impl Outbox {
     pub fn enqueue_with_draft(&self, out: &Outgoing, subject: &str, to_display: &str, draft: Option<&str>, now: SystemTime) -> Result<i64> {
         let rcpts: Vec<String> = out.envelope.to().iter().map(|a| a.to_string()).collect();
         let from = out.envelope.from().map(|a| a.to_string());
-        self.conn
-            .execute(
-                "INSERT INTO messages (message_id, mail_from, rcpts, subject, to_display, raw, state, created_ms, next_attempt_ms, draft)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7, ?8)",
-                params![out.message_id, from, rcpts.join("\n"), subject, to_display, out.raw, ms(now), draft],
-            )
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate).map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT INTO messages (message_id, mail_from, rcpts, subject, to_display, state, created_ms, next_attempt_ms, draft)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?6, ?7)",
+            params![out.message_id, from, rcpts.join("\n"), subject, to_display, ms(now), draft],
+        )
+        .map_err(|e| self.err(e))?;
+        let id = tx.last_insert_rowid();
+        tx.execute("INSERT INTO bodies (id, raw) VALUES (?1, ?2)", params![id, out.raw]).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(id)
+    }
+
+    /// The server has taken the message for `delivered` (a transaction of its own, when it takes
+    /// only so many recipients at a time): they leave the envelope, so a retry never sends to
+    /// them again.
+    pub fn remove_recipients(&self, id: i64, delivered: &[String]) -> Result<()> {
+        let rcpts: String = self
+            .conn
+            .query_row("SELECT rcpts FROM messages WHERE id = ?1", [id], |r| r.get(0))
             .map_err(|e| self.err(e))?;
-        Ok(self.conn.last_insert_rowid())
+        let gone: std::collections::HashSet<String> = delivered.iter().map(|a| a.to_ascii_lowercase()).collect();
+        let left: Vec<&str> = rcpts.lines().filter(|a| !gone.contains(&a.to_ascii_lowercase())).collect();
+        self.set("UPDATE messages SET rcpts = ?2 WHERE id = ?1", params![id, left.join("\n")]).map(drop)
     }
 
     /// Queued messages due at `now`, oldest first, ready to send.
@@ -279,8 +323,8 @@ impl Outbox {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, attempts, message_id, mail_from, rcpts, raw FROM messages
-                 WHERE state = 'queued' AND next_attempt_ms <= ?1 ORDER BY created_ms, id",
+                "SELECT m.id, m.attempts, m.message_id, m.mail_from, m.rcpts, b.raw FROM messages m JOIN bodies b ON b.id = m.id
+                 WHERE m.state = 'queued' AND m.next_attempt_ms <= ?1 ORDER BY m.created_ms, m.id",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -418,7 +462,11 @@ impl Outbox {
 
     pub fn get(&self, id: i64) -> Result<Option<(Row, Vec<u8>)>> {
         self.conn
-            .query_row(&format!("SELECT {ROW_COLUMNS}, raw FROM messages WHERE id = ?1"), [id], |r| Ok((row(r)?, r.get(13)?)))
+            .query_row(
+                &format!("SELECT {ROW_COLUMNS}, (SELECT raw FROM bodies WHERE bodies.id = messages.id) FROM messages WHERE id = ?1"),
+                [id],
+                |r| Ok((row(r)?, r.get::<_, Option<Vec<u8>>>(13)?.unwrap_or_default())),
+            )
             .optional()
             .map_err(|e| self.err(e))
     }
@@ -493,6 +541,26 @@ impl Outbox {
     pub fn resume(&self) -> Result<()> {
         self.set("DELETE FROM meta WHERE key = 'pause'", []).map(drop)
     }
+}
+
+/// Takes group and other permissions off an existing file (an outbox from before 0600, or one
+/// copied in with a loose mode). A missing file is fine.
+fn make_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        match std::fs::metadata(path) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(m.permissions().mode() & 0o700))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Creates the file with mode 0600 (on Unix) if it does not exist; SQLite gives its WAL and

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::core::Severity;
 use crate::core::deliver::RunError;
+use crate::core::net::NetError;
 use crate::core::pop3::{Pop3Error, RespCode};
 use crate::core::smtp::SmtpError;
 
@@ -41,6 +42,8 @@ pub enum Kind {
     TooLarge,
     Refused,
     Expired,
+    /// popsend cannot put this message on this server's wire (nothing was refused).
+    Unsendable,
 }
 
 impl Kind {
@@ -58,10 +61,11 @@ impl Kind {
             Kind::TooLarge => "too-large",
             Kind::Refused => "refused",
             Kind::Expired => "expired",
+            Kind::Unsendable => "unsendable",
         }
     }
 
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Offline,
         Kind::WrongPassword,
         Kind::MailboxBusy,
@@ -74,6 +78,7 @@ impl Kind {
         Kind::TooLarge,
         Kind::Refused,
         Kind::Expired,
+        Kind::Unsendable,
     ];
 
     pub fn from_code(code: &str) -> Option<Kind> {
@@ -97,18 +102,25 @@ pub enum Decision {
 
 pub fn kind_of_run(e: &RunError) -> Kind {
     match e {
-        RunError::Net(n) if n.is_offline() => Kind::Offline,
-        RunError::Net(_) => Kind::Certificate,
+        RunError::Net(n) => kind_of_net(n),
         RunError::Pop3(p) => kind_of_pop(p),
         RunError::Smtp(s) => kind_of_smtp(s),
         RunError::RelayDenied { .. } => Kind::RelayDenied,
     }
 }
 
+fn kind_of_net(n: &NetError) -> Kind {
+    match n {
+        _ if n.is_offline() => Kind::Offline,
+        NetError::TlsTimeout { .. } => Kind::Temporary,
+        NetError::TlsHandshake { .. } | NetError::NoAddressInFamily { .. } => Kind::Setup,
+        _ => Kind::Certificate,
+    }
+}
+
 fn kind_of_pop(p: &Pop3Error) -> Kind {
     match p {
-        Pop3Error::Net(n) if n.is_offline() => Kind::Offline,
-        Pop3Error::Net(_) => Kind::Certificate,
+        Pop3Error::Net(n) => kind_of_net(n),
         _ if p.is_bad_credentials() => Kind::WrongPassword,
         Pop3Error::Rejected { code: Some(RespCode::InUse), .. } => Kind::MailboxBusy,
         Pop3Error::Rejected { code: Some(RespCode::LoginDelay), .. } => Kind::LoginDelay,
@@ -120,10 +132,11 @@ fn kind_of_pop(p: &Pop3Error) -> Kind {
 
 pub fn kind_of_smtp(s: &SmtpError) -> Kind {
     match s {
-        SmtpError::Net(n) if n.is_offline() => Kind::Offline,
-        SmtpError::Net(_) | SmtpError::Tls { .. } => Kind::Certificate,
+        SmtpError::Net(n) => kind_of_net(n),
+        SmtpError::Tls { .. } => Kind::Certificate,
         _ if s.is_relay_denied() => Kind::RelayDenied,
-        SmtpError::StartTlsNotOffered | SmtpError::AuthNotOffered => Kind::Setup,
+        SmtpError::StartTlsNotOffered | SmtpError::AuthNotOffered | SmtpError::CleartextAuthRefused => Kind::Setup,
+        SmtpError::Unsendable { .. } => Kind::Unsendable,
         SmtpError::TooLarge { .. } => Kind::TooLarge,
         SmtpError::Rejected { code: 552, .. } => Kind::TooLarge,
         _ => match s.severity() {

@@ -1,10 +1,19 @@
 //! Where the password comes from: the environment variable `POPSEND_PASSWORD`, else the first
-//! line printed by the account's `password_command`, else the OS keyring. The password lives in a
-//! `Password` whose Debug and Display print nothing of it; errors never contain it, nor the
-//! command's output.
+//! line printed by the account's `password_command` (bounded in time and size), else the OS
+//! keyring. The password lives in a `Password` whose Debug and Display print nothing of it; errors
+//! never contain it, nor the command's output. A `Redactor` takes the password and the forms it
+//! travels in (base64, SASL PLAIN) out of anything a server said before it is shown or stored.
 
 use std::fmt;
-use std::process::Command;
+use std::io::Read as _;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+use crate::core::account::PopSection;
 
 pub const ENV_VAR: &str = "POPSEND_PASSWORD";
 pub const KEYRING_SERVICE: &str = "popsend";
@@ -20,6 +29,79 @@ impl Password {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// What removes this password (for `username`) from server text.
+    pub fn redactor(&self, username: &str) -> Redactor {
+        Redactor::new(username, &self.0)
+    }
+}
+
+/// Takes a password out of text a server sent: the password itself (ASCII case ignored: a server
+/// may upper-case the line it echoes), its base64 (AUTH LOGIN) and the SASL PLAIN response.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    /// (needle, ignore ASCII case)
+    needles: Vec<(String, bool)>,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Redactor(…)")
+    }
+}
+
+pub const REDACTED: &str = "********";
+
+impl Redactor {
+    pub fn new(username: &str, password: &str) -> Redactor {
+        if password.is_empty() {
+            return Redactor::default();
+        }
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let plain = |authz: &str| [authz.as_bytes(), b"\0", username.as_bytes(), b"\0", password.as_bytes()].concat();
+        let mut needles = vec![
+            (password.to_owned(), true),
+            (b64(password.as_bytes()), false),
+            (b64(&plain("")), false),
+            (b64(&plain(username)), false),
+        ];
+        // Longest first, so a longer form is not half-replaced by a shorter one inside it.
+        needles.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
+        Redactor { needles }
+    }
+
+    /// `text` with every form of the password replaced by `REDACTED`.
+    pub fn apply(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (needle, fold) in &self.needles {
+            out = replace_all(&out, needle, *fold);
+        }
+        out
+    }
+}
+
+/// Replaces every occurrence of `needle` (ASCII case ignored when `fold`). A match differs from
+/// the UTF-8 needle only in ASCII letters, so it always sits on character boundaries.
+fn replace_all(text: &str, needle: &str, fold: bool) -> String {
+    let (t, n) = (text.as_bytes(), needle.as_bytes());
+    if n.is_empty() || t.len() < n.len() {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut start) = (0, 0);
+    while i + n.len() <= t.len() {
+        let w = &t[i..i + n.len()];
+        if (fold && w.eq_ignore_ascii_case(n)) || (!fold && w == n) {
+            out.push_str(&text[start..i]);
+            out.push_str(REDACTED);
+            i += n.len();
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&text[start..]);
+    out
 }
 
 impl fmt::Debug for Password {
@@ -38,7 +120,7 @@ pub enum Source {
 
 #[derive(Debug)]
 pub enum SecretError {
-    /// The command could not run, failed, or printed nothing.
+    /// The command could not run, failed, took too long, printed too much, or printed nothing.
     Command { command: String, problem: String },
     /// No env var, no command, and the keyring has no entry.
     NotFound { account: String },
@@ -69,15 +151,16 @@ pub fn keyring_account(username: &str, host: &str) -> String {
     format!("{username}@{host}")
 }
 
-/// Finds the password, in the documented order.
-pub fn resolve(password_command: Option<&str>, username: &str, host: &str) -> Result<(Password, Source), SecretError> {
+/// Finds the password for the POP account, in the documented order.
+pub fn resolve(pop: &PopSection) -> Result<(Password, Source), SecretError> {
     if let Ok(p) = std::env::var(ENV_VAR)
         && !p.is_empty() {
             return Ok((Password(p), Source::Env));
         }
-    if let Some(cmd) = password_command {
-        return run_command(cmd).map(|p| (p, Source::Command));
+    if let Some(cmd) = &pop.password_command {
+        return run_command(cmd, Duration::from_secs(pop.password_command_timeout_seconds)).map(|p| (p, Source::Command));
     }
+    let (username, host) = (&pop.username, &pop.host);
     let account = keyring_account(username, host);
     let entry = keyring::Entry::new(KEYRING_SERVICE, &account).map_err(keyring_error)?;
     match entry.get_password() {
@@ -103,30 +186,115 @@ fn keyring_error(e: keyring::Error) -> SecretError {
     SecretError::KeyringUnavailable { detail }
 }
 
-fn run_command(cmd: &str) -> Result<Password, SecretError> {
+/// The most a password command may print: a password is a line, not a file.
+const COMMAND_OUTPUT_MAX: usize = 64 * 1024;
+
+fn run_command(cmd: &str, timeout: Duration) -> Result<Password, SecretError> {
     let bad = |problem: String| SecretError::Command { command: cmd.to_owned(), problem };
     #[cfg(windows)]
-    let output = Command::new("cmd").args(["/C", cmd]).output();
+    let mut command = Command::new("cmd");
+    #[cfg(windows)]
+    command.args(["/C", cmd]);
     #[cfg(not(windows))]
-    let output = Command::new("sh").args(["-c", cmd]).output();
-    let output = output.map_err(|e| bad(format!("cannot run: {e}")))?;
-    if !output.status.success() {
-        // stderr may be shown (it is the command's complaint); stdout never is.
-        let err = String::from_utf8_lossy(&output.stderr);
-        let err = err.lines().next().unwrap_or("").trim();
-        return Err(bad(format!("failed ({}){}", output.status, if err.is_empty() { String::new() } else { format!(": {err}") })));
+    let mut command = Command::new("sh");
+    #[cfg(not(windows))]
+    command.args(["-c", cmd]);
+    // Its own process group, so a timeout ends what the shell started too (`sleep`, a pipeline).
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| bad(format!("cannot run: {e}")))?;
+    let over = Arc::new(AtomicBool::new(false));
+    let out = read_capped(child.stdout.take(), over.clone());
+    let err = read_capped(child.stderr.take(), Arc::new(AtomicBool::new(false)));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if over.load(Ordering::SeqCst) {
+            kill_group(&mut child);
+            return Err(bad(format!("printed more than {} KiB", COMMAND_OUTPUT_MAX / 1024)));
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                kill_group(&mut child);
+                return Err(bad(format!("no answer within {} s (pop.password_command_timeout_seconds)", timeout.as_secs())));
+            }
+            Err(e) => {
+                kill_group(&mut child);
+                return Err(bad(format!("cannot wait for it: {e}")));
+            }
+        }
+    };
+    // Something the shell started in the background may still hold the pipes: give it a moment
+    // to finish, then end its group, so the readers see EOF.
+    let linger = Instant::now() + Duration::from_secs(1);
+    while !(out.is_finished() && err.is_finished()) && Instant::now() < linger {
+        std::thread::sleep(Duration::from_millis(10));
     }
-    let stdout = String::from_utf8(output.stdout).map_err(|_| bad("printed something that is not UTF-8".into()))?;
+    if !(out.is_finished() && err.is_finished()) {
+        kill_group(&mut child);
+    }
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    if !status.success() {
+        // stderr may be shown (it is the command's complaint); stdout never is.
+        let err = String::from_utf8_lossy(&stderr);
+        let err = crate::core::display_safe(err.lines().next().unwrap_or("").trim());
+        return Err(bad(format!("failed ({status}){}", if err.is_empty() { String::new() } else { format!(": {err}") })));
+    }
+    if over.load(Ordering::SeqCst) {
+        return Err(bad(format!("printed more than {} KiB", COMMAND_OUTPUT_MAX / 1024)));
+    }
+    let stdout = String::from_utf8(stdout).map_err(|_| bad("printed something that is not UTF-8".into()))?;
     let first = stdout.lines().next().unwrap_or("").trim_end_matches('\r');
     if first.is_empty() {
         return Err(bad("printed no password".into()));
     }
+    if first.chars().any(char::is_control) {
+        return Err(bad("printed a control character in the password line".into()));
+    }
     Ok(Password(first.to_owned()))
+}
+
+/// Reads a pipe on its own thread, keeping at most `COMMAND_OUTPUT_MAX` bytes; sets `over` and
+/// stops reading when there is more.
+fn read_capped<R: std::io::Read + Send + 'static>(pipe: Option<R>, over: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(p) = pipe {
+            let _ = p.take(COMMAND_OUTPUT_MAX as u64 + 1).read_to_end(&mut buf);
+        }
+        if buf.len() > COMMAND_OUTPUT_MAX {
+            buf.clear();
+            over.store(true, Ordering::SeqCst);
+        }
+        buf
+    })
+}
+
+fn kill_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) with a negative pid signals the process group the child leads (it was
+        // started with process_group(0)); no memory is touched.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const T: Duration = Duration::from_secs(30);
 
     #[test]
     fn debug_is_redacted() {
@@ -137,7 +305,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn command_first_line_only() {
-        let p = run_command("printf 'sekrit\\nsecond\\n'").unwrap();
+        let p = run_command("printf 'sekrit\\nsecond\\n'", T).unwrap();
         assert_eq!(p.expose(), "sekrit");
     }
 
@@ -145,11 +313,54 @@ mod tests {
     #[test]
     fn command_failures_never_show_stdout() {
         // The output (42xyz) is not in the command text, so it can only leak through the error.
-        let e = run_command("echo $((6*7))xyz; exit 3").unwrap_err();
+        let e = run_command("echo $((6*7))xyz; exit 3", T).unwrap_err();
         let shown = e.to_string();
         assert!(shown.contains("failed"), "{shown}");
         assert!(!shown.contains("42xyz"), "{shown}");
-        let e = run_command("true").unwrap_err();
+        let e = run_command("true", T).unwrap_err();
         assert!(e.to_string().contains("printed no password"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_command_that_hangs_is_ended_in_time() {
+        let started = Instant::now();
+        let e = run_command("sleep 100", Duration::from_millis(300)).unwrap_err();
+        assert!(e.to_string().contains("no answer within"), "{e}");
+        assert!(e.to_string().contains("password_command_timeout_seconds"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        // A background child holding the pipe open does not keep us waiting either.
+        let started = Instant::now();
+        let p = run_command("(sleep 100 &) ; echo pw", T).unwrap();
+        assert_eq!(p.expose(), "pw");
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_command_that_prints_without_end_is_stopped() {
+        let e = run_command("yes sekrit", T).unwrap_err();
+        assert!(e.to_string().contains("printed more than 64 KiB"), "{e}");
+        assert!(!e.to_string().contains("sekrit\n"), "{e}");
+    }
+
+    #[test]
+    fn redactor_takes_every_form_out() {
+        let r = Password::new("Hunter2pw".into()).redactor("taro");
+        let b64 = base64::engine::general_purpose::STANDARD.encode("Hunter2pw");
+        let plain = crate::core::pop3::auth::sasl_plain("taro", "Hunter2pw");
+        for line in [
+            "-ERR bad command: PASS Hunter2pw".to_owned(),
+            "-ERR BAD COMMAND: PASS HUNTER2PW".to_owned(),
+            format!("535 5.7.8 bad: {b64}"),
+            format!("-ERR AUTH PLAIN {plain} not accepted"),
+        ] {
+            let shown = r.apply(&line);
+            assert!(!shown.to_ascii_lowercase().contains("hunter2pw"), "{shown}");
+            assert!(!shown.contains(&b64) && !shown.contains(&plain), "{shown}");
+            assert!(shown.contains(REDACTED), "{shown}");
+        }
+        assert_eq!(r.apply("+OK 日本語 fine"), "+OK 日本語 fine");
+        assert_eq!(Redactor::new("u", "").apply("anything"), "anything");
     }
 }

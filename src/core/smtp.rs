@@ -2,7 +2,10 @@
 //! optional AUTH), send raw messages with an explicit envelope over one connection (RSET after a
 //! refusal, so the next message can reuse it), and classify replies — above all, relay refusal in
 //! the words of every common server. It never sends MAIL FROM by itself: the caller decides when
-//! (after the POP login).
+//! (after the POP login). Every read from the server is bounded (`Bounded` under lettre's own
+//! unbounded line reader); AUTH never goes over a cleartext connection unless the account allows
+//! it; what the server says is redacted of the password and of control characters before it
+//! leaves this module.
 
 use std::fmt;
 use std::io;
@@ -11,6 +14,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use lettre::Address;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters};
@@ -22,6 +26,7 @@ use tokio::net::TcpStream;
 use crate::core::Severity;
 use crate::core::account::Security;
 use crate::core::net::{self, NetError, TrustAnchors};
+use crate::core::secrets::Redactor;
 
 pub struct SmtpParams<'a> {
     pub host: &'a str,
@@ -29,6 +34,11 @@ pub struct SmtpParams<'a> {
     pub security: Security,
     /// SMTP AUTH, for servers that offer it (587/465): user name and password.
     pub auth: Option<(&'a str, &'a str)>,
+    /// `[smtp] allow_plaintext_password`: AUTH over `security = "none"`.
+    pub allow_plaintext_password: bool,
+    /// What to take out of server text (the account password, even when not used for AUTH:
+    /// a POP-before-SMTP server knows it too).
+    pub redactor: Redactor,
     pub trust: &'a TrustAnchors,
     pub step_timeout: Duration,
 }
@@ -41,6 +51,8 @@ pub enum Stage {
     Auth,
     MailFrom,
     RcptTo(String),
+    /// RCPT TO refused for every recipient of the message (the fallback relay test).
+    RcptAll,
     Data,
     Message,
 }
@@ -53,6 +65,7 @@ impl fmt::Display for Stage {
             Stage::Auth => f.write_str("AUTH"),
             Stage::MailFrom => f.write_str("MAIL FROM"),
             Stage::RcptTo(r) => write!(f, "RCPT TO:<{r}>"),
+            Stage::RcptAll => f.write_str("RCPT TO (every recipient)"),
             Stage::Data => f.write_str("DATA"),
             Stage::Message => f.write_str("end of data"),
         }
@@ -64,6 +77,9 @@ pub enum SmtpError {
     Net(NetError),
     StartTlsNotOffered,
     AuthNotOffered,
+    /// AUTH asked for on a connection without TLS, and `[smtp] allow_plaintext_password` is off:
+    /// nothing was sent.
+    CleartextAuthRefused,
     /// STARTTLS handshake failed (certificate not trusted, …); never downgraded.
     Tls { detail: String },
     Timeout { stage: Stage },
@@ -82,16 +98,21 @@ impl SmtpError {
     pub fn is_relay_denied(&self) -> bool {
         match self {
             SmtpError::Rejected { stage: Stage::RcptTo(_) | Stage::MailFrom, code, reply } => is_relay_refusal(*code, reply),
+            // Every recipient refused with 5.7.x (policy), whatever the words: the server does
+            // not relay for us.
+            SmtpError::Rejected { stage: Stage::RcptAll, code, reply } => is_policy_refusal(*code, reply),
             _ => false,
         }
     }
 
     pub fn severity(&self) -> Severity {
         match self {
-            SmtpError::Net(e) if e.is_offline() => Severity::Temporary,
-            SmtpError::Net(_) | SmtpError::Tls { .. } | SmtpError::StartTlsNotOffered | SmtpError::AuthNotOffered => {
-                Severity::NeedsUser
-            }
+            SmtpError::Net(e) if e.is_temporary() => Severity::Temporary,
+            SmtpError::Net(_)
+            | SmtpError::Tls { .. }
+            | SmtpError::StartTlsNotOffered
+            | SmtpError::AuthNotOffered
+            | SmtpError::CleartextAuthRefused => Severity::NeedsUser,
             SmtpError::Timeout { .. } | SmtpError::Broken { .. } => Severity::Temporary,
             _ if self.is_relay_denied() => Severity::Temporary,
             SmtpError::Rejected { code, .. } if (400..500).contains(code) => Severity::Temporary,
@@ -104,7 +125,7 @@ impl SmtpError {
     pub fn is_per_message(&self) -> bool {
         matches!(
             self,
-            SmtpError::Rejected { stage: Stage::MailFrom | Stage::RcptTo(_) | Stage::Data | Stage::Message, .. }
+            SmtpError::Rejected { stage: Stage::MailFrom | Stage::RcptTo(_) | Stage::RcptAll | Stage::Data | Stage::Message, .. }
                 | SmtpError::Unsendable { .. }
                 | SmtpError::TooLarge { .. }
         )
@@ -124,6 +145,10 @@ impl fmt::Display for SmtpError {
             SmtpError::Net(e) => write!(f, "{e}"),
             SmtpError::StartTlsNotOffered => f.write_str("SMTP: the server does not offer STARTTLS"),
             SmtpError::AuthNotOffered => f.write_str("SMTP: the server offers no AUTH method popsend can use (PLAIN, LOGIN)"),
+            SmtpError::CleartextAuthRefused => f.write_str(
+                "SMTP: AUTH would send the password over an unencrypted connection; use [smtp] security = \"starttls\" or \"tls\", \
+                 or set [smtp] allow_plaintext_password = true",
+            ),
             SmtpError::Tls { detail } => write!(f, "SMTP STARTTLS failed: {detail}"),
             SmtpError::Timeout { stage } => write!(f, "SMTP {stage}: no answer in time"),
             SmtpError::Rejected { stage, reply, .. } => write!(f, "SMTP {stage}: the server said: {reply}"),
@@ -162,12 +187,97 @@ pub fn is_relay_refusal(code: u16, reply: &str) -> bool {
         "not permitted to relay",
         "we do not relay",
         "relaying disallowed",
+        "relaying not permitted",       // Exchange/IIS
+        "relay operation rejected",     // Japanese ISPs (OCN, …)
+        "pop/apop authorization",       // "you must get POP/APOP authorization" (POP before SMTP)
+        "pop before smtp",
+        "pop-before-smtp",
+        "client host rejected: access denied", // Postfix check_client_access REJECT
     ];
     if !(400..600).contains(&code) {
         return false;
     }
     let text = reply.to_ascii_lowercase();
     PHRASES.iter().any(|p| text.contains(p)) || ((text.contains("5.7.1") || text.contains("4.7.1")) && text.contains("relay"))
+}
+
+/// A refusal on policy grounds: enhanced status 5.7.x (or 4.7.x), RFC 3463 "security or policy".
+pub fn is_policy_refusal(code: u16, reply: &str) -> bool {
+    (400..600).contains(&code) && reply.split_ascii_whitespace().take(2).any(|w| w.starts_with("5.7.") || w.starts_with("4.7."))
+}
+
+/// "Too many recipients" (RFC 5321 §4.5.3.1.10): the server takes the rest in a further
+/// transaction. 452 is the code the RFC gives; 4.5.3 its enhanced form.
+pub fn is_too_many_recipients(code: u16, reply: &str) -> bool {
+    code == 452 && (reply.contains("4.5.3") || reply.to_ascii_lowercase().contains("too many recipients"))
+}
+
+/// The most bytes read from the server between two writes (one reply, or one TLS handshake
+/// flight). RFC 5321 replies are a few hundred bytes; EHLO a few dozen lines.
+pub const MAX_REPLY_BYTES: usize = 256 * 1024;
+
+/// The stream under lettre: counts what is read since the last write and fails the read past
+/// `MAX_REPLY_BYTES`, so an endless reply ends in an error instead of filling memory (lettre reads
+/// a whole line into a `String` before it checks the length).
+pub struct Bounded<S> {
+    inner: S,
+    read_since_write: usize,
+    limit: usize,
+}
+
+impl<S> Bounded<S> {
+    pub fn new(inner: S) -> Bounded<S> {
+        Bounded { inner, read_since_write: 0, limit: MAX_REPLY_BYTES }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if self.read_since_write >= self.limit {
+            return Poll::Ready(Err(io::Error::other(format!("the server sent more than {} KiB without waiting for us", self.limit / 1024))));
+        }
+        // Never read past the limit in one go either.
+        let room = self.limit - self.read_since_write;
+        let mut limited = buf.take(room);
+        let poll = Pin::new(&mut self.inner).poll_read(cx, &mut limited);
+        let n = limited.filled().len();
+        if let Poll::Ready(Ok(())) = &poll {
+            // SAFETY: `limited` wrote `n` initialised bytes into `buf`'s unfilled part.
+            unsafe { buf.assume_init(n) };
+            buf.advance(n);
+            self.read_since_write += n;
+        }
+        poll
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Bounded<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, data);
+        if let Poll::Ready(Ok(n)) = &poll
+            && *n > 0 {
+                self.read_since_write = 0;
+            }
+        poll
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl fmt::Debug for Bounded<TcpStream> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Bounded({:?})", self.inner.peer_addr().ok())
+    }
+}
+
+impl AsyncTokioStream for Bounded<TcpStream> {
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
+    }
 }
 
 /// An open SMTP connection, ready for MAIL FROM.
@@ -177,13 +287,23 @@ pub struct Session {
     timeout: Duration,
     /// The server's SIZE limit (RFC 1870), when it announced one.
     pub size_limit: Option<usize>,
+    redactor: Redactor,
 }
 
 /// Opens the connection: TCP (to the given, family-pinned addresses), TLS as configured, EHLO,
 /// and AUTH when configured. Sends no MAIL FROM.
 pub async fn open(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
+    // Refused before a byte is sent: STARTTLS could still be stripped by whoever sits between.
+    if p.auth.is_some() && p.security == Security::None && !p.allow_plaintext_password {
+        return Err(SmtpError::CleartextAuthRefused);
+    }
+    open_inner(p).await.map_err(|e| e.redacted(&p.redactor))
+}
+
+async fn open_inner(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
     let hello = ClientId::default();
     let (tcp, peer) = net::connect(p.addrs, p.step_timeout).await.map_err(SmtpError::Net)?;
+    let tcp = Bounded::new(tcp);
     let tls_params = || tls_parameters(p.trust, p.host);
     let stream: Box<dyn AsyncTokioStream> = match p.security {
         Security::Tls => {
@@ -191,8 +311,8 @@ pub async fn open(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
             let tls = connector.connect(p.host, tcp);
             match tokio::time::timeout(p.step_timeout, tls).await {
                 Ok(Ok(s)) => Box::new(TlsOverTcp { inner: s, peer }),
-                Ok(Err(e)) => return Err(SmtpError::Net(NetError::Tls { host: p.host.to_owned(), detail: e.to_string() })),
-                Err(_) => return Err(SmtpError::Timeout { stage: Stage::Greeting }),
+                Ok(Err(e)) => return Err(SmtpError::Net(net::tls_failure(p.host, e.to_string()))),
+                Err(_) => return Err(SmtpError::Net(NetError::TlsTimeout { host: p.host.to_owned() })),
             }
         }
         _ => Box::new(tcp),
@@ -207,8 +327,8 @@ pub async fn open(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
         match tokio::time::timeout(p.step_timeout, conn.starttls(params, &hello)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) if e.status().is_some() => return Err(from_lettre(Stage::StartTls, e)),
-            Ok(Err(e)) => return Err(SmtpError::Tls { detail: chain(&e) }),
-            Err(_) => return Err(SmtpError::Timeout { stage: Stage::StartTls }),
+            Ok(Err(e)) => return Err(SmtpError::Net(net::tls_failure(p.host, chain(&e)))),
+            Err(_) => return Err(SmtpError::Net(NetError::TlsTimeout { host: p.host.to_owned() })),
         }
     }
     if let Some((user, password)) = p.auth {
@@ -224,7 +344,55 @@ pub async fn open(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
     // while the POP login does, so it costs no time on the way to MAIL FROM).
     let ehlo = timed(p.step_timeout, Stage::Greeting, conn.command(Ehlo::new(hello.clone()))).await?;
     let size_limit = ehlo.message().find_map(parse_size);
-    Ok(Session { conn, peer, timeout: p.step_timeout, size_limit })
+    Ok(Session { conn, peer, timeout: p.step_timeout, size_limit, redactor: p.redactor.clone() })
+}
+
+impl SmtpError {
+    /// The same error with the password taken out of what the server said, and the server's
+    /// text made safe to show.
+    fn redacted(self, r: &Redactor) -> SmtpError {
+        let clean = |t: String| bounded_text(&r.apply(&t));
+        match self {
+            SmtpError::Rejected { stage, code, reply } => SmtpError::Rejected { stage, code, reply: clean(reply) },
+            SmtpError::Broken { stage, detail } => SmtpError::Broken { stage, detail: clean(detail) },
+            SmtpError::Tls { detail } => SmtpError::Tls { detail: clean(detail) },
+            e => e,
+        }
+    }
+}
+
+/// Server text as shown: no control characters, at most 1,000 characters.
+pub fn bounded_text(s: &str) -> String {
+    const MAX: usize = 1000;
+    let s = crate::core::display_safe(s);
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s,
+    }
+}
+
+/// An envelope address as it goes on the wire: the domain in its ASCII (punycode) form, so an
+/// IDN domain needs nothing of the server; `None` when the domain is not a valid IDN.
+fn wire_address(a: &Address) -> Option<Address> {
+    if a.domain().is_ascii() {
+        return Some(a.clone());
+    }
+    let domain = idna::domain_to_ascii(a.domain()).ok()?;
+    Address::new(a.user(), domain).ok()
+}
+
+/// The recipients once each (the same address twice gets one RCPT TO), in their wire form.
+pub fn wire_recipients(rcpts: &[Address]) -> Result<Vec<Address>, String> {
+    let mut out: Vec<Address> = Vec::with_capacity(rcpts.len());
+    let mut seen = std::collections::HashSet::with_capacity(rcpts.len());
+    for r in rcpts {
+        let w = wire_address(r).ok_or_else(|| format!("{r}: the domain is not a valid international domain name"))?;
+        // Domains compare without case; local parts are the receiving server's business.
+        if seen.insert((w.user().to_owned(), w.domain().to_ascii_lowercase())) {
+            out.push(w);
+        }
+    }
+    Ok(out)
 }
 
 fn tls_parameters(trust: &TrustAnchors, host: &str) -> Result<TlsParameters, SmtpError> {
@@ -237,18 +405,23 @@ fn tls_parameters(trust: &TrustAnchors, host: &str) -> Result<TlsParameters, Smt
 }
 
 impl Session {
-    /// Sends one message: MAIL FROM, RCPT TO for each envelope recipient, DATA, the bytes.
+    /// Sends one message: MAIL FROM, RCPT TO for each envelope recipient (once each), DATA, the
+    /// bytes. A server that takes only so many recipients per transaction (`452 4.5.3`) gets the
+    /// rest in further transactions; `delivered` hears each transaction's recipients as soon as
+    /// the server has accepted the data for them, so a failure later never sends to them twice.
     /// After a refusal the transaction is reset (RSET), so the session can carry the next message.
-    pub async fn send(&mut self, envelope: &Envelope, raw: &[u8]) -> Result<(), SmtpError> {
-        let result = self.transaction(envelope, raw).await;
+    pub async fn send(&mut self, envelope: &Envelope, raw: &[u8], delivered: &mut dyn FnMut(&[Address])) -> Result<(), SmtpError> {
+        let result = self.transactions(envelope, raw, delivered).await;
         if let Err(e) = &result
-            && matches!(e, SmtpError::Rejected { stage: Stage::MailFrom | Stage::RcptTo(_) | Stage::Data, .. }) {
+            && matches!(e, SmtpError::Rejected { stage: Stage::MailFrom | Stage::RcptTo(_) | Stage::RcptAll | Stage::Data, .. }) {
                 let _ = tokio::time::timeout(self.timeout, self.conn.command(Rset)).await;
             }
-        result
+        result.map_err(|e| e.redacted(&self.redactor))
     }
 
-    async fn transaction(&mut self, envelope: &Envelope, raw: &[u8]) -> Result<(), SmtpError> {
+    /// MAIL FROM's parameters, or why this server cannot carry the message at all (decided
+    /// here, before anything is sent: the server refused nothing).
+    fn mail_parameters(&self, from: Option<&Address>, rcpts: &[Address], raw: &[u8]) -> Result<Vec<MailParameter>, SmtpError> {
         let mut params = Vec::new();
         if let Some(limit) = self.size_limit {
             if limit > 0 && raw.len() > limit {
@@ -256,21 +429,67 @@ impl Session {
             }
             params.push(MailParameter::Size(raw.len()));
         }
+        let info = self.conn.server_info();
+        let utf8 = info.supports_feature(Extension::SmtpUtfEight);
+        if let Some(a) = from.into_iter().chain(rcpts).find(|a| !a.user().is_ascii()) {
+            if !utf8 {
+                return Err(SmtpError::Unsendable {
+                    detail: format!("{a}: an address with non-ASCII characters needs SMTPUTF8, which the server does not offer"),
+                });
+            }
+        }
+        let needs_utf8 = from.into_iter().chain(rcpts).any(|a| !a.user().is_ascii());
         if !raw.is_ascii() {
-            if !self.conn.server_info().supports_feature(Extension::EightBitMime) {
+            if !info.supports_feature(Extension::EightBitMime) && !(needs_utf8 && utf8) {
                 return Err(SmtpError::Unsendable { detail: "8-bit message, but the server does not offer 8BITMIME".into() });
             }
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
-        let t = self.timeout;
-        timed(t, Stage::MailFrom, self.conn.command(Mail::new(envelope.from().cloned(), params))).await?;
-        for rcpt in envelope.to() {
-            timed(t, Stage::RcptTo(rcpt.to_string()), self.conn.command(Rcpt::new(rcpt.clone(), vec![]))).await?;
+        if needs_utf8 {
+            params.push(MailParameter::SmtpUtfEight);
         }
-        timed(t, Stage::Data, self.conn.command(Data)).await?;
-        // The server may take a while to accept a large message: allow for it.
-        let generous = t * 4 + Duration::from_secs(raw.len() as u64 / (64 * 1024));
-        timed(generous, Stage::Message, self.conn.message(raw)).await?;
+        Ok(params)
+    }
+
+    async fn transactions(&mut self, envelope: &Envelope, raw: &[u8], delivered: &mut dyn FnMut(&[Address])) -> Result<(), SmtpError> {
+        let unsendable = |detail: String| SmtpError::Unsendable { detail };
+        let from = envelope.from().map(|f| wire_address(f).ok_or_else(|| unsendable(format!("{f}: not a valid domain")))).transpose()?;
+        let mut left = wire_recipients(envelope.to()).map_err(unsendable)?;
+        let params = self.mail_parameters(from.as_ref(), &left, raw)?;
+        let t = self.timeout;
+        while !left.is_empty() {
+            timed(t, Stage::MailFrom, self.conn.command(Mail::new(from.clone(), params.clone()))).await?;
+            let mut accepted = Vec::new();
+            let mut policy_refusal = None;
+            let mut rest = Vec::new();
+            for (i, rcpt) in left.iter().enumerate() {
+                match timed(t, Stage::RcptTo(rcpt.to_string()), self.conn.command(Rcpt::new(rcpt.clone(), vec![]))).await {
+                    Ok(_) => accepted.push(rcpt.clone()),
+                    Err(SmtpError::Rejected { code, reply, .. }) if !accepted.is_empty() && is_too_many_recipients(code, &reply) => {
+                        rest = left[i..].to_vec();
+                        break;
+                    }
+                    // A policy refusal (5.7.x) without the known relay words: look at the other
+                    // recipients before deciding; every one refused means no relaying for us.
+                    Err(SmtpError::Rejected { stage, code, reply }) if accepted.is_empty() && is_policy_refusal(code, &reply) => {
+                        policy_refusal.get_or_insert(SmtpError::Rejected { stage, code, reply });
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if let Some(refusal) = policy_refusal {
+                return Err(match refusal {
+                    SmtpError::Rejected { code, reply, .. } if accepted.is_empty() => SmtpError::Rejected { stage: Stage::RcptAll, code, reply },
+                    other => other,
+                });
+            }
+            timed(t, Stage::Data, self.conn.command(Data)).await?;
+            // The server may take a while to accept a large message: allow for it.
+            let generous = t * 4 + Duration::from_secs(raw.len() as u64 / (64 * 1024));
+            timed(generous, Stage::Message, self.conn.message(raw)).await?;
+            delivered(&accepted);
+            left = rest;
+        }
         Ok(())
     }
 
@@ -293,7 +512,7 @@ impl Session {
         }
         .await;
         let _ = tokio::time::timeout(t, self.conn.command(Rset)).await;
-        result.map(drop)
+        result.map(drop).map_err(|e| e.redacted(&self.redactor))
     }
 
     pub fn is_broken(&self) -> bool {
@@ -345,7 +564,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 /// Implicit TLS done by us (so the certificate error is ours to word), handed to lettre.
 struct TlsOverTcp {
-    inner: async_native_tls::TlsStream<TcpStream>,
+    inner: async_native_tls::TlsStream<Bounded<TcpStream>>,
     peer: SocketAddr,
 }
 
@@ -402,6 +621,10 @@ mod tests {
             (550, "550 5.7.1 Unable to relay"),
             (513, "513 Relaying denied."),
             (550, "550 5.7.1 Relaying not allowed for this client"),
+            (550, "550 5.7.0 Relaying not permitted"),
+            (553, "553 5.7.1 <a@example.net>: Client host rejected: Access denied"),
+            (550, "550 5.7.1 you must get POP/APOP authorization"),
+            (554, "554 Relay operation rejected"),
         ] {
             assert!(is_relay_refusal(code, text), "{text}");
         }
@@ -439,5 +662,16 @@ mod tests {
         assert_eq!(busy.severity(), Severity::Temporary);
         let auth = SmtpError::Rejected { stage: Stage::Auth, code: 535, reply: "535 5.7.8 bad".into() };
         assert_eq!(auth.severity(), Severity::NeedsUser);
+    }
+
+    #[test]
+    fn policy_and_too_many() {
+        assert!(is_policy_refusal(550, "550 5.7.1 Policy rejection"));
+        assert!(!is_policy_refusal(550, "550 5.1.1 User unknown"));
+        assert!(!is_policy_refusal(550, "550 text mentioning 5.7.1 later"));
+        assert!(is_too_many_recipients(452, "452 4.5.3 Error: too many recipients"));
+        assert!(is_too_many_recipients(452, "452 Too many recipients"));
+        assert!(!is_too_many_recipients(452, "452 4.2.2 Mailbox full"));
+        assert!(!is_too_many_recipients(552, "552 5.5.3 too many recipients"));
     }
 }

@@ -14,8 +14,9 @@ pub struct RelayWindow {
 }
 
 impl RelayWindow {
+    /// When the window closes. A length too long to add (from a damaged config) counts as none.
     pub fn closes(&self) -> SystemTime {
-        self.opened + self.length
+        self.opened.checked_add(self.length).unwrap_or(self.opened)
     }
 
     /// Time left at `now`; zero once closed. A clock that went backwards (before `opened`) is
@@ -75,25 +76,46 @@ impl State {
         out
     }
 
-    fn parse(text: &str) -> State {
+    /// Parses the file; a line whose value is out of range or malformed is left out, and its
+    /// number (1-based) returned, so the caller can warn. The file is input: it never panics.
+    pub fn parse_checked(text: &str) -> (State, Vec<usize>) {
         let (mut at, mut server, mut peer) = (None, None, None);
         let mut state = State::default();
-        for line in text.lines() {
+        let mut ignored = Vec::new();
+        for (i, line) in text.lines().enumerate() {
             let Some((key, value)) = line.split_once(' ') else { continue };
-            match key {
-                "login_at_ms" => at = value.parse::<u64>().ok().map(|ms| UNIX_EPOCH + Duration::from_millis(ms)),
-                "login_server" => server = Some(value.to_owned()),
-                "login_peer" => peer = value.parse().ok(),
-                "sequential" => state.sequential.push(value.to_owned()),
-                _ => {}
+            let ok = match key {
+                "login_at_ms" => {
+                    at = value.parse::<u64>().ok().filter(|ms| *ms <= MAX_MS).map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
+                    at.is_some()
+                }
+                "login_server" => {
+                    server = Some(value.to_owned());
+                    true
+                }
+                "login_peer" => {
+                    peer = value.parse().ok();
+                    peer.is_some()
+                }
+                "sequential" => {
+                    state.sequential.push(value.to_owned());
+                    true
+                }
+                _ => true,
+            };
+            if !ok {
+                ignored.push(i + 1);
             }
         }
         if let (Some(at), Some(server), Some(peer)) = (at, server, peer) {
             state.last_login = Some(LastLogin { at, server, peer });
         }
-        state
+        (state, ignored)
     }
 }
+
+/// The last millisecond of the year 9999: later login times come from a damaged file.
+const MAX_MS: u64 = 253_402_300_799_999;
 
 /// The state file in the data dir.
 pub struct Store {
@@ -105,9 +127,24 @@ impl Store {
         Store { path: data_dir.join("relay-window") }
     }
 
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// A missing or unreadable file is an empty state: the worst case is one extra login.
     pub fn load(&self) -> State {
-        std::fs::read_to_string(&self.path).map(|t| State::parse(&t)).unwrap_or_default()
+        self.load_checked().0
+    }
+
+    /// `load`, with the numbers of the lines that were ignored (out of range, malformed).
+    pub fn load_checked(&self) -> (State, Vec<usize>) {
+        // Bounded: the file is a few lines; anything larger is not ours.
+        use std::io::Read as _;
+        let mut text = String::new();
+        match std::fs::File::open(&self.path).map(|f| f.take(64 * 1024).read_to_string(&mut text)) {
+            Ok(Ok(_)) => State::parse_checked(&text),
+            _ => (State::default(), Vec::new()),
+        }
     }
 
     /// Writes atomically (temporary file, then rename), so a crash never leaves half a file.
@@ -177,8 +214,21 @@ mod tests {
         assert!(!back.needs_sequential("smtp.example:587"));
     }
 
+    /// Issue 9, case 6: out-of-range values are ignored (and reported), never a panic.
+    #[test]
+    fn out_of_range_login_time_is_ignored() {
+        let (s, ignored) = State::parse_checked("login_at_ms 18446744073709551615\nlogin_server pop:110\nlogin_peer 127.0.0.1\n");
+        assert_eq!(s.last_login, None);
+        assert_eq!(ignored, vec![1]);
+        let (s, ignored) = State::parse_checked("login_at_ms 1700000000000\nlogin_server pop:110\nlogin_peer 999.1.1.1\n");
+        assert_eq!(s.last_login, None);
+        assert_eq!(ignored, vec![3]);
+        let w = RelayWindow { opened: UNIX_EPOCH + Duration::from_millis(MAX_MS), length: Duration::from_secs(600) };
+        assert_eq!(w.remaining(t(0)), Duration::ZERO);
+    }
+
     #[test]
     fn garbage_file_is_an_empty_state() {
-        assert_eq!(State::parse("login_at_ms nope\nlogin_server x\n\0\0"), State::default());
+        assert_eq!(State::parse_checked("login_at_ms nope\nlogin_server x\n\0\0").0, State::default());
     }
 }

@@ -382,7 +382,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     // The password is looked up once per session; a missing one is shown, and sending waits.
     let (password, from) = match typed.clone() {
         Some(p) => (p, PasswordFrom::ThisSession),
-        None => match secrets::resolve(config.pop.password_command.as_deref(), &config.pop.username, &config.pop.host) {
+        None => match secrets::resolve(&config.pop) {
             Ok((p, source)) => (p, PasswordFrom::Found(source)),
             Err(e) => {
                 shared.problem(Problem::Password(e.to_string()));

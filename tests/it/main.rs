@@ -5,6 +5,7 @@ mod cli;
 mod diagnose;
 mod engine_loop;
 mod gui;
+mod hostile;
 mod outbox_faults;
 mod outbox_real;
 mod peers;

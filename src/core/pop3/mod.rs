@@ -1,7 +1,8 @@
 //! Our own POP3 client, just what POP before SMTP needs: connect (implicit TLS, STLS or
 //! cleartext), read the greeting, CAPA, log in with the strongest allowed method, QUIT. Every step
 //! has a timeout; replies are read as capped byte lines. It never retrieves mail, never logs, and
-//! never puts the password into an error.
+//! never puts the password into an error: every error leaving `login` has the password (and its
+//! base64 forms) taken out of what the server said, and control characters made harmless.
 
 pub mod auth;
 pub mod reply;
@@ -16,6 +17,7 @@ use crate::core::Severity;
 use crate::core::account::{PopAuth, Security};
 use crate::core::clock::Clock;
 use crate::core::net::{self, BoxStream, NetError, TrustAnchors};
+use crate::core::secrets::Redactor;
 
 pub use auth::{Method, NoMethod};
 pub use reply::{Capabilities, RespCode};
@@ -76,8 +78,13 @@ pub enum Pop3Error {
     Net(NetError),
     Timeout { step: Step },
     Closed { step: Step },
-    /// The server sent something that is not POP3 (or an endless line).
+    /// The server sent something that is not POP3 (`detail` is what it sent).
     Protocol { step: Step, detail: String },
+    /// The server sent a line longer than `reply::MAX_LINE` (or too many lines).
+    TooLong { step: Step },
+    /// The user name or password holds a character that cannot go into a POP3 command line
+    /// (CR, LF, NUL): sending it would inject a second command.
+    BadCredentialText { what: &'static str },
     /// `-ERR` where `+OK` was needed.
     Rejected { step: Step, code: Option<RespCode>, reply: String },
     /// `starttls` was chosen but the server does not offer STLS.
@@ -88,9 +95,12 @@ pub enum Pop3Error {
 impl Pop3Error {
     pub fn severity(&self) -> Severity {
         match self {
-            Pop3Error::Net(e) if e.is_offline() => Severity::Temporary,
+            Pop3Error::Net(e) if e.is_temporary() => Severity::Temporary,
             Pop3Error::Net(_) => Severity::NeedsUser,
-            Pop3Error::Timeout { .. } | Pop3Error::Closed { .. } | Pop3Error::Protocol { .. } => Severity::Temporary,
+            Pop3Error::Timeout { .. } | Pop3Error::Closed { .. } | Pop3Error::Protocol { .. } | Pop3Error::TooLong { .. } => {
+                Severity::Temporary
+            }
+            Pop3Error::BadCredentialText { .. } => Severity::NeedsUser,
             Pop3Error::Rejected { step: Step::Auth, code, .. } => match code {
                 Some(RespCode::InUse | RespCode::SysTemp | RespCode::LoginDelay) => Severity::Temporary,
                 _ => Severity::NeedsUser,
@@ -124,6 +134,8 @@ impl fmt::Display for Pop3Error {
             Pop3Error::Timeout { step } => write!(f, "POP3 {}: no answer in time", step.name()),
             Pop3Error::Closed { step } => write!(f, "POP3 {}: the server closed the connection", step.name()),
             Pop3Error::Protocol { step, detail } => write!(f, "POP3 {}: not a POP3 reply: {detail}", step.name()),
+            Pop3Error::TooLong { step } => write!(f, "POP3 {}: the server sent a line longer than {} bytes", step.name(), reply::MAX_LINE),
+            Pop3Error::BadCredentialText { what } => write!(f, "POP3: the {what} contains a line break or NUL and cannot be sent"),
             Pop3Error::Rejected { step, reply, .. } => write!(f, "POP3 {}: the server said: {reply}", step.name()),
             Pop3Error::StlsNotOffered => write!(f, "POP3: the server does not offer STLS"),
             Pop3Error::NoMethod(NoMethod::CleartextRefused) => write!(
@@ -152,7 +164,7 @@ impl Conn {
         let line = self.read_line(step).await?;
         reply::parse_status(&line).map_err(|reply::ParseError::NotAStatus(raw)| Pop3Error::Protocol {
             step,
-            detail: truncate(&raw),
+            detail: raw,
         })
     }
 
@@ -205,20 +217,33 @@ impl Conn {
     }
 }
 
+/// Server text goes into errors as it came; `login` redacts and bounds it on the way out.
 fn rejected(step: Step, r: reply::Reply) -> Pop3Error {
-    Pop3Error::Rejected { step, code: r.code, reply: truncate(&r.raw) }
+    Pop3Error::Rejected { step, code: r.code, reply: r.raw }
 }
 
 fn read_error(step: Step, e: reply::ReadError) -> Pop3Error {
     match e {
         reply::ReadError::Eof | reply::ReadError::Io(_) => Pop3Error::Closed { step },
-        reply::ReadError::TooLong => Pop3Error::Protocol { step, detail: "reply line too long".into() },
+        reply::ReadError::TooLong => Pop3Error::TooLong { step },
     }
 }
 
-/// Server text shown to the user is bounded.
+impl Pop3Error {
+    /// The same error with every form of the password taken out of what the server said.
+    fn redacted(self, r: &Redactor) -> Pop3Error {
+        match self {
+            Pop3Error::Protocol { step, detail } => Pop3Error::Protocol { step, detail: truncate(&r.apply(&detail)) },
+            Pop3Error::Rejected { step, code, reply } => Pop3Error::Rejected { step, code, reply: truncate(&r.apply(&reply)) },
+            e => e,
+        }
+    }
+}
+
+/// Server text shown to the user: bounded, and with no control characters.
 fn truncate(s: &str) -> String {
     const MAX: usize = 300;
+    let s = &crate::core::display_safe(s);
     if s.len() <= MAX {
         return s.to_owned();
     }
@@ -231,6 +256,16 @@ fn truncate(s: &str) -> String {
 
 /// Logs in once and quits. The returned `Login::at` is when the login's `+OK` arrived.
 pub async fn login(p: &LoginParams<'_>, clock: &dyn Clock) -> Result<Login, Pop3Error> {
+    for (what, text) in [("user name", p.username), ("password", p.password)] {
+        if text.contains(['\r', '\n', '\0']) {
+            return Err(Pop3Error::BadCredentialText { what });
+        }
+    }
+    let redactor = Redactor::new(p.username, p.password);
+    login_once(p, clock).await.map_err(|e| e.redacted(&redactor))
+}
+
+async fn login_once(p: &LoginParams<'_>, clock: &dyn Clock) -> Result<Login, Pop3Error> {
     let (tcp, peer) = net::connect(p.addrs, p.step_timeout).await.map_err(Pop3Error::Net)?;
     let stream: BoxStream = match p.security {
         Security::Tls => net::start_tls(p.trust, p.host, tcp, p.step_timeout).await.map_err(Pop3Error::Net)?,
@@ -280,7 +315,7 @@ pub async fn login(p: &LoginParams<'_>, clock: &dyn Clock) -> Result<Login, Pop3
                 conn.send(Step::Auth, &auth::sasl_plain(p.username, p.password)).await?;
                 r = Some(conn.read_status(Step::Auth).await?);
             }
-            let r = r.expect("set above");
+            let Some(r) = r else { return Err(Pop3Error::Closed { step: Step::Auth }) };
             if !r.ok {
                 return Err(rejected(Step::Auth, r));
             }
@@ -290,7 +325,9 @@ pub async fn login(p: &LoginParams<'_>, clock: &dyn Clock) -> Result<Login, Pop3
             conn.command(Step::Auth, &format!("PASS {}", p.password)).await?;
         }
         Method::Apop => {
-            let ts = reply::apop_timestamp(&greeting.text).expect("chosen only with a timestamp");
+            let Some(ts) = reply::apop_timestamp(&greeting.text) else {
+                return Err(Pop3Error::NoMethod(NoMethod::NoApopTimestamp));
+            };
             conn.command(Step::Auth, &format!("APOP {} {}", p.username, auth::apop_digest(ts, p.password))).await?;
         }
     }
@@ -315,7 +352,7 @@ impl Conn {
         }
         reply::parse_status(&line)
             .map(Some)
-            .map_err(|reply::ParseError::NotAStatus(raw)| Pop3Error::Protocol { step: Step::Auth, detail: truncate(&raw) })
+            .map_err(|reply::ParseError::NotAStatus(raw)| Pop3Error::Protocol { step: Step::Auth, detail: raw })
     }
 }
 
@@ -477,5 +514,57 @@ mod tests {
         let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
         assert!(matches!(e, Pop3Error::Closed { step: Step::Auth }), "{e:?}");
         assert!(!e.is_bad_credentials());
+    }
+
+    /// Issue 9, case 2: a server that echoes the password gets it back redacted, everywhere.
+    #[tokio::test]
+    async fn an_echoed_password_is_redacted() {
+        let b64 = auth::sasl_plain("tim", "tanstaaf");
+        for answer in ["-ERR bad command: PASS tanstaaf\r\n".to_owned(), "-ERR BAD: PASS TANSTAAF\r\n".to_owned(), format!("-ERR {b64}\r\n")] {
+            let answer: &'static str = Box::leak(answer.into_boxed_str());
+            let (addr, _h) = scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n"), ("PASS", answer)]).await;
+            let trust = TrustAnchors::default();
+            let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
+            let all = format!("{e} {e:?} {}", e.server_reply().unwrap_or(""));
+            assert!(!all.to_ascii_lowercase().contains("tanstaaf"), "{all}");
+            assert!(!all.contains(&b64), "{all}");
+            assert!(e.server_reply().unwrap().contains(crate::core::secrets::REDACTED), "{all}");
+        }
+        // Not a status line at all, echoing the password: the same.
+        let (addr, _h) = scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n"), ("PASS", "huh? tanstaaf\r\n")]).await;
+        let trust = TrustAnchors::default();
+        let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
+        assert!(matches!(e, Pop3Error::Protocol { .. }), "{e:?}");
+        assert!(!format!("{e}").contains("tanstaaf"), "{e}");
+    }
+
+    /// Issue 9, cases 14 and 16: control characters never reach the user, and popsend's own
+    /// words are not passed off as the server's reply.
+    #[tokio::test]
+    async fn hostile_replies_are_made_harmless() {
+        let (addr, _h) = scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n"), ("PASS", "-ERR no\x1b]0;pwned\x07\x1b[2J\r\n")]).await;
+        let trust = TrustAnchors::default();
+        let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
+        let reply = e.server_reply().unwrap();
+        assert!(!reply.contains('\x1b') && !reply.contains('\x07'), "{reply:?}");
+        assert!(!e.to_string().contains('\x1b'));
+
+        let long: &'static str = Box::leak(format!("+OK {}\r\n", "x".repeat(reply::MAX_LINE + 10)).into_boxed_str());
+        let (addr, _h) = scripted(long, vec![]).await;
+        let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
+        assert!(matches!(e, Pop3Error::TooLong { step: Step::Greeting }), "{e:?}");
+        assert_eq!(e.server_reply(), None, "popsend's own words shown as the server's");
+    }
+
+    #[tokio::test]
+    async fn a_line_break_in_the_password_is_never_sent() {
+        let (addr, h) = scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n")]).await;
+        let trust = TrustAnchors::default();
+        let addrs = [addr];
+        let mut p = params(&addrs, &trust, PopAuth::User, true);
+        p.password = "pw\r\nDELE 1";
+        let e = login(&p, &crate::core::clock::SystemClock).await.unwrap_err();
+        assert!(matches!(e, Pop3Error::BadCredentialText { what: "password" }), "{e:?}");
+        drop(h);
     }
 }

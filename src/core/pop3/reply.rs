@@ -80,11 +80,22 @@ fn strip_prefix_ci<'a>(line: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
 }
 
 /// The `<...>` timestamp of an APOP-capable greeting (RFC 1939 §7), if present.
+/// The first `<…>` holding an `@` counts: a greeting may carry other brackets before it
+/// (`+OK <x> ready <1.2@host>`).
 pub fn apop_timestamp(greeting_text: &str) -> Option<&str> {
-    let start = greeting_text.find('<')?;
-    let end = start + greeting_text[start..].find('>')?;
-    let ts = &greeting_text[start..=end];
-    ts.contains('@').then_some(ts)
+    let mut rest = greeting_text;
+    let mut offset = 0;
+    while let Some(start) = rest.find('<') {
+        let end = start + rest[start..].find('>')?;
+        let ts = &rest[start..=end];
+        // A timestamp is one msg-id: no space and no second '<' inside.
+        if ts.contains('@') && !ts[1..].contains(['<', ' ']) {
+            return Some(&greeting_text[offset + start..=offset + end]);
+        }
+        offset += start + 1;
+        rest = &greeting_text[offset..];
+    }
+    None
 }
 
 /// Server text as a string: UTF-8 when it is, otherwise Shift_JIS (the usual legacy encoding of
@@ -243,6 +254,11 @@ mod tests {
         );
         assert_eq!(apop_timestamp("Dovecot ready."), None);
         assert_eq!(apop_timestamp("ready <no-at-sign>"), None);
+        // Issue 9, case 16: an earlier bracket does not hide the stamp.
+        assert_eq!(apop_timestamp("<x> <1.2@host>"), Some("<1.2@host>"));
+        assert_eq!(apop_timestamp("ready <a b@c> <3.4@h>"), Some("<3.4@h>"));
+        assert_eq!(apop_timestamp("<<5@h>"), Some("<5@h>"));
+        assert_eq!(apop_timestamp("<x> <unclosed@h"), None);
     }
 
     #[tokio::test]

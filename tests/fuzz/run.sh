@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of examples/fuzz.rs for SECONDS each (default 300) and prints the
+# executions and findings of each; a finding is saved in tests/fuzz/findings/ and the exit status
+# is 1. Offline, stable toolchain. Usage: bash tests/fuzz/run.sh [SECONDS] [SEED]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-300}
+seed=${2:-}
+cargo build --release --locked --example fuzz
+status=0
+for target in pop3 smtp config state compose; do
+  ./target/release/examples/fuzz "$target" "$seconds" $seed || status=1
+done
+exit $status

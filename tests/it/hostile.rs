@@ -1,0 +1,456 @@
+//! Issue 9: what a hostile or broken server, or an unlucky input, can do to popsend — tried with
+//! scripted peers that record every line popsend writes. Each test names its case in the issue.
+//! Real servers cannot be made to echo a password, stream an endless EHLO line or take only 100
+//! recipients per transaction on cue; these peers can.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use popsend::core::account::Config;
+use popsend::core::clock::SystemClock;
+use popsend::core::compose::{self, Draft};
+use popsend::core::deliver::{Deliverer, NoProgress, Outcome, Outgoing, Report, RunError};
+use popsend::core::engine;
+use popsend::core::net::TrustAnchors;
+use popsend::core::outbox::{Outbox, State};
+use popsend::core::retry::{self, Kind};
+use popsend::core::secrets::Password;
+use popsend::core::smtp::{SmtpError, Stage};
+use popsend::core::window;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+const PASSWORD: &str = "Hunter2-s3cret";
+
+/// Every line a peer read, in order.
+type Lines = Arc<Mutex<Vec<String>>>;
+
+fn lines(l: &Lines) -> Vec<String> {
+    l.lock().unwrap().clone()
+}
+
+fn count(l: &Lines, prefix: &str) -> usize {
+    lines(l).iter().filter(|x| x.to_ascii_uppercase().starts_with(prefix)).count()
+}
+
+/// A POP3 peer: USER/PASS; PASS answered with `pass_reply`.
+async fn pop_peer(pass_reply: &'static str) -> (u16, Lines) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = Lines::default();
+    let log = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = l.accept().await else { return };
+            let log = log.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = s.into_split();
+                let mut r = BufReader::new(r);
+                let _ = w.write_all(b"+OK scripted POP3 ready\r\n").await;
+                let mut line = String::new();
+                while r.read_line(&mut line).await.unwrap_or(0) > 0 {
+                    log.lock().unwrap().push(line.trim_end().to_owned());
+                    let cmd = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                    let reply = match cmd.as_str() {
+                        "CAPA" => "+OK\r\nUSER\r\n.".to_owned(),
+                        "USER" => "+OK".to_owned(),
+                        "PASS" => pass_reply.replace("{password}", PASSWORD),
+                        "QUIT" => {
+                            let _ = w.write_all(b"+OK bye\r\n").await;
+                            return;
+                        }
+                        _ => "-ERR unknown".to_owned(),
+                    };
+                    if w.write_all(format!("{reply}\r\n").as_bytes()).await.is_err() {
+                        return;
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// How a scripted SMTP peer behaves.
+#[derive(Clone)]
+struct Smtp {
+    /// EHLO keywords after the first line.
+    ehlo: &'static [&'static str],
+    /// The reply to a RCPT: (the address, how many this transaction accepted so far).
+    rcpt: fn(&str, usize) -> String,
+    /// Answer EHLO with a line that never ends (counts the bytes written until popsend hangs up).
+    endless_ehlo: Option<Arc<Mutex<usize>>>,
+}
+
+const OK: fn(&str, usize) -> String = |_, _| "250 2.1.5 Ok".to_owned();
+
+async fn smtp_peer(behaviour: Smtp) -> (u16, Lines) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = Lines::default();
+    let log = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = l.accept().await else { return };
+            let (log, b) = (log.clone(), behaviour.clone());
+            tokio::spawn(async move {
+                let (r, mut w) = s.into_split();
+                let mut r = BufReader::new(r);
+                let _ = w.write_all(b"220 scripted ESMTP\r\n").await;
+                let mut accepted = 0;
+                let mut line = String::new();
+                while r.read_line(&mut line).await.unwrap_or(0) > 0 {
+                    log.lock().unwrap().push(line.trim_end().to_owned());
+                    let cmd = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply = match cmd.as_str() {
+                        "EHLO" => {
+                            if let Some(written) = &b.endless_ehlo {
+                                let _ = w.write_all(b"250-").await;
+                                let chunk = vec![b'a'; 64 * 1024];
+                                // Until popsend hangs up (or 64 MiB: a client without a bound
+                                // would still be reading).
+                                for _ in 0..1024 {
+                                    if w.write_all(&chunk).await.is_err() {
+                                        break;
+                                    }
+                                    *written.lock().unwrap() += chunk.len();
+                                }
+                                return;
+                            }
+                            let mut e = vec!["250-scripted".to_owned()];
+                            e.extend(b.ehlo.iter().map(|k| format!("250-{k}")));
+                            let last = e.pop().unwrap().replacen("250-", "250 ", 1);
+                            e.push(last);
+                            e.join("\r\n")
+                        }
+                        "MAIL" => {
+                            accepted = 0;
+                            "250 2.1.0 Ok".to_owned()
+                        }
+                        "RSET" => "250 2.0.0 Ok".to_owned(),
+                        "RCPT" => {
+                            let addr = line.split(['<', '>']).nth(1).unwrap_or("").to_owned();
+                            let reply = (b.rcpt)(&addr, accepted);
+                            if reply.starts_with('2') {
+                                accepted += 1;
+                            }
+                            reply
+                        }
+                        "DATA" => {
+                            let _ = w.write_all(b"354 go ahead\r\n").await;
+                            let mut body = String::new();
+                            loop {
+                                body.clear();
+                                if r.read_line(&mut body).await.unwrap_or(0) == 0 || body == ".\r\n" {
+                                    break;
+                                }
+                            }
+                            log.lock().unwrap().push("<message>".into());
+                            "250 2.0.0 Ok: queued".to_owned()
+                        }
+                        "AUTH" => "235 2.7.0 Authentication successful".to_owned(),
+                        "QUIT" => {
+                            let _ = w.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => "502 5.5.2 what".to_owned(),
+                    };
+                    if w.write_all(format!("{reply}\r\n").as_bytes()).await.is_err() {
+                        return;
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+fn config(pop: u16, smtp: u16, extra_smtp: &str) -> Config {
+    let text = format!(
+        "[account]\naddress = \"student@example.ac.jp\"\n\
+         [pop]\nhost = \"127.0.0.1\"\nport = {pop}\nusername = \"student\"\nauth = \"user\"\nallow_plaintext_password = true\n\
+         [smtp]\nport = {smtp}\n{extra_smtp}\n"
+    );
+    Config::parse(&text, Path::new("hostile.toml")).unwrap()
+}
+
+fn message(to: &[String]) -> Outgoing {
+    let d = Draft {
+        from_address: "student@example.ac.jp".into(),
+        to: to.to_vec(),
+        subject: "テスト".into(),
+        body: "本文".into(),
+        ..Draft::default()
+    };
+    Outgoing::from(compose::build(&d, SystemTime::now()).unwrap())
+}
+
+fn one(to: &str) -> Outgoing {
+    message(&[to.to_owned()])
+}
+
+async fn deliver(config: &Config, dir: &Path, msgs: &[Outgoing]) -> Report {
+    let password = Password::new(PASSWORD.into());
+    let trust = TrustAnchors::default();
+    let store = window::Store::new(dir);
+    let mut d = Deliverer::new(config, &password, &trust, &store, &SystemClock);
+    d.step_timeout = Duration::from_secs(5);
+    d.relay_retry_delay = Duration::from_millis(20);
+    d.deliver(msgs, &mut NoProgress).await
+}
+
+/// Case 1: SMTP AUTH with `security = "none"` sends nothing and names the setting.
+#[tokio::test]
+async fn smtp_auth_is_never_sent_in_the_clear_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pop, _) = pop_peer("+OK").await;
+    let (smtp, seen) = smtp_peer(Smtp { ehlo: &["AUTH PLAIN LOGIN", "8BITMIME"], rcpt: OK, endless_ehlo: None }).await;
+    let c = config(pop, smtp, "username = \"student\"");
+    let report = deliver(&c, dir.path(), &[one("a@example.net")]).await;
+    let stopped = report.stopped.expect("refused");
+    assert!(matches!(stopped, RunError::Smtp(SmtpError::CleartextAuthRefused)), "{stopped:?}");
+    assert!(stopped.to_string().contains("allow_plaintext_password"), "{stopped}");
+    assert_eq!(retry::kind_of_run(&stopped), Kind::Setup);
+    assert_eq!(count(&seen, "AUTH"), 0, "AUTH went out: {:?}", lines(&seen));
+    assert!(!lines(&seen).join("\n").contains(PASSWORD));
+
+    // Explicitly allowed: it goes (the server asked for it and the user said yes).
+    let c = config(pop, smtp, "username = \"student\"\nallow_plaintext_password = true");
+    let report = deliver(&c, dir.path(), &[one("a@example.net")]).await;
+    assert!(matches!(report.outcomes[..], [Outcome::Sent]), "{report:?}");
+    assert_eq!(count(&seen, "AUTH"), 1);
+}
+
+/// Case 2: a POP server echoing the password: not on stderr, not in the outbox file.
+#[tokio::test]
+async fn an_echoed_password_is_stored_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pop, _) = pop_peer("-ERR bad command: PASS {password}").await;
+    let (smtp, _) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None }).await;
+    let c = config(pop, smtp, "");
+    let ob = Outbox::open(dir.path()).unwrap();
+    let out = one("a@example.net");
+    let id = ob.enqueue(&out, "s", "a@example.net", SystemTime::now()).unwrap();
+    let password = Password::new(PASSWORD.into());
+    let trust = TrustAnchors::default();
+    let store = window::Store::new(dir.path());
+    let mut d = Deliverer::new(&c, &password, &trust, &store, &SystemClock);
+    d.step_timeout = Duration::from_secs(5);
+    let f = engine::flush(&ob, &d, true).await.unwrap();
+    let stopped = f.stopped.expect("the login failed");
+    assert!(!format!("{stopped} {stopped:?}").contains(PASSWORD));
+    let (row, _) = ob.get(id).unwrap().unwrap();
+    let le = row.last_error.unwrap();
+    assert!(le.reply.as_deref().unwrap().contains("********"), "{le:?}");
+    let pause = ob.paused().unwrap().expect("a refused login pauses");
+    assert!(!format!("{pause:?}").contains(PASSWORD));
+    drop(ob);
+    // The file itself, WAL included.
+    let all = crate::support::all_files_text(dir.path());
+    assert!(!all.contains(PASSWORD), "the password is in the data folder");
+}
+
+/// Case 4: an EHLO line without end ends in an error after a bounded read, not in an abort.
+#[tokio::test]
+async fn an_endless_ehlo_line_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pop, _) = pop_peer("+OK").await;
+    let written = Arc::new(Mutex::new(0usize));
+    let (smtp, _) = smtp_peer(Smtp { ehlo: &[], rcpt: OK, endless_ehlo: Some(written.clone()) }).await;
+    let c = config(pop, smtp, "");
+    let report = deliver(&c, dir.path(), &[one("a@example.net")]).await;
+    let stopped = report.stopped.expect("an error");
+    assert!(matches!(stopped, RunError::Smtp(SmtpError::Broken { stage: Stage::Greeting, .. })), "{stopped:?}");
+    assert!(matches!(report.outcomes[..], [Outcome::Deferred(None)]));
+    // popsend hung up after at most MAX_REPLY_BYTES (plus what the kernel buffers).
+    let n = *written.lock().unwrap();
+    assert!(n < 16 * 1024 * 1024, "popsend read {n} bytes of one EHLO line");
+}
+
+/// Case 10: a server that takes 100 recipients per transaction gets the rest in another, each
+/// address exactly once, and the outbox forgets the delivered ones at once.
+#[tokio::test]
+async fn too_many_recipients_go_in_further_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pop, _) = pop_peer("+OK").await;
+    let (smtp, seen) = smtp_peer(Smtp {
+        ehlo: &["8BITMIME"],
+        rcpt: |_, accepted| if accepted >= 100 { "452 4.5.3 Error: too many recipients".into() } else { "250 2.1.5 Ok".into() },
+        endless_ehlo: None,
+    })
+    .await;
+    let c = config(pop, smtp, "");
+    let to: Vec<String> = (0..150).map(|i| format!("s{i}@example.net")).collect();
+    let ob = Outbox::open(dir.path()).unwrap();
+    let id = ob.enqueue(&message(&to), "s", "many", SystemTime::now()).unwrap();
+    let password = Password::new(PASSWORD.into());
+    let trust = TrustAnchors::default();
+    let store = window::Store::new(dir.path());
+    let d = Deliverer::new(&c, &password, &trust, &store, &SystemClock);
+    let f = engine::flush(&ob, &d, true).await.unwrap();
+    assert_eq!(f.sent.len(), 1, "{f:?}");
+    assert_eq!(f.split, vec![(id, 2)]);
+    assert_eq!(ob.get(id).unwrap().unwrap().0.state, State::Sent);
+    assert_eq!(count(&seen, "<MESSAGE>"), 2, "two transactions");
+    // Each address accepted once: 150 accepted RCPTs + the one refused and sent again.
+    let rcpts: Vec<String> = lines(&seen).into_iter().filter(|l| l.starts_with("RCPT")).collect();
+    assert_eq!(rcpts.len(), 151);
+    for a in &to {
+        let n = rcpts.iter().filter(|l| l.contains(&format!("<{a}>"))).count();
+        assert!(n >= 1 && n <= 2, "{a}: {n}");
+    }
+}
+
+/// Case 11: relay refusals in the words of real servers (and a 5.7.x refusal of every
+/// recipient) are relay refusals — the login is tried again, nothing fails for good.
+#[tokio::test]
+async fn relay_refusals_in_other_words_are_not_unknown_recipients() {
+    for rcpt in [
+        (|_: &str, _| "550 5.7.0 Relaying not permitted".to_owned()) as fn(&str, usize) -> String,
+        |_, _| "553 5.7.1 <a@example.net>: Client host rejected: Access denied".to_owned(),
+        |_, _| "550 5.7.1 you must get POP/APOP authorization".to_owned(),
+        |_, _| "554 Relay operation rejected".to_owned(),
+        |_, _| "550 5.7.1 Policy rejection for this client".to_owned(),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (pop, pop_seen) = pop_peer("+OK").await;
+        let (smtp, seen) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt, endless_ehlo: None }).await;
+        let c = config(pop, smtp, "");
+        let report = deliver(&c, dir.path(), &[message(&["a@example.net".into(), "b@example.net".into()])]).await;
+        let what = rcpt("", 0);
+        assert!(matches!(report.stopped, Some(RunError::RelayDenied { .. })), "{what}: {report:?}");
+        assert!(matches!(report.outcomes[..], [Outcome::Deferred(None)]), "{what}");
+        assert_eq!(count(&pop_seen, "PASS"), 2, "{what}: logged in again once");
+        assert_eq!(count(&seen, "<MESSAGE>"), 0);
+    }
+    // One recipient accepted and one refused by policy: that recipient's problem, not relaying.
+    let dir = tempfile::tempdir().unwrap();
+    let (pop, _) = pop_peer("+OK").await;
+    let (smtp, _) = smtp_peer(Smtp {
+        ehlo: &["8BITMIME"],
+        rcpt: |a, _| if a.starts_with('b') { "550 5.7.1 Policy rejection".into() } else { "250 Ok".into() },
+        endless_ehlo: None,
+    })
+    .await;
+    let c = config(pop, smtp, "");
+    let report = deliver(&c, dir.path(), &[message(&["a@example.net".into(), "b@example.net".into()])]).await;
+    assert!(matches!(report.outcomes[..], [Outcome::Failed(_)]), "{report:?}");
+}
+
+/// Case 13: SMTPUTF8 when the address needs it and the server offers it; IDN domains in
+/// punycode always; a local error (not "refused by the server") when neither can carry it.
+#[tokio::test]
+async fn international_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pop, _) = pop_peer("+OK").await;
+    let (smtp, seen) = smtp_peer(Smtp { ehlo: &["8BITMIME", "SMTPUTF8"], rcpt: OK, endless_ehlo: None }).await;
+    let c = config(pop, smtp, "");
+    let report = deliver(&c, dir.path(), &[one("太郎@example.net"), one("taro@例え.jp")]).await;
+    assert!(matches!(report.outcomes[..], [Outcome::Sent, Outcome::Sent]), "{report:?}");
+    let l = lines(&seen);
+    let mails: Vec<&String> = l.iter().filter(|x| x.starts_with("MAIL")).collect();
+    assert!(mails[0].contains("SMTPUTF8"), "{mails:?}");
+    assert!(!mails[1].contains("SMTPUTF8"), "{mails:?}");
+    assert!(l.iter().any(|x| x == "RCPT TO:<taro@xn--r8jz45g.jp>"), "{l:?}");
+
+    let (smtp, seen) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None }).await;
+    let c = config(pop, smtp, "");
+    let report = deliver(&c, dir.path(), &[one("太郎@example.net")]).await;
+    match &report.outcomes[..] {
+        [Outcome::Failed(e @ SmtpError::Unsendable { .. })] => {
+            assert_eq!(retry::kind_of_smtp(e), Kind::Unsendable);
+            assert!(e.to_string().contains("SMTPUTF8"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(count(&seen, "MAIL"), 0, "nothing was asked of the server");
+}
+
+/// Case 16: the same address twice is one RCPT TO.
+#[tokio::test]
+async fn duplicate_recipients_get_one_rcpt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pop, _) = pop_peer("+OK").await;
+    let (smtp, seen) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None }).await;
+    let c = config(pop, smtp, "");
+    let d = Draft {
+        from_address: "student@example.ac.jp".into(),
+        to: vec!["a@example.net".into(), "A@Example.NET".into()],
+        cc: vec!["a@example.net".into()],
+        bcc: vec!["a@EXAMPLE.net".into()],
+        subject: "s".into(),
+        ..Draft::default()
+    };
+    let out = Outgoing::from(compose::build(&d, SystemTime::now()).unwrap());
+    let report = deliver(&c, dir.path(), &[out]).await;
+    assert!(matches!(report.outcomes[..], [Outcome::Sent]), "{report:?}");
+    assert_eq!(count(&seen, "RCPT"), 1, "{:?}", lines(&seen));
+}
+
+/// Case 14: escape sequences in a reply reach neither the stored error nor the terminal.
+#[tokio::test]
+async fn escape_sequences_in_replies_are_neutralised() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pop, _) = pop_peer("+OK").await;
+    let (smtp, _) = smtp_peer(Smtp {
+        ehlo: &["8BITMIME"],
+        rcpt: |_, _| "550 5.1.1 no such user\u{1b}]0;pwned\u{7}\u{1b}[2J".into(),
+        endless_ehlo: None,
+    })
+    .await;
+    let c = config(pop, smtp, "");
+    let report = deliver(&c, dir.path(), &[one("a@example.net")]).await;
+    match &report.outcomes[..] {
+        [Outcome::Failed(e)] => {
+            let reply = e.server_reply().unwrap();
+            assert!(!reply.contains('\u{1b}') && !reply.contains('\u{7}'), "{reply:?}");
+            assert!(!e.to_string().contains('\u{1b}'));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Case 9: opening the outbox while another process sends does not take the message back.
+#[test]
+fn opening_the_outbox_while_sending_leaves_the_message_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let sender = Outbox::open(dir.path()).unwrap();
+    let id = sender.enqueue(&one("a@example.net"), "s", "a", SystemTime::now()).unwrap();
+    let lock = sender.try_send_lock().unwrap().expect("free");
+    sender.mark_sending(id).unwrap();
+
+    // `popsend queue`, the window: another process opens the file.
+    let other = Outbox::open(dir.path()).unwrap();
+    assert_eq!(other.get(id).unwrap().unwrap().0.state, State::Sending, "recovered under a live sender");
+    assert!(!other.delete(id).unwrap(), "deleted while being sent");
+    assert_eq!(other.take_draft(id).unwrap(), None, "taken for editing while being sent");
+
+    // The sender dies: the next opener recovers it.
+    drop(lock);
+    drop(sender);
+    let after = Outbox::open(dir.path()).unwrap();
+    assert_eq!(after.get(id).unwrap().unwrap().0.state, State::Queued);
+}
+
+/// Case 7: the bytes live apart from the row that changes, and a loose outbox is tightened.
+#[cfg(unix)]
+#[test]
+fn the_outbox_keeps_bytes_apart_and_stays_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let ob = Outbox::open(dir.path()).unwrap();
+    let id = ob.enqueue(&one("a@example.net"), "s", "a", SystemTime::now()).unwrap();
+    let (_, raw) = ob.get(id).unwrap().unwrap();
+    assert!(!raw.is_empty());
+    drop(ob);
+    let path = dir.path().join(popsend::core::outbox::FILE_NAME);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let ob = Outbox::open(dir.path()).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    ob.mark_sending(id).unwrap();
+    assert_eq!(ob.due(SystemTime::now()).unwrap().len(), 0);
+    assert!(ob.delete(id).is_ok());
+}
