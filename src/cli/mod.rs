@@ -288,6 +288,16 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Explained> {
     })
 }
 
+/// At most `limit` bytes of UTF-8 text from `r`; `what` names it in errors.
+fn read_text(r: impl std::io::Read, limit: u64, what: &str, too_large: impl Fn(String) -> String) -> Result<String, String> {
+    let mut b = Vec::new();
+    let n = r.take(limit + 1).read_to_end(&mut b).map_err(|e| format!("{what}: {e}"))?;
+    if n as u64 > limit {
+        return Err(too_large(what.to_owned()));
+    }
+    String::from_utf8(b).map_err(|_| format!("{what}: not UTF-8 text"))
+}
+
 /// The message, its subject and its recipients as shown in lists.
 fn build(args: &SendArgs, config: &Config, clock: &dyn Clock) -> Result<(Outgoing, String, String), Explained> {
     // The body is read with the same limit as attachments: `/dev/zero` or an endless pipe ends
@@ -295,21 +305,11 @@ fn build(args: &SendArgs, config: &Config, clock: &dyn Clock) -> Result<(Outgoin
     let limit = compose::DEFAULT_MAX_ATTACHMENTS;
     let too_large = |what: String| format!("{what}: larger than {} MB", limit / (1024 * 1024));
     let body = match &args.body_file {
-        Some(path) => compose::read_limited(path, &mut limit.clone(), limit)
-            .map_err(|e| match e {
-                compose::ComposeError::TooLarge { .. } => too_large(path.display().to_string()),
-                e => e.to_string(),
-            })
-            .and_then(|b| String::from_utf8(b).map_err(|_| format!("{}: not UTF-8 text", path.display()))),
-        None => {
-            let mut b = Vec::new();
-            std::io::stdin()
-                .take(limit + 1)
-                .read_to_end(&mut b)
-                .map_err(|e| format!("stdin: {e}"))
-                .and_then(|n| if n as u64 > limit { Err(too_large("stdin".into())) } else { Ok(()) })
-                .and_then(|_| String::from_utf8(b).map_err(|_| "stdin: not UTF-8 text".to_owned()))
-        }
+        // A pipe or /dev/null is a fine body (unlike an attachment): only the amount is bounded.
+        Some(path) => std::fs::File::open(path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|f| read_text(f, limit, &path.display().to_string(), too_large)),
+        None => read_text(std::io::stdin(), limit, "stdin", too_large),
     }
     .map_err(|detail| explain::simple(fl!("err-body", detail = detail), None, EXIT_USAGE))?;
     let draft = Draft {

@@ -674,4 +674,14 @@ mod tests {
         assert!(!is_too_many_recipients(452, "452 4.2.2 Mailbox full"));
         assert!(!is_too_many_recipients(552, "552 5.5.3 too many recipients"));
     }
+
+    /// Issue 9, cases 13 and 16: an envelope from an older outbox row may list an address twice
+    /// or hold an IDN domain: one RCPT each, in punycode.
+    #[test]
+    fn wire_recipients_once_each_in_ascii() {
+        let a = |s: &str| s.parse::<Address>().unwrap();
+        let wire = wire_recipients(&[a("x@example.net"), a("x@EXAMPLE.net"), a("y@例え.jp"), a("y@xn--r8jz45g.jp")]).unwrap();
+        let shown: Vec<String> = wire.iter().map(|w| w.to_string()).collect();
+        assert_eq!(shown, vec!["x@example.net", "y@xn--r8jz45g.jp"]);
+    }
 }
