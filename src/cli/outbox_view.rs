@@ -19,19 +19,16 @@ fn outbox_error(e: crate::core::outbox::OutboxError) -> Explained {
     explain::simple(fl!("err-outbox", detail = e.to_string()), None, EXIT_FAILED)
 }
 
-/// One message as a line. Everything stored came from a user or a server: shown through
-/// `display_safe`, so no stored control character reaches the terminal.
+/// One message as a tab-separated line. What was stored came from a user or a server: each such
+/// field goes through `display_safe`, so no stored control character reaches the terminal.
 fn one_line(r: &Row) -> String {
-    crate::core::display_safe(&raw_line(r))
-}
-
-fn raw_line(r: &Row) -> String {
+    use crate::core::display_safe as safe;
     let mut line = format!(
         "#{}\t{}\t{}\t{}\t{} {}\t{} {}",
         r.id,
         state_name(r.state),
-        r.to,
-        r.subject,
+        safe(&r.to),
+        safe(&r.subject),
         fl!("col-created"),
         local_time(r.created),
         fl!("col-attempts"),
@@ -45,7 +42,7 @@ fn raw_line(r: &Row) -> String {
     if let Some(e) = &r.last_error {
         line += &format!("\t{}: {}", fl!("col-reason"), reason(e));
         if let Some(reply) = &e.reply {
-            line += &format!(" [{reply}]");
+            line += &format!(" [{}]", safe(reply));
         }
     }
     line

@@ -184,3 +184,83 @@ fn watch_until_empty_exits_when_nothing_waits() {
     let run = popsend(&config, Some("pw"), "en", &["watch", "--until-empty"]);
     assert_eq!(run.code, 0, "{}", run.all());
 }
+
+/// Issue 9, case 16: `watch --until-empty` on a paused queue leaves with the pause reason (it is
+/// the process the window leaves running on close; it used to run forever).
+#[test]
+fn watch_until_empty_leaves_a_paused_queue() {
+    use popsend::core::outbox::{LastError, Outbox, Pause};
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let run = popsend(&config, None, "en", &["send", "--later", "--to", "a@example.net", "--subject", "s", "--body-file", "/dev/null"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let fingerprint = popsend::core::account::Config::load(&config).unwrap().fingerprint;
+    let ob = Outbox::open(&dir.path().join("data")).unwrap();
+    let error = LastError { kind: "wrong-password".into(), reply: Some("-ERR [AUTH] no".into()), detail: "d".into() };
+    ob.pause(&Pause { error, config: fingerprint }).unwrap();
+    drop(ob);
+    let started = std::time::Instant::now();
+    let run = popsend(&config, Some("pw"), "en", &["watch", "--until-empty"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("Wrong password"), "{}", run.all());
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+/// Issue 9, cases 6 and 16: `status` with a damaged state file warns instead of panicking, and
+/// with a corrupt outbox fails instead of exiting 0.
+#[test]
+fn status_survives_damaged_files_and_reports_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("relay-window"), "login_at_ms 18446744073709551615\nlogin_server 127.0.0.1:1\nlogin_peer 127.0.0.1\n").unwrap();
+    let run = popsend(&config, None, "en", &["status"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(!run.stderr.contains("panicked"), "{}", run.all());
+    assert!(run.stderr.contains("line 1"), "the ignored line is named: {}", run.all());
+
+    std::fs::write(data.join("outbox.sqlite3"), b"this is not a database, it is garbage garbage garbage garbage").unwrap();
+    let run = popsend(&config, None, "en", &["status"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("outbox.sqlite3"), "{}", run.all());
+}
+
+/// Issue 9, case 14: what a server or an older version stored is shown without its control
+/// characters by `queue` and `show`.
+#[test]
+fn stored_control_characters_never_reach_the_terminal() {
+    use popsend::core::outbox::{LastError, Outbox};
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let d = popsend::core::compose::Draft {
+        from_address: "a@popsend.test".into(),
+        to: vec!["b@example.net".into()],
+        subject: "s".into(),
+        ..Default::default()
+    };
+    let out = popsend::core::deliver::Outgoing::from(popsend::core::compose::build(&d, std::time::SystemTime::now()).unwrap());
+    let ob = Outbox::open(&dir.path().join("data")).unwrap();
+    let id = ob.enqueue(&out, "subject\u{1b}]0;owned\u{7}", "b\u{1b}[2J@example.net", std::time::SystemTime::now()).unwrap();
+    let e = LastError { kind: "refused".into(), reply: Some("550 no\u{1b}[31m".into()), detail: "detail\u{1b}c".into() };
+    ob.mark_failed(id, &e).unwrap();
+    drop(ob);
+    for args in [&["queue"][..], &["show", "1"][..]] {
+        let run = popsend(&config, None, "en", args);
+        assert_eq!(run.code, 0, "{}", run.all());
+        assert!(run.stdout.contains("subject"), "{}", run.stdout);
+        assert!(!run.all().contains('\u{1b}') && !run.all().contains('\u{7}'), "{:?}", run.all());
+    }
+}
+
+/// Issue 9, case 3: a wrong-typed value is not echoed by the command line either.
+#[test]
+fn config_type_errors_do_not_echo_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, "[account]\naddress = \"a@popsend.test\"\n[pop]\nhost = \"h\"\nusername = \"u\"\nallow_plaintext_password = \"Hunter2-secret\"\n[smtp]\n").unwrap();
+    let run = popsend(&path, None, "en", &["status"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains("pop.allow_plaintext_password") && run.stderr.contains("line 6"), "{}", run.stderr);
+    assert!(!run.all().contains("Hunter2"), "{}", run.all());
+}
