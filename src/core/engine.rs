@@ -137,19 +137,37 @@ pub async fn flush(outbox: &Outbox, d: &Deliverer<'_>, force: bool) -> Result<Fl
         // The user asked: everything waiting goes now, whatever its backoff said.
         outbox.wake_all(now)?;
     }
-    let due = outbox.due(now)?;
-    if !due.is_empty() {
-        let messages: Vec<_> = due.iter().map(|d| d.outgoing.clone()).collect();
+    // In batches of at most BATCH_BYTES of messages, so a queue of large messages never has to
+    // fit in memory at once; each batch is one run (one login, one SMTP session).
+    loop {
+        let (mut due, more) = outbox.due_batch(now, BATCH_BYTES)?;
+        if due.is_empty() {
+            break;
+        }
+        // The bytes move to the run; the rows keep what recording needs.
+        let messages: Vec<Outgoing> = due
+            .iter_mut()
+            .map(|d| Outgoing {
+                envelope: d.outgoing.envelope.clone(),
+                message_id: d.outgoing.message_id.clone(),
+                raw: std::mem::take(&mut d.outgoing.raw),
+            })
+            .collect();
         let mut rec = Recorder { outbox, due: &due, now, tried: vec![false; due.len()], flushed: &mut flushed, error: None };
         let report = d.deliver(&messages, &mut rec).await;
+        drop(messages);
         let tried = std::mem::take(&mut rec.tried);
         if let Some(e) = rec.error.take() {
             return Err(e);
         }
         settle(outbox, &due, &tried, &report, now, d.config.fingerprint.as_str(), &mut flushed)?;
-        flushed.logins = report.logins;
+        flushed.logins.extend(report.logins);
         flushed.window = report.window;
+        let stopped = report.stopped.is_some() || d.stop.is_some_and(|s| s.load(Ordering::SeqCst));
         flushed.stopped = report.stopped;
+        if stopped || !more {
+            break;
+        }
     }
     flushed.left_queued = outbox.counts()?.queued;
     flushed.next_attempt = outbox.next_due()?;
@@ -240,6 +258,9 @@ pub enum Event {
     /// A message taken out for editing, with its draft (`None`: it could not be taken).
     Edited(i64, Option<String>),
 }
+
+/// The most message bytes one run holds in memory; a larger queue goes in several runs.
+pub const BATCH_BYTES: u64 = 64 * 1024 * 1024;
 
 /// How often `watch` looks for messages another process queued, and probes an offline server.
 pub const POLL: Duration = Duration::from_secs(5);

@@ -200,7 +200,7 @@ impl Outbox {
     pub fn open(data_dir: &Path) -> Result<Outbox> {
         let path = data_dir.join(FILE_NAME);
         let bad = |detail: String| OutboxError { path: path.clone(), detail };
-        std::fs::create_dir_all(data_dir).map_err(|e| bad(e.to_string()))?;
+        crate::core::files::create_private_dir(data_dir).map_err(|e| bad(e.to_string()))?;
         create_private(&path).map_err(|e| bad(e.to_string()))?;
         let conn = Connection::open(&path).map_err(|e| bad(e.to_string()))?;
         let mut outbox = Outbox { conn, path: path.clone() };
@@ -318,7 +318,57 @@ impl Outbox {
         self.set("UPDATE messages SET rcpts = ?2 WHERE id = ?1", params![id, left.join("\n")]).map(drop)
     }
 
-    /// Queued messages due at `now`, oldest first, ready to send.
+    /// Queued messages due at `now`, oldest first, ready to send: as many as fit in `max_bytes`
+    /// (at least one, however large), and whether more are due beyond them.
+    pub fn due_batch(&self, now: SystemTime, max_bytes: u64) -> Result<(Vec<Due>, bool)> {
+        let sizes: Vec<(i64, i64)> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT m.id, length(b.raw) FROM messages m JOIN bodies b ON b.id = m.id
+                     WHERE m.state = 'queued' AND m.next_attempt_ms <= ?1 ORDER BY m.created_ms, m.id",
+                )
+                .map_err(|e| self.err(e))?;
+            stmt.query_map([ms(now)], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| self.err(e))?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(|e| self.err(e))?
+        };
+        let mut total = 0u64;
+        let mut take = 0;
+        for (_, size) in &sizes {
+            let size = u64::try_from(*size).unwrap_or(0);
+            if take > 0 && total + size > max_bytes {
+                break;
+            }
+            total += size;
+            take += 1;
+        }
+        let mut out = Vec::with_capacity(take);
+        for (id, _) in &sizes[..take] {
+            out.extend(self.due_one(*id)?);
+        }
+        Ok((out, take < sizes.len()))
+    }
+
+    fn due_one(&self, id: i64) -> Result<Option<Due>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT m.attempts, m.message_id, m.mail_from, m.rcpts, b.raw FROM messages m JOIN bodies b ON b.id = m.id WHERE m.id = ?1",
+                [id],
+                |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, String>(3)?, r.get::<_, Vec<u8>>(4)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some((attempts, message_id, from, rcpts, raw)) = row else { return Ok(None) };
+        let from = from.and_then(|f| f.parse::<Address>().ok());
+        let to: Vec<Address> = rcpts.lines().filter_map(|a| a.parse().ok()).collect();
+        // Stored from a valid envelope; a row that no longer parses is skipped, never lost.
+        Ok(Envelope::new(from, to).ok().map(|envelope| Due { id, attempts, outgoing: Outgoing { envelope, raw, message_id } }))
+    }
+
+    /// Every queued message due at `now`, oldest first, ready to send.
     pub fn due(&self, now: SystemTime) -> Result<Vec<Due>> {
         let mut stmt = self
             .conn
@@ -637,6 +687,25 @@ mod tests {
         assert_eq!(ob.due(t(100)).unwrap().len(), 1);
         assert!(ob.delete(id2).unwrap());
         assert!(ob.get(id2).unwrap().is_none());
+    }
+
+    /// Beyond issue 9's list: a flush used to load every due message's bytes at once (and copy
+    /// them); batches bound what one run holds.
+    #[test]
+    fn due_batches_are_bounded_in_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(dir.path()).unwrap();
+        let ids: Vec<i64> = (0..5).map(|i| ob.enqueue(&out(&format!("b{i}@example.net")), "s", "b", t(i)).unwrap()).collect();
+        let size = ob.get(ids[0]).unwrap().unwrap().1.len() as u64;
+        let (batch, more) = ob.due_batch(t(10), size * 2 + size / 2).unwrap();
+        assert_eq!(batch.iter().map(|d| d.id).collect::<Vec<_>>(), ids[..2].to_vec());
+        assert!(more);
+        // At least one, however small the budget.
+        let (batch, more) = ob.due_batch(t(10), 1).unwrap();
+        assert_eq!((batch.len(), more), (1, true));
+        let (batch, more) = ob.due_batch(t(10), u64::MAX).unwrap();
+        assert_eq!((batch.len(), more), (5, false));
+        assert_eq!(batch[4].outgoing.raw, ob.get(ids[4]).unwrap().unwrap().1);
     }
 
     #[test]
