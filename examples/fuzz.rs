@@ -80,11 +80,14 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], input: &mut Vec<u8>) {
     input.truncate(64 * 1024);
 }
 
-/// One target: its seeds and the check run on each input (panics on a broken promise).
+/// The check run on each input: panics on a broken promise.
+type Check = Box<dyn Fn(&[u8])>;
+
+/// One target: its seeds and its check.
 struct Target {
     name: &'static str,
     seeds: Vec<Vec<u8>>,
-    run: Box<dyn Fn(&[u8])>,
+    run: Check,
 }
 
 fn no_controls(what: &str, s: &str) {

@@ -431,16 +431,17 @@ impl Session {
         }
         let info = self.conn.server_info();
         let utf8 = info.supports_feature(Extension::SmtpUtfEight);
-        if let Some(a) = from.into_iter().chain(rcpts).find(|a| !a.user().is_ascii()) {
-            if !utf8 {
-                return Err(SmtpError::Unsendable {
-                    detail: format!("{a}: an address with non-ASCII characters needs SMTPUTF8, which the server does not offer"),
-                });
-            }
+        let non_ascii = from.into_iter().chain(rcpts).find(|a| !a.user().is_ascii());
+        if let Some(a) = non_ascii
+            && !utf8
+        {
+            return Err(SmtpError::Unsendable {
+                detail: format!("{a}: an address with non-ASCII characters needs SMTPUTF8, which the server does not offer"),
+            });
         }
-        let needs_utf8 = from.into_iter().chain(rcpts).any(|a| !a.user().is_ascii());
+        let needs_utf8 = non_ascii.is_some();
         if !raw.is_ascii() {
-            if !info.supports_feature(Extension::EightBitMime) && !(needs_utf8 && utf8) {
+            if !(info.supports_feature(Extension::EightBitMime) || needs_utf8) {
                 return Err(SmtpError::Unsendable { detail: "8-bit message, but the server does not offer 8BITMIME".into() });
             }
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
