@@ -34,8 +34,24 @@ fn count(l: &Lines, prefix: &str) -> usize {
     lines(l).iter().filter(|x| x.to_ascii_uppercase().starts_with(prefix)).count()
 }
 
-/// A POP3 peer: USER/PASS; PASS answered with `pass_reply`.
-async fn pop_peer(pass_reply: &'static str) -> (u16, Lines) {
+/// What a scripted peer does with one line it read.
+enum Action {
+    Reply(String),
+    /// Reply, then hang up.
+    Close(String),
+    /// `354`, read the message up to its ".", then reply.
+    Data(String),
+    /// Answer with a line that never ends, counting the bytes written until popsend hangs up
+    /// (or 64 MiB: a client without a bound would still be reading).
+    Endless(Arc<Mutex<usize>>),
+}
+
+/// Per connection: the line read and the state the peer keeps for that connection.
+type Handler = Arc<dyn Fn(&str, &mut usize) -> Action + Send + Sync>;
+
+/// A line-based peer on loopback: sends `greeting`, then logs each line and does what `handler`
+/// says. Returns its port and the log.
+async fn serve(greeting: &'static str, handler: Handler) -> (u16, Lines) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     let seen = Lines::default();
@@ -43,24 +59,38 @@ async fn pop_peer(pass_reply: &'static str) -> (u16, Lines) {
     tokio::spawn(async move {
         loop {
             let Ok((s, _)) = l.accept().await else { return };
-            let log = log.clone();
+            let (log, handler) = (log.clone(), handler.clone());
             tokio::spawn(async move {
                 let (r, mut w) = s.into_split();
                 let mut r = BufReader::new(r);
-                let _ = w.write_all(b"+OK scripted POP3 ready\r\n").await;
+                let _ = w.write_all(format!("{greeting}\r\n").as_bytes()).await;
+                let mut state = 0;
                 let mut line = String::new();
                 while r.read_line(&mut line).await.unwrap_or(0) > 0 {
                     log.lock().unwrap().push(line.trim_end().to_owned());
-                    let cmd = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
-                    let reply = match cmd.as_str() {
-                        "CAPA" => "+OK\r\nUSER\r\n.".to_owned(),
-                        "USER" => "+OK".to_owned(),
-                        "PASS" => pass_reply.replace("{password}", PASSWORD),
-                        "QUIT" => {
-                            let _ = w.write_all(b"+OK bye\r\n").await;
+                    let reply = match handler(&line, &mut state) {
+                        Action::Reply(reply) => reply,
+                        Action::Close(reply) => {
+                            let _ = w.write_all(format!("{reply}\r\n").as_bytes()).await;
                             return;
                         }
-                        _ => "-ERR unknown".to_owned(),
+                        Action::Data(reply) => {
+                            let _ = w.write_all(b"354 go ahead\r\n").await;
+                            crate::support::read_data(&mut r).await;
+                            log.lock().unwrap().push("<message>".into());
+                            reply
+                        }
+                        Action::Endless(written) => {
+                            let _ = w.write_all(b"250-").await;
+                            let chunk = vec![b'a'; 64 * 1024];
+                            for _ in 0..1024 {
+                                if w.write_all(&chunk).await.is_err() {
+                                    break;
+                                }
+                                *written.lock().unwrap() += chunk.len();
+                            }
+                            return;
+                        }
                     };
                     if w.write_all(format!("{reply}\r\n").as_bytes()).await.is_err() {
                         return;
@@ -71,6 +101,25 @@ async fn pop_peer(pass_reply: &'static str) -> (u16, Lines) {
         }
     });
     (port, seen)
+}
+
+fn command(line: &str) -> String {
+    line.split_whitespace().next().unwrap_or("").to_ascii_uppercase()
+}
+
+/// A POP3 peer: USER/PASS; PASS answered with `pass_reply` (`{password}` in it is the password).
+async fn pop_peer(pass_reply: &'static str) -> (u16, Lines) {
+    serve(
+        "+OK scripted POP3 ready",
+        Arc::new(move |line, _| match command(line).as_str() {
+            "CAPA" => Action::Reply("+OK\r\nUSER\r\n.".into()),
+            "USER" => Action::Reply("+OK".into()),
+            "PASS" => Action::Reply(pass_reply.replace("{password}", PASSWORD)),
+            "QUIT" => Action::Close("+OK bye".into()),
+            _ => Action::Reply("-ERR unknown".into()),
+        }),
+    )
+    .await
 }
 
 /// How a scripted SMTP peer behaves.
@@ -80,92 +129,46 @@ struct Smtp {
     ehlo: &'static [&'static str],
     /// The reply to a RCPT: (the address, how many this transaction accepted so far).
     rcpt: fn(&str, usize) -> String,
-    /// Answer EHLO with a line that never ends (counts the bytes written until popsend hangs up).
+    /// Answer EHLO with a line that never ends.
     endless_ehlo: Option<Arc<Mutex<usize>>>,
 }
 
 const OK: fn(&str, usize) -> String = |_, _| "250 2.1.5 Ok".to_owned();
 
-async fn smtp_peer(behaviour: Smtp) -> (u16, Lines) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    let seen = Lines::default();
-    let log = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((s, _)) = l.accept().await else { return };
-            let (log, b) = (log.clone(), behaviour.clone());
-            tokio::spawn(async move {
-                let (r, mut w) = s.into_split();
-                let mut r = BufReader::new(r);
-                let _ = w.write_all(b"220 scripted ESMTP\r\n").await;
-                let mut accepted = 0;
-                let mut line = String::new();
-                while r.read_line(&mut line).await.unwrap_or(0) > 0 {
-                    log.lock().unwrap().push(line.trim_end().to_owned());
-                    let cmd = line.get(..4).unwrap_or("").to_ascii_uppercase();
-                    let reply = match cmd.as_str() {
-                        "EHLO" => {
-                            if let Some(written) = &b.endless_ehlo {
-                                let _ = w.write_all(b"250-").await;
-                                let chunk = vec![b'a'; 64 * 1024];
-                                // Until popsend hangs up (or 64 MiB: a client without a bound
-                                // would still be reading).
-                                for _ in 0..1024 {
-                                    if w.write_all(&chunk).await.is_err() {
-                                        break;
-                                    }
-                                    *written.lock().unwrap() += chunk.len();
-                                }
-                                return;
-                            }
-                            let mut e = vec!["250-scripted".to_owned()];
-                            e.extend(b.ehlo.iter().map(|k| format!("250-{k}")));
-                            let last = e.pop().unwrap().replacen("250-", "250 ", 1);
-                            e.push(last);
-                            e.join("\r\n")
-                        }
-                        "MAIL" => {
-                            accepted = 0;
-                            "250 2.1.0 Ok".to_owned()
-                        }
-                        "RSET" => "250 2.0.0 Ok".to_owned(),
-                        "RCPT" => {
-                            let addr = line.split(['<', '>']).nth(1).unwrap_or("").to_owned();
-                            let reply = (b.rcpt)(&addr, accepted);
-                            if reply.starts_with('2') {
-                                accepted += 1;
-                            }
-                            reply
-                        }
-                        "DATA" => {
-                            let _ = w.write_all(b"354 go ahead\r\n").await;
-                            let mut body = String::new();
-                            loop {
-                                body.clear();
-                                if r.read_line(&mut body).await.unwrap_or(0) == 0 || body == ".\r\n" {
-                                    break;
-                                }
-                            }
-                            log.lock().unwrap().push("<message>".into());
-                            "250 2.0.0 Ok: queued".to_owned()
-                        }
-                        "AUTH" => "235 2.7.0 Authentication successful".to_owned(),
-                        "QUIT" => {
-                            let _ = w.write_all(b"221 bye\r\n").await;
-                            return;
-                        }
-                        _ => "502 5.5.2 what".to_owned(),
-                    };
-                    if w.write_all(format!("{reply}\r\n").as_bytes()).await.is_err() {
-                        return;
-                    }
-                    line.clear();
+async fn smtp_peer(b: Smtp) -> (u16, Lines) {
+    serve(
+        "220 scripted ESMTP",
+        Arc::new(move |line, accepted| match command(line).as_str() {
+            "EHLO" => match &b.endless_ehlo {
+                Some(written) => Action::Endless(written.clone()),
+                None => {
+                    let mut e = vec!["250-scripted".to_owned()];
+                    e.extend(b.ehlo.iter().map(|k| format!("250-{k}")));
+                    let last = e.pop().unwrap().replacen("250-", "250 ", 1);
+                    e.push(last);
+                    Action::Reply(e.join("\r\n"))
                 }
-            });
-        }
-    });
-    (port, seen)
+            },
+            "MAIL" => {
+                *accepted = 0;
+                Action::Reply("250 2.1.0 Ok".into())
+            }
+            "RSET" => Action::Reply("250 2.0.0 Ok".into()),
+            "RCPT" => {
+                let addr = line.split(['<', '>']).nth(1).unwrap_or("");
+                let reply = (b.rcpt)(addr, *accepted);
+                if reply.starts_with('2') {
+                    *accepted += 1;
+                }
+                Action::Reply(reply)
+            }
+            "DATA" => Action::Data("250 2.0.0 Ok: queued".into()),
+            "AUTH" => Action::Reply("235 2.7.0 Authentication successful".into()),
+            "QUIT" => Action::Close("221 bye".into()),
+            _ => Action::Reply("502 5.5.2 what".into()),
+        }),
+    )
+    .await
 }
 
 fn config(pop: u16, smtp: u16, extra_smtp: &str) -> Config {

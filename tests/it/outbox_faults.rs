@@ -76,13 +76,7 @@ async fn smtp_peer(fault: Smtp) -> u16 {
                         }
                         ("DATA", _) => {
                             let _ = w.write_all(b"354 go ahead\r\n").await;
-                            let mut body = String::new();
-                            loop {
-                                body.clear();
-                                if r.read_line(&mut body).await.unwrap_or(0) == 0 || body == ".\r\n" {
-                                    break;
-                                }
-                            }
+                            crate::support::read_data(&mut r).await;
                             "250 2.0.0 Ok: queued".to_owned()
                         }
                         ("QUIT", _) => {

@@ -98,13 +98,7 @@ pub async fn smtp_peer(rcpt: fn(usize, usize) -> &'static str, log: Log) -> u16 
                         }
                         "DATA" => {
                             w.write_all(b"354 go ahead\r\n").await.unwrap();
-                            let mut body = String::new();
-                            loop {
-                                body.clear();
-                                if r.read_line(&mut body).await.unwrap() == 0 || body == ".\r\n" {
-                                    break;
-                                }
-                            }
+                            crate::support::read_data(&mut r).await;
                             note(&log, "smtp message".into());
                             "250 2.0.0 Ok: queued".to_owned()
                         }
