@@ -458,3 +458,35 @@ fn the_outbox_keeps_bytes_apart_and_stays_private() {
     assert_eq!(ob.due(SystemTime::now()).unwrap().len(), 0);
     assert!(ob.delete(id).is_ok());
 }
+
+/// Case 2, as the user meets it: `popsend send` against a server echoing the password prints
+/// it nowhere (stdout, stderr), and `queue`/`show` do not bring it back.
+#[tokio::test]
+async fn the_command_line_never_prints_an_echoed_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pop, _) = pop_peer("-ERR bad command: PASS {password}").await;
+    let (smtp, _) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None }).await;
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[account]\naddress = \"student@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = {pop}\nusername = \"student\"\n\
+             auth = \"user\"\nallow_plaintext_password = true\n[smtp]\nport = {smtp}\n"
+        ),
+    )
+    .unwrap();
+    let runs = tokio::task::spawn_blocking(move || {
+        let send = crate::support::send_simple(&config, Some(PASSWORD), "ja", "s");
+        let queue = crate::support::popsend(&config, None, "ja", &["queue"]);
+        let show = crate::support::popsend(&config, None, "en", &["show", "1"]);
+        (send, queue, show, dir)
+    })
+    .await
+    .unwrap();
+    let (send, queue, show, _dir) = runs;
+    assert_eq!(send.code, 1, "a wrong password pauses: {}", send.all());
+    assert!(send.stderr.contains("********"), "the reply is shown, redacted: {}", send.all());
+    for run in [&send, &queue, &show] {
+        assert!(!run.all().contains(PASSWORD), "{}", run.all());
+    }
+}
