@@ -132,3 +132,29 @@ pub fn run(e: &RunError, cfg: &Config) -> Explained {
 pub fn simple(headline: String, hint: Option<String>, exit: u8) -> Explained {
     Explained { headline, reply: None, detail: None, hint, exit }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let text = "[account]\naddress = \"a@b.jp\"\n[pop]\nhost = \"h\"\nusername = \"u\"\n[smtp]\n";
+        Config::parse(text, std::path::Path::new("c.toml")).unwrap()
+    }
+
+    /// Issue 9, case 16: a connection dropped in the middle of the message is not a wrong host
+    /// name; the SMTP AUTH refusal names the setting.
+    #[test]
+    fn hints_fit_the_failure() {
+        crate::i18n::init(Some("en"));
+        let dropped = RunError::Smtp(SmtpError::Broken { stage: Stage::Message, detail: "eof".into() });
+        let e = run(&dropped, &config());
+        assert!(!e.hint.as_deref().unwrap().contains("host name"), "{:?}", e.hint);
+        assert!(e.headline.contains("broke while the message was being sent"), "{}", e.headline);
+        let at_greeting = RunError::Smtp(SmtpError::Broken { stage: Stage::Greeting, detail: "eof".into() });
+        assert!(run(&at_greeting, &config()).hint.unwrap().contains("host name"));
+        let e = run(&RunError::Smtp(SmtpError::CleartextAuthRefused), &config());
+        assert!(e.hint.as_deref().unwrap().contains("allow_plaintext_password"), "{:?}", e.hint);
+        assert_eq!(e.exit, EXIT_FAILED);
+    }
+}

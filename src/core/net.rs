@@ -140,7 +140,11 @@ pub async fn connect(addrs: &[SocketAddr], timeout: Duration) -> Result<(TcpStre
             Err(_) => last = Some(NetError::Timeout { addr }),
         }
     }
-    Err(last.expect("connect() needs at least one address"))
+    // No address at all (a caller's filter left none) is a failure to reach, not a panic.
+    Err(last.unwrap_or_else(|| {
+        let source = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
+        NetError::Resolve { host: String::new(), source }
+    }))
 }
 
 pub fn classify_connect_error(addr: SocketAddr, e: io::Error) -> NetError {
