@@ -31,6 +31,7 @@ pub fn reason(e: &LastError) -> String {
         Some(Kind::Refused) => fl!("kind-refused"),
         Some(Kind::Expired) => fl!("kind-expired"),
         Some(Kind::Unsendable) => fl!("kind-unsendable"),
+        Some(Kind::ApopRefused) => fl!("kind-apop-refused"),
         None => e.kind.clone(),
     }
 }
@@ -86,6 +87,8 @@ pub fn step_explanation(r: &StepResult) -> (String, Option<String>) {
         Finding::Certificate => (fl!("diag-certificate"), Some(fl!("diag-next-certificate"))),
         Finding::WrongPassword => (fl!("err-wrong-password"), Some(fl!("diag-next-password"))),
         Finding::NoPassword => (fl!("diag-no-password"), Some(fl!("err-password-hint"))),
+        Finding::ApopRefused => (fl!("err-apop-refused"), Some(fl!("err-apop-refused-hint"))),
+        Finding::LoginMethod => (fl!("diag-login-method"), Some(fl!("diag-next-login-method"))),
         Finding::Other => (fl!("diag-other"), Some(fl!("diag-next-other"))),
         Finding::SmtpPortSilent { port: p, alternatives } => {
             let what = if *p == 25 { fl!("err-port25") } else { fl!("diag-smtp-port-silent", port = port(*p)) };

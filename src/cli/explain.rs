@@ -82,6 +82,10 @@ fn pop3(e: &Pop3Error) -> (String, String) {
         Pop3Error::BadCredentialText { .. } => (fl!("err-credential-text"), fl!("err-credential-text-hint")),
         Pop3Error::StlsNotOffered => (fl!("err-stls"), fl!("err-stls-hint")),
         Pop3Error::NoMethod(NoMethod::CleartextRefused) => (fl!("err-cleartext"), fl!("err-cleartext-hint")),
+        Pop3Error::NoMethod(NoMethod::NotOffered { wanted, .. }) | Pop3Error::MethodRefused { method: wanted, .. } => {
+            (fl!("err-method-refused", method = wanted.name()), fl!("err-method-refused-hint"))
+        }
+        Pop3Error::ApopRefused { .. } => (fl!("err-apop-refused"), fl!("err-apop-refused-hint")),
         Pop3Error::NoMethod(_) => (fl!("err-apop"), fl!("err-apop-hint")),
     }
 }

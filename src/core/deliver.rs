@@ -194,10 +194,13 @@ impl<'a> Deliverer<'a> {
             allow_plaintext_password: p.allow_plaintext_password,
             trust: self.trust,
             step_timeout: self.step_timeout,
+            remembered: self.store.load().method_for(&self.pop_server()).and_then(pop3::Method::from_code),
         };
         let login = pop3::login(&params, self.clock).await?;
         let mut state = self.store.load();
         state.last_login = Some(LastLogin { at: login.at, server: self.pop_server(), peer: login.peer.ip() });
+        // Next time, start with what worked (no APOP attempt doomed to fail, one password fewer).
+        state.set_method(&self.pop_server(), login.method.code());
         // Not being able to remember the window costs one extra login later, nothing more.
         let _ = self.store.save(&state);
         Ok(login)

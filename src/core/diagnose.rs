@@ -49,6 +49,12 @@ pub enum Finding {
     Certificate,
     WrongPassword,
     NoPassword,
+    /// The server and the settings have no login method in common (or the server refused the
+    /// method): the detail names what each offers.
+    LoginMethod,
+    /// APOP refused, and nothing else allowed on a cleartext connection: a wrong password, or no
+    /// APOP secret on the server.
+    ApopRefused,
     /// Any other POP or SMTP failure (the detail and reply say which).
     Other,
     /// The SMTP port does not answer; `alternatives` lists ports that do, and whether their EHLO
@@ -185,7 +191,10 @@ pub async fn run(
             allow_plaintext_password: p.allow_plaintext_password,
             trust,
             step_timeout: t,
+            // A test from scratch: what the settings give, not what worked last time.
+            remembered: None,
         };
+        let allowed = pop3::auth::allowed(p.auth, p.security != Security::None, p.allow_plaintext_password);
         match pop3::login(&params, clock).await {
             Ok(login) => {
                 if config.pop.security == Security::None {
@@ -193,7 +202,11 @@ pub async fn run(
                 } else {
                     done(step(StepId::Tls, Finding::Ok, format!("{} ({})", p.host, p.security.name()), None), &mut out);
                 }
-                done(step(StepId::PopLogin, Finding::Ok, format!("{} ({:?})", p.username, login.method), None), &mut out);
+                let detail = match login.refused_first {
+                    Some(first) => format!("{} ({}; {} refused first)", p.username, login.method.name(), first.name()),
+                    None => format!("{} ({})", p.username, login.method.name()),
+                };
+                done(step(StepId::PopLogin, Finding::Ok, detail, None), &mut out);
                 login_at = Some(login.at);
             }
             Err(e @ (Pop3Error::Net(NetError::Tls { .. } | NetError::TlsHandshake { .. } | NetError::TlsTimeout { .. }) | Pop3Error::StlsNotOffered)) => {
@@ -214,10 +227,15 @@ pub async fn run(
                     Finding::WrongPassword
                 } else if let Pop3Error::Net(n) = &e {
                     net_finding(n)
+                } else if matches!(e, Pop3Error::ApopRefused { .. }) {
+                    Finding::ApopRefused
+                } else if matches!(e, Pop3Error::MethodRefused { .. } | Pop3Error::NoMethod(_)) {
+                    Finding::LoginMethod
                 } else {
                     Finding::Other
                 };
-                done(step(StepId::PopLogin, finding, e.to_string(), e.server_reply().map(str::to_owned)), &mut out);
+                let detail = format!("{e} (the settings allow: {})", pop3::auth::names(&allowed));
+                done(step(StepId::PopLogin, finding, detail, e.server_reply().map(str::to_owned)), &mut out);
             }
         }
     } else {

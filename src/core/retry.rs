@@ -44,6 +44,9 @@ pub enum Kind {
     Expired,
     /// popsend cannot put this message on this server's wire (nothing was refused).
     Unsendable,
+    /// APOP refused on a cleartext connection where nothing else is allowed: a wrong password,
+    /// or no APOP secret on the server.
+    ApopRefused,
 }
 
 impl Kind {
@@ -62,10 +65,11 @@ impl Kind {
             Kind::Refused => "refused",
             Kind::Expired => "expired",
             Kind::Unsendable => "unsendable",
+            Kind::ApopRefused => "apop-refused",
         }
     }
 
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Offline,
         Kind::WrongPassword,
         Kind::MailboxBusy,
@@ -79,6 +83,7 @@ impl Kind {
         Kind::Refused,
         Kind::Expired,
         Kind::Unsendable,
+        Kind::ApopRefused,
     ];
 
     pub fn from_code(code: &str) -> Option<Kind> {
@@ -125,7 +130,8 @@ fn kind_of_pop(p: &Pop3Error) -> Kind {
         Pop3Error::Rejected { code: Some(RespCode::InUse), .. } => Kind::MailboxBusy,
         Pop3Error::Rejected { code: Some(RespCode::LoginDelay), .. } => Kind::LoginDelay,
         Pop3Error::Rejected { code: Some(RespCode::SysPerm), .. } => Kind::Setup,
-        Pop3Error::StlsNotOffered | Pop3Error::NoMethod(_) => Kind::Setup,
+        Pop3Error::ApopRefused { .. } => Kind::ApopRefused,
+        Pop3Error::StlsNotOffered | Pop3Error::NoMethod(_) | Pop3Error::MethodRefused { .. } => Kind::Setup,
         _ => Kind::Temporary,
     }
 }
@@ -155,7 +161,7 @@ pub fn kind_of_smtp(s: &SmtpError) -> Kind {
 pub fn decide(e: &RunError, attempts: u32, now: SystemTime, jitter: u64) -> Decision {
     match kind_of_run(e) {
         // Never hammer a login that was refused: that can lock the account.
-        Kind::WrongPassword | Kind::Certificate | Kind::Setup => Decision::Pause,
+        Kind::WrongPassword | Kind::ApopRefused | Kind::Certificate | Kind::Setup => Decision::Pause,
         Kind::LoginDelay => Decision::RetryAt(now + backoff(attempts, jitter).max(Duration::from_secs(10 * 60))),
         _ => Decision::RetryAt(now + backoff(attempts, jitter)),
     }

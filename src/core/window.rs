@@ -42,6 +42,8 @@ pub struct State {
     /// SMTP servers that decide relaying at connect time, so the SMTP connection must be opened
     /// only after the POP login ("host:port").
     pub sequential: Vec<String>,
+    /// The POP login method that last worked, per server ("host:port", method code).
+    pub methods: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +65,17 @@ impl State {
         self.sequential.iter().any(|s| s == smtp_server)
     }
 
+    /// The login method that last worked with `pop_server`.
+    pub fn method_for(&self, pop_server: &str) -> Option<&str> {
+        self.methods.iter().find(|(s, _)| s == pop_server).map(|(_, m)| m.as_str())
+    }
+
+    /// Remembers the method that worked with `pop_server`.
+    pub fn set_method(&mut self, pop_server: &str, method: &str) {
+        self.methods.retain(|(s, _)| s != pop_server);
+        self.methods.push((pop_server.to_owned(), method.to_owned()));
+    }
+
     /// A tiny line format: `key value`, unknown keys ignored, so older files still load.
     fn render(&self) -> String {
         let mut out = String::from("# popsend relay-window state\n");
@@ -72,6 +85,9 @@ impl State {
         }
         for s in &self.sequential {
             out += &format!("sequential {s}\n");
+        }
+        for (server, method) in &self.methods {
+            out += &format!("pop_method {server} {method}\n");
         }
         out
     }
@@ -101,6 +117,13 @@ impl State {
                     state.sequential.push(value.to_owned());
                     true
                 }
+                "pop_method" => match value.split_once(' ') {
+                    Some((server, method)) => {
+                        state.methods.push((server.to_owned(), method.to_owned()));
+                        true
+                    }
+                    None => false,
+                },
                 _ => true,
             };
             if !ok {
@@ -204,6 +227,7 @@ mod tests {
         let state = State {
             last_login: Some(LastLogin { at: t(5), server: "pop.example:110".into(), peer: "::1".parse().unwrap() }),
             sequential: vec!["smtp.example:25".into()],
+            methods: vec![("pop.example:110".into(), "user".into())],
         };
         store.save(&state).unwrap();
         let back = store.load();

@@ -202,7 +202,7 @@ fn a_refusing_server_shows_the_japanese_reason_and_its_reply() {
     let s = servers();
     let _g = gui_lock("ja");
     let dir = tempfile::tempdir().unwrap();
-    let config = s.config(dir.path(), &format!("port = {}\npassword_command = \"echo not-the-password\"", s.pop3), &format!("port = {}", s.smtp), "");
+    let config = s.config(dir.path(), &format!("port = {}\nallow_plaintext_password = true\npassword_command = \"echo not-the-password\"", s.pop3), &format!("port = {}", s.smtp), "");
     let mut h = harness(config, dir.path().join("data"));
     run_until(&mut h, "the engine", |a| a.view().account == "student@popsend.test");
     type_into(&mut h, "宛先", "friend@example.net");

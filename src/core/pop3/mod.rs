@@ -35,6 +35,8 @@ pub struct LoginParams<'a> {
     pub trust: &'a TrustAnchors,
     /// The limit for each step (connect, TLS, each command).
     pub step_timeout: Duration,
+    /// The method that worked with this server last time: tried first.
+    pub remembered: Option<Method>,
 }
 
 /// A successful login.
@@ -44,6 +46,10 @@ pub struct Login {
     pub at: SystemTime,
     pub peer: SocketAddr,
     pub method: Method,
+    /// A method tried first and refused as a method (APOP without an APOP secret, …).
+    pub refused_first: Option<Method>,
+    /// What the server offered.
+    pub offered: Vec<Method>,
     pub encrypted: bool,
     /// The server's `LOGIN-DELAY`, if it announced one.
     pub login_delay: Option<u64>,
@@ -89,6 +95,13 @@ pub enum Pop3Error {
     Rejected { step: Step, code: Option<RespCode>, reply: String },
     /// `starttls` was chosen but the server does not offer STLS.
     StlsNotOffered,
+    /// The server refused the login method itself (`-ERR Not implemented` to AUTH, USER refused
+    /// on a cleartext connection, …): a setup problem, not a wrong password.
+    MethodRefused { method: Method, reply: String, offered: Vec<Method> },
+    /// APOP was refused, and USER/PASS may not be used on this connection (it is not encrypted
+    /// and `allow_plaintext_password` is off). Many servers keep APOP secrets apart from the
+    /// login password, so this is not taken for a wrong password.
+    ApopRefused { reply: String, offered: Vec<Method> },
     NoMethod(NoMethod),
 }
 
@@ -108,7 +121,9 @@ impl Pop3Error {
             Pop3Error::Rejected { code: Some(RespCode::SysPerm | RespCode::Auth), .. } => Severity::NeedsUser,
             Pop3Error::Rejected { step: Step::Stls, .. } => Severity::NeedsUser,
             Pop3Error::Rejected { .. } => Severity::Temporary,
-            Pop3Error::StlsNotOffered | Pop3Error::NoMethod(_) => Severity::NeedsUser,
+            Pop3Error::StlsNotOffered | Pop3Error::NoMethod(_) | Pop3Error::MethodRefused { .. } | Pop3Error::ApopRefused { .. } => {
+                Severity::NeedsUser
+            }
         }
     }
 
@@ -120,7 +135,7 @@ impl Pop3Error {
     /// The server's own words, when it said something.
     pub fn server_reply(&self) -> Option<&str> {
         match self {
-            Pop3Error::Rejected { reply, .. } => Some(reply),
+            Pop3Error::Rejected { reply, .. } | Pop3Error::MethodRefused { reply, .. } | Pop3Error::ApopRefused { reply, .. } => Some(reply),
             Pop3Error::Protocol { detail, .. } => Some(detail),
             _ => None,
         }
@@ -138,6 +153,18 @@ impl fmt::Display for Pop3Error {
             Pop3Error::BadCredentialText { what } => write!(f, "POP3: the {what} contains a line break or NUL and cannot be sent"),
             Pop3Error::Rejected { step, reply, .. } => write!(f, "POP3 {}: the server said: {reply}", step.name()),
             Pop3Error::StlsNotOffered => write!(f, "POP3: the server does not offer STLS"),
+            Pop3Error::MethodRefused { method, reply, offered } => write!(
+                f,
+                "POP3: the server refused the login method {} ({reply}); it offers: {}",
+                method.name(),
+                auth::names(offered)
+            ),
+            Pop3Error::ApopRefused { reply, offered } => write!(
+                f,
+                "POP3: the server refused APOP ({reply}); USER/PASS would send the password unencrypted, which the settings do not allow \
+                 (the server offers: {}; use security = \"tls\" or \"starttls\", or set allow_plaintext_password = true)",
+                auth::names(offered)
+            ),
             Pop3Error::NoMethod(NoMethod::CleartextRefused) => write!(
                 f,
                 "POP3: the connection is not encrypted and the server offers no APOP; \
@@ -147,6 +174,12 @@ impl fmt::Display for Pop3Error {
             Pop3Error::NoMethod(NoMethod::BadApopTimestamp) => {
                 write!(f, "POP3: the server's APOP timestamp is not ASCII; refusing APOP")
             }
+            Pop3Error::NoMethod(NoMethod::NotOffered { wanted, offered }) => write!(
+                f,
+                "POP3: the settings ask for {}, which the server does not offer (it offers: {}); nothing was sent",
+                wanted.name(),
+                auth::names(offered)
+            ),
         }
     }
 }
@@ -235,6 +268,10 @@ impl Pop3Error {
         match self {
             Pop3Error::Protocol { step, detail } => Pop3Error::Protocol { step, detail: truncate(&r.apply(&detail)) },
             Pop3Error::Rejected { step, code, reply } => Pop3Error::Rejected { step, code, reply: truncate(&r.apply(&reply)) },
+            Pop3Error::MethodRefused { method, reply, offered } => {
+                Pop3Error::MethodRefused { method, reply: truncate(&r.apply(&reply)), offered }
+            }
+            Pop3Error::ApopRefused { reply, offered } => Pop3Error::ApopRefused { reply: truncate(&r.apply(&reply)), offered },
             e => e,
         }
     }
@@ -265,7 +302,17 @@ pub async fn login(p: &LoginParams<'_>, clock: &dyn Clock) -> Result<Login, Pop3
     login_once(p, clock).await.map_err(|e| e.redacted(&redactor))
 }
 
-async fn login_once(p: &LoginParams<'_>, clock: &dyn Clock) -> Result<Login, Pop3Error> {
+/// One connection in the AUTHORIZATION state, ready for a login command.
+struct Session {
+    conn: Conn,
+    peer: SocketAddr,
+    greeting: reply::Reply,
+    caps: Option<Capabilities>,
+    encrypted: bool,
+}
+
+/// Connects, does TLS as configured, reads the greeting and CAPA (again after STLS).
+async fn open_session(p: &LoginParams<'_>) -> Result<Session, Pop3Error> {
     let (tcp, peer) = net::connect(p.addrs, p.step_timeout).await.map_err(Pop3Error::Net)?;
     let stream: BoxStream = match p.security {
         Security::Tls => net::start_tls(p.trust, p.host, tcp, p.step_timeout).await.map_err(Pop3Error::Net)?,
@@ -293,18 +340,35 @@ async fn login_once(p: &LoginParams<'_>, clock: &dyn Clock) -> Result<Login, Pop
         encrypted = true;
         caps = conn.capa().await?;
     }
+    Ok(Session { conn, peer, greeting, caps, encrypted })
+}
 
-    let method = auth::choose(
-        p.auth,
-        &auth::Situation {
-            encrypted,
-            apop_timestamp: reply::apop_timestamp(&greeting.text),
-            capabilities: caps.as_ref(),
+impl Session {
+    fn situation(&self, p: &LoginParams<'_>) -> auth::Situation<'_> {
+        auth::Situation {
+            encrypted: self.encrypted,
+            apop_timestamp: reply::apop_timestamp(&self.greeting.text),
+            capabilities: self.caps.as_ref(),
             allow_plaintext_password: p.allow_plaintext_password,
-        },
-    )
-    .map_err(Pop3Error::NoMethod)?;
+        }
+    }
+}
 
+/// Words servers use when they refuse a login method (not a password): Courier, Cyrus,
+/// Mailutils, qpopper and Dovecot ("Plaintext authentication disallowed").
+fn refuses_the_method(reply: &str) -> bool {
+    let t = reply.to_ascii_lowercase();
+    ["not implemented", "unknown command", "unrecognized", "unrecognised", "not supported", "unsupported", "invalid command", "disallowed", "not allowed", "not enabled", "command not"]
+        .iter()
+        .any(|w| t.contains(w))
+}
+
+/// One login attempt with `method` on `s`. A refusal of the method itself becomes
+/// `MethodRefused`; a refusal of the password stays `Rejected` (wrong password, or a response
+/// code such as `[IN-USE]`).
+async fn attempt(s: &mut Session, method: Method, p: &LoginParams<'_>, offered: &[Method]) -> Result<(), Pop3Error> {
+    let method_refused = |r: reply::Reply| Pop3Error::MethodRefused { method, reply: r.raw, offered: offered.to_vec() };
+    let conn = &mut s.conn;
     match method {
         Method::SaslPlain => {
             let line = format!("AUTH PLAIN {}", auth::sasl_plain(p.username, p.password));
@@ -316,31 +380,87 @@ async fn login_once(p: &LoginParams<'_>, clock: &dyn Clock) -> Result<Login, Pop
                 r = Some(conn.read_status(Step::Auth).await?);
             }
             let Some(r) = r else { return Err(Pop3Error::Closed { step: Step::Auth }) };
-            if !r.ok {
-                return Err(rejected(Step::Auth, r));
+            match r {
+                r if r.ok => Ok(()),
+                r if r.code.is_none() && refuses_the_method(&r.text) => Err(method_refused(r)),
+                r => Err(rejected(Step::Auth, r)),
             }
         }
         Method::UserPass => {
-            conn.command(Step::Auth, &format!("USER {}", p.username)).await?;
-            conn.command(Step::Auth, &format!("PASS {}", p.password)).await?;
+            conn.send(Step::Auth, &format!("USER {}", p.username)).await?;
+            let r = conn.read_status(Step::Auth).await?;
+            if !r.ok {
+                // Refused before the password: USER/PASS itself is not welcome here (Dovecot
+                // says "[AUTH] Plaintext authentication disallowed…").
+                return Err(if refuses_the_method(&r.text) { method_refused(r) } else { rejected(Step::Auth, r) });
+            }
+            conn.command(Step::Auth, &format!("PASS {}", p.password)).await.map(drop)
         }
         Method::Apop => {
-            let Some(ts) = reply::apop_timestamp(&greeting.text) else {
+            let Some(ts) = reply::apop_timestamp(&s.greeting.text) else {
                 return Err(Pop3Error::NoMethod(NoMethod::NoApopTimestamp));
             };
-            conn.command(Step::Auth, &format!("APOP {} {}", p.username, auth::apop_digest(ts, p.password))).await?;
+            let line = format!("APOP {} {}", p.username, auth::apop_digest(ts, p.password));
+            conn.send(Step::Auth, &line).await?;
+            match conn.read_status(Step::Auth).await? {
+                r if r.ok => Ok(()),
+                r if r.code.is_none() && refuses_the_method(&r.text) => Err(method_refused(r)),
+                r => Err(rejected(Step::Auth, r)),
+            }
         }
     }
-    let at = clock.now();
+}
 
-    // The window is open now. QUIT is sent at once, but its reply is awaited off the critical
-    // path (one round trip less before MAIL FROM); a failed QUIT does not close the window.
-    if conn.send(Step::Quit, "QUIT").await.is_ok() {
-        tokio::spawn(async move {
-            let _ = conn.read_status(Step::Quit).await;
-        });
+/// Whether a refused first method lets the plan go on to its second: the method was refused,
+/// or APOP was (its secret is often not the login password). Never after a temporary refusal
+/// (`[IN-USE]`, `[SYS/TEMP]`, `[LOGIN-DELAY]`): that answer holds for every method.
+fn may_fall_back(method: Method, e: &Pop3Error) -> bool {
+    match e {
+        Pop3Error::MethodRefused { .. } => true,
+        Pop3Error::Rejected { step: Step::Auth, code: None | Some(RespCode::Auth), .. } => method == Method::Apop,
+        _ => false,
     }
-    Ok(Login { at, peer, method, encrypted, login_delay: caps.and_then(|c| c.login_delay) })
+}
+
+async fn login_once(p: &LoginParams<'_>, clock: &dyn Clock) -> Result<Login, Pop3Error> {
+    let mut session = open_session(p).await?;
+    let offered = session.situation(p).offered();
+    let plan = auth::plan(p.auth, &session.situation(p), p.remembered).map_err(Pop3Error::NoMethod)?;
+    let mut refused_first = None;
+    for (i, &method) in plan.iter().enumerate() {
+        if i > 0 {
+            // A fresh connection: some servers close after a refused login, and a new greeting
+            // brings a new APOP timestamp.
+            session = open_session(p).await?;
+        }
+        match attempt(&mut session, method, p, &offered).await {
+            Ok(()) => {
+                let at = clock.now();
+                // The window is open now. QUIT is sent at once, but its reply is awaited off the
+                // critical path (one round trip less before MAIL FROM); a failed QUIT does not
+                // close the window.
+                let Session { mut conn, peer, caps, encrypted, .. } = session;
+                if conn.send(Step::Quit, "QUIT").await.is_ok() {
+                    tokio::spawn(async move {
+                        let _ = conn.read_status(Step::Quit).await;
+                    });
+                }
+                let login_delay = caps.and_then(|c| c.login_delay);
+                return Ok(Login { at, peer, method, refused_first, offered, encrypted, login_delay });
+            }
+            Err(e) if i + 1 < plan.len() && may_fall_back(method, &e) => refused_first = Some(method),
+            // APOP refused, and the settings allow nothing else on this connection: say so,
+            // rather than "wrong password".
+            Err(Pop3Error::Rejected { step: Step::Auth, code: None | Some(RespCode::Auth), reply })
+                if method == Method::Apop && p.auth == PopAuth::Auto && plan.len() == 1 && !session.encrypted =>
+            {
+                return Err(Pop3Error::ApopRefused { reply, offered });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    // Every planned method was refused as a method; the loop returned the last one's error.
+    Err(Pop3Error::NoMethod(NoMethod::NotOffered { wanted: plan[plan.len() - 1], offered }))
 }
 
 impl Conn {
@@ -398,6 +518,7 @@ mod tests {
             allow_plaintext_password: allow,
             trust,
             step_timeout: Duration::from_secs(2),
+            remembered: None,
         }
     }
 
