@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 need=()
 command -v dovecot >/dev/null 2>&1 || need+=(dovecot-core dovecot-pop3d)
 command -v postfix >/dev/null 2>&1 || need+=(postfix)
+# The POP3 server matrix (tests/servers/matrix.sh): GNU Mailutils and Courier.
+command -v pop3d >/dev/null 2>&1 || need+=(mailutils-pop3d)
+command -v couriertcpd >/dev/null 2>&1 || need+=(courier-base)
+command -v authdaemond >/dev/null 2>&1 || need+=(courier-authdaemon)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)

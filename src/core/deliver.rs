@@ -157,6 +157,12 @@ impl<'a> Deliverer<'a> {
         format!("{}:{}", self.config.pop.host, self.config.pop.port())
     }
 
+    /// The key the working login method is remembered under: the server and how it is reached
+    /// (what works in cleartext is not what should be used over TLS).
+    fn method_key(&self) -> String {
+        format!("{}/{}", self.pop_server(), self.config.pop.security.name())
+    }
+
     fn smtp_server(&self) -> String {
         format!("{}:{}", self.config.smtp_host(), self.config.smtp_port())
     }
@@ -194,13 +200,13 @@ impl<'a> Deliverer<'a> {
             allow_plaintext_password: p.allow_plaintext_password,
             trust: self.trust,
             step_timeout: self.step_timeout,
-            remembered: self.store.load().method_for(&self.pop_server()).and_then(pop3::Method::from_code),
+            remembered: self.store.load().method_for(&self.method_key()).and_then(pop3::Method::from_code),
         };
         let login = pop3::login(&params, self.clock).await?;
         let mut state = self.store.load();
         state.last_login = Some(LastLogin { at: login.at, server: self.pop_server(), peer: login.peer.ip() });
         // Next time, start with what worked (no APOP attempt doomed to fail, one password fewer).
-        state.set_method(&self.pop_server(), login.method.code());
+        state.set_method(&self.method_key(), login.method.code());
         // Not being able to remember the window costs one extra login later, nothing more.
         let _ = self.store.save(&state);
         Ok(login)

@@ -9,5 +9,6 @@ mod hostile;
 mod outbox_faults;
 mod outbox_real;
 mod peers;
+mod pop_matrix;
 mod real_servers;
 mod support;

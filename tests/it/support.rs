@@ -270,3 +270,51 @@ pub async fn read_data<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) {
         }
     }
 }
+
+/// The other POP3 servers of the matrix (tests/servers/matrix.sh): GNU Mailutils and Courier.
+pub struct Matrix {
+    pub host: String,
+    pub ca: PathBuf,
+    pub dovecot: u16,
+    pub dovecot_user: String,
+    pub dovecot_pass: String,
+    pub mu: u16,
+    pub mu_user: String,
+    pub mu_pass: String,
+    /// A Mailutils user with no APOP secret.
+    pub mu_user2: String,
+    pub mu_pass2: String,
+    pub cr: u16,
+    pub cr_user: String,
+    pub cr_pass: String,
+}
+
+/// The matrix servers' settings. Panics (fails the test) when they are not running. No lock:
+/// logging in to them opens no relay window.
+pub fn matrix() -> Matrix {
+    let path = std::env::var("POPSEND_TEST_ENV").unwrap_or_else(|_| {
+        panic!("POPSEND_TEST_ENV is not set: the POP3 matrix tests need the test servers; run them with tests/run.sh")
+    });
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e} (did tests/servers/start.sh run?)"));
+    let get = |key: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+            .unwrap_or_else(|| panic!("{path}: no {key}: the POP3 matrix (tests/servers/matrix.sh) did not start"))
+            .to_owned()
+    };
+    Matrix {
+        host: get("POPSEND_TEST_HOST"),
+        ca: get("POPSEND_TEST_CA").into(),
+        dovecot: get("POPSEND_TEST_POP3_PORT").parse().unwrap(),
+        dovecot_user: get("POPSEND_TEST_USER"),
+        dovecot_pass: get("POPSEND_TEST_PASS"),
+        mu: get("POPSEND_TEST_MU_PORT").parse().unwrap(),
+        mu_user: get("POPSEND_TEST_MU_USER"),
+        mu_pass: get("POPSEND_TEST_MU_PASS"),
+        mu_user2: get("POPSEND_TEST_MU_USER2"),
+        mu_pass2: get("POPSEND_TEST_MU_PASS2"),
+        cr: get("POPSEND_TEST_CR_PORT").parse().unwrap(),
+        cr_user: get("POPSEND_TEST_CR_USER"),
+        cr_pass: get("POPSEND_TEST_CR_PASS"),
+    }
+}

@@ -267,3 +267,5 @@ for port in $POP3_PORT $POP3S_PORT $SMTP_PORT $SMTPS_PORT $SUBMISSION_PORT; do
   exit 1
 done
 echo "start.sh: Dovecot POP3 $POP3_PORT/POP3S $POP3S_PORT, Postfix SMTP $SMTP_PORT/SMTPS $SMTPS_PORT/submission $SUBMISSION_PORT, window ${WINDOW}s, in $DIR"
+# The other POP3 servers of the matrix (they need the certificate made above).
+BASE_PORT=$BASE_PORT bash "$(dirname "$0")/matrix.sh" start "$DIR"

@@ -8,4 +8,5 @@ for _ in $(seq 1 50); do
   [ -f "$DIR/dovecot/run/master.pid" ] || break
   sleep 0.1
 done
+bash "$(dirname "$0")/matrix.sh" stop "$DIR" >/dev/null 2>&1
 exit 0
