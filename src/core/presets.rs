@@ -29,6 +29,10 @@ pub struct Preset {
     pub pop_port: Option<u16>,
     #[serde(default)]
     pub pop_security: Option<Security>,
+    /// The server has neither TLS nor APOP for everyone: the preset allows USER/PASS in the
+    /// clear (a university's own preset says so; the built-in ones never do).
+    #[serde(default)]
+    pub pop_allow_plaintext: Option<bool>,
     #[serde(default)]
     pub smtp_host: Option<String>,
     #[serde(default)]
@@ -101,6 +105,9 @@ impl Preset {
         if let Some(s) = self.pop_security {
             f.pop_security = s;
         }
+        if let Some(a) = self.pop_allow_plaintext {
+            f.allow_plaintext_password = a;
+        }
         if let Some(h) = &self.smtp_host {
             f.smtp_host = h.clone();
         }
@@ -150,5 +157,16 @@ mod tests {
         let (all, problem) = load(&config);
         assert_eq!(all.len(), builtin().len());
         assert!(problem.unwrap().contains("presets.toml"));
+    }
+
+    /// Issue 15: a preset for a server with neither TLS nor APOP can allow USER/PASS in the clear;
+    /// the built-in ones never do.
+    #[test]
+    fn a_preset_may_allow_plaintext_and_the_built_in_ones_do_not() {
+        let p: File = toml::from_str("[[preset]]\nid = \"x\"\nname = \"x\"\npop_allow_plaintext = true\n").unwrap();
+        let mut f = Form::default();
+        p.preset[0].apply(&mut f);
+        assert!(f.allow_plaintext_password);
+        assert!(builtin().iter().all(|p| p.pop_allow_plaintext.is_none()));
     }
 }
