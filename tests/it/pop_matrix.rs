@@ -93,8 +93,7 @@ fn courier_user_pass_sasl_plain_wrong_password_and_no_apop() {
     let allow = "allow_plaintext_password = true";
     logged_in_with(&auth(dir.path(), &m, m.cr, &m.cr_user, &m.cr_pass, allow, "en"), "USER/PASS");
     // Its own folder: the method that worked is remembered, and the wrong-password case below
-    // is about USER/PASS (Courier hangs up right after a failed AUTH PLAIN; under load the
-    // reset can overtake its -ERR, which reads as a dropped connection).
+    // is about USER/PASS.
     let plain = tempfile::tempdir().unwrap();
     logged_in_with(&auth(plain.path(), &m, m.cr, &m.cr_user, &m.cr_pass, &format!("{allow}\nauth = \"plain\""), "en"), "SASL PLAIN");
     let run = auth(dir.path(), &m, m.cr, &m.cr_user, "not-it-78", allow, "en");

@@ -84,7 +84,8 @@ impl Servers {
 
     /// Stops both servers (their ports refuse connections until `start`).
     pub fn stop(&self) {
-        let ok = Command::new("bash").arg(self.scripts.join("stop.sh")).arg(&self.dir).status().unwrap();
+        // Only Dovecot and Postfix: the POP3 matrix servers serve other tests meanwhile.
+        let ok = Command::new("bash").arg(self.scripts.join("stop.sh")).arg(&self.dir).env("KEEP_MATRIX", "1").status().unwrap();
         assert!(ok.success(), "stop.sh failed");
     }
 
@@ -93,7 +94,14 @@ impl Servers {
         // Not a pipe: the daemons it starts inherit it, and a pipe would never reach EOF.
         let err_path = self.dir.join("restart.err");
         let err = std::fs::File::create(&err_path).unwrap();
-        let status = Command::new("bash").arg(self.scripts.join("start.sh")).arg(&self.dir).stdout(Stdio::null()).stderr(err).status().unwrap();
+        let status = Command::new("bash")
+            .arg(self.scripts.join("start.sh"))
+            .arg(&self.dir)
+            .env("KEEP_MATRIX", "1")
+            .stdout(Stdio::null())
+            .stderr(err)
+            .status()
+            .unwrap();
         assert!(status.success(), "start.sh failed: {}", std::fs::read_to_string(&err_path).unwrap_or_default());
     }
 

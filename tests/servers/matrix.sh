@@ -7,7 +7,8 @@
 # Both authenticate system users: this script creates throwaway ones (popsendmu, popsendmu2 with
 # no APOP secret, popsendcr) and needs root, as CI runs. Appends their settings to DIR/env.
 #
-# Usage: matrix.sh start DIR | matrix.sh stop DIR   (ports from BASE_PORT, as start.sh)
+# Usage: matrix.sh start|stop|env DIR   (ports from BASE_PORT, as start.sh; `env` only appends
+# the settings, for a restart of Dovecot and Postfix that leaves these two running)
 set -euo pipefail
 ACTION=${1:?usage: matrix.sh start|stop DIR}
 DIR=${2:?usage: matrix.sh start|stop DIR}
@@ -23,10 +24,17 @@ stop() {
   rm -f "$DIR/mailutils/pop3d.pid" "$DIR/courier/pop3d.pid"
   return 0
 }
-if [ "$ACTION" = stop ]; then
-  stop
-  exit 0
-fi
+write_env() {
+  printf '%s\n' "POPSEND_TEST_MU_PORT=$MU_PORT" POPSEND_TEST_MU_USER=popsendmu POPSEND_TEST_MU_PASS=mu-pass-1 \
+    POPSEND_TEST_MU_USER2=popsendmu2 POPSEND_TEST_MU_PASS2=mu-pass-2 "POPSEND_TEST_CR_PORT=$CR_PORT" \
+    POPSEND_TEST_CR_USER=popsendcr POPSEND_TEST_CR_PASS=cr-pass-1 >> "$DIR/env"
+}
+case "$ACTION" in
+  stop) stop; exit 0 ;;
+  env) write_env; exit 0 ;;
+  start) ;;
+  *) echo "usage: matrix.sh start|stop|env DIR" >&2; exit 2 ;;
+esac
 
 [ "$(id -u)" = 0 ] || { echo "matrix.sh: needs root (it creates throwaway system users)" >&2; exit 1; }
 for tool in pop3d popauth couriertcpd authdaemond maildirmake; do
@@ -124,14 +132,5 @@ for port in $MU_PORT $CR_PORT; do
   exit 1
 done
 
-cat >> "$DIR/env" <<EOF
-POPSEND_TEST_MU_PORT=$MU_PORT
-POPSEND_TEST_MU_USER=popsendmu
-POPSEND_TEST_MU_PASS=mu-pass-1
-POPSEND_TEST_MU_USER2=popsendmu2
-POPSEND_TEST_MU_PASS2=mu-pass-2
-POPSEND_TEST_CR_PORT=$CR_PORT
-POPSEND_TEST_CR_USER=popsendcr
-POPSEND_TEST_CR_PASS=cr-pass-1
-EOF
+write_env
 echo "matrix.sh: Mailutils pop3d $MU_PORT (STLS, APOP), Courier pop3d $CR_PORT (SASL PLAIN, USER)"

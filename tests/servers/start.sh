@@ -268,4 +268,9 @@ for port in $POP3_PORT $POP3S_PORT $SMTP_PORT $SMTPS_PORT $SUBMISSION_PORT; do
 done
 echo "start.sh: Dovecot POP3 $POP3_PORT/POP3S $POP3S_PORT, Postfix SMTP $SMTP_PORT/SMTPS $SMTPS_PORT/submission $SUBMISSION_PORT, window ${WINDOW}s, in $DIR"
 # The other POP3 servers of the matrix (they need the certificate made above).
-BASE_PORT=$BASE_PORT bash "$(dirname "$0")/matrix.sh" start "$DIR"
+# KEEP_MATRIX=1 (a test restarting Dovecot and Postfix): they stay as they are.
+if [ "${KEEP_MATRIX:-}" = 1 ]; then
+  BASE_PORT=$BASE_PORT bash "$(dirname "$0")/matrix.sh" env "$DIR"
+else
+  BASE_PORT=$BASE_PORT bash "$(dirname "$0")/matrix.sh" start "$DIR"
+fi
