@@ -34,19 +34,25 @@ pub struct Servers {
     _lock: MutexGuard<'static, ()>,
 }
 
-/// The running test servers, exclusively. Panics (fails the test) when they are not running.
-pub fn servers() -> Servers {
-    let lock = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+/// The test servers' settings file (written by tests/servers/start.sh and matrix.sh): a lookup
+/// that panics, naming the file and the key, when the servers did not start.
+fn test_env() -> impl Fn(&str) -> String {
     let path = std::env::var("POPSEND_TEST_ENV").unwrap_or_else(|_| {
         panic!("POPSEND_TEST_ENV is not set: the real-server tests need the test mail servers; run them with tests/run.sh")
     });
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e} (did tests/servers/start.sh run?)"));
-    let get = |key: &str| -> String {
+    move |key: &str| -> String {
         text.lines()
             .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
-            .unwrap_or_else(|| panic!("{path}: no {key}"))
+            .unwrap_or_else(|| panic!("{path}: no {key} (did tests/servers/start.sh and matrix.sh run?)"))
             .to_owned()
-    };
+    }
+}
+
+/// The running test servers, exclusively. Panics (fails the test) when they are not running.
+pub fn servers() -> Servers {
+    let lock = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    let get = test_env();
     let s = Servers {
         host: get("POPSEND_TEST_HOST"),
         pop3: get("POPSEND_TEST_POP3_PORT").parse().unwrap(),
@@ -300,16 +306,7 @@ pub struct Matrix {
 /// The matrix servers' settings. Panics (fails the test) when they are not running. No lock:
 /// logging in to them opens no relay window.
 pub fn matrix() -> Matrix {
-    let path = std::env::var("POPSEND_TEST_ENV").unwrap_or_else(|_| {
-        panic!("POPSEND_TEST_ENV is not set: the POP3 matrix tests need the test servers; run them with tests/run.sh")
-    });
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e} (did tests/servers/start.sh run?)"));
-    let get = |key: &str| -> String {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
-            .unwrap_or_else(|| panic!("{path}: no {key}: the POP3 matrix (tests/servers/matrix.sh) did not start"))
-            .to_owned()
-    };
+    let get = test_env();
     Matrix {
         host: get("POPSEND_TEST_HOST"),
         ca: get("POPSEND_TEST_CA").into(),
