@@ -689,6 +689,34 @@ mod tests {
         assert!(ob.get(id2).unwrap().is_none());
     }
 
+    /// The migration that moved the bytes to `bodies` keeps every message of an older file.
+    #[test]
+    fn an_older_outbox_keeps_its_messages_through_the_bodies_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        {
+            // A file as version 3 left it: the bytes in `messages.raw`.
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            conn.execute(
+                "INSERT INTO messages (message_id, mail_from, rcpts, subject, to_display, raw, state, created_ms, next_attempt_ms)
+                 VALUES ('<m@x>', 'a@example.ac.jp', 'b@example.net', 's', 'b', x'0102030405', 'queued', 1, 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let ob = Outbox::open(dir.path()).unwrap();
+        let (row, raw) = ob.get(1).unwrap().unwrap();
+        assert_eq!((row.state, raw), (State::Queued, vec![1, 2, 3, 4, 5]));
+        assert_eq!(ob.due(t(0)).unwrap()[0].outgoing.raw, vec![1, 2, 3, 4, 5]);
+        assert!(ob.delete(1).unwrap());
+        let left: i64 = ob.conn.query_row("SELECT COUNT(*) FROM bodies", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 0, "a deleted message's bytes stay behind");
+    }
+
     /// Beyond issue 9's list: a flush used to load every due message's bytes at once (and copy
     /// them); batches bound what one run holds.
     #[test]
