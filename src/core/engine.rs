@@ -99,7 +99,7 @@ impl Progress for Recorder<'_> {
                 self.outbox.mark_failed(due.id, &le)
             }
             Outcome::Deferred(Some(e)) => {
-                let next = self.now + retry::backoff(due.attempts + 1, jitter(due.id, due.attempts));
+                let next = self.now + retry::backoff(due.attempts.saturating_add(1), jitter(due.id, due.attempts));
                 self.outbox.mark_deferred(due.id, next, &last_error_of_smtp(e), true)
             }
             Outcome::Deferred(None) => Ok(()),
@@ -187,7 +187,7 @@ fn settle(outbox: &Outbox, due: &[Due], tried: &[bool], report: &Report, now: Sy
             continue;
         }
         // Paused messages stay due: they go as soon as the pause lifts.
-        let next = match retry::decide(err, d.attempts + 1, now, jitter(d.id, d.attempts)) {
+        let next = match retry::decide(err, d.attempts.saturating_add(1), now, jitter(d.id, d.attempts)) {
             Decision::RetryAt(at) => at,
             Decision::Pause => now,
         };

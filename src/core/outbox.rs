@@ -408,7 +408,7 @@ impl Outbox {
 
     /// Just before its MAIL FROM.
     pub fn mark_sending(&self, id: i64) -> Result<()> {
-        self.set("UPDATE messages SET state = 'sending', attempts = attempts + 1 WHERE id = ?1", [id]).map(drop)
+        self.set("UPDATE messages SET state = 'sending', attempts = MIN(attempts + 1, 4294967295) WHERE id = ?1", [id]).map(drop)
     }
 
     /// Right after the server's 250 for the end of data.
@@ -432,7 +432,7 @@ impl Outbox {
     /// attempts were counted by `mark_sending`); otherwise count the attempt here.
     pub fn mark_deferred(&self, id: i64, next: SystemTime, e: &LastError, attempted: bool) -> Result<()> {
         self.set(
-            "UPDATE messages SET state = 'queued', next_attempt_ms = ?2, attempts = attempts + ?3,
+            "UPDATE messages SET state = 'queued', next_attempt_ms = ?2, attempts = MIN(attempts + ?3, 4294967295),
                     error_kind = ?4, error_reply = ?5, error_detail = ?6 WHERE id = ?1",
             params![id, ms(next), if attempted { 0 } else { 1 }, e.kind, e.reply, e.detail],
         )
@@ -687,6 +687,20 @@ mod tests {
         assert_eq!(ob.due(t(100)).unwrap().len(), 1);
         assert!(ob.delete(id2).unwrap());
         assert!(ob.get(id2).unwrap().is_none());
+    }
+
+    /// Issue 9, case 6: a damaged attempt count cannot overflow into a row that no longer reads.
+    #[test]
+    fn attempt_counts_stay_in_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(dir.path()).unwrap();
+        let id = ob.enqueue(&out("b@example.net"), "s", "b", t(0)).unwrap();
+        ob.conn.execute("UPDATE messages SET attempts = 4294967295 WHERE id = ?1", [id]).unwrap();
+        ob.mark_sending(id).unwrap();
+        ob.mark_deferred(id, t(0), &err("offline"), false).unwrap();
+        let due = ob.due(t(1)).unwrap();
+        assert_eq!(due[0].attempts, u32::MAX);
+        let _ = crate::core::retry::backoff(due[0].attempts.saturating_add(1), 7);
     }
 
     /// The migration that moved the bytes to `bodies` keeps every message of an older file.
