@@ -220,7 +220,8 @@ impl<'a> Deliverer<'a> {
             security: s.security,
             auth: s.username.as_deref().map(|u| (u, self.password.expose())),
             allow_plaintext_password: s.allow_plaintext_password,
-            redactor: self.password.redactor(&self.config.pop.username),
+            // The AUTH user name may differ from the POP one: its SASL PLAIN form is redacted too.
+            redactor: self.password.redactor(s.username.as_deref().unwrap_or(&self.config.pop.username)),
             trust: self.trust,
             step_timeout: self.step_timeout,
         };
@@ -311,14 +312,25 @@ impl<'a> Deliverer<'a> {
                 break;
             }
             progress.sending(index);
+            // What is left to send: recipients a partial transaction took are not sent again when
+            // the message is retried in this run (relay refusal, reconnect).
+            let mut envelope = msg.envelope.clone();
             loop {
-                let total = msg.envelope.to().len();
+                let total = envelope.to().len();
+                let mut taken: Vec<lettre::Address> = Vec::new();
                 let mut part = |rcpts: &[lettre::Address]| {
                     if rcpts.len() < total {
                         progress.delivered_to(index, rcpts);
+                        taken.extend_from_slice(rcpts);
                     }
                 };
-                let sent = session.send(&msg.envelope, &msg.raw, &mut part).await;
+                let sent = session.send(&envelope, &msg.raw, &mut part).await;
+                if !taken.is_empty() {
+                    let left: Vec<lettre::Address> = envelope.to().iter().filter(|a| !taken.contains(a)).cloned().collect();
+                    if let Ok(e) = Envelope::new(envelope.from().cloned(), left) {
+                        envelope = e;
+                    }
+                }
                 match sent {
                     Ok(()) => {
                         progress.outcome(index, &Outcome::Sent);

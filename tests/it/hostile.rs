@@ -131,11 +131,16 @@ struct Smtp {
     rcpt: fn(&str, usize) -> String,
     /// Answer EHLO with a line that never ends.
     endless_ehlo: Option<Arc<Mutex<usize>>>,
+    /// The reply to the end of the n-th message (0-based, over the peer's life).
+    data: fn(usize) -> String,
 }
+
+const QUEUED: fn(usize) -> String = |_| "250 2.0.0 Ok: queued".to_owned();
 
 const OK: fn(&str, usize) -> String = |_, _| "250 2.1.5 Ok".to_owned();
 
 async fn smtp_peer(b: Smtp) -> (u16, Lines) {
+    let messages = Arc::new(Mutex::new(0usize));
     serve(
         "220 scripted ESMTP",
         Arc::new(move |line, accepted| match command(line).as_str() {
@@ -162,7 +167,11 @@ async fn smtp_peer(b: Smtp) -> (u16, Lines) {
                 }
                 Action::Reply(reply)
             }
-            "DATA" => Action::Data("250 2.0.0 Ok: queued".into()),
+            "DATA" => {
+                let mut n = messages.lock().unwrap();
+                *n += 1;
+                Action::Data((b.data)(*n - 1))
+            }
             "AUTH" => Action::Reply("235 2.7.0 Authentication successful".into()),
             "QUIT" => Action::Close("221 bye".into()),
             _ => Action::Reply("502 5.5.2 what".into()),
@@ -210,7 +219,7 @@ async fn deliver(config: &Config, dir: &Path, msgs: &[Outgoing]) -> Report {
 async fn smtp_auth_is_never_sent_in_the_clear_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let (pop, _) = pop_peer("+OK").await;
-    let (smtp, seen) = smtp_peer(Smtp { ehlo: &["AUTH PLAIN LOGIN", "8BITMIME"], rcpt: OK, endless_ehlo: None }).await;
+    let (smtp, seen) = smtp_peer(Smtp { ehlo: &["AUTH PLAIN LOGIN", "8BITMIME"], rcpt: OK, endless_ehlo: None, data: QUEUED }).await;
     let c = config(pop, smtp, "username = \"student\"");
     let report = deliver(&c, dir.path(), &[one("a@example.net")]).await;
     let stopped = report.stopped.expect("refused");
@@ -232,7 +241,7 @@ async fn smtp_auth_is_never_sent_in_the_clear_unless_allowed() {
 async fn an_echoed_password_is_stored_nowhere() {
     let dir = tempfile::tempdir().unwrap();
     let (pop, _) = pop_peer("-ERR bad command: PASS {password}").await;
-    let (smtp, _) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None }).await;
+    let (smtp, _) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None, data: QUEUED }).await;
     let c = config(pop, smtp, "");
     let ob = Outbox::open(dir.path()).unwrap();
     let out = one("a@example.net");
@@ -262,7 +271,7 @@ async fn an_endless_ehlo_line_is_cut_off() {
     let dir = tempfile::tempdir().unwrap();
     let (pop, _) = pop_peer("+OK").await;
     let written = Arc::new(Mutex::new(0usize));
-    let (smtp, _) = smtp_peer(Smtp { ehlo: &[], rcpt: OK, endless_ehlo: Some(written.clone()) }).await;
+    let (smtp, _) = smtp_peer(Smtp { ehlo: &[], rcpt: OK, endless_ehlo: Some(written.clone()), data: QUEUED }).await;
     let c = config(pop, smtp, "");
     let report = deliver(&c, dir.path(), &[one("a@example.net")]).await;
     let stopped = report.stopped.expect("an error");
@@ -283,6 +292,7 @@ async fn too_many_recipients_go_in_further_transactions() {
         ehlo: &["8BITMIME"],
         rcpt: |_, accepted| if accepted >= 100 { "452 4.5.3 Error: too many recipients".into() } else { "250 2.1.5 Ok".into() },
         endless_ehlo: None,
+        data: QUEUED,
     })
     .await;
     let c = config(pop, smtp, "");
@@ -321,7 +331,7 @@ async fn relay_refusals_in_other_words_are_not_unknown_recipients() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let (pop, pop_seen) = pop_peer("+OK").await;
-        let (smtp, seen) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt, endless_ehlo: None }).await;
+        let (smtp, seen) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt, endless_ehlo: None, data: QUEUED }).await;
         let c = config(pop, smtp, "");
         let report = deliver(&c, dir.path(), &[message(&["a@example.net".into(), "b@example.net".into()])]).await;
         let what = rcpt("", 0);
@@ -337,6 +347,7 @@ async fn relay_refusals_in_other_words_are_not_unknown_recipients() {
         ehlo: &["8BITMIME"],
         rcpt: |a, _| if a.starts_with('b') { "550 5.7.1 Policy rejection".into() } else { "250 Ok".into() },
         endless_ehlo: None,
+        data: QUEUED,
     })
     .await;
     let c = config(pop, smtp, "");
@@ -350,7 +361,7 @@ async fn relay_refusals_in_other_words_are_not_unknown_recipients() {
 async fn international_addresses() {
     let dir = tempfile::tempdir().unwrap();
     let (pop, _) = pop_peer("+OK").await;
-    let (smtp, seen) = smtp_peer(Smtp { ehlo: &["8BITMIME", "SMTPUTF8"], rcpt: OK, endless_ehlo: None }).await;
+    let (smtp, seen) = smtp_peer(Smtp { ehlo: &["8BITMIME", "SMTPUTF8"], rcpt: OK, endless_ehlo: None, data: QUEUED }).await;
     let c = config(pop, smtp, "");
     let report = deliver(&c, dir.path(), &[one("太郎@example.net"), one("taro@例え.jp")]).await;
     assert!(matches!(report.outcomes[..], [Outcome::Sent, Outcome::Sent]), "{report:?}");
@@ -360,7 +371,7 @@ async fn international_addresses() {
     assert!(!mails[1].contains("SMTPUTF8"), "{mails:?}");
     assert!(l.iter().any(|x| x == "RCPT TO:<taro@xn--r8jz45g.jp>"), "{l:?}");
 
-    let (smtp, seen) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None }).await;
+    let (smtp, seen) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None, data: QUEUED }).await;
     let c = config(pop, smtp, "");
     let report = deliver(&c, dir.path(), &[one("太郎@example.net")]).await;
     match &report.outcomes[..] {
@@ -378,7 +389,7 @@ async fn international_addresses() {
 async fn duplicate_recipients_get_one_rcpt() {
     let dir = tempfile::tempdir().unwrap();
     let (pop, _) = pop_peer("+OK").await;
-    let (smtp, seen) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None }).await;
+    let (smtp, seen) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None, data: QUEUED }).await;
     let c = config(pop, smtp, "");
     let d = Draft {
         from_address: "student@example.ac.jp".into(),
@@ -403,6 +414,7 @@ async fn escape_sequences_in_replies_are_neutralised() {
         ehlo: &["8BITMIME"],
         rcpt: |_, _| "550 5.1.1 no such user\u{1b}]0;pwned\u{7}\u{1b}[2J".into(),
         endless_ehlo: None,
+        data: QUEUED,
     })
     .await;
     let c = config(pop, smtp, "");
@@ -465,7 +477,7 @@ fn the_outbox_keeps_bytes_apart_and_stays_private() {
 async fn the_command_line_never_prints_an_echoed_password() {
     let dir = tempfile::tempdir().unwrap();
     let (pop, _) = pop_peer("-ERR bad command: PASS {password}").await;
-    let (smtp, _) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None }).await;
+    let (smtp, _) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None, data: QUEUED }).await;
     let config = dir.path().join("c.toml");
     std::fs::write(
         &config,
@@ -489,4 +501,38 @@ async fn the_command_line_never_prints_an_echoed_password() {
     for run in [&send, &queue, &show] {
         assert!(!run.all().contains(PASSWORD), "{}", run.all());
     }
+}
+
+/// Case 10, when the second transaction fails: the recipients the first one took leave the
+/// outbox row at once (in the form they were given, IDN included), so the retry never sends to
+/// them again.
+#[tokio::test]
+async fn a_failure_after_a_partial_delivery_keeps_only_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pop, _) = pop_peer("+OK").await;
+    let (smtp, _) = smtp_peer(Smtp {
+        ehlo: &["8BITMIME"],
+        rcpt: |_, accepted| if accepted >= 2 { "452 4.5.3 Error: too many recipients".into() } else { "250 2.1.5 Ok".into() },
+        endless_ehlo: None,
+        data: |n| if n == 0 { "250 2.0.0 Ok: queued".into() } else { "451 4.3.0 try again later".into() },
+    })
+    .await;
+    let c = config(pop, smtp, "");
+    let to: Vec<String> = vec!["a@例え.jp".into(), "b@example.net".into(), "c@example.net".into(), "d@例え.jp".into()];
+    let ob = Outbox::open(dir.path()).unwrap();
+    let id = ob.enqueue(&message(&to), "s", "four", SystemTime::now()).unwrap();
+    let password = Password::new(PASSWORD.into());
+    let trust = TrustAnchors::default();
+    let store = window::Store::new(dir.path());
+    let d = Deliverer::new(&c, &password, &trust, &store, &SystemClock);
+    let f = engine::flush(&ob, &d, true).await.unwrap();
+    assert!(f.sent.is_empty(), "{f:?}");
+    assert_eq!(f.split, vec![(id, 1)]);
+    let (row, _) = ob.get(id).unwrap().unwrap();
+    assert_eq!(row.state, State::Queued);
+    // Due again at once: only c and d are left.
+    ob.retry(id, SystemTime::now()).unwrap();
+    let due = ob.due(SystemTime::now() + Duration::from_secs(1)).unwrap();
+    let left: Vec<String> = due[0].outgoing.envelope.to().iter().map(|a| a.to_string()).collect();
+    assert_eq!(left, vec!["c@example.net", "d@例え.jp"]);
 }
