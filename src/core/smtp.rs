@@ -383,13 +383,18 @@ fn wire_address(a: &Address) -> Option<Address> {
 
 /// The recipients once each (the same address twice gets one RCPT TO), in their wire form.
 pub fn wire_recipients(rcpts: &[Address]) -> Result<Vec<Address>, String> {
-    let mut out: Vec<Address> = Vec::with_capacity(rcpts.len());
+    Ok(wire_pairs(rcpts)?.into_iter().map(|(_, w)| w).collect())
+}
+
+/// Each recipient once, as (the address as given, its wire form).
+fn wire_pairs(rcpts: &[Address]) -> Result<Vec<(Address, Address)>, String> {
+    let mut out = Vec::with_capacity(rcpts.len());
     let mut seen = std::collections::HashSet::with_capacity(rcpts.len());
     for r in rcpts {
         let w = wire_address(r).ok_or_else(|| format!("{r}: the domain is not a valid international domain name"))?;
         // Domains compare without case; local parts are the receiving server's business.
         if seen.insert((w.user().to_owned(), w.domain().to_ascii_lowercase())) {
-            out.push(w);
+            out.push((r.clone(), w));
         }
     }
     Ok(out)
@@ -455,17 +460,19 @@ impl Session {
     async fn transactions(&mut self, envelope: &Envelope, raw: &[u8], delivered: &mut dyn FnMut(&[Address])) -> Result<(), SmtpError> {
         let unsendable = |detail: String| SmtpError::Unsendable { detail };
         let from = envelope.from().map(|f| wire_address(f).ok_or_else(|| unsendable(format!("{f}: not a valid domain")))).transpose()?;
-        let mut left = wire_recipients(envelope.to()).map_err(unsendable)?;
-        let params = self.mail_parameters(from.as_ref(), &left, raw)?;
+        // (as given, on the wire): `delivered` hears the addresses as given, as the outbox keeps them.
+        let mut left = wire_pairs(envelope.to()).map_err(unsendable)?;
+        let wire: Vec<Address> = left.iter().map(|(_, w)| w.clone()).collect();
+        let params = self.mail_parameters(from.as_ref(), &wire, raw)?;
         let t = self.timeout;
         while !left.is_empty() {
             timed(t, Stage::MailFrom, self.conn.command(Mail::new(from.clone(), params.clone()))).await?;
-            let mut accepted = Vec::new();
+            let mut accepted: Vec<Address> = Vec::new();
             let mut policy_refusal = None;
             let mut rest = Vec::new();
-            for (i, rcpt) in left.iter().enumerate() {
+            for (i, (given, rcpt)) in left.iter().enumerate() {
                 match timed(t, Stage::RcptTo(rcpt.to_string()), self.conn.command(Rcpt::new(rcpt.clone(), vec![]))).await {
-                    Ok(_) => accepted.push(rcpt.clone()),
+                    Ok(_) => accepted.push(given.clone()),
                     Err(SmtpError::Rejected { code, reply, .. }) if !accepted.is_empty() && is_too_many_recipients(code, &reply) => {
                         rest = left[i..].to_vec();
                         break;

@@ -30,7 +30,8 @@ write_env() {
     POPSEND_TEST_CR_USER=popsendcr POPSEND_TEST_CR_PASS=cr-pass-1 >> "$DIR/env"
 }
 case "$ACTION" in
-  stop) stop; exit 0 ;;
+  # authdaemond too: nothing of the test servers outlives the run.
+  stop) stop; authdaemond stop </dev/null >/dev/null 2>&1 || true; exit 0 ;;
   env) write_env; exit 0 ;;
   start) ;;
   *) echo "usage: matrix.sh start|stop|env DIR" >&2; exit 2 ;;
