@@ -5,7 +5,6 @@
 //! travels in (base64, SASL PLAIN) out of anything a server said before it is shown or stored.
 
 use std::fmt;
-use std::io::Read as _;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -233,14 +232,24 @@ fn run_command(cmd: &str, timeout: Duration) -> Result<Password, SecretError> {
     // Something the shell started in the background may still hold the pipes: give it a moment
     // to finish, then end its group, so the readers see EOF.
     let linger = Instant::now() + Duration::from_secs(1);
-    while !(out.is_finished() && err.is_finished()) && Instant::now() < linger {
+    while !(out.thread.is_finished() && err.thread.is_finished()) && Instant::now() < linger {
         std::thread::sleep(Duration::from_millis(10));
     }
-    if !(out.is_finished() && err.is_finished()) {
+    if !(out.thread.is_finished() && err.thread.is_finished()) {
         kill_group(&mut child);
     }
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
+    // A reader still blocked after that (a grandchild that left the group, `setsid`, holds the
+    // pipe) is left behind rather than waited for: what it read so far is what we have.
+    let collect = |r: Reader| match r.thread.is_finished() {
+        true => r.thread.join().unwrap_or_default(),
+        false => r.so_far.lock().map(|b| b.clone()).unwrap_or_default(),
+    };
+    let wait_a_little = Instant::now() + Duration::from_millis(200);
+    while !(out.thread.is_finished() && err.thread.is_finished()) && Instant::now() < wait_a_little {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let stdout = collect(out);
+    let stderr = collect(err);
     if !status.success() {
         // stderr may be shown (it is the command's complaint); stdout never is.
         let err = String::from_utf8_lossy(&stderr);
@@ -261,20 +270,41 @@ fn run_command(cmd: &str, timeout: Duration) -> Result<Password, SecretError> {
     Ok(Password(first.to_owned()))
 }
 
+/// A pipe read on its own thread: the whole output when the thread ends, or what it has read so
+/// far.
+struct Reader {
+    thread: std::thread::JoinHandle<Vec<u8>>,
+    so_far: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
 /// Reads a pipe on its own thread, keeping at most `COMMAND_OUTPUT_MAX` bytes; sets `over` and
 /// stops reading when there is more.
-fn read_capped<R: std::io::Read + Send + 'static>(pipe: Option<R>, over: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
+fn read_capped<R: std::io::Read + Send + 'static>(pipe: Option<R>, over: Arc<AtomicBool>) -> Reader {
+    let so_far = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let shared = so_far.clone();
+    let thread = std::thread::spawn(move || {
         let mut buf = Vec::new();
-        if let Some(p) = pipe {
-            let _ = p.take(COMMAND_OUTPUT_MAX as u64 + 1).read_to_end(&mut buf);
+        if let Some(mut p) = pipe {
+            let mut chunk = [0u8; 4096];
+            while buf.len() <= COMMAND_OUTPUT_MAX {
+                match p.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Ok(mut s) = shared.lock() {
+                            s.extend_from_slice(&chunk[..n]);
+                        }
+                    }
+                }
+            }
         }
         if buf.len() > COMMAND_OUTPUT_MAX {
             buf.clear();
             over.store(true, Ordering::SeqCst);
         }
         buf
-    })
+    });
+    Reader { thread, so_far }
 }
 
 fn kill_group(child: &mut std::process::Child) {
@@ -333,6 +363,11 @@ mod tests {
         let started = Instant::now();
         let p = run_command("(sleep 100 &) ; echo pw", T).unwrap();
         assert_eq!(p.expose(), "pw");
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        // Even one that left the process group.
+        let started = Instant::now();
+        let p = run_command("setsid sleep 100 & echo pw2", T).unwrap();
+        assert_eq!(p.expose(), "pw2");
         assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     }
 
