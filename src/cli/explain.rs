@@ -150,13 +150,14 @@ mod tests {
     /// name; the SMTP AUTH refusal names the setting.
     #[test]
     fn hints_fit_the_failure() {
-        crate::i18n::init(Some("en"));
+        // Japanese, as the other test that sets the language: tests share the one loader.
+        crate::i18n::init(Some("ja"));
         let dropped = RunError::Smtp(SmtpError::Broken { stage: Stage::Message, detail: "eof".into() });
         let e = run(&dropped, &config());
-        assert!(!e.hint.as_deref().unwrap().contains("host name"), "{:?}", e.hint);
-        assert!(e.headline.contains("broke while the message was being sent"), "{}", e.headline);
+        assert!(!e.hint.as_deref().unwrap().contains("ホスト名"), "{:?}", e.hint);
+        assert!(e.headline.contains("送信中に接続が切れました"), "{}", e.headline);
         let at_greeting = RunError::Smtp(SmtpError::Broken { stage: Stage::Greeting, detail: "eof".into() });
-        assert!(run(&at_greeting, &config()).hint.unwrap().contains("host name"));
+        assert!(run(&at_greeting, &config()).hint.unwrap().contains("ホスト名"));
         let e = run(&RunError::Smtp(SmtpError::CleartextAuthRefused), &config());
         assert!(e.hint.as_deref().unwrap().contains("allow_plaintext_password"), "{:?}", e.hint);
         assert_eq!(e.exit, EXIT_FAILED);

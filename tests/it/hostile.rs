@@ -204,14 +204,24 @@ fn one(to: &str) -> Outgoing {
     message(&[to.to_owned()])
 }
 
-async fn deliver(config: &Config, dir: &Path, msgs: &[Outgoing]) -> Report {
+/// Runs `f` with a `Deliverer` for `config` (the password `PASSWORD`, state in `dir`).
+async fn with_deliverer<T>(config: &Config, dir: &Path, f: impl AsyncFnOnce(&Deliverer<'_>) -> T) -> T {
     let password = Password::new(PASSWORD.into());
     let trust = TrustAnchors::default();
     let store = window::Store::new(dir);
     let mut d = Deliverer::new(config, &password, &trust, &store, &SystemClock);
     d.step_timeout = Duration::from_secs(5);
     d.relay_retry_delay = Duration::from_millis(20);
-    d.deliver(msgs, &mut NoProgress).await
+    f(&d).await
+}
+
+async fn deliver(config: &Config, dir: &Path, msgs: &[Outgoing]) -> Report {
+    with_deliverer(config, dir, async |d| d.deliver(msgs, &mut NoProgress).await).await
+}
+
+/// One flush of `ob` (forced, as the user's 「今すぐ送信」).
+async fn flush(config: &Config, dir: &Path, ob: &Outbox) -> engine::Flushed {
+    with_deliverer(config, dir, async |d| engine::flush(ob, d, true).await.unwrap()).await
 }
 
 /// Case 1: SMTP AUTH with `security = "none"` sends nothing and names the setting.
@@ -246,12 +256,7 @@ async fn an_echoed_password_is_stored_nowhere() {
     let ob = Outbox::open(dir.path()).unwrap();
     let out = one("a@example.net");
     let id = ob.enqueue(&out, "s", "a@example.net", SystemTime::now()).unwrap();
-    let password = Password::new(PASSWORD.into());
-    let trust = TrustAnchors::default();
-    let store = window::Store::new(dir.path());
-    let mut d = Deliverer::new(&c, &password, &trust, &store, &SystemClock);
-    d.step_timeout = Duration::from_secs(5);
-    let f = engine::flush(&ob, &d, true).await.unwrap();
+    let f = flush(&c, dir.path(), &ob).await;
     let stopped = f.stopped.expect("the login failed");
     assert!(!format!("{stopped} {stopped:?}").contains(PASSWORD));
     let (row, _) = ob.get(id).unwrap().unwrap();
@@ -299,11 +304,7 @@ async fn too_many_recipients_go_in_further_transactions() {
     let to: Vec<String> = (0..150).map(|i| format!("s{i}@example.net")).collect();
     let ob = Outbox::open(dir.path()).unwrap();
     let id = ob.enqueue(&message(&to), "s", "many", SystemTime::now()).unwrap();
-    let password = Password::new(PASSWORD.into());
-    let trust = TrustAnchors::default();
-    let store = window::Store::new(dir.path());
-    let d = Deliverer::new(&c, &password, &trust, &store, &SystemClock);
-    let f = engine::flush(&ob, &d, true).await.unwrap();
+    let f = flush(&c, dir.path(), &ob).await;
     assert_eq!(f.sent.len(), 1, "{f:?}");
     assert_eq!(f.split, vec![(id, 2)]);
     assert_eq!(ob.get(id).unwrap().unwrap().0.state, State::Sent);
@@ -521,11 +522,7 @@ async fn a_failure_after_a_partial_delivery_keeps_only_the_rest() {
     let to: Vec<String> = vec!["a@例え.jp".into(), "b@example.net".into(), "c@example.net".into(), "d@例え.jp".into()];
     let ob = Outbox::open(dir.path()).unwrap();
     let id = ob.enqueue(&message(&to), "s", "four", SystemTime::now()).unwrap();
-    let password = Password::new(PASSWORD.into());
-    let trust = TrustAnchors::default();
-    let store = window::Store::new(dir.path());
-    let d = Deliverer::new(&c, &password, &trust, &store, &SystemClock);
-    let f = engine::flush(&ob, &d, true).await.unwrap();
+    let f = flush(&c, dir.path(), &ob).await;
     assert!(f.sent.is_empty(), "{f:?}");
     assert_eq!(f.split, vec![(id, 1)]);
     let (row, _) = ob.get(id).unwrap().unwrap();
