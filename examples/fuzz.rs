@@ -1,6 +1,6 @@
 //! A seeded mutation fuzzer for what popsend reads from servers, files and users: the POP3 reply
 //! parser and line reader, SMTP replies and their classification, the config file, the relay-
-//! window state file, and message building. Stable toolchain, no network, no extra crates:
+//! window state file, `mailto:` URLs, and message building. Stable toolchain, no network, no extra crates:
 //! seeds per target, mutated (bit flips, byte edits, dictionary splices, duplication, truncation),
 //! each input run under `catch_unwind` with the properties popsend promises checked (no panic,
 //! no control character shown, no password left after redaction, no header injection).
@@ -195,6 +195,20 @@ fn targets() -> Vec<Target> {
                     let w = window::RelayWindow { opened: l.at, length: Duration::from_secs(u64::MAX / 2) };
                     let _ = w.remaining(SystemTime::now());
                     let _ = w.closes();
+                }
+            }),
+        },
+        Target {
+            name: "mailto",
+            seeds: vec![
+                b"mailto:chris@example.com".to_vec(),
+                b"mailto:?to=joe@example.com&cc=bob@example.com&body=hello%0D%0Aworld".to_vec(),
+                "mailto:%E5%A4%AA%E9%83%8E@example.jp?Subject=%E3%83%AC%E3%83%9D%E3%83%BC%E3%83%88&bcc=x@y.jp#f".as_bytes().to_vec(),
+            ],
+            run: Box::new(|input| {
+                if let Ok(m) = popsend::core::mailto::parse(&String::from_utf8_lossy(input)) {
+                    assert!(!m.subject.contains(['\r', '\n']), "a line break in the subject: {:?}", m.subject);
+                    assert!(m.to.iter().chain(&m.cc).chain(&m.bcc).all(|a| !a.is_empty() && !a.contains(',')));
                 }
             }),
         },
