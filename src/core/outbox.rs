@@ -174,6 +174,18 @@ fn time(ms: i64) -> SystemTime {
 const ROW_COLUMNS: &str = "id, message_id, subject, to_display, state, created_ms, attempts, next_attempt_ms, \
                            error_kind, error_reply, error_detail, sent_ms, draft IS NOT NULL";
 
+const DUE_SELECT: &str = "SELECT m.id, m.attempts, m.message_id, m.mail_from, m.rcpts, b.raw FROM messages m JOIN bodies b ON b.id = m.id";
+
+/// A row of `DUE_SELECT` as a message to send. Stored from a valid envelope; a row that no longer
+/// parses is skipped (`None`), never lost.
+fn due_row(r: &rusqlite::Row) -> rusqlite::Result<Option<Due>> {
+    let (id, attempts, message_id): (i64, u32, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+    let from = r.get::<_, Option<String>>(3)?.and_then(|f| f.parse::<Address>().ok());
+    let to: Vec<Address> = r.get::<_, String>(4)?.lines().filter_map(|a| a.parse().ok()).collect();
+    let raw: Vec<u8> = r.get(5)?;
+    Ok(Envelope::new(from, to).ok().map(|envelope| Due { id, attempts, outgoing: Outgoing { envelope, raw, message_id } }))
+}
+
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
     let kind: Option<String> = r.get(8)?;
     Ok(Row {
@@ -352,52 +364,23 @@ impl Outbox {
     }
 
     fn due_one(&self, id: i64) -> Result<Option<Due>> {
-        let row = self
-            .conn
-            .query_row(
-                "SELECT m.attempts, m.message_id, m.mail_from, m.rcpts, b.raw FROM messages m JOIN bodies b ON b.id = m.id WHERE m.id = ?1",
-                [id],
-                |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, String>(3)?, r.get::<_, Vec<u8>>(4)?)),
-            )
+        self.conn
+            .query_row(&format!("{DUE_SELECT} WHERE m.id = ?1"), [id], due_row)
             .optional()
-            .map_err(|e| self.err(e))?;
-        let Some((attempts, message_id, from, rcpts, raw)) = row else { return Ok(None) };
-        let from = from.and_then(|f| f.parse::<Address>().ok());
-        let to: Vec<Address> = rcpts.lines().filter_map(|a| a.parse().ok()).collect();
-        // Stored from a valid envelope; a row that no longer parses is skipped, never lost.
-        Ok(Envelope::new(from, to).ok().map(|envelope| Due { id, attempts, outgoing: Outgoing { envelope, raw, message_id } }))
+            .map(Option::flatten)
+            .map_err(|e| self.err(e))
     }
 
     /// Every queued message due at `now`, oldest first, ready to send.
     pub fn due(&self, now: SystemTime) -> Result<Vec<Due>> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT m.id, m.attempts, m.message_id, m.mail_from, m.rcpts, b.raw FROM messages m JOIN bodies b ON b.id = m.id
-                 WHERE m.state = 'queued' AND m.next_attempt_ms <= ?1 ORDER BY m.created_ms, m.id",
-            )
+            .prepare_cached(&format!("{DUE_SELECT} WHERE m.state = 'queued' AND m.next_attempt_ms <= ?1 ORDER BY m.created_ms, m.id"))
             .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([ms(now)], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, u32>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, Vec<u8>>(5)?,
-                ))
-            })
-            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([ms(now)], due_row).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for r in rows {
-            let (id, attempts, message_id, from, rcpts, raw) = r.map_err(|e| self.err(e))?;
-            let from = from.and_then(|f| f.parse::<Address>().ok());
-            let to: Vec<Address> = rcpts.lines().filter_map(|a| a.parse().ok()).collect();
-            // Stored from a valid envelope; a row that no longer parses is skipped, never lost.
-            if let Ok(envelope) = Envelope::new(from, to) {
-                out.push(Due { id, attempts, outgoing: Outgoing { envelope, raw, message_id } });
-            }
+            out.extend(r.map_err(|e| self.err(e))?);
         }
         Ok(out)
     }

@@ -381,12 +381,8 @@ fn wire_address(a: &Address) -> Option<Address> {
     Address::new(a.user(), domain).ok()
 }
 
-/// The recipients once each (the same address twice gets one RCPT TO), in their wire form.
-pub fn wire_recipients(rcpts: &[Address]) -> Result<Vec<Address>, String> {
-    Ok(wire_pairs(rcpts)?.into_iter().map(|(_, w)| w).collect())
-}
-
-/// Each recipient once, as (the address as given, its wire form).
+/// Each recipient once (the same address twice gets one RCPT TO), as (the address as given, its
+/// wire form).
 fn wire_pairs(rcpts: &[Address]) -> Result<Vec<(Address, Address)>, String> {
     let mut out = Vec::with_capacity(rcpts.len());
     let mut seen = std::collections::HashSet::with_capacity(rcpts.len());
@@ -688,8 +684,8 @@ mod tests {
     #[test]
     fn wire_recipients_once_each_in_ascii() {
         let a = |s: &str| s.parse::<Address>().unwrap();
-        let wire = wire_recipients(&[a("x@example.net"), a("x@EXAMPLE.net"), a("y@例え.jp"), a("y@xn--r8jz45g.jp")]).unwrap();
-        let shown: Vec<String> = wire.iter().map(|w| w.to_string()).collect();
+        let wire = wire_pairs(&[a("x@example.net"), a("x@EXAMPLE.net"), a("y@例え.jp"), a("y@xn--r8jz45g.jp")]).unwrap();
+        let shown: Vec<String> = wire.iter().map(|(_, w)| w.to_string()).collect();
         assert_eq!(shown, vec!["x@example.net", "y@xn--r8jz45g.jp"]);
     }
 }

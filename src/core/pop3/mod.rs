@@ -368,6 +368,12 @@ fn refuses_the_method(reply: &str) -> bool {
 /// code such as `[IN-USE]`).
 async fn attempt(s: &mut Session, method: Method, p: &LoginParams<'_>, offered: &[Method]) -> Result<(), Pop3Error> {
     let method_refused = |r: reply::Reply| Pop3Error::MethodRefused { method, reply: r.raw, offered: offered.to_vec() };
+    // The answer to AUTH or APOP: logged in, the method refused, or the password refused.
+    let verdict = |r: reply::Reply| match r {
+        r if r.ok => Ok(()),
+        r if r.code.is_none() && refuses_the_method(&r.text) => Err(method_refused(r)),
+        r => Err(rejected(Step::Auth, r)),
+    };
     let conn = &mut s.conn;
     match method {
         Method::SaslPlain => {
@@ -380,11 +386,7 @@ async fn attempt(s: &mut Session, method: Method, p: &LoginParams<'_>, offered: 
                 r = Some(conn.read_status(Step::Auth).await?);
             }
             let Some(r) = r else { return Err(Pop3Error::Closed { step: Step::Auth }) };
-            match r {
-                r if r.ok => Ok(()),
-                r if r.code.is_none() && refuses_the_method(&r.text) => Err(method_refused(r)),
-                r => Err(rejected(Step::Auth, r)),
-            }
+            verdict(r)
         }
         Method::UserPass => {
             conn.send(Step::Auth, &format!("USER {}", p.username)).await?;
@@ -402,11 +404,7 @@ async fn attempt(s: &mut Session, method: Method, p: &LoginParams<'_>, offered: 
             };
             let line = format!("APOP {} {}", p.username, auth::apop_digest(ts, p.password));
             conn.send(Step::Auth, &line).await?;
-            match conn.read_status(Step::Auth).await? {
-                r if r.ok => Ok(()),
-                r if r.code.is_none() && refuses_the_method(&r.text) => Err(method_refused(r)),
-                r => Err(rejected(Step::Auth, r)),
-            }
+            verdict(conn.read_status(Step::Auth).await?)
         }
     }
 }
@@ -424,8 +422,9 @@ fn may_fall_back(method: Method, e: &Pop3Error) -> bool {
 
 async fn login_once(p: &LoginParams<'_>, clock: &dyn Clock) -> Result<Login, Pop3Error> {
     let mut session = open_session(p).await?;
-    let offered = session.situation(p).offered();
-    let plan = auth::plan(p.auth, &session.situation(p), p.remembered).map_err(Pop3Error::NoMethod)?;
+    let situation = session.situation(p);
+    let offered = situation.offered();
+    let plan = auth::plan(p.auth, &situation, p.remembered).map_err(Pop3Error::NoMethod)?;
     let mut refused_first = None;
     for (i, &method) in plan.iter().enumerate() {
         if i > 0 {
