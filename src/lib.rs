@@ -6,6 +6,10 @@
 //! messages), `words` (core kinds in the user's words), `cli` (the subcommands) and `app` (the
 //! egui window).
 
+/// The one application id: the desktop file's and metainfo's name on Linux, the Wayland app id,
+/// the macOS bundle id and the Windows ProgID's stem (`packaging/` uses the same string).
+pub const APP_ID: &str = "io.github.popsend.popsend";
+
 pub mod app;
 pub mod cli;
 pub mod core;

@@ -19,6 +19,10 @@ cli-subject-help = Subject
 cli-body-file-help = File with the body text (UTF-8); standard input when omitted
 cli-attach-help = File to attach (repeatable)
 cli-gui-later = No display to open the window on: use one of these commands.
+cli-url-help = A mailto: link to open in Compose (what a browser or the desktop hands over)
+err-mailto = Cannot read the mailto: link: { $detail }
+err-unknown-word = “{ $word }” is neither a popsend command nor a mailto: link. See popsend --help for the commands.
+err-instance-no-answer = A popsend window is already open but does not answer. Close it, then start popsend again. ({ $detail })
 
 ## Results
 
@@ -195,6 +199,9 @@ gui-delete-confirm = Really delete
 gui-cancel = Cancel
 gui-worker-busy = Busy; wait a moment and press it again.
 gui-cannot-open = Cannot open the window: { $detail }
+gui-mailto-replace = A link asks for a new message. The message you are writing (subject “{ $subject }”) would be replaced by it and not kept.
+gui-mailto-replace-yes = Replace it
+gui-mailto-replace-no = Keep my message (ignore the link)
 
 ## Compose, lists, settings (window)
 gui-tab-settings = Settings

@@ -19,6 +19,10 @@ cli-subject-help = 件名
 cli-body-file-help = 本文のファイル (UTF-8)。省略すると標準入力から読みます
 cli-attach-help = 添付ファイル (複数指定可)
 cli-gui-later = 画面 (ディスプレイ) がないため、コマンドとして使ってください。
+cli-url-help = 作成に入れる mailto: リンク (ブラウザーやデスクトップから渡されるもの)
+err-mailto = mailto: リンクを読めません: { $detail }
+err-unknown-word = 「{ $word }」は popsend のコマンドでも mailto: リンクでもありません。使えるコマンドは popsend --help で確かめてください。
+err-instance-no-answer = popsend の画面はすでに開いていますが、応答がありません。開いている画面を閉じてから、もう一度起動してください。({ $detail })
 
 ## 結果
 
@@ -195,6 +199,9 @@ gui-delete-confirm = 本当に削除する
 gui-cancel = やめる
 gui-worker-busy = 処理が混み合っています。少し待ってからもう一度押してください。
 gui-cannot-open = 画面を開けません: { $detail }
+gui-mailto-replace = リンクから新しいメッセージを作ります。書きかけのメッセージ (件名「{ $subject }」) はリンクの内容に置き換わり、残りません。
+gui-mailto-replace-yes = 置き換える
+gui-mailto-replace-no = 書きかけを残す (リンクは使わない)
 
 ## 作成・一覧・設定 (ウィンドウ)
 gui-tab-settings = 設定

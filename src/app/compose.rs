@@ -1,11 +1,13 @@
 //! 作成: recipients checked as they are typed, subject, body, attachments (file dialog or files
-//! dropped on the window, with their sizes), 「送信」 (Ctrl+Enter) and 「後で送信」. The draft is
-//! handed to the worker to be saved a second after the last change. No I/O here: sizes and the
-//! dialog come from the worker.
+//! dropped on the window, with their sizes), 「送信」 (Ctrl+Enter) and 「後で送信」, and a
+//! `mailto:` link filling it (asking first when it would replace a draft). The draft is handed to
+//! the worker to be saved a second after the last change. No I/O here: sizes and the dialog come
+//! from the worker.
 
 use std::time::{Duration, Instant};
 
 use crate::core::drafts::{Unsent, bad_addresses, split_addresses};
+use crate::core::mailto::Mailto;
 use crate::core::worker::Request;
 use crate::fl;
 
@@ -25,6 +27,21 @@ pub(super) struct State {
     picked: u64,
     /// Ctrl+N: put the cursor in 宛先 on the next frame.
     pub focus_to: bool,
+    /// A `mailto:` link waiting to fill 作成, and whether the replace question is showing.
+    pub mailto: Option<Mailto>,
+    asking_mailto: bool,
+}
+
+/// What a `mailto:` link asks to write, as 作成's fields.
+fn unsent(m: &Mailto) -> Unsent {
+    Unsent {
+        to: m.to.join(", "),
+        cc: m.cc.join(", "),
+        bcc: m.bcc.join(", "),
+        subject: m.subject.clone(),
+        body: m.body.clone(),
+        attachments: Vec::new(),
+    }
 }
 
 impl App {
@@ -47,6 +64,41 @@ impl App {
                     }
                 }
             }
+    }
+
+    /// Fills 作成 from a waiting `mailto:` link, once the saved draft (if any) has come in: at
+    /// once when 作成 is empty, after asking when it would replace what the student is writing.
+    pub(super) fn take_mailto(&mut self, ui: &egui::Ui) {
+        if !self.view.draft_checked {
+            return;
+        }
+        let Some(m) = &self.compose_state.mailto else { return };
+        self.tab = Tab::Compose;
+        if self.compose.is_empty() {
+            self.compose = unsent(m);
+            self.compose_state.mailto = None;
+            self.compose_state.asking_mailto = false;
+            return;
+        }
+        self.compose_state.asking_mailto = true;
+        let mut answer = None;
+        egui::Modal::new(egui::Id::unique("mailto-question")).show(ui.ctx(), |ui| {
+            ui.label(fl!("gui-mailto-replace", subject = self.compose.subject.as_str()));
+            ui.horizontal(|ui| {
+                if ui.button(fl!("gui-mailto-replace-yes")).clicked() {
+                    answer = Some(true);
+                }
+                if ui.button(fl!("gui-mailto-replace-no")).clicked() {
+                    answer = Some(false);
+                }
+            });
+        });
+        match answer {
+            Some(true) => self.compose = Unsent::default(),
+            Some(false) => self.compose_state.mailto = None,
+            None => return,
+        }
+        self.compose_state.asking_mailto = false;
     }
 
     /// Hands the draft to the worker a second after it last changed.

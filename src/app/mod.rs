@@ -18,6 +18,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::core::account::Paths;
 use crate::core::drafts::Unsent;
+use crate::core::instance::{Handover, Listener};
+use crate::core::mailto::{self, Mailto};
 use crate::core::engine::Activity;
 use crate::core::outbox::State;
 use crate::core::worker::{Hooks, Notice, Problem, Request, View, Worker};
@@ -62,6 +64,10 @@ pub struct App {
     /// 設定ガイド: the search text, and the guides in the language they were loaded in.
     pub guide_query: String,
     guides: Option<(String, Vec<crate::guides::Guide>)>,
+    /// Requests from later starts of popsend (a second double-click, a `mailto:` link).
+    instance: Option<Listener>,
+    /// The desktop's light/dark answer, while it is awaited.
+    dark: Option<std::sync::mpsc::Receiver<bool>>,
 }
 
 impl App {
@@ -92,7 +98,54 @@ impl App {
             copied: false,
             guide_query: String::new(),
             guides: None,
+            instance: None,
+            dark: None,
         }
+    }
+
+    /// Takes the requests of later starts: each brings the window to the front, a `mailto:` link
+    /// fills 作成. `listener` wakes the window when one arrives.
+    pub fn listen(&mut self, ctx: &egui::Context, listener: Listener) {
+        let c = ctx.clone();
+        listener.set_wake(Arc::new(move || c.request_repaint()));
+        self.instance = Some(listener);
+    }
+
+    /// Fills 作成 from a `mailto:` link (asking first if that would replace a draft).
+    pub fn open_mailto(&mut self, m: Mailto) {
+        self.compose_state.mailto = Some(m);
+    }
+
+    /// Follows the desktop's light/dark answer when it comes (see `desktop::prefers_dark`).
+    pub fn follow_theme(&mut self, answer: std::sync::mpsc::Receiver<bool>) {
+        self.dark = Some(answer);
+    }
+
+    fn handovers(&mut self, ui: &egui::Ui) {
+        if let Some(rx) = &self.dark
+            && let Ok(dark) = rx.try_recv() {
+                let theme = if dark { egui::Theme::Dark } else { egui::Theme::Light };
+                ui.ctx().options_mut(|o| o.fallback_theme = theme);
+                self.dark = None;
+            }
+        let Some(listener) = &self.instance else { return };
+        let arrived = listener.take();
+        if arrived.is_empty() {
+            return;
+        }
+        for h in arrived {
+            if let Handover::Mailto(url) = h {
+                match mailto::parse(&url) {
+                    Ok(m) => self.compose_state.mailto = Some(m),
+                    Err(e) => self.notice = Some(fl!("err-mailto", detail = e.to_string())),
+                }
+            }
+        }
+        let ctx = ui.ctx();
+        ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
+        ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+        // Where the desktop refuses focus to a window it did not click, it flashes the task bar.
+        ctx.send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(egui::UserAttentionType::Informational));
     }
 
     /// The worker's view as last drawn (for tests).
@@ -119,6 +172,8 @@ impl App {
             self.view = self.worker.view();
             self.take_view();
         }
+        self.handovers(ui);
+        self.take_mailto(ui);
         self.keys(ui);
         egui::Panel::top("status").show(ui, |ui| self.status_bar(ui));
         egui::CentralPanel::default().show(ui, |ui| {
@@ -308,28 +363,54 @@ impl eframe::App for App {
     }
 }
 
-/// Opens the window; returns when it is closed.
-pub fn run(paths: Paths) -> Result<(), String> {
+/// popsend's icon (made from `packaging/icons/popsend.svg` by `packaging/icons/make.sh`).
+const ICON_PNG: &[u8] = include_bytes!("../../packaging/icons/png/popsend-128.png");
+
+/// Opens the window; returns when it is closed. `listener` carries later starts' requests to it,
+/// `mailto` fills 作成 at once.
+pub fn run(paths: Paths, listener: Option<Listener>, mailto: Option<Mailto>) -> Result<(), String> {
     let started = std::time::Instant::now();
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title(fl!("app-name"))
+        .with_app_id(crate::APP_ID)
+        .with_inner_size([960.0, 700.0])
+        .with_min_inner_size([560.0, 420.0])
+        .with_drag_and_drop(true);
+    match eframe::icon_data::from_png_bytes(ICON_PNG) {
+        Ok(icon) => viewport = viewport.with_icon(Arc::new(icon)),
+        Err(e) => tell_icon_problem(&e.to_string()),
+    }
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title(fl!("app-name"))
-            .with_app_id("popsend")
-            .with_inner_size([900.0, 660.0])
-            .with_drag_and_drop(true),
+        viewport,
         #[cfg(feature = "wgpu")]
         renderer: eframe::Renderer::Wgpu,
         ..Default::default()
     };
+    let theme = crate::desktop::prefers_dark();
     eframe::run_native(
         &fl!("app-name"),
         options,
         Box::new(move |cc| {
-            let app = App::new(&cc.egui_ctx, paths);
+            // Light unless the desktop says dark: egui's own fallback is dark, which on a light
+            // desktop reads as a developer's tool.
+            cc.egui_ctx.options_mut(|o| o.fallback_theme = egui::Theme::Light);
+            let mut app = App::new(&cc.egui_ctx, paths);
+            app.follow_theme(theme);
+            if let Some(l) = listener {
+                app.listen(&cc.egui_ctx, l);
+            }
+            if let Some(m) = mailto {
+                app.open_mailto(m);
+            }
             Ok(Box::new(FirstFrame { app, started: std::env::var_os("POPSEND_TRACE_START").map(|_| started) }))
         }),
     )
     .map_err(|e| e.to_string())
+}
+
+/// The embedded icon is checked by a test; should it ever not decode, the window still opens.
+fn tell_icon_problem(detail: &str) {
+    eprintln!("popsend: icon: {detail}");
 }
 
 /// The app, plus (with `POPSEND_TRACE_START` set) one line on stderr when the first frame is

@@ -49,12 +49,15 @@ pub use explain::{EXIT_FAILED, EXIT_OK, EXIT_TEMPORARY, EXIT_USAGE};
 use explain::Explained;
 
 #[derive(Parser, Debug)]
-#[command(name = "popsend", version)]
+#[command(name = "popsend", version, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// A `mailto:` link to open in 作成 (what a browser or the desktop hands over).
+    #[arg(value_name = "URL")]
+    url: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -123,6 +126,7 @@ fn command() -> clap::Command {
         .about(fl!("cli-about"))
         .mut_arg("config", |a| a.help(fl!("cli-config-help")))
         .mut_arg("data_dir", |a| a.help(fl!("cli-data-dir-help")))
+        .mut_arg("url", |a| a.help(fl!("cli-url-help")))
         .mut_subcommand("send", |s| {
             s.about(fl!("cli-send-about"))
                 .mut_arg("to", |a| a.help(fl!("cli-to-help")))
@@ -147,6 +151,8 @@ fn command() -> clap::Command {
 }
 
 pub fn main() -> ExitCode {
+    #[cfg(windows)]
+    attach_console();
     crate::i18n::init(std::env::var("POPSEND_LANG").ok().as_deref());
     let mut cmd = command();
     let matches = match cmd.try_get_matches_from_mut(std::env::args_os()) {
@@ -164,19 +170,7 @@ pub fn main() -> ExitCode {
         }
     };
     let Some(command) = cli.command else {
-        // No command: the window, where there is a display to open it on.
-        if has_display() {
-            return match crate::app::run(Paths::resolve(cli.config, cli.data_dir)) {
-                Ok(()) => ExitCode::from(EXIT_OK),
-                Err(e) => {
-                    tell!("{}", fl!("gui-cannot-open", detail = e));
-                    ExitCode::from(EXIT_FAILED)
-                }
-            };
-        }
-        say!("{}\n", fl!("cli-gui-later"));
-        let _ = cmd.print_help();
-        return ExitCode::from(EXIT_OK);
+        return window(cli.url.as_deref(), Paths::resolve(cli.config, cli.data_dir));
     };
     // Guides need no config: they are for people still setting up.
     if let Command::Guide(GuideArgs { client }) = &command {
@@ -192,6 +186,58 @@ pub fn main() -> ExitCode {
     };
     let _ = std::io::stdout().flush();
     ExitCode::from(code)
+}
+
+/// popsend.exe is a GUI program on Windows (no console window behind the app); typed in a
+/// console, it writes to that console as a console program would.
+#[cfg(windows)]
+fn attach_console() {
+    unsafe extern "system" {
+        fn AttachConsole(process_id: u32) -> i32;
+    }
+    const ATTACH_PARENT_PROCESS: u32 = u32::MAX;
+    // SAFETY: a plain Win32 call; failing (no parent console, e.g. a double-click) changes nothing.
+    unsafe { AttachConsole(ATTACH_PARENT_PROCESS) };
+}
+
+/// No command: the window, with 作成 filled when a `mailto:` URL was given. If a window already
+/// has this data folder, the request goes to it (it comes to the front) and this process ends.
+fn window(url: Option<&str>, paths: Paths) -> ExitCode {
+    use crate::core::instance::{self, Claim, ClaimError, Handover};
+    let mailto = match url.map(crate::core::mailto::parse).transpose() {
+        Ok(m) => m,
+        Err(crate::core::mailto::MailtoError::NotMailto) => {
+            tell!("{}", fl!("err-unknown-word", word = crate::core::display_safe(url.unwrap_or_default())));
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(e) => {
+            tell!("{}", fl!("err-mailto", detail = e.to_string()));
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let request = url.map_or(Handover::Show, |u| Handover::Mailto(u.to_owned()));
+    let listener = match instance::claim(&paths.data_dir, &request) {
+        Ok(Claim::HandedOver) => return ExitCode::from(EXIT_OK),
+        Ok(Claim::First(l)) => Some(l),
+        Err(e @ ClaimError::NoAnswer(_)) => {
+            tell!("{}", fl!("err-instance-no-answer", detail = e.to_string()));
+            return ExitCode::from(EXIT_FAILED);
+        }
+        // The folder cannot be claimed (unwritable, …): the window opens and says what is wrong.
+        Err(ClaimError::Io(_)) => None,
+    };
+    if !has_display() {
+        say!("{}\n", fl!("cli-gui-later"));
+        let _ = command().print_help();
+        return ExitCode::from(if mailto.is_some() { EXIT_FAILED } else { EXIT_OK });
+    }
+    match crate::app::run(paths, listener, mailto) {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(e) => {
+            tell!("{}", fl!("gui-cannot-open", detail = e));
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
 }
 
 /// Whether a window can be opened (on Linux: an X11 or Wayland display is set).

@@ -10,6 +10,7 @@ pub mod diagnose;
 pub mod drafts;
 pub mod engine;
 pub mod files;
+pub mod instance;
 pub mod mailto;
 pub mod net;
 pub mod outbox;

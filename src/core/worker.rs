@@ -119,6 +119,9 @@ pub struct View {
     pub saved: Option<(u64, Saved)>,
     /// A draft for 作成: the saved one at start, or one taken back by 「編集」.
     pub for_compose: Option<(u64, Unsent)>,
+    /// The saved draft has been looked for (and is in `for_compose` if there was one): until
+    /// then a `mailto:` link waits, so it never takes the place of a draft not yet shown.
+    pub draft_checked: bool,
     /// Files chosen in the file dialog.
     pub picked: Option<(u64, Vec<PathBuf>)>,
     /// Attachment sizes in bytes, or why the file cannot be read.
@@ -234,6 +237,7 @@ fn run(paths: Paths, mut rx: mpsc::Receiver<Request>, shared: Shared) {
         Ok(None) => {}
         Err(e) => shared.problem(Problem::Draft(e.to_string())),
     }
+    shared.publish(|v| v.draft_checked = true);
     // A password typed in 設定 that the keyring would not keep.
     let mut typed: Option<Password> = None;
     loop {
