@@ -264,3 +264,18 @@ fn config_type_errors_do_not_echo_the_value() {
     assert!(run.stderr.contains("pop.allow_plaintext_password") && run.stderr.contains("line 6"), "{}", run.stderr);
     assert!(!run.all().contains("Hunter2"), "{}", run.all());
 }
+
+#[test]
+fn a_word_that_is_neither_command_nor_link_and_a_broken_link_are_usage_errors() {
+    let run = finish(bin().args(["sned"]).env("POPSEND_LANG", "ja").output().unwrap());
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains("「sned」は popsend のコマンドでも mailto: リンクでもありません"), "{}", run.stderr);
+    let run = finish(bin().args(["mailto:a@example.jp?subject=%zz"]).env("POPSEND_LANG", "en").output().unwrap());
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains("Cannot read the mailto: link") && run.stderr.contains("%-escape"), "{}", run.stderr);
+    // A good link, but no display and no window to hand it to: it says so and fails.
+    let dir = tempfile::tempdir().unwrap();
+    let run = finish(bin().arg("--data-dir").arg(dir.path()).arg("mailto:a@example.jp").env("POPSEND_LANG", "en").output().unwrap());
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stdout.contains("No display"), "{}", run.stdout);
+}

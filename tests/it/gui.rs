@@ -429,3 +429,87 @@ fn the_keyboard_reaches_the_fields_and_the_shortcuts_work() {
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
     run_until(&mut h, "the message sent by Ctrl+Enter", |a| a.view().waiting.len() == 1);
 }
+
+/// A second start of the real binary with a `mailto:` link (as a browser would start it) hands
+/// the link to the window that has the data folder and exits at once: 作成 there is filled, and
+/// no second window or engine is started. A draft being written is replaced only when the student
+/// says so.
+#[test]
+fn a_second_start_hands_its_mailto_link_to_the_open_window() {
+    use popsend::core::instance::{self, Claim, Handover};
+    let _g = gui_lock("ja");
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = offline_config(dir.path());
+    let Claim::First(listener) = instance::claim(&data, &Handover::Show).unwrap() else { panic!("the window must get the folder") };
+    let listener = Mutex::new(Some(listener));
+    let paths = Paths { config_file: config.clone(), data_dir: data.clone() };
+    let mut h = Harness::builder().with_size(egui::vec2(900.0, 1300.0)).with_context_setup(popsend::app::install_fonts).build_ui_state(
+        move |ui, state: &mut Option<App>| {
+            let app = state.get_or_insert_with(|| {
+                let mut app = App::with_notify(ui.ctx(), Paths { config_file: paths.config_file.clone(), data_dir: paths.data_dir.clone() }, Arc::new(|_| {}));
+                app.listen(ui.ctx(), listener.lock().unwrap().take().unwrap());
+                app
+            });
+            app.draw(ui);
+        },
+        None,
+    );
+    h.run_steps(4);
+    let second = |args: &[&str]| {
+        let started = Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_popsend"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            // No display: had it not handed over, it could not have opened a window either, and
+            // would have said so.
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env("POPSEND_LANG", "ja")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stdout.is_empty() && out.stderr.is_empty(), "it handed over without a word: {out:?}");
+        started.elapsed()
+    };
+    let took = second(&["mailto:hanako@example.ac.jp?cc=jiro@example.jp&subject=%E3%82%BC%E3%83%9F%E3%81%AE%E4%BB%B6&body=%E3%81%93%E3%82%93%E3%81%AB%E3%81%A1%E3%81%AF%0D%0A2%E8%A1%8C%E7%9B%AE"]);
+    run_until(&mut h, "作成 filled from the link", |a| a.compose.to == "hanako@example.ac.jp");
+    let c = &app(&h).compose;
+    assert_eq!((c.cc.as_str(), c.subject.as_str(), c.body.as_str()), ("jiro@example.jp", "ゼミの件", "こんにちは\n2行目"));
+    assert_eq!(app(&h).tab, Tab::Compose);
+    eprintln!("hand-over took {took:?}");
+
+    // Now something is being written: a second link asks before it replaces it.
+    h.get_by_label("件名").focus();
+    h.run_steps(2);
+    h.get_by_label("件名").type_text(" (下書き)");
+    h.run_steps(2);
+    second(&["mailto:saburo@example.jp?subject=other"]);
+    for _ in 0..40 {
+        h.run_steps(2);
+        if h.query_by_label("書きかけを残す (リンクは使わない)").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    click(&mut h, "書きかけを残す (リンクは使わない)");
+    assert_eq!(app(&h).compose.subject, "ゼミの件 (下書き)");
+    assert_eq!(app(&h).compose.to, "hanako@example.ac.jp");
+    second(&["mailto:saburo@example.jp?subject=other"]);
+    for _ in 0..40 {
+        h.run_steps(2);
+        if h.query_by_label("置き換える").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    click(&mut h, "置き換える");
+    run_until(&mut h, "the second link in 作成", |a| a.compose.to == "saburo@example.jp" && a.compose.subject == "other");
+
+    // A plain second double-click only brings the window forward: nothing changes in 作成.
+    second(&[]);
+    h.run_steps(4);
+    assert_eq!(app(&h).compose.to, "saburo@example.jp");
+}
