@@ -15,6 +15,12 @@ command -v authdaemond >/dev/null 2>&1 || need+=(courier-authdaemon)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
+# The cheap packaging checks (packaging/validate.sh) and the autostart entry's test.
+command -v desktop-file-validate >/dev/null 2>&1 || need+=(desktop-file-utils)
+command -v appstreamcli >/dev/null 2>&1 || need+=(appstream)
+command -v makensis >/dev/null 2>&1 || need+=(nsis)
+command -v groff >/dev/null 2>&1 || need+=(groff-base)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need[*]}"
   [ "$(id -u)" = 0 ] || { echo "tests/run.sh: need root to install ${need[*]}" >&2; exit 1; }
@@ -23,6 +29,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+bash packaging/validate.sh
 
 DIR=$(mktemp -d /tmp/popsend-servers.XXXXXX)
 chmod 755 "$DIR"   # the mail servers' own users must reach it

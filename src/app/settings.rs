@@ -42,8 +42,9 @@ impl SettingsForm {
                         (false, fl!("gui-save-invalid", count = errors.len()))
                     }
                     Saved::WriteFailed(why) => (false, fl!("gui-save-failed", detail = why.as_str())),
+                    Saved::AutostartFailed(why) => (false, fl!("gui-saved-autostart-failed", detail = why.as_str())),
                 });
-                if matches!(saved, Saved::Done | Saved::PasswordNotKept(_)) {
+                if matches!(saved, Saved::Done | Saved::PasswordNotKept(_) | Saved::AutostartFailed(_)) {
                     self.edited = false;
                     self.password.clear();
                 }
@@ -232,6 +233,9 @@ impl App {
                 ui.end_row();
                 ui.label("");
                 ui.checkbox(&mut f.notifications, fl!("set-notifications"));
+                ui.end_row();
+                ui.label("");
+                ui.checkbox(&mut f.autostart, fl!("set-autostart")).on_hover_text(fl!("set-autostart-hint"));
                 ui.end_row();
             });
             ui.add_space(8.0);

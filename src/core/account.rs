@@ -161,11 +161,13 @@ pub struct AppSection {
     pub language: Option<String>,
     /// A desktop notification when a waiting message is sent or fails for good.
     pub notifications: bool,
+    /// 「ログイン時に起動する」: the OS starts `popsend watch --until-empty` at login.
+    pub autostart: bool,
 }
 
 impl Default for AppSection {
     fn default() -> Self {
-        AppSection { language: None, notifications: true }
+        AppSection { language: None, notifications: true, autostart: false }
     }
 }
 

@@ -3,6 +3,7 @@
 //! and errors are typed values that the CLI (and later the GUI) turn into localized text.
 
 pub mod account;
+pub mod autostart;
 pub mod clock;
 pub mod compose;
 pub mod deliver;

@@ -36,6 +36,7 @@ pub struct Form {
     /// "" (the OS's), "ja" or "en".
     pub language: String,
     pub notifications: bool,
+    pub autostart: bool,
 }
 
 impl Default for Form {
@@ -115,6 +116,7 @@ impl Form {
             ca_file: c.tls.ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
             language: text(&c.app.language),
             notifications: c.app.notifications,
+            autostart: c.app.autostart,
         }
     }
 
@@ -176,7 +178,7 @@ impl Form {
             },
             relay: RelaySection { window_seconds, reuse_window: self.reuse_window, margin_seconds },
             tls: TlsSection { ca_file: opt(&self.ca_file).map(PathBuf::from) },
-            app: AppSection { language: opt(&self.language), notifications: self.notifications },
+            app: AppSection { language: opt(&self.language), notifications: self.notifications, autostart: self.autostart },
             fingerprint: String::new(),
         };
         for (key, fault) in config.faults() {

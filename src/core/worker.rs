@@ -93,6 +93,8 @@ pub enum Saved {
     PasswordNotKept(String),
     Invalid(Vec<FieldError>),
     WriteFailed(String),
+    /// Written, but the login entry (「ログイン時に起動する」) could not be changed: why.
+    AutostartFailed(String),
 }
 
 /// Something the desktop should announce (when the user allows notifications).
@@ -307,6 +309,13 @@ fn save(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Opti
     };
     if let Err(e) = crate::core::files::write_atomic(&paths.config_file, text.as_bytes()) {
         return Saved::WriteFailed(format!("{}: {e}", paths.config_file.display()));
+    }
+    // Changed only when asked: a test or a second data folder leaves the user's login alone.
+    if form.autostart != crate::core::autostart::is_set() {
+        let set = std::env::current_exe().and_then(|exe| crate::core::autostart::set(form.autostart, &exe, paths));
+        if let Err(e) = set {
+            return Saved::AutostartFailed(e.to_string());
+        }
     }
     let Some(password) = password else { return Saved::Done };
     let host = form.pop_host.trim();

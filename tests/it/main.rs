@@ -8,6 +8,7 @@ mod gui;
 mod hostile;
 mod outbox_faults;
 mod outbox_real;
+mod packaging;
 mod peers;
 mod pop_matrix;
 mod real_servers;

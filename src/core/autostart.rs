@@ -1,0 +1,216 @@
+//! 「ログイン時に起動する」: an entry in the OS's list of programs started at login that runs
+//! `popsend watch --until-empty` with this window's config and data folder, so mail that waited
+//! while popsend was closed goes out without opening the window, and the process ends when the
+//! outbox is empty. An XDG autostart entry on Linux, the `Run` key under HKCU on Windows, a
+//! LaunchAgent on macOS. It writes or removes that one entry and nothing else; it never starts
+//! anything itself.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::core::account::Paths;
+
+/// The arguments the entry starts popsend with (after the program itself).
+pub fn arguments(paths: &Paths) -> Vec<String> {
+    vec![
+        "--config".into(),
+        paths.config_file.display().to_string(),
+        "--data-dir".into(),
+        paths.data_dir.display().to_string(),
+        "watch".into(),
+        "--until-empty".into(),
+    ]
+}
+
+/// Puts the entry in place (`enabled`) or removes it, for the program `exe`.
+pub fn set(enabled: bool, exe: &Path, paths: &Paths) -> io::Result<()> {
+    imp::set(enabled, exe, paths)
+}
+
+/// Whether the entry is there (what 設定 shows).
+pub fn is_set() -> bool {
+    imp::is_set()
+}
+
+/// One argument of a desktop entry's `Exec` key (Desktop Entry Specification, "The Exec key"):
+/// quoted, with `"`, `` ` ``, `$` and `\` escaped inside the quotes, `%` doubled, and then the
+/// string-value escaping of the file format on top (a backslash written twice).
+pub fn exec_arg(arg: &str) -> String {
+    let mut quoted = String::from("\"");
+    for c in arg.chars() {
+        match c {
+            '"' | '`' | '$' | '\\' => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            '%' => quoted.push_str("%%"),
+            // A line break would end the key and start another: never in a path popsend wrote,
+            // but a path is whatever the user chose.
+            '\n' | '\r' => quoted.push(' '),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted.replace('\\', "\\\\")
+}
+
+/// The XDG autostart entry's text.
+pub fn desktop_entry(exe: &Path, paths: &Paths) -> String {
+    let exec: Vec<String> = std::iter::once(exe.display().to_string()).chain(arguments(paths)).map(|a| exec_arg(&a)).collect();
+    format!(
+        "[Desktop Entry]\nType=Application\nName=popsend (background sending)\nName[ja]=popsend (バックグラウンド送信)\n\
+         Comment=Sends the mail waiting in popsend's outbox, then ends\nComment[ja]=送信トレイで待っているメールを送って終了します\n\
+         Exec={}\nIcon={}\nTerminal=false\nNoDisplay=true\nX-GNOME-Autostart-enabled=true\n",
+        exec.join(" "),
+        crate::APP_ID,
+    )
+}
+
+/// Text made safe inside an XML element.
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The macOS LaunchAgent's property list.
+pub fn launch_agent(exe: &Path, paths: &Paths) -> String {
+    let args: String = std::iter::once(exe.display().to_string())
+        .chain(arguments(paths))
+        .map(|a| format!("    <string>{}</string>\n", xml(&a)))
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n\
+         <plist version=\"1.0\">\n<dict>\n  <key>Label</key>\n  <string>{}.watch</string>\n  <key>ProgramArguments</key>\n  <array>\n{args}  </array>\n\
+         \x20 <key>RunAtLoad</key>\n  <true/>\n  <key>ProcessType</key>\n  <string>Background</string>\n</dict>\n</plist>\n",
+        crate::APP_ID
+    )
+}
+
+/// Writes `text` to `file` (atomically, private) or removes it.
+#[cfg_attr(windows, allow(dead_code))]
+fn put(file: &Path, text: Option<String>) -> io::Result<()> {
+    match text {
+        Some(t) => crate::core::files::write_atomic(file, t.as_bytes()),
+        None => match std::fs::remove_file(file) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        },
+    }
+}
+
+/// Where the entry lives on this OS (`None`: no home folder).
+#[cfg_attr(windows, allow(dead_code))]
+pub fn entry_file() -> Option<PathBuf> {
+    let base = directories::BaseDirs::new()?;
+    if cfg!(target_os = "macos") {
+        Some(base.home_dir().join("Library/LaunchAgents").join(format!("{}.watch.plist", crate::APP_ID)))
+    } else {
+        Some(base.config_dir().join("autostart").join(format!("{}-watch.desktop", crate::APP_ID)))
+    }
+}
+
+#[cfg(not(windows))]
+mod imp {
+    use super::*;
+
+    fn no_home() -> io::Error {
+        io::Error::new(io::ErrorKind::NotFound, "no home folder to put the login entry in")
+    }
+
+    pub(super) fn set(enabled: bool, exe: &Path, paths: &Paths) -> io::Result<()> {
+        let file = entry_file().ok_or_else(no_home)?;
+        let text = if cfg!(target_os = "macos") { launch_agent(exe, paths) } else { desktop_entry(exe, paths) };
+        put(&file, enabled.then_some(text))
+    }
+
+    pub(super) fn is_set() -> bool {
+        entry_file().is_some_and(|f| f.exists())
+    }
+}
+
+#[cfg(windows)]
+mod imp {
+    use super::*;
+    use winreg::RegKey;
+    use winreg::enums::{HKEY_CURRENT_USER, KEY_READ, KEY_SET_VALUE};
+
+    const RUN: &str = r"Software\Microsoft\Windows\CurrentVersion\Run";
+    const VALUE: &str = "popsend";
+
+    /// One argument of a Windows command line (the quoting `CommandLineToArgvW` undoes).
+    fn quote(arg: &str) -> String {
+        let mut out = String::from("\"");
+        let mut backslashes = 0;
+        for c in arg.chars() {
+            match c {
+                '\\' => backslashes += 1,
+                '"' => {
+                    out.push_str(&"\\".repeat(backslashes * 2 + 1));
+                    out.push('"');
+                    backslashes = 0;
+                }
+                c => {
+                    out.push_str(&"\\".repeat(backslashes));
+                    out.push(c);
+                    backslashes = 0;
+                }
+            }
+        }
+        out.push_str(&"\\".repeat(backslashes * 2));
+        out.push('"');
+        out
+    }
+
+    pub(super) fn set(enabled: bool, exe: &Path, paths: &Paths) -> io::Result<()> {
+        let (run, _) = RegKey::predef(HKEY_CURRENT_USER).create_subkey(RUN)?;
+        if enabled {
+            let line: Vec<String> = std::iter::once(exe.display().to_string()).chain(arguments(paths)).map(|a| quote(&a)).collect();
+            run.set_value(VALUE, &line.join(" "))
+        } else {
+            match run.delete_value(VALUE) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    pub(super) fn is_set() -> bool {
+        RegKey::predef(HKEY_CURRENT_USER)
+            .open_subkey_with_flags(RUN, KEY_READ | KEY_SET_VALUE)
+            .and_then(|k| k.get_value::<String, _>(VALUE))
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths() -> Paths {
+        Paths { config_file: PathBuf::from("/home/太郎/My Mail/config.toml"), data_dir: PathBuf::from("/home/太郎/100%$data") }
+    }
+
+    #[test]
+    fn exec_arguments_are_quoted_as_the_spec_says() {
+        assert_eq!(exec_arg("/usr/bin/popsend"), "\"/usr/bin/popsend\"");
+        assert_eq!(exec_arg("a b"), "\"a b\"");
+        // `$` escaped for the Exec parser, then its backslash doubled for the file format.
+        assert_eq!(exec_arg("100%$x"), "\"100%%\\\\$x\"");
+        assert_eq!(exec_arg("a\"b"), "\"a\\\\\"b\"");
+        assert!(!exec_arg("a\nb").contains('\n'));
+    }
+
+    #[test]
+    fn the_entries_start_watch_with_this_windows_files() {
+        let exe = Path::new("/opt/popsend/bin/popsend");
+        let d = desktop_entry(exe, &paths());
+        let exec = d.lines().find(|l| l.starts_with("Exec=")).unwrap();
+        assert_eq!(
+            exec,
+            "Exec=\"/opt/popsend/bin/popsend\" \"--config\" \"/home/太郎/My Mail/config.toml\" \"--data-dir\" \"/home/太郎/100%%\\\\$data\" \"watch\" \"--until-empty\""
+        );
+        assert!(d.contains("NoDisplay=true") && d.contains("Name[ja]="));
+        let p = launch_agent(exe, &paths());
+        assert!(p.contains("<string>/home/太郎/100%$data</string>") && p.contains("<string>--until-empty</string>") && p.contains("<true/>"));
+        assert!(p.contains(&format!("<string>{}.watch</string>", crate::APP_ID)));
+    }
+}
