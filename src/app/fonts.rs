@@ -1,5 +1,6 @@
 //! Japanese glyphs on any machine: the bundled Noto Sans CJK JP subset becomes a fallback of both
-//! egui font families, after egui's own fonts (which have Latin but no kana or kanji).
+//! egui font families, after egui's own fonts (which have Latin but no kana or kanji). Text is a
+//! size larger than egui's defaults: kanji at 12.5 px are hard to read.
 
 use std::sync::Arc;
 
@@ -12,4 +13,11 @@ pub fn install(ctx: &egui::Context) {
         fonts.families.entry(family).or_default().push("noto-sans-cjk-jp".into());
     }
     ctx.set_fonts(fonts);
+    ctx.all_styles_mut(|style| {
+        use egui::{FontFamily::Proportional, FontId, TextStyle};
+        for (text, size) in [(TextStyle::Body, 14.5), (TextStyle::Button, 14.5), (TextStyle::Heading, 20.0), (TextStyle::Small, 11.5)] {
+            style.text_styles.insert(text, FontId::new(size, Proportional));
+        }
+        style.text_styles.insert(TextStyle::Monospace, FontId::new(13.5, egui::FontFamily::Monospace));
+    });
 }

@@ -24,6 +24,9 @@ pub struct SettingsForm {
     saved_taken: u64,
     /// The preset chosen last (its note shows under the list).
     preset: Option<usize>,
+    /// The widest label of the last frame: every section's label column is this wide, so all
+    /// fields line up in one column whatever the language.
+    label_width: f32,
 }
 
 impl SettingsForm {
@@ -111,15 +114,22 @@ impl App {
         let before = s.form.clone();
         let errors: Vec<(&str, String)> = s.errors.iter().map(|e| (e.key, problem_text(&e.problem))).collect();
         let error_for = |key: &str| errors.iter().find(|(k, _)| *k == key).map(|(_, m)| m.clone());
+        let label_col = s.label_width;
+        let widest = std::cell::Cell::new(0.0f32);
+        let label = |ui: &mut egui::Ui, text: String| {
+            let l = ui.label(text);
+            widest.set(widest.get().max(l.rect.width()));
+            l
+        };
         let f = &mut s.form;
         let mut password_typed = false;
         // Leave room below for 保存, which must always be in view.
         let list_height = (ui.available_height() - 2.5 * ui.spacing().interact_size.y).max(80.0);
         egui::ScrollArea::vertical().max_height(list_height).show(ui, |ui| {
-            let text_row = |ui: &mut egui::Ui, label: String, key: &str, value: &mut String, hint: Option<String>| {
-                let l = ui.label(label);
+            let text_row = |ui: &mut egui::Ui, text: String, key: &str, value: &mut String, hint: Option<String>| {
+                let l = label(ui, text);
                 ui.horizontal(|ui| {
-                    let mut edit = egui::TextEdit::singleline(value).desired_width(280.0);
+                    let mut edit = egui::TextEdit::singleline(value).desired_width(320.0);
                     if let Some(h) = hint {
                         edit = edit.hint_text(h);
                     }
@@ -130,8 +140,8 @@ impl App {
                 });
                 ui.end_row();
             };
-            let security_row = |ui: &mut egui::Ui, label: String, id: &str, value: &mut Security| {
-                let l = ui.label(label);
+            let security_row = |ui: &mut egui::Ui, text: String, id: &str, value: &mut Security| {
+                let l = label(ui, text);
                 egui::ComboBox::from_id_salt(id)
                     .selected_text(security_name(*value))
                     .show_ui(ui, |ui| {
@@ -165,19 +175,19 @@ impl App {
                 ui.colored_label(ERROR, fl!("set-presets-unreadable", detail = p.as_str()));
             }
             ui.heading(fl!("set-section-account"));
-            egui::Grid::new("set-account").num_columns(2).show(ui, |ui| {
+            egui::Grid::new("set-account").num_columns(2).min_col_width(label_col).show(ui, |ui| {
                 text_row(ui, fl!("set-address"), "account.address", &mut f.address, Some("taro@example.ac.jp".into()));
                 text_row(ui, fl!("set-display-name"), "account.display_name", &mut f.display_name, None);
             });
             ui.heading(fl!("set-section-pop"));
-            egui::Grid::new("set-pop").num_columns(2).show(ui, |ui| {
+            egui::Grid::new("set-pop").num_columns(2).min_col_width(label_col).show(ui, |ui| {
                 text_row(ui, fl!("set-pop-host"), "pop.host", &mut f.pop_host, Some("mail.example.ac.jp".into()));
                 security_row(ui, fl!("set-pop-security"), "pop-security", &mut f.pop_security);
                 text_row(ui, fl!("set-pop-port"), "pop.port", &mut f.pop_port, Some(if f.pop_security == Security::Tls { "995" } else { "110" }.into()));
                 text_row(ui, fl!("set-pop-username"), "pop.username", &mut f.pop_username, None);
-                let l = ui.label(fl!("set-password"));
+                let l = label(ui, fl!("set-password"));
                 ui.vertical(|ui| {
-                    password_typed = ui.add(egui::TextEdit::singleline(&mut s.password).password(true).desired_width(280.0)).labelled_by(l.id).changed();
+                    password_typed = ui.add(egui::TextEdit::singleline(&mut s.password).password(true).desired_width(320.0)).labelled_by(l.id).changed();
                     ui.weak(match password_from {
                         Some(PasswordFrom::Found(Source::Keyring)) => fl!("set-password-keyring"),
                         Some(PasswordFrom::Found(Source::Env)) => fl!("set-password-env"),
@@ -187,7 +197,7 @@ impl App {
                     });
                 });
                 ui.end_row();
-                let l = ui.label(fl!("set-pop-auth"));
+                let l = label(ui, fl!("set-pop-auth"));
                 egui::ComboBox::from_id_salt("pop-auth")
                     .selected_text(auth_name(f.pop_auth))
                     .show_ui(ui, |ui| {
@@ -204,7 +214,7 @@ impl App {
                 text_row(ui, fl!("set-password-command-label"), "pop.password_command", &mut f.password_command, None);
             });
             ui.heading(fl!("set-section-smtp"));
-            egui::Grid::new("set-smtp").num_columns(2).show(ui, |ui| {
+            egui::Grid::new("set-smtp").num_columns(2).min_col_width(label_col).show(ui, |ui| {
                 text_row(ui, fl!("set-smtp-host"), "smtp.host", &mut f.smtp_host, Some(fl!("set-smtp-host-hint")));
                 security_row(ui, fl!("set-smtp-security"), "smtp-security", &mut f.smtp_security);
                 text_row(ui, fl!("set-smtp-port"), "smtp.port", &mut f.smtp_port, Some(if f.smtp_security == Security::Tls { "465" } else { "25" }.into()));
@@ -214,7 +224,7 @@ impl App {
                 ui.end_row();
             });
             ui.heading(fl!("set-section-window"));
-            egui::Grid::new("set-window").num_columns(2).show(ui, |ui| {
+            egui::Grid::new("set-window").num_columns(2).min_col_width(label_col).show(ui, |ui| {
                 text_row(ui, fl!("set-window-minutes"), "relay.window_seconds", &mut f.window_minutes, None);
                 ui.label("");
                 ui.checkbox(&mut f.reuse_window, fl!("set-reuse-window"));
@@ -223,8 +233,8 @@ impl App {
                 text_row(ui, fl!("set-ca-file"), "tls.ca_file", &mut f.ca_file, None);
             });
             ui.heading(fl!("set-section-app"));
-            egui::Grid::new("set-app").num_columns(2).show(ui, |ui| {
-                ui.label(fl!("set-language"));
+            egui::Grid::new("set-app").num_columns(2).min_col_width(label_col).show(ui, |ui| {
+                label(ui, fl!("set-language"));
                 ui.horizontal(|ui| {
                     for l in ["", "ja", "en"] {
                         ui.radio_value(&mut f.language, l.to_owned(), language_name(l));
@@ -241,6 +251,10 @@ impl App {
             ui.add_space(8.0);
         });
         s.preset = chosen;
+        if widest.get() != s.label_width {
+            s.label_width = widest.get();
+            ui.ctx().request_repaint();
+        }
         if s.form != before || password_typed {
             s.edited = true;
             s.message = None;

@@ -49,15 +49,12 @@ pub use explain::{EXIT_FAILED, EXIT_OK, EXIT_TEMPORARY, EXIT_USAGE};
 use explain::Explained;
 
 #[derive(Parser, Debug)]
-#[command(name = "popsend", version, args_conflicts_with_subcommands = true)]
+#[command(name = "popsend", version)]
 struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// A `mailto:` link to open in 作成 (what a browser or the desktop hands over).
-    #[arg(value_name = "URL")]
-    url: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -76,6 +73,10 @@ enum Command {
     Watch(WatchArgs),
     Diagnose(DiagnoseArgs),
     Guide(GuideArgs),
+    /// Any other word: a `mailto:` link to open in 作成 (what a browser or the desktop hands
+    /// over), or a mistake.
+    #[command(external_subcommand)]
+    Other(Vec<String>),
 }
 
 #[derive(Args, Debug)]
@@ -126,7 +127,8 @@ fn command() -> clap::Command {
         .about(fl!("cli-about"))
         .mut_arg("config", |a| a.help(fl!("cli-config-help")))
         .mut_arg("data_dir", |a| a.help(fl!("cli-data-dir-help")))
-        .mut_arg("url", |a| a.help(fl!("cli-url-help")))
+        .override_usage("popsend [OPTIONS] [mailto:URL]\n       popsend [OPTIONS] <COMMAND>")
+        .after_help(fl!("cli-url-help"))
         .mut_subcommand("send", |s| {
             s.about(fl!("cli-send-about"))
                 .mut_arg("to", |a| a.help(fl!("cli-to-help")))
@@ -169,8 +171,16 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let Some(command) = cli.command else {
-        return window(cli.url.as_deref(), Paths::resolve(cli.config, cli.data_dir));
+    let command = match cli.command {
+        None => return window(None, Paths::resolve(cli.config, cli.data_dir)),
+        Some(Command::Other(words)) => {
+            let [word] = words.as_slice() else {
+                tell!("{}", fl!("err-unknown-word", word = crate::core::display_safe(&words.join(" "))));
+                return ExitCode::from(EXIT_USAGE);
+            };
+            return window(Some(word), Paths::resolve(cli.config, cli.data_dir));
+        }
+        Some(c) => c,
     };
     // Guides need no config: they are for people still setting up.
     if let Command::Guide(GuideArgs { client }) = &command {
