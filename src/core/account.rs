@@ -465,7 +465,10 @@ pub struct Paths {
 
 impl Paths {
     pub fn resolve(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> Paths {
-        let dirs = directories::ProjectDirs::from("jp", "popsend", "popsend");
+        // ~/.config/popsend and ~/.local/share/popsend; %APPDATA%\popsend\config and
+        // %LOCALAPPDATA%\popsend\data (not popsend\popsend); macOS: the bundle id's folder.
+        let name = if cfg!(target_os = "macos") { crate::APP_ID } else { "popsend" };
+        let dirs = directories::ProjectDirs::from_path(PathBuf::from(name));
         let config_file = config.unwrap_or_else(|| match &dirs {
             Some(d) => d.config_dir().join("config.toml"),
             None => PathBuf::from("popsend.toml"),
