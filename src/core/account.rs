@@ -474,7 +474,7 @@ impl Paths {
             None => PathBuf::from("popsend.toml"),
         });
         let data_dir = data_dir.unwrap_or_else(|| match &dirs {
-            Some(d) => d.data_dir().to_owned(),
+            Some(d) => d.data_local_dir().to_owned(),
             None => PathBuf::from("popsend-data"),
         });
         Paths { config_file, data_dir }
