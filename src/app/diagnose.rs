@@ -36,33 +36,69 @@ impl App {
             }
         });
         let Some((running, steps)) = &self.view.diagnosis else { return };
+        if !running && let Some(port) = switch_offer(steps) {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(fl!("gui-switch-offer", port = port));
+                if ui.button(fl!("gui-switch")).clicked() {
+                    // Saved, then tested again with the new settings (the worker takes them in order).
+                    let mut form = self.view.settings.clone();
+                    switch_to(&mut form, port);
+                    self.settings.form = form.clone();
+                    if self.ask(Request::SaveSettings { form: Box::new(form), password: None }) {
+                        self.ask(Request::Diagnose);
+                    }
+                }
+            });
+        }
+        let Some((running, steps)) = &self.view.diagnosis else { return };
         ui.separator();
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            for (i, r) in steps.iter().enumerate() {
-                // ✓ and ×: the bundled fonts have these (not ✗, which the copied text uses).
-                let (mark, color) = match r.finding {
-                    Finding::Ok => ("✓", GOOD),
-                    Finding::Skipped(_) => ("–", ui.visuals().weak_text_color()),
-                    _ => ("×", ERROR),
-                };
-                let t = step_text(i, r);
-                ui.horizontal_wrapped(|ui| {
-                    ui.colored_label(color, format!("{mark} {}", t.title));
-                    ui.label(t.what);
-                });
-                ui.indent(("step", i), |ui| {
-                    if let Some(detail) = t.detail {
-                        ui.weak(detail);
-                    }
-                    for line in [t.reply, t.next].into_iter().flatten() {
-                        ui.label(line);
-                    }
-                });
+        egui::ScrollArea::vertical().show(ui, |ui| steps_list(ui, steps, *running));
+    }
+}
+
+/// Each step as it ended (✓/×/–, the finding, the server's reply, the next thing to try), and the
+/// verdict once the test is over. Also the first-run assistant's third step.
+pub(super) fn steps_list(ui: &mut egui::Ui, steps: &[crate::core::diagnose::StepResult], running: bool) {
+    for (i, r) in steps.iter().enumerate() {
+        // ✓ and ×: the bundled fonts have these (not ✗, which the copied text uses).
+        let (mark, color) = match r.finding {
+            Finding::Ok => ("✓", GOOD),
+            Finding::Skipped(_) => ("–", ui.visuals().weak_text_color()),
+            _ => ("×", ERROR),
+        };
+        let t = step_text(i, r);
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(color, format!("{mark} {}", t.title));
+            ui.label(t.what);
+        });
+        ui.indent(("step", i), |ui| {
+            if let Some(detail) = t.detail {
+                ui.weak(detail);
             }
-            if !running {
-                ui.separator();
-                ui.strong(diagnose_verdict(steps));
+            for line in [t.reply, t.next].into_iter().flatten() {
+                ui.label(line);
             }
         });
     }
+    if !running {
+        ui.separator();
+        ui.strong(diagnose_verdict(steps));
+    }
+}
+
+/// When port 25 did not answer and another port offered SMTP AUTH: that port (587 or 465).
+pub(super) fn switch_offer(steps: &[crate::core::diagnose::StepResult]) -> Option<u16> {
+    steps.iter().find_map(|s| match &s.finding {
+        Finding::SmtpPortSilent { alternatives, .. } => alternatives.iter().find(|(_, auth)| *auth).map(|(port, _)| *port),
+        _ => None,
+    })
+}
+
+/// The settings switched to SMTP AUTH on `port`: implicit TLS on 465, STARTTLS otherwise, the
+/// POP user name for SMTP AUTH (the same password).
+pub(super) fn switch_to(f: &mut crate::core::settings::Form, port: u16) {
+    use crate::core::account::Security;
+    f.smtp_port = port.to_string();
+    f.smtp_security = if port == 465 { Security::Tls } else { Security::Starttls };
+    f.smtp_username = f.pop_username.clone();
 }

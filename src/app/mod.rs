@@ -4,6 +4,7 @@
 //! second while the countdown runs, and once after typing to save the draft. Every visible string
 //! comes from `i18n`.
 
+mod assistant;
 mod compose;
 mod diagnose;
 mod fonts;
@@ -22,7 +23,7 @@ use crate::core::instance::{Handover, Listener};
 use crate::core::mailto::{self, Mailto};
 use crate::core::engine::Activity;
 use crate::core::outbox::State;
-use crate::core::worker::{Hooks, Notice, Problem, Request, View, Worker};
+use crate::core::worker::{Geometry, Hooks, Notice, Problem, Request, View, Worker};
 use crate::fl;
 
 pub use settings::SettingsForm;
@@ -38,6 +39,8 @@ pub enum Tab {
     Settings,
     Diagnose,
     Guides,
+    /// The first-run assistant (not a tab of its own: first start, or 設定 「設定をやり直す」).
+    Assistant,
 }
 
 pub struct App {
@@ -66,6 +69,10 @@ pub struct App {
     guides: Option<(String, Vec<crate::guides::Guide>)>,
     /// Requests from later starts of popsend (a second double-click, a `mailto:` link).
     instance: Option<Listener>,
+    /// The first-run assistant's state.
+    pub assistant: assistant::Assistant,
+    /// The 文字サイズ last applied.
+    zoom: Option<f32>,
     /// The desktop's light/dark answer, while it is awaited.
     dark: Option<std::sync::mpsc::Receiver<bool>>,
 }
@@ -79,9 +86,14 @@ impl App {
 
     /// `new` with another way to announce notices (the tests record them).
     pub fn with_notify(ctx: &egui::Context, paths: Paths, notify: Arc<dyn Fn(Notice) + Send + Sync>) -> App {
+        App::with_hooks(ctx, paths, notify, crate::core::discover::Options::default())
+    }
+
+    /// `with_notify`, with the first-run assistant looking for servers where `discovery` says.
+    pub fn with_hooks(ctx: &egui::Context, paths: Paths, notify: Arc<dyn Fn(Notice) + Send + Sync>, discovery: crate::core::discover::Options) -> App {
         fonts::install(ctx);
         let repaint_ctx = ctx.clone();
-        let worker = Worker::spawn(paths, Hooks { repaint: Arc::new(move || repaint_ctx.request_repaint()), notify });
+        let worker = Worker::spawn(paths, Hooks { repaint: Arc::new(move || repaint_ctx.request_repaint()), notify, discovery });
         App {
             worker,
             view: View::default(),
@@ -99,6 +111,8 @@ impl App {
             guide_query: String::new(),
             guides: None,
             instance: None,
+            assistant: assistant::Assistant::default(),
+            zoom: None,
             dark: None,
         }
     }
@@ -174,6 +188,12 @@ impl App {
         }
         self.handovers(ui);
         self.take_mailto(ui);
+        // 文字サイズ, when the saved value changes (Ctrl+plus/minus still zoom in between).
+        let zoom = self.view.settings.zoom.clamp(*crate::core::account::ZOOM_RANGE.start(), *crate::core::account::ZOOM_RANGE.end());
+        if self.zoom != Some(zoom) {
+            self.zoom = Some(zoom);
+            ui.ctx().set_zoom_factor(zoom);
+        }
         self.keys(ui);
         egui::Panel::top("status").show(ui, |ui| self.status_bar(ui));
         egui::CentralPanel::default().show(ui, |ui| {
@@ -200,6 +220,7 @@ impl App {
                 Tab::Settings => self.settings_view(ui),
                 Tab::Diagnose => self.diagnose_view(ui),
                 Tab::Guides => self.guides_view(ui),
+                Tab::Assistant => self.assistant_view(ui),
             }
         });
         self.keep_draft(ui);
@@ -210,7 +231,7 @@ impl App {
     fn take_view(&mut self) {
         if matches!(self.view.problem, Some(Problem::SetupNeeded)) && !self.setup_shown {
             self.setup_shown = true;
-            self.tab = Tab::Settings;
+            self.start_assistant();
         }
         self.settings.take(&self.view);
         self.take_compose();
@@ -288,8 +309,13 @@ impl App {
     fn close_question(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         if ctx.input(|i| i.viewport().close_requested()) && !self.closing {
-            // The draft is saved now, whatever the answer.
+            // The draft is saved now, whatever the answer, and where the window is.
             self.ask(Request::SaveDraft(Box::new(self.compose.clone())));
+            let (inner, outer) = ctx.input(|i| (i.viewport().inner_rect, i.viewport().outer_rect));
+            if let Some(inner) = inner {
+                let at = outer.map(|o| [o.min.x, o.min.y]);
+                self.ask(Request::SaveGeometry(Geometry { size: [inner.width(), inner.height()], at }));
+            }
             self.compose_state.saved = self.compose.clone();
             if self.pending() > 0 {
                 ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
@@ -370,12 +396,17 @@ const ICON_PNG: &[u8] = include_bytes!("../../packaging/icons/png/popsend-128.pn
 /// `mailto` fills 作成 at once.
 pub fn run(paths: Paths, listener: Option<Listener>, mailto: Option<Mailto>) -> Result<(), String> {
     let started = std::time::Instant::now();
+    // Where and how large the window was when it last closed.
+    let last = crate::core::worker::saved_geometry(&paths.data_dir);
     let mut viewport = egui::ViewportBuilder::default()
         .with_title(fl!("app-name"))
         .with_app_id(crate::APP_ID)
-        .with_inner_size([960.0, 700.0])
+        .with_inner_size(last.map_or([960.0, 700.0], |g| g.size))
         .with_min_inner_size([560.0, 420.0])
         .with_drag_and_drop(true);
+    if let Some(at) = last.and_then(|g| g.at) {
+        viewport = viewport.with_position(at);
+    }
     match eframe::icon_data::from_png_bytes(ICON_PNG) {
         Ok(icon) => viewport = viewport.with_icon(Arc::new(icon)),
         Err(e) => tell_icon_problem(&e.to_string()),

@@ -103,6 +103,10 @@ fn language_name(l: &str) -> String {
     }
 }
 
+/// The keys of the fields under 「詳細設定」 (it opens by itself when one of them is wrong).
+const ADVANCED_KEYS: [&str; 9] =
+    ["pop.port", "pop.security", "pop.auth", "pop.password_command", "smtp.port", "smtp.security", "smtp.username", "relay.margin_seconds", "tls.ca_file"];
+
 impl App {
     pub(super) fn settings_view(&mut self, ui: &mut egui::Ui) {
         let save_key = ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::S));
@@ -182,8 +186,6 @@ impl App {
             ui.heading(fl!("set-section-pop"));
             egui::Grid::new("set-pop").num_columns(2).min_col_width(label_col).show(ui, |ui| {
                 text_row(ui, fl!("set-pop-host"), "pop.host", &mut f.pop_host, Some("mail.example.ac.jp".into()));
-                security_row(ui, fl!("set-pop-security"), "pop-security", &mut f.pop_security);
-                text_row(ui, fl!("set-pop-port"), "pop.port", &mut f.pop_port, Some(if f.pop_security == Security::Tls { "995" } else { "110" }.into()));
                 text_row(ui, fl!("set-pop-username"), "pop.username", &mut f.pop_username, None);
                 let l = label(ui, fl!("set-password"));
                 ui.vertical(|ui| {
@@ -197,41 +199,50 @@ impl App {
                     });
                 });
                 ui.end_row();
-                let l = label(ui, fl!("set-pop-auth"));
-                egui::ComboBox::from_id_salt("pop-auth")
-                    .selected_text(auth_name(f.pop_auth))
-                    .show_ui(ui, |ui| {
-                        for a in [PopAuth::Auto, PopAuth::Plain, PopAuth::User, PopAuth::Apop] {
-                            ui.selectable_value(&mut f.pop_auth, a, auth_name(a));
-                        }
-                    })
-                    .response
-                    .labelled_by(l.id);
-                ui.end_row();
-                ui.label("");
-                ui.checkbox(&mut f.allow_plaintext_password, fl!("set-allow-plaintext"));
-                ui.end_row();
-                text_row(ui, fl!("set-password-command-label"), "pop.password_command", &mut f.password_command, None);
             });
             ui.heading(fl!("set-section-smtp"));
             egui::Grid::new("set-smtp").num_columns(2).min_col_width(label_col).show(ui, |ui| {
                 text_row(ui, fl!("set-smtp-host"), "smtp.host", &mut f.smtp_host, Some(fl!("set-smtp-host-hint")));
-                security_row(ui, fl!("set-smtp-security"), "smtp-security", &mut f.smtp_security);
-                text_row(ui, fl!("set-smtp-port"), "smtp.port", &mut f.smtp_port, Some(if f.smtp_security == Security::Tls { "465" } else { "25" }.into()));
-                text_row(ui, fl!("set-smtp-username"), "smtp.username", &mut f.smtp_username, Some(fl!("set-smtp-username-hint")));
-                ui.label("");
-                ui.checkbox(&mut f.smtp_allow_plaintext_password, fl!("set-smtp-allow-plaintext"));
-                ui.end_row();
-            });
-            ui.heading(fl!("set-section-window"));
-            egui::Grid::new("set-window").num_columns(2).min_col_width(label_col).show(ui, |ui| {
                 text_row(ui, fl!("set-window-minutes"), "relay.window_seconds", &mut f.window_minutes, None);
-                ui.label("");
-                ui.checkbox(&mut f.reuse_window, fl!("set-reuse-window"));
-                ui.end_row();
-                text_row(ui, fl!("set-margin"), "relay.margin_seconds", &mut f.margin_seconds, Some(fl!("set-margin-hint")));
-                text_row(ui, fl!("set-ca-file"), "tls.ca_file", &mut f.ca_file, None);
             });
+            // The technical fields, folded unless one of them is wrong.
+            let advanced_wrong = ADVANCED_KEYS.iter().any(|k| error_for(k).is_some());
+            egui::CollapsingHeader::new(fl!("set-advanced"))
+                .id_salt("set-advanced")
+                .default_open(false)
+                .open(advanced_wrong.then_some(true))
+                .show(ui, |ui| {
+                    egui::Grid::new("set-advanced-grid").num_columns(2).min_col_width(label_col).show(ui, |ui| {
+                        security_row(ui, fl!("set-pop-security"), "pop-security", &mut f.pop_security);
+                        text_row(ui, fl!("set-pop-port"), "pop.port", &mut f.pop_port, Some(if f.pop_security == Security::Tls { "995" } else { "110" }.into()));
+                        let l = label(ui, fl!("set-pop-auth"));
+                        egui::ComboBox::from_id_salt("pop-auth")
+                            .selected_text(auth_name(f.pop_auth))
+                            .show_ui(ui, |ui| {
+                                for a in [PopAuth::Auto, PopAuth::Plain, PopAuth::User, PopAuth::Apop] {
+                                    ui.selectable_value(&mut f.pop_auth, a, auth_name(a));
+                                }
+                            })
+                            .response
+                            .labelled_by(l.id);
+                        ui.end_row();
+                        ui.label("");
+                        ui.checkbox(&mut f.allow_plaintext_password, fl!("set-allow-plaintext"));
+                        ui.end_row();
+                        text_row(ui, fl!("set-password-command-label"), "pop.password_command", &mut f.password_command, None);
+                        security_row(ui, fl!("set-smtp-security"), "smtp-security", &mut f.smtp_security);
+                        text_row(ui, fl!("set-smtp-port"), "smtp.port", &mut f.smtp_port, Some(if f.smtp_security == Security::Tls { "465" } else { "25" }.into()));
+                        text_row(ui, fl!("set-smtp-username"), "smtp.username", &mut f.smtp_username, Some(fl!("set-smtp-username-hint")));
+                        ui.label("");
+                        ui.checkbox(&mut f.smtp_allow_plaintext_password, fl!("set-smtp-allow-plaintext"));
+                        ui.end_row();
+                        ui.label("");
+                        ui.checkbox(&mut f.reuse_window, fl!("set-reuse-window"));
+                        ui.end_row();
+                        text_row(ui, fl!("set-margin"), "relay.margin_seconds", &mut f.margin_seconds, Some(fl!("set-margin-hint")));
+                        text_row(ui, fl!("set-ca-file"), "tls.ca_file", &mut f.ca_file, None);
+                    });
+                });
             ui.heading(fl!("set-section-app"));
             egui::Grid::new("set-app").num_columns(2).min_col_width(label_col).show(ui, |ui| {
                 label(ui, fl!("set-language"));
@@ -240,6 +251,17 @@ impl App {
                         ui.radio_value(&mut f.language, l.to_owned(), language_name(l));
                     }
                 });
+                ui.end_row();
+                let l = label(ui, fl!("set-zoom"));
+                egui::ComboBox::from_id_salt("zoom")
+                    .selected_text(format!("{:.0} %", f.zoom * 100.0))
+                    .show_ui(ui, |ui| {
+                        for z in [1.0, 1.25, 1.5, 1.75, 2.0] {
+                            ui.selectable_value(&mut f.zoom, z, format!("{:.0} %", z * 100.0));
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
                 ui.end_row();
                 ui.label("");
                 ui.checkbox(&mut f.notifications, fl!("set-notifications"));
@@ -260,8 +282,10 @@ impl App {
             s.message = None;
         }
         let mut save = save_key;
+        let mut restart = false;
         ui.horizontal(|ui| {
             save |= ui.button(fl!("set-save")).on_hover_text("Ctrl+S").clicked();
+            restart = ui.button(fl!("set-restart-assistant")).clicked();
             if ui.add_enabled(s.edited, egui::Button::new(fl!("set-revert"))).clicked() {
                 s.edited = false;
                 s.password.clear();
@@ -280,6 +304,9 @@ impl App {
             let password = (!s.password.is_empty()).then(|| Password::new(s.password.clone()));
             let form = Box::new(s.form.clone());
             self.ask(Request::SaveSettings { form, password });
+        }
+        if restart {
+            self.start_assistant();
         }
     }
 }

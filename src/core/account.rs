@@ -163,11 +163,16 @@ pub struct AppSection {
     pub notifications: bool,
     /// 「ログイン時に起動する」: the OS starts `popsend watch --until-empty` at login.
     pub autostart: bool,
+    /// 文字サイズ: the window's zoom, 1.0 = 100 % (kept within `ZOOM_RANGE` when used).
+    pub zoom: f32,
 }
+
+/// The zoom factors the window accepts (a hand-edited config outside them is brought inside).
+pub const ZOOM_RANGE: std::ops::RangeInclusive<f32> = 0.75..=3.0;
 
 impl Default for AppSection {
     fn default() -> Self {
-        AppSection { language: None, notifications: true, autostart: false }
+        AppSection { language: None, notifications: true, autostart: false, zoom: 1.0 }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod compose;
 pub mod deliver;
 pub mod diagnose;
+pub mod discover;
 pub mod drafts;
 pub mod engine;
 pub mod files;

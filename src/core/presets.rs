@@ -44,6 +44,10 @@ pub struct Preset {
     pub smtp_auth: Option<bool>,
     #[serde(default)]
     pub window_minutes: Option<f64>,
+    /// The mail domains this preset is for (subdomains included): the first-run assistant
+    /// chooses it from the address alone.
+    #[serde(default)]
+    pub domains: Vec<String>,
 }
 
 #[derive(Deserialize)]

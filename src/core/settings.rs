@@ -6,11 +6,11 @@
 use std::path::PathBuf;
 
 use crate::core::account::{
-    AccountSection, AppSection, Config, Fault, PopAuth, PopSection, RelaySection, Security, SmtpSection, TlsSection,
+    AccountSection, AppSection, Config, Fault, PopAuth, PopSection, RelaySection, Security, SmtpSection, TlsSection, ZOOM_RANGE,
 };
 
 /// The form's fields, as typed. Empty text means "unset" (the default applies).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Form {
     pub address: String,
     pub display_name: String,
@@ -37,6 +37,8 @@ pub struct Form {
     pub language: String,
     pub notifications: bool,
     pub autostart: bool,
+    /// 文字サイズ (1.0 = 100 %).
+    pub zoom: f32,
 }
 
 impl Default for Form {
@@ -86,7 +88,7 @@ fn opt(s: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_owned())
 }
 
-fn minutes(seconds: u64) -> String {
+pub fn minutes(seconds: u64) -> String {
     if seconds.is_multiple_of(60) { (seconds / 60).to_string() } else { format!("{}", seconds as f64 / 60.0) }
 }
 
@@ -117,6 +119,7 @@ impl Form {
             language: text(&c.app.language),
             notifications: c.app.notifications,
             autostart: c.app.autostart,
+            zoom: c.app.zoom,
         }
     }
 
@@ -178,7 +181,7 @@ impl Form {
             },
             relay: RelaySection { window_seconds, reuse_window: self.reuse_window, margin_seconds },
             tls: TlsSection { ca_file: opt(&self.ca_file).map(PathBuf::from) },
-            app: AppSection { language: opt(&self.language), notifications: self.notifications, autostart: self.autostart },
+            app: AppSection { language: opt(&self.language), notifications: self.notifications, autostart: self.autostart, zoom: self.zoom.clamp(*ZOOM_RANGE.start(), *ZOOM_RANGE.end()) },
             fingerprint: String::new(),
         };
         for (key, fault) in config.faults() {

@@ -19,6 +19,7 @@ use crate::core::clock::{Clock, SystemClock};
 use crate::core::compose;
 use crate::core::deliver::{Deliverer, Outgoing};
 use crate::core::diagnose::{self, StepResult};
+use crate::core::discover;
 use crate::core::drafts::{self, Unsent};
 use crate::core::engine::{self, Command, Event, Snapshot};
 use crate::core::net::TrustAnchors;
@@ -53,6 +54,60 @@ pub enum Request {
     Delete(i64),
     /// Stop; with `background`, a `popsend watch --until-empty` process goes on sending.
     Shutdown { background: bool },
+    /// Remember where the window is (it opens there next time).
+    SaveGeometry(Geometry),
+    /// First-run assistant: find the servers of this address (`View::discovery`).
+    Discover(String),
+    /// First-run assistant: 接続テスト with these settings, not saved, trying each user name in
+    /// turn while the server refuses the password; steps in `View::diagnosis`, the outcome in
+    /// `View::trial`.
+    TryAccount { form: Box<Form>, usernames: Vec<String>, password: Password },
+    /// First-run assistant: save (as 「保存」), and queue `test_mail` (a message to the address
+    /// itself, worded by the window), which the restarted engine then sends.
+    FinishSetup { form: Box<Form>, password: Password, test_mail: Option<Box<Unsent>> },
+}
+
+/// The window's size (logical points) and, where the desktop tells it, its position.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Geometry {
+    pub size: [f32; 2],
+    pub at: Option<[f32; 2]>,
+}
+
+/// The file the window's geometry is kept in, in the data folder.
+const GEOMETRY_FILE: &str = "window-geometry";
+
+/// The geometry saved when the window last closed; `None` when there is none or it makes no
+/// sense (a damaged file, a window smaller than usable or larger than any screen).
+pub fn saved_geometry(data_dir: &std::path::Path) -> Option<Geometry> {
+    let text = std::fs::read_to_string(data_dir.join(GEOMETRY_FILE)).ok()?;
+    let n: Vec<f32> = text.split_ascii_whitespace().map(str::parse).collect::<Result<_, _>>().ok()?;
+    let size = [*n.first()?, *n.get(1)?];
+    if !size.iter().all(|v| (320.0..=16384.0).contains(v)) {
+        return None;
+    }
+    let at = match n.get(2..4) {
+        Some([x, y]) if x.abs() <= 32768.0 && y.abs() <= 32768.0 => Some([*x, *y]),
+        _ => None,
+    };
+    Some(Geometry { size, at })
+}
+
+fn save_geometry(data_dir: &std::path::Path, g: Geometry) -> std::io::Result<()> {
+    let mut text = format!("{} {}", g.size[0].round(), g.size[1].round());
+    if let Some([x, y]) = g.at {
+        text += &format!(" {} {}", x.round(), y.round());
+    }
+    crate::core::files::write_atomic(&data_dir.join(GEOMETRY_FILE), format!("{text}\n").as_bytes())
+}
+
+/// The first-run assistant's search for the servers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discovery {
+    pub address: String,
+    /// The steps so far (the last one is running until `result` is set).
+    pub progress: Vec<discover::Progress>,
+    pub result: Option<Result<discover::Proposal, discover::NotFound>>,
 }
 
 /// A problem the UI shows as a line of text (already in the user's language where it came from
@@ -135,6 +190,11 @@ pub struct View {
     pub presets_problem: Option<String>,
     /// The last 接続テスト: its steps so far, and whether it is still running.
     pub diagnosis: Option<(bool, Vec<StepResult>)>,
+    /// The first-run assistant's search.
+    pub discovery: Option<Discovery>,
+    /// The assistant's last `TryAccount`: the form as tried last (with the user name that got
+    /// furthest) and whether every step passed.
+    pub trial: Option<(u64, Box<Form>, bool)>,
 }
 
 /// How many rows of each list the UI receives (the newest). The UI lays out only the visible
@@ -147,6 +207,8 @@ pub const LIST_LIMIT: usize = 10_000;
 pub struct Hooks {
     pub repaint: Arc<dyn Fn() + Send + Sync>,
     pub notify: Arc<dyn Fn(Notice) + Send + Sync>,
+    /// Where the first-run assistant looks for servers (the tests point it at their own ports).
+    pub discovery: discover::Options,
 }
 
 pub struct Worker {
@@ -261,6 +323,99 @@ fn run(paths: Paths, mut rx: mpsc::Receiver<Request>, shared: Shared) {
     }
 }
 
+/// The first-run assistant's requests that need no session: finding the servers and trying
+/// unsaved settings. Returns the other requests.
+async fn assistant(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
+    match r {
+        Request::Discover(address) => {
+            shared.publish(|v| v.discovery = Some(Discovery { address: address.clone(), progress: Vec::new(), result: None }));
+            let (presets, _) = presets::load(&paths.config_file);
+            let result = discover::find(&address, &presets, &shared.hooks.discovery, &mut |p| {
+                shared.publish(|v| {
+                    if let Some(d) = v.discovery.as_mut() {
+                        d.progress.push(p);
+                    }
+                })
+            })
+            .await;
+            shared.publish(|v| {
+                if let Some(d) = v.discovery.as_mut() {
+                    d.result = Some(result);
+                }
+            });
+        }
+        Request::TryAccount { form, usernames, password } => try_account(*form, usernames, &password, shared).await,
+        other => return Some(other),
+    }
+    None
+}
+
+/// 接続テスト with unsaved settings, once per user name until one is not refused.
+async fn try_account(mut form: Form, usernames: Vec<String>, password: &Password, shared: &Shared) {
+    let clock = SystemClock;
+    let mut candidates = usernames.into_iter().filter(|u| !u.trim().is_empty()).peekable();
+    loop {
+        if let Some(u) = candidates.next() {
+            form.smtp_username = if form.smtp_username.is_empty() { String::new() } else { u.clone() };
+            form.pop_username = u;
+        }
+        shared.publish(|v| v.diagnosis = Some((true, Vec::new())));
+        let steps = match form.to_config() {
+            Ok(config) => match TrustAnchors::load(config.tls.ca_file.as_deref()) {
+                Ok(trust) => {
+                    diagnose::run(&config, Some(password), &trust, &clock, &diagnose::Options::default(), &mut |r| {
+                        let r = r.clone();
+                        shared.publish(|v| {
+                            if let Some((_, steps)) = v.diagnosis.as_mut() {
+                                steps.push(r);
+                            }
+                        });
+                    })
+                    .await
+                }
+                Err(e) => {
+                    shared.problem(Problem::Config(e.to_string()));
+                    Vec::new()
+                }
+            },
+            Err(errors) => {
+                shared.publish(|v| v.saved = Some((v.version, Saved::Invalid(errors))));
+                Vec::new()
+            }
+        };
+        let refused = steps.iter().any(|s| s.id == diagnose::StepId::PopLogin && s.finding == diagnose::Finding::WrongPassword);
+        if refused && candidates.peek().is_some() {
+            continue;
+        }
+        let passed = !steps.is_empty() && steps.iter().all(|s| s.passed() || matches!(s.finding, diagnose::Finding::Skipped(_)));
+        let form = Box::new(form);
+        shared.publish(|v| {
+            v.diagnosis = Some((false, steps));
+            v.trial = Some((v.version, form, passed));
+        });
+        return;
+    }
+}
+
+/// The assistant's last step: save as 「保存」 does, and put `test_mail` in the outbox (the
+/// restarted engine sends it). True when saved.
+fn finish_setup(paths: &Paths, form: &Form, password: Password, test_mail: Option<Box<Unsent>>, typed: &mut Option<Password>, shared: &Shared) -> bool {
+    if !save_and_tell(paths, form, Some(password), typed, shared) {
+        return false;
+    }
+    if let Some(draft) = test_mail {
+        let queued = Config::load(&paths.config_file).map_err(|e| e.to_string()).and_then(|config| {
+            let (out, subject, to) = build(&config, &draft, SystemClock.now())?;
+            let outbox = Outbox::open(&paths.data_dir).map_err(|e| e.to_string())?;
+            outbox.enqueue(&out, &subject, &to, SystemClock.now()).map(|_| ()).map_err(|e| e.to_string())
+        });
+        if let Err(e) = queued {
+            shared.problem(Problem::Outbox(e));
+        }
+    }
+    true
+}
+
 /// Requests any session handles the same way. Returns the ones it did not.
 fn common(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
     match r {
@@ -270,6 +425,10 @@ fn common(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
             }
         }
         Request::Inspect(files) => inspect(shared, files),
+        // Losing it only means the window opens at the default size next time.
+        Request::SaveGeometry(g) => {
+            let _ = save_geometry(&paths.data_dir, g);
+        }
         Request::PickFiles => {
             // The dialog is modal for the user, not for the engine: it runs on its own thread.
             let shared = shared.clone();
@@ -343,6 +502,13 @@ fn save_and_tell(paths: &Paths, form: &Form, password: Option<Password>, typed: 
 /// Waits for settings when there is no usable config; the rest of the window still works.
 async fn without_config(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, typed: &mut Option<Password>) -> End {
     while let Some(r) = rx.recv().await {
+        let Some(r) = assistant(r, paths, shared).await else { continue };
+        if let Request::FinishSetup { form, password, test_mail } = r {
+            if finish_setup(paths, &form, password, test_mail, typed, shared) {
+                return End::Reload;
+            }
+            continue;
+        }
         match common(r, paths, shared) {
             Some(Request::SaveSettings { form, password }) => {
                 let written = save_and_tell(paths, &form, password, typed, shared);
@@ -502,7 +668,18 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                     end = End::Quit { background };
                     break;
                 }
-                Some(Request::SaveDraft(_) | Request::Inspect(_) | Request::PickFiles) => continue,
+                Some(r @ (Request::Discover(_) | Request::TryAccount { .. })) => {
+                    assistant(r, paths, shared).await;
+                    continue;
+                }
+                Some(Request::FinishSetup { form, password, test_mail }) => {
+                    if !finish_setup(paths, &form, password, test_mail, typed, shared) {
+                        continue;
+                    }
+                    end = End::Reload;
+                    break;
+                }
+                Some(Request::SaveDraft(_) | Request::Inspect(_) | Request::PickFiles | Request::SaveGeometry(_)) => continue,
             };
             if etx.send(cmd).await.is_err() {
                 break;

@@ -147,10 +147,15 @@ fn first_run_settings_then_send_through_the_real_servers() {
     let mut h = harness_noting(config.clone(), data.clone(), notices.clone());
     run_until(&mut h, "the first-run problem", |a| a.view().problem == Some(Problem::SetupNeeded));
     h.run_steps(2);
-    assert_eq!(app(&h).tab, Tab::Settings, "a first start opens 設定");
+    assert_eq!(app(&h).tab, Tab::Assistant, "a first start opens the assistant");
+    click(&mut h, "自分で設定する");
+    assert_eq!(app(&h).tab, Tab::Settings);
 
     type_into(&mut h, "メールアドレス", "student at popsend.test");
     type_into(&mut h, "POPサーバー", &s.host);
+    // Ports live under 詳細設定, folded at first.
+    assert!(h.query_by_label("POP のポート").is_none(), "詳細設定 is folded by default");
+    click(&mut h, "詳細設定 (ポート、暗号化、認証方式など)");
     type_into(&mut h, "POP のポート", &s.pop3.to_string());
     type_into(&mut h, "ユーザー名", &s.user);
     type_into(&mut h, "パスワード", &s.pass);
@@ -512,4 +517,67 @@ fn a_second_start_hands_its_mailto_link_to_the_open_window() {
     second(&[]);
     h.run_steps(4);
     assert_eq!(app(&h).compose.to, "saburo@example.jp");
+}
+
+/// The first-run assistant from an empty config to a delivered test mail through the real
+/// servers, typing only the address and the password: the servers are found by probing (the
+/// names are on loopback, the ports the test servers' own), 接続テスト passes with the unsaved
+/// settings, 「テストメールを自分に送る」 saves them and the message arrives.
+#[test]
+fn the_assistant_takes_a_student_from_nothing_to_a_sent_test_mail() {
+    use popsend::core::account::Security;
+    let s = servers();
+    let _g = gui_lock("ja");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config").join("config.toml");
+    let data = dir.path().join("data");
+    let discovery = popsend::core::discover::Options {
+        pop_ports: vec![(s.pop3s, Security::Tls), (s.pop3, Security::None)],
+        smtp_ports: vec![(s.smtp, Security::None)],
+        autoconfig_urls: Vec::new(),
+        step_timeout: Duration::from_secs(3),
+        ca_file: Some(s.ca.clone()),
+    };
+    let (c, d) = (config.clone(), data.clone());
+    let mut h = Harness::builder().with_size(egui::vec2(900.0, 1300.0)).with_context_setup(popsend::app::install_fonts).build_ui_state(
+        move |ui, state: &mut Option<App>| {
+            let app = state.get_or_insert_with(|| {
+                App::with_hooks(ui.ctx(), Paths { config_file: c.clone(), data_dir: d.clone() }, Arc::new(|_| {}), discovery.clone())
+            });
+            app.draw(ui);
+        },
+        None,
+    );
+    let started = Instant::now();
+    run_until(&mut h, "the assistant on a first start", |a| a.tab == Tab::Assistant);
+    let address = format!("{}@popsend.test", s.user);
+    let mut touched = 0;
+    for (label, text) in [("メールアドレス", address.as_str()), ("パスワード", s.pass.as_str())] {
+        type_into(&mut h, label, text);
+        touched += 1;
+    }
+    click(&mut h, "次へ");
+    let typed = started.elapsed();
+    run_until_for(&mut h, "the connection test with the found servers", Duration::from_secs(60), |a| {
+        a.view().trial.as_ref().is_some_and(|(_, _, _)| true) && a.view().diagnosis.as_ref().is_some_and(|(running, _)| !running)
+    });
+    let found = started.elapsed();
+    let (_, form, passed) = app(&h).view().trial.clone().unwrap();
+    let steps = app(&h).view().diagnosis.clone().unwrap().1;
+    assert!(passed, "接続テスト failed: {steps:?}");
+    assert_eq!((form.pop_host.as_str(), form.pop_port.as_str(), form.pop_security), ("pop.popsend.test", s.pop3s.to_string().as_str(), Security::Tls));
+    assert_eq!(form.pop_username, s.user);
+    h.get_by_label_contains("が見つかりました");
+    assert!(!config.exists(), "nothing is written before the student chooses");
+    click(&mut h, "テストメールを自分に送る");
+    run_until_for(&mut h, "the test mail in 送信済み", Duration::from_secs(60), |a| a.view().sent.iter().any(|r| r.subject == "popsend のテストメール"));
+    let sent = started.elapsed();
+    let row = app(&h).view().sent.iter().find(|r| r.subject == "popsend のテストメール").cloned().unwrap();
+    assert_eq!(row.to, address, "the test mail goes to the student's own address");
+    let mail = String::from_utf8_lossy(&s.delivered(row.message_id.trim_matches(['<', '>']))).into_owned();
+    assert!(mail.contains(&format!("To: {address}")) || mail.contains(&address), "{mail}");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("pop.popsend.test") && !text.contains(&s.pass), "{text}");
+    assert_eq!(touched, 2, "fields the student had to fill in");
+    eprintln!("assistant: typed {typed:?}, found and tested {found:?}, test mail sent {sent:?} (2 fields)");
 }

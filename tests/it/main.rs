@@ -3,6 +3,7 @@
 
 mod cli;
 mod diagnose;
+mod discover;
 mod engine_loop;
 mod gui;
 mod hostile;

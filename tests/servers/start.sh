@@ -56,7 +56,7 @@ if [ ! -f "$DIR/tls/server.crt" ]; then
     -keyout "$DIR/tls/ca.key" -out "$DIR/tls/ca.crt" 2>/dev/null
   openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
     -keyout "$DIR/tls/server.key" -out "$DIR/tls/server.csr" 2>/dev/null
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$DIR/tls/ext.cnf"
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:popsend.test,DNS:*.popsend.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$DIR/tls/ext.cnf"
   openssl x509 -req -in "$DIR/tls/server.csr" -CA "$DIR/tls/ca.crt" -CAkey "$DIR/tls/ca.key" \
     -CAcreateserial -days 30 -extfile "$DIR/tls/ext.cnf" -out "$DIR/tls/server.crt" 2>/dev/null
   # A second CA that signed nothing here: for the "untrusted certificate" tests.
@@ -236,6 +236,13 @@ fi
 printf 'BASE_PORT=%q\nWINDOW=%q\nPOP_USER=%q\nPOP_PASS=%q\nRELAY_REFUSAL=%q\n' \
   "$BASE_PORT" "$WINDOW" "$POP_USER" "$POP_PASS" "$RELAY_REFUSAL" > "$DIR/params"
 
+# Names for the first-run assistant's discovery tests (tests/it/discover.rs), all on loopback:
+# the real resolver path (glibc reads /etc/hosts), nothing leaves the machine. stop.sh removes them.
+NAMES="pop.popsend.test smtp.popsend.test mail.popsend.test autoconfig.auto.popsend.test pop.clear.popsend.test"
+if ! grep -q "# popsend-test-names" /etc/hosts 2>/dev/null; then
+  printf '127.0.0.1 %s # popsend-test-names\n' "$NAMES" >> /etc/hosts
+fi
+
 cat > "$DIR/env" <<EOF
 POPSEND_TEST_DIR=$DIR
 POPSEND_TEST_HOST=localhost
@@ -254,6 +261,7 @@ POPSEND_TEST_LOGINS=$DIR/logins.log
 POPSEND_TEST_RELAY_DIR=$DIR/relay
 POPSEND_TEST_POSTFIX_LOG=$DIR/postfix.log
 POPSEND_TEST_SCRIPTS=$(cd "$(dirname "$0")" && pwd)
+POPSEND_TEST_DOMAIN=popsend.test
 EOF
 
 # Wait until both answer, or fail loudly.

@@ -1,0 +1,303 @@
+//! The first-run assistant (はじめての設定): (1) the address and the password, and a name to show
+//! if the student likes; (2) popsend finds the servers and says what it found in one sentence,
+//! with 「変更する」 to open the full 設定; (3) 接続テスト runs at once with those settings, not
+//! yet saved; when it passes, 「テストメールを自分に送る」 saves, sends one message to the
+//! student's own address and opens 作成. Nothing is written until the test passed or the student
+//! chose 「このまま保存」. No I/O here: the worker finds, tests and saves.
+
+use crate::core::account::Security;
+use crate::core::discover::{NotFound, Progress, Proposal, Source};
+use crate::core::drafts::{Unsent, bad_addresses};
+use crate::core::secrets::Password;
+use crate::core::settings::Form;
+use crate::core::worker::Request;
+use crate::fl;
+
+use super::{App, ERROR, Tab};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Step {
+    #[default]
+    Account,
+    Finding,
+    Testing,
+}
+
+#[derive(Default)]
+pub struct Assistant {
+    pub step: Step,
+    pub address: String,
+    pub name: String,
+    pub password: String,
+    /// The settings being tried: the defaults with the proposal applied.
+    form: Form,
+    usernames: Vec<String>,
+    /// The proposal sends the POP password in the clear; the student allowed it.
+    allow_cleartext: bool,
+    /// `View::trial` already taken.
+    trial_taken: u64,
+    /// The last trial: the form as tried (with the user name that got furthest) and whether it passed.
+    trial: Option<(Form, bool)>,
+    /// Finished: the settings were handed to the worker.
+    finished: bool,
+}
+
+fn security_words(s: Security) -> String {
+    match s {
+        Security::None => fl!("set-security-none"),
+        Security::Starttls => fl!("set-security-starttls"),
+        Security::Tls => fl!("set-security-tls"),
+    }
+}
+
+/// The one sentence that says what was found, and where it came from.
+fn found_sentence(p: &Proposal) -> String {
+    let from = match &p.source {
+        Source::Preset(name) => fl!("wiz-source-preset", name = name.as_str()),
+        Source::Autoconfig(_) => fl!("wiz-source-autoconfig"),
+        Source::Probe => fl!("wiz-source-probe"),
+    };
+    fl!(
+        "wiz-found",
+        pop = format!("{}:{}", p.pop_host, p.pop_port),
+        pop_security = security_words(p.pop_security),
+        smtp = format!("{}:{}", p.smtp_host, p.smtp_port),
+        smtp_security = security_words(p.smtp_security),
+        from = from
+    )
+}
+
+fn progress_text(p: &Progress) -> String {
+    match p {
+        Progress::Presets => fl!("wiz-progress-presets"),
+        Progress::Autoconfig(url) => fl!("wiz-progress-autoconfig", url = url.as_str()),
+        Progress::Probing { host, port } => fl!("wiz-progress-probe", server = format!("{host}:{port}")),
+    }
+}
+
+fn not_found_text(e: &NotFound) -> String {
+    match e {
+        NotFound::NotAnAddress(_) => fl!("set-err-address"),
+        NotFound::NoPop { domain, tried } => fl!("wiz-no-pop", domain = domain.as_str(), tried = tried.as_str()),
+        NotFound::NoSmtp { domain, tried } => fl!("wiz-no-smtp", domain = domain.as_str(), tried = tried.as_str()),
+    }
+}
+
+impl App {
+    /// Opens the assistant from the start (first run, or 設定 「設定をやり直す」).
+    pub fn start_assistant(&mut self) {
+        self.assistant = Assistant { address: self.settings.form.address.clone(), ..Assistant::default() };
+        self.tab = Tab::Assistant;
+    }
+
+    pub(super) fn assistant_view(&mut self, ui: &mut egui::Ui) {
+        ui.heading(fl!("wiz-title"));
+        match self.assistant.step {
+            Step::Account => self.wiz_account(ui),
+            Step::Finding => self.wiz_finding(ui),
+            Step::Testing => self.wiz_testing(ui),
+        }
+    }
+
+    fn wiz_account(&mut self, ui: &mut egui::Ui) {
+        ui.label(fl!("wiz-intro"));
+        ui.add_space(6.0);
+        let a = &mut self.assistant;
+        let mut submit = false;
+        egui::Grid::new("wiz-account").num_columns(2).show(ui, |ui| {
+            let l = ui.label(fl!("set-address"));
+            ui.vertical(|ui| {
+                let r = ui.add(egui::TextEdit::singleline(&mut a.address).hint_text("taro@example.ac.jp").desired_width(320.0)).labelled_by(l.id);
+                submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if !a.address.trim().is_empty() && !bad_addresses(&a.address).is_empty() {
+                    ui.colored_label(ERROR, fl!("set-err-address"));
+                }
+            });
+            ui.end_row();
+            let l = ui.label(fl!("set-password"));
+            let r = ui.add(egui::TextEdit::singleline(&mut a.password).password(true).desired_width(320.0)).labelled_by(l.id);
+            submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            ui.end_row();
+            let l = ui.label(fl!("wiz-name"));
+            ui.vertical(|ui| {
+                ui.add(egui::TextEdit::singleline(&mut a.name).hint_text(fl!("wiz-name-hint")).desired_width(320.0)).labelled_by(l.id);
+            });
+            ui.end_row();
+        });
+        let address = a.address.trim().to_owned();
+        let ready = address.contains('@') && bad_addresses(&address).is_empty() && !a.password.is_empty();
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            if ui.add_enabled(ready, egui::Button::new(fl!("wiz-next"))).clicked() || (ready && submit) {
+                self.assistant.step = Step::Finding;
+                self.assistant.trial = None;
+                self.ask(Request::Discover(address.clone()));
+            }
+            if ui.button(fl!("wiz-manual")).clicked() {
+                self.settings.form.address = address.clone();
+                self.tab = Tab::Settings;
+            }
+        });
+    }
+
+    fn wiz_finding(&mut self, ui: &mut egui::Ui) {
+        let discovery = self.view.discovery.clone().filter(|d| d.address.trim() == self.assistant.address.trim());
+        let Some(d) = discovery else {
+            ui.spinner();
+            return;
+        };
+        match &d.result {
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(fl!("wiz-finding"));
+                });
+                if let Some(p) = d.progress.last() {
+                    ui.weak(progress_text(p));
+                }
+                return;
+            }
+            Some(Err(e)) => {
+                ui.colored_label(ERROR, not_found_text(e));
+                ui.label(fl!("wiz-not-found-next"));
+                ui.horizontal(|ui| {
+                    if ui.button(fl!("wiz-manual")).clicked() {
+                        self.settings.form.address = self.assistant.address.trim().to_owned();
+                        self.tab = Tab::Settings;
+                    }
+                    if ui.button(fl!("wiz-back")).clicked() {
+                        self.assistant.step = Step::Account;
+                    }
+                });
+            }
+            Some(Ok(p)) => {
+                let p = p.clone();
+                ui.label(found_sentence(&p));
+                if p.window_minutes.is_none() {
+                    ui.weak(fl!("wiz-window-note"));
+                }
+                if p.pop_cleartext_only {
+                    ui.colored_label(ERROR, fl!("wiz-cleartext-only"));
+                    ui.checkbox(&mut self.assistant.allow_cleartext, fl!("set-allow-plaintext"));
+                }
+                let mut test = false;
+                ui.horizontal(|ui| {
+                    test = ui.add_enabled(!p.pop_cleartext_only || self.assistant.allow_cleartext, egui::Button::new(fl!("wiz-test"))).clicked();
+                    if ui.button(fl!("wiz-change")).clicked() {
+                        self.settings.form = self.wiz_form(&p);
+                        self.settings.password = self.assistant.password.clone();
+                        self.tab = Tab::Settings;
+                    }
+                    if ui.button(fl!("wiz-back")).clicked() {
+                        self.assistant.step = Step::Account;
+                    }
+                });
+                // 接続テスト runs at once unless the student has a choice to make first.
+                if test || !p.pop_cleartext_only {
+                    self.wiz_try(&p);
+                }
+            }
+        }
+    }
+
+    /// The settings to try: the defaults, the student's address and name, the proposal.
+    fn wiz_form(&self, p: &Proposal) -> Form {
+        let a = &self.assistant;
+        let mut f = Form::default();
+        f.address = a.address.trim().to_owned();
+        f.display_name = a.name.trim().to_owned();
+        f.language = self.settings.form.language.clone();
+        p.apply(&mut f);
+        f.allow_plaintext_password = p.pop_cleartext_only && a.allow_cleartext;
+        f
+    }
+
+    fn wiz_try(&mut self, p: &Proposal) {
+        let form = self.wiz_form(p);
+        self.assistant.usernames = p.usernames.clone();
+        self.assistant.form = form.clone();
+        self.assistant.trial = None;
+        let request = Request::TryAccount { form: Box::new(form), usernames: p.usernames.clone(), password: Password::new(self.assistant.password.clone()) };
+        if self.ask(request) {
+            self.assistant.step = Step::Testing;
+        }
+    }
+
+    fn wiz_testing(&mut self, ui: &mut egui::Ui) {
+        if let Some((at, form, passed)) = &self.view.trial
+            && *at > self.assistant.trial_taken {
+                self.assistant.trial_taken = *at;
+                self.assistant.trial = Some(((**form).clone(), *passed));
+            }
+        if let Some(Some(Ok(p))) = self.view.discovery.as_ref().map(|d| d.result.as_ref()) {
+            ui.label(found_sentence(p));
+        }
+        let running = self.view.diagnosis.as_ref().is_none_or(|(running, _)| *running) || self.assistant.trial.is_none();
+        if running {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(fl!("gui-diagnose-running"));
+            });
+        }
+        let finish = |app: &mut App, test_mail: bool| {
+            let Some((form, _)) = app.assistant.trial.clone() else { return };
+            let mail = test_mail.then(|| {
+                Box::new(Unsent { to: form.address.clone(), subject: fl!("wiz-test-subject"), body: fl!("wiz-test-body"), ..Unsent::default() })
+            });
+            let password = Password::new(app.assistant.password.clone());
+            if app.ask(Request::FinishSetup { form: Box::new(form.clone()), password, test_mail: mail }) {
+                app.assistant.finished = true;
+                app.assistant.password.clear();
+                app.settings.form = form;
+                app.tab = if test_mail { Tab::Outbox } else { Tab::Compose };
+            }
+        };
+        if !running && !self.assistant.finished {
+            let passed = self.assistant.trial.as_ref().is_some_and(|(_, ok)| *ok);
+            ui.horizontal(|ui| {
+                if passed {
+                    if ui.button(fl!("wiz-send-test")).clicked() {
+                        finish(self, true);
+                    }
+                    if ui.button(fl!("wiz-save-only")).clicked() {
+                        finish(self, false);
+                    }
+                } else if ui.button(fl!("wiz-save-anyway")).clicked() {
+                    finish(self, false);
+                }
+                if ui.button(fl!("wiz-change")).clicked() {
+                    if let Some((form, _)) = &self.assistant.trial {
+                        self.settings.form = form.clone();
+                    }
+                    self.settings.password = self.assistant.password.clone();
+                    self.tab = Tab::Settings;
+                }
+                if ui.button(fl!("wiz-back")).clicked() {
+                    self.assistant.step = Step::Account;
+                }
+            });
+            if !passed {
+                ui.label(fl!("wiz-failed-next"));
+                let offer = self.view.diagnosis.as_ref().and_then(|(_, steps)| super::diagnose::switch_offer(steps));
+                if let Some(port) = offer {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label(fl!("gui-switch-offer", port = port));
+                        if ui.button(fl!("gui-switch")).clicked()
+                            && let Some((mut form, _)) = self.assistant.trial.clone() {
+                                super::diagnose::switch_to(&mut form, port);
+                                let usernames = vec![form.pop_username.clone()];
+                                let password = Password::new(self.assistant.password.clone());
+                                if self.ask(Request::TryAccount { form: Box::new(form), usernames, password }) {
+                                    self.assistant.trial = None;
+                                }
+                            }
+                    });
+                }
+            }
+        }
+        if let Some((_, steps)) = &self.view.diagnosis {
+            ui.separator();
+            egui::ScrollArea::vertical().show(ui, |ui| super::diagnose::steps_list(ui, steps, running));
+        }
+    }
+}
