@@ -88,7 +88,8 @@ linux() {
     export XDG_DATA_HOME=$xdg/data XDG_CONFIG_HOME=$xdg/config XDG_DATA_DIRS=$xdg/data:/usr/share
     update-desktop-database "$xdg/data/applications"
     gio mime x-scheme-handler/mailto "$id.desktop"
-    gio mime x-scheme-handler/mailto | grep -q "$id.desktop" || { echo "gio did not take popsend as the mailto handler" >&2; return 1; }
+    handler=$(gio mime x-scheme-handler/mailto)
+    grep -q "Default application.*$id.desktop" <<<"$handler" || { echo "gio did not take popsend as the mailto handler: $handler" >&2; return 1; }
     start_x
     POPSEND_LANG=ja POPSEND_PASSWORD=x gio open 'mailto:sensei@example.ac.jp?cc=tomo@example.jp&subject=%E3%83%AC%E3%83%9D%E3%83%BC%E3%83%88%E3%81%AE%E4%BB%B6&body=%E7%94%B0%E4%B8%AD%E5%85%88%E7%94%9F%0D%0A%0D%0A%E3%82%88%E3%82%8D%E3%81%97%E3%81%8F%E3%81%8A%E9%A1%98%E3%81%84%E3%81%97%E3%81%BE%E3%81%99%E3%80%82'
     win=$(wait_window "$id" 20) || { echo "no popsend window after gio open" >&2; return 1; }
@@ -102,7 +103,8 @@ linux() {
     n=$(xdotool search --onlyvisible --class "$id" | wc -l)
     [ "$n" = 1 ] || { echo "$n popsend windows after a second link (want 1)" >&2; return 1; }
     echo "second link: still one window"
-    xdotool search --onlyvisible --class "$id" | while read -r w; do xdotool windowclose "$w" 2>/dev/null || xdotool windowkill "$w"; done
+    # Ended as a desktop would end it at logout (no window manager here to ask it to close).
+    pkill -TERM -f "$scratch/usr/bin/popsend" || true
     sleep 1
     unset XDG_DATA_HOME XDG_CONFIG_HOME XDG_DATA_DIRS
 }
@@ -112,9 +114,11 @@ windows() {
     bash packaging/windows/build.sh
     exe=$root/target/windows/x86_64-pc-windows-gnu/release/popsend.exe
     echo "$exe: $(size "$exe")"
-    x86_64-w64-mingw32-objdump -p "$exe" | grep -E '^Subsystem' | grep -q 'Windows GUI' || { echo "popsend.exe is not a GUI-subsystem program" >&2; return 1; }
+    headers=$(x86_64-w64-mingw32-objdump -p "$exe")
+    grep -E '^Subsystem' <<<"$headers" | grep -q 'Windows GUI' || { echo "popsend.exe is not a GUI-subsystem program" >&2; return 1; }
     echo "subsystem: Windows GUI"
-    x86_64-w64-mingw32-objdump -h "$exe" | grep -q '\.rsrc' || { echo "popsend.exe has no resources (icon, version, manifest)" >&2; return 1; }
+    sections=$(x86_64-w64-mingw32-objdump -h "$exe")
+    grep -q '\.rsrc' <<<"$sections" || { echo "popsend.exe has no resources (icon, version, manifest)" >&2; return 1; }
     echo "resources: present (.rsrc)"
 
     say "windows: under Wine"
@@ -141,7 +145,7 @@ C
     x86_64-w64-mingw32-gcc -shared -O2 -o "$run/bcryptprimitives.dll" "$run/shim.c" -ladvapi32
     help=$(cd "$run" && POPSEND_LANG=ja wine ./popsend.exe --help 2>&1 | tr -d '\r' || true)
     echo "$help" | head -n 4
-    echo "$help" | grep -q 'send' || { echo "popsend.exe --help printed nothing usable under Wine" >&2; return 1; }
+    grep -q 'send' <<<"$help" || { echo "popsend.exe --help printed nothing usable under Wine" >&2; return 1; }
     cfg=$(winepath -w "$run/config.toml")
     printf '[account]\naddress = "taro@st.example.ac.jp"\n[pop]\nhost = "127.0.0.1"\nport = 1\nusername = "taro"\n[smtp]\nport = 1\n' > "$run/config.toml"
     (cd "$run" && POPSEND_LANG=ja POPSEND_PASSWORD=x wine ./popsend.exe --config "$cfg" --data-dir "$(winepath -w "$run/data")" \
@@ -162,18 +166,19 @@ C
     inst=$(winepath -u "$(wine cmd /c 'echo %LOCALAPPDATA%' 2>/dev/null | tr -d '\r')")/Programs/PopSend
     [ -f "$inst/popsend.exe" ] && [ -f "$inst/uninstall.exe" ] || { echo "not installed in $inst" >&2; return 1; }
     echo "installed: $inst"
-    q() { wine reg query "$@" 2>/dev/null | tr -d '\r'; }
-    q 'HKCU\Software\Clients\Mail\PopSend\Capabilities\URLAssociations' | grep -q "$id.mailto" || { echo "mailto capability missing" >&2; return 1; }
-    q 'HKCU\Software\RegisteredApplications' | grep -q PopSend || { echo "RegisteredApplications missing" >&2; return 1; }
-    q "HKCU\\Software\\Classes\\$id.mailto\\shell\\open\\command" | grep -q 'popsend.exe" "%1"' || { echo "the mailto ProgID's command is wrong" >&2; return 1; }
-    q 'HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\PopSend' | grep -q DisplayVersion || { echo "no uninstall entry" >&2; return 1; }
-    if q 'HKCU\Software\Microsoft\Windows\CurrentVersion\Run' | grep -q popsend; then echo "the installer turned autostart on" >&2; return 1; fi
+    # Does the key $1 hold text matching $2? (Output captured first: no early-exit pipes.)
+    has() { local out; out=$(wine reg query "$1" 2>/dev/null | tr -d '\r' || true); grep -q -- "$2" <<<"$out"; }
+    has 'HKCU\Software\Clients\Mail\PopSend\Capabilities\URLAssociations' "$id.mailto" || { echo "mailto capability missing" >&2; return 1; }
+    has 'HKCU\Software\RegisteredApplications' PopSend || { echo "RegisteredApplications missing" >&2; return 1; }
+    has "HKCU\\Software\\Classes\\$id.mailto\\shell\\open\\command" 'popsend.exe" "%1"' || { echo "the mailto ProgID's command is wrong" >&2; return 1; }
+    has 'HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\PopSend' DisplayVersion || { echo "no uninstall entry" >&2; return 1; }
+    if has 'HKCU\Software\Microsoft\Windows\CurrentVersion\Run' popsend; then echo "the installer turned autostart on" >&2; return 1; fi
     echo "registry: mailto ProgID, Clients\\Mail capabilities, RegisteredApplications, uninstall entry; no autostart"
     wine "$inst/uninstall.exe" /S
     sleep 3
     [ ! -e "$inst/popsend.exe" ] || { echo "uninstall left popsend.exe" >&2; return 1; }
-    if q 'HKCU\Software\RegisteredApplications' | grep -q PopSend; then echo "uninstall left RegisteredApplications" >&2; return 1; fi
-    if q 'HKCU\Software\Clients\Mail\PopSend' | grep -q PopSend; then echo "uninstall left Clients\\Mail\\PopSend" >&2; return 1; fi
+    if has 'HKCU\Software\RegisteredApplications' PopSend; then echo "uninstall left RegisteredApplications" >&2; return 1; fi
+    if has 'HKCU\Software\Clients\Mail\PopSend' PopSend; then echo "uninstall left Clients\\Mail\\PopSend" >&2; return 1; fi
     echo "uninstalled: files and keys gone"
     wineserver -k || true
 }

@@ -8,10 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${1:-target/release/popsend}
 depends=$(sed -n 's/^depends = "\(.*\)"$/\1/p' Cargo.toml)
+# Linked libraries (ELF NEEDED) are found by $auto (dpkg-shlibdeps) when the package is built.
+needed=$(objdump -p "$bin" | awk '/NEEDED/ {print $2}')
 missing=0
-for lib in $(grep -aoE 'lib[A-Za-z0-9_+-]+\.so(\.[0-9]+)+' "$bin" | sort -u); do
+for lib in $(grep -aoE 'lib[A-Za-z0-9_+-]{1,40}\.so(\.[0-9]+)+' "$bin" | sort -u); do
     pkg=$(dpkg -S "*/$lib" 2>/dev/null | head -n1 | cut -d: -f1 || true)
-    case "$lib" in libc.so.*|libm.so.*|libdl.so.*|libpthread.so.*|libgcc_s.so.*) pkg="(libc6, by \$auto)";; esac
+    if grep -qx -- "$lib" <<<"$needed"; then
+        echo "  $lib: ${pkg:-?} (linked: by \$auto)"
+        continue
+    fi
     if [ -z "$pkg" ]; then
         echo "  $lib: not installed here (cannot map it to a package)"
         continue
