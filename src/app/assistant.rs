@@ -40,6 +40,8 @@ pub struct Assistant {
     trial: Option<(Form, bool)>,
     /// Finished: the settings were handed to the worker.
     finished: bool,
+    /// Put the cursor in メールアドレス on the next frame.
+    focus_address: bool,
 }
 
 fn security_words(s: Security) -> String {
@@ -51,9 +53,13 @@ fn security_words(s: Security) -> String {
 }
 
 /// The one sentence that says what was found, and where it came from.
-fn found_sentence(p: &Proposal) -> String {
+fn found_sentence(p: &Proposal, presets: &[crate::core::presets::Preset]) -> String {
+    let lang = crate::i18n::current();
     let from = match &p.source {
-        Source::Preset(name) => fl!("wiz-source-preset", name = name.as_str()),
+        Source::Preset(id) => {
+            let name = presets.iter().find(|x| &x.id == id).map_or(id.as_str(), |x| x.name_in(&lang));
+            fl!("wiz-source-preset", name = name)
+        }
         Source::Autoconfig(_) => fl!("wiz-source-autoconfig"),
         Source::Probe => fl!("wiz-source-probe"),
     };
@@ -86,7 +92,7 @@ fn not_found_text(e: &NotFound) -> String {
 impl App {
     /// Opens the assistant from the start (first run, or 設定 「設定をやり直す」).
     pub fn start_assistant(&mut self) {
-        self.assistant = Assistant { address: self.settings.form.address.clone(), ..Assistant::default() };
+        self.assistant = Assistant { address: self.settings.form.address.clone(), focus_address: true, ..Assistant::default() };
         self.tab = Tab::Assistant;
     }
 
@@ -108,6 +114,9 @@ impl App {
             let l = ui.label(fl!("set-address"));
             ui.vertical(|ui| {
                 let r = ui.add(egui::TextEdit::singleline(&mut a.address).hint_text("taro@example.ac.jp").desired_width(320.0)).labelled_by(l.id);
+                if std::mem::take(&mut a.focus_address) {
+                    r.request_focus();
+                }
                 submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                 if !a.address.trim().is_empty() && !bad_addresses(&a.address).is_empty() {
                     ui.colored_label(ERROR, fl!("set-err-address"));
@@ -172,7 +181,7 @@ impl App {
             }
             Some(Ok(p)) => {
                 let p = p.clone();
-                ui.label(found_sentence(&p));
+                ui.label(found_sentence(&p, &self.view.presets));
                 if p.window_minutes.is_none() {
                     ui.weak(fl!("wiz-window-note"));
                 }
@@ -230,7 +239,7 @@ impl App {
                 self.assistant.trial = Some(((**form).clone(), *passed));
             }
         if let Some(Some(Ok(p))) = self.view.discovery.as_ref().map(|d| d.result.as_ref()) {
-            ui.label(found_sentence(p));
+            ui.label(found_sentence(p, &self.view.presets));
         }
         let running = self.view.diagnosis.as_ref().is_none_or(|(running, _)| *running) || self.assistant.trial.is_none();
         if running {

@@ -207,8 +207,16 @@ impl App {
                 ui.selectable_value(&mut self.tab, Tab::Guides, fl!("gui-tab-guides")).on_hover_text("Ctrl+6");
             });
             ui.separator();
-            if let Some(p) = &self.view.problem {
-                ui.colored_label(ERROR, problem_text(p));
+            match &self.view.problem {
+                // Not an error: a first start. The assistant itself says what to do.
+                Some(Problem::SetupNeeded) if self.tab == Tab::Assistant => {}
+                Some(p @ Problem::SetupNeeded) => {
+                    ui.label(problem_text(p));
+                }
+                Some(p) => {
+                    ui.colored_label(ERROR, problem_text(p));
+                }
+                None => {}
             }
             if let Some(n) = &self.notice {
                 ui.label(n.as_str());

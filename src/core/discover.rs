@@ -59,7 +59,7 @@ pub enum Progress {
 /// Where a proposal came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// A built-in or the user's preset, by name.
+    /// A built-in or the user's preset, by id (its name is in the user's language there).
     Preset(String),
     /// The domain's autoconfig file, at this address.
     Autoconfig(String),
@@ -163,7 +163,7 @@ fn from_presets(domain: &str, presets: &[Preset], usernames: &[String]) -> Optio
     let pop_security = p.pop_security.unwrap_or(Security::None);
     let smtp_security = p.smtp_security.unwrap_or(Security::None);
     Some(Proposal {
-        source: Source::Preset(p.name.clone()),
+        source: Source::Preset(p.id.clone()),
         pop_port: p.pop_port.unwrap_or(if pop_security == Security::Tls { 995 } else { 110 }),
         smtp_host: p.smtp_host.clone().unwrap_or_else(|| pop_host.clone()),
         smtp_port: p.smtp_port.unwrap_or(match smtp_security {

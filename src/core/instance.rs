@@ -8,8 +8,10 @@
 //! `core::mailto`, on both sides: the receiver must treat what arrives as untrusted), and it never
 //! touches the window (the app polls `Listener::take` and wakes on the hook).
 
-use std::io::{self, BufRead as _, BufReader, Read as _};
-use std::path::{Path, PathBuf};
+use std::io;
+#[cfg(unix)]
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -99,6 +101,7 @@ pub fn claim(data_dir: &Path, request: &Handover) -> Result<Claim, ClaimError> {
 }
 
 /// Serves one connection: reads one request line, queues it, answers `OK`.
+#[cfg(unix)]
 fn serve(conn: impl io::Read + io::Write, tx: &mpsc::Sender<Handover>, wake: &Mutex<Option<Arc<dyn Fn() + Send + Sync>>>) {
     let mut reader = BufReader::new(conn);
     let mut line = Vec::new();
@@ -119,6 +122,7 @@ fn serve(conn: impl io::Read + io::Write, tx: &mpsc::Sender<Handover>, wake: &Mu
 }
 
 /// Sends `request` on an open connection and waits for the `OK`.
+#[cfg(unix)]
 fn ask(conn: impl io::Read + io::Write, request: &Handover) -> io::Result<()> {
     let mut reader = BufReader::new(conn);
     reader.get_mut().write_all(request.line().as_bytes())?;
@@ -163,6 +167,7 @@ mod imp {
     use std::os::unix::fs::OpenOptionsExt as _;
     use std::os::unix::io::AsRawFd as _;
     use std::os::unix::net::{UnixListener, UnixStream};
+    use std::path::PathBuf;
 
     /// Unix socket paths are short (108 bytes on Linux, 104 on macOS).
     const SUN_PATH: usize = 100;
@@ -304,6 +309,8 @@ mod imp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
+    use std::path::PathBuf;
 
     #[test]
     fn request_lines_round_trip_and_nothing_else_is_taken() {

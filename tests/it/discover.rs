@@ -45,7 +45,7 @@ fn a_preset_for_the_domain_comes_first() {
     options.autoconfig_urls = vec!["http://127.0.0.1:1/never-asked".into()];
     let (r, progress) = find("taro@st.u.example", &[preset], &options);
     let p = r.unwrap();
-    assert_eq!(p.source, Source::Preset("テスト大学".into()));
+    assert_eq!(p.source, Source::Preset("u".into()));
     assert_eq!((p.pop_host.as_str(), p.pop_port, p.smtp_port, p.window_minutes), ("mail.u.example", 110, 25, Some(10.0)));
     assert_eq!(p.usernames, ["taro", "taro@st.u.example"]);
     assert_eq!(progress, [Progress::Presets], "nothing else was asked");
