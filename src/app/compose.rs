@@ -119,6 +119,11 @@ impl App {
     }
 
     pub(super) fn compose_view(&mut self, ui: &mut egui::Ui) {
+        // Scrolls as a whole: at 200 % in a small window 送信 stays reachable.
+        egui::ScrollArea::vertical().id_salt("compose-scroll").show(ui, |ui| self.compose_fields(ui));
+    }
+
+    fn compose_fields(&mut self, ui: &mut egui::Ui) {
         self.dropped_files(ui);
         let focus_to = std::mem::take(&mut self.compose_state.focus_to);
         let c = &mut self.compose;

@@ -197,7 +197,8 @@ impl App {
         self.keys(ui);
         egui::Panel::top("status").show(ui, |ui| self.status_bar(ui));
         egui::CentralPanel::default().show(ui, |ui| {
-            ui.horizontal(|ui| {
+            // Wrapped: at 200 % in a small window the tabs go on two lines rather than off the edge.
+            ui.horizontal_wrapped(|ui| {
                 ui.selectable_value(&mut self.tab, Tab::Compose, fl!("gui-tab-compose")).on_hover_text("Ctrl+1");
                 let waiting = self.view.waiting.len();
                 ui.selectable_value(&mut self.tab, Tab::Outbox, fl!("gui-tab-outbox", count = waiting)).on_hover_text("Ctrl+2");
