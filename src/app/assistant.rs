@@ -164,7 +164,6 @@ impl App {
                 if let Some(p) = d.progress.last() {
                     ui.weak(progress_text(p));
                 }
-                return;
             }
             Some(Err(e)) => {
                 ui.colored_label(ERROR, not_found_text(e));
@@ -212,10 +211,12 @@ impl App {
     /// The settings to try: the defaults, the student's address and name, the proposal.
     fn wiz_form(&self, p: &Proposal) -> Form {
         let a = &self.assistant;
-        let mut f = Form::default();
-        f.address = a.address.trim().to_owned();
-        f.display_name = a.name.trim().to_owned();
-        f.language = self.settings.form.language.clone();
+        let mut f = Form {
+            address: a.address.trim().to_owned(),
+            display_name: a.name.trim().to_owned(),
+            language: self.settings.form.language.clone(),
+            ..Form::default()
+        };
         p.apply(&mut f);
         f.allow_plaintext_password = p.pop_cleartext_only && a.allow_cleartext;
         f

@@ -24,6 +24,9 @@ pub enum Handover {
     Mailto(String),
 }
 
+/// What wakes the window when a request arrives (set once the window exists).
+type Wake = Arc<Mutex<Option<Arc<dyn Fn() + Send + Sync>>>>;
+
 /// The protocol's version tag: the first word of every request line.
 const MAGIC: &str = "POPSEND1";
 /// The longest request line taken: a mailto URL at its limit, and the words around it.
@@ -74,7 +77,7 @@ pub enum ClaimError {
 /// The running window's end: requests from later starts, and the hook that wakes the window.
 pub struct Listener {
     rx: mpsc::Receiver<Handover>,
-    wake: Arc<Mutex<Option<Arc<dyn Fn() + Send + Sync>>>>,
+    wake: Wake,
     /// Held for as long as the process runs: the claim (Unix; on Windows the pipe is).
     #[cfg(unix)]
     _lock: std::fs::File,
@@ -136,7 +139,7 @@ fn ask(conn: impl io::Read + io::Write, request: &Handover) -> io::Result<()> {
     }
 }
 
-fn channel() -> (mpsc::Sender<Handover>, mpsc::Receiver<Handover>, Arc<Mutex<Option<Arc<dyn Fn() + Send + Sync>>>>) {
+fn channel() -> (mpsc::Sender<Handover>, mpsc::Receiver<Handover>, Wake) {
     let (tx, rx) = mpsc::channel();
     (tx, rx, Arc::new(Mutex::new(None)))
 }
