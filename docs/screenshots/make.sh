@@ -55,7 +55,8 @@ body = """
 """
 attachments = ["$work/期末レポート.pdf"]
 TOML
-export POPSEND_PASSWORD=not-used POPSEND_LANG=ja
+# SHOT_LANG=en makes settings-en.png only (the README shows 作成 and 送信トレイ in Japanese).
+export POPSEND_PASSWORD=not-used POPSEND_LANG=${SHOT_LANG:-ja}
 printf 'ゼミの資料です。\n' > "$work/body.txt"
 "$bin" --config "$work/config.toml" --data-dir "$work/data" send --later --to yamada@example.com --subject "ゼミ資料 (第3回)" --body-file "$work/body.txt" >/dev/null
 "$bin" --config "$work/config.toml" --data-dir "$work/data" send --later --to club@example.org --cc hanako@example.ac.jp --subject "サークルの連絡" --body-file "$work/body.txt" >/dev/null
@@ -77,6 +78,10 @@ shot() {
   echo "make.sh: $here/$2.png"
 }
 xdotool windowfocus --sync "$win"
-shot 1 compose
-shot 2 outbox
-shot 4 settings
+if [ "$POPSEND_LANG" = ja ]; then
+  shot 1 compose
+  shot 2 outbox
+  shot 4 settings
+else
+  shot 4 "settings-$POPSEND_LANG"
+fi

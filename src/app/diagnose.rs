@@ -102,3 +102,24 @@ pub(super) fn switch_to(f: &mut crate::core::settings::Form, port: u16) {
     f.smtp_security = if port == 465 { Security::Tls } else { Security::Starttls };
     f.smtp_username = f.pop_username.clone();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::account::Security;
+    use crate::core::diagnose::{StepId, StepResult};
+
+    #[test]
+    fn a_silent_port_25_offers_the_port_with_smtp_auth() {
+        let step = |finding| StepResult { id: StepId::SmtpPort, finding, detail: String::new(), reply: None };
+        assert_eq!(switch_offer(&[step(Finding::Ok)]), None);
+        assert_eq!(switch_offer(&[step(Finding::SmtpPortSilent { port: 25, alternatives: vec![(587, false)] })]), None, "no AUTH there: nothing to switch to");
+        let steps = [step(Finding::SmtpPortSilent { port: 25, alternatives: vec![(587, false), (465, true)] })];
+        assert_eq!(switch_offer(&steps), Some(465));
+        let mut f = crate::core::settings::Form { pop_username: "taro".into(), ..Default::default() };
+        switch_to(&mut f, 465);
+        assert_eq!((f.smtp_port.as_str(), f.smtp_security, f.smtp_username.as_str()), ("465", Security::Tls, "taro"));
+        switch_to(&mut f, 587);
+        assert_eq!(f.smtp_security, Security::Starttls);
+    }
+}

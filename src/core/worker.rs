@@ -730,3 +730,25 @@ fn hand_over(paths: &Paths, typed: Option<&Password>) -> std::io::Result<()> {
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     cmd.spawn().map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_geometry_round_trips_and_nonsense_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(saved_geometry(dir.path()), None);
+        let g = Geometry { size: [960.0, 700.0], at: Some([-1200.0, 40.0]) };
+        save_geometry(dir.path(), g).unwrap();
+        assert_eq!(saved_geometry(dir.path()), Some(g));
+        // Wayland tells no position: the size alone.
+        save_geometry(dir.path(), Geometry { size: [800.0, 600.0], at: None }).unwrap();
+        assert_eq!(saved_geometry(dir.path()), Some(Geometry { size: [800.0, 600.0], at: None }));
+        for bad in ["", "abc", "10 10", "800", "1e9 600", "800 600 99999 0", "NaN 600"] {
+            std::fs::write(dir.path().join(GEOMETRY_FILE), bad).unwrap();
+            let g = saved_geometry(dir.path());
+            assert!(g.is_none() || g.is_some_and(|g| g.at.is_none() && g.size == [800.0, 600.0]), "{bad:?} gave {g:?}");
+        }
+    }
+}

@@ -127,6 +127,17 @@ fn type_into(h: &mut Harness<'static, Option<App>>, label: &str, text: &str) {
     h.run_steps(2);
 }
 
+/// Steps the UI until a widget with this label shows (a request handed over by another process
+/// arrives between frames), or fails after 10 s.
+fn wait_for_label(h: &mut Harness<'static, Option<App>>, label: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while h.query_by_label(label).is_none() {
+        assert!(Instant::now() < deadline, "timed out waiting for {label}");
+        h.run_steps(2);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn click(h: &mut Harness<'static, Option<App>>, label: &str) {
     h.get_by_label(label).click();
     h.run_steps(3);
@@ -492,24 +503,12 @@ fn a_second_start_hands_its_mailto_link_to_the_open_window() {
     h.get_by_label("件名").type_text(" (下書き)");
     h.run_steps(2);
     second(&["mailto:saburo@example.jp?subject=other"]);
-    for _ in 0..40 {
-        h.run_steps(2);
-        if h.query_by_label("書きかけを残す (リンクは使わない)").is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_label(&mut h, "書きかけを残す (リンクは使わない)");
     click(&mut h, "書きかけを残す (リンクは使わない)");
     assert_eq!(app(&h).compose.subject, "ゼミの件 (下書き)");
     assert_eq!(app(&h).compose.to, "hanako@example.ac.jp");
     second(&["mailto:saburo@example.jp?subject=other"]);
-    for _ in 0..40 {
-        h.run_steps(2);
-        if h.query_by_label("置き換える").is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_label(&mut h, "置き換える");
     click(&mut h, "置き換える");
     run_until(&mut h, "the second link in 作成", |a| a.compose.to == "saburo@example.jp" && a.compose.subject == "other");
 
