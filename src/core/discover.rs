@@ -145,7 +145,8 @@ pub async fn find(address: &str, presets: &[Preset], options: &Options, progress
     for template in &options.autoconfig_urls {
         let url = template.replace("{domain}", &domain).replace("{address}", &address.trim().replace('@', "%40"));
         progress(Progress::Autoconfig(url.clone()));
-        if let Some(p) = from_autoconfig(&url, local, address.trim(), options.step_timeout).await {
+        if let Some(p) = from_autoconfig(&url, local, address.trim(), options.step_timeout).await
+            && trusted_autoconfig(&url, &p, &domain) {
             return Ok(p);
         }
     }
@@ -180,6 +181,17 @@ fn from_presets(domain: &str, presets: &[Preset], usernames: &[String]) -> Optio
         window_minutes: p.window_minutes,
         ca_file: None,
     })
+}
+
+/// Whether to believe an autoconfig file. One fetched over HTTPS from the domain speaks for it.
+/// One over plain HTTP could have been changed on the way, and 接続テスト sends the password to
+/// what it names: it is believed only when its servers are in the address's own domain.
+fn trusted_autoconfig(url: &str, p: &Proposal, domain: &str) -> bool {
+    let inside = |host: &str| {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        host == domain || host.ends_with(&format!(".{domain}"))
+    };
+    url.starts_with("https://") || (inside(&p.pop_host) && inside(&p.smtp_host))
 }
 
 /// The largest autoconfig file read (real ones are a few KB).

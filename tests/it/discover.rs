@@ -80,11 +80,11 @@ const AUTOCONFIG: &str = r#"<?xml version="1.0"?>
   <emailProvider id="auto.popsend.test">
     <domain>auto.popsend.test</domain>
     <incomingServer type="pop3">
-      <hostname>pop.popsend.test</hostname><port>995</port><socketType>SSL</socketType>
+      <hostname>pop.auto.popsend.test</hostname><port>995</port><socketType>SSL</socketType>
       <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
     </incomingServer>
     <outgoingServer type="smtp">
-      <hostname>smtp.popsend.test</hostname><port>587</port><socketType>STARTTLS</socketType>
+      <hostname>smtp.auto.popsend.test</hostname><port>587</port><socketType>STARTTLS</socketType>
       <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
     </outgoingServer>
   </emailProvider>
@@ -103,8 +103,8 @@ fn the_domains_autoconfig_file_comes_next() {
     let (r, progress) = find("hanako@auto.popsend.test", &[], &options);
     let p = r.unwrap();
     assert!(matches!(&p.source, Source::Autoconfig(u) if u.contains("autoconfig.auto.popsend.test")), "{:?}", p.source);
-    assert_eq!((p.pop_host.as_str(), p.pop_port, p.pop_security), ("pop.popsend.test", 995, Security::Tls));
-    assert_eq!((p.smtp_host.as_str(), p.smtp_port, p.smtp_security, p.smtp_auth), ("smtp.popsend.test", 587, Security::Starttls, true));
+    assert_eq!((p.pop_host.as_str(), p.pop_port, p.pop_security), ("pop.auto.popsend.test", 995, Security::Tls));
+    assert_eq!((p.smtp_host.as_str(), p.smtp_port, p.smtp_security, p.smtp_auth), ("smtp.auto.popsend.test", 587, Security::Starttls, true));
     assert_eq!(p.usernames[0], "hanako@auto.popsend.test", "the file's %EMAILADDRESS% comes first");
     assert_eq!(progress.len(), 3, "{progress:?}");
     let seen = seen.lock().unwrap();
@@ -167,4 +167,25 @@ fn a_domain_where_nothing_answers_says_what_was_tried() {
     }
     assert!(started.elapsed() < Duration::from_secs(60));
     assert!(matches!(find("not an address", &[], &on_test_ports(&s)).0, Err(NotFound::NotAnAddress(_))));
+}
+
+/// A file over plain HTTP that names servers outside the address's domain may have been changed
+/// on the way (and 接続テスト would send them the password): it is not believed, and the search
+/// goes on to probing.
+#[test]
+fn a_plain_http_autoconfig_naming_other_domains_is_not_believed() {
+    const ELSEWHERE: &str = r#"<clientConfig version="1.1"><emailProvider id="x">
+      <incomingServer type="pop3"><hostname>pop.attacker.example</hostname><port>995</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username></incomingServer>
+      <outgoingServer type="smtp"><hostname>smtp.attacker.example</hostname><port>587</port><socketType>STARTTLS</socketType></outgoingServer>
+    </emailProvider></clientConfig>"#;
+    let (port, seen) = serve(ELSEWHERE);
+    let s = servers();
+    let mut options = on_test_ports(&s);
+    options.autoconfig_urls = vec![format!("http://autoconfig.{{domain}}:{port}/mail/config-v1.1.xml")];
+    let (r, progress) = find(&format!("{}@popsend.test", s.user), &[], &options);
+    assert_eq!(seen.lock().unwrap().len(), 1, "the file was fetched");
+    let p = r.unwrap();
+    assert_eq!(p.source, Source::Probe, "{p:?}");
+    assert!(p.pop_host.ends_with(".popsend.test"));
+    assert!(progress.iter().any(|p| matches!(p, Progress::Probing { .. })));
 }

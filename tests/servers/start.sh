@@ -238,9 +238,10 @@ printf 'BASE_PORT=%q\nWINDOW=%q\nPOP_USER=%q\nPOP_PASS=%q\nRELAY_REFUSAL=%q\n' \
 
 # Names for the first-run assistant's discovery tests (tests/it/discover.rs), all on loopback:
 # the real resolver path (glibc reads /etc/hosts), nothing leaves the machine. stop.sh removes them.
-NAMES="pop.popsend.test smtp.popsend.test mail.popsend.test autoconfig.auto.popsend.test pop.clear.popsend.test"
-if ! grep -q "# popsend-test-names" /etc/hosts 2>/dev/null; then
-  printf '127.0.0.1 %s # popsend-test-names\n' "$NAMES" >> /etc/hosts
+NAMES="pop.popsend.test smtp.popsend.test mail.popsend.test autoconfig.popsend.test autoconfig.auto.popsend.test pop.clear.popsend.test"
+if ! grep -q "^127.0.0.1 $NAMES # popsend-test-names$" /etc/hosts 2>/dev/null; then
+  kept=$(grep -v "# popsend-test-names" /etc/hosts || true)
+  printf '%s\n127.0.0.1 %s # popsend-test-names\n' "$kept" "$NAMES" > /etc/hosts
 fi
 
 cat > "$DIR/env" <<EOF
