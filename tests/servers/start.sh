@@ -241,7 +241,8 @@ printf 'BASE_PORT=%q\nWINDOW=%q\nPOP_USER=%q\nPOP_PASS=%q\nRELAY_REFUSAL=%q\n' \
 NAMES="pop.popsend.test smtp.popsend.test mail.popsend.test autoconfig.popsend.test autoconfig.auto.popsend.test pop.clear.popsend.test"
 if ! grep -q "^127.0.0.1 $NAMES # popsend-test-names$" /etc/hosts 2>/dev/null; then
   kept=$(grep -v "# popsend-test-names" /etc/hosts || true)
-  printf '%s\n127.0.0.1 %s # popsend-test-names\n' "$kept" "$NAMES" > /etc/hosts
+  printf '%s\n127.0.0.1 %s # popsend-test-names\n' "$kept" "$NAMES" > /etc/hosts \
+    || echo "start.sh: cannot write /etc/hosts: the discovery tests (tests/it/discover.rs) will fail to resolve pop.popsend.test" >&2
 fi
 
 cat > "$DIR/env" <<EOF
