@@ -184,7 +184,7 @@ impl App {
         let mut remove = None;
         for (i, path) in self.compose.attachments.iter().enumerate() {
             ui.horizontal(|ui| {
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+                let name = crate::core::compose::attachment_name(path).unwrap_or_else(|| path.display().to_string());
                 ui.label(name).on_hover_text(path.display().to_string());
                 match self.view.sizes.get(path) {
                     Some(Ok(size)) => {

@@ -179,15 +179,24 @@ pub fn build_with(d: &Draft, now: SystemTime, limits: Limits) -> Result<Built, C
 fn attachment(path: &Path, budget: &mut u64, limit: u64) -> Result<SinglePart, ComposeError> {
     let bytes = read_limited(path, budget, limit)?;
     let bad = |reason: String| ComposeError::Attachment { path: path.to_owned(), reason };
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| bad("the file name is not valid Unicode".into()))?
-        .to_owned();
+    let name = attachment_name(path).ok_or_else(|| bad("the path has no file name".into()))?;
     no_line_break("attachment file name", &name)?;
     let content_type = ContentType::parse(&format!("{}; name=\"{}\"", mime_for(&name), rfc2047_words(&name)))
         .map_err(|e| bad(e.to_string()))?;
     Ok(Attachment::new(name).body(bytes, content_type))
+}
+
+/// The name the recipient sees: the file name as it is when it is Unicode; otherwise (Linux, a
+/// file copied from a Japanese Windows or an old archive) decoded as Shift_JIS when that reads
+/// cleanly, else with U+FFFD for the bytes that are not UTF-8.
+pub fn attachment_name(path: &Path) -> Option<String> {
+    let name = path.file_name()?;
+    if let Some(n) = name.to_str() {
+        return Some(n.to_owned());
+    }
+    let bytes = name.as_encoded_bytes();
+    let (decoded, _, errors) = encoding_rs::SHIFT_JIS.decode(bytes);
+    Some(if errors { String::from_utf8_lossy(bytes).into_owned() } else { decoded.into_owned() })
 }
 
 /// Reads a regular file of at most `budget` bytes (and takes its size off the budget). A device
@@ -310,6 +319,28 @@ mod tests {
         // Outlook's reading: Content-Type name= alone.
         let ct_name = a.content_type().unwrap().attribute("name").unwrap();
         assert_eq!(ct_name, "期末レポート_山田太郎_最終版の提出用ファイル.pdf");
+    }
+
+    /// A file whose name is Shift_JIS bytes (not UTF-8), as a file from a Japanese Windows keeps
+    /// on Linux: it is attached, named as the student reads it, in both header forms.
+    #[cfg(unix)]
+    #[test]
+    fn a_shift_jis_file_name_is_sent_under_its_japanese_name() {
+        use std::os::unix::ffi::OsStrExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("レポート.txt");
+        let path = dir.path().join(std::ffi::OsStr::from_bytes(&sjis));
+        assert!(path.to_str().is_none(), "the test needs a name that is not UTF-8");
+        std::fs::write(&path, b"hello").unwrap();
+        assert_eq!(attachment_name(&path).as_deref(), Some("レポート.txt"));
+        let mut d = draft();
+        d.attachments.push(path);
+        let built = build(&d, SystemTime::now()).unwrap();
+        let m = MessageParser::default().parse(&built.raw).unwrap();
+        let a = m.attachment(0).unwrap();
+        assert_eq!(a.attachment_name(), Some("レポート.txt"));
+        assert_eq!(a.content_type().unwrap().attribute("name"), Some("レポート.txt"));
+        assert_eq!(a.contents(), b"hello");
     }
 
     #[test]

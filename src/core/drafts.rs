@@ -18,7 +18,65 @@ pub struct Unsent {
     pub bcc: String,
     pub subject: String,
     pub body: String,
+    /// Any path the file system has, Unicode or not (a Shift_JIS file name on Linux is what
+    /// these students have): see `stored_paths`.
+    #[serde(with = "stored_paths")]
     pub attachments: Vec<PathBuf>,
+}
+
+/// Paths in the draft file: a Unicode path as its text; any other as its raw bytes (Unix) or
+/// UTF-16 units (Windows), so that no file name can keep a draft from being saved.
+mod stored_paths {
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Text(String),
+        Bytes { os_bytes: Vec<u8> },
+        Wide { os_wide: Vec<u16> },
+    }
+
+    fn store(p: &Path) -> Stored {
+        if let Some(t) = p.to_str() {
+            return Stored::Text(t.to_owned());
+        }
+        #[cfg(unix)]
+        {
+            Stored::Bytes { os_bytes: std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec() }
+        }
+        #[cfg(windows)]
+        {
+            Stored::Wide { os_wide: std::os::windows::ffi::OsStrExt::encode_wide(p.as_os_str()).collect() }
+        }
+        #[cfg(not(any(unix, windows)))]
+        {
+            Stored::Text(p.to_string_lossy().into_owned())
+        }
+    }
+
+    fn restore(s: Stored) -> Option<PathBuf> {
+        match s {
+            Stored::Text(t) => Some(PathBuf::from(t)),
+            #[cfg(unix)]
+            Stored::Bytes { os_bytes } => Some(PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(os_bytes))),
+            #[cfg(windows)]
+            Stored::Wide { os_wide } => Some(PathBuf::from(<std::ffi::OsString as std::os::windows::ffi::OsStringExt>::from_wide(&os_wide))),
+            // A path written on another kind of system: not a file here.
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    pub fn serialize<S: Serializer>(paths: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+        paths.iter().map(PathBuf::as_path).map(store).collect::<Vec<_>>().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+        Ok(Vec::<Stored>::deserialize(d)?.into_iter().filter_map(restore).collect())
+    }
 }
 
 /// Splits "a@x, b@y、c@z" into addresses.
@@ -49,9 +107,10 @@ impl Unsent {
         }
     }
 
-    /// As stored with a queued message, so 「編集」 can bring it back.
-    pub fn to_text(&self) -> String {
-        toml::to_string(self).expect("a draft always serializes")
+    /// As stored with a queued message, so 「編集」 can bring it back. Every field is text or a
+    /// path in `stored_paths`' form, so this cannot fail; should TOML ever refuse, the error says so.
+    pub fn to_text(&self) -> Result<String, std::io::Error> {
+        toml::to_string(self).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("the draft cannot be written: {e}")))
     }
 
     pub fn from_text(text: &str) -> Option<Unsent> {
@@ -82,12 +141,31 @@ pub fn save(data_dir: &Path, d: &Unsent) -> std::io::Result<()> {
             _ => Ok(()),
         };
     }
-    crate::core::files::write_atomic(&file(data_dir), d.to_text().as_bytes())
+    crate::core::files::write_atomic(&file(data_dir), d.to_text()?.as_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A dropped file whose name is not UTF-8 (Shift_JIS bytes on Linux) no longer stops the
+    /// draft from being saved (it used to panic the worker): it is stored and comes back as the
+    /// same path, next to an ordinary one.
+    #[cfg(unix)]
+    #[test]
+    fn a_draft_with_a_shift_jis_file_name_survives_a_restart() {
+        use std::os::unix::ffi::OsStrExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("期末レポート.pdf");
+        let odd = dir.path().join(std::ffi::OsStr::from_bytes(&sjis));
+        let d = Unsent { subject: "提出".into(), attachments: vec![odd.clone(), "/tmp/普通.pdf".into()], ..Unsent::default() };
+        save(dir.path(), &d).unwrap();
+        let back = load(dir.path()).unwrap().unwrap();
+        assert_eq!(back.attachments, vec![odd, PathBuf::from("/tmp/普通.pdf")]);
+        assert_eq!(back, d);
+        // The text kept with a queued message (for 編集) round-trips too.
+        assert_eq!(Unsent::from_text(&d.to_text().unwrap()), Some(d));
+    }
 
     #[test]
     fn a_draft_survives_and_an_empty_one_is_removed() {

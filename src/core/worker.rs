@@ -613,7 +613,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                 None => continue,
                 Some(Request::Send { draft, now }) => match build(&config, &draft, clock.now()) {
                     Ok((outgoing, subject, to)) => {
-                        let queued = Command::Enqueue { outgoing: Box::new(outgoing), subject, to, draft: Some(draft.to_text()) };
+                        let queued = Command::Enqueue { outgoing: Box::new(outgoing), subject, to, draft: draft.to_text().ok() };
                         if etx.send(queued).await.is_ok() && now {
                             let _ = etx.send(Command::FlushNow).await;
                         }
