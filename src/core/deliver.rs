@@ -49,7 +49,11 @@ pub enum Outcome {
 /// Told about each message as the run goes, so a store can record every outcome at once.
 pub trait Progress {
     /// Just before the message's MAIL FROM (once per message, however often it is retried).
-    fn sending(&mut self, _index: usize) {}
+    /// False: the message may not go (its `sending` mark could not be written, so a crash or a
+    /// later run could not tell it went): the run stops there, before its MAIL FROM.
+    fn sending(&mut self, _index: usize) -> bool {
+        true
+    }
     /// The message's outcome, as soon as it is known (not called for messages never reached).
     fn outcome(&mut self, _index: usize, _outcome: &Outcome) {}
     /// The server took the message for these recipients, in a transaction of its own (it takes
@@ -311,7 +315,9 @@ impl<'a> Deliverer<'a> {
             if self.stopping() {
                 break;
             }
-            progress.sending(index);
+            if !progress.sending(index) {
+                break;
+            }
             // What is left to send: recipients a partial transaction took are not sent again when
             // the message is retried in this run (relay refusal, reconnect).
             let mut envelope = msg.envelope.clone();

@@ -69,10 +69,12 @@ impl Recorder<'_> {
 }
 
 impl Progress for Recorder<'_> {
-    fn sending(&mut self, i: usize) {
-        self.tried[i] = true;
+    fn sending(&mut self, i: usize) -> bool {
         let r = self.outbox.mark_sending(self.due[i].id);
+        let marked = r.is_ok();
+        self.tried[i] = marked;
         self.keep(r);
+        marked
     }
 
     fn delivered_to(&mut self, i: usize, rcpts: &[lettre::Address]) {
@@ -270,6 +272,11 @@ pub const OFFLINE_PROBE: Duration = Duration::from_secs(15);
 /// messages, wakes network-bound ones on interface changes or when the POP server answers again,
 /// and carries out commands. The flag in `d.stop` lets a flush in progress finish its current
 /// message and stop.
+/// How long `watch` waits after the n-th outbox error in a row: 30 s, doubling, at most 10 min.
+fn local_backoff(n: u32) -> Duration {
+    Duration::from_secs(30u64.saturating_mul(1 << n.saturating_sub(1).min(5)).min(600))
+}
+
 pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Receiver<Command>, mut on_event: impl FnMut(Event)) {
     // Interface changes, where the platform can tell; polling and probing cover the rest.
     let mut ifs = if_watch::tokio::IfWatcher::new().ok();
@@ -282,6 +289,8 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
     let mut force = false;
     let mut online = None;
     let mut hold_until: Option<SystemTime> = None;
+    // Flushes in a row that ended in an outbox error.
+    let mut local_failures: u32 = 0;
     let snapshot = |activity: Activity, online: Option<bool>, on_event: &mut dyn FnMut(Event)| {
         match take_snapshot(outbox, d, activity, online) {
             Ok(s) => on_event(Event::Snapshot(s)),
@@ -305,11 +314,18 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
             snapshot(Activity::Sending(total), online, &mut on_event);
             match flush(outbox, d, force).await {
                 Ok(f) => {
+                    local_failures = 0;
                     hold_until = f.busy.then(|| d.clock.now() + POLL);
                     online = Some(!f.stopped.as_ref().is_some_and(|e| retry::kind_of_run(e) == Kind::Offline));
                     on_event(Event::Flushed(f));
                 }
-                Err(e) => on_event(Event::Error(e)),
+                Err(e) => {
+                    // The outbox cannot be written (disk full, read-only, locked): wait before
+                    // trying again, longer each time, instead of looping on it.
+                    local_failures = local_failures.saturating_add(1);
+                    hold_until = Some(d.clock.now() + local_backoff(local_failures));
+                    on_event(Event::Error(e));
+                }
             }
             force = false;
             snapshot(Activity::Idle, online, &mut on_event);

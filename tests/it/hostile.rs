@@ -533,3 +533,86 @@ async fn a_failure_after_a_partial_delivery_keeps_only_the_rest() {
     let left: Vec<String> = due[0].outgoing.envelope.to().iter().map(|a| a.to_string()).collect();
     assert_eq!(left, vec!["c@example.net", "d@例え.jp"]);
 }
+
+/// Fills the file system `file` is on: writes until it refuses.
+fn fill(file: &Path) {
+    use std::io::Write as _;
+    let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(file) else { return };
+    let chunk = vec![0u8; 64 * 1024];
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.sync_all();
+}
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path) -> Tmpfs {
+        std::fs::create_dir_all(at).unwrap();
+        let status = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=4m", "popsend-test"]).arg(at).status().unwrap();
+        assert!(status.success(), "cannot mount a tmpfs at {} (the test needs root, as tests/run.sh runs it)", at.display());
+        Tmpfs(at.to_owned())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Issue 11, defect 1: when the outbox cannot record that a message is being sent (here a real
+/// full file system: the POP peer fills it while it takes the password, so the outbox opened fine
+/// and the next thing it must write is the `sending` mark), the message does not go — no MAIL FROM
+/// — and `watch` waits instead of trying again at once. Before, the send went ahead unrecorded and
+/// `watch` looped, sending the same message again and again.
+#[tokio::test]
+async fn a_full_disk_stops_before_mail_from_and_watch_does_not_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = Tmpfs::mount(&dir.path().join("fs"));
+    let ob = Outbox::open(&fs.0.join("data")).unwrap();
+    ob.enqueue(&one("a@example.net"), "テスト", "a@example.net", SystemTime::now()).unwrap();
+    let filler = fs.0.join("filler");
+    let (pop, pop_seen) = serve(
+        "+OK scripted POP3 ready",
+        Arc::new(move |line, _| match command(line).as_str() {
+            "CAPA" => Action::Reply("+OK\r\nUSER\r\n.".into()),
+            "USER" => Action::Reply("+OK".into()),
+            "PASS" => {
+                fill(&filler);
+                Action::Reply("+OK".into())
+            }
+            "QUIT" => Action::Close("+OK bye".into()),
+            _ => Action::Reply("-ERR unknown".into()),
+        }),
+    )
+    .await;
+    let (smtp, smtp_seen) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None, data: QUEUED }).await;
+    let c = config(pop, smtp, "");
+    let flushed = with_deliverer(&c, dir.path(), async |d| engine::flush(&ob, d, true).await).await;
+    assert!(flushed.is_err(), "a flush whose mark could not be written must fail: {flushed:?}");
+    assert_eq!(count(&smtp_seen, "MAIL"), 0, "no MAIL FROM without the mark on disk: {:?}", lines(&smtp_seen));
+    assert_eq!(count(&pop_seen, "PASS"), 1);
+
+    // `watch` on the same full disk for 3 s: one attempt, then it waits (30 s) instead of looping.
+    let (_tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut errors = 0;
+    let _ = tokio::time::timeout(
+        Duration::from_secs(3),
+        with_deliverer(&c, dir.path(), async |d| {
+            engine::watch(&ob, d, rx, |e| {
+                if matches!(e, engine::Event::Error(_)) {
+                    errors += 1;
+                }
+            })
+            .await
+        }),
+    )
+    .await;
+    assert_eq!(count(&smtp_seen, "MAIL"), 0, "{:?}", lines(&smtp_seen));
+    assert!(count(&pop_seen, "PASS") <= 2, "watch logged in {} times in 3 s: it loops", count(&pop_seen, "PASS"));
+    assert!(errors >= 1, "the outbox error is told");
+    // The message is still there, waiting, once there is room again.
+    std::fs::remove_file(fs.0.join("filler")).unwrap();
+    assert_eq!(ob.counts().unwrap().queued, 1);
+}
