@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::core::account::{Config, Security};
 use crate::core::clock::Clock;
-use crate::core::net::{self, NetError, TrustAnchors};
+use crate::core::net::{self, Family, NetError, TrustAnchors};
 use crate::core::pop3::{self, Pop3Error};
 use crate::core::secrets::Password;
 use crate::core::smtp::{self, SmtpError};
@@ -163,15 +163,22 @@ pub async fn run(
         }
     };
 
-    // 2. The POP port.
-    match net::connect(&pop_addrs, t).await {
-        Ok((_, peer)) => done(step(StepId::PopPort, Finding::Ok, format!("{peer}"), None), &mut out),
+    // 2. The POP port. Its address family is then the only one used, for the login and for
+    // SMTP, as the send path does: the server relays for the address that logged in, and on a
+    // dual-stack network the other family would test a path the real send never takes.
+    let family = match net::connect(&pop_addrs, t).await {
+        Ok((_, peer)) => {
+            done(step(StepId::PopPort, Finding::Ok, format!("{peer}"), None), &mut out);
+            Family::of(&peer)
+        }
         Err(e) => {
             done(step(StepId::PopPort, net_finding(&e), e.to_string(), None), &mut out);
             skip_rest(2, Skip::EarlierStepFailed, &mut out, &mut done);
             return out;
         }
-    }
+    };
+    let pop_addrs = net::in_family(&pop_addrs, family);
+    let smtp_addrs = net::in_family(&smtp_addrs, family);
 
     // 3 + 4. TLS and the login, in one POP session.
     let mut login_at: Option<SystemTime> = None;
@@ -246,7 +253,12 @@ pub async fn run(
     let redactor = password.map(|p| p.redactor(&config.pop.username)).unwrap_or_default();
     // 5. The SMTP port; where it does not answer, the ports with SMTP AUTH.
     let smtp_port = config.smtp_port();
-    match net::connect(&smtp_addrs, t).await {
+    let smtp_reached = if smtp_addrs.is_empty() {
+        Err(NetError::NoAddressInFamily { host: smtp_host.to_owned(), family })
+    } else {
+        net::connect(&smtp_addrs, t).await
+    };
+    match smtp_reached {
         Ok((_, peer)) => done(step(StepId::SmtpPort, Finding::Ok, format!("{peer}"), None), &mut out),
         Err(e) => {
             let mut alternatives = Vec::new();

@@ -52,7 +52,12 @@ type Handler = Arc<dyn Fn(&str, &mut usize) -> Action + Send + Sync>;
 /// A line-based peer on loopback: sends `greeting`, then logs each line and does what `handler`
 /// says. Returns its port and the log.
 async fn serve(greeting: &'static str, handler: Handler) -> (u16, Lines) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_on("127.0.0.1:0", greeting, handler).await
+}
+
+/// `serve` on another local address (`"[::1]:0"`: IPv6 only).
+async fn serve_on(addr: &str, greeting: &'static str, handler: Handler) -> (u16, Lines) {
+    let l = TcpListener::bind(addr).await.unwrap();
     let port = l.local_addr().unwrap().port();
     let seen = Lines::default();
     let log = seen.clone();
@@ -615,4 +620,42 @@ async fn a_full_disk_stops_before_mail_from_and_watch_does_not_loop() {
     // The message is still there, waiting, once there is room again.
     std::fs::remove_file(fs.0.join("filler")).unwrap();
     assert_eq!(ob.counts().unwrap().queued, 1);
+}
+
+/// Issue 11, defect 3: 接続テスト uses one address family, the one its POP connection took, as
+/// the send path does. Here the name has both loopback addresses, POP answers only over IPv6
+/// and SMTP only over IPv4: a real send (POP and SMTP in one family) cannot relay, and the test
+/// must not report SMTP reachable over the other family. (The names come from
+/// tests/servers/start.sh's /etc/hosts lines.)
+#[tokio::test]
+async fn the_connection_test_stays_in_the_pop_address_family() {
+    let resolved = popsend::core::net::resolve("dual.popsend.test", 1, Duration::from_secs(5)).await.expect("dual.popsend.test must resolve (tests/servers/start.sh)");
+    assert!(resolved.iter().any(|a| a.is_ipv6()) && resolved.iter().any(|a| a.is_ipv4()), "{resolved:?}");
+    let (pop, _) = serve_on(
+        "[::1]:0",
+        "+OK scripted POP3 ready",
+        Arc::new(|line, _| match command(line).as_str() {
+            "CAPA" => Action::Reply("+OK\r\nUSER\r\n.".into()),
+            "USER" | "PASS" => Action::Reply("+OK".into()),
+            "QUIT" => Action::Close("+OK bye".into()),
+            _ => Action::Reply("-ERR unknown".into()),
+        }),
+    )
+    .await;
+    let (smtp, smtp_seen) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None, data: QUEUED }).await;
+    let text = format!(
+        "[account]\naddress = \"student@example.ac.jp\"\n[pop]\nhost = \"dual.popsend.test\"\nport = {pop}\nusername = \"student\"\nauth = \"user\"\nallow_plaintext_password = true\n[smtp]\nport = {smtp}\n"
+    );
+    let c = Config::parse(&text, Path::new("dual.toml")).unwrap();
+    let password = Password::new(PASSWORD.into());
+    let options = popsend::core::diagnose::Options { alternatives: Vec::new(), timeout: Duration::from_secs(5), ..Default::default() };
+    let steps = popsend::core::diagnose::run(&c, Some(&password), &TrustAnchors::default(), &SystemClock, &options, &mut |_| {}).await;
+    let by_id = |id| steps.iter().find(|s| s.id == id).unwrap();
+    use popsend::core::diagnose::StepId;
+    assert!(by_id(StepId::PopPort).passed() && by_id(StepId::PopPort).detail.contains("::1"), "{steps:?}");
+    assert!(by_id(StepId::PopLogin).passed(), "{steps:?}");
+    let smtp_step = by_id(StepId::SmtpPort);
+    assert!(!smtp_step.passed(), "SMTP was reached over IPv4, which the send would not use: {steps:?}");
+    assert!(smtp_step.detail.contains("::1"), "{smtp_step:?}");
+    assert_eq!(count(&smtp_seen, "EHLO"), 0, "nothing reached the IPv4-only SMTP peer");
 }

@@ -238,10 +238,11 @@ printf 'BASE_PORT=%q\nWINDOW=%q\nPOP_USER=%q\nPOP_PASS=%q\nRELAY_REFUSAL=%q\n' \
 
 # Names for the first-run assistant's discovery tests (tests/it/discover.rs), all on loopback:
 # the real resolver path (glibc reads /etc/hosts), nothing leaves the machine. stop.sh removes them.
-NAMES="pop.popsend.test smtp.popsend.test mail.popsend.test autoconfig.popsend.test autoconfig.auto.popsend.test pop.clear.popsend.test"
-if ! grep -q "^127.0.0.1 $NAMES # popsend-test-names$" /etc/hosts 2>/dev/null; then
+# dual.popsend.test has both loopback addresses (接続テスト's address-family test, hostile.rs).
+NAMES="pop.popsend.test smtp.popsend.test mail.popsend.test autoconfig.popsend.test autoconfig.auto.popsend.test pop.clear.popsend.test dual.popsend.test"
+if ! grep -q "^127.0.0.1 $NAMES # popsend-test-names$" /etc/hosts 2>/dev/null || ! grep -q "^::1 dual.popsend.test # popsend-test-names$" /etc/hosts; then
   kept=$(grep -v "# popsend-test-names" /etc/hosts || true)
-  printf '%s\n127.0.0.1 %s # popsend-test-names\n' "$kept" "$NAMES" > /etc/hosts \
+  printf '%s\n127.0.0.1 %s # popsend-test-names\n::1 dual.popsend.test # popsend-test-names\n' "$kept" "$NAMES" > /etc/hosts \
     || echo "start.sh: cannot write /etc/hosts: the discovery tests (tests/it/discover.rs) will fail to resolve pop.popsend.test" >&2
 fi
 
