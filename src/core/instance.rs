@@ -1,7 +1,7 @@
-//! One window per data folder. The first window to start claims the folder and listens on a local
-//! channel only its user can reach: a Unix socket inside the (0700) data folder, guarded by a lock
-//! file held for the life of the process, or on Windows a named pipe whose first instance is the
-//! claim. A later start (a second double-click, or a browser handing over a `mailto:` link) gives
+//! One window per data folder. The first window to start claims the folder with a lock file held
+//! for the life of the process (flock on Unix; on Windows an open that shares nothing) and
+//! listens on a local channel only its user can reach: a Unix socket inside the (0700) data
+//! folder, or on Windows a per-user named pipe. A later start (a second double-click, or a browser handing over a `mailto:` link) gives
 //! its request to that window and exits, so two windows never run two engines on one outbox.
 //!
 //! It carries requests and nothing else: it does not interpret a `mailto:` URL (that is
@@ -78,8 +78,8 @@ pub enum ClaimError {
 pub struct Listener {
     rx: mpsc::Receiver<Handover>,
     wake: Wake,
-    /// Held for as long as the process runs: the claim (Unix; on Windows the pipe is).
-    #[cfg(unix)]
+    /// Held for as long as the process runs: the claim (flock on Unix, an open that shares
+    /// nothing on Windows).
     _lock: std::fs::File,
 }
 
@@ -246,11 +246,19 @@ mod imp {
     const ASFW_ANY: u32 = u32::MAX;
 
     pub(super) fn claim(data_dir: &Path, request: &Handover) -> Result<Claim, ClaimError> {
+        use std::os::windows::fs::OpenOptionsExt as _;
         let name = pipe_name(data_dir);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        // The first instance of the pipe is the claim: creating it fails if a window has it.
-        let first = runtime.block_on(async { ServerOptions::new().first_pipe_instance(true).reject_remote_clients(true).create(&name) });
-        let Ok(mut server) = first else {
+        // The claim: window.lock opened sharing nothing, held while the window runs (a second
+        // open fails with a sharing violation). Then the pipe; its first instance must be ours.
+        const ERROR_SHARING_VIOLATION: i32 = 32;
+        let lock = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).share_mode(0).open(data_dir.join("window.lock"));
+        let first = match lock {
+            Ok(lock) => Some((lock, runtime.block_on(async { ServerOptions::new().first_pipe_instance(true).reject_remote_clients(true).create(&name) })?)),
+            Err(e) if e.raw_os_error() == Some(ERROR_SHARING_VIOLATION) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let Some((lock, mut server)) = first else {
             // SAFETY: a plain Win32 call with a constant argument.
             unsafe { AllowSetForegroundWindow(ASFW_ANY) };
             return keep_trying(|| {
@@ -305,7 +313,7 @@ mod imp {
                 }
             })
         })?;
-        Ok(Claim::First(Listener { rx, wake }))
+        Ok(Claim::First(Listener { rx, wake, _lock: lock }))
     }
 }
 
