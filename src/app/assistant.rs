@@ -29,9 +29,6 @@ pub struct Assistant {
     pub address: String,
     pub name: String,
     pub password: String,
-    /// The settings being tried: the defaults with the proposal applied.
-    form: Form,
-    usernames: Vec<String>,
     /// The proposal sends the POP password in the clear; the student allowed it.
     allow_cleartext: bool,
     /// `View::trial` already taken.
@@ -224,8 +221,6 @@ impl App {
 
     fn wiz_try(&mut self, p: &Proposal) {
         let form = self.wiz_form(p);
-        self.assistant.usernames = p.usernames.clone();
-        self.assistant.form = form.clone();
         self.assistant.trial = None;
         let request = Request::TryAccount { form: Box::new(form), usernames: p.usernames.clone(), password: Password::new(self.assistant.password.clone()) };
         if self.ask(request) {
@@ -289,20 +284,16 @@ impl App {
             if !passed {
                 ui.label(fl!("wiz-failed-next"));
                 let offer = self.view.diagnosis.as_ref().and_then(|(_, steps)| super::diagnose::switch_offer(steps));
-                if let Some(port) = offer {
-                    ui.horizontal_wrapped(|ui| {
-                        ui.label(fl!("gui-switch-offer", port = port));
-                        if ui.button(fl!("gui-switch")).clicked()
-                            && let Some((mut form, _)) = self.assistant.trial.clone() {
-                                super::diagnose::switch_to(&mut form, port);
-                                let usernames = vec![form.pop_username.clone()];
-                                let password = Password::new(self.assistant.password.clone());
-                                if self.ask(Request::TryAccount { form: Box::new(form), usernames, password }) {
-                                    self.assistant.trial = None;
-                                }
-                            }
-                    });
-                }
+                if let Some(port) = offer
+                    && super::diagnose::switch_row(ui, port)
+                    && let Some((mut form, _)) = self.assistant.trial.clone() {
+                        super::diagnose::switch_to(&mut form, port);
+                        let usernames = vec![form.pop_username.clone()];
+                        let password = Password::new(self.assistant.password.clone());
+                        if self.ask(Request::TryAccount { form: Box::new(form), usernames, password }) {
+                            self.assistant.trial = None;
+                        }
+                    }
             }
         }
         if let Some((_, steps)) = &self.view.diagnosis {

@@ -35,21 +35,17 @@ impl App {
                 }
             }
         });
-        let Some((running, steps)) = &self.view.diagnosis else { return };
-        if !running && let Some(port) = switch_offer(steps) {
-            ui.horizontal_wrapped(|ui| {
-                ui.label(fl!("gui-switch-offer", port = port));
-                if ui.button(fl!("gui-switch")).clicked() {
-                    // Saved, then tested again with the new settings (the worker takes them in order).
-                    let mut form = self.view.settings.clone();
-                    switch_to(&mut form, port);
-                    self.settings.form = form.clone();
-                    if self.ask(Request::SaveSettings { form: Box::new(form), password: None }) {
-                        self.ask(Request::Diagnose);
-                    }
+        let offer = self.view.diagnosis.as_ref().filter(|(running, _)| !running).and_then(|(_, steps)| switch_offer(steps));
+        if let Some(port) = offer
+            && switch_row(ui, port) {
+                // Saved, then tested again with the new settings (the worker takes them in order).
+                let mut form = self.view.settings.clone();
+                switch_to(&mut form, port);
+                self.settings.form = form.clone();
+                if self.ask(Request::SaveSettings { form: Box::new(form), password: None }) {
+                    self.ask(Request::Diagnose);
                 }
-            });
-        }
+            }
         let Some((running, steps)) = &self.view.diagnosis else { return };
         ui.separator();
         egui::ScrollArea::vertical().show(ui, |ui| steps_list(ui, steps, *running));
@@ -92,6 +88,15 @@ pub(super) fn switch_offer(steps: &[crate::core::diagnose::StepResult]) -> Optio
         Finding::SmtpPortSilent { alternatives, .. } => alternatives.iter().find(|(_, auth)| *auth).map(|(port, _)| *port),
         _ => None,
     })
+}
+
+/// 「この設定に切り替える」 with what it offers; true when clicked.
+pub(super) fn switch_row(ui: &mut egui::Ui, port: u16) -> bool {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(fl!("gui-switch-offer", port = port));
+        ui.button(fl!("gui-switch")).clicked()
+    })
+    .inner
 }
 
 /// The settings switched to SMTP AUTH on `port`: implicit TLS on 465, STARTTLS otherwise, the

@@ -189,7 +189,7 @@ impl App {
         self.handovers(ui);
         self.take_mailto(ui);
         // 文字サイズ, when the saved value changes (Ctrl+plus/minus still zoom in between).
-        let zoom = self.view.settings.zoom.clamp(*crate::core::account::ZOOM_RANGE.start(), *crate::core::account::ZOOM_RANGE.end());
+        let zoom = crate::core::account::usable_zoom(self.view.settings.zoom);
         if self.zoom != Some(zoom) {
             self.zoom = Some(zoom);
             ui.ctx().set_zoom_factor(zoom);

@@ -163,12 +163,17 @@ pub struct AppSection {
     pub notifications: bool,
     /// 「ログイン時に起動する」: the OS starts `popsend watch --until-empty` at login.
     pub autostart: bool,
-    /// 文字サイズ: the window's zoom, 1.0 = 100 % (kept within `ZOOM_RANGE` when used).
+    /// 文字サイズ: the window's zoom, 1.0 = 100 % (through `usable_zoom` when used).
     pub zoom: f32,
 }
 
 /// The zoom factors the window accepts (a hand-edited config outside them is brought inside).
 pub const ZOOM_RANGE: std::ops::RangeInclusive<f32> = 0.75..=3.0;
+
+/// `zoom` brought inside `ZOOM_RANGE`.
+pub fn usable_zoom(zoom: f32) -> f32 {
+    zoom.clamp(*ZOOM_RANGE.start(), *ZOOM_RANGE.end())
+}
 
 impl Default for AppSection {
     fn default() -> Self {

@@ -201,7 +201,6 @@ const MAX_AUTOCONFIG: u64 = 256 * 1024;
 async fn from_autoconfig(url: &str, local: &str, address: &str, timeout: Duration) -> Option<Proposal> {
     let from = url.to_owned();
     let text = tokio::task::spawn_blocking(move || fetch(&from, timeout)).await.ok()??;
-    // The probe's CA is for the test servers' probing only; an autoconfig file names real hosts.
     parse_autoconfig(&text, local, address).map(|p| Proposal { source: Source::Autoconfig(url.to_owned()), ..p })
 }
 

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use crate::core::account::{
-    AccountSection, AppSection, Config, Fault, PopAuth, PopSection, RelaySection, Security, SmtpSection, TlsSection, ZOOM_RANGE,
+    AccountSection, AppSection, Config, Fault, PopAuth, PopSection, RelaySection, Security, SmtpSection, TlsSection, usable_zoom,
 };
 
 /// The form's fields, as typed. Empty text means "unset" (the default applies).
@@ -181,7 +181,7 @@ impl Form {
             },
             relay: RelaySection { window_seconds, reuse_window: self.reuse_window, margin_seconds },
             tls: TlsSection { ca_file: opt(&self.ca_file).map(PathBuf::from) },
-            app: AppSection { language: opt(&self.language), notifications: self.notifications, autostart: self.autostart, zoom: self.zoom.clamp(*ZOOM_RANGE.start(), *ZOOM_RANGE.end()) },
+            app: AppSection { language: opt(&self.language), notifications: self.notifications, autostart: self.autostart, zoom: usable_zoom(self.zoom) },
             fingerprint: String::new(),
         };
         for (key, fault) in config.faults() {

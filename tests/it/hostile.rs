@@ -114,12 +114,19 @@ fn command(line: &str) -> String {
 
 /// A POP3 peer: USER/PASS; PASS answered with `pass_reply` (`{password}` in it is the password).
 async fn pop_peer(pass_reply: &'static str) -> (u16, Lines) {
-    serve(
+    pop_peer_on("127.0.0.1:0", Arc::new(move || pass_reply.replace("{password}", PASSWORD))).await
+}
+
+/// `pop_peer` on another local address, with PASS answered by what `at_pass` returns (it may
+/// first do something the test needs at that moment).
+async fn pop_peer_on(addr: &str, at_pass: Arc<dyn Fn() -> String + Send + Sync>) -> (u16, Lines) {
+    serve_on(
+        addr,
         "+OK scripted POP3 ready",
         Arc::new(move |line, _| match command(line).as_str() {
             "CAPA" => Action::Reply("+OK\r\nUSER\r\n.".into()),
             "USER" => Action::Reply("+OK".into()),
-            "PASS" => Action::Reply(pass_reply.replace("{password}", PASSWORD)),
+            "PASS" => Action::Reply(at_pass()),
             "QUIT" => Action::Close("+OK bye".into()),
             _ => Action::Reply("-ERR unknown".into()),
         }),
@@ -578,17 +585,11 @@ async fn a_full_disk_stops_before_mail_from_and_watch_does_not_loop() {
     let ob = Outbox::open(&fs.0.join("data")).unwrap();
     ob.enqueue(&one("a@example.net"), "テスト", "a@example.net", SystemTime::now()).unwrap();
     let filler = fs.0.join("filler");
-    let (pop, pop_seen) = serve(
-        "+OK scripted POP3 ready",
-        Arc::new(move |line, _| match command(line).as_str() {
-            "CAPA" => Action::Reply("+OK\r\nUSER\r\n.".into()),
-            "USER" => Action::Reply("+OK".into()),
-            "PASS" => {
-                fill(&filler);
-                Action::Reply("+OK".into())
-            }
-            "QUIT" => Action::Close("+OK bye".into()),
-            _ => Action::Reply("-ERR unknown".into()),
+    let (pop, pop_seen) = pop_peer_on(
+        "127.0.0.1:0",
+        Arc::new(move || {
+            fill(&filler);
+            "+OK".into()
         }),
     )
     .await;
@@ -631,17 +632,7 @@ async fn a_full_disk_stops_before_mail_from_and_watch_does_not_loop() {
 async fn the_connection_test_stays_in_the_pop_address_family() {
     let resolved = popsend::core::net::resolve("dual.popsend.test", 1, Duration::from_secs(5)).await.expect("dual.popsend.test must resolve (tests/servers/start.sh)");
     assert!(resolved.iter().any(|a| a.is_ipv6()) && resolved.iter().any(|a| a.is_ipv4()), "{resolved:?}");
-    let (pop, _) = serve_on(
-        "[::1]:0",
-        "+OK scripted POP3 ready",
-        Arc::new(|line, _| match command(line).as_str() {
-            "CAPA" => Action::Reply("+OK\r\nUSER\r\n.".into()),
-            "USER" | "PASS" => Action::Reply("+OK".into()),
-            "QUIT" => Action::Close("+OK bye".into()),
-            _ => Action::Reply("-ERR unknown".into()),
-        }),
-    )
-    .await;
+    let (pop, _) = pop_peer_on("[::1]:0", Arc::new(|| "+OK".into())).await;
     let (smtp, smtp_seen) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None, data: QUEUED }).await;
     let text = format!(
         "[account]\naddress = \"student@example.ac.jp\"\n[pop]\nhost = \"dual.popsend.test\"\nport = {pop}\nusername = \"student\"\nauth = \"user\"\nallow_plaintext_password = true\n[smtp]\nport = {smtp}\n"
