@@ -6,7 +6,7 @@
 
 use std::sync::mpsc;
 
-use crate::core::worker::Notice;
+use crate::app::backend::Notice;
 use crate::fl;
 use crate::words::reason;
 
@@ -14,7 +14,7 @@ use crate::words::reason;
 pub fn text(n: &Notice) -> (String, String) {
     match n {
         Notice::Sent { count, subject } => (fl!("notify-sent-title", count = count.to_string()), subject.clone()),
-        Notice::Failed { subject, reason: why } => (fl!("notify-failed-title"), format!("{subject}\n{}", reason(why))),
+        Notice::Failed { subject, reason: why } => (fl!("notify-failed-title"), format!("{subject}\n{}", reason(why.kind))),
     }
 }
 

@@ -2,8 +2,8 @@
 //! Only wording: no logic beyond choosing the message.
 
 use crate::core::diagnose::{Finding, Skip, StepId, StepResult};
-use crate::core::outbox::{LastError, State};
-use crate::core::retry::Kind;
+use crate::core::failure::{Described, Kind};
+use crate::core::outbox::State;
 use crate::fl;
 
 pub fn state_name(s: State) -> String {
@@ -15,27 +15,131 @@ pub fn state_name(s: State) -> String {
     }
 }
 
-/// The reason in the user's words, from the stored kind.
-pub fn reason(e: &LastError) -> String {
-    match Kind::from_code(&e.kind) {
-        Some(Kind::Offline) => fl!("kind-offline"),
-        Some(Kind::WrongPassword) => fl!("kind-wrong-password"),
-        Some(Kind::MailboxBusy) => fl!("kind-mailbox-busy"),
-        Some(Kind::LoginDelay) => fl!("kind-login-delay"),
-        Some(Kind::Temporary) => fl!("kind-temporary"),
-        Some(Kind::RelayDenied) => fl!("kind-relay-denied"),
-        Some(Kind::Certificate) => fl!("kind-certificate"),
-        Some(Kind::Setup) => fl!("kind-setup"),
-        Some(Kind::Recipient) => fl!("kind-recipient"),
-        Some(Kind::TooLarge) => fl!("kind-too-large"),
-        Some(Kind::Refused) => fl!("kind-refused"),
-        Some(Kind::Expired) => fl!("kind-expired"),
-        Some(Kind::Unsendable) => fl!("kind-unsendable"),
-        Some(Kind::ApopRefused) => fl!("kind-apop-refused"),
-        None => e.kind.clone(),
+/// A failure's kind in a few words (a list column, a notification).
+pub fn reason(kind: Kind) -> String {
+    match kind {
+        Kind::NameNotFound => fl!("kind-name-not-found"),
+        Kind::ConnectionRefused => fl!("kind-connection-refused"),
+        Kind::Offline => fl!("kind-offline"),
+        Kind::Port25Blocked => fl!("kind-port25"),
+        Kind::FamilyMismatch => fl!("kind-family-mismatch"),
+        Kind::Certificate => fl!("kind-certificate"),
+        Kind::TlsHandshake => fl!("kind-tls-handshake"),
+        Kind::Timeout => fl!("kind-timeout"),
+        Kind::Protocol => fl!("kind-protocol"),
+        Kind::Dropped => fl!("kind-dropped"),
+        Kind::WrongPassword => fl!("kind-wrong-password"),
+        Kind::MailboxBusy => fl!("kind-mailbox-busy"),
+        Kind::LoginDelay => fl!("kind-login-delay"),
+        Kind::PopTemporary | Kind::SmtpTemporary | Kind::Temporary => fl!("kind-temporary"),
+        Kind::PopRefused => fl!("kind-pop-refused"),
+        Kind::CredentialText => fl!("kind-credential-text"),
+        Kind::StartTls => fl!("kind-stls"),
+        Kind::Cleartext => fl!("kind-cleartext"),
+        Kind::MethodRefused => fl!("kind-method-refused"),
+        Kind::ApopRefused => fl!("kind-apop-refused"),
+        Kind::ApopUnusable => fl!("kind-apop"),
+        Kind::RelayDenied => fl!("kind-relay-denied"),
+        Kind::SmtpAuthNotOffered => fl!("kind-smtp-auth"),
+        Kind::SmtpCleartext => fl!("kind-smtp-cleartext"),
+        Kind::SmtpRefused => fl!("kind-smtp-refused"),
+        Kind::Recipient => fl!("kind-recipient"),
+        Kind::MessageRefused => fl!("kind-refused"),
+        Kind::TooLarge => fl!("kind-too-large"),
+        Kind::Unsendable => fl!("kind-unsendable"),
+        Kind::Expired => fl!("kind-expired"),
+        Kind::Setup => fl!("kind-setup"),
+        Kind::Outbox => fl!("kind-outbox"),
+        Kind::Config => fl!("kind-config"),
+        Kind::NoPassword => fl!("kind-no-password"),
+        Kind::Compose => fl!("kind-compose"),
     }
 }
 
+/// A failure's kind as a sentence, and the next thing to do: the same for the command line,
+/// the window's 詳細 and status bar, notifications and 接続テスト.
+pub fn headline_and_next(kind: Kind) -> (String, String) {
+    match kind {
+        Kind::NameNotFound => (fl!("err-name-not-found"), fl!("err-name-not-found-hint")),
+        Kind::ConnectionRefused => (fl!("err-connection-refused"), fl!("err-connection-refused-hint")),
+        Kind::Offline => (fl!("err-offline"), fl!("err-offline-hint")),
+        Kind::Port25Blocked => (fl!("err-port25"), fl!("err-port25-hint")),
+        Kind::FamilyMismatch => (fl!("err-family-mismatch"), fl!("err-family-mismatch-hint")),
+        Kind::Certificate => (fl!("err-tls"), fl!("err-tls-hint")),
+        Kind::TlsHandshake => (fl!("err-tls-handshake"), fl!("err-tls-handshake-hint")),
+        Kind::Timeout => (fl!("err-timeout"), fl!("err-timeout-hint")),
+        Kind::Protocol => (fl!("err-protocol"), fl!("err-protocol-hint")),
+        Kind::Dropped => (fl!("err-dropped"), fl!("err-dropped-hint")),
+        Kind::WrongPassword => (fl!("err-wrong-password"), fl!("err-wrong-password-hint")),
+        Kind::MailboxBusy => (fl!("err-in-use"), fl!("err-in-use-hint")),
+        Kind::LoginDelay => (fl!("err-login-delay"), fl!("err-login-delay-hint")),
+        Kind::PopTemporary => (fl!("err-pop-temporary"), fl!("err-pop-temporary-hint")),
+        Kind::PopRefused => (fl!("err-pop-refused"), fl!("err-pop-refused-hint")),
+        Kind::CredentialText => (fl!("err-credential-text"), fl!("err-credential-text-hint")),
+        Kind::StartTls => (fl!("err-stls"), fl!("err-stls-hint")),
+        Kind::Cleartext => (fl!("err-cleartext"), fl!("err-cleartext-hint")),
+        Kind::MethodRefused => (fl!("err-method-refused"), fl!("err-method-refused-hint")),
+        Kind::ApopRefused => (fl!("err-apop-refused"), fl!("err-apop-refused-hint")),
+        Kind::ApopUnusable => (fl!("err-apop"), fl!("err-apop-hint")),
+        Kind::RelayDenied => (fl!("err-relay-denied"), fl!("err-relay-denied-hint")),
+        Kind::SmtpAuthNotOffered => (fl!("err-smtp-auth"), fl!("err-smtp-auth-hint")),
+        Kind::SmtpCleartext => (fl!("err-smtp-cleartext"), fl!("err-smtp-cleartext-hint")),
+        Kind::SmtpTemporary => (fl!("err-smtp-temporary"), fl!("err-smtp-temporary-hint")),
+        Kind::SmtpRefused => (fl!("err-smtp-refused"), fl!("err-smtp-refused-hint")),
+        Kind::Recipient => (fl!("err-recipient"), fl!("err-recipient-hint")),
+        Kind::MessageRefused => (fl!("err-message-refused"), fl!("err-message-refused-hint")),
+        Kind::TooLarge => (fl!("err-too-large"), fl!("err-too-large-hint")),
+        Kind::Unsendable => (fl!("err-unsendable"), fl!("err-unsendable-hint")),
+        Kind::Expired => (fl!("err-expired"), fl!("err-expired-hint")),
+        Kind::Temporary => (fl!("err-temporary"), fl!("err-temporary-hint")),
+        Kind::Setup => (fl!("err-setup"), fl!("err-setup-hint")),
+        Kind::Outbox => (fl!("err-outbox-write"), fl!("err-outbox-write-hint")),
+        Kind::Config => (fl!("err-config-unusable"), fl!("err-config-hint")),
+        Kind::NoPassword => (fl!("err-no-password"), fl!("err-password-hint")),
+        Kind::Compose => (fl!("err-compose-failed"), fl!("err-compose-hint")),
+    }
+}
+
+/// A failure, ready to show: the headline, the server's own reply, the technical detail and
+/// the next step, each a line of its own (labelled when rendered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explained {
+    pub headline: String,
+    pub reply: Option<String>,
+    pub detail: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Explained {
+    /// The labelled lines under the headline: サーバーの応答, 詳細, 次にすること.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(reply) = &self.reply {
+            out.push(fl!("server-reply", reply = crate::core::display_safe(reply)));
+        }
+        if let Some(detail) = &self.detail {
+            out.push(fl!("detail", detail = crate::core::display_safe(detail)));
+        }
+        if let Some(next) = &self.next {
+            out.push(fl!("next-step", hint = next.as_str()));
+        }
+        out
+    }
+
+    /// As the command line prints it: "エラー: headline" and the indented lines.
+    pub fn render(&self) -> String {
+        let mut out = format!("{}: {}\n", fl!("err-prefix"), self.headline);
+        for line in self.lines() {
+            out += &format!("  {line}\n");
+        }
+        out
+    }
+}
+
+pub fn explain(d: &Described) -> Explained {
+    let (headline, next) = headline_and_next(d.kind);
+    Explained { headline, reply: d.reply.clone(), detail: (!d.detail.is_empty()).then(|| d.detail.clone()), next: Some(next) }
+}
 
 /// A time in the user's zone, in `format`. Never panics: a time chrono cannot place (far past or
 /// future, from a damaged file) is shown as seconds since 1970.
@@ -81,26 +185,20 @@ pub fn step_explanation(r: &StepResult) -> (String, Option<String>) {
         Finding::Skipped(Skip::NoTls) => (fl!("diag-skip-no-tls"), Some(fl!("diag-next-no-tls"))),
         Finding::Skipped(Skip::LoginSkipped) => (fl!("diag-skip-login"), None),
         Finding::Skipped(Skip::EarlierStepFailed) => (fl!("diag-skip-earlier"), None),
-        Finding::NameNotFound => (fl!("diag-name"), Some(fl!("diag-next-name"))),
-        Finding::Refused => (fl!("diag-refused"), Some(fl!("diag-next-refused"))),
-        Finding::Timeout => (fl!("diag-timeout"), Some(fl!("diag-next-timeout"))),
-        Finding::Certificate => (fl!("diag-certificate"), Some(fl!("diag-next-certificate"))),
-        Finding::WrongPassword => (fl!("err-wrong-password"), Some(fl!("diag-next-password"))),
-        Finding::NoPassword => (fl!("diag-no-password"), Some(fl!("err-password-hint"))),
-        Finding::ApopRefused => (fl!("err-apop-refused"), Some(fl!("err-apop-refused-hint"))),
-        Finding::LoginMethod => (fl!("diag-login-method"), Some(fl!("diag-next-login-method"))),
-        Finding::Other => (fl!("diag-other"), Some(fl!("diag-next-other"))),
+        Finding::Failed(kind) => {
+            let (what, next) = headline_and_next(*kind);
+            (what, Some(next))
+        }
         Finding::SmtpPortSilent { port: p, alternatives } => {
             let what = if *p == 25 { fl!("err-port25") } else { fl!("diag-smtp-port-silent", port = port(*p)) };
             let next = match alternatives.iter().find(|(_, auth)| *auth).or(alternatives.first()) {
                 Some((alt, true)) => fl!("diag-next-alternative-auth", port = port(*alt)),
                 Some((alt, false)) => fl!("diag-next-alternative", port = port(*alt)),
                 None if *p == 25 => fl!("err-port25-hint"),
-                None => fl!("diag-next-refused"),
+                None => fl!("err-connection-refused-hint"),
             };
             (what, Some(next))
         }
-        Finding::RelayDenied => (fl!("diag-relay-denied"), Some(fl!("diag-next-relay"))),
     }
 }
 
@@ -173,5 +271,26 @@ mod tests {
         assert!(super::local_time(far, "%Y").starts_with('@'));
         assert!(super::local_time(UNIX_EPOCH - Duration::from_secs(u32::MAX as u64 * 100), "%Y").starts_with('@'));
         assert_eq!(super::local_time(UNIX_EPOCH + Duration::from_secs(1_800_000_000), "%Y").len(), 4);
+    }
+}
+
+#[cfg(test)]
+mod kind_words {
+    use std::collections::HashSet;
+
+    use crate::core::failure::Kind;
+
+    /// Every kind has its own headline and a next step, and a short reason (in the reference
+    /// language; `fl!` checks each ID exists in ja at compile time, and `i18n`'s parity test that
+    /// en has every ID ja has).
+    #[test]
+    fn every_kind_has_a_headline_and_a_next_step() {
+        crate::i18n::init(Some("ja"));
+        let mut headlines = HashSet::new();
+        for k in Kind::ALL {
+            let (headline, next) = super::headline_and_next(*k);
+            assert!(!headline.is_empty() && !next.is_empty() && !super::reason(*k).is_empty(), "{k:?}");
+            assert!(headlines.insert(headline.clone()), "{k:?} shares its headline: {headline}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use crate::core::discover::{NotFound, Progress, Proposal, Source};
 use crate::core::drafts::{Unsent, bad_addresses};
 use crate::core::secrets::Password;
 use crate::core::settings::Form;
-use crate::core::worker::Request;
+use crate::app::backend::Request;
 use crate::fl;
 
 use super::{App, ERROR, Tab};

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::core::drafts::{Unsent, bad_addresses, split_addresses};
 use crate::core::mailto::Mailto;
-use crate::core::worker::Request;
+use crate::app::backend::Request;
 use crate::fl;
 
 use super::{App, ERROR, Tab, size_text};

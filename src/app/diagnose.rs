@@ -3,7 +3,7 @@
 //! for a help desk (the password is never in it). No I/O here.
 
 use crate::core::diagnose::Finding;
-use crate::core::worker::Request;
+use crate::app::backend::Request;
 use crate::fl;
 use crate::words::{diagnose_report, diagnose_verdict, step_text};
 

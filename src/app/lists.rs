@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::core::outbox::{Row, State as RowState};
-use crate::core::worker::Request;
+use crate::app::backend::Request;
 use crate::fl;
 use crate::words::{reason, state_name};
 
@@ -53,7 +53,7 @@ impl App {
                             ui.label(row_line(row, now));
                             ui.horizontal(|ui| {
                                 if let Some(e) = &row.last_error {
-                                    ui.colored_label(ERROR, reason(e));
+                                    ui.colored_label(ERROR, reason(e.kind));
                                 }
                                 counting |= row.state == RowState::Queued && row.attempts > 0;
                                 if ui.small_button(fl!("gui-details")).clicked() {
@@ -115,12 +115,10 @@ impl App {
         ui.label(row_line(row, SystemTime::now()));
         match &row.last_error {
             Some(e) => {
-                ui.colored_label(ERROR, reason(e));
-                if let Some(reply) = &e.reply {
-                    ui.label(fl!("server-reply", reply = reply.as_str()));
-                }
-                if !e.detail.is_empty() {
-                    ui.weak(e.detail.as_str());
+                let e = crate::words::explain(e);
+                ui.colored_label(ERROR, e.headline.as_str());
+                for line in e.lines() {
+                    ui.label(line);
                 }
             }
             None => {

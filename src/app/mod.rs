@@ -5,6 +5,7 @@
 //! comes from `i18n`.
 
 mod assistant;
+pub mod backend;
 mod compose;
 mod diagnose;
 mod fonts;
@@ -23,7 +24,7 @@ use crate::core::instance::{Handover, Listener};
 use crate::core::mailto::{self, Mailto};
 use crate::core::engine::Activity;
 use crate::core::outbox::State;
-use crate::core::worker::{Geometry, Hooks, Notice, Problem, Request, View, Worker};
+use crate::app::backend::{Geometry, Hooks, Notice, Problem, Request, View, Worker};
 use crate::fl;
 
 pub use settings::SettingsForm;
@@ -373,21 +374,20 @@ fn size_text(bytes: u64) -> String {
     }
 }
 
+/// The problem line: for a core failure, its headline and next step as the command line says
+/// them (the server's reply and the detail are in 送信トレイ's 詳細 and the 接続テスト report).
 fn problem_text(p: &Problem) -> String {
     match p {
-        Problem::Config(d) => fl!("err-config", detail = d.as_str()),
         Problem::SetupNeeded => fl!("gui-setup-needed"),
-        Problem::Compose(d) => fl!("err-compose", detail = d.as_str()),
-        Problem::Password(d) => fl!("err-password", detail = d.as_str()),
-        Problem::Outbox(d) => fl!("err-outbox", detail = d.as_str()),
         Problem::Draft(d) => fl!("gui-err-draft", detail = d.as_str()),
         Problem::Dialog(d) => fl!("gui-err-dialog", detail = d.as_str()),
-        Problem::Run(e) => {
-            let mut text = crate::words::reason(e);
-            if let Some(r) = &e.reply {
-                text += &format!(" — {}", fl!("server-reply", reply = r.as_str()));
+        Problem::Failed(d) => {
+            let e = crate::words::explain(d);
+            let mut text = e.headline.clone();
+            for line in e.lines() {
+                text += &format!("\n{line}");
             }
-            format!("{text} ({})", e.detail)
+            text
         }
     }
 }
@@ -406,7 +406,7 @@ const ICON_PNG: &[u8] = include_bytes!("../../packaging/icons/png/popsend-128.pn
 pub fn run(paths: Paths, listener: Option<Listener>, mailto: Option<Mailto>) -> Result<(), String> {
     let started = std::time::Instant::now();
     // Where and how large the window was when it last closed.
-    let last = crate::core::worker::saved_geometry(&paths.data_dir);
+    let last = crate::app::backend::saved_geometry(&paths.data_dir);
     let mut viewport = egui::ViewportBuilder::default()
         .with_title(fl!("app-name"))
         .with_app_id(crate::APP_ID)

@@ -5,7 +5,7 @@
 use crate::core::account::{Fault, PopAuth, Security};
 use crate::core::secrets::{Password, Source};
 use crate::core::settings::{FieldError, Form, Problem};
-use crate::core::worker::{PasswordFrom, Request, Saved, View};
+use crate::app::backend::{PasswordFrom, Request, Saved, View};
 use crate::fl;
 
 use super::{App, ERROR};

@@ -46,7 +46,7 @@ use crate::core::window::{self, RelayWindow};
 use crate::fl;
 
 pub use explain::{EXIT_FAILED, EXIT_OK, EXIT_TEMPORARY, EXIT_USAGE};
-use explain::Explained;
+use explain::Failed;
 
 #[derive(Parser, Debug)]
 #[command(name = "popsend", version)]
@@ -258,12 +258,12 @@ fn has_display() -> bool {
     ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
 }
 
-fn open_outbox(paths: &Paths) -> Result<Outbox, Explained> {
-    Outbox::open(&paths.data_dir).map_err(|e| explain::simple(fl!("err-outbox", detail = e.to_string()), None, EXIT_FAILED))
+fn open_outbox(paths: &Paths) -> Result<Outbox, Failed> {
+    Outbox::open(&paths.data_dir).map_err(|e| explain::failure(&e))
 }
 
-fn run(command: Command, paths: &Paths) -> Result<u8, Explained> {
-    let config = Config::load(&paths.config_file).map_err(|e| explain::config(&e))?;
+fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
+    let config = Config::load(&paths.config_file).map_err(|e| explain::failure(&e))?;
     // The language chosen in 設定, unless POPSEND_LANG says otherwise.
     if let (None, Some(lang)) = (std::env::var_os("POPSEND_LANG"), &config.app.language) {
         crate::i18n::init(Some(lang));
@@ -285,7 +285,7 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Explained> {
         _ => {}
     }
     let trust = TrustAnchors::load(config.tls.ca_file.as_deref())
-        .map_err(|e| explain::simple(fl!("err-config", detail = e.to_string()), Some(fl!("err-tls-hint")), EXIT_USAGE))?;
+        .map_err(|e| explain::failure(&e))?;
 
     // Build and store the message before asking for the password: bad input fails fast, and a
     // message handed over is never lost, whatever happens next.
@@ -296,7 +296,7 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Explained> {
         let ob = open_outbox(paths)?;
         let id = ob
             .enqueue(&out, &subject, &to, clock.now())
-            .map_err(|e| explain::simple(fl!("err-outbox", detail = e.to_string()), None, EXIT_FAILED))?;
+            .map_err(|e| explain::failure(&e))?;
         say!("{}", fl!("queued-one", id = id, msgid = out.message_id.as_str()));
         if args.later {
             return Ok(EXIT_OK);
@@ -315,7 +315,7 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Explained> {
         return Ok(diagnose(&config, password.as_ref(), &trust, &clock, *skip_login));
     }
     let (password, source) = secrets::resolve(&config.pop)
-        .map_err(|e| explain::simple(fl!("err-password", detail = e.to_string()), Some(fl!("err-password-hint")), EXIT_FAILED))?;
+        .map_err(|e| explain::failure(&e))?;
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     runtime.block_on(async {
@@ -332,8 +332,8 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Explained> {
                 };
                 let flushed = engine::flush(&ob, &d, true)
                     .await
-                    .map_err(|e| explain::simple(fl!("err-outbox", detail = e.to_string()), None, EXIT_FAILED))?;
-                let code = outbox_view::report_flush(&flushed, &config, &clock);
+                    .map_err(|e| explain::failure(&e))?;
+                let code = outbox_view::report_flush(&flushed, &clock);
                 Ok(match queued {
                     // `send`: the exit code is this message's fate.
                     Some(id) => outbox_view::fate(&ob, id, &flushed),
@@ -355,7 +355,7 @@ fn read_text(r: impl std::io::Read, limit: u64, what: &str, too_large: impl Fn(S
 }
 
 /// The message, its subject and its recipients as shown in lists.
-fn build(args: &SendArgs, config: &Config, clock: &dyn Clock) -> Result<(Outgoing, String, String), Explained> {
+fn build(args: &SendArgs, config: &Config, clock: &dyn Clock) -> Result<(Outgoing, String, String), Failed> {
     // The body is read with the same limit as attachments: `/dev/zero` or an endless pipe ends
     // in an error, not in memory exhaustion.
     let limit = compose::DEFAULT_MAX_ATTACHMENTS;
@@ -367,7 +367,7 @@ fn build(args: &SendArgs, config: &Config, clock: &dyn Clock) -> Result<(Outgoin
             .and_then(|f| read_text(f, limit, &path.display().to_string(), too_large)),
         None => read_text(std::io::stdin(), limit, "stdin", too_large),
     }
-    .map_err(|detail| explain::simple(fl!("err-body", detail = detail), None, EXIT_USAGE))?;
+    .map_err(|detail| explain::simple(fl!("err-body", detail = detail), EXIT_USAGE))?;
     let draft = Draft {
         from_address: config.account.address.clone(),
         from_name: config.account.display_name.clone(),
@@ -379,12 +379,12 @@ fn build(args: &SendArgs, config: &Config, clock: &dyn Clock) -> Result<(Outgoin
         attachments: args.attach.clone(),
     };
     let built = compose::build(&draft, clock.now())
-        .map_err(|e| explain::simple(fl!("err-compose", detail = e.to_string()), Some(fl!("err-compose-hint")), EXIT_USAGE))?;
+        .map_err(|e| explain::failure(&e))?;
     Ok((Outgoing::from(built), draft.subject.clone(), draft.listed_recipients()))
 }
 
-async fn auth(d: &Deliverer<'_>, config: &Config, source: Source, clock: &dyn Clock) -> Result<u8, Explained> {
-    let login = d.login_only().await.map_err(|e| explain::run(&e, config))?;
+async fn auth(d: &Deliverer<'_>, config: &Config, source: Source, clock: &dyn Clock) -> Result<u8, Failed> {
+    let login = d.login_only().await.map_err(|e| explain::failure(&e))?;
     say!("{}", fl!("password-from", source = source_name(source)));
     say!("{}", fl!("login-ok", method = login.method.name(), server = login.peer.to_string()));
     let window = RelayWindow { opened: login.at, length: Duration::from_secs(config.relay.window_seconds) };
@@ -436,7 +436,7 @@ fn diagnose(config: &Config, password: Option<&secrets::Password>, trust: &Trust
     if crate::words::diagnose_passed(&steps) { EXIT_OK } else { EXIT_FAILED }
 }
 
-async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: bool) -> Result<u8, Explained> {
+async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: bool) -> Result<u8, Failed> {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let done = tx.clone();
     // With --until-empty (the window's "keep sending in the background"): leave once nothing is
@@ -451,7 +451,7 @@ async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: b
         && let Ok(Some(p)) = ob.paused()
         && p.config == d.config.fingerprint
     {
-        tell!("{}", fl!("paused", reason = crate::words::reason(&p.error)));
+        tell!("{}", fl!("paused", reason = crate::words::reason(p.error.kind)));
         tell!("  {}", fl!("paused-hint"));
         return Ok(EXIT_FAILED);
     }
@@ -474,7 +474,7 @@ async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: b
     let work = engine::watch(ob, d, rx, |event| {
         match event {
             engine::Event::Flushed(f) => {
-                outbox_view::report_flush(&f, d.config, d.clock);
+                outbox_view::report_flush(&f, d.clock);
                 if until_empty && f.paused.is_some() {
                     exit.set(EXIT_FAILED);
                     let _ = done.try_send(engine::Command::Shutdown);
@@ -484,7 +484,7 @@ async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: b
                 }
             }
             engine::Event::Woken(n) => say!("{}", fl!("watch-woken", count = n)),
-            engine::Event::Error(e) => tell!("{}", fl!("err-outbox", detail = e.to_string())),
+            engine::Event::Error(e) => tell_raw!("{}", explain::failure(&e).render()),
             // Nothing sends these without a command, and the window's state is in each flush.
             engine::Event::LoggedIn(_) | engine::Event::LoginFailed(_) | engine::Event::Snapshot(_) | engine::Event::Edited(..) => {}
         }

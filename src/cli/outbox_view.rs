@@ -5,18 +5,17 @@
 use std::io::Write as _;
 use std::time::SystemTime;
 
-use crate::core::account::Config;
 use crate::core::clock::Clock;
 use crate::core::engine::Flushed;
 use crate::core::outbox::{Outbox, Row, State};
 use crate::fl;
 use crate::words::{reason, state_name};
 
-use super::explain::{self, EXIT_FAILED, EXIT_OK, EXIT_TEMPORARY, Explained};
+use super::explain::{self, EXIT_FAILED, EXIT_OK, EXIT_TEMPORARY, Failed};
 use super::{local_time, window_line};
 
-fn outbox_error(e: crate::core::outbox::OutboxError) -> Explained {
-    explain::simple(fl!("err-outbox", detail = e.to_string()), None, EXIT_FAILED)
+fn outbox_error(e: crate::core::outbox::OutboxError) -> Failed {
+    explain::failure(&e)
 }
 
 /// One message as a tab-separated line. What was stored came from a user or a server: each such
@@ -40,7 +39,7 @@ fn one_line(r: &Row) -> String {
         _ => {}
     }
     if let Some(e) = &r.last_error {
-        line += &format!("\t{}: {}", fl!("col-reason"), reason(e));
+        line += &format!("\t{}: {}", fl!("col-reason"), reason(e.kind));
         if let Some(reply) = &e.reply {
             line += &format!(" [{}]", safe(reply));
         }
@@ -49,7 +48,7 @@ fn one_line(r: &Row) -> String {
 }
 
 /// `queue` / `sent`: one line per message, newest first.
-pub fn list(ob: &Outbox, states: &[State]) -> Result<u8, Explained> {
+pub fn list(ob: &Outbox, states: &[State]) -> Result<u8, Failed> {
     let rows = ob.list(states, usize::MAX >> 1).map_err(outbox_error)?;
     if rows.is_empty() {
         say!("{}", if states.contains(&State::Sent) { fl!("sent-empty") } else { fl!("queue-empty") });
@@ -64,9 +63,9 @@ pub fn list(ob: &Outbox, states: &[State]) -> Result<u8, Explained> {
 }
 
 /// `show ID`: state, reason and the message's header block.
-pub fn show(ob: &Outbox, id: i64) -> Result<u8, Explained> {
+pub fn show(ob: &Outbox, id: i64) -> Result<u8, Failed> {
     let Some((row, raw)) = ob.get(id).map_err(outbox_error)? else {
-        return Err(explain::simple(fl!("no-such-message", id = id), None, EXIT_FAILED));
+        return Err(explain::simple(fl!("no-such-message", id = id), EXIT_FAILED));
     };
     say!("{}", one_line(&row));
     if let Some(e) = &row.last_error {
@@ -81,25 +80,25 @@ pub fn show(ob: &Outbox, id: i64) -> Result<u8, Explained> {
     Ok(EXIT_OK)
 }
 
-pub fn delete(ob: &Outbox, id: i64) -> Result<u8, Explained> {
+pub fn delete(ob: &Outbox, id: i64) -> Result<u8, Failed> {
     if ob.delete(id).map_err(outbox_error)? {
         say!("{}", fl!("delete-ok", id = id));
         Ok(EXIT_OK)
     } else {
-        Err(explain::simple(fl!("no-such-message", id = id), None, EXIT_FAILED))
+        Err(explain::simple(fl!("no-such-message", id = id), EXIT_FAILED))
     }
 }
 
-pub fn retry(ob: &Outbox, id: i64, now: SystemTime) -> Result<(), Explained> {
+pub fn retry(ob: &Outbox, id: i64, now: SystemTime) -> Result<(), Failed> {
     if ob.retry(id, now).map_err(outbox_error)? {
         say!("{}", fl!("retry-ok", id = id));
         Ok(())
     } else {
-        Err(explain::simple(fl!("no-such-message", id = id), None, EXIT_FAILED))
+        Err(explain::simple(fl!("no-such-message", id = id), EXIT_FAILED))
     }
 }
 
-pub fn counts_line(ob: &Outbox) -> Result<u8, Explained> {
+pub fn counts_line(ob: &Outbox) -> Result<u8, Failed> {
     let c = ob.counts().map_err(outbox_error)?;
     say!(
         "{} {} / {} {} / {} {}",
@@ -115,7 +114,7 @@ pub fn counts_line(ob: &Outbox) -> Result<u8, Explained> {
 
 /// Prints what a flush did; returns the flush's exit code: 1 when a message failed or the queue
 /// is paused, 75 when messages are left queued, else 0.
-pub fn report_flush(f: &Flushed, config: &Config, clock: &dyn Clock) -> u8 {
+pub fn report_flush(f: &Flushed, clock: &dyn Clock) -> u8 {
     for login in &f.logins {
         say!("{}", fl!("login-ok", method = login.method.name(), server = login.peer.to_string()));
     }
@@ -127,18 +126,17 @@ pub fn report_flush(f: &Flushed, config: &Config, clock: &dyn Clock) -> u8 {
     }
     for (id, msgid, e) in &f.failed {
         say!("{}", fl!("failed-id", id = id.to_string(), msgid = msgid.as_str()));
-        let ex = Explained { headline: reason(e), reply: e.reply.clone(), detail: Some(e.detail.clone()), hint: None, exit: EXIT_FAILED };
-        tell_raw!("{}", ex.render());
+        tell_raw!("{}", explain::described(e).render());
     }
     if let Some(w) = &f.window {
         say!("{}", window_line(w, clock.now()));
     }
     if let Some(e) = &f.stopped {
-        tell_raw!("{}", explain::run(e, config).render());
+        tell_raw!("{}", explain::failure(e).render());
     }
     if let Some(p) = &f.paused {
         if f.stopped.is_none() {
-            tell!("{}", fl!("paused", reason = reason(&p.error)));
+            tell!("{}", fl!("paused", reason = reason(p.error.kind)));
         }
         tell!("  {}", fl!("paused-hint"));
     }

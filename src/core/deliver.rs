@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use lettre::address::Envelope;
 
-use crate::core::Severity;
+use crate::core::failure::{Severity, classify};
 use crate::core::account::Config;
 use crate::core::clock::Clock;
 use crate::core::net::{self, Family, NetError, TrustAnchors};
@@ -76,20 +76,6 @@ pub enum RunError {
 }
 
 impl RunError {
-    pub fn severity(&self) -> Severity {
-        match self {
-            RunError::Net(e) if e.is_temporary() => Severity::Temporary,
-            RunError::Net(_) => Severity::NeedsUser,
-            RunError::Pop3(e) => e.severity(),
-            RunError::Smtp(e) => match e.severity() {
-                // A connection-level refusal (e.g. 554 at the greeting) is not about one message.
-                Severity::Permanent => Severity::NeedsUser,
-                s => s,
-            },
-            RunError::RelayDenied { .. } => Severity::Temporary,
-        }
-    }
-
     pub fn server_reply(&self) -> Option<&str> {
         match self {
             RunError::Net(_) => None,
@@ -292,7 +278,7 @@ impl<'a> Deliverer<'a> {
                     break;
                 }
                 Err(e) => {
-                    let unreachable = matches!(&e, RunError::Net(n) | RunError::Pop3(Pop3Error::Net(n)) | RunError::Smtp(SmtpError::Net(n)) if n.is_offline());
+                    let unreachable = classify(&e).unreachable();
                     last_err = Some(e);
                     if !unreachable {
                         break;
@@ -373,7 +359,7 @@ impl<'a> Deliverer<'a> {
                         session = self.open_smtp(&target.smtp).await.map_err(RunError::Smtp)?;
                     }
                     Err(e) if e.is_per_message() && !session.is_broken() => {
-                        let outcome = match e.severity() {
+                        let outcome = match classify(&e).severity() {
                             Severity::Temporary => Outcome::Deferred(Some(e)),
                             _ => Outcome::Failed(e),
                         };

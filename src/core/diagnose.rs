@@ -10,10 +10,11 @@ use std::time::{Duration, SystemTime};
 
 use crate::core::account::{Config, Security};
 use crate::core::clock::Clock;
+use crate::core::failure::{Kind, classify};
 use crate::core::net::{self, Family, NetError, TrustAnchors};
 use crate::core::pop3::{self, Pop3Error};
 use crate::core::secrets::Password;
-use crate::core::smtp::{self, SmtpError};
+use crate::core::smtp;
 
 /// The outside address the relay probe names in RCPT TO (a reserved domain; nothing is sent).
 pub const PROBE_RCPT: &str = "popsend-relay-test@example.com";
@@ -43,24 +44,11 @@ pub enum Finding {
     Ok,
     /// Not run: an earlier step failed, or it does not apply.
     Skipped(Skip),
-    NameNotFound,
-    Refused,
-    Timeout,
-    Certificate,
-    WrongPassword,
-    NoPassword,
-    /// The server and the settings have no login method in common (or the server refused the
-    /// method): the detail names what each offers.
-    LoginMethod,
-    /// APOP refused, and nothing else allowed on a cleartext connection: a wrong password, or no
-    /// APOP secret on the server.
-    ApopRefused,
-    /// Any other POP or SMTP failure (the detail and reply say which).
-    Other,
+    /// The step failed; the kind is the one the send path would report for the same error.
+    Failed(Kind),
     /// The SMTP port does not answer; `alternatives` lists ports that do, and whether their EHLO
     /// offers AUTH.
     SmtpPortSilent { port: u16, alternatives: Vec<(u16, bool)> },
-    RelayDenied,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,25 +84,6 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Options {
         Options { skip_login: false, alternatives: ALTERNATIVE_PORTS.to_vec(), timeout: Duration::from_secs(10) }
-    }
-}
-
-fn net_finding(e: &NetError) -> Finding {
-    match e {
-        NetError::Resolve { .. } => Finding::NameNotFound,
-        NetError::Refused { .. } | NetError::Unreachable { .. } | NetError::NoAddressInFamily { .. } => Finding::Refused,
-        NetError::Timeout { .. } | NetError::TlsTimeout { .. } => Finding::Timeout,
-        NetError::Tls { .. } | NetError::TlsHandshake { .. } | NetError::CaFile { .. } => Finding::Certificate,
-    }
-}
-
-fn smtp_finding(e: &SmtpError) -> Finding {
-    match e {
-        SmtpError::Net(n) => net_finding(n),
-        SmtpError::Tls { .. } => Finding::Certificate,
-        SmtpError::Timeout { .. } => Finding::Timeout,
-        e if e.is_relay_denied() => Finding::RelayDenied,
-        _ => Finding::Other,
     }
 }
 
@@ -157,7 +126,7 @@ pub async fn run(
             (p, s)
         }
         (Err(e), _) | (_, Err(e)) => {
-            done(step(StepId::Resolve, net_finding(&e), e.to_string(), None), &mut out);
+            done(step(StepId::Resolve, Finding::Failed(classify(&e)), e.to_string(), None), &mut out);
             skip_rest(1, Skip::EarlierStepFailed, &mut out, &mut done);
             return out;
         }
@@ -172,7 +141,7 @@ pub async fn run(
             Family::of(&peer)
         }
         Err(e) => {
-            done(step(StepId::PopPort, net_finding(&e), e.to_string(), None), &mut out);
+            done(step(StepId::PopPort, Finding::Failed(classify(&e)), e.to_string(), None), &mut out);
             skip_rest(2, Skip::EarlierStepFailed, &mut out, &mut done);
             return out;
         }
@@ -217,11 +186,7 @@ pub async fn run(
                 login_at = Some(login.at);
             }
             Err(e @ (Pop3Error::Net(NetError::Tls { .. } | NetError::TlsHandshake { .. } | NetError::TlsTimeout { .. }) | Pop3Error::StlsNotOffered)) => {
-                let finding = match &e {
-                    Pop3Error::Net(n) => net_finding(n),
-                    _ => Finding::Certificate,
-                };
-                done(step(StepId::Tls, finding, e.to_string(), None), &mut out);
+                done(step(StepId::Tls, Finding::Failed(classify(&e)), e.to_string(), None), &mut out);
                 done(step(StepId::PopLogin, Finding::Skipped(Skip::EarlierStepFailed), String::new(), None), &mut out);
             }
             Err(e) => {
@@ -230,24 +195,13 @@ pub async fn run(
                 } else {
                     done(step(StepId::Tls, Finding::Ok, format!("{} ({})", p.host, p.security.name()), None), &mut out);
                 }
-                let finding = if e.is_bad_credentials() {
-                    Finding::WrongPassword
-                } else if let Pop3Error::Net(n) = &e {
-                    net_finding(n)
-                } else if matches!(e, Pop3Error::ApopRefused { .. }) {
-                    Finding::ApopRefused
-                } else if matches!(e, Pop3Error::MethodRefused { .. } | Pop3Error::NoMethod(_)) {
-                    Finding::LoginMethod
-                } else {
-                    Finding::Other
-                };
                 let detail = format!("{e} (the settings allow: {})", pop3::auth::names(&allowed));
-                done(step(StepId::PopLogin, finding, detail, e.server_reply().map(str::to_owned)), &mut out);
+                done(step(StepId::PopLogin, Finding::Failed(classify(&e)), detail, e.server_reply().map(str::to_owned)), &mut out);
             }
         }
     } else {
         done(step(StepId::Tls, Finding::Skipped(Skip::EarlierStepFailed), String::new(), None), &mut out);
-        done(step(StepId::PopLogin, Finding::NoPassword, String::new(), None), &mut out);
+        done(step(StepId::PopLogin, Finding::Failed(Kind::NoPassword), String::new(), None), &mut out);
     }
 
     let redactor = password.map(|p| p.redactor(&config.pop.username)).unwrap_or_default();
@@ -307,7 +261,7 @@ pub async fn run(
             s
         }
         Err(e) => {
-            done(step(StepId::Smtp, smtp_finding(&e), e.to_string(), e.server_reply().map(str::to_owned)), &mut out);
+            done(step(StepId::Smtp, Finding::Failed(classify(&e)), e.to_string(), e.server_reply().map(str::to_owned)), &mut out);
             skip_rest(6, Skip::EarlierStepFailed, &mut out, &mut done);
             return out;
         }
@@ -326,7 +280,7 @@ pub async fn run(
     match relay {
         Ok(()) => done(step(StepId::Relay, Finding::Ok, format!("MAIL FROM:<{from}> RCPT TO:<{PROBE_RCPT}> → 250"), None), &mut out),
         Err(e) => {
-            done(step(StepId::Relay, smtp_finding(&e), e.to_string(), e.server_reply().map(str::to_owned)), &mut out);
+            done(step(StepId::Relay, Finding::Failed(classify(&e)), e.to_string(), e.server_reply().map(str::to_owned)), &mut out);
             skip_rest(7, Skip::EarlierStepFailed, &mut out, &mut done);
             return out;
         }

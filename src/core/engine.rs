@@ -13,16 +13,16 @@ use tokio::sync::mpsc;
 
 use crate::core::deliver::{Deliverer, Outcome, Outgoing, Progress, Report, RunError};
 use crate::core::net;
-use crate::core::outbox::{Counts, Due, LastError, Outbox, OutboxError, Pause};
-use crate::core::retry::{self, Decision, Kind};
-use crate::core::smtp::SmtpError;
+use crate::core::failure::{Kind, classify};
+use crate::core::outbox::{Counts, Described, Due, Outbox, OutboxError, Pause};
+use crate::core::retry::{self, Decision};
 use crate::core::window::RelayWindow;
 
 /// What one flush did.
 #[derive(Debug, Default)]
 pub struct Flushed {
     pub sent: Vec<(i64, String)>,
-    pub failed: Vec<(i64, String, LastError)>,
+    pub failed: Vec<(i64, String, Described)>,
     /// Messages still queued after the flush (due later, or paused).
     pub left_queued: usize,
     pub stopped: Option<RunError>,
@@ -40,14 +40,6 @@ pub struct Flushed {
 
 fn jitter(id: i64, attempts: u32) -> u64 {
     (id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(attempts).wrapping_mul(0xbf58_476d_1ce4_e5b9)
-}
-
-pub fn last_error_of_run(e: &RunError) -> LastError {
-    LastError { kind: retry::kind_of_run(e).code().into(), reply: e.server_reply().map(str::to_owned), detail: e.to_string() }
-}
-
-pub fn last_error_of_smtp(e: &SmtpError) -> LastError {
-    LastError { kind: retry::kind_of_smtp(e).code().into(), reply: e.server_reply().map(str::to_owned), detail: e.to_string() }
 }
 
 /// Writes each outcome to the outbox the moment it is known.
@@ -96,13 +88,13 @@ impl Progress for Recorder<'_> {
                 self.outbox.mark_sent(due.id, self.now)
             }
             Outcome::Failed(e) => {
-                let le = last_error_of_smtp(e);
+                let le = Described::of(e);
                 self.flushed.failed.push((due.id, due.outgoing.message_id.clone(), le.clone()));
                 self.outbox.mark_failed(due.id, &le)
             }
             Outcome::Deferred(Some(e)) => {
                 let next = self.now + retry::backoff(due.attempts.saturating_add(1), jitter(due.id, due.attempts));
-                self.outbox.mark_deferred(due.id, next, &last_error_of_smtp(e), true)
+                self.outbox.mark_deferred(due.id, next, &Described::of(e), true)
             }
             Outcome::Deferred(None) => Ok(()),
         };
@@ -132,7 +124,7 @@ pub async fn flush(outbox: &Outbox, d: &Deliverer<'_>, force: bool) -> Result<Fl
             return Ok(flushed);
         }
     }
-    let expired = LastError { kind: Kind::Expired.code().into(), reply: None, detail: "queued for more than 5 days".into() };
+    let expired = Described::local(Kind::Expired, "queued for more than 5 days");
     outbox.expire(now - retry::MAX_AGE, &expired)?;
 
     if force {
@@ -182,14 +174,14 @@ fn settle(outbox: &Outbox, due: &[Due], tried: &[bool], report: &Report, now: Sy
         // Stopped on request: untried messages simply stay due.
         return Ok(());
     };
-    let le = last_error_of_run(err);
-    let pause = retry::decide(err, 1, now, 0) == Decision::Pause;
+    let le = Described::of(err);
+    let pause = retry::decide(le.kind, 1, now, 0) == Decision::Pause;
     for (i, d) in due.iter().enumerate() {
         if !matches!(report.outcomes[i], Outcome::Deferred(None)) {
             continue;
         }
         // Paused messages stay due: they go as soon as the pause lifts.
-        let next = match retry::decide(err, d.attempts.saturating_add(1), now, jitter(d.id, d.attempts)) {
+        let next = match retry::decide(le.kind, d.attempts.saturating_add(1), now, jitter(d.id, d.attempts)) {
             Decision::RetryAt(at) => at,
             Decision::Pause => now,
         };
@@ -316,7 +308,7 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
                 Ok(f) => {
                     local_failures = 0;
                     hold_until = f.busy.then(|| d.clock.now() + POLL);
-                    online = Some(!f.stopped.as_ref().is_some_and(|e| retry::kind_of_run(e) == Kind::Offline));
+                    online = Some(!f.stopped.as_ref().is_some_and(|e| classify(e).unreachable()));
                     on_event(Event::Flushed(f));
                 }
                 Err(e) => {
@@ -376,7 +368,7 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
                                 on_event(Event::LoggedIn(login));
                             }
                             Err(e) => {
-                                online = Some(retry::kind_of_run(&e) != Kind::Offline);
+                                online = Some(!classify(&e).unreachable());
                                 on_event(Event::LoginFailed(e));
                             }
                         }
@@ -429,8 +421,8 @@ fn take_snapshot(outbox: &Outbox, d: &Deliverer<'_>, activity: Activity, online:
     })
 }
 
-fn network_kinds() -> Vec<&'static str> {
-    Kind::ALL.iter().filter(|k| k.network_may_cure()).map(|k| k.code()).collect()
+fn network_kinds() -> Vec<Kind> {
+    Kind::ALL.iter().copied().filter(|k| k.network_may_cure()).collect()
 }
 
 fn waiting_for_network(outbox: &Outbox) -> bool {

@@ -118,10 +118,11 @@ fn serve(conn: impl io::Read + io::Write, tx: &mpsc::Sender<Handover>, wake: &Mu
     if tx.send(h).is_err() {
         return;
     }
-    let _ = reader.get_mut().write_all(b"OK\n");
+    // Woken before the answer: when the later start hears OK, the window already knows.
     if let Some(w) = wake.lock().ok().and_then(|w| w.clone()) {
         w();
     }
+    let _ = reader.get_mut().write_all(b"OK\n");
 }
 
 /// Sends `request` on an open connection and waits for the `OK`.
@@ -306,10 +307,10 @@ mod imp {
                     if tx.send(h).is_err() {
                         return;
                     }
-                    let _ = tokio::time::timeout(EXCHANGE, reader.get_mut().write_all(b"OK\n")).await;
                     if let Some(w) = wake_thread.lock().ok().and_then(|w| w.clone()) {
                         w();
                     }
+                    let _ = tokio::time::timeout(EXCHANGE, reader.get_mut().write_all(b"OK\n")).await;
                 }
             })
         })?;

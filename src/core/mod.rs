@@ -1,6 +1,7 @@
 //! The UI-free core: configuration, networking, the POP3 client, SMTP, message building, the relay
 //! window and the send path. Nothing here prints, reads the terminal or knows about egui; results
-//! and errors are typed values that the CLI (and later the GUI) turn into localized text.
+//! and errors are typed values (classified once, by `failure`) that the CLI and the window turn
+//! into localized text.
 
 pub mod account;
 pub mod autostart;
@@ -11,6 +12,7 @@ pub mod diagnose;
 pub mod discover;
 pub mod drafts;
 pub mod engine;
+pub mod failure;
 pub mod files;
 pub mod instance;
 pub mod mailto;
@@ -23,18 +25,8 @@ pub mod secrets;
 pub mod settings;
 pub mod smtp;
 pub mod window;
-pub mod worker;
 
-/// How a failure should be treated by whoever asked for the work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    /// Try again later by itself: offline, 4xx, mailbox in use, relay still refused.
-    Temporary,
-    /// Will not get better without the user: wrong password, untrusted certificate, bad setup.
-    NeedsUser,
-    /// This message can never be delivered as it is: unknown recipient, too large.
-    Permanent,
-}
+pub use failure::Severity;
 
 /// Text from a server or a file, made safe to show on a terminal or in a window: C0 and C1
 /// control characters (ESC, BEL, …), DEL and the bidirectional overrides become U+FFFD, so a

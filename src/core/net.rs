@@ -50,21 +50,6 @@ pub enum NetError {
     CaFile { path: String, detail: String },
 }
 
-impl NetError {
-    /// True when the cause is the network rather than the server's configuration.
-    pub fn is_offline(&self) -> bool {
-        matches!(
-            self,
-            NetError::Resolve { .. } | NetError::Refused { .. } | NetError::Timeout { .. } | NetError::Unreachable { .. }
-        )
-    }
-
-    /// True when trying again later may work without the user doing anything.
-    pub fn is_temporary(&self) -> bool {
-        self.is_offline() || matches!(self, NetError::TlsTimeout { .. })
-    }
-}
-
 impl fmt::Display for NetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -230,7 +215,7 @@ mod tests {
         drop(l);
         let e = connect(&[addr], Duration::from_secs(2)).await.unwrap_err();
         assert!(matches!(e, NetError::Refused { .. }), "{e:?}");
-        assert!(e.is_offline());
+        assert!(crate::core::failure::classify(&e).unreachable());
     }
 
     #[tokio::test]
@@ -257,7 +242,7 @@ mod tests {
         let (tcp, _) = connect(&[addr], Duration::from_secs(2)).await.unwrap();
         let e = start_tls(&trust, "localhost", tcp, Duration::from_millis(300)).await.err().unwrap();
         assert!(matches!(e, NetError::TlsTimeout { .. }), "{e:?}");
-        assert!(e.is_temporary());
+        assert_eq!(crate::core::failure::classify(&e).severity(), crate::core::Severity::Temporary);
         let (tcp, _) = connect(&[addr], Duration::from_secs(2)).await.unwrap();
         let e = start_tls(&trust, "localhost", tcp, Duration::from_secs(3)).await.err().unwrap();
         assert!(matches!(e, NetError::TlsHandshake { .. }), "{e:?}");

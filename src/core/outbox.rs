@@ -16,6 +16,8 @@ use lettre::address::Envelope;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use crate::core::deliver::Outgoing;
+use crate::core::failure::Kind;
+pub use crate::core::failure::Described;
 
 /// The file's name in the data dir.
 pub const FILE_NAME: &str = "outbox.sqlite3";
@@ -48,17 +50,6 @@ impl State {
     }
 }
 
-/// Why the last attempt did not deliver.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LastError {
-    /// `retry::Kind::code()`.
-    pub kind: String,
-    /// The server's own reply, when it gave one.
-    pub reply: Option<String>,
-    /// Technical detail (English), for the expanded view.
-    pub detail: String,
-}
-
 /// A message as listed (without its bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
@@ -71,7 +62,7 @@ pub struct Row {
     pub created: SystemTime,
     pub attempts: u32,
     pub next_attempt: SystemTime,
-    pub last_error: Option<LastError>,
+    pub last_error: Option<Described>,
     pub sent_at: Option<SystemTime>,
     /// The window's draft is stored with it (「編集」 can bring it back).
     pub editable: bool,
@@ -97,7 +88,7 @@ pub struct Counts {
 /// change (`config` differs) or the user asks to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pause {
-    pub error: LastError,
+    pub error: Described,
     /// A fingerprint of the settings the pause was made under.
     pub config: String,
 }
@@ -187,7 +178,7 @@ fn due_row(r: &rusqlite::Row) -> rusqlite::Result<Option<Due>> {
 }
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
-    let kind: Option<String> = r.get(8)?;
+    let kind: Option<Kind> = r.get(8)?;
     Ok(Row {
         id: r.get(0)?,
         message_id: r.get(1)?,
@@ -198,7 +189,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         attempts: r.get(6)?,
         next_attempt: time(r.get(7)?),
         last_error: match kind {
-            Some(kind) => Some(LastError { kind, reply: r.get(9)?, detail: r.get::<_, Option<String>>(10)?.unwrap_or_default() }),
+            Some(kind) => Some(Described { kind, reply: r.get(9)?, detail: r.get::<_, Option<String>>(10)?.unwrap_or_default() }),
             None => None,
         },
         sent_at: r.get::<_, Option<i64>>(11)?.map(time),
@@ -403,7 +394,7 @@ impl Outbox {
         .map(drop)
     }
 
-    pub fn mark_failed(&self, id: i64, e: &LastError) -> Result<()> {
+    pub fn mark_failed(&self, id: i64, e: &Described) -> Result<()> {
         self.set(
             "UPDATE messages SET state = 'failed', error_kind = ?2, error_reply = ?3, error_detail = ?4 WHERE id = ?1",
             params![id, e.kind, e.reply, e.detail],
@@ -413,7 +404,7 @@ impl Outbox {
 
     /// Back to `queued`, next try at `next`. `attempted`: the message itself was tried (its
     /// attempts were counted by `mark_sending`); otherwise count the attempt here.
-    pub fn mark_deferred(&self, id: i64, next: SystemTime, e: &LastError, attempted: bool) -> Result<()> {
+    pub fn mark_deferred(&self, id: i64, next: SystemTime, e: &Described, attempted: bool) -> Result<()> {
         self.set(
             "UPDATE messages SET state = 'queued', next_attempt_ms = ?2, attempts = MIN(attempts + ?3, 4294967295),
                     error_kind = ?4, error_reply = ?5, error_detail = ?6 WHERE id = ?1",
@@ -423,7 +414,7 @@ impl Outbox {
     }
 
     /// Queued messages waiting because of `kinds` become due at `now` (network came back).
-    pub fn wake(&self, kinds: &[&str], now: SystemTime) -> Result<usize> {
+    pub fn wake(&self, kinds: &[Kind], now: SystemTime) -> Result<usize> {
         let mut n = 0;
         for k in kinds {
             n += self
@@ -442,7 +433,7 @@ impl Outbox {
     }
 
     /// Whether any queued message last failed with one of `kinds` (e.g. waiting for the network).
-    pub fn any_queued_with(&self, kinds: &[&str]) -> Result<bool> {
+    pub fn any_queued_with(&self, kinds: &[Kind]) -> Result<bool> {
         for k in kinds {
             let found = self
                 .conn
@@ -540,7 +531,7 @@ impl Outbox {
     }
 
     /// Queued messages created before `cutoff` fail with `e` (too old to keep trying).
-    pub fn expire(&self, cutoff: SystemTime, e: &LastError) -> Result<usize> {
+    pub fn expire(&self, cutoff: SystemTime, e: &Described) -> Result<usize> {
         self.conn
             .execute(
                 "UPDATE messages SET state = 'failed', error_kind = ?2, error_reply = ?3, error_detail = ?4
@@ -551,7 +542,7 @@ impl Outbox {
     }
 
     pub fn pause(&self, p: &Pause) -> Result<()> {
-        let value = format!("{}\u{1f}{}\u{1f}{}\u{1f}{}", p.config, p.error.kind, p.error.reply.as_deref().unwrap_or(""), p.error.detail);
+        let value = format!("{}\u{1f}{}\u{1f}{}\u{1f}{}", p.config, p.error.kind.code(), p.error.reply.as_deref().unwrap_or(""), p.error.detail);
         self.set("INSERT OR REPLACE INTO meta (key, value) VALUES ('pause', ?1)", [value]).map(drop)
     }
 
@@ -564,10 +555,10 @@ impl Outbox {
         Ok(v.map(|v| {
             let mut parts = v.splitn(4, '\u{1f}');
             let config = parts.next().unwrap_or("").to_owned();
-            let kind = parts.next().unwrap_or("").to_owned();
+            let kind = Kind::from_code(parts.next().unwrap_or(""));
             let reply = parts.next().filter(|r| !r.is_empty()).map(str::to_owned);
             let detail = parts.next().unwrap_or("").to_owned();
-            Pause { error: LastError { kind, reply, detail }, config }
+            Pause { error: Described { kind, reply, detail }, config }
         }))
     }
 
@@ -624,8 +615,8 @@ mod tests {
         Outgoing::from(b)
     }
 
-    fn err(kind: &str) -> LastError {
-        LastError { kind: kind.into(), reply: Some("454 4.7.1 no".into()), detail: "d".into() }
+    fn err(kind: &str) -> Described {
+        Described { kind: Kind::from_code(kind), reply: Some("454 4.7.1 no".into()), detail: "d".into() }
     }
 
     #[test]
@@ -650,9 +641,9 @@ mod tests {
         // Deferred without being tried (the run stopped earlier): the attempt still counts.
         ob.mark_deferred(id, t(120), &err("relay-denied"), false).unwrap();
         assert_eq!(ob.get(id).unwrap().unwrap().0.attempts, 2);
-        assert!(ob.any_queued_with(&["offline", "relay-denied"]).unwrap());
-        assert!(!ob.any_queued_with(&["offline"]).unwrap());
-        assert_eq!(ob.wake(&["relay-denied"], t(70)).unwrap(), 1);
+        assert!(ob.any_queued_with(&[Kind::Offline, Kind::RelayDenied]).unwrap());
+        assert!(!ob.any_queued_with(&[Kind::Offline]).unwrap());
+        assert_eq!(ob.wake(&[Kind::RelayDenied], t(70)).unwrap(), 1);
         assert_eq!(ob.due(t(70)).unwrap().len(), 1);
 
         ob.mark_sending(id).unwrap();

@@ -1,15 +1,11 @@
-//! The retry policy (DESIGN.md §4): what a failure means for a queued message — try again at a
+//! The retry policy (DESIGN.md §4), keyed by `failure::Kind`: what a failure means for a queued message — try again at a
 //! backoff time, fail it for good, or pause the whole queue until the user changes something —
 //! and the backoff schedule itself (about 1, 2, 5, 10, 30, 60 minutes, then hourly, with jitter).
 //! Pure functions of the error, the attempt count and `now`; no I/O, no clock reads.
 
 use std::time::{Duration, SystemTime};
 
-use crate::core::Severity;
-use crate::core::deliver::RunError;
-use crate::core::net::NetError;
-use crate::core::pop3::{Pop3Error, RespCode};
-use crate::core::smtp::SmtpError;
+use crate::core::failure::{Kind, Severity};
 
 /// A message older than this fails for good instead of waiting longer.
 pub const MAX_AGE: Duration = Duration::from_secs(5 * 24 * 3600);
@@ -27,75 +23,6 @@ pub fn backoff(attempts: u32, jitter: u64) -> Duration {
     Duration::from_secs(base - base / 10 + offset)
 }
 
-/// A stable name for the kind of the last error, kept with the message (for the UI to word).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Offline,
-    WrongPassword,
-    MailboxBusy,
-    LoginDelay,
-    Temporary,
-    RelayDenied,
-    Certificate,
-    Setup,
-    Recipient,
-    TooLarge,
-    Refused,
-    Expired,
-    /// popsend cannot put this message on this server's wire (nothing was refused).
-    Unsendable,
-    /// APOP refused on a cleartext connection where nothing else is allowed: a wrong password,
-    /// or no APOP secret on the server.
-    ApopRefused,
-}
-
-impl Kind {
-    pub fn code(self) -> &'static str {
-        match self {
-            Kind::Offline => "offline",
-            Kind::WrongPassword => "wrong-password",
-            Kind::MailboxBusy => "mailbox-busy",
-            Kind::LoginDelay => "login-delay",
-            Kind::Temporary => "temporary",
-            Kind::RelayDenied => "relay-denied",
-            Kind::Certificate => "certificate",
-            Kind::Setup => "setup",
-            Kind::Recipient => "recipient",
-            Kind::TooLarge => "too-large",
-            Kind::Refused => "refused",
-            Kind::Expired => "expired",
-            Kind::Unsendable => "unsendable",
-            Kind::ApopRefused => "apop-refused",
-        }
-    }
-
-    pub const ALL: [Kind; 14] = [
-        Kind::Offline,
-        Kind::WrongPassword,
-        Kind::MailboxBusy,
-        Kind::LoginDelay,
-        Kind::Temporary,
-        Kind::RelayDenied,
-        Kind::Certificate,
-        Kind::Setup,
-        Kind::Recipient,
-        Kind::TooLarge,
-        Kind::Refused,
-        Kind::Expired,
-        Kind::Unsendable,
-        Kind::ApopRefused,
-    ];
-
-    pub fn from_code(code: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.code() == code)
-    }
-
-    /// Kinds that a network change may cure at once.
-    pub fn network_may_cure(self) -> bool {
-        matches!(self, Kind::Offline | Kind::RelayDenied)
-    }
-}
-
 /// What to do with the messages a failed run left queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -105,64 +32,14 @@ pub enum Decision {
     Pause,
 }
 
-pub fn kind_of_run(e: &RunError) -> Kind {
-    match e {
-        RunError::Net(n) => kind_of_net(n),
-        RunError::Pop3(p) => kind_of_pop(p),
-        RunError::Smtp(s) => kind_of_smtp(s),
-        RunError::RelayDenied { .. } => Kind::RelayDenied,
-    }
-}
-
-fn kind_of_net(n: &NetError) -> Kind {
-    match n {
-        _ if n.is_offline() => Kind::Offline,
-        NetError::TlsTimeout { .. } => Kind::Temporary,
-        NetError::TlsHandshake { .. } | NetError::NoAddressInFamily { .. } => Kind::Setup,
-        _ => Kind::Certificate,
-    }
-}
-
-fn kind_of_pop(p: &Pop3Error) -> Kind {
-    match p {
-        Pop3Error::Net(n) => kind_of_net(n),
-        _ if p.is_bad_credentials() => Kind::WrongPassword,
-        Pop3Error::Rejected { code: Some(RespCode::InUse), .. } => Kind::MailboxBusy,
-        Pop3Error::Rejected { code: Some(RespCode::LoginDelay), .. } => Kind::LoginDelay,
-        Pop3Error::Rejected { code: Some(RespCode::SysPerm), .. } => Kind::Setup,
-        Pop3Error::ApopRefused { .. } => Kind::ApopRefused,
-        Pop3Error::StlsNotOffered | Pop3Error::NoMethod(_) | Pop3Error::MethodRefused { .. } => Kind::Setup,
-        _ => Kind::Temporary,
-    }
-}
-
-pub fn kind_of_smtp(s: &SmtpError) -> Kind {
-    match s {
-        SmtpError::Net(n) => kind_of_net(n),
-        SmtpError::Tls { .. } => Kind::Certificate,
-        _ if s.is_relay_denied() => Kind::RelayDenied,
-        SmtpError::StartTlsNotOffered | SmtpError::AuthNotOffered | SmtpError::CleartextAuthRefused => Kind::Setup,
-        SmtpError::Unsendable { .. } => Kind::Unsendable,
-        SmtpError::TooLarge { .. } => Kind::TooLarge,
-        SmtpError::Rejected { code: 552, .. } => Kind::TooLarge,
-        _ => match s.severity() {
-            Severity::Temporary => Kind::Temporary,
-            Severity::NeedsUser => Kind::Setup,
-            Severity::Permanent if matches!(s, SmtpError::Rejected { stage: crate::core::smtp::Stage::RcptTo(_), .. }) => {
-                Kind::Recipient
-            }
-            Severity::Permanent => Kind::Refused,
-        },
-    }
-}
-
-/// The decision for messages left queued by a run that stopped with `e`.
+/// The decision for messages left queued by a run that stopped on a failure of this kind.
 /// `attempts` counts this failed attempt too; `jitter` spreads retries.
-pub fn decide(e: &RunError, attempts: u32, now: SystemTime, jitter: u64) -> Decision {
-    match kind_of_run(e) {
-        // Never hammer a login that was refused: that can lock the account.
-        Kind::WrongPassword | Kind::ApopRefused | Kind::Certificate | Kind::Setup => Decision::Pause,
+pub fn decide(kind: Kind, attempts: u32, now: SystemTime, jitter: u64) -> Decision {
+    match kind {
         Kind::LoginDelay => Decision::RetryAt(now + backoff(attempts, jitter).max(Duration::from_secs(10 * 60))),
+        // Never hammer a login that was refused (that can lock the account), nor settings that
+        // cannot work: wait for the user.
+        k if k.severity() == Severity::NeedsUser => Decision::Pause,
         _ => Decision::RetryAt(now + backoff(attempts, jitter)),
     }
 }
@@ -175,9 +52,11 @@ pub fn expired(created: SystemTime, now: SystemTime) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::deliver::RunError;
+    use crate::core::failure::classify;
     use crate::core::net::NetError;
-    use crate::core::pop3::Step;
-    use crate::core::smtp::Stage;
+    use crate::core::pop3::{Pop3Error, RespCode, Step};
+    use crate::core::smtp::{SmtpError, Stage};
 
     fn min(m: u64) -> Duration {
         Duration::from_secs(m * 60)
@@ -217,29 +96,30 @@ mod tests {
         let cert = RunError::Pop3(Pop3Error::Net(NetError::Tls { host: "h".into(), detail: "self signed".into() }));
         let port25 = RunError::Smtp(SmtpError::Net(NetError::Timeout { addr: "1.2.3.4:25".parse().unwrap() }));
 
-        assert_eq!(kind_of_run(&offline), Kind::Offline);
-        assert_eq!(decide(&offline, 1, now, 0), Decision::RetryAt(now + backoff(1, 0)));
-        assert_eq!(kind_of_run(&wrong), Kind::WrongPassword);
-        assert_eq!(decide(&wrong, 1, now, 0), Decision::Pause);
-        assert_eq!(kind_of_run(&in_use), Kind::MailboxBusy);
-        assert_eq!(decide(&in_use, 1, now, 0), Decision::RetryAt(now + backoff(1, 0)));
-        assert_eq!(decide(&delay, 1, now, 0), Decision::RetryAt(now + min(10)));
-        assert_eq!(decide(&smtp4, 3, now, 0), Decision::RetryAt(now + backoff(3, 0)));
-        assert_eq!(decide(&dropped, 2, now, 0), Decision::RetryAt(now + backoff(2, 0)));
-        assert_eq!(kind_of_run(&relay), Kind::RelayDenied);
+        assert_eq!(classify(&offline), Kind::ConnectionRefused);
+        assert_eq!(decide(classify(&offline), 1, now, 0), Decision::RetryAt(now + backoff(1, 0)));
+        assert_eq!(classify(&wrong), Kind::WrongPassword);
+        assert_eq!(decide(classify(&wrong), 1, now, 0), Decision::Pause);
+        assert_eq!(classify(&in_use), Kind::MailboxBusy);
+        assert_eq!(decide(classify(&in_use), 1, now, 0), Decision::RetryAt(now + backoff(1, 0)));
+        assert_eq!(decide(classify(&delay), 1, now, 0), Decision::RetryAt(now + min(10)));
+        assert_eq!(decide(classify(&smtp4), 3, now, 0), Decision::RetryAt(now + backoff(3, 0)));
+        assert_eq!(decide(classify(&dropped), 2, now, 0), Decision::RetryAt(now + backoff(2, 0)));
+        assert_eq!(classify(&relay), Kind::RelayDenied);
         assert!(Kind::RelayDenied.network_may_cure());
-        assert_eq!(decide(&relay, 1, now, 0), Decision::RetryAt(now + backoff(1, 0)));
-        assert_eq!(decide(&cert, 1, now, 0), Decision::Pause);
-        assert_eq!(kind_of_run(&port25), Kind::Offline);
+        assert_eq!(decide(classify(&relay), 1, now, 0), Decision::RetryAt(now + backoff(1, 0)));
+        assert_eq!(decide(classify(&cert), 1, now, 0), Decision::Pause);
+        assert_eq!(classify(&port25), Kind::Port25Blocked);
+        assert!(Kind::Port25Blocked.network_may_cure());
     }
 
     #[test]
     fn per_message_refusals() {
         let unknown = SmtpError::Rejected { stage: Stage::RcptTo("x@y".into()), code: 550, reply: "550 5.1.1 User unknown".into() };
-        assert_eq!(kind_of_smtp(&unknown), Kind::Recipient);
+        assert_eq!(classify(&unknown), Kind::Recipient);
         let big = SmtpError::Rejected { stage: Stage::Message, code: 552, reply: "552 5.3.4 Message size exceeds fixed limit".into() };
-        assert_eq!(kind_of_smtp(&big), Kind::TooLarge);
-        assert_eq!(kind_of_smtp(&SmtpError::TooLarge { size: 10, limit: 5 }), Kind::TooLarge);
+        assert_eq!(classify(&big), Kind::TooLarge);
+        assert_eq!(classify(&SmtpError::TooLarge { size: 10, limit: 5 }), Kind::TooLarge);
     }
 
     #[test]
@@ -248,13 +128,5 @@ mod tests {
         assert!(!expired(created, created + Duration::from_secs(5 * 24 * 3600)));
         assert!(expired(created, created + Duration::from_secs(5 * 24 * 3600 + 1)));
         assert!(!expired(created, created - Duration::from_secs(10)));
-    }
-
-    #[test]
-    fn kind_codes_round_trip() {
-        for k in [Kind::Offline, Kind::WrongPassword, Kind::Expired, Kind::TooLarge] {
-            assert_eq!(Kind::from_code(k.code()), Some(k));
-        }
-        assert_eq!(Kind::from_code("nonsense"), None);
     }
 }

@@ -23,7 +23,6 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::core::Severity;
 use crate::core::account::Security;
 use crate::core::net::{self, NetError, TrustAnchors};
 use crate::core::secrets::Redactor;
@@ -102,22 +101,6 @@ impl SmtpError {
             // not relay for us.
             SmtpError::Rejected { stage: Stage::RcptAll, code, reply } => is_policy_refusal(*code, reply),
             _ => false,
-        }
-    }
-
-    pub fn severity(&self) -> Severity {
-        match self {
-            SmtpError::Net(e) if e.is_temporary() => Severity::Temporary,
-            SmtpError::Net(_)
-            | SmtpError::Tls { .. }
-            | SmtpError::StartTlsNotOffered
-            | SmtpError::AuthNotOffered
-            | SmtpError::CleartextAuthRefused => Severity::NeedsUser,
-            SmtpError::Timeout { .. } | SmtpError::Broken { .. } => Severity::Temporary,
-            _ if self.is_relay_denied() => Severity::Temporary,
-            SmtpError::Rejected { code, .. } if (400..500).contains(code) => Severity::Temporary,
-            SmtpError::Rejected { stage: Stage::Greeting | Stage::StartTls | Stage::Auth, .. } => Severity::NeedsUser,
-            SmtpError::Rejected { .. } | SmtpError::Unsendable { .. } | SmtpError::TooLarge { .. } => Severity::Permanent,
         }
     }
 
@@ -605,6 +588,7 @@ impl AsyncWrite for TlsOverTcp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::Severity;
 
     #[test]
     fn size_keyword() {
@@ -654,18 +638,18 @@ mod tests {
             reply: "554 5.7.1 <a@example.net>: Relay access denied".into(),
         };
         assert!(relay.is_relay_denied());
-        assert_eq!(relay.severity(), Severity::Temporary);
+        assert_eq!(crate::core::failure::classify(&relay).severity(), Severity::Temporary);
         let unknown = SmtpError::Rejected {
             stage: Stage::RcptTo("a@example.net".into()),
             code: 550,
             reply: "550 5.1.1 User unknown".into(),
         };
         assert!(!unknown.is_relay_denied());
-        assert_eq!(unknown.severity(), Severity::Permanent);
+        assert_eq!(crate::core::failure::classify(&unknown).severity(), Severity::Permanent);
         let busy = SmtpError::Rejected { stage: Stage::MailFrom, code: 421, reply: "421 busy".into() };
-        assert_eq!(busy.severity(), Severity::Temporary);
+        assert_eq!(crate::core::failure::classify(&busy).severity(), Severity::Temporary);
         let auth = SmtpError::Rejected { stage: Stage::Auth, code: 535, reply: "535 5.7.8 bad".into() };
-        assert_eq!(auth.severity(), Severity::NeedsUser);
+        assert_eq!(crate::core::failure::classify(&auth).severity(), Severity::NeedsUser);
     }
 
     #[test]

@@ -113,7 +113,7 @@ fn queue_show_retry_delete_without_a_server() {
     assert_eq!(q.code, 0);
     let line = q.stdout.lines().next().unwrap_or_default().to_owned();
     assert!(line.starts_with("#1\t送信待ち\tHanako <hanako@example.net>\tレポート"), "{line}");
-    assert!(line.contains("試行 1") && line.contains("オフライン"), "{line}");
+    assert!(line.contains("試行 1") && line.contains("接続を拒否"), "{line}");
 
     let show = popsend(&config, None, "en", &["show", "1"]);
     assert_eq!(show.code, 0, "{}", show.all());
@@ -189,14 +189,14 @@ fn watch_until_empty_exits_when_nothing_waits() {
 /// the process the window leaves running on close; it used to run forever).
 #[test]
 fn watch_until_empty_leaves_a_paused_queue() {
-    use popsend::core::outbox::{LastError, Outbox, Pause};
+    use popsend::core::outbox::{Described, Outbox, Pause};
     let dir = tempfile::tempdir().unwrap();
     let config = good_config(dir.path());
     let run = popsend(&config, None, "en", &["send", "--later", "--to", "a@example.net", "--subject", "s", "--body-file", "/dev/null"]);
     assert_eq!(run.code, 0, "{}", run.all());
     let fingerprint = popsend::core::account::Config::load(&config).unwrap().fingerprint;
     let ob = Outbox::open(&dir.path().join("data")).unwrap();
-    let error = LastError { kind: "wrong-password".into(), reply: Some("-ERR [AUTH] no".into()), detail: "d".into() };
+    let error = Described { kind: popsend::core::failure::Kind::WrongPassword, reply: Some("-ERR [AUTH] no".into()), detail: "d".into() };
     ob.pause(&Pause { error, config: fingerprint }).unwrap();
     drop(ob);
     let started = std::time::Instant::now();
@@ -230,7 +230,7 @@ fn status_survives_damaged_files_and_reports_them() {
 /// characters by `queue` and `show`.
 #[test]
 fn stored_control_characters_never_reach_the_terminal() {
-    use popsend::core::outbox::{LastError, Outbox};
+    use popsend::core::outbox::{Described, Outbox};
     let dir = tempfile::tempdir().unwrap();
     let config = good_config(dir.path());
     let d = popsend::core::compose::Draft {
@@ -242,7 +242,7 @@ fn stored_control_characters_never_reach_the_terminal() {
     let out = popsend::core::deliver::Outgoing::from(popsend::core::compose::build(&d, std::time::SystemTime::now()).unwrap());
     let ob = Outbox::open(&dir.path().join("data")).unwrap();
     let id = ob.enqueue(&out, "subject\u{1b}]0;owned\u{7}", "b\u{1b}[2J@example.net", std::time::SystemTime::now()).unwrap();
-    let e = LastError { kind: "refused".into(), reply: Some("550 no\u{1b}[31m".into()), detail: "detail\u{1b}c".into() };
+    let e = Described { kind: popsend::core::failure::Kind::MessageRefused, reply: Some("550 no\u{1b}[31m".into()), detail: "detail\u{1b}c".into() };
     ob.mark_failed(id, &e).unwrap();
     drop(ob);
     for args in [&["queue"][..], &["show", "1"][..]] {

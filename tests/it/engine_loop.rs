@@ -111,7 +111,7 @@ fn a_paused_queue_waits_instead_of_spinning() {
             let ob = Outbox::open(dir.path()).unwrap();
             let out = outgoing();
             ob.enqueue(&out, "件名", "a@example.net", SystemTime::now()).unwrap();
-            let error = popsend::core::outbox::LastError { kind: "wrong-password".into(), reply: Some("-ERR [AUTH] no".into()), detail: String::new() };
+            let error = popsend::core::outbox::Described { kind: popsend::core::failure::Kind::WrongPassword, reply: Some("-ERR [AUTH] no".into()), detail: String::new() };
             ob.pause(&popsend::core::outbox::Pause { error, config: config.fingerprint.clone() }).unwrap();
             let password = Password::new("pw".into());
             let trust = TrustAnchors::default();

@@ -9,7 +9,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use popsend::app::{App, Tab};
 use popsend::core::account::Paths;
-use popsend::core::worker::{Notice, Problem};
+use popsend::app::backend::{Notice, Problem};
 
 use crate::support::{servers, token};
 

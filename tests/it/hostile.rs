@@ -14,7 +14,7 @@ use popsend::core::deliver::{Deliverer, NoProgress, Outcome, Outgoing, Report, R
 use popsend::core::engine;
 use popsend::core::net::TrustAnchors;
 use popsend::core::outbox::{Outbox, State};
-use popsend::core::retry::{self, Kind};
+use popsend::core::failure::{Kind, classify};
 use popsend::core::secrets::Password;
 use popsend::core::smtp::{SmtpError, Stage};
 use popsend::core::window;
@@ -247,7 +247,7 @@ async fn smtp_auth_is_never_sent_in_the_clear_unless_allowed() {
     let stopped = report.stopped.expect("refused");
     assert!(matches!(stopped, RunError::Smtp(SmtpError::CleartextAuthRefused)), "{stopped:?}");
     assert!(stopped.to_string().contains("allow_plaintext_password"), "{stopped}");
-    assert_eq!(retry::kind_of_run(&stopped), Kind::Setup);
+    assert_eq!(classify(&stopped), Kind::SmtpCleartext);
     assert_eq!(count(&seen, "AUTH"), 0, "AUTH went out: {:?}", lines(&seen));
     assert!(!lines(&seen).join("\n").contains(PASSWORD));
 
@@ -389,7 +389,7 @@ async fn international_addresses() {
     let report = deliver(&c, dir.path(), &[one("太郎@example.net")]).await;
     match &report.outcomes[..] {
         [Outcome::Failed(e @ SmtpError::Unsendable { .. })] => {
-            assert_eq!(retry::kind_of_smtp(e), Kind::Unsendable);
+            assert_eq!(classify(e), Kind::Unsendable);
             assert!(e.to_string().contains("SMTPUTF8"), "{e}");
         }
         other => panic!("{other:?}"),

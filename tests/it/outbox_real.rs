@@ -85,7 +85,7 @@ fn offline_send_waits_and_flush_delivers_it_later() {
         assert!(run.stdout.contains("送信トレイに入れました"), "{}", run.stdout);
         assert!(run.stdout.contains("送信待ち 1 通"), "{}", run.stdout);
         let q = popsend(&config, None, "ja", &["queue"]);
-        assert!(q.stdout.contains(&tok) && q.stdout.contains("オフライン"), "{}", q.stdout);
+        assert!(q.stdout.contains(&tok) && q.stdout.contains("自動で再試行"), "{}", q.stdout);
     }
     let run = popsend(&config, Some(&s.pass), "en", &["flush"]);
     assert_eq!(run.code, 0, "{}", run.all());
@@ -227,7 +227,7 @@ fn a_message_over_the_servers_size_limit_fails_before_data() {
     let tok = token("big");
     let run = popsend(&config, Some(&s.pass), "ja", &["send", "--to", "a@example.net", "--subject", &tok, "--body-file", "/dev/null", "--attach", big.to_str().unwrap()]);
     assert_eq!(run.code, 1, "{}", run.all());
-    assert!(run.stderr.contains("サイズ超過"), "{}", run.stderr);
+    assert!(run.stderr.contains("大きすぎます"), "{}", run.stderr);
     let q = popsend(&config, None, "ja", &["queue"]);
     assert!(q.stdout.contains("失敗") && q.stdout.contains("サイズ超過"), "{}", q.stdout);
     std::thread::sleep(Duration::from_millis(500));

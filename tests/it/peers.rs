@@ -210,7 +210,7 @@ async fn relay_refused_even_after_a_fresh_login_stops_and_keeps_the_message() {
     assert!(matches!(report.outcomes[..], [Outcome::Deferred(None), Outcome::Deferred(None)]), "{report:?}");
     let stopped = report.stopped.as_ref().expect("the run must stop");
     assert!(matches!(stopped, RunError::RelayDenied { .. }), "{stopped:?}");
-    assert_eq!(stopped.severity(), Severity::Temporary);
+    assert_eq!(popsend::core::failure::classify(stopped).severity(), Severity::Temporary);
     assert_eq!(stopped.server_reply(), Some(RELAY_454));
     assert_eq!(report.logins.len(), 2, "exactly one extra login");
     assert!(when(&log, "smtp message").is_empty());
@@ -223,7 +223,7 @@ async fn an_unknown_recipient_fails_that_message_only_in_one_session() {
     let report = rig.deliver(&[message("nobody@example.net"), message("someone@example.net")]).await;
     match &report.outcomes[..] {
         [Outcome::Failed(e), Outcome::Sent] => {
-            assert_eq!(e.severity(), Severity::Permanent);
+            assert_eq!(popsend::core::failure::classify(e).severity(), Severity::Permanent);
             assert!(e.server_reply().unwrap().contains("User unknown"));
         }
         other => panic!("{other:?}"),
@@ -248,7 +248,7 @@ async fn pop_response_codes_stop_the_run_before_any_mail_from() {
             Some(RunError::Pop3(Pop3Error::Rejected { code: ref c, .. })) => assert_eq!(c, &code, "{reply}"),
             ref other => panic!("{reply}: {other:?}"),
         }
-        assert_eq!(report.stopped.as_ref().unwrap().severity(), severity, "{reply}");
+        assert_eq!(popsend::core::failure::classify(report.stopped.as_ref().unwrap()).severity(), severity, "{reply}");
         assert!(when(&log, "smtp MAIL").is_empty(), "{reply}: MAIL FROM without a login");
         assert!(rig.state().last_login.is_none(), "{reply}: a failed login opened the window");
     }

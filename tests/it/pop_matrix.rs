@@ -80,10 +80,11 @@ fn mailutils_without_sasl_refuses_a_forced_plain() {
     let dir = tempfile::tempdir().unwrap();
     let run = auth(dir.path(), &m, m.mu, &m.mu_user2, &m.mu_pass2, "security = \"starttls\"\nauth = \"plain\"", "en");
     assert_eq!(run.code, 1, "{}", run.all());
-    assert!(run.stderr.contains("does not support the login method SASL PLAIN"), "{}", run.all());
+    assert!(run.stderr.contains("does not support the login method"), "{}", run.all());
+    assert!(run.stderr.contains("ask for SASL PLAIN, which the server does not offer"), "{}", run.all());
     assert!(run.stderr.contains("nothing was sent"), "{}", run.all());
     let run = auth(dir.path(), &m, m.mu, &m.mu_user2, &m.mu_pass2, "security = \"starttls\"\nauth = \"plain\"", "ja");
-    assert!(run.stderr.contains("ログイン方法 SASL PLAIN に対応していません"), "{}", run.all());
+    assert!(run.stderr.contains("ログイン方法に対応していません") && run.stderr.contains("SASL PLAIN"), "{}", run.all());
 }
 
 #[test]

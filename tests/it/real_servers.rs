@@ -200,6 +200,6 @@ fn servers_down_means_exit_75_and_nothing_claimed_sent() {
     let config = s.config(dir.path(), "port = 1", "port = 2", "");
     let run = send_simple(&config, Some(&s.pass), "ja", "x");
     assert_eq!(run.code, 75, "{}", run.all());
-    assert!(run.stderr.contains("接続できません"), "{}", run.stderr);
+    assert!(run.stderr.contains("接続を拒否されました"), "{}", run.stderr);
     assert!(!run.stdout.contains("送信しました"), "{}", run.stdout);
 }

@@ -13,7 +13,6 @@ use std::time::{Duration, SystemTime};
 
 use tokio::io::{AsyncWriteExt, BufReader};
 
-use crate::core::Severity;
 use crate::core::account::{PopAuth, Security};
 use crate::core::clock::Clock;
 use crate::core::net::{self, BoxStream, NetError, TrustAnchors};
@@ -106,27 +105,6 @@ pub enum Pop3Error {
 }
 
 impl Pop3Error {
-    pub fn severity(&self) -> Severity {
-        match self {
-            Pop3Error::Net(e) if e.is_temporary() => Severity::Temporary,
-            Pop3Error::Net(_) => Severity::NeedsUser,
-            Pop3Error::Timeout { .. } | Pop3Error::Closed { .. } | Pop3Error::Protocol { .. } | Pop3Error::TooLong { .. } => {
-                Severity::Temporary
-            }
-            Pop3Error::BadCredentialText { .. } => Severity::NeedsUser,
-            Pop3Error::Rejected { step: Step::Auth, code, .. } => match code {
-                Some(RespCode::InUse | RespCode::SysTemp | RespCode::LoginDelay) => Severity::Temporary,
-                _ => Severity::NeedsUser,
-            },
-            Pop3Error::Rejected { code: Some(RespCode::SysPerm | RespCode::Auth), .. } => Severity::NeedsUser,
-            Pop3Error::Rejected { step: Step::Stls, .. } => Severity::NeedsUser,
-            Pop3Error::Rejected { .. } => Severity::Temporary,
-            Pop3Error::StlsNotOffered | Pop3Error::NoMethod(_) | Pop3Error::MethodRefused { .. } | Pop3Error::ApopRefused { .. } => {
-                Severity::NeedsUser
-            }
-        }
-    }
-
     /// True when the server said the user name or password is wrong.
     pub fn is_bad_credentials(&self) -> bool {
         matches!(self, Pop3Error::Rejected { step: Step::Auth, code: None | Some(RespCode::Auth), .. })
@@ -478,6 +456,7 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::Severity;
     use crate::core::clock::FixedClock;
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
@@ -544,7 +523,7 @@ mod tests {
         let trust = TrustAnchors::default();
         let e = login(&params(&[addr], &trust, PopAuth::Auto, false), &crate::core::clock::SystemClock).await.unwrap_err();
         assert!(matches!(e, Pop3Error::NoMethod(NoMethod::CleartextRefused)), "{e:?}");
-        assert_eq!(e.severity(), Severity::NeedsUser);
+        assert_eq!(crate::core::failure::classify(&e).severity(), Severity::NeedsUser);
         let seen = h.await.unwrap();
         assert_eq!(seen, vec!["CAPA"]);
     }
@@ -592,7 +571,7 @@ mod tests {
             let trust = TrustAnchors::default();
             let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
             assert!(!e.is_bad_credentials(), "{answer}");
-            assert_eq!(e.severity() == Severity::Temporary, temporary, "{answer}");
+            assert_eq!(crate::core::failure::classify(&e).severity() == Severity::Temporary, temporary, "{answer}");
         }
     }
 
@@ -627,7 +606,7 @@ mod tests {
         p.step_timeout = Duration::from_millis(300);
         let e = login(&p, &crate::core::clock::SystemClock).await.unwrap_err();
         assert!(matches!(e, Pop3Error::Timeout { step: Step::Greeting }), "{e:?}");
-        assert_eq!(e.severity(), Severity::Temporary);
+        assert_eq!(crate::core::failure::classify(&e).severity(), Severity::Temporary);
 
         // Drop during login: the server hangs up after USER.
         let (addr, _h) = scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n")]).await;

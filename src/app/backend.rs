@@ -23,7 +23,8 @@ use crate::core::discover;
 use crate::core::drafts::{self, Unsent};
 use crate::core::engine::{self, Command, Event, Snapshot};
 use crate::core::net::TrustAnchors;
-use crate::core::outbox::{LastError, Outbox, Row, State};
+use crate::core::failure::{Described, Kind};
+use crate::core::outbox::{Outbox, Row, State};
 use crate::core::presets::{self, Preset};
 use crate::core::secrets::{self, Password, Source};
 use crate::core::settings::{FieldError, Form};
@@ -110,24 +111,18 @@ pub struct Discovery {
     pub result: Option<Result<discover::Proposal, discover::NotFound>>,
 }
 
-/// A problem the UI shows as a line of text (already in the user's language where it came from
-/// `i18n`; technical detail otherwise).
+/// A problem the window shows above its tabs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
-    /// No usable config: the path and why.
-    Config(String),
     /// No config file yet: the user has to fill in 設定.
     SetupNeeded,
-    /// The message could not be built: which field and why.
-    Compose(String),
-    Password(String),
-    Outbox(String),
+    /// A failure of the core (config, password, outbox, the message, a run or a login): its
+    /// kind, the server's reply and the detail, worded by `words::explain` as on the command line.
+    Failed(Described),
     /// The draft file could not be read or written.
     Draft(String),
     /// The file dialog could not open.
     Dialog(String),
-    /// The last run or login stopped: why (its kind), the server's reply and the detail.
-    Run(LastError),
 }
 
 /// Where the password in use comes from.
@@ -156,7 +151,7 @@ pub enum Saved {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
     Sent { count: usize, subject: String },
-    Failed { subject: String, reason: LastError },
+    Failed { subject: String, reason: Described },
 }
 
 /// What the UI draws. Replaced as a whole; `version` grows with every change. Fields that hand
@@ -315,7 +310,8 @@ fn run(paths: Paths, mut rx: mpsc::Receiver<Request>, shared: Shared) {
             End::Quit { background } => {
                 if background
                     && let Err(e) = hand_over(&paths, typed.as_ref()) {
-                        shared.problem(Problem::Outbox(e.to_string()));
+                        // The window is gone: standard error is the only place left to say it.
+                        eprintln!("popsend: cannot start sending in the background: {e}");
                     }
                 return;
             }
@@ -374,7 +370,7 @@ async fn try_account(mut form: Form, usernames: Vec<String>, password: &Password
                     .await
                 }
                 Err(e) => {
-                    shared.problem(Problem::Config(e.to_string()));
+                    shared.problem(Problem::Failed(Described::of(&e)));
                     Vec::new()
                 }
             },
@@ -383,7 +379,7 @@ async fn try_account(mut form: Form, usernames: Vec<String>, password: &Password
                 Vec::new()
             }
         };
-        let refused = steps.iter().any(|s| s.id == diagnose::StepId::PopLogin && s.finding == diagnose::Finding::WrongPassword);
+        let refused = steps.iter().any(|s| s.id == diagnose::StepId::PopLogin && s.finding == diagnose::Finding::Failed(Kind::WrongPassword));
         if refused && candidates.peek().is_some() {
             continue;
         }
@@ -404,13 +400,13 @@ fn finish_setup(paths: &Paths, form: &Form, password: Password, test_mail: Optio
         return false;
     }
     if let Some(draft) = test_mail {
-        let queued = Config::load(&paths.config_file).map_err(|e| e.to_string()).and_then(|config| {
-            let (out, subject, to) = build(&config, &draft, SystemClock.now())?;
-            let outbox = Outbox::open(&paths.data_dir).map_err(|e| e.to_string())?;
-            outbox.enqueue(&out, &subject, &to, SystemClock.now()).map(|_| ()).map_err(|e| e.to_string())
+        let queued = Config::load(&paths.config_file).map_err(|e| Described::of(&e)).and_then(|config| {
+            let (out, subject, to) = build(&config, &draft, SystemClock.now()).map_err(|e| Described::of(&e))?;
+            let outbox = Outbox::open(&paths.data_dir).map_err(|e| Described::of(&e))?;
+            outbox.enqueue(&out, &subject, &to, SystemClock.now()).map(|_| ()).map_err(|e| Described::of(&e))
         });
         if let Err(e) = queued {
-            shared.problem(Problem::Outbox(e));
+            shared.problem(Problem::Failed(e));
         }
     }
     true
@@ -528,7 +524,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     let config = match Config::load(&paths.config_file) {
         Ok(c) => c,
         Err(e) => {
-            let problem = if e.problem == ConfigProblem::Missing { Problem::SetupNeeded } else { Problem::Config(e.to_string()) };
+            let problem = if e.problem == ConfigProblem::Missing { Problem::SetupNeeded } else { Problem::Failed(Described::of(&e)) };
             shared.publish(|v| {
                 v.problem = Some(problem);
                 v.account.clear();
@@ -539,7 +535,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     let outbox = match Outbox::open(&paths.data_dir) {
         Ok(o) => o,
         Err(e) => {
-            shared.problem(Problem::Outbox(e.to_string()));
+            shared.problem(Problem::Failed(Described::of(&e)));
             return without_config(paths, rx, shared, typed).await;
         }
     };
@@ -554,7 +550,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     let trust = match TrustAnchors::load(config.tls.ca_file.as_deref()) {
         Ok(t) => t,
         Err(e) => {
-            shared.problem(Problem::Config(e.to_string()));
+            shared.problem(Problem::Failed(Described::of(&e)));
             return without_config(paths, rx, shared, typed).await;
         }
     };
@@ -564,7 +560,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
         None => match secrets::resolve(&config.pop) {
             Ok((p, source)) => (p, PasswordFrom::Found(source)),
             Err(e) => {
-                shared.problem(Problem::Password(e.to_string()));
+                shared.problem(Problem::Failed(Described::of(&e)));
                 (Password::new(String::new()), PasswordFrom::Missing)
             }
         },
@@ -588,14 +584,14 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                 Event::Snapshot(s) => v.snapshot = Some(s),
                 Event::Flushed(f) => {
                     if let Some(e) = f.stopped {
-                        v.problem = Some(Problem::Run(engine::last_error_of_run(&e)));
+                        v.problem = Some(Problem::Failed(Described::of(&e)));
                     } else if !f.sent.is_empty() {
                         v.problem = None;
                     }
                 }
-                Event::LoginFailed(e) => v.problem = Some(Problem::Run(engine::last_error_of_run(&e))),
+                Event::LoginFailed(e) => v.problem = Some(Problem::Failed(Described::of(&e))),
                 Event::LoggedIn(_) => v.problem = None,
-                Event::Error(e) => v.problem = Some(Problem::Outbox(e.to_string())),
+                Event::Error(e) => v.problem = Some(Problem::Failed(Described::of(&e))),
                 Event::Edited(_, Some(text)) => match Unsent::from_text(&text) {
                     Some(d) => v.for_compose = Some((v.version, d)),
                     None => v.problem = Some(Problem::Draft("the stored draft cannot be read".into())),
@@ -622,7 +618,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                     Err(e) => {
                         // Nothing is lost: the draft goes back to 作成 with the reason.
                         shared.publish(|v| {
-                            v.problem = Some(Problem::Compose(e));
+                            v.problem = Some(Problem::Failed(Described::of(&e)));
                             v.for_compose = Some((v.version, *draft));
                         });
                         continue;
@@ -707,11 +703,11 @@ fn announce(event: &Event, waiting: &[Row], sent: &[Row], hooks: &Hooks) {
     }
 }
 
-fn build(config: &Config, u: &Unsent, now: SystemTime) -> Result<(Outgoing, String, String), String> {
+fn build(config: &Config, u: &Unsent, now: SystemTime) -> Result<(Outgoing, String, String), compose::ComposeError> {
     let mut d = u.draft();
     d.from_address = config.account.address.clone();
     d.from_name = config.account.display_name.clone();
-    let built = compose::build(&d, now).map_err(|e| e.to_string())?;
+    let built = compose::build(&d, now)?;
     Ok((Outgoing::from(built), d.subject.clone(), d.listed_recipients()))
 }
 
