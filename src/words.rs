@@ -141,6 +141,12 @@ pub fn explain(d: &Described) -> Explained {
     Explained { headline, reply: d.reply.clone(), detail: (!d.detail.is_empty()).then(|| d.detail.clone()), next: Some(next) }
 }
 
+/// A duration as the countdown shows it: "mm:ss".
+pub fn mm_ss(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    format!("{:02}:{:02}", s / 60, s % 60)
+}
+
 /// A time in the user's zone, in `format`. Never panics: a time chrono cannot place (far past or
 /// future, from a damaged file) is shown as seconds since 1970.
 pub fn local_time(t: std::time::SystemTime, format: &str) -> String {

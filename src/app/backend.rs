@@ -206,6 +206,18 @@ pub struct Hooks {
     pub discovery: discover::Options,
 }
 
+/// What the window talks to: the worker thread in the app, a script in the window tests. The
+/// window only hands requests over and reads views; it never waits for either.
+pub trait Backend {
+    /// Hands a request over without waiting. `Err` gives it back (the backend is gone or
+    /// swamped): the window shows that, a request is never dropped silently.
+    fn request(&self, r: Request) -> Result<(), Request>;
+    /// The latest view's version (grows with every change).
+    fn version(&self) -> u64;
+    /// The latest view.
+    fn view(&self) -> View;
+}
+
 pub struct Worker {
     requests: mpsc::Sender<Request>,
     view: Arc<Mutex<View>>,
@@ -225,27 +237,32 @@ impl Worker {
         Worker { requests: tx, view, thread: Some(thread) }
     }
 
-    /// Hands a request over without waiting. `Err` (the worker is gone or swamped) is for the
-    /// UI to show; a request is never dropped silently.
-    pub fn request(&self, r: Request) -> Result<(), Request> {
+}
+
+impl Backend for Worker {
+    fn request(&self, r: Request) -> Result<(), Request> {
         self.requests.try_send(r).map_err(|e| match e {
             mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => r,
         })
     }
 
-    /// The latest view (a clone; cheap enough at LIST_LIMIT rows, and only taken on change).
-    pub fn view(&self) -> View {
+    /// A clone; cheap enough at LIST_LIMIT rows (the lists are shared), and only taken on change.
+    fn view(&self) -> View {
         self.view.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
-    pub fn version(&self) -> u64 {
+    fn version(&self) -> u64 {
         self.view.lock().map(|v| v.version).unwrap_or(0)
     }
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
+        // With the channel full, Shutdown cannot be queued: closing the channel ends the worker
+        // once it has taken what is queued (a message handed over is still stored).
         let _ = self.requests.try_send(Request::Shutdown { background: false });
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.requests, closed));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -602,6 +619,29 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     };
     // UI requests become engine commands; building a message (it reads attachment files)
     // happens here, never on the UI thread.
+    // 接続テスト, beside the request loop; stopped when the session ends.
+    let (dtx, mut drx) = mpsc::channel::<()>(1);
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let diagnoser = async {
+        while drx.recv().await.is_some() {
+            shared.publish(|v| v.diagnosis = Some((true, Vec::new())));
+            let known = (from != PasswordFrom::Missing).then_some(&password);
+            let options = diagnose::Options::default();
+            let mut on_step = |r: &StepResult| {
+                let r = r.clone();
+                shared.publish(|v| {
+                    if let Some((_, steps)) = v.diagnosis.as_mut() {
+                        steps.push(r);
+                    }
+                });
+            };
+            let run = diagnose::run(&config, known, &trust, &clock, &options, &mut on_step);
+            tokio::select! {
+                steps = run => shared.publish(|v| v.diagnosis = Some((false, steps))),
+                _ = stop_rx.wait_for(|stop| *stop) => return,
+            }
+        }
+    };
     let forward = async {
         let mut end = End::Quit { background: false };
         while let Some(r) = rx.recv().await {
@@ -637,18 +677,9 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                 Some(Request::Delete(id)) => Command::Delete(id),
                 Some(Request::Edit(id)) => Command::Edit(id),
                 Some(Request::Diagnose) => {
-                    shared.publish(|v| v.diagnosis = Some((true, Vec::new())));
-                    let known = (from != PasswordFrom::Missing).then_some(&password);
-                    let steps = diagnose::run(&config, known, &trust, &clock, &diagnose::Options::default(), &mut |r| {
-                        let r = r.clone();
-                        shared.publish(|v| {
-                            if let Some((_, steps)) = v.diagnosis.as_mut() {
-                                steps.push(r);
-                            }
-                        });
-                    })
-                    .await;
-                    shared.publish(|v| v.diagnosis = Some((false, steps)));
+                    // Runs beside this loop: the other buttons keep working meanwhile. One at a
+                    // time; asked again while one runs, the next follows it.
+                    let _ = dtx.try_send(());
                     continue;
                 }
                 Some(Request::Open(id)) => {
@@ -681,12 +712,14 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                 break;
             }
         }
-        // A message in flight is finished, then the engine stops.
+        // A message in flight is finished, then the engine stops; a 接続テスト is dropped.
         stop.store(true, Ordering::SeqCst);
+        let _ = stop_tx.send(true);
+        drop(dtx);
         let _ = etx.send(Command::Shutdown).await;
         end
     };
-    let ((), end) = tokio::join!(engine::watch(&outbox, &d, erx, on_event), forward);
+    let ((), end, ()) = tokio::join!(engine::watch(&outbox, &d, erx, on_event), forward, diagnoser);
     end
 }
 

@@ -27,7 +27,7 @@ fn row_line(row: &Row, now: SystemTime) -> String {
     }
     if row.state == RowState::Queued && row.attempts > 0
         && let Ok(left) = row.next_attempt.duration_since(now) {
-            text += &format!("  {}", fl!("gui-next-retry", remaining = crate::cli::mm_ss(left + Duration::from_millis(999))));
+            text += &format!("  {}", fl!("gui-next-retry", remaining = crate::words::mm_ss(left + Duration::from_millis(999))));
         }
     text
 }
@@ -35,7 +35,7 @@ fn row_line(row: &Row, now: SystemTime) -> String {
 impl App {
     fn list_rows(&mut self, ui: &mut egui::Ui, sent: bool) -> Option<Request> {
         let rows = if sent { &self.view.sent } else { &self.view.waiting };
-        let now = SystemTime::now();
+        let now = self.clock.now();
         let mut action = None;
         let st = &mut self.lists;
         let compose_empty = self.compose.is_empty();
@@ -112,7 +112,7 @@ impl App {
         }
         let Some(row) = self.lists.selected.and_then(|id| self.view.waiting.iter().find(|r| r.id == id)) else { return };
         ui.separator();
-        ui.label(row_line(row, SystemTime::now()));
+        ui.label(row_line(row, self.clock.now()));
         match &row.last_error {
             Some(e) => {
                 let e = crate::words::explain(e);

@@ -16,7 +16,7 @@ mod settings;
 pub use fonts::install as install_fonts;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::core::account::Paths;
 use crate::core::drafts::Unsent;
@@ -24,7 +24,8 @@ use crate::core::instance::{Handover, Listener};
 use crate::core::mailto::{self, Mailto};
 use crate::core::engine::Activity;
 use crate::core::outbox::State;
-use crate::app::backend::{Geometry, Hooks, Notice, Problem, Request, View, Worker};
+use crate::app::backend::{Backend, Geometry, Hooks, Notice, Problem, Request, View, Worker};
+use crate::core::clock::{Clock, SystemClock};
 use crate::fl;
 
 pub use settings::SettingsForm;
@@ -45,7 +46,9 @@ pub enum Tab {
 }
 
 pub struct App {
-    worker: Worker,
+    worker: Box<dyn Backend>,
+    /// The time the window shows (the countdown, retry times); pinned in tests.
+    clock: Arc<dyn Clock>,
     view: View,
     pub tab: Tab,
     /// What the user is writing (kept across tab switches, saved to disk by the worker).
@@ -92,11 +95,18 @@ impl App {
 
     /// `with_notify`, with the first-run assistant looking for servers where `discovery` says.
     pub fn with_hooks(ctx: &egui::Context, paths: Paths, notify: Arc<dyn Fn(Notice) + Send + Sync>, discovery: crate::core::discover::Options) -> App {
-        fonts::install(ctx);
         let repaint_ctx = ctx.clone();
         let worker = Worker::spawn(paths, Hooks { repaint: Arc::new(move || repaint_ctx.request_repaint()), notify, discovery });
+        App::with_backend(ctx, Box::new(worker), Arc::new(SystemClock))
+    }
+
+    /// The window over any backend and clock: the worker and the system clock in the app, a
+    /// scripted backend and a pinned time in the window tests.
+    pub fn with_backend(ctx: &egui::Context, backend: Box<dyn Backend>, clock: Arc<dyn Clock>) -> App {
+        fonts::install(ctx);
         App {
-            worker,
+            worker: backend,
+            clock,
             view: View::default(),
             tab: Tab::Compose,
             compose: Unsent::default(),
@@ -280,10 +290,10 @@ impl App {
                 Some(false) => fl!("gui-offline"),
                 None => fl!("gui-online-unknown"),
             });
-            let window = snap.and_then(|s| s.window).map(|w| (w, w.remaining(SystemTime::now())));
+            let window = snap.and_then(|s| s.window).map(|w| (w, w.remaining(self.clock.now())));
             match window {
                 Some((w, left)) if !left.is_zero() => {
-                    ui.label(fl!("gui-window-open", remaining = crate::cli::mm_ss(left)));
+                    ui.label(fl!("gui-window-open", remaining = crate::words::mm_ss(left)));
                     let frac = left.as_secs_f32() / w.length.as_secs_f32().max(1.0);
                     ui.add(egui::ProgressBar::new(frac).desired_width(120.0));
                     // The countdown: one repaint a second, no busy loop.

@@ -516,16 +516,11 @@ fn window_line(w: &RelayWindow, now: SystemTime) -> String {
     if left.is_zero() {
         fl!("window-expired", at = local_time(w.closes()))
     } else {
-        fl!("window-open", remaining = mm_ss(left), until = local_time(w.closes()))
+        fl!("window-open", remaining = crate::words::mm_ss(left), until = local_time(w.closes()))
     }
 }
 
 /// "09:42": minutes may exceed 59 for long windows.
-pub fn mm_ss(d: Duration) -> String {
-    let s = d.as_secs();
-    format!("{:02}:{:02}", s / 60, s % 60)
-}
-
 fn local_time(t: SystemTime) -> String {
     crate::words::local_time(t, "%Y-%m-%d %H:%M:%S")
 }
@@ -544,9 +539,9 @@ mod tests {
 
     #[test]
     fn countdown_format() {
-        assert_eq!(mm_ss(Duration::from_secs(582)), "09:42");
-        assert_eq!(mm_ss(Duration::from_secs(0)), "00:00");
-        assert_eq!(mm_ss(Duration::from_millis(59_900)), "00:59");
+        assert_eq!(crate::words::mm_ss(Duration::from_secs(582)), "09:42");
+        assert_eq!(crate::words::mm_ss(Duration::from_secs(0)), "00:00");
+        assert_eq!(crate::words::mm_ss(Duration::from_millis(59_900)), "00:59");
     }
 
     #[test]

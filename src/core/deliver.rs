@@ -49,16 +49,25 @@ pub enum Outcome {
 /// Told about each message as the run goes, so a store can record every outcome at once.
 pub trait Progress {
     /// Just before the message's MAIL FROM (once per message, however often it is retried).
-    /// False: the message may not go (its `sending` mark could not be written, so a crash or a
-    /// later run could not tell it went): the run stops there, before its MAIL FROM.
-    fn sending(&mut self, _index: usize) -> bool {
-        true
+    /// `Stop`: the message may not go (its `sending` mark could not be written, so a crash or a
+    /// later run could not tell it went): the run stops there, before its MAIL FROM. `Skip`: it
+    /// is no longer waiting (deleted, or taken back for editing, since the batch was read).
+    fn sending(&mut self, _index: usize) -> Mark {
+        Mark::Go
     }
     /// The message's outcome, as soon as it is known (not called for messages never reached).
     fn outcome(&mut self, _index: usize, _outcome: &Outcome) {}
     /// The server took the message for these recipients, in a transaction of its own (it takes
     /// only so many at a time); the others follow. Not called when one transaction took all.
     fn delivered_to(&mut self, _index: usize, _rcpts: &[lettre::Address]) {}
+}
+
+/// Whether a message may go, once its `sending` mark was tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Go,
+    Skip,
+    Stop,
 }
 
 /// For callers that need no progress.
@@ -301,8 +310,13 @@ impl<'a> Deliverer<'a> {
             if self.stopping() {
                 break;
             }
-            if !progress.sending(index) {
-                break;
+            match progress.sending(index) {
+                Mark::Go => {}
+                Mark::Skip => {
+                    report.outcomes.push(Outcome::Deferred(None));
+                    continue;
+                }
+                Mark::Stop => break,
             }
             // What is left to send: recipients a partial transaction took are not sent again when
             // the message is retried in this run (relay refusal, reconnect).

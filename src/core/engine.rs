@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
-use crate::core::deliver::{Deliverer, Outcome, Outgoing, Progress, Report, RunError};
+use crate::core::deliver::{Deliverer, Mark, Outcome, Outgoing, Progress, Report, RunError};
 use crate::core::net;
 use crate::core::failure::{Kind, classify};
 use crate::core::outbox::{Counts, Described, Due, Outbox, OutboxError, Pause};
@@ -61,12 +61,18 @@ impl Recorder<'_> {
 }
 
 impl Progress for Recorder<'_> {
-    fn sending(&mut self, i: usize) -> bool {
-        let r = self.outbox.mark_sending(self.due[i].id);
-        let marked = r.is_ok();
-        self.tried[i] = marked;
-        self.keep(r);
-        marked
+    fn sending(&mut self, i: usize) -> Mark {
+        match self.outbox.mark_sending(self.due[i].id) {
+            Ok(true) => {
+                self.tried[i] = true;
+                Mark::Go
+            }
+            Ok(false) => Mark::Skip,
+            Err(e) => {
+                self.keep(Err(e));
+                Mark::Stop
+            }
+        }
     }
 
     fn delivered_to(&mut self, i: usize, rcpts: &[lettre::Address]) {
@@ -260,15 +266,119 @@ pub const BATCH_BYTES: u64 = 64 * 1024 * 1024;
 pub const POLL: Duration = Duration::from_secs(5);
 pub const OFFLINE_PROBE: Duration = Duration::from_secs(15);
 
-/// The engine's loop. Runs until `Command::Shutdown` (or the channel closes): flushes due
-/// messages, wakes network-bound ones on interface changes or when the POP server answers again,
-/// and carries out commands. The flag in `d.stop` lets a flush in progress finish its current
-/// message and stop.
 /// How long `watch` waits after the n-th outbox error in a row: 30 s, doubling, at most 10 min.
 fn local_backoff(n: u32) -> Duration {
     Duration::from_secs(30u64.saturating_mul(1 << n.saturating_sub(1).min(5)).min(600))
 }
 
+/// What the engine is doing, or waiting for, with the data each needs. Every change of state is
+/// in `State::next`; `watch` does the I/O around it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum State {
+    /// Waiting for a message to fall due, a command or the network.
+    Idle,
+    /// A flush runs (`force`: the user asked). `failures`: outbox errors in a row before it.
+    Sending { force: bool, failures: u32 },
+    /// 「POP認証」 runs.
+    LoggingIn,
+    /// The queue is paused under these settings (wrong password, untrusted certificate, …):
+    /// nothing is sent until the user asks or the settings change.
+    Paused(Pause),
+    /// The outbox could not be written: nothing is tried before `until`.
+    BackingOff { until: SystemTime, failures: u32 },
+    /// Another popsend process holds the send lock: look again at `until`.
+    HeldOff { until: SystemTime },
+}
+
+/// A job `watch` runs while it goes on reading commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    Flush { force: bool },
+    Login,
+}
+
+/// What happened, as far as the state is concerned.
+#[derive(Debug)]
+pub enum Occurred<'a> {
+    Started(Job),
+    Flushed(&'a Result<Flushed, OutboxError>),
+    LoginEnded,
+    /// Looked at the outbox: paused under these settings, or not.
+    PauseSeen(Option<Pause>),
+}
+
+impl State {
+    /// The one transition function: (state, what happened) → state. Pure; `now` for deadlines.
+    pub fn next(self, occurred: Occurred<'_>, now: SystemTime) -> State {
+        match (self, occurred) {
+            (State::BackingOff { failures, .. }, Occurred::Started(Job::Flush { force })) => State::Sending { force, failures },
+            (_, Occurred::Started(Job::Flush { force })) => State::Sending { force, failures: 0 },
+            (_, Occurred::Started(Job::Login)) => State::LoggingIn,
+            (State::Sending { .. }, Occurred::Flushed(Ok(f))) if f.busy => State::HeldOff { until: now + POLL },
+            (State::Sending { .. }, Occurred::Flushed(Ok(f))) => match &f.paused {
+                Some(p) => State::Paused(p.clone()),
+                None => State::Idle,
+            },
+            // The outbox cannot be written (disk full, read-only, locked): wait, longer each
+            // time, instead of looping on it.
+            (State::Sending { failures, .. }, Occurred::Flushed(Err(_))) => {
+                let failures = failures.saturating_add(1);
+                State::BackingOff { until: now + local_backoff(failures), failures }
+            }
+            (State::LoggingIn, Occurred::LoginEnded) => State::Idle,
+            (State::Idle, Occurred::PauseSeen(Some(p))) => State::Paused(p),
+            (State::Paused(_), Occurred::PauseSeen(None)) => State::Idle,
+            (State::HeldOff { until }, _) if now >= until => State::Idle,
+            (s, _) => s,
+        }
+    }
+
+    /// The job to start now, if any: what the user asked for first (it lifts a pause, a
+    /// backoff or a hold), else a flush when a message is due and nothing holds the engine back.
+    /// Never a second job while one runs.
+    pub fn job(&self, asked: Option<Job>, due: bool, now: SystemTime) -> Option<Job> {
+        match self {
+            State::Sending { .. } | State::LoggingIn => None,
+            _ if asked.is_some() => asked,
+            State::Paused(_) => None,
+            State::BackingOff { until, .. } | State::HeldOff { until } if now < *until => None,
+            _ => due.then_some(Job::Flush { force: false }),
+        }
+    }
+
+    /// How long to wait with no command or network change: until the next due time or the
+    /// state's deadline, at most the poll for messages other processes queue.
+    fn wait(&self, next_due: Option<SystemTime>, now: SystemTime) -> Duration {
+        let until = |t: SystemTime| t.duration_since(now).unwrap_or(Duration::ZERO);
+        match self {
+            State::BackingOff { until: t, .. } | State::HeldOff { until: t } => until(*t),
+            State::Paused(_) => POLL,
+            _ => next_due.map_or(POLL, |t| until(t).min(POLL)),
+        }
+    }
+
+    fn activity(&self, waiting: usize) -> Activity {
+        match self {
+            State::Sending { .. } => Activity::Sending(waiting),
+            State::LoggingIn => Activity::LoggingIn,
+            _ => Activity::Idle,
+        }
+    }
+}
+
+/// What a running job gives back.
+enum Done {
+    Flushed(Result<Flushed, OutboxError>),
+    Login(Result<crate::core::pop3::Login, RunError>),
+}
+
+type Running<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Done> + 'a>>;
+
+/// The engine's loop. Runs until `Command::Shutdown` (or the channel closes): flushes due
+/// messages, wakes network-bound ones on interface changes or when the POP server answers again,
+/// and carries out commands — also while a flush or a login runs (a long send does not hold up
+/// 削除, 編集 or a new message; 今すぐ送信 and 「POP認証」 asked meanwhile run next). The flag in
+/// `d.stop` lets a flush in progress finish its current message and stop.
 pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Receiver<Command>, mut on_event: impl FnMut(Event)) {
     // Interface changes, where the platform can tell; polling and probing cover the rest.
     let mut ifs = if_watch::tokio::IfWatcher::new().ok();
@@ -278,66 +388,81 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
     // Several interfaces change at once on a reconnect: one wake for the burst.
     let mut last_wake: Option<SystemTime> = None;
     let mut last_probe = d.clock.now();
-    let mut force = false;
     let mut online = None;
-    let mut hold_until: Option<SystemTime> = None;
-    // Flushes in a row that ended in an outbox error.
-    let mut local_failures: u32 = 0;
-    let snapshot = |activity: Activity, online: Option<bool>, on_event: &mut dyn FnMut(Event)| {
-        match take_snapshot(outbox, d, activity, online) {
-            Ok(s) => on_event(Event::Snapshot(s)),
-            Err(e) => on_event(Event::Error(e)),
-        }
+    let mut state = State::Idle;
+    let mut asked: Option<Job> = None;
+    let mut job: Option<Running<'_>> = None;
+    let mut stopping = false;
+    let snapshot = |state: &State, online: Option<bool>, on_event: &mut dyn FnMut(Event)| match take_snapshot(outbox, d, state, online) {
+        Ok(s) => on_event(Event::Snapshot(s)),
+        Err(e) => on_event(Event::Error(e)),
     };
-    snapshot(Activity::Idle, online, &mut on_event);
+    snapshot(&state, online, &mut on_event);
     loop {
-        if d.stop.is_some_and(|s: &AtomicBool| s.load(Ordering::SeqCst)) {
-            return;
-        }
         let now = d.clock.now();
-        // A queue paused under these settings waits for the user (FlushNow, Retry) or new
-        // settings; its messages stay due, so without this the loop would spin.
-        let paused = matches!(outbox.paused(), Ok(Some(p)) if p.config == d.config.fingerprint);
-        let due_now = !paused && matches!(outbox.next_due(), Ok(Some(t)) if t <= now);
-        // Another process holding the send lock: look again after a poll, not in a tight loop.
-        let held_off = hold_until.is_some_and(|h| now < h);
-        if force || (due_now && !held_off) {
-            let total = outbox.counts().map(|c| c.queued).unwrap_or(0);
-            snapshot(Activity::Sending(total), online, &mut on_event);
-            match flush(outbox, d, force).await {
-                Ok(f) => {
-                    local_failures = 0;
-                    hold_until = f.busy.then(|| d.clock.now() + POLL);
-                    online = Some(!f.stopped.as_ref().is_some_and(|e| classify(e).unreachable()));
-                    on_event(Event::Flushed(f));
-                }
-                Err(e) => {
-                    // The outbox cannot be written (disk full, read-only, locked): wait before
-                    // trying again, longer each time, instead of looping on it.
-                    local_failures = local_failures.saturating_add(1);
-                    hold_until = Some(d.clock.now() + local_backoff(local_failures));
-                    on_event(Event::Error(e));
-                }
+        if job.is_none() {
+            if stopping || d.stop.is_some_and(|s: &AtomicBool| s.load(Ordering::SeqCst)) {
+                return;
             }
-            force = false;
-            snapshot(Activity::Idle, online, &mut on_event);
-            continue;
+            // A queue paused under these settings waits for the user (FlushNow, Retry) or new
+            // settings; its messages stay due, so without this the loop would spin.
+            let paused = outbox.paused().ok().flatten().filter(|p| p.config == d.config.fingerprint);
+            state = state.next(Occurred::PauseSeen(paused), now);
+            let due = matches!(outbox.next_due(), Ok(Some(t)) if t <= now);
+            if let Some(next) = state.job(asked, due, now) {
+                asked = None;
+                state = state.next(Occurred::Started(next), now);
+                job = Some(match next {
+                    Job::Flush { force } => Box::pin(async move { Done::Flushed(flush(outbox, d, force).await) }),
+                    Job::Login => Box::pin(async move { Done::Login(d.login_only().await) }),
+                });
+                snapshot(&state, online, &mut on_event);
+            }
         }
-        let wait = match (hold_until, outbox.next_due()) {
-            (Some(h), _) if held_off => h.duration_since(now).unwrap_or(Duration::ZERO),
-            (_, Ok(Some(t))) if !paused => t.duration_since(now).unwrap_or(Duration::ZERO).min(POLL),
-            _ => POLL,
-        };
+        let wait = state.wait(outbox.next_due().ok().flatten(), now);
         let mut network_changed = false;
         let mut address_changed = false;
         let mut changed = false;
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            cmd = commands.recv() => {
+            done = async { match job.as_mut() { Some(j) => j.await, None => std::future::pending().await } } => {
+                job = None;
+                changed = true;
+                match done {
+                    Done::Flushed(result) => {
+                        state = state.next(Occurred::Flushed(&result), d.clock.now());
+                        match result {
+                            Ok(f) => {
+                                online = Some(!f.stopped.as_ref().is_some_and(|e| classify(e).unreachable()));
+                                on_event(Event::Flushed(f));
+                            }
+                            Err(e) => on_event(Event::Error(e)),
+                        }
+                    }
+                    Done::Login(result) => {
+                        state = state.next(Occurred::LoginEnded, d.clock.now());
+                        match result {
+                            Ok(login) => {
+                                online = Some(true);
+                                on_event(Event::LoggedIn(login));
+                            }
+                            Err(e) => {
+                                online = Some(!classify(&e).unreachable());
+                                on_event(Event::LoginFailed(e));
+                            }
+                        }
+                    }
+                }
+            }
+            _ = tokio::time::sleep(wait), if job.is_none() => {}
+            cmd = commands.recv(), if !stopping => {
                 changed = true;
                 match cmd {
-                    None | Some(Command::Shutdown) => return,
-                    Some(Command::FlushNow) => force = true,
+                    // A job in flight ends first (with `d.stop` set, after its current message).
+                    None | Some(Command::Shutdown) => stopping = true,
+                    Some(Command::FlushNow) => asked = Some(Job::Flush { force: true }),
+                    Some(Command::LoginNow) => {
+                        asked.get_or_insert(Job::Login);
+                    }
                     Some(Command::NetworkChanged) => {
                         network_changed = true;
                         address_changed = true;
@@ -352,25 +477,12 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
                         Err(e) => on_event(Event::Error(e)),
                     },
                     Some(Command::Retry(id)) => match outbox.retry(id, d.clock.now()) {
-                        Ok(_) => force = true,
+                        Ok(_) => asked = Some(Job::Flush { force: true }),
                         Err(e) => on_event(Event::Error(e)),
                     },
                     Some(Command::Delete(id)) => {
                         if let Err(e) = outbox.delete(id) {
                             on_event(Event::Error(e));
-                        }
-                    }
-                    Some(Command::LoginNow) => {
-                        snapshot(Activity::LoggingIn, online, &mut on_event);
-                        match d.login_only().await {
-                            Ok(login) => {
-                                online = Some(true);
-                                on_event(Event::LoggedIn(login));
-                            }
-                            Err(e) => {
-                                online = Some(!classify(&e).unreachable());
-                                on_event(Event::LoginFailed(e));
-                            }
                         }
                     }
                 }
@@ -386,7 +498,7 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
             d.forget_window();
         }
         let now = d.clock.now();
-        if !network_changed && now.duration_since(last_probe).unwrap_or(Duration::ZERO) >= OFFLINE_PROBE {
+        if !network_changed && job.is_none() && now.duration_since(last_probe).unwrap_or(Duration::ZERO) >= OFFLINE_PROBE {
             last_probe = now;
             network_changed = waiting_for_network(outbox) && server_answers(d).await;
         }
@@ -405,17 +517,18 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
             }
         }
         if changed {
-            snapshot(Activity::Idle, online, &mut on_event);
+            snapshot(&state, online, &mut on_event);
         }
     }
 }
 
-fn take_snapshot(outbox: &Outbox, d: &Deliverer<'_>, activity: Activity, online: Option<bool>) -> Result<Snapshot, OutboxError> {
+fn take_snapshot(outbox: &Outbox, d: &Deliverer<'_>, state: &State, online: Option<bool>) -> Result<Snapshot, OutboxError> {
+    let counts = outbox.counts()?;
     Ok(Snapshot {
-        counts: outbox.counts()?,
+        counts,
         window: d.current_window(),
         online,
-        activity,
+        activity: state.activity(counts.queued + counts.sending),
         paused: outbox.paused()?,
         next_attempt: outbox.next_due()?,
     })
@@ -435,4 +548,77 @@ async fn server_answers(d: &Deliverer<'_>) -> bool {
     let Ok(addrs) = net::resolve(&p.host, p.port(), Duration::from_secs(5)).await else { return false };
     let addrs: Vec<SocketAddr> = addrs.into_iter().take(4).collect();
     net::connect(&addrs, Duration::from_secs(5)).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::failure::{Described, Kind};
+
+    fn t0() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    }
+
+    fn pause() -> Pause {
+        Pause { error: Described::local(Kind::WrongPassword, "-ERR"), config: "f".into() }
+    }
+
+    fn outbox_error() -> Result<Flushed, OutboxError> {
+        Err(OutboxError { path: "outbox.sqlite".into(), detail: "database or disk is full".into() })
+    }
+
+    /// After outbox errors the engine waits 30 s, 60 s, … at most 10 min; a success resets it,
+    /// and the user asking goes ahead at once.
+    #[test]
+    fn outbox_errors_back_off_and_never_loop() {
+        let mut now = t0();
+        let mut s = State::Idle;
+        let mut waits = Vec::new();
+        for _ in 0..7 {
+            assert_eq!(s.job(None, true, now), Some(Job::Flush { force: false }), "{s:?}");
+            s = s.next(Occurred::Started(Job::Flush { force: false }), now);
+            assert_eq!(s.job(None, true, now), None, "a second job while one runs");
+            s = s.next(Occurred::Flushed(&outbox_error()), now);
+            let State::BackingOff { until, .. } = s else { panic!("{s:?}") };
+            waits.push(until.duration_since(now).unwrap().as_secs());
+            // Still due, but nothing starts before the deadline…
+            assert_eq!(s.job(None, true, now), None);
+            assert_eq!(s.job(None, true, until - Duration::from_secs(1)), None);
+            assert_eq!(s.wait(Some(now), now), until.duration_since(now).unwrap(), "due messages cut the backoff short");
+            // …and it starts at the deadline, with the count kept.
+            now = until;
+        }
+        assert_eq!(waits, [30, 60, 120, 240, 480, 600, 600]);
+        assert_eq!(s.job(Some(Job::Flush { force: true }), true, now), Some(Job::Flush { force: true }), "the user asking waits for nothing");
+        s = s.next(Occurred::Started(Job::Flush { force: false }), now);
+        s = s.next(Occurred::Flushed(&Ok(Flushed::default())), now);
+        assert_eq!(s, State::Idle);
+        s = s.next(Occurred::Started(Job::Flush { force: false }), now);
+        s = s.next(Occurred::Flushed(&outbox_error()), now);
+        assert_eq!(s, State::BackingOff { until: now + Duration::from_secs(30), failures: 1 }, "a success resets the count");
+    }
+
+    /// A pause holds everything until the user asks or it lifts; another process sending holds
+    /// the engine for one poll.
+    #[test]
+    fn a_pause_and_a_busy_outbox_hold_the_engine_back() {
+        let now = t0();
+        let s = State::Idle.next(Occurred::PauseSeen(Some(pause())), now);
+        assert_eq!(s, State::Paused(pause()));
+        assert_eq!(s.job(None, true, now), None, "a paused queue flushed by itself");
+        assert_eq!(s.wait(Some(now), now), POLL, "a paused queue with due messages spun");
+        assert_eq!(s.job(Some(Job::Login), true, now), Some(Job::Login));
+        assert_eq!(s.clone().next(Occurred::PauseSeen(None), now), State::Idle);
+        let flushed = Ok(Flushed { paused: Some(pause()), ..Flushed::default() });
+        assert_eq!(State::Sending { force: false, failures: 0 }.next(Occurred::Flushed(&flushed), now), State::Paused(pause()));
+
+        let busy = Ok(Flushed { busy: true, ..Flushed::default() });
+        let s = State::Sending { force: false, failures: 0 }.next(Occurred::Flushed(&busy), now);
+        assert_eq!(s, State::HeldOff { until: now + POLL });
+        assert_eq!(s.job(None, true, now), None);
+        assert_eq!(s.clone().next(Occurred::PauseSeen(None), now + POLL), State::Idle);
+        let s = State::LoggingIn;
+        assert_eq!(s.job(Some(Job::Flush { force: true }), true, now), None, "a flush beside a login");
+        assert_eq!(s.next(Occurred::LoginEnded, now), State::Idle);
+    }
 }

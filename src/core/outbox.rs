@@ -380,9 +380,10 @@ impl Outbox {
         self.conn.execute(sql, p).map(|n| n > 0).map_err(|e| self.err(e))
     }
 
-    /// Just before its MAIL FROM.
-    pub fn mark_sending(&self, id: i64) -> Result<()> {
-        self.set("UPDATE messages SET state = 'sending', attempts = MIN(attempts + 1, 4294967295) WHERE id = ?1", [id]).map(drop)
+    /// Just before its MAIL FROM. False: the message is no longer waiting (deleted, or taken back
+    /// for editing, since it was read as due), so it must not go.
+    pub fn mark_sending(&self, id: i64) -> Result<bool> {
+        self.set("UPDATE messages SET state = 'sending', attempts = MIN(attempts + 1, 4294967295) WHERE id = ?1 AND state = 'queued'", [id])
     }
 
     /// Right after the server's 250 for the end of data.

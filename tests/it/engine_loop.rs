@@ -136,3 +136,60 @@ fn a_paused_queue_waits_instead_of_spinning() {
     let flushes = done_rx.recv_timeout(Duration::from_secs(20)).expect("the engine never read its Shutdown command (busy loop on a paused queue)");
     assert!(flushes <= 1, "{flushes} flushes of a paused queue in one second");
 }
+
+/// Commands are read while a flush runs: a message deleted or taken back for editing during the
+/// POP login (the batch was already read) does not go, and 編集 answers before the flush ends.
+#[tokio::test]
+async fn commands_are_heard_while_a_flush_runs_and_a_withdrawn_message_does_not_go() {
+    let log = Log::default();
+    let pop = pop_peer(Duration::from_millis(1500), "+OK", log.clone()).await;
+    let smtp = smtp_peer(|_, _| "250 2.1.5 Ok", log.clone()).await;
+    let text = format!(
+        "[account]\naddress = \"student@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = {pop}\nusername = \"s\"\nauth = \"user\"\nallow_plaintext_password = true\n[smtp]\nport = {smtp}\n"
+    );
+    let config = Config::parse(&text, Path::new("engine.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ob = Outbox::open(dir.path()).unwrap();
+    let now = SystemTime::now();
+    let a = ob.enqueue(&outgoing(), "A", "a@example.net", now).unwrap();
+    let b = ob.enqueue(&outgoing(), "B", "a@example.net", now).unwrap();
+    let c = ob.enqueue_with_draft(&outgoing(), "C", "a@example.net", Some("to = \"a@example.net\"\n"), now).unwrap();
+    let password = Password::new("pw".into());
+    let trust = TrustAnchors::default();
+    let store = window::Store::new(dir.path());
+    let d = Deliverer::new(&config, &password, &trust, &store, &SystemClock);
+
+    let (tx, rx) = mpsc::channel(8);
+    let events: RefCell<Vec<Event>> = RefCell::new(Vec::new());
+    let engine = engine::watch(&ob, &d, rx, |e| events.borrow_mut().push(e));
+    let position = |pred: &dyn Fn(&Event) -> bool| events.borrow().iter().position(pred);
+    let driver = async {
+        for _ in 0..100 {
+            if position(&|e| matches!(e, Event::Snapshot(s) if matches!(s.activity, Activity::Sending(_)))).is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(position(&|e| matches!(e, Event::Snapshot(s) if matches!(s.activity, Activity::Sending(_)))).is_some(), "no flush started");
+        tx.send(Command::Delete(b)).await.unwrap();
+        tx.send(Command::Edit(c)).await.unwrap();
+        for _ in 0..200 {
+            if position(&|e| matches!(e, Event::Flushed(_))).is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let edited = position(&|e| matches!(e, Event::Edited(id, Some(_)) if *id == c)).expect("編集 got no answer");
+        let flushed = position(&|e| matches!(e, Event::Flushed(_))).expect("the flush did not end");
+        assert!(edited < flushed, "編集 waited for the flush to end");
+        tx.send(Command::Shutdown).await.unwrap();
+    };
+    tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(engine, driver) }).await.expect("the engine did not stop");
+    let sent: Vec<i64> = events.borrow().iter().flat_map(|e| match e {
+        Event::Flushed(f) => f.sent.iter().map(|(id, _)| *id).collect(),
+        _ => Vec::new(),
+    }).collect();
+    assert_eq!(sent, vec![a], "only the message still waiting goes");
+    assert_eq!(log.lock().unwrap().iter().filter(|(_, w)| w == "smtp message").count(), 1);
+    assert!(ob.get(b).unwrap().is_none() && ob.get(c).unwrap().is_none());
+}

@@ -14,3 +14,4 @@ mod peers;
 mod pop_matrix;
 mod real_servers;
 mod support;
+mod window;

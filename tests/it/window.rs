@@ -1,0 +1,271 @@
+//! The real `App` over a scripted backend and a pinned clock: each test publishes views as the
+//! worker would and checks what the window draws and which requests it hands over. No outbox,
+//! no sockets, no sleeping: nothing here races (the end-to-end window tests are in `gui`).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use popsend::app::backend::{Backend, Problem, Request, View};
+use popsend::app::{App, Tab};
+use popsend::core::clock::FixedClock;
+use popsend::core::drafts::Unsent;
+use popsend::core::engine::{Activity, Snapshot};
+use popsend::core::failure::{Described, Kind};
+use popsend::core::outbox::{Counts, Row, State};
+use popsend::core::window::RelayWindow;
+
+/// The language is process-wide: one window test at a time (shared with `gui`).
+fn lock() -> MutexGuard<'static, ()> {
+    crate::gui::gui_lock("ja")
+}
+
+#[derive(Default)]
+struct Script {
+    view: View,
+    requests: Vec<Request>,
+    /// Refuse every request (a backend that is gone or swamped).
+    refuse: bool,
+}
+
+#[derive(Clone, Default)]
+struct Scripted(Arc<Mutex<Script>>);
+
+impl Backend for Scripted {
+    fn request(&self, r: Request) -> Result<(), Request> {
+        let mut s = self.0.lock().unwrap();
+        if s.refuse {
+            return Err(r);
+        }
+        s.requests.push(r);
+        Ok(())
+    }
+
+    fn version(&self) -> u64 {
+        self.0.lock().unwrap().view.version
+    }
+
+    fn view(&self) -> View {
+        self.0.lock().unwrap().view.clone()
+    }
+}
+
+impl Scripted {
+    fn publish(&self, change: impl FnOnce(&mut View)) {
+        let mut s = self.0.lock().unwrap();
+        s.view.version += 1;
+        change(&mut s.view);
+    }
+
+    fn take(&self) -> Vec<Request> {
+        std::mem::take(&mut self.0.lock().unwrap().requests)
+    }
+
+    fn refuse(&self, refuse: bool) {
+        self.0.lock().unwrap().refuse = refuse;
+    }
+}
+
+fn t0() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+fn harness(backend: &Scripted) -> Harness<'static, Option<App>> {
+    let backend = backend.clone();
+    Harness::builder().with_size(egui::vec2(900.0, 1300.0)).with_context_setup(popsend::app::install_fonts).build_ui_state(
+        move |ui, state: &mut Option<App>| {
+            let app = state.get_or_insert_with(|| App::with_backend(ui.ctx(), Box::new(backend.clone()), Arc::new(FixedClock(t0()))));
+            app.draw(ui);
+        },
+        None,
+    )
+}
+
+/// A backend with an account and an engine that has started.
+fn started() -> Scripted {
+    let b = Scripted::default();
+    b.publish(|v| {
+        v.account = "taro@popsend.test".into();
+        v.draft_checked = true;
+        v.snapshot = Some(Snapshot { counts: Counts::default(), window: None, online: None, activity: Activity::Idle, paused: None, next_attempt: None });
+    });
+    b
+}
+
+fn row(id: i64, subject: &str, last_error: Option<Described>) -> Row {
+    Row {
+        id,
+        message_id: format!("<{id}@popsend.test>"),
+        subject: subject.into(),
+        to: "hanako@example.net".into(),
+        state: State::Queued,
+        created: t0() - Duration::from_secs(600),
+        attempts: u32::from(last_error.is_some()),
+        next_attempt: t0() + Duration::from_secs(90),
+        last_error,
+        sent_at: None,
+        editable: true,
+    }
+}
+
+fn app<'a>(h: &'a Harness<'static, Option<App>>) -> &'a App {
+    h.state().as_ref().unwrap()
+}
+
+fn type_into(h: &mut Harness<'static, Option<App>>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.run_steps(2);
+    assert!(h.get_by_label(label).is_focused(), "{label} does not take the focus");
+    h.get_by_label(label).type_text(text);
+    h.run_steps(2);
+}
+
+fn click(h: &mut Harness<'static, Option<App>>, label: &str) {
+    h.get_by_label(label).click();
+    h.run_steps(3);
+}
+
+fn sends(requests: &[Request]) -> Vec<(&Unsent, bool)> {
+    requests
+        .iter()
+        .filter_map(|r| match r {
+            Request::Send { draft, now } => Some((&**draft, *now)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// 後で送信 hands the message over as typed; a backend that refuses it leaves the message in
+/// 作成 and says so.
+#[test]
+fn send_later_hands_the_message_over_and_a_refusal_keeps_it() {
+    let _g = lock();
+    let b = started();
+    let mut h = harness(&b);
+    h.run_steps(2);
+    type_into(&mut h, "宛先", "hanako@example.net");
+    type_into(&mut h, "件名", "期末レポート");
+    type_into(&mut h, "本文", "よろしくお願いします。");
+    b.refuse(true);
+    click(&mut h, "後で送信");
+    assert!(sends(&b.take()).is_empty());
+    h.get_by_label_contains("処理が混み合っています");
+    assert_eq!(app(&h).compose.subject, "期末レポート", "a refused request emptied 作成");
+    assert_eq!(app(&h).tab, Tab::Compose);
+
+    b.refuse(false);
+    click(&mut h, "後で送信");
+    let requests = b.take();
+    let sent = sends(&requests);
+    assert_eq!(sent.len(), 1, "{requests:?}");
+    let (draft, now) = sent[0];
+    assert!(!now, "後で送信 asked to send at once");
+    assert_eq!((draft.to.as_str(), draft.subject.as_str(), draft.body.as_str()), ("hanako@example.net", "期末レポート", "よろしくお願いします。"));
+}
+
+/// The countdown is the pinned clock's: a window opened 2 minutes ago, 10 minutes long.
+#[test]
+fn the_countdown_reads_the_clock_it_is_given() {
+    let _g = lock();
+    let b = started();
+    b.publish(|v| {
+        if let Some(s) = v.snapshot.as_mut() {
+            s.window = Some(RelayWindow { opened: t0() - Duration::from_secs(120), length: Duration::from_secs(600) });
+            s.online = Some(true);
+        }
+    });
+    let mut h = harness(&b);
+    h.run_steps(2);
+    h.get_by_label("送信可能 残り 08:00");
+    // Closed once the clock passes the end.
+    b.publish(|v| {
+        if let Some(s) = v.snapshot.as_mut() {
+            s.window = Some(RelayWindow { opened: t0() - Duration::from_secs(700), length: Duration::from_secs(600) });
+        }
+    });
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("送信可能 残り").is_none());
+}
+
+/// 送信トレイ 詳細 says what the command line says for the same failure: the headline, the
+/// server's reply and the next step of its kind.
+#[test]
+fn a_waiting_row_explains_its_failure_as_the_command_line_does() {
+    let _g = lock();
+    let b = started();
+    let refusal = Described { kind: Kind::RelayDenied, reply: Some("554 5.7.1 <hanako@example.net>: Relay access denied".into()), detail: "SMTP RCPT TO".into() };
+    let explained = popsend::words::explain(&refusal);
+    b.publish(|v| v.waiting = Arc::new(vec![row(7, "期末レポート", Some(refusal.clone()))]));
+    let mut h = harness(&b);
+    h.run_steps(2);
+    click(&mut h, "送信トレイ (1)");
+    h.get_by_label(&popsend::words::reason(Kind::RelayDenied));
+    // The next retry, by the pinned clock (90 s away).
+    h.get_by_label_contains("01:30");
+    click(&mut h, "詳細");
+    h.get_by_label(&explained.headline);
+    for line in explained.lines() {
+        h.get_by_label(&line);
+    }
+    assert!(explained.lines().iter().any(|l| l.starts_with("次にすること")), "{explained:?}");
+}
+
+/// A core failure in the status line: the kind's Japanese headline, not the English detail alone.
+#[test]
+fn a_failure_shows_its_japanese_headline_and_next_step() {
+    let _g = lock();
+    let b = started();
+    b.publish(|v| v.problem = Some(Problem::Failed(Described { kind: Kind::Outbox, reply: None, detail: "/data/outbox.sqlite: database or disk is full".into() })));
+    let mut h = harness(&b);
+    h.run_steps(2);
+    // One line of text: the headline, the detail (the cause) and the next step.
+    h.get_by_label_contains("送信トレイ (送信待ちのメッセージを保存するファイル) を読み書きできません。\n詳細: /data/outbox.sqlite: database or disk is full\n次にすること: ディスクの空き");
+}
+
+/// 編集 asks for the message; the draft the backend then hands back fills 作成.
+#[test]
+fn edit_asks_for_the_message_and_its_draft_comes_back_into_compose() {
+    let _g = lock();
+    let b = started();
+    b.publish(|v| v.waiting = Arc::new(vec![row(3, "書きかけ", None)]));
+    let mut h = harness(&b);
+    h.run_steps(2);
+    click(&mut h, "送信トレイ (1)");
+    click(&mut h, "編集");
+    let requests = b.take();
+    assert!(requests.iter().any(|r| matches!(r, Request::Edit(3))), "{requests:?}");
+    b.publish(|v| {
+        v.waiting = Arc::new(Vec::new());
+        v.for_compose = Some((v.version, Unsent { to: "hanako@example.net".into(), body: "書きかけ".into(), ..Unsent::default() }));
+    });
+    h.run_steps(3);
+    assert_eq!(app(&h).tab, Tab::Compose);
+    assert_eq!((app(&h).compose.to.as_str(), app(&h).compose.body.as_str()), ("hanako@example.net", "書きかけ"));
+}
+
+/// Closing with a message waiting asks first; やめる keeps the window, and the draft is handed
+/// over for saving at the close request.
+#[test]
+fn closing_with_a_waiting_message_asks_and_hands_the_draft_over() {
+    let _g = lock();
+    let b = started();
+    b.publish(|v| v.waiting = Arc::new(vec![row(1, "送信待ち", None)]));
+    let mut h = harness(&b);
+    h.run_steps(2);
+    type_into(&mut h, "宛先", "jiro@example.net");
+    b.take();
+    h.input_mut().viewports.entry(egui::ViewportId::ROOT).or_default().events.push(egui::ViewportEvent::Close);
+    h.run_steps(3);
+    h.get_by_label_contains("まだ送っていないメッセージが 1 通");
+    h.get_by_label("バックグラウンドで送信を続ける");
+    h.get_by_label("終了する (次回起動時に送信)");
+    let requests = b.take();
+    assert!(
+        requests.iter().any(|r| matches!(r, Request::SaveDraft(d) if d.to == "jiro@example.net")),
+        "the draft was not handed over at the close request: {requests:?}"
+    );
+    click(&mut h, "やめる");
+    assert!(h.query_by_label("バックグラウンドで送信を続ける").is_none(), "the question stayed after やめる");
+    assert!(!b.take().iter().any(|r| matches!(r, Request::Shutdown { .. })), "やめる shut the backend down");
+}
