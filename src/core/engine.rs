@@ -368,7 +368,7 @@ impl State {
 
 /// What a running job gives back.
 enum Done {
-    Flushed(Result<Flushed, OutboxError>),
+    Flushed(Box<Result<Flushed, OutboxError>>),
     Login(Result<crate::core::pop3::Login, RunError>),
 }
 
@@ -413,7 +413,7 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
                 asked = None;
                 state = state.next(Occurred::Started(next), now);
                 job = Some(match next {
-                    Job::Flush { force } => Box::pin(async move { Done::Flushed(flush(outbox, d, force).await) }),
+                    Job::Flush { force } => Box::pin(async move { Done::Flushed(Box::new(flush(outbox, d, force).await)) }),
                     Job::Login => Box::pin(async move { Done::Login(d.login_only().await) }),
                 });
                 snapshot(&state, online, &mut on_event);
@@ -430,7 +430,7 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
                 match done {
                     Done::Flushed(result) => {
                         state = state.next(Occurred::Flushed(&result), d.clock.now());
-                        match result {
+                        match *result {
                             Ok(f) => {
                                 online = Some(!f.stopped.as_ref().is_some_and(|e| classify(e).unreachable()));
                                 on_event(Event::Flushed(f));
