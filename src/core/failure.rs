@@ -114,6 +114,9 @@ kinds! {
     Unsendable = "unsendable", Permanent;
     /// Queued for more than five days.
     Expired = "expired", Permanent;
+    /// The outbox row cannot be read back as a message (its envelope or a field is damaged):
+    /// set aside as failed, its bytes kept.
+    Damaged = "damaged", Permanent;
     /// A temporary failure recorded by an older popsend, in no finer kind.
     Temporary = "temporary", Temporary;
     /// A settings problem recorded by an older popsend, in no finer kind.
@@ -498,7 +501,7 @@ mod tests {
         for k in [Kind::Offline, Kind::NameNotFound, Kind::RelayDenied, Kind::Port25Blocked, Kind::FamilyMismatch] {
             assert!(k.network_may_cure(), "{k:?}");
         }
-        for k in [Kind::Recipient, Kind::TooLarge, Kind::MessageRefused, Kind::Unsendable, Kind::Expired] {
+        for k in [Kind::Recipient, Kind::TooLarge, Kind::MessageRefused, Kind::Unsendable, Kind::Expired, Kind::Damaged] {
             assert_eq!(k.severity(), Severity::Permanent, "{k:?}");
         }
         // Kinds kept by an older popsend still read, and a newer one's unknown kind stays usable.

@@ -168,13 +168,37 @@ const ROW_COLUMNS: &str = "id, message_id, subject, to_display, state, created_m
 const DUE_SELECT: &str = "SELECT m.id, m.attempts, m.message_id, m.mail_from, m.rcpts, b.raw FROM messages m JOIN bodies b ON b.id = m.id";
 
 /// A row of `DUE_SELECT` as a message to send. Stored from a valid envelope; a row that no longer
-/// parses is skipped (`None`), never lost.
-fn due_row(r: &rusqlite::Row) -> rusqlite::Result<Option<Due>> {
-    let (id, attempts, message_id): (i64, u32, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
-    let from = r.get::<_, Option<String>>(3)?.and_then(|f| f.parse::<Address>().ok());
-    let to: Vec<Address> = r.get::<_, String>(4)?.lines().filter_map(|a| a.parse().ok()).collect();
-    let raw: Vec<u8> = r.get(5)?;
-    Ok(Envelope::new(from, to).ok().map(|envelope| Due { id, attempts, outgoing: Outgoing { envelope, raw, message_id } }))
+/// reads as one (a damaged field, an envelope that does not parse) is `Err` with why, for the
+/// caller to set aside — never lost, never due again.
+fn due_row(r: &rusqlite::Row) -> rusqlite::Result<std::result::Result<Due, String>> {
+    let read = || -> rusqlite::Result<std::result::Result<Due, String>> {
+        let (id, attempts, message_id): (i64, u32, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let from = match r.get::<_, Option<String>>(3)? {
+            None => None,
+            Some(f) => match f.parse::<Address>() {
+                Ok(a) => Some(a),
+                Err(e) => return Ok(Err(format!("the stored sender {f:?} does not parse: {e}"))),
+            },
+        };
+        let mut to = Vec::new();
+        for a in r.get::<_, String>(4)?.lines() {
+            match a.parse::<Address>() {
+                Ok(a) => to.push(a),
+                Err(e) => return Ok(Err(format!("the stored recipient {a:?} does not parse: {e}"))),
+            }
+        }
+        let raw: Vec<u8> = r.get(5)?;
+        Ok(Envelope::new(from, to)
+            .map(|envelope| Due { id, attempts, outgoing: Outgoing { envelope, raw, message_id } })
+            .map_err(|e| format!("the stored envelope is not usable: {e}")))
+    };
+    match read() {
+        // A field of the wrong type or range: damaged data, not a database failure.
+        Err(e @ (rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) | rusqlite::Error::IntegralValueOutOfRange(..))) => {
+            Ok(Err(format!("a stored field cannot be read: {e}")))
+        }
+        other => other,
+    }
 }
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
@@ -354,12 +378,17 @@ impl Outbox {
         Ok((out, take < sizes.len()))
     }
 
+    /// The due message `id`; `None` when it is gone, or damaged (then set aside as failed, with
+    /// the reason, its bytes kept: a row that cannot be sent must not stay due and spin `watch`).
     fn due_one(&self, id: i64) -> Result<Option<Due>> {
-        self.conn
-            .query_row(&format!("{DUE_SELECT} WHERE m.id = ?1"), [id], due_row)
-            .optional()
-            .map(Option::flatten)
-            .map_err(|e| self.err(e))
+        match self.conn.query_row(&format!("{DUE_SELECT} WHERE m.id = ?1"), [id], due_row).optional().map_err(|e| self.err(e))? {
+            Some(Ok(due)) => Ok(Some(due)),
+            Some(Err(why)) => {
+                self.mark_failed(id, &Described::local(Kind::Damaged, why))?;
+                Ok(None)
+            }
+            None => Ok(None),
+        }
     }
 
     /// Every queued message due at `now`, oldest first, ready to send.
@@ -371,7 +400,7 @@ impl Outbox {
         let rows = stmt.query_map([ms(now)], due_row).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for r in rows {
-            out.extend(r.map_err(|e| self.err(e))?);
+            out.extend(r.map_err(|e| self.err(e))?.ok());
         }
         Ok(out)
     }
@@ -662,6 +691,39 @@ mod tests {
         assert_eq!(ob.due(t(100)).unwrap().len(), 1);
         assert!(ob.delete(id2).unwrap());
         assert!(ob.get(id2).unwrap().is_none());
+    }
+
+    /// Issue 11: a row that no longer reads as a message (a recipient damaged on disk, a field of
+    /// the wrong type) is set aside as failed with the reason and its bytes kept, so it is not
+    /// due again: before, it stayed queued and due, every flush skipped it, and `watch` spun.
+    #[test]
+    fn a_damaged_row_is_set_aside_not_due_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(dir.path()).unwrap();
+        let bad_rcpt = ob.enqueue(&out("b@example.net"), "壊れた宛先", "b@example.net", t(0)).unwrap();
+        let bad_field = ob.enqueue(&out("c@example.net"), "壊れた欄", "c@example.net", t(0)).unwrap();
+        let good = ob.enqueue(&out("d@example.net"), "正常", "d@example.net", t(0)).unwrap();
+        ob.conn.execute("UPDATE messages SET rcpts = 'not an address' WHERE id = ?1", [bad_rcpt]).unwrap();
+        ob.conn.execute("UPDATE messages SET attempts = 'many' WHERE id = ?1", [bad_field]).unwrap();
+        let raw_before = ob.conn.query_row("SELECT raw FROM bodies WHERE id = ?1", [bad_rcpt], |r| r.get::<_, Vec<u8>>(0)).unwrap();
+
+        let (due, more) = ob.due_batch(t(0), u64::MAX).unwrap();
+        assert_eq!(due.iter().map(|d| d.id).collect::<Vec<_>>(), vec![good]);
+        assert!(!more);
+        for (id, what) in [(bad_rcpt, "recipient"), (bad_field, "field")] {
+            let state: String = ob.conn.query_row("SELECT state FROM messages WHERE id = ?1", [id], |r| r.get(0)).unwrap();
+            assert_eq!(state, "failed", "{what}");
+            let (kind, detail): (Kind, String) =
+                ob.conn.query_row("SELECT error_kind, error_detail FROM messages WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+            assert_eq!(kind, Kind::Damaged, "{what}");
+            assert!(detail.contains(what), "{detail}");
+        }
+        let raw_after = ob.conn.query_row("SELECT raw FROM bodies WHERE id = ?1", [bad_rcpt], |r| r.get::<_, Vec<u8>>(0)).unwrap();
+        assert_eq!(raw_before, raw_after, "the damaged message's bytes are kept");
+        // Nothing damaged is due any more: the good one is all that waits.
+        ob.mark_sending(good).unwrap();
+        ob.mark_sent(good, t(1)).unwrap();
+        assert_eq!(ob.next_due().unwrap(), None);
     }
 
     /// Issue 9, case 6: a damaged attempt count cannot overflow into a row that no longer reads.

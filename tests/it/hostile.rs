@@ -650,3 +650,50 @@ async fn the_connection_test_stays_in_the_pop_address_family() {
     assert!(smtp_step.detail.contains("::1"), "{smtp_step:?}");
     assert_eq!(count(&smtp_seen, "EHLO"), 0, "nothing reached the IPv4-only SMTP peer");
 }
+
+/// Issue 11, defect 1, read-only: an outbox on a file system that went read-only is not opened
+/// for sending; the command line says so in the kind's words, with the file and the cause, sends
+/// nothing (no MAIL FROM) and exits 1; the message is there again once the file system is
+/// writable. (Root ignores file modes, so the test remounts a real tmpfs read-only.)
+#[tokio::test]
+async fn a_read_only_outbox_sends_nothing_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = Tmpfs::mount(&dir.path().join("fs"));
+    let (smtp, smtp_seen) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None, data: QUEUED }).await;
+    let (pop, pop_seen) = pop_peer_on("127.0.0.1:0", Arc::new(|| "+OK".into())).await;
+    let config = fs.0.join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[account]\naddress = \"student@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = {pop}\nusername = \"student\"\nauth = \"user\"\nallow_plaintext_password = true\n[smtp]\nport = {smtp}\n"
+        ),
+    )
+    .unwrap();
+    {
+        let ob = Outbox::open(&fs.0.join("data")).unwrap();
+        ob.enqueue(&one("a@example.net"), "テスト", "a@example.net", SystemTime::now()).unwrap();
+    }
+    let remount = |how: &str| {
+        let status = std::process::Command::new("mount").args(["-o", &format!("remount,{how}")]).arg(&fs.0).status().unwrap();
+        assert!(status.success(), "cannot remount the test tmpfs {how}");
+    };
+    remount("ro");
+    let e = Outbox::open(&fs.0.join("data")).err().expect("a read-only outbox opened for sending");
+    assert_eq!(classify(&e), Kind::Outbox);
+    for lang in ["ja", "en"] {
+        let run = tokio::task::spawn_blocking({
+            let config = config.clone();
+            move || crate::support::popsend(&config, Some(PASSWORD), lang, &["flush"])
+        })
+        .await
+        .unwrap();
+        assert_eq!(run.code, 1, "{}", run.all());
+        let headline = if lang == "ja" { "送信トレイ (送信待ちのメッセージを保存するファイル) を読み書きできません" } else { "The outbox (the file that keeps messages waiting to be sent) cannot be read or written" };
+        assert!(run.stderr.contains(headline), "{}", run.all());
+        assert!(run.stderr.contains("outbox.sqlite") && run.stderr.to_lowercase().contains("read-only"), "the file and the cause: {}", run.all());
+    }
+    assert_eq!(count(&smtp_seen, "MAIL"), 0, "{:?}", lines(&smtp_seen));
+    assert_eq!(count(&pop_seen, "PASS"), 0, "nothing logs in for an outbox it cannot record in");
+    remount("rw");
+    assert_eq!(Outbox::open(&fs.0.join("data")).unwrap().counts().unwrap().queued, 1, "the message is still there");
+}
