@@ -357,14 +357,14 @@ async fn assistant(r: Request, paths: &Paths, shared: &Shared) -> Option<Request
                 }
             });
         }
-        Request::TryAccount { form, usernames, password } => try_account(*form, usernames, &password, shared).await,
+        Request::TryAccount { form, usernames, password } => try_account(*form, usernames, &password, &window::Store::new(&paths.data_dir), shared).await,
         other => return Some(other),
     }
     None
 }
 
 /// 接続テスト with unsaved settings, once per user name until one is not refused.
-async fn try_account(mut form: Form, usernames: Vec<String>, password: &Password, shared: &Shared) {
+async fn try_account(mut form: Form, usernames: Vec<String>, password: &Password, store: &window::Store, shared: &Shared) {
     let clock = SystemClock;
     let mut candidates = usernames.into_iter().filter(|u| !u.trim().is_empty()).peekable();
     loop {
@@ -376,7 +376,7 @@ async fn try_account(mut form: Form, usernames: Vec<String>, password: &Password
         let steps = match form.to_config() {
             Ok(config) => match TrustAnchors::load(config.tls.ca_file.as_deref()) {
                 Ok(trust) => {
-                    diagnose::run(&config, Some(password), &trust, &clock, &diagnose::Options::default(), &mut |r| {
+                    diagnose::run(&config, Some(password), &trust, &clock, store, &diagnose::Options::default(), &mut |r: &StepResult| {
                         let r = r.clone();
                         shared.publish(|v| {
                             if let Some((_, steps)) = v.diagnosis.as_mut() {
@@ -622,6 +622,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     // 接続テスト, beside the request loop; stopped when the session ends.
     let (dtx, mut drx) = mpsc::channel::<()>(1);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let refresh = etx.clone();
     let diagnoser = async {
         while drx.recv().await.is_some() {
             shared.publish(|v| v.diagnosis = Some((true, Vec::new())));
@@ -635,9 +636,13 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                     }
                 });
             };
-            let run = diagnose::run(&config, known, &trust, &clock, &options, &mut on_step);
+            let run = diagnose::run(&config, known, &trust, &clock, &store, &options, &mut on_step);
             tokio::select! {
-                steps = run => shared.publish(|v| v.diagnosis = Some((false, steps))),
+                steps = run => {
+                    shared.publish(|v| v.diagnosis = Some((false, steps)));
+                    // Its login opened the relay window: the countdown shows it.
+                    let _ = refresh.send(Command::Refresh).await;
+                }
                 _ = stop_rx.wait_for(|stop| *stop) => return,
             }
         }

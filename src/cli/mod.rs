@@ -312,7 +312,7 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
     if let Command::Diagnose(DiagnoseArgs { skip_login }) = &command {
         // A missing password is one of the things the test reports, not a reason not to run it.
         let password = secrets::resolve(&config.pop).ok().map(|(p, _)| p);
-        return Ok(diagnose(&config, password.as_ref(), &trust, &clock, *skip_login));
+        return Ok(diagnose(&config, password.as_ref(), &trust, &clock, &store, *skip_login));
     }
     let (password, source) = secrets::resolve(&config.pop)
         .map_err(|e| explain::failure(&e))?;
@@ -421,13 +421,13 @@ fn guide(query: &str) -> u8 {
 }
 
 /// `diagnose`: each step printed as it ends; exit 0 when all passed, 1 otherwise.
-fn diagnose(config: &Config, password: Option<&secrets::Password>, trust: &TrustAnchors, clock: &dyn Clock, skip_login: bool) -> u8 {
+fn diagnose(config: &Config, password: Option<&secrets::Password>, trust: &TrustAnchors, clock: &dyn Clock, store: &window::Store, skip_login: bool) -> u8 {
     use crate::core::diagnose::{self, Options};
     say!("{}", fl!("diag-title", account = config.account.address.as_str()));
     let options = Options { skip_login, ..Options::default() };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let mut i = 0;
-    let steps = runtime.block_on(diagnose::run(config, password, trust, clock, &options, &mut |r| {
+    let steps = runtime.block_on(diagnose::run(config, password, trust, clock, store, &options, &mut |r| {
         say_raw!("{}", crate::words::diagnose_step(i, r));
         let _ = std::io::stdout().flush();
         i += 1;

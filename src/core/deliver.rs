@@ -133,6 +133,53 @@ pub struct Deliverer<'a> {
     pub stop: Option<&'a AtomicBool>,
 }
 
+/// The POP server as the state file names it.
+fn pop_server(config: &Config) -> String {
+    format!("{}:{}", config.pop.host, config.pop.port())
+}
+
+/// The key the working login method is remembered under: the server and how it is reached
+/// (what works in cleartext is not what should be used over TLS).
+fn method_key(config: &Config) -> String {
+    format!("{}/{}", pop_server(config), config.pop.security.name())
+}
+
+/// The POP login exactly as the send path makes it (接続テスト uses it too), to `addrs` (one
+/// address family), trying `remembered` first.
+pub fn login_params<'a>(
+    config: &'a Config,
+    password: &'a Password,
+    addrs: &'a [SocketAddr],
+    trust: &'a TrustAnchors,
+    step_timeout: Duration,
+    remembered: Option<pop3::Method>,
+) -> pop3::LoginParams<'a> {
+    let p = &config.pop;
+    pop3::LoginParams {
+        host: &p.host,
+        addrs,
+        security: p.security,
+        username: &p.username,
+        password: password.expose(),
+        auth: p.auth,
+        allow_plaintext_password: p.allow_plaintext_password,
+        trust,
+        step_timeout,
+        remembered,
+    }
+}
+
+/// A login opened the relay window: the state file keeps when and from where (the countdown and
+/// reuse read it), and the method that worked, tried first next time (no APOP attempt doomed to
+/// fail, one password fewer). Not being able to write it costs one extra login later, nothing
+/// more.
+pub fn record_login(store: &window::Store, config: &Config, login: &Login) {
+    let mut state = store.load();
+    state.last_login = Some(LastLogin { at: login.at, server: pop_server(config), peer: login.peer.ip() });
+    state.set_method(&method_key(config), login.method.code());
+    let _ = store.save(&state);
+}
+
 struct Target {
     pop: Vec<SocketAddr>,
     smtp: Vec<SocketAddr>,
@@ -153,13 +200,7 @@ impl<'a> Deliverer<'a> {
     }
 
     fn pop_server(&self) -> String {
-        format!("{}:{}", self.config.pop.host, self.config.pop.port())
-    }
-
-    /// The key the working login method is remembered under: the server and how it is reached
-    /// (what works in cleartext is not what should be used over TLS).
-    fn method_key(&self) -> String {
-        format!("{}/{}", self.pop_server(), self.config.pop.security.name())
+        pop_server(self.config)
     }
 
     fn smtp_server(&self) -> String {
@@ -188,26 +229,10 @@ impl<'a> Deliverer<'a> {
     }
 
     async fn login(&self, addrs: &[SocketAddr]) -> Result<Login, Pop3Error> {
-        let p = &self.config.pop;
-        let params = pop3::LoginParams {
-            host: &p.host,
-            addrs,
-            security: p.security,
-            username: &p.username,
-            password: self.password.expose(),
-            auth: p.auth,
-            allow_plaintext_password: p.allow_plaintext_password,
-            trust: self.trust,
-            step_timeout: self.step_timeout,
-            remembered: self.store.load().method_for(&self.method_key()).and_then(pop3::Method::from_code),
-        };
+        let remembered = self.store.load().method_for(&method_key(self.config)).and_then(pop3::Method::from_code);
+        let params = login_params(self.config, self.password, addrs, self.trust, self.step_timeout, remembered);
         let login = pop3::login(&params, self.clock).await?;
-        let mut state = self.store.load();
-        state.last_login = Some(LastLogin { at: login.at, server: self.pop_server(), peer: login.peer.ip() });
-        // Next time, start with what worked (no APOP attempt doomed to fail, one password fewer).
-        state.set_method(&self.method_key(), login.method.code());
-        // Not being able to remember the window costs one extra login later, nothing more.
-        let _ = self.store.save(&state);
+        record_login(self.store, self.config, &login);
         Ok(login)
     }
 

@@ -15,6 +15,7 @@ use crate::core::net::{self, Family, NetError, TrustAnchors};
 use crate::core::pop3::{self, Pop3Error};
 use crate::core::secrets::Password;
 use crate::core::smtp;
+use crate::core::window;
 
 /// The outside address the relay probe names in RCPT TO (a reserved domain; nothing is sent).
 pub const PROBE_RCPT: &str = "popsend-relay-test@example.com";
@@ -93,6 +94,7 @@ pub async fn run(
     password: Option<&Password>,
     trust: &TrustAnchors,
     clock: &dyn Clock,
+    store: &window::Store,
     options: &Options,
     on_step: &mut dyn FnMut(&StepResult),
 ) -> Vec<StepResult> {
@@ -157,19 +159,9 @@ pub async fn run(
         done(step(StepId::PopLogin, Finding::Skipped(Skip::LoginSkipped), String::new(), None), &mut out);
     } else if let Some(password) = password {
         let p = &config.pop;
-        let params = pop3::LoginParams {
-            host: &p.host,
-            addrs: &pop_addrs,
-            security: p.security,
-            username: &p.username,
-            password: password.expose(),
-            auth: p.auth,
-            allow_plaintext_password: p.allow_plaintext_password,
-            trust,
-            step_timeout: t,
-            // A test from scratch: what the settings give, not what worked last time.
-            remembered: None,
-        };
+        // The send path's login; a test from scratch: what the settings give, not what worked
+        // last time.
+        let params = crate::core::deliver::login_params(config, password, &pop_addrs, trust, t, None);
         let allowed = pop3::auth::allowed(p.auth, p.security != Security::None, p.allow_plaintext_password);
         match pop3::login(&params, clock).await {
             Ok(login) => {
@@ -183,6 +175,8 @@ pub async fn run(
                     None => format!("{} ({})", p.username, login.method.name()),
                 };
                 done(step(StepId::PopLogin, Finding::Ok, detail, None), &mut out);
+                // The relay window it opened is real: recorded like any other login.
+                crate::core::deliver::record_login(store, config, &login);
                 login_at = Some(login.at);
             }
             Err(e @ (Pop3Error::Net(NetError::Tls { .. } | NetError::TlsHandshake { .. } | NetError::TlsTimeout { .. }) | Pop3Error::StlsNotOffered)) => {

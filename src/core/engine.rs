@@ -221,6 +221,8 @@ pub enum Command {
     /// 「POP認証」: open the relay window now.
     LoginNow,
     NetworkChanged,
+    /// The state file changed outside the engine (接続テスト logged in): a new snapshot.
+    Refresh,
     Shutdown,
 }
 
@@ -467,6 +469,7 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
                         network_changed = true;
                         address_changed = true;
                     }
+                    Some(Command::Refresh) => {}
                     Some(Command::Enqueue { outgoing, subject, to, draft }) => {
                         if let Err(e) = outbox.enqueue_with_draft(&outgoing, &subject, &to, draft.as_deref(), d.clock.now()) {
                             on_event(Event::Error(e));

@@ -43,6 +43,9 @@ fn a_right_config_passes_every_step() {
     assert!(!run.all().contains(&s.pass), "the password is in the report");
     // Relaying was probed, nothing was sent.
     assert!(s.find_delivered("popsend-relay-test").is_none());
+    // Its login opened the relay window, recorded like any other login: the countdown shows it.
+    let status = popsend(&config, None, "ja", &["status"]);
+    assert!(status.stdout.contains("送信可能 残り"), "{}", status.all());
 }
 
 #[test]
@@ -79,7 +82,7 @@ fn a_silent_smtp_port_25_gets_the_port_blocking_hint_and_the_auth_port_is_found(
     let password = Password::new(s.pass.clone());
     let options = Options { alternatives: vec![s.submission], timeout: Duration::from_secs(10), ..Options::default() };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let steps = rt.block_on(diagnose::run(&c, Some(&password), &trust, &SystemClock, &options, &mut |_| {}));
+    let steps = rt.block_on(diagnose::run(&c, Some(&password), &trust, &SystemClock, &popsend::core::window::Store::new(&dir.path().join("state")), &options, &mut |_| {}));
     let smtp = steps.iter().find(|r| r.id == StepId::SmtpPort).unwrap();
     assert_eq!(smtp.finding, Finding::SmtpPortSilent { port: 25, alternatives: vec![(s.submission, true)] });
     let (_, next) = popsend::words::step_explanation(smtp);

@@ -640,7 +640,9 @@ async fn the_connection_test_stays_in_the_pop_address_family() {
     let c = Config::parse(&text, Path::new("dual.toml")).unwrap();
     let password = Password::new(PASSWORD.into());
     let options = popsend::core::diagnose::Options { alternatives: Vec::new(), timeout: Duration::from_secs(5), ..Default::default() };
-    let steps = popsend::core::diagnose::run(&c, Some(&password), &TrustAnchors::default(), &SystemClock, &options, &mut |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = window::Store::new(dir.path());
+    let steps = popsend::core::diagnose::run(&c, Some(&password), &TrustAnchors::default(), &SystemClock, &store, &options, &mut |_| {}).await;
     let by_id = |id| steps.iter().find(|s| s.id == id).unwrap();
     use popsend::core::diagnose::StepId;
     assert!(by_id(StepId::PopPort).passed() && by_id(StepId::PopPort).detail.contains("::1"), "{steps:?}");
