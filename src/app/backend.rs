@@ -66,6 +66,9 @@ pub enum Request {
     /// First-run assistant: save (as 「保存」), and queue `test_mail` (a message to the address
     /// itself, worded by the window), which the restarted engine then sends.
     FinishSetup { form: Box<Form>, password: Password, test_mail: Option<Box<Unsent>> },
+    /// Tests only: an internal error in the worker.
+    #[cfg(test)]
+    Panic,
 }
 
 /// The window's size (logical points) and, where the desktop tells it, its position.
@@ -123,6 +126,8 @@ pub enum Problem {
     Draft(String),
     /// The file dialog could not open.
     Dialog(String),
+    /// The worker stopped on internal errors again and again and is left stopped.
+    WorkerStopped,
 }
 
 /// Where the password in use comes from.
@@ -190,6 +195,9 @@ pub struct View {
     /// The assistant's last `TryAccount`: the form as tried last (with the user name that got
     /// furthest) and whether every step passed.
     pub trial: Option<(u64, Box<Form>, bool)>,
+    /// How often the worker stopped on an internal error and was started again (the last action
+    /// may not have been carried out).
+    pub restarts: u32,
 }
 
 /// How many rows of each list the UI receives (the newest). The UI lays out only the visible
@@ -232,7 +240,7 @@ impl Worker {
         let shared = Shared { view: view.clone(), hooks };
         let thread = std::thread::Builder::new()
             .name("popsend-worker".into())
-            .spawn(move || run(paths, rx, shared))
+            .spawn(move || keep_running(paths, rx, shared))
             .expect("a thread");
         Worker { requests: tx, view, thread: Some(thread) }
     }
@@ -248,11 +256,11 @@ impl Backend for Worker {
 
     /// A clone; cheap enough at LIST_LIMIT rows (the lists are shared), and only taken on change.
     fn view(&self) -> View {
-        self.view.lock().map(|v| v.clone()).unwrap_or_default()
+        self.view.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     fn version(&self) -> u64 {
-        self.view.lock().map(|v| v.version).unwrap_or(0)
+        self.view.lock().unwrap_or_else(std::sync::PoisonError::into_inner).version
     }
 }
 
@@ -278,10 +286,11 @@ struct Shared {
 
 impl Shared {
     fn publish(&self, change: impl FnOnce(&mut View)) {
-        if let Ok(mut v) = self.view.lock() {
-            v.version += 1;
-            change(&mut v);
-        }
+        // A panic while the view was held (see `keep_running`) leaves it usable, not lost.
+        let mut v = self.view.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        v.version += 1;
+        change(&mut v);
+        drop(v);
         (self.hooks.repaint)();
     }
 
@@ -303,17 +312,40 @@ enum End {
     Quit { background: bool },
 }
 
-fn run(paths: Paths, mut rx: mpsc::Receiver<Request>, shared: Shared) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-    match drafts::load(&paths.data_dir) {
-        Ok(Some(d)) => {
-            inspect(&shared, d.attachments.clone());
-            shared.publish(|v| v.for_compose = Some((v.version, d)));
+/// How often the worker is started again after an internal error (a panic) before it is left
+/// stopped, and the window says so.
+const RESTARTS: u32 = 3;
+
+/// Runs the worker; after a panic, starts it again (everything it keeps is on disk), at most
+/// `RESTARTS` times. Never silent: the window is told each time.
+fn keep_running(paths: Paths, mut rx: mpsc::Receiver<Request>, shared: Shared) {
+    for restarts in 0.. {
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&paths, &mut rx, &shared, restarts == 0)));
+        if ran.is_ok() {
+            return;
         }
-        Ok(None) => {}
-        Err(e) => shared.problem(Problem::Draft(e.to_string())),
+        if restarts >= RESTARTS {
+            shared.problem(Problem::WorkerStopped);
+            return;
+        }
+        shared.publish(|v| v.restarts += 1);
     }
-    shared.publish(|v| v.draft_checked = true);
+}
+
+fn run(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, first: bool) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    // The saved draft, once: after a restart the window holds what is being written.
+    if first {
+        match drafts::load(&paths.data_dir) {
+            Ok(Some(d)) => {
+                inspect(shared, d.attachments.clone());
+                shared.publish(|v| v.for_compose = Some((v.version, d)));
+            }
+            Ok(None) => {}
+            Err(e) => shared.problem(Problem::Draft(e.to_string())),
+        }
+        shared.publish(|v| v.draft_checked = true);
+    }
     // A password typed in 設定 that the keyring would not keep.
     let mut typed: Option<Password> = None;
     loop {
@@ -322,11 +354,11 @@ fn run(paths: Paths, mut rx: mpsc::Receiver<Request>, shared: Shared) {
             v.presets = list;
             v.presets_problem = problem;
         });
-        match runtime.block_on(session(&paths, &mut rx, &shared, &mut typed)) {
+        match runtime.block_on(session(paths, rx, shared, &mut typed)) {
             End::Reload => continue,
             End::Quit { background } => {
                 if background
-                    && let Err(e) = hand_over(&paths, typed.as_ref()) {
+                    && let Err(e) = hand_over(paths, typed.as_ref()) {
                         // The window is gone: standard error is the only place left to say it.
                         eprintln!("popsend: cannot start sending in the background: {e}");
                     }
@@ -432,6 +464,8 @@ fn finish_setup(paths: &Paths, form: &Form, password: Password, test_mail: Optio
 /// Requests any session handles the same way. Returns the ones it did not.
 fn common(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
     match r {
+        #[cfg(test)]
+        Request::Panic => panic!("a test asked the worker to fail"),
         Request::SaveDraft(d) => {
             if let Err(e) = drafts::save(&paths.data_dir, &d) {
                 shared.problem(Problem::Draft(e.to_string()));
@@ -712,6 +746,8 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                     break;
                 }
                 Some(Request::SaveDraft(_) | Request::Inspect(_) | Request::PickFiles | Request::SaveGeometry(_)) => continue,
+                #[cfg(test)]
+                Some(Request::Panic) => continue,
             };
             if etx.send(cmd).await.is_err() {
                 break;
@@ -768,6 +804,36 @@ fn hand_over(paths: &Paths, typed: Option<&Password>) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn wait_for(worker: &Worker, what: &str, done: impl Fn(&View) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !done(&worker.view()) {
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}: {:?}", worker.view().problem);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Issue 11, defect 2: a worker that dies is started again and the window is told; after
+    /// `RESTARTS` deaths it stays stopped and says so — never a silent 「処理が混み合っています」.
+    #[test]
+    fn a_worker_that_dies_is_restarted_and_then_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths { config_file: dir.path().join("none.toml"), data_dir: dir.path().join("data") };
+        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default() };
+        let worker = Worker::spawn(paths, hooks);
+        wait_for(&worker, "the first start", |v| v.problem == Some(Problem::SetupNeeded));
+        worker.request(Request::Panic).unwrap();
+        wait_for(&worker, "the restart", |v| v.restarts == 1);
+        // It works again: a file's size is looked up.
+        let file = dir.path().join("a.txt");
+        std::fs::write(&file, b"12345").unwrap();
+        worker.request(Request::Inspect(vec![file.clone()])).unwrap();
+        wait_for(&worker, "the restarted worker's answer", |v| v.sizes.get(&file) == Some(&Ok(5)));
+        for _ in 0..RESTARTS {
+            worker.request(Request::Panic).unwrap();
+        }
+        wait_for(&worker, "the report", |v| v.problem == Some(Problem::WorkerStopped));
+    }
 
     #[test]
     fn the_window_geometry_round_trips_and_nonsense_is_ignored() {

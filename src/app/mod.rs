@@ -79,6 +79,8 @@ pub struct App {
     zoom: Option<f32>,
     /// The desktop's light/dark answer, while it is awaited.
     dark: Option<std::sync::mpsc::Receiver<bool>>,
+    /// The worker restarts already told.
+    restarts_seen: u32,
 }
 
 impl App {
@@ -125,6 +127,7 @@ impl App {
             assistant: assistant::Assistant::default(),
             zoom: None,
             dark: None,
+            restarts_seen: 0,
         }
     }
 
@@ -249,6 +252,10 @@ impl App {
 
     /// Takes what the worker hands over once: settings, a draft, picked files, the language.
     fn take_view(&mut self) {
+        if self.view.restarts > self.restarts_seen {
+            self.restarts_seen = self.view.restarts;
+            self.notice = Some(fl!("gui-worker-restarted"));
+        }
         if matches!(self.view.problem, Some(Problem::SetupNeeded)) && !self.setup_shown {
             self.setup_shown = true;
             self.start_assistant();
@@ -391,6 +398,7 @@ fn problem_text(p: &Problem) -> String {
         Problem::SetupNeeded => fl!("gui-setup-needed"),
         Problem::Draft(d) => fl!("gui-err-draft", detail = d.as_str()),
         Problem::Dialog(d) => fl!("gui-err-dialog", detail = d.as_str()),
+        Problem::WorkerStopped => fl!("gui-worker-stopped"),
         Problem::Failed(d) => {
             let e = crate::words::explain(d);
             let mut text = e.headline.clone();

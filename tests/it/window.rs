@@ -269,3 +269,19 @@ fn closing_with_a_waiting_message_asks_and_hands_the_draft_over() {
     assert!(h.query_by_label("バックグラウンドで送信を続ける").is_none(), "the question stayed after やめる");
     assert!(!b.take().iter().any(|r| matches!(r, Request::Shutdown { .. })), "やめる shut the backend down");
 }
+
+/// A worker that died and was started again, or stopped for good, is told — not left to look
+/// like a busy one.
+#[test]
+fn a_restarted_or_stopped_worker_is_told() {
+    let _g = lock();
+    let b = started();
+    let mut h = harness(&b);
+    h.run_steps(2);
+    b.publish(|v| v.restarts = 1);
+    h.run_steps(2);
+    h.get_by_label_contains("内部のエラーで処理が止まったため、やり直しました");
+    b.publish(|v| v.problem = Some(Problem::WorkerStopped));
+    h.run_steps(2);
+    h.get_by_label_contains("popsend を終了して、起動し直してください");
+}
