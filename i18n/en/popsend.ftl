@@ -47,6 +47,7 @@ err-config-hint = The detail names the file and the key. Fix it in Settings, or 
 err-compose = Cannot build the message: { $detail }
 err-compose-hint = Check the recipients, the subject and the attachments.
 err-body = Cannot read the body: { $detail }
+err-runtime = Cannot start working (the system is out of resources): { $detail }
 err-password = Cannot get the password: { $detail }
 err-password-hint = Enter the password in Settings and save, or provide it in POPSEND_PASSWORD, through [pop] password_command, or in the OS keyring.
 err-offline = Cannot reach the server (you may be offline).

@@ -47,6 +47,7 @@ err-config-hint = 詳細に、ファイルと項目が出ています。画面�
 err-compose = メッセージを作れません: { $detail }
 err-compose-hint = 宛先・件名・添付ファイルを確認してください。
 err-body = 本文を読めません: { $detail }
+err-runtime = 処理を始められません (システムの資源が足りません): { $detail }
 err-password = パスワードを取得できません: { $detail }
 err-password-hint = 設定でパスワードを入力して保存するか、環境変数 POPSEND_PASSWORD、設定の [pop] password_command、または OS のキーリングにパスワードを用意してください。
 err-offline = サーバーに接続できません (オフラインかもしれません)。

@@ -238,11 +238,12 @@ impl Worker {
         let (tx, rx) = mpsc::channel(64);
         let view = Arc::new(Mutex::new(View::default()));
         let shared = Shared { view: view.clone(), hooks };
-        let thread = std::thread::Builder::new()
-            .name("popsend-worker".into())
-            .spawn(move || keep_running(paths, rx, shared))
-            .expect("a thread");
-        Worker { requests: tx, view, thread: Some(thread) }
+        let thread = std::thread::Builder::new().name("popsend-worker".into()).spawn(move || keep_running(paths, rx, shared)).ok();
+        if thread.is_none() {
+            // No thread to be had: the window says the work stopped (requests are refused).
+            view.lock().unwrap_or_else(std::sync::PoisonError::into_inner).problem = Some(Problem::WorkerStopped);
+        }
+        Worker { requests: tx, view, thread }
     }
 
 }
@@ -333,7 +334,10 @@ fn keep_running(paths: Paths, mut rx: mpsc::Receiver<Request>, shared: Shared) {
 }
 
 fn run(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, first: bool) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    let Ok(runtime) = crate::core::runtime() else {
+        shared.problem(Problem::WorkerStopped);
+        return;
+    };
     // The saved draft, once: after a restart the window holds what is being written.
     if first {
         match drafts::load(&paths.data_dir) {

@@ -286,6 +286,7 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
     }
     let trust = TrustAnchors::load(config.tls.ca_file.as_deref())
         .map_err(|e| explain::failure(&e))?;
+    let runtime = crate::core::runtime().map_err(|e| explain::simple(fl!("err-runtime", detail = e.to_string()), EXIT_FAILED))?;
 
     // Build and store the message before asking for the password: bad input fails fast, and a
     // message handed over is never lost, whatever happens next.
@@ -312,12 +313,11 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
     if let Command::Diagnose(DiagnoseArgs { skip_login }) = &command {
         // A missing password is one of the things the test reports, not a reason not to run it.
         let password = secrets::resolve(&config.pop).ok().map(|(p, _)| p);
-        return Ok(diagnose(&config, password.as_ref(), &trust, &clock, &store, *skip_login));
+        return Ok(diagnose(&runtime, &config, password.as_ref(), &trust, &clock, &store, *skip_login));
     }
     let (password, source) = secrets::resolve(&config.pop)
         .map_err(|e| explain::failure(&e))?;
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     runtime.block_on(async {
         let stop = AtomicBool::new(false);
         let mut d = Deliverer::new(&config, &password, &trust, &store, &clock);
@@ -421,11 +421,10 @@ fn guide(query: &str) -> u8 {
 }
 
 /// `diagnose`: each step printed as it ends; exit 0 when all passed, 1 otherwise.
-fn diagnose(config: &Config, password: Option<&secrets::Password>, trust: &TrustAnchors, clock: &dyn Clock, store: &window::Store, skip_login: bool) -> u8 {
+fn diagnose(runtime: &tokio::runtime::Runtime, config: &Config, password: Option<&secrets::Password>, trust: &TrustAnchors, clock: &dyn Clock, store: &window::Store, skip_login: bool) -> u8 {
     use crate::core::diagnose::{self, Options};
     say!("{}", fl!("diag-title", account = config.account.address.as_str()));
     let options = Options { skip_login, ..Options::default() };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let mut i = 0;
     let steps = runtime.block_on(diagnose::run(config, password, trust, clock, store, &options, &mut |r| {
         say_raw!("{}", crate::words::diagnose_step(i, r));
@@ -459,9 +458,12 @@ async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: b
     // Ctrl-C (or SIGTERM): finish the message in flight, then leave.
     let signals = async {
         #[cfg(unix)]
-        {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-            tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} },
+            // No SIGTERM handler to be had: Ctrl-C still works.
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;

@@ -249,7 +249,7 @@ mod imp {
     pub(super) fn claim(data_dir: &Path, request: &Handover) -> Result<Claim, ClaimError> {
         use std::os::windows::fs::OpenOptionsExt as _;
         let name = pipe_name(data_dir);
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let runtime = crate::core::runtime()?;
         // The claim: window.lock opened sharing nothing, held while the window runs (a second
         // open fails with a sharing violation). Then the pipe; its first instance must be ours.
         const ERROR_SHARING_VIOLATION: i32 = 32;

@@ -28,6 +28,12 @@ pub mod window;
 
 pub use failure::Severity;
 
+/// The async runtime every part of popsend runs on: one thread (the command's, or the window's
+/// worker), with timers and I/O. Failing means the system is out of threads or descriptors.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
+}
+
 /// Text from a server or a file, made safe to show on a terminal or in a window: C0 and C1
 /// control characters (ESC, BEL, …), DEL and the bidirectional overrides become U+FFFD, so a
 /// reply cannot retitle a terminal, clear a screen or reorder what the user reads. Tabs become
