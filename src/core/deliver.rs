@@ -5,7 +5,6 @@
 //! error. It records the window start in the state file. It does not store messages (the outbox
 //! does, later) and does not print.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -75,13 +74,20 @@ pub struct NoProgress;
 impl Progress for NoProgress {}
 
 /// A failure that stopped the whole run.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    #[error(transparent)]
     Net(NetError),
+    #[error(transparent)]
     Pop3(Pop3Error),
+    #[error(transparent)]
     Smtp(SmtpError),
     /// Relay still refused after logging in again.
-    RelayDenied { refusal: SmtpError },
+    #[error("relay still refused after a fresh POP login")]
+    RelayDenied {
+        #[source]
+        refusal: SmtpError,
+    },
 }
 
 impl RunError {
@@ -94,18 +100,7 @@ impl RunError {
     }
 }
 
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RunError::Net(e) => write!(f, "{e}"),
-            RunError::Pop3(e) => write!(f, "{e}"),
-            RunError::Smtp(e) => write!(f, "{e}"),
-            RunError::RelayDenied { refusal } => write!(f, "relay still refused after a fresh POP login: {refusal}"),
-        }
-    }
-}
 
-impl std::error::Error for RunError {}
 
 /// The result of a run: each message's outcome (same order as given), the logins made, and
 /// what stopped the run early, if anything.

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::core::account::{Config, Security};
 use crate::core::clock::Clock;
-use crate::core::failure::{Kind, classify};
+use crate::core::failure::{Kind, chain, classify};
 use crate::core::net::{self, Family, NetError, TrustAnchors};
 use crate::core::pop3::{self, Pop3Error};
 use crate::core::secrets::Password;
@@ -128,7 +128,7 @@ pub async fn run(
             (p, s)
         }
         (Err(e), _) | (_, Err(e)) => {
-            done(step(StepId::Resolve, Finding::Failed(classify(&e)), e.to_string(), None), &mut out);
+            done(step(StepId::Resolve, Finding::Failed(classify(&e)), chain(&e), None), &mut out);
             skip_rest(1, Skip::EarlierStepFailed, &mut out, &mut done);
             return out;
         }
@@ -143,7 +143,7 @@ pub async fn run(
             Family::of(&peer)
         }
         Err(e) => {
-            done(step(StepId::PopPort, Finding::Failed(classify(&e)), e.to_string(), None), &mut out);
+            done(step(StepId::PopPort, Finding::Failed(classify(&e)), chain(&e), None), &mut out);
             skip_rest(2, Skip::EarlierStepFailed, &mut out, &mut done);
             return out;
         }
@@ -180,7 +180,7 @@ pub async fn run(
                 login_at = Some(login.at);
             }
             Err(e @ (Pop3Error::Net(NetError::Tls { .. } | NetError::TlsHandshake { .. } | NetError::TlsTimeout { .. }) | Pop3Error::StlsNotOffered)) => {
-                done(step(StepId::Tls, Finding::Failed(classify(&e)), e.to_string(), None), &mut out);
+                done(step(StepId::Tls, Finding::Failed(classify(&e)), chain(&e), None), &mut out);
                 done(step(StepId::PopLogin, Finding::Skipped(Skip::EarlierStepFailed), String::new(), None), &mut out);
             }
             Err(e) => {
@@ -189,7 +189,7 @@ pub async fn run(
                 } else {
                     done(step(StepId::Tls, Finding::Ok, format!("{} ({})", p.host, p.security.name()), None), &mut out);
                 }
-                let detail = format!("{e} (the settings allow: {})", pop3::auth::names(&allowed));
+                let detail = format!("{} (the settings allow: {})", chain(&e), pop3::auth::names(&allowed));
                 done(step(StepId::PopLogin, Finding::Failed(classify(&e)), detail, e.server_reply().map(str::to_owned)), &mut out);
             }
         }
@@ -228,7 +228,7 @@ pub async fn run(
                     s.quit().await;
                 }
             }
-            done(step(StepId::SmtpPort, Finding::SmtpPortSilent { port: smtp_port, alternatives }, e.to_string(), None), &mut out);
+            done(step(StepId::SmtpPort, Finding::SmtpPortSilent { port: smtp_port, alternatives }, chain(&e), None), &mut out);
             skip_rest(5, Skip::EarlierStepFailed, &mut out, &mut done);
             return out;
         }
@@ -255,7 +255,7 @@ pub async fn run(
             s
         }
         Err(e) => {
-            done(step(StepId::Smtp, Finding::Failed(classify(&e)), e.to_string(), e.server_reply().map(str::to_owned)), &mut out);
+            done(step(StepId::Smtp, Finding::Failed(classify(&e)), chain(&e), e.server_reply().map(str::to_owned)), &mut out);
             skip_rest(6, Skip::EarlierStepFailed, &mut out, &mut done);
             return out;
         }
@@ -274,7 +274,7 @@ pub async fn run(
     match relay {
         Ok(()) => done(step(StepId::Relay, Finding::Ok, format!("MAIL FROM:<{from}> RCPT TO:<{PROBE_RCPT}> → 250"), None), &mut out),
         Err(e) => {
-            done(step(StepId::Relay, Finding::Failed(classify(&e)), e.to_string(), e.server_reply().map(str::to_owned)), &mut out);
+            done(step(StepId::Relay, Finding::Failed(classify(&e)), chain(&e), e.server_reply().map(str::to_owned)), &mut out);
             skip_rest(7, Skip::EarlierStepFailed, &mut out, &mut done);
             return out;
         }

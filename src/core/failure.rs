@@ -262,6 +262,18 @@ pub fn classify<'a>(failure: impl Into<Failure<'a>>) -> Kind {
     }
 }
 
+/// An error and its causes on one line, outermost first ("a: b: c"), as the detail shows them.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        out += ": ";
+        out += &cause.to_string();
+        next = cause.source();
+    }
+    out
+}
+
 /// A failure as it is kept and shown: its kind, the server's own reply (when it gave one) and
 /// the technical detail (English). Stored with a message in the outbox; carried to the window.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,14 +287,14 @@ impl Described {
     pub fn of<'a>(failure: impl Into<Failure<'a>>) -> Described {
         let failure = failure.into();
         let (reply, detail) = match failure {
-            Failure::Net(e) => (None, e.to_string()),
-            Failure::Pop3(e) => (e.server_reply(), e.to_string()),
-            Failure::Smtp(e) => (e.server_reply(), e.to_string()),
-            Failure::Run(e) => (e.server_reply(), e.to_string()),
-            Failure::Outbox(e) => (None, e.to_string()),
-            Failure::Config(e) => (None, e.to_string()),
-            Failure::Password(e) => (None, e.to_string()),
-            Failure::Compose(e) => (None, e.to_string()),
+            Failure::Net(e) => (None, chain(e)),
+            Failure::Pop3(e) => (e.server_reply(), chain(e)),
+            Failure::Smtp(e) => (e.server_reply(), chain(e)),
+            Failure::Run(e) => (e.server_reply(), chain(e)),
+            Failure::Outbox(e) => (None, chain(e)),
+            Failure::Config(e) => (None, chain(e)),
+            Failure::Password(e) => (None, chain(e)),
+            Failure::Compose(e) => (None, chain(e)),
         };
         Described { kind: classify(failure), reply: reply.map(str::to_owned), detail }
     }
@@ -511,6 +523,17 @@ mod tests {
         assert_eq!(Kind::from_code("kind-from-the-future"), Kind::Temporary);
         let codes: std::collections::HashSet<_> = Kind::ALL.iter().map(|k| k.code()).collect();
         assert_eq!(codes.len(), Kind::ALL.len(), "codes are unique");
+    }
+
+    /// The detail is the error and its causes, outermost first, each said once.
+    #[test]
+    fn the_detail_carries_the_cause_chain() {
+        let resolve = RunError::Pop3(Pop3Error::Net(NetError::Resolve { host: "pop.example.ac.jp".into(), source: io::Error::other("no such host") }));
+        assert_eq!(Described::of(&resolve).detail, "pop.example.ac.jp: name does not resolve: no such host");
+        let relay = RunError::RelayDenied { refusal: smtp_rejected(Stage::RcptTo("a@b".into()), 554, "554 5.7.1 Relay access denied") };
+        let d = Described::of(&relay);
+        assert_eq!(d.detail, "relay still refused after a fresh POP login: SMTP RCPT TO:<a@b>: the server said: 554 5.7.1 Relay access denied");
+        assert_eq!(d.reply.as_deref(), Some("554 5.7.1 Relay access denied"), "the code and reply stay the server's");
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! come from the same family, because the server authorises one IP address), TCP connect with a
 //! timeout, and the TLS connector with the account's extra trusted CA. Knows no mail protocol.
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -29,43 +28,35 @@ impl Family {
     }
 }
 
-/// Why a server could not be reached (as opposed to what it answered).
-#[derive(Debug)]
+/// Why a server could not be reached (as opposed to what it answered). The operating system's
+/// own error, where there is one, is the `source` (shown after it in 詳細).
+#[derive(Debug, thiserror::Error)]
 pub enum NetError {
     /// The name did not resolve: offline, or a typo in the host name.
+    #[error("{host}: name does not resolve")]
     Resolve { host: String, source: io::Error },
     /// The name resolved, but not to an address of the family the other connection used.
+    #[error("{host}: no {} address (the POP login used {})", fam(*.family), fam(*.family))]
     NoAddressInFamily { host: String, family: Family },
+    #[error("{addr}: connection refused")]
     Refused { addr: SocketAddr },
+    #[error("{addr}: no answer (timed out)")]
     Timeout { addr: SocketAddr },
+    #[error("{addr}: unreachable")]
     Unreachable { addr: SocketAddr, source: io::Error },
     /// The certificate was not trusted (or does not name the host).
+    #[error("{host}: TLS certificate not accepted: {detail}")]
     Tls { host: String, detail: String },
     /// The TLS handshake failed for another reason: the server does not speak TLS on this port
     /// (or answered STLS with `+OK` and went on in plaintext). Not a certificate problem.
+    #[error("{host}: TLS handshake failed (the server does not speak TLS here?): {detail}")]
     TlsHandshake { host: String, detail: String },
     /// The server accepted TCP but did not finish the TLS handshake in time: temporary.
+    #[error("{host}: the TLS handshake did not finish in time")]
     TlsTimeout { host: String },
     /// The extra CA file could not be used.
+    #[error("{path}: cannot use as CA certificate: {detail}")]
     CaFile { path: String, detail: String },
-}
-
-impl fmt::Display for NetError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NetError::Resolve { host, source } => write!(f, "{host}: name does not resolve: {source}"),
-            NetError::NoAddressInFamily { host, family } => {
-                write!(f, "{host}: no {} address (the POP login used {})", fam(*family), fam(*family))
-            }
-            NetError::Refused { addr } => write!(f, "{addr}: connection refused"),
-            NetError::Timeout { addr } => write!(f, "{addr}: no answer (timed out)"),
-            NetError::Unreachable { addr, source } => write!(f, "{addr}: unreachable: {source}"),
-            NetError::Tls { host, detail } => write!(f, "{host}: TLS certificate not accepted: {detail}"),
-            NetError::TlsHandshake { host, detail } => write!(f, "{host}: TLS handshake failed (the server does not speak TLS here?): {detail}"),
-            NetError::TlsTimeout { host } => write!(f, "{host}: the TLS handshake did not finish in time"),
-            NetError::CaFile { path, detail } => write!(f, "{path}: cannot use as CA certificate: {detail}"),
-        }
-    }
 }
 
 fn fam(f: Family) -> &'static str {
@@ -75,7 +66,6 @@ fn fam(f: Family) -> &'static str {
     }
 }
 
-impl std::error::Error for NetError {}
 
 /// Resolves `host:port` once; the order is the resolver's (usually the OS's preference).
 pub async fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, NetError> {

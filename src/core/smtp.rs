@@ -71,24 +71,37 @@ impl fmt::Display for Stage {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum SmtpError {
+    #[error(transparent)]
     Net(NetError),
+    #[error("SMTP: the server does not offer STARTTLS")]
     StartTlsNotOffered,
+    #[error("SMTP: the server offers no AUTH method popsend can use (PLAIN, LOGIN)")]
     AuthNotOffered,
     /// AUTH asked for on a connection without TLS, and `[smtp] allow_plaintext_password` is off:
     /// nothing was sent.
+    #[error(
+        "SMTP: AUTH would send the password over an unencrypted connection; use [smtp] security = \"starttls\" or \"tls\", \
+         or set [smtp] allow_plaintext_password = true"
+    )]
     CleartextAuthRefused,
     /// STARTTLS handshake failed (certificate not trusted, …); never downgraded.
+    #[error("SMTP STARTTLS failed: {detail}")]
     Tls { detail: String },
+    #[error("SMTP {stage}: no answer in time")]
     Timeout { stage: Stage },
-    /// A negative reply.
+    /// A negative reply. The code stays a number from the wire to the classifier.
+    #[error("SMTP {stage}: the server said: {reply}")]
     Rejected { stage: Stage, code: u16, reply: String },
     /// The connection broke or the server sent something that is not SMTP.
+    #[error("SMTP {stage}: connection failed: {detail}")]
     Broken { stage: Stage, detail: String },
     /// The message cannot be sent to this server as it is (e.g. 8-bit data without 8BITMIME).
+    #[error("SMTP: {detail}")]
     Unsendable { detail: String },
     /// Larger than the server's announced SIZE limit (RFC 1870): refused before MAIL FROM.
+    #[error("SMTP: the message is {size} bytes; the server accepts at most {limit}")]
     TooLarge { size: usize, limit: usize },
 }
 
@@ -122,29 +135,7 @@ impl SmtpError {
     }
 }
 
-impl fmt::Display for SmtpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SmtpError::Net(e) => write!(f, "{e}"),
-            SmtpError::StartTlsNotOffered => f.write_str("SMTP: the server does not offer STARTTLS"),
-            SmtpError::AuthNotOffered => f.write_str("SMTP: the server offers no AUTH method popsend can use (PLAIN, LOGIN)"),
-            SmtpError::CleartextAuthRefused => f.write_str(
-                "SMTP: AUTH would send the password over an unencrypted connection; use [smtp] security = \"starttls\" or \"tls\", \
-                 or set [smtp] allow_plaintext_password = true",
-            ),
-            SmtpError::Tls { detail } => write!(f, "SMTP STARTTLS failed: {detail}"),
-            SmtpError::Timeout { stage } => write!(f, "SMTP {stage}: no answer in time"),
-            SmtpError::Rejected { stage, reply, .. } => write!(f, "SMTP {stage}: the server said: {reply}"),
-            SmtpError::Broken { stage, detail } => write!(f, "SMTP {stage}: connection failed: {detail}"),
-            SmtpError::Unsendable { detail } => write!(f, "SMTP: {detail}"),
-            SmtpError::TooLarge { size, limit } => {
-                write!(f, "SMTP: the message is {size} bytes; the server accepts at most {limit}")
-            }
-        }
-    }
-}
 
-impl std::error::Error for SmtpError {}
 
 /// "SIZE 10240000" from an EHLO line; "SIZE" alone (no fixed limit) is 0.
 fn parse_size(line: &str) -> Option<usize> {

@@ -7,7 +7,6 @@
 pub mod auth;
 pub mod reply;
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
@@ -78,30 +77,60 @@ impl Step {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Pop3Error {
+    #[error(transparent)]
     Net(NetError),
+    #[error("POP3 {}: no answer in time", .step.name())]
     Timeout { step: Step },
+    #[error("POP3 {}: the server closed the connection", .step.name())]
     Closed { step: Step },
     /// The server sent something that is not POP3 (`detail` is what it sent).
+    #[error("POP3 {}: not a POP3 reply: {detail}", .step.name())]
     Protocol { step: Step, detail: String },
     /// The server sent a line longer than `reply::MAX_LINE` (or too many lines).
+    #[error("POP3 {}: the server sent a line longer than {} bytes", .step.name(), reply::MAX_LINE)]
     TooLong { step: Step },
     /// The user name or password holds a character that cannot go into a POP3 command line
     /// (CR, LF, NUL): sending it would inject a second command.
+    #[error("POP3: the {what} contains a line break or NUL and cannot be sent")]
     BadCredentialText { what: &'static str },
     /// `-ERR` where `+OK` was needed.
+    #[error("POP3 {}: the server said: {reply}", .step.name())]
     Rejected { step: Step, code: Option<RespCode>, reply: String },
     /// `starttls` was chosen but the server does not offer STLS.
+    #[error("POP3: the server does not offer STLS")]
     StlsNotOffered,
     /// The server refused the login method itself (`-ERR Not implemented` to AUTH, USER refused
     /// on a cleartext connection, …): a setup problem, not a wrong password.
+    #[error("POP3: the server refused the login method {} ({reply}); it offers: {}", .method.name(), auth::names(.offered))]
     MethodRefused { method: Method, reply: String, offered: Vec<Method> },
     /// APOP was refused, and USER/PASS may not be used on this connection (it is not encrypted
     /// and `allow_plaintext_password` is off). Many servers keep APOP secrets apart from the
     /// login password, so this is not taken for a wrong password.
+    #[error(
+        "POP3: the server refused APOP ({reply}); USER/PASS would send the password unencrypted, which the settings do not allow \
+         (the server offers: {}; use security = \"tls\" or \"starttls\", or set allow_plaintext_password = true)",
+        auth::names(.offered)
+    )]
     ApopRefused { reply: String, offered: Vec<Method> },
+    #[error("{}", no_method(.0))]
     NoMethod(NoMethod),
+}
+
+fn no_method(n: &NoMethod) -> String {
+    match n {
+        NoMethod::CleartextRefused => "POP3: the connection is not encrypted and the server offers no APOP; \
+             use security = \"tls\" or \"starttls\", or set allow_plaintext_password = true"
+            .into(),
+        NoMethod::NoApopTimestamp => "POP3: APOP asked for, but the server does not offer it".into(),
+        NoMethod::BadApopTimestamp => "POP3: the server's APOP timestamp is not ASCII; refusing APOP".into(),
+        NoMethod::NotOffered { wanted, offered } => format!(
+            "POP3: the settings ask for {}, which the server does not offer (it offers: {}); nothing was sent",
+            wanted.name(),
+            auth::names(offered)
+        ),
+    }
 }
 
 impl Pop3Error {
@@ -120,49 +149,7 @@ impl Pop3Error {
     }
 }
 
-impl fmt::Display for Pop3Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Pop3Error::Net(e) => write!(f, "{e}"),
-            Pop3Error::Timeout { step } => write!(f, "POP3 {}: no answer in time", step.name()),
-            Pop3Error::Closed { step } => write!(f, "POP3 {}: the server closed the connection", step.name()),
-            Pop3Error::Protocol { step, detail } => write!(f, "POP3 {}: not a POP3 reply: {detail}", step.name()),
-            Pop3Error::TooLong { step } => write!(f, "POP3 {}: the server sent a line longer than {} bytes", step.name(), reply::MAX_LINE),
-            Pop3Error::BadCredentialText { what } => write!(f, "POP3: the {what} contains a line break or NUL and cannot be sent"),
-            Pop3Error::Rejected { step, reply, .. } => write!(f, "POP3 {}: the server said: {reply}", step.name()),
-            Pop3Error::StlsNotOffered => write!(f, "POP3: the server does not offer STLS"),
-            Pop3Error::MethodRefused { method, reply, offered } => write!(
-                f,
-                "POP3: the server refused the login method {} ({reply}); it offers: {}",
-                method.name(),
-                auth::names(offered)
-            ),
-            Pop3Error::ApopRefused { reply, offered } => write!(
-                f,
-                "POP3: the server refused APOP ({reply}); USER/PASS would send the password unencrypted, which the settings do not allow \
-                 (the server offers: {}; use security = \"tls\" or \"starttls\", or set allow_plaintext_password = true)",
-                auth::names(offered)
-            ),
-            Pop3Error::NoMethod(NoMethod::CleartextRefused) => write!(
-                f,
-                "POP3: the connection is not encrypted and the server offers no APOP; \
-                 use security = \"tls\" or \"starttls\", or set allow_plaintext_password = true"
-            ),
-            Pop3Error::NoMethod(NoMethod::NoApopTimestamp) => write!(f, "POP3: APOP asked for, but the server does not offer it"),
-            Pop3Error::NoMethod(NoMethod::BadApopTimestamp) => {
-                write!(f, "POP3: the server's APOP timestamp is not ASCII; refusing APOP")
-            }
-            Pop3Error::NoMethod(NoMethod::NotOffered { wanted, offered }) => write!(
-                f,
-                "POP3: the settings ask for {}, which the server does not offer (it offers: {}); nothing was sent",
-                wanted.name(),
-                auth::names(offered)
-            ),
-        }
-    }
-}
 
-impl std::error::Error for Pop3Error {}
 
 /// One POP3 connection in the AUTHORIZATION state.
 struct Conn {
