@@ -786,7 +786,7 @@ fn build(config: &Config, u: &Unsent, now: SystemTime) -> Result<(Outgoing, Stri
     d.from_address = config.account.address.clone();
     d.from_name = config.account.display_name.clone();
     let built = compose::build(&d, now)?;
-    Ok((Outgoing::from(built), d.subject.clone(), d.listed_recipients()))
+    Ok((built, d.subject.clone(), d.listed_recipients()))
 }
 
 /// Starts `popsend watch --until-empty` for the same files, detached from the window. A

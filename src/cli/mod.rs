@@ -380,7 +380,7 @@ fn build(args: &SendArgs, config: &Config, clock: &dyn Clock) -> Result<(Outgoin
     };
     let built = compose::build(&draft, clock.now())
         .map_err(|e| explain::failure(&e))?;
-    Ok((Outgoing::from(built), draft.subject.clone(), draft.listed_recipients()))
+    Ok((built, draft.subject.clone(), draft.listed_recipients()))
 }
 
 async fn auth(d: &Deliverer<'_>, config: &Config, source: Source, clock: &dyn Clock) -> Result<u8, Failed> {

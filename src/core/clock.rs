@@ -1,5 +1,5 @@
-//! Injected wall-clock time, so the relay window and (later) the backoff are tested without
-//! sleeping. Must not read the time anywhere else in the core.
+//! Injected wall-clock time, so the relay window, the backoff and the window's countdown are
+//! tested without sleeping. Must not read the time anywhere else in the core.
 
 use std::time::SystemTime;
 

@@ -53,9 +53,9 @@ impl Draft {
     }
 }
 
-/// A message ready for SMTP.
+/// A message ready for SMTP: its bytes and its envelope (what is stored in the outbox and sent).
 #[derive(Debug, Clone)]
-pub struct Built {
+pub struct Outgoing {
     pub raw: Vec<u8>,
     pub envelope: Envelope,
     /// With angle brackets.
@@ -116,12 +116,12 @@ fn parse<T: std::str::FromStr<Err: fmt::Display>>(field: &'static str, value: &s
 }
 
 /// Builds the message with the default limits. `now` becomes its Date.
-pub fn build(d: &Draft, now: SystemTime) -> Result<Built, ComposeError> {
+pub fn build(d: &Draft, now: SystemTime) -> Result<Outgoing, ComposeError> {
     build_with(d, now, Limits::default())
 }
 
 /// Builds the message. `now` becomes its Date.
-pub fn build_with(d: &Draft, now: SystemTime, limits: Limits) -> Result<Built, ComposeError> {
+pub fn build_with(d: &Draft, now: SystemTime, limits: Limits) -> Result<Outgoing, ComposeError> {
     no_line_break("Subject", &d.subject)?;
     if let Some(name) = &d.from_name {
         no_line_break("From", name)?;
@@ -173,7 +173,7 @@ pub fn build_with(d: &Draft, now: SystemTime, limits: Limits) -> Result<Built, C
     }
     .map_err(|e| ComposeError::Build { reason: e.to_string() })?;
 
-    Ok(Built { raw: message.formatted(), envelope, message_id })
+    Ok(Outgoing { raw: message.formatted(), envelope, message_id })
 }
 
 fn attachment(path: &Path, budget: &mut u64, limit: u64) -> Result<SinglePart, ComposeError> {

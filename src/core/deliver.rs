@@ -20,19 +20,7 @@ use crate::core::secrets::Password;
 use crate::core::smtp::{self, Session, SmtpError};
 use crate::core::window::{self, LastLogin, RelayWindow};
 
-/// One message to send.
-#[derive(Debug, Clone)]
-pub struct Outgoing {
-    pub envelope: Envelope,
-    pub raw: Vec<u8>,
-    pub message_id: String,
-}
-
-impl From<crate::core::compose::Built> for Outgoing {
-    fn from(b: crate::core::compose::Built) -> Outgoing {
-        Outgoing { envelope: b.envelope, raw: b.raw, message_id: b.message_id }
-    }
-}
+pub use crate::core::compose::Outgoing;
 
 /// What happened to one message.
 #[derive(Debug)]

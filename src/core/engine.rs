@@ -2,7 +2,7 @@
 //! each outcome to the outbox as it happens; and `watch`, one explicit loop that flushes when a
 //! message is due, when the network changes, when an offline server answers again, and on
 //! commands, until it is told to stop. Time comes from the injected clock. It prints nothing:
-//! it reports `Event`s to its caller (the CLI today, the GUI's worker thread later).
+//! it reports `Event`s to its caller (the CLI, or the window's backend).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};

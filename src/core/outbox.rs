@@ -641,8 +641,7 @@ mod tests {
 
     fn out(to: &str) -> Outgoing {
         let d = Draft { from_address: "a@example.ac.jp".into(), to: vec![to.into()], subject: "件名".into(), ..Draft::default() };
-        let b = compose::build(&d, t(0)).unwrap();
-        Outgoing::from(b)
+        compose::build(&d, t(0)).unwrap()
     }
 
     fn err(kind: &str) -> Described {

@@ -239,7 +239,7 @@ fn stored_control_characters_never_reach_the_terminal() {
         subject: "s".into(),
         ..Default::default()
     };
-    let out = popsend::core::deliver::Outgoing::from(popsend::core::compose::build(&d, std::time::SystemTime::now()).unwrap());
+    let out = popsend::core::compose::build(&d, std::time::SystemTime::now()).unwrap();
     let ob = Outbox::open(&dir.path().join("data")).unwrap();
     let id = ob.enqueue(&out, "subject\u{1b}]0;owned\u{7}", "b\u{1b}[2J@example.net", std::time::SystemTime::now()).unwrap();
     let e = Described { kind: popsend::core::failure::Kind::MessageRefused, reply: Some("550 no\u{1b}[31m".into()), detail: "detail\u{1b}c".into() };

@@ -21,7 +21,7 @@ use crate::peers::{Log, pop_peer, smtp_peer};
 fn outgoing() -> Box<Outgoing> {
     let d = Draft { from_address: "student@example.ac.jp".into(), to: vec!["a@example.net".into()], subject: "件名".into(), ..Draft::default() };
     let b = compose::build(&d, SystemTime::now()).unwrap();
-    Box::new(Outgoing { envelope: b.envelope, raw: b.raw, message_id: b.message_id })
+    Box::new(b)
 }
 
 #[tokio::test]

@@ -209,7 +209,7 @@ fn message(to: &[String]) -> Outgoing {
         body: "本文".into(),
         ..Draft::default()
     };
-    Outgoing::from(compose::build(&d, SystemTime::now()).unwrap())
+    compose::build(&d, SystemTime::now()).unwrap()
 }
 
 fn one(to: &str) -> Outgoing {
@@ -412,7 +412,7 @@ async fn duplicate_recipients_get_one_rcpt() {
         subject: "s".into(),
         ..Draft::default()
     };
-    let out = Outgoing::from(compose::build(&d, SystemTime::now()).unwrap());
+    let out = compose::build(&d, SystemTime::now()).unwrap();
     let report = deliver(&c, dir.path(), &[out]).await;
     assert!(matches!(report.outcomes[..], [Outcome::Sent]), "{report:?}");
     assert_eq!(count(&seen, "RCPT"), 1, "{:?}", lines(&seen));

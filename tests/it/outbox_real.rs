@@ -7,7 +7,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use popsend::core::compose::{self, Draft};
-use popsend::core::deliver::Outgoing;
 use popsend::core::outbox::Outbox;
 
 use crate::support::{Servers, popsend, popsend_command, send_simple, servers, token};
@@ -49,7 +48,7 @@ fn enqueue(config: &Path, n: usize, tag: &str) -> Vec<String> {
                 ..Draft::default()
             };
             let b = compose::build(&d, SystemTime::now()).unwrap();
-            let out = Outgoing { envelope: b.envelope, raw: b.raw, message_id: b.message_id.clone() };
+            let out = b.clone();
             ob.enqueue(&out, &d.subject, "bulk@example.net", SystemTime::now()).unwrap();
             b.message_id
         })

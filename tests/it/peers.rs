@@ -134,8 +134,7 @@ fn message(to: &str) -> Outgoing {
         body: "本文".into(),
         ..Draft::default()
     };
-    let b = compose::build(&d, SystemTime::now()).unwrap();
-    Outgoing { envelope: b.envelope, raw: b.raw, message_id: b.message_id }
+    compose::build(&d, SystemTime::now()).unwrap()
 }
 
 struct Rig {
