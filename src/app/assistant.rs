@@ -31,10 +31,8 @@ pub struct Assistant {
     pub password: String,
     /// The proposal sends the POP password in the clear; the student allowed it.
     allow_cleartext: bool,
-    /// `View::trial` already taken.
-    trial_taken: u64,
     /// The last trial: the form as tried (with the user name that got furthest) and whether it passed.
-    trial: Option<(Form, bool)>,
+    pub(super) trial: Option<(Form, bool)>,
     /// Finished: the settings were handed to the worker.
     finished: bool,
     /// Put the cursor in メールアドレス on the next frame.
@@ -229,11 +227,6 @@ impl App {
     }
 
     fn wiz_testing(&mut self, ui: &mut egui::Ui) {
-        if let Some((at, form, passed)) = &self.view.trial
-            && *at > self.assistant.trial_taken {
-                self.assistant.trial_taken = *at;
-                self.assistant.trial = Some(((**form).clone(), *passed));
-            }
         if let Some(Some(Ok(p))) = self.view.discovery.as_ref().map(|d| d.result.as_ref()) {
             ui.label(found_sentence(p, &self.view.presets));
         }

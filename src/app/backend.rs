@@ -159,8 +159,26 @@ pub enum Notice {
     Failed { subject: String, reason: Described },
 }
 
-/// What the UI draws. Replaced as a whole; `version` grows with every change. Fields that hand
-/// something over once carry the `version` they were published at.
+/// A result the window takes once, in order (`Backend::take_handed`): an answer to a request, or
+/// what the worker found. Never a field of the view, so nothing is taken twice or missed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handed {
+    /// A draft for 作成: the saved one at start, one taken back by 「編集」, or one that could not
+    /// be built (with the reason in the view's problem).
+    ForCompose(Unsent),
+    /// Files chosen in the file dialog.
+    Picked(Vec<PathBuf>),
+    /// What 「保存」 did.
+    Saved(Saved),
+    /// The assistant's `TryAccount`: the form as tried last (with the user name that got
+    /// furthest) and whether every step passed.
+    Trial(Box<Form>, bool),
+    /// The worker stopped on an internal error and was started again: the last action may not
+    /// have been carried out.
+    Restarted,
+}
+
+/// What the UI draws. Replaced as a whole; `version` grows with every change.
 #[derive(Debug, Clone, Default)]
 pub struct View {
     pub version: u64,
@@ -173,14 +191,9 @@ pub struct View {
     /// The settings as saved (the defaults before the first save).
     pub settings: Form,
     pub password: Option<PasswordFrom>,
-    pub saved: Option<(u64, Saved)>,
-    /// A draft for 作成: the saved one at start, or one taken back by 「編集」.
-    pub for_compose: Option<(u64, Unsent)>,
-    /// The saved draft has been looked for (and is in `for_compose` if there was one): until
-    /// then a `mailto:` link waits, so it never takes the place of a draft not yet shown.
+    /// The saved draft has been looked for (and handed over if there was one): until then a
+    /// `mailto:` link waits, so it never takes the place of a draft not yet shown.
     pub draft_checked: bool,
-    /// Files chosen in the file dialog.
-    pub picked: Option<(u64, Vec<PathBuf>)>,
     /// Attachment sizes in bytes, or why the file cannot be read.
     pub sizes: HashMap<PathBuf, Result<u64, String>>,
     /// The message asked for with `Open`: its draft, or (sent from the command line) its raw text.
@@ -192,12 +205,6 @@ pub struct View {
     pub diagnosis: Option<(bool, Vec<StepResult>)>,
     /// The first-run assistant's search.
     pub discovery: Option<Discovery>,
-    /// The assistant's last `TryAccount`: the form as tried last (with the user name that got
-    /// furthest) and whether every step passed.
-    pub trial: Option<(u64, Box<Form>, bool)>,
-    /// How often the worker stopped on an internal error and was started again (the last action
-    /// may not have been carried out).
-    pub restarts: u32,
 }
 
 /// How many rows of each list the UI receives (the newest). The UI lays out only the visible
@@ -224,11 +231,14 @@ pub trait Backend {
     fn version(&self) -> u64;
     /// The latest view.
     fn view(&self) -> View;
+    /// The one-time results since the last call, oldest first.
+    fn take_handed(&self) -> Vec<Handed>;
 }
 
 pub struct Worker {
     requests: mpsc::Sender<Request>,
     view: Arc<Mutex<View>>,
+    handed: Arc<Mutex<Vec<Handed>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -237,13 +247,14 @@ impl Worker {
     pub fn spawn(paths: Paths, hooks: Hooks) -> Worker {
         let (tx, rx) = mpsc::channel(64);
         let view = Arc::new(Mutex::new(View::default()));
-        let shared = Shared { view: view.clone(), hooks };
+        let handed = Arc::new(Mutex::new(Vec::new()));
+        let shared = Shared { view: view.clone(), handed: handed.clone(), hooks };
         let thread = std::thread::Builder::new().name("popsend-worker".into()).spawn(move || keep_running(paths, rx, shared)).ok();
         if thread.is_none() {
             // No thread to be had: the window says the work stopped (requests are refused).
             view.lock().unwrap_or_else(std::sync::PoisonError::into_inner).problem = Some(Problem::WorkerStopped);
         }
-        Worker { requests: tx, view, thread }
+        Worker { requests: tx, view, handed, thread }
     }
 
 }
@@ -262,6 +273,10 @@ impl Backend for Worker {
 
     fn version(&self) -> u64 {
         self.view.lock().unwrap_or_else(std::sync::PoisonError::into_inner).version
+    }
+
+    fn take_handed(&self) -> Vec<Handed> {
+        std::mem::take(&mut *self.handed.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 }
 
@@ -282,6 +297,7 @@ impl Drop for Worker {
 #[derive(Clone)]
 struct Shared {
     view: Arc<Mutex<View>>,
+    handed: Arc<Mutex<Vec<Handed>>>,
     hooks: Hooks,
 }
 
@@ -292,6 +308,12 @@ impl Shared {
         v.version += 1;
         change(&mut v);
         drop(v);
+        (self.hooks.repaint)();
+    }
+
+    /// A one-time result for the window.
+    fn hand(&self, h: Handed) {
+        self.handed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(h);
         (self.hooks.repaint)();
     }
 
@@ -329,7 +351,7 @@ fn keep_running(paths: Paths, mut rx: mpsc::Receiver<Request>, shared: Shared) {
             shared.problem(Problem::WorkerStopped);
             return;
         }
-        shared.publish(|v| v.restarts += 1);
+        shared.hand(Handed::Restarted);
     }
 }
 
@@ -343,7 +365,7 @@ fn run(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, first: 
         match drafts::load(&paths.data_dir) {
             Ok(Some(d)) => {
                 inspect(shared, d.attachments.clone());
-                shared.publish(|v| v.for_compose = Some((v.version, d)));
+                shared.hand(Handed::ForCompose(d));
             }
             Ok(None) => {}
             Err(e) => shared.problem(Problem::Draft(e.to_string())),
@@ -428,7 +450,7 @@ async fn try_account(mut form: Form, usernames: Vec<String>, password: &Password
                 }
             },
             Err(errors) => {
-                shared.publish(|v| v.saved = Some((v.version, Saved::Invalid(errors))));
+                shared.hand(Handed::Saved(Saved::Invalid(errors)));
                 Vec::new()
             }
         };
@@ -438,10 +460,8 @@ async fn try_account(mut form: Form, usernames: Vec<String>, password: &Password
         }
         let passed = !steps.is_empty() && steps.iter().all(|s| s.passed() || matches!(s.finding, diagnose::Finding::Skipped(_)));
         let form = Box::new(form);
-        shared.publish(|v| {
-            v.diagnosis = Some((false, steps));
-            v.trial = Some((v.version, form, passed));
-        });
+        shared.publish(|v| v.diagnosis = Some((false, steps)));
+        shared.hand(Handed::Trial(form, passed));
         return;
     }
 }
@@ -486,7 +506,7 @@ fn common(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
             std::thread::spawn(move || match std::panic::catch_unwind(|| rfd::FileDialog::new().pick_files()) {
                 Ok(Some(files)) => {
                     inspect(&shared, files.clone());
-                    shared.publish(|v| v.picked = Some((v.version, files)));
+                    shared.hand(Handed::Picked(files));
                 }
                 Ok(None) => {}
                 Err(_) => shared.problem(Problem::Dialog("no file dialog on this desktop".into())),
@@ -546,7 +566,7 @@ fn save(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Opti
 fn save_and_tell(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Option<Password>, shared: &Shared) -> bool {
     let saved = save(paths, form, password, typed);
     let written = !matches!(saved, Saved::Invalid(_) | Saved::WriteFailed(_));
-    shared.publish(|v| v.saved = Some((v.version, saved)));
+    shared.hand(Handed::Saved(saved));
     written
 }
 
@@ -632,6 +652,10 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
         if config.app.notifications {
             announce(&event, &waiting, &sent, &shared.hooks);
         }
+        let edited = match &event {
+            Event::Edited(_, Some(text)) => Unsent::from_text(text),
+            _ => None,
+        };
         shared.publish(|v| {
             v.waiting = waiting;
             v.sent = sent;
@@ -647,13 +671,15 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                 Event::LoginFailed(e) => v.problem = Some(Problem::Failed(Described::of(&e))),
                 Event::LoggedIn(_) => v.problem = None,
                 Event::Error(e) => v.problem = Some(Problem::Failed(Described::of(&e))),
-                Event::Edited(_, Some(text)) => match Unsent::from_text(&text) {
-                    Some(d) => v.for_compose = Some((v.version, d)),
-                    None => v.problem = Some(Problem::Draft("the stored draft cannot be read".into())),
-                },
-                Event::Edited(_, None) | Event::Woken(_) => {}
+                Event::Edited(_, Some(_)) if edited.is_none() => {
+                    v.problem = Some(Problem::Draft("the stored draft cannot be read".into()));
+                }
+                Event::Edited(..) | Event::Woken(_) => {}
             }
         });
+        if let Some(d) = edited {
+            shared.hand(Handed::ForCompose(d));
+        }
     };
     // UI requests become engine commands; building a message (it reads attachment files)
     // happens here, never on the UI thread.
@@ -700,10 +726,8 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                     }
                     Err(e) => {
                         // Nothing is lost: the draft goes back to 作成 with the reason.
-                        shared.publish(|v| {
-                            v.problem = Some(Problem::Failed(Described::of(&e)));
-                            v.for_compose = Some((v.version, *draft));
-                        });
+                        shared.problem(Problem::Failed(Described::of(&e)));
+                        shared.hand(Handed::ForCompose(*draft));
                         continue;
                     }
                 },
@@ -827,7 +851,11 @@ mod tests {
         let worker = Worker::spawn(paths, hooks);
         wait_for(&worker, "the first start", |v| v.problem == Some(Problem::SetupNeeded));
         worker.request(Request::Panic).unwrap();
-        wait_for(&worker, "the restart", |v| v.restarts == 1);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !worker.take_handed().contains(&Handed::Restarted) {
+            assert!(std::time::Instant::now() < deadline, "the restart was not told");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         // It works again: a file's size is looked up.
         let file = dir.path().join("a.txt");
         std::fs::write(&file, b"12345").unwrap();

@@ -22,9 +22,6 @@ pub(super) struct State {
     pub saved: Unsent,
     /// When the draft first differed from `saved`.
     changed_at: Option<Instant>,
-    /// `View::for_compose` / `View::picked` already taken.
-    taken: u64,
-    picked: u64,
     /// Ctrl+N: put the cursor in 宛先 on the next frame.
     pub focus_to: bool,
     /// A `mailto:` link waiting to fill 作成, and whether the replace question is showing.
@@ -45,25 +42,23 @@ fn unsent(m: &Mailto) -> Unsent {
 }
 
 impl App {
-    pub(super) fn take_compose(&mut self) {
-        if let Some((at, d)) = &self.view.for_compose
-            && *at > self.compose_state.taken {
-                self.compose_state.taken = *at;
-                if self.compose.is_empty() {
-                    self.compose = d.clone();
-                    self.compose_state.saved = d.clone();
-                    self.tab = Tab::Compose;
-                }
+    /// A draft handed back (the saved one, 編集, or one that could not be built): it fills 作成
+    /// unless something is being written there.
+    pub(super) fn take_draft(&mut self, d: Unsent) {
+        if self.compose.is_empty() {
+            self.compose_state.saved = d.clone();
+            self.compose = d;
+            self.tab = Tab::Compose;
+        }
+    }
+
+    /// Files chosen in the file dialog join the attachments (each once).
+    pub(super) fn take_picked(&mut self, files: Vec<std::path::PathBuf>) {
+        for f in files {
+            if !self.compose.attachments.contains(&f) {
+                self.compose.attachments.push(f);
             }
-        if let Some((at, files)) = &self.view.picked
-            && *at > self.compose_state.picked {
-                self.compose_state.picked = *at;
-                for f in files {
-                    if !self.compose.attachments.contains(f) {
-                        self.compose.attachments.push(f.clone());
-                    }
-                }
-            }
+        }
     }
 
     /// Fills 作成 from a waiting `mailto:` link, once the saved draft (if any) has come in: at

@@ -24,7 +24,7 @@ use crate::core::instance::{Handover, Listener};
 use crate::core::mailto::{self, Mailto};
 use crate::core::engine::Activity;
 use crate::core::outbox::State;
-use crate::app::backend::{Backend, Geometry, Hooks, Notice, Problem, Request, View, Worker};
+use crate::app::backend::{Backend, Geometry, Handed, Hooks, Notice, Problem, Request, View, Worker};
 use crate::core::clock::{Clock, SystemClock};
 use crate::fl;
 
@@ -79,8 +79,6 @@ pub struct App {
     zoom: Option<f32>,
     /// The desktop's light/dark answer, while it is awaited.
     dark: Option<std::sync::mpsc::Receiver<bool>>,
-    /// The worker restarts already told.
-    restarts_seen: u32,
 }
 
 impl App {
@@ -127,7 +125,6 @@ impl App {
             assistant: assistant::Assistant::default(),
             zoom: None,
             dark: None,
-            restarts_seen: 0,
         }
     }
 
@@ -176,6 +173,11 @@ impl App {
         ctx.send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(egui::UserAttentionType::Informational));
     }
 
+    /// The first-run assistant's last 接続テスト: the form as tried and whether it passed.
+    pub fn trial(&self) -> Option<&(crate::core::settings::Form, bool)> {
+        self.assistant.trial.as_ref()
+    }
+
     /// The worker's view as last drawn (for tests).
     pub fn view(&self) -> &View {
         &self.view
@@ -200,6 +202,8 @@ impl App {
             self.view = self.worker.view();
             self.take_view();
         }
+        // After the view: a draft handed over is never older than the view that says so.
+        self.take_handed();
         self.handovers(ui);
         self.take_mailto(ui);
         // 文字サイズ, when the saved value changes (Ctrl+plus/minus still zoom in between).
@@ -251,17 +255,25 @@ impl App {
     }
 
     /// Takes what the worker hands over once: settings, a draft, picked files, the language.
-    fn take_view(&mut self) {
-        if self.view.restarts > self.restarts_seen {
-            self.restarts_seen = self.view.restarts;
-            self.notice = Some(fl!("gui-worker-restarted"));
+    /// The one-time results, in the order the worker handed them over.
+    fn take_handed(&mut self) {
+        for h in self.worker.take_handed() {
+            match h {
+                Handed::ForCompose(d) => self.take_draft(d),
+                Handed::Picked(files) => self.take_picked(files),
+                Handed::Saved(saved) => self.settings.take_saved(&saved),
+                Handed::Trial(form, passed) => self.assistant.trial = Some((*form, passed)),
+                Handed::Restarted => self.notice = Some(fl!("gui-worker-restarted")),
+            }
         }
+    }
+
+    fn take_view(&mut self) {
         if matches!(self.view.problem, Some(Problem::SetupNeeded)) && !self.setup_shown {
             self.setup_shown = true;
             self.start_assistant();
         }
         self.settings.take(&self.view);
-        self.take_compose();
         let lang = self.view.settings.language.clone();
         if self.language.as_deref() != Some(&lang) {
             // At start an unset language leaves the one chosen at launch (POPSEND_LANG or the OS).

@@ -21,7 +21,6 @@ pub struct SettingsForm {
     message: Option<(bool, String)>,
     /// The form was edited since it was last filled from the saved settings.
     edited: bool,
-    saved_taken: u64,
     /// The preset chosen last (its note shows under the list).
     preset: Option<usize>,
     /// The widest label of the last frame: every section's label column is this wide, so all
@@ -30,28 +29,32 @@ pub struct SettingsForm {
 }
 
 impl SettingsForm {
-    /// Refills the form from the saved settings unless the user is editing, and takes the
-    /// result of the last 保存.
-    pub(super) fn take(&mut self, view: &View) {
-        if let Some((at, saved)) = &view.saved
-            && *at > self.saved_taken {
-                self.saved_taken = *at;
-                self.errors.clear();
-                self.message = Some(match saved {
-                    Saved::Done => (true, fl!("gui-saved")),
-                    Saved::PasswordNotKept(why) => (false, fl!("gui-saved-password-session", detail = why.as_str())),
-                    Saved::Invalid(errors) => {
-                        self.errors = errors.clone();
-                        (false, fl!("gui-save-invalid", count = errors.len()))
-                    }
-                    Saved::WriteFailed(why) => (false, fl!("gui-save-failed", detail = why.as_str())),
-                    Saved::AutostartFailed(why) => (false, fl!("gui-saved-autostart-failed", detail = why.as_str())),
-                });
-                if matches!(saved, Saved::Done | Saved::PasswordNotKept(_) | Saved::AutostartFailed(_)) {
-                    self.edited = false;
-                    self.password.clear();
-                }
+    /// The line about the last 保存 (true: it went well).
+    pub fn message(&self) -> Option<&(bool, String)> {
+        self.message.as_ref()
+    }
+
+    /// What 「保存」 did, once.
+    pub(super) fn take_saved(&mut self, saved: &Saved) {
+        self.errors.clear();
+        self.message = Some(match saved {
+            Saved::Done => (true, fl!("gui-saved")),
+            Saved::PasswordNotKept(why) => (false, fl!("gui-saved-password-session", detail = why.as_str())),
+            Saved::Invalid(errors) => {
+                self.errors = errors.clone();
+                (false, fl!("gui-save-invalid", count = errors.len()))
             }
+            Saved::WriteFailed(why) => (false, fl!("gui-save-failed", detail = why.as_str())),
+            Saved::AutostartFailed(why) => (false, fl!("gui-saved-autostart-failed", detail = why.as_str())),
+        });
+        if matches!(saved, Saved::Done | Saved::PasswordNotKept(_) | Saved::AutostartFailed(_)) {
+            self.edited = false;
+            self.password.clear();
+        }
+    }
+
+    /// Refills the form from the saved settings unless the user is editing.
+    pub(super) fn take(&mut self, view: &View) {
         if !self.edited {
             self.form = view.settings.clone();
         }

@@ -172,7 +172,7 @@ fn first_run_settings_then_send_through_the_real_servers() {
     type_into(&mut h, "パスワード", &s.pass);
     type_into(&mut h, "SMTP のポート", &s.smtp.to_string());
     click(&mut h, "保存");
-    run_until(&mut h, "the refusal to save", |a| a.view().saved.is_some());
+    run_until(&mut h, "the refusal to save", |a| a.settings.message().is_some());
     h.run_steps(2);
     h.get_by_label_contains("保存できません");
     h.get_by_label("メールアドレスの形になっていません");
@@ -552,10 +552,10 @@ fn the_assistant_takes_a_student_from_nothing_to_a_sent_test_mail() {
     click(&mut h, "次へ");
     let typed = started.elapsed();
     run_until_for(&mut h, "the connection test with the found servers", Duration::from_secs(60), |a| {
-        a.view().trial.as_ref().is_some_and(|(_, _, _)| true) && a.view().diagnosis.as_ref().is_some_and(|(running, _)| !running)
+        a.trial().is_some() && a.view().diagnosis.as_ref().is_some_and(|(running, _)| !running)
     });
     let found = started.elapsed();
-    let (_, form, passed) = app(&h).view().trial.clone().unwrap();
+    let (form, passed) = app(&h).trial().cloned().unwrap();
     let steps = app(&h).view().diagnosis.clone().unwrap().1;
     assert!(passed, "接続テスト failed: {steps:?}");
     assert_eq!((form.pop_host.as_str(), form.pop_port.as_str(), form.pop_security), ("pop.popsend.test", s.pop3s.to_string().as_str(), Security::Tls));

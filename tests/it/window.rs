@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
-use popsend::app::backend::{Backend, Problem, Request, View};
+use popsend::app::backend::{Backend, Handed, Problem, Request, View};
 use popsend::app::{App, Tab};
 use popsend::core::clock::FixedClock;
 use popsend::core::drafts::Unsent;
@@ -24,6 +24,7 @@ fn lock() -> MutexGuard<'static, ()> {
 #[derive(Default)]
 struct Script {
     view: View,
+    handed: Vec<Handed>,
     requests: Vec<Request>,
     /// Refuse every request (a backend that is gone or swamped).
     refuse: bool,
@@ -49,6 +50,10 @@ impl Backend for Scripted {
     fn view(&self) -> View {
         self.0.lock().unwrap().view.clone()
     }
+
+    fn take_handed(&self) -> Vec<Handed> {
+        std::mem::take(&mut self.0.lock().unwrap().handed)
+    }
 }
 
 impl Scripted {
@@ -56,6 +61,10 @@ impl Scripted {
         let mut s = self.0.lock().unwrap();
         s.view.version += 1;
         change(&mut s.view);
+    }
+
+    fn hand(&self, h: Handed) {
+        self.0.lock().unwrap().handed.push(h);
     }
 
     fn take(&self) -> Vec<Request> {
@@ -235,10 +244,8 @@ fn edit_asks_for_the_message_and_its_draft_comes_back_into_compose() {
     click(&mut h, "編集");
     let requests = b.take();
     assert!(requests.iter().any(|r| matches!(r, Request::Edit(3))), "{requests:?}");
-    b.publish(|v| {
-        v.waiting = Arc::new(Vec::new());
-        v.for_compose = Some((v.version, Unsent { to: "hanako@example.net".into(), body: "書きかけ".into(), ..Unsent::default() }));
-    });
+    b.publish(|v| v.waiting = Arc::new(Vec::new()));
+    b.hand(Handed::ForCompose(Unsent { to: "hanako@example.net".into(), body: "書きかけ".into(), ..Unsent::default() }));
     h.run_steps(3);
     assert_eq!(app(&h).tab, Tab::Compose);
     assert_eq!((app(&h).compose.to.as_str(), app(&h).compose.body.as_str()), ("hanako@example.net", "書きかけ"));
@@ -278,7 +285,7 @@ fn a_restarted_or_stopped_worker_is_told() {
     let b = started();
     let mut h = harness(&b);
     h.run_steps(2);
-    b.publish(|v| v.restarts = 1);
+    b.hand(Handed::Restarted);
     h.run_steps(2);
     h.get_by_label_contains("内部のエラーで処理が止まったため、やり直しました");
     b.publish(|v| v.problem = Some(Problem::WorkerStopped));
