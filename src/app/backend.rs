@@ -39,20 +39,17 @@ pub enum Request {
     SaveDraft(Box<Unsent>),
     /// Look up the sizes of attached files (shown beside their names).
     Inspect(Vec<PathBuf>),
-    /// Open the system's file dialog; the chosen files arrive in `View::picked`.
+    /// Open the system's file dialog; the chosen files are handed over (`Handed::Picked`).
     PickFiles,
-    /// 「編集」: take a waiting message back into 作成 (`View::for_compose`).
-    Edit(i64),
+    /// A button of the engine's, passed on as it is: 「今すぐ送信」, 「POP認証」, 「再送」, 「削除」,
+    /// 「編集」 (its draft is handed over, `Handed::ForCompose`).
+    Engine(Command),
     /// Show a message read-only (`View::opened`).
     Open(i64),
     /// 接続テスト with the saved settings; steps arrive in `View::diagnosis` as they end.
     Diagnose,
     /// 「保存」: validate, write the config, keep the password (if typed) in the keyring, restart.
     SaveSettings { form: Box<Form>, password: Option<Password> },
-    FlushNow,
-    LoginNow,
-    Retry(i64),
-    Delete(i64),
     /// Stop; with `background`, a `popsend watch --until-empty` process goes on sending.
     Shutdown { background: bool },
     /// Remember where the window is (it opens there next time).
@@ -588,7 +585,8 @@ async fn without_config(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared:
                 }
             }
             Some(Request::Shutdown { .. }) => return End::Quit { background: false },
-            Some(Request::Send { .. } | Request::Diagnose) => shared.problem(Problem::SetupNeeded),
+            // Nothing to send with yet: said, not dropped.
+            Some(Request::Send { .. } | Request::Diagnose | Request::Engine(_)) => shared.problem(Problem::SetupNeeded),
             _ => {}
         }
     }
@@ -738,11 +736,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                     end = End::Reload;
                     break;
                 }
-                Some(Request::FlushNow) => Command::FlushNow,
-                Some(Request::LoginNow) => Command::LoginNow,
-                Some(Request::Retry(id)) => Command::Retry(id),
-                Some(Request::Delete(id)) => Command::Delete(id),
-                Some(Request::Edit(id)) => Command::Edit(id),
+                Some(Request::Engine(command)) => command,
                 Some(Request::Diagnose) => {
                     // Runs beside this loop: the other buttons keep working meanwhile. One at a
                     // time; asked again while one runs, the next follows it.

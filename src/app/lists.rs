@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::core::outbox::{Row, State as RowState};
 use crate::app::backend::Request;
+use crate::core::engine::Command;
 use crate::fl;
 use crate::words::{reason, state_name};
 
@@ -66,7 +67,7 @@ impl App {
                                     return;
                                 }
                                 if ui.small_button(fl!("gui-retry")).clicked() {
-                                    action = Some(Request::Retry(row.id));
+                                    action = Some(Request::Engine(Command::Retry(row.id)));
                                 }
                                 let edit = ui.add_enabled(row.editable && compose_empty, egui::Button::new(fl!("gui-edit")).small());
                                 let edit = if !row.editable {
@@ -75,11 +76,11 @@ impl App {
                                     edit.on_disabled_hover_text(fl!("gui-edit-busy"))
                                 };
                                 if edit.clicked() {
-                                    action = Some(Request::Edit(row.id));
+                                    action = Some(Request::Engine(Command::Edit(row.id)));
                                 }
                                 if st.confirm_delete == Some(row.id) {
                                     if ui.small_button(fl!("gui-delete-confirm")).clicked() {
-                                        action = Some(Request::Delete(row.id));
+                                        action = Some(Request::Engine(Command::Delete(row.id)));
                                         st.confirm_delete = None;
                                     }
                                     if ui.small_button(fl!("gui-cancel")).clicked() {

@@ -22,7 +22,7 @@ use crate::core::account::Paths;
 use crate::core::drafts::Unsent;
 use crate::core::instance::{Handover, Listener};
 use crate::core::mailto::{self, Mailto};
-use crate::core::engine::Activity;
+use crate::core::engine::{Activity, Command};
 use crate::core::outbox::State;
 use crate::app::backend::{Backend, Geometry, Handed, Hooks, Notice, Problem, Request, View, Worker};
 use crate::core::clock::{Clock, SystemClock};
@@ -336,10 +336,10 @@ impl App {
             }
             let ready = !self.view.account.is_empty();
             if ui.add_enabled(ready, egui::Button::new(fl!("gui-flush-now"))).clicked() {
-                self.ask(Request::FlushNow);
+                self.ask(Request::Engine(Command::FlushNow));
             }
             if ui.add_enabled(ready, egui::Button::new(fl!("gui-login-now"))).clicked() {
-                self.ask(Request::LoginNow);
+                self.ask(Request::Engine(Command::LoginNow));
             }
         });
     }

@@ -243,7 +243,7 @@ fn edit_asks_for_the_message_and_its_draft_comes_back_into_compose() {
     click(&mut h, "送信トレイ (1)");
     click(&mut h, "編集");
     let requests = b.take();
-    assert!(requests.iter().any(|r| matches!(r, Request::Edit(3))), "{requests:?}");
+    assert!(requests.iter().any(|r| matches!(r, Request::Engine(popsend::core::engine::Command::Edit(3)))), "{requests:?}");
     b.publish(|v| v.waiting = Arc::new(Vec::new()));
     b.hand(Handed::ForCompose(Unsent { to: "hanako@example.net".into(), body: "書きかけ".into(), ..Unsent::default() }));
     h.run_steps(3);
@@ -291,4 +291,23 @@ fn a_restarted_or_stopped_worker_is_told() {
     b.publish(|v| v.problem = Some(Problem::WorkerStopped));
     h.run_steps(2);
     h.get_by_label_contains("popsend を終了して、起動し直してください");
+}
+
+/// The status bar's buttons pass the engine's commands on as they are; without an account they
+/// cannot be pressed.
+#[test]
+fn the_status_bar_buttons_send_the_engines_commands() {
+    use popsend::core::engine::Command;
+    let _g = lock();
+    let b = Scripted::default();
+    let mut h = harness(&b);
+    h.run_steps(2);
+    click(&mut h, "今すぐ送信");
+    assert!(b.take().is_empty(), "a button without an account did something");
+    b.publish(|v| v.account = "taro@popsend.test".into());
+    h.run_steps(2);
+    click(&mut h, "今すぐ送信");
+    click(&mut h, "POP認証");
+    let requests = b.take();
+    assert!(matches!(requests.as_slice(), [Request::Engine(Command::FlushNow), Request::Engine(Command::LoginNow)]), "{requests:?}");
 }
