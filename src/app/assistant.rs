@@ -9,7 +9,7 @@ use crate::core::account::Security;
 use crate::core::discover::{NotFound, Progress, Proposal, Source};
 use crate::core::drafts::{Unsent, bad_addresses};
 use crate::core::secrets::Password;
-use crate::core::settings::Form;
+use crate::app::form::Form;
 use crate::app::backend::Request;
 use crate::fl;
 
@@ -212,7 +212,7 @@ impl App {
             language: self.settings.form.language.clone(),
             ..Form::default()
         };
-        p.apply(&mut f);
+        f.apply_proposal(p);
         f.allow_plaintext_password = p.pop_cleartext_only && a.allow_cleartext;
         f
     }

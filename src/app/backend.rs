@@ -27,7 +27,7 @@ use crate::core::failure::{Described, Kind};
 use crate::core::outbox::{Outbox, Row, State};
 use crate::core::presets::{self, Preset};
 use crate::core::secrets::{self, Password, Source};
-use crate::core::settings::{FieldError, Form};
+use crate::app::form::{FieldError, Form};
 use crate::core::window;
 
 /// What the UI asks for.

@@ -101,7 +101,7 @@ pub(super) fn switch_row(ui: &mut egui::Ui, port: u16) -> bool {
 
 /// The settings switched to SMTP AUTH on `port`: implicit TLS on 465, STARTTLS otherwise, the
 /// POP user name for SMTP AUTH (the same password).
-pub(super) fn switch_to(f: &mut crate::core::settings::Form, port: u16) {
+pub(super) fn switch_to(f: &mut crate::app::form::Form, port: u16) {
     use crate::core::account::Security;
     f.smtp_port = port.to_string();
     f.smtp_security = if port == 465 { Security::Tls } else { Security::Starttls };
@@ -121,7 +121,7 @@ mod tests {
         assert_eq!(switch_offer(&[step(Finding::SmtpPortSilent { port: 25, alternatives: vec![(587, false)] })]), None, "no AUTH there: nothing to switch to");
         let steps = [step(Finding::SmtpPortSilent { port: 25, alternatives: vec![(587, false), (465, true)] })];
         assert_eq!(switch_offer(&steps), Some(465));
-        let mut f = crate::core::settings::Form { pop_username: "taro".into(), ..Default::default() };
+        let mut f = crate::app::form::Form { pop_username: "taro".into(), ..Default::default() };
         switch_to(&mut f, 465);
         assert_eq!((f.smtp_port.as_str(), f.smtp_security, f.smtp_username.as_str()), ("465", Security::Tls, "taro"));
         switch_to(&mut f, 587);

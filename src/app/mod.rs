@@ -9,6 +9,7 @@ pub mod backend;
 mod compose;
 mod diagnose;
 mod fonts;
+pub mod form;
 mod guides;
 mod lists;
 mod settings;
@@ -174,7 +175,7 @@ impl App {
     }
 
     /// The first-run assistant's last 接続テスト: the form as tried and whether it passed.
-    pub fn trial(&self) -> Option<&(crate::core::settings::Form, bool)> {
+    pub fn trial(&self) -> Option<&(crate::app::form::Form, bool)> {
         self.assistant.trial.as_ref()
     }
 

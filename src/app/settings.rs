@@ -4,7 +4,7 @@
 
 use crate::core::account::{Fault, PopAuth, Security};
 use crate::core::secrets::{Password, Source};
-use crate::core::settings::{FieldError, Form, Problem};
+use crate::app::form::{FieldError, Form, Problem};
 use crate::app::backend::{PasswordFrom, Request, Saved, View};
 use crate::fl;
 
@@ -168,7 +168,7 @@ impl App {
                 .show_ui(ui, |ui| {
                     for (i, p) in presets.iter().enumerate() {
                         if ui.selectable_label(chosen == Some(i), p.name_in(&lang)).clicked() {
-                            p.apply(f);
+                            f.apply_preset(p);
                             chosen = Some(i);
                         }
                     }

@@ -15,7 +15,6 @@ use crate::core::net::{self, TrustAnchors};
 use crate::core::pop3::Capabilities;
 use crate::core::pop3::reply::{self, apop_timestamp, parse_status};
 use crate::core::presets::Preset;
-use crate::core::settings::Form;
 
 /// Where and how long to look.
 #[derive(Debug, Clone)]
@@ -89,26 +88,6 @@ pub struct Proposal {
     pub window_minutes: Option<f64>,
     /// The extra CA the search trusted (`Options::ca_file`), so the test that follows trusts it too.
     pub ca_file: Option<std::path::PathBuf>,
-}
-
-impl Proposal {
-    /// Fills the server fields of the settings form (the address, name and password stay).
-    pub fn apply(&self, f: &mut Form) {
-        f.pop_host = self.pop_host.clone();
-        f.pop_port = self.pop_port.to_string();
-        f.pop_security = self.pop_security;
-        f.smtp_host = if self.smtp_host == self.pop_host { String::new() } else { self.smtp_host.clone() };
-        f.smtp_port = self.smtp_port.to_string();
-        f.smtp_security = self.smtp_security;
-        f.pop_username = self.usernames.first().cloned().unwrap_or_default();
-        f.smtp_username = if self.smtp_auth { f.pop_username.clone() } else { String::new() };
-        if let Some(m) = self.window_minutes {
-            f.window_minutes = crate::core::settings::minutes((m * 60.0).round() as u64);
-        }
-        if let Some(ca) = &self.ca_file {
-            f.ca_file = ca.display().to_string();
-        }
-    }
 }
 
 /// Why nothing was proposed.

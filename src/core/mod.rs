@@ -22,7 +22,6 @@ pub mod pop3;
 pub mod presets;
 pub mod retry;
 pub mod secrets;
-pub mod settings;
 pub mod smtp;
 pub mod window;
 

@@ -8,7 +8,6 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::core::account::Security;
-use crate::core::settings::Form;
 
 static BUILTIN: &str = include_str!("../../assets/presets.toml");
 
@@ -61,6 +60,11 @@ pub fn builtin() -> Vec<Preset> {
     toml::from_str::<File>(BUILTIN).expect("assets/presets.toml is valid").preset
 }
 
+/// Presets in the file format (`[[preset]]` tables).
+pub fn parse(text: &str) -> Result<Vec<Preset>, toml::de::Error> {
+    toml::from_str::<File>(text).map(|f| f.preset)
+}
+
 /// The user's presets file beside `config_file`.
 pub fn user_file(config_file: &Path) -> std::path::PathBuf {
     config_file.with_file_name("presets.toml")
@@ -72,8 +76,8 @@ pub fn load(config_file: &Path) -> (Vec<Preset>, Option<String>) {
     let mut all = builtin();
     let path = user_file(config_file);
     match std::fs::read_to_string(&path) {
-        Ok(text) => match toml::from_str::<File>(&text) {
-            Ok(f) => all.extend(f.preset),
+        Ok(text) => match parse(&text) {
+            Ok(presets) => all.extend(presets),
             Err(e) => return (all, Some(format!("{}: {}", path.display(), e.message()))),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -97,57 +101,11 @@ impl Preset {
             _ => self.note.as_deref(),
         }
     }
-
-    /// Fills the server fields the preset sets.
-    pub fn apply(&self, f: &mut Form) {
-        if let Some(h) = &self.pop_host {
-            f.pop_host = h.clone();
-        }
-        if let Some(p) = self.pop_port {
-            f.pop_port = p.to_string();
-        }
-        if let Some(s) = self.pop_security {
-            f.pop_security = s;
-        }
-        if let Some(a) = self.pop_allow_plaintext {
-            f.allow_plaintext_password = a;
-        }
-        if let Some(h) = &self.smtp_host {
-            f.smtp_host = h.clone();
-        }
-        if let Some(p) = self.smtp_port {
-            f.smtp_port = p.to_string();
-        }
-        if let Some(s) = self.smtp_security {
-            f.smtp_security = s;
-        }
-        match self.smtp_auth {
-            Some(true) => f.smtp_username = f.pop_username.clone(),
-            Some(false) => f.smtp_username.clear(),
-            None => {}
-        }
-        if let Some(m) = self.window_minutes {
-            f.window_minutes = if m.fract() == 0.0 { format!("{m:.0}") } else { m.to_string() };
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_reference_server_is_a_preset_with_its_rules() {
-        let all = builtin();
-        let t = all.iter().find(|p| p.pop_host.as_deref() == Some("mail.cc.tohoku.ac.jp")).expect("the reference server");
-        let mut f = Form { pop_username: "taro".into(), address: "taro@example.ac.jp".into(), ..Form::default() };
-        f.window_minutes = "3".into();
-        t.apply(&mut f);
-        assert_eq!((f.pop_port.as_str(), f.smtp_port.as_str(), f.window_minutes.as_str()), ("110", "25", "10"));
-        assert_eq!(f.address, "taro@example.ac.jp", "a preset must not touch the address");
-        assert!(f.to_config().is_ok());
-        assert!(all.iter().any(|p| p.id.starts_with("generic")));
-    }
 
     #[test]
     fn user_presets_follow_the_builtin_ones_and_a_broken_file_is_named() {
@@ -161,16 +119,5 @@ mod tests {
         let (all, problem) = load(&config);
         assert_eq!(all.len(), builtin().len());
         assert!(problem.unwrap().contains("presets.toml"));
-    }
-
-    /// Issue 15: a preset for a server with neither TLS nor APOP can allow USER/PASS in the clear;
-    /// the built-in ones never do.
-    #[test]
-    fn a_preset_may_allow_plaintext_and_the_built_in_ones_do_not() {
-        let p: File = toml::from_str("[[preset]]\nid = \"x\"\nname = \"x\"\npop_allow_plaintext = true\n").unwrap();
-        let mut f = Form::default();
-        p.preset[0].apply(&mut f);
-        assert!(f.allow_plaintext_password);
-        assert!(builtin().iter().all(|p| p.pop_allow_plaintext.is_none()));
     }
 }

@@ -147,8 +147,8 @@ fn a_cleartext_only_server_is_proposed_but_marked() {
     let p = find("saburo@clear.popsend.test", &[], &options).0.unwrap();
     assert_eq!((p.pop_host.as_str(), p.pop_port, p.pop_security), ("pop.clear.popsend.test", m.cr, Security::None));
     assert!(p.pop_cleartext_only);
-    let mut form = popsend::core::settings::Form::default();
-    p.apply(&mut form);
+    let mut form = popsend::app::form::Form::default();
+    form.apply_proposal(&p);
     assert!(!form.allow_plaintext_password, "applying a proposal never allows cleartext by itself");
 }
 

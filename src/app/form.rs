@@ -1,10 +1,13 @@
-//! The settings form: every key of the config file as text the user edits, filled from a
-//! `Config` (or the defaults on first run), and turned back into a validated `Config` and its TOML
-//! text, naming each field that cannot be used. Pure data: it reads and writes no file (the
-//! worker does), holds no password and knows nothing of the window.
+//! The settings form (the window's model of 設定 and the assistant): every key of the config file
+//! as text the user edits, filled from a `Config` (or the defaults on first run), from a provider
+//! preset or from the servers the assistant found, and turned back into a validated `Config` and
+//! its TOML text, naming each field that cannot be used. Pure data: it reads and writes no file
+//! (the backend does), holds no password and draws nothing.
 
 use std::path::PathBuf;
 
+use crate::core::discover::Proposal;
+use crate::core::presets::Preset;
 use crate::core::account::{
     AccountSection, AppSection, Config, Fault, PopAuth, PopSection, RelaySection, Security, SmtpSection, TlsSection, usable_zoom,
 };
@@ -200,8 +203,87 @@ impl Form {
     }
 }
 
+impl Form {
+    /// Fills the server fields the preset sets.
+    pub fn apply_preset(&mut self, p: &Preset) {
+        let f = self;
+        if let Some(h) = &p.pop_host {
+            f.pop_host = h.clone();
+        }
+        if let Some(port) = p.pop_port {
+            f.pop_port = port.to_string();
+        }
+        if let Some(s) = p.pop_security {
+            f.pop_security = s;
+        }
+        if let Some(a) = p.pop_allow_plaintext {
+            f.allow_plaintext_password = a;
+        }
+        if let Some(h) = &p.smtp_host {
+            f.smtp_host = h.clone();
+        }
+        if let Some(port) = p.smtp_port {
+            f.smtp_port = port.to_string();
+        }
+        if let Some(s) = p.smtp_security {
+            f.smtp_security = s;
+        }
+        match p.smtp_auth {
+            Some(true) => f.smtp_username = f.pop_username.clone(),
+            Some(false) => f.smtp_username.clear(),
+            None => {}
+        }
+        if let Some(m) = p.window_minutes {
+            f.window_minutes = if m.fract() == 0.0 { format!("{m:.0}") } else { m.to_string() };
+        }
+    }
+
+    /// Fills the server fields the assistant found (the address, name and password stay).
+    pub fn apply_proposal(&mut self, p: &Proposal) {
+        let f = self;
+        f.pop_host = p.pop_host.clone();
+        f.pop_port = p.pop_port.to_string();
+        f.pop_security = p.pop_security;
+        f.smtp_host = if p.smtp_host == p.pop_host { String::new() } else { p.smtp_host.clone() };
+        f.smtp_port = p.smtp_port.to_string();
+        f.smtp_security = p.smtp_security;
+        f.pop_username = p.usernames.first().cloned().unwrap_or_default();
+        f.smtp_username = if p.smtp_auth { f.pop_username.clone() } else { String::new() };
+        if let Some(m) = p.window_minutes {
+            f.window_minutes = minutes((m * 60.0).round() as u64);
+        }
+        if let Some(ca) = &p.ca_file {
+            f.ca_file = ca.display().to_string();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_reference_server_is_a_preset_with_its_rules() {
+        let all = crate::core::presets::builtin();
+        let t = all.iter().find(|p| p.pop_host.as_deref() == Some("mail.cc.tohoku.ac.jp")).expect("the reference server");
+        let mut f = Form { pop_username: "taro".into(), address: "taro@example.ac.jp".into(), ..Form::default() };
+        f.window_minutes = "3".into();
+        f.apply_preset(t);
+        assert_eq!((f.pop_port.as_str(), f.smtp_port.as_str(), f.window_minutes.as_str()), ("110", "25", "10"));
+        assert_eq!(f.address, "taro@example.ac.jp", "a preset must not touch the address");
+        assert!(f.to_config().is_ok());
+        assert!(all.iter().any(|p| p.id.starts_with("generic")));
+    }
+
+    /// Issue 15: a preset for a server with neither TLS nor APOP can allow USER/PASS in the clear;
+    /// the built-in ones never do.
+    #[test]
+    fn a_preset_may_allow_plaintext_and_the_built_in_ones_do_not() {
+        let p = crate::core::presets::parse("[[preset]]\nid = \"x\"\nname = \"x\"\npop_allow_plaintext = true\n").unwrap();
+        let mut f = Form::default();
+        f.apply_preset(&p[0]);
+        assert!(f.allow_plaintext_password);
+        assert!(crate::core::presets::builtin().iter().all(|p| p.pop_allow_plaintext.is_none()));
+    }
+
     use std::path::Path;
 
     use super::*;
