@@ -629,12 +629,12 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     };
     // The password is looked up once per session; a missing one is shown, and sending waits.
     let (password, from) = match typed.clone() {
-        Some(p) => (p, PasswordFrom::ThisSession),
+        Some(p) => (Some(p), PasswordFrom::ThisSession),
         None => match secrets::resolve(&config.pop) {
-            Ok((p, source)) => (p, PasswordFrom::Found(source)),
+            Ok((p, source)) => (Some(p), PasswordFrom::Found(source)),
             Err(e) => {
                 shared.problem(Problem::Failed(Described::of(&e)));
-                (Password::new(String::new()), PasswordFrom::Missing)
+                (None, PasswordFrom::Missing)
             }
         },
     };
@@ -642,7 +642,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     let store = window::Store::new(&paths.data_dir);
     let clock = SystemClock;
     let stop = AtomicBool::new(false);
-    let mut d = Deliverer::new(&config, &password, &trust, &store, &clock);
+    let mut d = Deliverer::new(&config, password.as_ref(), &trust, &store, &clock);
     d.stop = Some(&stop);
     let (etx, erx) = mpsc::channel(64);
     let on_event = |event: Event| {
@@ -688,7 +688,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     let diagnoser = async {
         while drx.recv().await.is_some() {
             shared.publish(|v| v.diagnosis = Some((true, Vec::new())));
-            let known = (from != PasswordFrom::Missing).then_some(&password);
+            let known = password.as_ref();
             let options = diagnose::Options::default();
             let mut on_step = |r: &StepResult| {
                 let r = r.clone();

@@ -70,6 +70,9 @@ pub enum RunError {
     Pop3(Pop3Error),
     #[error(transparent)]
     Smtp(SmtpError),
+    /// No password could be found: nothing was tried.
+    #[error("no password: nothing was sent to the server")]
+    NoPassword,
     /// Relay still refused after logging in again.
     #[error("relay still refused after a fresh POP login")]
     RelayDenied {
@@ -81,7 +84,7 @@ pub enum RunError {
 impl RunError {
     pub fn server_reply(&self) -> Option<&str> {
         match self {
-            RunError::Net(_) => None,
+            RunError::Net(_) | RunError::NoPassword => None,
             RunError::Pop3(e) => e.server_reply(),
             RunError::Smtp(e) | RunError::RelayDenied { refusal: e } => e.server_reply(),
         }
@@ -104,7 +107,8 @@ pub struct Report {
 /// Everything a run needs; time and storage are injected.
 pub struct Deliverer<'a> {
     pub config: &'a Config,
-    pub password: &'a Password,
+    /// `None`: none could be found; nothing logs in (no server sees an empty password).
+    pub password: Option<&'a Password>,
     pub trust: &'a TrustAnchors,
     pub store: &'a window::Store,
     pub clock: &'a dyn Clock,
@@ -169,10 +173,10 @@ struct Target {
 }
 
 impl<'a> Deliverer<'a> {
-    pub fn new(config: &'a Config, password: &'a Password, trust: &'a TrustAnchors, store: &'a window::Store, clock: &'a dyn Clock) -> Self {
+    pub fn new(config: &'a Config, password: impl Into<Option<&'a Password>>, trust: &'a TrustAnchors, store: &'a window::Store, clock: &'a dyn Clock) -> Self {
         Deliverer {
             config,
-            password,
+            password: password.into(),
             trust,
             store,
             clock,
@@ -207,28 +211,29 @@ impl<'a> Deliverer<'a> {
 
     /// POP login only (the `auth` command): opens the window.
     pub async fn login_only(&self) -> Result<Login, RunError> {
+        let password = self.password.ok_or(RunError::NoPassword)?;
         let pop = net::resolve(&self.config.pop.host, self.config.pop.port(), self.step_timeout).await.map_err(RunError::Net)?;
-        self.login(&pop).await.map_err(RunError::Pop3)
+        self.login(password, &pop).await.map_err(RunError::Pop3)
     }
 
-    async fn login(&self, addrs: &[SocketAddr]) -> Result<Login, Pop3Error> {
+    async fn login(&self, password: &Password, addrs: &[SocketAddr]) -> Result<Login, Pop3Error> {
         let remembered = self.store.load().method_for(&method_key(self.config)).and_then(pop3::Method::from_code);
-        let params = login_params(self.config, self.password, addrs, self.trust, self.step_timeout, remembered);
+        let params = login_params(self.config, password, addrs, self.trust, self.step_timeout, remembered);
         let login = pop3::login(&params, self.clock).await?;
         record_login(self.store, self.config, &login);
         Ok(login)
     }
 
-    async fn open_smtp(&self, addrs: &[SocketAddr]) -> Result<Session, SmtpError> {
+    async fn open_smtp(&self, password: &Password, addrs: &[SocketAddr]) -> Result<Session, SmtpError> {
         let s = &self.config.smtp;
         let params = smtp::SmtpParams {
             host: self.config.smtp_host(),
             addrs,
             security: s.security,
-            auth: s.username.as_deref().map(|u| (u, self.password.expose())),
+            auth: s.username.as_deref().map(|u| (u, password.expose())),
             allow_plaintext_password: s.allow_plaintext_password,
             // The AUTH user name may differ from the POP one: its SASL PLAIN form is redacted too.
-            redactor: self.password.redactor(s.username.as_deref().unwrap_or(&self.config.pop.username)),
+            redactor: password.redactor(s.username.as_deref().unwrap_or(&self.config.pop.username)),
             trust: self.trust,
             step_timeout: self.step_timeout,
         };
@@ -269,6 +274,7 @@ impl<'a> Deliverer<'a> {
     }
 
     async fn run(&self, messages: &[Outgoing], report: &mut Report, progress: &mut dyn Progress) -> Result<(), RunError> {
+        let password = self.password.ok_or(RunError::NoPassword)?;
         let targets = self.resolve().await?;
         let state = self.store.load();
         let now = self.clock.now();
@@ -289,7 +295,7 @@ impl<'a> Deliverer<'a> {
             if reusable && Some(Family::of(&target.pop[0])) != last_family {
                 continue;
             }
-            match self.connect(target, reusable, sequential, report).await {
+            match self.connect(password, target, reusable, sequential, report).await {
                 Ok(session) => {
                     opened = Some((target, session));
                     break;
@@ -367,18 +373,18 @@ impl<'a> Deliverer<'a> {
                         } else if report.logins.is_empty() {
                             // The reused window was not good any more: log in now.
                             sequential_learned = false;
-                            report.logins.push(self.login(&target.pop).await.map_err(RunError::Pop3)?);
+                            report.logins.push(self.login(password, &target.pop).await.map_err(RunError::Pop3)?);
                         } else if !relogged {
                             sequential_learned = false;
                             relogged = true;
                             tokio::time::sleep(self.relay_retry_delay).await;
-                            report.logins.push(self.login(&target.pop).await.map_err(RunError::Pop3)?);
+                            report.logins.push(self.login(password, &target.pop).await.map_err(RunError::Pop3)?);
                         } else {
                             session.quit().await;
                             return Err(RunError::RelayDenied { refusal: e });
                         }
                         session.quit().await;
-                        session = self.open_smtp(&target.smtp).await.map_err(RunError::Smtp)?;
+                        session = self.open_smtp(password, &target.smtp).await.map_err(RunError::Smtp)?;
                     }
                     Err(e) if e.is_per_message() && !session.is_broken() => {
                         let outcome = match classify(&e).severity() {
@@ -399,15 +405,15 @@ impl<'a> Deliverer<'a> {
 
     /// Logs in (unless reusing the window) and opens SMTP: overlapped, or one after the other for
     /// servers known to judge relaying at connect time. No MAIL FROM is sent here.
-    async fn connect(&self, t: &Target, reusable: bool, sequential: bool, report: &mut Report) -> Result<Session, RunError> {
+    async fn connect(&self, password: &Password, t: &Target, reusable: bool, sequential: bool, report: &mut Report) -> Result<Session, RunError> {
         if reusable {
-            return self.open_smtp(&t.smtp).await.map_err(RunError::Smtp);
+            return self.open_smtp(password, &t.smtp).await.map_err(RunError::Smtp);
         }
         if sequential {
-            report.logins.push(self.login(&t.pop).await.map_err(RunError::Pop3)?);
-            return self.open_smtp(&t.smtp).await.map_err(RunError::Smtp);
+            report.logins.push(self.login(password, &t.pop).await.map_err(RunError::Pop3)?);
+            return self.open_smtp(password, &t.smtp).await.map_err(RunError::Smtp);
         }
-        let (login, session) = tokio::join!(self.login(&t.pop), self.open_smtp(&t.smtp));
+        let (login, session) = tokio::join!(self.login(password, &t.pop), self.open_smtp(password, &t.smtp));
         let login = login.map_err(RunError::Pop3)?;
         report.logins.push(login);
         session.map_err(RunError::Smtp)

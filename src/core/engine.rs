@@ -130,6 +130,12 @@ pub async fn flush(outbox: &Outbox, d: &Deliverer<'_>, force: bool) -> Result<Fl
             return Ok(flushed);
         }
     }
+    if d.password.is_none() {
+        // Nothing is tried without a password: no login, no attempt counted, no pause written.
+        flushed.stopped = Some(RunError::NoPassword);
+        flushed.left_queued = outbox.counts()?.queued;
+        return Ok(flushed);
+    }
     let expired = Described::local(Kind::Expired, "queued for more than 5 days");
     outbox.expire(now - retry::MAX_AGE, &expired)?;
 
@@ -290,6 +296,9 @@ pub enum State {
     BackingOff { until: SystemTime, failures: u32 },
     /// Another popsend process holds the send lock: look again at `until`.
     HeldOff { until: SystemTime },
+    /// No password was found: nothing is tried by itself (the window asks for one; a new one
+    /// starts a new engine). What the user asks for still runs, and says so.
+    NoPassword,
 }
 
 /// A job `watch` runs while it goes on reading commands.
@@ -304,7 +313,8 @@ pub enum Job {
 pub enum Occurred<'a> {
     Started(Job),
     Flushed(&'a Result<Flushed, OutboxError>),
-    LoginEnded,
+    /// `no_password`: it did not run for want of a password.
+    LoginEnded { no_password: bool },
     /// Looked at the outbox: paused under these settings, or not.
     PauseSeen(Option<Pause>),
 }
@@ -316,6 +326,7 @@ impl State {
             (State::BackingOff { failures, .. }, Occurred::Started(Job::Flush { force })) => State::Sending { force, failures },
             (_, Occurred::Started(Job::Flush { force })) => State::Sending { force, failures: 0 },
             (_, Occurred::Started(Job::Login)) => State::LoggingIn,
+            (State::Sending { .. }, Occurred::Flushed(Ok(f))) if matches!(f.stopped, Some(RunError::NoPassword)) => State::NoPassword,
             (State::Sending { .. }, Occurred::Flushed(Ok(f))) if f.busy => State::HeldOff { until: now + POLL },
             (State::Sending { .. }, Occurred::Flushed(Ok(f))) => match &f.paused {
                 Some(p) => State::Paused(p.clone()),
@@ -327,7 +338,8 @@ impl State {
                 let failures = failures.saturating_add(1);
                 State::BackingOff { until: now + local_backoff(failures), failures }
             }
-            (State::LoggingIn, Occurred::LoginEnded) => State::Idle,
+            (State::LoggingIn, Occurred::LoginEnded { no_password: true }) => State::NoPassword,
+            (State::LoggingIn, Occurred::LoginEnded { .. }) => State::Idle,
             (State::Idle, Occurred::PauseSeen(Some(p))) => State::Paused(p),
             (State::Paused(_), Occurred::PauseSeen(None)) => State::Idle,
             (State::HeldOff { until }, _) if now >= until => State::Idle,
@@ -342,7 +354,7 @@ impl State {
         match self {
             State::Sending { .. } | State::LoggingIn => None,
             _ if asked.is_some() => asked,
-            State::Paused(_) => None,
+            State::Paused(_) | State::NoPassword => None,
             State::BackingOff { until, .. } | State::HeldOff { until } if now < *until => None,
             _ => due.then_some(Job::Flush { force: false }),
         }
@@ -354,7 +366,7 @@ impl State {
         let until = |t: SystemTime| t.duration_since(now).unwrap_or(Duration::ZERO);
         match self {
             State::BackingOff { until: t, .. } | State::HeldOff { until: t } => until(*t),
-            State::Paused(_) => POLL,
+            State::Paused(_) | State::NoPassword => POLL,
             _ => next_due.map_or(POLL, |t| until(t).min(POLL)),
         }
     }
@@ -391,7 +403,7 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
     let mut last_wake: Option<SystemTime> = None;
     let mut last_probe = d.clock.now();
     let mut online = None;
-    let mut state = State::Idle;
+    let mut state = if d.password.is_some() { State::Idle } else { State::NoPassword };
     let mut asked: Option<Job> = None;
     let mut job: Option<Running<'_>> = None;
     let mut stopping = false;
@@ -434,21 +446,27 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
                         state = state.next(Occurred::Flushed(&result), d.clock.now());
                         match *result {
                             Ok(f) => {
-                                online = Some(!f.stopped.as_ref().is_some_and(|e| classify(e).unreachable()));
+                                // Without a password nothing was reached: what is known stays.
+                                if !matches!(f.stopped, Some(RunError::NoPassword)) {
+                                    online = Some(!f.stopped.as_ref().is_some_and(|e| classify(e).unreachable()));
+                                }
                                 on_event(Event::Flushed(f));
                             }
                             Err(e) => on_event(Event::Error(e)),
                         }
                     }
                     Done::Login(result) => {
-                        state = state.next(Occurred::LoginEnded, d.clock.now());
+                        let no_password = matches!(result, Err(RunError::NoPassword));
+                        state = state.next(Occurred::LoginEnded { no_password }, d.clock.now());
                         match result {
                             Ok(login) => {
                                 online = Some(true);
                                 on_event(Event::LoggedIn(login));
                             }
                             Err(e) => {
-                                online = Some(!classify(&e).unreachable());
+                                if !no_password {
+                                    online = Some(!classify(&e).unreachable());
+                                }
                                 on_event(Event::LoginFailed(e));
                             }
                         }
@@ -622,6 +640,6 @@ mod tests {
         assert_eq!(s.clone().next(Occurred::PauseSeen(None), now + POLL), State::Idle);
         let s = State::LoggingIn;
         assert_eq!(s.job(Some(Job::Flush { force: true }), true, now), None, "a flush beside a login");
-        assert_eq!(s.next(Occurred::LoginEnded, now), State::Idle);
+        assert_eq!(s.next(Occurred::LoginEnded { no_password: false }, now), State::Idle);
     }
 }

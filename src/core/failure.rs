@@ -254,6 +254,7 @@ pub fn classify<'a>(failure: impl Into<Failure<'a>>) -> Kind {
             RunError::Pop3(p) => classify(p),
             RunError::Smtp(s) => classify(s),
             RunError::RelayDenied { .. } => Kind::RelayDenied,
+            RunError::NoPassword => Kind::NoPassword,
         },
         Failure::Outbox(_) => Kind::Outbox,
         Failure::Config(_) => Kind::Config,
@@ -441,7 +442,7 @@ mod tests {
             | SmtpError::TooLarge { .. } => {}
         }
         match r {
-            RunError::Net(_) | RunError::Pop3(_) | RunError::Smtp(_) | RunError::RelayDenied { .. } => {}
+            RunError::Net(_) | RunError::Pop3(_) | RunError::Smtp(_) | RunError::RelayDenied { .. } | RunError::NoPassword => {}
         }
         match x {
             SecretError::Command { .. } | SecretError::NotFound { .. } | SecretError::KeyringUnavailable { .. } => {}
@@ -486,6 +487,7 @@ mod tests {
         }
         let relay = RunError::RelayDenied { refusal: smtp_rejected(Stage::RcptTo("a@b".into()), 554, "554 5.7.1 Relay access denied") };
         check("relay after a fresh login", classify(&relay), Kind::RelayDenied);
+        check("no password", classify(&RunError::NoPassword), Kind::NoPassword);
         let outbox = OutboxError { path: "outbox.sqlite".into(), detail: "database or disk is full".into() };
         check("outbox", classify(&outbox), Kind::Outbox);
         let config = ConfigError { path: "config.toml".into(), key: Some("pop.port".into()), problem: ConfigProblem::Invalid("not a port".into()) };

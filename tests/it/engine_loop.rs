@@ -193,3 +193,46 @@ async fn commands_are_heard_while_a_flush_runs_and_a_withdrawn_message_does_not_
     assert_eq!(log.lock().unwrap().iter().filter(|(_, w)| w == "smtp message").count(), 1);
     assert!(ob.get(b).unwrap().is_none() && ob.get(c).unwrap().is_none());
 }
+
+/// Without a password nothing logs in — no server sees an empty password, no attempt is
+/// counted, no pause is written — and 今すぐ送信 says why instead of trying.
+#[tokio::test]
+async fn without_a_password_nothing_logs_in_and_asking_says_why() {
+    let log = Log::default();
+    let pop = pop_peer(Duration::ZERO, "+OK", log.clone()).await;
+    let smtp = smtp_peer(|_, _| "250 2.1.5 Ok", log.clone()).await;
+    let text = format!(
+        "[account]\naddress = \"student@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = {pop}\nusername = \"s\"\nauth = \"user\"\nallow_plaintext_password = true\n[smtp]\nport = {smtp}\n"
+    );
+    let config = Config::parse(&text, Path::new("engine.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ob = Outbox::open(dir.path()).unwrap();
+    let id = ob.enqueue(&outgoing(), "件名", "a@example.net", SystemTime::now()).unwrap();
+    let trust = TrustAnchors::default();
+    let store = window::Store::new(dir.path());
+    let d = Deliverer::new(&config, None, &trust, &store, &SystemClock);
+    let (tx, rx) = mpsc::channel(8);
+    let events: RefCell<Vec<Event>> = RefCell::new(Vec::new());
+    let engine = engine::watch(&ob, &d, rx, |e| events.borrow_mut().push(e));
+    let driver = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert!(!events.borrow().iter().any(|e| matches!(e, Event::Flushed(_))), "it tried by itself without a password");
+        tx.send(Command::FlushNow).await.unwrap();
+        tx.send(Command::LoginNow).await.unwrap();
+        for _ in 0..100 {
+            if events.borrow().iter().any(|e| matches!(e, Event::LoginFailed(_))) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tx.send(Command::Shutdown).await.unwrap();
+    };
+    tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(engine, driver) }).await.expect("the engine did not stop");
+    let events = events.into_inner();
+    assert!(events.iter().any(|e| matches!(e, Event::Flushed(f) if matches!(f.stopped, Some(popsend::core::deliver::RunError::NoPassword)))), "{events:?}");
+    assert!(events.iter().any(|e| matches!(e, Event::LoginFailed(popsend::core::deliver::RunError::NoPassword))), "{events:?}");
+    assert!(log.lock().unwrap().is_empty(), "a server was contacted: {:?}", log.lock().unwrap());
+    let (row, _) = ob.get(id).unwrap().unwrap();
+    assert_eq!((row.state, row.attempts), (popsend::core::outbox::State::Queued, 0));
+    assert_eq!(ob.paused().unwrap(), None);
+}
