@@ -730,8 +730,18 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                     }
                 },
                 Some(Request::SaveSettings { form, password }) => {
+                    let new_password = password.is_some();
                     if !save_and_tell(paths, &form, password, typed, shared) {
                         continue;
+                    }
+                    // A queue paused because the server refused the password waits for a new
+                    // one; the settings file may not change with it (the password is not in it).
+                    if new_password
+                        && let Ok(Some(p)) = outbox.paused()
+                        && p.error.kind.refused_login()
+                        && let Err(e) = outbox.resume()
+                    {
+                        shared.problem(Problem::Failed(Described::of(&e)));
                     }
                     end = End::Reload;
                     break;
@@ -859,6 +869,46 @@ mod tests {
             worker.request(Request::Panic).unwrap();
         }
         wait_for(&worker, "the report", |v| v.problem == Some(Problem::WorkerStopped));
+    }
+
+    /// A queue paused because the server refused the password goes on once a new password is
+    /// saved, even though the settings file stays the same (the password is not in it).
+    #[test]
+    fn a_new_password_lifts_a_wrong_password_pause() {
+        let dir = tempfile::tempdir().unwrap();
+        let config_file = dir.path().join("config.toml");
+        let text = "[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"taro\"\n[smtp]\nport = 2\n";
+        crate::core::files::write_atomic(&config_file, text.as_bytes()).unwrap();
+        let config = Config::load(&config_file).unwrap();
+        let data = dir.path().join("data");
+        let pause = |kind| crate::core::outbox::Pause { error: Described::local(kind, "-ERR"), config: config.fingerprint.clone() };
+        Outbox::open(&data).unwrap().pause(&pause(Kind::WrongPassword)).unwrap();
+        let paths = Paths { config_file: config_file.clone(), data_dir: data.clone() };
+        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default() };
+        let worker = Worker::spawn(paths, hooks);
+        wait_for(&worker, "the session", |v| v.account == "taro@example.ac.jp");
+        // 保存 without a new password: the pause stays.
+        let form = Box::new(Form::from_config(&config));
+        worker.request(Request::SaveSettings { form: form.clone(), password: None }).unwrap();
+        let saved = |w: &Worker| w.take_handed().into_iter().any(|h| matches!(h, Handed::Saved(_)));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !saved(&worker) {
+            assert!(std::time::Instant::now() < deadline, "保存 got no answer");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(Outbox::open(&data).unwrap().paused().unwrap().is_some(), "保存 without a password lifted the pause");
+        // With one (kept for this session where there is no keyring): it lifts.
+        worker.request(Request::SaveSettings { form, password: Some(Password::new("new-secret".into())) }).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while Outbox::open(&data).unwrap().paused().unwrap().is_some() {
+            assert!(std::time::Instant::now() < deadline, "a new password did not lift the pause");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // An untrusted certificate is not cured by a password.
+        Outbox::open(&data).unwrap().pause(&pause(Kind::Certificate)).unwrap();
+        worker.request(Request::SaveSettings { form: Box::new(Form::from_config(&config)), password: Some(Password::new("again".into())) }).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert!(Outbox::open(&data).unwrap().paused().unwrap().is_some());
     }
 
     #[test]
