@@ -465,8 +465,8 @@ async fn try_account(mut form: Form, usernames: Vec<String>, password: &Password
 
 /// The assistant's last step: save as 「保存」 does, and put `test_mail` in the outbox (the
 /// restarted engine sends it). True when saved.
-fn finish_setup(paths: &Paths, form: &Form, password: Password, test_mail: Option<Box<Unsent>>, typed: &mut Option<Password>, shared: &Shared) -> bool {
-    if !save_and_tell(paths, form, Some(password), typed, shared) {
+async fn finish_setup(paths: &Paths, form: &Form, password: Password, test_mail: Option<Box<Unsent>>, typed: &mut Option<Password>, shared: &Shared) -> bool {
+    if !save_and_tell(paths, form, Some(password), typed, shared).await {
         return false;
     }
     if let Some(draft) = test_mail {
@@ -529,7 +529,7 @@ fn inspect(shared: &Shared, files: Vec<PathBuf>) {
 
 /// 「保存」: validates the form, writes the file, keeps the password. The config is written first,
 /// so a keyring failure never loses the settings.
-fn save(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Option<Password>) -> Saved {
+async fn save(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Option<Password>) -> Saved {
     let text = match form.to_toml() {
         Ok(t) => t,
         Err(errors) => return Saved::Invalid(errors),
@@ -545,9 +545,14 @@ fn save(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Opti
         }
     }
     let Some(password) = password else { return Saved::Done };
-    let host = form.pop_host.trim();
-    let user = form.pop_username.trim();
-    match secrets::store_in_keyring(user, host, &password) {
+    let (host, user) = (form.pop_host.trim().to_owned(), form.pop_username.trim().to_owned());
+    // The keyring may wait on the desktop (an unlock prompt): off the runtime, so the engine
+    // and the other buttons go on meanwhile.
+    let kept = password.clone();
+    let stored = tokio::task::spawn_blocking(move || secrets::store_in_keyring(&user, &host, &kept))
+        .await
+        .unwrap_or_else(|e| Err(secrets::SecretError::KeyringUnavailable { detail: e.to_string() }));
+    match stored {
         Ok(()) => {
             *typed = None;
             Saved::Done
@@ -560,8 +565,8 @@ fn save(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Opti
 }
 
 /// `save`, and the result to the UI. True when the config was written (the engine restarts).
-fn save_and_tell(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Option<Password>, shared: &Shared) -> bool {
-    let saved = save(paths, form, password, typed);
+async fn save_and_tell(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Option<Password>, shared: &Shared) -> bool {
+    let saved = save(paths, form, password, typed).await;
     let written = !matches!(saved, Saved::Invalid(_) | Saved::WriteFailed(_));
     shared.hand(Handed::Saved(saved));
     written
@@ -572,14 +577,14 @@ async fn without_config(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared:
     while let Some(r) = rx.recv().await {
         let Some(r) = assistant(r, paths, shared).await else { continue };
         if let Request::FinishSetup { form, password, test_mail } = r {
-            if finish_setup(paths, &form, password, test_mail, typed, shared) {
+            if finish_setup(paths, &form, password, test_mail, typed, shared).await {
                 return End::Reload;
             }
             continue;
         }
         match common(r, paths, shared) {
             Some(Request::SaveSettings { form, password }) => {
-                let written = save_and_tell(paths, &form, password, typed, shared);
+                let written = save_and_tell(paths, &form, password, typed, shared).await;
                 if written {
                     return End::Reload;
                 }
@@ -630,7 +635,14 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     // The password is looked up once per session; a missing one is shown, and sending waits.
     let (password, from) = match typed.clone() {
         Some(p) => (Some(p), PasswordFrom::ThisSession),
-        None => match secrets::resolve(&config.pop) {
+        // The keyring or `password_command` may take a while: off the runtime.
+        None => match tokio::task::spawn_blocking({
+            let pop = config.pop.clone();
+            move || secrets::resolve(&pop)
+        })
+        .await
+        .unwrap_or_else(|e| Err(secrets::SecretError::KeyringUnavailable { detail: e.to_string() }))
+        {
             Ok((p, source)) => (Some(p), PasswordFrom::Found(source)),
             Err(e) => {
                 shared.problem(Problem::Failed(Described::of(&e)));
@@ -731,7 +743,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                 },
                 Some(Request::SaveSettings { form, password }) => {
                     let new_password = password.is_some();
-                    if !save_and_tell(paths, &form, password, typed, shared) {
+                    if !save_and_tell(paths, &form, password, typed, shared).await {
                         continue;
                     }
                     // A queue paused because the server refused the password waits for a new
@@ -771,7 +783,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                     continue;
                 }
                 Some(Request::FinishSetup { form, password, test_mail }) => {
-                    if !finish_setup(paths, &form, password, test_mail, typed, shared) {
+                    if !finish_setup(paths, &form, password, test_mail, typed, shared).await {
                         continue;
                     }
                     end = End::Reload;
