@@ -1,10 +1,11 @@
-//! The window's worker thread: owns a tokio runtime, the outbox and the engine, takes `Request`s
-//! from the UI over a channel, and publishes a `View` (the engine's snapshot, the rows to list,
-//! the saved settings and draft) that the UI reads without blocking; after every change it calls
-//! the repaint hook. It also does the window's other I/O: saving settings (config file and
-//! keyring), the draft file, attachment sizes, the file dialog, and handing the outbox to a
-//! background `popsend watch` when the window closes. It knows egui only as the repaint hook.
-//! Everything here may block; nothing here draws.
+//! The window's backend, a worker thread: owns a tokio runtime, the outbox and the engine, takes
+//! `Request`s from the window over a channel, publishes a `View` (the engine's snapshot, the rows
+//! to list, the saved settings) that the window reads without blocking, and hands one-time
+//! results over as `Handed` events; after every change it calls the repaint hook. It also does
+//! the window's other I/O: saving settings (config file and keyring), the draft file, attachment
+//! sizes, the file dialog, and handing the outbox to a background `popsend watch` when the window
+//! closes. The window knows it only as a `Backend`; it knows egui only as the repaint hook. It
+//! may block (the keyring off its runtime); it never draws.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
