@@ -24,30 +24,49 @@ fn outgoing() -> Box<Outgoing> {
     Box::new(b)
 }
 
-#[tokio::test]
-async fn commands_drive_the_engine_and_snapshots_follow() {
-    let log = Log::default();
-    let pop = pop_peer(Duration::ZERO, "+OK", log.clone()).await;
+/// An account on freshly started scripted peers (POP answering PASS after `pass_delay`, SMTP
+/// taking everything), both noting what they see in `log`.
+async fn scripted(pass_delay: Duration, log: &Log) -> Config {
+    let pop = pop_peer(pass_delay, "+OK", log.clone()).await;
     let smtp = smtp_peer(|_, _| "250 2.1.5 Ok", log.clone()).await;
     let text = format!(
         "[account]\naddress = \"student@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = {pop}\nusername = \"s\"\nauth = \"user\"\nallow_plaintext_password = true\n[smtp]\nport = {smtp}\n"
     );
-    let config = Config::parse(&text, Path::new("engine.toml")).unwrap();
+    Config::parse(&text, Path::new("engine.toml")).unwrap()
+}
+
+/// Runs `watch` over `ob` (state in `dir`) while `drive` sends it commands, then shuts it down;
+/// a hang fails the test after 30 s. Returns every event.
+async fn with_engine(
+    config: &Config,
+    ob: &Outbox,
+    dir: &Path,
+    password: Option<&Password>,
+    drive: impl AsyncFnOnce(&Deliverer<'_>, &mpsc::Sender<Command>, &RefCell<Vec<Event>>),
+) -> Vec<Event> {
+    let trust = TrustAnchors::default();
+    let store = window::Store::new(dir);
+    let d = Deliverer::new(config, password, &trust, &store, &SystemClock);
+    let (tx, rx) = mpsc::channel(8);
+    let events = RefCell::new(Vec::new());
+    let engine = engine::watch(ob, &d, rx, |e| events.borrow_mut().push(e));
+    let driver = async {
+        drive(&d, &tx, &events).await;
+        tx.send(Command::Shutdown).await.unwrap();
+    };
+    tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(engine, driver) }).await.expect("the engine did not stop");
+    events.into_inner()
+}
+
+#[tokio::test]
+async fn commands_drive_the_engine_and_snapshots_follow() {
+    let log = Log::default();
+    let config = scripted(Duration::ZERO, &log).await;
     let dir = tempfile::tempdir().unwrap();
     let ob = Outbox::open(dir.path()).unwrap();
     let password = Password::new("pw".into());
-    let trust = TrustAnchors::default();
-    let store = window::Store::new(dir.path());
-    let d = Deliverer::new(&config, &password, &trust, &store, &SystemClock);
-
-    let (tx, rx) = mpsc::channel(8);
-    let events: RefCell<Vec<Event>> = RefCell::new(Vec::new());
-    let engine = engine::watch(&ob, &d, rx, |e| events.borrow_mut().push(e));
-    let driver = async {
-        let wait_for = |pred: &dyn Fn(&Event) -> bool| {
-            
-            events.borrow().iter().any(pred)
-        };
+    let events = with_engine(&config, &ob, dir.path(), Some(&password), async |d, tx, events| {
+        let wait_for = |pred: &dyn Fn(&Event) -> bool| events.borrow().iter().any(pred);
         tx.send(Command::Enqueue { outgoing: outgoing(), subject: "件名".into(), to: "a@example.net".into(), draft: None }).await.unwrap();
         for _ in 0..100 {
             if wait_for(&|e| matches!(e, Event::Flushed(f) if f.sent.len() == 1)) {
@@ -89,11 +108,9 @@ async fn commands_drive_the_engine_and_snapshots_follow() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert!(ob.get(id).unwrap().is_none(), "Delete did not delete");
-        tx.send(Command::Shutdown).await.unwrap();
-    };
-    // The engine ends on Shutdown; a hang here fails the test by timeout.
-    tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(engine, driver) }).await.expect("the engine did not stop");
-    assert!(events.borrow().iter().any(|e| matches!(e, Event::Snapshot(s) if s.counts.sent == 0 && s.counts.queued == 0)));
+    })
+    .await;
+    assert!(events.iter().any(|e| matches!(e, Event::Snapshot(s) if s.counts.sent == 0 && s.counts.queued == 0)));
 }
 
 /// A queue paused under the current settings (e.g. a wrong password) keeps its messages due but
@@ -142,12 +159,7 @@ fn a_paused_queue_waits_instead_of_spinning() {
 #[tokio::test]
 async fn commands_are_heard_while_a_flush_runs_and_a_withdrawn_message_does_not_go() {
     let log = Log::default();
-    let pop = pop_peer(Duration::from_millis(1500), "+OK", log.clone()).await;
-    let smtp = smtp_peer(|_, _| "250 2.1.5 Ok", log.clone()).await;
-    let text = format!(
-        "[account]\naddress = \"student@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = {pop}\nusername = \"s\"\nauth = \"user\"\nallow_plaintext_password = true\n[smtp]\nport = {smtp}\n"
-    );
-    let config = Config::parse(&text, Path::new("engine.toml")).unwrap();
+    let config = scripted(Duration::from_millis(1500), &log).await;
     let dir = tempfile::tempdir().unwrap();
     let ob = Outbox::open(dir.path()).unwrap();
     let now = SystemTime::now();
@@ -155,15 +167,8 @@ async fn commands_are_heard_while_a_flush_runs_and_a_withdrawn_message_does_not_
     let b = ob.enqueue(&outgoing(), "B", "a@example.net", now).unwrap();
     let c = ob.enqueue_with_draft(&outgoing(), "C", "a@example.net", Some("to = \"a@example.net\"\n"), now).unwrap();
     let password = Password::new("pw".into());
-    let trust = TrustAnchors::default();
-    let store = window::Store::new(dir.path());
-    let d = Deliverer::new(&config, &password, &trust, &store, &SystemClock);
-
-    let (tx, rx) = mpsc::channel(8);
-    let events: RefCell<Vec<Event>> = RefCell::new(Vec::new());
-    let engine = engine::watch(&ob, &d, rx, |e| events.borrow_mut().push(e));
-    let position = |pred: &dyn Fn(&Event) -> bool| events.borrow().iter().position(pred);
-    let driver = async {
+    let events = with_engine(&config, &ob, dir.path(), Some(&password), async |_, tx, events| {
+        let position = |pred: &dyn Fn(&Event) -> bool| events.borrow().iter().position(pred);
         for _ in 0..100 {
             if position(&|e| matches!(e, Event::Snapshot(s) if matches!(s.activity, Activity::Sending(_)))).is_some() {
                 break;
@@ -182,10 +187,9 @@ async fn commands_are_heard_while_a_flush_runs_and_a_withdrawn_message_does_not_
         let edited = position(&|e| matches!(e, Event::Edited(id, Some(_)) if *id == c)).expect("編集 got no answer");
         let flushed = position(&|e| matches!(e, Event::Flushed(_))).expect("the flush did not end");
         assert!(edited < flushed, "編集 waited for the flush to end");
-        tx.send(Command::Shutdown).await.unwrap();
-    };
-    tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(engine, driver) }).await.expect("the engine did not stop");
-    let sent: Vec<i64> = events.borrow().iter().flat_map(|e| match e {
+    })
+    .await;
+    let sent: Vec<i64> = events.iter().flat_map(|e| match e {
         Event::Flushed(f) => f.sent.iter().map(|(id, _)| *id).collect(),
         _ => Vec::new(),
     }).collect();
@@ -199,22 +203,11 @@ async fn commands_are_heard_while_a_flush_runs_and_a_withdrawn_message_does_not_
 #[tokio::test]
 async fn without_a_password_nothing_logs_in_and_asking_says_why() {
     let log = Log::default();
-    let pop = pop_peer(Duration::ZERO, "+OK", log.clone()).await;
-    let smtp = smtp_peer(|_, _| "250 2.1.5 Ok", log.clone()).await;
-    let text = format!(
-        "[account]\naddress = \"student@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = {pop}\nusername = \"s\"\nauth = \"user\"\nallow_plaintext_password = true\n[smtp]\nport = {smtp}\n"
-    );
-    let config = Config::parse(&text, Path::new("engine.toml")).unwrap();
+    let config = scripted(Duration::ZERO, &log).await;
     let dir = tempfile::tempdir().unwrap();
     let ob = Outbox::open(dir.path()).unwrap();
     let id = ob.enqueue(&outgoing(), "件名", "a@example.net", SystemTime::now()).unwrap();
-    let trust = TrustAnchors::default();
-    let store = window::Store::new(dir.path());
-    let d = Deliverer::new(&config, None, &trust, &store, &SystemClock);
-    let (tx, rx) = mpsc::channel(8);
-    let events: RefCell<Vec<Event>> = RefCell::new(Vec::new());
-    let engine = engine::watch(&ob, &d, rx, |e| events.borrow_mut().push(e));
-    let driver = async {
+    let events = with_engine(&config, &ob, dir.path(), None, async |_, tx, events| {
         tokio::time::sleep(Duration::from_millis(700)).await;
         assert!(!events.borrow().iter().any(|e| matches!(e, Event::Flushed(_))), "it tried by itself without a password");
         tx.send(Command::FlushNow).await.unwrap();
@@ -225,10 +218,8 @@ async fn without_a_password_nothing_logs_in_and_asking_says_why() {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tx.send(Command::Shutdown).await.unwrap();
-    };
-    tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(engine, driver) }).await.expect("the engine did not stop");
-    let events = events.into_inner();
+    })
+    .await;
     assert!(events.iter().any(|e| matches!(e, Event::Flushed(f) if matches!(f.stopped, Some(popsend::core::deliver::RunError::NoPassword)))), "{events:?}");
     assert!(events.iter().any(|e| matches!(e, Event::LoginFailed(popsend::core::deliver::RunError::NoPassword))), "{events:?}");
     assert!(log.lock().unwrap().is_empty(), "a server was contacted: {:?}", log.lock().unwrap());
