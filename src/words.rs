@@ -193,6 +193,7 @@ pub fn step_explanation(r: &StepResult) -> (String, Option<String>) {
         Finding::Skipped(Skip::NoTls) => (fl!("diag-skip-no-tls"), Some(fl!("diag-next-no-tls"))),
         Finding::Skipped(Skip::LoginSkipped) => (fl!("diag-skip-login"), None),
         Finding::Skipped(Skip::EarlierStepFailed) => (fl!("diag-skip-earlier"), None),
+        Finding::RelayAllowed => (fl!("diag-relay-allowed"), None),
         Finding::Failed(kind) => {
             let (what, next) = headline_and_next(*kind);
             (what, Some(next))
@@ -247,7 +248,7 @@ pub fn step_text(i: usize, r: &StepResult) -> StepText {
 /// One step's block of the report text.
 pub fn diagnose_step(i: usize, r: &StepResult) -> String {
     let mark = match r.finding {
-        Finding::Ok => "✓",
+        Finding::Ok | Finding::RelayAllowed => "✓",
         Finding::Skipped(_) => "–",
         _ => "✗",
     };

@@ -348,6 +348,7 @@ diag-skip-no-tls = Not checked: the settings use no encryption
 diag-next-no-tls = If the server supports it, choose STARTTLS or SSL/TLS to protect the password.
 diag-skip-login = Not checked: the POP login was skipped
 diag-skip-earlier = Not checked: an earlier step failed
+diag-relay-allowed = OK — relaying is allowed. The test's outside address was then refused for another reason (a rule about recipients), which does not affect your real recipients (see the server's reply).
 diag-smtp-port-silent = Port { $port } of the outgoing server does not answer.
 diag-next-alternative-auth = Port { $port } answers and offers SMTP AUTH. Set the SMTP port to { $port } and the SMTP AUTH user name in Settings.
 diag-next-alternative = Port { $port } answers but does not offer SMTP AUTH. Check your provider's instructions.

@@ -348,6 +348,7 @@ diag-skip-no-tls = 暗号化しない設定なので確認していません
 diag-next-no-tls = サーバーが対応していれば、設定で暗号化 (STARTTLS か SSL/TLS) を選ぶとパスワードを守れます。
 diag-skip-login = POP ログインを省いたので確認していません
 diag-skip-earlier = 前の手順が失敗したので確認していません
+diag-relay-allowed = OK — 中継は許可されています。テスト用の外部の宛先は、中継の確認の後で別の理由 (宛先についての規則) で断られましたが、実際の宛先への送信には関係ありません (サーバーの応答を参照)。
 diag-smtp-port-silent = 送信サーバーのポート { $port } が応答しません。
 diag-next-alternative-auth = ポート { $port } は応答し、SMTP 認証 (AUTH) に対応しています。設定で SMTP のポートを { $port }、SMTP 認証のユーザー名を入れて使えます。
 diag-next-alternative = ポート { $port } は応答しますが、SMTP 認証の案内がありません。サーバーの案内を確認してください。

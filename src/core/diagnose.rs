@@ -14,7 +14,7 @@ use crate::core::failure::{Kind, chain, classify};
 use crate::core::net::{self, Family, NetError, TrustAnchors};
 use crate::core::pop3::{self, Pop3Error};
 use crate::core::secrets::Password;
-use crate::core::smtp;
+use crate::core::smtp::{self, SmtpError};
 use crate::core::window;
 
 /// The outside address the relay probe names in RCPT TO (a reserved domain; nothing is sent).
@@ -47,6 +47,10 @@ pub enum Finding {
     Skipped(Skip),
     /// The step failed; the kind is the one the send path would report for the same error.
     Failed(Kind),
+    /// The relay probe: relaying itself was allowed, but the server then refused the probe's
+    /// outside address for another reason (a recipient policy checked after the relay check).
+    /// Passed: the student's real recipients are not that address.
+    RelayAllowed,
     /// The SMTP port does not answer; `alternatives` lists ports that do, and whether their EHLO
     /// offers AUTH.
     SmtpPortSilent { port: u16, alternatives: Vec<(u16, bool)> },
@@ -71,7 +75,7 @@ pub struct StepResult {
 
 impl StepResult {
     pub fn passed(&self) -> bool {
-        self.finding == Finding::Ok
+        matches!(self.finding, Finding::Ok | Finding::RelayAllowed)
     }
 }
 
@@ -273,6 +277,11 @@ pub async fn run(
     session.quit().await;
     match relay {
         Ok(()) => done(step(StepId::Relay, Finding::Ok, format!("MAIL FROM:<{from}> RCPT TO:<{PROBE_RCPT}> → 250"), None), &mut out),
+        // A refusal of the outside address that is not a relay refusal (`550 5.7.0 …
+        // Recipient address rejected` by a policy after the relay check): relaying was allowed.
+        Err(e @ SmtpError::Rejected { stage: smtp::Stage::RcptTo(_), .. }) if !e.is_relay_denied() => {
+            done(step(StepId::Relay, Finding::RelayAllowed, chain(&e), e.server_reply().map(str::to_owned)), &mut out)
+        }
         Err(e) => {
             done(step(StepId::Relay, Finding::Failed(classify(&e)), chain(&e), e.server_reply().map(str::to_owned)), &mut out);
             skip_rest(7, Skip::EarlierStepFailed, &mut out, &mut done);

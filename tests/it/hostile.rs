@@ -699,3 +699,31 @@ async fn a_read_only_outbox_sends_nothing_and_says_why() {
     remount("rw");
     assert_eq!(Outbox::open(&fs.0.join("data")).unwrap().counts().unwrap().queued, 1, "the message is still there");
 }
+
+/// Issue 12: 接続テスト's relay probe. A refusal of its outside address that is not a relay
+/// refusal (a recipient rule checked after the relay check) means relaying was allowed: the step
+/// passes and says so with the reply; a relay refusal still fails it.
+#[tokio::test]
+async fn a_probe_recipient_refused_by_a_later_rule_is_not_a_relay_failure() {
+    use popsend::core::diagnose::{self, Finding, StepId};
+    let run = async |rcpt: fn(&str, usize) -> String| {
+        let (pop, _) = pop_peer_on("127.0.0.1:0", Arc::new(|| "+OK".into())).await;
+        let (smtp, _) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt, endless_ehlo: None, data: QUEUED }).await;
+        let c = config(pop, smtp, "");
+        let dir = tempfile::tempdir().unwrap();
+        let options = diagnose::Options { alternatives: Vec::new(), timeout: Duration::from_secs(5), ..Default::default() };
+        let password = Password::new(PASSWORD.into());
+        let steps = diagnose::run(&c, Some(&password), &TrustAnchors::default(), &SystemClock, &window::Store::new(dir.path()), &options, &mut |_| {}).await;
+        steps.into_iter().find(|s| s.id == StepId::Relay).unwrap()
+    };
+    popsend::i18n::init(Some("ja"));
+    let later_rule = run(|_, _| "550 5.7.0 <popsend-relay-test@example.com>: Recipient address rejected: not in our list".to_owned()).await;
+    assert_eq!(later_rule.finding, Finding::RelayAllowed, "{later_rule:?}");
+    assert!(later_rule.passed());
+    assert!(later_rule.reply.as_deref().is_some_and(|r| r.contains("Recipient address rejected")));
+    let shown = popsend::words::diagnose_step(6, &later_rule);
+    assert!(shown.starts_with('✓') && shown.contains("中継は許可されています"), "{shown}");
+
+    let relay = run(|_, _| "554 5.7.1 <popsend-relay-test@example.com>: Relay access denied".to_owned()).await;
+    assert_eq!(relay.finding, Finding::Failed(Kind::RelayDenied), "{relay:?}");
+}
