@@ -64,6 +64,25 @@ pub fn message_ids(lang: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// No message is left behind when the code stops using it.
+    #[test]
+    fn every_message_is_used() {
+        fn sources(dir: &std::path::Path, out: &mut String) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    sources(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push_str(&std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        let mut code = String::new();
+        sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut code);
+        let unused: Vec<String> = message_ids("ja").into_iter().filter(|id| !code.contains(&format!("\"{id}\""))).collect();
+        assert!(unused.is_empty(), "messages no code uses: {unused:?}");
+    }
+
     #[test]
     fn both_languages_have_the_same_ids() {
         let ja = message_ids("ja");
