@@ -231,6 +231,8 @@ fn targets() -> Vec<Target> {
                     subject: field(4),
                     body: field(5),
                     attachments: vec![],
+                    // Both encodings: ISO-2022-JP builds its own header words.
+                    charset: if field(6).is_empty() { compose::Charset::Utf8 } else { compose::Charset::Iso2022Jp },
                 };
                 if let Ok(built) = compose::build(&d, SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)) {
                     let text = String::from_utf8_lossy(&built.raw);

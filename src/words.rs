@@ -54,6 +54,7 @@ pub fn reason(kind: Kind) -> String {
         Kind::Config => fl!("kind-config"),
         Kind::NoPassword => fl!("kind-no-password"),
         Kind::Compose => fl!("kind-compose"),
+        Kind::Unencodable => fl!("kind-unencodable"),
     }
 }
 
@@ -99,6 +100,7 @@ pub fn headline_and_next(kind: Kind) -> (String, String) {
         Kind::Config => (fl!("err-config-unusable"), fl!("err-config-hint")),
         Kind::NoPassword => (fl!("err-no-password"), fl!("err-password-hint")),
         Kind::Compose => (fl!("err-compose-failed"), fl!("err-compose-hint")),
+        Kind::Unencodable => (fl!("err-unencodable"), fl!("err-unencodable-hint")),
     }
 }
 

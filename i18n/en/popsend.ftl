@@ -108,6 +108,7 @@ next-step = Next: { $hint }
 ## Outbox
 
 cli-later-help = Do not send now; only put the message in the outbox
+cli-charset-help = The character set of subject, names and body (utf-8 or iso-2022-jp). Without it, [account] charset from the settings
 cli-queue-about = List the outbox (waiting and failed messages)
 cli-sent-about = List the sent messages
 cli-show-about = Show one message's headers and state
@@ -178,6 +179,8 @@ err-outbox-write-hint = Check the free disk space and that the data folder is wr
 err-config-unusable = The configuration file cannot be used.
 err-no-password = Cannot get the password.
 err-compose-failed = Cannot build the message.
+err-unencodable = Not sent: some characters cannot be carried by ISO-2022-JP, the traditional Japanese mail encoding (the detail lists them).
+err-unencodable-hint = Write those characters another way (① → (1), ㈱ → (株), leave out emoji), or send in UTF-8: "Send as UTF-8" in the window, --charset utf-8 on the command line.
 kind-name-not-found = Server name not found (offline, or a wrong name)
 kind-connection-refused = The server refused the connection (popsend retries by itself)
 kind-port25 = Cannot reach port 25 (blocked by the provider?)
@@ -199,6 +202,7 @@ kind-outbox = The outbox cannot be written
 kind-config = The configuration file cannot be used
 kind-no-password = No password
 kind-compose = The message cannot be built
+kind-unencodable = Characters ISO-2022-JP cannot carry
 busy = Another popsend is sending; it will send this message too.
 
 ## Window
@@ -223,6 +227,7 @@ gui-subject = Subject
 gui-body = Message
 gui-send = Send
 gui-send-later = Send later
+gui-send-utf8 = Send as UTF-8
 gui-retry = Retry
 gui-delete = Delete
 gui-delete-confirm = Really delete
@@ -297,6 +302,9 @@ set-reuse-window = Skip the POP login while the window is open
 set-margin = Margin (seconds)
 set-margin-hint = empty: automatic
 set-ca-file = CA certificate file
+set-charset = Character set
+set-charset-utf8 = UTF-8 (recommended: every character can be sent)
+set-charset-jis = ISO-2022-JP (the traditional Japanese mail; half-width kana become full-width, vendor characters such as ① cannot be sent)
 set-language = Language
 set-language-auto = Follow the OS
 set-zoom = Text size

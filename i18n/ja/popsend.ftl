@@ -108,6 +108,7 @@ next-step = 次にすること: { $hint }
 ## 送信トレイ (outbox)
 
 cli-later-help = 今は送らず、送信トレイに入れるだけにします
+cli-charset-help = 件名・名前・本文の文字コード (utf-8 か iso-2022-jp)。省略すると設定の [account] charset
 cli-queue-about = 送信トレイ (送信待ち・失敗) のメッセージを一覧表示します
 cli-sent-about = 送信済みのメッセージを一覧表示します
 cli-show-about = メッセージ 1 通のヘッダーと状態を表示します
@@ -178,6 +179,8 @@ err-outbox-write-hint = ディスクの空きと、データフォルダーに�
 err-config-unusable = 設定ファイルを使えません。
 err-no-password = パスワードを取得できません。
 err-compose-failed = メッセージを作れません。
+err-unencodable = ISO-2022-JP (従来の日本語メール) では送れない文字があるため、送信していません (文字は詳細に出ています)。
+err-unencodable-hint = その文字を別の書き方に変える (① → (1)、㈱ → (株)、絵文字は削る) か、UTF-8 で送ってください。画面では「UTF-8 で送る」、コマンドラインでは --charset utf-8 です。
 kind-name-not-found = サーバー名が見つかりません (オフラインか、名前の誤り)
 kind-connection-refused = サーバーが接続を拒否しました (自動で再試行します)
 kind-port25 = ポート 25 に接続できません (プロバイダの遮断?)
@@ -199,6 +202,7 @@ kind-outbox = 送信トレイに書き込めません
 kind-config = 設定ファイルを使えません
 kind-no-password = パスワードがありません
 kind-compose = メッセージを作れません
+kind-unencodable = ISO-2022-JP では送れない文字があります
 busy = 別の popsend が送信中です。このメッセージもそちらが送ります。
 
 ## 画面
@@ -223,6 +227,7 @@ gui-subject = 件名
 gui-body = 本文
 gui-send = 送信
 gui-send-later = 後で送信
+gui-send-utf8 = UTF-8 で送る
 gui-retry = 再送
 gui-delete = 削除
 gui-delete-confirm = 本当に削除する
@@ -297,6 +302,9 @@ set-reuse-window = 時間内なら POP 認証を省く
 set-margin = 余裕 (秒)
 set-margin-hint = 空欄なら自動
 set-ca-file = 認証局の証明書ファイル
+set-charset = 文字コード
+set-charset-utf8 = UTF-8 (おすすめ。どの文字も送れます)
+set-charset-jis = ISO-2022-JP (従来の日本語メール。半角カナは全角に、①などの機種依存文字は送れません)
 set-language = 表示言語
 set-language-auto = OS に合わせる
 set-zoom = 文字サイズ

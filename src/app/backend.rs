@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::core::account::{Config, ConfigProblem, Paths};
 use crate::core::clock::{Clock, SystemClock};
-use crate::core::compose;
+use crate::core::compose::{self, Charset};
 use crate::core::deliver::{Deliverer, Outgoing};
 use crate::core::diagnose::{self, StepResult};
 use crate::core::discover;
@@ -35,7 +35,7 @@ use crate::core::window;
 #[derive(Debug)]
 pub enum Request {
     /// Build and store the message; with `now`, send at once.
-    Send { draft: Box<Unsent>, now: bool },
+    Send { draft: Box<Unsent>, now: bool, charset: Option<Charset> },
     /// Keep the draft on disk (an empty one removes the file).
     SaveDraft(Box<Unsent>),
     /// Look up the sizes of attached files (shown beside their names).
@@ -472,7 +472,7 @@ async fn finish_setup(paths: &Paths, form: &Form, password: Password, test_mail:
     }
     if let Some(draft) = test_mail {
         let queued = Config::load(&paths.config_file).map_err(|e| Described::of(&e)).and_then(|config| {
-            let (out, subject, to) = build(&config, &draft, SystemClock.now()).map_err(|e| Described::of(&e))?;
+            let (out, subject, to) = build(&config, &draft, None, SystemClock.now()).map_err(|e| Described::of(&e))?;
             let outbox = Outbox::open(&paths.data_dir).map_err(|e| Described::of(&e))?;
             outbox.enqueue(&out, &subject, &to, SystemClock.now()).map(|_| ()).map_err(|e| Described::of(&e))
         });
@@ -727,7 +727,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
         while let Some(r) = rx.recv().await {
             let cmd = match common(r, paths, shared) {
                 None => continue,
-                Some(Request::Send { draft, now }) => match build(&config, &draft, clock.now()) {
+                Some(Request::Send { draft, now, charset }) => match build(&config, &draft, charset, clock.now()) {
                     Ok((outgoing, subject, to)) => {
                         let queued = Command::Enqueue { outgoing: Box::new(outgoing), subject, to, draft: draft.to_text().ok() };
                         if etx.send(queued).await.is_ok() && now {
@@ -822,10 +822,12 @@ fn announce(event: &Event, waiting: &[Row], sent: &[Row], hooks: &Hooks) {
     }
 }
 
-fn build(config: &Config, u: &Unsent, now: SystemTime) -> Result<(Outgoing, String, String), compose::ComposeError> {
+/// The message from a draft, in `charset` (`None`: the account's).
+fn build(config: &Config, u: &Unsent, charset: Option<Charset>, now: SystemTime) -> Result<(Outgoing, String, String), compose::ComposeError> {
     let mut d = u.draft();
     d.from_address = config.account.address.clone();
     d.from_name = config.account.display_name.clone();
+    d.charset = charset.unwrap_or(config.account.charset);
     let built = compose::build(&d, now)?;
     Ok((built, d.subject.clone(), d.listed_recipients()))
 }

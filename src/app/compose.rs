@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::core::drafts::{Unsent, bad_addresses, split_addresses};
 use crate::core::mailto::Mailto;
 use crate::app::backend::Request;
+use crate::core::compose::Charset;
 use crate::fl;
 
 use super::{App, ERROR, Tab, size_text};
@@ -22,6 +23,9 @@ pub(super) struct State {
     pub saved: Unsent,
     /// When the draft first differed from `saved`.
     changed_at: Option<Instant>,
+    /// The last message handed over was to go at once (送信), not later: a resend in UTF-8 does
+    /// the same.
+    pub sent_now: bool,
     /// Ctrl+N: put the cursor in 宛先 on the next frame.
     pub focus_to: bool,
     /// A `mailto:` link waiting to fill 作成, and whether the replace question is showing.
@@ -157,14 +161,23 @@ impl App {
             let ready = all_good && !split_addresses(&self.compose.to).is_empty();
             let send = ui.add_enabled(ready, egui::Button::new(fl!("gui-send"))).on_hover_text("Ctrl+Enter").clicked() || (ready && send_key);
             let later = ui.add_enabled(ready, egui::Button::new(fl!("gui-send-later"))).clicked();
-            if (send || later) && self.ask(Request::Send { draft: Box::new(self.compose.clone()), now: send }) {
-                self.notice = None;
-                // The worker hands the draft back if it cannot be built; the saved copy goes once
-                // the message is in the outbox (the empty draft is saved a second later).
-                self.compose = Unsent::default();
-                self.tab = Tab::Outbox;
+            if send || later {
+                self.send_compose(send, None);
             }
         });
+    }
+
+    /// Hands what is in 作成 over to be built and queued (`now`: and sent at once), in
+    /// `charset` (`None`: the account's).
+    pub(super) fn send_compose(&mut self, now: bool, charset: Option<Charset>) {
+        if self.ask(Request::Send { draft: Box::new(self.compose.clone()), now, charset }) {
+            self.notice = None;
+            self.compose_state.sent_now = now;
+            // The worker hands the draft back if it cannot be built; the saved copy goes once
+            // the message is in the outbox (the empty draft is saved a second later).
+            self.compose = Unsent::default();
+            self.tab = Tab::Outbox;
+        }
     }
 
     fn attachments(&mut self, ui: &mut egui::Ui) {

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use crate::core::compose::Charset;
 use crate::core::discover::Proposal;
 use crate::core::presets::Preset;
 use crate::core::account::{
@@ -17,6 +18,7 @@ use crate::core::account::{
 pub struct Form {
     pub address: String,
     pub display_name: String,
+    pub charset: Charset,
     pub pop_host: String,
     pub pop_port: String,
     pub pop_security: Security,
@@ -48,7 +50,7 @@ impl Default for Form {
     /// A new user's form: the reference server's rules (plain POP 110, SMTP 25, ten minutes).
     fn default() -> Form {
         Form::from_config(&Config {
-            account: AccountSection { address: String::new(), display_name: None },
+            account: AccountSection { address: String::new(), display_name: None, charset: Charset::Utf8 },
             pop: PopSection {
                 host: String::new(),
                 port: None,
@@ -102,6 +104,7 @@ impl Form {
         Form {
             address: c.account.address.clone(),
             display_name: text(&c.account.display_name),
+            charset: c.account.charset,
             pop_host: c.pop.host.clone(),
             pop_port: port(c.pop.port),
             pop_security: c.pop.security,
@@ -164,7 +167,7 @@ impl Form {
             }
         }
         let config = Config {
-            account: AccountSection { address: self.address.trim().to_owned(), display_name: opt(&self.display_name) },
+            account: AccountSection { address: self.address.trim().to_owned(), display_name: opt(&self.display_name), charset: self.charset },
             pop: PopSection {
                 host: self.pop_host.trim().to_owned(),
                 port: pop_port,

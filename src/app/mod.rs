@@ -235,6 +235,14 @@ impl App {
                 }
                 Some(p) => {
                     ui.colored_label(ERROR, problem_text(p));
+                    // Characters ISO-2022-JP cannot carry: the message is back in 作成, and can go
+                    // as UTF-8 instead, as the student chooses.
+                    if matches!(p, Problem::Failed(d) if d.kind == crate::core::failure::Kind::Unencodable)
+                        && !self.compose.is_empty()
+                        && ui.button(fl!("gui-send-utf8")).clicked()
+                    {
+                        self.send_compose(self.compose_state.sent_now, Some(crate::core::compose::Charset::Utf8));
+                    }
                 }
                 None => {}
             }

@@ -5,6 +5,7 @@
 use crate::core::account::{Fault, PopAuth, Security};
 use crate::core::secrets::{Password, Source};
 use crate::app::form::{FieldError, Form, Problem};
+use crate::core::compose::Charset;
 use crate::app::backend::{PasswordFrom, Request, Saved, View};
 use crate::fl;
 
@@ -244,6 +245,12 @@ impl App {
                         ui.end_row();
                         text_row(ui, fl!("set-margin"), "relay.margin_seconds", &mut f.margin_seconds, Some(fl!("set-margin-hint")));
                         text_row(ui, fl!("set-ca-file"), "tls.ca_file", &mut f.ca_file, None);
+                        label(ui, fl!("set-charset"));
+                        ui.vertical(|ui| {
+                            ui.radio_value(&mut f.charset, Charset::Utf8, fl!("set-charset-utf8"));
+                            ui.radio_value(&mut f.charset, Charset::Iso2022Jp, fl!("set-charset-jis"));
+                        });
+                        ui.end_row();
                     });
                 });
             ui.heading(fl!("set-section-app"));

@@ -113,6 +113,8 @@ struct SendArgs {
     attach: Vec<PathBuf>,
     #[arg(long)]
     later: bool,
+    #[arg(long, value_name = "CHARSET", value_parser = ["utf-8", "iso-2022-jp"])]
+    charset: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -138,6 +140,7 @@ fn command() -> clap::Command {
                 .mut_arg("body_file", |a| a.help(fl!("cli-body-file-help")))
                 .mut_arg("attach", |a| a.help(fl!("cli-attach-help")))
                 .mut_arg("later", |a| a.help(fl!("cli-later-help")))
+                .mut_arg("charset", |a| a.help(fl!("cli-charset-help")))
         })
         .mut_subcommand("auth", |s| s.about(fl!("cli-auth-about")))
         .mut_subcommand("status", |s| s.about(fl!("cli-status-about")))
@@ -377,6 +380,11 @@ fn build(args: &SendArgs, config: &Config, clock: &dyn Clock) -> Result<(Outgoin
         subject: args.subject.clone(),
         body,
         attachments: args.attach.clone(),
+        charset: match args.charset.as_deref() {
+            Some("iso-2022-jp") => compose::Charset::Iso2022Jp,
+            Some(_) => compose::Charset::Utf8,
+            None => config.account.charset,
+        },
     };
     let built = compose::build(&draft, clock.now())
         .map_err(|e| explain::failure(&e))?;

@@ -65,6 +65,14 @@ pub struct AccountSection {
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// How subject, names and body are encoded: "utf-8" (default) or "iso-2022-jp".
+    #[serde(default)]
+    #[serde(skip_serializing_if = "is_utf8")]
+    pub charset: crate::core::compose::Charset,
+}
+
+fn is_utf8(c: &crate::core::compose::Charset) -> bool {
+    *c == crate::core::compose::Charset::Utf8
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

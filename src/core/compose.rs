@@ -20,6 +20,28 @@ use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart};
 /// than almost any server accepts (25 MB is a common limit; base64 adds a third).
 pub const DEFAULT_MAX_ATTACHMENTS: u64 = 20 * 1024 * 1024;
 
+/// How the text of a message (subject, names, body) is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+pub enum Charset {
+    /// UTF-8: every character, what today's mail programs expect.
+    #[default]
+    #[serde(rename = "utf-8")]
+    Utf8,
+    /// ISO-2022-JP (RFC 1468): the Japanese mail convention, for recipients whose systems expect
+    /// it; half-width katakana are made full-width, and characters outside JIS X 0208 are refused.
+    #[serde(rename = "iso-2022-jp")]
+    Iso2022Jp,
+}
+
+impl Charset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Charset::Utf8 => "utf-8",
+            Charset::Iso2022Jp => "iso-2022-jp",
+        }
+    }
+}
+
 /// What the user wrote.
 #[derive(Debug, Clone, Default)]
 pub struct Draft {
@@ -31,6 +53,7 @@ pub struct Draft {
     pub subject: String,
     pub body: String,
     pub attachments: Vec<PathBuf>,
+    pub charset: Charset,
 }
 
 /// Limits on what a message may carry.
@@ -74,6 +97,8 @@ pub enum ComposeError {
     NoRecipient,
     Attachment { path: PathBuf, reason: String },
     Build { reason: String },
+    /// ISO-2022-JP was asked for and these characters (each once) are outside it.
+    Unencodable { chars: Vec<char> },
 }
 
 impl fmt::Display for ComposeError {
@@ -91,6 +116,10 @@ impl fmt::Display for ComposeError {
             ComposeError::NoRecipient => f.write_str("no recipient (To, Cc or Bcc)"),
             ComposeError::Attachment { path, reason } => write!(f, "{}: cannot attach: {reason}", path.display()),
             ComposeError::Build { reason } => write!(f, "cannot build the message: {reason}"),
+            ComposeError::Unencodable { chars } => {
+                let list: Vec<String> = chars.iter().map(|c| format!("{c} (U+{:04X})", *c as u32)).collect();
+                write!(f, "ISO-2022-JP cannot carry: {}", list.join(", "))
+            }
         }
     }
 }
@@ -126,13 +155,31 @@ pub fn build_with(d: &Draft, now: SystemTime, limits: Limits) -> Result<Outgoing
     if let Some(name) = &d.from_name {
         no_line_break("From", name)?;
     }
+    let jis = d.charset == Charset::Iso2022Jp;
+    // In ISO-2022-JP half-width katakana become full-width (the convention; many readers show
+    // them as garbage otherwise).
+    let text = |s: &str| if jis { crate::core::jis::fullwidth_kana(s) } else { s.to_owned() };
+    let named = |mut m: Mailbox| {
+        m.name = m.name.map(|n| text(&n));
+        m
+    };
     let from_addr: Address = parse("From", &d.from_address)?;
-    let from = Mailbox::new(d.from_name.clone().filter(|n| !n.is_empty()), from_addr.clone());
-    let to = d.to.iter().map(|v| parse::<Mailbox>("To", v)).collect::<Result<Vec<_>, _>>()?;
-    let cc = d.cc.iter().map(|v| parse::<Mailbox>("Cc", v)).collect::<Result<Vec<_>, _>>()?;
+    let from = Mailbox::new(d.from_name.as_deref().filter(|n| !n.is_empty()).map(text), from_addr.clone());
+    let to = d.to.iter().map(|v| parse::<Mailbox>("To", v).map(named)).collect::<Result<Vec<_>, _>>()?;
+    let cc = d.cc.iter().map(|v| parse::<Mailbox>("Cc", v).map(named)).collect::<Result<Vec<_>, _>>()?;
     let bcc = d.bcc.iter().map(|v| parse::<Mailbox>("Bcc", v)).collect::<Result<Vec<_>, _>>()?;
     if to.is_empty() && cc.is_empty() && bcc.is_empty() {
         return Err(ComposeError::NoRecipient);
+    }
+    let (subject, body) = (text(&d.subject), text(&d.body));
+    if jis {
+        // Named before anything is built: never a silent `?` in what the recipient reads.
+        let names = [&from].into_iter().chain(&to).chain(&cc).filter_map(|m| m.name.as_deref());
+        let all: String = [subject.as_str(), body.as_str()].into_iter().chain(names).collect::<Vec<_>>().join("\n");
+        let chars = crate::core::jis::unencodable(&all);
+        if !chars.is_empty() {
+            return Err(ComposeError::Unencodable { chars });
+        }
     }
 
     // The envelope: every recipient once, Bcc included; Bcc never appears in the headers because
@@ -144,8 +191,8 @@ pub fn build_with(d: &Draft, now: SystemTime, limits: Limits) -> Result<Outgoing
 
     let message_id = format!("<{}.popsend@{}>", uuid::Uuid::new_v4().simple(), from_addr.domain());
     let mut b = lettre::Message::builder()
-        .from(from)
-        .subject(d.subject.clone())
+        .from(from.clone())
+        .subject(subject.clone())
         .date(now)
         .message_id(Some(message_id.clone()))
         .user_agent(format!("popsend/{}", env!("CARGO_PKG_VERSION")))
@@ -159,8 +206,36 @@ pub fn build_with(d: &Draft, now: SystemTime, limits: Limits) -> Result<Outgoing
     if !cc.is_empty() {
         b = b.header(header::Cc::from(Mailboxes::from(cc.clone())));
     }
+    if jis {
+        // The same headers, their text as ISO-2022-JP encoded words instead of lettre's UTF-8.
+        let raw = |name: &'static str, plain: String, encoded: String| {
+            header::HeaderValue::dangerous_new_pre_encoded(header::HeaderName::new_from_ascii_str(name), plain, encoded)
+        };
+        b = b.raw_header(raw("Subject", subject.clone(), crate::core::jis::header_words(&subject)));
+        for (name, list) in [("From", std::slice::from_ref(&from)), ("To", to.as_slice()), ("Cc", cc.as_slice())] {
+            if !list.is_empty() {
+                let plain = Mailboxes::from(list.to_vec()).to_string();
+                b = b.raw_header(raw(name, plain, jis_mailboxes(list)));
+            }
+        }
+    }
 
-    let text = SinglePart::plain(d.body.clone());
+    let text = if jis {
+        let bytes = crate::core::jis::body(&body);
+        // 7-bit, as RFC 1468 asks (lettre would choose base64 past 76 characters a line, which
+        // Japanese lines reach at 35 letters); base64 only for a line over RFC 5322's 998.
+        let fits = bytes.split(|b| *b == b'\n').all(|line| line.len() <= 999);
+        let encoded = if fits {
+            lettre::message::Body::dangerous_pre_encoded(bytes, header::ContentTransferEncoding::SevenBit)
+        } else {
+            lettre::message::Body::new_with_encoding(bytes, header::ContentTransferEncoding::Base64)
+                .unwrap_or_else(|bytes| lettre::message::Body::dangerous_pre_encoded(bytes, header::ContentTransferEncoding::Base64))
+        };
+        let charset = ContentType::parse("text/plain; charset=ISO-2022-JP").map_err(|e| ComposeError::Build { reason: e.to_string() })?;
+        SinglePart::builder().header(charset).body(encoded)
+    } else {
+        SinglePart::plain(body)
+    };
     let message = if d.attachments.is_empty() {
         b.singlepart(text)
     } else {
@@ -174,6 +249,17 @@ pub fn build_with(d: &Draft, now: SystemTime, limits: Limits) -> Result<Outgoing
     .map_err(|e| ComposeError::Build { reason: e.to_string() })?;
 
     Ok(Outgoing { raw: message.formatted(), envelope, message_id })
+}
+
+/// Mailboxes as an address header's value with ISO-2022-JP names, one per line.
+fn jis_mailboxes(list: &[Mailbox]) -> String {
+    list.iter()
+        .map(|m| match &m.name {
+            Some(name) if !name.is_ascii() => format!("{} <{}>", crate::core::jis::header_words(name), m.email),
+            _ => m.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",\r\n ")
 }
 
 fn attachment(path: &Path, budget: &mut u64, limit: u64) -> Result<SinglePart, ComposeError> {
@@ -280,7 +366,56 @@ mod tests {
             subject: "レポート提出のお知らせ".into(),
             body: "先生\n\nレポートを添付します。\n".into(),
             attachments: vec![],
+            charset: Charset::Utf8,
         }
+    }
+
+    /// Issue 12: ISO-2022-JP headers and body that an independent parser reads back exactly,
+    /// half-width katakana made full-width; characters it cannot carry are named, nothing built.
+    #[test]
+    fn iso_2022_jp_reads_back_and_refuses_what_it_cannot_carry() {
+        let mut d = draft();
+        d.charset = Charset::Iso2022Jp;
+        d.to = vec!["花子 <hanako@example.net>".into()];
+        d.subject = "期末ﾚﾎﾟｰﾄの提出について（情報科学概論・第３回）".repeat(2);
+        d.body = "先生\n\nｶﾞｲﾀﾞﾝｽの資料を添付します。\n¥1,000 - よろしくお願いします。\n".into();
+        let built = build(&d, SystemTime::UNIX_EPOCH).unwrap();
+        assert!(built.raw.is_ascii(), "ISO-2022-JP is 7-bit");
+        let text = String::from_utf8(built.raw.clone()).unwrap();
+        assert!(text.contains("Subject: =?ISO-2022-JP?B?"), "{text}");
+        assert!(text.to_ascii_lowercase().contains("content-type: text/plain; charset=iso-2022-jp"), "{text}");
+        assert!(text.lines().all(|l| l.len() <= 998));
+        // The words decode back (an independent parser reads the delivered message in
+        // `real_servers::iso_2022_jp_goes_through_postfix_and_decodes_identically`).
+        let header = |name: &str| {
+            let start = text.find(&format!("\r\n{name}: ")).unwrap() + name.len() + 4;
+            let end = start + text[start..].find("\r\n").unwrap();
+            let mut end = end;
+            while text[end + 2..].starts_with(' ') {
+                end = end + 2 + text[end + 2..].find("\r\n").unwrap();
+            }
+            text[start..end].to_owned()
+        };
+        let words = header("Subject");
+        let decoded: String = words
+            .split("\r\n ")
+            .map(|w| {
+                let b64 = w.strip_prefix("=?ISO-2022-JP?B?").and_then(|w| w.strip_suffix("?=")).unwrap();
+                let bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+                encoding_rs::ISO_2022_JP.decode(&bytes).0.into_owned()
+            })
+            .collect();
+        assert_eq!(decoded, "期末レポートの提出について（情報科学概論・第３回）".repeat(2));
+        assert!(header("To").ends_with("<hanako@example.net>") && header("To").starts_with("=?ISO-2022-JP?B?"));
+
+        d.subject = "①番の件".into();
+        d.body = "㈱より 😀".into();
+        match build(&d, SystemTime::UNIX_EPOCH) {
+            Err(ComposeError::Unencodable { chars }) => assert_eq!(chars, vec!['①', '㈱', '😀']),
+            other => panic!("{other:?}"),
+        }
+        d.charset = Charset::Utf8;
+        assert!(build(&d, SystemTime::UNIX_EPOCH).is_ok(), "UTF-8 carries them");
     }
 
     #[test]

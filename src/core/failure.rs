@@ -129,6 +129,8 @@ kinds! {
     NoPassword = "no-password", NeedsUser;
     /// The message cannot be built (address, header, attachment).
     Compose = "compose", NeedsUser;
+    /// ISO-2022-JP was chosen and the message holds characters outside it.
+    Unencodable = "unencodable", NeedsUser;
 }
 
 impl Kind {
@@ -151,7 +153,7 @@ impl Kind {
     /// The exit code of a command that stopped on it.
     pub fn exit_code(self) -> u8 {
         match (self, self.severity()) {
-            (Kind::Config | Kind::Compose, _) => EXIT_USAGE,
+            (Kind::Config | Kind::Compose | Kind::Unencodable, _) => EXIT_USAGE,
             (_, Severity::Temporary) => EXIT_TEMPORARY,
             _ => EXIT_FAILED,
         }
@@ -259,6 +261,7 @@ pub fn classify<'a>(failure: impl Into<Failure<'a>>) -> Kind {
         Failure::Outbox(_) => Kind::Outbox,
         Failure::Config(_) => Kind::Config,
         Failure::Password(_) => Kind::NoPassword,
+        Failure::Compose(ComposeError::Unencodable { .. }) => Kind::Unencodable,
         Failure::Compose(_) => Kind::Compose,
     }
 }
@@ -454,7 +457,8 @@ mod tests {
             | ComposeError::BadAddress { .. }
             | ComposeError::NoRecipient
             | ComposeError::Attachment { .. }
-            | ComposeError::Build { .. } => {}
+            | ComposeError::Build { .. }
+            | ComposeError::Unencodable { .. } => {}
         }
     }
 
@@ -504,6 +508,8 @@ mod tests {
             check(&e.to_string(), classify(&e), Kind::Compose);
             assert_eq!(classify(&e).exit_code(), EXIT_USAGE);
         }
+        let e = ComposeError::Unencodable { chars: vec!['①'] };
+        check(&e.to_string(), classify(&e), Kind::Unencodable);
     }
 
     /// The decisions the design's failure table makes, read off the kind.

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod failure;
 pub mod files;
 pub mod instance;
+pub mod jis;
 pub mod mailto;
 pub mod net;
 pub mod outbox;

@@ -203,3 +203,63 @@ fn servers_down_means_exit_75_and_nothing_claimed_sent() {
     assert!(run.stderr.contains("接続を拒否されました"), "{}", run.stderr);
     assert!(!run.stdout.contains("送信しました"), "{}", run.stdout);
 }
+
+/// Issue 12: with `charset = "iso-2022-jp"` the message goes through the real Postfix into the
+/// Maildir and an independent parser (Python's `email`) reads every header and body character
+/// back as written, half-width katakana made full-width. A character ISO-2022-JP cannot carry
+/// stops the send (exit 2, named); `--charset utf-8` sends it.
+#[test]
+fn iso_2022_jp_goes_through_postfix_and_decodes_identically() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.plain_config(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap().replace("display_name = \"山田 太郎\"\n", "display_name = \"山田 太郎\"\ncharset = \"iso-2022-jp\"\n");
+    std::fs::write(&config, text).unwrap();
+    let tok = token("jis");
+    let body = dir.path().join("body.txt");
+    std::fs::write(&body, format!("先生\n\nｶﾞｲﾀﾞﾝｽの資料です。{tok}\n長い行{}\n", "あ".repeat(400))).unwrap();
+    let subject = format!("期末ﾚﾎﾟｰﾄの提出（情報科学概論・第３回） {tok}");
+    let run = popsend(&config, Some(&s.pass), "ja", &["send", "--to", "花子 <teacher@example.net>", "--subject", &subject, "--body-file", body.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let raw = s.delivered(&tok);
+    assert!(raw.is_ascii());
+    let script = "import sys, json, email, email.policy\n\
+                  m = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.default)\n\
+                  print(json.dumps({'subject': str(m['subject']), 'from': m['from'].addresses[0].display_name, \
+                  'to': m['to'].addresses[0].display_name, 'charset': m.get_content_charset(), 'body': m.get_content()}))";
+    let mut python = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 is needed to read the message independently (tests/run.sh installs it)");
+    std::io::Write::write_all(python.stdin.as_mut().unwrap(), &raw).unwrap();
+    let out = python.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let read = String::from_utf8(out.stdout).unwrap();
+    let field = |name: &str| -> String {
+        let v: Vec<&str> = read.split(&format!("\"{name}\": \"")).collect();
+        let rest = v.get(1).unwrap_or_else(|| panic!("{name} missing: {read}"));
+        let end = rest.find("\", \"").or_else(|| rest.find("\"}")).unwrap();
+        rest[..end].to_owned()
+    };
+    // JSON escapes non-ASCII as \uXXXX: compare with the same escaping.
+    let json = |s: &str| s.chars().map(|c| if c.is_ascii() { c.to_string().replace('\n', "\\n") } else { format!("\\u{:04x}", c as u32) }).collect::<String>();
+    assert_eq!(field("charset"), "iso-2022-jp");
+    assert_eq!(field("subject"), json(&format!("期末レポートの提出（情報科学概論・第３回） {tok}")));
+    assert_eq!(field("from"), json("山田 太郎"));
+    assert_eq!(field("to"), json("花子"));
+    // Compared up to the line breaks that end the part (the MIME framing adds some).
+    assert_eq!(field("body").trim_end_matches("\\n"), json(&(format!("先生\n\nガイダンスの資料です。{tok}\n長い行") + &"あ".repeat(400))));
+
+    // ① cannot go in ISO-2022-JP: named, nothing queued; in UTF-8 it goes.
+    let tok2 = token("jis-refused");
+    let run = popsend(&config, Some(&s.pass), "ja", &["send", "--to", "teacher@example.net", "--subject", &format!("①番 {tok2}"), "--body-file", "/dev/null"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains("ISO-2022-JP") && run.stderr.contains("① (U+2460)") && run.stderr.contains("--charset utf-8"), "{}", run.all());
+    let run = popsend(&config, Some(&s.pass), "ja", &["send", "--charset", "utf-8", "--to", "teacher@example.net", "--subject", &format!("①番 {tok2}"), "--body-file", "/dev/null"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let raw = s.delivered(&tok2);
+    let m = MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(m.subject(), Some(format!("①番 {tok2}").as_str()));
+}

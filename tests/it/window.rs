@@ -139,7 +139,7 @@ fn sends(requests: &[Request]) -> Vec<(&Unsent, bool)> {
     requests
         .iter()
         .filter_map(|r| match r {
-            Request::Send { draft, now } => Some((&**draft, *now)),
+            Request::Send { draft, now, .. } => Some((&**draft, *now)),
             _ => None,
         })
         .collect()
@@ -310,4 +310,33 @@ fn the_status_bar_buttons_send_the_engines_commands() {
     click(&mut h, "POP認証");
     let requests = b.take();
     assert!(matches!(requests.as_slice(), [Request::Engine(Command::FlushNow), Request::Engine(Command::LoginNow)]), "{requests:?}");
+}
+
+/// ISO-2022-JP cannot carry a character: the message comes back to 作成 with the characters
+/// named, and 「UTF-8 で送る」 sends it again the way it was sent (at once), in UTF-8.
+#[test]
+fn characters_iso_2022_jp_cannot_carry_offer_utf8() {
+    use popsend::core::compose::Charset;
+    let _g = lock();
+    let b = started();
+    let mut h = harness(&b);
+    h.run_steps(2);
+    type_into(&mut h, "宛先", "hanako@example.net");
+    type_into(&mut h, "件名", "①番の件");
+    click(&mut h, "送信");
+    let requests = b.take();
+    let Some(Request::Send { draft, now: true, charset: None }) = requests.first() else { panic!("{requests:?}") };
+    assert!(h.query_by_label("UTF-8 で送る").is_none());
+    b.publish(|v| v.problem = Some(Problem::Failed(Described { kind: Kind::Unencodable, reply: None, detail: "ISO-2022-JP cannot carry: ① (U+2460)".into() })));
+    b.hand(Handed::ForCompose((**draft).clone()));
+    h.run_steps(3);
+    h.get_by_label_contains("ISO-2022-JP (従来の日本語メール) では送れない文字があるため");
+    h.get_by_label_contains("① (U+2460)");
+    assert_eq!(app(&h).compose.subject, "①番の件", "the message is back in 作成");
+    click(&mut h, "UTF-8 で送る");
+    let requests = b.take();
+    assert!(
+        matches!(requests.as_slice(), [Request::Send { draft, now: true, charset: Some(Charset::Utf8) }] if draft.subject == "①番の件"),
+        "{requests:?}"
+    );
 }
