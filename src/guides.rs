@@ -13,6 +13,8 @@ static EN: &str = include_str!("../assets/guides/en.toml");
 pub enum Era {
     Reference,
     Today,
+    /// Not a client: what an error code or a server's reply means, and what to do.
+    Errors,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -24,6 +26,9 @@ pub struct Guide {
     /// Extra words the search finds the client by (katakana names, abbreviations).
     #[serde(default)]
     pub search: String,
+    /// Where the facts come from (a document, a standard, the program's own UI text).
+    #[serde(default)]
+    pub sources: Vec<String>,
     #[serde(rename = "section")]
     pub sections: Vec<Section>,
 }
@@ -63,7 +68,22 @@ impl Guide {
                 out += &format!("    {}. {step}\n", i + 1);
             }
         }
+        if !self.sources.is_empty() {
+            out += &format!("\n  {}\n", crate::fl!("guide-sources", sources = self.sources.join("; ")));
+        }
         out
+    }
+}
+
+/// The page that explains a failure of this kind (its codes, the servers' words, what to do).
+pub fn page_for(kind: crate::core::failure::Kind) -> Option<&'static str> {
+    use crate::core::failure::Kind;
+    match kind {
+        Kind::RelayDenied | Kind::MessageRefused | Kind::Recipient => Some("error-relay-refused"),
+        Kind::SmtpAuthRequired => Some("error-auth-required"),
+        Kind::Port25Blocked | Kind::Offline | Kind::ConnectionRefused | Kind::Timeout | Kind::Dropped => Some("error-cannot-connect"),
+        Kind::WrongPassword | Kind::PopRefused | Kind::ApopRefused => Some("error-pop-login"),
+        _ => None,
     }
 }
 
@@ -119,6 +139,40 @@ mod tests {
         }
         let today: Vec<_> = all("ja").into_iter().filter(|g| g.era == Era::Today).map(|g| g.id).collect();
         assert_eq!(today, ["thunderbird", "outlook-classic", "new-outlook", "apple-mail", "becky-2"]);
+    }
+
+    /// Issue 12: the error pages are found by the codes and words students type, each says
+    /// where its facts come from, and each kind that has one points at a page that exists.
+    #[test]
+    fn error_pages_are_found_by_code_and_have_sources() {
+        use crate::core::failure::Kind;
+        for lang in ["ja", "en"] {
+            let guides = all(lang);
+            for (query, id) in [
+                ("0x800CCC78", "error-relay-refused"),
+                ("0x800CCC79", "error-relay-refused"),
+                ("554", "error-relay-refused"),
+                ("Relay access denied", "error-relay-refused"),
+                ("530", "error-auth-required"),
+                ("0x800CCC0E", "error-cannot-connect"),
+                ("OP25B", "error-cannot-connect"),
+                ("0x800CCC92", "error-pop-login"),
+            ] {
+                let found: Vec<_> = find(&guides, query).iter().map(|g| g.id.as_str()).collect();
+                assert!(found.contains(&id), "{lang}: {query} finds {found:?}");
+            }
+            for g in guides.iter().filter(|g| g.era == Era::Errors) {
+                assert!(!g.sources.is_empty(), "{lang}: {} has no source", g.id);
+                assert_eq!(g.sections.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["meaning", "next"], "{lang}: {}", g.id);
+            }
+            for kind in Kind::ALL {
+                if let Some(id) = page_for(*kind) {
+                    assert!(guides.iter().any(|g| g.id == id && g.era == Era::Errors), "{kind:?} → {id}");
+                }
+            }
+        }
+        assert_eq!(find(&all("ja"), "25番ポートブロック").len(), 1);
+        assert!(find(&all("ja"), "サブミッションポート").iter().any(|g| g.id == "error-cannot-connect"));
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub fn reason(kind: Kind) -> String {
         Kind::ApopUnusable => fl!("kind-apop"),
         Kind::RelayDenied => fl!("kind-relay-denied"),
         Kind::SmtpAuthNotOffered => fl!("kind-smtp-auth"),
+        Kind::SmtpAuthRequired => fl!("kind-smtp-auth-required"),
         Kind::SmtpCleartext => fl!("kind-smtp-cleartext"),
         Kind::SmtpRefused => fl!("kind-smtp-refused"),
         Kind::Recipient => fl!("kind-recipient"),
@@ -85,6 +86,7 @@ pub fn headline_and_next(kind: Kind) -> (String, String) {
         Kind::ApopUnusable => (fl!("err-apop"), fl!("err-apop-hint")),
         Kind::RelayDenied => (fl!("err-relay-denied"), fl!("err-relay-denied-hint")),
         Kind::SmtpAuthNotOffered => (fl!("err-smtp-auth"), fl!("err-smtp-auth-hint")),
+        Kind::SmtpAuthRequired => (fl!("err-smtp-auth-required"), fl!("err-smtp-auth-required-hint")),
         Kind::SmtpCleartext => (fl!("err-smtp-cleartext"), fl!("err-smtp-cleartext-hint")),
         Kind::SmtpTemporary => (fl!("err-smtp-temporary"), fl!("err-smtp-temporary-hint")),
         Kind::SmtpRefused => (fl!("err-smtp-refused"), fl!("err-smtp-refused-hint")),
@@ -112,6 +114,8 @@ pub struct Explained {
     pub reply: Option<String>,
     pub detail: Option<String>,
     pub next: Option<String>,
+    /// The 設定ガイド page that explains it (its codes, the servers' words).
+    pub page: Option<&'static str>,
 }
 
 impl Explained {
@@ -136,13 +140,16 @@ impl Explained {
         for line in self.lines() {
             out += &format!("  {line}\n");
         }
+        if let Some(id) = self.page {
+            out += &format!("  {}\n", fl!("see-guide", id = id));
+        }
         out
     }
 }
 
 pub fn explain(d: &Described) -> Explained {
     let (headline, next) = headline_and_next(d.kind);
-    Explained { headline, reply: d.reply.clone(), detail: (!d.detail.is_empty()).then(|| d.detail.clone()), next: Some(next) }
+    Explained { headline, reply: d.reply.clone(), detail: (!d.detail.is_empty()).then(|| d.detail.clone()), next: Some(next), page: crate::guides::page_for(d.kind) }
 }
 
 /// A duration as the countdown shows it: "mm:ss".

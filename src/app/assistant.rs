@@ -291,7 +291,9 @@ impl App {
         }
         if let Some((_, steps)) = &self.view.diagnosis {
             ui.separator();
-            egui::ScrollArea::vertical().show(ui, |ui| super::diagnose::steps_list(ui, steps, running));
+            if let Some(page) = egui::ScrollArea::vertical().show(ui, |ui| super::diagnose::steps_list(ui, steps, running)).inner {
+                self.show_guide(page);
+            }
         }
     }
 }

@@ -48,17 +48,21 @@ impl App {
             }
         let Some((running, steps)) = &self.view.diagnosis else { return };
         ui.separator();
-        egui::ScrollArea::vertical().show(ui, |ui| steps_list(ui, steps, *running));
+        if let Some(page) = egui::ScrollArea::vertical().show(ui, |ui| steps_list(ui, steps, *running)).inner {
+            self.show_guide(page);
+        }
     }
 }
 
-/// Each step as it ended (✓/×/–, the finding, the server's reply, the next thing to try), and the
-/// verdict once the test is over. Also the first-run assistant's third step.
-pub(super) fn steps_list(ui: &mut egui::Ui, steps: &[crate::core::diagnose::StepResult], running: bool) {
+/// Each step as it ended (✓/×/–, the finding, the server's reply, the next thing to try, and
+/// 「説明を見る」 where a page explains the failure), and the verdict once the test is over. Also
+/// the first-run assistant's third step. Returns the page asked for.
+pub(super) fn steps_list(ui: &mut egui::Ui, steps: &[crate::core::diagnose::StepResult], running: bool) -> Option<&'static str> {
+    let mut asked = None;
     for (i, r) in steps.iter().enumerate() {
         // ✓ and ×: the bundled fonts have these (not ✗, which the copied text uses).
         let (mark, color) = match r.finding {
-            Finding::Ok => ("✓", GOOD),
+            Finding::Ok | Finding::RelayAllowed => ("✓", GOOD),
             Finding::Skipped(_) => ("–", ui.visuals().weak_text_color()),
             _ => ("×", ERROR),
         };
@@ -74,12 +78,19 @@ pub(super) fn steps_list(ui: &mut egui::Ui, steps: &[crate::core::diagnose::Step
             for line in [t.reply, t.next].into_iter().flatten() {
                 ui.label(line);
             }
+            if let Finding::Failed(kind) = r.finding
+                && let Some(page) = crate::guides::page_for(kind)
+                && ui.small_button(fl!("gui-explain")).clicked()
+            {
+                asked = Some(page);
+            }
         });
     }
     if !running {
         ui.separator();
         ui.strong(diagnose_verdict(steps));
     }
+    asked
 }
 
 /// When port 25 did not answer and another port offered SMTP AUTH: that port (587 or 465).

@@ -7,6 +7,12 @@ use crate::guides::{self, Era};
 use super::App;
 
 impl App {
+    /// Opens 設定ガイド at one page (from 「説明を見る」).
+    pub(super) fn show_guide(&mut self, page: &str) {
+        self.guide_query = page.to_owned();
+        self.tab = super::Tab::Guides;
+    }
+
     pub(super) fn guides_view(&mut self, ui: &mut egui::Ui) {
         let lang = crate::i18n::current();
         if self.guides.as_ref().is_none_or(|(l, _)| *l != lang) {
@@ -25,7 +31,11 @@ impl App {
         }
         let searching = !self.guide_query.trim().is_empty();
         egui::ScrollArea::vertical().show(ui, |ui| {
-            for (era, title) in [(Era::Reference, fl!("guide-era-reference")), (Era::Today, fl!("guide-era-today"))] {
+            for (era, title) in [
+                (Era::Reference, fl!("guide-era-reference")),
+                (Era::Today, fl!("guide-era-today")),
+                (Era::Errors, fl!("guide-era-errors")),
+            ] {
                 let of_era: Vec<_> = found.iter().filter(|g| g.era == era).collect();
                 if of_era.is_empty() {
                     continue;
@@ -39,6 +49,9 @@ impl App {
                                 ui.label(format!("{}. {step}", i + 1));
                             }
                             ui.add_space(4.0);
+                        }
+                        if !g.sources.is_empty() {
+                            ui.weak(fl!("guide-sources", sources = g.sources.join("; ")));
                         }
                     });
                 }

@@ -116,10 +116,16 @@ impl App {
         ui.label(row_line(row, self.clock.now()));
         match &row.last_error {
             Some(e) => {
+                let page = crate::guides::page_for(e.kind);
                 let e = crate::words::explain(e);
                 ui.colored_label(ERROR, e.headline.as_str());
                 for line in e.lines() {
                     ui.label(line);
+                }
+                if let Some(page) = page
+                    && ui.small_button(fl!("gui-explain")).clicked()
+                {
+                    self.show_guide(page);
                 }
             }
             None => {

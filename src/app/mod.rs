@@ -227,7 +227,8 @@ impl App {
                 ui.selectable_value(&mut self.tab, Tab::Guides, fl!("gui-tab-guides")).on_hover_text("Ctrl+6");
             });
             ui.separator();
-            match &self.view.problem {
+            // A copy: its buttons change the window.
+            match &self.view.problem.clone() {
                 // Not an error: a first start. The assistant itself says what to do.
                 Some(Problem::SetupNeeded) if self.tab == Tab::Assistant => {}
                 Some(p @ Problem::SetupNeeded) => {
@@ -235,6 +236,12 @@ impl App {
                 }
                 Some(p) => {
                     ui.colored_label(ERROR, problem_text(p));
+                    if let Problem::Failed(d) = p
+                        && let Some(page) = crate::guides::page_for(d.kind)
+                        && ui.small_button(fl!("gui-explain")).clicked()
+                    {
+                        self.show_guide(page);
+                    }
                     // Characters ISO-2022-JP cannot carry: the message is back in 作成, and can go
                     // as UTF-8 instead, as the student chooses.
                     if matches!(p, Problem::Failed(d) if d.kind == crate::core::failure::Kind::Unencodable)

@@ -30,5 +30,5 @@ pub fn described(d: &Described) -> Failed {
 
 /// A failure of the command line itself (no such message, an unreadable body).
 pub fn simple(headline: String, exit: u8) -> Failed {
-    Failed { explained: Explained { headline, reply: None, detail: None, next: None }, exit }
+    Failed { explained: Explained { headline, reply: None, detail: None, next: None, page: None }, exit }
 }

@@ -102,6 +102,8 @@ kinds! {
     /// The SMTP server would not relay after the POP login.
     RelayDenied = "relay-denied", Temporary;
     SmtpAuthNotOffered = "smtp-auth", NeedsUser;
+    /// `530`: the server wants SMTP AUTH (receiving first will not help).
+    SmtpAuthRequired = "smtp-auth-required", NeedsUser;
     SmtpCleartext = "smtp-cleartext", NeedsUser;
     SmtpTemporary = "smtp-temporary", Temporary;
     /// The SMTP server refuses the connection or the login (5xx before any message).
@@ -246,6 +248,7 @@ pub fn classify<'a>(failure: impl Into<Failure<'a>>) -> Kind {
             SmtpError::Broken { .. } => Kind::Protocol,
             SmtpError::Unsendable { .. } => Kind::Unsendable,
             SmtpError::TooLarge { .. } | SmtpError::Rejected { code: 552, .. } => Kind::TooLarge,
+            SmtpError::Rejected { code: 530, .. } => Kind::SmtpAuthRequired,
             SmtpError::Rejected { code: 400..=499, .. } => Kind::SmtpTemporary,
             SmtpError::Rejected { stage: Stage::RcptTo(_), .. } => Kind::Recipient,
             SmtpError::Rejected { stage: Stage::MailFrom | Stage::RcptAll | Stage::Data | Stage::Message, .. } => Kind::MessageRefused,
@@ -397,6 +400,7 @@ mod tests {
             (smtp_rejected(Stage::Greeting, 554, "554 go away"), Kind::SmtpRefused),
             (smtp_rejected(Stage::StartTls, 554, "554 no tls"), Kind::SmtpRefused),
             (smtp_rejected(Stage::Auth, 535, "535 5.7.8 bad"), Kind::SmtpRefused),
+            (smtp_rejected(Stage::MailFrom, 530, "530 5.7.0 Authentication required"), Kind::SmtpAuthRequired),
             (SmtpError::Broken { stage: Stage::Message, detail: "eof".into() }, Kind::Dropped),
             (SmtpError::Broken { stage: Stage::Data, detail: "eof".into() }, Kind::Dropped),
             (SmtpError::Broken { stage: Stage::Greeting, detail: "eof".into() }, Kind::Protocol),

@@ -279,3 +279,19 @@ fn a_word_that_is_neither_command_nor_link_and_a_broken_link_are_usage_errors() 
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stdout.contains("No display"), "{}", run.stdout);
 }
+
+/// Issue 12: the codes students search for find their page on the command line too, with the
+/// page's sources; a send that fails points at the page that explains it.
+#[test]
+fn error_codes_find_their_page_and_a_failure_points_to_it() {
+    for (query, heading) in [("0x800CCC78", "送信を断られた"), ("OP25B", "接続できない"), ("530", "SMTP 認証が必要")] {
+        let out = finish(bin().env("POPSEND_LANG", "ja").args(["guide", query]).output().unwrap());
+        assert_eq!(out.code, 0, "{}", out.all());
+        assert!(out.stdout.contains(heading) && out.stdout.contains("出典: "), "{query}: {}", out.stdout);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path()); // ports 1 and 2: nothing answers
+    let run = popsend(&config, Some("pw"), "ja", &["send", "--to", "a@example.net", "--subject", "s", "--body-file", "/dev/null"]);
+    assert_eq!(run.code, 75, "{}", run.all());
+    assert!(run.stderr.contains("詳しくは: popsend guide error-cannot-connect"), "{}", run.all());
+}

@@ -218,6 +218,12 @@ fn a_waiting_row_explains_its_failure_as_the_command_line_does() {
         h.get_by_label(&line);
     }
     assert!(explained.lines().iter().any(|l| l.starts_with("次にすること")), "{explained:?}");
+    // 「説明を見る」 opens the page that explains it in 設定ガイド.
+    click(&mut h, "説明を見る");
+    assert_eq!(app(&h).tab, Tab::Guides);
+    assert_eq!(app(&h).guide_query, "error-relay-refused");
+    assert!(h.query_all_by_label_contains("0x800CCC78").count() >= 1);
+    h.get_by_label_contains("出典: ");
 }
 
 /// A core failure in the status line: the kind's Japanese headline, not the English detail alone.
