@@ -118,6 +118,8 @@ mod tests {
             assert_eq!(names, REFERENCE, "{lang}");
             for g in &guides {
                 assert!(!g.sections.is_empty() && g.sections.iter().all(|s| !s.steps.is_empty()), "{lang} {} has an empty section", g.id);
+                // Issue 12: every sentence checkable — each guide says where its facts come from.
+                assert!(g.sources.iter().any(|s| !s.trim().is_empty()), "{lang} {} has no source", g.id);
             }
         }
     }
@@ -139,6 +141,15 @@ mod tests {
         }
         let today: Vec<_> = all("ja").into_iter().filter(|g| g.era == Era::Today).map(|g| g.id).collect();
         assert_eq!(today, ["thunderbird", "outlook-classic", "new-outlook", "apple-mail", "becky-2"]);
+        // What is no longer true is said so: new Outlook cannot do POP before SMTP, Windows Mail
+        // is retired; classic Outlook's log-on choice needs the authentication tick first.
+        let ja = all("ja");
+        let text = |id: &str| ja.iter().find(|g| g.id == id).unwrap().text();
+        assert!(text("new-outlook").contains("POP before SMTP では送れません") && text("new-outlook").contains("2024 年 12 月 31 日"));
+        let outlook = text("outlook-classic");
+        assert!(outlook.find("まず「送信サーバー (SMTP) は認証が必要」").unwrap() < outlook.find("「メールを送信する前に受信メール サーバーにログオンする」を選び").unwrap());
+        let tb = text("thunderbird");
+        assert!(tb.contains("「未送信メッセージを送信」") && tb.contains("「新着メッセージを受信」") && tb.contains("「後で送信」") && tb.contains("起動時に新着メッセージがないか確認する"));
     }
 
     /// Issue 12: the error pages are found by the codes and words students type, each says

@@ -43,6 +43,9 @@ pub struct Preset {
     pub smtp_auth: Option<bool>,
     #[serde(default)]
     pub window_minutes: Option<f64>,
+    /// Where the preset's facts come from (a server's own notice), for a preset that states any.
+    #[serde(default)]
+    pub sources: Vec<String>,
     /// The mail domains this preset is for (subdomains included): the first-run assistant
     /// chooses it from the address alone.
     #[serde(default)]
