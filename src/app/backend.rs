@@ -42,7 +42,7 @@ pub enum Request {
     Inspect(Vec<PathBuf>),
     /// Open the system's file dialog; the chosen files are handed over (`Handed::Picked`).
     PickFiles,
-    /// A button of the engine's, passed on as it is: 「今すぐ送信」, 「POP認証」, 「再送」, 「削除」,
+    /// A button of the engine's, passed on as it is: 「今すぐ送信」, 「POP 認証」, 「再送」, 「削除」,
     /// 「編集」 (its draft is handed over, `Handed::ForCompose`).
     Engine(Command),
     /// Show a message read-only (`View::opened`).
@@ -861,7 +861,7 @@ mod tests {
     }
 
     /// Issue 11, defect 2: a worker that dies is started again and the window is told; after
-    /// `RESTARTS` deaths it stays stopped and says so — never a silent 「処理が混み合っています」.
+    /// `RESTARTS` deaths it stays stopped and says so — never a silent 「直前の操作をまだ処理しています」.
     #[test]
     fn a_worker_that_dies_is_restarted_and_then_reported() {
         let dir = tempfile::tempdir().unwrap();

@@ -224,7 +224,7 @@ pub enum Command {
     Retry(i64),
     /// 「削除」 (the UI has asked for confirmation).
     Delete(i64),
-    /// 「POP認証」: open the relay window now.
+    /// 「POP 認証」: open the relay window now.
     LoginNow,
     NetworkChanged,
     /// The state file changed outside the engine (接続テスト logged in): a new snapshot.
@@ -287,7 +287,7 @@ pub enum State {
     Idle,
     /// A flush runs (`force`: the user asked). `failures`: outbox errors in a row before it.
     Sending { force: bool, failures: u32 },
-    /// 「POP認証」 runs.
+    /// 「POP 認証」 runs.
     LoggingIn,
     /// The queue is paused under these settings (wrong password, untrusted certificate, …):
     /// nothing is sent until the user asks or the settings change.
@@ -391,7 +391,7 @@ type Running<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Done> + 'a
 /// The engine's loop. Runs until `Command::Shutdown` (or the channel closes): flushes due
 /// messages, wakes network-bound ones on interface changes or when the POP server answers again,
 /// and carries out commands — also while a flush or a login runs (a long send does not hold up
-/// 削除, 編集 or a new message; 今すぐ送信 and 「POP認証」 asked meanwhile run next). The flag in
+/// 削除, 編集 or a new message; 今すぐ送信 and 「POP 認証」 asked meanwhile run next). The flag in
 /// `d.stop` lets a flush in progress finish its current message and stop.
 pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Receiver<Command>, mut on_event: impl FnMut(Event)) {
     // Interface changes, where the platform can tell; polling and probing cover the rest.

@@ -16,7 +16,7 @@ fn no_command_prints_localized_help() {
     assert!(run.stdout.contains("送信"), "{}", run.stdout);
     assert!(run.stdout.contains("send") && run.stdout.contains("auth") && run.stdout.contains("status"));
     let run = finish(bin().env("POPSEND_LANG", "en").output().unwrap());
-    assert!(run.stdout.contains("Log in over POP only"), "{}", run.stdout);
+    assert!(run.stdout.contains("Only log in over POP"), "{}", run.stdout);
 }
 
 #[test]
@@ -81,7 +81,7 @@ fn status_without_login() {
     let config = good_config(dir.path());
     let run = popsend(&config, None, "ja", &["status"]);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert!(run.stdout.contains("まだPOP認証していません"), "{}", run.stdout);
+    assert!(run.stdout.contains("まだPOP 認証していません"), "{}", run.stdout);
 }
 
 #[test]

@@ -73,7 +73,7 @@ fn a_silent_smtp_port_25_gets_the_port_blocking_hint_and_the_auth_port_is_found(
     assert_eq!(run.code, 1, "{}", run.all());
     let m = marks(&run.stdout);
     assert_eq!(m[4].0, '✗', "{}", run.stdout);
-    assert!(run.stdout.contains("ポート 25") && run.stdout.contains("587"), "{}", run.stdout);
+    assert!(run.stdout.contains("25 番ポート") && run.stdout.contains("587"), "{}", run.stdout);
 
     // The same check in the core, pointed at the test server's submission port: it answers and
     // offers SMTP AUTH, and the hint says so.

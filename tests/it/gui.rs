@@ -353,7 +353,7 @@ fn the_connection_test_view_runs_every_step() {
     h.get_by_label("結果をコピー");
 }
 
-/// Closing the window while a message waits asks first; 「やめる」 keeps the window open. The
+/// Closing the window while a message waits asks first; 「キャンセル」 keeps the window open. The
 /// draft is saved at the close request, whatever the answer.
 #[test]
 fn closing_with_waiting_messages_asks_first() {
@@ -375,8 +375,8 @@ fn closing_with_waiting_messages_asks_first() {
     h.get_by_label_contains("まだ送っていないメッセージが 1 通");
     h.get_by_label("バックグラウンドで送信を続ける");
     h.get_by_label("終了する (次回起動時に送信)");
-    click(&mut h, "やめる");
-    assert!(h.query_by_label("バックグラウンドで送信を続ける").is_none(), "the question stayed after やめる");
+    click(&mut h, "キャンセル");
+    assert!(h.query_by_label("バックグラウンドで送信を続ける").is_none(), "the question stayed after キャンセル");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !std::fs::read_to_string(data.join("draft.toml")).is_ok_and(|t| t.contains("jiro@example.net")) {
         assert!(Instant::now() < deadline, "the draft was not saved at the close request");

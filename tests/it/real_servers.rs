@@ -35,7 +35,7 @@ fn send_logs_in_then_delivers_japanese_subject_and_attachment() {
         ],
     );
     assert_eq!(run.code, 0, "{}", run.all());
-    assert!(run.stdout.contains("POP認証に成功しました (APOP"), "{}", run.stdout);
+    assert!(run.stdout.contains("POP 認証に成功しました (APOP"), "{}", run.stdout);
     assert!(run.stdout.contains("送信しました"), "{}", run.stdout);
     assert!(run.stdout.contains("送信可能 残り"), "{}", run.stdout);
     assert_eq!(s.login_count(), logins + 1, "exactly one POP login");

@@ -159,7 +159,7 @@ fn send_later_hands_the_message_over_and_a_refusal_keeps_it() {
     b.refuse(true);
     click(&mut h, "後で送信");
     assert!(sends(&b.take()).is_empty());
-    h.get_by_label_contains("処理が混み合っています");
+    h.get_by_label_contains("直前の操作をまだ処理しています");
     assert_eq!(app(&h).compose.subject, "期末レポート", "a refused request emptied 作成");
     assert_eq!(app(&h).tab, Tab::Compose);
 
@@ -257,7 +257,7 @@ fn edit_asks_for_the_message_and_its_draft_comes_back_into_compose() {
     assert_eq!((app(&h).compose.to.as_str(), app(&h).compose.body.as_str()), ("hanako@example.net", "書きかけ"));
 }
 
-/// Closing with a message waiting asks first; やめる keeps the window, and the draft is handed
+/// Closing with a message waiting asks first; キャンセル keeps the window, and the draft is handed
 /// over for saving at the close request.
 #[test]
 fn closing_with_a_waiting_message_asks_and_hands_the_draft_over() {
@@ -278,9 +278,9 @@ fn closing_with_a_waiting_message_asks_and_hands_the_draft_over() {
         requests.iter().any(|r| matches!(r, Request::SaveDraft(d) if d.to == "jiro@example.net")),
         "the draft was not handed over at the close request: {requests:?}"
     );
-    click(&mut h, "やめる");
-    assert!(h.query_by_label("バックグラウンドで送信を続ける").is_none(), "the question stayed after やめる");
-    assert!(!b.take().iter().any(|r| matches!(r, Request::Shutdown { .. })), "やめる shut the backend down");
+    click(&mut h, "キャンセル");
+    assert!(h.query_by_label("バックグラウンドで送信を続ける").is_none(), "the question stayed after キャンセル");
+    assert!(!b.take().iter().any(|r| matches!(r, Request::Shutdown { .. })), "キャンセル shut the backend down");
 }
 
 /// A worker that died and was started again, or stopped for good, is told — not left to look
@@ -313,7 +313,7 @@ fn the_status_bar_buttons_send_the_engines_commands() {
     b.publish(|v| v.account = "taro@popsend.test".into());
     h.run_steps(2);
     click(&mut h, "今すぐ送信");
-    click(&mut h, "POP認証");
+    click(&mut h, "POP 認証");
     let requests = b.take();
     assert!(matches!(requests.as_slice(), [Request::Engine(Command::FlushNow), Request::Engine(Command::LoginNow)]), "{requests:?}");
 }
