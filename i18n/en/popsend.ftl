@@ -7,6 +7,16 @@ app-name = PopSend
 ## Command line: help
 
 cli-about = Does the "receive (POP login) first, then send" ritual for POP-before-SMTP servers.
+cli-usage-root = popsend [OPTIONS] [mailto:URL]
+    {"       "}popsend [OPTIONS] <COMMAND>
+cli-heading-usage = Usage
+cli-heading-commands = Commands
+cli-heading-options = Options
+cli-heading-arguments = Arguments
+cli-command-name = COMMAND
+cli-options-name = OPTIONS
+cli-help-help = Print this help
+cli-version-help = Print the version
 cli-config-help = Configuration file (default: popsend/config.toml in the OS config folder)
 cli-data-dir-help = Folder for saved state (default: the OS data folder)
 cli-send-about = Build a message, log in over POP, then send it

@@ -6,12 +6,22 @@ app-name = POP送信ヘルパー
 
 ## コマンドライン: ヘルプ
 
-cli-about = POP before SMTP のサーバーで、受信(POP 認証)してから送信する手順を自動で行います。
+cli-about = POP before SMTP のサーバーで、受信 (POP 認証) してから送信する手順を自動で行います。
+cli-usage-root = popsend [オプション] [mailto:URL]
+    {"       "}popsend [オプション] <コマンド>
+cli-heading-usage = 使い方
+cli-heading-commands = コマンド
+cli-heading-options = オプション
+cli-heading-arguments = 引数
+cli-command-name = コマンド
+cli-options-name = オプション
+cli-help-help = この説明を表示します
+cli-version-help = 版 (バージョン) を表示します
 cli-config-help = 設定ファイル (既定: OS の設定フォルダーの popsend/config.toml)
 cli-data-dir-help = 状態を保存するフォルダー (既定: OS のデータフォルダー)
 cli-send-about = メッセージを作成し、POP 認証してから送信します
 cli-auth-about = POP 認証だけを行い、送信できる時間を始めます (メールは受信しません)
-cli-status-about = 最後のPOP 認証と、送信できる時間の残りを表示します
+cli-status-about = 最後の POP 認証と、送信できる時間の残りを表示します
 cli-to-help = 宛先 (複数指定可)
 cli-cc-help = Cc (複数指定可)
 cli-bcc-help = Bcc (複数指定可。ヘッダーには書かれません)

@@ -122,14 +122,41 @@ struct IdArg {
     id: i64,
 }
 
+/// clap's own words (headings, the help and version flags, "[OPTIONS]") in the user's language;
+/// `name` is the subcommand's (empty for popsend itself).
+fn localized(cmd: clap::Command, name: &str) -> clap::Command {
+    use clap::{Arg, ArgAction};
+    let template = format!("{{before-help}}{{about-with-newline}}\n{}: {{usage}}\n\n{{all-args}}{{after-help}}", fl!("cli-heading-usage"));
+    let mut cmd = cmd
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .disable_help_subcommand(true)
+        .arg(Arg::new("help").short('h').long("help").action(ArgAction::Help).help(fl!("cli-help-help")))
+        .help_template(template)
+        .subcommand_help_heading(fl!("cli-heading-commands"))
+        .subcommand_value_name(fl!("cli-command-name"))
+        .mut_args(|a| {
+            let heading = if a.is_positional() { fl!("cli-heading-arguments") } else { fl!("cli-heading-options") };
+            a.help_heading(heading)
+        });
+    if !name.is_empty() {
+        // Its usage line as clap writes it, with clap's English placeholder in our words.
+        let mut probe = cmd.clone().bin_name(format!("popsend {name}"));
+        let usage = probe.render_usage().to_string();
+        let usage = usage.split_once(": ").map_or(usage.as_str(), |(_, u)| u).replace("[OPTIONS]", &format!("[{}]", fl!("cli-options-name")));
+        cmd = cmd.override_usage(usage);
+    }
+    cmd
+}
+
 /// The clap command with every description taken from the localized messages.
 fn command() -> clap::Command {
     let id = |s: clap::Command, about: String| s.about(about).mut_arg("id", |a| a.help(fl!("cli-id-help")));
-    Cli::command()
+    let cmd = Cli::command()
         .about(fl!("cli-about"))
         .mut_arg("config", |a| a.help(fl!("cli-config-help")))
         .mut_arg("data_dir", |a| a.help(fl!("cli-data-dir-help")))
-        .override_usage("popsend [OPTIONS] [mailto:URL]\n       popsend [OPTIONS] <COMMAND>")
+        .override_usage(fl!("cli-usage-root"))
         .after_help(fl!("cli-url-help"))
         .mut_subcommand("send", |s| {
             s.about(fl!("cli-send-about"))
@@ -140,7 +167,7 @@ fn command() -> clap::Command {
                 .mut_arg("body_file", |a| a.help(fl!("cli-body-file-help")))
                 .mut_arg("attach", |a| a.help(fl!("cli-attach-help")))
                 .mut_arg("later", |a| a.help(fl!("cli-later-help")))
-                .mut_arg("charset", |a| a.help(fl!("cli-charset-help")))
+                .mut_arg("charset", |a| a.help(fl!("cli-charset-help")).hide_possible_values(true))
         })
         .mut_subcommand("auth", |s| s.about(fl!("cli-auth-about")))
         .mut_subcommand("status", |s| s.about(fl!("cli-status-about")))
@@ -152,7 +179,14 @@ fn command() -> clap::Command {
         .mut_subcommand("delete", |s| id(s, fl!("cli-delete-about")))
         .mut_subcommand("guide", |s| s.about(fl!("cli-guide-about")).mut_arg("client", |a| a.help(fl!("cli-guide-client-help"))))
         .mut_subcommand("diagnose", |s| s.about(fl!("cli-diagnose-about")).mut_arg("skip_login", |a| a.help(fl!("cli-skip-login-help"))))
-        .mut_subcommand("watch", |s| s.about(fl!("cli-watch-about")).mut_arg("until_empty", |a| a.help(fl!("cli-until-empty-help"))))
+        .mut_subcommand("watch", |s| s.about(fl!("cli-watch-about")).mut_arg("until_empty", |a| a.help(fl!("cli-until-empty-help"))));
+    let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_owned()).collect();
+    let mut cmd = localized(cmd, "")
+        .arg(clap::Arg::new("version").short('V').long("version").action(clap::ArgAction::Version).help(fl!("cli-version-help")).help_heading(fl!("cli-heading-options")));
+    for name in names {
+        cmd = cmd.mut_subcommand(&name, |s| localized(s, &name));
+    }
+    cmd
 }
 
 pub fn main() -> ExitCode {

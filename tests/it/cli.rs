@@ -15,6 +15,15 @@ fn no_command_prints_localized_help() {
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(run.stdout.contains("送信"), "{}", run.stdout);
     assert!(run.stdout.contains("send") && run.stdout.contains("auth") && run.stdout.contains("status"));
+    // Issue 12: Japanese throughout, clap's own words included.
+    for heading in ["使い方: popsend [オプション]", "コマンド:", "オプション:", "この説明を表示します"] {
+        assert!(run.stdout.contains(heading), "{heading}: {}", run.stdout);
+    }
+    for english in ["Usage:", "Commands:", "Options:", "Print help", "Print this message", "[OPTIONS]"] {
+        assert!(!run.stdout.contains(english), "{english}: {}", run.stdout);
+    }
+    let sub = finish(bin().env("POPSEND_LANG", "ja").args(["send", "--help"]).output().unwrap());
+    assert!(sub.stdout.contains("使い方: popsend send [オプション]") && !sub.stdout.contains("possible values"), "{}", sub.stdout);
     let run = finish(bin().env("POPSEND_LANG", "en").output().unwrap());
     assert!(run.stdout.contains("Only log in over POP"), "{}", run.stdout);
 }
