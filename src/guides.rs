@@ -15,6 +15,8 @@ pub enum Era {
     Today,
     /// Not a client: what an error code or a server's reply means, and what to do.
     Errors,
+    /// Not a client: POP before SMTP explained for a newcomer, in one screen.
+    Basics,
 }
 
 #[derive(Debug, Clone, Deserialize)]

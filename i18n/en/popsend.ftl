@@ -381,6 +381,7 @@ guide-none = No guide matches "{ $query }". Choose one from the list.
 guide-era-reference = Mail clients of the reference notice (2000):
 guide-era-today = Today's mail clients:
 guide-era-errors = What errors mean (error codes, server replies):
+guide-era-basics = Start here:
 guide-sources = Sources: { $sources }
 gui-explain = Explain
 see-guide = More: popsend guide { $id }

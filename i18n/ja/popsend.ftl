@@ -381,6 +381,7 @@ guide-none = 「{ $query }」に当たるガイドはありません。一覧か
 guide-era-reference = 参考資料 (2000 年の案内) のメールソフト:
 guide-era-today = 今のメールソフト:
 guide-era-errors = エラーの意味 (エラーコード・サーバーの応答):
+guide-era-basics = はじめに:
 guide-sources = 出典: { $sources }
 gui-explain = 説明を見る
 see-guide = 詳しくは: popsend guide { $id }

@@ -32,6 +32,7 @@ impl App {
         let searching = !self.guide_query.trim().is_empty();
         egui::ScrollArea::vertical().show(ui, |ui| {
             for (era, title) in [
+                (Era::Basics, fl!("guide-era-basics")),
                 (Era::Reference, fl!("guide-era-reference")),
                 (Era::Today, fl!("guide-era-today")),
                 (Era::Errors, fl!("guide-era-errors")),

@@ -452,7 +452,12 @@ fn guide(query: &str) -> u8 {
     if !query.trim().is_empty() {
         tell!("{}", fl!("guide-none", query = query));
     }
-    for (era, title) in [(Era::Reference, fl!("guide-era-reference")), (Era::Today, fl!("guide-era-today")), (Era::Errors, fl!("guide-era-errors"))] {
+    for (era, title) in [
+        (Era::Basics, fl!("guide-era-basics")),
+        (Era::Reference, fl!("guide-era-reference")),
+        (Era::Today, fl!("guide-era-today")),
+        (Era::Errors, fl!("guide-era-errors")),
+    ] {
         say!("{title}");
         for g in all.iter().filter(|g| g.era == era) {
             say!("  {:<24} {}", g.id, g.name);
