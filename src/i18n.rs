@@ -107,6 +107,50 @@ mod tests {
         }
     }
 
+    /// Issue 12: no English words inside Japanese sentences. Every ASCII word of a Japanese
+    /// message (placeholders aside) is a protocol or product name, a code, or a config key or
+    /// command the user types — each on this list, which a new word must be added to knowingly.
+    #[test]
+    fn japanese_messages_hold_no_stray_english() {
+        const ALLOWED: &[&str] = &[
+            // protocols, codes, acronyms
+            "APOP", "AUTH", "8BITMIME", "EHLO", "ID", "IP", "IPv4", "IPv4/IPv6", "IPv6", "ISO-2022-JP", "ISP", "OK", "OP25B", "OS",
+            "POP", "POP3", "SMTP", "SMTPUTF8", "SSL/TLS", "STARTTLS", "STLS", "STLS/POP3S", "TLS", "URL", "USER/PASS", "UTF-8",
+            "Cc", "Bcc", "Ctrl-C", "OpenGL", "README",
+            // names: the technique, products
+            "before", "Becky", "Outlook", "popsend", "mailto",
+            // what the user types: config sections, keys and values, commands, files, search examples
+            "account", "allow_plaintext_password", "auth", "auto", "body-file", "ca_file", "charset", "en", "flush", "guide", "help",
+            "host", "id", "iso-2022-jp", "ja", "name", "password_command", "pop", "popsend/config.toml", "port", "preset", "queue",
+            "security", "send", "sent", "show", "smtp", "starttls", "tls", "true", "username", "utf-8", "becky", "thunderbird",
+            "POPSEND_PASSWORD",
+        ];
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(root.join("i18n/ja/popsend.ftl")).unwrap();
+        let mut stray = Vec::new();
+        for line in text.lines().filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_lowercase())) {
+            let Some((id, value)) = line.split_once(" = ") else { continue };
+            // Placeholders out: `{ $name }`, `{"…"}`.
+            let mut plain = String::new();
+            let mut depth = 0;
+            for c in value.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    c if depth == 0 => plain.push(c),
+                    _ => {}
+                }
+            }
+            let words = plain.split(|c: char| !(c.is_ascii_alphanumeric() || "_./+-".contains(c)));
+            for w in words.map(|w| w.trim_matches(|c: char| ".-/+".contains(c))).filter(|w| w.chars().any(|c| c.is_ascii_alphabetic())) {
+                if !ALLOWED.contains(&w) {
+                    stray.push(format!("{id}: {w}"));
+                }
+            }
+        }
+        assert!(stray.is_empty(), "English inside Japanese messages: {stray:?}");
+    }
+
     /// No message is left behind when the code stops using it.
     #[test]
     fn every_message_is_used() {
