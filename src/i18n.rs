@@ -149,6 +149,9 @@ mod tests {
             }
         }
         assert!(stray.is_empty(), "English inside Japanese messages: {stray:?}");
+        // Nor the English dash: Japanese punctuation or brackets instead.
+        let dashed: Vec<&str> = text.lines().filter(|l| !l.starts_with('#') && l.contains(['—', '–'])).collect();
+        assert!(dashed.is_empty(), "English dashes in Japanese messages: {dashed:?}");
     }
 
     /// No message is left behind when the code stops using it.
