@@ -376,6 +376,14 @@ set-presets-unreadable = Cannot read your presets: { $detail }. The built-in pre
 
 ## Setup guides
 cli-guide-about = Show the setup guide for a mail client (no argument: the list)
+cli-sendmail-about = Take a message on standard input the way sendmail does, put it in the outbox and send it (for mutt, git send-email, scripts)
+cli-sendmail-after = From another program, set its sendmail command to "popsend sendmail" (mutt: set sendmail="popsend sendmail"; git: git config sendemail.sendmailcmd "popsend sendmail"). For a program that can only call a program named sendmail, put a link to popsend named sendmail on its path (for example ln -s "$(command -v popsend)" ~/bin/sendmail). Exits 0 when sent, 75 when the message stays in the outbox (offline, for instance).
+cli-sendmail-t-help = Also take the recipients from the message's To, Cc and Bcc (Bcc leaves the headers)
+cli-sendmail-i-help = Do not end the message at a line with a single "." (popsend never does)
+cli-sendmail-o-help = A sendmail option (-oi and the like: accepted and ignored)
+cli-sendmail-f-help = The sender's address (envelope; [account] address from the settings if left out)
+cli-sendmail-name-help = The sender's name, for a From header the message lacks
+cli-sendmail-rcpt-help = Recipients (several allowed)
 cli-guide-client-help = Part of a mail client's name, or its id (e.g. becky, thunderbird)
 guide-none = No guide matches "{ $query }". Choose one from the list.
 guide-era-reference = Mail clients of the reference notice (2000):

@@ -376,6 +376,14 @@ set-presets-unreadable = 自分用のプリセットを読めません: { $detai
 
 ## 設定ガイド
 cli-guide-about = メールソフトごとの設定ガイドを表示します (引数なしで一覧)
+cli-sendmail-about = sendmail と同じ使い方で、標準入力のメッセージを送信トレイに入れて送ります (mutt、git send-email、スクリプト向け)
+cli-sendmail-after = 他のプログラムからは、sendmail コマンドの設定を「popsend sendmail」にします (mutt では「set sendmail="popsend sendmail"」、git では「git config sendemail.sendmailcmd "popsend sendmail"」)。sendmail という名前でしか呼べないプログラムには、popsend へのリンクを sendmail という名前で置きます (例:「ln -s "$(command -v popsend)" ~/bin/sendmail」)。送れたら 0、オフラインなどで送信トレイに残ったら 75 で終わります。
+cli-sendmail-t-help = 宛先をメッセージの To・Cc・Bcc からも読みます (Bcc はヘッダーから外します)
+cli-sendmail-i-help = 1 行だけの「.」でメッセージを終わらせません (いつもそうしています)
+cli-sendmail-o-help = sendmail のオプション (-oi など。受け取って無視します)
+cli-sendmail-f-help = 送信者のアドレス (エンベロープ。省略すると設定の [account] address)
+cli-sendmail-name-help = From ヘッダーがないときに付ける送信者の名前
+cli-sendmail-rcpt-help = 宛先 (複数指定可)
 cli-guide-client-help = メールソフトの名前の一部か ID (例: becky, thunderbird)
 guide-none = 「{ $query }」に当たるガイドはありません。一覧から選んでください。
 guide-era-reference = 参考資料 (2000 年の案内) のメールソフト:

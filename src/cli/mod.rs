@@ -73,10 +73,28 @@ enum Command {
     Watch(WatchArgs),
     Diagnose(DiagnoseArgs),
     Guide(GuideArgs),
+    Sendmail(SendmailArgs),
     /// Any other word: a `mailto:` link to open in 作成 (what a browser or the desktop hands
     /// over), or a mistake.
     #[command(external_subcommand)]
     Other(Vec<String>),
+}
+
+/// sendmail's calling convention, as mutt, git send-email and scripts use it.
+#[derive(Args, Debug)]
+struct SendmailArgs {
+    #[arg(short = 't')]
+    from_headers: bool,
+    #[arg(short = 'i')]
+    ignore_dots: bool,
+    #[arg(short = 'o', value_name = "OPTION")]
+    options: Vec<String>,
+    #[arg(short = 'f', value_name = "ADDR")]
+    sender: Option<String>,
+    #[arg(short = 'F', value_name = "NAME")]
+    full_name: Option<String>,
+    #[arg(value_name = "ADDR")]
+    recipients: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -179,7 +197,17 @@ fn command() -> clap::Command {
         .mut_subcommand("delete", |s| id(s, fl!("cli-delete-about")))
         .mut_subcommand("guide", |s| s.about(fl!("cli-guide-about")).mut_arg("client", |a| a.help(fl!("cli-guide-client-help"))))
         .mut_subcommand("diagnose", |s| s.about(fl!("cli-diagnose-about")).mut_arg("skip_login", |a| a.help(fl!("cli-skip-login-help"))))
-        .mut_subcommand("watch", |s| s.about(fl!("cli-watch-about")).mut_arg("until_empty", |a| a.help(fl!("cli-until-empty-help"))));
+        .mut_subcommand("watch", |s| s.about(fl!("cli-watch-about")).mut_arg("until_empty", |a| a.help(fl!("cli-until-empty-help"))))
+        .mut_subcommand("sendmail", |s| {
+            s.about(fl!("cli-sendmail-about"))
+                .after_help(fl!("cli-sendmail-after"))
+                .mut_arg("from_headers", |a| a.help(fl!("cli-sendmail-t-help")))
+                .mut_arg("ignore_dots", |a| a.help(fl!("cli-sendmail-i-help")))
+                .mut_arg("options", |a| a.help(fl!("cli-sendmail-o-help")))
+                .mut_arg("sender", |a| a.help(fl!("cli-sendmail-f-help")))
+                .mut_arg("full_name", |a| a.help(fl!("cli-sendmail-name-help")))
+                .mut_arg("recipients", |a| a.help(fl!("cli-sendmail-rcpt-help")))
+        });
     let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_owned()).collect();
     let mut cmd = localized(cmd, "")
         .arg(clap::Arg::new("version").short('V').long("version").action(clap::ArgAction::Version).help(fl!("cli-version-help")).help_heading(fl!("cli-heading-options")));
@@ -194,7 +222,12 @@ pub fn main() -> ExitCode {
     attach_console();
     crate::i18n::init(std::env::var("POPSEND_LANG").ok().as_deref());
     let mut cmd = command();
-    let matches = match cmd.try_get_matches_from_mut(std::env::args_os()) {
+    // Called through a link named sendmail: sendmail's arguments follow.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.first().and_then(|a| std::path::Path::new(a).file_stem()).is_some_and(|n| n == "sendmail") {
+        args.insert(1, "sendmail".into());
+    }
+    let matches = match cmd.try_get_matches_from_mut(args) {
         Ok(m) => m,
         Err(e) => {
             let _ = e.print();
@@ -339,6 +372,24 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
         if args.later {
             return Ok(EXIT_OK);
         }
+        outbox = Some(ob);
+        queued = Some(id);
+    }
+    if let Command::Sendmail(args) = &command {
+        // The message as the program wrote it, stored before anything else happens.
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(std::io::stdin(), crate::core::submission::MAX_MESSAGE as u64 + 1), &mut raw)
+            .map_err(|e| explain::simple(fl!("err-body", detail = format!("stdin: {e}")), EXIT_USAGE))?;
+        let handed = crate::core::submission::Handed {
+            from: args.sender.as_deref(),
+            full_name: args.full_name.as_deref(),
+            recipients: &args.recipients,
+            from_headers: args.from_headers,
+        };
+        let p = crate::core::submission::prepare(&raw, &handed, &config.account.address, clock.now()).map_err(|e| explain::failure(&e))?;
+        let ob = open_outbox(paths)?;
+        let id = ob.enqueue(&p.outgoing, &p.subject, &p.to, clock.now()).map_err(|e| explain::failure(&e))?;
+        say!("{}", fl!("queued-one", id = id, msgid = p.outgoing.message_id.as_str()));
         outbox = Some(ob);
         queued = Some(id);
     }

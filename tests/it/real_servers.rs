@@ -263,3 +263,58 @@ fn iso_2022_jp_goes_through_postfix_and_decodes_identically() {
     let m = MessageParser::default().parse(&raw).unwrap();
     assert_eq!(m.subject(), Some(format!("①番 {tok2}").as_str()));
 }
+
+/// Issue 13's `popsend sendmail`: a message piped in the way mutt or git send-email pipe it goes
+/// out through the real servers with its headers as written (Bcc taken out, a missing From and
+/// Message-ID added, a line starting with a dot kept), also when popsend is called through a
+/// link named sendmail; offline it stays in the outbox and the exit code is 75.
+#[test]
+fn sendmail_takes_a_message_as_written_and_sends_it() {
+    use std::io::Write as _;
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.plain_config(dir.path());
+    let run = |program: &std::path::Path, config: &std::path::Path, args: &[&str], message: &str| {
+        let mut child = std::process::Command::new(program)
+            .arg("--config")
+            .arg(config)
+            .arg("--data-dir")
+            .arg(config.parent().unwrap().join("data"))
+            .args(args)
+            .env("POPSEND_PASSWORD", &s.pass)
+            .env("POPSEND_LANG", "ja")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(message.as_bytes()).unwrap();
+        crate::support::finish(child.wait_with_output().unwrap())
+    };
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_popsend"));
+    let tok = token("sendmail");
+    let message = format!("To: Teacher <teacher@example.net>\nBcc: hidden@example.org\nSubject: patch {tok}\nX-Signed: keep me as I am\n\nbody\n.leading dot line\n");
+    let out = run(&bin, &config, &["sendmail", "-t", "-oi", "-F", "山田 太郎"], &message);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let raw = String::from_utf8(s.delivered(&tok)).unwrap();
+    assert!(raw.contains(&format!("Subject: patch {tok}\n")) && raw.contains("X-Signed: keep me as I am\n"), "{raw}");
+    assert!(!raw.contains("Bcc:") && !raw.contains("hidden@example.org\n"), "{raw}");
+    assert!(raw.contains("\n.leading dot line\n"), "the dot line came through: {raw}");
+    assert!(raw.contains("Message-ID: <") && raw.contains("From: =?UTF-8?B?"), "{raw}");
+
+    // Through a link named sendmail, recipients as arguments.
+    let link = dir.path().join("sendmail");
+    std::os::unix::fs::symlink(&bin, &link).unwrap();
+    let tok2 = token("sendmail-link");
+    let out = run(&link, &config, &["-oi", "teacher@example.net"], &format!("Subject: {tok2}\n\nhi\n"));
+    assert_eq!(out.code, 0, "{}", out.all());
+    s.delivered(&tok2);
+
+    // Offline: stored, exit 75, waiting in the outbox.
+    let offline_dir = tempfile::tempdir().unwrap();
+    let offline = s.config(offline_dir.path(), "port = 1", "port = 2", "");
+    let out = run(&bin, &offline, &["sendmail", "-t"], "To: teacher@example.net\nSubject: later\n\nhi\n");
+    assert_eq!(out.code, 75, "{}", out.all());
+    let q = popsend(&offline, None, "ja", &["queue"]);
+    assert!(q.stdout.contains("later") && q.stdout.contains("送信待ち"), "{}", q.stdout);
+}

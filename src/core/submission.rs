@@ -1,0 +1,226 @@
+//! A message another mail program hands over as it is (`popsend sendmail`, as mutt, git
+//! send-email and scripts call sendmail): its envelope from what the program said (recipients
+//! given, or with `-t` those of To/Cc/Bcc), a missing Date, Message-ID or From added, Bcc taken
+//! out of the headers when the recipients come from them, line ends made CRLF — and nothing else
+//! in the message changed (no re-encoding, so a signature still holds). Pure bytes work; reads
+//! nothing, sends nothing.
+
+use std::time::SystemTime;
+
+use lettre::Address;
+use lettre::address::Envelope;
+use lettre::message::Mailboxes;
+
+use crate::core::compose::{ComposeError, Outgoing};
+
+/// The most a handed-over message may be.
+pub const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// What the program said besides the message.
+#[derive(Debug, Clone, Default)]
+pub struct Handed<'a> {
+    /// The envelope sender (`-f`); the account's address when `None`.
+    pub from: Option<&'a str>,
+    /// The sender's name for an added From header (`-F`).
+    pub full_name: Option<&'a str>,
+    /// Recipients given as arguments.
+    pub recipients: &'a [String],
+    /// `-t`: the recipients are also those of To, Cc and Bcc (and Bcc leaves the headers).
+    pub from_headers: bool,
+}
+
+/// The message as the outbox keeps it, and its subject and listed recipients for 送信トレイ.
+#[derive(Debug)]
+pub struct Prepared {
+    pub outgoing: Outgoing,
+    pub subject: String,
+    pub to: String,
+}
+
+/// One header field: its name and its whole value (folded lines joined), and where it is.
+struct Field {
+    name: String,
+    value: String,
+    start: usize,
+    end: usize,
+}
+
+/// The header fields of `head` (CRLF lines).
+fn fields(head: &str) -> Vec<Field> {
+    let mut out: Vec<Field> = Vec::new();
+    let mut at = 0;
+    for line in head.split_inclusive("\r\n") {
+        let start = at;
+        at += line.len();
+        let text = line.trim_end_matches("\r\n");
+        if text.starts_with([' ', '\t']) {
+            if let Some(last) = out.last_mut() {
+                last.value.push(' ');
+                last.value.push_str(text.trim());
+                last.end = at;
+            }
+            continue;
+        }
+        if let Some((name, value)) = text.split_once(':') {
+            out.push(Field { name: name.trim().to_ascii_lowercase(), value: value.trim().to_owned(), start, end: at });
+        }
+    }
+    out
+}
+
+fn bad(reason: impl Into<String>) -> ComposeError {
+    ComposeError::Build { reason: reason.into() }
+}
+
+/// Prepares `raw` for the outbox. `account` is the configured address, `now` the Date if none.
+pub fn prepare(raw: &[u8], handed: &Handed<'_>, account: &str, now: SystemTime) -> Result<Prepared, ComposeError> {
+    if raw.len() > MAX_MESSAGE {
+        return Err(bad(format!("the message is larger than {} MB", MAX_MESSAGE / (1024 * 1024))));
+    }
+    // CRLF line ends, as SMTP wants them; a lone CR or LF becomes CRLF.
+    let mut crlf = Vec::with_capacity(raw.len() + raw.len() / 32);
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'\r' if raw.get(i + 1) == Some(&b'\n') => {
+                crlf.extend_from_slice(b"\r\n");
+                i += 1;
+            }
+            b'\r' | b'\n' => crlf.extend_from_slice(b"\r\n"),
+            b => crlf.push(b),
+        }
+        i += 1;
+    }
+    let split = crlf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2);
+    let (head_bytes, body) = match split {
+        Some(p) => (&crlf[..p], &crlf[p..]),
+        // Headers only (no body).
+        None => (&crlf[..], &b"\r\n"[..]),
+    };
+    let head = std::str::from_utf8(head_bytes).map_err(|_| bad("the header is not text (UTF-8)"))?;
+    let fields = fields(head);
+    let value = |name: &str| fields.iter().find(|f| f.name == name).map(|f| f.value.clone());
+
+    let mut rcpts: Vec<Address> = Vec::new();
+    let mut add = |list: &str, what: &'static str| -> Result<(), ComposeError> {
+        let boxes: Mailboxes =
+            list.parse().map_err(|e| ComposeError::BadAddress { field: what, value: list.to_owned(), reason: format!("{e}") })?;
+        for m in boxes {
+            if !rcpts.iter().any(|a| a.to_string().eq_ignore_ascii_case(&m.email.to_string())) {
+                rcpts.push(m.email);
+            }
+        }
+        Ok(())
+    };
+    for r in handed.recipients {
+        add(r, "recipient")?;
+    }
+    if handed.from_headers {
+        for (name, what) in [("to", "To"), ("cc", "Cc"), ("bcc", "Bcc")] {
+            for f in fields.iter().filter(|f| f.name == name && !f.value.is_empty()) {
+                add(&f.value, what)?;
+            }
+        }
+    }
+    if rcpts.is_empty() {
+        return Err(ComposeError::NoRecipient);
+    }
+    let sender = handed.from.unwrap_or(account);
+    let from_addr: Address = sender.parse().map_err(|e| ComposeError::BadAddress { field: "From", value: sender.to_owned(), reason: format!("{e}") })?;
+    let envelope = Envelope::new(Some(from_addr.clone()), rcpts.clone()).map_err(|e| bad(e.to_string()))?;
+
+    // The header as handed over, Bcc out when the recipients came from it.
+    let mut out_head = String::with_capacity(head.len() + 200);
+    let mut at = 0;
+    for f in fields.iter().filter(|f| handed.from_headers && f.name == "bcc") {
+        out_head.push_str(&head[at..f.start]);
+        at = f.end;
+    }
+    out_head.push_str(&head[at..]);
+    let message_id = match value("message-id") {
+        Some(id) => id,
+        None => {
+            let id = format!("<{}.popsend@{}>", uuid::Uuid::new_v4().simple(), from_addr.domain());
+            out_head.push_str(&format!("Message-ID: {id}\r\n"));
+            id
+        }
+    };
+    if value("date").is_none() {
+        let date = chrono::DateTime::<chrono::Utc>::from(now).to_rfc2822();
+        out_head.push_str(&format!("Date: {date}\r\n"));
+    }
+    if value("from").is_none() {
+        let from = match handed.full_name.filter(|n| !n.trim().is_empty()) {
+            Some(name) => format!("{} <{from_addr}>", crate::core::compose::rfc2047_words(name.trim())),
+            None => from_addr.to_string(),
+        };
+        out_head.push_str(&format!("From: {from}\r\n"));
+    }
+    let mut raw_out = out_head.into_bytes();
+    raw_out.extend_from_slice(body);
+    let listed = ["to", "cc"].iter().filter_map(|n| value(n)).collect::<Vec<_>>().join(", ");
+    Ok(Prepared {
+        outgoing: Outgoing { raw: raw_out, envelope, message_id },
+        subject: value("subject").unwrap_or_default(),
+        to: if listed.is_empty() { rcpts.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ") } else { listed },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MESSAGE: &str = "From: Taro <taro@example.ac.jp>\nTo: hanako@example.net\nCc: Jiro <jiro@example.org>\nBcc: secret@example.com\nSubject: =?UTF-8?B?44Os44Od44O844OI?=\nX-Signed: keep me\n\nbody line\n.leading dot\n";
+
+    fn t0() -> SystemTime {
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000)
+    }
+
+    #[test]
+    fn with_t_the_headers_give_the_recipients_and_bcc_leaves() {
+        let handed = Handed { from_headers: true, ..Handed::default() };
+        let p = prepare(MESSAGE.as_bytes(), &handed, "taro@example.ac.jp", t0()).unwrap();
+        let to: Vec<String> = p.outgoing.envelope.to().iter().map(|a| a.to_string()).collect();
+        assert_eq!(to, ["hanako@example.net", "jiro@example.org", "secret@example.com"]);
+        let text = String::from_utf8(p.outgoing.raw.clone()).unwrap();
+        assert!(!text.contains("Bcc") && !text.contains("secret@example.com"), "{text}");
+        // Nothing else changed: every other header and the body, byte for byte (CRLF).
+        for kept in ["From: Taro <taro@example.ac.jp>\r\n", "Subject: =?UTF-8?B?44Os44Od44O844OI?=\r\n", "X-Signed: keep me\r\n", "\r\n\r\nbody line\r\n.leading dot\r\n"] {
+            assert!(text.contains(kept), "{kept:?} in {text:?}");
+        }
+        assert!(text.contains("Message-ID: <") && text.contains("Date: "), "{text}");
+        assert_eq!(p.outgoing.envelope.from().unwrap().to_string(), "taro@example.ac.jp");
+        assert_eq!(p.to, "hanako@example.net, Jiro <jiro@example.org>");
+    }
+
+    #[test]
+    fn without_t_only_the_arguments_and_the_headers_stay() {
+        let rcpts = vec!["list@example.net".to_owned()];
+        let handed = Handed { recipients: &rcpts, from: Some("bounce@example.ac.jp"), ..Handed::default() };
+        let p = prepare(MESSAGE.as_bytes(), &handed, "taro@example.ac.jp", t0()).unwrap();
+        let to: Vec<String> = p.outgoing.envelope.to().iter().map(|a| a.to_string()).collect();
+        assert_eq!(to, ["list@example.net"]);
+        assert_eq!(p.outgoing.envelope.from().unwrap().to_string(), "bounce@example.ac.jp");
+        assert!(String::from_utf8(p.outgoing.raw).unwrap().contains("Bcc: secret@example.com"), "without -t the message is as given");
+    }
+
+    #[test]
+    fn what_is_missing_is_added_and_a_given_message_id_is_kept() {
+        let handed = Handed { full_name: Some("山田 太郎"), from_headers: true, ..Handed::default() };
+        let p = prepare(b"To: a@example.net\nMessage-ID: <given@example>\n\nhi\n", &handed, "taro@example.ac.jp", t0()).unwrap();
+        let text = String::from_utf8(p.outgoing.raw.clone()).unwrap();
+        assert_eq!(p.outgoing.message_id, "<given@example>");
+        assert_eq!(text.matches("Message-ID").count(), 1);
+        assert!(text.contains("From: =?UTF-8?B?") && text.contains("<taro@example.ac.jp>"), "{text}");
+        assert!(text.contains("Date: Fri, 15 Jan 2027"), "{text}");
+    }
+
+    #[test]
+    fn no_recipient_or_a_bad_address_is_an_error_naming_it() {
+        let handed = Handed::default();
+        assert!(matches!(prepare(b"Subject: x\n\nhi\n", &handed, "taro@example.ac.jp", t0()), Err(ComposeError::NoRecipient)));
+        let rcpts = vec!["not an address".to_owned()];
+        let handed = Handed { recipients: &rcpts, ..Handed::default() };
+        assert!(matches!(prepare(b"Subject: x\n\nhi\n", &handed, "taro@example.ac.jp", t0()), Err(ComposeError::BadAddress { .. })));
+    }
+}
