@@ -106,7 +106,7 @@ pub fn prepare(raw: &[u8], handed: &Handed<'_>, account: &str, now: SystemTime) 
         let boxes: Mailboxes =
             list.parse().map_err(|e| ComposeError::BadAddress { field: what, value: list.to_owned(), reason: format!("{e}") })?;
         for m in boxes {
-            if !rcpts.iter().any(|a| a.as_ref().eq_ignore_ascii_case(m.email.as_ref())) {
+            if !rcpts.iter().any(|a: &Address| AsRef::<str>::as_ref(a).eq_ignore_ascii_case(m.email.as_ref())) {
                 rcpts.push(m.email);
             }
         }
