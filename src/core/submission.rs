@@ -91,8 +91,17 @@ pub fn prepare(raw: &[u8], handed: &Handed<'_>, account: &str, now: SystemTime) 
         }
         i += 1;
     }
+    // A first line that is no header field ("Name: value") means there is no header at all:
+    // everything is body.
+    let first = crlf.split(|b| *b == b'\n').next().unwrap_or_default();
+    let looks_like_field = first.iter().position(|b| *b == b':').is_some_and(|c| c > 0 && !first[..c].iter().any(|b| b.is_ascii_whitespace()));
     let split = crlf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2);
+    let with_blank;
     let (head_bytes, body) = match split {
+        _ if !looks_like_field => {
+            with_blank = [&b"\r\n"[..], &crlf].concat();
+            (&b""[..], with_blank.as_slice())
+        }
         Some(p) => (&crlf[..p], &crlf[p..]),
         // Headers only (no body).
         None => (&crlf[..], &b"\r\n"[..]),
@@ -213,6 +222,19 @@ mod tests {
         assert_eq!(text.matches("Message-ID").count(), 1);
         assert!(text.contains("From: =?UTF-8?B?") && text.contains("<taro@example.ac.jp>"), "{text}");
         assert!(text.contains("Date: Fri, 15 Jan 2027"), "{text}");
+    }
+
+    /// A message with no header at all (a script piping plain text) is all body: its first line
+    /// does not turn into a header.
+    #[test]
+    fn plain_text_without_a_header_is_all_body() {
+        let rcpts = vec!["a@example.net".to_owned()];
+        let handed = Handed { recipients: &rcpts, ..Handed::default() };
+        let p = prepare(b"hello there\nsecond line\n", &handed, "taro@example.ac.jp", t0()).unwrap();
+        let text = String::from_utf8(p.outgoing.raw).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("Message-ID: <") && !head.contains("hello"), "{text:?}");
+        assert_eq!(body, "hello there\r\nsecond line\r\n");
     }
 
     #[test]
