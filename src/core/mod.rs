@@ -24,6 +24,7 @@ pub mod presets;
 pub mod retry;
 pub mod secrets;
 pub mod smtp;
+pub mod smtpd;
 pub mod submission;
 pub mod window;
 

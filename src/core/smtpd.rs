@@ -1,0 +1,381 @@
+//! The local submission server: other mail programs on this computer send through popsend by
+//! pointing their outgoing server at it. It speaks ESMTP on loopback only (127.0.0.1 and ::1,
+//! whatever the config says), asks for the local user name and password popsend generated (AUTH
+//! PLAIN or LOGIN) unless the config turns that off, takes the envelope as the program gives it,
+//! and answers `250` only once the message is in the outbox (committed); popsend's engine then
+//! sends it like any other. Bounded everywhere: line length, recipients, message size,
+//! connections and idle time; a bare CR or LF in the message is refused (SMTP smuggling), and a
+//! program that drops mid-message leaves nothing behind. No wording for the user here, no
+//! sending.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+
+/// The longest command line taken (RFC 5321 allows 512; a little room for long addresses).
+const MAX_LINE: usize = 2048;
+
+/// What a connection is allowed.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_message: usize,
+    pub max_recipients: usize,
+    /// How long a silent client keeps its connection.
+    pub idle: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_message: crate::core::submission::MAX_MESSAGE, max_recipients: 100, idle: Duration::from_secs(300) }
+    }
+}
+
+/// Who may send: the local user name and password, or anyone on this computer (`None`, only
+/// when the config says so).
+#[derive(Clone)]
+pub struct Login {
+    pub user: String,
+    pub password: crate::core::secrets::Password,
+}
+
+/// Stores a message durably; returns its outbox number, or why it could not be stored.
+pub type Store<'a> = &'a (dyn Fn(Option<&str>, &[String], &[u8], &str) -> Result<i64, String> + Sync);
+
+/// Reads one line ending in CRLF (or LF, reported) of at most `MAX_LINE` bytes before the limit;
+/// `None` at the end of the stream or on timeout.
+enum Line {
+    Text(Vec<u8>),
+    TooLong,
+    Closed,
+}
+
+async fn read_line<R: AsyncRead + Unpin>(r: &mut BufReader<R>, idle: Duration, limit: usize) -> Line {
+    let mut buf = Vec::new();
+    loop {
+        let chunk = match tokio::time::timeout(idle, r.fill_buf()).await {
+            Ok(Ok(chunk)) if !chunk.is_empty() => chunk,
+            _ => return Line::Closed,
+        };
+        let (used, done) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        if buf.len() + used > limit {
+            // Discard the rest of the line.
+            let over = buf.len() + used > limit;
+            buf.clear();
+            r.consume(used);
+            if done && over {
+                return Line::TooLong;
+            }
+            continue;
+        }
+        buf.extend_from_slice(&chunk[..used]);
+        r.consume(used);
+        if done {
+            return Line::Text(buf);
+        }
+    }
+}
+
+/// `<address>` from `MAIL FROM:<…>` / `RCPT TO:<…>` (parameters after it ignored here).
+fn path(arg: &str) -> Option<&str> {
+    let start = arg.find('<')?;
+    let end = arg[start..].find('>')? + start;
+    Some(arg[start + 1..end].trim())
+}
+
+fn size_param(arg: &str) -> Option<usize> {
+    arg.split_ascii_whitespace().find_map(|p| p.to_ascii_uppercase().strip_prefix("SIZE=").and_then(|n| n.parse().ok()))
+}
+
+/// The same bytes, compared in time that does not depend on where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Serves one connection to its end.
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits, login: Option<&Login>, store: Store<'_>) {
+    let (r, mut w) = tokio::io::split(stream);
+    let mut r = BufReader::new(r);
+    let say = async |w: &mut tokio::io::WriteHalf<S>, text: &str| w.write_all(format!("{text}\r\n").as_bytes()).await.is_ok();
+    if !say(&mut w, "220 localhost popsend ESMTP (this computer only)").await {
+        return;
+    }
+    let mut client = String::new();
+    let mut authed = login.is_none();
+    let mut from: Option<Option<String>> = None;
+    let mut rcpts: Vec<String> = Vec::new();
+    loop {
+        let line = match read_line(&mut r, limits.idle, MAX_LINE).await {
+            Line::Text(l) => l,
+            Line::TooLong => {
+                say(&mut w, "500 5.5.2 line too long").await;
+                continue;
+            }
+            Line::Closed => {
+                let _ = say(&mut w, "421 4.4.2 closing: idle too long or connection gone").await;
+                return;
+            }
+        };
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\r', '\n']);
+        let (verb, arg) = text.split_once(' ').unwrap_or((text, ""));
+        let verb = verb.to_ascii_uppercase();
+        let reply: String = match verb.as_str() {
+            "EHLO" | "HELO" => {
+                client = arg.trim().chars().filter(|c| c.is_ascii_graphic()).take(64).collect();
+                from = None;
+                rcpts.clear();
+                if verb == "HELO" {
+                    "250 localhost".into()
+                } else {
+                    let mut lines = vec!["250-localhost".to_owned(), "250-PIPELINING".into(), "250-8BITMIME".into(), "250-ENHANCEDSTATUSCODES".into()];
+                    lines.push(format!("250-SIZE {}", limits.max_message));
+                    if login.is_some() {
+                        lines.push("250-AUTH PLAIN LOGIN".into());
+                    }
+                    lines.push("250 HELP".into());
+                    lines.join("\r\n")
+                }
+            }
+            "AUTH" => match login {
+                None => "503 5.5.1 no authentication needed here".into(),
+                Some(_) if authed => "503 5.5.1 already authenticated".into(),
+                Some(l) => {
+                    let (mech, initial) = arg.split_once(' ').unwrap_or((arg, ""));
+                    let ok = match mech.to_ascii_uppercase().as_str() {
+                        "PLAIN" => {
+                            let answer = if initial.is_empty() {
+                                say(&mut w, "334 ").await;
+                                match read_line(&mut r, limits.idle, MAX_LINE).await {
+                                    Line::Text(t) => String::from_utf8_lossy(&t).trim().to_owned(),
+                                    _ => return,
+                                }
+                            } else {
+                                initial.trim().to_owned()
+                            };
+                            let decoded = base64::engine::general_purpose::STANDARD.decode(answer).unwrap_or_default();
+                            let mut parts = decoded.split(|b| *b == 0);
+                            let (_, user, pass) = (parts.next(), parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+                            same(user, l.user.as_bytes()) & same(pass, l.password.expose().as_bytes())
+                        }
+                        "LOGIN" => {
+                            let mut ask = async |prompt: &str| {
+                                say(&mut w, prompt).await;
+                                match read_line(&mut r, limits.idle, MAX_LINE).await {
+                                    Line::Text(t) => Some(base64::engine::general_purpose::STANDARD.decode(String::from_utf8_lossy(&t).trim()).unwrap_or_default()),
+                                    _ => None,
+                                }
+                            };
+                            let Some(user) = ask("334 VXNlcm5hbWU6").await else { return };
+                            let Some(pass) = ask("334 UGFzc3dvcmQ6").await else { return };
+                            same(&user, l.user.as_bytes()) & same(&pass, l.password.expose().as_bytes())
+                        }
+                        _ => {
+                            say(&mut w, "504 5.5.4 use AUTH PLAIN or LOGIN").await;
+                            continue;
+                        }
+                    };
+                    if ok {
+                        authed = true;
+                        "235 2.7.0 authenticated".into()
+                    } else {
+                        "535 5.7.8 wrong user name or password (popsend's local ones, shown in popsend's settings)".into()
+                    }
+                }
+            },
+            "MAIL" if !authed => "530 5.7.0 authentication required (popsend's local user name and password)".into(),
+            "MAIL" => match (arg.to_ascii_uppercase().starts_with("FROM:"), path(arg)) {
+                (true, Some(addr)) => {
+                    if size_param(arg).is_some_and(|n| n > limits.max_message) {
+                        format!("552 5.3.4 larger than {} bytes", limits.max_message)
+                    } else if !addr.is_empty() && addr.parse::<lettre::Address>().is_err() {
+                        "553 5.1.7 the sender address is not an address".into()
+                    } else {
+                        from = Some((!addr.is_empty()).then(|| addr.to_owned()));
+                        rcpts.clear();
+                        "250 2.1.0 ok".into()
+                    }
+                }
+                _ => "501 5.5.4 MAIL FROM:<address>".into(),
+            },
+            "RCPT" if from.is_none() => "503 5.5.1 MAIL first".into(),
+            "RCPT" => match (arg.to_ascii_uppercase().starts_with("TO:"), path(arg)) {
+                (true, Some(addr)) if addr.parse::<lettre::Address>().is_ok() => {
+                    if rcpts.len() >= limits.max_recipients {
+                        "452 4.5.3 too many recipients: send the rest in another message".into()
+                    } else {
+                        rcpts.push(addr.to_owned());
+                        "250 2.1.5 ok".into()
+                    }
+                }
+                (true, Some(_)) => "553 5.1.3 not an address".into(),
+                _ => "501 5.5.4 RCPT TO:<address>".into(),
+            },
+            "DATA" if rcpts.is_empty() => "503 5.5.1 RCPT first".into(),
+            "DATA" => {
+                say(&mut w, "354 end with <CRLF>.<CRLF>").await;
+                // The whole message is read whatever happens, so the session stays in step.
+                let mut message = Vec::new();
+                let (mut bare, mut too_big) = (false, false);
+                loop {
+                    let line = match read_line(&mut r, limits.idle, 1000).await {
+                        Line::Text(l) => l,
+                        Line::TooLong => {
+                            too_big = true;
+                            continue;
+                        }
+                        // Dropped mid-message: nothing is kept.
+                        Line::Closed => return,
+                    };
+                    if line.as_slice() == b".\r\n" {
+                        break;
+                    }
+                    // CRLF only: a bare LF or CR is how SMTP smuggling hides a second message.
+                    let body = line.strip_suffix(b"\r\n");
+                    match body {
+                        Some(b) if !b.contains(&b'\r') => {}
+                        _ => bare = true,
+                    }
+                    let unstuffed = if line.starts_with(b"..") { &line[1..] } else { &line[..] };
+                    if message.len() + unstuffed.len() > limits.max_message {
+                        too_big = true;
+                    } else {
+                        message.extend_from_slice(unstuffed);
+                    }
+                }
+                let sender = from.take().flatten();
+                let to = std::mem::take(&mut rcpts);
+                if bare {
+                    "550 5.6.0 a bare CR or LF in the message: lines must end in CRLF".into()
+                } else if too_big {
+                    format!("552 5.3.4 larger than {} bytes, or a line over 998 characters", limits.max_message)
+                } else {
+                    match store(sender.as_deref(), &to, &message, &client) {
+                        Ok(id) => format!("250 2.0.0 queued in popsend's outbox as #{id}"),
+                        Err(why) => format!("451 4.3.0 cannot store the message: {}", crate::core::display_safe(&why)),
+                    }
+                }
+            }
+            "RSET" => {
+                from = None;
+                rcpts.clear();
+                "250 2.0.0 ok".into()
+            }
+            "NOOP" => "250 2.0.0 ok".into(),
+            "HELP" => "214 2.0.0 popsend: EHLO, AUTH, MAIL, RCPT, DATA, RSET, NOOP, QUIT".into(),
+            "VRFY" | "EXPN" => "502 5.5.1 not offered".into(),
+            "QUIT" => {
+                say(&mut w, "221 2.0.0 bye").await;
+                return;
+            }
+            _ => "500 5.5.1 unknown command".into(),
+        };
+        if !say(&mut w, &reply).await {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    type Stored = Mutex<Vec<(Option<String>, Vec<String>, Vec<u8>)>>;
+
+    /// Runs a session with `script` (lines the client sends, all at once: pipelined) and returns
+    /// the server's replies and what was stored.
+    async fn session(script: &str, login: Option<&Login>, limits: &Limits) -> (String, Stored) {
+        let stored: Stored = Mutex::new(Vec::new());
+        let store = |from: Option<&str>, to: &[String], raw: &[u8], _: &str| {
+            let mut s = stored.lock().unwrap();
+            s.push((from.map(str::to_owned), to.to_vec(), raw.to_vec()));
+            Ok(s.len() as i64)
+        };
+        let (client, server) = tokio::io::duplex(1 << 20);
+        let (mut cr, mut cw) = tokio::io::split(client);
+        let script = script.to_owned();
+        let writer = async move {
+            cw.write_all(script.as_bytes()).await.unwrap();
+            // The client goes away after its script (a drop, unless it said QUIT).
+            cw.shutdown().await.unwrap();
+        };
+        let reader = async move {
+            let mut out = String::new();
+            tokio::io::AsyncReadExt::read_to_string(&mut cr, &mut out).await.unwrap();
+            out
+        };
+        let ((), (), replies) = tokio::join!(serve(server, limits, login, &store), writer, reader);
+        (replies, stored)
+    }
+
+    fn login() -> Login {
+        Login { user: "popsend".into(), password: crate::core::secrets::Password::new("local-secret".into()) }
+    }
+
+    fn plain(user: &str, pass: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{pass}"))
+    }
+
+    #[tokio::test]
+    async fn a_pipelined_session_stores_the_message_as_sent_dot_unstuffed() {
+        let l = login();
+        let script = format!(
+            "EHLO mutt.local\r\nAUTH PLAIN {}\r\nMAIL FROM:<taro@example.ac.jp> SIZE=100\r\nRCPT TO:<a@example.net>\r\nRCPT TO:<bcc@example.org>\r\nDATA\r\nSubject: hi\r\n\r\n..leading dot\r\nend\r\n.\r\nQUIT\r\n",
+            plain("popsend", "local-secret")
+        );
+        let (replies, stored) = session(&script, Some(&l), &Limits::default()).await;
+        assert!(replies.contains("250-AUTH PLAIN LOGIN") && replies.contains("235 2.7.0"), "{replies}");
+        assert!(replies.contains("250 2.0.0 queued in popsend's outbox as #1") && replies.ends_with("221 2.0.0 bye\r\n"), "{replies}");
+        let stored = stored.into_inner().unwrap();
+        assert_eq!(stored.len(), 1);
+        let (from, to, raw) = &stored[0];
+        assert_eq!(from.as_deref(), Some("taro@example.ac.jp"));
+        assert_eq!(to, &["a@example.net", "bcc@example.org"]);
+        assert_eq!(raw, b"Subject: hi\r\n\r\n.leading dot\r\nend\r\n");
+    }
+
+    #[tokio::test]
+    async fn nothing_goes_without_the_local_login() {
+        let l = login();
+        let script = format!("EHLO x\r\nMAIL FROM:<a@b.jp>\r\nAUTH PLAIN {}\r\nAUTH LOGIN\r\n{}\r\n{}\r\nMAIL FROM:<a@b.jp>\r\nQUIT\r\n",
+            plain("popsend", "wrong"),
+            base64::engine::general_purpose::STANDARD.encode("popsend"),
+            base64::engine::general_purpose::STANDARD.encode("local-secret"));
+        let (replies, stored) = session(&script, Some(&l), &Limits::default()).await;
+        let codes: Vec<&str> = replies.lines().map(|l| &l[..3]).collect();
+        assert_eq!(codes, ["220", "250", "250", "250", "250", "250", "250", "250", "530", "535", "334", "334", "235", "250", "221"], "{replies}");
+        assert!(stored.into_inner().unwrap().is_empty());
+    }
+
+    /// SMTP smuggling (CVE-2023-51764 and kin): a bare LF or CR is refused, so `\n.\n` can never
+    /// end one message and start another; the refused message is not stored.
+    #[tokio::test]
+    async fn bare_line_ends_are_refused_and_nothing_is_stored() {
+        for smuggled in ["Subject: a\r\n\r\nbody\n.\nMAIL FROM:<x@evil.example>\r\n.\r\n", "Subject: a\r\n\r\nbody\r.\rmore\r\n.\r\n"] {
+            let script = format!("EHLO x\r\nMAIL FROM:<a@b.jp>\r\nRCPT TO:<c@d.jp>\r\nDATA\r\n{smuggled}QUIT\r\n");
+            let (replies, stored) = session(&script, None, &Limits::default()).await;
+            assert!(replies.contains("550 5.6.0"), "{replies}");
+            assert!(stored.into_inner().unwrap().is_empty(), "{smuggled:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn limits_hold_and_a_drop_mid_message_keeps_nothing() {
+        let limits = Limits { max_message: 20, max_recipients: 2, idle: Duration::from_secs(5) };
+        let script = "EHLO x\r\nMAIL FROM:<a@b.jp>\r\nRCPT TO:<1@d.jp>\r\nRCPT TO:<2@d.jp>\r\nRCPT TO:<3@d.jp>\r\nDATA\r\nthis line is longer than twenty bytes\r\n.\r\nVRFY x\r\nMAIL FROM:<a@b.jp> SIZE=9999\r\nQUIT\r\n";
+        let (replies, stored) = session(script, None, &limits).await;
+        assert!(replies.contains("452 4.5.3") && replies.contains("552 5.3.4") && replies.contains("502 5.5.1"), "{replies}");
+        assert!(stored.into_inner().unwrap().is_empty());
+        let (replies, stored) = session("EHLO x\r\nMAIL FROM:<a@b.jp>\r\nRCPT TO:<c@d.jp>\r\nDATA\r\nSubject: half\r\n", None, &Limits::default()).await;
+        assert!(replies.contains("354"), "{replies}");
+        assert!(stored.into_inner().unwrap().is_empty(), "a dropped message was kept");
+        let long = format!("EHLO {}\r\nNOOP\r\nQUIT\r\n", "x".repeat(5000));
+        let (replies, _) = session(&long, None, &Limits::default()).await;
+        assert!(replies.contains("500 5.5.2 line too long") && replies.contains("250 2.0.0 ok"), "{replies}");
+    }
+}
