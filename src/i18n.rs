@@ -116,14 +116,14 @@ mod tests {
             // protocols, codes, acronyms
             "APOP", "AUTH", "8BITMIME", "EHLO", "ID", "IP", "IPv4", "IPv4/IPv6", "IPv6", "ISO-2022-JP", "ISP", "OK", "OP25B", "OS",
             "POP", "POP3", "SMTP", "SMTPUTF8", "SSL/TLS", "STARTTLS", "STLS", "STLS/POP3S", "TLS", "URL", "USER/PASS", "UTF-8",
-            "Cc", "Bcc", "To", "From", "Ctrl-C", "OpenGL", "README",
+            "Cc", "Bcc", "To", "From", "Ctrl-C", "OpenGL", "README", "PC", "PC",
             // names: the technique, products
             "before", "Becky", "Outlook", "popsend", "mailto", "sendmail", "mutt", "git", "send-email",
             // what the user types: config sections, keys and values, commands, files, search examples
             "account", "allow_plaintext_password", "auth", "auto", "body-file", "ca_file", "charset", "en", "flush", "guide", "help",
             "host", "id", "iso-2022-jp", "ja", "name", "password_command", "pop", "popsend/config.toml", "port", "preset", "queue",
             "security", "send", "sent", "show", "smtp", "starttls", "tls", "true", "username", "utf-8", "becky", "thunderbird",
-            "POPSEND_PASSWORD", "oi", "address",
+            "POPSEND_PASSWORD", "oi", "address", "localhost", "submission", "serve", "submission-login",
         ];
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(root.join("i18n/ja/popsend.ftl")).unwrap();

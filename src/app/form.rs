@@ -10,7 +10,8 @@ use crate::core::compose::Charset;
 use crate::core::discover::Proposal;
 use crate::core::presets::Preset;
 use crate::core::account::{
-    AccountSection, AppSection, Config, Fault, PopAuth, PopSection, RelaySection, Security, SmtpSection, TlsSection, usable_zoom,
+    AccountSection, AppSection, Config, Fault, PopAuth, PopSection, RelaySection, Security, SmtpSection, SubmissionSection, TlsSection,
+    usable_zoom,
 };
 
 /// The form's fields, as typed. Empty text means "unset" (the default applies).
@@ -44,6 +45,8 @@ pub struct Form {
     pub autostart: bool,
     /// 文字サイズ (1.0 = 100 %).
     pub zoom: f32,
+    /// Not shown in the form; kept as the file has it.
+    pub submission: SubmissionSection,
 }
 
 impl Default for Form {
@@ -65,6 +68,7 @@ impl Default for Form {
             relay: RelaySection::default(),
             tls: TlsSection::default(),
             app: AppSection::default(),
+            submission: SubmissionSection::default(),
             fingerprint: String::new(),
         })
     }
@@ -126,6 +130,7 @@ impl Form {
             notifications: c.app.notifications,
             autostart: c.app.autostart,
             zoom: c.app.zoom,
+            submission: c.submission.clone(),
         }
     }
 
@@ -188,6 +193,7 @@ impl Form {
             relay: RelaySection { window_seconds, reuse_window: self.reuse_window, margin_seconds },
             tls: TlsSection { ca_file: opt(&self.ca_file).map(PathBuf::from) },
             app: AppSection { language: opt(&self.language), notifications: self.notifications, autostart: self.autostart, zoom: usable_zoom(self.zoom) },
+            submission: self.submission.clone(),
             fingerprint: String::new(),
         };
         for (key, fault) in config.faults() {

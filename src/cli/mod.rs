@@ -74,6 +74,7 @@ enum Command {
     Diagnose(DiagnoseArgs),
     Guide(GuideArgs),
     Sendmail(SendmailArgs),
+    Serve,
     /// Any other word: a `mailto:` link to open in 作成 (what a browser or the desktop hands
     /// over), or a mistake.
     #[command(external_subcommand)]
@@ -198,6 +199,7 @@ fn command() -> clap::Command {
         .mut_subcommand("guide", |s| s.about(fl!("cli-guide-about")).mut_arg("client", |a| a.help(fl!("cli-guide-client-help"))))
         .mut_subcommand("diagnose", |s| s.about(fl!("cli-diagnose-about")).mut_arg("skip_login", |a| a.help(fl!("cli-skip-login-help"))))
         .mut_subcommand("watch", |s| s.about(fl!("cli-watch-about")).mut_arg("until_empty", |a| a.help(fl!("cli-until-empty-help"))))
+        .mut_subcommand("serve", |s| s.about(fl!("cli-serve-about")).after_help(fl!("cli-serve-after")))
         .mut_subcommand("sendmail", |s| {
             s.about(fl!("cli-sendmail-about"))
                 .after_help(fl!("cli-sendmail-after"))
@@ -412,7 +414,10 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
         d.stop = Some(&stop);
         match command {
             Command::Auth => auth(&d, &config, source, &clock).await,
-            Command::Watch(WatchArgs { until_empty }) => watch(&open_outbox(paths)?, &d, &stop, until_empty).await,
+            Command::Watch(WatchArgs { until_empty }) => {
+                watch(&open_outbox(paths)?, &d, &stop, until_empty, tokio::sync::mpsc::channel(16), std::future::pending()).await
+            }
+            Command::Serve => serve(paths, &open_outbox(paths)?, &d, &stop).await,
             _ => {
                 let ob = match outbox {
                     Some(ob) => ob,
@@ -533,8 +538,11 @@ fn diagnose(runtime: &tokio::runtime::Runtime, config: &Config, password: Option
     if crate::words::diagnose_passed(&steps) { EXIT_OK } else { EXIT_FAILED }
 }
 
-async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: bool) -> Result<u8, Failed> {
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
+type Commands = (tokio::sync::mpsc::Sender<engine::Command>, tokio::sync::mpsc::Receiver<engine::Command>);
+
+/// The engine until Ctrl-C or SIGTERM (or, with `until_empty`, until nothing waits), with
+/// `alongside` running beside it (the submission server for `serve`).
+async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: bool, (tx, rx): Commands, alongside: impl std::future::Future<Output = ()>) -> Result<u8, Failed> {
     let done = tx.clone();
     // With --until-empty (the window's "keep sending in the background"): leave once nothing is
     // queued or being sent; messages that failed for good stay for the user to see.
@@ -590,9 +598,41 @@ async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: b
         }
         let _ = std::io::stdout().flush();
     });
-    tokio::select! { _ = work => {}, _ = signals => {} }
+    tokio::select! { _ = work => {}, _ = signals => {}, _ = alongside => {} }
     say!("{}", fl!("watch-stop"));
     Ok(exit.get())
+}
+
+/// `popsend serve`: the submission server on loopback beside the engine. Each message a program
+/// hands over is in the outbox before it hears 250, and the engine is nudged to send it.
+async fn serve(paths: &Paths, ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool) -> Result<u8, Failed> {
+    use crate::core::{smtpd, submission};
+    let s = &d.config.submission;
+    let listeners = smtpd::bind(s.port)
+        .await
+        .map_err(|e| explain::simple(fl!("err-serve-port", port = s.port, detail = e.to_string()), EXIT_FAILED))?;
+    let login = if s.require_auth {
+        let login = smtpd::local_login(&paths.data_dir).map_err(|e| explain::simple(fl!("err-serve-login", detail = e.to_string()), EXIT_FAILED))?;
+        Some(login)
+    } else {
+        None
+    };
+    // A connection of its own for the server (the engine keeps `ob`); SQLite keeps them apart.
+    let store_ob = std::sync::Mutex::new(Outbox::open(&paths.data_dir).map_err(|e| explain::failure(&e))?);
+    let commands = tokio::sync::mpsc::channel(16);
+    let nudge = commands.0.clone();
+    let account = d.config.account.address.clone();
+    let store = std::sync::Arc::new(move |from: Option<&str>, to: &[String], raw: &[u8], _client: &str| -> Result<i64, String> {
+        let handed = submission::Handed { from, full_name: None, recipients: to, from_headers: false };
+        let now = std::time::SystemTime::now();
+        let p = submission::prepare(raw, &handed, &account, now).map_err(|e| e.to_string())?;
+        let ob = store_ob.lock().map_err(|_| "the outbox is not usable".to_owned())?;
+        let id = ob.enqueue(&p.outgoing, &p.subject, &p.to, now).map_err(|e| e.to_string())?;
+        let _ = nudge.try_send(engine::Command::Refresh);
+        Ok(id)
+    });
+    say!("{}", fl!("serve-start", port = s.port, login = paths.data_dir.join(smtpd::LOGIN_FILE).display().to_string()));
+    watch(ob, d, stop, false, commands, smtpd::accept(listeners, smtpd::Limits::default(), login, store)).await
 }
 
 fn status(config: &Config, store: &window::Store, clock: &dyn Clock) {

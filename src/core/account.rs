@@ -53,6 +53,8 @@ pub struct Config {
     pub tls: TlsSection,
     #[serde(default)]
     pub app: AppSection,
+    #[serde(default, skip_serializing_if = "SubmissionSection::is_default")]
+    pub submission: SubmissionSection,
     /// A digest of the file's text: a paused queue resumes when it changes.
     #[serde(skip)]
     pub fingerprint: String,
@@ -181,6 +183,29 @@ pub const ZOOM_RANGE: std::ops::RangeInclusive<f32> = 0.75..=3.0;
 /// `zoom` brought inside `ZOOM_RANGE`.
 pub fn usable_zoom(zoom: f32) -> f32 {
     zoom.clamp(*ZOOM_RANGE.start(), *ZOOM_RANGE.end())
+}
+
+/// The local submission server (`popsend serve`): other mail programs on this computer send
+/// through popsend. Always on loopback only; there is no address to set.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubmissionSection {
+    pub port: u16,
+    /// Ask for popsend's local user name and password (generated; in the data folder). Off only
+    /// by choice: anyone on this computer could then send as the account.
+    pub require_auth: bool,
+}
+
+impl SubmissionSection {
+    fn is_default(&self) -> bool {
+        *self == SubmissionSection::default()
+    }
+}
+
+impl Default for SubmissionSection {
+    fn default() -> Self {
+        SubmissionSection { port: 2525, require_auth: true }
+    }
 }
 
 impl Default for AppSection {

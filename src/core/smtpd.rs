@@ -39,7 +39,9 @@ pub struct Login {
     pub password: crate::core::secrets::Password,
 }
 
-/// Stores a message durably; returns its outbox number, or why it could not be stored.
+/// Stores a message durably (envelope sender, recipients, the bytes, the client's EHLO name);
+/// returns its outbox number, or why it could not be stored.
+pub type StoreFn = dyn Fn(Option<&str>, &[String], &[u8], &str) -> Result<i64, String> + Send + Sync;
 pub type Store<'a> = &'a (dyn Fn(Option<&str>, &[String], &[u8], &str) -> Result<i64, String> + Sync);
 
 /// Reads one line ending in CRLF (or LF, reported) of at most `MAX_LINE` bytes before the limit;
@@ -276,6 +278,60 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
         if !say(&mut w, &reply).await {
             return;
         }
+    }
+}
+
+/// The file the local login is kept in, in the data folder (0600).
+pub const LOGIN_FILE: &str = "submission-login";
+
+/// The local user name, and the password generated once and kept in the data folder (a file
+/// only this user can read, like the outbox; never the account's password).
+pub fn local_login(data_dir: &std::path::Path) -> std::io::Result<Login> {
+    let path = data_dir.join(LOGIN_FILE);
+    let password = match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim().len() >= 16 => text.trim().to_owned(),
+        Ok(_) | Err(_) => {
+            let fresh = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+            crate::core::files::write_atomic(&path, format!("{fresh}\n").as_bytes())?;
+            fresh
+        }
+    };
+    Ok(Login { user: "popsend".into(), password: crate::core::secrets::Password::new(password) })
+}
+
+/// Binds `port` on the loopback addresses only (127.0.0.1, and ::1 where the machine has IPv6).
+/// An error says the port is taken (by another `popsend serve` or another program).
+pub async fn bind(port: u16) -> std::io::Result<Vec<tokio::net::TcpListener>> {
+    let v4 = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let mut out = vec![v4];
+    if let Ok(v6) = tokio::net::TcpListener::bind(("::1", port)).await {
+        out.push(v6);
+    }
+    Ok(out)
+}
+
+/// How many programs may be connected at once.
+pub const MAX_CONNECTIONS: usize = 8;
+
+/// Accepts connections on `listeners` until the future is dropped, each served by `serve`.
+pub async fn accept(listeners: Vec<tokio::net::TcpListener>, limits: Limits, login: Option<Login>, store: std::sync::Arc<StoreFn>) {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut accepting = futures_util::stream::select_all(listeners.into_iter().map(|l| Box::pin(futures_util::stream::unfold(l, |l| async move { Some((l.accept().await, l)) }))));
+    while let Some(conn) = futures_util::StreamExt::next(&mut accepting).await {
+        let Ok((mut stream, peer)) = conn else { continue };
+        // Loopback listeners only; a peer elsewhere cannot reach them, but check anyway.
+        if !peer.ip().is_loopback() {
+            continue;
+        }
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            let _ = stream.write_all(b"421 4.7.0 too many connections, try again shortly\r\n").await;
+            continue;
+        };
+        let (limits, login, store) = (limits.clone(), login.clone(), store.clone());
+        tokio::spawn(async move {
+            serve(stream, &limits, login.as_ref(), &*store).await;
+            drop(slot);
+        });
     }
 }
 

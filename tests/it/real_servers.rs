@@ -318,3 +318,75 @@ fn sendmail_takes_a_message_as_written_and_sends_it() {
     let q = popsend(&offline, None, "ja", &["queue"]);
     assert!(q.stdout.contains("later") && q.stdout.contains("送信待ち"), "{}", q.stdout);
 }
+
+/// Issue 13: `popsend serve` takes a message from another mail program over SMTP on loopback —
+/// only after the local login — answers 250 once it is in the outbox, and the engine beside it
+/// sends it through the real POP-before-SMTP servers with its envelope (Bcc included) and its
+/// bytes as the program sent them. A second `serve` on the same port says the port is taken.
+#[test]
+fn serve_takes_mail_from_another_program_and_sends_it() {
+    use std::time::Duration;
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.plain_config(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::write(&config, std::fs::read_to_string(&config).unwrap() + &format!("\n[submission]\nport = {port}\n")).unwrap();
+    let mut child = crate::support::popsend_command(&config, Some(&s.pass), "ja", &["serve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let stream = loop {
+        if let Ok(c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            break c;
+        }
+        assert!(std::time::Instant::now() < deadline, "popsend serve did not open its port");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut w = stream;
+    let mut reply = || {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            all += &line;
+            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                return all;
+            }
+        }
+    };
+    assert!(reply().starts_with("220"));
+    let password = std::fs::read_to_string(config.parent().unwrap().join("data").join("submission-login")).unwrap();
+    let tok = token("serve");
+    let mut talk = |line: &str| {
+        w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        reply()
+    };
+    assert!(talk("EHLO thunderbird.local").contains("AUTH PLAIN LOGIN"));
+    assert!(talk("MAIL FROM:<student@popsend.test>").starts_with("530"), "no mail without the local login");
+    use base64::Engine as _;
+    let plain = base64::engine::general_purpose::STANDARD.encode(format!("\0popsend\0{}", password.trim()));
+    assert!(talk(&format!("AUTH PLAIN {plain}")).starts_with("235"));
+    assert!(talk("MAIL FROM:<student@popsend.test>").starts_with("250"));
+    assert!(talk("RCPT TO:<teacher@example.net>").starts_with("250"));
+    assert!(talk("RCPT TO:<hidden@example.org>").starts_with("250"));
+    assert!(talk("DATA").starts_with("354"));
+    let message = format!("From: student@popsend.test\r\nTo: teacher@example.net\r\nSubject: {tok}\r\nX-Signed: as sent\r\n\r\n..a line with a leading dot\r\n.");
+    let queued = talk(&message);
+    assert!(queued.starts_with("250 2.0.0 queued"), "{queued}");
+    talk("QUIT");
+    let raw = String::from_utf8(s.delivered(&tok)).unwrap();
+    assert!(raw.contains("X-Signed: as sent\n") && raw.contains("\n.a line with a leading dot\n"), "{raw}");
+    assert!(raw.contains("Message-ID: <") && raw.contains("Date: "), "added where missing: {raw}");
+
+    // The port is taken: a second serve says so and ends.
+    let second = popsend(&config, Some(&s.pass), "ja", &["serve"]);
+    assert_eq!(second.code, 1, "{}", second.all());
+    assert!(second.stderr.contains(&format!("{port} 番ポートを開けません")), "{}", second.all());
+    let _ = child.kill();
+    let _ = child.wait();
+}
