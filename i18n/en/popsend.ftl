@@ -324,6 +324,13 @@ set-zoom = Text size
 set-notifications = Show a desktop notification when messages are sent or cannot be sent
 set-autostart = Start at login (send what waits in the outbox, then quit)
 set-autostart-hint = When you log in to this computer, the mail waiting in the outbox is sent without opening the window. popsend quits when it is done.
+set-submission = Let other mail programs send through popsend too (a sending server on this computer)
+set-submission-hint = While the window is open, programs such as Thunderbird or Outlook can use popsend as their outgoing server; popsend then does the POP login, the retries and the outbox. With the window closed, popsend serve does the same.
+set-submission-where = In the mail program's outgoing server settings: server localhost, port { $port }, no encryption, with authentication (only this computer can connect)
+set-submission-user = User name { $user }; the password with "Copy password"
+set-copy-user = Copy user name
+set-copy-password = Copy password
+set-submission-open = Accepting without a login ([submission] require_auth = false): anyone on this computer can send as you.
 gui-saved-autostart-failed = Saved, but “Start at login” could not be changed: { $detail }
 set-save = Save
 set-revert = Revert

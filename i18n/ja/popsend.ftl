@@ -324,6 +324,13 @@ set-zoom = 文字サイズ
 set-notifications = 送信できたとき・送れなかったときにデスクトップ通知を出す
 set-autostart = ログイン時に起動する (送信トレイのメールを送ってから終了)
 set-autostart-hint = パソコンにログインしたとき、画面を開かずに送信トレイで待っているメールを送ります。送り終えると終了します。
+set-submission = ほかのメールソフトからも popsend で送る (この PC の送信サーバー)
+set-submission-hint = オンにすると、画面を開いている間、Thunderbird や Outlook などの送信サーバーを popsend にできます。POP 認証、再送、送信トレイは popsend が受け持ちます。画面を閉じている間は popsend serve で同じことができます。
+set-submission-where = メールソフトの送信サーバーの設定: サーバー名 localhost、ポート { $port }、暗号化なし、認証あり (この PC からのみ接続できます)
+set-submission-user = ユーザー名 { $user }、パスワードは「パスワードをコピー」で
+set-copy-user = ユーザー名をコピー
+set-copy-password = パスワードをコピー
+set-submission-open = 認証なしで受け付けています ([submission] require_auth = false)。この PC のだれでもあなたのアカウントで送信できます。
 gui-saved-autostart-failed = 保存しました。ただし「ログイン時に起動する」を変更できませんでした: { $detail }
 set-save = 保存
 set-revert = 元に戻す

@@ -128,6 +128,16 @@ pub enum Problem {
     WorkerStopped,
 }
 
+/// The window's submission server, as 設定 shows it.
+#[derive(Debug, Clone)]
+pub struct SubmissionView {
+    pub port: u16,
+    /// The local login (`None`: `require_auth = false`).
+    pub login: Option<crate::core::smtpd::Login>,
+    /// Why it is not listening (the port is taken, …).
+    pub problem: Option<String>,
+}
+
 /// Where the password in use comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordFrom {
@@ -199,6 +209,9 @@ pub struct View {
     /// Provider presets (built-in, then the user's), and why the user's file could not be read.
     pub presets: Vec<Preset>,
     pub presets_problem: Option<String>,
+    /// The local submission server the window runs (`[submission] enabled`): where it listens
+    /// and the login other programs use, or why it could not open.
+    pub submission: Option<SubmissionView>,
     /// The last 接続テスト: its steps so far, and whether it is still running.
     pub diagnosis: Option<(bool, Vec<StepResult>)>,
     /// The first-run assistant's search.
@@ -698,6 +711,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     let (dtx, mut drx) = mpsc::channel::<()>(1);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let refresh = etx.clone();
+    let refresh_for_server = etx.clone();
     let diagnoser = async {
         while drx.recv().await.is_some() {
             shared.publish(|v| v.diagnosis = Some((true, Vec::new())));
@@ -805,8 +819,46 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
         let _ = etx.send(Command::Shutdown).await;
         end
     };
-    let ((), end, ()) = tokio::join!(engine::watch(&outbox, &d, erx, on_event), forward, diagnoser);
-    end
+    // The submission server, while `[submission] enabled`: beside the rest, ended with it.
+    let nudge = refresh_for_server;
+    let server = async {
+        let s = &config.submission;
+        if s.enabled {
+            if let Err(problem) = submission_server(paths, &config, nudge, shared).await {
+                shared.publish(|v| v.submission = Some(SubmissionView { port: s.port, login: None, problem: Some(problem) }));
+            }
+        } else {
+            shared.publish(|v| v.submission = None);
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        ((), end, ()) = async { tokio::join!(engine::watch(&outbox, &d, erx, on_event), forward, diagnoser) } => end,
+        () = server => End::Quit { background: false },
+    }
+}
+
+/// Runs the submission server for the window: binds the port, publishes where it listens and
+/// the local login, and takes mail until the session ends. `Err`: why it could not open.
+async fn submission_server(paths: &Paths, config: &Config, nudge: mpsc::Sender<Command>, shared: &Shared) -> Result<(), String> {
+    use crate::core::{smtpd, submission};
+    let s = &config.submission;
+    let listeners = smtpd::bind(s.port).await.map_err(|e| e.to_string())?;
+    let login = if s.require_auth { Some(smtpd::local_login(&paths.data_dir).map_err(|e| e.to_string())?) } else { None };
+    let outbox = std::sync::Mutex::new(Outbox::open(&paths.data_dir).map_err(|e| e.to_string())?);
+    let account = config.account.address.clone();
+    let store = Arc::new(move |from: Option<&str>, to: &[String], raw: &[u8], _client: &str| -> Result<i64, String> {
+        let handed = submission::Handed { from, full_name: None, recipients: to, from_headers: false };
+        let now = SystemTime::now();
+        let p = submission::prepare(raw, &handed, &account, now).map_err(|e| e.to_string())?;
+        let outbox = outbox.lock().map_err(|_| "the outbox is not usable".to_owned())?;
+        let id = outbox.enqueue(&p.outgoing, &p.subject, &p.to, now).map_err(|e| e.to_string())?;
+        let _ = nudge.try_send(Command::Refresh);
+        Ok(id)
+    });
+    shared.publish(|v| v.submission = Some(SubmissionView { port: s.port, login: login.clone(), problem: None }));
+    smtpd::accept(listeners, smtpd::Limits::default(), login, store).await;
+    Ok(())
 }
 
 /// Notices for a flush: what was sent (named by the first subject) and each message that failed
@@ -924,6 +976,38 @@ mod tests {
         worker.request(Request::SaveSettings { form: Box::new(Form::from_config(&config)), password: Some(Password::new("again".into())) }).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(500));
         assert!(Outbox::open(&data).unwrap().paused().unwrap().is_some());
+    }
+
+    /// Issue 13: with `[submission] enabled` the window's worker opens the submission server on
+    /// loopback, publishes where it listens and the local login (kept 0600), and a program can
+    /// connect; a taken port is reported instead.
+    #[test]
+    fn the_window_runs_the_submission_server_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let config_file = dir.path().join("config.toml");
+        let text = format!("[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"taro\"\n[smtp]\nport = 2\n[submission]\nenabled = true\nport = {port}\n");
+        crate::core::files::write_atomic(&config_file, text.as_bytes()).unwrap();
+        let data = dir.path().join("data");
+        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default() };
+        let worker = Worker::spawn(Paths { config_file: config_file.clone(), data_dir: data.clone() }, hooks);
+        wait_for(&worker, "the server", |v| v.submission.as_ref().is_some_and(|s| s.problem.is_none() && s.login.is_some()));
+        let mut greeting = String::new();
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut greeting).unwrap();
+        assert!(greeting.starts_with("220 "), "{greeting}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(data.join(crate::core::smtpd::LOGIN_FILE)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "the local login is readable by others");
+        }
+        drop(worker);
+        // Taken by someone else: said, not silent.
+        let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default() };
+        let worker = Worker::spawn(Paths { config_file, data_dir: data }, hooks);
+        wait_for(&worker, "the problem", |v| v.submission.as_ref().is_some_and(|s| s.problem.is_some()));
     }
 
     #[test]

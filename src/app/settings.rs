@@ -117,6 +117,7 @@ impl App {
         let password_from = self.view.password;
         let presets = &self.view.presets;
         let presets_problem = &self.view.presets_problem;
+        let submission = &self.view.submission;
         let s = &mut self.settings;
         let mut chosen = s.preset;
         let before = s.form.clone();
@@ -279,7 +280,33 @@ impl App {
                 ui.label("");
                 ui.checkbox(&mut f.autostart, fl!("set-autostart")).on_hover_text(fl!("set-autostart-hint"));
                 ui.end_row();
+                ui.label("");
+                ui.checkbox(&mut f.submission.enabled, fl!("set-submission")).on_hover_text(fl!("set-submission-hint"));
+                ui.end_row();
             });
+            // Where other programs send to, and the login they use (copied, never typed out).
+            match submission {
+                Some(info) if info.problem.is_none() => {
+                    ui.label(fl!("set-submission-where", port = info.port));
+                    if let Some(login) = &info.login {
+                        ui.horizontal(|ui| {
+                            ui.label(fl!("set-submission-user", user = login.user.as_str()));
+                            if ui.small_button(fl!("set-copy-user")).clicked() {
+                                ui.ctx().copy_text(login.user.clone());
+                            }
+                            if ui.small_button(fl!("set-copy-password")).clicked() {
+                                ui.ctx().copy_text(login.password.expose().to_owned());
+                            }
+                        });
+                    } else {
+                        ui.colored_label(ERROR, fl!("set-submission-open"));
+                    }
+                }
+                Some(info) => {
+                    ui.colored_label(ERROR, fl!("err-serve-port", port = info.port, detail = info.problem.as_deref().unwrap_or_default()));
+                }
+                None => {}
+            }
             ui.add_space(8.0);
         });
         s.preset = chosen;

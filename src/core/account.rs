@@ -190,6 +190,8 @@ pub fn usable_zoom(zoom: f32) -> f32 {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SubmissionSection {
+    /// The window runs the server while it is open (`popsend serve` runs it headless).
+    pub enabled: bool,
     pub port: u16,
     /// Ask for popsend's local user name and password (generated; in the data folder). Off only
     /// by choice: anyone on this computer could then send as the account.
@@ -204,7 +206,7 @@ impl SubmissionSection {
 
 impl Default for SubmissionSection {
     fn default() -> Self {
-        SubmissionSection { port: 2525, require_auth: true }
+        SubmissionSection { enabled: false, port: 2525, require_auth: true }
     }
 }
 

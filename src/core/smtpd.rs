@@ -33,7 +33,8 @@ impl Default for Limits {
 
 /// Who may send: the local user name and password, or anyone on this computer (`None`, only
 /// when the config says so).
-#[derive(Clone)]
+/// (Its Debug shows no password: `Password` is redacted.)
+#[derive(Clone, Debug)]
 pub struct Login {
     pub user: String,
     pub password: crate::core::secrets::Password,

@@ -346,3 +346,29 @@ fn characters_iso_2022_jp_cannot_carry_offer_utf8() {
         "{requests:?}"
     );
 }
+
+/// Issue 13: 設定 shows where other programs send to and lets the local login be copied — the
+/// password itself is never drawn.
+#[test]
+fn settings_show_the_submission_server_and_copy_its_login() {
+    use popsend::app::backend::SubmissionView;
+    use popsend::core::smtpd::Login;
+    let _g = lock();
+    let b = started();
+    b.publish(|v| {
+        v.submission = Some(SubmissionView {
+            port: 2525,
+            login: Some(Login { user: "popsend".into(), password: popsend::core::secrets::Password::new("local-secret-123".into()) }),
+            problem: None,
+        })
+    });
+    let mut h = harness(&b);
+    h.run_steps(2);
+    click(&mut h, "設定");
+    h.get_by_label_contains("サーバー名 localhost、ポート 2525");
+    h.get_by_label("パスワードをコピー");
+    assert!(h.query_by_label_contains("local-secret-123").is_none(), "the password is drawn");
+    b.publish(|v| v.submission = Some(SubmissionView { port: 2525, login: None, problem: Some("Address already in use".into()) }));
+    h.run_steps(2);
+    h.get_by_label_contains("2525 番ポートを開けません: Address already in use");
+}
