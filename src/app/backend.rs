@@ -841,20 +841,13 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
 /// Runs the submission server for the window: binds the port, publishes where it listens and
 /// the local login, and takes mail until the session ends. `Err`: why it could not open.
 async fn submission_server(paths: &Paths, config: &Config, nudge: mpsc::Sender<Command>, shared: &Shared) -> Result<(), String> {
-    use crate::core::{smtpd, submission};
+    use crate::core::smtpd;
     let s = &config.submission;
     let listeners = smtpd::bind(s.port).await.map_err(|e| e.to_string())?;
     let login = if s.require_auth { Some(smtpd::local_login(&paths.data_dir).map_err(|e| e.to_string())?) } else { None };
-    let outbox = std::sync::Mutex::new(Outbox::open(&paths.data_dir).map_err(|e| e.to_string())?);
-    let account = config.account.address.clone();
-    let store = Arc::new(move |from: Option<&str>, to: &[String], raw: &[u8], _client: &str| -> Result<i64, String> {
-        let handed = submission::Handed { from, full_name: None, recipients: to, from_headers: false };
-        let now = SystemTime::now();
-        let p = submission::prepare(raw, &handed, &account, now).map_err(|e| e.to_string())?;
-        let outbox = outbox.lock().map_err(|_| "the outbox is not usable".to_owned())?;
-        let id = outbox.enqueue(&p.outgoing, &p.subject, &p.to, now).map_err(|e| e.to_string())?;
+    let outbox = Outbox::open(&paths.data_dir).map_err(|e| e.to_string())?;
+    let store = smtpd::outbox_store(outbox, config.account.address.clone(), move || {
         let _ = nudge.try_send(Command::Refresh);
-        Ok(id)
     });
     shared.publish(|v| v.submission = Some(SubmissionView { port: s.port, login: login.clone(), problem: None }));
     smtpd::accept(listeners, smtpd::Limits::default(), login, store).await;

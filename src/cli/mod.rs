@@ -606,7 +606,7 @@ async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: b
 /// `popsend serve`: the submission server on loopback beside the engine. Each message a program
 /// hands over is in the outbox before it hears 250, and the engine is nudged to send it.
 async fn serve(paths: &Paths, ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool) -> Result<u8, Failed> {
-    use crate::core::{smtpd, submission};
+    use crate::core::smtpd;
     let s = &d.config.submission;
     let listeners = smtpd::bind(s.port)
         .await
@@ -618,18 +618,11 @@ async fn serve(paths: &Paths, ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool)
         None
     };
     // A connection of its own for the server (the engine keeps `ob`); SQLite keeps them apart.
-    let store_ob = std::sync::Mutex::new(Outbox::open(&paths.data_dir).map_err(|e| explain::failure(&e))?);
+    let server_outbox = Outbox::open(&paths.data_dir).map_err(|e| explain::failure(&e))?;
     let commands = tokio::sync::mpsc::channel(16);
     let nudge = commands.0.clone();
-    let account = d.config.account.address.clone();
-    let store = std::sync::Arc::new(move |from: Option<&str>, to: &[String], raw: &[u8], _client: &str| -> Result<i64, String> {
-        let handed = submission::Handed { from, full_name: None, recipients: to, from_headers: false };
-        let now = std::time::SystemTime::now();
-        let p = submission::prepare(raw, &handed, &account, now).map_err(|e| e.to_string())?;
-        let ob = store_ob.lock().map_err(|_| "the outbox is not usable".to_owned())?;
-        let id = ob.enqueue(&p.outgoing, &p.subject, &p.to, now).map_err(|e| e.to_string())?;
+    let store = smtpd::outbox_store(server_outbox, d.config.account.address.clone(), move || {
         let _ = nudge.try_send(engine::Command::Refresh);
-        Ok(id)
     });
     say!("{}", fl!("serve-start", port = s.port, login = paths.data_dir.join(smtpd::LOGIN_FILE).display().to_string()));
     watch(ob, d, stop, false, commands, smtpd::accept(listeners, smtpd::Limits::default(), login, store)).await

@@ -311,6 +311,23 @@ pub async fn bind(port: u16) -> std::io::Result<Vec<tokio::net::TcpListener>> {
     Ok(out)
 }
 
+/// The store `accept` needs, into `outbox` (a connection of the server's own): the message as
+/// the program sent it (`submission::prepare`), committed before the program hears 250; then
+/// `nudge` wakes the engine to send it.
+pub fn outbox_store(outbox: crate::core::outbox::Outbox, account: String, nudge: impl Fn() + Send + Sync + 'static) -> std::sync::Arc<StoreFn> {
+    use crate::core::submission::{self, Handed};
+    let outbox = std::sync::Mutex::new(outbox);
+    std::sync::Arc::new(move |from: Option<&str>, to: &[String], raw: &[u8], _client: &str| -> Result<i64, String> {
+        let handed = Handed { from, full_name: None, recipients: to, from_headers: false };
+        let now = std::time::SystemTime::now();
+        let p = submission::prepare(raw, &handed, &account, now).map_err(|e| e.to_string())?;
+        let outbox = outbox.lock().map_err(|_| "the outbox is not usable".to_owned())?;
+        let id = outbox.enqueue(&p.outgoing, &p.subject, &p.to, now).map_err(|e| e.to_string())?;
+        nudge();
+        Ok(id)
+    })
+}
+
 /// How many programs may be connected at once.
 pub const MAX_CONNECTIONS: usize = 8;
 
