@@ -671,7 +671,13 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     let mut d = Deliverer::new(&config, password.as_ref(), &trust, &store, &clock);
     d.stop = Some(&stop);
     let (etx, erx) = mpsc::channel(64);
+    // Each flush's fates, for a submission server waiting to answer its program.
+    let (fates_tx, _) = tokio::sync::broadcast::channel::<crate::core::smtpd::Fates>(16);
+    let fates_for_server = fates_tx.clone();
     let on_event = |event: Event| {
+        if let Event::Flushed(f) = &event {
+            let _ = fates_tx.send(crate::core::smtpd::Fates::of(f));
+        }
         let (waiting, sent) = lists(&outbox);
         if config.app.notifications {
             announce(&event, &waiting, &sent, &shared.hooks);
@@ -824,7 +830,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     let server = async {
         let s = &config.submission;
         if s.enabled {
-            if let Err(problem) = submission_server(paths, &config, nudge, shared).await {
+            if let Err(problem) = submission_server(paths, &config, nudge, fates_for_server, shared).await {
                 shared.publish(|v| v.submission = Some(SubmissionView { port: s.port, login: None, problem: Some(problem) }));
             }
         } else {
@@ -840,17 +846,20 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
 
 /// Runs the submission server for the window: binds the port, publishes where it listens and
 /// the local login, and takes mail until the session ends. `Err`: why it could not open.
-async fn submission_server(paths: &Paths, config: &Config, nudge: mpsc::Sender<Command>, shared: &Shared) -> Result<(), String> {
+async fn submission_server(paths: &Paths, config: &Config, nudge: mpsc::Sender<Command>, fates: tokio::sync::broadcast::Sender<crate::core::smtpd::Fates>, shared: &Shared) -> Result<(), String> {
     use crate::core::smtpd;
     let s = &config.submission;
     let listeners = smtpd::bind(s.port).await.map_err(|e| e.to_string())?;
     let login = if s.require_auth { Some(smtpd::local_login(&paths.data_dir).map_err(|e| e.to_string())?) } else { None };
-    let outbox = Outbox::open(&paths.data_dir).map_err(|e| e.to_string())?;
-    let store = smtpd::outbox_store(outbox, config.account.address.clone(), move || {
+    let outbox = Arc::new(Mutex::new(Outbox::open(&paths.data_dir).map_err(|e| e.to_string())?));
+    // The engine is nudged by `try_now`, once it listens for the flush.
+    let store = smtpd::outbox_store(outbox.clone(), config.account.address.clone(), || {});
+    let nudge: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
         let _ = nudge.try_send(Command::Refresh);
     });
+    let after = smtpd::try_now(outbox, fates, nudge, s.try_seconds());
     shared.publish(|v| v.submission = Some(SubmissionView { port: s.port, login: login.clone(), problem: None }));
-    smtpd::accept(listeners, smtpd::Limits::default(), login, store).await;
+    smtpd::accept(listeners, smtpd::Limits::default(), login, store, Some(after)).await;
     Ok(())
 }
 

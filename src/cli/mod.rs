@@ -415,7 +415,7 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
         match command {
             Command::Auth => auth(&d, &config, source, &clock).await,
             Command::Watch(WatchArgs { until_empty }) => {
-                watch(&open_outbox(paths)?, &d, &stop, until_empty, tokio::sync::mpsc::channel(16), std::future::pending()).await
+                watch(&open_outbox(paths)?, &d, &stop, until_empty, tokio::sync::mpsc::channel(16), std::future::pending(), &|_| {}).await
             }
             Command::Serve => serve(paths, &open_outbox(paths)?, &d, &stop).await,
             _ => {
@@ -542,7 +542,15 @@ type Commands = (tokio::sync::mpsc::Sender<engine::Command>, tokio::sync::mpsc::
 
 /// The engine until Ctrl-C or SIGTERM (or, with `until_empty`, until nothing waits), with
 /// `alongside` running beside it (the submission server for `serve`).
-async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: bool, (tx, rx): Commands, alongside: impl std::future::Future<Output = ()>) -> Result<u8, Failed> {
+async fn watch(
+    ob: &Outbox,
+    d: &Deliverer<'_>,
+    stop: &AtomicBool,
+    until_empty: bool,
+    (tx, rx): Commands,
+    alongside: impl std::future::Future<Output = ()>,
+    on_flushed: &dyn Fn(&engine::Flushed),
+) -> Result<u8, Failed> {
     let done = tx.clone();
     // With --until-empty (the window's "keep sending in the background"): leave once nothing is
     // queued or being sent; messages that failed for good stay for the user to see.
@@ -582,6 +590,7 @@ async fn watch(ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, until_empty: b
     let work = engine::watch(ob, d, rx, |event| {
         match event {
             engine::Event::Flushed(f) => {
+                on_flushed(&f);
                 outbox_view::report_flush(&f, d.clock);
                 if until_empty && f.paused.is_some() {
                     exit.set(EXIT_FAILED);
@@ -618,14 +627,21 @@ async fn serve(paths: &Paths, ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool)
         None
     };
     // A connection of its own for the server (the engine keeps `ob`); SQLite keeps them apart.
-    let server_outbox = Outbox::open(&paths.data_dir).map_err(|e| explain::failure(&e))?;
+    let server_outbox = std::sync::Arc::new(std::sync::Mutex::new(Outbox::open(&paths.data_dir).map_err(|e| explain::failure(&e))?));
     let commands = tokio::sync::mpsc::channel(16);
     let nudge = commands.0.clone();
-    let store = smtpd::outbox_store(server_outbox, d.config.account.address.clone(), move || {
+    // The engine is nudged by `try_now`, once it listens for the flush.
+    let store = smtpd::outbox_store(server_outbox.clone(), d.config.account.address.clone(), || {});
+    let (fates, _) = tokio::sync::broadcast::channel::<smtpd::Fates>(16);
+    let nudge: std::sync::Arc<dyn Fn() + Send + Sync> = std::sync::Arc::new(move || {
         let _ = nudge.try_send(engine::Command::Refresh);
     });
+    let after = smtpd::try_now(server_outbox, fates.clone(), nudge, s.try_seconds());
     say!("{}", fl!("serve-start", port = s.port, login = paths.data_dir.join(smtpd::LOGIN_FILE).display().to_string()));
-    watch(ob, d, stop, false, commands, smtpd::accept(listeners, smtpd::Limits::default(), login, store)).await
+    let on_flushed = move |f: &engine::Flushed| {
+        let _ = fates.send(smtpd::Fates::of(f));
+    };
+    watch(ob, d, stop, false, commands, smtpd::accept(listeners, smtpd::Limits::default(), login, store, Some(after)), &on_flushed).await
 }
 
 fn status(config: &Config, store: &window::Store, clock: &dyn Clock) {

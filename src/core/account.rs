@@ -193,6 +193,9 @@ pub struct SubmissionSection {
     /// The window runs the server while it is open (`popsend serve` runs it headless).
     pub enabled: bool,
     pub port: u16,
+    /// How long a program's session waits for its message to be sent at once before it hears
+    /// "queued" (a permanent refusal in that time goes back to it as the server's 5xx).
+    pub try_seconds: u64,
     /// Ask for popsend's local user name and password (generated; in the data folder). Off only
     /// by choice: anyone on this computer could then send as the account.
     pub require_auth: bool,
@@ -202,11 +205,16 @@ impl SubmissionSection {
     fn is_default(&self) -> bool {
         *self == SubmissionSection::default()
     }
+
+    /// `try_seconds`, at most ten minutes (a program would give up first).
+    pub fn try_seconds(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.try_seconds.min(600))
+    }
 }
 
 impl Default for SubmissionSection {
     fn default() -> Self {
-        SubmissionSection { enabled: false, port: 2525, require_auth: true }
+        SubmissionSection { enabled: false, port: 2525, try_seconds: 20, require_auth: true }
     }
 }
 

@@ -45,6 +45,20 @@ pub struct Login {
 pub type StoreFn = dyn Fn(Option<&str>, &[String], &[u8], &str) -> Result<i64, String> + Send + Sync;
 pub type Store<'a> = &'a (dyn Fn(Option<&str>, &[String], &[u8], &str) -> Result<i64, String> + Sync);
 
+/// What became of a stored message while its program waited (`try_now`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Still waiting (offline, a temporary refusal, or not tried in time): popsend owns it.
+    Queued,
+    Sent,
+    /// The server refused it for good: its reply goes back to the program, and popsend keeps no
+    /// copy (the program has the message and shows the real error).
+    Refused { reply: String },
+}
+
+/// Tries a stored message at once, for a bounded time.
+pub type AfterFn = dyn Fn(i64) -> std::pin::Pin<Box<dyn std::future::Future<Output = Verdict> + Send>> + Send + Sync;
+
 /// Reads one line ending in CRLF (or LF, reported) of at most `MAX_LINE` bytes before the limit;
 /// `None` at the end of the stream or on timeout.
 enum Line {
@@ -98,8 +112,9 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Serves one connection to its end.
-pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits, login: Option<&Login>, store: Store<'_>) {
+/// Serves one connection to its end. With `after`, a stored message is tried at once and its
+/// fate decides the answer (250, or the server's own 5xx); without, it is queued (250).
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits, login: Option<&Login>, store: Store<'_>, after: Option<&AfterFn>) {
     let (r, mut w) = tokio::io::split(stream);
     let mut r = BufReader::new(r);
     let say = async |w: &mut tokio::io::WriteHalf<S>, text: &str| w.write_all(format!("{text}\r\n").as_bytes()).await.is_ok();
@@ -257,7 +272,14 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
                     format!("552 5.3.4 larger than {} bytes, or a line over 998 characters", limits.max_message)
                 } else {
                     match store(sender.as_deref(), &to, &message, &client) {
-                        Ok(id) => format!("250 2.0.0 queued in popsend's outbox as #{id}"),
+                        Ok(id) => match after {
+                            None => format!("250 2.0.0 queued in popsend's outbox as #{id}"),
+                            Some(after) => match after(id).await {
+                                Verdict::Sent => format!("250 2.0.0 sent (popsend #{id})"),
+                                Verdict::Queued => format!("250 2.0.0 queued in popsend's outbox as #{id}"),
+                                Verdict::Refused { reply } => refusal(&reply),
+                            },
+                        },
                         Err(why) => format!("451 4.3.0 cannot store the message: {}", crate::core::display_safe(&why)),
                     }
                 }
@@ -278,6 +300,70 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
         };
         if !say(&mut w, &reply).await {
             return;
+        }
+    }
+}
+
+/// The server's refusal as one 5xx line for the program (its own code and words when it gave a
+/// 5xx, else 554).
+fn refusal(reply: &str) -> String {
+    let line = crate::core::display_safe(reply.lines().next().unwrap_or(""));
+    match line.get(..3).and_then(|c| c.parse::<u16>().ok()) {
+        Some(code) if (500..600).contains(&code) => line,
+        _ => format!("554 5.0.0 the server refused the message: {line}"),
+    }
+}
+
+/// `after` for the server: wakes the engine with `nudge` and waits (at most `wait`) for the
+/// first flush that ends; the message's fate in it is the verdict. A permanent refusal is taken
+/// out of the outbox, since the program keeps the message and the error.
+pub fn try_now(
+    outbox: std::sync::Arc<std::sync::Mutex<crate::core::outbox::Outbox>>,
+    flushed: tokio::sync::broadcast::Sender<Fates>,
+    nudge: std::sync::Arc<dyn Fn() + Send + Sync>,
+    wait: Duration,
+) -> std::sync::Arc<AfterFn> {
+    std::sync::Arc::new(move |id: i64| {
+        // Listening before the nudge: the flush cannot end unseen.
+        let mut rx = flushed.subscribe();
+        nudge();
+        let outbox = outbox.clone();
+        Box::pin(async move {
+            let fates = loop {
+                match tokio::time::timeout(wait, rx.recv()).await {
+                    Ok(Ok(f)) => break f,
+                    Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+                    _ => return Verdict::Queued,
+                }
+            };
+            if fates.sent.contains(&id) {
+                return Verdict::Sent;
+            }
+            match fates.failed.into_iter().find(|(i, _)| *i == id) {
+                Some((_, reply)) => {
+                    if let Ok(ob) = outbox.lock() {
+                        let _ = ob.delete(id);
+                    }
+                    Verdict::Refused { reply }
+                }
+                None => Verdict::Queued,
+            }
+        })
+    })
+}
+
+/// What one flush did, by outbox number: sent, and refused for good (with the server's reply).
+#[derive(Debug, Clone, Default)]
+pub struct Fates {
+    pub sent: Vec<i64>,
+    pub failed: Vec<(i64, String)>,
+}
+
+impl Fates {
+    pub fn of(f: &crate::core::engine::Flushed) -> Fates {
+        Fates {
+            sent: f.sent.iter().map(|(id, _)| *id).collect(),
+            failed: f.failed.iter().map(|(id, _, e)| (*id, e.reply.clone().unwrap_or_else(|| e.detail.clone()))).collect(),
         }
     }
 }
@@ -314,9 +400,8 @@ pub async fn bind(port: u16) -> std::io::Result<Vec<tokio::net::TcpListener>> {
 /// The store `accept` needs, into `outbox` (a connection of the server's own): the message as
 /// the program sent it (`submission::prepare`), committed before the program hears 250; then
 /// `nudge` wakes the engine to send it.
-pub fn outbox_store(outbox: crate::core::outbox::Outbox, account: String, nudge: impl Fn() + Send + Sync + 'static) -> std::sync::Arc<StoreFn> {
+pub fn outbox_store(outbox: std::sync::Arc<std::sync::Mutex<crate::core::outbox::Outbox>>, account: String, nudge: impl Fn() + Send + Sync + 'static) -> std::sync::Arc<StoreFn> {
     use crate::core::submission::{self, Handed};
-    let outbox = std::sync::Mutex::new(outbox);
     std::sync::Arc::new(move |from: Option<&str>, to: &[String], raw: &[u8], _client: &str| -> Result<i64, String> {
         let handed = Handed { from, full_name: None, recipients: to, from_headers: false };
         let now = std::time::SystemTime::now();
@@ -332,7 +417,7 @@ pub fn outbox_store(outbox: crate::core::outbox::Outbox, account: String, nudge:
 pub const MAX_CONNECTIONS: usize = 8;
 
 /// Accepts connections on `listeners` until the future is dropped, each served by `serve`.
-pub async fn accept(listeners: Vec<tokio::net::TcpListener>, limits: Limits, login: Option<Login>, store: std::sync::Arc<StoreFn>) {
+pub async fn accept(listeners: Vec<tokio::net::TcpListener>, limits: Limits, login: Option<Login>, store: std::sync::Arc<StoreFn>, after: Option<std::sync::Arc<AfterFn>>) {
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut accepting = futures_util::stream::select_all(listeners.into_iter().map(|l| Box::pin(futures_util::stream::unfold(l, |l| async move { Some((l.accept().await, l)) }))));
     while let Some(conn) = futures_util::StreamExt::next(&mut accepting).await {
@@ -345,9 +430,9 @@ pub async fn accept(listeners: Vec<tokio::net::TcpListener>, limits: Limits, log
             let _ = stream.write_all(b"421 4.7.0 too many connections, try again shortly\r\n").await;
             continue;
         };
-        let (limits, login, store) = (limits.clone(), login.clone(), store.clone());
+        let (limits, login, store, after) = (limits.clone(), login.clone(), store.clone(), after.clone());
         tokio::spawn(async move {
-            serve(stream, &limits, login.as_ref(), &*store).await;
+            serve(stream, &limits, login.as_ref(), &*store, after.as_deref()).await;
             drop(slot);
         });
     }
@@ -383,7 +468,7 @@ mod tests {
             tokio::io::AsyncReadExt::read_to_string(&mut cr, &mut out).await.unwrap();
             out
         };
-        let ((), (), replies) = tokio::join!(serve(server, limits, login, &store), writer, reader);
+        let ((), (), replies) = tokio::join!(serve(server, limits, login, &store, None), writer, reader);
         (replies, stored)
     }
 
@@ -435,6 +520,61 @@ mod tests {
             let (replies, stored) = session(&script, None, &Limits::default()).await;
             assert!(replies.contains("550 5.6.0"), "{replies}");
             assert!(stored.into_inner().unwrap().is_empty(), "{smuggled:?}");
+        }
+    }
+
+    /// Try now, then queue: the first flush after the nudge decides the answer — its 250, the
+    /// server's own 5xx (and popsend keeps no copy: the program has the message and the error),
+    /// or "queued" when the message did not go (offline, not tried in time). Exactly one side
+    /// owns the message when the session ends.
+    #[tokio::test]
+    async fn the_program_hears_the_servers_refusal_and_popsend_keeps_no_copy() {
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Arc::new(std::sync::Mutex::new(crate::core::outbox::Outbox::open(dir.path()).unwrap()));
+        let store = outbox_store(outbox.clone(), "taro@example.ac.jp".into(), || {});
+        let script = "EHLO x\r\nMAIL FROM:<taro@example.ac.jp>\r\nRCPT TO:<nobody@example.net>\r\nDATA\r\nSubject: s\r\n\r\nhi\r\n.\r\nQUIT\r\n";
+        let refused = "550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown";
+        // What the engine's flush does with the message: refuse it, send it, not try it, or
+        // never end in time.
+        for (fate, expect, kept) in [("refused", refused, false), ("sent", "250 2.0.0 sent", true), ("untried", "250 2.0.0 queued", true), ("never", "250 2.0.0 queued", true)] {
+            let (tx, _) = tokio::sync::broadcast::channel::<Fates>(4);
+            let engine = tx.clone();
+            let newest = Arc::new(std::sync::Mutex::new(0i64));
+            let (seen, ob) = (newest.clone(), outbox.clone());
+            let nudge: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+                let id = ob.lock().unwrap().list(&[crate::core::outbox::State::Queued], 1).unwrap()[0].id;
+                *seen.lock().unwrap() = id;
+                let f = match fate {
+                    "refused" => Fates { sent: vec![], failed: vec![(id, refused.into())] },
+                    "sent" => Fates { sent: vec![id], failed: vec![] },
+                    "untried" => Fates::default(),
+                    _ => return,
+                };
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    let _ = engine.send(f);
+                });
+            });
+            let after = try_now(outbox.clone(), tx, nudge, Duration::from_millis(300));
+            let (client, server) = tokio::io::duplex(1 << 16);
+            let (mut cr, mut cw) = tokio::io::split(client);
+            cw.write_all(script.as_bytes()).await.unwrap();
+            cw.shutdown().await.unwrap();
+            let reader = async {
+                let mut out = String::new();
+                tokio::io::AsyncReadExt::read_to_string(&mut cr, &mut out).await.unwrap();
+                out
+            };
+            let limits = Limits::default();
+            let ((), replies) = tokio::join!(serve(server, &limits, None, &*store, Some(&*after)), reader);
+            assert!(replies.contains(&format!("\r\n{expect}")), "{fate}: {replies}");
+            let id = *newest.lock().unwrap();
+            assert_eq!(outbox.lock().unwrap().get(id).unwrap().is_some(), kept, "{fate}: who owns the message");
+            // The next case starts from an empty outbox.
+            if kept {
+                outbox.lock().unwrap().delete(id).unwrap();
+            }
         }
     }
 
