@@ -365,7 +365,7 @@ fn settings_show_the_submission_server_and_copy_its_login() {
     let mut h = harness(&b);
     h.run_steps(2);
     click(&mut h, "設定");
-    h.get_by_label_contains("サーバー名 localhost、ポート 2525");
+    h.get_by_label_contains("サーバー名 localhost、2525 番ポート");
     h.get_by_label("パスワードをコピー");
     assert!(h.query_by_label_contains("local-secret-123").is_none(), "the password is drawn");
     b.publish(|v| v.submission = Some(SubmissionView { port: 2525, login: None, problem: Some("Address already in use".into()) }));
