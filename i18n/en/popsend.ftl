@@ -241,6 +241,7 @@ gui-body = Message
 gui-send = Send
 gui-send-later = Send later
 gui-send-utf8 = Send as UTF-8
+gui-via = (from { $program })
 gui-retry = Retry
 gui-delete = Delete
 gui-delete-confirm = Really delete

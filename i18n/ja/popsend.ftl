@@ -241,6 +241,7 @@ gui-body = 本文
 gui-send = 送信
 gui-send-later = 後で送信
 gui-send-utf8 = UTF-8 で送る
+gui-via = ({ $program } から)
 gui-retry = 再送
 gui-delete = 削除
 gui-delete-confirm = 本当に削除する

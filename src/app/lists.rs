@@ -23,6 +23,9 @@ pub(super) struct State {
 
 fn row_line(row: &Row, now: SystemTime) -> String {
     let mut text = format!("{}  {}  {}", state_name(row.state), row.to, row.subject);
+    if let Some(via) = &row.via {
+        text += &format!("  {}", fl!("gui-via", program = crate::core::display_safe(via)));
+    }
     if row.attempts > 0 {
         text += &format!("  ({} {})", fl!("col-attempts"), row.attempts);
     }

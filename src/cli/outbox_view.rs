@@ -38,6 +38,9 @@ fn one_line(r: &Row) -> String {
         State::Sent => line += &format!("\t{} {}", fl!("col-sent"), r.sent_at.map(local_time).unwrap_or_default()),
         _ => {}
     }
+    if let Some(via) = &r.via {
+        line += &format!("\t{}", fl!("gui-via", program = safe(via)));
+    }
     if let Some(e) = &r.last_error {
         line += &format!("\t{}: {}", fl!("col-reason"), reason(e.kind));
         if let Some(reply) = &e.reply {

@@ -66,6 +66,8 @@ pub struct Row {
     pub sent_at: Option<SystemTime>,
     /// The window's draft is stored with it (「編集」 can bring it back).
     pub editable: bool,
+    /// The program it came from through the submission server (its EHLO name).
+    pub via: Option<String>,
 }
 
 /// A queued message that is due, with what sending needs.
@@ -143,6 +145,9 @@ const MIGRATIONS: &[&str] = &["
     INSERT INTO bodies (id, raw) SELECT id, raw FROM messages;
     ALTER TABLE messages DROP COLUMN raw;
     CREATE TRIGGER messages_delete_body AFTER DELETE ON messages BEGIN DELETE FROM bodies WHERE id = OLD.id; END;
+", "
+    -- The program a message came from through the submission server (its EHLO name).
+    ALTER TABLE messages ADD COLUMN via TEXT;
 "];
 
 pub struct Outbox {
@@ -163,7 +168,10 @@ fn time(ms: i64) -> SystemTime {
 }
 
 const ROW_COLUMNS: &str = "id, message_id, subject, to_display, state, created_ms, attempts, next_attempt_ms, \
-                           error_kind, error_reply, error_detail, sent_ms, draft IS NOT NULL";
+                           error_kind, error_reply, error_detail, sent_ms, draft IS NOT NULL, via";
+
+/// How many columns `ROW_COLUMNS` names: what `get` adds comes after them.
+const ROW_COLUMN_COUNT: usize = 14;
 
 const DUE_SELECT: &str = "SELECT m.id, m.attempts, m.message_id, m.mail_from, m.rcpts, b.raw FROM messages m JOIN bodies b ON b.id = m.id";
 
@@ -218,6 +226,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         },
         sent_at: r.get::<_, Option<i64>>(11)?.map(time),
         editable: r.get(12)?,
+        via: r.get(13)?,
     })
 }
 
@@ -322,15 +331,25 @@ impl Outbox {
         self.enqueue_with_draft(out, subject, to_display, None, now)
     }
 
+    /// `enqueue` for a message another program handed over, named by `via` (its EHLO name).
+    pub fn enqueue_via(&self, out: &Outgoing, subject: &str, to_display: &str, via: &str, now: SystemTime) -> Result<i64> {
+        self.insert(out, subject, to_display, None, Some(via), now)
+    }
+
     /// `enqueue`, keeping the window's draft beside the message (one write).
     pub fn enqueue_with_draft(&self, out: &Outgoing, subject: &str, to_display: &str, draft: Option<&str>, now: SystemTime) -> Result<i64> {
+        self.insert(out, subject, to_display, draft, None, now)
+    }
+
+    /// One transaction: the row and its bytes.
+    fn insert(&self, out: &Outgoing, subject: &str, to_display: &str, draft: Option<&str>, via: Option<&str>, now: SystemTime) -> Result<i64> {
         let rcpts: Vec<String> = out.envelope.to().iter().map(|a| a.to_string()).collect();
         let from = out.envelope.from().map(|a| a.to_string());
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate).map_err(|e| self.err(e))?;
         tx.execute(
-            "INSERT INTO messages (message_id, mail_from, rcpts, subject, to_display, state, created_ms, next_attempt_ms, draft)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?6, ?7)",
-            params![out.message_id, from, rcpts.join("\n"), subject, to_display, ms(now), draft],
+            "INSERT INTO messages (message_id, mail_from, rcpts, subject, to_display, state, created_ms, next_attempt_ms, draft, via)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?6, ?7, ?8)",
+            params![out.message_id, from, rcpts.join("\n"), subject, to_display, ms(now), draft, via],
         )
         .map_err(|e| self.err(e))?;
         let id = tx.last_insert_rowid();
@@ -526,7 +545,7 @@ impl Outbox {
             .query_row(
                 &format!("SELECT {ROW_COLUMNS}, (SELECT raw FROM bodies WHERE bodies.id = messages.id) FROM messages WHERE id = ?1"),
                 [id],
-                |r| Ok((row(r)?, r.get::<_, Option<Vec<u8>>>(13)?.unwrap_or_default())),
+                |r| Ok((row(r)?, r.get::<_, Option<Vec<u8>>>(ROW_COLUMN_COUNT)?.unwrap_or_default())),
             )
             .optional()
             .map_err(|e| self.err(e))
@@ -730,6 +749,22 @@ mod tests {
         ob.mark_sending(good).unwrap();
         ob.mark_sent(good, t(1)).unwrap();
         assert_eq!(ob.next_due().unwrap(), None);
+    }
+
+    /// Issue 13: a message another program handed over keeps the program's name; the window's own do not.
+    #[test]
+    fn a_handed_message_names_its_program() {
+        assert_eq!(ROW_COLUMNS.split(',').count(), ROW_COLUMN_COUNT);
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(dir.path()).unwrap();
+        let handed = ob.enqueue_via(&out("b@example.net"), "s", "b", "thunderbird.local", t(0)).unwrap();
+        let own = ob.enqueue(&out("c@example.net"), "s", "c", t(0)).unwrap();
+        let (row, raw) = ob.get(handed).unwrap().unwrap();
+        assert_eq!(row.via.as_deref(), Some("thunderbird.local"));
+        assert!(!raw.is_empty());
+        assert_eq!(ob.get(own).unwrap().unwrap().0.via, None);
+        let listed = ob.list(&[State::Queued], 10).unwrap();
+        assert!(listed.iter().any(|r| r.via.as_deref() == Some("thunderbird.local")));
     }
 
     /// Issue 9, case 6: a damaged attempt count cannot overflow into a row that no longer reads.

@@ -404,7 +404,7 @@ pub fn outbox_store(outbox: std::sync::Arc<std::sync::Mutex<crate::core::outbox:
     use crate::core::submission::{self, Handed};
     // Synced before 250: the program deletes its copy when it hears it.
     let synced = outbox.lock().map(|o| o.sync_every_commit().is_ok()).unwrap_or(false);
-    std::sync::Arc::new(move |from: Option<&str>, to: &[String], raw: &[u8], _client: &str| -> Result<i64, String> {
+    std::sync::Arc::new(move |from: Option<&str>, to: &[String], raw: &[u8], client: &str| -> Result<i64, String> {
         if !synced {
             return Err("the outbox cannot be made to sync each message to disk".into());
         }
@@ -412,7 +412,8 @@ pub fn outbox_store(outbox: std::sync::Arc<std::sync::Mutex<crate::core::outbox:
         let now = std::time::SystemTime::now();
         let p = submission::prepare(raw, &handed, &account, now).map_err(|e| e.to_string())?;
         let outbox = outbox.lock().map_err(|_| "the outbox is not usable".to_owned())?;
-        let id = outbox.enqueue(&p.outgoing, &p.subject, &p.to, now).map_err(|e| e.to_string())?;
+        let via = if client.is_empty() { "?" } else { client };
+        let id = outbox.enqueue_via(&p.outgoing, &p.subject, &p.to, via, now).map_err(|e| e.to_string())?;
         nudge();
         Ok(id)
     })

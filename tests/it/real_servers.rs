@@ -383,6 +383,10 @@ fn serve_takes_mail_from_another_program_and_sends_it() {
     let raw = String::from_utf8(s.delivered(&tok)).unwrap();
     assert!(raw.contains("X-Signed: as sent\n") && raw.contains("\n.a line with a leading dot\n"), "{raw}");
     assert!(raw.contains("Message-ID: <") && raw.contains("Date: "), "added where missing: {raw}");
+    // 送信済み names the program it came from (its EHLO name).
+    let sent = popsend(&config, None, "ja", &["sent"]);
+    let line = sent.stdout.lines().find(|l| l.contains(&tok)).unwrap_or_default();
+    assert!(line.contains("(thunderbird.local から)"), "{}", sent.stdout);
 
     // The port is taken: a second serve says so and ends.
     let second = popsend(&config, Some(&s.pass), "ja", &["serve"]);

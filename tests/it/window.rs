@@ -115,6 +115,7 @@ fn row(id: i64, subject: &str, last_error: Option<Described>) -> Row {
         last_error,
         sent_at: None,
         editable: true,
+        via: None,
     }
 }
 
