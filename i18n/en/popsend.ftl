@@ -388,6 +388,8 @@ cli-serve-about = Open a sending (SMTP) server for the mail programs on this com
 cli-serve-after = In your mail program set the outgoing server to "localhost", the port to [submission] port (2525 unless set), no encryption, with authentication: user name "popsend" and the password in the submission-login file of the data folder. Only this computer can connect.
 serve-start = Sending server open: localhost port { $port } (this computer only). User name popsend; the password is in { $login }.
 err-serve-port = Cannot open port { $port }: { $detail }. Another popsend serve or another program may be using it. Change [submission] port in the settings, or stop that program.
+err-serve-port-popsend = Port { $port } is already taken by popsend's own sending server (another popsend serve, or a popsend window with it on). Other mail programs can send through that one; a second is not needed.
+err-serve-port-other = Port { $port } is used by another program. It greets with “{ $greeting }”. Change [submission] port in the settings, or stop that program.
 err-serve-login = Cannot prepare the sending server's password: { $detail }. Check that the data folder is writable.
 cli-sendmail-about = Take a message on standard input the way sendmail does, put it in the outbox and send it (for mutt, git send-email, scripts)
 cli-sendmail-after = From another program, set its sendmail command to "popsend sendmail" (mutt: set sendmail="popsend sendmail"; git: git config sendemail.sendmailcmd "popsend sendmail"). For a program that can only call a program named sendmail, put a link to popsend named sendmail on its path (for example ln -s "$(command -v popsend)" ~/bin/sendmail). Exits 0 when sent, 75 when the message stays in the outbox (offline, for instance).

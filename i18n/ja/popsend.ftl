@@ -388,6 +388,8 @@ cli-serve-about = この PC のメールソフトから送れる送信サーバ�
 cli-serve-after = メールソフトの送信サーバーを「localhost」、ポートを [submission] port (既定 2525)、暗号化なし、認証ありにし、ユーザー名「popsend」と、データフォルダーの submission-login ファイルにあるパスワードを入れます。この PC の中からしか接続できません。
 serve-start = 送信サーバーを開きました: localhost の { $port } 番ポート (この PC からのみ)。ユーザー名は popsend、パスワードは { $login } にあります。
 err-serve-port = { $port } 番ポートを開けません: { $detail }。ほかの popsend serve か、別のプログラムが使っているかもしれません。設定の [submission] port を変えるか、そちらを止めてください。
+err-serve-port-popsend = { $port } 番ポートでは、すでに popsend がメールを受け付けています (ほかの popsend serve か、この受付をオンにした popsend のウィンドウ)。ほかのメールソフトはそちらを通して送れるので、二つ目は要りません。
+err-serve-port-other = { $port } 番ポートは別のプログラムが使っています。そのプログラムのあいさつ: 「{ $greeting }」。設定の [submission] port を変えるか、そのプログラムを止めてください。
 err-serve-login = 送信サーバーのパスワードを用意できません: { $detail }。データフォルダーに書き込めるか確かめてください。
 cli-sendmail-about = sendmail と同じ使い方で、標準入力のメッセージを送信トレイに入れて送ります (mutt、git send-email、スクリプト向け)
 cli-sendmail-after = 他のプログラムからは、sendmail コマンドの設定を「popsend sendmail」にします (mutt では「set sendmail="popsend sendmail"」、git では「git config sendemail.sendmailcmd "popsend sendmail"」)。sendmail という名前でしか呼べないプログラムには、popsend へのリンクを sendmail という名前で置きます (例:「ln -s "$(command -v popsend)" ~/bin/sendmail」)。送れたら 0、オフラインなどで送信トレイに残ったら 75 で終わります。

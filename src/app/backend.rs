@@ -134,8 +134,19 @@ pub struct SubmissionView {
     pub port: u16,
     /// The local login (`None`: `require_auth = false`).
     pub login: Option<crate::core::smtpd::Login>,
-    /// Why it is not listening (the port is taken, …).
-    pub problem: Option<String>,
+    /// Why it is not listening.
+    pub problem: Option<SubmissionProblem>,
+}
+
+/// Why the window's submission server is not listening.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmissionProblem {
+    /// The port is taken: by whom, as its greeting tells, and the system's words.
+    Port { holder: crate::core::smtpd::Holder, detail: String },
+    /// The local login file cannot be made.
+    Login(String),
+    /// The outbox cannot be opened for it.
+    Outbox(String),
 }
 
 /// Where the password in use comes from.
@@ -846,12 +857,15 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
 
 /// Runs the submission server for the window: binds the port, publishes where it listens and
 /// the local login, and takes mail until the session ends. `Err`: why it could not open.
-async fn submission_server(paths: &Paths, config: &Config, nudge: mpsc::Sender<Command>, fates: tokio::sync::broadcast::Sender<crate::core::smtpd::Fates>, shared: &Shared) -> Result<(), String> {
+async fn submission_server(paths: &Paths, config: &Config, nudge: mpsc::Sender<Command>, fates: tokio::sync::broadcast::Sender<crate::core::smtpd::Fates>, shared: &Shared) -> Result<(), SubmissionProblem> {
     use crate::core::smtpd;
     let s = &config.submission;
-    let listeners = smtpd::bind(s.port).await.map_err(|e| e.to_string())?;
-    let login = if s.require_auth { Some(smtpd::local_login(&paths.data_dir).map_err(|e| e.to_string())?) } else { None };
-    let outbox = Arc::new(Mutex::new(Outbox::open(&paths.data_dir).map_err(|e| e.to_string())?));
+    let listeners = match smtpd::bind(s.port).await {
+        Ok(l) => l,
+        Err(e) => return Err(SubmissionProblem::Port { holder: smtpd::holder(s.port).await, detail: e.to_string() }),
+    };
+    let login = if s.require_auth { Some(smtpd::local_login(&paths.data_dir).map_err(|e| SubmissionProblem::Login(e.to_string()))?) } else { None };
+    let outbox = Arc::new(Mutex::new(Outbox::open(&paths.data_dir).map_err(|e| SubmissionProblem::Outbox(e.to_string()))?));
     // The engine is nudged by `try_now`, once it listens for the flush.
     let store = smtpd::outbox_store(outbox.clone(), config.account.address.clone(), || {});
     let nudge: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
@@ -1009,7 +1023,9 @@ mod tests {
         let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
         let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default() };
         let worker = Worker::spawn(Paths { config_file, data_dir: data }, hooks);
-        wait_for(&worker, "the problem", |v| v.submission.as_ref().is_some_and(|s| s.problem.is_some()));
+        wait_for(&worker, "the problem", |v| {
+            v.submission.as_ref().is_some_and(|s| matches!(&s.problem, Some(SubmissionProblem::Port { holder: crate::core::smtpd::Holder::Silent, .. })))
+        });
     }
 
     #[test]

@@ -303,7 +303,14 @@ impl App {
                     }
                 }
                 Some(info) => {
-                    ui.colored_label(ERROR, fl!("err-serve-port", port = info.port, detail = info.problem.as_deref().unwrap_or_default()));
+                    use crate::app::backend::SubmissionProblem;
+                    let said = match &info.problem {
+                        Some(SubmissionProblem::Port { holder, detail }) => crate::words::port_taken(info.port, holder, detail),
+                        Some(SubmissionProblem::Login(detail)) => fl!("err-serve-login", detail = detail.as_str()),
+                        Some(SubmissionProblem::Outbox(detail)) => format!("{} ({detail})", fl!("err-outbox-write")),
+                        None => String::new(),
+                    };
+                    ui.colored_label(ERROR, said);
                 }
                 None => {}
             }

@@ -118,7 +118,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
     let (r, mut w) = tokio::io::split(stream);
     let mut r = BufReader::new(r);
     let say = async |w: &mut tokio::io::WriteHalf<S>, text: &str| w.write_all(format!("{text}\r\n").as_bytes()).await.is_ok();
-    if !say(&mut w, "220 localhost popsend ESMTP (this computer only)").await {
+    if !say(&mut w, &format!("{GREETING} (this computer only)")).await {
         return;
     }
     let mut client = String::new();
@@ -386,6 +386,9 @@ pub fn local_login(data_dir: &std::path::Path) -> std::io::Result<Login> {
     Ok(Login { user: "popsend".into(), password: crate::core::secrets::Password::new(password) })
 }
 
+/// How the server greets (and how `holder` knows another popsend).
+const GREETING: &str = "220 localhost popsend ESMTP";
+
 /// Binds `port` on the loopback addresses only (127.0.0.1, and ::1 where the machine has IPv6).
 /// An error says the port is taken (by another `popsend serve` or another program).
 pub async fn bind(port: u16) -> std::io::Result<Vec<tokio::net::TcpListener>> {
@@ -395,6 +398,42 @@ pub async fn bind(port: u16) -> std::io::Result<Vec<tokio::net::TcpListener>> {
         out.push(v6);
     }
     Ok(out)
+}
+
+/// Who holds a port `bind` could not open, as far as its first line tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// Another popsend's submission server (`popsend serve`, or a window with it on).
+    Popsend,
+    /// Another program, with its greeting (made safe to show, at most 120 characters).
+    Other(String),
+    /// Nothing answered on 127.0.0.1 within a second (or it says nothing first).
+    Silent,
+}
+
+/// Connects to 127.0.0.1:`port` and reads its greeting (at most 512 bytes, one second in all),
+/// then says QUIT. Sends nothing else; never a login.
+pub async fn holder(port: u16) -> Holder {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let mut buf = vec![0u8; 512];
+        let mut got = 0;
+        while got < buf.len() && !buf[..got].contains(&b'\n') {
+            match stream.read(&mut buf[got..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+        let _ = stream.write_all(b"QUIT\r\n").await;
+        let line = String::from_utf8_lossy(&buf[..got]).lines().next().unwrap_or_default().trim().to_owned();
+        (!line.is_empty()).then_some(line)
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(1), probe).await {
+        Ok(Some(line)) if line.starts_with(GREETING) => Holder::Popsend,
+        Ok(Some(line)) => Holder::Other(crate::core::display_safe(&line).chars().take(120).collect()),
+        Ok(None) | Err(_) => Holder::Silent,
+    }
 }
 
 /// The store `accept` needs, into `outbox` (a connection of the server's own): the message as
@@ -518,6 +557,41 @@ mod tests {
         let codes: Vec<&str> = replies.lines().map(|l| &l[..3]).collect();
         assert_eq!(codes, ["220", "250", "250", "250", "250", "250", "250", "250", "530", "535", "334", "334", "235", "250", "221"], "{replies}");
         assert!(stored.into_inner().unwrap().is_empty());
+    }
+
+    /// Issue 13: a taken port says who holds it — another popsend (its greeting), another
+    /// program (its greeting, made safe), or something that says nothing.
+    #[tokio::test]
+    async fn a_taken_port_names_its_holder() {
+        // Another popsend: a real server on the port.
+        let listeners = bind(0).await.unwrap();
+        let port = listeners[0].local_addr().unwrap().port();
+        let store: std::sync::Arc<StoreFn> = std::sync::Arc::new(|_: Option<&str>, _: &[String], _: &[u8], _: &str| Ok(1));
+        let server = tokio::spawn(accept(listeners, Limits::default(), None, store, None));
+        assert_eq!(holder(port).await, Holder::Popsend);
+        assert!(bind(port).await.is_err());
+        server.abort();
+        // Another program with a greeting that carries a control character.
+        let other = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let port = other.local_addr().unwrap().port();
+        let greeter = tokio::spawn(async move {
+            loop {
+                let (mut s, _) = other.accept().await.unwrap();
+                let _ = s.write_all(b"220 mx.example ESMTP Postfix\x1b[2J\r\n").await;
+            }
+        });
+        match holder(port).await {
+            Holder::Other(g) => assert!(g.starts_with("220 mx.example ESMTP Postfix") && !g.contains('\x1b'), "{g:?}"),
+            h => panic!("{h:?}"),
+        }
+        greeter.abort();
+        // Silent: it accepts and says nothing within the second.
+        let mute = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let port = mute.local_addr().unwrap().port();
+        let started = std::time::Instant::now();
+        assert_eq!(holder(port).await, Holder::Silent);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        drop(mute);
     }
 
     /// SMTP smuggling (CVE-2023-51764 and kin): a bare LF or CR is refused, so `\n.\n` can never

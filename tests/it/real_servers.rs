@@ -388,10 +388,17 @@ fn serve_takes_mail_from_another_program_and_sends_it() {
     let line = sent.stdout.lines().find(|l| l.contains(&tok)).unwrap_or_default();
     assert!(line.contains("(thunderbird.local から)"), "{}", sent.stdout);
 
-    // The port is taken: a second serve says so and ends.
+    // The port is taken by this popsend: a second serve says so, naming it, and ends.
     let second = popsend(&config, Some(&s.pass), "ja", &["serve"]);
     assert_eq!(second.code, 1, "{}", second.all());
-    assert!(second.stderr.contains(&format!("{port} 番ポートを開けません")), "{}", second.all());
+    assert!(second.stderr.contains(&format!("{port} 番ポートでは、すでに popsend がメールを受け付けています")), "{}", second.all());
+    // Taken by another program (the real Postfix's port): its greeting is quoted.
+    let postfix_dir = tempfile::tempdir().unwrap();
+    let on_postfix = s.plain_config(postfix_dir.path());
+    std::fs::write(&on_postfix, std::fs::read_to_string(&on_postfix).unwrap() + &format!("\n[submission]\nport = {}\n", s.smtp)).unwrap();
+    let third = popsend(&on_postfix, Some(&s.pass), "ja", &["serve"]);
+    assert_eq!(third.code, 1, "{}", third.all());
+    assert!(third.stderr.contains(&format!("{} 番ポートは別のプログラムが使っています", s.smtp)) && third.stderr.contains("ESMTP"), "{}", third.all());
     let _ = child.kill();
     let _ = child.wait();
 }

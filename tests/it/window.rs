@@ -369,7 +369,16 @@ fn settings_show_the_submission_server_and_copy_its_login() {
     h.get_by_label_contains("サーバー名 localhost、2525 番ポート");
     h.get_by_label("パスワードをコピー");
     assert!(h.query_by_label_contains("local-secret-123").is_none(), "the password is drawn");
-    b.publish(|v| v.submission = Some(SubmissionView { port: 2525, login: None, problem: Some("Address already in use".into()) }));
+    use popsend::app::backend::SubmissionProblem;
+    use popsend::core::smtpd::Holder;
+    let taken = |holder| Some(SubmissionProblem::Port { holder, detail: "Address already in use".into() });
+    b.publish(|v| v.submission = Some(SubmissionView { port: 2525, login: None, problem: taken(Holder::Silent) }));
     h.run_steps(2);
     h.get_by_label_contains("2525 番ポートを開けません: Address already in use");
+    b.publish(|v| v.submission = Some(SubmissionView { port: 2525, login: None, problem: taken(Holder::Popsend) }));
+    h.run_steps(2);
+    h.get_by_label_contains("2525 番ポートでは、すでに popsend がメールを受け付けています");
+    b.publish(|v| v.submission = Some(SubmissionView { port: 2525, login: None, problem: taken(Holder::Other("220 mx ESMTP Postfix".into())) }));
+    h.run_steps(2);
+    h.get_by_label_contains("あいさつ: 「220 mx ESMTP Postfix」");
 }
