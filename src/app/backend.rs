@@ -873,7 +873,7 @@ async fn submission_server(paths: &Paths, config: &Config, nudge: mpsc::Sender<C
     });
     let after = smtpd::try_now(outbox, fates, nudge, s.try_seconds());
     shared.publish(|v| v.submission = Some(SubmissionView { port: s.port, login: login.clone(), problem: None }));
-    smtpd::accept(listeners, smtpd::Limits::default(), login, store, Some(after)).await;
+    smtpd::accept(listeners, smtpd::Limits::for_account(&paths.data_dir, config), login, store, Some(after)).await;
     Ok(())
 }
 

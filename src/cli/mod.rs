@@ -642,7 +642,7 @@ async fn serve(paths: &Paths, ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool)
     let on_flushed = move |f: &engine::Flushed| {
         let _ = fates.send(smtpd::Fates::of(f));
     };
-    watch(ob, d, stop, false, commands, smtpd::accept(listeners, smtpd::Limits::default(), login, store, Some(after)), &on_flushed).await
+    watch(ob, d, stop, false, commands, smtpd::accept(listeners, smtpd::Limits::for_account(&paths.data_dir, d.config), login, store, Some(after)), &on_flushed).await
 }
 
 fn status(config: &Config, store: &window::Store, clock: &dyn Clock) {

@@ -167,6 +167,11 @@ pub fn record_login(store: &window::Store, config: &Config, login: &Login) {
     let _ = store.save(&state);
 }
 
+/// The SMTP server as the state file names it ("host:port").
+pub fn smtp_server(config: &Config) -> String {
+    format!("{}:{}", config.smtp_host(), config.smtp_port())
+}
+
 struct Target {
     pop: Vec<SocketAddr>,
     smtp: Vec<SocketAddr>,
@@ -191,7 +196,7 @@ impl<'a> Deliverer<'a> {
     }
 
     fn smtp_server(&self) -> String {
-        format!("{}:{}", self.config.smtp_host(), self.config.smtp_port())
+        smtp_server(self.config)
     }
 
     fn window_length(&self) -> Duration {
@@ -237,7 +242,13 @@ impl<'a> Deliverer<'a> {
             trust: self.trust,
             step_timeout: self.step_timeout,
         };
-        smtp::open(&params).await
+        let session = smtp::open(&params).await?;
+        // What the server takes, for the submission server to announce (written only on change).
+        let mut state = self.store.load();
+        if state.set_size(&self.smtp_server(), session.size_limit) {
+            let _ = self.store.save(&state);
+        }
+        Ok(session)
     }
 
     /// Resolves both servers once and orders the address families both have.

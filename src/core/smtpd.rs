@@ -23,11 +23,35 @@ pub struct Limits {
     pub max_recipients: usize,
     /// How long a silent client keeps its connection.
     pub idle: Duration,
+    /// Where the upstream SMTP server's announced SIZE is remembered (the data folder and its
+    /// "host:port"): each connection announces no more than that, less room for the headers
+    /// popsend may add, so a program hears "too large" now rather than a bounce later.
+    pub upstream: Option<(std::path::PathBuf, String)>,
 }
+
+/// Room left under the upstream SIZE for what `submission::prepare` may add (Message-ID, Date).
+const HEADER_ROOM: usize = 1024;
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_message: crate::core::submission::MAX_MESSAGE, max_recipients: 100, idle: Duration::from_secs(300) }
+        Limits { max_message: crate::core::submission::MAX_MESSAGE, max_recipients: 100, idle: Duration::from_secs(300), upstream: None }
+    }
+}
+
+impl Limits {
+    /// The default limits, under what the account's SMTP server announced last time.
+    pub fn for_account(data_dir: &std::path::Path, config: &crate::core::account::Config) -> Limits {
+        Limits { upstream: Some((data_dir.to_owned(), crate::core::deliver::smtp_server(config))), ..Limits::default() }
+    }
+
+    /// The largest message taken now: the own limit, or less if the upstream server said so.
+    fn max_message_now(&self) -> usize {
+        let upstream = self.upstream.as_ref().and_then(|(dir, server)| crate::core::window::Store::new(dir).load().size_for(server));
+        match upstream {
+            // SIZE 0 means "no fixed limit" (RFC 1870).
+            Some(n) if n > 0 => self.max_message.min(n.saturating_sub(HEADER_ROOM).max(1)),
+            _ => self.max_message,
+        }
     }
 }
 
@@ -121,6 +145,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
     if !say(&mut w, &format!("{GREETING} (this computer only)")).await {
         return;
     }
+    let max_message = limits.max_message_now();
     let mut client = String::new();
     let mut authed = login.is_none();
     let mut from: Option<Option<String>> = None;
@@ -150,7 +175,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
                     "250 localhost".into()
                 } else {
                     let mut lines = vec!["250-localhost".to_owned(), "250-PIPELINING".into(), "250-8BITMIME".into(), "250-ENHANCEDSTATUSCODES".into()];
-                    lines.push(format!("250-SIZE {}", limits.max_message));
+                    lines.push(format!("250-SIZE {}", max_message));
                     if login.is_some() {
                         lines.push("250-AUTH PLAIN LOGIN".into());
                     }
@@ -207,8 +232,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
             "MAIL" if !authed => "530 5.7.0 authentication required (popsend's local user name and password)".into(),
             "MAIL" => match (arg.to_ascii_uppercase().starts_with("FROM:"), path(arg)) {
                 (true, Some(addr)) => {
-                    if size_param(arg).is_some_and(|n| n > limits.max_message) {
-                        format!("552 5.3.4 larger than {} bytes", limits.max_message)
+                    if size_param(arg).is_some_and(|n| n > max_message) {
+                        format!("552 5.3.4 larger than {} bytes", max_message)
                     } else if !addr.is_empty() && addr.parse::<lettre::Address>().is_err() {
                         "553 5.1.7 the sender address is not an address".into()
                     } else {
@@ -258,7 +283,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
                         _ => bare = true,
                     }
                     let unstuffed = if line.starts_with(b"..") { &line[1..] } else { &line[..] };
-                    if message.len() + unstuffed.len() > limits.max_message {
+                    if message.len() + unstuffed.len() > max_message {
                         too_big = true;
                     } else {
                         message.extend_from_slice(unstuffed);
@@ -269,7 +294,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
                 if bare {
                     "550 5.6.0 a bare CR or LF in the message: lines must end in CRLF".into()
                 } else if too_big {
-                    format!("552 5.3.4 larger than {} bytes, or a line over 998 characters", limits.max_message)
+                    format!("552 5.3.4 larger than {} bytes, or a line over 998 characters", max_message)
                 } else {
                     match store(sender.as_deref(), &to, &message, &client) {
                         Ok(id) => match after {
@@ -594,6 +619,37 @@ mod tests {
         drop(mute);
     }
 
+    /// Issue 13: the submission server announces (and keeps to) no more than the upstream
+    /// server's SIZE, less room for the headers popsend adds; SIZE 0 (no limit) and no SIZE
+    /// leave popsend's own.
+    #[tokio::test]
+    async fn the_upstream_size_is_announced_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::core::window::Store::new(dir.path());
+        let limits = Limits { upstream: Some((dir.path().to_owned(), "smtp.example:587".into())), ..Limits::default() };
+        let own = Limits::default().max_message;
+        let script = |size: usize| format!("EHLO x\r\nMAIL FROM:<a@b.jp> SIZE={size}\r\nQUIT\r\n");
+
+        let (replies, _) = session(&script(2000), None, &limits).await;
+        assert!(replies.contains(&format!("250-SIZE {own}\r\n")), "nothing known: {replies}");
+
+        let mut state = crate::core::window::State::default();
+        state.set_size("smtp.example:587", Some(3000));
+        store.save(&state).unwrap();
+        let (replies, _) = session(&script(2000), None, &limits).await;
+        assert!(replies.contains("250-SIZE 1976\r\n") && replies.contains("552 5.3.4 larger than 1976 bytes"), "{replies}");
+        let body = "x".repeat(1000);
+        let (replies, stored) = session(&format!("EHLO x\r\nMAIL FROM:<a@b.jp>\r\nRCPT TO:<c@d.jp>\r\nDATA\r\nSubject: big\r\n\r\n{body}\r\n{body}\r\n.\r\nQUIT\r\n"), None, &limits).await;
+        assert!(replies.contains("552 5.3.4") && stored.into_inner().unwrap().is_empty(), "{replies}");
+
+        // Another server's size does not apply; SIZE 0 is no limit.
+        state.set_size("smtp.example:587", Some(0));
+        state.set_size("other:25", Some(3000));
+        store.save(&state).unwrap();
+        let (replies, _) = session(&script(2000), None, &limits).await;
+        assert!(replies.contains(&format!("250-SIZE {own}\r\n")) && !replies.contains("552"), "{replies}");
+    }
+
     /// SMTP smuggling (CVE-2023-51764 and kin): a bare LF or CR is refused, so `\n.\n` can never
     /// end one message and start another; the refused message is not stored.
     #[tokio::test]
@@ -663,7 +719,7 @@ mod tests {
 
     #[tokio::test]
     async fn limits_hold_and_a_drop_mid_message_keeps_nothing() {
-        let limits = Limits { max_message: 20, max_recipients: 2, idle: Duration::from_secs(5) };
+        let limits = Limits { max_message: 20, max_recipients: 2, idle: Duration::from_secs(5), upstream: None };
         let script = "EHLO x\r\nMAIL FROM:<a@b.jp>\r\nRCPT TO:<1@d.jp>\r\nRCPT TO:<2@d.jp>\r\nRCPT TO:<3@d.jp>\r\nDATA\r\nthis line is longer than twenty bytes\r\n.\r\nVRFY x\r\nMAIL FROM:<a@b.jp> SIZE=9999\r\nQUIT\r\n";
         let (replies, stored) = session(script, None, &limits).await;
         assert!(replies.contains("452 4.5.3") && replies.contains("552 5.3.4") && replies.contains("502 5.5.1"), "{replies}");

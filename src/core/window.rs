@@ -44,6 +44,9 @@ pub struct State {
     pub sequential: Vec<String>,
     /// The POP login method that last worked, per server ("host:port", method code).
     pub methods: Vec<(String, String)>,
+    /// The message size each SMTP server announced in its last EHLO ("host:port", bytes); the
+    /// submission server announces no more than that.
+    pub smtp_sizes: Vec<(String, usize)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +79,23 @@ impl State {
         self.methods.push((pop_server.to_owned(), method.to_owned()));
     }
 
+    /// The SIZE `smtp_server` announced last time, if it did.
+    pub fn size_for(&self, smtp_server: &str) -> Option<usize> {
+        self.smtp_sizes.iter().find(|(s, _)| s == smtp_server).map(|(_, n)| *n)
+    }
+
+    /// Remembers what `smtp_server` announced (`None`: no SIZE). True when it changed.
+    pub fn set_size(&mut self, smtp_server: &str, size: Option<usize>) -> bool {
+        if self.size_for(smtp_server) == size {
+            return false;
+        }
+        self.smtp_sizes.retain(|(s, _)| s != smtp_server);
+        if let Some(n) = size {
+            self.smtp_sizes.push((smtp_server.to_owned(), n));
+        }
+        true
+    }
+
     /// A tiny line format: `key value`, unknown keys ignored, so older files still load.
     fn render(&self) -> String {
         let mut out = String::from("# popsend relay-window state\n");
@@ -88,6 +108,9 @@ impl State {
         }
         for (server, method) in &self.methods {
             out += &format!("pop_method {server} {method}\n");
+        }
+        for (server, size) in &self.smtp_sizes {
+            out += &format!("smtp_size {server} {size}\n");
         }
         out
     }
@@ -123,6 +146,13 @@ impl State {
                         true
                     }
                     None => false,
+                },
+                "smtp_size" => match value.split_once(' ').map(|(s, n)| (s, n.parse::<usize>())) {
+                    Some((server, Ok(n))) => {
+                        state.smtp_sizes.push((server.to_owned(), n));
+                        true
+                    }
+                    _ => false,
                 },
                 _ => true,
             };
@@ -228,6 +258,7 @@ mod tests {
             last_login: Some(LastLogin { at: t(5), server: "pop.example:110".into(), peer: "::1".parse().unwrap() }),
             sequential: vec!["smtp.example:25".into()],
             methods: vec![("pop.example:110".into(), "user".into())],
+            smtp_sizes: vec![("smtp.example:25".into(), 10_240_000)],
         };
         store.save(&state).unwrap();
         let back = store.load();
@@ -236,6 +267,13 @@ mod tests {
         assert!(back.window("other:110", Duration::from_secs(600)).is_none());
         assert!(back.needs_sequential("smtp.example:25"));
         assert!(!back.needs_sequential("smtp.example:587"));
+        assert_eq!(back.size_for("smtp.example:25"), Some(10_240_000));
+        assert_eq!(back.size_for("smtp.example:587"), None);
+        let mut changed = back.clone();
+        assert!(!changed.set_size("smtp.example:25", Some(10_240_000)));
+        assert!(changed.set_size("smtp.example:25", None));
+        assert_eq!(changed.size_for("smtp.example:25"), None);
+        assert_eq!(State::parse_checked("smtp_size smtp.example:25 many\n").1, vec![1]);
     }
 
     /// Issue 9, case 6: out-of-range values are ignored (and reported), never a panic.

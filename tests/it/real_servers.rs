@@ -383,6 +383,25 @@ fn serve_takes_mail_from_another_program_and_sends_it() {
     let raw = String::from_utf8(s.delivered(&tok)).unwrap();
     assert!(raw.contains("X-Signed: as sent\n") && raw.contains("\n.a line with a leading dot\n"), "{raw}");
     assert!(raw.contains("Message-ID: <") && raw.contains("Date: "), "added where missing: {raw}");
+    // The real Postfix announced SIZE 10240000 (message_size_limit in tests/servers/start.sh):
+    // the next program hears that, less popsend's room for the headers it adds.
+    let next = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    next.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut next_reader = BufReader::new(next.try_clone().unwrap());
+    let mut line = String::new();
+    next_reader.read_line(&mut line).unwrap();
+    (&next).write_all(b"EHLO second.local\r\n").unwrap();
+    let mut ehlo = String::new();
+    loop {
+        line.clear();
+        next_reader.read_line(&mut line).unwrap();
+        ehlo += &line;
+        if line.len() < 4 || line.as_bytes()[3] != b'-' {
+            break;
+        }
+    }
+    assert!(ehlo.contains("250-SIZE 10238976\r\n"), "{ehlo}");
+    drop((next, next_reader));
     // 送信済み names the program it came from (its EHLO name).
     let sent = popsend(&config, None, "ja", &["sent"]);
     let line = sent.stdout.lines().find(|l| l.contains(&tok)).unwrap_or_default();
