@@ -21,6 +21,9 @@ command -v appstreamcli >/dev/null 2>&1 || need+=(appstream)
 command -v makensis >/dev/null 2>&1 || need+=(nsis)
 command -v groff >/dev/null 2>&1 || need+=(groff-base)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# Mail programs no one here wrote, handing mail to popsend serve (tests/it/clients.rs).
+command -v swaks >/dev/null 2>&1 || need+=(swaks)
+command -v msmtp >/dev/null 2>&1 || need+=(msmtp)
 if [ ${#need[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need[*]}"
   [ "$(id -u)" = 0 ] || { echo "tests/run.sh: need root to install ${need[*]}" >&2; exit 1; }

@@ -4,8 +4,9 @@
 //! PLAIN or LOGIN) unless the config turns that off, takes the envelope as the program gives it,
 //! and answers `250` only once the message is in the outbox (committed); popsend's engine then
 //! sends it like any other. Bounded everywhere: line length, recipients, message size,
-//! connections and idle time; a bare CR or LF in the message is refused (SMTP smuggling), and a
-//! program that drops mid-message leaves nothing behind. No wording for the user here, no
+//! connections and idle time; only <CRLF>.<CRLF> ends a message, and a bare CR or a lone dot
+//! beside a bare LF is refused (SMTP smuggling; lines ending in a bare LF alone are stored with
+//! CRLF, as Postfix does), and a program that drops mid-message leaves nothing behind. No wording for the user here, no
 //! sending.
 
 use std::time::Duration;
@@ -263,6 +264,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
                 // The whole message is read whatever happens, so the session stays in step.
                 let mut message = Vec::new();
                 let (mut bare, mut too_big) = (false, false);
+                // Whether the line before ended in CRLF: only <CRLF>.<CRLF> ends the message.
+                let mut after_crlf = true;
                 loop {
                     let line = match read_line(&mut r, limits.idle, 1000).await {
                         Line::Text(l) => l,
@@ -273,26 +276,31 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
                         // Dropped mid-message: nothing is kept.
                         Line::Closed => return,
                     };
-                    if line.as_slice() == b".\r\n" {
+                    if line.as_slice() == b".\r\n" && after_crlf {
                         break;
                     }
-                    // CRLF only: a bare LF or CR is how SMTP smuggling hides a second message.
-                    let body = line.strip_suffix(b"\r\n");
-                    match body {
-                        Some(b) if !b.contains(&b'\r') => {}
-                        _ => bare = true,
+                    // As Postfix 3.9 does by default: a line may end in a bare LF (Python's
+                    // smtplib sends bytes so) and is stored with CRLF, but only <CRLF>.<CRLF>
+                    // ends the message. What SMTP smuggling needs is refused: a bare CR, or a
+                    // lone dot next to a bare LF, which another server could take as the end.
+                    let crlf = line.ends_with(b"\r\n");
+                    let text = line.strip_suffix(b"\r\n").or_else(|| line.strip_suffix(b"\n")).unwrap_or(&line);
+                    if text.contains(&b'\r') || (text == b"." && !(crlf && after_crlf)) {
+                        bare = true;
                     }
-                    let unstuffed = if line.starts_with(b"..") { &line[1..] } else { &line[..] };
-                    if message.len() + unstuffed.len() > max_message {
+                    after_crlf = crlf;
+                    let unstuffed = text.strip_prefix(b".").unwrap_or(text);
+                    if message.len() + unstuffed.len() + 2 > max_message {
                         too_big = true;
                     } else {
                         message.extend_from_slice(unstuffed);
+                        message.extend_from_slice(b"\r\n");
                     }
                 }
                 let sender = from.take().flatten();
                 let to = std::mem::take(&mut rcpts);
                 if bare {
-                    "550 5.6.0 a bare CR or LF in the message: lines must end in CRLF".into()
+                    "550 5.6.0 a bare CR, or a lone dot beside a bare LF, in the message (SMTP smuggling)".into()
                 } else if too_big {
                     format!("552 5.3.4 larger than {} bytes, or a line over 998 characters", max_message)
                 } else {
@@ -650,16 +658,33 @@ mod tests {
         assert!(replies.contains(&format!("250-SIZE {own}\r\n")) && !replies.contains("552"), "{replies}");
     }
 
-    /// SMTP smuggling (CVE-2023-51764 and kin): a bare LF or CR is refused, so `\n.\n` can never
-    /// end one message and start another; the refused message is not stored.
+    /// SMTP smuggling (CVE-2023-51764 and kin): a bare CR, or a lone dot beside a bare LF, is
+    /// refused, so `\n.\n` and its kin can never end one message and start another (here or at
+    /// the next server); the refused message is not stored.
     #[tokio::test]
     async fn bare_line_ends_are_refused_and_nothing_is_stored() {
-        for smuggled in ["Subject: a\r\n\r\nbody\n.\nMAIL FROM:<x@evil.example>\r\n.\r\n", "Subject: a\r\n\r\nbody\r.\rmore\r\n.\r\n"] {
+        for smuggled in [
+            "Subject: a\r\n\r\nbody\n.\nMAIL FROM:<x@evil.example>\r\n.\r\n",
+            "Subject: a\r\n\r\nbody\n.\r\nMAIL FROM:<x@evil.example>\r\n.\r\n",
+            "Subject: a\r\n\r\nbody\r\n.\nMAIL FROM:<x@evil.example>\r\n.\r\n",
+            "Subject: a\r\n\r\nbody\r.\rmore\r\n.\r\n",
+            "Subject: a\r\n\r\nbody\rmore\r\n.\r\n",
+        ] {
             let script = format!("EHLO x\r\nMAIL FROM:<a@b.jp>\r\nRCPT TO:<c@d.jp>\r\nDATA\r\n{smuggled}QUIT\r\n");
             let (replies, stored) = session(&script, None, &Limits::default()).await;
             assert!(replies.contains("550 5.6.0"), "{replies}");
             assert!(stored.into_inner().unwrap().is_empty(), "{smuggled:?}");
         }
+    }
+
+    /// Lines that end in a bare LF (Python's `smtplib.sendmail` with bytes sends them so) are
+    /// taken and stored with CRLF, as Postfix 3.9 takes them; only <CRLF>.<CRLF> ends the message.
+    #[tokio::test]
+    async fn bare_lf_lines_are_stored_with_crlf() {
+        let script = "EHLO x\r\nMAIL FROM:<a@b.jp>\r\nRCPT TO:<c@d.jp>\r\nDATA\r\nSubject: lf\n\n..dot\nbody\r\n.\r\nQUIT\r\n";
+        let (replies, stored) = session(script, None, &Limits::default()).await;
+        assert!(replies.contains("250 2.0.0 queued"), "{replies}");
+        assert_eq!(stored.into_inner().unwrap()[0].2, b"Subject: lf\r\n\r\n.dot\r\nbody\r\n");
     }
 
     /// Try now, then queue: the first flush after the nudge decides the answer — its 250, the

@@ -170,9 +170,76 @@ pub fn prepare(raw: &[u8], handed: &Handed<'_>, account: &str, now: SystemTime) 
     let listed = ["to", "cc"].iter().filter_map(|n| value(n)).collect::<Vec<_>>().join(", ");
     Ok(Prepared {
         outgoing: Outgoing { raw: raw_out, envelope, message_id },
-        subject: value("subject").unwrap_or_default(),
-        to: if listed.is_empty() { rcpts.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ") } else { listed },
+        subject: decode_words(&value("subject").unwrap_or_default()),
+        to: if listed.is_empty() { rcpts.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ") } else { decode_words(&listed) },
     })
+}
+
+/// A header value with its RFC 2047 encoded words (`=?UTF-8?B?…?=`, `=?ISO-2022-JP?B?…?=`, Q
+/// too) decoded, for 送信トレイ only: the message's bytes are never changed. A word that does not
+/// decode (unknown charset, bad base64) is shown as it is.
+pub fn decode_words(value: &str) -> String {
+    use base64::Engine as _;
+    let decode = |word: &str| -> Option<String> {
+        let inner = word.strip_prefix("=?")?.strip_suffix("?=")?;
+        let mut parts = inner.splitn(3, '?');
+        let (charset, how, text) = (parts.next()?, parts.next()?, parts.next()?);
+        // RFC 2231 adds a language after '*'.
+        let encoding = encoding_rs::Encoding::for_label(charset.split('*').next()?.as_bytes())?;
+        let bytes = match how {
+            "B" | "b" => base64::engine::general_purpose::STANDARD.decode(text.trim_end_matches('=')).or_else(|_| base64::engine::general_purpose::STANDARD.decode(text)).ok()?,
+            "Q" | "q" => {
+                let mut out = Vec::new();
+                let mut it = text.bytes();
+                while let Some(b) = it.next() {
+                    match b {
+                        b'_' => out.push(b' '),
+                        b'=' => {
+                            let hex = [it.next()?, it.next()?];
+                            out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+                        }
+                        b => out.push(b),
+                    }
+                }
+                out
+            }
+            _ => return None,
+        };
+        let (text, _, bad) = encoding.decode(&bytes);
+        (!bad).then(|| text.into_owned())
+    };
+    let mut out = String::new();
+    // Whitespace between two encoded words is not shown (RFC 2047 §6.2).
+    let mut pending_space = String::new();
+    let mut last_was_word = false;
+    let mut rest = value;
+    while !rest.is_empty() {
+        let space_len = rest.len() - rest.trim_start().len();
+        let (space, after) = rest.split_at(space_len);
+        let token_len = after.find(char::is_whitespace).unwrap_or(after.len());
+        let (token, tail) = after.split_at(token_len);
+        rest = tail;
+        pending_space.push_str(space);
+        if token.is_empty() {
+            continue;
+        }
+        match decode(token) {
+            Some(text) => {
+                if !last_was_word {
+                    out.push_str(&pending_space);
+                }
+                out.push_str(&text);
+                last_was_word = true;
+            }
+            None => {
+                out.push_str(&pending_space);
+                out.push_str(token);
+                last_was_word = false;
+            }
+        }
+        pending_space.clear();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -180,6 +247,22 @@ mod tests {
     use super::*;
 
     const MESSAGE: &str = "From: Taro <taro@example.ac.jp>\nTo: hanako@example.net\nCc: Jiro <jiro@example.org>\nBcc: secret@example.com\nSubject: =?UTF-8?B?44Os44Od44O844OI?=\nX-Signed: keep me\n\nbody line\n.leading dot\n";
+
+    /// 送信トレイ shows a handed-over message's subject and names decoded; the bytes stay.
+    #[test]
+    fn encoded_words_are_decoded_for_the_list_only() {
+        assert_eq!(decode_words("=?UTF-8?B?44Os44Od44O844OI?= 9"), "レポート 9");
+        assert_eq!(decode_words("=?utf-8?b?44Os44Od?=\r\n =?utf-8?b?44O844OI?="), "レポート", "folded words join");
+        assert_eq!(decode_words("=?ISO-2022-JP?B?GyRCJWwlXSE8JUgbKEI=?="), "レポート");
+        assert_eq!(decode_words("=?iso-8859-1?Q?caf=E9_au_lait?="), "café au lait");
+        assert_eq!(decode_words("Re: =?x-unknown?B?AAAA?= plain"), "Re: =?x-unknown?B?AAAA?= plain");
+        assert_eq!(decode_words("=?UTF-8?B?not base64!?="), "=?UTF-8?B?not base64!?=");
+        assert_eq!(decode_words("plain subject"), "plain subject");
+        let handed = Handed { from_headers: true, ..Handed::default() };
+        let p = prepare(MESSAGE.as_bytes(), &handed, "taro@example.ac.jp", t0()).unwrap();
+        assert_eq!(p.subject, "レポート");
+        assert!(String::from_utf8_lossy(&p.outgoing.raw).contains("Subject: =?UTF-8?B?44Os44Od44O844OI?=\r\n"));
+    }
 
     fn t0() -> SystemTime {
         SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000)

@@ -2,6 +2,7 @@
 //! scripted peers for faults real servers cannot be made to show, and the real servers.
 
 mod cli;
+mod clients;
 mod diagnose;
 mod discover;
 mod engine_loop;

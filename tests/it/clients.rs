@@ -1,0 +1,204 @@
+//! Issue 13: mail programs no one here wrote — swaks, msmtp and Python's smtplib, from Debian —
+//! hand mail to `popsend serve`, and it reaches the real test Postfix's Maildir as they sent it.
+//! Also: ten messages taken while the servers are unreachable all arrive, each once, when they
+//! are back. The clients are installed by tests/run.sh; a missing one fails the test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{Servers, popsend_command, servers, token};
+
+/// A running `popsend serve` on a free port; killed when dropped.
+struct Serve {
+    child: Child,
+    port: u16,
+    login_file: PathBuf,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts `popsend serve` with `config` (its `[submission] port` set to `port`) and waits until
+/// it listens.
+fn serve(s: &Servers, config: &Path, port: u16) -> Serve {
+    let child = popsend_command(config, Some(&s.pass), "ja", &["serve"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "popsend serve did not open port {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Serve { child, port, login_file: config.parent().unwrap().join("data").join("submission-login") }
+}
+
+fn with_submission(config: &Path, port: u16) {
+    let text = std::fs::read_to_string(config).unwrap();
+    std::fs::write(config, text + &format!("\n[submission]\nport = {port}\n")).unwrap();
+}
+
+/// Runs a client; it must exist (tests/run.sh installs it) and end well.
+fn client(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what} did not start ({e}); tests/run.sh installs it"));
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{what} failed: {all}");
+    all
+}
+
+/// How many delivered messages contain `needle`.
+fn copies(s: &Servers, needle: &str) -> usize {
+    std::fs::read_dir(&s.maildir)
+        .map(|d| d.flatten().filter(|e| String::from_utf8_lossy(&std::fs::read(e.path()).unwrap_or_default()).contains(needle)).count())
+        .unwrap_or(0)
+}
+
+/// Python's smtplib, with the local login read from the file (never on a command line): sends
+/// `count` messages in one session, each with a Japanese subject, a binary attachment and an
+/// `X-Token` header (`tok`-N), and with `bcc` a recipient in the envelope only; writes each message's bytes as sent to `sent_dir`/N.eml.
+const SMTPLIB: &str = r#"
+import smtplib, sys, os
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+port, login_file, tok, count, sent_dir, bcc = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6] == "1"
+password = open(login_file).read().strip()
+with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
+    s.login("popsend", password)
+    for i in range(count):
+        m = EmailMessage()
+        m["From"] = "student@popsend.test"
+        m["To"] = "teacher@example.net"
+        m["Subject"] = f"レポート提出 {i}"
+        m["X-Token"] = f"{tok}-{i}"
+        m["Date"] = formatdate(localtime=True)
+        m["Message-ID"] = make_msgid(domain="popsend.test")
+        m.set_content("先生\nレポートを添付します。\n.行頭の点\n")
+        m.add_attachment(bytes(range(256)) * 8, maintype="application", subtype="octet-stream", filename="レポート.bin")
+        raw = m.as_bytes()
+        refused = s.sendmail("student@popsend.test", ["teacher@example.net"] + (["hidden@example.org"] if bcc else []), raw)
+        assert not refused, refused
+        open(os.path.join(sent_dir, f"{i}.eml"), "wb").write(raw)
+"#;
+
+fn smtplib(port: u16, login_file: &Path, tok: &str, count: usize, sent_dir: &Path, bcc: bool) {
+    client(
+        Command::new("python3").arg("-c").arg(SMTPLIB).arg(port.to_string()).arg(login_file).arg(tok).arg(count.to_string()).arg(sent_dir).arg(if bcc { "1" } else { "0" }),
+        "python3 smtplib",
+    );
+}
+
+/// The delivered copy ends with the message exactly as the client sent it (Postfix only adds
+/// trace headers above it; the Maildir stores LF line ends).
+fn arrived_as_sent(s: &Servers, tok: &str, sent: &Path) {
+    let delivered = s.delivered(tok);
+    let sent = std::fs::read(sent).unwrap();
+    let sent_lf = String::from_utf8(sent).unwrap().replace("\r\n", "\n");
+    // smtplib ends bytes that do not end in CRLF with one more line end: the trailing line ends
+    // are not compared.
+    let (delivered_text, sent_lf) = (String::from_utf8_lossy(&delivered), sent_lf.trim_end_matches('\n'));
+    assert!(delivered_text.trim_end_matches('\n').ends_with(sent_lf), "changed on the way:\n{delivered_text}\n---sent---\n{sent_lf}");
+    let text = String::from_utf8_lossy(&delivered);
+    let headers = text.split("\n\n").next().unwrap_or_default();
+    assert!(!headers.contains("hidden@example.org") && !headers.to_ascii_lowercase().contains("\nbcc:"), "{headers}");
+}
+
+#[test]
+fn real_clients_send_through_popsend_serve() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.plain_config(dir.path());
+    let port = free_port();
+    with_submission(&config, port);
+    let serve = serve(&s, &config, port);
+    let password = std::fs::read_to_string(&serve.login_file).unwrap().trim().to_owned();
+
+    // swaks, pipelined, AUTH PLAIN; then AUTH LOGIN.
+    for auth in ["PLAIN", "LOGIN"] {
+        let tok = token(&format!("swaks-{auth}"));
+        let said = client(
+            Command::new("swaks")
+                .args(["--server", &format!("127.0.0.1:{}", serve.port), "--pipeline", "--auth", auth, "--auth-user", "popsend"])
+                .args(["--auth-password", &password, "--from", "student@popsend.test", "--to", "teacher@example.net"])
+                .args(["--header", &format!("Subject: {tok}"), "--body", "swaks through popsend"]),
+            "swaks",
+        );
+        assert!(said.contains("250 2.0.0 sent"), "{said}");
+        s.delivered(&tok);
+    }
+    // swaks without the login, and with a wrong one: refused, nothing sent.
+    let out = Command::new("swaks").args(["--server", &format!("127.0.0.1:{}", serve.port), "--from", "a@popsend.test", "--to", "b@example.net"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("530 5.7.0"), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = Command::new("swaks")
+        .args(["--server", &format!("127.0.0.1:{}", serve.port), "--auth", "PLAIN", "--auth-user", "popsend", "--auth-password", "wrong"])
+        .args(["--from", "a@popsend.test", "--to", "b@example.net"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("535 5.7.8"), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // msmtp, the password read from the login file by msmtp itself.
+    let tok = token("msmtp");
+    let mut msmtp = Command::new("msmtp")
+        .args(["--host=127.0.0.1", &format!("--port={}", serve.port), "--tls=off", "--auth=plain", "--user=popsend"])
+        .arg(format!("--passwordeval=cat {}", serve.login_file.display()))
+        .args(["--from=student@popsend.test", "teacher@example.net"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("msmtp did not start; tests/run.sh installs it");
+    std::io::Write::write_all(msmtp.stdin.as_mut().unwrap(), format!("From: student@popsend.test\nTo: teacher@example.net\nSubject: {tok}\n\nmsmtp through popsend\n").as_bytes()).unwrap();
+    let out = msmtp.wait_with_output().unwrap();
+    assert!(out.status.success(), "msmtp: {}", String::from_utf8_lossy(&out.stderr));
+    s.delivered(&tok);
+
+    // Python smtplib: a Japanese subject and an attachment arrive byte for byte; Bcc only in
+    // the envelope.
+    let sent = tempfile::tempdir().unwrap();
+    let tok = token("smtplib");
+    smtplib(serve.port, &serve.login_file, &tok, 1, sent.path(), true);
+    arrived_as_sent(&s, &format!("{tok}-0"), &sent.path().join("0.eml"));
+}
+
+/// Ten messages while the servers cannot be reached: each gets 250 (queued), and all arrive,
+/// each exactly once, when `serve` starts again with the servers reachable.
+#[test]
+fn ten_messages_taken_offline_arrive_once_when_back() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // Unreachable: POP and SMTP on ports nothing listens on.
+    let config = s.config(dir.path(), "port = 1", "port = 2", "");
+    with_submission(&config, port);
+    let tok = token("offline");
+    let sent = tempfile::tempdir().unwrap();
+    {
+        let offline = serve(&s, &config, port);
+        smtplib(offline.port, &offline.login_file, &tok, 10, sent.path(), false);
+    }
+    // All ten wait (the data folder is this test's own), listed with their subjects decoded.
+    let q = crate::support::popsend(&config, None, "ja", &["queue"]);
+    assert_eq!(q.stdout.lines().filter(|l| l.contains("送信待ち") && l.contains("レポート提出")).count(), 10, "{}", q.stdout);
+    assert_eq!(copies(&s, &tok), 0, "sent while the servers were unreachable");
+
+    // Back: the same data folder, the servers' real ports.
+    let config = s.plain_config(dir.path());
+    with_submission(&config, port);
+    let _online = serve(&s, &config, port);
+    for i in 0..10 {
+        arrived_as_sent(&s, &format!("{tok}-{i}"), &sent.path().join(format!("{i}.eml")));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while crate::support::popsend(&config, None, "ja", &["queue"]).stdout.contains("送信待ち") {
+        assert!(Instant::now() < deadline, "messages still queued");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for i in 0..10 {
+        assert_eq!(copies(&s, &format!("{tok}-{i}\n")), 1, "message {i}");
+    }
+}
