@@ -401,7 +401,9 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
     let settled = d.clock.now() + Duration::from_secs(3);
     // Several interfaces change at once on a reconnect: one wake for the burst.
     let mut last_wake: Option<SystemTime> = None;
-    let mut last_probe = d.clock.now();
+    // The first probe comes at once: started again once the network is back (a restart, a
+    // login), what waits for the network goes now rather than after the first interval.
+    let mut last_probe = d.clock.now().checked_sub(OFFLINE_PROBE).unwrap_or(std::time::UNIX_EPOCH);
     let mut online = None;
     let mut state = if d.password.is_some() { State::Idle } else { State::NoPassword };
     let mut asked: Option<Job> = None;

@@ -202,3 +202,83 @@ fn ten_messages_taken_offline_arrive_once_when_back() {
         assert_eq!(copies(&s, &format!("{tok}-{i}\n")), 1, "message {i}");
     }
 }
+
+/// A client that sends the messages `indices` (`tok`-N), one after another in one session, and
+/// prints `OK N` as soon as it hears 250 for each; it stops at the first error (the server gone).
+const ONE_BY_ONE: &str = r#"
+import smtplib, sys
+port, login_file, tok = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+password = open(login_file).read().strip()
+try:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+        s.login("popsend", password)
+        for i in sys.argv[4:]:
+            msg = f"From: student@popsend.test\r\nTo: teacher@example.net\r\nSubject: kill {i}\r\nX-Token: {tok}-{i}\r\n\r\nmessage {i}\r\n"
+            s.sendmail("student@popsend.test", ["teacher@example.net"], msg)
+            print(f"OK {i}", flush=True)
+except Exception as e:
+    print(f"ERR {e!r}", file=sys.stderr, flush=True)
+"#;
+
+/// SIGKILL `popsend serve` at random moments while a client submits 100 messages: every message
+/// the client heard 250 for arrives; a message the client did not hear 250 for is sent again by
+/// the client (as a mail program does), so it may arrive twice — the documented at-least-once
+/// case — and so may one the engine was sending when killed.
+#[test]
+fn sigkill_while_a_client_submits_loses_no_message_it_heard_250_for() {
+    use std::collections::BTreeSet;
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.plain_config(dir.path());
+    let port = free_port();
+    with_submission(&config, port);
+    let tok = token("submit-kill");
+    let mut heard = BTreeSet::new();
+    let (mut kills, mut tries) = (0, 0);
+    for _round in 0..80 {
+        let todo: Vec<String> = (0..100).filter(|i| !heard.contains(i)).map(|i: usize| i.to_string()).collect();
+        if todo.is_empty() {
+            break;
+        }
+        let mut serve = serve(&s, &config, port);
+        let client = Command::new("python3")
+            .arg("-c")
+            .arg(ONE_BY_ONE)
+            .arg(port.to_string())
+            .arg(&serve.login_file)
+            .arg(&tok)
+            .args(&todo)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 did not start");
+        // Anywhere from the login to well into the messages.
+        std::thread::sleep(Duration::from_millis(30 + crate::support::random() % 400));
+        if serve.child.try_wait().unwrap().is_none() {
+            serve.child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        let out = client.wait_with_output().unwrap();
+        let ok: Vec<usize> = String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.strip_prefix("OK ")?.parse().ok()).collect();
+        // The client had at most one message in flight when the server went.
+        tries += ok.len() + usize::from(ok.len() < todo.len());
+        heard.extend(ok);
+        drop(serve);
+    }
+    assert_eq!(heard.len(), 100, "the client never heard 250 for some messages");
+    assert!(kills >= 3, "only {kills} kills landed: the test proved little");
+    // Once more, left alone: what waits goes.
+    let _last = serve(&s, &config, port);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while crate::support::popsend(&config, None, "ja", &["queue"]).stdout.contains("送信待ち") {
+        assert!(Instant::now() < deadline, "messages still queued");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let counts: Vec<usize> = (0..100).map(|i| copies(&s, &format!("{tok}-{i}\n"))).collect();
+    let lost: Vec<usize> = (0..100).filter(|&i| counts[i] == 0).collect();
+    let duplicates: usize = counts.iter().map(|c| c.saturating_sub(1)).sum();
+    eprintln!("submission kill loop: {kills} kills, {tries} submissions for 100 messages, {} lost, {duplicates} duplicates", lost.len());
+    assert!(lost.is_empty(), "heard 250 but never arrived: {lost:?}");
+    // At most one more copy for each resubmission and each kill mid-send.
+    assert!(duplicates <= (tries - 100) + kills, "{duplicates} duplicates for {kills} kills and {} resubmissions", tries - 100);
+}
