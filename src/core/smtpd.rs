@@ -484,8 +484,9 @@ pub fn outbox_store(outbox: std::sync::Arc<std::sync::Mutex<crate::core::outbox:
         let now = std::time::SystemTime::now();
         let p = submission::prepare(raw, &handed, &account, now).map_err(|e| e.to_string())?;
         let outbox = outbox.lock().map_err(|_| "the outbox is not usable".to_owned())?;
-        let via = if client.is_empty() { "?" } else { client };
-        let id = outbox.enqueue_via(&p.outgoing, &p.subject, &p.to, via, now).map_err(|e| e.to_string())?;
+        // The program's own name for itself, as much as a list line has room for.
+        let via: String = if client.is_empty() { "?".into() } else { client.chars().take(64).collect() };
+        let id = outbox.enqueue_via(&p.outgoing, &p.subject, &p.to, &via, now).map_err(|e| e.to_string())?;
         nudge();
         Ok(id)
     })

@@ -187,7 +187,10 @@ pub fn decode_words(value: &str) -> String {
         // RFC 2231 adds a language after '*'.
         let encoding = encoding_rs::Encoding::for_label(charset.split('*').next()?.as_bytes())?;
         let bytes = match how {
-            "B" | "b" => base64::engine::general_purpose::STANDARD.decode(text.trim_end_matches('=')).or_else(|_| base64::engine::general_purpose::STANDARD.decode(text)).ok()?,
+            "B" | "b" => {
+                use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+                STANDARD.decode(text).or_else(|_| STANDARD_NO_PAD.decode(text)).ok()?
+            }
             "Q" | "q" => {
                 let mut out = Vec::new();
                 let mut it = text.bytes();
