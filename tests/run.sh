@@ -24,6 +24,9 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 # Mail programs no one here wrote, handing mail to popsend serve (tests/it/clients.rs).
 command -v swaks >/dev/null 2>&1 || need+=(swaks)
 command -v msmtp >/dev/null 2>&1 || need+=(msmtp)
+command -v s-nail >/dev/null 2>&1 || need+=(s-nail)
+command -v git >/dev/null 2>&1 || need+=(git)
+git send-email -h 2>&1 | grep -q '<file|directory>' || need+=(git-email)
 if [ ${#need[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need[*]}"
   [ "$(id -u)" = 0 ] || { echo "tests/run.sh: need root to install ${need[*]}" >&2; exit 1; }

@@ -1,5 +1,6 @@
-//! Issue 13: mail programs no one here wrote — swaks, msmtp and Python's smtplib, from Debian —
-//! hand mail to `popsend serve`, and it reaches the real test Postfix's Maildir as they sent it.
+//! Issue 13: mail programs no one here wrote — swaks, msmtp, s-nail, Python's smtplib and git send-email —
+//! hand mail to `popsend serve` (git through `popsend sendmail`), and it reaches the real test
+//! Postfix's Maildir as they sent it.
 //! Also: ten messages taken while the servers are unreachable all arrive, each once, when they
 //! are back. The clients are installed by tests/run.sh; a missing one fails the test.
 
@@ -157,6 +158,25 @@ fn real_clients_send_through_popsend_serve() {
     assert!(out.status.success(), "msmtp: {}", String::from_utf8_lossy(&out.stderr));
     s.delivered(&tok);
 
+    // s-nail (mailx), v15 style: smtp:// with AUTH PLAIN; a Japanese body in UTF-8.
+    let tok = token("s-nail");
+    let mut snail = Command::new("s-nail")
+        .args(["-:/", "-Sv15-compat", "-Sttycharset=utf-8", "-Ssmtp-auth=plain", "-Sfrom=student@popsend.test"])
+        .arg(format!("-Smta=smtp://popsend@127.0.0.1:{}", serve.port))
+        .arg(format!("-Spassword-popsend@127.0.0.1:{}={password}", serve.port))
+        .args(["-s", &tok, "teacher@example.net"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("s-nail did not start; tests/run.sh installs it");
+    std::io::Write::write_all(snail.stdin.as_mut().unwrap(), "先生\ns-nail から送ります。\n".as_bytes()).unwrap();
+    let out = snail.wait_with_output().unwrap();
+    assert!(out.status.success(), "s-nail: {}", String::from_utf8_lossy(&out.stderr));
+    let delivered = String::from_utf8(s.delivered(&tok)).unwrap();
+    // s-nail writes the body in quoted-printable: 「先生」 arrives as it wrote it.
+    assert!(delivered.contains("Content-Transfer-Encoding: quoted-printable\n") && delivered.contains("\n=E5=85=88=E7=94=9F\n"), "{delivered}");
+
     // Python smtplib: a Japanese subject and an attachment arrive byte for byte; Bcc only in
     // the envelope.
     let sent = tempfile::tempdir().unwrap();
@@ -281,4 +301,45 @@ fn sigkill_while_a_client_submits_loses_no_message_it_heard_250_for() {
     assert!(lost.is_empty(), "heard 250 but never arrived: {lost:?}");
     // At most one more copy for each resubmission and each kill mid-send.
     assert!(duplicates <= (tries - 100) + kills, "{duplicates} duplicates for {kills} kills and {} resubmissions", tries - 100);
+}
+
+/// `git send-email` through `popsend sendmail` (`--sendmail-cmd`, as its manual shows for msmtp):
+/// git's own Message-ID, its From with a Japanese name and the patch arrive as git wrote them.
+#[test]
+fn git_send_email_goes_through_popsend_sendmail() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.plain_config(dir.path());
+    let tok = token("git-send-email");
+    let repo = dir.path().join("repo");
+    let git = |args: &[&str]| {
+        client(
+            Command::new("git")
+                .current_dir(&repo)
+                .args(["-c", "user.name=山田 太郎", "-c", "user.email=student@popsend.test", "-c", "sendemail.confirm=never"])
+                .args(args)
+                .env("POPSEND_PASSWORD", &s.pass)
+                .env("POPSEND_LANG", "ja"),
+            "git (tests/run.sh installs git-email)",
+        )
+    };
+    std::fs::create_dir(&repo).unwrap();
+    git(&["init", "-q"]);
+    std::fs::write(repo.join("report.txt"), "レポートの修正\n").unwrap();
+    git(&["add", "report.txt"]);
+    git(&["commit", "-q", "-m", &format!("Fix the report {tok}")]);
+    git(&["format-patch", "-1", "-o", "out"]);
+    let patch = std::fs::read_dir(repo.join("out")).unwrap().flatten().next().unwrap().path();
+    let sendmail = format!(
+        "'{}' --config '{}' --data-dir '{}' sendmail",
+        env!("CARGO_BIN_EXE_popsend"),
+        config.display(),
+        config.parent().unwrap().join("data").display()
+    );
+    let said = git(&["send-email", "--suppress-cc=all", "--to=teacher@example.net", "--sendmail-cmd", &sendmail, patch.to_str().unwrap()]);
+    assert!(said.contains("Result: OK"), "{said}");
+    let delivered = String::from_utf8(s.delivered(&tok)).unwrap();
+    let git_id = said.lines().find_map(|l| l.strip_prefix("Message-ID: ")).expect("git shows the Message-ID it wrote");
+    assert!(delivered.contains(&format!("Message-ID: {git_id}\n")), "{delivered}");
+    assert!(delivered.contains(&format!("Subject: [PATCH] Fix the report {tok}\n")) && delivered.contains("+レポートの修正\n"), "{delivered}");
 }
