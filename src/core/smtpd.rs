@@ -4,10 +4,10 @@
 //! PLAIN or LOGIN) unless the config turns that off, takes the envelope as the program gives it,
 //! and answers `250` only once the message is in the outbox (committed); popsend's engine then
 //! sends it like any other. Bounded everywhere: line length, recipients, message size,
-//! connections and idle time; only <CRLF>.<CRLF> ends a message, and a bare CR or a lone dot
-//! beside a bare LF is refused (SMTP smuggling; lines ending in a bare LF alone are stored with
-//! CRLF, as Postfix does), and a program that drops mid-message leaves nothing behind. No wording for the user here, no
-//! sending.
+//! connections and idle time. Only <CRLF>.<CRLF> ends a message; a bare CR or a lone dot beside
+//! a bare LF is refused (SMTP smuggling), while lines that merely end in a bare LF are stored
+//! with CRLF, as Postfix does. A program that drops mid-message leaves nothing behind. No
+//! wording for the user here, no sending.
 
 use std::time::Duration;
 
