@@ -25,6 +25,7 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v swaks >/dev/null 2>&1 || need+=(swaks)
 command -v msmtp >/dev/null 2>&1 || need+=(msmtp)
 command -v s-nail >/dev/null 2>&1 || need+=(s-nail)
+command -v neomutt >/dev/null 2>&1 || need+=(neomutt)
 command -v git >/dev/null 2>&1 || need+=(git)
 git send-email -h 2>&1 | grep -q '<file|directory>' || need+=(git-email)
 if [ ${#need[@]} -gt 0 ]; then

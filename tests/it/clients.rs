@@ -1,6 +1,6 @@
-//! Issue 13: mail programs no one here wrote — swaks, msmtp, s-nail, Python's smtplib and git send-email —
-//! hand mail to `popsend serve` (git through `popsend sendmail`), and it reaches the real test
-//! Postfix's Maildir as they sent it.
+//! Issue 13: mail programs no one here wrote (swaks, msmtp, s-nail, neomutt, Python's smtplib and
+//! git send-email) hand mail to `popsend serve` (git through `popsend sendmail`), and it reaches
+//! the real test Postfix's Maildir as they sent it.
 //! Also: ten messages taken while the servers are unreachable all arrive, each once, when they
 //! are back. The clients are installed by tests/run.sh; a missing one fails the test.
 
@@ -176,6 +176,35 @@ fn real_clients_send_through_popsend_serve() {
     let delivered = String::from_utf8(s.delivered(&tok)).unwrap();
     // s-nail writes the body in quoted-printable: 「先生」 arrives as it wrote it.
     assert!(delivered.contains("Content-Transfer-Encoding: quoted-printable\n") && delivered.contains("\n=E5=85=88=E7=94=9F\n"), "{delivered}");
+
+    // neomutt in batch mode, smtp_url with the password in its own 0600 muttrc.
+    let tok = token("neomutt");
+    let home = tempfile::tempdir().unwrap();
+    let muttrc = home.path().join("muttrc");
+    let settings = format!(
+        "set smtp_url = \"smtp://popsend@127.0.0.1:{}\"\nset smtp_pass = \"{password}\"\nset from = \"student@popsend.test\"\n\
+         set realname = \"山田 太郎\"\nset ssl_starttls = no\nset ssl_force_tls = no\nset send_charset = \"utf-8\"\n",
+        serve.port
+    );
+    std::fs::write(&muttrc, settings).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(&muttrc, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut mutt = Command::new("neomutt")
+        .args(["-n", "-F"])
+        .arg(&muttrc)
+        .args(["-s", &tok, "teacher@example.net"])
+        .env("HOME", home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("neomutt did not start; tests/run.sh installs it");
+    std::io::Write::write_all(mutt.stdin.as_mut().unwrap(), "neomutt から\n".as_bytes()).unwrap();
+    let out = mutt.wait_with_output().unwrap();
+    assert!(out.status.success(), "neomutt: {}", String::from_utf8_lossy(&out.stderr));
+    let delivered = String::from_utf8(s.delivered(&tok)).unwrap();
+    // The From neomutt wrote, with 「山田 太郎」 encoded as it encoded it.
+    assert!(delivered.contains("From: =?utf-8?B?5bGx55SwIOWkqumDjg==?= <student@popsend.test>\n"), "{delivered}");
 
     // Python smtplib: a Japanese subject and an attachment arrive byte for byte; Bcc only in
     // the envelope.
