@@ -628,6 +628,18 @@ mod tests {
         drop(mute);
     }
 
+    /// Issue 13: the server listens on loopback addresses only (127.0.0.1, and ::1 where there is
+    /// IPv6), never on every interface.
+    #[tokio::test]
+    async fn it_binds_loopback_only() {
+        let listeners = bind(0).await.unwrap();
+        assert!(!listeners.is_empty());
+        for l in &listeners {
+            let at = l.local_addr().unwrap();
+            assert!(at.ip().is_loopback(), "listening on {at}");
+        }
+    }
+
     /// Issue 13: the submission server announces (and keeps to) no more than the upstream
     /// server's SIZE, less room for the headers popsend adds; SIZE 0 (no limit) and no SIZE
     /// leave popsend's own.

@@ -52,6 +52,21 @@ fn config_errors_exit_2_naming_file_and_key() {
     assert!(run.stderr.contains("pop.port"), "{}", run.stderr);
 }
 
+/// Issue 13: the submission server listens on loopback only, whatever the config says: a config
+/// that asks for another address is refused, naming the key, and nothing listens.
+#[test]
+fn a_submission_address_in_the_config_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.path().join("c.toml");
+    let text = format!("[account]\naddress = \"a@popsend.test\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"u\"\n[smtp]\nport = 2\n[submission]\naddress = \"0.0.0.0\"\nport = {port}\n");
+    std::fs::write(&config, text).unwrap();
+    let run = popsend(&config, Some("x"), "ja", &["serve"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains("submission.address") && run.stderr.contains("設定ファイルを使えません"), "{}", run.stderr);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "something listens");
+}
+
 fn good_config(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("c.toml");
     std::fs::write(&path, "[account]\naddress = \"a@popsend.test\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"u\"\n[smtp]\nport = 2\n").unwrap();
