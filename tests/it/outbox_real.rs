@@ -25,15 +25,7 @@ fn down(s: &Servers) -> Down<'_> {
     Down(s)
 }
 
-/// A background `popsend`, killed when dropped, so a failing assertion does not leave it running.
-struct Background(std::process::Child);
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::support::Background;
 
 /// Queues `n` messages straight into the outbox the CLI uses for `config`; returns Message-IDs.
 fn enqueue(config: &Path, n: usize, tag: &str) -> Vec<String> {

@@ -332,11 +332,14 @@ fn serve_takes_mail_from_another_program_and_sends_it() {
     let config = s.plain_config(dir.path());
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     std::fs::write(&config, std::fs::read_to_string(&config).unwrap() + &format!("\n[submission]\nport = {port}\n")).unwrap();
-    let mut child = crate::support::popsend_command(&config, Some(&s.pass), "ja", &["serve"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Killed when dropped, also when an assertion below fails.
+    let _serve = crate::support::Background(
+        crate::support::popsend_command(&config, Some(&s.pass), "ja", &["serve"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let stream = loop {
         if let Ok(c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
@@ -418,6 +421,4 @@ fn serve_takes_mail_from_another_program_and_sends_it() {
     let third = popsend(&on_postfix, Some(&s.pass), "ja", &["serve"]);
     assert_eq!(third.code, 1, "{}", third.all());
     assert!(third.stderr.contains(&format!("{} 番ポートは別のプログラムが使っています", s.smtp)) && third.stderr.contains("ESMTP"), "{}", third.all());
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -323,3 +323,13 @@ pub fn matrix() -> Matrix {
         cr_pass: get("POPSEND_TEST_CR_PASS"),
     }
 }
+
+/// A background `popsend`, killed when dropped, so a failing assertion does not leave it running.
+pub struct Background(pub std::process::Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
