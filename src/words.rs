@@ -6,10 +6,11 @@ use crate::core::failure::{Described, Kind};
 use crate::core::outbox::State;
 use crate::fl;
 
-/// Why the submission server cannot open `port`, naming who holds it (`smtpd::holder`).
-pub fn port_taken(port: u16, holder: &crate::core::smtpd::Holder, detail: &str) -> String {
+/// Why the submission server cannot open `port`, naming who holds it (`smtpd::listen`).
+pub fn port_taken(port: u16, taken: &crate::core::smtpd::PortTaken) -> String {
     use crate::core::smtpd::Holder;
-    match holder {
+    let detail = taken.detail.as_str();
+    match &taken.holder {
         Holder::Popsend => fl!("err-serve-port-popsend", port = port),
         Holder::Other(greeting) => fl!("err-serve-port-other", port = port, greeting = greeting.as_str()),
         Holder::Silent => fl!("err-serve-port", port = port, detail = detail),

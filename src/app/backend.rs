@@ -142,7 +142,7 @@ pub struct SubmissionView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubmissionProblem {
     /// The port is taken: by whom, as its greeting tells, and the system's words.
-    Port { holder: crate::core::smtpd::Holder, detail: String },
+    Port(crate::core::smtpd::PortTaken),
     /// The local login file cannot be made.
     Login(String),
     /// The outbox cannot be opened for it.
@@ -860,10 +860,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
 async fn submission_server(paths: &Paths, config: &Config, nudge: mpsc::Sender<Command>, fates: tokio::sync::broadcast::Sender<crate::core::smtpd::Fates>, shared: &Shared) -> Result<(), SubmissionProblem> {
     use crate::core::smtpd;
     let s = &config.submission;
-    let listeners = match smtpd::bind(s.port).await {
-        Ok(l) => l,
-        Err(e) => return Err(SubmissionProblem::Port { holder: smtpd::holder(s.port).await, detail: e.to_string() }),
-    };
+    let listeners = smtpd::listen(s.port).await.map_err(SubmissionProblem::Port)?;
     let login = if s.require_auth { Some(smtpd::local_login(&paths.data_dir).map_err(|e| SubmissionProblem::Login(e.to_string()))?) } else { None };
     let outbox = Arc::new(Mutex::new(Outbox::open(&paths.data_dir).map_err(|e| SubmissionProblem::Outbox(e.to_string()))?));
     // The engine is nudged by `try_now`, once it listens for the flush.
@@ -1024,7 +1021,7 @@ mod tests {
         let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default() };
         let worker = Worker::spawn(Paths { config_file, data_dir: data }, hooks);
         wait_for(&worker, "the problem", |v| {
-            v.submission.as_ref().is_some_and(|s| matches!(&s.problem, Some(SubmissionProblem::Port { holder: crate::core::smtpd::Holder::Silent, .. })))
+            v.submission.as_ref().is_some_and(|s| matches!(&s.problem, Some(SubmissionProblem::Port(crate::core::smtpd::PortTaken { holder: crate::core::smtpd::Holder::Silent, .. }))))
         });
     }
 

@@ -305,7 +305,7 @@ impl App {
                 Some(info) => {
                     use crate::app::backend::SubmissionProblem;
                     let said = match &info.problem {
-                        Some(SubmissionProblem::Port { holder, detail }) => crate::words::port_taken(info.port, holder, detail),
+                        Some(SubmissionProblem::Port(taken)) => crate::words::port_taken(info.port, taken),
                         Some(SubmissionProblem::Login(detail)) => fl!("err-serve-login", detail = detail.as_str()),
                         Some(SubmissionProblem::Outbox(detail)) => format!("{} ({detail})", fl!("err-outbox-write")),
                         None => String::new(),

@@ -617,10 +617,7 @@ async fn watch(
 async fn serve(paths: &Paths, ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool) -> Result<u8, Failed> {
     use crate::core::smtpd;
     let s = &d.config.submission;
-    let listeners = match smtpd::bind(s.port).await {
-        Ok(l) => l,
-        Err(e) => return Err(explain::simple(crate::words::port_taken(s.port, &smtpd::holder(s.port).await, &e.to_string()), EXIT_FAILED)),
-    };
+    let listeners = smtpd::listen(s.port).await.map_err(|taken| explain::simple(crate::words::port_taken(s.port, &taken), EXIT_FAILED))?;
     let login = if s.require_auth {
         let login = smtpd::local_login(&paths.data_dir).map_err(|e| explain::simple(fl!("err-serve-login", detail = e.to_string()), EXIT_FAILED))?;
         Some(login)

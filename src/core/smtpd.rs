@@ -424,7 +424,7 @@ const GREETING: &str = "220 localhost popsend ESMTP";
 
 /// Binds `port` on the loopback addresses only (127.0.0.1, and ::1 where the machine has IPv6).
 /// An error says the port is taken (by another `popsend serve` or another program).
-pub async fn bind(port: u16) -> std::io::Result<Vec<tokio::net::TcpListener>> {
+async fn bind(port: u16) -> std::io::Result<Vec<tokio::net::TcpListener>> {
     let v4 = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let mut out = vec![v4];
     if let Ok(v6) = tokio::net::TcpListener::bind(("::1", port)).await {
@@ -444,9 +444,25 @@ pub enum Holder {
     Silent,
 }
 
+/// A port `listen` could not open: who holds it, and the system's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortTaken {
+    pub holder: Holder,
+    pub detail: String,
+}
+
+/// `bind`, and when the port is taken, who holds it (`holder`): what `popsend serve` and the
+/// window both say.
+pub async fn listen(port: u16) -> Result<Vec<tokio::net::TcpListener>, PortTaken> {
+    match bind(port).await {
+        Ok(listeners) => Ok(listeners),
+        Err(e) => Err(PortTaken { holder: holder(port).await, detail: e.to_string() }),
+    }
+}
+
 /// Connects to 127.0.0.1:`port` and reads its greeting (at most 512 bytes, one second in all),
 /// then says QUIT. Sends nothing else; never a login.
-pub async fn holder(port: u16) -> Holder {
+async fn holder(port: u16) -> Holder {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let probe = async {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;

@@ -370,8 +370,8 @@ fn settings_show_the_submission_server_and_copy_its_login() {
     h.get_by_label("パスワードをコピー");
     assert!(h.query_by_label_contains("local-secret-123").is_none(), "the password is drawn");
     use popsend::app::backend::SubmissionProblem;
-    use popsend::core::smtpd::Holder;
-    let taken = |holder| Some(SubmissionProblem::Port { holder, detail: "Address already in use".into() });
+    use popsend::core::smtpd::{Holder, PortTaken};
+    let taken = |holder| Some(SubmissionProblem::Port(PortTaken { holder, detail: "Address already in use".into() }));
     b.publish(|v| v.submission = Some(SubmissionView { port: 2525, login: None, problem: taken(Holder::Silent) }));
     h.run_steps(2);
     h.get_by_label_contains("2525 番ポートを開けません: Address already in use");
