@@ -51,7 +51,8 @@ pub enum Request {
     Diagnose,
     /// 「保存」: validate, write the config, keep the password (if typed) in the keyring, restart.
     SaveSettings { form: Box<Form>, password: Option<Password> },
-    /// Stop; with `background`, a `popsend watch --until-empty` process goes on sending.
+    /// Stop; with `background`, a `popsend watch --until-empty` process goes on sending (or the
+    /// login's `popsend serve --at-login`, see `successor`).
     Shutdown { background: bool },
     /// Remember where the window is (it opens there next time).
     SaveGeometry(Geometry),
@@ -405,11 +406,12 @@ fn run(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, first: 
         match runtime.block_on(session(paths, rx, shared, &mut typed)) {
             End::Reload => continue,
             End::Quit { background } => {
-                if background
-                    && let Err(e) = hand_over(paths, typed.as_ref()) {
-                        // The window is gone: standard error is the only place left to say it.
-                        eprintln!("popsend: cannot start sending in the background: {e}");
-                    }
+                if let Some(args) = successor(paths, background)
+                    && let Err(e) = hand_over(paths, typed.as_ref(), args)
+                {
+                    // The window is gone: standard error is the only place left to say it.
+                    eprintln!("popsend: cannot start sending in the background: {e}");
+                }
                 return;
             }
         }
@@ -870,7 +872,7 @@ async fn submission_server(paths: &Paths, config: &Config, nudge: mpsc::Sender<C
     });
     let after = smtpd::try_now(outbox, fates, nudge, s.try_seconds());
     shared.publish(|v| v.submission = Some(SubmissionView { port: s.port, login: login.clone(), problem: None }));
-    smtpd::accept(listeners, smtpd::Limits::for_account(&paths.data_dir, config), login, store, Some(after)).await;
+    smtpd::accept(listeners, smtpd::Limits::for_account(&paths.data_dir, config), login, store, Some(after), std::future::pending()).await;
     Ok(())
 }
 
@@ -897,13 +899,29 @@ fn build(config: &Config, u: &Unsent, charset: Option<Charset>, now: SystemTime)
     Ok((built, d.subject.clone(), d.listed_recipients()))
 }
 
-/// Starts `popsend watch --until-empty` for the same files, detached from the window. A
-/// password that lives only in this session is handed over in the child's environment (never on
-/// its command line, which other users can list).
-fn hand_over(paths: &Paths, typed: Option<&Password>) -> std::io::Result<()> {
+/// What goes on once the window closes (the command's words), if anything. With the submission
+/// server kept at login (`[submission] enabled` and 「ログイン時に起動する」), `serve --at-login`
+/// takes the port back (and sends what waits), unless mail waits and the user chose 「終了する」.
+/// Otherwise 「バックグラウンドで送信を続ける」 leaves `watch --until-empty`.
+fn successor(paths: &Paths, background: bool) -> Option<&'static [&'static str]> {
+    let resident = Config::load(&paths.config_file).is_ok_and(|c| c.submission.enabled && c.app.autostart);
+    let nothing_waits = || Outbox::open(&paths.data_dir).and_then(|o| o.counts()).is_ok_and(|c| c.queued == 0 && c.sending == 0);
+    if resident && (background || nothing_waits()) {
+        Some(&["serve", "--at-login"])
+    } else if background {
+        Some(&["watch", "--until-empty"])
+    } else {
+        None
+    }
+}
+
+/// Starts popsend with `args` for the same files, detached from the window. A password that
+/// lives only in this session is handed over in the child's environment (never on its command
+/// line, which other users can list).
+fn hand_over(paths: &Paths, typed: Option<&Password>, args: &[&str]) -> std::io::Result<()> {
     let exe = std::env::current_exe()?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.arg("--config").arg(&paths.config_file).arg("--data-dir").arg(&paths.data_dir).args(["watch", "--until-empty"]);
+    cmd.arg("--config").arg(&paths.config_file).arg("--data-dir").arg(&paths.data_dir).args(args);
     cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     if let Some(p) = typed {
         cmd.env(secrets::ENV_VAR, p.expose());
@@ -989,6 +1007,34 @@ mod tests {
         worker.request(Request::SaveSettings { form: Box::new(Form::from_config(&config)), password: Some(Password::new("again".into())) }).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(500));
         assert!(Outbox::open(&data).unwrap().paused().unwrap().is_some());
+    }
+
+    /// Issue 13: what carries on once the window closes. With the submission server kept at
+    /// login, `serve --at-login` takes the port back, unless mail waits and the user chose
+    /// 「終了する」; otherwise only 「バックグラウンドで送信を続ける」 leaves a process behind.
+    #[test]
+    fn a_closing_window_hands_the_port_back_to_the_login_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths { config_file: dir.path().join("config.toml"), data_dir: dir.path().join("data") };
+        let write = |submission: bool, autostart: bool| {
+            let text = format!("[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nusername = \"taro\"\n[smtp]\n[submission]\nenabled = {submission}\n[app]\nautostart = {autostart}\n");
+            crate::core::files::write_atomic(&paths.config_file, text.as_bytes()).unwrap();
+        };
+        let serve: Option<&[&str]> = Some(&["serve", "--at-login"]);
+        let watch: Option<&[&str]> = Some(&["watch", "--until-empty"]);
+        write(true, true);
+        assert_eq!(successor(&paths, false), serve, "nothing waits: the server comes back");
+        assert_eq!(successor(&paths, true), serve);
+        let ob = Outbox::open(&paths.data_dir).unwrap();
+        let d = crate::core::compose::Draft { from_address: "taro@example.ac.jp".into(), to: vec!["a@example.jp".into()], subject: "x".into(), ..Default::default() };
+        ob.enqueue(&compose::build(&d, SystemTime::now()).unwrap(), "x", "a@example.jp", SystemTime::now()).unwrap();
+        assert_eq!(successor(&paths, false), None, "「終了する」 with mail waiting sends nothing now");
+        assert_eq!(successor(&paths, true), serve);
+        write(true, false);
+        assert_eq!(successor(&paths, true), watch);
+        assert_eq!(successor(&paths, false), None);
+        write(false, true);
+        assert_eq!(successor(&paths, true), watch);
     }
 
     /// Issue 13: with `[submission] enabled` the window's worker opens the submission server on

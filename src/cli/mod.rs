@@ -74,7 +74,7 @@ enum Command {
     Diagnose(DiagnoseArgs),
     Guide(GuideArgs),
     Sendmail(SendmailArgs),
-    Serve,
+    Serve(ServeArgs),
     /// Any other word: a `mailto:` link to open in 作成 (what a browser or the desktop hands
     /// over), or a mistake.
     #[command(external_subcommand)]
@@ -108,6 +108,12 @@ struct GuideArgs {
 struct DiagnoseArgs {
     #[arg(long)]
     skip_login: bool,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    #[arg(long)]
+    at_login: bool,
 }
 
 #[derive(Args, Debug)]
@@ -199,7 +205,7 @@ fn command() -> clap::Command {
         .mut_subcommand("guide", |s| s.about(fl!("cli-guide-about")).mut_arg("client", |a| a.help(fl!("cli-guide-client-help"))))
         .mut_subcommand("diagnose", |s| s.about(fl!("cli-diagnose-about")).mut_arg("skip_login", |a| a.help(fl!("cli-skip-login-help"))))
         .mut_subcommand("watch", |s| s.about(fl!("cli-watch-about")).mut_arg("until_empty", |a| a.help(fl!("cli-until-empty-help"))))
-        .mut_subcommand("serve", |s| s.about(fl!("cli-serve-about")).after_help(fl!("cli-serve-after")))
+        .mut_subcommand("serve", |s| s.about(fl!("cli-serve-about")).after_help(fl!("cli-serve-after")).mut_arg("at_login", |a| a.help(fl!("cli-at-login-help"))))
         .mut_subcommand("sendmail", |s| {
             s.about(fl!("cli-sendmail-about"))
                 .after_help(fl!("cli-sendmail-after"))
@@ -299,9 +305,9 @@ fn window(url: Option<&str>, paths: Paths) -> ExitCode {
     };
     let request = url.map_or(Handover::Show, |u| Handover::Mailto(u.to_owned()));
     let listener = match instance::claim(&paths.data_dir, &request) {
-        Ok(Claim::HandedOver) => return ExitCode::from(EXIT_OK),
+        Ok(Claim::HandedOver | Claim::Held) => return ExitCode::from(EXIT_OK),
         Ok(Claim::First(l)) => Some(l),
-        Err(e @ ClaimError::NoAnswer(_)) => {
+        Err(e @ (ClaimError::NoAnswer(_) | ClaimError::NotYielded)) => {
             tell!("{}", fl!("err-instance-no-answer", detail = e.to_string()));
             return ExitCode::from(EXIT_FAILED);
         }
@@ -417,7 +423,7 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
             Command::Watch(WatchArgs { until_empty }) => {
                 watch(&open_outbox(paths)?, &d, &stop, until_empty, tokio::sync::mpsc::channel(16), std::future::pending(), &|_| {}).await
             }
-            Command::Serve => serve(paths, &open_outbox(paths)?, &d, &stop).await,
+            Command::Serve(ServeArgs { at_login }) => serve(paths, &open_outbox(paths)?, &d, &stop, at_login).await,
             _ => {
                 let ob = match outbox {
                     Some(ob) => ob,
@@ -613,10 +619,30 @@ async fn watch(
 }
 
 /// `popsend serve`: the submission server on loopback beside the engine. Each message a program
-/// hands over is in the outbox before it hears 250, and the engine is nudged to send it.
-async fn serve(paths: &Paths, ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool) -> Result<u8, Failed> {
+/// hands over is in the outbox before it hears 250, and the engine is nudged to send it. It runs
+/// only while no window has the data folder, and steps aside (the message in flight finished,
+/// the sessions in progress answered) when a window opens. `at_login` (the login entry): without
+/// `[submission] enabled`, it sends what waits and ends, as `watch --until-empty`.
+async fn serve(paths: &Paths, ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, at_login: bool) -> Result<u8, Failed> {
+    use crate::core::instance::{self, Claim};
     use crate::core::smtpd;
     let s = &d.config.submission;
+    let folder = match instance::claim_for_server(&paths.data_dir, std::time::Duration::from_secs(5)) {
+        Ok(Claim::First(folder)) => folder,
+        Ok(Claim::Held | Claim::HandedOver) => {
+            tell!("{}", fl!("serve-held", folder = paths.data_dir.display().to_string()));
+            return Ok(EXIT_FAILED);
+        }
+        Err(e) => return Err(explain::simple(fl!("err-instance-no-answer", detail = e.to_string()), EXIT_FAILED)),
+    };
+    let cue = std::sync::Arc::new(tokio::sync::Notify::new());
+    let heard = cue.clone();
+    folder.set_wake(std::sync::Arc::new(move || heard.notify_one()));
+    let commands = tokio::sync::mpsc::channel(16);
+    let shutdown = commands.0.clone();
+    if at_login && !s.enabled {
+        return watch(ob, d, stop, true, commands, step_aside(cue.notified(), stop, shutdown), &|_| {}).await;
+    }
     let listeners = smtpd::listen(s.port).await.map_err(|taken| explain::simple(crate::words::port_taken(s.port, &taken), EXIT_FAILED))?;
     let login = if s.require_auth {
         let login = smtpd::local_login(&paths.data_dir).map_err(|e| explain::simple(fl!("err-serve-login", detail = e.to_string()), EXIT_FAILED))?;
@@ -626,7 +652,6 @@ async fn serve(paths: &Paths, ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool)
     };
     // A connection of its own for the server (the engine keeps `ob`); SQLite keeps them apart.
     let server_outbox = std::sync::Arc::new(std::sync::Mutex::new(Outbox::open(&paths.data_dir).map_err(|e| explain::failure(&e))?));
-    let commands = tokio::sync::mpsc::channel(16);
     let nudge = commands.0.clone();
     // The engine is nudged by `try_now`, once it listens for the flush.
     let store = smtpd::outbox_store(server_outbox.clone(), d.config.account.address.clone(), || {});
@@ -639,7 +664,22 @@ async fn serve(paths: &Paths, ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool)
     let on_flushed = move |f: &engine::Flushed| {
         let _ = fates.send(smtpd::Fates::of(f));
     };
-    watch(ob, d, stop, false, commands, smtpd::accept(listeners, smtpd::Limits::for_account(&paths.data_dir, d.config), login, store, Some(after)), &on_flushed).await
+    // The sessions in progress are answered before the engine stops: they may wait on it.
+    let limits = smtpd::Limits::for_account(&paths.data_dir, d.config);
+    let alongside = step_aside(smtpd::accept(listeners, limits, login, store, Some(after), cue.notified()), stop, shutdown);
+    let exit = watch(ob, d, stop, false, commands, alongside, &on_flushed).await;
+    drop(folder);
+    exit
+}
+
+/// After `before` (the window's cue, or the submission server closed on it): the message in
+/// flight is finished and the engine stops, so the window can have the folder and the port.
+async fn step_aside(before: impl std::future::Future<Output = ()>, stop: &AtomicBool, shutdown: tokio::sync::mpsc::Sender<engine::Command>) {
+    before.await;
+    say!("{}", fl!("serve-yield"));
+    stop.store(true, Ordering::SeqCst);
+    let _ = shutdown.send(engine::Command::Shutdown).await;
+    std::future::pending::<()>().await
 }
 
 fn status(config: &Config, store: &window::Store, clock: &dyn Clock) {

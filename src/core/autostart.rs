@@ -1,7 +1,8 @@
 //! 「ログイン時に起動する」: an entry in the OS's list of programs started at login that runs
-//! `popsend watch --until-empty` with this window's config and data folder, so mail that waited
-//! while popsend was closed goes out without opening the window, and the process ends when the
-//! outbox is empty. An XDG autostart entry on Linux, the `Run` key under HKCU on Windows, a
+//! `popsend serve --at-login` with this window's config and data folder, so mail that waited
+//! while popsend was closed goes out without opening the window. With `[submission] enabled` it
+//! stays, taking mail from the user's other programs until a window opens (which it steps aside
+//! for); without, it ends once the outbox is empty. An XDG autostart entry on Linux, the `Run` key under HKCU on Windows, a
 //! LaunchAgent on macOS. It writes or removes that one entry and nothing else; it never starts
 //! anything itself.
 
@@ -17,8 +18,8 @@ pub fn arguments(paths: &Paths) -> Vec<String> {
         paths.config_file.display().to_string(),
         "--data-dir".into(),
         paths.data_dir.display().to_string(),
-        "watch".into(),
-        "--until-empty".into(),
+        "serve".into(),
+        "--at-login".into(),
     ]
 }
 
@@ -59,7 +60,7 @@ pub fn desktop_entry(exe: &Path, paths: &Paths) -> String {
     let exec: Vec<String> = std::iter::once(exe.display().to_string()).chain(arguments(paths)).map(|a| exec_arg(&a)).collect();
     format!(
         "[Desktop Entry]\nType=Application\nName=popsend (background sending)\nName[ja]=popsend (バックグラウンド送信)\n\
-         Comment=Sends the mail waiting in popsend's outbox, then ends\nComment[ja]=送信トレイで待っているメールを送って終了します\n\
+         Comment=Sends the mail waiting in popsend's outbox, and takes mail from other programs when that is on\nComment[ja]=送信トレイで待っているメールを送ります (ほかのメールソフトからの受け付けがオンなら、受け付けも続けます)\n\
          Exec={}\nIcon={}\nTerminal=false\nNoDisplay=true\nX-GNOME-Autostart-enabled=true\n",
         exec.join(" "),
         crate::APP_ID,
@@ -206,11 +207,11 @@ mod tests {
         let exec = d.lines().find(|l| l.starts_with("Exec=")).unwrap();
         assert_eq!(
             exec,
-            "Exec=\"/opt/popsend/bin/popsend\" \"--config\" \"/home/太郎/My Mail/config.toml\" \"--data-dir\" \"/home/太郎/100%%\\\\$data\" \"watch\" \"--until-empty\""
+            "Exec=\"/opt/popsend/bin/popsend\" \"--config\" \"/home/太郎/My Mail/config.toml\" \"--data-dir\" \"/home/太郎/100%%\\\\$data\" \"serve\" \"--at-login\""
         );
         assert!(d.contains("NoDisplay=true") && d.contains("Name[ja]="));
         let p = launch_agent(exe, &paths());
-        assert!(p.contains("<string>/home/太郎/100%$data</string>") && p.contains("<string>--until-empty</string>") && p.contains("<true/>"));
+        assert!(p.contains("<string>/home/太郎/100%$data</string>") && p.contains("<string>--at-login</string>") && p.contains("<true/>"));
         assert!(p.contains(&format!("<string>{}.watch</string>", crate::APP_ID)));
     }
 }

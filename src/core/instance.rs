@@ -4,6 +4,12 @@
 //! folder, or on Windows a per-user named pipe. A later start (a second double-click, or a browser handing over a `mailto:` link) gives
 //! its request to that window and exits, so two windows never run two engines on one outbox.
 //!
+//! `popsend serve` (the login entry's background process) claims the folder the same way, so it
+//! never runs beside a window: it answers a later window's request with `YIELD`, stops (the
+//! message in flight is finished, the port closed) and lets go of the claim, and the window then
+//! takes the folder, the engine and the submission port. A server that finds the folder claimed
+//! does not start.
+//!
 //! It carries requests and nothing else: it does not interpret a `mailto:` URL (that is
 //! `core::mailto`, on both sides: the receiver must treat what arrives as untrusted), and it never
 //! touches the window (the app polls `Listener::take` and wakes on the hook).
@@ -36,6 +42,45 @@ const EXCHANGE: Duration = Duration::from_secs(5);
 /// How long a later start keeps trying while the first window is still starting up (it holds the
 /// claim but does not listen yet).
 const STARTING: Duration = Duration::from_secs(5);
+/// How long a window waits for a background server that said `YIELD` to let go of the folder:
+/// it finishes the message in flight first, and a slow server takes its time.
+const YIELDING: Duration = Duration::from_secs(90);
+
+/// Who holds the claim, and so how a later start's request is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The window: takes the request (`OK`).
+    Window,
+    /// `popsend serve`: steps aside (`YIELD`), for the window to take its place.
+    Server,
+}
+
+impl Role {
+    fn answer(self) -> &'static [u8] {
+        match self {
+            Role::Window => b"OK\n",
+            Role::Server => b"YIELD\n",
+        }
+    }
+}
+
+/// What the holder of the claim answered.
+#[derive(Debug, PartialEq, Eq)]
+enum Answer {
+    Taken,
+    Yielding,
+}
+
+impl Answer {
+    fn parse(line: &str) -> io::Result<Answer> {
+        match line {
+            "OK\n" => Ok(Answer::Taken),
+            "YIELD\n" => Ok(Answer::Yielding),
+            "" => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the window closed the connection")),
+            other => Err(io::Error::other(format!("the window answered {:?}", other.trim_end()))),
+        }
+    }
+}
 
 impl Handover {
     fn line(&self) -> String {
@@ -58,10 +103,13 @@ impl Handover {
 
 /// The outcome of `claim`.
 pub enum Claim {
-    /// This process is the window for the folder; later requests arrive through the listener.
+    /// This process is the window (or server) for the folder; later requests arrive through the
+    /// listener.
     First(Listener),
     /// The running window took the request: this process has nothing more to do.
     HandedOver,
+    /// A server's claim only: another process has the folder (nothing was asked of it).
+    Held,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +117,9 @@ pub enum ClaimError {
     /// Another process holds the folder but did not take the request.
     #[error("another popsend window has this data folder but did not answer: {0}")]
     NoAnswer(String),
+    /// A background `popsend serve` agreed to step aside but still holds the folder.
+    #[error("the background popsend serve agreed to stop but still holds this data folder after {} s", YIELDING.as_secs())]
+    NotYielded,
     /// The folder could not be claimed at all (unwritable, …).
     #[error("{0}")]
     Io(#[from] io::Error),
@@ -98,14 +149,29 @@ impl Listener {
 }
 
 /// Claims `data_dir` for this process's window, or hands `request` to the window that has it.
+/// A background server that has it steps aside, and then the folder is this window's.
 pub fn claim(data_dir: &Path, request: &Handover) -> Result<Claim, ClaimError> {
     crate::core::files::create_private_dir(data_dir)?;
-    imp::claim(data_dir, request)
+    imp::claim(data_dir, Some(request), Role::Window)
 }
 
-/// Serves one connection: reads one request line, queues it, answers `OK`.
+/// Claims `data_dir` for `popsend serve`: `Held` when a window or another server still has it
+/// after `wait` (a window that is closing lets go in a moment). A request from a later window
+/// arrives through the listener (answered `YIELD`): the server's cue to stop.
+pub fn claim_for_server(data_dir: &Path, wait: Duration) -> Result<Claim, ClaimError> {
+    crate::core::files::create_private_dir(data_dir)?;
+    let start = Instant::now();
+    loop {
+        match imp::claim(data_dir, None, Role::Server)? {
+            Claim::Held if start.elapsed() < wait => std::thread::sleep(Duration::from_millis(100)),
+            claim => return Ok(claim),
+        }
+    }
+}
+
+/// Serves one connection: reads one request line, queues it, answers as `role` does.
 #[cfg(unix)]
-fn serve(conn: impl io::Read + io::Write, tx: &mpsc::Sender<Handover>, wake: &Mutex<Option<Arc<dyn Fn() + Send + Sync>>>) {
+fn serve(conn: impl io::Read + io::Write, tx: &mpsc::Sender<Handover>, wake: &Mutex<Option<Arc<dyn Fn() + Send + Sync>>>, role: Role) {
     let mut reader = BufReader::new(conn);
     let mut line = Vec::new();
     if reader.by_ref().take(MAX_LINE).read_until(b'\n', &mut line).is_err() || !line.ends_with(b"\n") {
@@ -122,21 +188,31 @@ fn serve(conn: impl io::Read + io::Write, tx: &mpsc::Sender<Handover>, wake: &Mu
     if let Some(w) = wake.lock().ok().and_then(|w| w.clone()) {
         w();
     }
-    let _ = reader.get_mut().write_all(b"OK\n");
+    let _ = reader.get_mut().write_all(role.answer());
 }
 
-/// Sends `request` on an open connection and waits for the `OK`.
+/// Sends `request` on an open connection and waits for the answer.
 #[cfg(unix)]
-fn ask(conn: impl io::Read + io::Write, request: &Handover) -> io::Result<()> {
+fn ask(conn: impl io::Read + io::Write, request: &Handover) -> io::Result<Answer> {
     let mut reader = BufReader::new(conn);
     reader.get_mut().write_all(request.line().as_bytes())?;
     reader.get_mut().flush()?;
     let mut answer = String::new();
     reader.by_ref().take(16).read_line(&mut answer)?;
-    match answer.as_str() {
-        "OK\n" => Ok(()),
-        "" => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the window closed the connection")),
-        other => Err(io::Error::other(format!("the window answered {:?}", other.trim_end()))),
+    Answer::parse(&answer)
+}
+
+/// Tries `attempt` until it gives the claim or `YIELDING` has passed (a server stepping aside).
+fn wait_for_claim<T>(mut attempt: impl FnMut() -> io::Result<Option<T>>) -> Result<T, ClaimError> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = attempt()? {
+            return Ok(v);
+        }
+        if start.elapsed() >= YIELDING {
+            return Err(ClaimError::NotYielded);
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -188,24 +264,36 @@ mod imp {
         Some(runtime.join(format!("popsend-{digest}.sock"))).filter(|p| p.as_os_str().len() <= SUN_PATH)
     }
 
-    pub(super) fn claim(data_dir: &Path, request: &Handover) -> Result<Claim, ClaimError> {
+    /// The lock file, locked: `None` while another process holds it.
+    fn try_lock(data_dir: &Path) -> io::Result<Option<std::fs::File>> {
         let lock = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(data_dir.join("window.lock"))?;
         // SAFETY: flock on a descriptor this function owns; no memory is shared.
         let held = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        Ok(held.then_some(lock))
+    }
+
+    pub(super) fn claim(data_dir: &Path, request: Option<&Handover>, role: Role) -> Result<Claim, ClaimError> {
         let path = socket_path(data_dir);
-        if !held {
-            let Some(path) = path else {
-                return Err(ClaimError::NoAnswer("no place for the local socket".into()));
-            };
-            return keep_trying(|| {
-                let conn = UnixStream::connect(&path)?;
-                conn.set_read_timeout(Some(EXCHANGE))?;
-                conn.set_write_timeout(Some(EXCHANGE))?;
-                ask(conn, request)
-            })
-            .map(|()| Claim::HandedOver)
-            .map_err(|e| ClaimError::NoAnswer(e.to_string()));
-        }
+        let lock = match try_lock(data_dir)? {
+            Some(lock) => lock,
+            None => {
+                let Some(request) = request else { return Ok(Claim::Held) };
+                let Some(path) = &path else {
+                    return Err(ClaimError::NoAnswer("no place for the local socket".into()));
+                };
+                let answer = keep_trying(|| {
+                    let conn = UnixStream::connect(path)?;
+                    conn.set_read_timeout(Some(EXCHANGE))?;
+                    conn.set_write_timeout(Some(EXCHANGE))?;
+                    ask(conn, request)
+                })
+                .map_err(|e| ClaimError::NoAnswer(e.to_string()))?;
+                if answer == Answer::Taken {
+                    return Ok(Claim::HandedOver);
+                }
+                wait_for_claim(|| try_lock(data_dir))?
+            }
+        };
         let (tx, rx, wake) = channel();
         if let Some(path) = path {
             // A socket left by a window that crashed: the lock says nobody listens on it now.
@@ -218,7 +306,7 @@ mod imp {
                     // A peer that connects and says nothing holds up the next one only this long.
                     let _ = conn.set_read_timeout(Some(EXCHANGE));
                     let _ = conn.set_write_timeout(Some(EXCHANGE));
-                    serve(conn, &tx, &wake);
+                    serve(conn, &tx, &wake, role);
                 }
             })?;
         }
@@ -246,44 +334,52 @@ mod imp {
     }
     const ASFW_ANY: u32 = u32::MAX;
 
-    pub(super) fn claim(data_dir: &Path, request: &Handover) -> Result<Claim, ClaimError> {
+    /// The lock file opened sharing nothing: `None` while another process has it open.
+    fn try_lock(data_dir: &Path) -> io::Result<Option<std::fs::File>> {
         use std::os::windows::fs::OpenOptionsExt as _;
+        // The claim: window.lock opened sharing nothing, held while the window runs (a second
+        // open fails with a sharing violation).
+        const ERROR_SHARING_VIOLATION: i32 = 32;
+        match std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).share_mode(0).open(data_dir.join("window.lock")) {
+            Ok(lock) => Ok(Some(lock)),
+            Err(e) if e.raw_os_error() == Some(ERROR_SHARING_VIOLATION) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(super) fn claim(data_dir: &Path, request: Option<&Handover>, role: Role) -> Result<Claim, ClaimError> {
         let name = pipe_name(data_dir);
         let runtime = crate::core::runtime()?;
-        // The claim: window.lock opened sharing nothing, held while the window runs (a second
-        // open fails with a sharing violation). Then the pipe; its first instance must be ours.
-        const ERROR_SHARING_VIOLATION: i32 = 32;
-        let lock = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).share_mode(0).open(data_dir.join("window.lock"));
-        let first = match lock {
-            Ok(lock) => Some((lock, runtime.block_on(async { ServerOptions::new().first_pipe_instance(true).reject_remote_clients(true).create(&name) })?)),
-            Err(e) if e.raw_os_error() == Some(ERROR_SHARING_VIOLATION) => None,
-            Err(e) => return Err(e.into()),
-        };
-        let Some((lock, mut server)) = first else {
-            // SAFETY: a plain Win32 call with a constant argument.
-            unsafe { AllowSetForegroundWindow(ASFW_ANY) };
-            return keep_trying(|| {
-                runtime.block_on(async {
-                    let client = ClientOptions::new().open(&name)?;
-                    let (tx_done, rx_done) = std::sync::mpsc::channel();
-                    let line = request.line();
-                    let exchange = async move {
-                        use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
-                        let mut reader = tokio::io::BufReader::new(client);
-                        reader.get_mut().write_all(line.as_bytes()).await?;
-                        let mut answer = String::new();
-                        (&mut reader).take(16).read_line(&mut answer).await?;
-                        let _ = tx_done.send(());
-                        if answer == "OK\n" { Ok(()) } else { Err(io::Error::other(format!("the window answered {:?}", answer.trim_end()))) }
-                    };
-                    let r = tokio::time::timeout(EXCHANGE, exchange).await.map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?;
-                    drop(rx_done);
-                    r
+        let lock = match try_lock(data_dir)? {
+            Some(lock) => lock,
+            None => {
+                let Some(request) = request else { return Ok(Claim::Held) };
+                // SAFETY: a plain Win32 call with a constant argument.
+                unsafe { AllowSetForegroundWindow(ASFW_ANY) };
+                let answer = keep_trying(|| {
+                    runtime.block_on(async {
+                        let client = ClientOptions::new().open(&name)?;
+                        let line = request.line();
+                        let exchange = async move {
+                            use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+                            let mut reader = tokio::io::BufReader::new(client);
+                            reader.get_mut().write_all(line.as_bytes()).await?;
+                            let mut answer = String::new();
+                            (&mut reader).take(16).read_line(&mut answer).await?;
+                            Answer::parse(&answer)
+                        };
+                        tokio::time::timeout(EXCHANGE, exchange).await.map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+                    })
                 })
-            })
-            .map(|()| Claim::HandedOver)
-            .map_err(|e| ClaimError::NoAnswer(e.to_string()));
+                .map_err(|e| ClaimError::NoAnswer(e.to_string()))?;
+                if answer == Answer::Taken {
+                    return Ok(Claim::HandedOver);
+                }
+                wait_for_claim(|| try_lock(data_dir))?
+            }
         };
+        // The pipe; its first instance must be ours.
+        let mut server = runtime.block_on(async { ServerOptions::new().first_pipe_instance(true).reject_remote_clients(true).create(&name) })?;
         let (tx, rx, wake) = channel();
         let wake_thread = wake.clone();
         std::thread::Builder::new().name("popsend-instance".into()).spawn(move || {
@@ -310,7 +406,7 @@ mod imp {
                     if let Some(w) = wake_thread.lock().ok().and_then(|w| w.clone()) {
                         w();
                     }
-                    let _ = tokio::time::timeout(EXCHANGE, reader.get_mut().write_all(b"OK\n")).await;
+                    let _ = tokio::time::timeout(EXCHANGE, reader.get_mut().write_all(role.answer())).await;
                 }
             })
         })?;
@@ -352,6 +448,34 @@ mod tests {
         // Only the owner can reach the socket.
         let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(dir.path().join("window.sock")).unwrap().permissions());
         assert_eq!(mode & 0o077, 0);
+    }
+
+    /// Issue 13: a background server steps aside for a window: the window's request is heard
+    /// (the server's cue), answered `YIELD`, and once the server lets go the window has the
+    /// folder. A server never starts beside a window, nor beside another server.
+    #[test]
+    fn a_server_yields_the_folder_to_a_window_and_never_starts_beside_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let Claim::First(server) = claim_for_server(dir.path(), Duration::ZERO).unwrap() else { panic!("the folder was free") };
+        assert!(matches!(claim_for_server(dir.path(), Duration::ZERO).unwrap(), Claim::Held), "a second server must not start");
+        let (cue_tx, cue_rx) = std::sync::mpsc::channel();
+        server.set_wake(Arc::new(move || {
+            let _ = cue_tx.send(());
+        }));
+        // The server: on its cue, it finishes (here: a moment) and lets go.
+        let stepping_aside = std::thread::spawn(move || {
+            cue_rx.recv().unwrap();
+            let heard = server.take();
+            std::thread::sleep(Duration::from_millis(300));
+            drop(server);
+            heard
+        });
+        let start = Instant::now();
+        let Claim::First(window) = claim(dir.path(), &Handover::Show).unwrap() else { panic!("the window must get the folder from the server") };
+        assert!(start.elapsed() >= Duration::from_millis(300), "the window took the folder before the server let go");
+        assert_eq!(stepping_aside.join().unwrap(), vec![Handover::Show]);
+        assert!(matches!(claim_for_server(dir.path(), Duration::ZERO).unwrap(), Claim::Held), "a server must not start beside the window");
+        drop(window);
     }
 
     #[cfg(unix)]

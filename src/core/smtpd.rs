@@ -510,12 +510,21 @@ pub fn outbox_store(outbox: std::sync::Arc<std::sync::Mutex<crate::core::outbox:
 
 /// How many programs may be connected at once.
 pub const MAX_CONNECTIONS: usize = 8;
+/// How long the sessions in progress may go on once the server stops taking connections (a
+/// message being tried now takes up to `[submission] try_seconds`, 20 by default).
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Accepts connections on `listeners` until the future is dropped, each served by `serve`.
-pub async fn accept(listeners: Vec<tokio::net::TcpListener>, limits: Limits, login: Option<Login>, store: std::sync::Arc<StoreFn>, after: Option<std::sync::Arc<AfterFn>>) {
+pub async fn accept(listeners: Vec<tokio::net::TcpListener>, limits: Limits, login: Option<Login>, store: std::sync::Arc<StoreFn>, after: Option<std::sync::Arc<AfterFn>>, until: impl std::future::Future<Output = ()>) {
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut accepting = futures_util::stream::select_all(listeners.into_iter().map(|l| Box::pin(futures_util::stream::unfold(l, |l| async move { Some((l.accept().await, l)) }))));
-    while let Some(conn) = futures_util::StreamExt::next(&mut accepting).await {
+    let mut until = std::pin::pin!(until);
+    loop {
+        let conn = tokio::select! {
+            conn = futures_util::StreamExt::next(&mut accepting) => conn,
+            () = &mut until => break,
+        };
+        let Some(conn) = conn else { break };
         let Ok((mut stream, peer)) = conn else { continue };
         // Replies are small and pipelined clients wait for each: no Nagle delay (with the
         // client's delayed ACK it cost 40 ms a command).
@@ -534,6 +543,10 @@ pub async fn accept(listeners: Vec<tokio::net::TcpListener>, limits: Limits, log
             drop(slot);
         });
     }
+    // Closed to new connections; the sessions in progress finish, for a while: a client in the
+    // middle of a message hears its answer rather than a dropped connection.
+    drop(accepting);
+    let _ = tokio::time::timeout(DRAIN, slots.acquire_many(MAX_CONNECTIONS as u32)).await;
 }
 
 #[cfg(test)]
@@ -617,7 +630,7 @@ mod tests {
         let listeners = bind(0).await.unwrap();
         let port = listeners[0].local_addr().unwrap().port();
         let store: std::sync::Arc<StoreFn> = std::sync::Arc::new(|_: Option<&str>, _: &[String], _: &[u8], _: &str| Ok(1));
-        let server = tokio::spawn(accept(listeners, Limits::default(), None, store, None));
+        let server = tokio::spawn(accept(listeners, Limits::default(), None, store, None, std::future::pending()));
         assert_eq!(holder(port).await, Holder::Popsend);
         assert!(bind(port).await.is_err());
         server.abort();
@@ -642,6 +655,51 @@ mod tests {
         assert_eq!(holder(port).await, Holder::Silent);
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
         drop(mute);
+    }
+
+    /// Issue 13: told to stop (a window takes over), the server closes its port at once, and a
+    /// client already in a session still hears its answer and has its message kept.
+    #[tokio::test]
+    async fn stopping_closes_the_port_and_lets_a_session_in_progress_finish() {
+        let listeners = bind(0).await.unwrap();
+        let port = listeners[0].local_addr().unwrap().port();
+        let stored = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = stored.clone();
+        let store: std::sync::Arc<StoreFn> = std::sync::Arc::new(move |_: Option<&str>, _: &[String], _: &[u8], _: &str| Ok(count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) as i64 + 1));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(accept(listeners, Limits::default(), None, store, None, async move {
+            let _ = stop_rx.await;
+        }));
+        let mut client = tokio::io::BufReader::new(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap());
+        let mut line = String::new();
+        let mut reply = async |client: &mut tokio::io::BufReader<tokio::net::TcpStream>, send: &str| {
+            client.get_mut().write_all(send.as_bytes()).await.unwrap();
+            line.clear();
+            loop {
+                let start = line.len();
+                tokio::io::AsyncBufReadExt::read_line(client, &mut line).await.unwrap();
+                if line.as_bytes().get(start + 3) != Some(&b'-') {
+                    return line.clone();
+                }
+            }
+        };
+        assert!(reply(&mut client, "").await.starts_with("220"));
+        for (send, code) in [("EHLO me\r\n", "250"), ("MAIL FROM:<a@example.jp>\r\n", "250"), ("RCPT TO:<b@example.jp>\r\n", "250"), ("DATA\r\n", "354")] {
+            let got = reply(&mut client, send).await;
+            assert!(got.lines().last().unwrap_or_default().starts_with(code), "{send:?}: {got}");
+        }
+        // A window takes over while the message is being written.
+        stop_tx.send(()).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            assert!(std::time::Instant::now() < deadline, "the port stayed open");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(!server.is_finished(), "the server ended before the session in progress");
+        assert!(reply(&mut client, "Subject: x\r\n\r\nbody\r\n.\r\n").await.starts_with("250"));
+        assert!(reply(&mut client, "QUIT\r\n").await.starts_with("221"));
+        tokio::time::timeout(std::time::Duration::from_secs(5), server).await.expect("the server did not end after its last session").unwrap();
+        assert_eq!(stored.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     /// Issue 13: the server listens on loopback addresses only (127.0.0.1, and ::1 where there is

@@ -379,3 +379,47 @@ fn git_send_email_goes_through_popsend_sendmail() {
     assert!(delivered.contains(&format!("Message-ID: {git_id}\n")), "{delivered}");
     assert!(delivered.contains(&format!("Subject: [PATCH] Fix the report {tok}\n")) && delivered.contains("+レポートの修正\n"), "{delivered}");
 }
+
+/// Issue 13: the login entry's `popsend serve --at-login` steps aside for a window: a message it
+/// took before is sent (not lost), it ends on its own with the hand-over said, the port is free
+/// for the window, and while the window has the folder no server starts beside it.
+#[test]
+fn serve_steps_aside_for_a_window_and_never_runs_beside_one() {
+    use popsend::core::instance::{self, Claim, Handover};
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.plain_config(dir.path());
+    let port = free_port();
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text + &format!("\n[submission]\nenabled = true\nport = {port}\n")).unwrap();
+    let data = dir.path().join("data");
+    let mut child = popsend_command(&config, Some(&s.pass), "ja", &["serve", "--at-login"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "popsend serve --at-login did not open port {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let tok = token("handover");
+    let sent = tempfile::tempdir().unwrap();
+    smtplib(port, &data.join("submission-login"), &tok, 1, sent.path(), false);
+    // The window starts: the server hears it, answers YIELD and lets go.
+    let start = Instant::now();
+    let Claim::First(window) = instance::claim(&data, &Handover::Show).unwrap() else { panic!("the window did not get the folder from popsend serve") };
+    let took = start.elapsed();
+    let status = child.wait().unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(status.success(), "popsend serve ended with {status}: {out}");
+    assert!(out.contains("ウィンドウに引き継いで終了します"), "{out}");
+    println!("the window had the folder {} ms after asking", took.as_millis());
+    // The port is the window's to take.
+    std::net::TcpListener::bind(("127.0.0.1", port)).unwrap_or_else(|e| panic!("popsend serve left port {port} taken: {e}"));
+    arrived_as_sent(&s, &tok, &sent.path().join("0.eml"));
+    // While the window has the folder, a server does not start (and opens no port).
+    let second = popsend_command(&config, Some(&s.pass), "en", &["serve"]).output().unwrap();
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{said}");
+    assert!(said.contains("already used by a popsend window") && said.contains(&data.display().to_string()), "{said}");
+    std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    drop(window);
+}

@@ -19,7 +19,7 @@ fn the_login_entry_is_a_valid_desktop_entry() {
     assert!(out.status.success() && out.stdout.is_empty(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     // And it says what it starts.
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.contains("\"watch\" \"--until-empty\""), "{text}");
+    assert!(text.contains("\"serve\" \"--at-login\""), "{text}");
 }
 
 fn which(name: &str) -> Option<PathBuf> {
