@@ -241,12 +241,16 @@ impl<'a> Deliverer<'a> {
             redactor: password.redactor(s.username.as_deref().unwrap_or(&self.config.pop.username)),
             trust: self.trust,
             step_timeout: self.step_timeout,
+            known: self.store.load().smtp_extras(&self.smtp_server()),
         };
         let session = smtp::open(&params).await?;
-        // What the server takes, for the submission server to announce (written only on change).
-        let mut state = self.store.load();
-        if state.set_size(&self.smtp_server(), session.size_limit) {
-            let _ = self.store.save(&state);
+        // What the server takes (for the submission server to announce) and whether it takes
+        // command groups: the next connection skips asking. Written only on change.
+        if session.fresh {
+            let mut state = self.store.load();
+            if state.set_smtp_extras(&self.smtp_server(), session.extras) {
+                let _ = self.store.save(&state);
+            }
         }
         Ok(session)
     }
@@ -343,6 +347,11 @@ impl<'a> Deliverer<'a> {
                 }
                 Mark::Stop => break,
             }
+            // The last message's connection was cut (a group whose message must not go): the
+            // next one goes on a new connection, in the same window.
+            if session.is_broken() {
+                session = self.open_smtp(password, &target.smtp).await.map_err(RunError::Smtp)?;
+            }
             // What is left to send: recipients a partial transaction took are not sent again when
             // the message is retried in this run (relay refusal, reconnect).
             let mut envelope = msg.envelope.clone();
@@ -391,13 +400,14 @@ impl<'a> Deliverer<'a> {
                             tokio::time::sleep(self.relay_retry_delay).await;
                             report.logins.push(self.login(password, &target.pop).await.map_err(RunError::Pop3)?);
                         } else {
-                            session.quit().await;
+                            session.quit_soon();
                             return Err(RunError::RelayDenied { refusal: e });
                         }
-                        session.quit().await;
+                        session.quit_soon();
                         session = self.open_smtp(password, &target.smtp).await.map_err(RunError::Smtp)?;
                     }
-                    Err(e) if e.is_per_message() && !session.is_broken() => {
+                    Err(e) if e.is_per_message() && (!session.is_broken() || session.extras.pipelining) => {
+                        self.doubt_smtp_extras(&e);
                         let outcome = match classify(&e).severity() {
                             Severity::Temporary => Outcome::Deferred(Some(e)),
                             _ => Outcome::Failed(e),
@@ -406,12 +416,28 @@ impl<'a> Deliverer<'a> {
                         report.outcomes.push(outcome);
                         break;
                     }
-                    Err(e) => return Err(RunError::Smtp(e)),
+                    Err(e) => {
+                        self.doubt_smtp_extras(&e);
+                        return Err(RunError::Smtp(e));
+                    }
                 }
             }
         }
-        session.quit().await;
+        // Nothing waits after the last 250.
+        session.quit_soon();
         Ok(())
+    }
+
+    /// After a refusal or a broken connection, the server's remembered EHLO (PIPELINING, SIZE)
+    /// is asked again next time: it may have changed. Costs one round trip, once.
+    fn doubt_smtp_extras(&self, e: &SmtpError) {
+        if matches!(e, SmtpError::TooLarge { .. } | SmtpError::Unsendable { .. }) {
+            return;
+        }
+        let mut state = self.store.load();
+        if state.forget_smtp_extras(&self.smtp_server()) {
+            let _ = self.store.save(&state);
+        }
     }
 
     /// Logs in (unless reusing the window) and opens SMTP: overlapped, or one after the other for

@@ -218,6 +218,7 @@ pub async fn run(
                 let addrs: Vec<SocketAddr> = smtp_addrs.iter().map(|a| SocketAddr::new(a.ip(), port)).collect();
                 let security = if port == 465 { Security::Tls } else { Security::Starttls };
                 let params = smtp::SmtpParams {
+                    known: None,
                     host: smtp_host,
                     addrs: &addrs,
                     security,
@@ -240,6 +241,7 @@ pub async fn run(
 
     // 6. EHLO, STARTTLS and AUTH as configured.
     let params = smtp::SmtpParams {
+        known: None,
         host: smtp_host,
         addrs: &smtp_addrs,
         security: config.smtp.security,

@@ -1,6 +1,7 @@
 //! The SMTP side, on lettre's connection: open (greeting, EHLO, STARTTLS or implicit TLS,
 //! optional AUTH), send raw messages with an explicit envelope over one connection (RSET after a
-//! refusal, so the next message can reuse it), and classify replies — above all, relay refusal in
+//! refusal, so the next message can reuse it; MAIL FROM, every RCPT TO and DATA in one write
+//! where the server offers PIPELINING), and classify replies — above all, relay refusal in
 //! the words of every common server. It never sends MAIL FROM by itself: the caller decides when
 //! (after the POP login). Every read from the server is bounded (`Bounded` under lettre's own
 //! unbounded line reader); AUTH never goes over a cleartext connection unless the account allows
@@ -40,6 +41,27 @@ pub struct SmtpParams<'a> {
     pub redactor: Redactor,
     pub trust: &'a TrustAnchors,
     pub step_timeout: Duration,
+    /// What this server's EHLO said last time: given, the second EHLO (which lettre's keeps no
+    /// SIZE or PIPELINING from) is not sent, one round trip less.
+    pub known: Option<Extras>,
+}
+
+/// What popsend needs from the EHLO reply beyond what lettre keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Extras {
+    /// The server's SIZE limit (RFC 1870), when it announced one.
+    pub size: Option<usize>,
+    /// PIPELINING (RFC 2920): commands may go in groups.
+    pub pipelining: bool,
+}
+
+impl Extras {
+    fn parse(lines: &[&str]) -> Extras {
+        Extras {
+            size: lines.iter().find_map(|l| parse_size(l)),
+            pipelining: lines.iter().any(|l| l.trim().eq_ignore_ascii_case("PIPELINING")),
+        }
+    }
 }
 
 /// Where in the SMTP dialogue something happened.
@@ -192,21 +214,35 @@ pub const MAX_REPLY_BYTES: usize = 256 * 1024;
 
 /// The stream under lettre: counts what is read since the last write and fails the read past
 /// `MAX_REPLY_BYTES`, so an endless reply ends in an error instead of filling memory (lettre reads
-/// a whole line into a `String` before it checks the length).
+/// a whole line into a `String` before it checks the length). Once `cut`, it neither reads nor
+/// writes: the way to leave a DATA phase whose message must not go (the server discards a
+/// message whose connection ends before the final dot).
 pub struct Bounded<S> {
     inner: S,
     read_since_write: usize,
     limit: usize,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<S> Bounded<S> {
     pub fn new(inner: S) -> Bounded<S> {
-        Bounded { inner, read_since_write: 0, limit: MAX_REPLY_BYTES }
+        Bounded { inner, read_since_write: 0, limit: MAX_REPLY_BYTES, cut: Default::default() }
     }
+
+    fn is_cut(&self) -> bool {
+        self.cut.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+fn cut_error() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionAborted, "connection closed by popsend")
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if self.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
         if self.read_since_write >= self.limit {
             return Poll::Ready(Err(io::Error::other(format!("the server sent more than {} KiB without waiting for us", self.limit / 1024))));
         }
@@ -227,6 +263,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Bounded<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        if self.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
         let poll = Pin::new(&mut self.inner).poll_write(cx, data);
         if let Poll::Ready(Ok(n)) = &poll
             && *n > 0 {
@@ -259,9 +298,13 @@ pub struct Session {
     conn: AsyncSmtpConnection,
     pub peer: SocketAddr,
     timeout: Duration,
-    /// The server's SIZE limit (RFC 1870), when it announced one.
-    pub size_limit: Option<usize>,
+    /// SIZE and PIPELINING, from this EHLO or as known from the last.
+    pub extras: Extras,
+    /// Whether `extras` come from this connection's EHLO (worth remembering).
+    pub fresh: bool,
     redactor: Redactor,
+    /// Ends the connection at once, whatever lettre is doing (see `Bounded`).
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Opens the connection: TCP (to the given, family-pinned addresses), TLS as configured, EHLO,
@@ -278,6 +321,7 @@ async fn open_inner(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
     let hello = ClientId::default();
     let (tcp, peer) = net::connect(p.addrs, p.step_timeout).await.map_err(SmtpError::Net)?;
     let tcp = Bounded::new(tcp);
+    let cut = tcp.cut.clone();
     let tls_params = || tls_parameters(p.trust, p.host);
     let stream: Box<dyn AsyncTokioStream> = match p.security {
         Security::Tls => {
@@ -314,11 +358,16 @@ async fn open_inner(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
         let creds = Credentials::new(user.to_owned(), password.to_owned());
         timed(p.step_timeout, Stage::Auth, conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)).await?;
     }
-    // lettre keeps only the EHLO keywords it knows; SIZE is not one. Ask once more (this runs
-    // while the POP login does, so it costs no time on the way to MAIL FROM).
-    let ehlo = timed(p.step_timeout, Stage::Greeting, conn.command(Ehlo::new(hello.clone()))).await?;
-    let size_limit = ehlo.message().find_map(parse_size);
-    Ok(Session { conn, peer, timeout: p.step_timeout, size_limit, redactor: p.redactor.clone() })
+    // lettre keeps only the EHLO keywords it knows; SIZE and PIPELINING are not among them. Ask
+    // once more, unless the answer is known from last time.
+    let (extras, fresh) = match p.known {
+        Some(known) => (known, false),
+        None => {
+            let ehlo = timed(p.step_timeout, Stage::Greeting, conn.command(Ehlo::new(hello.clone()))).await?;
+            (Extras::parse(&ehlo.message().collect::<Vec<_>>()), true)
+        }
+    };
+    Ok(Session { conn, peer, timeout: p.step_timeout, extras, fresh, redactor: p.redactor.clone(), cut })
 }
 
 impl SmtpError {
@@ -388,9 +437,11 @@ impl Session {
     pub async fn send(&mut self, envelope: &Envelope, raw: &[u8], delivered: &mut dyn FnMut(&[Address])) -> Result<(), SmtpError> {
         let result = self.transactions(envelope, raw, delivered).await;
         if let Err(e) = &result
-            && matches!(e, SmtpError::Rejected { stage: Stage::MailFrom | Stage::RcptTo(_) | Stage::RcptAll | Stage::Data, .. }) {
-                let _ = tokio::time::timeout(self.timeout, self.conn.command(Rset)).await;
-            }
+            && matches!(e, SmtpError::Rejected { stage: Stage::MailFrom | Stage::RcptTo(_) | Stage::RcptAll | Stage::Data, .. })
+            && !self.conn.has_broken()
+        {
+            let _ = tokio::time::timeout(self.timeout, self.conn.command(Rset)).await;
+        }
         result.map_err(|e| e.redacted(&self.redactor))
     }
 
@@ -398,7 +449,7 @@ impl Session {
     /// here, before anything is sent: the server refused nothing).
     fn mail_parameters(&self, from: Option<&Address>, rcpts: &[Address], raw: &[u8]) -> Result<Vec<MailParameter>, SmtpError> {
         let mut params = Vec::new();
-        if let Some(limit) = self.size_limit {
+        if let Some(limit) = self.extras.size {
             if limit > 0 && raw.len() > limit {
                 return Err(SmtpError::TooLarge { size: raw.len(), limit });
             }
@@ -436,6 +487,10 @@ impl Session {
         let params = self.mail_parameters(from.as_ref(), &wire, raw)?;
         let t = self.timeout;
         while !left.is_empty() {
+            if self.extras.pipelining {
+                left = self.pipelined(from.as_ref(), &params, &left, raw, delivered).await?;
+                continue;
+            }
             timed(t, Stage::MailFrom, self.conn.command(Mail::new(from.clone(), params.clone()))).await?;
             let mut accepted: Vec<Address> = Vec::new();
             let mut policy_refusal = None;
@@ -462,13 +517,105 @@ impl Session {
                 });
             }
             timed(t, Stage::Data, self.conn.command(Data)).await?;
-            // The server may take a while to accept a large message: allow for it.
-            let generous = t * 4 + Duration::from_secs(raw.len() as u64 / (64 * 1024));
-            timed(generous, Stage::Message, self.conn.message(raw)).await?;
+            self.body(raw).await?;
             delivered(&accepted);
             left = rest;
         }
         Ok(())
+    }
+
+    /// The message's bytes after `354`, and the server's verdict.
+    async fn body(&mut self, raw: &[u8]) -> Result<(), SmtpError> {
+        // The server may take a while to accept a large message: allow for it.
+        let generous = self.timeout * 4 + Duration::from_secs(raw.len() as u64 / (64 * 1024));
+        timed(generous, Stage::Message, self.conn.message(raw)).await.map(drop)
+    }
+
+    /// One transaction as a group (RFC 2920): MAIL FROM, every RCPT TO and DATA in one write,
+    /// then the replies in order. The same decisions as one command at a time: a recipient
+    /// refused for good fails the whole message (nothing is sent to anyone), a `452 4.5.3` leaves
+    /// the rest for a further transaction, every recipient refused on policy grounds is a relay
+    /// refusal. When the server said `354` to a message that must not go, the connection is cut
+    /// before the final dot, so the server discards it. Returns the recipients left over.
+    async fn pipelined(
+        &mut self,
+        from: Option<&Address>,
+        params: &[MailParameter],
+        left: &[(Address, Address)],
+        raw: &[u8],
+        delivered: &mut dyn FnMut(&[Address]),
+    ) -> Result<Vec<(Address, Address)>, SmtpError> {
+        let t = self.timeout;
+        let mut group = Mail::new(from.cloned(), params.to_vec()).to_string();
+        for (_, rcpt) in left {
+            group += &Rcpt::new(rcpt.clone(), vec![]).to_string();
+        }
+        group += &Data.to_string();
+        // lettre writes what `command` is given in one go and reads the first reply (MAIL's).
+        let mail = timed(t, Stage::MailFrom, self.conn.command(Group(group))).await;
+        let mut replies = Vec::with_capacity(left.len());
+        for (_, rcpt) in left {
+            replies.push(timed(t, Stage::RcptTo(rcpt.to_string()), self.conn.read_response()).await);
+        }
+        let data = timed(t, Stage::Data, self.conn.read_response()).await;
+        // A connection that broke or went silent: nothing more can be read in step.
+        let lost = std::iter::once(mail.as_ref().err()).chain(replies.iter().map(|r| r.as_ref().err())).chain([data.as_ref().err()]).flatten().find(|e| !matches!(e, SmtpError::Rejected { .. }));
+        if let Some(e) = lost {
+            let e = match e {
+                SmtpError::Timeout { stage } => SmtpError::Timeout { stage: stage.clone() },
+                SmtpError::Broken { stage, detail } => SmtpError::Broken { stage: stage.clone(), detail: detail.clone() },
+                other => SmtpError::Broken { stage: Stage::MailFrom, detail: other.to_string() },
+            };
+            self.cut_now().await;
+            return Err(e);
+        }
+        let mut accepted = Vec::new();
+        let mut rest = Vec::new();
+        let mut refusal = None;
+        let mut policy_refusal = None;
+        for ((given, pair), reply) in left.iter().map(|p| (&p.0, p)).zip(replies) {
+            match reply {
+                Ok(_) => accepted.push(given.clone()),
+                Err(SmtpError::Rejected { code, ref reply, .. }) if is_too_many_recipients(code, reply) => rest.push(pair.clone()),
+                Err(e) if matches!(&e, SmtpError::Rejected { code, reply, .. } if is_policy_refusal(*code, reply)) => {
+                    policy_refusal.get_or_insert(e);
+                }
+                Err(e) => {
+                    refusal.get_or_insert(e);
+                }
+            }
+        }
+        // As one command at a time would decide: MAIL refused, then a recipient refused for good,
+        // then every recipient refused on policy grounds, then too many recipients for even one.
+        let verdict = match (mail, refusal, policy_refusal) {
+            (Err(e), _, _) => Some(e),
+            (Ok(_), Some(e), _) => Some(e),
+            (Ok(_), None, Some(SmtpError::Rejected { code, reply, .. })) if accepted.is_empty() => Some(SmtpError::Rejected { stage: Stage::RcptAll, code, reply }),
+            (Ok(_), None, Some(e)) => Some(e),
+            (Ok(_), None, None) if accepted.is_empty() => Some(SmtpError::Rejected { stage: Stage::RcptAll, code: 452, reply: "452 4.5.3 too many recipients, and none taken".into() }),
+            (Ok(_), None, None) => None,
+        };
+        match (verdict, data) {
+            (None, Ok(_)) => {
+                self.body(raw).await?;
+                delivered(&accepted);
+                Ok(rest)
+            }
+            (None, Err(e)) => Err(e),
+            (Some(e), Ok(_)) => {
+                // `354` for a message that must not go: leave before the dot.
+                self.cut_now().await;
+                Err(e)
+            }
+            (Some(e), Err(_)) => Err(e),
+        }
+    }
+
+    /// Ends the connection at once: no QUIT, nothing more read; a message in its DATA phase is
+    /// discarded by the server. The session is broken from here on.
+    async fn cut_now(&mut self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.conn.abort().await;
     }
 
     /// Whether the server's EHLO offers AUTH PLAIN or LOGIN.
@@ -499,6 +646,20 @@ impl Session {
 
     pub async fn quit(mut self) {
         let _ = tokio::time::timeout(self.timeout, self.conn.quit()).await;
+    }
+
+    /// QUIT, with its reply not awaited: nothing waits on the way out after the last `250`.
+    pub fn quit_soon(self) {
+        tokio::spawn(self.quit());
+    }
+}
+
+/// Commands sent in one write (a PIPELINING group), each already ending in CRLF.
+struct Group(String);
+
+impl fmt::Display for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 

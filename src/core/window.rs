@@ -47,6 +47,9 @@ pub struct State {
     /// The message size each SMTP server announced in its last EHLO ("host:port", bytes); the
     /// submission server announces no more than that.
     pub smtp_sizes: Vec<(String, usize)>,
+    /// SMTP servers whose EHLO is known ("host:port", whether it offered PIPELINING): the next
+    /// connection does not ask again.
+    pub smtp_ehlo: Vec<(String, bool)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +99,30 @@ impl State {
         true
     }
 
+    /// What `smtp_server`'s EHLO said last time, if it is known.
+    pub fn smtp_extras(&self, smtp_server: &str) -> Option<crate::core::smtp::Extras> {
+        let (_, pipelining) = self.smtp_ehlo.iter().find(|(s, _)| s == smtp_server)?;
+        Some(crate::core::smtp::Extras { size: self.size_for(smtp_server), pipelining: *pipelining })
+    }
+
+    /// Remembers what `smtp_server`'s EHLO said. True when it changed.
+    pub fn set_smtp_extras(&mut self, smtp_server: &str, extras: crate::core::smtp::Extras) -> bool {
+        let size_changed = self.set_size(smtp_server, extras.size);
+        if self.smtp_extras(smtp_server).is_some_and(|known| known.pipelining == extras.pipelining) {
+            return size_changed;
+        }
+        self.smtp_ehlo.retain(|(s, _)| s != smtp_server);
+        self.smtp_ehlo.push((smtp_server.to_owned(), extras.pipelining));
+        true
+    }
+
+    /// Forgets `smtp_server`'s EHLO (the next connection asks again). True when it was known.
+    pub fn forget_smtp_extras(&mut self, smtp_server: &str) -> bool {
+        let before = self.smtp_ehlo.len();
+        self.smtp_ehlo.retain(|(s, _)| s != smtp_server);
+        self.smtp_ehlo.len() != before
+    }
+
     /// A tiny line format: `key value`, unknown keys ignored, so older files still load.
     fn render(&self) -> String {
         let mut out = String::from("# popsend relay-window state\n");
@@ -111,6 +138,9 @@ impl State {
         }
         for (server, size) in &self.smtp_sizes {
             out += &format!("smtp_size {server} {size}\n");
+        }
+        for (server, pipelining) in &self.smtp_ehlo {
+            out += &format!("smtp_ehlo {server} {}\n", if *pipelining { "pipelining" } else { "-" });
         }
         out
     }
@@ -150,6 +180,13 @@ impl State {
                 "smtp_size" => match value.split_once(' ').map(|(s, n)| (s, n.parse::<usize>())) {
                     Some((server, Ok(n))) => {
                         state.smtp_sizes.push((server.to_owned(), n));
+                        true
+                    }
+                    _ => false,
+                },
+                "smtp_ehlo" => match value.split_once(' ') {
+                    Some((server, flag @ ("pipelining" | "-"))) => {
+                        state.smtp_ehlo.push((server.to_owned(), flag == "pipelining"));
                         true
                     }
                     _ => false,
@@ -259,6 +296,7 @@ mod tests {
             sequential: vec!["smtp.example:25".into()],
             methods: vec![("pop.example:110".into(), "user".into())],
             smtp_sizes: vec![("smtp.example:25".into(), 10_240_000)],
+            smtp_ehlo: vec![("smtp.example:25".into(), true), ("other:587".into(), false)],
         };
         store.save(&state).unwrap();
         let back = store.load();
@@ -269,6 +307,16 @@ mod tests {
         assert!(!back.needs_sequential("smtp.example:587"));
         assert_eq!(back.size_for("smtp.example:25"), Some(10_240_000));
         assert_eq!(back.size_for("smtp.example:587"), None);
+        // Issue 14: what the EHLO said, so the next connection need not ask.
+        use crate::core::smtp::Extras;
+        assert_eq!(back.smtp_extras("smtp.example:25"), Some(Extras { size: Some(10_240_000), pipelining: true }));
+        assert_eq!(back.smtp_extras("other:587"), Some(Extras { size: None, pipelining: false }));
+        assert_eq!(back.smtp_extras("smtp.example:587"), None);
+        let mut changed = back.clone();
+        assert!(!changed.set_smtp_extras("smtp.example:25", Extras { size: Some(10_240_000), pipelining: true }));
+        assert!(changed.set_smtp_extras("smtp.example:25", Extras { size: Some(10_240_000), pipelining: false }));
+        assert!(changed.forget_smtp_extras("smtp.example:25") && changed.smtp_extras("smtp.example:25").is_none());
+        assert_eq!(changed.size_for("smtp.example:25"), Some(10_240_000), "the size stays for the submission server");
         let mut changed = back.clone();
         assert!(!changed.set_size("smtp.example:25", Some(10_240_000)));
         assert!(changed.set_size("smtp.example:25", None));

@@ -6,7 +6,10 @@ Usage: latency_proxy.py --delay-ms 50 --stats FILE LISTEN_PORT:TARGET_PORT [...]
 Every chunk is forwarded `delay` after it arrived, in order, so a request/reply exchange costs one
 round trip of 2 x delay. For each connection it records the number of client "turns" (the client
 sends after having received something, or first): the protocol round trips the client waited for.
-The TCP handshake to the proxy is not delayed: add one round trip per connection for it.
+The TCP handshake is modelled: the proxy opens the connection to the server 3 x delay after it
+accepted the client's (SYN, SYN-ACK, ACK: a real server accepts then, and its greeting reaches
+the client 2 round trips after the client began to connect). Bytes the client sends meanwhile
+wait for it.
 Stats are appended to FILE as one JSON line per closed connection. Loopback only.
 """
 import argparse
@@ -48,6 +51,7 @@ async def pump(reader, writer, delay, on_chunk):
 
 
 async def handle(client_r, client_w, target_port, delay, stats_file, listen_port):
+    await asyncio.sleep(3 * delay)
     try:
         server_r, server_w = await asyncio.open_connection("127.0.0.1", target_port)
     except OSError:

@@ -410,8 +410,12 @@ fn serve_takes_mail_from_another_program_and_sends_it() {
     let line = sent.stdout.lines().find(|l| l.contains(&tok)).unwrap_or_default();
     assert!(line.contains("(thunderbird.local から)"), "{}", sent.stdout);
 
-    // The port is taken by this popsend: a second serve says so, naming it, and ends.
-    let second = popsend(&config, Some(&s.pass), "ja", &["serve"]);
+    // The port is taken by this popsend: a second serve (for another data folder: for this one
+    // it would not start at all, see clients::serve_steps_aside…) says so, naming it, and ends.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = s.plain_config(other_dir.path());
+    std::fs::write(&other, std::fs::read_to_string(&other).unwrap() + &format!("\n[submission]\nport = {port}\n")).unwrap();
+    let second = popsend(&other, Some(&s.pass), "ja", &["serve"]);
     assert_eq!(second.code, 1, "{}", second.all());
     assert!(second.stderr.contains(&format!("{port} 番ポートでは、すでに popsend がメールを受け付けています")), "{}", second.all());
     // Taken by another program (the real Postfix's port): its greeting is quoted.
