@@ -252,3 +252,157 @@ async fn pop_response_codes_stop_the_run_before_any_mail_from() {
         assert!(rig.state().last_login.is_none(), "{reply}: a failed login opened the window");
     }
 }
+
+/// An SMTP server that tells whether each command came before its reply to the one before (a
+/// PIPELINING group): it waits a moment after reading a command and notes `early` when more was
+/// already on the way. `pipelining`: whether EHLO offers it. `rcpt(n)`: the reply to the n-th
+/// RCPT of a transaction. `close_after_group`: it drops the connection once it has read DATA.
+/// A message whose connection ends before the final dot is noted `smtp cut`, and not taken.
+async fn grouping_peer(pipelining: bool, rcpt: fn(usize) -> &'static str, close_after_group: bool, log: Log) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let (s, _) = l.accept().await.unwrap();
+            note(&log, "smtp connect".into());
+            let log = log.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = s.into_split();
+                let mut r = BufReader::new(r);
+                w.write_all(b"220 scripted ESMTP\r\n").await.unwrap();
+                let (mut n, mut taken) = (0, 0);
+                let mut line = String::new();
+                while r.read_line(&mut line).await.unwrap_or(0) > 0 {
+                    let cmd = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    // A client that waits for the reply has sent nothing more by now.
+                    let early = tokio::time::timeout(Duration::from_millis(30), r.fill_buf()).await.is_ok_and(|b| b.is_ok_and(|b| !b.is_empty()));
+                    note(&log, format!("smtp {cmd}{}", if early { " early" } else { "" }));
+                    let reply = match cmd.as_str() {
+                        "EHLO" if pipelining => "250-scripted\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n250 8BITMIME".to_owned(),
+                        "EHLO" => "250-scripted\r\n250-SIZE 1000000\r\n250 8BITMIME".to_owned(),
+                        "MAIL" | "RSET" => {
+                            (n, taken) = (0, 0);
+                            "250 2.0.0 Ok".to_owned()
+                        }
+                        "RCPT" => {
+                            n += 1;
+                            let reply = rcpt(n - 1);
+                            taken += usize::from(reply.starts_with('2'));
+                            reply.to_owned()
+                        }
+                        "DATA" if close_after_group => return,
+                        "DATA" if taken == 0 => "554 5.5.1 Error: no valid recipients".to_owned(),
+                        "DATA" => {
+                            w.write_all(b"354 go ahead\r\n").await.unwrap();
+                            let mut body = String::new();
+                            loop {
+                                body.clear();
+                                if r.read_line(&mut body).await.unwrap_or(0) == 0 {
+                                    note(&log, "smtp cut".into());
+                                    return;
+                                }
+                                if body == ".\r\n" {
+                                    break;
+                                }
+                            }
+                            note(&log, "smtp message".into());
+                            "250 2.0.0 Ok: queued".to_owned()
+                        }
+                        "QUIT" => {
+                            let _ = w.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => "502 what".to_owned(),
+                    };
+                    if w.write_all(format!("{reply}\r\n").as_bytes()).await.is_err() {
+                        return;
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    port
+}
+
+async fn grouping_rig(pipelining: bool, rcpt: fn(usize) -> &'static str, close_after_group: bool, log: &Log) -> Rig {
+    let pop = pop_peer(Duration::ZERO, "+OK", log.clone()).await;
+    let smtp = grouping_peer(pipelining, rcpt, close_after_group, log.clone()).await;
+    Rig { config: config(pop, smtp), dir: tempfile::tempdir().unwrap() }
+}
+
+fn to_three() -> Outgoing {
+    let d = Draft {
+        from_address: "student@example.ac.jp".into(),
+        to: vec!["a@example.net".into(), "b@example.net".into(), "c@example.net".into()],
+        subject: "三人へ".into(),
+        body: "本文".into(),
+        ..Draft::default()
+    };
+    compose::build(&d, SystemTime::now()).unwrap()
+}
+
+fn logged(log: &Log) -> Vec<String> {
+    log.lock().unwrap().iter().map(|(_, w)| w.clone()).collect()
+}
+
+/// Issue 14: a server that does not offer PIPELINING gets one command at a time, and the second
+/// EHLO (for SIZE and PIPELINING) is asked once, then remembered.
+#[tokio::test]
+async fn a_server_without_pipelining_gets_one_command_at_a_time() {
+    let log = Log::default();
+    let rig = grouping_rig(false, |_| OK, false, &log).await;
+    let report = rig.deliver(&[to_three()]).await;
+    assert!(matches!(report.outcomes[..], [Outcome::Sent]), "{report:?}");
+    let seen = logged(&log);
+    assert!(!seen.iter().any(|w| w.ends_with(" early")), "commands sent before their turn: {seen:?}");
+    assert_eq!(seen.iter().filter(|w| *w == "smtp RCPT").count(), 3, "{seen:?}");
+    assert_eq!(seen.iter().filter(|w| *w == "smtp EHLO").count(), 2, "lettre's EHLO and popsend's: {seen:?}");
+    let server = format!("127.0.0.1:{}", rig.config.smtp_port());
+    assert_eq!(rig.state().smtp_extras(&server), Some(popsend::core::smtp::Extras { size: Some(1_000_000), pipelining: false }));
+    log.lock().unwrap().clear();
+    let report = rig.deliver(&[message("someone@example.net")]).await;
+    assert!(matches!(report.outcomes[..], [Outcome::Sent]), "{report:?}");
+    assert_eq!(logged(&log).iter().filter(|w| *w == "smtp EHLO").count(), 1, "the EHLO was not remembered");
+}
+
+/// Issue 14: a server that offers PIPELINING gets MAIL FROM, every RCPT TO and DATA as one group.
+/// One recipient of three refused for good fails the whole message (as one command at a time
+/// would): the server said 354 for the other two, so the connection is cut before the dot and
+/// the server keeps nothing; the next message goes on a new connection, and is sent.
+#[tokio::test]
+async fn a_pipelined_group_with_one_refused_recipient_of_three_sends_nothing_for_that_message() {
+    let log = Log::default();
+    let rig = grouping_rig(true, |n| if n == 1 { "550 5.1.1 <b@example.net>: Recipient address rejected: User unknown" } else { OK }, false, &log).await;
+    let report = rig.deliver(&[to_three(), message("someone@example.net")]).await;
+    let seen = logged(&log);
+    match &report.outcomes[..] {
+        [Outcome::Failed(e), Outcome::Sent] => {
+            assert_eq!(popsend::core::failure::classify(e).severity(), Severity::Permanent);
+            assert!(e.to_string().contains("RCPT TO:<b@example.net>") && e.server_reply().unwrap().contains("User unknown"), "{e}");
+        }
+        other => panic!("{other:?} {seen:?}"),
+    }
+    let group = ["smtp MAIL early", "smtp RCPT early", "smtp RCPT early", "smtp RCPT early", "smtp DATA"];
+    let at = seen.iter().position(|w| w == "smtp MAIL early").unwrap_or_else(|| panic!("MAIL FROM was not sent as a group: {seen:?}"));
+    assert_eq!(seen[at..at + 5], group, "{seen:?}");
+    assert_eq!(seen.iter().filter(|w| *w == "smtp cut").count(), 1, "the refused message was not cut before its dot: {seen:?}");
+    assert_eq!(seen.iter().filter(|w| *w == "smtp message").count(), 1, "only the second message is taken: {seen:?}");
+    assert_eq!(seen.iter().filter(|w| *w == "smtp connect").count(), 2, "{seen:?}");
+    assert!(report.stopped.is_none(), "{report:?}");
+}
+
+/// Issue 14: a server that closes after reading a pipelined group: the message stays to be sent
+/// again (nothing lost, nothing counted as sent), and the remembered EHLO is asked again next time.
+#[tokio::test]
+async fn a_server_that_closes_after_a_pipelined_group_keeps_the_message() {
+    let log = Log::default();
+    let rig = grouping_rig(true, |_| OK, true, &log).await;
+    let report = rig.deliver(&[message("someone@example.net")]).await;
+    assert!(matches!(report.outcomes[..], [Outcome::Deferred(_)]), "{report:?}");
+    let stopped = report.stopped.as_ref().expect("the run must stop");
+    assert_eq!(popsend::core::failure::classify(stopped).severity(), Severity::Temporary, "{stopped:?}");
+    assert!(!logged(&log).iter().any(|w| w == "smtp message"));
+    let server = format!("127.0.0.1:{}", rig.config.smtp_port());
+    assert_eq!(rig.state().smtp_extras(&server), None, "the EHLO of a server that broke off is asked again");
+}
