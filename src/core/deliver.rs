@@ -139,7 +139,7 @@ pub fn login_params<'a>(
     addrs: &'a [SocketAddr],
     trust: &'a TrustAnchors,
     step_timeout: Duration,
-    remembered: Option<pop3::Method>,
+    remembered: Option<pop3::Remembered>,
 ) -> pop3::LoginParams<'a> {
     let p = &config.pop;
     pop3::LoginParams {
@@ -163,7 +163,7 @@ pub fn login_params<'a>(
 pub fn record_login(store: &window::Store, config: &Config, login: &Login) {
     let mut state = store.load();
     state.last_login = Some(LastLogin { at: login.at, server: pop_server(config), peer: login.peer.ip() });
-    state.set_method(&method_key(config), login.method.code());
+    state.set_login(&method_key(config), login.method, login.capabilities.as_ref());
     let _ = store.save(&state);
 }
 
@@ -222,7 +222,7 @@ impl<'a> Deliverer<'a> {
     }
 
     async fn login(&self, password: &Password, addrs: &[SocketAddr]) -> Result<Login, Pop3Error> {
-        let remembered = self.store.load().method_for(&method_key(self.config)).and_then(pop3::Method::from_code);
+        let remembered = self.store.load().login_for(&method_key(self.config));
         let params = login_params(self.config, password, addrs, self.trust, self.step_timeout, remembered);
         let login = pop3::login(&params, self.clock).await?;
         record_login(self.store, self.config, &login);

@@ -71,15 +71,27 @@ impl State {
         self.sequential.iter().any(|s| s == smtp_server)
     }
 
-    /// The login method that last worked with `pop_server`.
-    pub fn method_for(&self, pop_server: &str) -> Option<&str> {
-        self.methods.iter().find(|(s, _)| s == pop_server).map(|(_, m)| m.as_str())
+    /// What the last login to `pop_server` learned: the method that worked, and the server's
+    /// capabilities when they were asked (`"user capa=user,pipelining"`; older files have the
+    /// method alone).
+    pub fn login_for(&self, pop_server: &str) -> Option<crate::core::pop3::Remembered> {
+        let (_, value) = self.methods.iter().find(|(s, _)| s == pop_server)?;
+        let mut words = value.split(' ');
+        let method = crate::core::pop3::Method::from_code(words.next()?)?;
+        let caps = words.next().and_then(crate::core::pop3::Capabilities::from_word);
+        Some(crate::core::pop3::Remembered { method, caps })
     }
 
-    /// Remembers the method that worked with `pop_server`.
-    pub fn set_method(&mut self, pop_server: &str, method: &str) {
+    /// Remembers what worked with `pop_server`. `caps` `None` (the login did not ask) keeps the
+    /// capabilities known for the same method.
+    pub fn set_login(&mut self, pop_server: &str, method: crate::core::pop3::Method, caps: Option<&crate::core::pop3::Capabilities>) {
+        let caps = caps.cloned().or_else(|| self.login_for(pop_server).filter(|r| r.method == method).and_then(|r| r.caps));
+        let value = match caps {
+            Some(c) => format!("{} {}", method.code(), c.to_word()),
+            None => method.code().to_owned(),
+        };
         self.methods.retain(|(s, _)| s != pop_server);
-        self.methods.push((pop_server.to_owned(), method.to_owned()));
+        self.methods.push((pop_server.to_owned(), value));
     }
 
     /// The SIZE `smtp_server` announced last time, if it did.

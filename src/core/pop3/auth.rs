@@ -207,8 +207,8 @@ mod tests {
 
     #[test]
     fn auto_over_tls_prefers_sasl_plain() {
-        static WITH: Capabilities = Capabilities { stls: false, user: true, sasl_plain: true, login_delay: None };
-        static WITHOUT: Capabilities = Capabilities { stls: false, user: true, sasl_plain: false, login_delay: None };
+        static WITH: Capabilities = Capabilities { stls: false, user: true, sasl_plain: true, login_delay: None, pipelining: false };
+        static WITHOUT: Capabilities = Capabilities { stls: false, user: true, sasl_plain: false, login_delay: None, pipelining: false };
         assert_eq!(choose(PopAuth::Auto, &sit(true, None, Some(&WITH), false)), Ok(Method::SaslPlain));
         assert_eq!(choose(PopAuth::Auto, &sit(true, None, Some(&WITHOUT), false)), Ok(Method::UserPass));
         assert_eq!(choose(PopAuth::Auto, &sit(true, None, None, false)), Ok(Method::UserPass));
@@ -235,9 +235,9 @@ mod tests {
         assert_eq!(choose(PopAuth::Apop, &sit(false, Some("<1@h>"), None, false)), Ok(Method::Apop));
     }
 
-    static CAPA_USER: Capabilities = Capabilities { stls: false, user: true, sasl_plain: false, login_delay: None };
-    static CAPA_NONE: Capabilities = Capabilities { stls: false, user: false, sasl_plain: false, login_delay: None };
-    static CAPA_BOTH: Capabilities = Capabilities { stls: false, user: true, sasl_plain: true, login_delay: None };
+    static CAPA_USER: Capabilities = Capabilities { stls: false, user: true, sasl_plain: false, login_delay: None, pipelining: false };
+    static CAPA_NONE: Capabilities = Capabilities { stls: false, user: false, sasl_plain: false, login_delay: None, pipelining: false };
+    static CAPA_BOTH: Capabilities = Capabilities { stls: false, user: true, sasl_plain: true, login_delay: None, pipelining: false };
 
     /// Issue 15: a greeting timestamp means APOP is possible; USER/PASS follows where allowed.
     #[test]

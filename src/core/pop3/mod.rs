@@ -33,8 +33,17 @@ pub struct LoginParams<'a> {
     pub trust: &'a TrustAnchors,
     /// The limit for each step (connect, TLS, each command).
     pub step_timeout: Duration,
-    /// The method that worked with this server last time: tried first.
-    pub remembered: Option<Method>,
+    /// What worked with this server last time: the method is tried first; with the server's
+    /// capabilities known too, CAPA is not asked and the method is sent at once (the server's
+    /// answer decides whether to ask after all).
+    pub remembered: Option<Remembered>,
+}
+
+/// What a login remembers about a server for the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remembered {
+    pub method: Method,
+    pub caps: Option<Capabilities>,
 }
 
 /// A successful login.
@@ -51,6 +60,9 @@ pub struct Login {
     pub encrypted: bool,
     /// The server's `LOGIN-DELAY`, if it announced one.
     pub login_delay: Option<u64>,
+    /// The server's capabilities, when this login asked for them (CAPA); `None` when it went by
+    /// what was remembered.
+    pub capabilities: Option<Capabilities>,
 }
 
 /// The protocol step a failure happened in.
@@ -274,10 +286,13 @@ struct Session {
     greeting: reply::Reply,
     caps: Option<Capabilities>,
     encrypted: bool,
+    /// Whether `caps` came from CAPA on this connection (not from what was remembered).
+    asked: bool,
 }
 
-/// Connects, does TLS as configured, reads the greeting and CAPA (again after STLS).
-async fn open_session(p: &LoginParams<'_>) -> Result<Session, Pop3Error> {
+/// Connects, does TLS as configured, reads the greeting and CAPA (again after STLS) — unless
+/// the capabilities are `known`, when neither CAPA is asked.
+async fn open_session(p: &LoginParams<'_>, known: Option<&Capabilities>) -> Result<Session, Pop3Error> {
     let (tcp, peer) = net::connect(p.addrs, p.step_timeout).await.map_err(Pop3Error::Net)?;
     let stream: BoxStream = match p.security {
         Security::Tls => net::start_tls(p.trust, p.host, tcp, p.step_timeout).await.map_err(Pop3Error::Net)?,
@@ -289,23 +304,33 @@ async fn open_session(p: &LoginParams<'_>) -> Result<Session, Pop3Error> {
     if !greeting.ok {
         return Err(rejected(Step::Greeting, greeting));
     }
-    let mut caps = conn.capa().await?;
+    let mut caps = match known {
+        Some(k) => Some(k.clone()),
+        None => conn.capa().await?,
+    };
     let mut encrypted = p.security == Security::Tls;
 
     if p.security == Security::Starttls {
-        // RFC 2595: never go on in cleartext when STLS was asked for.
-        if !caps.as_ref().is_some_and(|c| c.stls) {
+        // RFC 2595: never go on in cleartext when STLS was asked for. With the capabilities
+        // known (they are those inside TLS, where STLS is not listed), STLS is sent at once and
+        // a refusal means the same.
+        if known.is_none() && !caps.as_ref().is_some_and(|c| c.stls) {
             return Err(Pop3Error::StlsNotOffered);
         }
-        conn.command(Step::Stls, "STLS").await?;
+        match conn.command(Step::Stls, "STLS").await {
+            Err(Pop3Error::Rejected { .. }) if known.is_some() => return Err(Pop3Error::StlsNotOffered),
+            r => r?,
+        };
         // Anything the server sent before the handshake would be injected plaintext: drop it.
         let plain = conn.io.into_inner();
         let tls = net::start_tls(p.trust, p.host, plain, p.step_timeout).await.map_err(Pop3Error::Net)?;
         conn = Conn { io: BufReader::new(tls), timeout: p.step_timeout };
         encrypted = true;
-        caps = conn.capa().await?;
+        if known.is_none() {
+            caps = conn.capa().await?;
+        }
     }
-    Ok(Session { conn, peer, greeting, caps, encrypted })
+    Ok(Session { conn, peer, greeting, caps, encrypted, asked: known.is_none() })
 }
 
 impl Session {
@@ -332,6 +357,8 @@ fn refuses_the_method(reply: &str) -> bool {
 /// `MethodRefused`; a refusal of the password stays `Rejected` (wrong password, or a response
 /// code such as `[IN-USE]`).
 async fn attempt(s: &mut Session, method: Method, p: &LoginParams<'_>, offered: &[Method]) -> Result<(), Pop3Error> {
+    // USER and PASS in one write where the server takes command groups.
+    let pipelining = s.caps.as_ref().is_some_and(|c| c.pipelining);
     let method_refused = |r: reply::Reply| Pop3Error::MethodRefused { method, reply: r.raw, offered: offered.to_vec() };
     // The answer to AUTH or APOP: logged in, the method refused, or the password refused.
     let verdict = |r: reply::Reply| match r {
@@ -354,12 +381,20 @@ async fn attempt(s: &mut Session, method: Method, p: &LoginParams<'_>, offered: 
             verdict(r)
         }
         Method::UserPass => {
-            conn.send(Step::Auth, &format!("USER {}", p.username)).await?;
+            if pipelining {
+                conn.send(Step::Auth, &format!("USER {}\r\nPASS {}", p.username, p.password)).await?;
+            } else {
+                conn.send(Step::Auth, &format!("USER {}", p.username)).await?;
+            }
             let r = conn.read_status(Step::Auth).await?;
             if !r.ok {
                 // Refused before the password: USER/PASS itself is not welcome here (Dovecot
                 // says "[AUTH] Plaintext authentication disallowed…").
                 return Err(if refuses_the_method(&r.text) { method_refused(r) } else { rejected(Step::Auth, r) });
+            }
+            if pipelining {
+                let r = conn.read_status(Step::Auth).await?;
+                return if r.ok { Ok(()) } else { Err(rejected(Step::Auth, r)) };
             }
             conn.command(Step::Auth, &format!("PASS {}", p.password)).await.map(drop)
         }
@@ -386,32 +421,52 @@ fn may_fall_back(method: Method, e: &Pop3Error) -> bool {
 }
 
 async fn login_once(p: &LoginParams<'_>, clock: &dyn Clock) -> Result<Login, Pop3Error> {
-    let mut session = open_session(p).await?;
+    // The fast way, with what the last login learned: no CAPA, the method at once (USER and PASS
+    // in one write where the server takes groups): the greeting and one round trip.
+    if let Some(Remembered { method, caps: Some(known) }) = &p.remembered {
+        let mut session = open_session(p, Some(known)).await?;
+        let situation = session.situation(p);
+        let offered = situation.offered();
+        // A plan that no longer starts with the method (the settings or the greeting changed):
+        // the server is asked after all.
+        if auth::plan(p.auth, &situation, Some(*method)).is_ok_and(|plan| plan.first() == Some(method)) {
+            return match attempt(&mut session, *method, p, &offered).await {
+                Ok(()) => Ok(logged_in(session, clock, *method, None, offered).await),
+                // The server answers otherwise than last time: ask it (CAPA) and choose again.
+                Err(e) if may_fall_back(*method, &e) || matches!(e, Pop3Error::Protocol { .. }) => planned(p, clock, Some((*method, e))).await,
+                Err(e) => Err(e),
+            };
+        }
+    }
+    planned(p, clock, None).await
+}
+
+/// The login as planned from the server's CAPA: the first method, and a second one only after
+/// the first was refused as a method. `refused`: a method the fast way just tried, with how it
+/// was refused (it then counts as the first).
+async fn planned(p: &LoginParams<'_>, clock: &dyn Clock, refused: Option<(Method, Pop3Error)>) -> Result<Login, Pop3Error> {
+    let mut session = open_session(p, None).await?;
     let situation = session.situation(p);
     let offered = situation.offered();
-    let plan = auth::plan(p.auth, &situation, p.remembered).map_err(Pop3Error::NoMethod)?;
+    let mut plan = auth::plan(p.auth, &situation, p.remembered.as_ref().map(|r| r.method)).map_err(Pop3Error::NoMethod)?;
     let mut refused_first = None;
+    if let Some((method, e)) = refused {
+        plan.retain(|m| *m != method);
+        // Two password attempts at the most, as always.
+        plan.truncate(1);
+        if plan.is_empty() {
+            return Err(e);
+        }
+        refused_first = Some(method);
+    }
     for (i, &method) in plan.iter().enumerate() {
         if i > 0 {
             // A fresh connection: some servers close after a refused login, and a new greeting
             // brings a new APOP timestamp.
-            session = open_session(p).await?;
+            session = open_session(p, None).await?;
         }
         match attempt(&mut session, method, p, &offered).await {
-            Ok(()) => {
-                let at = clock.now();
-                // The window is open now. QUIT is sent at once, but its reply is awaited off the
-                // critical path (one round trip less before MAIL FROM); a failed QUIT does not
-                // close the window.
-                let Session { mut conn, peer, caps, encrypted, .. } = session;
-                if conn.send(Step::Quit, "QUIT").await.is_ok() {
-                    tokio::spawn(async move {
-                        let _ = conn.read_status(Step::Quit).await;
-                    });
-                }
-                let login_delay = caps.and_then(|c| c.login_delay);
-                return Ok(Login { at, peer, method, refused_first, offered, encrypted, login_delay });
-            }
+            Ok(()) => return Ok(logged_in(session, clock, method, refused_first, offered).await),
             Err(e) if i + 1 < plan.len() && may_fall_back(method, &e) => refused_first = Some(method),
             // APOP refused, and the settings allow nothing else on this connection: say so,
             // rather than "wrong password".
@@ -425,6 +480,21 @@ async fn login_once(p: &LoginParams<'_>, clock: &dyn Clock) -> Result<Login, Pop
     }
     // Every planned method was refused as a method; the loop returned the last one's error.
     Err(Pop3Error::NoMethod(NoMethod::NotOffered { wanted: plan[plan.len() - 1], offered }))
+}
+
+/// The login's `+OK` arrived: the window is open now. QUIT is sent at once, but its reply is
+/// awaited off the critical path (one round trip less before MAIL FROM); a failed QUIT does not
+/// close the window. `fresh` capabilities (asked this time) go back to be remembered.
+async fn logged_in(session: Session, clock: &dyn Clock, method: Method, refused_first: Option<Method>, offered: Vec<Method>) -> Login {
+    let at = clock.now();
+    let Session { mut conn, peer, caps, encrypted, asked, .. } = session;
+    if conn.send(Step::Quit, "QUIT").await.is_ok() {
+        tokio::spawn(async move {
+            let _ = conn.read_status(Step::Quit).await;
+        });
+    }
+    let login_delay = caps.as_ref().and_then(|c| c.login_delay);
+    Login { at, peer, method, refused_first, offered, encrypted, login_delay, capabilities: if asked { caps } else { None } }
 }
 
 impl Conn {
@@ -485,6 +555,81 @@ mod tests {
             step_timeout: Duration::from_secs(2),
             remembered: None,
         }
+    }
+
+    /// A server taking `conns.len()` connections in turn, each with its greeting and its answers
+    /// in order; it records each line, marked `early` when the next was already on its way
+    /// before the answer (a group).
+    async fn scripted_conns(conns: Vec<(&'static str, Vec<&'static str>)>) -> (SocketAddr, tokio::task::JoinHandle<Vec<Vec<String>>>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let h = tokio::spawn(async move {
+            let mut all = Vec::new();
+            for (greeting, answers) in conns {
+                let (s, _) = l.accept().await.unwrap();
+                let (r, mut w) = s.into_split();
+                let mut r = tokio::io::BufReader::new(r);
+                w.write_all(greeting.as_bytes()).await.unwrap();
+                let mut seen = Vec::new();
+                for answer in answers {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let early = tokio::time::timeout(Duration::from_millis(30), tokio::io::AsyncBufReadExt::fill_buf(&mut r)).await.is_ok_and(|b| b.is_ok_and(|b| !b.is_empty()));
+                    seen.push(format!("{}{}", line.trim_end(), if early { " (early)" } else { "" }));
+                    let _ = w.write_all(answer.as_bytes()).await;
+                }
+                all.push(seen);
+            }
+            all
+        });
+        (addr, h)
+    }
+
+    /// Issue 14: with the method and the capabilities remembered, no CAPA: USER and PASS go in
+    /// one write to a server that offered PIPELINING, and the login says it did not ask.
+    #[tokio::test]
+    async fn remembered_capabilities_skip_capa_and_group_user_and_pass() {
+        let (addr, h) = scripted_conns(vec![("+OK ready\r\n", vec!["+OK\r\n", "+OK logged in\r\n", "+OK bye\r\n"])]).await;
+        let trust = TrustAnchors::default();
+        let addrs = [addr];
+        let mut p = params(&addrs, &trust, PopAuth::Auto, true);
+        let caps = Capabilities { user: true, pipelining: true, ..Capabilities::default() };
+        p.remembered = Some(Remembered { method: Method::UserPass, caps: Some(caps) });
+        let done = login(&p, &FixedClock(SystemTime::UNIX_EPOCH)).await.unwrap();
+        assert_eq!((done.method, done.capabilities), (Method::UserPass, None));
+        assert_eq!(h.await.unwrap(), vec![vec!["USER tim (early)", "PASS tanstaaf", "QUIT"]]);
+    }
+
+    /// Issue 14: the server's capabilities changed since they were remembered (SASL PLAIN gone):
+    /// its refusal of the method sends popsend back to CAPA on a new connection, and the method
+    /// it offers now is used (one password attempt more, never a loop) and remembered.
+    #[tokio::test]
+    async fn changed_capabilities_fall_back_to_capa() {
+        let (addr, h) = scripted_conns(vec![
+            ("+OK ready\r\n", vec!["-ERR Unknown command\r\n"]),
+            ("+OK ready\r\n", vec!["+OK\r\nUSER\r\n.\r\n", "+OK\r\n", "+OK logged in\r\n", "+OK bye\r\n"]),
+        ])
+        .await;
+        let trust = TrustAnchors::default();
+        let addrs = [addr];
+        let mut p = params(&addrs, &trust, PopAuth::Auto, true);
+        let caps = Capabilities { user: true, sasl_plain: true, ..Capabilities::default() };
+        p.remembered = Some(Remembered { method: Method::SaslPlain, caps: Some(caps) });
+        let done = login(&p, &FixedClock(SystemTime::UNIX_EPOCH)).await.unwrap();
+        assert_eq!((done.method, done.refused_first), (Method::UserPass, Some(Method::SaslPlain)));
+        assert_eq!(done.capabilities, Some(Capabilities { user: true, ..Capabilities::default() }), "what CAPA said now is remembered");
+        let seen = h.await.unwrap();
+        assert!(seen[0][0].starts_with("AUTH PLAIN "), "{seen:?}");
+        assert_eq!(seen[1], vec!["CAPA", "USER tim", "PASS tanstaaf", "QUIT"]);
+        // A wrong password on the fast way is final: no second attempt.
+        let (addr, h) = scripted_conns(vec![("+OK ready\r\n", vec!["+OK\r\n", "-ERR [AUTH] Authentication failed.\r\n"])]).await;
+        let addrs = [addr];
+        let mut p = params(&addrs, &trust, PopAuth::Auto, true);
+        p.remembered = Some(Remembered { method: Method::UserPass, caps: Some(Capabilities { user: true, ..Capabilities::default() }) });
+        assert!(login(&p, &FixedClock(SystemTime::UNIX_EPOCH)).await.unwrap_err().is_bad_credentials());
+        assert_eq!(h.await.unwrap(), vec![vec!["USER tim", "PASS tanstaaf"]]);
     }
 
     #[tokio::test]

@@ -169,6 +169,8 @@ pub struct Capabilities {
     pub sasl_plain: bool,
     /// `LOGIN-DELAY n`: the least number of seconds between logins.
     pub login_delay: Option<u64>,
+    /// PIPELINING (RFC 2449): commands may be sent without waiting for each reply.
+    pub pipelining: bool,
 }
 
 impl Capabilities {
@@ -183,10 +185,41 @@ impl Capabilities {
                 Some("SASL") => caps.sasl_plain |= words.any(|m| m.eq_ignore_ascii_case("PLAIN")),
                 // "LOGIN-DELAY 900" (may be followed by USER in the AUTHORIZATION state).
                 Some("LOGIN-DELAY") => caps.login_delay = words.next().and_then(|n| n.parse().ok()),
+                Some("PIPELINING") => caps.pipelining = true,
                 _ => {}
             }
         }
         caps
+    }
+
+    /// One word for the state file: `capa=stls,user,sasl-plain,pipelining,login-delay:900` (the
+    /// flags present).
+    pub fn to_word(&self) -> String {
+        let mut flags: Vec<String> = [(self.stls, "stls"), (self.user, "user"), (self.sasl_plain, "sasl-plain"), (self.pipelining, "pipelining")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, name)| (*name).to_owned())
+            .collect();
+        if let Some(n) = self.login_delay {
+            flags.push(format!("login-delay:{n}"));
+        }
+        format!("capa={}", flags.join(","))
+    }
+
+    /// The word `to_word` made; `None` for anything else (an unknown flag included: a file from
+    /// a newer popsend is asked again rather than half understood).
+    pub fn from_word(word: &str) -> Option<Capabilities> {
+        let mut caps = Capabilities::default();
+        for flag in word.strip_prefix("capa=")?.split(',').filter(|f| !f.is_empty()) {
+            match flag {
+                "stls" => caps.stls = true,
+                "user" => caps.user = true,
+                "sasl-plain" => caps.sasl_plain = true,
+                "pipelining" => caps.pipelining = true,
+                other => caps.login_delay = Some(other.strip_prefix("login-delay:")?.parse().ok()?),
+            }
+        }
+        Some(caps)
     }
 }
 
@@ -294,8 +327,16 @@ mod tests {
             .map(|s| s.as_bytes().to_vec())
             .collect();
         let c = Capabilities::parse(&lines);
-        assert!(c.stls && c.user && c.sasl_plain);
+        assert!(c.stls && c.user && c.sasl_plain && !c.pipelining);
         assert_eq!(c.login_delay, Some(300));
+        assert_eq!(Capabilities::from_word(&c.to_word()), Some(c.clone()));
+        let p = Capabilities::parse(&[b"USER".to_vec(), b"PIPELINING".to_vec()]);
+        assert!(p.pipelining && p.user);
+        assert_eq!(p.to_word(), "capa=user,pipelining");
+        assert_eq!(Capabilities::from_word("capa="), Some(Capabilities::default()));
+        for bad in ["user", "capa=user,quantum", "capa=login-delay:x"] {
+            assert_eq!(Capabilities::from_word(bad), None, "{bad}");
+        }
         let c = Capabilities::parse(&[b"SASL LOGIN CRAM-MD5".to_vec()]);
         assert!(!c.sasl_plain && !c.stls);
     }
