@@ -17,7 +17,7 @@ BIN=${BIN:-target/release/popsend}
 DIR=$(mktemp -d /tmp/popsend-bench.XXXXXX)
 chmod 755 "$DIR"
 SERVE_PID=
-cleanup() { [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null; bash tests/servers/stop.sh "$DIR/servers" >/dev/null 2>&1; rm -rf "$DIR"; }
+cleanup() { [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null; KEEP_NAMES=1 bash tests/servers/stop.sh "$DIR/servers" >/dev/null 2>&1; rm -rf "$DIR"; }
 trap cleanup EXIT
 BASE_PORT=41000 WINDOW=600 bash tests/servers/start.sh "$DIR/servers" >/dev/null
 # shellcheck disable=SC1091
