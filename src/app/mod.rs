@@ -214,8 +214,12 @@ impl App {
             ui.ctx().set_zoom_factor(zoom);
         }
         self.keys(ui);
-        egui::Panel::top("status").show(ui, |ui| self.status_bar(ui));
-        egui::CentralPanel::default().show(ui, |ui| {
+        // The panels keep their margins but paint no background: the window is cleared to the
+        // same colour (`clear_color`), and under a software renderer each full-window layer is
+        // paid for every second the countdown ticks.
+        let unfilled = |f: egui::Frame| f.fill(egui::Color32::TRANSPARENT);
+        egui::Panel::top("status").frame(unfilled(egui::Frame::side_top_panel(ui.style()))).show(ui, |ui| self.status_bar(ui));
+        egui::CentralPanel::default().frame(unfilled(egui::Frame::central_panel(ui.style()))).show(ui, |ui| {
             // Wrapped: at 200 % in a small window the tabs go on two lines rather than off the edge.
             ui.horizontal_wrapped(|ui| {
                 ui.selectable_value(&mut self.tab, Tab::Compose, fl!("gui-tab-compose")).on_hover_text("Ctrl+1");
@@ -331,8 +335,14 @@ impl App {
                     ui.label(fl!("gui-window-open", remaining = crate::words::mm_ss(left)));
                     let frac = left.as_secs_f32() / w.length.as_secs_f32().max(1.0);
                     ui.add(egui::ProgressBar::new(frac).desired_width(120.0));
-                    // The countdown: one repaint a second, no busy loop.
-                    ui.ctx().request_repaint_after(Duration::from_secs(1));
+                    // The countdown: one repaint when the second shown changes (a moment after
+                    // it does), none while the window is minimised.
+                    let minimised = ui.ctx().input(|i| i.viewport().minimized == Some(true));
+                    if !minimised {
+                        let to_next = left - Duration::from_secs(left.as_secs());
+                        let to_next = if to_next.is_zero() { Duration::from_secs(1) } else { to_next };
+                        ui.ctx().request_repaint_after(to_next + Duration::from_millis(5));
+                    }
                 }
                 Some(_) => {
                     ui.label(fl!("gui-window-expired"));
@@ -442,6 +452,11 @@ impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.draw(ui);
     }
+
+    /// The panels' own colour: they paint no background of their own (see `draw`).
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        visuals.panel_fill.to_normalized_gamma_f32()
+    }
 }
 
 /// popsend's icon (made from `packaging/icons/popsend.svg` by `packaging/icons/make.sh`).
@@ -507,6 +522,10 @@ struct FirstFrame {
 }
 
 impl eframe::App for FirstFrame {
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        self.app.clear_color(visuals)
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         self.app.ui(ui, frame);
         if let Some(t) = self.started.take() {
