@@ -341,6 +341,24 @@ impl Outbox {
         self.insert(out, subject, to_display, draft, None, now)
     }
 
+    /// An earlier copy of `out`: the same Message-ID, envelope and bytes, stored since `since` and
+    /// not failed. Its number, and whether it was sent. (A program that did not hear the answer
+    /// to its message hands it over again.)
+    pub fn earlier_copy(&self, out: &Outgoing, since: SystemTime) -> Result<Option<(i64, bool)>> {
+        let rcpts: Vec<String> = out.envelope.to().iter().map(|a| a.to_string()).collect();
+        let from = out.envelope.from().map(|a| a.to_string());
+        self.conn
+            .query_row(
+                "SELECT m.id, m.state = 'sent' FROM messages m JOIN bodies b ON b.id = m.id
+                 WHERE m.message_id = ?1 AND m.mail_from IS ?2 AND m.rcpts = ?3 AND m.state != 'failed' AND m.created_ms >= ?4 AND b.raw = ?5
+                 ORDER BY m.id DESC LIMIT 1",
+                params![out.message_id, from, rcpts.join("\n"), ms(since), out.raw],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     /// One transaction: the row and its bytes.
     fn insert(&self, out: &Outgoing, subject: &str, to_display: &str, draft: Option<&str>, via: Option<&str>, now: SystemTime) -> Result<i64> {
         let rcpts: Vec<String> = out.envelope.to().iter().map(|a| a.to_string()).collect();

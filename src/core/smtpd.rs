@@ -66,9 +66,20 @@ pub struct Login {
 }
 
 /// Stores a message durably (envelope sender, recipients, the bytes, the client's EHLO name);
-/// returns its outbox number, or why it could not be stored.
-pub type StoreFn = dyn Fn(Option<&str>, &[String], &[u8], &str) -> Result<i64, String> + Send + Sync;
-pub type Store<'a> = &'a (dyn Fn(Option<&str>, &[String], &[u8], &str) -> Result<i64, String> + Sync);
+/// says where it is, or why it could not be stored.
+pub type StoreFn = dyn Fn(Option<&str>, &[String], &[u8], &str) -> Result<Stored, String> + Send + Sync;
+pub type Store<'a> = &'a (dyn Fn(Option<&str>, &[String], &[u8], &str) -> Result<Stored, String> + Sync);
+
+/// Where a message handed over is now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// In the outbox under this number.
+    New(i64),
+    /// The program handed over this very message before (the same Message-ID, envelope and
+    /// bytes: it did not hear the answer, popsend was stopped in between) and that copy is still
+    /// waiting, or was sent: it is not stored a second time.
+    Again { id: i64, sent: bool },
+}
 
 /// What became of a stored message while its program waited (`try_now`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -305,7 +316,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
                     format!("552 5.3.4 larger than {} bytes, or a line over 998 characters", max_message)
                 } else {
                     match store(sender.as_deref(), &to, &message, &client) {
-                        Ok(id) => match after {
+                        Ok(Stored::Again { id, sent: true }) => format!("250 2.0.0 already sent (popsend #{id}): this message was handed over before"),
+                        Ok(Stored::Again { id, sent: false }) => format!("250 2.0.0 already in popsend's outbox as #{id}: this message was handed over before"),
+                        Ok(Stored::New(id)) => match after {
                             None => format!("250 2.0.0 queued in popsend's outbox as #{id}"),
                             Some(after) => match after(id).await {
                                 Verdict::Sent => format!("250 2.0.0 sent (popsend #{id})"),
@@ -492,7 +505,7 @@ pub fn outbox_store(outbox: std::sync::Arc<std::sync::Mutex<crate::core::outbox:
     use crate::core::submission::{self, Handed};
     // Synced before 250: the program deletes its copy when it hears it.
     let synced = outbox.lock().map(|o| o.sync_every_commit().is_ok()).unwrap_or(false);
-    std::sync::Arc::new(move |from: Option<&str>, to: &[String], raw: &[u8], client: &str| -> Result<i64, String> {
+    std::sync::Arc::new(move |from: Option<&str>, to: &[String], raw: &[u8], client: &str| -> Result<Stored, String> {
         if !synced {
             return Err("the outbox cannot be made to sync each message to disk".into());
         }
@@ -500,13 +513,21 @@ pub fn outbox_store(outbox: std::sync::Arc<std::sync::Mutex<crate::core::outbox:
         let now = std::time::SystemTime::now();
         let p = submission::prepare(raw, &handed, &account, now).map_err(|e| e.to_string())?;
         let outbox = outbox.lock().map_err(|_| "the outbox is not usable".to_owned())?;
+        // Handed over again (a program that lost the answer tries again): one copy is enough.
+        let since = now.checked_sub(AGAIN_WITHIN).unwrap_or(std::time::UNIX_EPOCH);
+        if let Some((id, sent)) = outbox.earlier_copy(&p.outgoing, since).map_err(|e| e.to_string())? {
+            return Ok(Stored::Again { id, sent });
+        }
         // The program's own name for itself, as much as a list line has room for.
         let via: String = if client.is_empty() { "?".into() } else { client.chars().take(64).collect() };
         let id = outbox.enqueue_via(&p.outgoing, &p.subject, &p.to, &via, now).map_err(|e| e.to_string())?;
         nudge();
-        Ok(id)
+        Ok(Stored::New(id))
     })
 }
+
+/// How long a message handed over is recognised when the same program hands it over again.
+const AGAIN_WITHIN: Duration = Duration::from_secs(24 * 3600);
 
 /// How many programs may be connected at once.
 pub const MAX_CONNECTIONS: usize = 8;
@@ -564,7 +585,7 @@ mod tests {
         let store = |from: Option<&str>, to: &[String], raw: &[u8], _: &str| {
             let mut s = stored.lock().unwrap();
             s.push((from.map(str::to_owned), to.to_vec(), raw.to_vec()));
-            Ok(s.len() as i64)
+            Ok(super::Stored::New(s.len() as i64))
         };
         let (client, server) = tokio::io::duplex(1 << 20);
         let (mut cr, mut cw) = tokio::io::split(client);
@@ -629,7 +650,7 @@ mod tests {
         // Another popsend: a real server on the port.
         let listeners = bind(0).await.unwrap();
         let port = listeners[0].local_addr().unwrap().port();
-        let store: std::sync::Arc<StoreFn> = std::sync::Arc::new(|_: Option<&str>, _: &[String], _: &[u8], _: &str| Ok(1));
+        let store: std::sync::Arc<StoreFn> = std::sync::Arc::new(|_: Option<&str>, _: &[String], _: &[u8], _: &str| Ok(super::Stored::New(1)));
         let server = tokio::spawn(accept(listeners, Limits::default(), None, store, None, std::future::pending()));
         assert_eq!(holder(port).await, Holder::Popsend);
         assert!(bind(port).await.is_err());
@@ -665,7 +686,7 @@ mod tests {
         let port = listeners[0].local_addr().unwrap().port();
         let stored = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let count = stored.clone();
-        let store: std::sync::Arc<StoreFn> = std::sync::Arc::new(move |_: Option<&str>, _: &[String], _: &[u8], _: &str| Ok(count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) as i64 + 1));
+        let store: std::sync::Arc<StoreFn> = std::sync::Arc::new(move |_: Option<&str>, _: &[String], _: &[u8], _: &str| Ok(super::Stored::New(count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) as i64 + 1)));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(accept(listeners, Limits::default(), None, store, None, async move {
             let _ = stop_rx.await;
@@ -772,6 +793,47 @@ mod tests {
         let (replies, stored) = session(script, None, &Limits::default()).await;
         assert!(replies.contains("250 2.0.0 queued"), "{replies}");
         assert_eq!(stored.into_inner().unwrap()[0].2, b"Subject: lf\r\n\r\n.dot\r\nbody\r\n");
+    }
+
+    /// Issue 13: a program that did not hear the answer (popsend was stopped between storing and
+    /// saying 250) hands the same message over again: while the first copy waits, or after it
+    /// was sent, it is not stored twice. A different envelope, different bytes or a message
+    /// without its own Message-ID is a new message.
+    #[tokio::test]
+    async fn the_same_message_handed_over_again_is_kept_once() {
+        use crate::core::outbox::{Outbox, State};
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = std::sync::Arc::new(std::sync::Mutex::new(Outbox::open(dir.path()).unwrap()));
+        let store = outbox_store(outbox.clone(), "taro@example.ac.jp".into(), || {});
+        let message = |to: &str, body: &str, id: bool| {
+            let mid = if id { "Message-ID: <r1@thunderbird.local>\r\n" } else { "" };
+            format!("EHLO x\r\nMAIL FROM:<taro@example.ac.jp>\r\nRCPT TO:<{to}>\r\nDATA\r\nDate: Mon, 30 Nov 2026 10:00:00 +0900\r\n{mid}Subject: s\r\n\r\n{body}\r\n.\r\nQUIT\r\n")
+        };
+        let hand = async |script: String| {
+            let (client, server) = tokio::io::duplex(1 << 16);
+            let (mut cr, mut cw) = tokio::io::split(client);
+            let limits = Limits::default();
+            let (_, replies) = tokio::join!(serve(server, &limits, None, &*store, None), async {
+                cw.write_all(script.as_bytes()).await.unwrap();
+                let mut out = String::new();
+                tokio::io::AsyncReadExt::read_to_string(&mut cr, &mut out).await.unwrap();
+                out
+            });
+            replies
+        };
+        let rows = || outbox.lock().unwrap().list(&[State::Queued, State::Sent], 100).unwrap().len();
+        assert!(hand(message("hanako@example.net", "hi", true)).await.contains("250 2.0.0 queued in popsend's outbox as #1"));
+        let again = hand(message("hanako@example.net", "hi", true)).await;
+        assert!(again.contains("250 2.0.0 already in popsend's outbox as #1"), "{again}");
+        assert_eq!(rows(), 1);
+        outbox.lock().unwrap().mark_sent(1, std::time::SystemTime::now()).unwrap();
+        let again = hand(message("hanako@example.net", "hi", true)).await;
+        assert!(again.contains("250 2.0.0 already sent (popsend #1)"), "{again}");
+        assert_eq!(rows(), 1);
+        for other in [message("jiro@example.net", "hi", true), message("hanako@example.net", "changed", true), message("hanako@example.net", "hi", false), message("hanako@example.net", "hi", false)] {
+            assert!(hand(other).await.contains("250 2.0.0 queued in popsend's outbox"));
+        }
+        assert_eq!(rows(), 5);
     }
 
     /// Try now, then queue: the first flush after the nudge decides the answer — its 250, the
