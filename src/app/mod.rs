@@ -336,9 +336,9 @@ impl App {
                     let frac = left.as_secs_f32() / w.length.as_secs_f32().max(1.0);
                     ui.add(egui::ProgressBar::new(frac).desired_width(120.0));
                     // The countdown: one repaint when the second shown changes (a moment after
-                    // it does), none while the window is minimised.
-                    let minimised = ui.ctx().input(|i| i.viewport().minimized == Some(true));
-                    if !minimised {
+                    // it does), none while the window is minimised or hidden.
+                    let unseen = ui.ctx().input(|i| i.viewport().minimized == Some(true) || i.viewport().occluded == Some(true));
+                    if !unseen {
                         let to_next = left - Duration::from_secs(left.as_secs());
                         let to_next = if to_next.is_zero() { Duration::from_secs(1) } else { to_next };
                         ui.ctx().request_repaint_after(to_next + Duration::from_millis(5));
