@@ -20,9 +20,10 @@ command -v msmtp >/dev/null || { echo "needs msmtp (apt-get install msmtp)" >&2;
 DIR=$(mktemp -d /tmp/popsend-bench.XXXXXX)
 chmod 755 "$DIR"   # the mail servers' own users must reach it
 PROXY_PID=
-cleanup() { [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null; KEEP_NAMES=1 bash tests/servers/stop.sh "$DIR/servers"; rm -rf "$DIR"; }
+cleanup() { [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null; KEEP_MATRIX=1 bash tests/servers/stop.sh "$DIR/servers"; rm -rf "$DIR"; }
 trap cleanup EXIT
-BASE_PORT=40000 WINDOW=600 bash tests/servers/start.sh "$DIR/servers" >/dev/null
+# KEEP_MATRIX=1: no other POP servers needed, and their authdaemond (shared) stays as it is.
+KEEP_MATRIX=1 BASE_PORT=40000 WINDOW=600 bash tests/servers/start.sh "$DIR/servers" >/dev/null
 # shellcheck disable=SC1091
 . "$DIR/servers/env"
 # Clear of the servers' own ports (start.sh and matrix.sh use BASE+25 … BASE+2110).

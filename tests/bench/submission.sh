@@ -17,9 +17,10 @@ BIN=${BIN:-target/release/popsend}
 DIR=$(mktemp -d /tmp/popsend-bench.XXXXXX)
 chmod 755 "$DIR"
 SERVE_PID=
-cleanup() { [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null; KEEP_NAMES=1 bash tests/servers/stop.sh "$DIR/servers" >/dev/null 2>&1; rm -rf "$DIR"; }
+cleanup() { [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null; KEEP_MATRIX=1 bash tests/servers/stop.sh "$DIR/servers" >/dev/null 2>&1; rm -rf "$DIR"; }
 trap cleanup EXIT
-BASE_PORT=41000 WINDOW=600 bash tests/servers/start.sh "$DIR/servers" >/dev/null
+# KEEP_MATRIX=1: no other POP servers needed, and their authdaemond (shared) stays as it is.
+KEEP_MATRIX=1 BASE_PORT=41000 WINDOW=600 bash tests/servers/start.sh "$DIR/servers" >/dev/null
 # shellcheck disable=SC1091
 . "$DIR/servers/env"
 

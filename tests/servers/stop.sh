@@ -12,7 +12,7 @@ done
 # servers other tests use at the same time stay up.
 [ "${KEEP_MATRIX:-}" = 1 ] || bash "$(dirname "$0")/matrix.sh" stop "$DIR" >/dev/null 2>&1
 # The discovery tests' names (start.sh); rewritten in place, as /etc/hosts may be a mount.
-if [ "${KEEP_MATRIX:-}" != 1 ] && [ "${KEEP_NAMES:-}" != 1 ] && grep -q "# popsend-test-names" /etc/hosts 2>/dev/null; then
+if [ "${KEEP_MATRIX:-}" != 1 ] && grep -q "# popsend-test-names" /etc/hosts 2>/dev/null; then
   kept=$(grep -v "# popsend-test-names" /etc/hosts)
   printf '%s\n' "$kept" > /etc/hosts
 fi
