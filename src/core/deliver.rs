@@ -223,8 +223,22 @@ impl<'a> Deliverer<'a> {
 
     async fn login(&self, password: &Password, addrs: &[SocketAddr]) -> Result<Login, Pop3Error> {
         let remembered = self.store.load().login_for(&method_key(self.config));
+        let fast = remembered.as_ref().is_some_and(|r| r.caps.is_some());
         let params = login_params(self.config, password, addrs, self.trust, self.step_timeout, remembered);
-        let login = pop3::login(&params, self.clock).await?;
+        let login = match pop3::login(&params, self.clock).await {
+            Ok(login) => login,
+            // Gone by what was remembered and failed other than on the password (a server that
+            // stopped answering USER and PASS in one write, say): ask it with CAPA next time.
+            Err(e) => {
+                if fast && !e.is_bad_credentials() {
+                    let mut state = self.store.load();
+                    if state.forget_pop_caps(&method_key(self.config)) {
+                        let _ = self.store.save(&state);
+                    }
+                }
+                return Err(e);
+            }
+        };
         record_login(self.store, self.config, &login);
         Ok(login)
     }

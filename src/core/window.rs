@@ -82,6 +82,19 @@ impl State {
         Some(crate::core::pop3::Remembered { method, caps })
     }
 
+    /// Forgets `pop_server`'s capabilities (the method stays first): the next login asks CAPA.
+    /// True when they were known.
+    pub fn forget_pop_caps(&mut self, pop_server: &str) -> bool {
+        match self.login_for(pop_server) {
+            Some(r) if r.caps.is_some() => {
+                self.methods.retain(|(s, _)| s != pop_server);
+                self.methods.push((pop_server.to_owned(), r.method.code().to_owned()));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Remembers what worked with `pop_server`. `caps` `None` (the login did not ask) keeps the
     /// capabilities known for the same method.
     pub fn set_login(&mut self, pop_server: &str, method: crate::core::pop3::Method, caps: Option<&crate::core::pop3::Capabilities>) {
@@ -329,6 +342,19 @@ mod tests {
         assert!(changed.set_smtp_extras("smtp.example:25", Extras { size: Some(10_240_000), pipelining: false }));
         assert!(changed.forget_smtp_extras("smtp.example:25") && changed.smtp_extras("smtp.example:25").is_none());
         assert_eq!(changed.size_for("smtp.example:25"), Some(10_240_000), "the size stays for the submission server");
+        // Issue 14: the POP method and what CAPA said, so the next login need not ask.
+        use crate::core::pop3::{Capabilities, Method, Remembered};
+        assert_eq!(back.login_for("pop.example:110"), Some(Remembered { method: Method::UserPass, caps: None }), "an older file's method alone");
+        let caps = Capabilities { user: true, pipelining: true, ..Capabilities::default() };
+        changed.set_login("pop.example:110", Method::UserPass, Some(&caps));
+        changed.set_login("pop.example:110", Method::UserPass, None);
+        store.save(&changed).unwrap();
+        let mut again = store.load();
+        assert_eq!(again.login_for("pop.example:110"), Some(Remembered { method: Method::UserPass, caps: Some(caps.clone()) }), "a login that did not ask keeps what was known");
+        assert!(again.forget_pop_caps("pop.example:110") && !again.forget_pop_caps("pop.example:110"));
+        assert_eq!(again.login_for("pop.example:110"), Some(Remembered { method: Method::UserPass, caps: None }));
+        again.set_login("pop.example:110", Method::Apop, None);
+        assert_eq!(again.login_for("pop.example:110"), Some(Remembered { method: Method::Apop, caps: None }));
         let mut changed = back.clone();
         assert!(!changed.set_size("smtp.example:25", Some(10_240_000)));
         assert!(changed.set_size("smtp.example:25", None));
