@@ -573,10 +573,14 @@ impl Session {
         let mut rest = Vec::new();
         let mut refusal = None;
         let mut policy_refusal = None;
+        let mut too_many = None;
         for ((given, pair), reply) in left.iter().map(|p| (&p.0, p)).zip(replies) {
             match reply {
                 Ok(_) => accepted.push(given.clone()),
-                Err(SmtpError::Rejected { code, ref reply, .. }) if is_too_many_recipients(code, reply) => rest.push(pair.clone()),
+                Err(e) if matches!(&e, SmtpError::Rejected { code, reply, .. } if is_too_many_recipients(*code, reply)) => {
+                    rest.push(pair.clone());
+                    too_many.get_or_insert(e);
+                }
                 Err(e) if matches!(&e, SmtpError::Rejected { code, reply, .. } if is_policy_refusal(*code, reply)) => {
                     policy_refusal.get_or_insert(e);
                 }
@@ -592,7 +596,8 @@ impl Session {
             (Ok(_), Some(e), _) => Some(e),
             (Ok(_), None, Some(SmtpError::Rejected { code, reply, .. })) if accepted.is_empty() => Some(SmtpError::Rejected { stage: Stage::RcptAll, code, reply }),
             (Ok(_), None, Some(e)) => Some(e),
-            (Ok(_), None, None) if accepted.is_empty() => Some(SmtpError::Rejected { stage: Stage::RcptAll, code: 452, reply: "452 4.5.3 too many recipients, and none taken".into() }),
+            // Not even one taken: the server's own 452 (one at a time would have stopped there).
+            (Ok(_), None, None) if accepted.is_empty() => too_many,
             (Ok(_), None, None) => None,
         };
         match (verdict, data) {

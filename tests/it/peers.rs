@@ -406,3 +406,17 @@ async fn a_server_that_closes_after_a_pipelined_group_keeps_the_message() {
     let server = format!("127.0.0.1:{}", rig.config.smtp_port());
     assert_eq!(rig.state().smtp_extras(&server), None, "the EHLO of a server that broke off is asked again");
 }
+
+/// Issue 14: a pipelining server that takes not even one recipient of the group (`452 4.5.3`):
+/// the message waits for a later try, and the student reads the server's own words.
+#[tokio::test]
+async fn a_group_with_no_recipient_taken_waits_with_the_servers_words() {
+    let log = Log::default();
+    let rig = grouping_rig(true, |_| "452 4.5.3 Error: too many recipients", false, &log).await;
+    let report = rig.deliver(&[to_three()]).await;
+    match &report.outcomes[..] {
+        [Outcome::Deferred(Some(e))] => assert_eq!(e.server_reply(), Some("452 4.5.3 Error: too many recipients"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!logged(&log).iter().any(|w| w == "smtp message"));
+}
