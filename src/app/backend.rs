@@ -3,9 +3,9 @@
 //! to list, the saved settings) that the window reads without blocking, and hands one-time
 //! results over as `Handed` events; after every change it calls the repaint hook. It also does
 //! the window's other I/O: saving settings (config file and keyring), the draft file, attachment
-//! sizes, the file dialog, and handing the outbox to a background `popsend watch` when the window
-//! closes. The window knows it only as a `Backend`; it knows egui only as the repaint hook. It
-//! may block (the keyring off its runtime); it never draws.
+//! sizes, the file dialog, and handing the outbox (and the submission port) to a background
+//! `popsend watch` or `serve` when the window closes. The window knows it only as a `Backend`; it
+//! knows egui only as the repaint hook. It may block (the keyring off its runtime); it never draws.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
