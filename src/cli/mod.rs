@@ -413,6 +413,12 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
     }
     let (password, source) = secrets::resolve(&config.pop)
         .map_err(|e| explain::failure(&e))?;
+    // `serve` claims the data folder as a window does, before the runtime runs: the claim may
+    // wait (a window that is closing) and, on Windows, runs a runtime of its own.
+    let folder = match &command {
+        Command::Serve(_) => Some(claim_for_server(paths)?),
+        _ => None,
+    };
 
     runtime.block_on(async {
         let stop = AtomicBool::new(false);
@@ -423,7 +429,11 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
             Command::Watch(WatchArgs { until_empty }) => {
                 watch(&open_outbox(paths)?, &d, &stop, until_empty, tokio::sync::mpsc::channel(16), std::future::pending(), &|_| {}).await
             }
-            Command::Serve(ServeArgs { at_login }) => serve(paths, &open_outbox(paths)?, &d, &stop, at_login).await,
+            Command::Serve(ServeArgs { at_login }) => match folder {
+                Some(Some(folder)) => serve(paths, folder, &open_outbox(paths)?, &d, &stop, at_login).await,
+                // Held by a window or another server: said by `claim_for_server`.
+                _ => Ok(EXIT_FAILED),
+            },
             _ => {
                 let ob = match outbox {
                     Some(ob) => ob,
@@ -623,18 +633,9 @@ async fn watch(
 /// only while no window has the data folder, and steps aside (the message in flight finished,
 /// the sessions in progress answered) when a window opens. `at_login` (the login entry): without
 /// `[submission] enabled`, it sends what waits and ends, as `watch --until-empty`.
-async fn serve(paths: &Paths, ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, at_login: bool) -> Result<u8, Failed> {
-    use crate::core::instance::{self, Claim};
+async fn serve(paths: &Paths, folder: crate::core::instance::Listener, ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, at_login: bool) -> Result<u8, Failed> {
     use crate::core::smtpd;
     let s = &d.config.submission;
-    let folder = match instance::claim_for_server(&paths.data_dir, std::time::Duration::from_secs(5)) {
-        Ok(Claim::First(folder)) => folder,
-        Ok(Claim::Held | Claim::HandedOver) => {
-            tell!("{}", fl!("serve-held", folder = paths.data_dir.display().to_string()));
-            return Ok(EXIT_FAILED);
-        }
-        Err(e) => return Err(explain::simple(fl!("err-instance-no-answer", detail = e.to_string()), EXIT_FAILED)),
-    };
     let cue = std::sync::Arc::new(tokio::sync::Notify::new());
     let heard = cue.clone();
     folder.set_wake(std::sync::Arc::new(move || heard.notify_one()));
@@ -670,6 +671,19 @@ async fn serve(paths: &Paths, ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool,
     let exit = watch(ob, d, stop, false, commands, alongside, &on_flushed).await;
     drop(folder);
     exit
+}
+
+/// The data folder for `popsend serve`, or `None` (said) when a window or another server has it.
+fn claim_for_server(paths: &Paths) -> Result<Option<crate::core::instance::Listener>, Failed> {
+    use crate::core::instance::{self, Claim};
+    match instance::claim_for_server(&paths.data_dir, std::time::Duration::from_secs(5)) {
+        Ok(Claim::First(folder)) => Ok(Some(folder)),
+        Ok(Claim::Held | Claim::HandedOver) => {
+            tell!("{}", fl!("serve-held", folder = paths.data_dir.display().to_string()));
+            Ok(None)
+        }
+        Err(e) => Err(explain::simple(fl!("err-instance-no-answer", detail = e.to_string()), EXIT_FAILED)),
+    }
 }
 
 /// After `before` (the window's cue, or the submission server closed on it): the message in
