@@ -339,8 +339,10 @@ impl App {
                     // it does), none while the window is minimised or hidden.
                     let unseen = ui.ctx().input(|i| i.viewport().minimized == Some(true) || i.viewport().occluded == Some(true));
                     if !unseen {
-                        let to_next = left - Duration::from_secs(left.as_secs());
-                        let to_next = if to_next.is_zero() { Duration::from_secs(1) } else { to_next };
+                        let to_next = match left.subsec_nanos() {
+                            0 => Duration::from_secs(1),
+                            n => Duration::from_nanos(n.into()),
+                        };
                         ui.ctx().request_repaint_after(to_next + Duration::from_millis(5));
                     }
                 }
