@@ -177,6 +177,38 @@ struct Target {
     smtp: Vec<SocketAddr>,
 }
 
+/// One message's send as the session sees it: the recipients a partial transaction took, and
+/// the message that may follow behind its final dot (marked `sending` first, as every message is
+/// before its MAIL FROM goes).
+struct Turn<'a, 'm> {
+    progress: &'a mut dyn Progress,
+    index: usize,
+    /// Recipients of this send's envelope: a transaction that took fewer is a part.
+    total: usize,
+    taken: Vec<lettre::Address>,
+    next: Option<&'m Outgoing>,
+    /// False once a stop was asked for: no other message starts.
+    may_follow: bool,
+    marked: &'a mut Option<(usize, Mark)>,
+}
+
+impl<'m> smtp::Carry<'m> for Turn<'_, 'm> {
+    fn delivered(&mut self, rcpts: &[lettre::Address]) {
+        if rcpts.len() < self.total {
+            self.progress.delivered_to(self.index, rcpts);
+            self.taken.extend_from_slice(rcpts);
+        }
+    }
+
+    fn next(&mut self) -> Option<(&'m Envelope, &'m [u8])> {
+        let next = self.next.filter(|_| self.may_follow)?;
+        let i = self.index + 1;
+        // Marked once: this message may be sent again in this run (relay refused, reconnect).
+        let mark = *self.marked.get_or_insert_with(|| (i, self.progress.sending(i)));
+        (mark == (i, Mark::Go)).then_some((&next.envelope, next.raw.as_slice()))
+    }
+}
+
 impl<'a> Deliverer<'a> {
     pub fn new(config: &'a Config, password: impl Into<Option<&'a Password>>, trust: &'a TrustAnchors, store: &'a window::Store, clock: &'a dyn Clock) -> Self {
         Deliverer {
@@ -349,11 +381,16 @@ impl<'a> Deliverer<'a> {
         let mut opened_early = !reusable && !sequential;
         let mut relogged = false;
         let mut sequential_learned = false;
+        // The next message's mark, taken when its commands were about to go behind this one's dot.
+        let mut marked: Option<(usize, Mark)> = None;
         for (index, msg) in messages.iter().enumerate() {
-            if self.stopping() {
-                break;
-            }
-            match progress.sending(index) {
+            let mark = match marked.take() {
+                // Its commands may already be on the wire: it is in flight, a stop waits for it.
+                Some((i, mark)) if i == index => mark,
+                _ if self.stopping() => break,
+                _ => progress.sending(index),
+            };
+            match mark {
                 Mark::Go => {}
                 Mark::Skip => {
                     report.outcomes.push(Outcome::Deferred(None));
@@ -370,15 +407,17 @@ impl<'a> Deliverer<'a> {
             // the message is retried in this run (relay refusal, reconnect).
             let mut envelope = msg.envelope.clone();
             loop {
-                let total = envelope.to().len();
-                let mut taken: Vec<lettre::Address> = Vec::new();
-                let mut part = |rcpts: &[lettre::Address]| {
-                    if rcpts.len() < total {
-                        progress.delivered_to(index, rcpts);
-                        taken.extend_from_slice(rcpts);
-                    }
+                let mut turn = Turn {
+                    progress: &mut *progress,
+                    index,
+                    total: envelope.to().len(),
+                    taken: Vec::new(),
+                    next: messages.get(index + 1),
+                    may_follow: !self.stopping(),
+                    marked: &mut marked,
                 };
-                let sent = session.send(&envelope, &msg.raw, &mut part).await;
+                let sent = session.send(&envelope, &msg.raw, &mut turn).await;
+                let taken = turn.taken;
                 if !taken.is_empty() {
                     let left: Vec<lettre::Address> = envelope.to().iter().filter(|a| !taken.contains(a)).cloned().collect();
                     if let Ok(e) = Envelope::new(envelope.from().cloned(), left) {

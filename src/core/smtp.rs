@@ -1,7 +1,7 @@
 //! The SMTP side, on lettre's connection: open (greeting, EHLO, STARTTLS or implicit TLS,
 //! optional AUTH), send raw messages with an explicit envelope over one connection (RSET after a
 //! refusal, so the next message can reuse it; MAIL FROM, every RCPT TO and DATA in one write
-//! where the server offers PIPELINING), and classify replies — above all, relay refusal in
+//! where the server offers PIPELINING, the next message's behind this one's final dot), and classify replies — above all, relay refusal in
 //! the words of every common server. It never sends MAIL FROM by itself: the caller decides when
 //! (after the POP login). Every read from the server is bounded (`Bounded` under lettre's own
 //! unbounded line reader); AUTH never goes over a cleartext connection unless the account allows
@@ -305,6 +305,49 @@ pub struct Session {
     redactor: Redactor,
     /// Ends the connection at once, whatever lettre is doing (see `Bounded`).
     cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// A command group sent behind the last message's final dot, its replies not yet read.
+    ahead: Option<Ahead>,
+}
+
+/// Which message a group sent ahead belongs to: the next `send` must be for it.
+struct Ahead {
+    envelope: Envelope,
+    /// Where the caller's bytes are, and how many (the same slice is handed to `send`).
+    raw: (usize, usize),
+}
+
+impl Ahead {
+    fn of(envelope: &Envelope, raw: &[u8]) -> Ahead {
+        Ahead { envelope: envelope.clone(), raw: (raw.as_ptr() as usize, raw.len()) }
+    }
+
+    fn is_for(&self, envelope: &Envelope, raw: &[u8]) -> bool {
+        self.envelope == *envelope && self.raw == (raw.as_ptr() as usize, raw.len())
+    }
+}
+
+/// The largest message whose final dot carries the next message's commands: beyond it the
+/// transfer takes long enough that one round trip more is noise, and the copy made to send
+/// both in one write would cost more than it saves.
+const AHEAD_MAX_BYTES: usize = 1024 * 1024;
+
+/// What `send` tells its caller as it goes, and asks of it.
+pub trait Carry<'m> {
+    /// The server took the message for these recipients (one transaction's worth).
+    fn delivered(&mut self, rcpts: &[Address]);
+    /// The message to go next on this connection. Asked just before this message's bytes go,
+    /// when the server offers PIPELINING: its MAIL FROM, RCPT TO and DATA then go behind this
+    /// message's final dot (RFC 2920), one round trip less a message. A message given here must
+    /// be the next one handed to `send`, on this session. `None`: nothing follows.
+    fn next(&mut self) -> Option<(&'m Envelope, &'m [u8])> {
+        None
+    }
+}
+
+impl<F: FnMut(&[Address])> Carry<'_> for F {
+    fn delivered(&mut self, rcpts: &[Address]) {
+        self(rcpts)
+    }
 }
 
 /// Opens the connection: TCP (to the given, family-pinned addresses), TLS as configured, EHLO,
@@ -367,7 +410,7 @@ async fn open_inner(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
             (Extras::parse(&ehlo.message().collect::<Vec<_>>()), true)
         }
     };
-    Ok(Session { conn, peer, timeout: p.step_timeout, extras, fresh, redactor: p.redactor.clone(), cut })
+    Ok(Session { conn, peer, timeout: p.step_timeout, extras, fresh, redactor: p.redactor.clone(), cut, ahead: None })
 }
 
 impl SmtpError {
@@ -434,8 +477,10 @@ impl Session {
     /// rest in further transactions; `delivered` hears each transaction's recipients as soon as
     /// the server has accepted the data for them, so a failure later never sends to them twice.
     /// After a refusal the transaction is reset (RSET), so the session can carry the next message.
-    pub async fn send(&mut self, envelope: &Envelope, raw: &[u8], delivered: &mut dyn FnMut(&[Address])) -> Result<(), SmtpError> {
-        let result = self.transactions(envelope, raw, delivered).await;
+    /// Where the server offers PIPELINING, the message `carry.next()` names goes behind this
+    /// one's final dot; the next `send` must be for it.
+    pub async fn send<'m>(&mut self, envelope: &Envelope, raw: &[u8], carry: &mut dyn Carry<'m>) -> Result<(), SmtpError> {
+        let result = self.transactions(envelope, raw, carry).await;
         if let Err(e) = &result
             && matches!(e, SmtpError::Rejected { stage: Stage::MailFrom | Stage::RcptTo(_) | Stage::RcptAll | Stage::Data, .. })
             && !self.conn.has_broken()
@@ -478,17 +523,34 @@ impl Session {
         Ok(params)
     }
 
-    async fn transactions(&mut self, envelope: &Envelope, raw: &[u8], delivered: &mut dyn FnMut(&[Address])) -> Result<(), SmtpError> {
+    /// The envelope as it goes on the wire: MAIL FROM's address, each recipient as (given, on
+    /// the wire), and MAIL FROM's parameters; or why the message cannot go (nothing sent).
+    fn wire(&self, envelope: &Envelope, raw: &[u8]) -> Result<Wire, SmtpError> {
         let unsendable = |detail: String| SmtpError::Unsendable { detail };
         let from = envelope.from().map(|f| wire_address(f).ok_or_else(|| unsendable(format!("{f}: not a valid domain")))).transpose()?;
         // (as given, on the wire): `delivered` hears the addresses as given, as the outbox keeps them.
-        let mut left = wire_pairs(envelope.to()).map_err(unsendable)?;
-        let wire: Vec<Address> = left.iter().map(|(_, w)| w.clone()).collect();
+        let rcpts = wire_pairs(envelope.to()).map_err(unsendable)?;
+        let wire: Vec<Address> = rcpts.iter().map(|(_, w)| w.clone()).collect();
         let params = self.mail_parameters(from.as_ref(), &wire, raw)?;
+        Ok(Wire { from, rcpts, params })
+    }
+
+    async fn transactions<'m>(&mut self, envelope: &Envelope, raw: &[u8], carry: &mut dyn Carry<'m>) -> Result<(), SmtpError> {
+        // This message's group went behind the last one's dot: its replies are next on the wire.
+        let mut sent_ahead = match self.ahead.take() {
+            Some(a) if a.is_for(envelope, raw) => true,
+            Some(_) => {
+                self.cut_now().await;
+                return Err(SmtpError::Broken { stage: Stage::MailFrom, detail: "the commands sent ahead were for another message".into() });
+            }
+            None => false,
+        };
+        let Wire { from, rcpts: mut left, params } = self.wire(envelope, raw)?;
         let t = self.timeout;
         while !left.is_empty() {
             if self.extras.pipelining {
-                left = self.pipelined(from.as_ref(), &params, &left, raw, delivered).await?;
+                left = self.pipelined(from.as_ref(), &params, &left, raw, carry, sent_ahead).await?;
+                sent_ahead = false;
                 continue;
             }
             timed(t, Stage::MailFrom, self.conn.command(Mail::new(from.clone(), params.clone()))).await?;
@@ -517,17 +579,39 @@ impl Session {
                 });
             }
             timed(t, Stage::Data, self.conn.command(Data)).await?;
-            self.body(raw).await?;
-            delivered(&accepted);
+            self.body(raw, None).await?;
+            carry.delivered(&accepted);
             left = rest;
         }
         Ok(())
     }
 
-    /// The message's bytes after `354`, and the server's verdict.
-    async fn body(&mut self, raw: &[u8]) -> Result<(), SmtpError> {
+    /// The message's bytes after `354`, and the server's verdict. With `carry` (the last
+    /// transaction of a message, on a server that offers PIPELINING), the next message's group
+    /// goes behind the final dot, in the same write.
+    async fn body<'m>(&mut self, raw: &[u8], carry: Option<&mut dyn Carry<'m>>) -> Result<(), SmtpError> {
         // The server may take a while to accept a large message: allow for it.
         let generous = self.timeout * 4 + Duration::from_secs(raw.len() as u64 / (64 * 1024));
+        // lettre writes commands as text: only a message that is text goes in one write with
+        // the next group (popsend's own are; a program's handed to the submission server may not be).
+        if let Some(carry) = carry
+            && raw.len() <= AHEAD_MAX_BYTES
+            && let Ok(text) = std::str::from_utf8(raw)
+            && let Some((envelope, next)) = carry.next()
+            && let Ok(wire) = self.wire(envelope, next)
+        {
+            let mut out = String::with_capacity(text.len() + text.len() / 64 + 256);
+            // Transparency (RFC 5321 4.5.2) exactly as lettre's own `message`: a dot that begins a
+            // line is doubled; the end is CRLF, dot, CRLF.
+            if text.starts_with('.') {
+                out.push('.');
+            }
+            out += &text.replace("\r\n.", "\r\n..");
+            out += "\r\n.\r\n";
+            out += &group(wire.from.as_ref(), &wire.params, &wire.rcpts);
+            self.ahead = Some(Ahead::of(envelope, next));
+            return timed(generous, Stage::Message, self.conn.command(Group(out))).await.map(drop);
+        }
         timed(generous, Stage::Message, self.conn.message(raw)).await.map(drop)
     }
 
@@ -536,23 +620,24 @@ impl Session {
     /// refused for good fails the whole message (nothing is sent to anyone), a `452 4.5.3` leaves
     /// the rest for a further transaction, every recipient refused on policy grounds is a relay
     /// refusal. When the server said `354` to a message that must not go, the connection is cut
-    /// before the final dot, so the server discards it. Returns the recipients left over.
-    async fn pipelined(
+    /// before the final dot, so the server discards it. `sent_ahead`: the group went behind the
+    /// last message's dot, only its replies are read. Returns the recipients left over.
+    async fn pipelined<'m>(
         &mut self,
         from: Option<&Address>,
         params: &[MailParameter],
         left: &[(Address, Address)],
         raw: &[u8],
-        delivered: &mut dyn FnMut(&[Address]),
+        carry: &mut dyn Carry<'m>,
+        sent_ahead: bool,
     ) -> Result<Vec<(Address, Address)>, SmtpError> {
         let t = self.timeout;
-        let mut group = Mail::new(from.cloned(), params.to_vec()).to_string();
-        for (_, rcpt) in left {
-            group += &Rcpt::new(rcpt.clone(), vec![]).to_string();
-        }
-        group += &Data.to_string();
-        // lettre writes what `command` is given in one go and reads the first reply (MAIL's).
-        let mail = timed(t, Stage::MailFrom, self.conn.command(Group(group))).await;
+        let mail = if sent_ahead {
+            timed(t, Stage::MailFrom, self.conn.read_response()).await
+        } else {
+            // lettre writes what `command` is given in one go and reads the first reply (MAIL's).
+            timed(t, Stage::MailFrom, self.conn.command(Group(group(from, params, left)))).await
+        };
         let mut replies = Vec::with_capacity(left.len());
         for (_, rcpt) in left {
             replies.push(timed(t, Stage::RcptTo(rcpt.to_string()), self.conn.read_response()).await);
@@ -602,8 +687,10 @@ impl Session {
         };
         match (verdict, data) {
             (None, Ok(_)) => {
-                self.body(raw).await?;
-                delivered(&accepted);
+                // The next message may follow behind the dot once this one is whole.
+                let last = rest.is_empty();
+                self.body(raw, if last { Some(&mut *carry) } else { None }).await?;
+                carry.delivered(&accepted);
                 Ok(rest)
             }
             (None, Err(e)) => Err(e),
@@ -650,6 +737,12 @@ impl Session {
     }
 
     pub async fn quit(mut self) {
+        // A group sent ahead may have opened a DATA phase: QUIT would be taken as the message's
+        // text. Leaving before a dot discards it.
+        if self.ahead.is_some() {
+            self.cut_now().await;
+            return;
+        }
         let _ = tokio::time::timeout(self.timeout, self.conn.quit()).await;
     }
 
@@ -657,6 +750,22 @@ impl Session {
     pub fn quit_soon(self) {
         tokio::spawn(self.quit());
     }
+}
+
+/// MAIL FROM, RCPT TO for each recipient and DATA, as one PIPELINING group.
+fn group(from: Option<&Address>, params: &[MailParameter], rcpts: &[(Address, Address)]) -> String {
+    let mut group = Mail::new(from.cloned(), params.to_vec()).to_string();
+    for (_, rcpt) in rcpts {
+        group += &Rcpt::new(rcpt.clone(), vec![]).to_string();
+    }
+    group + &Data.to_string()
+}
+
+/// A message's envelope as it goes on the wire (`Session::wire`).
+struct Wire {
+    from: Option<Address>,
+    rcpts: Vec<(Address, Address)>,
+    params: Vec<MailParameter>,
 }
 
 /// Commands sent in one write (a PIPELINING group), each already ending in CRLF.

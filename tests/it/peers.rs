@@ -254,11 +254,27 @@ async fn pop_response_codes_stop_the_run_before_any_mail_from() {
 }
 
 /// An SMTP server that tells whether each command came before its reply to the one before (a
-/// PIPELINING group): it waits a moment after reading a command and notes `early` when more was
-/// already on the way. `pipelining`: whether EHLO offers it. `rcpt(n)`: the reply to the n-th
-/// RCPT of a transaction. `close_after_group`: it drops the connection once it has read DATA.
-/// A message whose connection ends before the final dot is noted `smtp cut`, and not taken.
-async fn grouping_peer(pipelining: bool, rcpt: fn(usize) -> &'static str, close_after_group: bool, log: Log) -> u16 {
+/// PIPELINING group): it waits a moment after reading a command, or a message's final dot, and
+/// notes `early` when more was already on the way. A message whose connection ends before the
+/// final dot is noted `smtp cut`, and not taken.
+#[derive(Clone, Copy)]
+struct Script {
+    /// Whether EHLO offers PIPELINING.
+    pipelining: bool,
+    /// The reply to the n-th RCPT TO of a transaction (given the command line too).
+    rcpt: fn(usize, &str) -> &'static str,
+    /// The reply to the n-th final dot of the connection.
+    end: fn(usize) -> &'static str,
+    /// It drops the connection once it has read DATA.
+    close_after_group: bool,
+}
+
+fn script(pipelining: bool) -> Script {
+    Script { pipelining, rcpt: |_, _| OK, end: |_| "250 2.0.0 Ok: queued", close_after_group: false }
+}
+
+async fn grouping_peer(script: Script, log: Log) -> u16 {
+    let Script { pipelining, rcpt, end, close_after_group } = script;
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -270,7 +286,7 @@ async fn grouping_peer(pipelining: bool, rcpt: fn(usize) -> &'static str, close_
                 let (r, mut w) = s.into_split();
                 let mut r = BufReader::new(r);
                 w.write_all(b"220 scripted ESMTP\r\n").await.unwrap();
-                let (mut n, mut taken) = (0, 0);
+                let (mut n, mut taken, mut ends) = (0, 0, 0);
                 let mut line = String::new();
                 while r.read_line(&mut line).await.unwrap_or(0) > 0 {
                     let cmd = line.get(..4).unwrap_or("").to_ascii_uppercase();
@@ -286,7 +302,7 @@ async fn grouping_peer(pipelining: bool, rcpt: fn(usize) -> &'static str, close_
                         }
                         "RCPT" => {
                             n += 1;
-                            let reply = rcpt(n - 1);
+                            let reply = rcpt(n - 1, line.trim_end());
                             taken += usize::from(reply.starts_with('2'));
                             reply.to_owned()
                         }
@@ -305,8 +321,10 @@ async fn grouping_peer(pipelining: bool, rcpt: fn(usize) -> &'static str, close_
                                     break;
                                 }
                             }
-                            note(&log, "smtp message".into());
-                            "250 2.0.0 Ok: queued".to_owned()
+                            let early = tokio::time::timeout(Duration::from_millis(30), r.fill_buf()).await.is_ok_and(|b| b.is_ok_and(|b| !b.is_empty()));
+                            note(&log, format!("smtp message{}", if early { " early" } else { "" }));
+                            ends += 1;
+                            end(ends - 1).to_owned()
                         }
                         "QUIT" => {
                             let _ = w.write_all(b"221 bye\r\n").await;
@@ -325,9 +343,9 @@ async fn grouping_peer(pipelining: bool, rcpt: fn(usize) -> &'static str, close_
     port
 }
 
-async fn grouping_rig(pipelining: bool, rcpt: fn(usize) -> &'static str, close_after_group: bool, log: &Log) -> Rig {
+async fn grouping_rig(script: Script, log: &Log) -> Rig {
     let pop = pop_peer(Duration::ZERO, "+OK", log.clone()).await;
-    let smtp = grouping_peer(pipelining, rcpt, close_after_group, log.clone()).await;
+    let smtp = grouping_peer(script, log.clone()).await;
     Rig { config: config(pop, smtp), dir: tempfile::tempdir().unwrap() }
 }
 
@@ -346,12 +364,17 @@ fn logged(log: &Log) -> Vec<String> {
     log.lock().unwrap().iter().map(|(_, w)| w.clone()).collect()
 }
 
+/// How many times the peer noted `what`, with or without ` early`.
+fn count(seen: &[String], what: &str) -> usize {
+    seen.iter().filter(|w| w.strip_suffix(" early").unwrap_or(w) == what).count()
+}
+
 /// Issue 14: a server that does not offer PIPELINING gets one command at a time, and the second
 /// EHLO (for SIZE and PIPELINING) is asked once, then remembered.
 #[tokio::test]
 async fn a_server_without_pipelining_gets_one_command_at_a_time() {
     let log = Log::default();
-    let rig = grouping_rig(false, |_| OK, false, &log).await;
+    let rig = grouping_rig(script(false), &log).await;
     let report = rig.deliver(&[to_three()]).await;
     assert!(matches!(report.outcomes[..], [Outcome::Sent]), "{report:?}");
     let seen = logged(&log);
@@ -373,7 +396,8 @@ async fn a_server_without_pipelining_gets_one_command_at_a_time() {
 #[tokio::test]
 async fn a_pipelined_group_with_one_refused_recipient_of_three_sends_nothing_for_that_message() {
     let log = Log::default();
-    let rig = grouping_rig(true, |n| if n == 1 { "550 5.1.1 <b@example.net>: Recipient address rejected: User unknown" } else { OK }, false, &log).await;
+    let rcpt = |n, _: &str| if n == 1 { "550 5.1.1 <b@example.net>: Recipient address rejected: User unknown" } else { OK };
+    let rig = grouping_rig(Script { rcpt, ..script(true) }, &log).await;
     let report = rig.deliver(&[to_three(), message("someone@example.net")]).await;
     let seen = logged(&log);
     match &report.outcomes[..] {
@@ -387,7 +411,7 @@ async fn a_pipelined_group_with_one_refused_recipient_of_three_sends_nothing_for
     let at = seen.iter().position(|w| w == "smtp MAIL early").unwrap_or_else(|| panic!("MAIL FROM was not sent as a group: {seen:?}"));
     assert_eq!(seen[at..at + 5], group, "{seen:?}");
     assert_eq!(seen.iter().filter(|w| *w == "smtp cut").count(), 1, "the refused message was not cut before its dot: {seen:?}");
-    assert_eq!(seen.iter().filter(|w| *w == "smtp message").count(), 1, "only the second message is taken: {seen:?}");
+    assert_eq!(count(&seen, "smtp message"), 1, "only the second message is taken: {seen:?}");
     assert_eq!(seen.iter().filter(|w| *w == "smtp connect").count(), 2, "{seen:?}");
     assert!(report.stopped.is_none(), "{report:?}");
 }
@@ -397,12 +421,12 @@ async fn a_pipelined_group_with_one_refused_recipient_of_three_sends_nothing_for
 #[tokio::test]
 async fn a_server_that_closes_after_a_pipelined_group_keeps_the_message() {
     let log = Log::default();
-    let rig = grouping_rig(true, |_| OK, true, &log).await;
+    let rig = grouping_rig(Script { close_after_group: true, ..script(true) }, &log).await;
     let report = rig.deliver(&[message("someone@example.net")]).await;
     assert!(matches!(report.outcomes[..], [Outcome::Deferred(_)]), "{report:?}");
     let stopped = report.stopped.as_ref().expect("the run must stop");
     assert_eq!(popsend::core::failure::classify(stopped).severity(), Severity::Temporary, "{stopped:?}");
-    assert!(!logged(&log).iter().any(|w| w == "smtp message"));
+    assert_eq!(count(&logged(&log), "smtp message"), 0);
     let server = format!("127.0.0.1:{}", rig.config.smtp_port());
     assert_eq!(rig.state().smtp_extras(&server), None, "the EHLO of a server that broke off is asked again");
 }
@@ -412,11 +436,54 @@ async fn a_server_that_closes_after_a_pipelined_group_keeps_the_message() {
 #[tokio::test]
 async fn a_group_with_no_recipient_taken_waits_with_the_servers_words() {
     let log = Log::default();
-    let rig = grouping_rig(true, |_| "452 4.5.3 Error: too many recipients", false, &log).await;
+    let rig = grouping_rig(Script { rcpt: |_, _| "452 4.5.3 Error: too many recipients", ..script(true) }, &log).await;
     let report = rig.deliver(&[to_three()]).await;
     match &report.outcomes[..] {
         [Outcome::Deferred(Some(e))] => assert_eq!(e.server_reply(), Some("452 4.5.3 Error: too many recipients"), "{e}"),
         other => panic!("{other:?}"),
     }
-    assert!(!logged(&log).iter().any(|w| w == "smtp message"));
+    assert_eq!(count(&logged(&log), "smtp message"), 0);
+}
+
+/// Issue 14: on a server that offers PIPELINING, each next message's MAIL FROM, RCPT TO and DATA
+/// go behind the previous message's final dot, in the same write (RFC 2920): one round trip a
+/// message. One connection, nothing sent twice, the last dot alone.
+#[tokio::test]
+async fn the_next_message_goes_behind_the_final_dot() {
+    let log = Log::default();
+    let rig = grouping_rig(script(true), &log).await;
+    let report = rig.deliver(&[message("one@example.net"), message("two@example.net"), message("three@example.net")]).await;
+    let seen = logged(&log);
+    assert!(matches!(report.outcomes[..], [Outcome::Sent, Outcome::Sent, Outcome::Sent]), "{report:?} {seen:?}");
+    let dots: Vec<&String> = seen.iter().filter(|w| w.starts_with("smtp message")).collect();
+    assert_eq!(dots, ["smtp message early", "smtp message early", "smtp message"], "{seen:?}");
+    assert_eq!(count(&seen, "smtp MAIL"), 3, "{seen:?}");
+    assert_eq!(count(&seen, "smtp connect"), 1, "{seen:?}");
+    assert_eq!(count(&seen, "smtp RSET"), 0, "{seen:?}");
+}
+
+/// Issue 14: a refusal of a message whose final dot carried the next message's group, and of a
+/// group sent that way, is that message's alone: the first is refused at its dot, the second's
+/// recipient is unknown (its group went behind the first's dot), the third is sent, all on one
+/// connection; the server takes only the first's and the third's bytes, and keeps the third.
+#[tokio::test]
+async fn a_refusal_at_the_dot_or_in_the_group_sent_ahead_is_that_messages_alone() {
+    let log = Log::default();
+    let rcpt = |_, line: &str| if line.contains("nobody@") { "550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown" } else { OK };
+    let end = |n| if n == 0 { "554 5.7.1 Message rejected: content" } else { "250 2.0.0 Ok: queued" };
+    let rig = grouping_rig(Script { rcpt, end, ..script(true) }, &log).await;
+    let report = rig.deliver(&[message("one@example.net"), message("nobody@example.net"), message("three@example.net")]).await;
+    let seen = logged(&log);
+    match &report.outcomes[..] {
+        [Outcome::Failed(first), Outcome::Failed(second), Outcome::Sent] => {
+            assert!(first.to_string().contains("end of data") && first.server_reply().unwrap().contains("content"), "{first}");
+            assert!(second.to_string().contains("RCPT TO:<nobody@example.net>"), "{second}");
+        }
+        other => panic!("{other:?} {seen:?}"),
+    }
+    assert!(report.stopped.is_none(), "{report:?}");
+    let dots: Vec<&String> = seen.iter().filter(|w| w.starts_with("smtp message")).collect();
+    assert_eq!(dots, ["smtp message early", "smtp message"], "the second's group went behind the first's dot: {seen:?}");
+    assert_eq!(count(&seen, "smtp connect"), 1, "{seen:?}");
+    assert_eq!(count(&seen, "smtp cut"), 0, "{seen:?}");
 }
