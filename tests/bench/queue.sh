@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 14, goal 2: COUNT queued messages sent by one `popsend flush` (one POP login, one SMTP
 # session) through a proxy that adds latency, to the real Postfix
-#   with PIPELINING announced (MAIL FROM, RCPT TO and DATA go as one group), and
+#   with PIPELINING announced (MAIL FROM, RCPT TO and DATA go as one group, behind the previous
+#   message's final dot), and
 #   with PIPELINING taken out of Postfix's EHLO (smtpd_discard_ehlo_keywords): one command at a
 #   time, which is what every message cost before popsend grouped them.
 # Prints wall time and the SMTP round trips the client waited for, in all and per message. Not a
