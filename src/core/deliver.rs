@@ -187,8 +187,8 @@ struct Turn<'a, 'm> {
     total: usize,
     taken: Vec<lettre::Address>,
     next: Option<&'m Outgoing>,
-    /// False once a stop was asked for: no other message starts.
-    may_follow: bool,
+    /// Set from outside (Ctrl-C): no other message starts.
+    stop: Option<&'a AtomicBool>,
     marked: &'a mut Option<(usize, Mark)>,
 }
 
@@ -201,7 +201,7 @@ impl<'m> smtp::Carry<'m> for Turn<'_, 'm> {
     }
 
     fn next(&mut self) -> Option<(&'m Envelope, &'m [u8])> {
-        let next = self.next.filter(|_| self.may_follow)?;
+        let next = self.next.filter(|_| !self.stop.is_some_and(|s| s.load(Ordering::SeqCst)))?;
         let i = self.index + 1;
         // Marked once: this message may be sent again in this run (relay refused, reconnect).
         let mark = *self.marked.get_or_insert_with(|| (i, self.progress.sending(i)));
@@ -413,7 +413,7 @@ impl<'a> Deliverer<'a> {
                     total: envelope.to().len(),
                     taken: Vec::new(),
                     next: messages.get(index + 1),
-                    may_follow: !self.stopping(),
+                    stop: self.stop,
                     marked: &mut marked,
                 };
                 let sent = session.send(&envelope, &msg.raw, &mut turn).await;
