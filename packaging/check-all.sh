@@ -167,6 +167,31 @@ C
     wineserver -k || true
     sleep 1
 
+    # `popsend serve --at-login` (what 「ログイン時に起動する」 runs) holds the folder; a window that
+    # opens asks it to step aside over the named pipe (YIELD), and it ends; a second serve beside
+    # the window does not start.
+    port=2597
+    printf '\n[submission]\nenabled = true\nport = %s\n' "$port" >> "$run/config.toml"
+    rm -f "$run/serve.rc"
+    (cd "$run" && POPSEND_LANG=ja POPSEND_PASSWORD=x timeout 150 wine ./popsend.exe --config "$cfg" --data-dir "$data" serve --at-login \
+        > "$run/serve.out" 2>&1; echo $? > "$run/serve.rc") & pids+=($!)
+    for _ in $(seq 1 100); do grep -q "$port" "$run/serve.out" 2>/dev/null && break; sleep 0.3; done
+    grep -q "$port" "$run/serve.out" || { echo "popsend serve did not start under Wine: $(cat "$run/serve.out")" >&2; return 1; }
+    started=$(date +%s%N)
+    (cd "$run" && POPSEND_LANG=ja POPSEND_PASSWORD=x wine ./popsend.exe --config "$cfg" --data-dir "$data" >/dev/null 2>&1) & pids+=($!)
+    wait_window "popsend" 90 >/dev/null || { echo "no window once popsend serve held the folder, under Wine" >&2; return 1; }
+    echo "window shown $(( ($(date +%s%N) - started) / 1000000 )) ms after its start, popsend serve holding the folder"
+    for _ in $(seq 1 100); do [ -s "$run/serve.rc" ] && break; sleep 0.3; done
+    [ "$(cat "$run/serve.rc" 2>/dev/null)" = 0 ] && grep -q 'ウィンドウに引き継いで終了します' "$run/serve.out" \
+        || { echo "popsend serve did not step aside under Wine (exit $(cat "$run/serve.rc" 2>/dev/null)): $(cat "$run/serve.out")" >&2; return 1; }
+    echo "popsend serve stepped aside: $(tr -d '\r' < "$run/serve.out" | tail -n1)"
+    second=$(cd "$run" && POPSEND_LANG=ja POPSEND_PASSWORD=x timeout 60 wine ./popsend.exe --config "$cfg" --data-dir "$data" serve 2>&1 | tr -d '\r'; echo "exit ${PIPESTATUS[0]}")
+    grep -q 'exit 1' <<<"$second" && grep -q 'すでに popsend のウィンドウか別の popsend serve が使っています' <<<"$second" \
+        || { echo "a second popsend serve beside the window, under Wine: $second" >&2; return 1; }
+    echo "a second popsend serve beside the window: not started (exit 1)"
+    wineserver -k || true
+    sleep 1
+
     say "windows: installer"
     setup=$(bash packaging/windows/make-installer.sh "$exe" "$out/popsend-$version-setup.exe" | tail -n1)
     echo "$setup: $(size "$setup")"

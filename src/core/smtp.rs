@@ -1,8 +1,8 @@
 //! The SMTP side, on lettre's connection: open (greeting, EHLO, STARTTLS or implicit TLS,
 //! optional AUTH), send raw messages with an explicit envelope over one connection (RSET after a
 //! refusal, so the next message can reuse it; MAIL FROM, every RCPT TO and DATA in one write
-//! where the server offers PIPELINING, the next message's behind this one's final dot), and classify replies — above all, relay refusal in
-//! the words of every common server. It never sends MAIL FROM by itself: the caller decides when
+//! where the server offers PIPELINING, the next message's behind this one's final dot), and
+//! classify replies — above all, relay refusal in the words of every common server. It never sends MAIL FROM by itself: the caller decides when
 //! (after the POP login). Every read from the server is bounded (`Bounded` under lettre's own
 //! unbounded line reader); AUTH never goes over a cleartext connection unless the account allows
 //! it; what the server says is redacted of the password and of control characters before it
