@@ -144,13 +144,17 @@ struct Rig {
 
 impl Rig {
     async fn deliver(&self, msgs: &[Outgoing]) -> popsend::core::deliver::Report {
+        self.deliver_with(msgs, &mut popsend::core::deliver::NoProgress).await
+    }
+
+    async fn deliver_with(&self, msgs: &[Outgoing], progress: &mut dyn popsend::core::deliver::Progress) -> popsend::core::deliver::Report {
         let password = Password::new("pw".into());
         let trust = TrustAnchors::default();
         let store = window::Store::new(self.dir.path());
         let mut d = Deliverer::new(&self.config, &password, &trust, &store, &SystemClock);
         d.step_timeout = Duration::from_secs(5);
         d.relay_retry_delay = Duration::from_millis(50);
-        d.deliver(msgs, &mut popsend::core::deliver::NoProgress).await
+        d.deliver(msgs, progress).await
     }
 
     fn state(&self) -> window::State {
@@ -486,4 +490,40 @@ async fn a_refusal_at_the_dot_or_in_the_group_sent_ahead_is_that_messages_alone(
     assert_eq!(dots, ["smtp message early", "smtp message"], "the second's group went behind the first's dot: {seen:?}");
     assert_eq!(count(&seen, "smtp connect"), 1, "{seen:?}");
     assert_eq!(count(&seen, "smtp cut"), 0, "{seen:?}");
+}
+
+/// Marks messages `sending` as the outbox does: once, and only while queued (a second mark of
+/// the same message, or a mark of one deleted meanwhile, is `Skip`).
+struct Queued {
+    waiting: Vec<bool>,
+    marks: Vec<usize>,
+}
+
+impl popsend::core::deliver::Progress for Queued {
+    fn sending(&mut self, index: usize) -> popsend::core::deliver::Mark {
+        self.marks.push(index);
+        match std::mem::replace(&mut self.waiting[index], false) {
+            true => popsend::core::deliver::Mark::Go,
+            false => popsend::core::deliver::Mark::Skip,
+        }
+    }
+}
+
+/// Issue 14: a message whose commands go behind the previous dot is marked `sending` once,
+/// before they go, and then sent, not skipped as already marked; a message deleted meanwhile is
+/// not sent, and the message before it ends with its dot alone.
+#[tokio::test]
+async fn a_message_sent_behind_the_dot_is_marked_once_and_a_deleted_one_not_at_all() {
+    let log = Log::default();
+    let rig = grouping_rig(script(true), &log).await;
+    let msgs = [message("one@example.net"), message("two@example.net"), message("three@example.net"), message("four@example.net")];
+    let mut progress = Queued { waiting: vec![true, true, false, true], marks: Vec::new() };
+    let report = rig.deliver_with(&msgs, &mut progress).await;
+    let seen = logged(&log);
+    assert!(matches!(report.outcomes[..], [Outcome::Sent, Outcome::Sent, Outcome::Deferred(None), Outcome::Sent]), "{report:?} {seen:?}");
+    assert_eq!(progress.marks, [0, 1, 2, 3], "each message marked once, in order: {seen:?}");
+    let dots: Vec<&String> = seen.iter().filter(|w| w.starts_with("smtp message")).collect();
+    assert_eq!(dots, ["smtp message early", "smtp message", "smtp message"], "{seen:?}");
+    assert_eq!(count(&seen, "smtp MAIL"), 3, "{seen:?}");
+    assert_eq!(count(&seen, "smtp connect"), 1, "{seen:?}");
 }
