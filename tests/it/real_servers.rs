@@ -117,6 +117,25 @@ fn stls_and_starttls_work_with_the_private_ca() {
     // Over TLS the password may travel, and SASL PLAIN is preferred.
     assert!(run.stdout.contains("(SASL PLAIN"), "{}", run.stdout);
     s.delivered(&tok);
+    // A queue over STARTTLS: each next message's commands go behind the previous dot, inside
+    // TLS; each arrives once, whole, in one session.
+    let toks: Vec<String> = (0..3).map(|i| token(&format!("stls-queue{i}"))).collect();
+    for t in &toks {
+        let queued = popsend(&config, Some(&s.pass), "en", &["send", "--later", "--to", "a@example.net", "--subject", t, "--body-file", "/etc/os-release"]);
+        assert_eq!(queued.code, 0, "{}", queued.all());
+    }
+    let sessions = s.smtp_sessions();
+    let run = popsend(&config, Some(&s.pass), "en", &["flush"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(run.stdout.matches("Sent: #").count(), 3, "{}", run.all());
+    let body = std::fs::read_to_string("/etc/os-release").unwrap();
+    for t in &toks {
+        let m = String::from_utf8_lossy(&s.delivered(t)).into_owned();
+        assert!(m.contains(body.lines().next().unwrap()), "{t} arrived without its body: {m}");
+        assert_eq!(s.all_delivered().iter().filter(|m| String::from_utf8_lossy(m).contains(t.as_str())).count(), 1, "{t} arrived more than once");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500)); // the server's log is written asynchronously
+    assert_eq!(s.smtp_sessions() - sessions, 1, "SMTP sessions for the queue");
 }
 
 #[test]
