@@ -315,6 +315,7 @@ async fn grouping_peer(script: Script, log: Log) -> u16 {
                         "DATA" => {
                             w.write_all(b"354 go ahead\r\n").await.unwrap();
                             let mut body = String::new();
+                            let mut data = String::new();
                             loop {
                                 body.clear();
                                 if r.read_line(&mut body).await.unwrap_or(0) == 0 {
@@ -324,7 +325,10 @@ async fn grouping_peer(script: Script, log: Log) -> u16 {
                                 if body == ".\r\n" {
                                     break;
                                 }
+                                // Transparency undone (RFC 5321 4.5.2): what the server keeps.
+                                data += body.strip_prefix('.').unwrap_or(&body);
                             }
+                            note(&log, format!("smtp data {data:?}"));
                             let early = tokio::time::timeout(Duration::from_millis(30), r.fill_buf()).await.is_ok_and(|b| b.is_ok_and(|b| !b.is_empty()));
                             note(&log, format!("smtp message{}", if early { " early" } else { "" }));
                             ends += 1;
@@ -464,6 +468,32 @@ async fn the_next_message_goes_behind_the_final_dot() {
     assert_eq!(count(&seen, "smtp MAIL"), 3, "{seen:?}");
     assert_eq!(count(&seen, "smtp connect"), 1, "{seen:?}");
     assert_eq!(count(&seen, "smtp RSET"), 0, "{seen:?}");
+}
+
+/// Issue 14: a message's bytes arrive as they are whether its final dot carries the next
+/// message's group (popsend's own dot-stuffing) or not (lettre's): lines that begin with a dot,
+/// one that is a lone dot, and a message that begins with one.
+#[tokio::test]
+async fn bytes_arrive_the_same_whether_the_next_group_follows_the_dot_or_not() {
+    let log = Log::default();
+    let rig = grouping_rig(script(true), &log).await;
+    let dotted = |to: &str, raw: &str| {
+        let mut m = message(to);
+        m.raw = raw.as_bytes().to_vec();
+        m
+    };
+    let raw = "Subject: dots\r\n\r\n.\r\n..two\r\n.three\r\nend.\r\n.";
+    let leading = ".starts with a dot\r\n";
+    let msgs = [dotted("one@example.net", raw), dotted("two@example.net", leading), dotted("three@example.net", raw)];
+    let report = rig.deliver(&msgs).await;
+    let seen = logged(&log);
+    assert!(matches!(report.outcomes[..], [Outcome::Sent, Outcome::Sent, Outcome::Sent]), "{report:?} {seen:?}");
+    let dots: Vec<&String> = seen.iter().filter(|w| w.starts_with("smtp message")).collect();
+    assert_eq!(dots, ["smtp message early", "smtp message early", "smtp message"], "{seen:?}");
+    let data: Vec<&String> = seen.iter().filter(|w| w.starts_with("smtp data ")).collect();
+    // What lettre sends after the bytes: CRLF, dot, CRLF (a last line without its CRLF gets one).
+    let kept = |raw: &str| format!("smtp data {:?}", format!("{raw}\r\n"));
+    assert_eq!(data, [&kept(raw), &kept(leading), &kept(raw)], "{seen:?}");
 }
 
 /// Issue 14: a refusal of a message whose final dot carried the next message's group, and of a
