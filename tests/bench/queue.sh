@@ -14,22 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DELAY=${1:-50}
 COUNT=${2:-100}
-BIN=${BIN:-target/release/popsend}
-[ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
-DIR=$(mktemp -d /tmp/popsend-bench.XXXXXX)
-chmod 755 "$DIR"
-PROXY_PID=
-cleanup() { [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null; KEEP_MATRIX=1 bash tests/servers/stop.sh "$DIR/servers" >/dev/null 2>&1; rm -rf "$DIR"; }
-trap cleanup EXIT
-# KEEP_MATRIX=1: no other POP servers needed, and their authdaemond (shared) stays as it is.
-KEEP_MATRIX=1 BASE_PORT=42000 WINDOW=600 bash tests/servers/start.sh "$DIR/servers" >/dev/null
-# shellcheck disable=SC1091
-. "$DIR/servers/env"
+. tests/bench/servers.sh
+bench_servers 42000
 POP=$((POPSEND_TEST_POP3_PORT + 3000)); SMTP=$((POPSEND_TEST_SMTP_PORT + 3000))
-python3 tests/bench/latency_proxy.py --delay-ms "$DELAY" --stats "$DIR/stats" \
-  "$POP:$POPSEND_TEST_POP3_PORT" "$SMTP:$POPSEND_TEST_SMTP_PORT" > "$DIR/proxy.out" &
-PROXY_PID=$!
-for _ in $(seq 50); do grep -q ready "$DIR/proxy.out" 2>/dev/null && break; sleep 0.1; done
+start_proxy "$DELAY" "$POP:$POPSEND_TEST_POP3_PORT" "$SMTP:$POPSEND_TEST_SMTP_PORT"
 cat > "$DIR/config.toml" <<EOF
 [account]
 address = "student@popsend.test"

@@ -12,17 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 COUNT=${1:-100}
 SIZE=${2:-10240}
-BIN=${BIN:-target/release/popsend}
-[ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
-DIR=$(mktemp -d /tmp/popsend-bench.XXXXXX)
-chmod 755 "$DIR"
-SERVE_PID=
-cleanup() { [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null; KEEP_MATRIX=1 bash tests/servers/stop.sh "$DIR/servers" >/dev/null 2>&1; rm -rf "$DIR"; }
-trap cleanup EXIT
-# KEEP_MATRIX=1: no other POP servers needed, and their authdaemond (shared) stays as it is.
-KEEP_MATRIX=1 BASE_PORT=41000 WINDOW=600 bash tests/servers/start.sh "$DIR/servers" >/dev/null
-# shellcheck disable=SC1091
-. "$DIR/servers/env"
+. tests/bench/servers.sh
+bench_servers 41000
 
 config() { # NAME POP_PORT SMTP_PORT SUBMISSION_PORT
   mkdir -p "$DIR/$1"
@@ -44,7 +35,7 @@ CONF
 }
 serve() { # NAME
   POPSEND_PASSWORD=$POPSEND_TEST_PASS "$BIN" --config "$DIR/$1/config.toml" --data-dir "$DIR/$1/data" serve > "$DIR/$1/serve.log" 2>&1 &
-  SERVE_PID=$!
+  BENCH_CHILD=$!
   for _ in $(seq 100); do [ -s "$DIR/$1/data/submission-login" ] && nc -z 127.0.0.1 "$2" 2>/dev/null && break; sleep 0.05; done
 }
 load() { # PORT [AUTH_FILE]
@@ -56,12 +47,12 @@ echo "$COUNT messages of $SIZE bytes, pipelined in one session; $(nproc) cores"
 config offline 1 2 42525
 serve offline 42525
 printf '%-34s ' "popsend serve, offline (queued):"; load 42525 "$DIR/offline/data/submission-login"
-kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true; SERVE_PID=
+kill "$BENCH_CHILD"; wait "$BENCH_CHILD" 2>/dev/null || true; BENCH_CHILD=
 
 config online "$POPSEND_TEST_POP3_PORT" "$POPSEND_TEST_SMTP_PORT" 42526
 serve online 42526
 printf '%-34s ' "popsend serve, online (try now):"; load 42526 "$DIR/online/data/submission-login"
-kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true; SERVE_PID=
+kill "$BENCH_CHILD"; wait "$BENCH_CHILD" 2>/dev/null || true; BENCH_CHILD=
 
 # Postfix relays for 600 s after a POP login from this address.
 POPSEND_PASSWORD=$POPSEND_TEST_PASS "$BIN" --config "$DIR/online/config.toml" --data-dir "$DIR/online/data" auth >/dev/null
