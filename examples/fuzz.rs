@@ -1,6 +1,7 @@
 //! A seeded mutation fuzzer for what popsend reads from servers, files and users: the POP3 reply
 //! parser and line reader, SMTP replies and their classification, the config file, the relay-
-//! window state file, `mailto:` URLs, and message building. Stable toolchain, no network, no extra crates:
+//! window state file, `mailto:` URLs, message building, and the local submission server's session
+//! (one DATA in, at most one message out, its bytes unchanged, however the bytes arrive). Stable toolchain, no network, no extra crates:
 //! seeds per target, mutated (bit flips, byte edits, dictionary splices, duplication, truncation),
 //! each input run under `catch_unwind` with the properties popsend promises checked (no panic,
 //! no control character shown, no password left after redaction, no header injection).
@@ -98,6 +99,7 @@ fn targets() -> Vec<Target> {
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let redactor = Redactor::new("taro", "Hunter2");
     let redactor2 = redactor.clone();
+    let timed = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     vec![
         Target {
             name: "pop3",
@@ -209,6 +211,60 @@ fn targets() -> Vec<Target> {
                 if let Ok(m) = popsend::core::mailto::parse(&String::from_utf8_lossy(input)) {
                     assert!(!m.subject.contains(['\r', '\n']), "a line break in the subject: {:?}", m.subject);
                     assert!(m.to.iter().chain(&m.cc).chain(&m.bcc).all(|a| !a.is_empty() && !a.contains(',')));
+                }
+            }),
+        },
+        Target {
+            name: "smtpd",
+            // What a program writes after DATA's 354.
+            seeds: {
+                let long = |n: usize, tail: &str| format!("Subject: l\r\n\r\n{}{tail}", "x".repeat(n)).into_bytes();
+                vec![
+                    b"Subject: hi\r\n\r\nbody\r\n..stuffed\r\n.\r\nQUIT\r\n".to_vec(),
+                    b"Subject: a\n\nbare LF\n.\nMAIL FROM:<x@evil.example>\r\nRCPT TO:<v@example.net>\r\nDATA\r\nx\r\n.\r\n".to_vec(),
+                    long(8100, ".\r\nMAIL FROM:<x@evil.example>\r\nRCPT TO:<v@example.net>\r\nDATA\r\nsmuggled\r\n.\r\n.\r\n"),
+                    long(996, "\r\n.\r\nNOOP\r\n"),
+                    long(2000, "\r\n.\r\n"),
+                    b"Subject: cr\r\n\r\nx\r.\ry\r\n.\r\n".to_vec(),
+                ]
+            },
+            run: Box::new(move |input| {
+                use popsend::core::smtpd::{Limits, harness};
+                let limits = Limits { max_message: 16 * 1024, ..Limits::default() };
+                let preamble = b"EHLO fuzz\r\nMAIL FROM:<a@example.jp>\r\nRCPT TO:<b@example.jp>\r\nDATA\r\n";
+                let script = [&preamble[..], input].concat();
+                let whole = timed.block_on(harness::session(&script, &[], &limits, None));
+                // The same bytes in other pieces: cut where the input's own bytes say.
+                let mut h = input.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)) | 1;
+                let mut cuts: Vec<usize> = (0..1 + h % 16)
+                    .map(|_| {
+                        h ^= h << 13;
+                        h ^= h >> 7;
+                        h ^= h << 17;
+                        (h % script.len() as u64) as usize
+                    })
+                    .collect();
+                cuts.sort_unstable();
+                let pieces = timed.block_on(harness::session(&script, &cuts, &limits, None));
+                assert_eq!(pieces, whole, "other pieces, another outcome (cuts {cuts:?})");
+                match harness::expected(input, limits.max_message) {
+                    harness::Expected::Unended => assert!(whole.stored.is_empty(), "stored from a DATA that never ended: {:?}", whole.stored),
+                    harness::Expected::Ends { len, message } => {
+                        // The DATA alone, then QUIT: exactly the message expected, or none.
+                        let alone = [&preamble[..], &input[..len], b"QUIT\r\n"].concat();
+                        let only = timed.block_on(harness::session(&alone, &[], &limits, None));
+                        let stored: Vec<&Vec<u8>> = only.stored.iter().map(|s| &s.2).collect();
+                        assert_eq!(stored, message.iter().collect::<Vec<_>>(), "the message stored is not the one written");
+                        // With what follows it, the session went the same way up to there.
+                        let before_quit = only.replies.strip_suffix("221 2.0.0 bye\r\n").unwrap_or(&only.replies);
+                        assert!(whole.replies.starts_with(before_quit), "DATA ended elsewhere: {:?} vs {:?}", whole.replies, only.replies);
+                        // And what follows is a session of its own (DATA resets the envelope):
+                        // the message, then exactly what those commands store, nothing more.
+                        let rest = [&b"EHLO fuzz\r\n"[..], &input[len..]].concat();
+                        let tail = timed.block_on(harness::session(&rest, &[], &limits, None));
+                        let expected: Vec<&Vec<u8>> = message.iter().chain(tail.stored.iter().map(|s| &s.2)).collect();
+                        assert_eq!(whole.stored.iter().map(|s| &s.2).collect::<Vec<_>>(), expected, "one DATA gave another message");
+                    }
                 }
             }),
         },

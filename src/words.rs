@@ -10,6 +10,9 @@ use crate::fl;
 pub fn port_taken(port: u16, taken: &crate::core::smtpd::PortTaken) -> String {
     use crate::core::smtpd::Holder;
     let detail = taken.detail.as_str();
+    if let Some(uid) = taken.other_user {
+        return fl!("err-serve-port-other-user", port = port, uid = uid);
+    }
     match &taken.holder {
         Holder::Popsend => fl!("err-serve-port-popsend", port = port),
         Holder::Other(greeting) => fl!("err-serve-port-other", port = port, greeting = greeting.as_str()),

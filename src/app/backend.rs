@@ -565,7 +565,7 @@ async fn save(paths: &Paths, form: &Form, password: Option<Password>, typed: &mu
         return Saved::WriteFailed(format!("{}: {e}", paths.config_file.display()));
     }
     // Changed only when asked: a test or a second data folder leaves the user's login alone.
-    if form.autostart != crate::core::autostart::is_set() {
+    if form.autostart != crate::core::autostart::is_set(paths) {
         let set = std::env::current_exe().and_then(|exe| crate::core::autostart::set(form.autostart, &exe, paths));
         if let Err(e) = set {
             return Saved::AutostartFailed(e.to_string());

@@ -289,6 +289,9 @@ impl App {
                 Some(info) if info.problem.is_none() => {
                     ui.label(fl!("set-submission-where", port = info.port));
                     if let Some(login) = &info.login {
+                        if login.renewed {
+                            ui.colored_label(ERROR, fl!("serve-login-renewed", file = crate::core::smtpd::LOGIN_FILE));
+                        }
                         ui.horizontal(|ui| {
                             ui.label(fl!("set-submission-user", user = login.user.as_str()));
                             if ui.small_button(fl!("set-copy-user")).clicked() {

@@ -3,24 +3,28 @@
 //! prints localized results. Exit codes: 0 done, 1 failed or needs the user, 2 usage/config,
 //! 75 temporary (left queued). All protocol and storage work is in `core`; all wording in `i18n`.
 
+// Every line the command line prints goes through `terminal_safe`: whatever came from outside
+// (a Message-ID, a server's reply, a subject, a path) cannot move the cursor, retitle the terminal
+// or turn text around, on any output path, present or future.
+
 /// `println!` that ignores a closed stdout (`popsend queue | head`): the work goes on, and the
 /// outbox stays consistent, when nobody reads the output any more.
 macro_rules! say {
     () => {{ let _ = writeln!(std::io::stdout()); }};
-    ($($arg:tt)*) => {{ let _ = writeln!(std::io::stdout(), $($arg)*); }};
+    ($($arg:tt)*) => {{ let _ = writeln!(std::io::stdout(), "{}", crate::core::terminal_safe(&format!($($arg)*))); }};
 }
 
 /// `print!` likewise.
 macro_rules! say_raw {
-    ($($arg:tt)*) => {{ let _ = write!(std::io::stdout(), $($arg)*); }};
+    ($($arg:tt)*) => {{ let _ = write!(std::io::stdout(), "{}", crate::core::terminal_safe(&format!($($arg)*))); }};
 }
 
 /// `eprintln!` / `eprint!` likewise, for standard error.
 macro_rules! tell {
-    ($($arg:tt)*) => {{ let _ = writeln!(std::io::stderr(), $($arg)*); }};
+    ($($arg:tt)*) => {{ let _ = writeln!(std::io::stderr(), "{}", crate::core::terminal_safe(&format!($($arg)*))); }};
 }
 macro_rules! tell_raw {
-    ($($arg:tt)*) => {{ let _ = write!(std::io::stderr(), $($arg)*); }};
+    ($($arg:tt)*) => {{ let _ = write!(std::io::stderr(), "{}", crate::core::terminal_safe(&format!($($arg)*))); }};
 }
 
 mod explain;
@@ -238,14 +242,19 @@ pub fn main() -> ExitCode {
     let matches = match cmd.try_get_matches_from_mut(args) {
         Ok(m) => m,
         Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+            // Its words quote the arguments as typed: through `terminal_safe` like every line.
+            if e.use_stderr() {
+                tell_raw!("{}", e.render());
+                return ExitCode::from(EXIT_USAGE);
+            }
+            say_raw!("{}", e.render());
+            return ExitCode::from(EXIT_OK);
         }
     };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => {
-            let _ = e.print();
+            tell_raw!("{}", e.render());
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -303,6 +312,13 @@ fn window(url: Option<&str>, paths: Paths) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    // Whether a window can be made is known before the folder is claimed: a claim asks a running
+    // `popsend serve` to step aside, and with no window to take over its port would just close.
+    if !has_display() {
+        say!("{}\n", fl!("cli-gui-later"));
+        let _ = command().print_help();
+        return ExitCode::from(if mailto.is_some() { EXIT_FAILED } else { EXIT_OK });
+    }
     let request = url.map_or(Handover::Show, |u| Handover::Mailto(u.to_owned()));
     let listener = match instance::claim(&paths.data_dir, &request) {
         Ok(Claim::HandedOver | Claim::Held) => return ExitCode::from(EXIT_OK),
@@ -314,15 +330,23 @@ fn window(url: Option<&str>, paths: Paths) -> ExitCode {
         // The folder cannot be claimed (unwritable, …): the window opens and says what is wrong.
         Err(ClaimError::Io(_)) => None,
     };
-    if !has_display() {
-        say!("{}\n", fl!("cli-gui-later"));
-        let _ = command().print_help();
-        return ExitCode::from(if mailto.is_some() { EXIT_FAILED } else { EXIT_OK });
-    }
-    match crate::app::run(paths, listener, mailto) {
+    match crate::app::run(paths.clone(), listener, mailto) {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(e) => {
             tell!("{}", fl!("gui-cannot-open", detail = e));
+            // The claim may have asked a background server to step aside (it is let go now):
+            // where one belongs (the login entry's kind), it is started again so the port does
+            // not stay closed.
+            if Config::load(&paths.config_file).is_ok_and(|c| c.submission.enabled && c.app.autostart)
+                && let Ok(exe) = std::env::current_exe()
+            {
+                let _ = std::process::Command::new(exe)
+                    .args(crate::core::autostart::arguments(&paths))
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn();
+            }
             ExitCode::from(EXIT_FAILED)
         }
     }
@@ -647,6 +671,9 @@ async fn serve(paths: &Paths, folder: crate::core::instance::Listener, ob: &Outb
     let listeners = smtpd::listen(s.port).await.map_err(|taken| explain::simple(crate::words::port_taken(s.port, &taken), EXIT_FAILED))?;
     let login = if s.require_auth {
         let login = smtpd::local_login(&paths.data_dir).map_err(|e| explain::simple(fl!("err-serve-login", detail = e.to_string()), EXIT_FAILED))?;
+        if login.renewed {
+            tell!("{}", fl!("serve-login-renewed", file = paths.data_dir.join(smtpd::LOGIN_FILE).display().to_string()));
+        }
         Some(login)
     } else {
         None

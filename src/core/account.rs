@@ -511,6 +511,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Where popsend keeps its files, unless `--config` / `--data-dir` say otherwise.
+#[derive(Debug, Clone)]
 pub struct Paths {
     pub config_file: PathBuf,
     pub data_dir: PathBuf,

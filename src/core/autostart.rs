@@ -3,34 +3,59 @@
 //! while popsend was closed goes out without opening the window. With `[submission] enabled` it
 //! stays, taking mail from the user's other programs until a window opens (which it steps aside
 //! for); without, it ends once the outbox is empty. An XDG autostart entry on Linux, the `Run` key under HKCU on Windows, a
-//! LaunchAgent on macOS. It writes or removes that one entry and nothing else; it never starts
-//! anything itself.
+//! LaunchAgent on macOS: one entry for each data folder (the default folder's keeps the name it
+//! always had), with absolute paths. It writes or removes that one entry and nothing else; it
+//! never starts anything itself.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::core::account::Paths;
 
-/// The arguments the entry starts popsend with (after the program itself).
+/// The arguments the entry starts popsend with (after the program itself). The entry runs in
+/// another folder than this process: paths are made absolute.
 pub fn arguments(paths: &Paths) -> Vec<String> {
     vec![
         "--config".into(),
-        paths.config_file.display().to_string(),
+        absolute(&paths.config_file).display().to_string(),
         "--data-dir".into(),
-        paths.data_dir.display().to_string(),
+        absolute(&paths.data_dir).display().to_string(),
         "serve".into(),
         "--at-login".into(),
     ]
 }
 
-/// Puts the entry in place (`enabled`) or removes it, for the program `exe`.
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
+}
+
+/// Puts the entry in place (`enabled`) or removes it, for the program `exe`. A path with a line
+/// break cannot be written into an entry faithfully: it is refused, naming it.
 pub fn set(enabled: bool, exe: &Path, paths: &Paths) -> io::Result<()> {
+    if enabled
+        && let Some(bad) = std::iter::once(exe.display().to_string()).chain(arguments(paths)).find(|a| a.contains(['\n', '\r']))
+    {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("a path with a line break cannot go in the login entry: {}", crate::core::display_safe(&bad))));
+    }
     imp::set(enabled, exe, paths)
 }
 
-/// Whether the entry is there (what 設定 shows).
-pub fn is_set() -> bool {
-    imp::is_set()
+/// Whether this data folder's entry is there (what 設定 shows).
+pub fn is_set(paths: &Paths) -> bool {
+    imp::is_set(paths)
+}
+
+/// What tells this data folder's entry from another's: nothing for the default folder (the
+/// name every earlier version used), else `-` and a hash of its absolute path.
+pub fn suffix(paths: &Paths) -> String {
+    let default = Paths::resolve(None, None).data_dir;
+    let dir = absolute(&paths.data_dir);
+    if dir == absolute(&default) {
+        return String::new();
+    }
+    // FNV-1a: the same name for the same folder in every version of popsend.
+    let hash = dir.as_os_str().as_encoded_bytes().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    format!("-{:08x}", hash as u32)
 }
 
 /// One argument of a desktop entry's `Exec` key (Desktop Entry Specification, "The Exec key"):
@@ -55,7 +80,7 @@ pub fn exec_arg(arg: &str) -> String {
     quoted.replace('\\', "\\\\")
 }
 
-/// The XDG autostart entry's text.
+/// The XDG autostart entry's text (a path with a line break: see `set`).
 pub fn desktop_entry(exe: &Path, paths: &Paths) -> String {
     let exec: Vec<String> = std::iter::once(exe.display().to_string()).chain(arguments(paths)).map(|a| exec_arg(&a)).collect();
     format!(
@@ -80,9 +105,10 @@ pub fn launch_agent(exe: &Path, paths: &Paths) -> String {
         .collect();
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n\
-         <plist version=\"1.0\">\n<dict>\n  <key>Label</key>\n  <string>{}.watch</string>\n  <key>ProgramArguments</key>\n  <array>\n{args}  </array>\n\
+         <plist version=\"1.0\">\n<dict>\n  <key>Label</key>\n  <string>{}.watch{}</string>\n  <key>ProgramArguments</key>\n  <array>\n{args}  </array>\n\
          \x20 <key>RunAtLoad</key>\n  <true/>\n  <key>ProcessType</key>\n  <string>Background</string>\n</dict>\n</plist>\n",
-        crate::APP_ID
+        crate::APP_ID,
+        suffix(paths)
     )
 }
 
@@ -98,14 +124,15 @@ fn put(file: &Path, text: Option<String>) -> io::Result<()> {
     }
 }
 
-/// Where the entry lives on this OS (`None`: no home folder).
+/// Where this data folder's entry lives on this OS (`None`: no home folder).
 #[cfg_attr(windows, allow(dead_code))]
-pub fn entry_file() -> Option<PathBuf> {
+pub fn entry_file(paths: &Paths) -> Option<PathBuf> {
     let base = directories::BaseDirs::new()?;
+    let suffix = suffix(paths);
     if cfg!(target_os = "macos") {
-        Some(base.home_dir().join("Library/LaunchAgents").join(format!("{}.watch.plist", crate::APP_ID)))
+        Some(base.home_dir().join("Library/LaunchAgents").join(format!("{}.watch{suffix}.plist", crate::APP_ID)))
     } else {
-        Some(base.config_dir().join("autostart").join(format!("{}-watch.desktop", crate::APP_ID)))
+        Some(base.config_dir().join("autostart").join(format!("{}-watch{suffix}.desktop", crate::APP_ID)))
     }
 }
 
@@ -118,13 +145,13 @@ mod imp {
     }
 
     pub(super) fn set(enabled: bool, exe: &Path, paths: &Paths) -> io::Result<()> {
-        let file = entry_file().ok_or_else(no_home)?;
+        let file = entry_file(paths).ok_or_else(no_home)?;
         let text = if cfg!(target_os = "macos") { launch_agent(exe, paths) } else { desktop_entry(exe, paths) };
         put(&file, enabled.then_some(text))
     }
 
-    pub(super) fn is_set() -> bool {
-        entry_file().is_some_and(|f| f.exists())
+    pub(super) fn is_set(paths: &Paths) -> bool {
+        entry_file(paths).is_some_and(|f| f.exists())
     }
 }
 
@@ -135,7 +162,11 @@ mod imp {
     use winreg::enums::{HKEY_CURRENT_USER, KEY_READ, KEY_SET_VALUE};
 
     const RUN: &str = r"Software\Microsoft\Windows\CurrentVersion\Run";
-    const VALUE: &str = "popsend";
+
+    /// The Run value's name: "popsend", and the folder's suffix.
+    fn value(paths: &Paths) -> String {
+        format!("popsend{}", suffix(paths))
+    }
 
     /// One argument of a Windows command line (the quoting `CommandLineToArgvW` undoes).
     fn quote(arg: &str) -> String {
@@ -165,19 +196,19 @@ mod imp {
         let (run, _) = RegKey::predef(HKEY_CURRENT_USER).create_subkey(RUN)?;
         if enabled {
             let line: Vec<String> = std::iter::once(exe.display().to_string()).chain(arguments(paths)).map(|a| quote(&a)).collect();
-            run.set_value(VALUE, &line.join(" "))
+            run.set_value(value(paths), &line.join(" "))
         } else {
-            match run.delete_value(VALUE) {
+            match run.delete_value(value(paths)) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
                 _ => Ok(()),
             }
         }
     }
 
-    pub(super) fn is_set() -> bool {
+    pub(super) fn is_set(paths: &Paths) -> bool {
         RegKey::predef(HKEY_CURRENT_USER)
             .open_subkey_with_flags(RUN, KEY_READ | KEY_SET_VALUE)
-            .and_then(|k| k.get_value::<String, _>(VALUE))
+            .and_then(|k| k.get_value::<String, _>(value(paths)))
             .is_ok()
     }
 }
@@ -212,6 +243,30 @@ mod tests {
         assert!(d.contains("NoDisplay=true") && d.contains("Name[ja]="));
         let p = launch_agent(exe, &paths());
         assert!(p.contains("<string>/home/太郎/100%$data</string>") && p.contains("<string>--at-login</string>") && p.contains("<true/>"));
-        assert!(p.contains(&format!("<string>{}.watch</string>", crate::APP_ID)));
+        assert!(p.contains(&format!("<string>{}.watch{}</string>", crate::APP_ID, suffix(&paths()))));
+    }
+
+    /// Issue 23: each data folder has its own entry (the default folder the old name), relative
+    /// paths are written absolute, and a path with a line break is refused, not bent into a space.
+    #[test]
+    fn each_folder_has_its_own_entry_with_absolute_paths() {
+        let default = Paths::resolve(None, None);
+        assert_eq!(suffix(&default), "");
+        let a = paths();
+        let b = Paths { data_dir: PathBuf::from("/home/太郎/other data"), ..paths() };
+        assert!(suffix(&a).len() == 9 && suffix(&a) != suffix(&b), "{} {}", suffix(&a), suffix(&b));
+        assert_eq!(suffix(&a), suffix(&paths()), "the same folder, the same entry");
+        assert!(launch_agent(Path::new("/p"), &a).contains(&format!("{}.watch{}</string>", crate::APP_ID, suffix(&a))));
+
+        let relative = Paths { config_file: PathBuf::from("c.toml"), data_dir: PathBuf::from("data") };
+        let args = arguments(&relative);
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(args[1], here.join("c.toml").display().to_string());
+        assert_eq!(args[3], here.join("data").display().to_string());
+
+        let broken = Paths { data_dir: PathBuf::from("/tmp/a\nExec=evil"), ..paths() };
+        let e = set(true, Path::new("/usr/bin/popsend"), &broken).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("line break"), "{e}");
     }
 }

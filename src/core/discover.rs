@@ -124,8 +124,8 @@ pub async fn find(address: &str, presets: &[Preset], options: &Options, progress
     for template in &options.autoconfig_urls {
         let url = template.replace("{domain}", &domain).replace("{address}", &address.trim().replace('@', "%40"));
         progress(Progress::Autoconfig(url.clone()));
-        if let Some(p) = from_autoconfig(&url, local, address.trim(), options.step_timeout).await
-            && trusted_autoconfig(&url, &p, &domain) {
+        if let Some((p, chain)) = from_autoconfig(&url, local, address.trim(), options.step_timeout).await
+            && trusted_autoconfig(&chain, &p, &domain) {
             return Ok(p);
         }
     }
@@ -162,32 +162,43 @@ fn from_presets(domain: &str, presets: &[Preset], usernames: &[String]) -> Optio
     })
 }
 
-/// Whether to believe an autoconfig file. One fetched over HTTPS from the domain speaks for it.
-/// One over plain HTTP could have been changed on the way, and 接続テスト sends the password to
-/// what it names: it is believed only when its servers are in the address's own domain.
-fn trusted_autoconfig(url: &str, p: &Proposal, domain: &str) -> bool {
+/// Whether to believe an autoconfig file, fetched through `chain` (the address asked, each
+/// redirect, and where it came from at last). One that came over HTTPS all the way speaks for the
+/// domain. If any step was plain HTTP (a redirect off HTTPS included), the file could have been
+/// changed or sent elsewhere on the way, and 接続テスト sends the password to what it names: it is
+/// believed only when its servers are in the address's own domain.
+fn trusted_autoconfig(chain: &[String], p: &Proposal, domain: &str) -> bool {
     let inside = |host: &str| {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         host == domain || host.ends_with(&format!(".{domain}"))
     };
-    url.starts_with("https://") || (inside(&p.pop_host) && inside(&p.smtp_host))
+    let https = !chain.is_empty() && chain.iter().all(|u| u.to_ascii_lowercase().starts_with("https://"));
+    https || (inside(&p.pop_host) && inside(&p.smtp_host))
 }
 
 /// The largest autoconfig file read (real ones are a few KB).
 const MAX_AUTOCONFIG: u64 = 256 * 1024;
 
 /// Downloads and reads one autoconfig file; `None` when it is missing, unreadable or has no POP.
-async fn from_autoconfig(url: &str, local: &str, address: &str, timeout: Duration) -> Option<Proposal> {
+/// With the proposal, every address it was fetched through (`fetch`).
+async fn from_autoconfig(url: &str, local: &str, address: &str, timeout: Duration) -> Option<(Proposal, Vec<String>)> {
     let from = url.to_owned();
-    let text = tokio::task::spawn_blocking(move || fetch(&from, timeout)).await.ok()??;
-    parse_autoconfig(&text, local, address).map(|p| Proposal { source: Source::Autoconfig(url.to_owned()), ..p })
+    let (text, chain) = tokio::task::spawn_blocking(move || fetch(&from, timeout)).await.ok()??;
+    parse_autoconfig(&text, local, address).map(|p| (Proposal { source: Source::Autoconfig(url.to_owned()), ..p }, chain))
 }
 
-fn fetch(url: &str, timeout: Duration) -> Option<String> {
+/// The file at `url`, and the addresses it came through: the one asked, each redirect, the last.
+fn fetch(url: &str, timeout: Duration) -> Option<(String, Vec<String>)> {
+    use ureq::ResponseExt as _;
     let tls = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::NativeTls).root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
-    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(timeout)).max_redirects(3).tls_config(tls).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(timeout)).max_redirects(3).save_redirect_history(true).tls_config(tls).build().into();
     let mut response = agent.get(url).call().ok()?;
-    response.body_mut().with_config().limit(MAX_AUTOCONFIG).read_to_string().ok()
+    let chain = match response.get_redirect_history() {
+        Some(history) if !history.is_empty() => history.iter().map(|u| u.to_string()).collect(),
+        _ => vec![url.to_owned(), response.get_uri().to_string()],
+    };
+    let text = response.body_mut().with_config().limit(MAX_AUTOCONFIG).read_to_string().ok()?;
+    Some((text, chain))
 }
 
 /// Reads Thunderbird's `config-v1.1.xml`: the first POP3 incoming server and the first SMTP
@@ -428,5 +439,27 @@ mod tests {
         for bad in ["taro", "@x.jp", "taro@localhost", "taro@x jp"] {
             assert!(split(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Issue 23: a file is believed for other domains' servers only if it came over HTTPS at
+    /// every step: a redirect to plain HTTP (or through it) makes it a plain-HTTP file.
+    #[test]
+    fn a_redirect_off_https_is_judged_as_plain_http() {
+        let p = parse_autoconfig(THUNDERBIRD_FORMAT, "taro", "taro@example.ac.jp").unwrap();
+        let elsewhere = Proposal { pop_host: "mail.attacker.example".into(), smtp_host: "mail.attacker.example".into(), ..p.clone() };
+        let s = |v: &[&str]| v.iter().map(|u| u.to_string()).collect::<Vec<_>>();
+        let https = s(&["https://autoconfig.example.ac.jp/mail/config-v1.1.xml", "https://www.example.ac.jp/config.xml"]);
+        assert!(trusted_autoconfig(&https, &elsewhere, "example.ac.jp"));
+        for chain in [
+            s(&["https://autoconfig.example.ac.jp/mail/config-v1.1.xml", "http://autoconfig.example.ac.jp/config.xml"]),
+            s(&["https://autoconfig.example.ac.jp/a", "http://x.example/b", "https://mail.attacker.example/c"]),
+            s(&["http://autoconfig.example.ac.jp/a"]),
+            vec![],
+        ] {
+            assert!(!trusted_autoconfig(&chain, &elsewhere, "example.ac.jp"), "{chain:?}");
+        }
+        // Plain HTTP naming the domain's own servers is still believed (as before).
+        assert!(p.pop_host.ends_with("example.ac.jp"));
+        assert!(trusted_autoconfig(&s(&["http://autoconfig.example.ac.jp/a"]), &p, "example.ac.jp"));
     }
 }

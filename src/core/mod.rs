@@ -51,6 +51,12 @@ pub fn display_safe(text: &str) -> String {
         .collect()
 }
 
+/// Text for a terminal, several lines long: `display_safe` for each line, the line breaks and
+/// tabs (columns) kept. The command line prints every line through it.
+pub fn terminal_safe(text: &str) -> String {
+    text.split('\n').map(|line| line.split('\t').map(display_safe).collect::<Vec<_>>().join("\t")).collect::<Vec<_>>().join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -61,5 +67,11 @@ mod tests {
         assert!(!shown.contains('\u{202e}'));
         assert!(shown.starts_with("550 no\u{fffd}]0;owned"));
         assert_eq!(super::display_safe("正常な\t返事"), "正常な 返事");
+    }
+
+    #[test]
+    fn terminal_safe_keeps_lines_and_columns_only() {
+        let shown = super::terminal_safe("1\t<id\u{1b}]0;x\u{7}@h>\r\n2\tok\u{202e}\n");
+        assert_eq!(shown, "1\t<id\u{fffd}]0;x\u{fffd}@h>\u{fffd}\n2\tok\u{fffd}\n");
     }
 }

@@ -592,6 +592,11 @@ impl Session {
     async fn body<'m>(&mut self, raw: &[u8], carry: Option<&mut dyn Carry<'m>>) -> Result<(), SmtpError> {
         // The server may take a while to accept a large message: allow for it.
         let generous = self.timeout * 4 + Duration::from_secs(raw.len() as u64 / (64 * 1024));
+        // The end is written as CRLF, dot, CRLF (lettre's `message` too), and that first CRLF
+        // ends the message's last line (RFC 5321 4.1.1.4): a message whose last line already has
+        // its CRLF goes without it, or the recipient would find an empty line the program never
+        // wrote.
+        let raw = raw.strip_suffix(b"\r\n").unwrap_or(raw);
         // lettre writes commands as text: only a message that is text goes in one write with
         // the next group (popsend's own are; a program's handed to the submission server may not be).
         if let Some(carry) = carry

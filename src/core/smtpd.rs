@@ -22,20 +22,30 @@ const MAX_LINE: usize = 2048;
 pub struct Limits {
     pub max_message: usize,
     pub max_recipients: usize,
-    /// How long a silent client keeps its connection.
+    /// How long a silent client keeps its connection, and the most one line may take to arrive
+    /// (so a byte now and then does not hold a connection either).
     pub idle: Duration,
+    /// How long a client has from the greeting to its login (AUTH) when one is required.
+    pub login_time: Duration,
     /// Where the upstream SMTP server's announced SIZE is remembered (the data folder and its
     /// "host:port"): each connection announces no more than that, less room for the headers
     /// popsend may add, so a program hears "too large" now rather than a bounce later.
     pub upstream: Option<(std::path::PathBuf, String)>,
 }
 
+/// How long a client has to log in (a program does it in its first milliseconds).
+const LOGIN_TIME: Duration = Duration::from_secs(30);
+/// The pause after each wrong local login, and how many a connection may make before it is
+/// closed: guessing the password costs seconds a try, not microseconds.
+const AUTH_DELAY: Duration = Duration::from_secs(1);
+const MAX_AUTH_FAILURES: u32 = 3;
+
 /// Room left under the upstream SIZE for what `submission::prepare` may add (Message-ID, Date).
 const HEADER_ROOM: usize = 1024;
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_message: crate::core::submission::MAX_MESSAGE, max_recipients: 100, idle: Duration::from_secs(300), upstream: None }
+        Limits { max_message: crate::core::submission::MAX_MESSAGE, max_recipients: 100, idle: Duration::from_secs(300), login_time: LOGIN_TIME, upstream: None }
     }
 }
 
@@ -63,6 +73,9 @@ impl Limits {
 pub struct Login {
     pub user: String,
     pub password: crate::core::secrets::Password,
+    /// The password was made anew at this start because the file that kept the old one could be
+    /// read by others (`local_login`): the programs that use it need the new one.
+    pub renewed: bool,
 }
 
 /// Stores a message durably (envelope sender, recipients, the bytes, the client's EHLO name);
@@ -95,18 +108,31 @@ pub enum Verdict {
 /// Tries a stored message at once, for a bounded time.
 pub type AfterFn = dyn Fn(i64) -> std::pin::Pin<Box<dyn std::future::Future<Output = Verdict> + Send>> + Send + Sync;
 
-/// Reads one line ending in CRLF (or LF, reported) of at most `MAX_LINE` bytes before the limit;
-/// `None` at the end of the stream or on timeout.
+/// One line as `read_line` found it.
+#[derive(Debug, PartialEq, Eq)]
 enum Line {
+    /// A whole line with its ending (CRLF, or a bare LF).
     Text(Vec<u8>),
-    TooLong,
+    /// A line longer than the limit, read to its end and dropped whole: whether it ended in CRLF
+    /// (only after one may a lone dot end a message).
+    TooLong { crlf: bool },
+    /// The end of the stream, the idle time passed, or the line's deadline.
     Closed,
 }
 
-async fn read_line<R: AsyncRead + Unpin>(r: &mut BufReader<R>, idle: Duration, limit: usize) -> Line {
+/// Reads one line ending in LF of at most `limit` bytes (its ending included). A longer line is
+/// read to its end and reported as `TooLong`, never in pieces: however the bytes arrive (one at a
+/// time, or a read ending inside the line), no part of a line ever comes back as a line of its
+/// own. `Closed` when the stream ends, when nothing arrives for `idle`, or at `deadline` (a whole
+/// line must arrive by then, so a byte now and then does not hold the connection).
+async fn read_line<R: AsyncRead + Unpin>(r: &mut BufReader<R>, idle: Duration, deadline: tokio::time::Instant, limit: usize) -> Line {
     let mut buf = Vec::new();
+    let mut over = false;
+    // The last byte of the line before its LF, across pieces.
+    let mut tail = 0u8;
     loop {
-        let chunk = match tokio::time::timeout(idle, r.fill_buf()).await {
+        let wait = idle.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        let chunk = match tokio::time::timeout(wait, r.fill_buf()).await {
             Ok(Ok(chunk)) if !chunk.is_empty() => chunk,
             _ => return Line::Closed,
         };
@@ -114,20 +140,20 @@ async fn read_line<R: AsyncRead + Unpin>(r: &mut BufReader<R>, idle: Duration, l
             Some(i) => (i + 1, true),
             None => (chunk.len(), false),
         };
-        if buf.len() + used > limit {
-            // Discard the rest of the line.
-            let over = buf.len() + used > limit;
-            buf.clear();
-            r.consume(used);
-            if done && over {
-                return Line::TooLong;
-            }
-            continue;
+        let text_end = if done { used - 1 } else { used };
+        if text_end > 0 {
+            tail = chunk[text_end - 1];
         }
-        buf.extend_from_slice(&chunk[..used]);
+        if !over && buf.len() + used > limit {
+            over = true;
+            buf = Vec::new();
+        }
+        if !over {
+            buf.extend_from_slice(&chunk[..used]);
+        }
         r.consume(used);
         if done {
-            return Line::Text(buf);
+            return if over { Line::TooLong { crlf: tail == b'\r' } } else { Line::Text(buf) };
         }
     }
 }
@@ -160,12 +186,20 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
     let max_message = limits.max_message_now();
     let mut client = String::new();
     let mut authed = login.is_none();
+    let mut failures = 0u32;
+    let login_by = tokio::time::Instant::now() + limits.login_time;
+    // When the next line must have arrived: within the idle time, and before the login's
+    // deadline while there is no login yet.
+    let by = |authed: bool| {
+        let line = tokio::time::Instant::now() + limits.idle;
+        if authed { line } else { line.min(login_by) }
+    };
     let mut from: Option<Option<String>> = None;
     let mut rcpts: Vec<String> = Vec::new();
     loop {
-        let line = match read_line(&mut r, limits.idle, MAX_LINE).await {
+        let line = match read_line(&mut r, limits.idle, by(authed), MAX_LINE).await {
             Line::Text(l) => l,
-            Line::TooLong => {
+            Line::TooLong { .. } => {
                 say(&mut w, "500 5.5.2 line too long").await;
                 continue;
             }
@@ -204,7 +238,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
                         "PLAIN" => {
                             let answer = if initial.is_empty() {
                                 say(&mut w, "334 ").await;
-                                match read_line(&mut r, limits.idle, MAX_LINE).await {
+                                match read_line(&mut r, limits.idle, by(authed), MAX_LINE).await {
                                     Line::Text(t) => String::from_utf8_lossy(&t).trim().to_owned(),
                                     _ => return,
                                 }
@@ -212,14 +246,20 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
                                 initial.trim().to_owned()
                             };
                             let decoded = base64::engine::general_purpose::STANDARD.decode(answer).unwrap_or_default();
-                            let mut parts = decoded.split(|b| *b == 0);
-                            let (_, user, pass) = (parts.next(), parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-                            same(user, l.user.as_bytes()) & same(pass, l.password.expose().as_bytes())
+                            // authzid NUL authcid NUL passwd (RFC 4616), nothing more: the
+                            // authorization identity empty or the user's own.
+                            let parts: Vec<&[u8]> = decoded.split(|b| *b == 0).collect();
+                            match parts.as_slice() {
+                                [authz, user, pass] if authz.is_empty() || *authz == l.user.as_bytes() => {
+                                    same(user, l.user.as_bytes()) & same(pass, l.password.expose().as_bytes())
+                                }
+                                _ => false,
+                            }
                         }
                         "LOGIN" => {
                             let mut ask = async |prompt: &str| {
                                 say(&mut w, prompt).await;
-                                match read_line(&mut r, limits.idle, MAX_LINE).await {
+                                match read_line(&mut r, limits.idle, by(authed), MAX_LINE).await {
                                     Line::Text(t) => Some(base64::engine::general_purpose::STANDARD.decode(String::from_utf8_lossy(&t).trim()).unwrap_or_default()),
                                     _ => None,
                                 }
@@ -237,6 +277,13 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
                         authed = true;
                         "235 2.7.0 authenticated".into()
                     } else {
+                        failures += 1;
+                        tokio::time::sleep(AUTH_DELAY).await;
+                        if failures >= MAX_AUTH_FAILURES {
+                            say(&mut w, "535 5.7.8 wrong user name or password (popsend's local ones, shown in popsend's settings)").await;
+                            let _ = say(&mut w, "421 4.7.0 too many failed logins: closing").await;
+                            return;
+                        }
                         "535 5.7.8 wrong user name or password (popsend's local ones, shown in popsend's settings)".into()
                     }
                 }
@@ -278,10 +325,13 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
                 // Whether the line before ended in CRLF: only <CRLF>.<CRLF> ends the message.
                 let mut after_crlf = true;
                 loop {
-                    let line = match read_line(&mut r, limits.idle, 1000).await {
+                    let line = match read_line(&mut r, limits.idle, by(true), 1000).await {
                         Line::Text(l) => l,
-                        Line::TooLong => {
+                        // Read to its end and dropped whole: the message is refused, and the
+                        // lines after it are judged as the client wrote them.
+                        Line::TooLong { crlf } => {
                             too_big = true;
+                            after_crlf = crlf;
                             continue;
                         }
                         // Dropped mid-message: nothing is kept.
@@ -418,18 +468,42 @@ impl Fates {
 pub const LOGIN_FILE: &str = "submission-login";
 
 /// The local user name, and the password generated once and kept in the data folder (a file
-/// only this user can read, like the outbox; never the account's password).
+/// only this user can read, like the outbox; never the account's password). As ssh does with a
+/// key, a file others could read (or write) is not trusted: its password may be known, so a new
+/// one is made, the file is put back to 0600, and `renewed` says so (the programs that use the old
+/// one must be given the new one).
 pub fn local_login(data_dir: &std::path::Path) -> std::io::Result<Login> {
     let path = data_dir.join(LOGIN_FILE);
-    let password = match std::fs::read_to_string(&path) {
-        Ok(text) if text.trim().len() >= 16 => text.trim().to_owned(),
+    let exposed = opened_to_others(&path);
+    let (password, renewed) = match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim().len() >= 16 && !exposed => (text.trim().to_owned(), false),
         Ok(_) | Err(_) => {
             let fresh = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+            // A new file: `write_atomic` makes it 0600 (a leftover temporary is removed first,
+            // so its mode cannot carry over).
+            let mut tmp = path.clone().into_os_string();
+            tmp.push(".tmp");
+            let _ = std::fs::remove_file(&tmp);
             crate::core::files::write_atomic(&path, format!("{fresh}\n").as_bytes())?;
-            fresh
+            (fresh, exposed)
         }
     };
-    Ok(Login { user: "popsend".into(), password: crate::core::secrets::Password::new(password) })
+    Ok(Login { user: "popsend".into(), password: crate::core::secrets::Password::new(password), renewed })
+}
+
+/// Whether others than this user may read or write `path` (Unix permissions; on Windows the data
+/// folder's own ACL, inherited from the user's profile, is what protects it).
+fn opened_to_others(path: &std::path::Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
 }
 
 /// How the server greets (and how `holder` knows another popsend).
@@ -462,6 +536,9 @@ pub enum Holder {
 pub struct PortTaken {
     pub holder: Holder,
     pub detail: String,
+    /// Another user of this computer listens there (Linux: the socket's owner in /proc/net):
+    /// what programs send to the port, the local login and the mail, goes to that user.
+    pub other_user: Option<u32>,
 }
 
 /// `bind`, and when the port is taken, who holds it (`holder`): what `popsend serve` and the
@@ -469,8 +546,37 @@ pub struct PortTaken {
 pub async fn listen(port: u16) -> Result<Vec<tokio::net::TcpListener>, PortTaken> {
     match bind(port).await {
         Ok(listeners) => Ok(listeners),
-        Err(e) => Err(PortTaken { holder: holder(port).await, detail: e.to_string() }),
+        Err(e) => Err(PortTaken { holder: holder(port).await, detail: e.to_string(), other_user: owner(port).filter(|uid| Some(*uid) != own_uid()) }),
     }
+}
+
+/// This process's user id, where there is one.
+fn own_uid() -> Option<u32> {
+    #[cfg(unix)]
+    {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        Some(unsafe { libc::geteuid() })
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Who listens on TCP `port` of this computer (its user id), as far as the system tells another
+/// user: on Linux from /proc/net/tcp and tcp6; elsewhere not known (`None`).
+fn owner(port: u16) -> Option<u32> {
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().find_map(|f| std::fs::read_to_string(f).ok().and_then(|t| listening_owner(&t, port)))
+}
+
+/// The owner of a socket listening on `port` in the text of /proc/net/tcp (or tcp6): lines of
+/// `sl local_address rem_address st … uid …`, the port in hex after the address, state 0A listening.
+fn listening_owner(table: &str, port: u16) -> Option<u32> {
+    table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let local_port = cols.get(1)?.rsplit(':').next()?;
+        (u16::from_str_radix(local_port, 16).ok()? == port && *cols.get(3)? == "0A").then(|| cols.get(7)?.parse().ok()).flatten()
+    })
 }
 
 /// Connects to 127.0.0.1:`port` and reads its greeting (at most 512 bytes, one second in all),
@@ -570,6 +676,115 @@ pub async fn accept(listeners: Vec<tokio::net::TcpListener>, limits: Limits, log
     let _ = tokio::time::timeout(DRAIN, slots.acquire_many(MAX_CONNECTIONS as u32)).await;
 }
 
+/// For the tests and the fuzz target (`examples/fuzz.rs`, target `smtpd`): a session fed bytes
+/// in the pieces a test chooses, and an independent reading of what a DATA section must give.
+/// Not used by popsend itself.
+#[doc(hidden)]
+pub mod harness {
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll};
+
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+    use super::{Limits, Login, Stored};
+
+    /// What one session did: every reply, and each message stored (sender, recipients, bytes).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Outcome {
+        pub replies: String,
+        pub stored: Vec<(Option<String>, Vec<String>, Vec<u8>)>,
+    }
+
+    /// A client that has written `script` and is gone: each read returns at most up to the next
+    /// cut, so the server meets the bytes in exactly these pieces.
+    struct Pieces {
+        script: Vec<u8>,
+        cuts: Vec<usize>,
+        at: usize,
+        replies: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl AsyncRead for Pieces {
+        fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+            let at = self.at;
+            let end = self.cuts.iter().copied().find(|c| *c > at).unwrap_or(self.script.len()).min(self.script.len());
+            let n = (end - at).min(buf.remaining());
+            buf.put_slice(&self.script[at..at + n]);
+            self.at += n;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for Pieces {
+        fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+            self.replies.lock().unwrap().extend_from_slice(buf);
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Serves `script`, arriving cut at the offsets `cuts` (ascending), to its end.
+    pub async fn session(script: &[u8], cuts: &[usize], limits: &Limits, login: Option<&Login>) -> Outcome {
+        let stored = Mutex::new(Vec::new());
+        let store = |from: Option<&str>, to: &[String], raw: &[u8], _: &str| {
+            let mut s = stored.lock().unwrap();
+            s.push((from.map(str::to_owned), to.to_vec(), raw.to_vec()));
+            Ok(Stored::New(s.len() as i64))
+        };
+        let replies = Arc::new(Mutex::new(Vec::new()));
+        let client = Pieces { script: script.to_vec(), cuts: cuts.to_vec(), at: 0, replies: replies.clone() };
+        super::serve(client, limits, login, &store, None).await;
+        let replies = String::from_utf8_lossy(&replies.lock().unwrap()).into_owned();
+        Outcome { replies, stored: stored.into_inner().unwrap() }
+    }
+
+    /// What a DATA section must give, read from the whole of it at once (not line by line as
+    /// the server does): where it ends, and the message stored or the refusal.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Expected {
+        /// No <CRLF>.<CRLF>: the message never ends, nothing may be stored.
+        Unended,
+        /// It ends after `len` bytes (the final dot's line included); `Some` message to store, or
+        /// `None` when it must be refused (a bare CR, a lone dot beside a bare LF, a line over 998
+        /// characters, or too large).
+        Ends { len: usize, message: Option<Vec<u8>> },
+    }
+
+    /// `data`: the bytes after the `354`.
+    pub fn expected(data: &[u8], max_message: usize) -> Expected {
+        // The first CRLF . CRLF, the CRLF of `DATA` itself counting for the first line.
+        let framed = [&b"\r\n"[..], data].concat();
+        let Some(end) = framed.windows(5).position(|w| w == b"\r\n.\r\n") else { return Expected::Unended };
+        // `content` is every line of the message with its ending.
+        let content = &data[..end];
+        let len = end + 3;
+        let lines: Vec<&[u8]> = content.split_inclusive(|b| *b == b'\n').collect();
+        let bare_cr = content.iter().enumerate().any(|(i, b)| *b == b'\r' && content.get(i + 1) != Some(&b'\n'));
+        let too_long = lines.iter().any(|l| l.len() > 1000);
+        // A line that is only a dot, where either it or the line before ends in a bare LF.
+        let lone_dot = lines.iter().enumerate().any(|(i, l)| {
+            let bare = |l: &[u8]| l.ends_with(b"\n") && !l.ends_with(b"\r\n");
+            (*l == b".\n" || *l == b".\r\n") && (bare(l) || (i > 0 && bare(lines[i - 1])))
+        });
+        let message: Vec<u8> = lines
+            .iter()
+            .flat_map(|l| {
+                let text = l.strip_suffix(b"\r\n").or_else(|| l.strip_suffix(b"\n")).unwrap_or(l);
+                let text = text.strip_prefix(b".").unwrap_or(text);
+                [text, b"\r\n"].concat()
+            })
+            .collect();
+        let ok = !bare_cr && !too_long && !lone_dot && message.len() <= max_message;
+        Expected::Ends { len, message: ok.then_some(message) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -605,7 +820,7 @@ mod tests {
     }
 
     fn login() -> Login {
-        Login { user: "popsend".into(), password: crate::core::secrets::Password::new("local-secret".into()) }
+        Login { user: "popsend".into(), password: crate::core::secrets::Password::new("local-secret".into()), renewed: false }
     }
 
     fn plain(user: &str, pass: &str) -> String {
@@ -893,7 +1108,7 @@ mod tests {
 
     #[tokio::test]
     async fn limits_hold_and_a_drop_mid_message_keeps_nothing() {
-        let limits = Limits { max_message: 20, max_recipients: 2, idle: Duration::from_secs(5), upstream: None };
+        let limits = Limits { max_message: 20, max_recipients: 2, idle: Duration::from_secs(5), ..Limits::default() };
         let script = "EHLO x\r\nMAIL FROM:<a@b.jp>\r\nRCPT TO:<1@d.jp>\r\nRCPT TO:<2@d.jp>\r\nRCPT TO:<3@d.jp>\r\nDATA\r\nthis line is longer than twenty bytes\r\n.\r\nVRFY x\r\nMAIL FROM:<a@b.jp> SIZE=9999\r\nQUIT\r\n";
         let (replies, stored) = session(script, None, &limits).await;
         assert!(replies.contains("452 4.5.3") && replies.contains("552 5.3.4") && replies.contains("502 5.5.1"), "{replies}");
@@ -904,5 +1119,194 @@ mod tests {
         let long = format!("EHLO {}\r\nNOOP\r\nQUIT\r\n", "x".repeat(5000));
         let (replies, _) = session(&long, None, &Limits::default()).await;
         assert!(replies.contains("500 5.5.2 line too long") && replies.contains("250 2.0.0 ok"), "{replies}");
+    }
+    /// Issue 23: only <CRLF>.<CRLF> ends a message and nothing stored is altered, however the
+    /// bytes arrive. Each script of the corpus (long lines with a dot at their end at every offset
+    /// near the read buffer's size, lone dots there, CR/LF shapes, an over-long command line) is
+    /// fed whole, one byte at a time, cut at the buffer size and ±1, and at random places: every
+    /// way gives the same replies and the same stored messages, and that outcome is the one the
+    /// whole-buffer reading (`harness::expected`) says.
+    #[tokio::test]
+    async fn every_way_the_bytes_arrive_gives_the_same_outcome() {
+        use harness::{Expected, expected, session};
+        const BUF: usize = 8 * 1024;
+        let preamble = "EHLO x\r\nMAIL FROM:<a@b.jp>\r\nRCPT TO:<c@d.jp>\r\nDATA\r\n";
+        let smuggled = "MAIL FROM:<evil@attacker.example>\r\nRCPT TO:<victim@example.net>\r\nDATA\r\nSubject: smuggled\r\n\r\nx\r\n.\r\n";
+        let mut corpus: Vec<Vec<u8>> = Vec::new();
+        // A long line whose last character is a dot, ending at every offset around the buffer's
+        // end and twice it: the read stops just before the dot in one of them.
+        for around in [BUF, 2 * BUF] {
+            for k in around - 6..around + 6 {
+                let fill = k - preamble.len() - "Subject: a\r\n\r\n".len();
+                let data = format!("Subject: a\r\n\r\n{}.\r\n{smuggled}", "x".repeat(fill));
+                corpus.push(format!("{preamble}{data}.\r\nQUIT\r\n").into_bytes());
+            }
+        }
+        // A lone dot (ending the message) and a stuffed one, at every offset around the buffer's end.
+        for k in BUF - 6..BUF + 6 {
+            let mut body = String::from("Subject: b\r\n\r\n");
+            while preamble.len() + body.len() + 900 < k {
+                body += &"y".repeat(898);
+                body += "\r\n";
+            }
+            body += &"z".repeat(k - preamble.len() - body.len());
+            corpus.push(format!("{preamble}{body}\r\n.\r\nNOOP\r\nQUIT\r\n").into_bytes());
+            corpus.push(format!("{preamble}{body}\r\n..\r\nstill\r\n.\r\nQUIT\r\n").into_bytes());
+        }
+        // Lines at and over the limit; CR/LF shapes; a command line over its limit whose tail is a command.
+        for data in [
+            format!("Subject: c\r\n\r\n{}\r\n.\r\n", "w".repeat(998)),
+            format!("Subject: c\r\n\r\n{}\r\n.\r\n", "w".repeat(999)),
+            format!("Subject: c\r\n\r\n{}\n.\n{smuggled}.\r\n", "w".repeat(5000)),
+            "Subject: d\r\n\r\nbody\n.\nMAIL FROM:<x@evil.example>\r\n.\r\n".into(),
+            "Subject: d\r\n\r\nbody\r\n.\nmore\r\n.\r\n".into(),
+            "Subject: d\r\n\r\nbody\r.\rmore\r\n.\r\n".into(),
+            "Subject: d\n\nbare LF lines\n..stuffed\r\n.\r\n".into(),
+        ] {
+            corpus.push(format!("{preamble}{data}QUIT\r\n").into_bytes());
+        }
+        // (The old reader dropped the first buffer's worth and ran the rest as a command.)
+        corpus.push(format!("NOOP {}MAIL FROM:<evil@attacker.example>\r\nQUIT\r\n", "v".repeat(BUF - 5)).into_bytes());
+
+        let limits = Limits::default();
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for script in &corpus {
+            let whole = session(script, &[], &limits, None).await;
+            // What the first DATA must give, whatever the pieces.
+            if let Some(start) = script.windows(6).position(|w| w == b"DATA\r\n").map(|p| p + 6) {
+                match expected(&script[start..], limits.max_message) {
+                    Expected::Ends { message: Some(m), .. } => assert_eq!(whole.stored.first().map(|s| &s.2), Some(&m), "{:?}", whole.replies),
+                    Expected::Ends { message: None, .. } => {
+                        assert!(whole.replies.contains("\r\n55"), "refused: {}", whole.replies);
+                        assert!(whole.stored.is_empty(), "stored {:?}", whole.stored);
+                    }
+                    Expected::Unended => assert!(whole.stored.is_empty()),
+                }
+            } else {
+                // The over-long command line is refused whole: its tail is never a command.
+                assert!(whole.replies.contains("500 5.5.2 line too long") && !whole.replies.contains("250 2.1.0"), "{}", whole.replies);
+            }
+            let n = script.len();
+            let mut ways: Vec<Vec<usize>> = vec![(1..n).collect(), (BUF - 1..n).step_by(BUF - 1).collect(), (BUF..n).step_by(BUF).collect(), (BUF + 1..n).step_by(BUF + 1).collect()];
+            for _ in 0..8 {
+                let mut cuts: Vec<usize> = (0..1 + (rng % 12) as usize)
+                    .map(|_| {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        (rng % n as u64) as usize
+                    })
+                    .collect();
+                cuts.sort_unstable();
+                ways.push(cuts);
+            }
+            for cuts in ways {
+                let got = session(script, &cuts, &limits, None).await;
+                assert_eq!(got, whole, "cut at {:?}…", &cuts[..cuts.len().min(8)]);
+            }
+        }
+    }
+
+    /// Issue 23: a client that sends a byte now and then does not keep its slot. Without a login
+    /// it is closed at the login's deadline; logged in, a line must still arrive whole within the
+    /// idle time (the timer does not restart on every byte).
+    #[tokio::test(start_paused = true)]
+    async fn a_trickle_of_bytes_does_not_hold_a_connection() {
+        use tokio::io::AsyncReadExt as _;
+        let l = login();
+        let limits = Limits { idle: Duration::from_secs(300), login_time: Duration::from_secs(30), ..Limits::default() };
+        for logged_in in [false, true] {
+            let (client, server) = tokio::io::duplex(1 << 16);
+            let (mut cr, mut cw) = tokio::io::split(client);
+            let store = |_: Option<&str>, _: &[String], _: &[u8], _: &str| Ok(super::Stored::New(1));
+            let started = tokio::time::Instant::now();
+            let trickle = async {
+                if logged_in {
+                    cw.write_all(format!("AUTH PLAIN {}\r\n", plain("popsend", "local-secret")).as_bytes()).await.unwrap();
+                }
+                // One byte every 100 s of a line that never ends.
+                for _ in 0..100 {
+                    if cw.write_all(b"N").await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_secs(100)).await;
+                }
+            };
+            let mut replies = String::new();
+            tokio::select! {
+                () = serve(server, &limits, Some(&l), &store, None) => {}
+                () = trickle => panic!("the connection was held for 10,000 s"),
+            }
+            let closed_after = started.elapsed();
+            cr.read_to_string(&mut replies).await.unwrap();
+            assert!(replies.trim_end().ends_with("421 4.4.2 closing: idle too long or connection gone"), "{replies}");
+            let limit = if logged_in { limits.idle } else { limits.login_time };
+            assert!(closed_after <= limit + Duration::from_secs(1), "logged in {logged_in}: closed after {closed_after:?}");
+        }
+    }
+
+    /// Issue 23: each wrong local login costs a pause, and the third closes the connection, so
+    /// 2,000 guesses on one connection are three; a PLAIN answer with a part too many, or
+    /// another's authorization identity, is refused.
+    #[tokio::test(start_paused = true)]
+    async fn guessing_the_local_password_is_slow_and_plain_is_read_strictly() {
+        let l = login();
+        let guesses: String = (0..2000).map(|i| format!("AUTH PLAIN {}\r\n", plain("popsend", &format!("guess{i}")))).collect();
+        let started = tokio::time::Instant::now();
+        let (replies, _) = session(&format!("EHLO x\r\n{guesses}"), Some(&l), &Limits::default()).await;
+        assert_eq!(replies.matches("535 5.7.8").count(), 3, "{replies}");
+        assert!(replies.trim_end().ends_with("421 4.7.0 too many failed logins: closing"), "{replies}");
+        assert!(started.elapsed() >= 3 * AUTH_DELAY, "{:?}", started.elapsed());
+
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        for (answer, code) in [
+            (b64("\0popsend\0local-secret\0extra"), "535"),
+            (b64("someone\0popsend\0local-secret"), "535"),
+            (b64("popsend\0popsend\0local-secret"), "235"),
+        ] {
+            let (replies, _) = session(&format!("AUTH PLAIN {answer}\r\nQUIT\r\n"), Some(&l), &Limits::default()).await;
+            assert!(replies.lines().nth(1).is_some_and(|r| r.starts_with(code)), "{answer}: {replies}");
+        }
+    }
+
+
+    /// Issue 23: a login file others can read is not used as found: a new password, the file
+    /// back to 0600, and `renewed` says so; a private one is kept as it is.
+    #[cfg(unix)]
+    #[test]
+    fn a_login_file_others_can_read_is_renewed() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let first = local_login(dir.path()).unwrap();
+        assert!(!first.renewed);
+        let file = dir.path().join(LOGIN_FILE);
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        let again = local_login(dir.path()).unwrap();
+        assert!(!again.renewed && again.password.expose() == first.password.expose());
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let renewed = local_login(dir.path()).unwrap();
+        assert!(renewed.renewed, "an open file was used as found");
+        assert_ne!(renewed.password.expose(), first.password.expose());
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), renewed.password.expose());
+    }
+
+    /// Issue 23: the owner of a listening port is read from the system's table, so a port taken
+    /// by another user of this computer (who would collect the local login and the mail) is told
+    /// apart from one of the student's own programs.
+    #[tokio::test]
+    async fn the_owner_of_a_taken_port_is_known() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:0A1A 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1001        0 4242 1\n   1: 0100007F:0A1B 0100007F:D431 01 00000000:00000000 00:00000000 00000000  1002        0 4243 1\n";
+        assert_eq!(listening_owner(table, 0x0a1a), Some(1001));
+        assert_eq!(listening_owner(table, 0x0a1b), None, "an established connection is not a listener");
+        assert_eq!(listening_owner(table, 25), None);
+        #[cfg(target_os = "linux")]
+        {
+            let mine = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+            let port = mine.local_addr().unwrap().port();
+            assert_eq!(owner(port), own_uid());
+            let taken = listen(port).await.unwrap_err();
+            assert_eq!(taken.other_user, None, "the student's own program is not another user");
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! A message another mail program hands over as it is (`popsend sendmail`, as mutt, git
 //! send-email and scripts call sendmail): its envelope from what the program said (recipients
-//! given, or with `-t` those of To/Cc/Bcc), a missing Date, Message-ID or From added, Bcc taken
-//! out of the headers when the recipients come from them, line ends made CRLF — and nothing else
-//! in the message changed (no re-encoding, so a signature still holds). Pure bytes work; reads
-//! nothing, sends nothing.
+//! given, or with `-t` those of To/Cc/Bcc), a missing Date, Message-ID or From added, Bcc and
+//! Resent-Bcc taken out of the headers (always, as sendmail and Postfix do), line ends made CRLF —
+//! and nothing else in the message changed (no re-encoding, 8-bit header bytes kept, so a
+//! signature still holds). Pure bytes work; reads nothing, sends nothing.
 
 use std::time::SystemTime;
 
@@ -37,7 +37,8 @@ pub struct Prepared {
     pub to: String,
 }
 
-/// One header field: its name and its whole value (folded lines joined), and where it is.
+/// One header field: its name and its whole value (folded lines joined, as text: see
+/// `header_text`), and where its bytes are.
 struct Field {
     name: String,
     value: String,
@@ -45,14 +46,25 @@ struct Field {
     end: usize,
 }
 
+/// A header line's bytes as text. UTF-8 (RFC 6532) as it is; other 8-bit bytes (a program that
+/// writes Shift_JIS or Latin-1 into a header, against RFC 5322) are read as Shift_JIS, the
+/// likeliest here, for 送信トレイ and for finding addresses only: the message's bytes are kept.
+fn header_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => encoding_rs::SHIFT_JIS.decode_without_bom_handling(bytes).0.into_owned(),
+    }
+}
+
 /// The header fields of `head` (CRLF lines).
-fn fields(head: &str) -> Vec<Field> {
+fn fields(head: &[u8]) -> Vec<Field> {
     let mut out: Vec<Field> = Vec::new();
     let mut at = 0;
-    for line in head.split_inclusive("\r\n") {
+    for line in head.split_inclusive(|b| *b == b'\n') {
         let start = at;
         at += line.len();
-        let text = line.trim_end_matches("\r\n");
+        let text = header_text(line);
+        let text = text.trim_end_matches("\r\n");
         if text.starts_with([' ', '\t']) {
             if let Some(last) = out.last_mut() {
                 last.value.push(' ');
@@ -106,7 +118,9 @@ pub fn prepare(raw: &[u8], handed: &Handed<'_>, account: &str, now: SystemTime) 
         // Headers only (no body).
         None => (&crlf[..], &b"\r\n"[..]),
     };
-    let head = std::str::from_utf8(head_bytes).map_err(|_| bad("the header is not text (UTF-8)"))?;
+    // 8-bit bytes in the header are taken as they are (as Postfix takes them): the message goes
+    // out unchanged and the receiving server judges it.
+    let head = head_bytes;
     let fields = fields(head);
     let value = |name: &str| fields.iter().find(|f| f.name == name).map(|f| f.value.clone());
 
@@ -138,34 +152,37 @@ pub fn prepare(raw: &[u8], handed: &Handed<'_>, account: &str, now: SystemTime) 
     let from_addr: Address = sender.parse().map_err(|e| ComposeError::BadAddress { field: "From", value: sender.to_owned(), reason: format!("{e}") })?;
     let envelope = Envelope::new(Some(from_addr.clone()), rcpts.clone()).map_err(|e| bad(e.to_string()))?;
 
-    // The header as handed over, Bcc out when the recipients came from it.
-    let mut out_head = String::with_capacity(head.len() + 200);
+    // The header as handed over, Bcc and Resent-Bcc out: they name who must not be seen, so no
+    // recipient gets them, whether or not the recipients came from the headers (as sendmail and
+    // Postfix do in every mode).
+    let mut out_head: Vec<u8> = Vec::with_capacity(head.len() + 200);
     let mut at = 0;
-    for f in fields.iter().filter(|f| handed.from_headers && f.name == "bcc") {
-        out_head.push_str(&head[at..f.start]);
+    for f in fields.iter().filter(|f| f.name == "bcc" || f.name == "resent-bcc") {
+        out_head.extend_from_slice(&head[at..f.start]);
         at = f.end;
     }
-    out_head.push_str(&head[at..]);
+    out_head.extend_from_slice(&head[at..]);
+    let mut push = |line: String| out_head.extend_from_slice(line.as_bytes());
     let message_id = match value("message-id") {
         Some(id) => id,
         None => {
             let id = format!("<{}.popsend@{}>", uuid::Uuid::new_v4().simple(), from_addr.domain());
-            out_head.push_str(&format!("Message-ID: {id}\r\n"));
+            push(format!("Message-ID: {id}\r\n"));
             id
         }
     };
     if value("date").is_none() {
         let date = chrono::DateTime::<chrono::Utc>::from(now).to_rfc2822();
-        out_head.push_str(&format!("Date: {date}\r\n"));
+        push(format!("Date: {date}\r\n"));
     }
     if value("from").is_none() {
         let from = match handed.full_name.filter(|n| !n.trim().is_empty()) {
             Some(name) => format!("{} <{from_addr}>", crate::core::compose::rfc2047_words(name.trim())),
             None => from_addr.to_string(),
         };
-        out_head.push_str(&format!("From: {from}\r\n"));
+        push(format!("From: {from}\r\n"));
     }
-    let mut raw_out = out_head.into_bytes();
+    let mut raw_out = out_head;
     raw_out.extend_from_slice(body);
     let listed = ["to", "cc"].iter().filter_map(|n| value(n)).collect::<Vec<_>>().join(", ");
     Ok(Prepared {
@@ -296,7 +313,29 @@ mod tests {
         let to: Vec<String> = p.outgoing.envelope.to().iter().map(|a| a.to_string()).collect();
         assert_eq!(to, ["list@example.net"]);
         assert_eq!(p.outgoing.envelope.from().unwrap().to_string(), "bounce@example.ac.jp");
-        assert!(String::from_utf8(p.outgoing.raw).unwrap().contains("Bcc: secret@example.com"), "without -t the message is as given");
+        // Issue 23: Bcc leaves the headers without -t too (it would show every recipient who
+        // was meant to be hidden), and Resent-Bcc with it; nothing else is touched.
+        let resent = MESSAGE.replace("X-Signed", "Resent-Bcc: hidden@example.org\nX-Signed");
+        let p = prepare(resent.as_bytes(), &handed, "taro@example.ac.jp", t0()).unwrap();
+        let text = String::from_utf8(p.outgoing.raw).unwrap();
+        assert!(!text.contains("secret@example.com") && !text.contains("hidden@example.org") && !text.to_ascii_lowercase().contains("bcc:"), "{text}");
+        assert!(text.contains("Cc: Jiro <jiro@example.org>\r\nSubject: ") && text.contains("X-Signed: keep me\r\n"), "{text}");
+    }
+
+    /// Issue 23: a header with bytes that are not UTF-8 (a program writing Shift_JIS or Latin-1
+    /// raw) is taken as 8-bit data, byte for byte, not refused as "not text"; the list shows it
+    /// read as Shift_JIS.
+    #[test]
+    fn eight_bit_header_bytes_are_kept_as_they_are() {
+        let rcpts = vec!["a@example.net".to_owned()];
+        let handed = Handed { recipients: &rcpts, ..Handed::default() };
+        // 「レポート」 in Shift_JIS, and a Latin-1 é.
+        let raw = b"Subject: \x83\x8c\x83\x7c\x81\x5b\x83\x67\nX-Note: caf\xe9\nBcc: b@example.net\n\nbody\n";
+        let p = prepare(raw, &handed, "taro@example.ac.jp", t0()).unwrap();
+        assert_eq!(p.subject, "レポート");
+        let out = &p.outgoing.raw;
+        assert!(out.starts_with(b"Subject: \x83\x8c\x83\x7c\x81\x5b\x83\x67\r\nX-Note: caf\xe9\r\n"), "{:?}", String::from_utf8_lossy(out));
+        assert!(!out.windows(4).any(|w| w == b"Bcc:") && out.ends_with(b"\r\n\r\nbody\r\n"));
     }
 
     #[test]

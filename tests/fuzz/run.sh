@@ -9,7 +9,7 @@ seconds=${1:-300}
 seed=${2:-}
 cargo build --locked --example fuzz
 status=0
-for target in pop3 smtp config state mailto compose; do
+for target in pop3 smtp config state mailto compose smtpd; do
   ./target/debug/examples/fuzz "$target" "$seconds" $seed || status=1
 done
 exit $status

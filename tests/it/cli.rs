@@ -319,3 +319,64 @@ fn error_codes_find_their_page_and_a_failure_points_to_it() {
     assert_eq!(run.code, 75, "{}", run.all());
     assert!(run.stderr.contains("詳しくは: popsend guide error-cannot-connect"), "{}", run.all());
 }
+
+/// Issue 23: `popsend` (or a `mailto:` link) where no window can be made says so and leaves a
+/// running `popsend serve` alone: it is not asked to step aside, and its port stays open.
+#[test]
+fn a_start_without_a_display_leaves_the_background_server_running() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, format!("[account]\naddress = \"a@popsend.test\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"u\"\n[smtp]\nport = 2\n[submission]\nenabled = true\nport = {port}\n")).unwrap();
+    let mut serve = crate::support::popsend_command(&config, Some("x"), "en", &["serve"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut out = std::io::BufReader::new(serve.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains(&format!("port {port}")) {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "serve ended before it listened");
+    }
+    let data = dir.path().join("data");
+    for args in [&[][..], &["mailto:b@example.net"][..]] {
+        let run = finish(bin().arg("--config").arg(&config).arg("--data-dir").arg(&data).args(args).output().unwrap());
+        assert!(run.stdout.contains("No display to open the window on"), "{}", run.all());
+        assert!(serve.try_wait().unwrap().is_none(), "serve stepped aside for a window that could not open");
+        let mut greeting = String::new();
+        let conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the port closed");
+        std::io::BufReader::new(conn).read_line(&mut greeting).unwrap();
+        assert!(greeting.starts_with("220 localhost popsend"), "{greeting}");
+    }
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}
+
+/// Issue 23: whatever came from outside reaches the terminal only through `display_safe`, on
+/// every output path: a Message-ID, subject and recipient with terminal escapes, through
+/// `sendmail` (queued, and the flush's failure), `queue`, `show`, `flush` and a usage error.
+#[test]
+fn escapes_from_outside_never_reach_the_terminal() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let message = "Message-ID: <id\u{1b}]0;owned\u{7}@evil\u{1b}[2J>\nSubject: s\u{1b}[31m\u{202e}\nX-Note: \u{9b}1m\nTo: b@example.net\n\nbody\n";
+    let mut child = crate::support::popsend_command(&config, Some("x"), "en", &["sendmail", "-t"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(message.as_bytes()).unwrap();
+    let runs = [
+        finish(child.wait_with_output().unwrap()),
+        popsend(&config, Some("x"), "en", &["queue"]),
+        popsend(&config, Some("x"), "en", &["show", "1"]),
+        popsend(&config, Some("x"), "en", &["flush"]),
+        finish(bin().args(["send", "--frob\u{1b}[2J"]).output().unwrap()),
+    ];
+    assert!(runs[0].stdout.contains("<id"), "the queued line names the message: {}", runs[0].all());
+    for run in runs {
+        let all = run.all();
+        let bad: Vec<char> = all.chars().filter(|c| (c.is_control() && !matches!(c, '\n' | '\t')) || ('\u{202a}'..='\u{202e}').contains(c)).collect();
+        assert!(bad.is_empty(), "{bad:?} in {all:?}");
+    }
+}

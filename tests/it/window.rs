@@ -359,7 +359,7 @@ fn settings_show_the_submission_server_and_copy_its_login() {
     b.publish(|v| {
         v.submission = Some(SubmissionView {
             port: 2525,
-            login: Some(Login { user: "popsend".into(), password: popsend::core::secrets::Password::new("local-secret-123".into()) }),
+            login: Some(Login { user: "popsend".into(), password: popsend::core::secrets::Password::new("local-secret-123".into()), renewed: false }),
             problem: None,
         })
     });
@@ -371,7 +371,7 @@ fn settings_show_the_submission_server_and_copy_its_login() {
     assert!(h.query_by_label_contains("local-secret-123").is_none(), "the password is drawn");
     use popsend::app::backend::SubmissionProblem;
     use popsend::core::smtpd::{Holder, PortTaken};
-    let taken = |holder| Some(SubmissionProblem::Port(PortTaken { holder, detail: "Address already in use".into() }));
+    let taken = |holder| Some(SubmissionProblem::Port(PortTaken { holder, detail: "Address already in use".into(), other_user: None }));
     b.publish(|v| v.submission = Some(SubmissionView { port: 2525, login: None, problem: taken(Holder::Silent) }));
     h.run_steps(2);
     h.get_by_label_contains("2525 番ポートを開けません: Address already in use");
