@@ -314,12 +314,17 @@ fn window(url: Option<&str>, paths: Paths) -> ExitCode {
     };
     // Whether a window can be made is known before the folder is claimed: a claim asks a running
     // `popsend serve` to step aside, and with no window to take over its port would just close.
+    let request = url.map_or(Handover::Show, |u| Handover::Mailto(u.to_owned()));
     if !has_display() {
+        // A window of this folder (on the desktop, started before) still takes the request.
+        #[cfg(unix)]
+        if instance::hand_over_to_window(&paths.data_dir, &request).unwrap_or(false) {
+            return ExitCode::from(EXIT_OK);
+        }
         say!("{}\n", fl!("cli-gui-later"));
         let _ = command().print_help();
         return ExitCode::from(if mailto.is_some() { EXIT_FAILED } else { EXIT_OK });
     }
-    let request = url.map_or(Handover::Show, |u| Handover::Mailto(u.to_owned()));
     let listener = match instance::claim(&paths.data_dir, &request) {
         Ok(Claim::HandedOver | Claim::Held) => return ExitCode::from(EXIT_OK),
         Ok(Claim::First(l)) => Some(l),

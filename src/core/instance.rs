@@ -69,13 +69,20 @@ impl Role {
 enum Answer {
     Taken,
     Yielding,
+    /// A server asked only if it were a window (`WINDOW_ONLY`): it goes on, nothing changed.
+    NotAWindow,
 }
+
+/// Marks a request for a window only: a server answers `NO` and does not step aside (a start
+/// that cannot open a window of its own must not close the server's port).
+const WINDOW_ONLY: &str = "WINDOW-ONLY ";
 
 impl Answer {
     fn parse(line: &str) -> io::Result<Answer> {
         match line {
             "OK\n" => Ok(Answer::Taken),
             "YIELD\n" => Ok(Answer::Yielding),
+            "NO\n" => Ok(Answer::NotAWindow),
             "" => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the window closed the connection")),
             other => Err(io::Error::other(format!("the window answered {:?}", other.trim_end()))),
         }
@@ -155,6 +162,24 @@ pub fn claim(data_dir: &Path, request: &Handover) -> Result<Claim, ClaimError> {
     imp::claim(data_dir, Some(request), Role::Window)
 }
 
+/// For a start that cannot open a window (no display): gives `request` to the window that holds
+/// `data_dir`, if a window does (`true`). A background server that holds it is asked only whether
+/// it is a window, and goes on; nothing is claimed either way.
+#[cfg(unix)]
+pub fn hand_over_to_window(data_dir: &Path, request: &Handover) -> io::Result<bool> {
+    use std::os::unix::net::UnixStream;
+    let Some(path) = imp::socket_path(data_dir) else { return Ok(false) };
+    // Nobody listening (no window, no server) is the common case here: no waiting.
+    let Ok(conn) = UnixStream::connect(&path) else { return Ok(false) };
+    conn.set_read_timeout(Some(EXCHANGE))?;
+    conn.set_write_timeout(Some(EXCHANGE))?;
+    let mut reader = BufReader::new(conn);
+    io::Write::write_all(reader.get_mut(), request.line().replacen(MAGIC, &format!("{MAGIC} {}", WINDOW_ONLY.trim_end()), 1).as_bytes())?;
+    let mut answer = String::new();
+    reader.by_ref().take(16).read_line(&mut answer)?;
+    Ok(Answer::parse(&answer)? == Answer::Taken)
+}
+
 /// Claims `data_dir` for `popsend serve`: `Held` when a window or another server still has it
 /// after `wait` (a window that is closing lets go in a moment). A request from a later window
 /// arrives through the listener (answered `YIELD`): the server's cue to stop.
@@ -177,7 +202,18 @@ fn serve(conn: impl io::Read + io::Write, tx: &mpsc::Sender<Handover>, wake: &Mu
     if reader.by_ref().take(MAX_LINE).read_until(b'\n', &mut line).is_err() || !line.ends_with(b"\n") {
         return;
     }
-    let Some(h) = String::from_utf8(line).ok().and_then(|l| Handover::parse(&l)) else {
+    let Ok(mut line) = String::from_utf8(line) else {
+        let _ = reader.get_mut().write_all(b"ERR\n");
+        return;
+    };
+    if let Some(rest) = line.strip_prefix(&format!("{MAGIC} {WINDOW_ONLY}")) {
+        if role == Role::Server {
+            let _ = reader.get_mut().write_all(b"NO\n");
+            return;
+        }
+        line = format!("{MAGIC} {rest}");
+    }
+    let Some(h) = Handover::parse(&line) else {
         let _ = reader.get_mut().write_all(b"ERR\n");
         return;
     };

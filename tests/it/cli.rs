@@ -338,7 +338,7 @@ fn a_start_without_a_display_leaves_the_background_server_running() {
     }
     let data = dir.path().join("data");
     for args in [&[][..], &["mailto:b@example.net"][..]] {
-        let run = finish(bin().arg("--config").arg(&config).arg("--data-dir").arg(&data).args(args).output().unwrap());
+        let run = finish(bin().env("POPSEND_LANG", "en").arg("--config").arg(&config).arg("--data-dir").arg(&data).args(args).output().unwrap());
         assert!(run.stdout.contains("No display to open the window on"), "{}", run.all());
         assert!(serve.try_wait().unwrap().is_none(), "serve stepped aside for a window that could not open");
         let mut greeting = String::new();
