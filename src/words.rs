@@ -20,6 +20,16 @@ pub fn port_taken(port: u16, taken: &crate::core::smtpd::PortTaken) -> String {
     }
 }
 
+/// The one sentence said when another SMTP port than the configured one took the mail from
+/// this network for the first time (the window's notice line, the command line).
+pub fn route_learned(l: &crate::core::deliver::Learned) -> String {
+    if l.auth {
+        fl!("route-learned-auth", port = l.port, configured = l.configured)
+    } else {
+        fl!("route-learned", port = l.port, configured = l.configured)
+    }
+}
+
 pub fn state_name(s: State) -> String {
     match s {
         State::Queued => fl!("state-queued"),

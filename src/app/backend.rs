@@ -183,6 +183,9 @@ pub enum Notice {
 /// what the worker found. Never a field of the view, so nothing is taken twice or missed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Handed {
+    /// A flush found that another SMTP port than the configured one takes the mail from this
+    /// network (OP25B): the window says so once.
+    RouteLearned(crate::core::deliver::Learned),
     /// A draft for 作成: the saved one at start, one taken back by 「編集」, or one that could not
     /// be built (with the reason in the view's problem).
     ForCompose(Unsent),
@@ -690,6 +693,10 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     let on_event = |event: Event| {
         if let Event::Flushed(f) = &event {
             let _ = fates_tx.send(crate::core::smtpd::Fates::of(f));
+            // Another port took the mail, found now: said once, where the student looks.
+            if let Some(learned) = f.learned {
+                shared.hand(Handed::RouteLearned(learned));
+            }
         }
         let (waiting, sent) = lists(&outbox);
         if config.app.notifications {

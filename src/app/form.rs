@@ -32,6 +32,10 @@ pub struct Form {
     pub smtp_security: Security,
     pub smtp_username: String,
     pub smtp_allow_plaintext_password: bool,
+    /// 「設定したポートだけを使う」: no other port is tried (`[smtp] other_ports = []`).
+    pub only_configured_port: bool,
+    /// Not shown in the form; kept as the file has it (the ports tried otherwise).
+    pub other_ports: Vec<crate::core::account::OtherPort>,
     /// Not shown in the form; kept as the file has it.
     pub password_command_timeout_seconds: u64,
     /// The relay window in minutes ("10", "0.5").
@@ -64,7 +68,14 @@ impl Default for Form {
                 password_command: None,
                 password_command_timeout_seconds: crate::core::account::DEFAULT_COMMAND_TIMEOUT,
             },
-            smtp: SmtpSection { host: None, port: None, security: Security::None, username: None, allow_plaintext_password: false },
+            smtp: SmtpSection {
+                host: None,
+                port: None,
+                security: Security::None,
+                username: None,
+                allow_plaintext_password: false,
+                other_ports: crate::core::account::default_other_ports(),
+            },
             relay: RelaySection::default(),
             tls: TlsSection::default(),
             app: AppSection::default(),
@@ -121,6 +132,8 @@ impl Form {
             smtp_security: c.smtp.security,
             smtp_username: text(&c.smtp.username),
             smtp_allow_plaintext_password: c.smtp.allow_plaintext_password,
+            only_configured_port: c.smtp.other_ports.is_empty(),
+            other_ports: c.smtp.other_ports.clone(),
             password_command_timeout_seconds: c.pop.password_command_timeout_seconds,
             window_minutes: minutes(c.relay.window_seconds),
             reuse_window: c.relay.reuse_window,
@@ -189,6 +202,11 @@ impl Form {
                 security: self.smtp_security,
                 username: opt(&self.smtp_username),
                 allow_plaintext_password: self.smtp_allow_plaintext_password,
+                other_ports: match (self.only_configured_port, self.other_ports.is_empty()) {
+                    (true, _) => Vec::new(),
+                    (false, true) => crate::core::account::default_other_ports(),
+                    (false, false) => self.other_ports.clone(),
+                },
             },
             relay: RelaySection { window_seconds, reuse_window: self.reuse_window, margin_seconds },
             tls: TlsSection { ca_file: opt(&self.ca_file).map(PathBuf::from) },

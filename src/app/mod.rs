@@ -284,6 +284,7 @@ impl App {
                 Handed::Saved(saved) => self.settings.take_saved(&saved),
                 Handed::Trial(form, passed) => self.assistant.trial = Some((*form, passed)),
                 Handed::Restarted => self.notice = Some(fl!("gui-worker-restarted")),
+                Handed::RouteLearned(learned) => self.notice = Some(crate::words::route_learned(&learned)),
             }
         }
     }

@@ -124,6 +124,9 @@ pub fn report_flush(f: &Flushed, clock: &dyn Clock) -> u8 {
     for (id, msgid) in &f.sent {
         say!("{}", fl!("sent-id", id = id.to_string(), msgid = msgid.as_str()));
     }
+    if let Some(learned) = &f.learned {
+        say!("{}", crate::words::route_learned(learned));
+    }
     for (id, parts) in &f.split {
         say!("{}", fl!("sent-in-parts", id = id.to_string(), parts = parts.to_string()));
     }

@@ -129,6 +129,31 @@ pub struct SmtpSection {
     /// in the clear: refused unless this says so, as for POP.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_plaintext_password: bool,
+    /// Ports of the same host tried when the configured one does not answer (a provider's
+    /// OP25B blocks 25 from home): 587 (STARTTLS where offered) and 465 (TLS) unless set; `[]`
+    /// keeps the configured port only. SMTP AUTH goes to them only over TLS.
+    #[serde(default = "default_other_ports", skip_serializing_if = "is_default_other_ports")]
+    pub other_ports: Vec<OtherPort>,
+}
+
+/// A port tried besides the configured one (`[smtp] other_ports`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherPort {
+    pub port: u16,
+    /// TLS from the first byte (465); otherwise STARTTLS where the server offers it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls: bool,
+}
+
+/// 587 (submission, STARTTLS) and 465 (submissions, TLS): where a server takes mail from outside
+/// when 25 is blocked.
+pub fn default_other_ports() -> Vec<OtherPort> {
+    vec![OtherPort { port: 587, tls: false }, OtherPort { port: 465, tls: true }]
+}
+
+fn is_default_other_ports(p: &[OtherPort]) -> bool {
+    p == default_other_ports().as_slice()
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

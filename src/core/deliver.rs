@@ -2,8 +2,11 @@
 //! one address family for POP and SMTP; log in over POP (unless the window may be reused) while
 //! the SMTP connection opens; send no MAIL FROM before the login's `+OK`; send every message over
 //! one SMTP session; on relay refusal reconnect / log in again once, then give up with a clear
-//! error. It records the window start in the state file. It does not store messages (the outbox
-//! does, later) and does not print.
+//! error. Where the configured SMTP port does not answer (a provider's OP25B), the other ports
+//! of the same host (`route`) are tried beside it after a short head start, and the one that
+//! worked is remembered for this network; one that refuses relaying after the login but offers
+//! SMTP AUTH over TLS gets the account's password. It records the window start in the state
+//! file. It does not store messages (the outbox does, later) and does not print.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,10 +15,11 @@ use std::time::Duration;
 use lettre::address::Envelope;
 
 use crate::core::failure::{Severity, classify};
-use crate::core::account::Config;
+use crate::core::account::{Config, Security};
 use crate::core::clock::Clock;
 use crate::core::net::{self, Family, NetError, TrustAnchors};
 use crate::core::pop3::{self, Login, Pop3Error};
+use crate::core::route::{self, Route, Via};
 use crate::core::secrets::Password;
 use crate::core::smtp::{self, Session, SmtpError};
 use crate::core::window::{self, LastLogin, RelayWindow};
@@ -79,6 +83,15 @@ pub enum RunError {
         #[source]
         refusal: SmtpError,
     },
+    /// The POP login worked (the network is up) but no SMTP port of the server answered: the
+    /// configured one, nor any other tried (`ports`). A provider blocking them (OP25B).
+    #[error("the POP login worked, but no SMTP port of {host} answered (tried {ports})")]
+    PortsSilent {
+        host: String,
+        ports: String,
+        #[source]
+        last: SmtpError,
+    },
 }
 
 impl RunError {
@@ -86,7 +99,7 @@ impl RunError {
         match self {
             RunError::Net(_) | RunError::NoPassword => None,
             RunError::Pop3(e) => e.server_reply(),
-            RunError::Smtp(e) | RunError::RelayDenied { refusal: e } => e.server_reply(),
+            RunError::Smtp(e) | RunError::RelayDenied { refusal: e } | RunError::PortsSilent { last: e, .. } => e.server_reply(),
         }
     }
 }
@@ -102,7 +115,23 @@ pub struct Report {
     pub stopped: Option<RunError>,
     /// The window as it stands after the run (from this run's login or a reused one).
     pub window: Option<RelayWindow>,
+    /// A port other than the configured one took the mail, for the first time from this
+    /// network: said once (the next sends from here go there without a word).
+    pub learned: Option<Learned>,
 }
+
+/// The port a run found, where the configured one did not do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Learned {
+    pub port: u16,
+    pub configured: u16,
+    /// It relays only with SMTP AUTH (the account's password, over TLS).
+    pub auth: bool,
+}
+
+/// How long the configured (or remembered) port has to answer before the next port is tried
+/// beside it (Happy Eyeballs, RFC 8305, over ports instead of address families).
+const HEAD_START: Duration = Duration::from_secs(2);
 
 /// Everything a run needs; time and storage are injected.
 pub struct Deliverer<'a> {
@@ -275,30 +304,114 @@ impl<'a> Deliverer<'a> {
         Ok(login)
     }
 
-    async fn open_smtp(&self, password: &Password, addrs: &[SocketAddr]) -> Result<Session, SmtpError> {
+    /// The SMTP server as the state file names it, by the port `route` goes to.
+    fn server_at(&self, route: Route) -> String {
+        format!("{}:{}", self.config.smtp_host(), route.port)
+    }
+
+    /// Opens SMTP by `route`, to `t`'s addresses at its port. No MAIL FROM is sent here.
+    async fn open_route(&self, password: &Password, t: &Target, route: Route) -> Result<Session, SmtpError> {
         let s = &self.config.smtp;
+        let addrs: Vec<SocketAddr> = t.smtp.iter().map(|a| SocketAddr::new(a.ip(), route.port)).collect();
+        // Another port: STARTTLS where offered (or TLS from the first byte), and the account's
+        // password only over TLS, whatever `allow_plaintext_password` says for the configured one.
+        let user = s.username.as_deref().unwrap_or(&self.config.pop.username);
+        let (security, tls_if_offered, auth, allow_plaintext_password) = match route.via {
+            Via::Configured => (s.security, false, s.username.as_deref().map(|u| (u, password.expose())), s.allow_plaintext_password),
+            Via::Other { tls, auth } => (if tls { Security::Tls } else { Security::None }, !tls, auth.then(|| (user, password.expose())), false),
+        };
+        let server = self.server_at(route);
         let params = smtp::SmtpParams {
             host: self.config.smtp_host(),
-            addrs,
-            security: s.security,
-            auth: s.username.as_deref().map(|u| (u, password.expose())),
-            allow_plaintext_password: s.allow_plaintext_password,
+            addrs: &addrs,
+            security,
+            auth,
+            allow_plaintext_password,
+            tls_if_offered,
             // The AUTH user name may differ from the POP one: its SASL PLAIN form is redacted too.
-            redactor: password.redactor(s.username.as_deref().unwrap_or(&self.config.pop.username)),
+            redactor: password.redactor(user),
             trust: self.trust,
             step_timeout: self.step_timeout,
-            known: self.store.load().smtp_extras(&self.smtp_server()),
+            known: self.store.load().smtp_extras(&server),
         };
         let session = smtp::open(&params).await?;
         // What the server takes (for the submission server to announce) and whether it takes
         // command groups: the next connection skips asking. Written only on change.
         if session.fresh {
             let mut state = self.store.load();
-            if state.set_smtp_extras(&self.smtp_server(), session.extras) {
+            if state.set_smtp_extras(&server, session.extras) {
                 let _ = self.store.save(&state);
             }
         }
         Ok(session)
+    }
+
+    /// Opens the first of `routes` that answers. The first goes alone for `HEAD_START`; then the
+    /// next starts beside it, and so on, and a route that turns out silent (`route::silent`)
+    /// starts the next at once. The first route failing otherwise (a certificate, a refused AUTH)
+    /// ends the race with its error: that is the student's setting to fix, not a blocked port.
+    /// The losers are dropped (their connections closed); with the winner come the ports of the
+    /// others started (failed, or not answering yet: not worth another wait in this run). `Err`:
+    /// every route's error, in the order they came.
+    async fn open_any(&self, password: &Password, t: &Target, routes: &[Route]) -> Result<(Session, Route, Vec<u16>), Vec<(Route, SmtpError)>> {
+        use futures_util::StreamExt as _;
+        let start = |i: usize| {
+            let route = routes[i];
+            async move { (i, self.open_route(password, t, route).await) }
+        };
+        let mut running = futures_util::stream::FuturesUnordered::new();
+        let mut failed = Vec::new();
+        if routes.is_empty() {
+            return Err(failed);
+        }
+        running.push(start(0));
+        let mut next = 1;
+        loop {
+            tokio::select! {
+                Some((i, result)) = running.next() => match result {
+                    Ok(session) => {
+                        let losers = routes[..next].iter().map(|r| r.port).filter(|p| *p != routes[i].port).collect();
+                        return Ok((session, routes[i], losers));
+                    }
+                    Err(e) => {
+                        let settled = i == 0 && !route::silent(&e);
+                        failed.push((routes[i], e));
+                        if settled {
+                            return Err(failed);
+                        }
+                        if next < routes.len() {
+                            running.push(start(next));
+                            next += 1;
+                        } else if running.is_empty() {
+                            return Err(failed);
+                        }
+                    }
+                },
+                () = tokio::time::sleep(HEAD_START), if next < routes.len() => {
+                    running.push(start(next));
+                    next += 1;
+                }
+                else => return Err(failed),
+            }
+        }
+    }
+
+    /// What a race that no route won means: after a POP login that worked, ports that all stayed
+    /// silent are a blocked port (OP25B), never "offline"; otherwise the first route's error.
+    fn no_route(&self, mut failed: Vec<(Route, SmtpError)>, logged_in: bool) -> RunError {
+        let all_silent = !failed.is_empty() && failed.iter().all(|(_, e)| route::silent(e));
+        if logged_in && all_silent {
+            let mut ports: Vec<u16> = failed.iter().map(|(r, _)| r.port).collect();
+            ports.sort_unstable();
+            ports.dedup();
+            let ports = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
+            let (_, last) = failed.swap_remove(0);
+            return RunError::PortsSilent { host: self.config.smtp_host().to_owned(), ports, last };
+        }
+        match failed.into_iter().next() {
+            Some((_, e)) => RunError::Smtp(e),
+            None => RunError::Net(NetError::NoAddressInFamily { host: self.config.smtp_host().to_owned(), family: Family::V4 }),
+        }
     }
 
     /// Resolves both servers once and orders the address families both have.
@@ -319,7 +432,7 @@ impl<'a> Deliverer<'a> {
 
     /// Sends `messages`. Never panics on server behaviour; every message gets an outcome.
     pub async fn deliver(&self, messages: &[Outgoing], progress: &mut dyn Progress) -> Report {
-        let mut report = Report { outcomes: Vec::new(), logins: Vec::new(), stopped: None, window: None };
+        let mut report = Report { outcomes: Vec::new(), logins: Vec::new(), stopped: None, window: None, learned: None };
         if let Err(e) = self.run(messages, &mut report, progress).await {
             report.stopped = Some(e);
         }
@@ -346,7 +459,6 @@ impl<'a> Deliverer<'a> {
         let reusable = self.config.relay.reuse_window
             && state.window(&self.pop_server(), self.window_length()).is_some_and(|w| w.usable(now, margin))
             && targets.iter().any(|t| Some(Family::of(&t.pop[0])) == last_family);
-        let sequential = state.needs_sequential(&self.smtp_server());
 
         // Pick the family: the last login's when reusing its window, else the resolver's order,
         // falling back to the next family when the first cannot be reached at all.
@@ -356,9 +468,15 @@ impl<'a> Deliverer<'a> {
             if reusable && Some(Family::of(&target.pop[0])) != last_family {
                 continue;
             }
-            match self.connect(password, target, reusable, sequential, report).await {
-                Ok(session) => {
-                    opened = Some((target, session));
+            // The ports to try from the network this family goes out by: what worked from here
+            // before, first.
+            let network = target.smtp.first().and_then(|a| route::network(*a));
+            let remembered = network.as_deref().and_then(|n| state.route_for(&self.smtp_server(), n));
+            let routes = route::candidates(self.config, remembered);
+            let sequential = state.needs_sequential(&self.server_at(routes[0]));
+            match self.connect(password, target, &routes, reusable, sequential, report).await {
+                Ok((session, used, losers)) => {
+                    opened = Some((target, session, used, losers, routes, network, remembered, sequential));
                     break;
                 }
                 Err(e) => {
@@ -370,7 +488,7 @@ impl<'a> Deliverer<'a> {
                 }
             }
         }
-        let Some((target, mut session)) = opened else {
+        let Some((target, mut session, mut route, losers, routes, network, remembered, sequential)) = opened else {
             return Err(last_err.unwrap_or(RunError::Net(NetError::NoAddressInFamily {
                 host: self.config.pop.host.clone(),
                 family: Family::of(&targets[0].pop[0]),
@@ -381,6 +499,11 @@ impl<'a> Deliverer<'a> {
         let mut opened_early = !reusable && !sequential;
         let mut relogged = false;
         let mut sequential_learned = false;
+        // Ports not to try again in this run: they refused relaying, or did not answer in time.
+        let mut spent: Vec<u16> = losers;
+        // A port that relays only with SMTP AUTH but offers it only without TLS: said if nothing
+        // else takes the mail (the password is never sent in the clear).
+        let mut cleartext_only: Option<SmtpError> = None;
         // The next message's mark, taken when its commands were about to go behind this one's dot.
         let mut marked: Option<(usize, Mark)> = None;
         for (index, msg) in messages.iter().enumerate() {
@@ -401,7 +524,7 @@ impl<'a> Deliverer<'a> {
             // The last message's connection was cut (a group whose message must not go): the
             // next one goes on a new connection, in the same window.
             if session.is_broken() {
-                session = self.open_smtp(password, &target.smtp).await.map_err(RunError::Smtp)?;
+                session = self.open_route(password, target, route).await.map_err(RunError::Smtp)?;
             }
             // What is left to send: recipients a partial transaction took are not sent again when
             // the message is retried in this run (relay refusal, reconnect).
@@ -430,19 +553,40 @@ impl<'a> Deliverer<'a> {
                         report.outcomes.push(Outcome::Sent);
                         if sequential_learned {
                             let mut state = self.store.load();
-                            if !state.needs_sequential(&self.smtp_server()) {
-                                state.sequential.push(self.smtp_server());
+                            if !state.needs_sequential(&self.server_at(route)) {
+                                state.sequential.push(self.server_at(route));
                                 let _ = self.store.save(&state);
                             }
                             sequential_learned = false;
                         }
+                        self.remember_route(network.as_deref(), remembered, route, report);
                         break;
                     }
                     Err(e) if e.is_relay_denied() => {
+                        let mut next = route;
                         if opened_early {
                             // Reconnect now that the login is done; remember if that was it.
                             opened_early = false;
                             sequential_learned = true;
+                        } else if let Via::Other { auth: false, .. } = route.via
+                            && !report.logins.is_empty()
+                            && session.offers_auth()
+                        {
+                            // This port takes mail from outside with SMTP AUTH only: the
+                            // account's password, over TLS only.
+                            sequential_learned = false;
+                            if session.encrypted {
+                                next = route.with_auth();
+                            } else {
+                                cleartext_only = Some(SmtpError::CleartextAuthRefused);
+                                spent.push(route.port);
+                                next = match self.other_route(password, target, &routes, &mut spent, &mut session).await {
+                                    Some(r) => r,
+                                    None => return Err(RunError::Smtp(SmtpError::CleartextAuthRefused)),
+                                };
+                                route = next;
+                                continue;
+                            }
                         } else if report.logins.is_empty() {
                             // The reused window was not good any more: log in now.
                             sequential_learned = false;
@@ -453,14 +597,30 @@ impl<'a> Deliverer<'a> {
                             tokio::time::sleep(self.relay_retry_delay).await;
                             report.logins.push(self.login(password, &target.pop).await.map_err(RunError::Pop3)?);
                         } else {
-                            session.quit_soon();
-                            return Err(RunError::RelayDenied { refusal: e });
+                            // Refused after a fresh login: the port itself may not be the
+                            // server's (a provider that answers port 25 with its own relay). The
+                            // other ports, before the message fails.
+                            sequential_learned = false;
+                            spent.push(route.port);
+                            match self.other_route(password, target, &routes, &mut spent, &mut session).await {
+                                Some(r) => {
+                                    route = r;
+                                    continue;
+                                }
+                                None => {
+                                    return Err(match cleartext_only.take() {
+                                        Some(e) => RunError::Smtp(e),
+                                        None => RunError::RelayDenied { refusal: e },
+                                    });
+                                }
+                            }
                         }
                         session.quit_soon();
-                        session = self.open_smtp(password, &target.smtp).await.map_err(RunError::Smtp)?;
+                        session = self.open_route(password, target, next).await.map_err(RunError::Smtp)?;
+                        route = next;
                     }
                     Err(e) if e.is_per_message() && (!session.is_broken() || session.extras.pipelining) => {
-                        self.doubt_smtp_extras(&e);
+                        self.doubt_smtp_extras(route, &e);
                         let outcome = match classify(&e).severity() {
                             Severity::Temporary => Outcome::Deferred(Some(e)),
                             _ => Outcome::Failed(e),
@@ -470,7 +630,7 @@ impl<'a> Deliverer<'a> {
                         break;
                     }
                     Err(e) => {
-                        self.doubt_smtp_extras(&e);
+                        self.doubt_smtp_extras(route, &e);
                         return Err(RunError::Smtp(e));
                     }
                 }
@@ -483,29 +643,67 @@ impl<'a> Deliverer<'a> {
 
     /// After a refusal or a broken connection, the server's remembered EHLO (PIPELINING, SIZE)
     /// is asked again next time: it may have changed. Costs one round trip, once.
-    fn doubt_smtp_extras(&self, e: &SmtpError) {
+    fn doubt_smtp_extras(&self, route: Route, e: &SmtpError) {
         if matches!(e, SmtpError::TooLarge { .. } | SmtpError::Unsendable { .. }) {
             return;
         }
         let mut state = self.store.load();
-        if state.forget_smtp_extras(&self.smtp_server()) {
+        if state.forget_smtp_extras(&self.server_at(route)) {
             let _ = self.store.save(&state);
         }
     }
 
-    /// Logs in (unless reusing the window) and opens SMTP: overlapped, or one after the other for
-    /// servers known to judge relaying at connect time. No MAIL FROM is sent here.
-    async fn connect(&self, password: &Password, t: &Target, reusable: bool, sequential: bool, report: &mut Report) -> Result<Session, RunError> {
+    /// Logs in (unless reusing the window) and opens SMTP by the first of `routes` that answers:
+    /// overlapped, or one after the other for servers known to judge relaying at connect time.
+    /// No MAIL FROM is sent here.
+    async fn connect(&self, password: &Password, t: &Target, routes: &[Route], reusable: bool, sequential: bool, report: &mut Report) -> Result<(Session, Route, Vec<u16>), RunError> {
         if reusable {
-            return self.open_smtp(password, &t.smtp).await.map_err(RunError::Smtp);
+            return self.open_any(password, t, routes).await.map_err(|f| self.no_route(f, false));
         }
         if sequential {
             report.logins.push(self.login(password, &t.pop).await.map_err(RunError::Pop3)?);
-            return self.open_smtp(password, &t.smtp).await.map_err(RunError::Smtp);
+            return self.open_any(password, t, routes).await.map_err(|f| self.no_route(f, true));
         }
-        let (login, session) = tokio::join!(self.login(password, &t.pop), self.open_smtp(password, &t.smtp));
+        let (login, session) = tokio::join!(self.login(password, &t.pop), self.open_any(password, t, routes));
         let login = login.map_err(RunError::Pop3)?;
         report.logins.push(login);
-        session.map_err(RunError::Smtp)
+        session.map_err(|f| self.no_route(f, true))
+    }
+
+    /// After a relay refusal by the port in use (already in `spent`): the session on the next
+    /// of `routes` not spent that answers, in place of `session`; `None` when none is left. The
+    /// ports it tried that did not answer are spent too.
+    async fn other_route(&self, password: &Password, t: &Target, routes: &[Route], spent: &mut Vec<u16>, session: &mut Session) -> Option<Route> {
+        let left: Vec<Route> = routes.iter().filter(|r| !spent.contains(&r.port)).copied().collect();
+        match self.open_any(password, t, &left).await {
+            Ok((fresh, used, losers)) => {
+                spent.extend(losers);
+                std::mem::replace(session, fresh).quit_soon();
+                Some(used)
+            }
+            Err(failed) => {
+                spent.extend(failed.iter().map(|(r, _)| r.port));
+                None
+            }
+        }
+    }
+
+    /// A message went by `used`: remembered for `network` when it is not what was (so the next
+    /// send from here goes there at once); a port other than the configured one, found now, is
+    /// reported once (`Report::learned`). A network where the configured port works keeps no line.
+    fn remember_route(&self, network: Option<&str>, remembered: Option<Route>, used: Route, report: &mut Report) {
+        let Some(network) = network else { return };
+        if remembered == Some(used) || (remembered.is_none() && used.is_configured()) {
+            return;
+        }
+        let mut state = self.store.load();
+        if state.set_route(&self.smtp_server(), network, used) {
+            let _ = self.store.save(&state);
+        }
+        if let Via::Other { auth, .. } = used.via
+            && report.learned.is_none()
+        {
+            report.learned = Some(Learned { port: used.port, configured: self.config.smtp_port(), auth });
+        }
     }
 }

@@ -36,6 +36,8 @@ pub struct Flushed {
     /// Messages the server took in several transactions (it accepts only so many recipients
     /// at a time): id and the number of transactions so far.
     pub split: Vec<(i64, usize)>,
+    /// Another SMTP port than the configured one took the mail, found now (said once).
+    pub learned: Option<crate::core::deliver::Learned>,
 }
 
 fn jitter(id: i64, attempts: u32) -> u64 {
@@ -169,6 +171,7 @@ pub async fn flush(outbox: &Outbox, d: &Deliverer<'_>, force: bool) -> Result<Fl
         settle(outbox, &due, &tried, &report, now, d.config.fingerprint.as_str(), &mut flushed)?;
         flushed.logins.extend(report.logins);
         flushed.window = report.window;
+        flushed.learned = flushed.learned.or(report.learned);
         let stopped = report.stopped.is_some() || d.stop.is_some_and(|s| s.load(Ordering::SeqCst));
         flushed.stopped = report.stopped;
         if stopped || !more {

@@ -237,6 +237,7 @@ pub fn classify<'a>(failure: impl Into<Failure<'a>>) -> Kind {
         },
         Failure::Smtp(s) => match s {
             SmtpError::Net(n) => classify(n),
+            SmtpError::NoGreeting(e) => classify(&**e),
             _ if s.is_relay_denied() => Kind::RelayDenied,
             SmtpError::Tls { .. } => Kind::Certificate,
             SmtpError::StartTlsNotOffered => Kind::StartTls,
@@ -259,6 +260,8 @@ pub fn classify<'a>(failure: impl Into<Failure<'a>>) -> Kind {
             RunError::Pop3(p) => classify(p),
             RunError::Smtp(s) => classify(s),
             RunError::RelayDenied { .. } => Kind::RelayDenied,
+            // The login worked, so the network is up: a silent SMTP port is a blocked one.
+            RunError::PortsSilent { .. } => Kind::Port25Blocked,
             RunError::NoPassword => Kind::NoPassword,
         },
         Failure::Outbox(_) => Kind::Outbox,
@@ -406,6 +409,8 @@ mod tests {
             (SmtpError::Broken { stage: Stage::Greeting, detail: "eof".into() }, Kind::Protocol),
             (SmtpError::Unsendable { detail: "8-bit".into() }, Kind::Unsendable),
             (SmtpError::TooLarge { size: 10, limit: 5 }, Kind::TooLarge),
+            // Issue 24: not a byte from the server: classified as what came.
+            (SmtpError::NoGreeting(Box::new(SmtpError::Timeout { stage: Stage::Greeting })), Kind::Timeout),
         ]
     }
 
@@ -446,10 +451,11 @@ mod tests {
             | SmtpError::Rejected { .. }
             | SmtpError::Broken { .. }
             | SmtpError::Unsendable { .. }
-            | SmtpError::TooLarge { .. } => {}
+            | SmtpError::TooLarge { .. }
+            | SmtpError::NoGreeting(_) => {}
         }
         match r {
-            RunError::Net(_) | RunError::Pop3(_) | RunError::Smtp(_) | RunError::RelayDenied { .. } | RunError::NoPassword => {}
+            RunError::Net(_) | RunError::Pop3(_) | RunError::Smtp(_) | RunError::RelayDenied { .. } | RunError::PortsSilent { .. } | RunError::NoPassword => {}
         }
         match x {
             SecretError::Command { .. } | SecretError::NotFound { .. } | SecretError::KeyringUnavailable { .. } => {}
@@ -496,6 +502,9 @@ mod tests {
         let relay = RunError::RelayDenied { refusal: smtp_rejected(Stage::RcptTo("a@b".into()), 554, "554 5.7.1 Relay access denied") };
         check("relay after a fresh login", classify(&relay), Kind::RelayDenied);
         check("no password", classify(&RunError::NoPassword), Kind::NoPassword);
+        // Issue 24: a POP login that worked, then no SMTP port answering, is OP25B, not offline.
+        let silent = RunError::PortsSilent { host: "mail.example.ac.jp".into(), ports: "25, 465, 587".into(), last: SmtpError::Net(NetError::Timeout { addr: "192.0.2.1:25".parse().unwrap() }) };
+        check("every port silent after a login", classify(&silent), Kind::Port25Blocked);
         let outbox = OutboxError { path: "outbox.sqlite".into(), detail: "database or disk is full".into() };
         check("outbox", classify(&outbox), Kind::Outbox);
         let config = ConfigError { path: "config.toml".into(), key: Some("pop.port".into()), problem: ConfigProblem::Invalid("not a port".into()) };

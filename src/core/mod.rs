@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod pop3;
 pub mod presets;
 pub mod retry;
+pub mod route;
 pub mod secrets;
 pub mod smtp;
 pub mod smtpd;
@@ -45,7 +46,8 @@ pub fn display_safe(text: &str) -> String {
         .map(|c| match c {
             '\t' => ' ',
             c if c.is_control() => '\u{fffd}',
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => '\u{fffd}',
+            // Bidi embeddings, overrides, isolates and marks: they turn the text around it.
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}' => '\u{fffd}',
             c => c,
         })
         .collect()
@@ -65,6 +67,7 @@ mod tests {
         let shown = super::display_safe(hostile);
         assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
         assert!(!shown.contains('\u{202e}'));
+        assert!(!super::display_safe("a\u{200f}b\u{061c}c\u{200e}").contains(['\u{200f}', '\u{061c}', '\u{200e}']));
         assert!(shown.starts_with("550 no\u{fffd}]0;owned"));
         assert_eq!(super::display_safe("正常な\t返事"), "正常な 返事");
     }

@@ -36,6 +36,9 @@ pub struct SmtpParams<'a> {
     pub auth: Option<(&'a str, &'a str)>,
     /// `[smtp] allow_plaintext_password`: AUTH over `security = "none"`.
     pub allow_plaintext_password: bool,
+    /// With `security = "none"`: STARTTLS all the same where the server offers it (a port tried
+    /// besides the configured one); AUTH then only if it was.
+    pub tls_if_offered: bool,
     /// What to take out of server text (the account password, even when not used for AUTH:
     /// a POP-before-SMTP server knows it too).
     pub redactor: Redactor,
@@ -125,6 +128,10 @@ pub enum SmtpError {
     /// Larger than the server's announced SIZE limit (RFC 1870): refused before MAIL FROM.
     #[error("SMTP: the message is {size} bytes; the server accepts at most {limit}")]
     TooLarge { size: usize, limit: usize },
+    /// The connection was taken but the server never sent a byte (it closed, reset or stayed
+    /// silent): what a blocked port looks like. The error as it came.
+    #[error(transparent)]
+    NoGreeting(Box<SmtpError>),
 }
 
 impl SmtpError {
@@ -222,11 +229,13 @@ pub struct Bounded<S> {
     read_since_write: usize,
     limit: usize,
     cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Whether the server has sent a byte yet.
+    heard: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<S> Bounded<S> {
     pub fn new(inner: S) -> Bounded<S> {
-        Bounded { inner, read_since_write: 0, limit: MAX_REPLY_BYTES, cut: Default::default() }
+        Bounded { inner, read_since_write: 0, limit: MAX_REPLY_BYTES, cut: Default::default(), heard: Default::default() }
     }
 
     fn is_cut(&self) -> bool {
@@ -256,6 +265,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
             unsafe { buf.assume_init(n) };
             buf.advance(n);
             self.read_since_write += n;
+            if n > 0 {
+                self.heard.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
         }
         poll
     }
@@ -307,6 +319,8 @@ pub struct Session {
     cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// A command group sent behind the last message's final dot, its replies not yet read.
     ahead: Option<Ahead>,
+    /// TLS protects this connection (implicit, or STARTTLS done).
+    pub encrypted: bool,
 }
 
 /// Which message a group sent ahead belongs to: the next `send` must be for it.
@@ -354,7 +368,7 @@ impl<F: FnMut(&[Address])> Carry<'_> for F {
 /// and AUTH when configured. Sends no MAIL FROM.
 pub async fn open(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
     // Refused before a byte is sent: STARTTLS could still be stripped by whoever sits between.
-    if p.auth.is_some() && p.security == Security::None && !p.allow_plaintext_password {
+    if p.auth.is_some() && p.security == Security::None && !p.allow_plaintext_password && !p.tls_if_offered {
         return Err(SmtpError::CleartextAuthRefused);
     }
     open_inner(p).await.map_err(|e| e.redacted(&p.redactor))
@@ -365,6 +379,10 @@ async fn open_inner(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
     let (tcp, peer) = net::connect(p.addrs, p.step_timeout).await.map_err(SmtpError::Net)?;
     let tcp = Bounded::new(tcp);
     let cut = tcp.cut.clone();
+    let heard = tcp.heard.clone();
+    // Failing before the server said a word: told apart (`NoGreeting`), it is what a blocked port
+    // looks like.
+    let unheard = |e: SmtpError| if heard.load(std::sync::atomic::Ordering::SeqCst) { e } else { SmtpError::NoGreeting(Box::new(e)) };
     let tls_params = || tls_parameters(p.trust, p.host);
     let stream: Box<dyn AsyncTokioStream> = match p.security {
         Security::Tls => {
@@ -372,14 +390,15 @@ async fn open_inner(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
             let tls = connector.connect(p.host, tcp);
             match tokio::time::timeout(p.step_timeout, tls).await {
                 Ok(Ok(s)) => Box::new(TlsOverTcp { inner: s, peer }),
-                Ok(Err(e)) => return Err(SmtpError::Net(net::tls_failure(p.host, e.to_string()))),
-                Err(_) => return Err(SmtpError::Net(NetError::TlsTimeout { host: p.host.to_owned() })),
+                Ok(Err(e)) => return Err(unheard(SmtpError::Net(net::tls_failure(p.host, e.to_string())))),
+                Err(_) => return Err(unheard(SmtpError::Net(NetError::TlsTimeout { host: p.host.to_owned() }))),
             }
         }
         _ => Box::new(tcp),
     };
-    let mut conn = timed(p.step_timeout, Stage::Greeting, AsyncSmtpConnection::connect_with_transport(stream, &hello)).await?;
-    if p.security == Security::Starttls {
+    let mut conn = timed(p.step_timeout, Stage::Greeting, AsyncSmtpConnection::connect_with_transport(stream, &hello)).await.map_err(unheard)?;
+    let starttls = p.security == Security::Starttls || (p.security == Security::None && p.tls_if_offered && conn.can_starttls());
+    if starttls {
         if !conn.can_starttls() {
             conn.abort().await;
             return Err(SmtpError::StartTlsNotOffered);
@@ -392,7 +411,13 @@ async fn open_inner(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
             Err(_) => return Err(SmtpError::Net(NetError::TlsTimeout { host: p.host.to_owned() })),
         }
     }
+    let encrypted = starttls || p.security == Security::Tls;
     if let Some((user, password)) = p.auth {
+        // Refused before a byte of it is sent: STARTTLS was not there to be had.
+        if !encrypted && !p.allow_plaintext_password {
+            conn.abort().await;
+            return Err(SmtpError::CleartextAuthRefused);
+        }
         let info = conn.server_info();
         if !(info.supports_auth_mechanism(Mechanism::Plain) || info.supports_auth_mechanism(Mechanism::Login)) {
             conn.abort().await;
@@ -410,7 +435,7 @@ async fn open_inner(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
             (Extras::parse(&ehlo.message().collect::<Vec<_>>()), true)
         }
     };
-    Ok(Session { conn, peer, timeout: p.step_timeout, extras, fresh, redactor: p.redactor.clone(), cut, ahead: None })
+    Ok(Session { conn, peer, timeout: p.step_timeout, extras, fresh, redactor: p.redactor.clone(), cut, ahead: None, encrypted })
 }
 
 impl SmtpError {

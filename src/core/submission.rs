@@ -103,20 +103,43 @@ pub fn prepare(raw: &[u8], handed: &Handed<'_>, account: &str, now: SystemTime) 
         }
         i += 1;
     }
-    // A first line that is no header field ("Name: value") means there is no header at all:
-    // everything is body.
+    // An mbox separator before the header (`From sender date`, `>From …`; git format-patch
+    // writes one) is not part of the message, as Postfix's sendmail drops it.
+    let mut crlf = crlf.as_slice();
+    while crlf.starts_with(b"From ") || crlf.starts_with(b">From ") {
+        let end = crlf.windows(2).position(|w| w == b"\r\n").map_or(crlf.len(), |p| p + 2);
+        crlf = &crlf[end..];
+    }
+    // A first line that is no header field ("Name: value", white space allowed before the colon
+    // as RFC 5322's obsolete syntax has it) means there is no header at all: everything is body.
     let first = crlf.split(|b| *b == b'\n').next().unwrap_or_default();
-    let looks_like_field = first.iter().position(|b| *b == b':').is_some_and(|c| c > 0 && !first[..c].iter().any(|b| b.is_ascii_whitespace()));
+    let looks_like_field = first.iter().position(|b| *b == b':').is_some_and(|c| {
+        let name = first[..c].trim_ascii_end();
+        !name.is_empty() && name.iter().all(|b| b.is_ascii_graphic())
+    });
+    // Without a header, a Bcc or Resent-Bcc line among the first lines would go to every
+    // recipient as text: refused, naming it, rather than guessed at.
+    if !looks_like_field {
+        let block = crlf.split(|b| *b == b'\n').take_while(|l| !l.trim_ascii().is_empty());
+        if block.map(|l| String::from_utf8_lossy(l).to_ascii_lowercase()).any(|l| l.starts_with("bcc") || l.starts_with("resent-bcc")) {
+            return Err(bad("the message's first line is not a header field, but a Bcc line follows: it would reach every recipient"));
+        }
+    }
     let split = crlf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2);
     let with_blank;
+    let ended;
     let (head_bytes, body) = match split {
         _ if !looks_like_field => {
-            with_blank = [&b"\r\n"[..], &crlf].concat();
+            with_blank = [&b"\r\n"[..], crlf].concat();
             (&b""[..], with_blank.as_slice())
         }
         Some(p) => (&crlf[..p], &crlf[p..]),
-        // Headers only (no body).
-        None => (&crlf[..], &b"\r\n"[..]),
+        // Headers only (no body); the last line ended, so nothing added runs into it.
+        None if crlf.ends_with(b"\r\n") => (crlf, &b"\r\n"[..]),
+        None => {
+            ended = [crlf, b"\r\n"].concat();
+            (ended.as_slice(), &b"\r\n"[..])
+        }
     };
     // 8-bit bytes in the header are taken as they are (as Postfix takes them): the message goes
     // out unchanged and the receiving server judges it.
@@ -370,4 +393,28 @@ mod tests {
         let handed = Handed { recipients: &rcpts, ..Handed::default() };
         assert!(matches!(prepare(b"Subject: x\n\nhi\n", &handed, "taro@example.ac.jp", t0()), Err(ComposeError::BadAddress { .. })));
     }
+    /// Issue 23 (review): an mbox `From ` line before the header (git format-patch writes one)
+    /// is dropped and the header read, so Bcc still leaves it; white space before a field's
+    /// colon still makes a header; a header with no final line break gets one before what
+    /// popsend adds.
+    #[test]
+    fn the_header_is_found_behind_an_mbox_line_and_old_syntax() {
+        let rcpts = vec!["a@example.net".to_owned()];
+        let handed = Handed { recipients: &rcpts, ..Handed::default() };
+        for raw in [
+            &b"From me@x Mon Sep 17 00:00:00 2001\nTo: prof@example.net\nBcc: secret@example.org\nSubject: s\n\nbody\n"[..],
+            b">From x\nFrom x\nBcc: secret@example.org\nSubject: s\n\nbody\n",
+            b"Bcc : secret@example.org\nSubject: s\n\nbody\n",
+        ] {
+            let p = prepare(raw, &handed, "taro@example.ac.jp", t0()).unwrap();
+            let text = String::from_utf8(p.outgoing.raw).unwrap();
+            assert!(!text.contains("secret@example.org") && !text.contains("From me@x") && text.contains("Subject: s\r\n"), "{text:?}");
+        }
+        let e = prepare(b": x\nBcc: secret@example.org\n\nbody\n", &handed, "taro@example.ac.jp", t0()).unwrap_err();
+        assert!(e.to_string().contains("Bcc"), "{e}");
+        let p = prepare(b"To: b@example.net\nSubject: s", &handed, "taro@example.ac.jp", t0()).unwrap();
+        let text = String::from_utf8(p.outgoing.raw).unwrap();
+        assert!(text.starts_with("To: b@example.net\r\nSubject: s\r\nMessage-ID: <"), "{text:?}");
+    }
+
 }

@@ -50,6 +50,9 @@ pub struct State {
     /// SMTP servers whose EHLO is known ("host:port", whether it offered PIPELINING): the next
     /// connection does not ask again.
     pub smtp_ehlo: Vec<(String, bool)>,
+    /// The port that worked for each SMTP server ("host:port" as configured) from each network
+    /// (`route::network`): the next send from there goes to it at once.
+    pub smtp_routes: Vec<(String, String, crate::core::route::Route)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +151,21 @@ impl State {
         self.smtp_ehlo.len() != before
     }
 
+    /// The port that worked for `smtp_server` from `network`, if one was remembered.
+    pub fn route_for(&self, smtp_server: &str, network: &str) -> Option<crate::core::route::Route> {
+        self.smtp_routes.iter().find(|(s, n, _)| s == smtp_server && n == network).map(|(_, _, r)| *r)
+    }
+
+    /// Remembers the port that worked for `smtp_server` from `network`. True when it changed.
+    pub fn set_route(&mut self, smtp_server: &str, network: &str, route: crate::core::route::Route) -> bool {
+        if self.route_for(smtp_server, network) == Some(route) {
+            return false;
+        }
+        self.smtp_routes.retain(|(s, n, _)| !(s == smtp_server && n == network));
+        self.smtp_routes.push((smtp_server.to_owned(), network.to_owned(), route));
+        true
+    }
+
     /// A tiny line format: `key value`, unknown keys ignored, so older files still load.
     fn render(&self) -> String {
         let mut out = String::from("# popsend relay-window state\n");
@@ -166,6 +184,9 @@ impl State {
         }
         for (server, pipelining) in &self.smtp_ehlo {
             out += &format!("smtp_ehlo {server} {}\n", if *pipelining { "pipelining" } else { "-" });
+        }
+        for (server, network, route) in &self.smtp_routes {
+            out += &format!("smtp_route {server} {network} {}\n", route.word());
         }
         out
     }
@@ -209,6 +230,16 @@ impl State {
                     }
                     _ => false,
                 },
+                "smtp_route" => {
+                    let mut parts = value.splitn(3, ' ');
+                    match (parts.next(), parts.next(), parts.next().and_then(crate::core::route::Route::parse)) {
+                        (Some(server), Some(network), Some(route)) => {
+                            state.smtp_routes.push((server.to_owned(), network.to_owned(), route));
+                            true
+                        }
+                        _ => false,
+                    }
+                }
                 "smtp_ehlo" => match value.split_once(' ') {
                     Some((server, flag @ ("pipelining" | "-"))) => {
                         state.smtp_ehlo.push((server.to_owned(), flag == "pipelining"));
@@ -322,6 +353,7 @@ mod tests {
             methods: vec![("pop.example:110".into(), "user".into())],
             smtp_sizes: vec![("smtp.example:25".into(), 10_240_000)],
             smtp_ehlo: vec![("smtp.example:25".into(), true), ("other:587".into(), false)],
+            smtp_routes: vec![("smtp.example:25".into(), "192.168.1.0/24".into(), crate::core::route::Route::parse("587 starttls -").unwrap())],
         };
         store.save(&state).unwrap();
         let back = store.load();
@@ -332,6 +364,13 @@ mod tests {
         assert!(!back.needs_sequential("smtp.example:587"));
         assert_eq!(back.size_for("smtp.example:25"), Some(10_240_000));
         assert_eq!(back.size_for("smtp.example:587"), None);
+        // Issue 24: the port that worked, per network: home's is not campus's.
+        assert_eq!(back.route_for("smtp.example:25", "192.168.1.0/24").map(|r| r.port), Some(587));
+        assert_eq!(back.route_for("smtp.example:25", "133.1.2.0/24"), None);
+        let mut moved = back.clone();
+        assert!(!moved.set_route("smtp.example:25", "192.168.1.0/24", crate::core::route::Route::parse("587 starttls -").unwrap()));
+        assert!(moved.set_route("smtp.example:25", "192.168.1.0/24", crate::core::route::Route::parse("587 starttls auth").unwrap()));
+        assert_eq!(moved.smtp_routes.len(), 1);
         // Issue 14: what the EHLO said, so the next connection need not ask.
         use crate::core::smtp::Extras;
         assert_eq!(back.smtp_extras("smtp.example:25"), Some(Extras { size: Some(10_240_000), pipelining: true }));

@@ -11,6 +11,7 @@ mod hostile;
 mod outbox_faults;
 mod outbox_real;
 mod packaging;
+mod op25b;
 mod peers;
 mod pop_matrix;
 mod real_servers;

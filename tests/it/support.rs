@@ -20,6 +20,9 @@ pub struct Servers {
     pub smtp: u16,
     pub smtps: u16,
     pub submission: u16,
+    /// Submission that relays after the POP login only (no AUTH), STARTTLS offered: a campus
+    /// server's 587 for students behind OP25B.
+    pub pop_submission: u16,
     pub user: String,
     pub pass: String,
     pub window: u64,
@@ -60,6 +63,7 @@ pub fn servers() -> Servers {
         smtp: get("POPSEND_TEST_SMTP_PORT").parse().unwrap(),
         smtps: get("POPSEND_TEST_SMTPS_PORT").parse().unwrap(),
         submission: get("POPSEND_TEST_SUBMISSION_PORT").parse().unwrap(),
+        pop_submission: get("POPSEND_TEST_POP_SUBMISSION_PORT").parse().unwrap(),
         user: get("POPSEND_TEST_USER"),
         pass: get("POPSEND_TEST_PASS"),
         window: get("POPSEND_TEST_WINDOW").parse().unwrap(),

@@ -11,7 +11,9 @@
 #
 # Usage: start.sh DIR   (settings from the environment, defaults in brackets)
 #   BASE_PORT [20000]   POP3 BASE+110, POP3S BASE+995, SMTP BASE+25, SMTPS BASE+465,
-#                       submission BASE+587 (STARTTLS + SMTP AUTH through Dovecot, no POP needed)
+#                       submission BASE+587 (STARTTLS + SMTP AUTH through Dovecot, no POP needed),
+#                       submission BASE+588 (STARTTLS offered, relays after the POP login only, no
+#                       AUTH: a campus server's 587 for students behind OP25B)
 #   WINDOW [5]          relay window in seconds
 #   POP_USER [student]  POP_PASS [pop-pass-1]   the one mailbox
 #   RELAY_REFUSAL [defer]   defer -> "454 4.7.1 Relay access denied" (Postfix's default),
@@ -34,6 +36,7 @@ POP3S_PORT=$((BASE_PORT + 995))
 SMTP_PORT=$((BASE_PORT + 25))
 SMTPS_PORT=$((BASE_PORT + 465))
 SUBMISSION_PORT=$((BASE_PORT + 587))
+POP_SUBMISSION_PORT=$((BASE_PORT + 588))
 
 for tool in dovecot postfix postconf openssl; do
   command -v "$tool" >/dev/null || { echo "start.sh: $tool is not installed (tests/run.sh installs it)" >&2; exit 1; }
@@ -198,6 +201,7 @@ EOF
 cat > "$PF/etc/master.cf" <<EOF
 127.0.0.1:$SMTP_PORT  inet n - n - - smtpd
 127.0.0.1:$SMTPS_PORT inet n - n - - smtpd -o smtpd_tls_wrappermode=yes -o smtpd_tls_security_level=encrypt
+127.0.0.1:$POP_SUBMISSION_PORT inet n - n - - smtpd -o syslog_name=postfix/popsubmission
 127.0.0.1:$SUBMISSION_PORT inet n - n - - smtpd -o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes -o smtpd_sasl_type=dovecot -o smtpd_sasl_path=$DIR/dovecot/run/auth-postfix -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
 pickup    unix n - n 60 1 pickup
 cleanup   unix n - n - 0 cleanup
@@ -254,6 +258,7 @@ POPSEND_TEST_POP3S_PORT=$POP3S_PORT
 POPSEND_TEST_SMTP_PORT=$SMTP_PORT
 POPSEND_TEST_SMTPS_PORT=$SMTPS_PORT
 POPSEND_TEST_SUBMISSION_PORT=$SUBMISSION_PORT
+POPSEND_TEST_POP_SUBMISSION_PORT=$POP_SUBMISSION_PORT
 POPSEND_TEST_USER=$POP_USER
 POPSEND_TEST_PASS=$POP_PASS
 POPSEND_TEST_WINDOW=$WINDOW
@@ -268,7 +273,7 @@ POPSEND_TEST_DOMAIN=popsend.test
 EOF
 
 # Wait until both answer, or fail loudly.
-for port in $POP3_PORT $POP3S_PORT $SMTP_PORT $SMTPS_PORT $SUBMISSION_PORT; do
+for port in $POP3_PORT $POP3S_PORT $SMTP_PORT $SMTPS_PORT $SUBMISSION_PORT $POP_SUBMISSION_PORT; do
   for _ in $(seq 1 100); do
     if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then continue 2; fi
     sleep 0.1
@@ -277,7 +282,7 @@ for port in $POP3_PORT $POP3S_PORT $SMTP_PORT $SMTPS_PORT $SUBMISSION_PORT; do
   tail -n 20 "$DIR/dovecot.log" "$DIR/postfix.log" >&2 2>/dev/null || true
   exit 1
 done
-echo "start.sh: Dovecot POP3 $POP3_PORT/POP3S $POP3S_PORT, Postfix SMTP $SMTP_PORT/SMTPS $SMTPS_PORT/submission $SUBMISSION_PORT, window ${WINDOW}s, in $DIR"
+echo "start.sh: Dovecot POP3 $POP3_PORT/POP3S $POP3S_PORT, Postfix SMTP $SMTP_PORT/SMTPS $SMTPS_PORT/submission $SUBMISSION_PORT (AUTH), $POP_SUBMISSION_PORT (after POP), window ${WINDOW}s, in $DIR"
 # The other POP3 servers of the matrix (they need the certificate made above).
 # KEEP_MATRIX=1 (a test restarting Dovecot and Postfix): they stay as they are.
 if [ "${KEEP_MATRIX:-}" = 1 ]; then

@@ -1,0 +1,198 @@
+//! Issue 24: from home, behind OP25B. The real Dovecot + Postfix of tests/servers/start.sh, with
+//! the configured SMTP port made to look as a provider's block does (closed, silent, or answered
+//! by the provider's own relay), and the server's other ports real: a submission port that
+//! relays after the POP login, and one that relays only with SMTP AUTH over STARTTLS. Scripted
+//! peers only where no real server can show it (a port that offers AUTH in the clear only).
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::support::{Servers, popsend, send_simple, servers, token};
+
+/// A port nothing listens on (connections are refused at once).
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A port that takes TCP connections and never says a word (the commonest OP25B shape beside a
+/// dropped SYN); counts them.
+fn silent_port() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            held.push(conn);
+        }
+    });
+    (port, count)
+}
+
+/// A scripted SMTP peer: greets with `greeting`, offers `ehlo` (the lines after the first),
+/// answers MAIL and RSET 250 and every RCPT with `rcpt`; counts connections and keeps every
+/// command line it was sent.
+fn scripted_peer(greeting: &'static str, ehlo: &'static [&'static str], rcpt: &'static str) -> (u16, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (count, lines) = (Arc::new(AtomicUsize::new(0)), Arc::new(Mutex::new(Vec::new())));
+    let (seen, heard) = (count.clone(), lines.clone());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let heard = heard.clone();
+            std::thread::spawn(move || serve_peer(conn, greeting, ehlo, rcpt, &heard));
+        }
+    });
+    (port, count, lines)
+}
+
+fn serve_peer(conn: TcpStream, greeting: &str, ehlo: &[&str], rcpt: &str, heard: &Mutex<Vec<String>>) {
+    let mut w = conn.try_clone().unwrap();
+    let mut r = BufReader::new(conn);
+    let _ = write!(w, "{greeting}\r\n");
+    let mut line = String::new();
+    while r.read_line(&mut line).unwrap_or(0) > 0 {
+        let cmd = line.trim_end().to_owned();
+        heard.lock().unwrap().push(cmd.clone());
+        let verb = cmd.split(' ').next().unwrap_or("").to_ascii_uppercase();
+        let reply = match verb.as_str() {
+            "EHLO" => {
+                let mut lines = vec!["250-peer.example".to_owned()];
+                lines.extend(ehlo.iter().map(|l| format!("250-{l}")));
+                lines.push("250 8BITMIME".into());
+                lines.join("\r\n")
+            }
+            "MAIL" | "RSET" | "NOOP" => "250 2.0.0 ok".into(),
+            "RCPT" => rcpt.into(),
+            "QUIT" => {
+                let _ = write!(w, "221 bye\r\n");
+                return;
+            }
+            _ => "502 5.5.2 not here".into(),
+        };
+        if write!(w, "{reply}\r\n").is_err() {
+            return;
+        }
+        line.clear();
+    }
+}
+
+/// The servers' config with the configured SMTP port `port` and `other_ports` as given.
+fn home_config(s: &Servers, dir: &std::path::Path, port: u16, other_ports: &str) -> std::path::PathBuf {
+    s.config(dir, &format!("port = {}", s.pop3), &format!("port = {port}\nother_ports = [{other_ports}]"), "")
+}
+
+fn state_text(dir: &std::path::Path) -> String {
+    std::fs::read_dir(dir.join("data"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name() == "relay-window")
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect()
+}
+
+/// The configured port never greets (TCP taken, nothing said): after the head start the
+/// server's submission port, which relays after the POP login, takes the mail; the student is
+/// told once; the next send from this network goes there first and never touches the silent
+/// port again.
+#[test]
+fn behind_op25b_the_mail_goes_by_the_submission_port_and_the_next_send_goes_there_first() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let (silent, knocked) = silent_port();
+    let config = home_config(&s, dir.path(), silent, &format!("{{ port = {} }}", s.pop_submission));
+    let first = token("op25b-first");
+    let run = send_simple(&config, Some(&s.pass), "ja", &first);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains(&format!("{silent} 番ポートが使えない")) && run.stdout.contains(&format!("{} 番ポートで送りました", s.pop_submission)), "{}", run.stdout);
+    s.delivered(&first);
+    assert_eq!(knocked.load(Ordering::SeqCst), 1, "the configured port was tried once");
+    assert!(state_text(dir.path()).contains(&format!("smtp_route localhost:{silent} 127.0.0.0/24 {} starttls -", s.pop_submission)), "{}", state_text(dir.path()));
+
+    let next = token("op25b-next");
+    let run = send_simple(&config, Some(&s.pass), "ja", &next);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(!run.stdout.contains("番ポートが使えない"), "told once only: {}", run.stdout);
+    s.delivered(&next);
+    assert_eq!(knocked.load(Ordering::SeqCst), 1, "the next send went to the submission port first");
+}
+
+/// The configured port refuses connections (closed): the submission port at once. With
+/// `other_ports = []` (設定's 「設定したポートだけを使う」) nothing else is tried, and a silent
+/// port after a POP login that worked is a blocked port (OP25B), never "offline"; the message
+/// waits.
+#[test]
+fn a_closed_smtp_port_after_a_pop_login_is_op25b_not_offline() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let closed = closed_port();
+    let config = home_config(&s, dir.path(), closed, &format!("{{ port = {} }}", s.pop_submission));
+    let tok = token("op25b-closed");
+    let run = send_simple(&config, Some(&s.pass), "en", &tok);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains(&format!("through port {}", s.pop_submission)), "{}", run.stdout);
+    s.delivered(&tok);
+
+    let only = tempfile::tempdir().unwrap();
+    let config = home_config(&s, only.path(), closed, "");
+    let run = send_simple(&config, Some(&s.pass), "en", &token("op25b-only"));
+    assert_eq!(run.code, 75, "{}", run.all());
+    assert!(run.stderr.contains("OP25B") && !run.stderr.to_lowercase().contains("offline"), "{}", run.stderr);
+    let queue = popsend(&config, None, "en", &["queue"]);
+    assert!(queue.stdout.contains("OP25B"), "{}", queue.stdout);
+}
+
+/// A provider that answers port 25 with its own relay (another host name, relaying refused even
+/// after a fresh POP login): after one re-login the submission port takes the mail, once.
+#[test]
+fn a_provider_relay_on_the_smtp_port_is_passed_by_for_the_submission_port() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let (isp, connections, heard) = scripted_peer("220 smtp.isp.example ESMTP", &[], "554 5.7.1 <x>: Relay access denied");
+    let config = home_config(&s, dir.path(), isp, &format!("{{ port = {} }}", s.pop_submission));
+    let tok = token("op25b-isp");
+    let logins = s.login_count();
+    let run = send_simple(&config, Some(&s.pass), "en", &tok);
+    assert_eq!(run.code, 0, "{}", run.all());
+    s.delivered(&tok);
+    assert_eq!(s.login_count(), logins + 2, "one login, and one again before the other port");
+    assert!(connections.load(Ordering::SeqCst) >= 2, "the provider's relay was tried again after the login");
+    assert!(!heard.lock().unwrap().iter().any(|l| l.starts_with("DATA") || l.starts_with("AUTH")), "{:?}", heard.lock().unwrap());
+    assert_eq!(s.all_delivered().iter().filter(|m| String::from_utf8_lossy(m).contains(&tok)).count(), 1);
+}
+
+/// The configured port is closed and the server's 587 relays only with SMTP AUTH (over
+/// STARTTLS): the account's password goes there, encrypted, and the mail with it.
+#[test]
+fn a_submission_port_that_wants_smtp_auth_gets_the_password_over_tls() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = home_config(&s, dir.path(), closed_port(), &format!("{{ port = {} }}", s.submission));
+    let tok = token("op25b-auth");
+    let run = send_simple(&config, Some(&s.pass), "en", &tok);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("SMTP AUTH over an encrypted connection"), "{}", run.stdout);
+    s.delivered(&tok);
+    assert!(state_text(dir.path()).contains(&format!("{} starttls auth", s.submission)), "{}", state_text(dir.path()));
+    assert!(!run.all().contains(&s.pass) && !state_text(dir.path()).contains(&s.pass));
+}
+
+/// A submission port that relays only with SMTP AUTH and offers it only in the clear: the
+/// password is never sent; nothing goes; the error names the setting.
+#[test]
+fn a_port_that_offers_auth_only_in_the_clear_never_gets_the_password() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let (clear, _, heard) = scripted_peer("220 mail.popsend.test ESMTP", &["AUTH PLAIN LOGIN"], "554 5.7.1 <x>: Relay access denied");
+    let config = home_config(&s, dir.path(), closed_port(), &format!("{{ port = {clear} }}"));
+    let run = send_simple(&config, Some(&s.pass), "en", &token("op25b-clear"));
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("allow_plaintext_password"), "names the setting: {}", run.stderr);
+    let heard = heard.lock().unwrap();
+    assert!(!heard.iter().any(|l| l.to_ascii_uppercase().starts_with("AUTH") || l.starts_with("DATA")), "{heard:?}");
+}
