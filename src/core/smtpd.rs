@@ -688,6 +688,69 @@ const AGAIN_WITHIN: Duration = Duration::from_secs(24 * 3600);
 
 /// How many programs may be connected at once.
 pub const MAX_CONNECTIONS: usize = 8;
+/// How many of them may belong to another user of this computer (by user id).
+pub const MAX_PER_STRANGER: usize = 2;
+
+/// Connections open per other user id.
+type StrangerCounts = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<u32, usize>>>;
+
+/// One connection's place in `StrangerCounts` (none for the student's own, or an unknown owner).
+struct Strangers {
+    counts: StrangerCounts,
+    uid: Option<u32>,
+}
+
+impl Strangers {
+    /// A place for a connection of `uid`, or `None` when that user has `MAX_PER_STRANGER` already.
+    fn enter(counts: &StrangerCounts, uid: Option<u32>) -> Option<Strangers> {
+        if let Some(uid) = uid {
+            let mut c = counts.lock().ok()?;
+            let n = c.entry(uid).or_insert(0);
+            if *n >= MAX_PER_STRANGER {
+                return None;
+            }
+            *n += 1;
+        }
+        Some(Strangers { counts: counts.clone(), uid })
+    }
+}
+
+impl Drop for Strangers {
+    /// The connection ended: its place is free again.
+    fn drop(&mut self) {
+        if let (Some(uid), Ok(mut c)) = (self.uid.take(), self.counts.lock())
+            && let Some(n) = c.get_mut(&uid)
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// The user id of the process on the other end of a loopback connection (Linux: the client's
+/// socket in /proc/net/tcp, local `peer`, remote `local`); `None` where the system does not tell.
+fn peer_owner(peer: std::net::SocketAddr, local: std::net::SocketAddr) -> Option<u32> {
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().find_map(|f| std::fs::read_to_string(f).ok().and_then(|t| connection_owner(&t, peer, local)))
+}
+
+/// An address as /proc/net/tcp writes it: the bytes in network order read as native 32-bit
+/// words, each in hex, then `:` and the port.
+fn proc_address(a: std::net::SocketAddr) -> String {
+    let octets: Vec<u8> = match a.ip() {
+        std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+        std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+    };
+    let words: String = octets.chunks(4).map(|w| format!("{:08X}", u32::from_ne_bytes([w[0], w[1], w[2], w[3]]))).collect();
+    format!("{words}:{:04X}", a.port())
+}
+
+/// The owner of the socket from `from` to `to` in the text of /proc/net/tcp (or tcp6).
+fn connection_owner(table: &str, from: std::net::SocketAddr, to: std::net::SocketAddr) -> Option<u32> {
+    let (from, to) = (proc_address(from), proc_address(to));
+    table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        (cols.get(1)?.eq_ignore_ascii_case(&from) && cols.get(2)?.eq_ignore_ascii_case(&to)).then(|| cols.get(7)?.parse().ok()).flatten()
+    })
+}
 /// How long the sessions in progress may go on once the server stops taking connections (a
 /// message being tried now takes up to `[submission] try_seconds`, 20 by default).
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
@@ -695,6 +758,7 @@ const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
 /// Accepts connections on `listeners` until the future is dropped, each served by `serve`.
 pub async fn accept(listeners: Vec<tokio::net::TcpListener>, limits: Limits, login: Option<Login>, store: std::sync::Arc<StoreFn>, after: Option<std::sync::Arc<AfterFn>>, until: impl std::future::Future<Output = ()>) {
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let strangers = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
     let mut accepting = futures_util::stream::select_all(listeners.into_iter().map(|l| Box::pin(futures_util::stream::unfold(l, |l| async move { Some((l.accept().await, l)) }))));
     let mut until = std::pin::pin!(until);
     loop {
@@ -711,6 +775,13 @@ pub async fn accept(listeners: Vec<tokio::net::TcpListener>, limits: Limits, log
         if !peer.ip().is_loopback() {
             continue;
         }
+        // Another user of this computer (where the system tells) gets a few connections at most:
+        // reconnecting without end, they cannot keep the student's own programs out.
+        let stranger = stream.local_addr().ok().and_then(|local| peer_owner(peer, local)).filter(|uid| Some(*uid) != own_uid());
+        let Some(place) = Strangers::enter(&strangers, stranger) else {
+            let _ = stream.write_all(b"421 4.7.0 too many connections from another user, try again later\r\n").await;
+            continue;
+        };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             let _ = stream.write_all(b"421 4.7.0 too many connections, try again shortly\r\n").await;
             continue;
@@ -718,7 +789,7 @@ pub async fn accept(listeners: Vec<tokio::net::TcpListener>, limits: Limits, log
         let (limits, login, store, after) = (limits.clone(), login.clone(), store.clone(), after.clone());
         tokio::spawn(async move {
             serve(stream, &limits, login.as_ref(), &*store, after.as_deref()).await;
-            drop(slot);
+            drop((slot, place));
         });
     }
     // Closed to new connections; the sessions in progress finish, for a while: a client in the
@@ -1451,4 +1522,30 @@ mod tests {
         replies
     }
 
+
+    /// Issue 23 (review): the owner of a loopback connection's client end is read from the
+    /// system's table, and another user gets at most `MAX_PER_STRANGER` connections, however
+    /// often they reconnect; the student's own are not counted.
+    #[tokio::test]
+    async fn another_user_gets_a_few_connections_only() {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let to = listener.local_addr().unwrap();
+        let client = tokio::net::TcpStream::connect(to).await.unwrap();
+        let from = client.local_addr().unwrap();
+        #[cfg(target_os = "linux")]
+        assert_eq!(peer_owner(from, to), own_uid(), "this test's own connection");
+        // The table as Linux writes it for 127.0.0.1:0xD431 → 127.0.0.1:0x0A1A, user 65534.
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n   0: 0100007F:D431 0100007F:0A1A 01 00000000:00000000 00:00000000 00000000 65534\n";
+        if cfg!(target_endian = "little") {
+            assert_eq!(connection_owner(table, "127.0.0.1:54321".parse().unwrap(), "127.0.0.1:2586".parse().unwrap()), Some(65534));
+        }
+        let counts: StrangerCounts = Default::default();
+        let first = Strangers::enter(&counts, Some(65534)).unwrap();
+        let _second = Strangers::enter(&counts, Some(65534)).unwrap();
+        assert!(Strangers::enter(&counts, Some(65534)).is_none(), "a third from the same user");
+        assert!(Strangers::enter(&counts, None).is_some(), "the student's own");
+        drop(first);
+        assert!(Strangers::enter(&counts, Some(65534)).is_some(), "a place freed is a place again");
+        drop((client, listener));
+    }
 }
