@@ -231,6 +231,9 @@ pub struct View {
     pub diagnosis: Option<(bool, Vec<StepResult>)>,
     /// The first-run assistant's search.
     pub discovery: Option<Discovery>,
+    /// The SMTP port the last messages went by (another than the configured one from a network
+    /// that blocks it): 設定 shows it.
+    pub smtp_route: Option<crate::core::route::Route>,
 }
 
 /// How many rows of each list the UI receives (the newest). The UI lays out only the visible
@@ -696,6 +699,9 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
             // Another port took the mail, found now: said once, where the student looks.
             if let Some(learned) = f.learned {
                 shared.hand(Handed::RouteLearned(learned));
+            }
+            if let Some(route) = f.route {
+                shared.publish(|v| v.smtp_route = Some(route));
             }
         }
         let (waiting, sent) = lists(&outbox);

@@ -118,6 +118,7 @@ impl App {
         let presets = &self.view.presets;
         let presets_problem = &self.view.presets_problem;
         let submission = &self.view.submission;
+        let smtp_route = self.view.smtp_route;
         let s = &mut self.settings;
         let mut chosen = s.preset;
         let before = s.form.clone();
@@ -208,6 +209,13 @@ impl App {
             ui.heading(fl!("set-section-smtp"));
             egui::Grid::new("set-smtp").num_columns(2).min_col_width(label_col).show(ui, |ui| {
                 text_row(ui, fl!("set-smtp-host"), "smtp.host", &mut f.smtp_host, Some(fl!("set-smtp-host-hint")));
+                // Where the mail goes from this network, when it is not the port set here (OP25B).
+                if let Some(route) = smtp_route.filter(|r| !r.is_configured()) {
+                    label(ui, fl!("set-smtp-route-label"));
+                    let how = if matches!(route.via, crate::core::route::Via::Other { auth: true, .. }) { fl!("set-smtp-route-auth", port = route.port) } else { fl!("set-smtp-route", port = route.port) };
+                    ui.label(how).on_hover_text(fl!("set-smtp-route-hint"));
+                    ui.end_row();
+                }
                 text_row(ui, fl!("set-window-minutes"), "relay.window_seconds", &mut f.window_minutes, None);
             });
             // The technical fields, folded unless one of them is wrong.
@@ -240,6 +248,9 @@ impl App {
                         text_row(ui, fl!("set-smtp-username"), "smtp.username", &mut f.smtp_username, Some(fl!("set-smtp-username-hint")));
                         ui.label("");
                         ui.checkbox(&mut f.smtp_allow_plaintext_password, fl!("set-smtp-allow-plaintext"));
+                        ui.end_row();
+                        ui.label("");
+                        ui.checkbox(&mut f.only_configured_port, fl!("set-only-configured-port")).on_hover_text(fl!("set-only-configured-port-hint"));
                         ui.end_row();
                         ui.label("");
                         ui.checkbox(&mut f.reuse_window, fl!("set-reuse-window"));

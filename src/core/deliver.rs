@@ -118,6 +118,8 @@ pub struct Report {
     /// A port other than the configured one took the mail, for the first time from this
     /// network: said once (the next sends from here go there without a word).
     pub learned: Option<Learned>,
+    /// How the messages sent went (the port in use from this network), when any was sent.
+    pub route: Option<Route>,
 }
 
 /// The port a run found, where the configured one did not do.
@@ -432,7 +434,7 @@ impl<'a> Deliverer<'a> {
 
     /// Sends `messages`. Never panics on server behaviour; every message gets an outcome.
     pub async fn deliver(&self, messages: &[Outgoing], progress: &mut dyn Progress) -> Report {
-        let mut report = Report { outcomes: Vec::new(), logins: Vec::new(), stopped: None, window: None, learned: None };
+        let mut report = Report { outcomes: Vec::new(), logins: Vec::new(), stopped: None, window: None, learned: None, route: None };
         if let Err(e) = self.run(messages, &mut report, progress).await {
             report.stopped = Some(e);
         }
@@ -692,6 +694,7 @@ impl<'a> Deliverer<'a> {
     /// send from here goes there at once); a port other than the configured one, found now, is
     /// reported once (`Report::learned`). A network where the configured port works keeps no line.
     fn remember_route(&self, network: Option<&str>, remembered: Option<Route>, used: Route, report: &mut Report) {
+        report.route = Some(used);
         let Some(network) = network else { return };
         if remembered == Some(used) || (remembered.is_none() && used.is_configured()) {
             return;

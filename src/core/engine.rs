@@ -38,6 +38,8 @@ pub struct Flushed {
     pub split: Vec<(i64, usize)>,
     /// Another SMTP port than the configured one took the mail, found now (said once).
     pub learned: Option<crate::core::deliver::Learned>,
+    /// The SMTP port the messages went by (設定 shows it when it is not the configured one).
+    pub route: Option<crate::core::route::Route>,
 }
 
 fn jitter(id: i64, attempts: u32) -> u64 {
@@ -172,6 +174,7 @@ pub async fn flush(outbox: &Outbox, d: &Deliverer<'_>, force: bool) -> Result<Fl
         flushed.logins.extend(report.logins);
         flushed.window = report.window;
         flushed.learned = flushed.learned.or(report.learned);
+        flushed.route = report.route.or(flushed.route);
         let stopped = report.stopped.is_some() || d.stop.is_some_and(|s| s.load(Ordering::SeqCst));
         flushed.stopped = report.stopped;
         if stopped || !more {

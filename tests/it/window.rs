@@ -382,3 +382,29 @@ fn settings_show_the_submission_server_and_copy_its_login() {
     h.run_steps(2);
     h.get_by_label_contains("あいさつ: 「220 mx ESMTP Postfix」");
 }
+
+/// Issue 24: when another port than the configured one took the mail from this network, the
+/// window says so once, in one sentence; 設定 shows the port in use there, and offers to keep
+/// the configured port only.
+#[test]
+fn the_port_found_behind_op25b_is_told_once_and_shown_in_settings() {
+    use popsend::core::deliver::Learned;
+    use popsend::core::route::{Route, Via};
+    let _g = lock();
+    let b = started();
+    let mut h = harness(&b);
+    h.run_steps(2);
+    b.hand(Handed::RouteLearned(Learned { port: 587, configured: 25, auth: false }));
+    b.publish(|v| v.smtp_route = Some(Route { port: 587, via: Via::Other { tls: false, auth: false } }));
+    h.run_steps(2);
+    h.get_by_label_contains("この回線では 25 番ポートが使えない (プロバイダーが止めている) ため、587 番ポートで送りました");
+    click(&mut h, "設定");
+    h.get_by_label_contains("587 番ポートで送っています");
+    h.get_by_label_contains("詳細設定").click();
+    h.run_steps(3);
+    h.get_by_label_contains("設定したポートだけを使う");
+    // Where the configured port works, nothing is said about it.
+    b.publish(|v| v.smtp_route = Some(Route { port: 25, via: Via::Configured }));
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("番ポートで送っています").is_none());
+}
