@@ -232,12 +232,28 @@ pub fn step_explanation(r: &StepResult) -> (String, Option<String>) {
             (what, Some(next))
         }
         Finding::SmtpPortSilent { port: p, alternatives } => {
-            let what = if *p == 25 { fl!("err-port25") } else { fl!("diag-smtp-port-silent", port = port(*p)) };
-            let next = match alternatives.iter().find(|(_, auth)| *auth).or(alternatives.first()) {
-                Some((alt, true)) => fl!("diag-next-alternative-auth", port = port(*alt)),
-                Some((alt, false)) => fl!("diag-next-alternative", port = port(*alt)),
-                None if *p == 25 => fl!("err-port25-hint"),
-                None => fl!("err-connection-refused-hint"),
+            let mut what = if *p == 25 { fl!("err-port25") } else { fl!("diag-smtp-port-silent", port = port(*p)) };
+            // What each other port of the server offers, as the send path would use it.
+            for a in alternatives {
+                let mut found = vec![if a.implicit_tls { fl!("diag-other-tls") } else if a.encrypted { fl!("diag-other-starttls") } else { fl!("diag-other-clear") }];
+                if a.auth {
+                    found.push(fl!("diag-other-auth"));
+                }
+                match a.relays {
+                    Some(true) => found.push(fl!("diag-other-relays")),
+                    Some(false) => found.push(fl!("diag-other-no-relay")),
+                    None => {}
+                }
+                what += &format!("\n{}", fl!("diag-other-port", port = port(a.port), found = found.join(fl!("list-separator").as_str())));
+            }
+            let relays = alternatives.iter().find(|a| a.relays == Some(true));
+            let auth = alternatives.iter().find(|a| a.auth && a.encrypted);
+            let next = match (relays, auth, alternatives.first()) {
+                (Some(a), _, _) => fl!("diag-next-alternative-relays", port = port(a.port)),
+                (None, Some(a), _) => fl!("diag-next-alternative-auth", port = port(a.port)),
+                (None, None, Some(a)) => fl!("diag-next-alternative", port = port(a.port)),
+                (None, None, None) if *p == 25 => fl!("err-port25-hint"),
+                (None, None, None) => fl!("err-connection-refused-hint"),
             };
             (what, Some(next))
         }

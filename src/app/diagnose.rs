@@ -2,7 +2,7 @@
 //! finding, the server's reply and the next thing to try), and copies the whole result as text
 //! for a help desk (the password is never in it). No I/O here.
 
-use crate::core::diagnose::Finding;
+use crate::core::diagnose::{Finding, OtherPortFound};
 use crate::app::backend::Request;
 use crate::fl;
 use crate::words::{diagnose_report, diagnose_verdict, step_text};
@@ -93,30 +93,40 @@ pub(super) fn steps_list(ui: &mut egui::Ui, steps: &[crate::core::diagnose::Step
     asked
 }
 
-/// When port 25 did not answer and another port offered SMTP AUTH: that port (587 or 465).
-pub(super) fn switch_offer(steps: &[crate::core::diagnose::StepResult]) -> Option<u16> {
+/// What 「この設定に切り替える」 offers when the SMTP port does not answer: first a port of the
+/// server that relays after the POP login (POP before SMTP goes on, no password on it), else
+/// one that offers SMTP AUTH over TLS (the account's password, encrypted).
+pub(super) fn switch_offer(steps: &[crate::core::diagnose::StepResult]) -> Option<OtherPortFound> {
     steps.iter().find_map(|s| match &s.finding {
-        Finding::SmtpPortSilent { alternatives, .. } => alternatives.iter().find(|(_, auth)| *auth).map(|(port, _)| *port),
+        Finding::SmtpPortSilent { alternatives, .. } => {
+            alternatives.iter().find(|a| a.relays == Some(true)).or_else(|| alternatives.iter().find(|a| a.auth && a.encrypted)).copied()
+        }
         _ => None,
     })
 }
 
 /// 「この設定に切り替える」 with what it offers; true when clicked.
-pub(super) fn switch_row(ui: &mut egui::Ui, port: u16) -> bool {
+pub(super) fn switch_row(ui: &mut egui::Ui, offer: OtherPortFound) -> bool {
+    let text = if offer.relays == Some(true) { fl!("gui-switch-offer-relay", port = offer.port) } else { fl!("gui-switch-offer", port = offer.port) };
     ui.horizontal_wrapped(|ui| {
-        ui.label(fl!("gui-switch-offer", port = port));
+        ui.label(text);
         ui.button(fl!("gui-switch")).clicked()
     })
     .inner
 }
 
-/// The settings switched to SMTP AUTH on `port`: implicit TLS on 465, STARTTLS otherwise, the
-/// POP user name for SMTP AUTH (the same password).
-pub(super) fn switch_to(f: &mut crate::app::form::Form, port: u16) {
+/// The settings switched to `offer`: its port; TLS from the first byte, STARTTLS where it was
+/// done, or none; the POP user name for SMTP AUTH (the same password) only where the port needs
+/// AUTH to relay.
+pub(super) fn switch_to(f: &mut crate::app::form::Form, offer: OtherPortFound) {
     use crate::core::account::Security;
-    f.smtp_port = port.to_string();
-    f.smtp_security = if port == 465 { Security::Tls } else { Security::Starttls };
-    f.smtp_username = f.pop_username.clone();
+    f.smtp_port = offer.port.to_string();
+    f.smtp_security = match (offer.implicit_tls, offer.encrypted) {
+        (true, _) => Security::Tls,
+        (false, true) => Security::Starttls,
+        (false, false) => Security::None,
+    };
+    f.smtp_username = if offer.relays == Some(true) { String::new() } else { f.pop_username.clone() };
 }
 
 #[cfg(test)]
@@ -126,16 +136,24 @@ mod tests {
     use crate::core::diagnose::{StepId, StepResult};
 
     #[test]
-    fn a_silent_port_25_offers_the_port_with_smtp_auth() {
+    fn a_silent_port_25_offers_the_port_that_relays_first_then_smtp_auth() {
         let step = |finding| StepResult { id: StepId::SmtpPort, finding, detail: String::new(), reply: None };
+        let found = |port, implicit_tls, encrypted, auth, relays| OtherPortFound { port, implicit_tls, encrypted, auth, relays };
         assert_eq!(switch_offer(&[step(Finding::Ok)]), None);
-        assert_eq!(switch_offer(&[step(Finding::SmtpPortSilent { port: 25, alternatives: vec![(587, false)] })]), None, "no AUTH there: nothing to switch to");
-        let steps = [step(Finding::SmtpPortSilent { port: 25, alternatives: vec![(587, false), (465, true)] })];
-        assert_eq!(switch_offer(&steps), Some(465));
+        let silent = |alternatives| [step(Finding::SmtpPortSilent { port: 25, alternatives })];
+        assert_eq!(switch_offer(&silent(vec![found(587, false, true, false, Some(false))])), None, "no AUTH and no relaying there: nothing to switch to");
+        assert_eq!(switch_offer(&silent(vec![found(587, false, false, true, Some(false))])), None, "AUTH in the clear only: never offered");
+        let auth = found(465, true, true, true, Some(false));
+        assert_eq!(switch_offer(&silent(vec![found(587, false, true, false, Some(false)), auth])), Some(auth));
+        // Issue 24: POP before SMTP on 587 is offered too, before SMTP AUTH.
+        let relays = found(587, false, true, false, Some(true));
+        assert_eq!(switch_offer(&silent(vec![auth, relays])), Some(relays));
         let mut f = crate::app::form::Form { pop_username: "taro".into(), ..Default::default() };
-        switch_to(&mut f, 465);
+        switch_to(&mut f, auth);
         assert_eq!((f.smtp_port.as_str(), f.smtp_security, f.smtp_username.as_str()), ("465", Security::Tls, "taro"));
-        switch_to(&mut f, 587);
-        assert_eq!(f.smtp_security, Security::Starttls);
+        switch_to(&mut f, relays);
+        assert_eq!((f.smtp_port.as_str(), f.smtp_security, f.smtp_username.as_str()), ("587", Security::Starttls, ""));
+        switch_to(&mut f, found(587, false, false, false, Some(true)));
+        assert_eq!(f.smtp_security, Security::None, "no STARTTLS offered: none asked for");
     }
 }

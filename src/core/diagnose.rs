@@ -1,6 +1,7 @@
 //! 接続テスト: checks a configuration one step at a time — the name resolves, the POP port
 //! answers, TLS (a trusted certificate), the POP login, the SMTP port (and, where it does not
-//! answer, whether 587/465 do and offer SMTP AUTH), EHLO/STARTTLS/AUTH, relaying after the login
+//! answer, whether the server's other ports (587/465) answer, offer STARTTLS and SMTP AUTH, and
+//! relay after the login), EHLO/STARTTLS/AUTH, relaying after the login
 //! (MAIL FROM, RCPT TO an outside address, RSET: nothing is sent), and the window. Each step's
 //! result is typed; wording is elsewhere (`words`). It sends no message and never shows the
 //! password.
@@ -19,8 +20,6 @@ use crate::core::window;
 
 /// The outside address the relay probe names in RCPT TO (a reserved domain; nothing is sent).
 pub const PROBE_RCPT: &str = "popsend-relay-test@example.com";
-/// Where an unanswered SMTP port 25 makes us look for SMTP AUTH instead.
-pub const ALTERNATIVE_PORTS: [u16; 2] = [587, 465];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepId {
@@ -51,9 +50,24 @@ pub enum Finding {
     /// outside address for another reason (a recipient policy checked after the relay check).
     /// Passed: the student's real recipients are not that address.
     RelayAllowed,
-    /// The SMTP port does not answer; `alternatives` lists ports that do, and whether their EHLO
-    /// offers AUTH.
-    SmtpPortSilent { port: u16, alternatives: Vec<(u16, bool)> },
+    /// The SMTP port does not answer; `alternatives` lists the server's other ports that do, and
+    /// what each offers.
+    SmtpPortSilent { port: u16, alternatives: Vec<OtherPortFound> },
+}
+
+/// One of the server's other ports, as 接続テスト found it (issue 24: what the send path would
+/// do there from this network).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OtherPortFound {
+    pub port: u16,
+    /// TLS from the first byte (465).
+    pub implicit_tls: bool,
+    /// The connection was encrypted (implicit TLS, or STARTTLS offered and done).
+    pub encrypted: bool,
+    /// Its EHLO offers SMTP AUTH (PLAIN or LOGIN).
+    pub auth: bool,
+    /// It relays to an outside address after the POP login (`None`: not asked, no login).
+    pub relays: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,13 +96,15 @@ impl StepResult {
 pub struct Options {
     /// Probe relaying without logging in first (shows whether the server needs POP before SMTP).
     pub skip_login: bool,
-    pub alternatives: Vec<u16>,
+    /// The other ports looked at when the SMTP port does not answer (`None`: the config's
+    /// `[smtp] other_ports`, or 587 and 465 where it keeps the configured port only).
+    pub alternatives: Option<Vec<crate::core::account::OtherPort>>,
     pub timeout: Duration,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { skip_login: false, alternatives: ALTERNATIVE_PORTS.to_vec(), timeout: Duration::from_secs(10) }
+        Options { skip_login: false, alternatives: None, timeout: Duration::from_secs(10) }
     }
 }
 
@@ -214,23 +230,37 @@ pub async fn run(
         Ok((_, peer)) => done(step(StepId::SmtpPort, Finding::Ok, format!("{peer}"), None), &mut out),
         Err(e) => {
             let mut alternatives = Vec::new();
-            for &port in options.alternatives.iter().filter(|p| **p != smtp_port) {
-                let addrs: Vec<SocketAddr> = smtp_addrs.iter().map(|a| SocketAddr::new(a.ip(), port)).collect();
-                let security = if port == 465 { Security::Tls } else { Security::Starttls };
+            let ports = match &options.alternatives {
+                Some(list) => list.clone(),
+                None if config.smtp.other_ports.is_empty() => crate::core::account::default_other_ports(),
+                None => config.smtp.other_ports.clone(),
+            };
+            for other in ports.iter().filter(|p| p.port != smtp_port) {
+                let addrs: Vec<SocketAddr> = smtp_addrs.iter().map(|a| SocketAddr::new(a.ip(), other.port)).collect();
+                // As the send path opens it: TLS from the first byte, or STARTTLS where offered.
                 let params = smtp::SmtpParams {
                     known: None,
                     host: smtp_host,
                     addrs: &addrs,
-                    security,
+                    security: if other.tls { Security::Tls } else { Security::None },
                     auth: None,
                     allow_plaintext_password: false,
-                    tls_if_offered: false,
+                    tls_if_offered: !other.tls,
                     redactor: redactor.clone(),
                     trust,
                     step_timeout: Duration::from_secs(5),
                 };
-                if let Ok(s) = smtp::open(&params).await {
-                    alternatives.push((port, s.offers_auth()));
+                if let Ok(mut s) = smtp::open(&params).await {
+                    // Relaying after the login, asked as step 7 asks it (nothing is sent).
+                    let relays = match login_at {
+                        Some(_) => Some(match s.probe_relay(&config.account.address, PROBE_RCPT).await {
+                            Ok(()) => true,
+                            Err(e @ SmtpError::Rejected { stage: smtp::Stage::RcptTo(_), .. }) => !e.is_relay_denied(),
+                            Err(_) => false,
+                        }),
+                        None => None,
+                    };
+                    alternatives.push(OtherPortFound { port: other.port, implicit_tls: other.tls, encrypted: s.encrypted, auth: s.offers_auth(), relays });
                     s.quit().await;
                 }
             }

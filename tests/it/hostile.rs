@@ -639,7 +639,7 @@ async fn the_connection_test_stays_in_the_pop_address_family() {
     );
     let c = Config::parse(&text, Path::new("dual.toml")).unwrap();
     let password = Password::new(PASSWORD.into());
-    let options = popsend::core::diagnose::Options { alternatives: Vec::new(), timeout: Duration::from_secs(5), ..Default::default() };
+    let options = popsend::core::diagnose::Options { alternatives: Some(Vec::new()), timeout: Duration::from_secs(5), ..Default::default() };
     let dir = tempfile::tempdir().unwrap();
     let store = window::Store::new(dir.path());
     let steps = popsend::core::diagnose::run(&c, Some(&password), &TrustAnchors::default(), &SystemClock, &store, &options, &mut |_| {}).await;
@@ -711,7 +711,7 @@ async fn a_probe_recipient_refused_by_a_later_rule_is_not_a_relay_failure() {
         let (smtp, _) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt, endless_ehlo: None, data: QUEUED }).await;
         let c = config(pop, smtp, "");
         let dir = tempfile::tempdir().unwrap();
-        let options = diagnose::Options { alternatives: Vec::new(), timeout: Duration::from_secs(5), ..Default::default() };
+        let options = diagnose::Options { alternatives: Some(Vec::new()), timeout: Duration::from_secs(5), ..Default::default() };
         let password = Password::new(PASSWORD.into());
         let steps = diagnose::run(&c, Some(&password), &TrustAnchors::default(), &SystemClock, &window::Store::new(dir.path()), &options, &mut |_| {}).await;
         steps.into_iter().find(|s| s.id == StepId::Relay).unwrap()
