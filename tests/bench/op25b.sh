@@ -56,17 +56,17 @@ username = "$POPSEND_TEST_USER"
 [smtp]
 port = $BLOCKED
 other_ports = [$2]
+[tls]
+ca_file = "$POPSEND_TEST_CA"
 EOF
 }
-ms_now() { date +%s%3N; }
-close_window() { rm -f "$POPSEND_TEST_RELAY_DIR"/*; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 send() { # CONFIG DATA_DIR → "ms exit"
   close_window
   local start end code=0
   start=$(ms_now)
-  POPSEND_PASSWORD=$POPSEND_TEST_PASS "$BIN" --config "$1" --data-dir "$2" send --to a@example.net --subject bench --body-file /dev/null >/dev/null 2>&1 || code=$?
+  POPSEND_PASSWORD=$POPSEND_TEST_PASS "$BIN" --config "$1" --data-dir "$2" send --to a@example.net --subject bench --body-file /dev/null >>"$DIR/out" 2>&1 || code=$?
   end=$(ms_now)
   echo "$((end - start)) $code"
 }
@@ -85,3 +85,4 @@ printf '%-48s %8s ms\n' "before (configured port only; the message waits)" "$(pr
 printf '%-48s %8s ms\n' "first send (other ports, nothing remembered)" "$(printf '%s\n' "${first[@]}" | median)"
 printf '%-48s %8s ms\n' "next send (port remembered for this network)" "$(printf '%s\n' "${next[@]}" | median)"
 echo "exit codes:$codes"
+[ -n "${SHOW:-}" ] && cat "$DIR/out"

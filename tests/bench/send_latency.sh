@@ -46,8 +46,6 @@ ca_file = "$POPSEND_TEST_CA"
 EOF
 printf 'Subject: baseline\r\nFrom: student@popsend.test\r\nTo: a@example.net\r\n\r\nbody\r\n' > "$DIR/msg"
 
-ms_now() { date +%s%3N; }
-close_window() { rm -f "$POPSEND_TEST_RELAY_DIR"/*; }
 
 # Sum of turns per port for the connections recorded since the stats file was emptied.
 turns() { python3 -c '

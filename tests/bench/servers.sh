@@ -7,6 +7,8 @@
 #   start_proxy DELAY_MS LISTEN:TARGET…
 #                             tests/bench/latency_proxy.py, recording into $DIR/stats; returns
 #                             once it listens
+#   ms_now                    the time in milliseconds
+#   close_window              forgets every POP login on the server side (the next send logs in)
 bench_servers() {
   BIN=${BIN:-target/release/popsend}
   [ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
@@ -33,3 +35,6 @@ start_proxy() {
   BENCH_CHILD=$!
   for _ in $(seq 50); do grep -q ready "$DIR/proxy.out" 2>/dev/null && break; sleep 0.1; done
 }
+
+ms_now() { date +%s%3N; }
+close_window() { rm -f "$POPSEND_TEST_RELAY_DIR"/*; }

@@ -355,19 +355,11 @@ fn a_start_without_a_display_leaves_the_background_server_running() {
 /// `sendmail` (queued, and the flush's failure), `queue`, `show`, `flush` and a usage error.
 #[test]
 fn escapes_from_outside_never_reach_the_terminal() {
-    use std::io::Write as _;
     let dir = tempfile::tempdir().unwrap();
     let config = good_config(dir.path());
     let message = "Message-ID: <id\u{1b}]0;owned\u{7}@evil\u{1b}[2J>\nSubject: s\u{1b}[31m\u{202e}\nX-Note: \u{9b}1m\nTo: b@example.net\n\nbody\n";
-    let mut child = crate::support::popsend_command(&config, Some("x"), "en", &["sendmail", "-t"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(message.as_bytes()).unwrap();
     let runs = [
-        finish(child.wait_with_output().unwrap()),
+        crate::support::popsend_with_input(&config, Some("x"), "en", &["sendmail", "-t"], message.as_bytes()),
         popsend(&config, Some("x"), "en", &["queue"]),
         popsend(&config, Some("x"), "en", &["show", "1"]),
         popsend(&config, Some("x"), "en", &["flush"]),

@@ -451,21 +451,13 @@ fn serve_takes_mail_from_another_program_and_sends_it() {
 /// end that the program never wrote; its Message-ID's escapes never reach the terminal.
 #[test]
 fn sendmail_delivers_the_message_as_written_without_bcc() {
-    use std::io::Write as _;
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
     let config = s.plain_config(dir.path());
     let tok = token("asis");
     let mut message = format!("Subject: {tok}\nBcc: hidden@example.org\nResent-Bcc: also-hidden@example.org\nMessage-ID: <{tok}\u{1b}[2J@popsend.test>\nX-Sjis: ").into_bytes();
     message.extend_from_slice(b"\x83\x8c\x83\x7c\x81\x5b\x83\x67\n\nfirst\nlast line\n");
-    let mut child = crate::support::popsend_command(&config, Some(&s.pass), "en", &["sendmail", "teacher@example.net"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&message).unwrap();
-    let run = crate::support::finish(child.wait_with_output().unwrap());
+    let run = crate::support::popsend_with_input(&config, Some(&s.pass), "en", &["sendmail", "teacher@example.net"], &message);
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(!run.all().contains('\u{1b}'), "{:?}", run.all());
     let raw = s.delivered(&tok);

@@ -232,6 +232,14 @@ pub fn popsend(config: &Path, password: Option<&str>, lang: &str, args: &[&str])
     finish(popsend_command(config, password, lang, args).output().unwrap())
 }
 
+/// `popsend_command` with `input` on its standard input (a message for `sendmail`), run to its end.
+pub fn popsend_with_input(config: &Path, password: Option<&str>, lang: &str, args: &[&str], input: &[u8]) -> Run {
+    use std::io::Write as _;
+    let mut child = popsend_command(config, password, lang, args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    finish(child.wait_with_output().unwrap())
+}
+
 /// `popsend send` of an empty-bodied message to a@example.net with `subject`.
 pub fn send_simple(config: &Path, password: Option<&str>, lang: &str, subject: &str) -> Run {
     popsend(config, password, lang, &["send", "--to", "a@example.net", "--subject", subject, "--body-file", "/dev/null"])
