@@ -455,8 +455,12 @@ async fn assistant(r: Request, paths: &Paths, shared: &Shared) -> Option<Request
 async fn try_account(mut form: Form, usernames: Vec<String>, password: &Password, store: &window::Store, shared: &Shared) {
     let clock = SystemClock;
     let mut candidates = usernames.into_iter().filter(|u| !u.trim().is_empty()).peekable();
+    // The settings were switched to what works from this network: the same user name again.
+    let (mut switched, mut again) = (false, false);
     loop {
-        if let Some(u) = candidates.next() {
+        if !std::mem::take(&mut again)
+            && let Some(u) = candidates.next()
+        {
             form.smtp_username = if form.smtp_username.is_empty() { String::new() } else { u.clone() };
             form.pop_username = u;
         }
@@ -486,6 +490,16 @@ async fn try_account(mut form: Form, usernames: Vec<String>, password: &Password
         };
         let refused = steps.iter().any(|s| s.id == diagnose::StepId::PopLogin && s.finding == diagnose::Finding::Failed(Kind::WrongPassword));
         if refused && candidates.peek().is_some() {
+            continue;
+        }
+        // Issue 24: the SMTP port does not answer from this network (OP25B at home) but another
+        // port of the server takes mail after the POP login: the assistant proposes what works
+        // from here, and tests it, once.
+        if !switched
+            && let Some(offer) = super::diagnose::switch_offer(&steps).filter(|o| o.relays == Some(true))
+        {
+            super::diagnose::switch_to(&mut form, offer);
+            (switched, again) = (true, true);
             continue;
         }
         let passed = !steps.is_empty() && steps.iter().all(|s| s.passed() || matches!(s.finding, diagnose::Finding::Skipped(_)));

@@ -196,3 +196,43 @@ fn a_port_that_offers_auth_only_in_the_clear_never_gets_the_password() {
     let heard = heard.lock().unwrap();
     assert!(!heard.iter().any(|l| l.to_ascii_uppercase().starts_with("AUTH") || l.starts_with("DATA")), "{heard:?}");
 }
+
+/// はじめての設定 from home: the SMTP port found does not answer from this network, but the
+/// server's submission port takes mail after the POP login: the assistant proposes that port
+/// (POP before SMTP goes on, no SMTP AUTH) and its test passes.
+#[test]
+fn the_assistant_proposes_the_port_that_works_from_this_network() {
+    use popsend::app::backend::{Backend as _, Handed, Hooks, Request, Worker};
+    use popsend::app::form::Form;
+    use popsend::core::account::{OtherPort, Paths};
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths { config_file: dir.path().join("config.toml"), data_dir: dir.path().join("data") };
+    let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: popsend::core::discover::Options::default() };
+    let worker = Worker::spawn(paths, hooks);
+    let form = Form {
+        address: "student@popsend.test".into(),
+        pop_host: s.host.clone(),
+        pop_port: s.pop3.to_string(),
+        smtp_port: closed_port().to_string(),
+        other_ports: vec![OtherPort { port: s.pop_submission, tls: false }],
+        ca_file: s.ca.display().to_string(),
+        ..Form::default()
+    };
+    let password = popsend::core::secrets::Password::new(s.pass.clone());
+    worker.request(Request::TryAccount { form: Box::new(form), usernames: vec![s.user.clone()], password }).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (tried, passed) = loop {
+        if let Some((f, passed)) = worker.take_handed().into_iter().find_map(|h| match h {
+            Handed::Trial(f, passed) => Some((f, passed)),
+            _ => None,
+        }) {
+            break (f, passed);
+        }
+        assert!(std::time::Instant::now() < deadline, "no trial came back");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(passed, "{:?}", worker.view().diagnosis);
+    assert_eq!(tried.smtp_port, s.pop_submission.to_string());
+    assert_eq!((tried.smtp_security, tried.smtp_username.as_str()), (popsend::core::account::Security::Starttls, ""), "POP before SMTP, over STARTTLS, no AUTH");
+}
