@@ -123,7 +123,7 @@ mod tests {
             "account", "allow_plaintext_password", "auth", "auto", "body-file", "ca_file", "charset", "en", "flush", "guide", "help",
             "host", "id", "iso-2022-jp", "ja", "name", "password_command", "pop", "popsend/config.toml", "port", "preset", "queue",
             "security", "send", "sent", "show", "smtp", "starttls", "tls", "true", "username", "utf-8", "becky", "thunderbird",
-            "POPSEND_PASSWORD", "oi", "address", "localhost", "submission", "serve", "submission-login", "Thunderbird", "require_auth", "false",
+            "POPSEND_PASSWORD", "oi", "address", "localhost", "VPN", "submission", "serve", "submission-login", "Thunderbird", "require_auth", "false",
         ];
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(root.join("i18n/ja/popsend.ftl")).unwrap();

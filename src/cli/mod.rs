@@ -244,7 +244,7 @@ pub fn main() -> ExitCode {
         Err(e) => {
             // Its words quote the arguments as typed: through `terminal_safe` like every line.
             if e.use_stderr() {
-                tell_raw!("{}", e.render());
+                tell!("{}", usage_error(&e));
                 return ExitCode::from(EXIT_USAGE);
             }
             say_raw!("{}", e.render());
@@ -254,7 +254,7 @@ pub fn main() -> ExitCode {
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => {
-            tell_raw!("{}", e.render());
+            tell!("{}", usage_error(&e));
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -283,6 +283,38 @@ pub fn main() -> ExitCode {
     };
     let _ = std::io::stdout().flush();
     ExitCode::from(code)
+}
+
+/// A mistake in the arguments, in the user's language (clap's own words are English): what is
+/// wrong, with the argument or value as typed, and where the help is.
+fn usage_error(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let context = |kind: ContextKind| match e.get(kind) {
+        Some(ContextValue::String(s)) => s.clone(),
+        Some(ContextValue::Strings(v)) => v.join(", "),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let said = match e.kind() {
+        ErrorKind::UnknownArgument => fl!("cli-err-unknown-argument", arg = context(ContextKind::InvalidArg)),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let valid = context(ContextKind::ValidValue);
+            let value = context(ContextKind::InvalidValue);
+            let arg = context(ContextKind::InvalidArg);
+            match (value.is_empty(), valid.is_empty()) {
+                (true, _) => fl!("cli-err-missing-value", arg = arg),
+                (false, true) => fl!("cli-err-invalid-value", value = value, arg = arg),
+                (false, false) => fl!("cli-err-invalid-value-one-of", value = value, arg = arg, valid = valid),
+            }
+        }
+        ErrorKind::MissingRequiredArgument => fl!("cli-err-missing", arg = context(ContextKind::InvalidArg)),
+        ErrorKind::ArgumentConflict => fl!("cli-err-conflict", arg = context(ContextKind::InvalidArg), other = context(ContextKind::PriorArg)),
+        ErrorKind::TooManyValues | ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues => fl!("cli-err-values", arg = context(ContextKind::InvalidArg)),
+        ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => fl!("cli-err-missing-command"),
+        // Anything rarer: clap's own sentence, under a line the user can read.
+        _ => format!("{}\n{}", fl!("cli-err-other"), e.kind()),
+    };
+    format!("{said}\n{}", fl!("cli-err-see-help"))
 }
 
 /// popsend.exe is a GUI program on Windows (no console window behind the app); typed in a

@@ -104,6 +104,9 @@ kinds! {
     SmtpAuthNotOffered = "smtp-auth", NeedsUser;
     /// `530`: the server wants SMTP AUTH (receiving first will not help).
     SmtpAuthRequired = "smtp-auth-required", NeedsUser;
+    /// `530 … Must issue a STARTTLS command first` (RFC 3207): the server wants the connection
+    /// encrypted before anything else; not SMTP AUTH.
+    SmtpStartTlsRequired = "smtp-starttls-required", NeedsUser;
     SmtpCleartext = "smtp-cleartext", NeedsUser;
     SmtpTemporary = "smtp-temporary", Temporary;
     /// The SMTP server refuses the connection or the login (5xx before any message).
@@ -249,6 +252,7 @@ pub fn classify<'a>(failure: impl Into<Failure<'a>>) -> Kind {
             SmtpError::Broken { .. } => Kind::Protocol,
             SmtpError::Unsendable { .. } => Kind::Unsendable,
             SmtpError::TooLarge { .. } | SmtpError::Rejected { code: 552, .. } => Kind::TooLarge,
+            SmtpError::Rejected { code: 530, reply, .. } if reply.to_ascii_uppercase().contains("STARTTLS") => Kind::SmtpStartTlsRequired,
             SmtpError::Rejected { code: 530, .. } => Kind::SmtpAuthRequired,
             SmtpError::Rejected { code: 400..=499, .. } => Kind::SmtpTemporary,
             SmtpError::Rejected { stage: Stage::RcptTo(_), .. } => Kind::Recipient,
@@ -404,6 +408,8 @@ mod tests {
             (smtp_rejected(Stage::StartTls, 554, "554 no tls"), Kind::SmtpRefused),
             (smtp_rejected(Stage::Auth, 535, "535 5.7.8 bad"), Kind::SmtpRefused),
             (smtp_rejected(Stage::MailFrom, 530, "530 5.7.0 Authentication required"), Kind::SmtpAuthRequired),
+            // Issue 25: a 530 that asks for STARTTLS is not a demand for SMTP AUTH (RFC 3207).
+            (smtp_rejected(Stage::MailFrom, 530, "530 5.7.0 Must issue a STARTTLS command first"), Kind::SmtpStartTlsRequired),
             (SmtpError::Broken { stage: Stage::Message, detail: "eof".into() }, Kind::Dropped),
             (SmtpError::Broken { stage: Stage::Data, detail: "eof".into() }, Kind::Dropped),
             (SmtpError::Broken { stage: Stage::Greeting, detail: "eof".into() }, Kind::Protocol),

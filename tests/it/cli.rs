@@ -372,3 +372,20 @@ fn escapes_from_outside_never_reach_the_terminal() {
         assert!(bad.is_empty(), "{bad:?} in {all:?}");
     }
 }
+
+/// Issue 25: a mistake in the arguments is told in the user's language, with what was typed
+/// and where the help is, never in clap's English.
+#[test]
+fn usage_errors_speak_the_users_language() {
+    for (args, said) in [
+        (&["send", "--frob"][..], "「--frob」というオプションはありません。"),
+        (&["send", "--to", "a@example.net", "--subject", "x", "--charset", "latin1"][..], "「latin1」は --charset <CHARSET> には使えません。使えるのは utf-8, iso-2022-jp です。"),
+        (&["send", "--subject", "x"][..], "--to <ADDR> を指定してください。"),
+        (&["sendmail", "-o"][..], "-o <OPTION> のあとに値を指定してください。"),
+    ] {
+        let run = finish(bin().env("POPSEND_LANG", "ja").args(args).output().unwrap());
+        assert_eq!(run.code, 2, "{}", run.all());
+        assert!(run.stderr.contains(said) && run.stderr.contains("popsend --help"), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("error:") && !run.stderr.contains("Usage"), "{}", run.stderr);
+    }
+}
