@@ -138,10 +138,29 @@ impl App {
                 self.ask(Request::Discover(address.clone()));
             }
             if ui.button(fl!("wiz-manual")).clicked() {
-                self.settings.form.address = address.clone();
-                self.tab = Tab::Settings;
+                self.by_hand();
             }
         });
+    }
+
+    /// 「自分で設定する」: 設定 with everything typed so far — the address, the sender's name, the
+    /// password in the same unsaved field, the address's local part as the user name — so nothing
+    /// is typed twice.
+    fn by_hand(&mut self) {
+        let a = &self.assistant;
+        let address = a.address.trim().to_owned();
+        let f = &mut self.settings.form;
+        f.address = address.clone();
+        if !a.name.trim().is_empty() {
+            f.display_name = a.name.trim().to_owned();
+        }
+        if f.pop_username.trim().is_empty() {
+            f.pop_username = address.split('@').next().unwrap_or_default().to_owned();
+        }
+        if !a.password.is_empty() {
+            self.settings.password = a.password.clone();
+        }
+        self.tab = Tab::Settings;
     }
 
     fn wiz_finding(&mut self, ui: &mut egui::Ui) {
@@ -165,8 +184,7 @@ impl App {
                 ui.label(fl!("wiz-not-found-next"));
                 ui.horizontal(|ui| {
                     if ui.button(fl!("wiz-manual")).clicked() {
-                        self.settings.form.address = self.assistant.address.trim().to_owned();
-                        self.tab = Tab::Settings;
+                        self.by_hand();
                     }
                     if ui.button(fl!("wiz-back")).clicked() {
                         self.assistant.step = Step::Account;

@@ -179,6 +179,12 @@ impl App {
         self.assistant.trial.as_ref()
     }
 
+    /// 設定's form as the student has it now, unsaved, and whether a password is typed into it
+    /// (never the password itself). For tests.
+    pub fn settings_draft(&self) -> (&crate::app::form::Form, bool) {
+        (&self.settings.form, !self.settings.password.is_empty())
+    }
+
     /// The worker's view as last drawn (for tests).
     pub fn view(&self) -> &View {
         &self.view

@@ -408,3 +408,23 @@ fn the_port_found_behind_op25b_is_told_once_and_shown_in_settings() {
     h.run_steps(2);
     assert!(h.query_by_label_contains("番ポートで送っています").is_none());
 }
+
+/// Issue 25: 「自分で設定する」 in はじめての設定 carries over everything typed: the address, the
+/// sender's name, the password (into 設定's unsaved field) and the local part as the user name.
+#[test]
+fn setting_up_by_hand_keeps_what_was_typed() {
+    use popsend::app::backend::Problem;
+    let _g = lock();
+    let b = started();
+    b.publish(|v| v.problem = Some(Problem::SetupNeeded));
+    let mut h = harness(&b);
+    h.run_steps(3);
+    type_into(&mut h, "メールアドレス", "taro@example.ac.jp");
+    type_into(&mut h, "パスワード", "typed-once");
+    type_into(&mut h, "差出人の名前", "山田 太郎");
+    click(&mut h, "自分で設定する");
+    assert_eq!(app(&h).tab, Tab::Settings);
+    let (form, password_typed) = app(&h).settings_draft();
+    assert_eq!((form.address.as_str(), form.pop_username.as_str(), form.display_name.as_str()), ("taro@example.ac.jp", "taro", "山田 太郎"));
+    assert!(password_typed, "the password was dropped");
+}
