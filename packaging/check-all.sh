@@ -182,9 +182,9 @@ C
     wait_window "popsend" 90 >/dev/null || { echo "no window once popsend serve held the folder, under Wine" >&2; return 1; }
     echo "window shown $(( ($(date +%s%N) - started) / 1000000 )) ms after its start, popsend serve holding the folder"
     for _ in $(seq 1 100); do [ -s "$run/serve.rc" ] && break; sleep 0.3; done
-    [ "$(cat "$run/serve.rc" 2>/dev/null)" = 0 ] && grep -q 'ウィンドウに引き継いで終了します' "$run/serve.out" \
+    [ "$(cat "$run/serve.rc" 2>/dev/null)" = 0 ] && grep -q '画面に引き継いで終了します' "$run/serve.out" \
         || { echo "popsend serve did not step aside under Wine (exit $(cat "$run/serve.rc" 2>/dev/null)): $(cat "$run/serve.out")" >&2; return 1; }
-    echo "popsend serve stepped aside (exit 0): $(tr -d '\r' < "$run/serve.out" | grep -m1 'ウィンドウに引き継いで')"
+    echo "popsend serve stepped aside (exit 0): $(tr -d '\r' < "$run/serve.out" | grep -m1 '画面に引き継いで')"
     second=$(cd "$run" && POPSEND_LANG=ja POPSEND_PASSWORD=x timeout 60 wine ./popsend.exe --config "$cfg" --data-dir "$data" serve 2>&1 | tr -d '\r'; echo "exit ${PIPESTATUS[0]}")
     grep -q 'exit 1' <<<"$second" && grep -q 'すでに popsend のウィンドウか別の popsend serve が使っています' <<<"$second" \
         || { echo "a second popsend serve beside the window, under Wine: $second" >&2; return 1; }

@@ -74,6 +74,7 @@ mod tests {
             .lines()
             .filter(|l| l.starts_with('|') && !l.contains("---") && !l.contains("avoid"))
             .filter_map(|l| l.trim_end_matches('|').rsplit('|').next().map(str::trim).map(str::to_owned))
+            .flat_map(|cell| cell.split('、').map(|a| a.trim().to_owned()).collect::<Vec<_>>())
             .filter(|a| !a.is_empty())
             .collect();
         assert!(avoided.len() >= 8, "{avoided:?}");

@@ -1,5 +1,5 @@
 //! 設定ガイド: a search box and the matching clients' guides (where a failed message waits, what
-//! to change, how to send), reference clients first. The guides are embedded data; no I/O here.
+//! to change, how to send), today's programs before the 2000-era ones. The guides are embedded data; no I/O here.
 
 use crate::fl;
 use crate::guides::{self, Era};
@@ -33,8 +33,8 @@ impl App {
         egui::ScrollArea::vertical().show(ui, |ui| {
             for (era, title) in [
                 (Era::Basics, fl!("guide-era-basics")),
-                (Era::Reference, fl!("guide-era-reference")),
                 (Era::Today, fl!("guide-era-today")),
+                (Era::Reference, fl!("guide-era-reference")),
                 (Era::Errors, fl!("guide-era-errors")),
             ] {
                 let of_era: Vec<_> = found.iter().filter(|g| g.era == era).collect();

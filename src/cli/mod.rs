@@ -587,8 +587,8 @@ fn guide(query: &str) -> u8 {
     }
     for (era, title) in [
         (Era::Basics, fl!("guide-era-basics")),
-        (Era::Reference, fl!("guide-era-reference")),
         (Era::Today, fl!("guide-era-today")),
+        (Era::Reference, fl!("guide-era-reference")),
         (Era::Errors, fl!("guide-era-errors")),
     ] {
         say!("{title}");

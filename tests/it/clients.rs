@@ -414,7 +414,7 @@ fn serve_steps_aside_for_a_window_and_never_runs_beside_one() {
     let mut out = String::new();
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
     assert!(status.success(), "popsend serve ended with {status}: {out}");
-    assert!(out.contains("ウィンドウに引き継いで終了します"), "{out}");
+    assert!(out.contains("画面に引き継いで終了します"), "{out}");
     println!("the window had the folder {} ms after asking", took.as_millis());
     // The port is the window's to take.
     std::net::TcpListener::bind(("127.0.0.1", port)).unwrap_or_else(|e| panic!("popsend serve left port {port} taken: {e}"));

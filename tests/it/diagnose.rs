@@ -57,7 +57,7 @@ fn a_wrong_password_fails_the_login_step() {
     assert_eq!(run.code, 1, "{}", run.all());
     let m = marks(&run.stdout);
     assert_eq!(m[3].0, '✗', "{}", run.stdout);
-    assert!(m[3].1.contains("POP ログイン") && m[3].1.contains("パスワードが違うか"), "{}", run.stdout);
+    assert!(m[3].1.contains("POP 認証") && m[3].1.contains("パスワードが違うか"), "{}", run.stdout);
     assert!(run.stdout.contains("the settings allow: APOP"), "{}", run.stdout);
     assert!(run.stdout.contains("-ERR"), "the server's reply is missing: {}", run.stdout);
     assert!(!run.all().contains("wrong-password-for-diagnose"));

@@ -163,7 +163,7 @@ fn first_run_settings_then_send_through_the_real_servers() {
     assert_eq!(app(&h).tab, Tab::Settings);
 
     type_into(&mut h, "メールアドレス", "student at popsend.test");
-    type_into(&mut h, "POPサーバー", &s.host);
+    type_into(&mut h, "POP サーバー", &s.host);
     // Ports live under 詳細設定, folded at first.
     assert!(h.query_by_label("POP のポート").is_none(), "詳細設定 is folded by default");
     click(&mut h, "詳細設定 (ポート、暗号化、認証方式など)");
