@@ -233,7 +233,7 @@ pub fn step_explanation(r: &StepResult) -> (String, Option<String>) {
             let (what, next) = headline_and_next(*kind);
             (what, Some(next))
         }
-        Finding::SmtpPortSilent { port: p, alternatives } => {
+        Finding::SmtpPortSilent { port: p, alternatives, automatic } => {
             let mut what = if *p == 25 { fl!("err-port25") } else { fl!("diag-smtp-port-silent", port = port(*p)) };
             // What each other port of the server offers, as the send path would use it.
             for a in alternatives {
@@ -251,7 +251,8 @@ pub fn step_explanation(r: &StepResult) -> (String, Option<String>) {
             let relays = alternatives.iter().find(|a| a.relays == Some(true));
             let auth = alternatives.iter().find(|a| a.auth && a.encrypted);
             let next = match (relays, auth, alternatives.first()) {
-                (Some(a), _, _) => fl!("diag-next-alternative-relays", port = port(a.port)),
+                (Some(a), _, _) if *automatic => fl!("diag-next-alternative-relays", port = port(a.port)),
+                (Some(a), _, _) => fl!("diag-next-alternative-relays-off", port = port(a.port)),
                 (None, Some(a), _) => fl!("diag-next-alternative-auth", port = port(a.port)),
                 (None, None, Some(a)) => fl!("diag-next-alternative", port = port(a.port)),
                 (None, None, None) if *p == 25 => fl!("err-port25-hint"),

@@ -140,7 +140,7 @@ mod tests {
         let step = |finding| StepResult { id: StepId::SmtpPort, finding, detail: String::new(), reply: None };
         let found = |port, implicit_tls, encrypted, auth, relays| OtherPortFound { port, implicit_tls, encrypted, auth, relays };
         assert_eq!(switch_offer(&[step(Finding::Ok)]), None);
-        let silent = |alternatives| [step(Finding::SmtpPortSilent { port: 25, alternatives })];
+        let silent = |alternatives| [step(Finding::SmtpPortSilent { port: 25, alternatives, automatic: true })];
         assert_eq!(switch_offer(&silent(vec![found(587, false, true, false, Some(false))])), None, "no AUTH and no relaying there: nothing to switch to");
         assert_eq!(switch_offer(&silent(vec![found(587, false, false, true, Some(false))])), None, "AUTH in the clear only: never offered");
         let auth = found(465, true, true, true, Some(false));

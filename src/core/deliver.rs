@@ -131,6 +131,15 @@ pub struct Learned {
     pub auth: bool,
 }
 
+/// The race `open_any` won: the session and its route, the ports that failed, and the ports
+/// still waiting for an answer when it won.
+struct Raced {
+    session: Session,
+    route: Route,
+    failed: Vec<u16>,
+    waiting: Vec<u16>,
+}
+
 /// How long the configured (or remembered) port has to answer before the next port is tried
 /// beside it (Happy Eyeballs, RFC 8305, over ports instead of address families).
 const HEAD_START: Duration = Duration::from_secs(2);
@@ -349,13 +358,14 @@ impl<'a> Deliverer<'a> {
     }
 
     /// Opens the first of `routes` that answers. The first goes alone for `HEAD_START`; then the
-    /// next starts beside it, and so on, and a route that turns out silent (`route::silent`)
-    /// starts the next at once. The first route failing otherwise (a certificate, a refused AUTH)
-    /// ends the race with its error: that is the student's setting to fix, not a blocked port.
-    /// The losers are dropped (their connections closed); with the winner come the ports of the
-    /// others started (failed, or not answering yet: not worth another wait in this run). `Err`:
-    /// every route's error, in the order they came.
-    async fn open_any(&self, password: &Password, t: &Target, routes: &[Route]) -> Result<(Session, Route, Vec<u16>), Vec<(Route, SmtpError)>> {
+    /// next starts beside it, and so on, and a route that fails starts the next at once. The
+    /// configured port failing otherwise than by silence (a certificate, a refused AUTH) when it
+    /// goes first ends the race with its error: that is the student's setting to fix, not a
+    /// blocked port. (A remembered port that fails so has only gone stale: the others are tried.)
+    /// The losers are dropped (their connections closed); with the winner come the ports that
+    /// failed, and those still waiting for an answer (slow, perhaps blocked: tried last if the
+    /// winner will not relay). `Err`: every route's error, in the order they came.
+    async fn open_any(&self, password: &Password, t: &Target, routes: &[Route]) -> Result<Raced, Vec<(Route, SmtpError)>> {
         use futures_util::StreamExt as _;
         let start = |i: usize| {
             let route = routes[i];
@@ -372,11 +382,12 @@ impl<'a> Deliverer<'a> {
             tokio::select! {
                 Some((i, result)) = running.next() => match result {
                     Ok(session) => {
-                        let losers = routes[..next].iter().map(|r| r.port).filter(|p| *p != routes[i].port).collect();
-                        return Ok((session, routes[i], losers));
+                        let failed_ports: Vec<u16> = failed.iter().map(|(r, _): &(Route, SmtpError)| r.port).collect();
+                        let waiting = routes[..next].iter().map(|r| r.port).filter(|p| *p != routes[i].port && !failed_ports.contains(p)).collect();
+                        return Ok(Raced { session, route: routes[i], failed: failed_ports, waiting });
                     }
                     Err(e) => {
-                        let settled = i == 0 && !route::silent(&e);
+                        let settled = i == 0 && routes[0].is_configured() && !route::silent(&e);
                         failed.push((routes[i], e));
                         if settled {
                             return Err(failed);
@@ -398,21 +409,23 @@ impl<'a> Deliverer<'a> {
         }
     }
 
-    /// What a race that no route won means: after a POP login that worked, ports that all stayed
-    /// silent are a blocked port (OP25B), never "offline"; otherwise the first route's error.
+    /// What a race that no route won means: after a POP login that worked, a configured port
+    /// that stayed silent is a blocked port (OP25B), never "offline", and never a fault to pause
+    /// for, whatever the other ports said (they are named in the detail); otherwise the configured
+    /// port's error (or the first that came).
     fn no_route(&self, mut failed: Vec<(Route, SmtpError)>, logged_in: bool) -> RunError {
-        let all_silent = !failed.is_empty() && failed.iter().all(|(_, e)| route::silent(e));
-        if logged_in && all_silent {
-            let mut ports: Vec<u16> = failed.iter().map(|(r, _)| r.port).collect();
-            ports.sort_unstable();
-            ports.dedup();
-            let ports = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
-            let (_, last) = failed.swap_remove(0);
+        let configured = failed.iter().position(|(r, _)| r.is_configured());
+        if logged_in && configured.is_some_and(|i| route::silent(&failed[i].1)) {
+            let ports = failed.iter().map(|(r, e)| format!("{}: {}", r.port, crate::core::failure::chain(e))).collect::<Vec<_>>().join("; ");
+            let (_, last) = failed.swap_remove(configured.unwrap_or(0));
             return RunError::PortsSilent { host: self.config.smtp_host().to_owned(), ports, last };
         }
-        match failed.into_iter().next() {
-            Some((_, e)) => RunError::Smtp(e),
-            None => RunError::Net(NetError::NoAddressInFamily { host: self.config.smtp_host().to_owned(), family: Family::V4 }),
+        match configured {
+            Some(i) => RunError::Smtp(failed.swap_remove(i).1),
+            None => match failed.into_iter().next() {
+                Some((_, e)) => RunError::Smtp(e),
+                None => RunError::Net(NetError::NoAddressInFamily { host: self.config.smtp_host().to_owned(), family: Family::V4 }),
+            },
         }
     }
 
@@ -477,8 +490,8 @@ impl<'a> Deliverer<'a> {
             let routes = route::candidates(self.config, remembered);
             let sequential = state.needs_sequential(&self.server_at(routes[0]));
             match self.connect(password, target, &routes, reusable, sequential, report).await {
-                Ok((session, used, losers)) => {
-                    opened = Some((target, session, used, losers, routes, network, remembered, sequential));
+                Ok(raced) => {
+                    opened = Some((target, raced, routes, network, remembered, sequential));
                     break;
                 }
                 Err(e) => {
@@ -490,7 +503,7 @@ impl<'a> Deliverer<'a> {
                 }
             }
         }
-        let Some((target, mut session, mut route, losers, routes, network, remembered, sequential)) = opened else {
+        let Some((target, raced, routes, network, remembered, sequential)) = opened else {
             return Err(last_err.unwrap_or(RunError::Net(NetError::NoAddressInFamily {
                 host: self.config.pop.host.clone(),
                 family: Family::of(&targets[0].pop[0]),
@@ -501,8 +514,14 @@ impl<'a> Deliverer<'a> {
         let mut opened_early = !reusable && !sequential;
         let mut relogged = false;
         let mut sequential_learned = false;
-        // Ports not to try again in this run: they refused relaying, or did not answer in time.
-        let mut spent: Vec<u16> = losers;
+        let (mut session, mut route) = (raced.session, raced.route);
+        // Ports not to try again in this run (they failed, or refused relaying), and ports that
+        // had not answered when another won (tried last).
+        let mut spent: Vec<u16> = raced.failed;
+        let mut slow: Vec<u16> = raced.waiting;
+        // A port that relays only with SMTP AUTH over TLS: the account's password goes there only
+        // when no port takes the mail without it.
+        let mut with_auth: Option<Route> = None;
         // A port that relays only with SMTP AUTH but offers it only without TLS: said if nothing
         // else takes the mail (the password is never sent in the clear).
         let mut cleartext_only: Option<SmtpError> = None;
@@ -570,25 +589,6 @@ impl<'a> Deliverer<'a> {
                             // Reconnect now that the login is done; remember if that was it.
                             opened_early = false;
                             sequential_learned = true;
-                        } else if let Via::Other { auth: false, .. } = route.via
-                            && !report.logins.is_empty()
-                            && session.offers_auth()
-                        {
-                            // This port takes mail from outside with SMTP AUTH only: the
-                            // account's password, over TLS only.
-                            sequential_learned = false;
-                            if session.encrypted {
-                                next = route.with_auth();
-                            } else {
-                                cleartext_only = Some(SmtpError::CleartextAuthRefused);
-                                spent.push(route.port);
-                                next = match self.other_route(password, target, &routes, &mut spent, &mut session).await {
-                                    Some(r) => r,
-                                    None => return Err(RunError::Smtp(SmtpError::CleartextAuthRefused)),
-                                };
-                                route = next;
-                                continue;
-                            }
                         } else if report.logins.is_empty() {
                             // The reused window was not good any more: log in now.
                             sequential_learned = false;
@@ -600,22 +600,31 @@ impl<'a> Deliverer<'a> {
                             report.logins.push(self.login(password, &target.pop).await.map_err(RunError::Pop3)?);
                         } else {
                             // Refused after a fresh login: the port itself may not be the
-                            // server's (a provider that answers port 25 with its own relay). The
-                            // other ports, before the message fails.
+                            // server's (a provider that answers port 25 with its own relay), or it
+                            // takes mail only with SMTP AUTH. The other ports, before the message
+                            // fails; a port that wants the password, last, and over TLS only.
                             sequential_learned = false;
                             spent.push(route.port);
-                            match self.other_route(password, target, &routes, &mut spent, &mut session).await {
-                                Some(r) => {
-                                    route = r;
-                                    continue;
-                                }
-                                None => {
-                                    return Err(match cleartext_only.take() {
-                                        Some(e) => RunError::Smtp(e),
-                                        None => RunError::RelayDenied { refusal: e },
-                                    });
+                            if let Via::Other { auth: false, .. } = route.via
+                                && session.offers_auth()
+                            {
+                                if session.encrypted {
+                                    with_auth.get_or_insert(route.with_auth());
+                                } else {
+                                    cleartext_only.get_or_insert(SmtpError::CleartextAuthRefused);
                                 }
                             }
+                            if let Some(r) = self.other_route(password, target, &routes, &mut spent, &mut slow, &mut session).await {
+                                route = r;
+                                continue;
+                            }
+                            let Some(auth) = with_auth.take() else {
+                                return Err(match cleartext_only.take() {
+                                    Some(e) => RunError::Smtp(e),
+                                    None => RunError::RelayDenied { refusal: e },
+                                });
+                            };
+                            next = auth;
                         }
                         session.quit_soon();
                         session = self.open_route(password, target, next).await.map_err(RunError::Smtp)?;
@@ -658,7 +667,7 @@ impl<'a> Deliverer<'a> {
     /// Logs in (unless reusing the window) and opens SMTP by the first of `routes` that answers:
     /// overlapped, or one after the other for servers known to judge relaying at connect time.
     /// No MAIL FROM is sent here.
-    async fn connect(&self, password: &Password, t: &Target, routes: &[Route], reusable: bool, sequential: bool, report: &mut Report) -> Result<(Session, Route, Vec<u16>), RunError> {
+    async fn connect(&self, password: &Password, t: &Target, routes: &[Route], reusable: bool, sequential: bool, report: &mut Report) -> Result<Raced, RunError> {
         if reusable {
             return self.open_any(password, t, routes).await.map_err(|f| self.no_route(f, false));
         }
@@ -673,15 +682,17 @@ impl<'a> Deliverer<'a> {
     }
 
     /// After a relay refusal by the port in use (already in `spent`): the session on the next
-    /// of `routes` not spent that answers, in place of `session`; `None` when none is left. The
-    /// ports it tried that did not answer are spent too.
-    async fn other_route(&self, password: &Password, t: &Target, routes: &[Route], spent: &mut Vec<u16>, session: &mut Session) -> Option<Route> {
-        let left: Vec<Route> = routes.iter().filter(|r| !spent.contains(&r.port)).copied().collect();
+    /// of `routes` not spent that answers (ports that were `slow` to answer last), in place of
+    /// `session`; `None` when none is left. The ports it tried that failed are spent too.
+    async fn other_route(&self, password: &Password, t: &Target, routes: &[Route], spent: &mut Vec<u16>, slow: &mut Vec<u16>, session: &mut Session) -> Option<Route> {
+        let mut left: Vec<Route> = routes.iter().filter(|r| !spent.contains(&r.port)).copied().collect();
+        left.sort_by_key(|r| slow.contains(&r.port));
         match self.open_any(password, t, &left).await {
-            Ok((fresh, used, losers)) => {
-                spent.extend(losers);
-                std::mem::replace(session, fresh).quit_soon();
-                Some(used)
+            Ok(raced) => {
+                spent.extend(raced.failed);
+                slow.extend(raced.waiting);
+                std::mem::replace(session, raced.session).quit_soon();
+                Some(raced.route)
             }
             Err(failed) => {
                 spent.extend(failed.iter().map(|(r, _)| r.port));
@@ -700,7 +711,8 @@ impl<'a> Deliverer<'a> {
             return;
         }
         let mut state = self.store.load();
-        if state.set_route(&self.smtp_server(), network, used) {
+        let changed = if used.is_configured() { state.forget_route(&self.smtp_server(), network) } else { state.set_route(&self.smtp_server(), network, used) };
+        if changed {
             let _ = self.store.save(&state);
         }
         if let Via::Other { auth, .. } = used.via

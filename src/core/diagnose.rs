@@ -52,7 +52,8 @@ pub enum Finding {
     RelayAllowed,
     /// The SMTP port does not answer; `alternatives` lists the server's other ports that do, and
     /// what each offers.
-    SmtpPortSilent { port: u16, alternatives: Vec<OtherPortFound> },
+    /// `automatic`: the send path tries them by itself (`[smtp] other_ports` is not empty).
+    SmtpPortSilent { port: u16, alternatives: Vec<OtherPortFound>, automatic: bool },
 }
 
 /// One of the server's other ports, as 接続テスト found it (issue 24: what the send path would
@@ -224,10 +225,23 @@ pub async fn run(
     let smtp_reached = if smtp_addrs.is_empty() {
         Err(NetError::NoAddressInFamily { host: smtp_host.to_owned(), family })
     } else {
-        net::connect(&smtp_addrs, t).await
+        match net::connect(&smtp_addrs, t).await {
+            // A port that takes the connection and then says nothing (or closes it) is as
+            // blocked as one that refuses it: the send path counts it so. (With TLS from the first
+            // byte the server waits for the client: only the connection is checked.)
+            Ok((mut stream, peer)) if config.smtp.security != Security::Tls => {
+                use tokio::io::AsyncReadExt as _;
+                let mut first = [0u8; 1];
+                match tokio::time::timeout(t, stream.read(&mut first)).await {
+                    Ok(Ok(n)) if n > 0 => Ok(peer),
+                    _ => Err(NetError::Timeout { addr: peer }),
+                }
+            }
+            reached => reached.map(|(_, peer)| peer),
+        }
     };
     match smtp_reached {
-        Ok((_, peer)) => done(step(StepId::SmtpPort, Finding::Ok, format!("{peer}"), None), &mut out),
+        Ok(peer) => done(step(StepId::SmtpPort, Finding::Ok, format!("{peer}"), None), &mut out),
         Err(e) => {
             let mut alternatives = Vec::new();
             let ports = match &options.alternatives {
@@ -264,7 +278,8 @@ pub async fn run(
                     s.quit().await;
                 }
             }
-            done(step(StepId::SmtpPort, Finding::SmtpPortSilent { port: smtp_port, alternatives }, chain(&e), None), &mut out);
+            let automatic = !config.smtp.other_ports.is_empty();
+            done(step(StepId::SmtpPort, Finding::SmtpPortSilent { port: smtp_port, alternatives, automatic }, chain(&e), None), &mut out);
             skip_rest(5, Skip::EarlierStepFailed, &mut out, &mut done);
             return out;
         }

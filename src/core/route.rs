@@ -81,8 +81,14 @@ pub fn candidates(config: &Config, remembered: Option<Route>) -> Vec<Route> {
     if let Some(r) = remembered
         && let Some(i) = out.iter().position(|c| c.port == r.port && (c.is_configured() == r.is_configured()))
     {
-        out.remove(i);
-        out.insert(0, r);
+        // The config says how the port is reached (TLS from the first byte or not); what was
+        // remembered adds only whether it took SMTP AUTH.
+        let c = out.remove(i);
+        let via = match (c.via, r.via) {
+            (Via::Other { tls, .. }, Via::Other { auth, .. }) => Via::Other { tls, auth },
+            (via, _) => via,
+        };
+        out.insert(0, Route { via, ..c });
     }
     out
 }
@@ -139,6 +145,9 @@ mod tests {
         assert_eq!(ports(candidates(&c, None)), ["25 configured -", "587 starttls -", "465 tls -"]);
         let home = Route { port: 587, via: Via::Other { tls: false, auth: true } };
         assert_eq!(ports(candidates(&c, Some(home))), ["587 starttls auth", "25 configured -", "465 tls -"]);
+        // The state file cannot turn a STARTTLS port into a TLS one: the config says how.
+        let odd = Route { port: 587, via: Via::Other { tls: true, auth: false } };
+        assert_eq!(ports(candidates(&c, Some(odd))), ["587 starttls -", "25 configured -", "465 tls -"]);
         // Campus: what worked there is the configured port.
         assert_eq!(ports(candidates(&c, Some(Route::configured(&c)))), ["25 configured -", "587 starttls -", "465 tls -"]);
         // `[]`: the configured port only; a remembered port the config no longer has is not used.

@@ -166,6 +166,14 @@ impl State {
         true
     }
 
+    /// Forgets the port remembered for `smtp_server` from `network` (the configured one works
+    /// there now). True when one was.
+    pub fn forget_route(&mut self, smtp_server: &str, network: &str) -> bool {
+        let before = self.smtp_routes.len();
+        self.smtp_routes.retain(|(s, n, _)| !(s == smtp_server && n == network));
+        self.smtp_routes.len() != before
+    }
+
     /// A tiny line format: `key value`, unknown keys ignored, so older files still load.
     fn render(&self) -> String {
         let mut out = String::from("# popsend relay-window state\n");

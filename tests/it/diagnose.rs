@@ -90,7 +90,7 @@ fn a_silent_smtp_port_25_gets_the_port_blocking_hint_and_the_auth_port_is_found(
     // behind OP25B does, and is what the switch offers (POP before SMTP goes on).
     use popsend::core::diagnose::OtherPortFound;
     let found = |port, auth, relays| OtherPortFound { port, implicit_tls: false, encrypted: true, auth, relays: Some(relays) };
-    assert_eq!(smtp.finding, Finding::SmtpPortSilent { port: 25, alternatives: vec![found(s.submission, true, false), found(s.pop_submission, false, true)] });
+    assert_eq!(smtp.finding, Finding::SmtpPortSilent { port: 25, alternatives: vec![found(s.submission, true, false), found(s.pop_submission, false, true)], automatic: true });
     let (what, next) = popsend::words::step_explanation(smtp);
     // One line for the silent port, one for each other port that answered (in the process's
     // language, whichever it is).

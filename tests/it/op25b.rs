@@ -109,7 +109,7 @@ fn behind_op25b_the_mail_goes_by_the_submission_port_and_the_next_send_goes_ther
     let first = token("op25b-first");
     let run = send_simple(&config, Some(&s.pass), "ja", &first);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert!(run.stdout.contains(&format!("{silent} 番ポートが使えない")) && run.stdout.contains(&format!("{} 番ポートで送りました", s.pop_submission)), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("{silent} 番ポートが応答しなかった")) && run.stdout.contains(&format!("{} 番ポートで送りました", s.pop_submission)), "{}", run.stdout);
     s.delivered(&first);
     assert_eq!(knocked.load(Ordering::SeqCst), 1, "the configured port was tried once");
     assert!(state_text(dir.path()).contains(&format!("smtp_route localhost:{silent} 127.0.0.0/24 {} starttls -", s.pop_submission)), "{}", state_text(dir.path()));
@@ -117,7 +117,7 @@ fn behind_op25b_the_mail_goes_by_the_submission_port_and_the_next_send_goes_ther
     let next = token("op25b-next");
     let run = send_simple(&config, Some(&s.pass), "ja", &next);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert!(!run.stdout.contains("番ポートが使えない"), "told once only: {}", run.stdout);
+    assert!(!run.stdout.contains("番ポートが応答しなかった"), "told once only: {}", run.stdout);
     s.delivered(&next);
     assert_eq!(knocked.load(Ordering::SeqCst), 1, "the next send went to the submission port first");
 }
@@ -235,4 +235,53 @@ fn the_assistant_proposes_the_port_that_works_from_this_network() {
     assert!(passed, "{:?}", worker.view().diagnosis);
     assert_eq!(tried.smtp_port, s.pop_submission.to_string());
     assert_eq!((tried.smtp_security, tried.smtp_username.as_str()), (popsend::core::account::Security::Starttls, ""), "POP before SMTP, over STARTTLS, no AUTH");
+}
+
+/// Review of issue 24: a port that takes the mail without the password comes before one that
+/// wants SMTP AUTH, whatever their order in `other_ports`: the password goes out only where
+/// nothing else will do.
+#[test]
+fn a_port_that_needs_no_password_comes_before_smtp_auth() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = home_config(&s, dir.path(), closed_port(), &format!("{{ port = {} }}, {{ port = {} }}", s.submission, s.pop_submission));
+    let tok = token("op25b-order");
+    let run = send_simple(&config, Some(&s.pass), "en", &tok);
+    assert_eq!(run.code, 0, "{}", run.all());
+    s.delivered(&tok);
+    assert!(!run.stdout.contains("SMTP AUTH"), "{}", run.stdout);
+    assert!(state_text(dir.path()).contains(&format!("{} starttls -", s.pop_submission)), "{}", state_text(dir.path()));
+}
+
+/// Review of issue 24: a port remembered for this network that has gone stale (it now turns
+/// the client away) does not stand in the way: the configured port takes the mail, and the
+/// line is forgotten (a network where the configured port works keeps none).
+#[test]
+fn a_remembered_port_gone_stale_is_passed_by_and_forgotten() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let (stale, _, _) = scripted_peer("554 5.3.2 not taking mail here", &[], "554 no");
+    let config = home_config(&s, dir.path(), s.smtp, &format!("{{ port = {stale} }}"));
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/relay-window"), format!("smtp_route localhost:{} 127.0.0.0/24 {stale} starttls -\n", s.smtp)).unwrap();
+    let tok = token("op25b-stale");
+    let run = send_simple(&config, Some(&s.pass), "en", &tok);
+    assert_eq!(run.code, 0, "{}", run.all());
+    s.delivered(&tok);
+    assert!(!state_text(dir.path()).contains("smtp_route"), "{}", state_text(dir.path()));
+}
+
+/// Review of issue 24: after a POP login that worked, a silent configured port is OP25B (the
+/// message waits, the queue is not paused) even when another port answered with a fault of its
+/// own; that port's words are in the detail.
+#[test]
+fn a_silent_configured_port_is_op25b_whatever_the_other_ports_say() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let (odd, _, _) = scripted_peer("554 5.3.2 not taking mail here", &[], "554 no");
+    let config = home_config(&s, dir.path(), closed_port(), &format!("{{ port = {odd} }}"));
+    let run = send_simple(&config, Some(&s.pass), "en", &token("op25b-odd"));
+    assert_eq!(run.code, 75, "{}", run.all());
+    assert!(run.stderr.contains("OP25B") && run.stderr.contains("not taking mail here"), "{}", run.stderr);
+    assert!(!run.all().to_lowercase().contains("paused"), "{}", run.all());
 }

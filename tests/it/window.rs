@@ -397,7 +397,7 @@ fn the_port_found_behind_op25b_is_told_once_and_shown_in_settings() {
     b.hand(Handed::RouteLearned(Learned { port: 587, configured: 25, auth: false }));
     b.publish(|v| v.smtp_route = Some(Route { port: 587, via: Via::Other { tls: false, auth: false } }));
     h.run_steps(2);
-    h.get_by_label_contains("この回線では 25 番ポートが使えない (プロバイダーが止めている) ため、587 番ポートで送りました");
+    h.get_by_label_contains("この回線からは 25 番ポートが応答しなかったため、同じサーバーの 587 番ポートで送りました");
     click(&mut h, "設定");
     h.get_by_label_contains("587 番ポートで送っています");
     h.get_by_label_contains("詳細設定").click();
