@@ -46,13 +46,7 @@ for _ in $(seq 50); do [ -s "$DIR/dropped" ] && break; sleep 0.1; done
 BLOCKED=$(cat "$DIR/dropped")
 
 config() { # FILE OTHER_PORTS
-  cat > "$1" <<EOF
-[account]
-address = "student@popsend.test"
-[pop]
-host = "127.0.0.1"
-port = $POP
-username = "$POPSEND_TEST_USER"
+  { bench_config "$POP"; cat; } > "$1" <<EOF
 [smtp]
 port = $BLOCKED
 other_ports = [$2]

@@ -18,13 +18,7 @@ COUNT=${2:-100}
 bench_servers 42000
 POP=$((POPSEND_TEST_POP3_PORT + 3000)); SMTP=$((POPSEND_TEST_SMTP_PORT + 3000))
 start_proxy "$DELAY" "$POP:$POPSEND_TEST_POP3_PORT" "$SMTP:$POPSEND_TEST_SMTP_PORT"
-cat > "$DIR/config.toml" <<EOF
-[account]
-address = "student@popsend.test"
-[pop]
-host = "127.0.0.1"
-port = $POP
-username = "$POPSEND_TEST_USER"
+{ bench_config "$POP"; cat; } > "$DIR/config.toml" <<EOF
 [smtp]
 port = $SMTP
 [relay]

@@ -20,24 +20,11 @@ bench_servers 40000
 POP=$((POPSEND_TEST_POP3_PORT + 3000)); SMTP=$((POPSEND_TEST_SMTP_PORT + 3000)); POPS=$((POPSEND_TEST_POP3S_PORT + 3000))
 start_proxy "$DELAY" "$POP:$POPSEND_TEST_POP3_PORT" "$SMTP:$POPSEND_TEST_SMTP_PORT" "$POPS:$POPSEND_TEST_POP3S_PORT"
 
-cat > "$DIR/plain.toml" <<EOF
-[account]
-address = "student@popsend.test"
-[pop]
-host = "127.0.0.1"
-port = $POP
-username = "$POPSEND_TEST_USER"
+{ bench_config "$POP"; cat; } > "$DIR/plain.toml" <<EOF
 [smtp]
 port = $SMTP
 EOF
-cat > "$DIR/tls.toml" <<EOF
-[account]
-address = "student@popsend.test"
-[pop]
-host = "127.0.0.1"
-port = $POPS
-security = "tls"
-username = "$POPSEND_TEST_USER"
+{ bench_config "$POPS" tls; cat; } > "$DIR/tls.toml" <<EOF
 [smtp]
 port = $SMTP
 security = "starttls"

@@ -7,6 +7,9 @@
 #   start_proxy DELAY_MS LISTEN:TARGET…
 #                             tests/bench/latency_proxy.py, recording into $DIR/stats; returns
 #                             once it listens
+#   bench_config POP_PORT [SECURITY]
+#                             prints the [account] and [pop] sections of a config for the test
+#                             user (the rest follows it)
 #   ms_now                    the time in milliseconds
 #   close_window              forgets every POP login on the server side (the next send logs in)
 bench_servers() {
@@ -34,6 +37,11 @@ start_proxy() {
   python3 tests/bench/latency_proxy.py --delay-ms "$delay" --stats "$DIR/stats" "$@" > "$DIR/proxy.out" &
   BENCH_CHILD=$!
   for _ in $(seq 50); do grep -q ready "$DIR/proxy.out" 2>/dev/null && break; sleep 0.1; done
+}
+
+bench_config() {
+  printf '[account]\naddress = "student@popsend.test"\n[pop]\nhost = "127.0.0.1"\nport = %s\nusername = "%s"\n' "$1" "$POPSEND_TEST_USER"
+  if [ -n "${2:-}" ]; then printf 'security = "%s"\n' "$2"; fi
 }
 
 ms_now() { date +%s%3N; }
