@@ -140,7 +140,9 @@ impl App {
             {
                 let l = ui.label(label);
                 ui.vertical(|ui| {
-                    let r = ui.add(egui::TextEdit::singleline(value).desired_width(f32::INFINITY)).labelled_by(l.id);
+                    // Ids of their own: a notice or an error appearing above while the student
+                    // types moves the fields, and must not take the cursor out of them.
+                    let r = ui.add(egui::TextEdit::singleline(value).id(egui::Id::unique(("compose-field", i))).desired_width(f32::INFINITY)).labelled_by(l.id);
                     if i == 0 && focus_to {
                         r.request_focus();
                     }
@@ -154,7 +156,7 @@ impl App {
             }
         });
         let l = ui.label(fl!("gui-body"));
-        ui.add(egui::TextEdit::multiline(&mut c.body).desired_rows(10).desired_width(f32::INFINITY)).labelled_by(l.id);
+        ui.add(egui::TextEdit::multiline(&mut c.body).id(egui::Id::unique("compose-body")).desired_rows(10).desired_width(f32::INFINITY)).labelled_by(l.id);
         self.attachments(ui);
         let send_key = ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Enter));
         ui.horizontal(|ui| {
