@@ -428,3 +428,19 @@ fn setting_up_by_hand_keeps_what_was_typed() {
     assert_eq!((form.address.as_str(), form.pop_username.as_str(), form.display_name.as_str()), ("taro@example.ac.jp", "taro", "山田 太郎"));
     assert!(password_typed, "the password was dropped");
 }
+
+/// A problem that appears above 作成 while the student types (the worker's first result, say)
+/// leaves the cursor where it was.
+#[test]
+fn the_cursor_stays_in_its_field_when_a_problem_appears() {
+    let _g = lock();
+    let b = started();
+    let mut h = harness(&b);
+    h.run_steps(2);
+    h.get_by_label("件名").focus();
+    h.run_steps(2);
+    assert!(h.get_by_label("件名").is_focused());
+    b.publish(|v| v.problem = Some(Problem::Failed(Described { kind: Kind::NoPassword, reply: None, detail: "no keyring".into() })));
+    h.run_steps(3);
+    assert!(h.get_by_label("件名").is_focused(), "the problem took the cursor out of 件名");
+}
