@@ -443,6 +443,7 @@ guide-era-errors = What errors mean (error codes, server replies):
 guide-era-basics = Start here:
 guide-sources = Sources: { $sources }
 gui-explain = Explain
+gui-fix-in-settings = Fix in Settings
 see-guide = More: popsend guide { $id }
 guide-how = To show one: popsend guide <id or part of the name>
 gui-tab-guides = Setup guides

@@ -443,6 +443,7 @@ guide-era-errors = エラーの意味 (エラーコード・サーバーの応�
 guide-era-basics = はじめに:
 guide-sources = 出典: { $sources }
 gui-explain = 説明を見る
+gui-fix-in-settings = 設定で直す
 see-guide = 詳しくは: popsend guide { $id }
 guide-how = 表示するには: popsend guide <ID または名前の一部>
 gui-tab-guides = 設定ガイド

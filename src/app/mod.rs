@@ -252,6 +252,14 @@ impl App {
                     {
                         self.show_guide(page);
                     }
+                    // The hint names a field of 設定: one click opens it, with the cursor in it.
+                    if let Problem::Failed(d) = p
+                        && let Some(key) = settings::field_for(d.kind)
+                        && ui.small_button(fl!("gui-fix-in-settings")).clicked()
+                    {
+                        self.settings.focus = Some(key);
+                        self.tab = Tab::Settings;
+                    }
                     // Characters ISO-2022-JP cannot carry: the message is back in 作成, and can go
                     // as UTF-8 instead, as the student chooses.
                     if matches!(p, Problem::Failed(d) if d.kind == crate::core::failure::Kind::Unencodable)

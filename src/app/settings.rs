@@ -27,6 +27,25 @@ pub struct SettingsForm {
     /// The widest label of the last frame: every section's label column is this wide, so all
     /// fields line up in one column whatever the language.
     label_width: f32,
+    /// The field (by its config key) a failure's 「設定で直す」 asked for: opened (詳細設定
+    /// unfolded) and given the cursor once.
+    pub(super) focus: Option<&'static str>,
+}
+
+/// The field of 設定 that a failure's hint names (its config key), for 「設定で直す」.
+pub(super) fn field_for(kind: crate::core::failure::Kind) -> Option<&'static str> {
+    use crate::core::failure::Kind;
+    Some(match kind {
+        Kind::Cleartext | Kind::StartTls => "pop.security",
+        Kind::ApopUnusable | Kind::MethodRefused | Kind::ApopRefused => "pop.auth",
+        Kind::WrongPassword | Kind::CredentialText => "pop.username",
+        Kind::Certificate => "tls.ca_file",
+        Kind::SmtpRefused => "smtp.host",
+        Kind::SmtpAuthNotOffered => "smtp.username",
+        Kind::SmtpCleartext | Kind::SmtpStartTlsRequired => "smtp.security",
+        Kind::SmtpAuthRequired => "smtp.port",
+        _ => return None,
+    })
 }
 
 impl SettingsForm {
@@ -125,6 +144,7 @@ impl App {
         let errors: Vec<(&str, String)> = s.errors.iter().map(|e| (e.key, problem_text(&e.problem))).collect();
         let error_for = |key: &str| errors.iter().find(|(k, _)| *k == key).map(|(_, m)| m.clone());
         let label_col = s.label_width;
+        let focus = s.focus.take();
         let widest = std::cell::Cell::new(0.0f32);
         let label = |ui: &mut egui::Ui, text: String| {
             let l = ui.label(text);
@@ -143,7 +163,11 @@ impl App {
                     if let Some(h) = hint {
                         edit = edit.hint_text(h);
                     }
-                    ui.add(edit).labelled_by(l.id);
+                    let r = ui.add(edit).labelled_by(l.id);
+                    if focus == Some(key) {
+                        r.request_focus();
+                        r.scroll_to_me(None);
+                    }
                     if let Some(e) = error_for(key) {
                         ui.colored_label(ERROR, e);
                     }
@@ -152,7 +176,7 @@ impl App {
             };
             let security_row = |ui: &mut egui::Ui, text: String, id: &str, value: &mut Security| {
                 let l = label(ui, text);
-                egui::ComboBox::from_id_salt(id)
+                let r = egui::ComboBox::from_id_salt(id)
                     .selected_text(security_name(*value))
                     .show_ui(ui, |ui| {
                         for s in [Security::None, Security::Starttls, Security::Tls] {
@@ -161,6 +185,11 @@ impl App {
                     })
                     .response
                     .labelled_by(l.id);
+                // The combo's salt is its key with a dash ("pop-security" for pop.security).
+                if focus.is_some_and(|k| k.replace('.', "-") == id) {
+                    r.request_focus();
+                    r.scroll_to_me(None);
+                }
                 ui.end_row();
             };
             let l = ui.label(fl!("set-preset"));
@@ -223,13 +252,13 @@ impl App {
             egui::CollapsingHeader::new(fl!("set-advanced"))
                 .id_salt("set-advanced")
                 .default_open(false)
-                .open(advanced_wrong.then_some(true))
+                .open((advanced_wrong || focus.is_some_and(|k| ADVANCED_KEYS.contains(&k))).then_some(true))
                 .show(ui, |ui| {
                     egui::Grid::new("set-advanced-grid").num_columns(2).min_col_width(label_col).show(ui, |ui| {
                         security_row(ui, fl!("set-pop-security"), "pop-security", &mut f.pop_security);
                         text_row(ui, fl!("set-pop-port"), "pop.port", &mut f.pop_port, Some(if f.pop_security == Security::Tls { "995" } else { "110" }.into()));
                         let l = label(ui, fl!("set-pop-auth"));
-                        egui::ComboBox::from_id_salt("pop-auth")
+                        let auth = egui::ComboBox::from_id_salt("pop-auth")
                             .selected_text(auth_name(f.pop_auth))
                             .show_ui(ui, |ui| {
                                 for a in [PopAuth::Auto, PopAuth::Plain, PopAuth::User, PopAuth::Apop] {
@@ -238,6 +267,9 @@ impl App {
                             })
                             .response
                             .labelled_by(l.id);
+                        if focus == Some("pop.auth") {
+                            auth.request_focus();
+                        }
                         ui.end_row();
                         ui.label("");
                         ui.checkbox(&mut f.allow_plaintext_password, fl!("set-allow-plaintext"));

@@ -444,3 +444,25 @@ fn the_cursor_stays_in_its_field_when_a_problem_appears() {
     h.run_steps(3);
     assert!(h.get_by_label("件名").is_focused(), "the problem took the cursor out of 件名");
 }
+
+/// Issue 25: a failure whose hint names a field of 設定 has 「設定で直す」, which opens that
+/// field (詳細設定 unfolded) with the cursor in it.
+#[test]
+fn a_hint_opens_the_field_it_names() {
+    let _g = lock();
+    let b = started();
+    let mut h = harness(&b);
+    h.run_steps(2);
+    for (kind, field) in [(Kind::Cleartext, "POP の暗号化"), (Kind::SmtpAuthNotOffered, "SMTP 認証のユーザー名"), (Kind::Certificate, "認証局の証明書ファイル")] {
+        b.publish(|v| v.problem = Some(Problem::Failed(Described { kind, reply: None, detail: String::new() })));
+        h.run_steps(2);
+        click(&mut h, "設定で直す");
+        assert_eq!(app(&h).tab, Tab::Settings);
+        assert!(h.get_by_label(field).is_focused(), "{kind:?}: the cursor is not in {field}");
+        click(&mut h, "作成");
+    }
+    // A failure no field of 設定 cures has no such button.
+    b.publish(|v| v.problem = Some(Problem::Failed(Described { kind: Kind::Offline, reply: None, detail: String::new() })));
+    h.run_steps(2);
+    assert!(h.query_by_label("設定で直す").is_none());
+}
