@@ -248,6 +248,9 @@ pub struct Hooks {
     pub notify: Arc<dyn Fn(Notice) + Send + Sync>,
     /// Where the first-run assistant looks for servers (the tests point it at their own ports).
     pub discovery: discover::Options,
+    /// The keyring, the login entry, the file dialog and starting popsend again (a stand-in in
+    /// the tests).
+    pub platform: Arc<dyn super::platform::Platform>,
 }
 
 /// What the window talks to: the worker thread in the app, a script in the window tests. The
@@ -413,7 +416,7 @@ fn run(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, first: 
             End::Reload => continue,
             End::Quit { background } => {
                 if let Some(args) = successor(paths, background)
-                    && let Err(e) = hand_over(paths, typed.as_ref(), args)
+                    && let Err(e) = shared.hooks.platform.start(paths, typed.as_ref(), args)
                 {
                     // The window is gone: standard error is the only place left to say it.
                     eprintln!("popsend: cannot start sending in the background: {e}");
@@ -547,13 +550,13 @@ fn common(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
         Request::PickFiles => {
             // The dialog is modal for the user, not for the engine: it runs on its own thread.
             let shared = shared.clone();
-            std::thread::spawn(move || match std::panic::catch_unwind(|| rfd::FileDialog::new().pick_files()) {
+            std::thread::spawn(move || match shared.hooks.platform.pick_files() {
                 Ok(Some(files)) => {
                     inspect(&shared, files.clone());
                     shared.hand(Handed::Picked(files));
                 }
                 Ok(None) => {}
-                Err(_) => shared.problem(Problem::Dialog("no file dialog on this desktop".into())),
+                Err(why) => shared.problem(Problem::Dialog(why)),
             });
         }
         other => return Some(other),
@@ -576,7 +579,7 @@ fn inspect(shared: &Shared, files: Vec<PathBuf>) {
 
 /// 「保存」: validates the form, writes the file, keeps the password. The config is written first,
 /// so a keyring failure never loses the settings.
-async fn save(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Option<Password>) -> Saved {
+async fn save(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Option<Password>, platform: Arc<dyn super::platform::Platform>) -> Saved {
     let text = match form.to_toml() {
         Ok(t) => t,
         Err(errors) => return Saved::Invalid(errors),
@@ -585,9 +588,8 @@ async fn save(paths: &Paths, form: &Form, password: Option<Password>, typed: &mu
         return Saved::WriteFailed(format!("{}: {e}", paths.config_file.display()));
     }
     // Changed only when asked: a test or a second data folder leaves the user's login alone.
-    if form.autostart != crate::core::autostart::is_set(paths) {
-        let set = std::env::current_exe().and_then(|exe| crate::core::autostart::set(form.autostart, &exe, paths));
-        if let Err(e) = set {
+    if form.autostart != platform.login_entry(paths) {
+        if let Err(e) = platform.set_login_entry(form.autostart, paths) {
             return Saved::AutostartFailed(e.to_string());
         }
     }
@@ -596,7 +598,7 @@ async fn save(paths: &Paths, form: &Form, password: Option<Password>, typed: &mu
     // The keyring may wait on the desktop (an unlock prompt): off the runtime, so the engine
     // and the other buttons go on meanwhile.
     let kept = password.clone();
-    let stored = tokio::task::spawn_blocking(move || secrets::store_in_keyring(&user, &host, &kept))
+    let stored = tokio::task::spawn_blocking(move || platform.keep_password(&user, &host, &kept))
         .await
         .unwrap_or_else(|e| Err(secrets::SecretError::KeyringUnavailable { detail: e.to_string() }));
     match stored {
@@ -613,7 +615,7 @@ async fn save(paths: &Paths, form: &Form, password: Option<Password>, typed: &mu
 
 /// `save`, and the result to the UI. True when the config was written (the engine restarts).
 async fn save_and_tell(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Option<Password>, shared: &Shared) -> bool {
-    let saved = save(paths, form, password, typed).await;
+    let saved = save(paths, form, password, typed, shared.hooks.platform.clone()).await;
     let written = !matches!(saved, Saved::Invalid(_) | Saved::WriteFailed(_));
     shared.hand(Handed::Saved(saved));
     written
@@ -685,7 +687,8 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
         // The keyring or `password_command` may take a while: off the runtime.
         None => match tokio::task::spawn_blocking({
             let pop = config.pop.clone();
-            move || secrets::resolve(&pop)
+            let platform = shared.hooks.platform.clone();
+            move || platform.password(&pop)
         })
         .await
         .unwrap_or_else(|e| Err(secrets::SecretError::KeyringUnavailable { detail: e.to_string() }))
@@ -942,22 +945,6 @@ fn successor(paths: &Paths, background: bool) -> Option<&'static [&'static str]>
     }
 }
 
-/// Starts popsend with `args` for the same files, detached from the window. A password that
-/// lives only in this session is handed over in the child's environment (never on its command
-/// line, which other users can list).
-fn hand_over(paths: &Paths, typed: Option<&Password>, args: &[&str]) -> std::io::Result<()> {
-    let exe = std::env::current_exe()?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("--config").arg(&paths.config_file).arg("--data-dir").arg(&paths.data_dir).args(args);
-    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-    if let Some(p) = typed {
-        cmd.env(secrets::ENV_VAR, p.expose());
-    }
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    cmd.spawn().map(drop)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -976,7 +963,7 @@ mod tests {
     fn a_worker_that_dies_is_restarted_and_then_reported() {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths { config_file: dir.path().join("none.toml"), data_dir: dir.path().join("data") };
-        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default() };
+        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default(), platform: Arc::new(crate::app::platform::Isolated::without_keyring()) };
         let worker = Worker::spawn(paths, hooks);
         wait_for(&worker, "the first start", |v| v.problem == Some(Problem::SetupNeeded));
         worker.request(Request::Panic).unwrap();
@@ -1009,7 +996,7 @@ mod tests {
         let pause = |kind| crate::core::outbox::Pause { error: Described::local(kind, "-ERR"), config: config.fingerprint.clone() };
         Outbox::open(&data).unwrap().pause(&pause(Kind::WrongPassword)).unwrap();
         let paths = Paths { config_file: config_file.clone(), data_dir: data.clone() };
-        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default() };
+        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default(), platform: Arc::new(crate::app::platform::Isolated::without_keyring()) };
         let worker = Worker::spawn(paths, hooks);
         wait_for(&worker, "the session", |v| v.account == "taro@example.ac.jp");
         // 保存 without a new password: the pause stays.
@@ -1075,7 +1062,7 @@ mod tests {
         let text = format!("[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"taro\"\n[smtp]\nport = 2\n[submission]\nenabled = true\nport = {port}\n");
         crate::core::files::write_atomic(&config_file, text.as_bytes()).unwrap();
         let data = dir.path().join("data");
-        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default() };
+        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default(), platform: Arc::new(crate::app::platform::Isolated::without_keyring()) };
         let worker = Worker::spawn(Paths { config_file: config_file.clone(), data_dir: data.clone() }, hooks);
         wait_for(&worker, "the server", |v| v.submission.as_ref().is_some_and(|s| s.problem.is_none() && s.login.is_some()));
         let mut greeting = String::new();
@@ -1091,7 +1078,7 @@ mod tests {
         drop(worker);
         // Taken by someone else: said, not silent.
         let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default() };
+        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default(), platform: Arc::new(crate::app::platform::Isolated::without_keyring()) };
         let worker = Worker::spawn(Paths { config_file, data_dir: data }, hooks);
         wait_for(&worker, "the problem", |v| {
             v.submission.as_ref().is_some_and(|s| matches!(&s.problem, Some(SubmissionProblem::Port(crate::core::smtpd::PortTaken { holder: crate::core::smtpd::Holder::Silent, .. }))))
@@ -1113,5 +1100,27 @@ mod tests {
             let g = saved_geometry(dir.path());
             assert!(g.is_none() || g.is_some_and(|g| g.at.is_none() && g.size == [800.0, 600.0]), "{bad:?} gave {g:?}");
         }
+    }
+
+    /// Issue 26: the worker reaches the keyring and the login entry through its platform only:
+    /// with a stand-in, a saved password is kept there and found there by the next session, and
+    /// the login entry is set there; nothing of the user's is touched.
+    #[test]
+    fn the_keyring_and_the_login_entry_are_the_platforms() {
+        let dir = tempfile::tempdir().unwrap();
+        let config_file = dir.path().join("config.toml");
+        let paths = Paths { config_file: config_file.clone(), data_dir: dir.path().join("data") };
+        let platform = Arc::new(crate::app::platform::Isolated::new());
+        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default(), platform: platform.clone() };
+        let worker = Worker::spawn(paths.clone(), hooks);
+        wait_for(&worker, "the first start", |v| v.problem == Some(Problem::SetupNeeded));
+        let text = "[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"taro\"\n[smtp]\nport = 2\n";
+        let mut form = Form::from_config(&Config::parse(text, &config_file).unwrap());
+        form.autostart = true;
+        worker.request(Request::SaveSettings { form: Box::new(form), password: Some(Password::new("kept-in-the-stand-in".into())) }).unwrap();
+        wait_for(&worker, "the password from the stand-in keyring", |v| v.password == Some(PasswordFrom::Found(Source::Keyring)));
+        use crate::app::platform::Platform as _;
+        assert!(platform.login_entry(&paths), "the login entry went elsewhere");
+        assert!(platform.started().is_empty());
     }
 }

@@ -12,6 +12,7 @@ mod fonts;
 pub mod form;
 mod guides;
 mod lists;
+pub mod platform;
 mod settings;
 
 pub use fonts::install as install_fonts;
@@ -86,18 +87,31 @@ impl App {
     /// Installs the Japanese font and starts the worker, which repaints `ctx` on every change and
     /// shows desktop notifications.
     pub fn new(ctx: &egui::Context, paths: Paths) -> App {
-        App::with_notify(ctx, paths, Arc::new(crate::desktop::show))
+        App::with_platform(ctx, paths, Arc::new(crate::desktop::show), crate::core::discover::Options::default(), Arc::new(platform::Desktop))
     }
 
-    /// `new` with another way to announce notices (the tests record them).
+    /// For the tests: `new` with another way to announce notices (the tests record them) and a
+    /// stand-in desktop (`platform::Isolated`: no keyring, login entry or process of the user's
+    /// is touched).
     pub fn with_notify(ctx: &egui::Context, paths: Paths, notify: Arc<dyn Fn(Notice) + Send + Sync>) -> App {
         App::with_hooks(ctx, paths, notify, crate::core::discover::Options::default())
     }
 
     /// `with_notify`, with the first-run assistant looking for servers where `discovery` says.
     pub fn with_hooks(ctx: &egui::Context, paths: Paths, notify: Arc<dyn Fn(Notice) + Send + Sync>, discovery: crate::core::discover::Options) -> App {
+        App::with_platform(ctx, paths, notify, discovery, Arc::new(platform::Isolated::without_keyring()))
+    }
+
+    /// The worker over `platform` (the real desktop, or a stand-in).
+    pub fn with_platform(
+        ctx: &egui::Context,
+        paths: Paths,
+        notify: Arc<dyn Fn(Notice) + Send + Sync>,
+        discovery: crate::core::discover::Options,
+        platform: Arc<dyn platform::Platform>,
+    ) -> App {
         let repaint_ctx = ctx.clone();
-        let worker = Worker::spawn(paths, Hooks { repaint: Arc::new(move || repaint_ctx.request_repaint()), notify, discovery });
+        let worker = Worker::spawn(paths, Hooks { repaint: Arc::new(move || repaint_ctx.request_repaint()), notify, discovery, platform });
         App::with_backend(ctx, Box::new(worker), Arc::new(SystemClock))
     }
 

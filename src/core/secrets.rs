@@ -152,6 +152,12 @@ pub fn keyring_account(username: &str, host: &str) -> String {
 
 /// Finds the password for the POP account, in the documented order.
 pub fn resolve(pop: &PopSection) -> Result<(Password, Source), SecretError> {
+    resolve_with(pop, &from_keyring)
+}
+
+/// `resolve`, with `keyring` (user name, host) for the OS keyring's part: the tests give one of
+/// their own, so none of them reads the user's keyring.
+pub fn resolve_with(pop: &PopSection, keyring: &dyn Fn(&str, &str) -> Result<Password, SecretError>) -> Result<(Password, Source), SecretError> {
     if let Ok(p) = std::env::var(ENV_VAR)
         && !p.is_empty() {
             return Ok((Password(p), Source::Env));
@@ -159,11 +165,15 @@ pub fn resolve(pop: &PopSection) -> Result<(Password, Source), SecretError> {
     if let Some(cmd) = &pop.password_command {
         return run_command(cmd, Duration::from_secs(pop.password_command_timeout_seconds)).map(|p| (p, Source::Command));
     }
-    let (username, host) = (&pop.username, &pop.host);
+    keyring(&pop.username, &pop.host).map(|p| (p, Source::Keyring))
+}
+
+/// The password kept in the OS keyring for `username` at `host`.
+fn from_keyring(username: &str, host: &str) -> Result<Password, SecretError> {
     let account = keyring_account(username, host);
     let entry = keyring::Entry::new(KEYRING_SERVICE, &account).map_err(keyring_error)?;
     match entry.get_password() {
-        Ok(p) => Ok((Password(p), Source::Keyring)),
+        Ok(p) => Ok(Password(p)),
         Err(keyring::Error::NoEntry) => Err(SecretError::NotFound { account }),
         Err(e) => Err(keyring_error(e)),
     }

@@ -208,7 +208,7 @@ fn the_assistant_proposes_the_port_that_works_from_this_network() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
     let paths = Paths { config_file: dir.path().join("config.toml"), data_dir: dir.path().join("data") };
-    let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: popsend::core::discover::Options::default() };
+    let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: popsend::core::discover::Options::default(), platform: Arc::new(popsend::app::platform::Isolated::without_keyring()) };
     let worker = Worker::spawn(paths, hooks);
     let form = Form {
         address: "student@popsend.test".into(),
