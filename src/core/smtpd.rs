@@ -3,11 +3,13 @@
 //! whatever the config says), asks for the local user name and password popsend generated (AUTH
 //! PLAIN or LOGIN) unless the config turns that off, takes the envelope as the program gives it,
 //! and answers `250` only once the message is in the outbox (committed); popsend's engine then
-//! sends it like any other. Bounded everywhere: line length, recipients, message size,
-//! connections and idle time. Only <CRLF>.<CRLF> ends a message; a bare CR or a lone dot beside
-//! a bare LF is refused (SMTP smuggling), while lines that merely end in a bare LF are stored
-//! with CRLF, as Postfix does. A program that drops mid-message leaves nothing behind. No
-//! wording for the user here, no sending.
+//! sends it like any other. Bounded everywhere: line length (a longer line is read to its end and
+//! dropped whole, however the bytes arrive), recipients, message size, connections (two for
+//! another user of this computer), the time for a line, for the login and for writing a reply,
+//! and wrong logins. Only <CRLF>.<CRLF> ends a message; a bare CR or a lone dot beside a bare LF
+//! is refused (SMTP smuggling), while lines that merely end in a bare LF are stored with CRLF, as
+//! Postfix does. A web page's request is closed at once. A program that drops mid-message leaves
+//! nothing behind. No wording for the user here, no sending.
 
 use std::time::Duration;
 
