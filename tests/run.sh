@@ -60,4 +60,4 @@ cargo test --locked "$@"
 # The submission server's session fuzz target, bounded (issue 23): one DATA in, at most one
 # message out, its bytes unchanged, however the bytes arrive. `cargo test` built it; longer runs
 # by hand with tests/fuzz/run.sh.
-./target/debug/examples/fuzz smtpd "${POPSEND_FUZZ_SECONDS:-60}"
+cargo run --locked --quiet --example fuzz -- smtpd "${POPSEND_FUZZ_SECONDS:-60}"
