@@ -162,6 +162,10 @@ watch-woken = The network is back: sending { $count } now.
 watch-stop = Stopped.
 col-created = Created
 col-attempts = Tries
+gui-attempts = { $count ->
+    [one] tried once
+   *[other] tried { $count } times
+}
 col-next = Next
 col-reason = Reason
 col-sent = Sent at
@@ -247,6 +251,7 @@ gui-window-none = Not logged in
 gui-logging-in = Logging in…
 gui-sending = Sending ({ $count })
 gui-flush-now = Send now
+gui-flush-nothing = Nothing waits in the outbox
 gui-login-now = POP login
 gui-to = To
 gui-cc = Cc

@@ -27,7 +27,7 @@ fn row_line(row: &Row, now: SystemTime) -> String {
         text += &format!("  {}", fl!("gui-via", program = crate::core::display_safe(via)));
     }
     if row.attempts > 0 {
-        text += &format!("  ({} {})", fl!("col-attempts"), row.attempts);
+        text += &format!("  ({})", fl!("gui-attempts", count = row.attempts));
     }
     if row.state == RowState::Queued && row.attempts > 0
         && let Ok(left) = row.next_attempt.duration_since(now) {

@@ -392,7 +392,9 @@ impl App {
                 _ => {}
             }
             let ready = !self.view.account.is_empty();
-            if ui.add_enabled(ready, egui::Button::new(fl!("gui-flush-now"))).clicked() {
+            // Nothing waits: nothing to send now, and the button says so instead of doing nothing.
+            let waiting = self.pending() > 0;
+            if ui.add_enabled(ready && waiting, egui::Button::new(fl!("gui-flush-now"))).on_disabled_hover_text(fl!("gui-flush-nothing")).clicked() {
                 self.ask(Request::Engine(Command::FlushNow));
             }
             if ui.add_enabled(ready, egui::Button::new(fl!("gui-login-now"))).clicked() {

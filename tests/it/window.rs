@@ -313,6 +313,11 @@ fn the_status_bar_buttons_send_the_engines_commands() {
     assert!(b.take().is_empty(), "a button without an account did something");
     b.publish(|v| v.account = "taro@popsend.test".into());
     h.run_steps(2);
+    // Issue 29: nothing waits, so there is nothing to send now.
+    click(&mut h, "今すぐ送信");
+    assert!(b.take().is_empty(), "今すぐ送信 with nothing waiting did something");
+    b.publish(|v| v.waiting = Arc::new(vec![row(1, "レポート", None)]));
+    h.run_steps(2);
     click(&mut h, "今すぐ送信");
     click(&mut h, "POP 認証");
     let requests = b.take();
