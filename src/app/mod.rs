@@ -353,12 +353,15 @@ impl App {
         ui.horizontal_wrapped(|ui| {
             ui.label(self.view.account.as_str());
             let snap = self.view.snapshot.as_ref();
-            ui.label(match snap.and_then(|s| s.online) {
-                Some(true) => fl!("gui-online"),
-                Some(false) => fl!("gui-offline"),
-                None => fl!("gui-online-unknown"),
-            });
             let window = snap.and_then(|s| s.window).map(|w| (w, w.remaining(self.clock.now())));
+            // One sentence, not two that disagree: a POP login inside the open window shows the
+            // network works, even before the engine has looked.
+            let window_open = window.is_some_and(|(_, left)| !left.is_zero());
+            ui.label(match (snap.and_then(|s| s.online), window_open) {
+                (Some(true), _) | (None, true) => fl!("gui-online"),
+                (Some(false), _) => fl!("gui-offline"),
+                (None, false) => fl!("gui-online-unknown"),
+            });
             match window {
                 Some((w, left)) if !left.is_zero() => {
                     ui.label(fl!("gui-window-open", remaining = crate::words::mm_ss(left)));

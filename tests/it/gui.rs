@@ -82,7 +82,7 @@ fn compose_and_send_later_puts_the_row_in_the_outbox_then_the_language_switches(
     let (config, data) = offline_config(dir.path());
     let mut h = harness(config.clone(), data.clone());
     run_until(&mut h, "the account in the status bar", |a| a.view().account == "taro@popsend.test");
-    h.get_by_label("未認証");
+    h.get_by_label("送信できる時間はまだ始まっていません (送るときに自動で始まります)");
     type_into(&mut h, "宛先", "hanako@example.net");
     type_into(&mut h, "件名", "期末レポート");
     type_into(&mut h, "本文", "よろしくお願いします。");

@@ -471,3 +471,22 @@ fn a_hint_opens_the_field_it_names() {
     h.run_steps(2);
     assert!(h.query_by_label("設定で直す").is_none());
 }
+
+/// Issue 29: the status bar does not say 「接続未確認」 beside an open sending time: a POP login
+/// inside the window shows the network works.
+#[test]
+fn an_open_window_is_not_an_unknown_connection() {
+    let _g = lock();
+    let b = started();
+    let mut h = harness(&b);
+    h.run_steps(2);
+    h.get_by_label_contains("接続未確認");
+    b.publish(|v| {
+        if let Some(s) = v.snapshot.as_mut() {
+            s.window = Some(RelayWindow { opened: t0() - Duration::from_secs(15), length: Duration::from_secs(600) });
+        }
+    });
+    h.run_steps(2);
+    h.get_by_label_contains("オンライン");
+    assert!(h.query_by_label_contains("接続未確認").is_none());
+}
