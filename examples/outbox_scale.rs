@@ -5,7 +5,7 @@
 use std::time::{Instant, SystemTime};
 
 use popsend::core::compose::{self, Draft};
-use popsend::core::deliver::Outgoing;
+use popsend::core::compose::Outgoing;
 use popsend::core::outbox::{Outbox, State};
 
 fn main() {

@@ -11,7 +11,7 @@ use egui_kittest::kittest::Queryable as _;
 use popsend::app::App;
 use popsend::core::account::Paths;
 use popsend::core::compose::{self, Draft};
-use popsend::core::deliver::Outgoing;
+use popsend::core::compose::Outgoing;
 use popsend::core::outbox::Outbox;
 
 fn main() {

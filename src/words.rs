@@ -2,7 +2,7 @@
 //! Only wording: no logic beyond choosing the message.
 
 use crate::core::diagnose::{Finding, Skip, StepId, StepResult};
-use crate::core::failure::{Described, Kind};
+use crate::core::kind::{Described, Kind};
 use crate::core::outbox::State;
 use crate::fl;
 
@@ -339,7 +339,7 @@ mod tests {
 mod kind_words {
     use std::collections::HashSet;
 
-    use crate::core::failure::Kind;
+    use crate::core::kind::Kind;
 
     /// Every kind has its own headline and a next step, and a short reason (in the reference
     /// language; `fl!` checks each ID exists in ja at compile time, and `i18n`'s parity test that

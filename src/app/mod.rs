@@ -276,7 +276,7 @@ impl App {
                     }
                     // Characters ISO-2022-JP cannot carry: the message is back in 作成, and can go
                     // as UTF-8 instead, as the student chooses.
-                    if matches!(p, Problem::Failed(d) if d.kind == crate::core::failure::Kind::Unencodable)
+                    if matches!(p, Problem::Failed(d) if d.kind == crate::core::kind::Kind::Unencodable)
                         && !self.compose.is_empty()
                         && ui.button(fl!("gui-send-utf8")).clicked()
                     {

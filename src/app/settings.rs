@@ -33,8 +33,8 @@ pub struct SettingsForm {
 }
 
 /// The field of 設定 that a failure's hint names (its config key), for 「設定で直す」.
-pub(super) fn field_for(kind: crate::core::failure::Kind) -> Option<&'static str> {
-    use crate::core::failure::Kind;
+pub(super) fn field_for(kind: crate::core::kind::Kind) -> Option<&'static str> {
+    use crate::core::kind::Kind;
     Some(match kind {
         Kind::Cleartext | Kind::StartTls => "pop.security",
         Kind::ApopUnusable | Kind::MethodRefused | Kind::ApopRefused => "pop.auth",

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use lettre::address::Envelope;
 
-use crate::core::failure::{Severity, classify};
+use crate::core::failure::classify;
+use crate::core::kind::Severity;
 use crate::core::account::{Config, Security};
 use crate::core::clock::Clock;
 use crate::core::net::{self, Family, NetError, TrustAnchors};
@@ -24,7 +25,8 @@ use crate::core::secrets::Password;
 use crate::core::smtp::{self, Session, SmtpError};
 use crate::core::window::{self, LastLogin, RelayWindow};
 
-pub use crate::core::compose::Outgoing;
+use crate::core::compose::Outgoing;
+use crate::core::run_error::RunError;
 
 /// What happened to one message.
 #[derive(Debug)]
@@ -64,47 +66,6 @@ pub enum Mark {
 /// For callers that need no progress.
 pub struct NoProgress;
 impl Progress for NoProgress {}
-
-/// A failure that stopped the whole run.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Net(NetError),
-    #[error(transparent)]
-    Pop3(Pop3Error),
-    #[error(transparent)]
-    Smtp(SmtpError),
-    /// No password could be found: nothing was tried.
-    #[error("no password: nothing was sent to the server")]
-    NoPassword,
-    /// Relay still refused after logging in again.
-    #[error("relay still refused after a fresh POP login")]
-    RelayDenied {
-        #[source]
-        refusal: SmtpError,
-    },
-    /// The POP login worked (the network is up) but no SMTP port of the server answered: the
-    /// configured one, nor any other tried (`ports`). A provider blocking them (OP25B).
-    #[error("the POP login worked, but no SMTP port of {host} answered (tried {ports})")]
-    PortsSilent {
-        host: String,
-        ports: String,
-        #[source]
-        last: SmtpError,
-    },
-}
-
-impl RunError {
-    pub fn server_reply(&self) -> Option<&str> {
-        match self {
-            RunError::Net(_) | RunError::NoPassword => None,
-            RunError::Pop3(e) => e.server_reply(),
-            RunError::Smtp(e) | RunError::RelayDenied { refusal: e } | RunError::PortsSilent { last: e, .. } => e.server_reply(),
-        }
-    }
-}
-
-
 
 /// The result of a run: each message's outcome (same order as given), the logins made, and
 /// what stopped the run early, if anything.

@@ -11,7 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::core::account::{Config, Security};
 use crate::core::clock::Clock;
-use crate::core::failure::{Kind, chain, classify};
+use crate::core::failure::{chain, classify};
+use crate::core::kind::Kind;
 use crate::core::net::{self, Family, NetError, TrustAnchors};
 use crate::core::pop3::{self, Pop3Error};
 use crate::core::secrets::Password;

@@ -11,9 +11,12 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
-use crate::core::deliver::{Deliverer, Mark, Outcome, Outgoing, Progress, Report, RunError};
+use crate::core::deliver::{Deliverer, Mark, Outcome, Progress, Report};
+use crate::core::compose::Outgoing;
+use crate::core::run_error::RunError;
 use crate::core::net;
-use crate::core::failure::{Kind, classify};
+use crate::core::failure::classify;
+use crate::core::kind::Kind;
 use crate::core::outbox::{Counts, Described, Due, Outbox, OutboxError, Pause};
 use crate::core::retry::{self, Decision};
 use crate::core::window::RelayWindow;
@@ -582,7 +585,7 @@ async fn server_answers(d: &Deliverer<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::failure::{Described, Kind};
+    use crate::core::kind::{Described, Kind};
 
     fn t0() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)

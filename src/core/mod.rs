@@ -16,6 +16,7 @@ pub mod failure;
 pub mod files;
 pub mod instance;
 pub mod jis;
+pub mod kind;
 pub mod mailto;
 pub mod net;
 pub mod outbox;
@@ -23,13 +24,14 @@ pub mod pop3;
 pub mod presets;
 pub mod retry;
 pub mod route;
+pub mod run_error;
 pub mod secrets;
 pub mod smtp;
 pub mod smtpd;
 pub mod submission;
 pub mod window;
 
-pub use failure::Severity;
+pub use kind::Severity;
 
 /// The async runtime every part of popsend runs on: one thread (the command's, or the window's
 /// worker), with timers and I/O. Failing means the system is out of threads or descriptors.

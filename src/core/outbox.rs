@@ -15,9 +15,9 @@ use lettre::Address;
 use lettre::address::Envelope;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use crate::core::deliver::Outgoing;
-use crate::core::failure::Kind;
-pub use crate::core::failure::Described;
+use crate::core::compose::Outgoing;
+use crate::core::kind::Kind;
+pub use crate::core::kind::Described;
 
 /// The file's name in the data dir.
 pub const FILE_NAME: &str = "outbox.sqlite3";

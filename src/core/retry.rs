@@ -1,11 +1,11 @@
-//! The retry policy (DESIGN.md §4), keyed by `failure::Kind`: what a failure means for a queued message — try again at a
+//! The retry policy (DESIGN.md §4), keyed by `kind::Kind`: what a failure means for a queued message — try again at a
 //! backoff time, fail it for good, or pause the whole queue until the user changes something —
 //! and the backoff schedule itself (about 1, 2, 5, 10, 30, 60 minutes, then hourly, with jitter).
 //! Pure functions of the error, the attempt count and `now`; no I/O, no clock reads.
 
 use std::time::{Duration, SystemTime};
 
-use crate::core::failure::{Kind, Severity};
+use crate::core::kind::{Kind, Severity};
 
 /// A message older than this fails for good instead of waiting longer.
 pub const MAX_AGE: Duration = Duration::from_secs(5 * 24 * 3600);
@@ -52,7 +52,7 @@ pub fn expired(created: SystemTime, now: SystemTime) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::deliver::RunError;
+    use crate::core::run_error::RunError;
     use crate::core::failure::classify;
     use crate::core::net::NetError;
     use crate::core::pop3::{Pop3Error, RespCode, Step};

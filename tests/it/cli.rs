@@ -220,7 +220,7 @@ fn watch_until_empty_leaves_a_paused_queue() {
     assert_eq!(run.code, 0, "{}", run.all());
     let fingerprint = popsend::core::account::Config::load(&config).unwrap().fingerprint;
     let ob = Outbox::open(&dir.path().join("data")).unwrap();
-    let error = Described { kind: popsend::core::failure::Kind::WrongPassword, reply: Some("-ERR [AUTH] no".into()), detail: "d".into() };
+    let error = Described { kind: popsend::core::kind::Kind::WrongPassword, reply: Some("-ERR [AUTH] no".into()), detail: "d".into() };
     ob.pause(&Pause { error, config: fingerprint }).unwrap();
     drop(ob);
     let started = std::time::Instant::now();
@@ -266,7 +266,7 @@ fn stored_control_characters_never_reach_the_terminal() {
     let out = popsend::core::compose::build(&d, std::time::SystemTime::now()).unwrap();
     let ob = Outbox::open(&dir.path().join("data")).unwrap();
     let id = ob.enqueue(&out, "subject\u{1b}]0;owned\u{7}", "b\u{1b}[2J@example.net", std::time::SystemTime::now()).unwrap();
-    let e = Described { kind: popsend::core::failure::Kind::MessageRefused, reply: Some("550 no\u{1b}[31m".into()), detail: "detail\u{1b}c".into() };
+    let e = Described { kind: popsend::core::kind::Kind::MessageRefused, reply: Some("550 no\u{1b}[31m".into()), detail: "detail\u{1b}c".into() };
     ob.mark_failed(id, &e).unwrap();
     drop(ob);
     for args in [&["queue"][..], &["show", "1"][..]] {

@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 use popsend::core::account::Config;
 use popsend::core::clock::SystemClock;
 use popsend::core::compose::{self, Draft};
-use popsend::core::deliver::{Deliverer, Outgoing};
+use popsend::core::deliver::Deliverer;
+use popsend::core::compose::Outgoing;
 use popsend::core::engine::{self, Activity, Command, Event};
 use popsend::core::net::TrustAnchors;
 use popsend::core::outbox::Outbox;
@@ -128,7 +129,7 @@ fn a_paused_queue_waits_instead_of_spinning() {
             let ob = Outbox::open(dir.path()).unwrap();
             let out = outgoing();
             ob.enqueue(&out, "件名", "a@example.net", SystemTime::now()).unwrap();
-            let error = popsend::core::outbox::Described { kind: popsend::core::failure::Kind::WrongPassword, reply: Some("-ERR [AUTH] no".into()), detail: String::new() };
+            let error = popsend::core::kind::Described { kind: popsend::core::kind::Kind::WrongPassword, reply: Some("-ERR [AUTH] no".into()), detail: String::new() };
             ob.pause(&popsend::core::outbox::Pause { error, config: config.fingerprint.clone() }).unwrap();
             let password = Password::new("pw".into());
             let trust = TrustAnchors::default();
@@ -220,8 +221,8 @@ async fn without_a_password_nothing_logs_in_and_asking_says_why() {
         }
     })
     .await;
-    assert!(events.iter().any(|e| matches!(e, Event::Flushed(f) if matches!(f.stopped, Some(popsend::core::deliver::RunError::NoPassword)))), "{events:?}");
-    assert!(events.iter().any(|e| matches!(e, Event::LoginFailed(popsend::core::deliver::RunError::NoPassword))), "{events:?}");
+    assert!(events.iter().any(|e| matches!(e, Event::Flushed(f) if matches!(f.stopped, Some(popsend::core::run_error::RunError::NoPassword)))), "{events:?}");
+    assert!(events.iter().any(|e| matches!(e, Event::LoginFailed(popsend::core::run_error::RunError::NoPassword))), "{events:?}");
     assert!(log.lock().unwrap().is_empty(), "a server was contacted: {:?}", log.lock().unwrap());
     let (row, _) = ob.get(id).unwrap().unwrap();
     assert_eq!((row.state, row.attempts), (popsend::core::outbox::State::Queued, 0));

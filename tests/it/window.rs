@@ -12,7 +12,7 @@ use popsend::app::{App, Tab};
 use popsend::core::clock::FixedClock;
 use popsend::core::drafts::Unsent;
 use popsend::core::engine::{Activity, Snapshot};
-use popsend::core::failure::{Described, Kind};
+use popsend::core::kind::{Described, Kind};
 use popsend::core::outbox::{Counts, Row, State};
 use popsend::core::window::RelayWindow;
 
