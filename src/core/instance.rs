@@ -75,6 +75,8 @@ enum Answer {
 
 /// Marks a request for a window only: a server answers `NO` and does not step aside (a start
 /// that cannot open a window of its own must not close the server's port).
+/// (Only a Unix start can lack a display: Windows and macOS always have one.)
+#[cfg_attr(not(unix), allow(dead_code))]
 const WINDOW_ONLY: &str = "WINDOW-ONLY ";
 
 impl Answer {
