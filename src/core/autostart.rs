@@ -29,9 +29,15 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
 }
 
-/// Puts the entry in place (`enabled`) or removes it, for the program `exe`. A path with a line
-/// break cannot be written into an entry faithfully: it is refused, naming it.
+/// Puts the entry in place (`enabled`) or removes it, for the program `exe`. A path that is not
+/// text (not UTF-8: it would be written altered, naming another file) or has a line break cannot
+/// be written into an entry faithfully: it is refused, naming it.
 pub fn set(enabled: bool, exe: &Path, paths: &Paths) -> io::Result<()> {
+    if enabled
+        && let Some(bad) = [exe, paths.config_file.as_path(), paths.data_dir.as_path()].into_iter().find(|p| p.to_str().is_none())
+    {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("a path that is not text cannot go in the login entry: {}", crate::core::display_safe(&bad.display().to_string()))));
+    }
     if enabled
         && let Some(bad) = std::iter::once(exe.display().to_string()).chain(arguments(paths)).find(|a| a.contains(['\n', '\r']))
     {
@@ -268,5 +274,13 @@ mod tests {
         let e = set(true, Path::new("/usr/bin/popsend"), &broken).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
         assert!(e.to_string().contains("line break"), "{e}");
+        // A path that is not UTF-8 would be written altered (another file): refused too.
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt as _;
+            let odd = Paths { data_dir: PathBuf::from(std::ffi::OsStr::from_bytes(b"/tmp/caf\xe9")), ..paths() };
+            let e = set(true, Path::new("/usr/bin/popsend"), &odd).unwrap_err();
+            assert!(e.kind() == io::ErrorKind::InvalidInput && e.to_string().contains("not text"), "{e}");
+        }
     }
 }
