@@ -612,20 +612,76 @@ fn own_uid() -> Option<u32> {
     }
 }
 
-/// Who listens on TCP `port` of this computer (its user id), as far as the system tells another
-/// user: on Linux from /proc/net/tcp and tcp6; elsewhere not known (`None`).
-fn owner(port: u16) -> Option<u32> {
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().find_map(|f| std::fs::read_to_string(f).ok().and_then(|t| listening_owner(&t, port)))
+/// One row of /proc/net/tcp (or tcp6): `sl local_address rem_address st … uid …`, addresses as
+/// the kernel writes them (`proc_address`).
+struct ProcSocket<'a> {
+    local: &'a str,
+    remote: &'a str,
+    state: &'a str,
+    uid: Option<u32>,
 }
 
-/// The owner of a socket listening on `port` in the text of /proc/net/tcp (or tcp6): lines of
-/// `sl local_address rem_address st … uid …`, the port in hex after the address, state 0A listening.
-fn listening_owner(table: &str, port: u16) -> Option<u32> {
-    table.lines().skip(1).find_map(|line| {
+fn proc_sockets(table: &str) -> impl Iterator<Item = ProcSocket<'_>> {
+    table.lines().skip(1).filter_map(|line| {
         let cols: Vec<&str> = line.split_whitespace().collect();
-        let local_port = cols.get(1)?.rsplit(':').next()?;
-        (u16::from_str_radix(local_port, 16).ok()? == port && *cols.get(3)? == "0A").then(|| cols.get(7)?.parse().ok()).flatten()
+        Some(ProcSocket { local: cols.get(1)?, remote: cols.get(2)?, state: cols.get(3)?, uid: cols.get(7)?.parse().ok() })
     })
+}
+
+/// The owner (user id) of the first socket `wanted` picks in `table`.
+fn table_owner(table: &str, wanted: &dyn Fn(&ProcSocket) -> bool) -> Option<u32> {
+    proc_sockets(table).find(|s| wanted(s)).and_then(|s| s.uid)
+}
+
+/// The owner of the first socket of this computer `wanted` picks, as far as the system tells
+/// another user: on Linux from /proc/net/tcp and tcp6; elsewhere not known (`None`).
+fn socket_owner(wanted: &dyn Fn(&ProcSocket) -> bool) -> Option<u32> {
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().find_map(|f| std::fs::read_to_string(f).ok().and_then(|t| table_owner(&t, wanted)))
+}
+
+/// Who listens on TCP `port` of this computer (its user id).
+fn owner(port: u16) -> Option<u32> {
+    socket_owner(&|s| listens_on(s, port))
+}
+
+/// The user id of the process on the other end of a loopback connection (the client's socket:
+/// local `peer`, remote `local`).
+fn peer_owner(peer: std::net::SocketAddr, local: std::net::SocketAddr) -> Option<u32> {
+    socket_owner(&connects(peer, local))
+}
+
+/// The socket from `from` to `to`.
+fn connects(from: std::net::SocketAddr, to: std::net::SocketAddr) -> impl Fn(&ProcSocket) -> bool {
+    let (from, to) = (proc_address(from), proc_address(to));
+    move |s| s.local.eq_ignore_ascii_case(&from) && s.remote.eq_ignore_ascii_case(&to)
+}
+
+/// A socket listening (state 0A) on `port` (the hex after the address).
+fn listens_on(s: &ProcSocket, port: u16) -> bool {
+    s.state == "0A" && s.local.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok()) == Some(port)
+}
+
+/// The owner of a socket listening on `port` in the text of /proc/net/tcp (or tcp6).
+#[cfg(test)]
+fn listening_owner(table: &str, port: u16) -> Option<u32> {
+    table_owner(table, &|s| listens_on(s, port))
+}
+
+/// The owner of the socket from `from` to `to` in the text of /proc/net/tcp (or tcp6).
+#[cfg(test)]
+fn connection_owner(table: &str, from: std::net::SocketAddr, to: std::net::SocketAddr) -> Option<u32> {
+    table_owner(table, &connects(from, to))
+}
+
+/// An address as /proc/net/tcp writes it: the bytes in network order read as native 32-bit
+/// words, each in hex, then `:` and the port.
+fn proc_address(a: std::net::SocketAddr) -> String {
+    let octets: Vec<u8> = match a.ip() {
+        std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+        std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+    };
+    let words: String = octets.chunks(4).map(|w| format!("{:08X}", u32::from_ne_bytes([w[0], w[1], w[2], w[3]]))).collect();
+    format!("{words}:{:04X}", a.port())
 }
 
 /// Connects to 127.0.0.1:`port` (or ::1 where nothing answers there) and reads its greeting (at most 512 bytes, one second in all),
@@ -728,31 +784,6 @@ impl Drop for Strangers {
     }
 }
 
-/// The user id of the process on the other end of a loopback connection (Linux: the client's
-/// socket in /proc/net/tcp, local `peer`, remote `local`); `None` where the system does not tell.
-fn peer_owner(peer: std::net::SocketAddr, local: std::net::SocketAddr) -> Option<u32> {
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().find_map(|f| std::fs::read_to_string(f).ok().and_then(|t| connection_owner(&t, peer, local)))
-}
-
-/// An address as /proc/net/tcp writes it: the bytes in network order read as native 32-bit
-/// words, each in hex, then `:` and the port.
-fn proc_address(a: std::net::SocketAddr) -> String {
-    let octets: Vec<u8> = match a.ip() {
-        std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
-        std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
-    };
-    let words: String = octets.chunks(4).map(|w| format!("{:08X}", u32::from_ne_bytes([w[0], w[1], w[2], w[3]]))).collect();
-    format!("{words}:{:04X}", a.port())
-}
-
-/// The owner of the socket from `from` to `to` in the text of /proc/net/tcp (or tcp6).
-fn connection_owner(table: &str, from: std::net::SocketAddr, to: std::net::SocketAddr) -> Option<u32> {
-    let (from, to) = (proc_address(from), proc_address(to));
-    table.lines().skip(1).find_map(|line| {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        (cols.get(1)?.eq_ignore_ascii_case(&from) && cols.get(2)?.eq_ignore_ascii_case(&to)).then(|| cols.get(7)?.parse().ok()).flatten()
-    })
-}
 /// How long the sessions in progress may go on once the server stops taking connections (a
 /// message being tried now takes up to `[submission] try_seconds`, 20 by default).
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
