@@ -145,6 +145,13 @@ mod tests {
                     _ => {}
                 }
             }
+            // The glossary's spacing: a half-width space between Japanese and half-width letters
+            // or digits (the app's own name aside, which is written as one word).
+            let japanese = |c: char| matches!(c, '\u{3041}'..='\u{309F}' | '\u{30A0}'..='\u{30FA}' | '\u{30FC}' | '\u{4E00}'..='\u{9FFF}');
+            let chars: Vec<char> = plain.replace("POP送信ヘルパー", "").chars().collect();
+            if chars.windows(2).any(|w| (japanese(w[0]) && w[1].is_ascii_alphanumeric()) || (w[0].is_ascii_alphanumeric() && japanese(w[1]))) {
+                stray.push(format!("{id}: no space between Japanese and half-width text"));
+            }
             let words = plain.split(|c: char| !(c.is_ascii_alphanumeric() || "_./+-".contains(c)));
             for w in words.map(|w| w.trim_matches(|c: char| ".-/+".contains(c))).filter(|w| w.chars().any(|c| c.is_ascii_alphabetic())) {
                 if !ALLOWED.contains(&w) {

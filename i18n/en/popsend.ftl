@@ -248,6 +248,7 @@ gui-online-unknown = ○ Not checked yet
 gui-window-open = Sending possible, { $remaining } left
 gui-window-expired = Expired — the next send logs in by itself
 gui-window-none = The sending time has not started (it starts by itself when you send)
+gui-status-no-account = Once the account is saved, the sending status (time left to send, and more) shows here.
 gui-logging-in = Logging in…
 gui-sending = Sending ({ $count })
 gui-flush-now = Send now

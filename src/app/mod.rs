@@ -350,6 +350,13 @@ impl App {
     }
 
     fn status_bar(&mut self, ui: &mut egui::Ui) {
+        // No account yet (the first run): nothing to count down and nothing to press. One line
+        // says where the status will be, instead of a row of greyed buttons and a countdown of a
+        // server the assistant has only tried.
+        if self.view.account.is_empty() {
+            ui.label(fl!("gui-status-no-account"));
+            return;
+        }
         ui.horizontal_wrapped(|ui| {
             ui.label(self.view.account.as_str());
             let snap = self.view.snapshot.as_ref();
@@ -394,13 +401,12 @@ impl App {
                 }
                 _ => {}
             }
-            let ready = !self.view.account.is_empty();
             // Nothing waits: nothing to send now, and the button says so instead of doing nothing.
             let waiting = self.pending() > 0;
-            if ui.add_enabled(ready && waiting, egui::Button::new(fl!("gui-flush-now"))).on_disabled_hover_text(fl!("gui-flush-nothing")).clicked() {
+            if ui.add_enabled(waiting, egui::Button::new(fl!("gui-flush-now"))).on_disabled_hover_text(fl!("gui-flush-nothing")).clicked() {
                 self.ask(Request::Engine(Command::FlushNow));
             }
-            if ui.add_enabled(ready, egui::Button::new(fl!("gui-login-now"))).clicked() {
+            if ui.button(fl!("gui-login-now")).clicked() {
                 self.ask(Request::Engine(Command::LoginNow));
             }
         });
