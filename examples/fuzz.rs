@@ -38,11 +38,52 @@ impl Rng {
 }
 
 const DICT: &[&[u8]] = &[
-    b"+OK", b"-ERR", b"[IN-USE]", b"[AUTH]", b"[SYS/TEMP]", b"[LOGIN-DELAY]", b"<1.2@host>", b"\r\n", b"\n", b"\r", b".\r\n",
-    b"250-", b"250 ", b"452 4.5.3 ", b"550 5.7.1 ", b"relay", b"Relaying denied", b"\x1b[2J", b"\x07", b"\x00", b"\xff\xfe",
-    "日本語".as_bytes(), b"\x82\xa0", b"Hunter2", b"SHVudGVyMg==", b"=", b"\"", b"[pop]", b"[smtp]", b"[account]",
-    b"port = ", b"host = ", b"18446744073709551615", b"-1", b"login_at_ms ", b"login_peer ", b"::1", b"@", b"<", b">",
-    b"\t", b"\\u0000", b"'''", b"\"\"\"", b"=?UTF-8?B?", "\u{202e}".as_bytes(),
+    b"+OK",
+    b"-ERR",
+    b"[IN-USE]",
+    b"[AUTH]",
+    b"[SYS/TEMP]",
+    b"[LOGIN-DELAY]",
+    b"<1.2@host>",
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b".\r\n",
+    b"250-",
+    b"250 ",
+    b"452 4.5.3 ",
+    b"550 5.7.1 ",
+    b"relay",
+    b"Relaying denied",
+    b"\x1b[2J",
+    b"\x07",
+    b"\x00",
+    b"\xff\xfe",
+    "日本語".as_bytes(),
+    b"\x82\xa0",
+    b"Hunter2",
+    b"SHVudGVyMg==",
+    b"=",
+    b"\"",
+    b"[pop]",
+    b"[smtp]",
+    b"[account]",
+    b"port = ",
+    b"host = ",
+    b"18446744073709551615",
+    b"-1",
+    b"login_at_ms ",
+    b"login_peer ",
+    b"::1",
+    b"@",
+    b"<",
+    b">",
+    b"\t",
+    b"\\u0000",
+    b"'''",
+    b"\"\"\"",
+    b"=?UTF-8?B?",
+    "\u{202e}".as_bytes(),
 ];
 
 fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], input: &mut Vec<u8>) {
@@ -353,7 +394,10 @@ fn main() {
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("{name}: {execs} executions in {secs:.0} s ({:.0}/s), {findings} findings, seed {seed}", execs as f64 / secs);
+    println!(
+        "{name}: {execs} executions in {secs:.0} s ({:.0}/s), {findings} findings, seed {seed}",
+        execs as f64 / secs
+    );
     if findings > 0 {
         std::process::exit(1);
     }

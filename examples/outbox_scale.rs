@@ -4,8 +4,8 @@
 
 use std::time::{Instant, SystemTime};
 
-use popsend::core::compose::{self, Draft};
 use popsend::core::compose::Outgoing;
+use popsend::core::compose::{self, Draft};
 use popsend::core::outbox::{Outbox, State};
 
 fn main() {
@@ -28,7 +28,12 @@ fn main() {
         ob.enqueue(&out, &d.subject, &d.to[0], SystemTime::now()).unwrap();
     }
     if n > have {
-        println!("enqueue {} messages: {:.2} s ({:.2} ms each)", n - have, t.elapsed().as_secs_f64(), t.elapsed().as_secs_f64() * 1000.0 / (n - have) as f64);
+        println!(
+            "enqueue {} messages: {:.2} s ({:.2} ms each)",
+            n - have,
+            t.elapsed().as_secs_f64(),
+            t.elapsed().as_secs_f64() * 1000.0 / (n - have) as f64
+        );
     }
     drop(ob);
     let t = Instant::now();

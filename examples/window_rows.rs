@@ -10,8 +10,8 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use popsend::app::App;
 use popsend::core::account::Paths;
-use popsend::core::compose::{self, Draft};
 use popsend::core::compose::Outgoing;
+use popsend::core::compose::{self, Draft};
 use popsend::core::outbox::Outbox;
 
 fn main() {
@@ -26,20 +26,33 @@ fn main() {
         // Due in a day: the engine leaves them alone while we scroll.
         let later = SystemTime::now() + Duration::from_secs(86_400);
         for i in 0..n {
-            let d = Draft { from_address: "taro@example.ac.jp".into(), to: vec![format!("user{i}@example.net")], subject: format!("レポート {i}"), ..Draft::default() };
+            let d = Draft {
+                from_address: "taro@example.ac.jp".into(),
+                to: vec![format!("user{i}@example.net")],
+                subject: format!("レポート {i}"),
+                ..Draft::default()
+            };
             let b = compose::build(&d, SystemTime::now()).unwrap();
             let out = Outgoing { envelope: b.envelope, raw: b.raw, message_id: b.message_id };
             ob.enqueue(&out, &d.subject, &d.to[0], later).unwrap();
         }
     }
     let paths = Paths { config_file: config, data_dir: data };
-    let mut h = Harness::builder().with_size(egui::vec2(900.0, 660.0)).with_context_setup(popsend::app::install_fonts).build_ui_state(
-        move |ui, state: &mut Option<App>| {
-            let app = state.get_or_insert_with(|| App::new(ui.ctx(), Paths { config_file: paths.config_file.clone(), data_dir: paths.data_dir.clone() }));
-            app.draw(ui);
-        },
-        None,
-    );
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(900.0, 660.0))
+        .with_context_setup(popsend::app::install_fonts)
+        .build_ui_state(
+            move |ui, state: &mut Option<App>| {
+                let app = state.get_or_insert_with(|| {
+                    App::new(
+                        ui.ctx(),
+                        Paths { config_file: paths.config_file.clone(), data_dir: paths.data_dir.clone() },
+                    )
+                });
+                app.draw(ui);
+            },
+            None,
+        );
     let start = Instant::now();
     while h.state().as_ref().is_none_or(|a| a.view().waiting.len() < n) {
         h.run_steps(1);
@@ -53,7 +66,13 @@ fn main() {
     let mut frames = Vec::new();
     for i in 0..120 {
         let dy = if i < 60 { -400.0 } else { 300.0 };
-        h.event(egui::Event::MouseWheel { unit: egui::MouseWheelUnit::Point, delta: egui::vec2(0.0, dy), phase: egui::TouchPhase::Move, source: egui::MouseWheelSource::Unknown, modifiers: egui::Modifiers::NONE });
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(0.0, dy),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Unknown,
+            modifiers: egui::Modifiers::NONE,
+        });
         let t = Instant::now();
         h.step();
         frames.push(t.elapsed().as_secs_f64() * 1000.0);

@@ -14,7 +14,9 @@ use crate::words::reason;
 pub fn text(n: &Notice) -> (String, String) {
     match n {
         Notice::Sent { count, subject } => (fl!("notify-sent-title", count = count.to_string()), subject.clone()),
-        Notice::Failed { subject, reason: why } => (fl!("notify-failed-title"), format!("{subject}\n{}", reason(why.kind))),
+        Notice::Failed { subject, reason: why } => {
+            (fl!("notify-failed-title"), format!("{subject}\n{}", reason(why.kind)))
+        }
     }
 }
 

@@ -83,7 +83,9 @@ pub fn page_for(kind: crate::core::kind::Kind) -> Option<&'static str> {
     match kind {
         Kind::RelayDenied | Kind::MessageRefused | Kind::Recipient => Some("error-relay-refused"),
         Kind::SmtpAuthRequired => Some("error-auth-required"),
-        Kind::Port25Blocked | Kind::Offline | Kind::ConnectionRefused | Kind::Timeout | Kind::Dropped => Some("error-cannot-connect"),
+        Kind::Port25Blocked | Kind::Offline | Kind::ConnectionRefused | Kind::Timeout | Kind::Dropped => {
+            Some("error-cannot-connect")
+        }
         Kind::WrongPassword | Kind::PopRefused | Kind::ApopRefused => Some("error-pop-login"),
         _ => None,
     }
@@ -119,7 +121,11 @@ mod tests {
             let names: Vec<_> = guides.iter().filter(|g| g.era == Era::Reference).map(|g| g.name.as_str()).collect();
             assert_eq!(names, REFERENCE, "{lang}");
             for g in &guides {
-                assert!(!g.sections.is_empty() && g.sections.iter().all(|s| !s.steps.is_empty()), "{lang} {} has an empty section", g.id);
+                assert!(
+                    !g.sections.is_empty() && g.sections.iter().all(|s| !s.steps.is_empty()),
+                    "{lang} {} has an empty section",
+                    g.id
+                );
                 // Issue 12: every sentence checkable — each guide says where its facts come from.
                 assert!(g.sources.iter().any(|s| !s.trim().is_empty()), "{lang} {} has no source", g.id);
             }
@@ -130,7 +136,11 @@ mod tests {
     fn both_languages_have_the_same_clients_and_sections() {
         let ja = all("ja");
         let en = all("en");
-        let shape = |gs: &[Guide]| gs.iter().map(|g| (g.id.clone(), g.era, g.sections.iter().map(|s| s.id.clone()).collect::<Vec<_>>())).collect::<Vec<_>>();
+        let shape = |gs: &[Guide]| {
+            gs.iter()
+                .map(|g| (g.id.clone(), g.era, g.sections.iter().map(|s| s.id.clone()).collect::<Vec<_>>()))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(shape(&ja), shape(&en));
     }
 
@@ -142,16 +152,30 @@ mod tests {
             assert!(ids.iter().any(|i| i.starts_with("send")), "{}", g.id);
         }
         let today: Vec<_> = all("ja").into_iter().filter(|g| g.era == Era::Today).map(|g| g.id).collect();
-        assert_eq!(today, ["thunderbird", "outlook-classic", "new-outlook", "apple-mail", "becky-2", "iphone-mail", "android-gmail"]);
+        assert_eq!(
+            today,
+            ["thunderbird", "outlook-classic", "new-outlook", "apple-mail", "becky-2", "iphone-mail", "android-gmail"]
+        );
         // What is no longer true is said so: new Outlook cannot do POP before SMTP, Windows Mail
         // is retired; classic Outlook's log-on choice needs the authentication tick first.
         let ja = all("ja");
         let text = |id: &str| ja.iter().find(|g| g.id == id).unwrap().text();
-        assert!(text("new-outlook").contains("POP before SMTP では送れません") && text("new-outlook").contains("2024 年 12 月 31 日"));
+        assert!(
+            text("new-outlook").contains("POP before SMTP では送れません")
+                && text("new-outlook").contains("2024 年 12 月 31 日")
+        );
         let outlook = text("outlook-classic");
-        assert!(outlook.find("まず「送信サーバー (SMTP) は認証が必要」").unwrap() < outlook.find("「メールを送信する前に受信メール サーバーにログオンする」を選び").unwrap());
+        assert!(
+            outlook.find("まず「送信サーバー (SMTP) は認証が必要」").unwrap()
+                < outlook.find("「メールを送信する前に受信メール サーバーにログオンする」を選び").unwrap()
+        );
         let tb = text("thunderbird");
-        assert!(tb.contains("「未送信メッセージを送信」") && tb.contains("「新着メッセージを受信」") && tb.contains("「後で送信」") && tb.contains("「新着メッセージがないか起動時に確認する」"));
+        assert!(
+            tb.contains("「未送信メッセージを送信」")
+                && tb.contains("「新着メッセージを受信」")
+                && tb.contains("「後で送信」")
+                && tb.contains("「新着メッセージがないか起動時に確認する」")
+        );
     }
 
     /// Issue 12: the error pages are found by the codes and words students type, each says
@@ -176,7 +200,12 @@ mod tests {
             }
             for g in guides.iter().filter(|g| g.era == Era::Errors) {
                 assert!(!g.sources.is_empty(), "{lang}: {} has no source", g.id);
-                assert_eq!(g.sections.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["meaning", "next"], "{lang}: {}", g.id);
+                assert_eq!(
+                    g.sections.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+                    ["meaning", "next"],
+                    "{lang}: {}",
+                    g.id
+                );
             }
             for kind in Kind::ALL {
                 if let Some(id) = page_for(*kind) {

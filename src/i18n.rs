@@ -102,7 +102,8 @@ mod tests {
                     Some(w) => (w, true),
                     None => (term.as_str(), false),
                 };
-                let bad = text.match_indices(word).any(|(i, _)| !not_before_bar || !text[i + word.len()..].starts_with('ー'));
+                let bad =
+                    text.match_indices(word).any(|(i, _)| !not_before_bar || !text[i + word.len()..].starts_with('ー'));
                 assert!(!bad, "{file} uses 「{word}」 (the glossary says otherwise)");
             }
         }
@@ -115,16 +116,97 @@ mod tests {
     fn japanese_messages_hold_no_stray_english() {
         const ALLOWED: &[&str] = &[
             // protocols, codes, acronyms
-            "APOP", "AUTH", "8BITMIME", "EHLO", "ID", "IP", "IPv4", "IPv4/IPv6", "IPv6", "ISO-2022-JP", "ISP", "OK", "OP25B", "OS",
-            "POP", "POP3", "SMTP", "SMTPUTF8", "SSL/TLS", "STARTTLS", "STLS", "STLS/POP3S", "TLS", "URL", "USER/PASS", "UTF-8",
-            "Cc", "Bcc", "To", "From", "Ctrl-C", "OpenGL", "README", "PC", "PC",
+            "APOP",
+            "AUTH",
+            "8BITMIME",
+            "EHLO",
+            "ID",
+            "IP",
+            "IPv4",
+            "IPv4/IPv6",
+            "IPv6",
+            "ISO-2022-JP",
+            "ISP",
+            "OK",
+            "OP25B",
+            "OS",
+            "POP",
+            "POP3",
+            "SMTP",
+            "SMTPUTF8",
+            "SSL/TLS",
+            "STARTTLS",
+            "STLS",
+            "STLS/POP3S",
+            "TLS",
+            "URL",
+            "USER/PASS",
+            "UTF-8",
+            "Cc",
+            "Bcc",
+            "To",
+            "From",
+            "Ctrl-C",
+            "OpenGL",
+            "README",
+            "PC",
+            "PC",
             // names: the technique, products
-            "before", "Becky", "Outlook", "popsend", "mailto", "sendmail", "mutt", "git", "send-email",
+            "before",
+            "Becky",
+            "Outlook",
+            "popsend",
+            "mailto",
+            "sendmail",
+            "mutt",
+            "git",
+            "send-email",
             // what the user types: config sections, keys and values, commands, files, search examples
-            "account", "allow_plaintext_password", "auth", "auto", "body-file", "ca_file", "charset", "en", "flush", "guide", "help",
-            "host", "id", "iso-2022-jp", "ja", "name", "password_command", "pop", "popsend/config.toml", "port", "preset", "queue",
-            "security", "send", "sent", "show", "smtp", "starttls", "tls", "true", "username", "utf-8", "becky", "thunderbird",
-            "POPSEND_PASSWORD", "oi", "address", "localhost", "VPN", "submission", "serve", "submission-login", "Thunderbird", "require_auth", "false",
+            "account",
+            "allow_plaintext_password",
+            "auth",
+            "auto",
+            "body-file",
+            "ca_file",
+            "charset",
+            "en",
+            "flush",
+            "guide",
+            "help",
+            "host",
+            "id",
+            "iso-2022-jp",
+            "ja",
+            "name",
+            "password_command",
+            "pop",
+            "popsend/config.toml",
+            "port",
+            "preset",
+            "queue",
+            "security",
+            "send",
+            "sent",
+            "show",
+            "smtp",
+            "starttls",
+            "tls",
+            "true",
+            "username",
+            "utf-8",
+            "becky",
+            "thunderbird",
+            "POPSEND_PASSWORD",
+            "oi",
+            "address",
+            "localhost",
+            "VPN",
+            "submission",
+            "serve",
+            "submission-login",
+            "Thunderbird",
+            "require_auth",
+            "false",
         ];
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(root.join("i18n/ja/popsend.ftl")).unwrap();
@@ -149,11 +231,16 @@ mod tests {
             // or digits (the app's own name aside, which is written as one word).
             let japanese = |c: char| matches!(c, '\u{3041}'..='\u{309F}' | '\u{30A0}'..='\u{30FA}' | '\u{30FC}' | '\u{4E00}'..='\u{9FFF}');
             let chars: Vec<char> = plain.replace("POP送信ヘルパー", "").chars().collect();
-            if chars.windows(2).any(|w| (japanese(w[0]) && w[1].is_ascii_alphanumeric()) || (w[0].is_ascii_alphanumeric() && japanese(w[1]))) {
+            if chars.windows(2).any(|w| {
+                (japanese(w[0]) && w[1].is_ascii_alphanumeric()) || (w[0].is_ascii_alphanumeric() && japanese(w[1]))
+            }) {
                 stray.push(format!("{id}: no space between Japanese and half-width text"));
             }
             let words = plain.split(|c: char| !(c.is_ascii_alphanumeric() || "_./+-".contains(c)));
-            for w in words.map(|w| w.trim_matches(|c: char| ".-/+".contains(c))).filter(|w| w.chars().any(|c| c.is_ascii_alphabetic())) {
+            for w in words
+                .map(|w| w.trim_matches(|c: char| ".-/+".contains(c)))
+                .filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()))
+            {
                 if !ALLOWED.contains(&w) {
                     stray.push(format!("{id}: {w}"));
                 }
@@ -180,7 +267,8 @@ mod tests {
         }
         let mut code = String::new();
         sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut code);
-        let unused: Vec<String> = message_ids("ja").into_iter().filter(|id| !code.contains(&format!("\"{id}\""))).collect();
+        let unused: Vec<String> =
+            message_ids("ja").into_iter().filter(|id| !code.contains(&format!("\"{id}\""))).collect();
         assert!(unused.is_empty(), "messages no code uses: {unused:?}");
     }
 

@@ -175,7 +175,13 @@ impl Explained {
 
 pub fn explain(d: &Described) -> Explained {
     let (headline, next) = headline_and_next(d.kind);
-    Explained { headline, reply: d.reply.clone(), detail: (!d.detail.is_empty()).then(|| d.detail.clone()), next: Some(next), page: crate::guides::page_for(d.kind) }
+    Explained {
+        headline,
+        reply: d.reply.clone(),
+        detail: (!d.detail.is_empty()).then(|| d.detail.clone()),
+        next: Some(next),
+        page: crate::guides::page_for(d.kind),
+    }
 }
 
 /// A duration as the countdown shows it: "mm:ss".
@@ -194,7 +200,10 @@ pub fn local_time(t: std::time::SystemTime, format: &str) -> String {
     };
     // Years 1 to 9999 only: chrono's local-time arithmetic is not made for the edges of its range.
     let sane = (-62_135_596_800..=253_402_300_799).contains(&secs);
-    match chrono::DateTime::from_timestamp(secs, 0).filter(|_| sane).map(|utc| chrono::Local.from_utc_datetime(&utc.naive_utc())) {
+    match chrono::DateTime::from_timestamp(secs, 0)
+        .filter(|_| sane)
+        .map(|utc| chrono::Local.from_utc_datetime(&utc.naive_utc()))
+    {
         Some(local) => local.format(format).to_string(),
         None => format!("@{secs}"),
     }
@@ -237,7 +246,13 @@ pub fn step_explanation(r: &StepResult) -> (String, Option<String>) {
             let mut what = if *p == 25 { fl!("err-port25") } else { fl!("diag-smtp-port-silent", port = port(*p)) };
             // What each other port of the server offers, as the send path would use it.
             for a in alternatives {
-                let mut found = vec![if a.implicit_tls { fl!("diag-other-tls") } else if a.encrypted { fl!("diag-other-starttls") } else { fl!("diag-other-clear") }];
+                let mut found = vec![if a.implicit_tls {
+                    fl!("diag-other-tls")
+                } else if a.encrypted {
+                    fl!("diag-other-starttls")
+                } else {
+                    fl!("diag-other-clear")
+                }];
                 if a.auth {
                     found.push(fl!("diag-other-auth"));
                 }
@@ -246,7 +261,10 @@ pub fn step_explanation(r: &StepResult) -> (String, Option<String>) {
                     Some(false) => found.push(fl!("diag-other-no-relay")),
                     None => {}
                 }
-                what += &format!("\n{}", fl!("diag-other-port", port = port(a.port), found = found.join(fl!("list-separator").as_str())));
+                what += &format!(
+                    "\n{}",
+                    fl!("diag-other-port", port = port(a.port), found = found.join(fl!("list-separator").as_str()))
+                );
             }
             let relays = alternatives.iter().find(|a| a.relays == Some(true));
             let auth = alternatives.iter().find(|a| a.auth && a.encrypted);
@@ -287,7 +305,8 @@ pub struct StepText {
 pub fn step_text(i: usize, r: &StepResult) -> StepText {
     let (what, next) = step_explanation(r);
     // A passed window step says its detail in `what` already.
-    let detail = (!(r.detail.is_empty() || r.passed() && r.id == StepId::Window)).then(|| fl!("detail", detail = r.detail.as_str()));
+    let detail = (!(r.detail.is_empty() || r.passed() && r.id == StepId::Window))
+        .then(|| fl!("detail", detail = r.detail.as_str()));
     StepText {
         title: format!("{}. {}", i + 1, step_name(r.id)),
         what,

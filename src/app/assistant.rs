@@ -5,12 +5,12 @@
 //! student's own address and opens 作成. Nothing is written until the test passed or the student
 //! chose 「このまま保存」. No I/O here: the worker finds, tests and saves.
 
+use crate::app::backend::Request;
+use crate::app::form::Form;
 use crate::core::account::Security;
 use crate::core::discover::{NotFound, Progress, Proposal, Source};
 use crate::core::drafts::{Unsent, bad_addresses};
 use crate::core::secrets::Password;
-use crate::app::form::Form;
-use crate::app::backend::Request;
 use crate::fl;
 
 use super::{App, ERROR, Tab};
@@ -87,7 +87,8 @@ fn not_found_text(e: &NotFound) -> String {
 impl App {
     /// Opens the assistant from the start (first run, or 設定 「設定をやり直す」).
     pub fn start_assistant(&mut self) {
-        self.assistant = Assistant { address: self.settings.form.address.clone(), focus_address: true, ..Assistant::default() };
+        self.assistant =
+            Assistant { address: self.settings.form.address.clone(), focus_address: true, ..Assistant::default() };
         self.tab = Tab::Assistant;
     }
 
@@ -108,7 +109,11 @@ impl App {
         egui::Grid::new("wiz-account").num_columns(2).show(ui, |ui| {
             let l = ui.label(fl!("set-address"));
             ui.vertical(|ui| {
-                let r = ui.add(egui::TextEdit::singleline(&mut a.address).hint_text("taro@example.ac.jp").desired_width(320.0)).labelled_by(l.id);
+                let r = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut a.address).hint_text("taro@example.ac.jp").desired_width(320.0),
+                    )
+                    .labelled_by(l.id);
                 if std::mem::take(&mut a.focus_address) {
                     r.request_focus();
                 }
@@ -119,12 +124,15 @@ impl App {
             });
             ui.end_row();
             let l = ui.label(fl!("set-password"));
-            let r = ui.add(egui::TextEdit::singleline(&mut a.password).password(true).desired_width(320.0)).labelled_by(l.id);
+            let r = ui
+                .add(egui::TextEdit::singleline(&mut a.password).password(true).desired_width(320.0))
+                .labelled_by(l.id);
             submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             ui.end_row();
             let l = ui.label(fl!("wiz-name"));
             ui.vertical(|ui| {
-                ui.add(egui::TextEdit::singleline(&mut a.name).hint_text(fl!("wiz-name-hint")).desired_width(320.0)).labelled_by(l.id);
+                ui.add(egui::TextEdit::singleline(&mut a.name).hint_text(fl!("wiz-name-hint")).desired_width(320.0))
+                    .labelled_by(l.id);
             });
             ui.end_row();
         });
@@ -203,7 +211,12 @@ impl App {
                 }
                 let mut test = false;
                 ui.horizontal(|ui| {
-                    test = ui.add_enabled(!p.pop_cleartext_only || self.assistant.allow_cleartext, egui::Button::new(fl!("wiz-test"))).clicked();
+                    test = ui
+                        .add_enabled(
+                            !p.pop_cleartext_only || self.assistant.allow_cleartext,
+                            egui::Button::new(fl!("wiz-test")),
+                        )
+                        .clicked();
                     if ui.button(fl!("wiz-change")).clicked() {
                         self.settings.form = self.wiz_form(&p);
                         self.settings.password = self.assistant.password.clone();
@@ -238,7 +251,11 @@ impl App {
     fn wiz_try(&mut self, p: &Proposal) {
         let form = self.wiz_form(p);
         self.assistant.trial = None;
-        let request = Request::TryAccount { form: Box::new(form), usernames: p.usernames.clone(), password: Password::new(self.assistant.password.clone()) };
+        let request = Request::TryAccount {
+            form: Box::new(form),
+            usernames: p.usernames.clone(),
+            password: Password::new(self.assistant.password.clone()),
+        };
         if self.ask(request) {
             self.assistant.step = Step::Testing;
         }
@@ -248,7 +265,8 @@ impl App {
         if let Some(Some(Ok(p))) = self.view.discovery.as_ref().map(|d| d.result.as_ref()) {
             ui.label(found_sentence(p, &self.view.presets));
         }
-        let running = self.view.diagnosis.as_ref().is_none_or(|(running, _)| *running) || self.assistant.trial.is_none();
+        let running =
+            self.view.diagnosis.as_ref().is_none_or(|(running, _)| *running) || self.assistant.trial.is_none();
         if running {
             ui.horizontal(|ui| {
                 ui.spinner();
@@ -258,7 +276,12 @@ impl App {
         let finish = |app: &mut App, test_mail: bool| {
             let Some((form, _)) = app.assistant.trial.clone() else { return };
             let mail = test_mail.then(|| {
-                Box::new(Unsent { to: form.address.clone(), subject: fl!("wiz-test-subject"), body: fl!("wiz-test-body"), ..Unsent::default() })
+                Box::new(Unsent {
+                    to: form.address.clone(),
+                    subject: fl!("wiz-test-subject"),
+                    body: fl!("wiz-test-body"),
+                    ..Unsent::default()
+                })
             });
             let password = Password::new(app.assistant.password.clone());
             if app.ask(Request::FinishSetup { form: Box::new(form.clone()), password, test_mail: mail }) {
@@ -297,19 +320,22 @@ impl App {
                 let offer = self.view.diagnosis.as_ref().and_then(|(_, steps)| super::diagnose::switch_offer(steps));
                 if let Some(port) = offer
                     && super::diagnose::switch_row(ui, port)
-                    && let Some((mut form, _)) = self.assistant.trial.clone() {
-                        super::diagnose::switch_to(&mut form, port);
-                        let usernames = vec![form.pop_username.clone()];
-                        let password = Password::new(self.assistant.password.clone());
-                        if self.ask(Request::TryAccount { form: Box::new(form), usernames, password }) {
-                            self.assistant.trial = None;
-                        }
+                    && let Some((mut form, _)) = self.assistant.trial.clone()
+                {
+                    super::diagnose::switch_to(&mut form, port);
+                    let usernames = vec![form.pop_username.clone()];
+                    let password = Password::new(self.assistant.password.clone());
+                    if self.ask(Request::TryAccount { form: Box::new(form), usernames, password }) {
+                        self.assistant.trial = None;
                     }
+                }
             }
         }
         if let Some((_, steps)) = &self.view.diagnosis {
             ui.separator();
-            if let Some(page) = egui::ScrollArea::vertical().show(ui, |ui| super::diagnose::steps_list(ui, steps, running)).inner {
+            if let Some(page) =
+                egui::ScrollArea::vertical().show(ui, |ui| super::diagnose::steps_list(ui, steps, running)).inner
+            {
                 self.show_guide(page);
             }
         }

@@ -15,21 +15,21 @@ use std::time::SystemTime;
 
 use tokio::sync::mpsc;
 
+use crate::app::form::{FieldError, Form};
 use crate::core::account::{Config, ConfigProblem, Paths};
 use crate::core::clock::{Clock, SystemClock};
+use crate::core::compose::Outgoing;
 use crate::core::compose::{self, Charset};
 use crate::core::deliver::Deliverer;
-use crate::core::compose::Outgoing;
 use crate::core::diagnose::{self, StepResult};
 use crate::core::discover;
 use crate::core::drafts::{self, Unsent};
 use crate::core::engine::{self, Command, Event, Snapshot};
-use crate::core::net::TrustAnchors;
 use crate::core::kind::{Described, Kind};
+use crate::core::net::TrustAnchors;
 use crate::core::outbox::{Outbox, Row, State};
 use crate::core::presets::{self, Preset};
 use crate::core::secrets::{self, Password, Source};
-use crate::app::form::{FieldError, Form};
 use crate::core::window;
 
 /// What the UI asks for.
@@ -282,14 +282,16 @@ impl Worker {
         let view = Arc::new(Mutex::new(View::default()));
         let handed = Arc::new(Mutex::new(Vec::new()));
         let shared = Shared { view: view.clone(), handed: handed.clone(), hooks };
-        let thread = std::thread::Builder::new().name("popsend-worker".into()).spawn(move || keep_running(paths, rx, shared)).ok();
+        let thread = std::thread::Builder::new()
+            .name("popsend-worker".into())
+            .spawn(move || keep_running(paths, rx, shared))
+            .ok();
         if thread.is_none() {
             // No thread to be had: the window says the work stopped (requests are refused).
             view.lock().unwrap_or_else(std::sync::PoisonError::into_inner).problem = Some(Problem::WorkerStopped);
         }
         Worker { requests: tx, view, handed, thread }
     }
-
 }
 
 impl Backend for Worker {
@@ -365,7 +367,9 @@ fn lists(outbox: &Outbox) -> (Arc<Vec<Row>>, Arc<Vec<Row>>) {
 enum End {
     /// The settings changed: start again with the new config.
     Reload,
-    Quit { background: bool },
+    Quit {
+        background: bool,
+    },
 }
 
 /// How often the worker is started again after an internal error (a panic) before it is left
@@ -376,7 +380,8 @@ const RESTARTS: u32 = 3;
 /// `RESTARTS` times. Never silent: the window is told each time.
 fn keep_running(paths: Paths, mut rx: mpsc::Receiver<Request>, shared: Shared) {
     for restarts in 0.. {
-        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&paths, &mut rx, &shared, restarts == 0)));
+        let ran =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&paths, &mut rx, &shared, restarts == 0)));
         if ran.is_ok() {
             return;
         }
@@ -433,7 +438,9 @@ fn run(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, first: 
 async fn assistant(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
     match r {
         Request::Discover(address) => {
-            shared.publish(|v| v.discovery = Some(Discovery { address: address.clone(), progress: Vec::new(), result: None }));
+            shared.publish(|v| {
+                v.discovery = Some(Discovery { address: address.clone(), progress: Vec::new(), result: None })
+            });
             let (presets, _) = presets::load(&paths.config_file);
             let result = discover::find(&address, &presets, &shared.hooks.discovery, &mut |p| {
                 shared.publish(|v| {
@@ -449,14 +456,22 @@ async fn assistant(r: Request, paths: &Paths, shared: &Shared) -> Option<Request
                 }
             });
         }
-        Request::TryAccount { form, usernames, password } => try_account(*form, usernames, &password, &window::Store::new(&paths.data_dir), shared).await,
+        Request::TryAccount { form, usernames, password } => {
+            try_account(*form, usernames, &password, &window::Store::new(&paths.data_dir), shared).await
+        }
         other => return Some(other),
     }
     None
 }
 
 /// 接続テスト with unsaved settings, once per user name until one is not refused.
-async fn try_account(mut form: Form, usernames: Vec<String>, password: &Password, store: &window::Store, shared: &Shared) {
+async fn try_account(
+    mut form: Form,
+    usernames: Vec<String>,
+    password: &Password,
+    store: &window::Store,
+    shared: &Shared,
+) {
     let clock = SystemClock;
     let mut candidates = usernames.into_iter().filter(|u| !u.trim().is_empty()).peekable();
     // The settings were switched to what works from this network: the same user name again.
@@ -472,14 +487,22 @@ async fn try_account(mut form: Form, usernames: Vec<String>, password: &Password
         let steps = match form.to_config() {
             Ok(config) => match TrustAnchors::load(config.tls.ca_file.as_deref()) {
                 Ok(trust) => {
-                    diagnose::run(&config, Some(password), &trust, &clock, store, &diagnose::Options::default(), &mut |r: &StepResult| {
-                        let r = r.clone();
-                        shared.publish(|v| {
-                            if let Some((_, steps)) = v.diagnosis.as_mut() {
-                                steps.push(r);
-                            }
-                        });
-                    })
+                    diagnose::run(
+                        &config,
+                        Some(password),
+                        &trust,
+                        &clock,
+                        store,
+                        &diagnose::Options::default(),
+                        &mut |r: &StepResult| {
+                            let r = r.clone();
+                            shared.publish(|v| {
+                                if let Some((_, steps)) = v.diagnosis.as_mut() {
+                                    steps.push(r);
+                                }
+                            });
+                        },
+                    )
                     .await
                 }
                 Err(e) => {
@@ -492,21 +515,22 @@ async fn try_account(mut form: Form, usernames: Vec<String>, password: &Password
                 Vec::new()
             }
         };
-        let refused = steps.iter().any(|s| s.id == diagnose::StepId::PopLogin && s.finding == diagnose::Finding::Failed(Kind::WrongPassword));
+        let refused = steps
+            .iter()
+            .any(|s| s.id == diagnose::StepId::PopLogin && s.finding == diagnose::Finding::Failed(Kind::WrongPassword));
         if refused && candidates.peek().is_some() {
             continue;
         }
         // Issue 24: the SMTP port does not answer from this network (OP25B at home) but another
         // port of the server takes mail after the POP login: the assistant proposes what works
         // from here, and tests it, once.
-        if !switched
-            && let Some(offer) = super::diagnose::switch_offer(&steps).filter(|o| o.relays == Some(true))
-        {
+        if !switched && let Some(offer) = super::diagnose::switch_offer(&steps).filter(|o| o.relays == Some(true)) {
             super::diagnose::switch_to(&mut form, offer);
             (switched, again) = (true, true);
             continue;
         }
-        let passed = !steps.is_empty() && steps.iter().all(|s| s.passed() || matches!(s.finding, diagnose::Finding::Skipped(_)));
+        let passed =
+            !steps.is_empty() && steps.iter().all(|s| s.passed() || matches!(s.finding, diagnose::Finding::Skipped(_)));
         let form = Box::new(form);
         shared.publish(|v| v.diagnosis = Some((false, steps)));
         shared.hand(Handed::Trial(form, passed));
@@ -516,7 +540,14 @@ async fn try_account(mut form: Form, usernames: Vec<String>, password: &Password
 
 /// The assistant's last step: save as 「保存」 does, and put `test_mail` in the outbox (the
 /// restarted engine sends it). True when saved.
-async fn finish_setup(paths: &Paths, form: &Form, password: Password, test_mail: Option<Box<Unsent>>, typed: &mut Option<Password>, shared: &Shared) -> bool {
+async fn finish_setup(
+    paths: &Paths,
+    form: &Form,
+    password: Password,
+    test_mail: Option<Box<Unsent>>,
+    typed: &mut Option<Password>,
+    shared: &Shared,
+) -> bool {
     if !save_and_tell(paths, form, Some(password), typed, shared).await {
         return false;
     }
@@ -569,9 +600,9 @@ fn inspect(shared: &Shared, files: Vec<PathBuf>) {
     let sizes: Vec<_> = files
         .into_iter()
         .map(|p| {
-            let size = std::fs::metadata(&p).map_err(|e| e.to_string()).and_then(|m| {
-                if m.is_file() { Ok(m.len()) } else { Err("not a file".to_owned()) }
-            });
+            let size = std::fs::metadata(&p)
+                .map_err(|e| e.to_string())
+                .and_then(|m| if m.is_file() { Ok(m.len()) } else { Err("not a file".to_owned()) });
             (p, size)
         })
         .collect();
@@ -580,7 +611,13 @@ fn inspect(shared: &Shared, files: Vec<PathBuf>) {
 
 /// 「保存」: validates the form, writes the file, keeps the password. The config is written first,
 /// so a keyring failure never loses the settings.
-async fn save(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Option<Password>, platform: Arc<dyn super::platform::Platform>) -> Saved {
+async fn save(
+    paths: &Paths,
+    form: &Form,
+    password: Option<Password>,
+    typed: &mut Option<Password>,
+    platform: Arc<dyn super::platform::Platform>,
+) -> Saved {
     let text = match form.to_toml() {
         Ok(t) => t,
         Err(errors) => return Saved::Invalid(errors),
@@ -615,7 +652,13 @@ async fn save(paths: &Paths, form: &Form, password: Option<Password>, typed: &mu
 }
 
 /// `save`, and the result to the UI. True when the config was written (the engine restarts).
-async fn save_and_tell(paths: &Paths, form: &Form, password: Option<Password>, typed: &mut Option<Password>, shared: &Shared) -> bool {
+async fn save_and_tell(
+    paths: &Paths,
+    form: &Form,
+    password: Option<Password>,
+    typed: &mut Option<Password>,
+    shared: &Shared,
+) -> bool {
     let saved = save(paths, form, password, typed, shared.hooks.platform.clone()).await;
     let written = !matches!(saved, Saved::Invalid(_) | Saved::WriteFailed(_));
     shared.hand(Handed::Saved(saved));
@@ -623,7 +666,12 @@ async fn save_and_tell(paths: &Paths, form: &Form, password: Option<Password>, t
 }
 
 /// Waits for settings when there is no usable config; the rest of the window still works.
-async fn without_config(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, typed: &mut Option<Password>) -> End {
+async fn without_config(
+    paths: &Paths,
+    rx: &mut mpsc::Receiver<Request>,
+    shared: &Shared,
+    typed: &mut Option<Password>,
+) -> End {
     while let Some(r) = rx.recv().await {
         let Some(r) = assistant(r, paths, shared).await else { continue };
         if let Request::FinishSetup { form, password, test_mail } = r {
@@ -648,11 +696,20 @@ async fn without_config(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared:
     End::Quit { background: false }
 }
 
-async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, typed: &mut Option<Password>) -> End {
+async fn session(
+    paths: &Paths,
+    rx: &mut mpsc::Receiver<Request>,
+    shared: &Shared,
+    typed: &mut Option<Password>,
+) -> End {
     let config = match Config::load(&paths.config_file) {
         Ok(c) => c,
         Err(e) => {
-            let problem = if e.problem == ConfigProblem::Missing { Problem::SetupNeeded } else { Problem::Failed(Described::of(&e)) };
+            let problem = if e.problem == ConfigProblem::Missing {
+                Problem::SetupNeeded
+            } else {
+                Problem::Failed(Described::of(&e))
+            };
             shared.publish(|v| {
                 v.problem = Some(problem);
                 v.account.clear();
@@ -793,7 +850,8 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                 None => continue,
                 Some(Request::Send { draft, now, charset }) => match build(&config, &draft, charset, clock.now()) {
                     Ok((outgoing, subject, to)) => {
-                        let queued = Command::Enqueue { outgoing: Box::new(outgoing), subject, to, draft: draft.to_text().ok() };
+                        let queued =
+                            Command::Enqueue { outgoing: Box::new(outgoing), subject, to, draft: draft.to_text().ok() };
                         if etx.send(queued).await.is_ok() && now {
                             let _ = etx.send(Command::FlushNow).await;
                         }
@@ -832,7 +890,9 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                 }
                 Some(Request::Open(id)) => {
                     let opened = match (outbox.draft_of(id), outbox.get(id)) {
-                        (Ok(Some(text)), _) if Unsent::from_text(&text).is_some() => Ok(Unsent::from_text(&text).unwrap_or_default()),
+                        (Ok(Some(text)), _) if Unsent::from_text(&text).is_some() => {
+                            Ok(Unsent::from_text(&text).unwrap_or_default())
+                        }
                         (_, Ok(Some((_, raw)))) => Err(String::from_utf8_lossy(&raw).into_owned()),
                         _ => continue,
                     };
@@ -854,7 +914,9 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                     end = End::Reload;
                     break;
                 }
-                Some(Request::SaveDraft(_) | Request::Inspect(_) | Request::PickFiles | Request::SaveGeometry(_)) => continue,
+                Some(Request::SaveDraft(_) | Request::Inspect(_) | Request::PickFiles | Request::SaveGeometry(_)) => {
+                    continue;
+                }
                 #[cfg(test)]
                 Some(Request::Panic) => continue,
             };
@@ -875,7 +937,9 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
         let s = &config.submission;
         if s.enabled {
             if let Err(problem) = submission_server(paths, &config, nudge, fates_for_server, shared).await {
-                shared.publish(|v| v.submission = Some(SubmissionView { port: s.port, login: None, problem: Some(problem) }));
+                shared.publish(|v| {
+                    v.submission = Some(SubmissionView { port: s.port, login: None, problem: Some(problem) })
+                });
             }
         } else {
             shared.publish(|v| v.submission = None);
@@ -890,12 +954,23 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
 
 /// Runs the submission server for the window: binds the port, publishes where it listens and
 /// the local login, and takes mail until the session ends. `Err`: why it could not open.
-async fn submission_server(paths: &Paths, config: &Config, nudge: mpsc::Sender<Command>, fates: tokio::sync::broadcast::Sender<crate::core::smtpd::Fates>, shared: &Shared) -> Result<(), SubmissionProblem> {
+async fn submission_server(
+    paths: &Paths,
+    config: &Config,
+    nudge: mpsc::Sender<Command>,
+    fates: tokio::sync::broadcast::Sender<crate::core::smtpd::Fates>,
+    shared: &Shared,
+) -> Result<(), SubmissionProblem> {
     use crate::core::smtpd;
     let s = &config.submission;
     let listeners = smtpd::listen(s.port).await.map_err(SubmissionProblem::Port)?;
-    let login = if s.require_auth { Some(smtpd::local_login(&paths.data_dir).map_err(|e| SubmissionProblem::Login(e.to_string()))?) } else { None };
-    let outbox = Arc::new(Mutex::new(Outbox::open(&paths.data_dir).map_err(|e| SubmissionProblem::Outbox(e.to_string()))?));
+    let login = if s.require_auth {
+        Some(smtpd::local_login(&paths.data_dir).map_err(|e| SubmissionProblem::Login(e.to_string()))?)
+    } else {
+        None
+    };
+    let outbox =
+        Arc::new(Mutex::new(Outbox::open(&paths.data_dir).map_err(|e| SubmissionProblem::Outbox(e.to_string()))?));
     // The engine is nudged by `try_now`, once it listens for the flush.
     let store = smtpd::outbox_store(outbox.clone(), config.account.address.clone(), || {});
     let nudge: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
@@ -903,7 +978,15 @@ async fn submission_server(paths: &Paths, config: &Config, nudge: mpsc::Sender<C
     });
     let after = smtpd::try_now(outbox, fates, nudge, s.try_seconds());
     shared.publish(|v| v.submission = Some(SubmissionView { port: s.port, login: login.clone(), problem: None }));
-    smtpd::accept(listeners, smtpd::Limits::for_account(&paths.data_dir, config), login, store, Some(after), std::future::pending()).await;
+    smtpd::accept(
+        listeners,
+        smtpd::Limits::for_account(&paths.data_dir, config),
+        login,
+        store,
+        Some(after),
+        std::future::pending(),
+    )
+    .await;
     Ok(())
 }
 
@@ -911,7 +994,8 @@ async fn submission_server(paths: &Paths, config: &Config, nudge: mpsc::Sender<C
 /// for good. The flush names messages by id; the subjects come from the lists just read.
 fn announce(event: &Event, waiting: &[Row], sent: &[Row], hooks: &Hooks) {
     let Event::Flushed(f) = event else { return };
-    let subject = |id: i64| waiting.iter().chain(sent).find(|r| r.id == id).map(|r| r.subject.clone()).unwrap_or_default();
+    let subject =
+        |id: i64| waiting.iter().chain(sent).find(|r| r.id == id).map(|r| r.subject.clone()).unwrap_or_default();
     if let Some((id, _)) = f.sent.first() {
         (hooks.notify)(Notice::Sent { count: f.sent.len(), subject: subject(*id) });
     }
@@ -921,7 +1005,12 @@ fn announce(event: &Event, waiting: &[Row], sent: &[Row], hooks: &Hooks) {
 }
 
 /// The message from a draft, in `charset` (`None`: the account's).
-fn build(config: &Config, u: &Unsent, charset: Option<Charset>, now: SystemTime) -> Result<(Outgoing, String, String), compose::ComposeError> {
+fn build(
+    config: &Config,
+    u: &Unsent,
+    charset: Option<Charset>,
+    now: SystemTime,
+) -> Result<(Outgoing, String, String), compose::ComposeError> {
     let mut d = u.draft();
     d.from_address = config.account.address.clone();
     d.from_name = config.account.display_name.clone();
@@ -936,7 +1025,8 @@ fn build(config: &Config, u: &Unsent, charset: Option<Charset>, now: SystemTime)
 /// Otherwise 「バックグラウンドで送信を続ける」 leaves `watch --until-empty`.
 fn successor(paths: &Paths, background: bool) -> Option<&'static [&'static str]> {
     let resident = Config::load(&paths.config_file).is_ok_and(|c| c.submission.enabled && c.app.autostart);
-    let nothing_waits = || Outbox::open(&paths.data_dir).and_then(|o| o.counts()).is_ok_and(|c| c.queued == 0 && c.sending == 0);
+    let nothing_waits =
+        || Outbox::open(&paths.data_dir).and_then(|o| o.counts()).is_ok_and(|c| c.queued == 0 && c.sending == 0);
     if resident && (background || nothing_waits()) {
         Some(&["serve", "--at-login"])
     } else if background {
@@ -964,7 +1054,12 @@ mod tests {
     fn a_worker_that_dies_is_restarted_and_then_reported() {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths { config_file: dir.path().join("none.toml"), data_dir: dir.path().join("data") };
-        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default(), platform: Arc::new(crate::app::platform::Isolated::without_keyring()) };
+        let hooks = Hooks {
+            repaint: Arc::new(|| {}),
+            notify: Arc::new(|_| {}),
+            discovery: discover::Options::default(),
+            platform: Arc::new(crate::app::platform::Isolated::without_keyring()),
+        };
         let worker = Worker::spawn(paths, hooks);
         wait_for(&worker, "the first start", |v| v.problem == Some(Problem::SetupNeeded));
         worker.request(Request::Panic).unwrap();
@@ -994,10 +1089,18 @@ mod tests {
         crate::core::files::write_atomic(&config_file, text.as_bytes()).unwrap();
         let config = Config::load(&config_file).unwrap();
         let data = dir.path().join("data");
-        let pause = |kind| crate::core::outbox::Pause { error: Described::local(kind, "-ERR"), config: config.fingerprint.clone() };
+        let pause = |kind| crate::core::outbox::Pause {
+            error: Described::local(kind, "-ERR"),
+            config: config.fingerprint.clone(),
+        };
         Outbox::open(&data).unwrap().pause(&pause(Kind::WrongPassword)).unwrap();
         let paths = Paths { config_file: config_file.clone(), data_dir: data.clone() };
-        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default(), platform: Arc::new(crate::app::platform::Isolated::without_keyring()) };
+        let hooks = Hooks {
+            repaint: Arc::new(|| {}),
+            notify: Arc::new(|_| {}),
+            discovery: discover::Options::default(),
+            platform: Arc::new(crate::app::platform::Isolated::without_keyring()),
+        };
         let worker = Worker::spawn(paths, hooks);
         wait_for(&worker, "the session", |v| v.account == "taro@example.ac.jp");
         // 保存 without a new password: the pause stays.
@@ -1019,7 +1122,12 @@ mod tests {
         }
         // An untrusted certificate is not cured by a password.
         Outbox::open(&data).unwrap().pause(&pause(Kind::Certificate)).unwrap();
-        worker.request(Request::SaveSettings { form: Box::new(Form::from_config(&config)), password: Some(Password::new("again".into())) }).unwrap();
+        worker
+            .request(Request::SaveSettings {
+                form: Box::new(Form::from_config(&config)),
+                password: Some(Password::new("again".into())),
+            })
+            .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(500));
         assert!(Outbox::open(&data).unwrap().paused().unwrap().is_some());
     }
@@ -1032,7 +1140,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths { config_file: dir.path().join("config.toml"), data_dir: dir.path().join("data") };
         let write = |submission: bool, autostart: bool| {
-            let text = format!("[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nusername = \"taro\"\n[smtp]\n[submission]\nenabled = {submission}\n[app]\nautostart = {autostart}\n");
+            let text = format!(
+                "[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nusername = \"taro\"\n[smtp]\n[submission]\nenabled = {submission}\n[app]\nautostart = {autostart}\n"
+            );
             crate::core::files::write_atomic(&paths.config_file, text.as_bytes()).unwrap();
         };
         let serve: Option<&[&str]> = Some(&["serve", "--at-login"]);
@@ -1041,7 +1151,12 @@ mod tests {
         assert_eq!(successor(&paths, false), serve, "nothing waits: the server comes back");
         assert_eq!(successor(&paths, true), serve);
         let ob = Outbox::open(&paths.data_dir).unwrap();
-        let d = crate::core::compose::Draft { from_address: "taro@example.ac.jp".into(), to: vec!["a@example.jp".into()], subject: "x".into(), ..Default::default() };
+        let d = crate::core::compose::Draft {
+            from_address: "taro@example.ac.jp".into(),
+            to: vec!["a@example.jp".into()],
+            subject: "x".into(),
+            ..Default::default()
+        };
         ob.enqueue(&compose::build(&d, SystemTime::now()).unwrap(), "x", "a@example.jp", SystemTime::now()).unwrap();
         assert_eq!(successor(&paths, false), None, "「終了する」 with mail waiting sends nothing now");
         assert_eq!(successor(&paths, true), serve);
@@ -1060,12 +1175,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let config_file = dir.path().join("config.toml");
-        let text = format!("[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"taro\"\n[smtp]\nport = 2\n[submission]\nenabled = true\nport = {port}\n");
+        let text = format!(
+            "[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"taro\"\n[smtp]\nport = 2\n[submission]\nenabled = true\nport = {port}\n"
+        );
         crate::core::files::write_atomic(&config_file, text.as_bytes()).unwrap();
         let data = dir.path().join("data");
-        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default(), platform: Arc::new(crate::app::platform::Isolated::without_keyring()) };
+        let hooks = Hooks {
+            repaint: Arc::new(|| {}),
+            notify: Arc::new(|_| {}),
+            discovery: discover::Options::default(),
+            platform: Arc::new(crate::app::platform::Isolated::without_keyring()),
+        };
         let worker = Worker::spawn(Paths { config_file: config_file.clone(), data_dir: data.clone() }, hooks);
-        wait_for(&worker, "the server", |v| v.submission.as_ref().is_some_and(|s| s.problem.is_none() && s.login.is_some()));
+        wait_for(&worker, "the server", |v| {
+            v.submission.as_ref().is_some_and(|s| s.problem.is_none() && s.login.is_some())
+        });
         let mut greeting = String::new();
         let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut greeting).unwrap();
@@ -1079,10 +1203,23 @@ mod tests {
         drop(worker);
         // Taken by someone else: said, not silent.
         let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default(), platform: Arc::new(crate::app::platform::Isolated::without_keyring()) };
+        let hooks = Hooks {
+            repaint: Arc::new(|| {}),
+            notify: Arc::new(|_| {}),
+            discovery: discover::Options::default(),
+            platform: Arc::new(crate::app::platform::Isolated::without_keyring()),
+        };
         let worker = Worker::spawn(Paths { config_file, data_dir: data }, hooks);
         wait_for(&worker, "the problem", |v| {
-            v.submission.as_ref().is_some_and(|s| matches!(&s.problem, Some(SubmissionProblem::Port(crate::core::smtpd::PortTaken { holder: crate::core::smtpd::Holder::Silent, .. }))))
+            v.submission.as_ref().is_some_and(|s| {
+                matches!(
+                    &s.problem,
+                    Some(SubmissionProblem::Port(crate::core::smtpd::PortTaken {
+                        holder: crate::core::smtpd::Holder::Silent,
+                        ..
+                    }))
+                )
+            })
         });
     }
 
@@ -1112,14 +1249,26 @@ mod tests {
         let config_file = dir.path().join("config.toml");
         let paths = Paths { config_file: config_file.clone(), data_dir: dir.path().join("data") };
         let platform = Arc::new(crate::app::platform::Isolated::new());
-        let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: discover::Options::default(), platform: platform.clone() };
+        let hooks = Hooks {
+            repaint: Arc::new(|| {}),
+            notify: Arc::new(|_| {}),
+            discovery: discover::Options::default(),
+            platform: platform.clone(),
+        };
         let worker = Worker::spawn(paths.clone(), hooks);
         wait_for(&worker, "the first start", |v| v.problem == Some(Problem::SetupNeeded));
         let text = "[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"taro\"\n[smtp]\nport = 2\n";
         let mut form = Form::from_config(&Config::parse(text, &config_file).unwrap());
         form.autostart = true;
-        worker.request(Request::SaveSettings { form: Box::new(form), password: Some(Password::new("kept-in-the-stand-in".into())) }).unwrap();
-        wait_for(&worker, "the password from the stand-in keyring", |v| v.password == Some(PasswordFrom::Found(Source::Keyring)));
+        worker
+            .request(Request::SaveSettings {
+                form: Box::new(form),
+                password: Some(Password::new("kept-in-the-stand-in".into())),
+            })
+            .unwrap();
+        wait_for(&worker, "the password from the stand-in keyring", |v| {
+            v.password == Some(PasswordFrom::Found(Source::Keyring))
+        });
         use crate::app::platform::Platform as _;
         assert!(platform.login_entry(&paths), "the login entry went elsewhere");
         assert!(platform.started().is_empty());

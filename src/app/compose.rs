@@ -6,10 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::core::drafts::{Unsent, bad_addresses, split_addresses};
-use crate::core::mailto::Mailto;
 use crate::app::backend::Request;
 use crate::core::compose::Charset;
+use crate::core::drafts::{Unsent, bad_addresses, split_addresses};
+use crate::core::mailto::Mailto;
 use crate::fl;
 
 use super::{App, ERROR, Tab, size_text};
@@ -142,7 +142,13 @@ impl App {
                 ui.vertical(|ui| {
                     // Ids of their own: a notice or an error appearing above while the student
                     // types moves the fields, and must not take the cursor out of them.
-                    let r = ui.add(egui::TextEdit::singleline(value).id(egui::Id::unique(("compose-field", i))).desired_width(f32::INFINITY)).labelled_by(l.id);
+                    let r = ui
+                        .add(
+                            egui::TextEdit::singleline(value)
+                                .id(egui::Id::unique(("compose-field", i)))
+                                .desired_width(f32::INFINITY),
+                        )
+                        .labelled_by(l.id);
                     if i == 0 && focus_to {
                         r.request_focus();
                     }
@@ -156,12 +162,19 @@ impl App {
             }
         });
         let l = ui.label(fl!("gui-body"));
-        ui.add(egui::TextEdit::multiline(&mut c.body).id(egui::Id::unique("compose-body")).desired_rows(10).desired_width(f32::INFINITY)).labelled_by(l.id);
+        ui.add(
+            egui::TextEdit::multiline(&mut c.body)
+                .id(egui::Id::unique("compose-body"))
+                .desired_rows(10)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(l.id);
         self.attachments(ui);
         let send_key = ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Enter));
         ui.horizontal(|ui| {
             let ready = all_good && !split_addresses(&self.compose.to).is_empty();
-            let send = ui.add_enabled(ready, egui::Button::new(fl!("gui-send"))).on_hover_text("Ctrl+Enter").clicked() || (ready && send_key);
+            let send = ui.add_enabled(ready, egui::Button::new(fl!("gui-send"))).on_hover_text("Ctrl+Enter").clicked()
+                || (ready && send_key);
             let later = ui.add_enabled(ready, egui::Button::new(fl!("gui-send-later"))).clicked();
             if send || later {
                 self.send_compose(send, None);

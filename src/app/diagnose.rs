@@ -2,8 +2,8 @@
 //! finding, the server's reply and the next thing to try), and copies the whole result as text
 //! for a help desk (the password is never in it). No I/O here.
 
-use crate::core::diagnose::{Finding, OtherPortFound};
 use crate::app::backend::Request;
+use crate::core::diagnose::{Finding, OtherPortFound};
 use crate::fl;
 use crate::words::{diagnose_report, diagnose_verdict, step_text};
 
@@ -35,17 +35,19 @@ impl App {
                 }
             }
         });
-        let offer = self.view.diagnosis.as_ref().filter(|(running, _)| !running).and_then(|(_, steps)| switch_offer(steps));
+        let offer =
+            self.view.diagnosis.as_ref().filter(|(running, _)| !running).and_then(|(_, steps)| switch_offer(steps));
         if let Some(port) = offer
-            && switch_row(ui, port) {
-                // Saved, then tested again with the new settings (the worker takes them in order).
-                let mut form = self.view.settings.clone();
-                switch_to(&mut form, port);
-                self.settings.form = form.clone();
-                if self.ask(Request::SaveSettings { form: Box::new(form), password: None }) {
-                    self.ask(Request::Diagnose);
-                }
+            && switch_row(ui, port)
+        {
+            // Saved, then tested again with the new settings (the worker takes them in order).
+            let mut form = self.view.settings.clone();
+            switch_to(&mut form, port);
+            self.settings.form = form.clone();
+            if self.ask(Request::SaveSettings { form: Box::new(form), password: None }) {
+                self.ask(Request::Diagnose);
             }
+        }
         let Some((running, steps)) = &self.view.diagnosis else { return };
         ui.separator();
         if let Some(page) = egui::ScrollArea::vertical().show(ui, |ui| steps_list(ui, steps, *running)).inner {
@@ -57,7 +59,11 @@ impl App {
 /// Each step as it ended (✓/×/–, the finding, the server's reply, the next thing to try, and
 /// 「説明を見る」 where a page explains the failure), and the verdict once the test is over. Also
 /// the first-run assistant's third step. Returns the page asked for.
-pub(super) fn steps_list(ui: &mut egui::Ui, steps: &[crate::core::diagnose::StepResult], running: bool) -> Option<&'static str> {
+pub(super) fn steps_list(
+    ui: &mut egui::Ui,
+    steps: &[crate::core::diagnose::StepResult],
+    running: bool,
+) -> Option<&'static str> {
     let mut asked = None;
     for (i, r) in steps.iter().enumerate() {
         // ✓ and ×: the bundled fonts have these (not ✗, which the copied text uses).
@@ -98,16 +104,22 @@ pub(super) fn steps_list(ui: &mut egui::Ui, steps: &[crate::core::diagnose::Step
 /// one that offers SMTP AUTH over TLS (the account's password, encrypted).
 pub(super) fn switch_offer(steps: &[crate::core::diagnose::StepResult]) -> Option<OtherPortFound> {
     steps.iter().find_map(|s| match &s.finding {
-        Finding::SmtpPortSilent { alternatives, .. } => {
-            alternatives.iter().find(|a| a.relays == Some(true)).or_else(|| alternatives.iter().find(|a| a.auth && a.encrypted)).copied()
-        }
+        Finding::SmtpPortSilent { alternatives, .. } => alternatives
+            .iter()
+            .find(|a| a.relays == Some(true))
+            .or_else(|| alternatives.iter().find(|a| a.auth && a.encrypted))
+            .copied(),
         _ => None,
     })
 }
 
 /// 「この設定に切り替える」 with what it offers; true when clicked.
 pub(super) fn switch_row(ui: &mut egui::Ui, offer: OtherPortFound) -> bool {
-    let text = if offer.relays == Some(true) { fl!("gui-switch-offer-relay", port = offer.port) } else { fl!("gui-switch-offer", port = offer.port) };
+    let text = if offer.relays == Some(true) {
+        fl!("gui-switch-offer-relay", port = offer.port)
+    } else {
+        fl!("gui-switch-offer", port = offer.port)
+    };
     ui.horizontal_wrapped(|ui| {
         ui.label(text);
         ui.button(fl!("gui-switch")).clicked()
@@ -138,11 +150,25 @@ mod tests {
     #[test]
     fn a_silent_port_25_offers_the_port_that_relays_first_then_smtp_auth() {
         let step = |finding| StepResult { id: StepId::SmtpPort, finding, detail: String::new(), reply: None };
-        let found = |port, implicit_tls, encrypted, auth, relays| OtherPortFound { port, implicit_tls, encrypted, auth, relays };
+        let found = |port, implicit_tls, encrypted, auth, relays| OtherPortFound {
+            port,
+            implicit_tls,
+            encrypted,
+            auth,
+            relays,
+        };
         assert_eq!(switch_offer(&[step(Finding::Ok)]), None);
         let silent = |alternatives| [step(Finding::SmtpPortSilent { port: 25, alternatives, automatic: true })];
-        assert_eq!(switch_offer(&silent(vec![found(587, false, true, false, Some(false))])), None, "no AUTH and no relaying there: nothing to switch to");
-        assert_eq!(switch_offer(&silent(vec![found(587, false, false, true, Some(false))])), None, "AUTH in the clear only: never offered");
+        assert_eq!(
+            switch_offer(&silent(vec![found(587, false, true, false, Some(false))])),
+            None,
+            "no AUTH and no relaying there: nothing to switch to"
+        );
+        assert_eq!(
+            switch_offer(&silent(vec![found(587, false, false, true, Some(false))])),
+            None,
+            "AUTH in the clear only: never offered"
+        );
         let auth = found(465, true, true, true, Some(false));
         assert_eq!(switch_offer(&silent(vec![found(587, false, true, false, Some(false)), auth])), Some(auth));
         // Issue 24: POP before SMTP on 587 is offered too, before SMTP AUTH.

@@ -15,7 +15,9 @@ pub fn install(ctx: &egui::Context) {
     ctx.set_fonts(fonts);
     ctx.all_styles_mut(|style| {
         use egui::{FontFamily::Proportional, FontId, TextStyle};
-        for (text, size) in [(TextStyle::Body, 14.5), (TextStyle::Button, 14.5), (TextStyle::Heading, 20.0), (TextStyle::Small, 11.5)] {
+        for (text, size) in
+            [(TextStyle::Body, 14.5), (TextStyle::Button, 14.5), (TextStyle::Heading, 20.0), (TextStyle::Small, 11.5)]
+        {
             style.text_styles.insert(text, FontId::new(size, Proportional));
         }
         style.text_styles.insert(TextStyle::Monospace, FontId::new(13.5, egui::FontFamily::Monospace));

@@ -6,13 +6,13 @@
 
 use std::path::PathBuf;
 
+use crate::core::account::{
+    AccountSection, AppSection, Config, Fault, PopAuth, PopSection, RelaySection, Security, SmtpSection,
+    SubmissionSection, TlsSection, usable_zoom,
+};
 use crate::core::compose::Charset;
 use crate::core::discover::Proposal;
 use crate::core::presets::Preset;
-use crate::core::account::{
-    AccountSection, AppSection, Config, Fault, PopAuth, PopSection, RelaySection, Security, SmtpSection, SubmissionSection, TlsSection,
-    usable_zoom,
-};
 
 /// The form's fields, as typed. Empty text means "unset" (the default applies).
 #[derive(Debug, Clone, PartialEq)]
@@ -179,13 +179,19 @@ impl Form {
                 }
             },
         };
-        for (key, value) in [("account.address", &self.address), ("pop.host", &self.pop_host), ("pop.username", &self.pop_username)] {
+        for (key, value) in
+            [("account.address", &self.address), ("pop.host", &self.pop_host), ("pop.username", &self.pop_username)]
+        {
             if value.trim().is_empty() {
                 errors.push(FieldError { key, problem: Problem::Required });
             }
         }
         let config = Config {
-            account: AccountSection { address: self.address.trim().to_owned(), display_name: opt(&self.display_name), charset: self.charset },
+            account: AccountSection {
+                address: self.address.trim().to_owned(),
+                display_name: opt(&self.display_name),
+                charset: self.charset,
+            },
             pop: PopSection {
                 host: self.pop_host.trim().to_owned(),
                 port: pop_port,
@@ -210,7 +216,12 @@ impl Form {
             },
             relay: RelaySection { window_seconds, reuse_window: self.reuse_window, margin_seconds },
             tls: TlsSection { ca_file: opt(&self.ca_file).map(PathBuf::from) },
-            app: AppSection { language: opt(&self.language), notifications: self.notifications, autostart: self.autostart, zoom: usable_zoom(self.zoom) },
+            app: AppSection {
+                language: opt(&self.language),
+                notifications: self.notifications,
+                autostart: self.autostart,
+                zoom: usable_zoom(self.zoom),
+            },
             submission: self.submission.clone(),
             fingerprint: String::new(),
         };
@@ -290,7 +301,8 @@ mod tests {
     #[test]
     fn the_reference_server_is_a_preset_with_its_rules() {
         let all = crate::core::presets::builtin();
-        let t = all.iter().find(|p| p.pop_host.as_deref() == Some("mail.cc.tohoku.ac.jp")).expect("the reference server");
+        let t =
+            all.iter().find(|p| p.pop_host.as_deref() == Some("mail.cc.tohoku.ac.jp")).expect("the reference server");
         let mut f = Form { pop_username: "taro".into(), address: "taro@example.ac.jp".into(), ..Form::default() };
         f.window_minutes = "3".into();
         f.apply_preset(t);
@@ -304,7 +316,8 @@ mod tests {
     /// the built-in ones never do.
     #[test]
     fn a_preset_may_allow_plaintext_and_the_built_in_ones_do_not() {
-        let p = crate::core::presets::parse("[[preset]]\nid = \"x\"\nname = \"x\"\npop_allow_plaintext = true\n").unwrap();
+        let p =
+            crate::core::presets::parse("[[preset]]\nid = \"x\"\nname = \"x\"\npop_allow_plaintext = true\n").unwrap();
         let mut f = Form::default();
         f.apply_preset(&p[0]);
         assert!(f.allow_plaintext_password);

@@ -20,7 +20,12 @@ impl App {
         }
         ui.horizontal(|ui| {
             let l = ui.label(fl!("gui-guide-search"));
-            ui.add(egui::TextEdit::singleline(&mut self.guide_query).hint_text(fl!("gui-guide-search-hint")).desired_width(320.0)).labelled_by(l.id);
+            ui.add(
+                egui::TextEdit::singleline(&mut self.guide_query)
+                    .hint_text(fl!("gui-guide-search-hint"))
+                    .desired_width(320.0),
+            )
+            .labelled_by(l.id);
         });
         ui.separator();
         let Some((_, all)) = &self.guides else { return };
@@ -43,18 +48,21 @@ impl App {
                 }
                 ui.strong(title);
                 for g in of_era {
-                    egui::CollapsingHeader::new(g.name.as_str()).id_salt(g.id.as_str()).open(searching.then_some(true)).show(ui, |ui| {
-                        for s in &g.sections {
-                            ui.label(egui::RichText::new(s.title.as_str()).strong());
-                            for (i, step) in s.steps.iter().enumerate() {
-                                ui.label(format!("{}. {step}", i + 1));
+                    egui::CollapsingHeader::new(g.name.as_str())
+                        .id_salt(g.id.as_str())
+                        .open(searching.then_some(true))
+                        .show(ui, |ui| {
+                            for s in &g.sections {
+                                ui.label(egui::RichText::new(s.title.as_str()).strong());
+                                for (i, step) in s.steps.iter().enumerate() {
+                                    ui.label(format!("{}. {step}", i + 1));
+                                }
+                                ui.add_space(4.0);
                             }
-                            ui.add_space(4.0);
-                        }
-                        if !g.sources.is_empty() {
-                            ui.weak(fl!("guide-sources", sources = g.sources.join("; ")));
-                        }
-                    });
+                            if !g.sources.is_empty() {
+                                ui.weak(fl!("guide-sources", sources = g.sources.join("; ")));
+                            }
+                        });
                 }
             }
         });

@@ -5,9 +5,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::core::outbox::{Row, State as RowState};
 use crate::app::backend::Request;
 use crate::core::engine::Command;
+use crate::core::outbox::{Row, State as RowState};
 use crate::fl;
 use crate::words::{reason, state_name};
 
@@ -29,10 +29,13 @@ fn row_line(row: &Row, now: SystemTime) -> String {
     if row.attempts > 0 {
         text += &format!("  ({})", fl!("gui-attempts", count = row.attempts));
     }
-    if row.state == RowState::Queued && row.attempts > 0
-        && let Ok(left) = row.next_attempt.duration_since(now) {
-            text += &format!("  {}", fl!("gui-next-retry", remaining = crate::words::mm_ss(left + Duration::from_millis(999))));
-        }
+    if row.state == RowState::Queued
+        && row.attempts > 0
+        && let Ok(left) = row.next_attempt.duration_since(now)
+    {
+        text +=
+            &format!("  {}", fl!("gui-next-retry", remaining = crate::words::mm_ss(left + Duration::from_millis(999))));
+    }
     text
 }
 
@@ -72,7 +75,10 @@ impl App {
                                 if ui.small_button(fl!("gui-retry")).clicked() {
                                     action = Some(Request::Engine(Command::Retry(row.id)));
                                 }
-                                let edit = ui.add_enabled(row.editable && compose_empty, egui::Button::new(fl!("gui-edit")).small());
+                                let edit = ui.add_enabled(
+                                    row.editable && compose_empty,
+                                    egui::Button::new(fl!("gui-edit")).small(),
+                                );
                                 let edit = if !row.editable {
                                     edit.on_disabled_hover_text(fl!("gui-edit-no-draft"))
                                 } else {
@@ -114,7 +120,9 @@ impl App {
         if let Some(a) = self.list_rows(ui, false) {
             self.ask(a);
         }
-        let Some(row) = self.lists.selected.and_then(|id| self.view.waiting.iter().find(|r| r.id == id)) else { return };
+        let Some(row) = self.lists.selected.and_then(|id| self.view.waiting.iter().find(|r| r.id == id)) else {
+            return;
+        };
         ui.separator();
         ui.label(row_line(row, self.clock.now()));
         match &row.last_error {
@@ -155,7 +163,9 @@ impl App {
             Some((_, Ok(d))) => {
                 egui::ScrollArea::vertical().id_salt("opened").show(ui, |ui| {
                     egui::Grid::new("opened-grid").num_columns(2).show(ui, |ui| {
-                        for (label, value) in [(fl!("gui-to"), &d.to), (fl!("gui-cc"), &d.cc), (fl!("gui-subject"), &d.subject)] {
+                        for (label, value) in
+                            [(fl!("gui-to"), &d.to), (fl!("gui-cc"), &d.cc), (fl!("gui-subject"), &d.subject)]
+                        {
                             if !value.is_empty() {
                                 ui.label(label);
                                 ui.label(value.as_str());
@@ -164,7 +174,12 @@ impl App {
                         }
                         if !d.attachments.is_empty() {
                             ui.label(fl!("gui-attachments"));
-                            let names: Vec<_> = d.attachments.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy()).collect();
+                            let names: Vec<_> = d
+                                .attachments
+                                .iter()
+                                .filter_map(|p| p.file_name())
+                                .map(|n| n.to_string_lossy())
+                                .collect();
                             ui.label(names.join(", "));
                             ui.end_row();
                         }

@@ -20,14 +20,14 @@ pub use fonts::install as install_fonts;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::app::backend::{Backend, Geometry, Handed, Hooks, Notice, Problem, Request, View, Worker};
 use crate::core::account::Paths;
+use crate::core::clock::{Clock, SystemClock};
 use crate::core::drafts::Unsent;
+use crate::core::engine::{Activity, Command};
 use crate::core::instance::{Handover, Listener};
 use crate::core::mailto::{self, Mailto};
-use crate::core::engine::{Activity, Command};
 use crate::core::outbox::State;
-use crate::app::backend::{Backend, Geometry, Handed, Hooks, Notice, Problem, Request, View, Worker};
-use crate::core::clock::{Clock, SystemClock};
 use crate::fl;
 
 pub use settings::SettingsForm;
@@ -87,7 +87,13 @@ impl App {
     /// Installs the Japanese font and starts the worker, which repaints `ctx` on every change and
     /// shows desktop notifications.
     pub fn new(ctx: &egui::Context, paths: Paths) -> App {
-        App::with_platform(ctx, paths, Arc::new(crate::desktop::show), crate::core::discover::Options::default(), Arc::new(platform::Desktop))
+        App::with_platform(
+            ctx,
+            paths,
+            Arc::new(crate::desktop::show),
+            crate::core::discover::Options::default(),
+            Arc::new(platform::Desktop),
+        )
     }
 
     /// For the tests: `new` with another way to announce notices (the tests record them) and a
@@ -98,7 +104,12 @@ impl App {
     }
 
     /// `with_notify`, with the first-run assistant looking for servers where `discovery` says.
-    pub fn with_hooks(ctx: &egui::Context, paths: Paths, notify: Arc<dyn Fn(Notice) + Send + Sync>, discovery: crate::core::discover::Options) -> App {
+    pub fn with_hooks(
+        ctx: &egui::Context,
+        paths: Paths,
+        notify: Arc<dyn Fn(Notice) + Send + Sync>,
+        discovery: crate::core::discover::Options,
+    ) -> App {
         App::with_platform(ctx, paths, notify, discovery, Arc::new(platform::Isolated::without_keyring()))
     }
 
@@ -111,7 +122,10 @@ impl App {
         platform: Arc<dyn platform::Platform>,
     ) -> App {
         let repaint_ctx = ctx.clone();
-        let worker = Worker::spawn(paths, Hooks { repaint: Arc::new(move || repaint_ctx.request_repaint()), notify, discovery, platform });
+        let worker = Worker::spawn(
+            paths,
+            Hooks { repaint: Arc::new(move || repaint_ctx.request_repaint()), notify, discovery, platform },
+        );
         App::with_backend(ctx, Box::new(worker), Arc::new(SystemClock))
     }
 
@@ -163,11 +177,12 @@ impl App {
 
     fn handovers(&mut self, ui: &egui::Ui) {
         if let Some(rx) = &self.dark
-            && let Ok(dark) = rx.try_recv() {
-                let theme = if dark { egui::Theme::Dark } else { egui::Theme::Light };
-                ui.ctx().options_mut(|o| o.fallback_theme = theme);
-                self.dark = None;
-            }
+            && let Ok(dark) = rx.try_recv()
+        {
+            let theme = if dark { egui::Theme::Dark } else { egui::Theme::Light };
+            ui.ctx().options_mut(|o| o.fallback_theme = theme);
+            self.dark = None;
+        }
         let Some(listener) = &self.instance else { return };
         let arrived = listener.take();
         if arrived.is_empty() {
@@ -238,13 +253,16 @@ impl App {
         // same colour (`clear_color`), and under a software renderer each full-window layer is
         // paid for every second the countdown ticks.
         let unfilled = |f: egui::Frame| f.fill(egui::Color32::TRANSPARENT);
-        egui::Panel::top("status").frame(unfilled(egui::Frame::side_top_panel(ui.style()))).show(ui, |ui| self.status_bar(ui));
+        egui::Panel::top("status")
+            .frame(unfilled(egui::Frame::side_top_panel(ui.style())))
+            .show(ui, |ui| self.status_bar(ui));
         egui::CentralPanel::default().frame(unfilled(egui::Frame::central_panel(ui.style()))).show(ui, |ui| {
             // Wrapped: at 200 % in a small window the tabs go on two lines rather than off the edge.
             ui.horizontal_wrapped(|ui| {
                 ui.selectable_value(&mut self.tab, Tab::Compose, fl!("gui-tab-compose")).on_hover_text("Ctrl+1");
                 let waiting = self.view.waiting.len();
-                ui.selectable_value(&mut self.tab, Tab::Outbox, fl!("gui-tab-outbox", count = waiting)).on_hover_text("Ctrl+2");
+                ui.selectable_value(&mut self.tab, Tab::Outbox, fl!("gui-tab-outbox", count = waiting))
+                    .on_hover_text("Ctrl+2");
                 ui.selectable_value(&mut self.tab, Tab::Sent, fl!("gui-tab-sent")).on_hover_text("Ctrl+3");
                 ui.selectable_value(&mut self.tab, Tab::Settings, fl!("gui-tab-settings")).on_hover_text("Ctrl+4");
                 ui.selectable_value(&mut self.tab, Tab::Diagnose, fl!("gui-tab-diagnose")).on_hover_text("Ctrl+5");
@@ -338,7 +356,14 @@ impl App {
     fn keys(&mut self, ui: &mut egui::Ui) {
         let cmd = egui::Modifiers::COMMAND;
         let pressed = |ui: &mut egui::Ui, key| ui.input_mut(|i| i.consume_key(cmd, key));
-        for (key, tab) in [(egui::Key::Num1, Tab::Compose), (egui::Key::Num2, Tab::Outbox), (egui::Key::Num3, Tab::Sent), (egui::Key::Num4, Tab::Settings), (egui::Key::Num5, Tab::Diagnose), (egui::Key::Num6, Tab::Guides)] {
+        for (key, tab) in [
+            (egui::Key::Num1, Tab::Compose),
+            (egui::Key::Num2, Tab::Outbox),
+            (egui::Key::Num3, Tab::Sent),
+            (egui::Key::Num4, Tab::Settings),
+            (egui::Key::Num5, Tab::Diagnose),
+            (egui::Key::Num6, Tab::Guides),
+        ] {
             if pressed(ui, key) {
                 self.tab = tab;
             }
@@ -376,7 +401,8 @@ impl App {
                     ui.add(egui::ProgressBar::new(frac).desired_width(120.0));
                     // The countdown: one repaint when the second shown changes (a moment after
                     // it does), none while the window is minimised or hidden.
-                    let unseen = ui.ctx().input(|i| i.viewport().minimized == Some(true) || i.viewport().occluded == Some(true));
+                    let unseen =
+                        ui.ctx().input(|i| i.viewport().minimized == Some(true) || i.viewport().occluded == Some(true));
                     if !unseen {
                         let to_next = match left.subsec_nanos() {
                             0 => Duration::from_secs(1),
@@ -403,7 +429,11 @@ impl App {
             }
             // Nothing waits: nothing to send now, and the button says so instead of doing nothing.
             let waiting = self.pending() > 0;
-            if ui.add_enabled(waiting, egui::Button::new(fl!("gui-flush-now"))).on_disabled_hover_text(fl!("gui-flush-nothing")).clicked() {
+            if ui
+                .add_enabled(waiting, egui::Button::new(fl!("gui-flush-now")))
+                .on_disabled_hover_text(fl!("gui-flush-nothing"))
+                .clicked()
+            {
                 self.ask(Request::Engine(Command::FlushNow));
             }
             if ui.button(fl!("gui-login-now")).clicked() {

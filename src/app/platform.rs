@@ -49,7 +49,8 @@ impl Platform for Desktop {
     }
 
     fn pick_files(&self) -> Result<Option<Vec<PathBuf>>, String> {
-        std::panic::catch_unwind(|| rfd::FileDialog::new().pick_files()).map_err(|_| "no file dialog on this desktop".to_owned())
+        std::panic::catch_unwind(|| rfd::FileDialog::new().pick_files())
+            .map_err(|_| "no file dialog on this desktop".to_owned())
     }
 
     fn start(&self, paths: &Paths, typed: Option<&Password>, args: &[&str]) -> std::io::Result<()> {
@@ -112,7 +113,10 @@ impl Platform for Isolated {
         if self.no_keyring {
             return Err(Isolated::unavailable());
         }
-        self.keyring.lock().map_err(|_| Isolated::unavailable())?.insert((user.to_owned(), host.to_owned()), password.clone());
+        self.keyring
+            .lock()
+            .map_err(|_| Isolated::unavailable())?
+            .insert((user.to_owned(), host.to_owned()), password.clone());
         Ok(())
     }
 
@@ -135,7 +139,12 @@ impl Platform for Isolated {
     }
 
     fn start(&self, paths: &Paths, _typed: Option<&Password>, args: &[&str]) -> std::io::Result<()> {
-        let mut line = vec!["--config".to_owned(), paths.config_file.display().to_string(), "--data-dir".to_owned(), paths.data_dir.display().to_string()];
+        let mut line = vec![
+            "--config".to_owned(),
+            paths.config_file.display().to_string(),
+            "--data-dir".to_owned(),
+            paths.data_dir.display().to_string(),
+        ];
         line.extend(args.iter().map(|a| (*a).to_owned()));
         self.started.lock().map_err(|_| std::io::Error::other("poisoned"))?.push(line);
         Ok(())

@@ -2,11 +2,11 @@
 //! the language and notifications. 「保存」 (Ctrl+S) sends the form to the worker, which validates,
 //! writes and restarts the engine; each wrong field is named beside it. No I/O here.
 
-use crate::core::account::{Fault, PopAuth, Security};
-use crate::core::secrets::{Password, Source};
-use crate::app::form::{FieldError, Form, Problem};
-use crate::core::compose::Charset;
 use crate::app::backend::{PasswordFrom, Request, Saved, View};
+use crate::app::form::{FieldError, Form, Problem};
+use crate::core::account::{Fault, PopAuth, Security};
+use crate::core::compose::Charset;
+use crate::core::secrets::{Password, Source};
 use crate::fl;
 
 use super::{App, ERROR};
@@ -127,8 +127,17 @@ fn language_name(l: &str) -> String {
 }
 
 /// The keys of the fields under 「詳細設定」 (it opens by itself when one of them is wrong).
-const ADVANCED_KEYS: [&str; 9] =
-    ["pop.port", "pop.security", "pop.auth", "pop.password_command", "smtp.port", "smtp.security", "smtp.username", "relay.margin_seconds", "tls.ca_file"];
+const ADVANCED_KEYS: [&str; 9] = [
+    "pop.port",
+    "pop.security",
+    "pop.auth",
+    "pop.password_command",
+    "smtp.port",
+    "smtp.security",
+    "smtp.username",
+    "relay.margin_seconds",
+    "tls.ca_file",
+];
 
 impl App {
     pub(super) fn settings_view(&mut self, ui: &mut egui::Ui) {
@@ -195,7 +204,11 @@ impl App {
             let l = ui.label(fl!("set-preset"));
             let lang = crate::i18n::current();
             egui::ComboBox::from_id_salt("preset")
-                .selected_text(chosen.and_then(|i| presets.get(i)).map_or_else(|| fl!("set-preset-choose"), |p| p.name_in(&lang).to_owned()))
+                .selected_text(
+                    chosen
+                        .and_then(|i| presets.get(i))
+                        .map_or_else(|| fl!("set-preset-choose"), |p| p.name_in(&lang).to_owned()),
+                )
                 .width(420.0)
                 .show_ui(ui, |ui| {
                     for (i, p) in presets.iter().enumerate() {
@@ -224,7 +237,10 @@ impl App {
                 text_row(ui, fl!("set-pop-username"), "pop.username", &mut f.pop_username, None);
                 let l = label(ui, fl!("set-password"));
                 ui.vertical(|ui| {
-                    password_typed = ui.add(egui::TextEdit::singleline(&mut s.password).password(true).desired_width(320.0)).labelled_by(l.id).changed();
+                    password_typed = ui
+                        .add(egui::TextEdit::singleline(&mut s.password).password(true).desired_width(320.0))
+                        .labelled_by(l.id)
+                        .changed();
                     ui.weak(match password_from {
                         Some(PasswordFrom::Found(Source::Keyring)) => fl!("set-password-keyring"),
                         Some(PasswordFrom::Found(Source::Env)) => fl!("set-password-env"),
@@ -241,7 +257,11 @@ impl App {
                 // Where the mail goes from this network, when it is not the port set here (OP25B).
                 if let Some(route) = smtp_route.filter(|r| !r.is_configured()) {
                     label(ui, fl!("set-smtp-route-label"));
-                    let how = if matches!(route.via, crate::core::route::Via::Other { auth: true, .. }) { fl!("set-smtp-route-auth", port = route.port) } else { fl!("set-smtp-route", port = route.port) };
+                    let how = if matches!(route.via, crate::core::route::Via::Other { auth: true, .. }) {
+                        fl!("set-smtp-route-auth", port = route.port)
+                    } else {
+                        fl!("set-smtp-route", port = route.port)
+                    };
                     ui.label(how).on_hover_text(fl!("set-smtp-route-hint"));
                     ui.end_row();
                 }
@@ -256,7 +276,13 @@ impl App {
                 .show(ui, |ui| {
                     egui::Grid::new("set-advanced-grid").num_columns(2).min_col_width(label_col).show(ui, |ui| {
                         security_row(ui, fl!("set-pop-security"), "pop-security", &mut f.pop_security);
-                        text_row(ui, fl!("set-pop-port"), "pop.port", &mut f.pop_port, Some(if f.pop_security == Security::Tls { "995" } else { "110" }.into()));
+                        text_row(
+                            ui,
+                            fl!("set-pop-port"),
+                            "pop.port",
+                            &mut f.pop_port,
+                            Some(if f.pop_security == Security::Tls { "995" } else { "110" }.into()),
+                        );
                         let l = label(ui, fl!("set-pop-auth"));
                         let auth = egui::ComboBox::from_id_salt("pop-auth")
                             .selected_text(auth_name(f.pop_auth))
@@ -274,20 +300,45 @@ impl App {
                         ui.label("");
                         ui.checkbox(&mut f.allow_plaintext_password, fl!("set-allow-plaintext"));
                         ui.end_row();
-                        text_row(ui, fl!("set-password-command-label"), "pop.password_command", &mut f.password_command, None);
+                        text_row(
+                            ui,
+                            fl!("set-password-command-label"),
+                            "pop.password_command",
+                            &mut f.password_command,
+                            None,
+                        );
                         security_row(ui, fl!("set-smtp-security"), "smtp-security", &mut f.smtp_security);
-                        text_row(ui, fl!("set-smtp-port"), "smtp.port", &mut f.smtp_port, Some(if f.smtp_security == Security::Tls { "465" } else { "25" }.into()));
-                        text_row(ui, fl!("set-smtp-username"), "smtp.username", &mut f.smtp_username, Some(fl!("set-smtp-username-hint")));
+                        text_row(
+                            ui,
+                            fl!("set-smtp-port"),
+                            "smtp.port",
+                            &mut f.smtp_port,
+                            Some(if f.smtp_security == Security::Tls { "465" } else { "25" }.into()),
+                        );
+                        text_row(
+                            ui,
+                            fl!("set-smtp-username"),
+                            "smtp.username",
+                            &mut f.smtp_username,
+                            Some(fl!("set-smtp-username-hint")),
+                        );
                         ui.label("");
                         ui.checkbox(&mut f.smtp_allow_plaintext_password, fl!("set-smtp-allow-plaintext"));
                         ui.end_row();
                         ui.label("");
-                        ui.checkbox(&mut f.only_configured_port, fl!("set-only-configured-port")).on_hover_text(fl!("set-only-configured-port-hint"));
+                        ui.checkbox(&mut f.only_configured_port, fl!("set-only-configured-port"))
+                            .on_hover_text(fl!("set-only-configured-port-hint"));
                         ui.end_row();
                         ui.label("");
                         ui.checkbox(&mut f.reuse_window, fl!("set-reuse-window"));
                         ui.end_row();
-                        text_row(ui, fl!("set-margin"), "relay.margin_seconds", &mut f.margin_seconds, Some(fl!("set-margin-hint")));
+                        text_row(
+                            ui,
+                            fl!("set-margin"),
+                            "relay.margin_seconds",
+                            &mut f.margin_seconds,
+                            Some(fl!("set-margin-hint")),
+                        );
                         text_row(ui, fl!("set-ca-file"), "tls.ca_file", &mut f.ca_file, None);
                         label(ui, fl!("set-charset"));
                         ui.vertical(|ui| {

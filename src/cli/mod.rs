@@ -40,9 +40,9 @@ use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 use crate::core::account::{Config, Paths};
 use crate::core::clock::{Clock, SystemClock};
+use crate::core::compose::Outgoing;
 use crate::core::compose::{self, Draft};
 use crate::core::deliver::Deliverer;
-use crate::core::compose::Outgoing;
 use crate::core::engine;
 use crate::core::net::TrustAnchors;
 use crate::core::outbox::{Outbox, State};
@@ -50,8 +50,8 @@ use crate::core::secrets::{self, Source};
 use crate::core::window::{self, RelayWindow};
 use crate::fl;
 
-pub use explain::{EXIT_FAILED, EXIT_OK, EXIT_TEMPORARY, EXIT_USAGE};
 use explain::Failed;
+pub use explain::{EXIT_FAILED, EXIT_OK, EXIT_TEMPORARY, EXIT_USAGE};
 
 #[derive(Parser, Debug)]
 #[command(name = "popsend", version)]
@@ -156,7 +156,10 @@ struct IdArg {
 /// `name` is the subcommand's (empty for popsend itself).
 fn localized(cmd: clap::Command, name: &str) -> clap::Command {
     use clap::{Arg, ArgAction};
-    let template = format!("{{before-help}}{{about-with-newline}}\n{}: {{usage}}\n\n{{all-args}}{{after-help}}", fl!("cli-heading-usage"));
+    let template = format!(
+        "{{before-help}}{{about-with-newline}}\n{}: {{usage}}\n\n{{all-args}}{{after-help}}",
+        fl!("cli-heading-usage")
+    );
     let mut cmd = cmd
         .disable_help_flag(true)
         .disable_version_flag(true)
@@ -173,7 +176,10 @@ fn localized(cmd: clap::Command, name: &str) -> clap::Command {
         // Its usage line as clap writes it, with clap's English placeholder in our words.
         let mut probe = cmd.clone().bin_name(format!("popsend {name}"));
         let usage = probe.render_usage().to_string();
-        let usage = usage.split_once(": ").map_or(usage.as_str(), |(_, u)| u).replace("[OPTIONS]", &format!("[{}]", fl!("cli-options-name")));
+        let usage = usage
+            .split_once(": ")
+            .map_or(usage.as_str(), |(_, u)| u)
+            .replace("[OPTIONS]", &format!("[{}]", fl!("cli-options-name")));
         cmd = cmd.override_usage(usage);
     }
     cmd
@@ -207,10 +213,20 @@ fn command() -> clap::Command {
         .mut_subcommand("flush", |s| s.about(fl!("cli-flush-about")))
         .mut_subcommand("retry", |s| id(s, fl!("cli-retry-about")))
         .mut_subcommand("delete", |s| id(s, fl!("cli-delete-about")))
-        .mut_subcommand("guide", |s| s.about(fl!("cli-guide-about")).mut_arg("client", |a| a.help(fl!("cli-guide-client-help"))))
-        .mut_subcommand("diagnose", |s| s.about(fl!("cli-diagnose-about")).mut_arg("skip_login", |a| a.help(fl!("cli-skip-login-help"))))
-        .mut_subcommand("watch", |s| s.about(fl!("cli-watch-about")).mut_arg("until_empty", |a| a.help(fl!("cli-until-empty-help"))))
-        .mut_subcommand("serve", |s| s.about(fl!("cli-serve-about")).after_help(fl!("cli-serve-after")).mut_arg("at_login", |a| a.help(fl!("cli-at-login-help"))))
+        .mut_subcommand("guide", |s| {
+            s.about(fl!("cli-guide-about")).mut_arg("client", |a| a.help(fl!("cli-guide-client-help")))
+        })
+        .mut_subcommand("diagnose", |s| {
+            s.about(fl!("cli-diagnose-about")).mut_arg("skip_login", |a| a.help(fl!("cli-skip-login-help")))
+        })
+        .mut_subcommand("watch", |s| {
+            s.about(fl!("cli-watch-about")).mut_arg("until_empty", |a| a.help(fl!("cli-until-empty-help")))
+        })
+        .mut_subcommand("serve", |s| {
+            s.about(fl!("cli-serve-about"))
+                .after_help(fl!("cli-serve-after"))
+                .mut_arg("at_login", |a| a.help(fl!("cli-at-login-help")))
+        })
         .mut_subcommand("sendmail", |s| {
             s.about(fl!("cli-sendmail-about"))
                 .after_help(fl!("cli-sendmail-after"))
@@ -222,8 +238,14 @@ fn command() -> clap::Command {
                 .mut_arg("recipients", |a| a.help(fl!("cli-sendmail-rcpt-help")))
         });
     let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_owned()).collect();
-    let mut cmd = localized(cmd, "")
-        .arg(clap::Arg::new("version").short('V').long("version").action(clap::ArgAction::Version).help(fl!("cli-version-help")).help_heading(fl!("cli-heading-options")));
+    let mut cmd = localized(cmd, "").arg(
+        clap::Arg::new("version")
+            .short('V')
+            .long("version")
+            .action(clap::ArgAction::Version)
+            .help(fl!("cli-version-help"))
+            .help_heading(fl!("cli-heading-options")),
+    );
     for name in names {
         cmd = cmd.mut_subcommand(&name, |s| localized(s, &name));
     }
@@ -309,9 +331,15 @@ fn usage_error(e: &clap::Error) -> String {
             }
         }
         ErrorKind::MissingRequiredArgument => fl!("cli-err-missing", arg = context(ContextKind::InvalidArg)),
-        ErrorKind::ArgumentConflict => fl!("cli-err-conflict", arg = context(ContextKind::InvalidArg), other = context(ContextKind::PriorArg)),
-        ErrorKind::TooManyValues | ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues => fl!("cli-err-values", arg = context(ContextKind::InvalidArg)),
-        ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => fl!("cli-err-missing-command"),
+        ErrorKind::ArgumentConflict => {
+            fl!("cli-err-conflict", arg = context(ContextKind::InvalidArg), other = context(ContextKind::PriorArg))
+        }
+        ErrorKind::TooManyValues | ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues => {
+            fl!("cli-err-values", arg = context(ContextKind::InvalidArg))
+        }
+        ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            fl!("cli-err-missing-command")
+        }
         // Anything rarer: clap's own sentence, under a line the user can read.
         _ => format!("{}\n{}", fl!("cli-err-other"), e.kind()),
     };
@@ -418,15 +446,17 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
             let ob = open_outbox(paths)?;
             return outbox_view::counts_line(&ob);
         }
-        Command::Queue => return outbox_view::list(&open_outbox(paths)?, &[State::Queued, State::Sending, State::Failed]),
+        Command::Queue => {
+            return outbox_view::list(&open_outbox(paths)?, &[State::Queued, State::Sending, State::Failed]);
+        }
         Command::Sent => return outbox_view::list(&open_outbox(paths)?, &[State::Sent]),
         Command::Show(IdArg { id }) => return outbox_view::show(&open_outbox(paths)?, *id),
         Command::Delete(IdArg { id }) => return outbox_view::delete(&open_outbox(paths)?, *id),
         _ => {}
     }
-    let trust = TrustAnchors::load(config.tls.ca_file.as_deref())
-        .map_err(|e| explain::failure(&e))?;
-    let runtime = crate::core::runtime().map_err(|e| explain::simple(fl!("err-runtime", detail = e.to_string()), EXIT_FAILED))?;
+    let trust = TrustAnchors::load(config.tls.ca_file.as_deref()).map_err(|e| explain::failure(&e))?;
+    let runtime =
+        crate::core::runtime().map_err(|e| explain::simple(fl!("err-runtime", detail = e.to_string()), EXIT_FAILED))?;
 
     // Build and store the message before asking for the password: bad input fails fast, and a
     // message handed over is never lost, whatever happens next.
@@ -435,9 +465,7 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
     if let Command::Send(args) = &command {
         let (out, subject, to) = build(args, &config, &clock)?;
         let ob = open_outbox(paths)?;
-        let id = ob
-            .enqueue(&out, &subject, &to, clock.now())
-            .map_err(|e| explain::failure(&e))?;
+        let id = ob.enqueue(&out, &subject, &to, clock.now()).map_err(|e| explain::failure(&e))?;
         say!("{}", fl!("queued-one", id = id, msgid = out.message_id.as_str()));
         if args.later {
             return Ok(EXIT_OK);
@@ -448,15 +476,19 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
     if let Command::Sendmail(args) = &command {
         // The message as the program wrote it, stored before anything else happens.
         let mut raw = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::Read::take(std::io::stdin(), crate::core::submission::MAX_MESSAGE as u64 + 1), &mut raw)
-            .map_err(|e| explain::simple(fl!("err-body", detail = format!("stdin: {e}")), EXIT_USAGE))?;
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(std::io::stdin(), crate::core::submission::MAX_MESSAGE as u64 + 1),
+            &mut raw,
+        )
+        .map_err(|e| explain::simple(fl!("err-body", detail = format!("stdin: {e}")), EXIT_USAGE))?;
         let handed = crate::core::submission::Handed {
             from: args.sender.as_deref(),
             full_name: args.full_name.as_deref(),
             recipients: &args.recipients,
             from_headers: args.from_headers,
         };
-        let p = crate::core::submission::prepare(&raw, &handed, &config.account.address, clock.now()).map_err(|e| explain::failure(&e))?;
+        let p = crate::core::submission::prepare(&raw, &handed, &config.account.address, clock.now())
+            .map_err(|e| explain::failure(&e))?;
         let ob = open_outbox(paths)?;
         let id = ob.enqueue(&p.outgoing, &p.subject, &p.to, clock.now()).map_err(|e| explain::failure(&e))?;
         say!("{}", fl!("queued-one", id = id, msgid = p.outgoing.message_id.as_str()));
@@ -473,8 +505,7 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
         let password = secrets::resolve(&config.pop).ok().map(|(p, _)| p);
         return Ok(diagnose(&runtime, &config, password.as_ref(), &trust, &clock, &store, *skip_login));
     }
-    let (password, source) = secrets::resolve(&config.pop)
-        .map_err(|e| explain::failure(&e))?;
+    let (password, source) = secrets::resolve(&config.pop).map_err(|e| explain::failure(&e))?;
     // `serve` claims the data folder as a window does, before the runtime runs: the claim may
     // wait (a window that is closing) and, on Windows, runs a runtime of its own.
     let folder = match &command {
@@ -489,7 +520,16 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
         match command {
             Command::Auth => auth(&d, &config, source, &clock).await,
             Command::Watch(WatchArgs { until_empty }) => {
-                watch(&open_outbox(paths)?, &d, &stop, until_empty, tokio::sync::mpsc::channel(16), std::future::pending(), &|_| {}).await
+                watch(
+                    &open_outbox(paths)?,
+                    &d,
+                    &stop,
+                    until_empty,
+                    tokio::sync::mpsc::channel(16),
+                    std::future::pending(),
+                    &|_| {},
+                )
+                .await
             }
             Command::Serve(ServeArgs { at_login }) => match folder {
                 Some(Some(folder)) => serve(paths, folder, &open_outbox(paths)?, &d, &stop, at_login).await,
@@ -501,9 +541,7 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
                     Some(ob) => ob,
                     None => open_outbox(paths)?,
                 };
-                let flushed = engine::flush(&ob, &d, true)
-                    .await
-                    .map_err(|e| explain::failure(&e))?;
+                let flushed = engine::flush(&ob, &d, true).await.map_err(|e| explain::failure(&e))?;
                 let code = outbox_view::report_flush(&flushed, &clock);
                 Ok(match queued {
                     // `send`: the exit code is this message's fate.
@@ -516,7 +554,12 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
 }
 
 /// At most `limit` bytes of UTF-8 text from `r`; `what` names it in errors.
-fn read_text(r: impl std::io::Read, limit: u64, what: &str, too_large: impl Fn(String) -> String) -> Result<String, String> {
+fn read_text(
+    r: impl std::io::Read,
+    limit: u64,
+    what: &str,
+    too_large: impl Fn(String) -> String,
+) -> Result<String, String> {
     let mut b = Vec::new();
     let n = r.take(limit + 1).read_to_end(&mut b).map_err(|e| format!("{what}: {e}"))?;
     if n as u64 > limit {
@@ -554,8 +597,7 @@ fn build(args: &SendArgs, config: &Config, clock: &dyn Clock) -> Result<(Outgoin
             None => config.account.charset,
         },
     };
-    let built = compose::build(&draft, clock.now())
-        .map_err(|e| explain::failure(&e))?;
+    let built = compose::build(&draft, clock.now()).map_err(|e| explain::failure(&e))?;
     Ok((built, draft.subject.clone(), draft.listed_recipients()))
 }
 
@@ -602,7 +644,15 @@ fn guide(query: &str) -> u8 {
 }
 
 /// `diagnose`: each step printed as it ends; exit 0 when all passed, 1 otherwise.
-fn diagnose(runtime: &tokio::runtime::Runtime, config: &Config, password: Option<&secrets::Password>, trust: &TrustAnchors, clock: &dyn Clock, store: &window::Store, skip_login: bool) -> u8 {
+fn diagnose(
+    runtime: &tokio::runtime::Runtime,
+    config: &Config,
+    password: Option<&secrets::Password>,
+    trust: &TrustAnchors,
+    clock: &dyn Clock,
+    store: &window::Store,
+    skip_login: bool,
+) -> u8 {
     use crate::core::diagnose::{self, Options};
     say!("{}", fl!("diag-title", account = config.account.address.as_str()));
     let options = Options { skip_login, ..Options::default() };
@@ -681,7 +731,10 @@ async fn watch(
             engine::Event::Woken(n) => say!("{}", fl!("watch-woken", count = n)),
             engine::Event::Error(e) => tell_raw!("{}", explain::failure(&e).render()),
             // Nothing sends these without a command, and the window's state is in each flush.
-            engine::Event::LoggedIn(_) | engine::Event::LoginFailed(_) | engine::Event::Snapshot(_) | engine::Event::Edited(..) => {}
+            engine::Event::LoggedIn(_)
+            | engine::Event::LoginFailed(_)
+            | engine::Event::Snapshot(_)
+            | engine::Event::Edited(..) => {}
         }
         let _ = std::io::stdout().flush();
     });
@@ -695,7 +748,14 @@ async fn watch(
 /// only while no window has the data folder, and steps aside (the message in flight finished,
 /// the sessions in progress answered) when a window opens. `at_login` (the login entry): without
 /// `[submission] enabled`, it sends what waits and ends, as `watch --until-empty`.
-async fn serve(paths: &Paths, folder: crate::core::instance::Listener, ob: &Outbox, d: &Deliverer<'_>, stop: &AtomicBool, at_login: bool) -> Result<u8, Failed> {
+async fn serve(
+    paths: &Paths,
+    folder: crate::core::instance::Listener,
+    ob: &Outbox,
+    d: &Deliverer<'_>,
+    stop: &AtomicBool,
+    at_login: bool,
+) -> Result<u8, Failed> {
     use crate::core::smtpd;
     let s = &d.config.submission;
     let cue = std::sync::Arc::new(tokio::sync::Notify::new());
@@ -706,18 +766,25 @@ async fn serve(paths: &Paths, folder: crate::core::instance::Listener, ob: &Outb
     if at_login && !s.enabled {
         return watch(ob, d, stop, true, commands, step_aside(cue.notified(), stop, shutdown), &|_| {}).await;
     }
-    let listeners = smtpd::listen(s.port).await.map_err(|taken| explain::simple(crate::words::port_taken(s.port, &taken), EXIT_FAILED))?;
+    let listeners = smtpd::listen(s.port)
+        .await
+        .map_err(|taken| explain::simple(crate::words::port_taken(s.port, &taken), EXIT_FAILED))?;
     let login = if s.require_auth {
-        let login = smtpd::local_login(&paths.data_dir).map_err(|e| explain::simple(fl!("err-serve-login", detail = e.to_string()), EXIT_FAILED))?;
+        let login = smtpd::local_login(&paths.data_dir)
+            .map_err(|e| explain::simple(fl!("err-serve-login", detail = e.to_string()), EXIT_FAILED))?;
         if login.renewed {
-            tell!("{}", fl!("serve-login-renewed", file = paths.data_dir.join(smtpd::LOGIN_FILE).display().to_string()));
+            tell!(
+                "{}",
+                fl!("serve-login-renewed", file = paths.data_dir.join(smtpd::LOGIN_FILE).display().to_string())
+            );
         }
         Some(login)
     } else {
         None
     };
     // A connection of its own for the server (the engine keeps `ob`); SQLite keeps them apart.
-    let server_outbox = std::sync::Arc::new(std::sync::Mutex::new(Outbox::open(&paths.data_dir).map_err(|e| explain::failure(&e))?));
+    let server_outbox =
+        std::sync::Arc::new(std::sync::Mutex::new(Outbox::open(&paths.data_dir).map_err(|e| explain::failure(&e))?));
     let nudge = commands.0.clone();
     // The engine is nudged by `try_now`, once it listens for the flush.
     let store = smtpd::outbox_store(server_outbox.clone(), d.config.account.address.clone(), || {});
@@ -732,7 +799,8 @@ async fn serve(paths: &Paths, folder: crate::core::instance::Listener, ob: &Outb
     };
     // The sessions in progress are answered before the engine stops: they may wait on it.
     let limits = smtpd::Limits::for_account(&paths.data_dir, d.config);
-    let alongside = step_aside(smtpd::accept(listeners, limits, login, store, Some(after), cue.notified()), stop, shutdown);
+    let alongside =
+        step_aside(smtpd::accept(listeners, limits, login, store, Some(after), cue.notified()), stop, shutdown);
     let exit = watch(ob, d, stop, false, commands, alongside, &on_flushed).await;
     drop(folder);
     exit
@@ -753,7 +821,11 @@ fn claim_for_server(paths: &Paths) -> Result<Option<crate::core::instance::Liste
 
 /// After `before` (the window's cue, or the submission server closed on it): the message in
 /// flight is finished and the engine stops, so the window can have the folder and the port.
-async fn step_aside(before: impl std::future::Future<Output = ()>, stop: &AtomicBool, shutdown: tokio::sync::mpsc::Sender<engine::Command>) {
+async fn step_aside(
+    before: impl std::future::Future<Output = ()>,
+    stop: &AtomicBool,
+    shutdown: tokio::sync::mpsc::Sender<engine::Command>,
+) {
     before.await;
     say!("{}", fl!("serve-yield"));
     stop.store(true, Ordering::SeqCst);
@@ -770,7 +842,10 @@ fn status(config: &Config, store: &window::Store, clock: &dyn Clock) {
     let length = Duration::from_secs(config.relay.window_seconds);
     match (state.window(&server, length), &state.last_login) {
         (Some(w), Some(last)) => {
-            say!("{}", fl!("last-login", at = local_time(w.opened), server = server.as_str(), peer = last.peer.to_string()));
+            say!(
+                "{}",
+                fl!("last-login", at = local_time(w.opened), server = server.as_str(), peer = last.peer.to_string())
+            );
             say!("{}", window_line(&w, clock.now()));
         }
         _ => say!("{}", fl!("window-never")),

@@ -351,9 +351,10 @@ impl Config {
             bad("smtp.port", Fault::Port);
         }
         if let Some(user) = &self.smtp.username
-            && (user.is_empty() || user.contains(['\r', '\n'])) {
-                bad("smtp.username", Fault::LineBreak);
-            }
+            && (user.is_empty() || user.contains(['\r', '\n']))
+        {
+            bad("smtp.username", Fault::LineBreak);
+        }
         if self.pop.password_command_timeout_seconds == 0 {
             bad("pop.password_command_timeout_seconds", Fault::Zero);
         }
@@ -412,7 +413,10 @@ impl fmt::Display for Fault {
 /// list of what is expected stay: they come from popsend, not from the file.
 fn without_values(message: &str) -> String {
     let message = message.trim_end();
-    if message.starts_with("unknown field") || message.starts_with("missing field") || message.starts_with("duplicate key") {
+    if message.starts_with("unknown field")
+        || message.starts_with("missing field")
+        || message.starts_with("duplicate key")
+    {
         return message.to_owned();
     }
     if let Some((head, expected)) = message.split_once(", expected ") {
@@ -481,13 +485,14 @@ fn check_permissions(path: &Path) -> Result<(), ConfigError> {
     {
         use std::os::unix::fs::PermissionsExt as _;
         if let Ok(m) = std::fs::metadata(path)
-            && m.permissions().mode() & 0o022 != 0 {
-                return Err(ConfigError {
-                    path: path.to_owned(),
-                    key: None,
-                    problem: ConfigProblem::Insecure(m.permissions().mode() & 0o777),
-                });
-            }
+            && m.permissions().mode() & 0o022 != 0
+        {
+            return Err(ConfigError {
+                path: path.to_owned(),
+                key: None,
+                problem: ConfigProblem::Insecure(m.permissions().mode() & 0o777),
+            });
+        }
     }
     #[cfg(not(unix))]
     let _ = path;
@@ -589,7 +594,8 @@ username = "taro"
 
     #[test]
     fn tls_ports_default_to_the_implicit_ones() {
-        let text = GOOD.replace("username = \"taro\"", "username = \"taro\"\nsecurity = \"tls\"")
+        let text = GOOD
+            .replace("username = \"taro\"", "username = \"taro\"\nsecurity = \"tls\"")
             .replace("[smtp]", "[smtp]\nsecurity = \"tls\"");
         let c = Config::parse(&text, Path::new("c.toml")).unwrap();
         assert_eq!(c.pop.port(), 995);
@@ -612,7 +618,10 @@ username = "taro"
         let e = Config::parse(&GOOD.replace("[smtp]", "[smtp]\nsecurity = \"ssl\""), Path::new("c.toml")).unwrap_err();
         assert!(matches!(e.problem, ConfigProblem::Syntax(_)));
         assert_eq!(e.key.as_deref(), Some("smtp.security"));
-        assert!(e.to_string().starts_with("c.toml: smtp.security: line 9: unknown variant, expected one of `none`"), "{e}");
+        assert!(
+            e.to_string().starts_with("c.toml: smtp.security: line 9: unknown variant, expected one of `none`"),
+            "{e}"
+        );
         assert!(!e.to_string().contains("ssl"), "the value leaked: {e}");
     }
 
@@ -662,7 +671,8 @@ username = "taro"
             (format!("username = [\"{secret}\"]"), "pop.username"),
         ] {
             let text = GOOD.replace("username = \"taro\"", &format!("username = \"taro\"\n{key_line}"));
-            let text = if key_line.starts_with("username") { GOOD.replace("username = \"taro\"", &key_line) } else { text };
+            let text =
+                if key_line.starts_with("username") { GOOD.replace("username = \"taro\"", &key_line) } else { text };
             let e = Config::parse(&text, Path::new("c.toml")).unwrap_err();
             let shown = e.to_string();
             assert!(!shown.contains(secret) && !shown.contains("99999"), "the value leaked: {shown}");

@@ -34,14 +34,25 @@ fn absolute(p: &Path) -> PathBuf {
 /// be written into an entry faithfully: it is refused, naming it.
 pub fn set(enabled: bool, exe: &Path, paths: &Paths) -> io::Result<()> {
     if enabled
-        && let Some(bad) = [exe, paths.config_file.as_path(), paths.data_dir.as_path()].into_iter().find(|p| p.to_str().is_none())
+        && let Some(bad) =
+            [exe, paths.config_file.as_path(), paths.data_dir.as_path()].into_iter().find(|p| p.to_str().is_none())
     {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("a path that is not text cannot go in the login entry: {}", crate::core::display_safe(&bad.display().to_string()))));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "a path that is not text cannot go in the login entry: {}",
+                crate::core::display_safe(&bad.display().to_string())
+            ),
+        ));
     }
     if enabled
-        && let Some(bad) = std::iter::once(exe.display().to_string()).chain(arguments(paths)).find(|a| a.contains(['\n', '\r']))
+        && let Some(bad) =
+            std::iter::once(exe.display().to_string()).chain(arguments(paths)).find(|a| a.contains(['\n', '\r']))
     {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("a path with a line break cannot go in the login entry: {}", crate::core::display_safe(&bad))));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("a path with a line break cannot go in the login entry: {}", crate::core::display_safe(&bad)),
+        ));
     }
     imp::set(enabled, exe, paths)
 }
@@ -60,7 +71,11 @@ pub fn suffix(paths: &Paths) -> String {
         return String::new();
     }
     // FNV-1a: the same name for the same folder in every version of popsend.
-    let hash = dir.as_os_str().as_encoded_bytes().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = dir
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
     format!("-{:08x}", hash as u32)
 }
 
@@ -88,7 +103,8 @@ pub fn exec_arg(arg: &str) -> String {
 
 /// The XDG autostart entry's text (a path with a line break: see `set`).
 pub fn desktop_entry(exe: &Path, paths: &Paths) -> String {
-    let exec: Vec<String> = std::iter::once(exe.display().to_string()).chain(arguments(paths)).map(|a| exec_arg(&a)).collect();
+    let exec: Vec<String> =
+        std::iter::once(exe.display().to_string()).chain(arguments(paths)).map(|a| exec_arg(&a)).collect();
     format!(
         "[Desktop Entry]\nType=Application\nName=popsend (background sending)\nName[ja]=popsend (バックグラウンド送信)\n\
          Comment=Sends the mail waiting in popsend's outbox, and takes mail from other programs when that is on\nComment[ja]=送信トレイで待っているメールを送ります (ほかのメールソフトからの受け付けがオンなら、受け付けも続けます)\n\
@@ -201,7 +217,8 @@ mod imp {
     pub(super) fn set(enabled: bool, exe: &Path, paths: &Paths) -> io::Result<()> {
         let (run, _) = RegKey::predef(HKEY_CURRENT_USER).create_subkey(RUN)?;
         if enabled {
-            let line: Vec<String> = std::iter::once(exe.display().to_string()).chain(arguments(paths)).map(|a| quote(&a)).collect();
+            let line: Vec<String> =
+                std::iter::once(exe.display().to_string()).chain(arguments(paths)).map(|a| quote(&a)).collect();
             run.set_value(value(paths), &line.join(" "))
         } else {
             match run.delete_value(value(paths)) {
@@ -224,7 +241,10 @@ mod tests {
     use super::*;
 
     fn paths() -> Paths {
-        Paths { config_file: PathBuf::from("/home/太郎/My Mail/config.toml"), data_dir: PathBuf::from("/home/太郎/100%$data") }
+        Paths {
+            config_file: PathBuf::from("/home/太郎/My Mail/config.toml"),
+            data_dir: PathBuf::from("/home/太郎/100%$data"),
+        }
     }
 
     #[test]
@@ -248,7 +268,11 @@ mod tests {
         );
         assert!(d.contains("NoDisplay=true") && d.contains("Name[ja]="));
         let p = launch_agent(exe, &paths());
-        assert!(p.contains("<string>/home/太郎/100%$data</string>") && p.contains("<string>--at-login</string>") && p.contains("<true/>"));
+        assert!(
+            p.contains("<string>/home/太郎/100%$data</string>")
+                && p.contains("<string>--at-login</string>")
+                && p.contains("<true/>")
+        );
         assert!(p.contains(&format!("<string>{}.watch{}</string>", crate::APP_ID, suffix(&paths()))));
     }
 

@@ -88,31 +88,54 @@ pub struct Outgoing {
 #[derive(Debug)]
 pub enum ComposeError {
     /// A field holds a CR or LF: it could inject headers.
-    LineBreak { field: &'static str },
+    LineBreak {
+        field: &'static str,
+    },
     /// A field holds another control character (U+0000–U+001F, U+007F), which no header may carry.
-    ControlCharacter { field: &'static str, code: u32 },
+    ControlCharacter {
+        field: &'static str,
+        code: u32,
+    },
     /// The attachments together are larger than the limit.
-    TooLarge { path: PathBuf, limit: u64 },
-    BadAddress { field: &'static str, value: String, reason: String },
+    TooLarge {
+        path: PathBuf,
+        limit: u64,
+    },
+    BadAddress {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
     NoRecipient,
-    Attachment { path: PathBuf, reason: String },
-    Build { reason: String },
+    Attachment {
+        path: PathBuf,
+        reason: String,
+    },
+    Build {
+        reason: String,
+    },
     /// ISO-2022-JP was asked for and these characters (each once) are outside it.
-    Unencodable { chars: Vec<char> },
+    Unencodable {
+        chars: Vec<char>,
+    },
 }
 
 impl fmt::Display for ComposeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ComposeError::LineBreak { field } => write!(f, "{field}: contains a line break (CR or LF)"),
-            ComposeError::ControlCharacter { field, code } => write!(f, "{field}: contains the control character U+{code:04X}"),
+            ComposeError::ControlCharacter { field, code } => {
+                write!(f, "{field}: contains the control character U+{code:04X}")
+            }
             ComposeError::TooLarge { path, limit } => write!(
                 f,
                 "{}: cannot attach: the attachments would be larger than {} MB together",
                 path.display(),
                 limit / (1024 * 1024)
             ),
-            ComposeError::BadAddress { field, value, reason } => write!(f, "{field}: {value:?} is not a mail address: {reason}"),
+            ComposeError::BadAddress { field, value, reason } => {
+                write!(f, "{field}: {value:?} is not a mail address: {reason}")
+            }
             ComposeError::NoRecipient => f.write_str("no recipient (To, Cc or Bcc)"),
             ComposeError::Attachment { path, reason } => write!(f, "{}: cannot attach: {reason}", path.display()),
             ComposeError::Build { reason } => write!(f, "cannot build the message: {reason}"),
@@ -141,7 +164,11 @@ fn no_line_break(field: &'static str, value: &str) -> Result<(), ComposeError> {
 /// Parses an address ("addr") or a mailbox ("addr" or "Name <addr>"), naming the field on error.
 fn parse<T: std::str::FromStr<Err: fmt::Display>>(field: &'static str, value: &str) -> Result<T, ComposeError> {
     no_line_break(field, value)?;
-    value.trim().parse::<T>().map_err(|e| ComposeError::BadAddress { field, value: value.to_owned(), reason: e.to_string() })
+    value.trim().parse::<T>().map_err(|e| ComposeError::BadAddress {
+        field,
+        value: value.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// Builds the message with the default limits. `now` becomes its Date.
@@ -185,9 +212,15 @@ pub fn build_with(d: &Draft, now: SystemTime, limits: Limits) -> Result<Outgoing
     // The envelope: every recipient once, Bcc included; Bcc never appears in the headers because
     // the builder is not given it.
     let mut seen = std::collections::HashSet::new();
-    let rcpts: Vec<Address> =
-        to.iter().chain(&cc).chain(&bcc).map(|m| m.email.clone()).filter(|a| seen.insert(a.to_string().to_ascii_lowercase())).collect();
-    let envelope = Envelope::new(Some(from_addr.clone()), rcpts).map_err(|e| ComposeError::Build { reason: e.to_string() })?;
+    let rcpts: Vec<Address> = to
+        .iter()
+        .chain(&cc)
+        .chain(&bcc)
+        .map(|m| m.email.clone())
+        .filter(|a| seen.insert(a.to_string().to_ascii_lowercase()))
+        .collect();
+    let envelope =
+        Envelope::new(Some(from_addr.clone()), rcpts).map_err(|e| ComposeError::Build { reason: e.to_string() })?;
 
     let message_id = format!("<{}.popsend@{}>", uuid::Uuid::new_v4().simple(), from_addr.domain());
     let mut b = lettre::Message::builder()
@@ -228,10 +261,12 @@ pub fn build_with(d: &Draft, now: SystemTime, limits: Limits) -> Result<Outgoing
         let encoded = if fits {
             lettre::message::Body::dangerous_pre_encoded(bytes, header::ContentTransferEncoding::SevenBit)
         } else {
-            lettre::message::Body::new_with_encoding(bytes, header::ContentTransferEncoding::Base64)
-                .unwrap_or_else(|bytes| lettre::message::Body::dangerous_pre_encoded(bytes, header::ContentTransferEncoding::Base64))
+            lettre::message::Body::new_with_encoding(bytes, header::ContentTransferEncoding::Base64).unwrap_or_else(
+                |bytes| lettre::message::Body::dangerous_pre_encoded(bytes, header::ContentTransferEncoding::Base64),
+            )
         };
-        let charset = ContentType::parse("text/plain; charset=ISO-2022-JP").map_err(|e| ComposeError::Build { reason: e.to_string() })?;
+        let charset = ContentType::parse("text/plain; charset=ISO-2022-JP")
+            .map_err(|e| ComposeError::Build { reason: e.to_string() })?;
         SinglePart::builder().header(charset).body(encoded)
     } else {
         SinglePart::plain(body)

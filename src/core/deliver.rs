@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use lettre::address::Envelope;
 
-use crate::core::failure::classify;
-use crate::core::kind::Severity;
 use crate::core::account::{Config, Security};
 use crate::core::clock::Clock;
+use crate::core::failure::classify;
+use crate::core::kind::Severity;
 use crate::core::net::{self, Family, NetError, TrustAnchors};
 use crate::core::pop3::{self, Login, Pop3Error};
 use crate::core::route::{self, Route, Via};
@@ -211,7 +211,13 @@ impl<'m> smtp::Carry<'m> for Turn<'_, 'm> {
 }
 
 impl<'a> Deliverer<'a> {
-    pub fn new(config: &'a Config, password: impl Into<Option<&'a Password>>, trust: &'a TrustAnchors, store: &'a window::Store, clock: &'a dyn Clock) -> Self {
+    pub fn new(
+        config: &'a Config,
+        password: impl Into<Option<&'a Password>>,
+        trust: &'a TrustAnchors,
+        store: &'a window::Store,
+        clock: &'a dyn Clock,
+    ) -> Self {
         Deliverer {
             config,
             password: password.into(),
@@ -250,7 +256,9 @@ impl<'a> Deliverer<'a> {
     /// POP login only (the `auth` command): opens the window.
     pub async fn login_only(&self) -> Result<Login, RunError> {
         let password = self.password.ok_or(RunError::NoPassword)?;
-        let pop = net::resolve(&self.config.pop.host, self.config.pop.port(), self.step_timeout).await.map_err(RunError::Net)?;
+        let pop = net::resolve(&self.config.pop.host, self.config.pop.port(), self.step_timeout)
+            .await
+            .map_err(RunError::Net)?;
         self.login(password, &pop).await.map_err(RunError::Pop3)
     }
 
@@ -289,8 +297,12 @@ impl<'a> Deliverer<'a> {
         // password only over TLS, whatever `allow_plaintext_password` says for the configured one.
         let user = s.username.as_deref().unwrap_or(&self.config.pop.username);
         let (security, tls_if_offered, auth, allow_plaintext_password) = match route.via {
-            Via::Configured => (s.security, false, s.username.as_deref().map(|u| (u, password.expose())), s.allow_plaintext_password),
-            Via::Other { tls, auth } => (if tls { Security::Tls } else { Security::None }, !tls, auth.then(|| (user, password.expose())), false),
+            Via::Configured => {
+                (s.security, false, s.username.as_deref().map(|u| (u, password.expose())), s.allow_plaintext_password)
+            }
+            Via::Other { tls, auth } => {
+                (if tls { Security::Tls } else { Security::None }, !tls, auth.then(|| (user, password.expose())), false)
+            }
         };
         let server = self.server_at(route);
         let params = smtp::SmtpParams {
@@ -326,7 +338,12 @@ impl<'a> Deliverer<'a> {
     /// The losers are dropped (their connections closed); with the winner come the ports that
     /// failed, and those still waiting for an answer (slow, perhaps blocked: tried last if the
     /// winner will not relay). `Err`: every route's error, in the order they came.
-    async fn open_any(&self, password: &Password, t: &Target, routes: &[Route]) -> Result<Raced, Vec<(Route, SmtpError)>> {
+    async fn open_any(
+        &self,
+        password: &Password,
+        t: &Target,
+        routes: &[Route],
+    ) -> Result<Raced, Vec<(Route, SmtpError)>> {
         use futures_util::StreamExt as _;
         let start = |i: usize| {
             let route = routes[i];
@@ -377,7 +394,11 @@ impl<'a> Deliverer<'a> {
     fn no_route(&self, mut failed: Vec<(Route, SmtpError)>, logged_in: bool) -> RunError {
         let configured = failed.iter().position(|(r, _)| r.is_configured());
         if logged_in && configured.is_some_and(|i| route::silent(&failed[i].1)) {
-            let ports = failed.iter().map(|(r, e)| format!("{}: {}", r.port, crate::core::failure::chain(e))).collect::<Vec<_>>().join("; ");
+            let ports = failed
+                .iter()
+                .map(|(r, e)| format!("{}: {}", r.port, crate::core::failure::chain(e)))
+                .collect::<Vec<_>>()
+                .join("; ");
             let (_, last) = failed.swap_remove(configured.unwrap_or(0));
             return RunError::PortsSilent { host: self.config.smtp_host().to_owned(), ports, last };
         }
@@ -385,15 +406,22 @@ impl<'a> Deliverer<'a> {
             Some(i) => RunError::Smtp(failed.swap_remove(i).1),
             None => match failed.into_iter().next() {
                 Some((_, e)) => RunError::Smtp(e),
-                None => RunError::Net(NetError::NoAddressInFamily { host: self.config.smtp_host().to_owned(), family: Family::V4 }),
+                None => RunError::Net(NetError::NoAddressInFamily {
+                    host: self.config.smtp_host().to_owned(),
+                    family: Family::V4,
+                }),
             },
         }
     }
 
     /// Resolves both servers once and orders the address families both have.
     async fn resolve(&self) -> Result<Vec<Target>, RunError> {
-        let pop = net::resolve(&self.config.pop.host, self.config.pop.port(), self.step_timeout).await.map_err(RunError::Net)?;
-        let smtp = net::resolve(self.config.smtp_host(), self.config.smtp_port(), self.step_timeout).await.map_err(RunError::Net)?;
+        let pop = net::resolve(&self.config.pop.host, self.config.pop.port(), self.step_timeout)
+            .await
+            .map_err(RunError::Net)?;
+        let smtp = net::resolve(self.config.smtp_host(), self.config.smtp_port(), self.step_timeout)
+            .await
+            .map_err(RunError::Net)?;
         let targets: Vec<Target> = net::families(&pop)
             .into_iter()
             .filter(|f| net::families(&smtp).contains(f))
@@ -401,14 +429,24 @@ impl<'a> Deliverer<'a> {
             .collect();
         if targets.is_empty() {
             let family = Family::of(&pop[0]);
-            return Err(RunError::Net(NetError::NoAddressInFamily { host: self.config.smtp_host().to_owned(), family }));
+            return Err(RunError::Net(NetError::NoAddressInFamily {
+                host: self.config.smtp_host().to_owned(),
+                family,
+            }));
         }
         Ok(targets)
     }
 
     /// Sends `messages`. Never panics on server behaviour; every message gets an outcome.
     pub async fn deliver(&self, messages: &[Outgoing], progress: &mut dyn Progress) -> Report {
-        let mut report = Report { outcomes: Vec::new(), logins: Vec::new(), stopped: None, window: None, learned: None, route: None };
+        let mut report = Report {
+            outcomes: Vec::new(),
+            logins: Vec::new(),
+            stopped: None,
+            window: None,
+            learned: None,
+            route: None,
+        };
         if let Err(e) = self.run(messages, &mut report, progress).await {
             report.stopped = Some(e);
         }
@@ -423,7 +461,12 @@ impl<'a> Deliverer<'a> {
         self.stop.is_some_and(|s| s.load(Ordering::SeqCst))
     }
 
-    async fn run(&self, messages: &[Outgoing], report: &mut Report, progress: &mut dyn Progress) -> Result<(), RunError> {
+    async fn run(
+        &self,
+        messages: &[Outgoing],
+        report: &mut Report,
+        progress: &mut dyn Progress,
+    ) -> Result<(), RunError> {
         let password = self.password.ok_or(RunError::NoPassword)?;
         let targets = self.resolve().await?;
         let state = self.store.load();
@@ -524,7 +567,8 @@ impl<'a> Deliverer<'a> {
                 let sent = session.send(&envelope, &msg.raw, &mut turn).await;
                 let taken = turn.taken;
                 if !taken.is_empty() {
-                    let left: Vec<lettre::Address> = envelope.to().iter().filter(|a| !taken.contains(a)).cloned().collect();
+                    let left: Vec<lettre::Address> =
+                        envelope.to().iter().filter(|a| !taken.contains(a)).cloned().collect();
                     if let Ok(e) = Envelope::new(envelope.from().cloned(), left) {
                         envelope = e;
                     }
@@ -575,7 +619,9 @@ impl<'a> Deliverer<'a> {
                                     cleartext_only.get_or_insert(SmtpError::CleartextAuthRefused);
                                 }
                             }
-                            if let Some(r) = self.other_route(password, target, &routes, &mut spent, &mut slow, &mut session).await {
+                            if let Some(r) =
+                                self.other_route(password, target, &routes, &mut spent, &mut slow, &mut session).await
+                            {
                                 route = r;
                                 continue;
                             }
@@ -628,7 +674,15 @@ impl<'a> Deliverer<'a> {
     /// Logs in (unless reusing the window) and opens SMTP by the first of `routes` that answers:
     /// overlapped, or one after the other for servers known to judge relaying at connect time.
     /// No MAIL FROM is sent here.
-    async fn connect(&self, password: &Password, t: &Target, routes: &[Route], reusable: bool, sequential: bool, report: &mut Report) -> Result<Raced, RunError> {
+    async fn connect(
+        &self,
+        password: &Password,
+        t: &Target,
+        routes: &[Route],
+        reusable: bool,
+        sequential: bool,
+        report: &mut Report,
+    ) -> Result<Raced, RunError> {
         if reusable {
             return self.open_any(password, t, routes).await.map_err(|f| self.no_route(f, false));
         }
@@ -645,7 +699,15 @@ impl<'a> Deliverer<'a> {
     /// After a relay refusal by the port in use (already in `spent`): the session on the next
     /// of `routes` not spent that answers (ports that were `slow` to answer last), in place of
     /// `session`; `None` when none is left. The ports it tried that failed are spent too.
-    async fn other_route(&self, password: &Password, t: &Target, routes: &[Route], spent: &mut Vec<u16>, slow: &mut Vec<u16>, session: &mut Session) -> Option<Route> {
+    async fn other_route(
+        &self,
+        password: &Password,
+        t: &Target,
+        routes: &[Route],
+        spent: &mut Vec<u16>,
+        slow: &mut Vec<u16>,
+        session: &mut Session,
+    ) -> Option<Route> {
         let mut left: Vec<Route> = routes.iter().filter(|r| !spent.contains(&r.port)).copied().collect();
         left.sort_by_key(|r| slow.contains(&r.port));
         match self.open_any(password, t, &left).await {
@@ -672,7 +734,11 @@ impl<'a> Deliverer<'a> {
             return;
         }
         let mut state = self.store.load();
-        let changed = if used.is_configured() { state.forget_route(&self.smtp_server(), network) } else { state.set_route(&self.smtp_server(), network, used) };
+        let changed = if used.is_configured() {
+            state.forget_route(&self.smtp_server(), network)
+        } else {
+            state.set_route(&self.smtp_server(), network, used)
+        };
         if changed {
             let _ = self.store.save(&state);
         }

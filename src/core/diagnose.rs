@@ -35,8 +35,16 @@ pub enum StepId {
 }
 
 impl StepId {
-    pub const ALL: [StepId; 8] =
-        [StepId::Resolve, StepId::PopPort, StepId::Tls, StepId::PopLogin, StepId::SmtpPort, StepId::Smtp, StepId::Relay, StepId::Window];
+    pub const ALL: [StepId; 8] = [
+        StepId::Resolve,
+        StepId::PopPort,
+        StepId::Tls,
+        StepId::PopLogin,
+        StepId::SmtpPort,
+        StepId::Smtp,
+        StepId::Relay,
+        StepId::Window,
+    ];
 }
 
 /// What one step found.
@@ -54,7 +62,11 @@ pub enum Finding {
     /// The SMTP port does not answer; `alternatives` lists the server's other ports that do, and
     /// what each offers.
     /// `automatic`: the send path tries them by itself (`[smtp] other_ports` is not empty).
-    SmtpPortSilent { port: u16, alternatives: Vec<OtherPortFound>, automatic: bool },
+    SmtpPortSilent {
+        port: u16,
+        alternatives: Vec<OtherPortFound>,
+        automatic: bool,
+    },
 }
 
 /// One of the server's other ports, as 接続テスト found it (issue 24: what the send path would
@@ -125,11 +137,12 @@ pub async fn run(
         on_step(&r);
         out.push(r);
     };
-    let skip_rest = |from: usize, why: Skip, out: &mut Vec<StepResult>, done: &mut dyn FnMut(StepResult, &mut Vec<StepResult>)| {
-        for id in &StepId::ALL[from..] {
-            done(StepResult { id: *id, finding: Finding::Skipped(why), detail: String::new(), reply: None }, out);
-        }
-    };
+    let skip_rest =
+        |from: usize, why: Skip, out: &mut Vec<StepResult>, done: &mut dyn FnMut(StepResult, &mut Vec<StepResult>)| {
+            for id in &StepId::ALL[from..] {
+                done(StepResult { id: *id, finding: Finding::Skipped(why), detail: String::new(), reply: None }, out);
+            }
+        };
     let t = options.timeout;
     let step = |id, finding, detail: String, reply: Option<String>| StepResult { id, finding, detail, reply };
 
@@ -201,7 +214,10 @@ pub async fn run(
                 crate::core::deliver::record_login(store, config, &login);
                 login_at = Some(login.at);
             }
-            Err(e @ (Pop3Error::Net(NetError::Tls { .. } | NetError::TlsHandshake { .. } | NetError::TlsTimeout { .. }) | Pop3Error::StlsNotOffered)) => {
+            Err(
+                e @ (Pop3Error::Net(NetError::Tls { .. } | NetError::TlsHandshake { .. } | NetError::TlsTimeout { .. })
+                | Pop3Error::StlsNotOffered),
+            ) => {
                 done(step(StepId::Tls, Finding::Failed(classify(&e)), chain(&e), None), &mut out);
                 done(step(StepId::PopLogin, Finding::Skipped(Skip::EarlierStepFailed), String::new(), None), &mut out);
             }
@@ -212,7 +228,10 @@ pub async fn run(
                     done(step(StepId::Tls, Finding::Ok, format!("{} ({})", p.host, p.security.name()), None), &mut out);
                 }
                 let detail = format!("{} (the settings allow: {})", chain(&e), pop3::auth::names(&allowed));
-                done(step(StepId::PopLogin, Finding::Failed(classify(&e)), detail, e.server_reply().map(str::to_owned)), &mut out);
+                done(
+                    step(StepId::PopLogin, Finding::Failed(classify(&e)), detail, e.server_reply().map(str::to_owned)),
+                    &mut out,
+                );
             }
         }
     } else {
@@ -275,12 +294,26 @@ pub async fn run(
                         }),
                         None => None,
                     };
-                    alternatives.push(OtherPortFound { port: other.port, implicit_tls: other.tls, encrypted: s.encrypted, auth: s.offers_auth(), relays });
+                    alternatives.push(OtherPortFound {
+                        port: other.port,
+                        implicit_tls: other.tls,
+                        encrypted: s.encrypted,
+                        auth: s.offers_auth(),
+                        relays,
+                    });
                     s.quit().await;
                 }
             }
             let automatic = !config.smtp.other_ports.is_empty();
-            done(step(StepId::SmtpPort, Finding::SmtpPortSilent { port: smtp_port, alternatives, automatic }, chain(&e), None), &mut out);
+            done(
+                step(
+                    StepId::SmtpPort,
+                    Finding::SmtpPortSilent { port: smtp_port, alternatives, automatic },
+                    chain(&e),
+                    None,
+                ),
+                &mut out,
+            );
             skip_rest(5, Skip::EarlierStepFailed, &mut out, &mut done);
             return out;
         }
@@ -305,11 +338,17 @@ pub async fn run(
     let mut session = match smtp::open(&params).await {
         Ok(s) => {
             let auth = if config.smtp.username.is_some() { ", AUTH" } else { "" };
-            done(step(StepId::Smtp, Finding::Ok, format!("EHLO {}{auth}", config.smtp.security.name()), None), &mut out);
+            done(
+                step(StepId::Smtp, Finding::Ok, format!("EHLO {}{auth}", config.smtp.security.name()), None),
+                &mut out,
+            );
             s
         }
         Err(e) => {
-            done(step(StepId::Smtp, Finding::Failed(classify(&e)), chain(&e), e.server_reply().map(str::to_owned)), &mut out);
+            done(
+                step(StepId::Smtp, Finding::Failed(classify(&e)), chain(&e), e.server_reply().map(str::to_owned)),
+                &mut out,
+            );
             skip_rest(6, Skip::EarlierStepFailed, &mut out, &mut done);
             return out;
         }
@@ -326,14 +365,20 @@ pub async fn run(
     let relay = session.probe_relay(from, PROBE_RCPT).await;
     session.quit().await;
     match relay {
-        Ok(()) => done(step(StepId::Relay, Finding::Ok, format!("MAIL FROM:<{from}> RCPT TO:<{PROBE_RCPT}> → 250"), None), &mut out),
+        Ok(()) => done(
+            step(StepId::Relay, Finding::Ok, format!("MAIL FROM:<{from}> RCPT TO:<{PROBE_RCPT}> → 250"), None),
+            &mut out,
+        ),
         // A refusal of the outside address that is not a relay refusal (`550 5.7.0 …
         // Recipient address rejected` by a policy after the relay check): relaying was allowed.
         Err(e @ SmtpError::Rejected { stage: smtp::Stage::RcptTo(_), .. }) if !e.is_relay_denied() => {
             done(step(StepId::Relay, Finding::RelayAllowed, chain(&e), e.server_reply().map(str::to_owned)), &mut out)
         }
         Err(e) => {
-            done(step(StepId::Relay, Finding::Failed(classify(&e)), chain(&e), e.server_reply().map(str::to_owned)), &mut out);
+            done(
+                step(StepId::Relay, Finding::Failed(classify(&e)), chain(&e), e.server_reply().map(str::to_owned)),
+                &mut out,
+            );
             skip_rest(7, Skip::EarlierStepFailed, &mut out, &mut done);
             return out;
         }

@@ -114,7 +114,12 @@ fn split(address: &str) -> Result<(&str, String), NotFound> {
 }
 
 /// Looks for the servers of `address`; reports each step to `progress` as it starts.
-pub async fn find(address: &str, presets: &[Preset], options: &Options, progress: &mut dyn FnMut(Progress)) -> Result<Proposal, NotFound> {
+pub async fn find(
+    address: &str,
+    presets: &[Preset],
+    options: &Options,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Proposal, NotFound> {
     let (local, domain) = split(address)?;
     let usernames = vec![local.to_owned(), address.trim().to_owned()];
     progress(Progress::Presets);
@@ -125,7 +130,8 @@ pub async fn find(address: &str, presets: &[Preset], options: &Options, progress
         let url = template.replace("{domain}", &domain).replace("{address}", &address.trim().replace('@', "%40"));
         progress(Progress::Autoconfig(url.clone()));
         if let Some((p, chain)) = from_autoconfig(&url, local, address.trim(), options.step_timeout).await
-            && trusted_autoconfig(&chain, &p, &domain) {
+            && trusted_autoconfig(&chain, &p, &domain)
+        {
             return Ok(p);
         }
     }
@@ -184,14 +190,24 @@ const MAX_AUTOCONFIG: u64 = 256 * 1024;
 async fn from_autoconfig(url: &str, local: &str, address: &str, timeout: Duration) -> Option<(Proposal, Vec<String>)> {
     let from = url.to_owned();
     let (text, chain) = tokio::task::spawn_blocking(move || fetch(&from, timeout)).await.ok()??;
-    parse_autoconfig(&text, local, address).map(|p| (Proposal { source: Source::Autoconfig(url.to_owned()), ..p }, chain))
+    parse_autoconfig(&text, local, address)
+        .map(|p| (Proposal { source: Source::Autoconfig(url.to_owned()), ..p }, chain))
 }
 
 /// The file at `url`, and the addresses it came through: the one asked, each redirect, the last.
 fn fetch(url: &str, timeout: Duration) -> Option<(String, Vec<String>)> {
     use ureq::ResponseExt as _;
-    let tls = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::NativeTls).root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
-    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(timeout)).max_redirects(3).save_redirect_history(true).tls_config(tls).build().into();
+    let tls = ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::NativeTls)
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .max_redirects(3)
+        .save_redirect_history(true)
+        .tls_config(tls)
+        .build()
+        .into();
     let mut response = agent.get(url).call().ok()?;
     let chain = match response.get_redirect_history() {
         Some(history) if !history.is_empty() => history.iter().map(|u| u.to_string()).collect(),
@@ -206,8 +222,11 @@ fn fetch(url: &str, timeout: Duration) -> Option<(String, Vec<String>)> {
 pub fn parse_autoconfig(xml: &str, local: &str, address: &str) -> Option<Proposal> {
     let doc = roxmltree::Document::parse(xml).ok()?;
     let provider = doc.descendants().find(|n| n.has_tag_name("emailProvider"))?;
-    let child_text = |n: roxmltree::Node, tag: &str| n.children().find(|c| c.has_tag_name(tag)).and_then(|c| c.text()).map(str::trim).map(str::to_owned);
-    let server = |tag: &str, kind: &str| provider.children().find(|n| n.has_tag_name(tag) && n.attribute("type") == Some(kind));
+    let child_text = |n: roxmltree::Node, tag: &str| {
+        n.children().find(|c| c.has_tag_name(tag)).and_then(|c| c.text()).map(str::trim).map(str::to_owned)
+    };
+    let server =
+        |tag: &str, kind: &str| provider.children().find(|n| n.has_tag_name(tag) && n.attribute("type") == Some(kind));
     let socket = |n: roxmltree::Node| match child_text(n, "socketType").as_deref() {
         Some("SSL") => Some(Security::Tls),
         Some("STARTTLS") => Some(Security::Starttls),
@@ -224,7 +243,10 @@ pub fn parse_autoconfig(xml: &str, local: &str, address: &str) -> Option<Proposa
     let pop_security = socket(pop)?;
     let smtp_security = socket(smtp)?;
     let port = |n: roxmltree::Node| child_text(n, "port").and_then(|p| p.parse::<u16>().ok()).filter(|p| *p != 0);
-    let smtp_auth = smtp.children().filter(|c| c.has_tag_name("authentication")).any(|c| c.text().is_some_and(|t| t.trim().starts_with("password")));
+    let smtp_auth = smtp
+        .children()
+        .filter(|c| c.has_tag_name("authentication"))
+        .any(|c| c.text().is_some_and(|t| t.trim().starts_with("password")));
     let mut usernames = Vec::new();
     for u in [user(pop), Some(local.to_owned()), Some(address.to_owned())].into_iter().flatten() {
         if !u.is_empty() && !usernames.contains(&u) {
@@ -259,7 +281,12 @@ struct SmtpFound {
     auth: bool,
 }
 
-async fn probe(domain: &str, usernames: Vec<String>, options: &Options, progress: &mut dyn FnMut(Progress)) -> Result<Proposal, NotFound> {
+async fn probe(
+    domain: &str,
+    usernames: Vec<String>,
+    options: &Options,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Proposal, NotFound> {
     let trust = TrustAnchors::load(options.ca_file.as_deref()).ok();
     let mut tried = Vec::new();
     let mut pop = None;
@@ -269,7 +296,9 @@ async fn probe(domain: &str, usernames: Vec<String>, options: &Options, progress
         for &(port, security) in &options.pop_ports {
             progress(Progress::Probing { host: host.clone(), port });
             tried.push(format!("{host}:{port}"));
-            let Some(found) = probe_pop(&host, port, security, trust.as_ref(), options.step_timeout).await else { continue };
+            let Some(found) = probe_pop(&host, port, security, trust.as_ref(), options.step_timeout).await else {
+                continue;
+            };
             if found.cleartext_only {
                 fallback.get_or_insert((host.clone(), port, found));
                 continue;
@@ -293,7 +322,9 @@ async fn probe(domain: &str, usernames: Vec<String>, options: &Options, progress
         for &(port, security) in &options.smtp_ports {
             progress(Progress::Probing { host: host.clone(), port });
             tried.push(format!("{host}:{port}"));
-            let Some(found) = probe_smtp(&host, port, security, trust.as_ref(), options.step_timeout).await else { continue };
+            let Some(found) = probe_smtp(&host, port, security, trust.as_ref(), options.step_timeout).await else {
+                continue;
+            };
             return Ok(Proposal {
                 source: Source::Probe,
                 pop_host,
@@ -315,7 +346,13 @@ async fn probe(domain: &str, usernames: Vec<String>, options: &Options, progress
 }
 
 /// Connects (and for `Tls`, handshakes) within `timeout` each.
-async fn open(host: &str, port: u16, tls: bool, trust: Option<&TrustAnchors>, timeout: Duration) -> Option<net::BoxStream> {
+async fn open(
+    host: &str,
+    port: u16,
+    tls: bool,
+    trust: Option<&TrustAnchors>,
+    timeout: Duration,
+) -> Option<net::BoxStream> {
     let addrs = net::resolve(host, port, timeout).await.ok()?;
     let (tcp, _) = net::connect(&addrs, timeout).await.ok()?;
     if tls { net::start_tls(trust?, host, tcp, timeout).await.ok() } else { Some(Box::new(tcp)) }
@@ -326,14 +363,22 @@ async fn line<R: AsyncBufRead + Unpin>(r: &mut R, timeout: Duration) -> Option<V
 }
 
 /// POP3: the greeting (an APOP stamp?) and CAPA (STLS?), then QUIT. No password.
-async fn probe_pop(host: &str, port: u16, security: Security, trust: Option<&TrustAnchors>, timeout: Duration) -> Option<PopFound> {
+async fn probe_pop(
+    host: &str,
+    port: u16,
+    security: Security,
+    trust: Option<&TrustAnchors>,
+    timeout: Duration,
+) -> Option<PopFound> {
     let stream = open(host, port, security == Security::Tls, trust, timeout).await?;
     let mut r = BufReader::new(stream);
     let greeting = parse_status(&line(&mut r, timeout).await?).ok().filter(|g| g.ok)?;
     let apop = apop_timestamp(&greeting.text).is_some();
     r.get_mut().write_all(b"CAPA\r\n").await.ok()?;
     let caps = match parse_status(&line(&mut r, timeout).await?) {
-        Ok(s) if s.ok => Capabilities::parse(&tokio::time::timeout(timeout, reply::read_multiline(&mut r)).await.ok()?.ok()?),
+        Ok(s) if s.ok => {
+            Capabilities::parse(&tokio::time::timeout(timeout, reply::read_multiline(&mut r)).await.ok()?.ok()?)
+        }
         _ => Capabilities::default(),
     };
     let _ = r.get_mut().write_all(b"QUIT\r\n").await;
@@ -346,7 +391,13 @@ async fn probe_pop(host: &str, port: u16, security: Security, trust: Option<&Tru
 }
 
 /// SMTP: the greeting and EHLO (STARTTLS? AUTH?), then QUIT. No password, no mail.
-async fn probe_smtp(host: &str, port: u16, security: Security, trust: Option<&TrustAnchors>, timeout: Duration) -> Option<SmtpFound> {
+async fn probe_smtp(
+    host: &str,
+    port: u16,
+    security: Security,
+    trust: Option<&TrustAnchors>,
+    timeout: Duration,
+) -> Option<SmtpFound> {
     let stream = open(host, port, security == Security::Tls, trust, timeout).await?;
     let mut r = BufReader::new(stream);
     let (code, _) = smtp_reply(&mut r, timeout).await?;
@@ -359,7 +410,9 @@ async fn probe_smtp(host: &str, port: u16, security: Security, trust: Option<&Tr
     if code != 250 {
         return None;
     }
-    let has = |word: &str| lines.iter().any(|l| l.split_ascii_whitespace().next().is_some_and(|w| w.eq_ignore_ascii_case(word)));
+    let has = |word: &str| {
+        lines.iter().any(|l| l.split_ascii_whitespace().next().is_some_and(|w| w.eq_ignore_ascii_case(word)))
+    };
     match security {
         // Asked for STARTTLS where the server has none: not this port (cleartext is tried on 25).
         Security::Starttls if !has("STARTTLS") => None,
@@ -412,7 +465,10 @@ mod tests {
     fn an_autoconfig_file_gives_the_pop_and_smtp_servers() {
         let p = parse_autoconfig(THUNDERBIRD_FORMAT, "taro", "taro@example.ac.jp").unwrap();
         assert_eq!((p.pop_host.as_str(), p.pop_port, p.pop_security), ("pop.example.ac.jp", 995, Security::Tls));
-        assert_eq!((p.smtp_host.as_str(), p.smtp_port, p.smtp_security, p.smtp_auth), ("smtp.example.ac.jp", 587, Security::Starttls, true));
+        assert_eq!(
+            (p.smtp_host.as_str(), p.smtp_port, p.smtp_security, p.smtp_auth),
+            ("smtp.example.ac.jp", 587, Security::Starttls, true)
+        );
         assert_eq!(p.usernames, ["taro", "taro@example.ac.jp"]);
         // No POP3 server in it (IMAP only): not a proposal for popsend.
         let imap_only = THUNDERBIRD_FORMAT.replace("type=\"pop3\"", "type=\"exchange\"");
@@ -427,7 +483,10 @@ mod tests {
         let names = vec!["t".to_owned()];
         assert!(from_presets("u.ac.jp", std::slice::from_ref(&p), &names).is_some());
         let found = from_presets("st.u.ac.jp", std::slice::from_ref(&p), &names).unwrap();
-        assert_eq!((found.pop_host.as_str(), found.pop_port, found.smtp_port, found.window_minutes), ("mail.u.ac.jp", 110, 25, Some(5.0)));
+        assert_eq!(
+            (found.pop_host.as_str(), found.pop_port, found.smtp_port, found.window_minutes),
+            ("mail.u.ac.jp", 110, 25, Some(5.0))
+        );
         assert!(from_presets("nu.ac.jp", std::slice::from_ref(&p), &names).is_none());
         p.domains.clear();
         assert!(from_presets("u.ac.jp", &[p], &names).is_none());
@@ -446,9 +505,14 @@ mod tests {
     #[test]
     fn a_redirect_off_https_is_judged_as_plain_http() {
         let p = parse_autoconfig(THUNDERBIRD_FORMAT, "taro", "taro@example.ac.jp").unwrap();
-        let elsewhere = Proposal { pop_host: "mail.attacker.example".into(), smtp_host: "mail.attacker.example".into(), ..p.clone() };
+        let elsewhere = Proposal {
+            pop_host: "mail.attacker.example".into(),
+            smtp_host: "mail.attacker.example".into(),
+            ..p.clone()
+        };
         let s = |v: &[&str]| v.iter().map(|u| u.to_string()).collect::<Vec<_>>();
-        let https = s(&["https://autoconfig.example.ac.jp/mail/config-v1.1.xml", "https://www.example.ac.jp/config.xml"]);
+        let https =
+            s(&["https://autoconfig.example.ac.jp/mail/config-v1.1.xml", "https://www.example.ac.jp/config.xml"]);
         assert!(trusted_autoconfig(&https, &elsewhere, "example.ac.jp"));
         for chain in [
             s(&["https://autoconfig.example.ac.jp/mail/config-v1.1.xml", "http://autoconfig.example.ac.jp/config.xml"]),

@@ -61,9 +61,13 @@ mod stored_paths {
         match s {
             Stored::Text(t) => Some(PathBuf::from(t)),
             #[cfg(unix)]
-            Stored::Bytes { os_bytes } => Some(PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(os_bytes))),
+            Stored::Bytes { os_bytes } => {
+                Some(PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(os_bytes)))
+            }
             #[cfg(windows)]
-            Stored::Wide { os_wide } => Some(PathBuf::from(<std::ffi::OsString as std::os::windows::ffi::OsStringExt>::from_wide(&os_wide))),
+            Stored::Wide { os_wide } => {
+                Some(PathBuf::from(<std::ffi::OsString as std::os::windows::ffi::OsStringExt>::from_wide(&os_wide)))
+            }
             // A path written on another kind of system: not a file here.
             #[allow(unreachable_patterns)]
             _ => None,
@@ -110,7 +114,9 @@ impl Unsent {
     /// As stored with a queued message, so 「編集」 can bring it back. Every field is text or a
     /// path in `stored_paths`' form, so this cannot fail; should TOML ever refuse, the error says so.
     pub fn to_text(&self) -> Result<String, std::io::Error> {
-        toml::to_string(self).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("the draft cannot be written: {e}")))
+        toml::to_string(self).map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("the draft cannot be written: {e}"))
+        })
     }
 
     pub fn from_text(text: &str) -> Option<Unsent> {
@@ -125,9 +131,9 @@ fn file(data_dir: &Path) -> PathBuf {
 /// The saved draft, if any (an unreadable one is reported, not silently dropped).
 pub fn load(data_dir: &Path) -> std::io::Result<Option<Unsent>> {
     match std::fs::read_to_string(file(data_dir)) {
-        Ok(t) => Unsent::from_text(&t)
-            .map(Some)
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: not a draft", file(data_dir).display()))),
+        Ok(t) => Unsent::from_text(&t).map(Some).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: not a draft", file(data_dir).display()))
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
@@ -158,7 +164,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("期末レポート.pdf");
         let odd = dir.path().join(std::ffi::OsStr::from_bytes(&sjis));
-        let d = Unsent { subject: "提出".into(), attachments: vec![odd.clone(), "/tmp/普通.pdf".into()], ..Unsent::default() };
+        let d = Unsent {
+            subject: "提出".into(),
+            attachments: vec![odd.clone(), "/tmp/普通.pdf".into()],
+            ..Unsent::default()
+        };
         save(dir.path(), &d).unwrap();
         let back = load(dir.path()).unwrap().unwrap();
         assert_eq!(back.attachments, vec![odd, PathBuf::from("/tmp/普通.pdf")]);
@@ -171,7 +181,12 @@ mod tests {
     fn a_draft_survives_and_an_empty_one_is_removed() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load(dir.path()).unwrap(), None);
-        let d = Unsent { to: "a@example.net、b@example.net".into(), body: "本文\n二行目".into(), attachments: vec!["/tmp/レポート.pdf".into()], ..Unsent::default() };
+        let d = Unsent {
+            to: "a@example.net、b@example.net".into(),
+            body: "本文\n二行目".into(),
+            attachments: vec!["/tmp/レポート.pdf".into()],
+            ..Unsent::default()
+        };
         save(dir.path(), &d).unwrap();
         assert_eq!(load(dir.path()).unwrap(), Some(d.clone()));
         assert_eq!(d.draft().to, vec!["a@example.net", "b@example.net"]);

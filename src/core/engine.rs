@@ -11,14 +11,14 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
-use crate::core::deliver::{Deliverer, Mark, Outcome, Progress, Report};
 use crate::core::compose::Outgoing;
-use crate::core::run_error::RunError;
-use crate::core::net;
+use crate::core::deliver::{Deliverer, Mark, Outcome, Progress, Report};
 use crate::core::failure::classify;
 use crate::core::kind::Kind;
+use crate::core::net;
 use crate::core::outbox::{Counts, Described, Due, Outbox, OutboxError, Pause};
 use crate::core::retry::{self, Decision};
+use crate::core::run_error::RunError;
 use crate::core::window::RelayWindow;
 
 /// What one flush did.
@@ -166,7 +166,8 @@ pub async fn flush(outbox: &Outbox, d: &Deliverer<'_>, force: bool) -> Result<Fl
                 raw: std::mem::take(&mut d.outgoing.raw),
             })
             .collect();
-        let mut rec = Recorder { outbox, due: &due, now, tried: vec![false; due.len()], flushed: &mut flushed, error: None };
+        let mut rec =
+            Recorder { outbox, due: &due, now, tried: vec![false; due.len()], flushed: &mut flushed, error: None };
         let report = d.deliver(&messages, &mut rec).await;
         drop(messages);
         let tried = std::mem::take(&mut rec.tried);
@@ -190,7 +191,15 @@ pub async fn flush(outbox: &Outbox, d: &Deliverer<'_>, force: bool) -> Result<Fl
 }
 
 /// Messages the run did not get to (or stopped on) get the decision for the run's error.
-fn settle(outbox: &Outbox, due: &[Due], tried: &[bool], report: &Report, now: SystemTime, fingerprint: &str, flushed: &mut Flushed) -> Result<(), OutboxError> {
+fn settle(
+    outbox: &Outbox,
+    due: &[Due],
+    tried: &[bool],
+    report: &Report,
+    now: SystemTime,
+    fingerprint: &str,
+    flushed: &mut Flushed,
+) -> Result<(), OutboxError> {
     let Some(err) = &report.stopped else {
         // Stopped on request: untried messages simply stay due.
         return Ok(());
@@ -224,7 +233,12 @@ fn settle(outbox: &Outbox, due: &[Due], tried: &[bool], report: &Report, now: Sy
 #[derive(Debug)]
 pub enum Command {
     /// Store a built message (subject and recipients as listed); it goes out with the next flush.
-    Enqueue { outgoing: Box<Outgoing>, subject: String, to: String, draft: Option<String> },
+    Enqueue {
+        outgoing: Box<Outgoing>,
+        subject: String,
+        to: String,
+        draft: Option<String>,
+    },
     /// 「編集」: take a waiting message out of the outbox; its draft comes back as `Event::Edited`.
     Edit(i64),
     /// 「今すぐ送信」: every waiting message, now, lifting a pause.
@@ -323,7 +337,9 @@ pub enum Occurred<'a> {
     Started(Job),
     Flushed(&'a Result<Flushed, OutboxError>),
     /// `no_password`: it did not run for want of a password.
-    LoginEnded { no_password: bool },
+    LoginEnded {
+        no_password: bool,
+    },
     /// Looked at the outbox: paused under these settings, or not.
     PauseSeen(Option<Pause>),
 }
@@ -332,10 +348,14 @@ impl State {
     /// The one transition function: (state, what happened) → state. Pure; `now` for deadlines.
     pub fn next(self, occurred: Occurred<'_>, now: SystemTime) -> State {
         match (self, occurred) {
-            (State::BackingOff { failures, .. }, Occurred::Started(Job::Flush { force })) => State::Sending { force, failures },
+            (State::BackingOff { failures, .. }, Occurred::Started(Job::Flush { force })) => {
+                State::Sending { force, failures }
+            }
             (_, Occurred::Started(Job::Flush { force })) => State::Sending { force, failures: 0 },
             (_, Occurred::Started(Job::Login)) => State::LoggingIn,
-            (State::Sending { .. }, Occurred::Flushed(Ok(f))) if matches!(f.stopped, Some(RunError::NoPassword)) => State::NoPassword,
+            (State::Sending { .. }, Occurred::Flushed(Ok(f))) if matches!(f.stopped, Some(RunError::NoPassword)) => {
+                State::NoPassword
+            }
             (State::Sending { .. }, Occurred::Flushed(Ok(f))) if f.busy => State::HeldOff { until: now + POLL },
             (State::Sending { .. }, Occurred::Flushed(Ok(f))) => match &f.paused {
                 Some(p) => State::Paused(p.clone()),
@@ -402,7 +422,12 @@ type Running<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Done> + 'a
 /// and carries out commands — also while a flush or a login runs (a long send does not hold up
 /// 削除, 編集 or a new message; 今すぐ送信 and 「POP 認証」 asked meanwhile run next). The flag in
 /// `d.stop` lets a flush in progress finish its current message and stop.
-pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Receiver<Command>, mut on_event: impl FnMut(Event)) {
+pub async fn watch(
+    outbox: &Outbox,
+    d: &Deliverer<'_>,
+    mut commands: mpsc::Receiver<Command>,
+    mut on_event: impl FnMut(Event),
+) {
     // Interface changes, where the platform can tell; polling and probing cover the rest.
     let mut ifs = if_watch::tokio::IfWatcher::new().ok();
     // The watcher first reports every address the machine already has, as it learns them; those
@@ -418,7 +443,9 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
     let mut asked: Option<Job> = None;
     let mut job: Option<Running<'_>> = None;
     let mut stopping = false;
-    let snapshot = |state: &State, online: Option<bool>, on_event: &mut dyn FnMut(Event)| match take_snapshot(outbox, d, state, online) {
+    let snapshot = |state: &State, online: Option<bool>, on_event: &mut dyn FnMut(Event)| match take_snapshot(
+        outbox, d, state, online,
+    ) {
         Ok(s) => on_event(Event::Snapshot(s)),
         Err(e) => on_event(Event::Error(e)),
     };
@@ -438,7 +465,9 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
                 asked = None;
                 state = state.next(Occurred::Started(next), now);
                 job = Some(match next {
-                    Job::Flush { force } => Box::pin(async move { Done::Flushed(Box::new(flush(outbox, d, force).await)) }),
+                    Job::Flush { force } => {
+                        Box::pin(async move { Done::Flushed(Box::new(flush(outbox, d, force).await)) })
+                    }
                     Job::Login => Box::pin(async move { Done::Login(d.login_only().await) }),
                 });
                 snapshot(&state, online, &mut on_event);
@@ -530,11 +559,16 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
             d.forget_window();
         }
         let now = d.clock.now();
-        if !network_changed && job.is_none() && now.duration_since(last_probe).unwrap_or(Duration::ZERO) >= OFFLINE_PROBE {
+        if !network_changed
+            && job.is_none()
+            && now.duration_since(last_probe).unwrap_or(Duration::ZERO) >= OFFLINE_PROBE
+        {
             last_probe = now;
             network_changed = waiting_for_network(outbox) && server_answers(d).await;
         }
-        if network_changed && last_wake.is_some_and(|w| now.duration_since(w).unwrap_or(Duration::ZERO) < Duration::from_secs(2)) {
+        if network_changed
+            && last_wake.is_some_and(|w| now.duration_since(w).unwrap_or(Duration::ZERO) < Duration::from_secs(2))
+        {
             network_changed = false;
         }
         if network_changed {
@@ -554,7 +588,12 @@ pub async fn watch(outbox: &Outbox, d: &Deliverer<'_>, mut commands: mpsc::Recei
     }
 }
 
-fn take_snapshot(outbox: &Outbox, d: &Deliverer<'_>, state: &State, online: Option<bool>) -> Result<Snapshot, OutboxError> {
+fn take_snapshot(
+    outbox: &Outbox,
+    d: &Deliverer<'_>,
+    state: &State,
+    online: Option<bool>,
+) -> Result<Snapshot, OutboxError> {
     let counts = outbox.counts()?;
     Ok(Snapshot {
         counts,
@@ -616,18 +655,30 @@ mod tests {
             // Still due, but nothing starts before the deadline…
             assert_eq!(s.job(None, true, now), None);
             assert_eq!(s.job(None, true, until - Duration::from_secs(1)), None);
-            assert_eq!(s.wait(Some(now), now), until.duration_since(now).unwrap(), "due messages cut the backoff short");
+            assert_eq!(
+                s.wait(Some(now), now),
+                until.duration_since(now).unwrap(),
+                "due messages cut the backoff short"
+            );
             // …and it starts at the deadline, with the count kept.
             now = until;
         }
         assert_eq!(waits, [30, 60, 120, 240, 480, 600, 600]);
-        assert_eq!(s.job(Some(Job::Flush { force: true }), true, now), Some(Job::Flush { force: true }), "the user asking waits for nothing");
+        assert_eq!(
+            s.job(Some(Job::Flush { force: true }), true, now),
+            Some(Job::Flush { force: true }),
+            "the user asking waits for nothing"
+        );
         s = s.next(Occurred::Started(Job::Flush { force: false }), now);
         s = s.next(Occurred::Flushed(&Ok(Flushed::default())), now);
         assert_eq!(s, State::Idle);
         s = s.next(Occurred::Started(Job::Flush { force: false }), now);
         s = s.next(Occurred::Flushed(&outbox_error()), now);
-        assert_eq!(s, State::BackingOff { until: now + Duration::from_secs(30), failures: 1 }, "a success resets the count");
+        assert_eq!(
+            s,
+            State::BackingOff { until: now + Duration::from_secs(30), failures: 1 },
+            "a success resets the count"
+        );
     }
 
     /// A pause holds everything until the user asks or it lifts; another process sending holds
@@ -642,7 +693,10 @@ mod tests {
         assert_eq!(s.job(Some(Job::Login), true, now), Some(Job::Login));
         assert_eq!(s.clone().next(Occurred::PauseSeen(None), now), State::Idle);
         let flushed = Ok(Flushed { paused: Some(pause()), ..Flushed::default() });
-        assert_eq!(State::Sending { force: false, failures: 0 }.next(Occurred::Flushed(&flushed), now), State::Paused(pause()));
+        assert_eq!(
+            State::Sending { force: false, failures: 0 }.next(Occurred::Flushed(&flushed), now),
+            State::Paused(pause())
+        );
 
         let busy = Ok(Flushed { busy: true, ..Flushed::default() });
         let s = State::Sending { force: false, failures: 0 }.next(Occurred::Flushed(&busy), now);

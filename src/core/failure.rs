@@ -9,10 +9,10 @@
 use crate::core::account::ConfigError;
 use crate::core::compose::ComposeError;
 use crate::core::kind::{Described, Kind};
-use crate::core::run_error::RunError;
 use crate::core::net::NetError;
 use crate::core::outbox::OutboxError;
 use crate::core::pop3::{NoMethod, Pop3Error, RespCode, Step};
+use crate::core::run_error::RunError;
 use crate::core::secrets::SecretError;
 use crate::core::smtp::{SmtpError, Stage};
 
@@ -38,7 +38,16 @@ macro_rules! failure_from {
         }
     )*};
 }
-failure_from!(Net(NetError), Pop3(Pop3Error), Smtp(SmtpError), Run(RunError), Outbox(OutboxError), Config(ConfigError), Password(SecretError), Compose(ComposeError));
+failure_from!(
+    Net(NetError),
+    Pop3(Pop3Error),
+    Smtp(SmtpError),
+    Run(RunError),
+    Outbox(OutboxError),
+    Config(ConfigError),
+    Password(SecretError),
+    Compose(ComposeError)
+);
 
 /// The one classifier.
 pub fn classify<'a>(failure: impl Into<Failure<'a>>) -> Kind {
@@ -86,11 +95,15 @@ pub fn classify<'a>(failure: impl Into<Failure<'a>>) -> Kind {
             SmtpError::Broken { .. } => Kind::Protocol,
             SmtpError::Unsendable { .. } => Kind::Unsendable,
             SmtpError::TooLarge { .. } | SmtpError::Rejected { code: 552, .. } => Kind::TooLarge,
-            SmtpError::Rejected { code: 530, reply, .. } if reply.to_ascii_uppercase().contains("STARTTLS") => Kind::SmtpStartTlsRequired,
+            SmtpError::Rejected { code: 530, reply, .. } if reply.to_ascii_uppercase().contains("STARTTLS") => {
+                Kind::SmtpStartTlsRequired
+            }
             SmtpError::Rejected { code: 530, .. } => Kind::SmtpAuthRequired,
             SmtpError::Rejected { code: 400..=499, .. } => Kind::SmtpTemporary,
             SmtpError::Rejected { stage: Stage::RcptTo(_), .. } => Kind::Recipient,
-            SmtpError::Rejected { stage: Stage::MailFrom | Stage::RcptAll | Stage::Data | Stage::Message, .. } => Kind::MessageRefused,
+            SmtpError::Rejected { stage: Stage::MailFrom | Stage::RcptAll | Stage::Data | Stage::Message, .. } => {
+                Kind::MessageRefused
+            }
             SmtpError::Rejected { stage: Stage::Greeting | Stage::StartTls | Stage::Auth, .. } => Kind::SmtpRefused,
         },
         Failure::Run(r) => match r {
@@ -192,7 +205,10 @@ mod tests {
             (rejected(Step::Stls, None), Kind::StartTls),
             (rejected(Step::Greeting, None), Kind::PopTemporary),
             (Pop3Error::StlsNotOffered, Kind::StartTls),
-            (Pop3Error::MethodRefused { method: Method::SaslPlain, reply: "-ERR no".into(), offered: vec![] }, Kind::MethodRefused),
+            (
+                Pop3Error::MethodRefused { method: Method::SaslPlain, reply: "-ERR no".into(), offered: vec![] },
+                Kind::MethodRefused,
+            ),
             (Pop3Error::ApopRefused { reply: "-ERR no".into(), offered: vec![Method::Apop] }, Kind::ApopRefused),
             (Pop3Error::NoMethod(NoMethod::CleartextRefused), Kind::Cleartext),
             (Pop3Error::NoMethod(NoMethod::NoApopTimestamp), Kind::ApopUnusable),
@@ -230,7 +246,10 @@ mod tests {
             (smtp_rejected(Stage::Auth, 535, "535 5.7.8 bad"), Kind::SmtpRefused),
             (smtp_rejected(Stage::MailFrom, 530, "530 5.7.0 Authentication required"), Kind::SmtpAuthRequired),
             // Issue 25: a 530 that asks for STARTTLS is not a demand for SMTP AUTH (RFC 3207).
-            (smtp_rejected(Stage::MailFrom, 530, "530 5.7.0 Must issue a STARTTLS command first"), Kind::SmtpStartTlsRequired),
+            (
+                smtp_rejected(Stage::MailFrom, 530, "530 5.7.0 Must issue a STARTTLS command first"),
+                Kind::SmtpStartTlsRequired,
+            ),
             (SmtpError::Broken { stage: Stage::Message, detail: "eof".into() }, Kind::Dropped),
             (SmtpError::Broken { stage: Stage::Data, detail: "eof".into() }, Kind::Dropped),
             (SmtpError::Broken { stage: Stage::Greeting, detail: "eof".into() }, Kind::Protocol),
@@ -243,7 +262,14 @@ mod tests {
 
     /// Adding a variant to any error type breaks this until the table below has a row for it.
     #[allow(dead_code)]
-    fn every_variant_is_listed(n: &NetError, p: &Pop3Error, s: &SmtpError, r: &RunError, x: &SecretError, c: &ComposeError) {
+    fn every_variant_is_listed(
+        n: &NetError,
+        p: &Pop3Error,
+        s: &SmtpError,
+        r: &RunError,
+        x: &SecretError,
+        c: &ComposeError,
+    ) {
         match n {
             NetError::Resolve { .. }
             | NetError::NoAddressInFamily { .. }
@@ -282,7 +308,12 @@ mod tests {
             | SmtpError::NoGreeting(_) => {}
         }
         match r {
-            RunError::Net(_) | RunError::Pop3(_) | RunError::Smtp(_) | RunError::RelayDenied { .. } | RunError::PortsSilent { .. } | RunError::NoPassword => {}
+            RunError::Net(_)
+            | RunError::Pop3(_)
+            | RunError::Smtp(_)
+            | RunError::RelayDenied { .. }
+            | RunError::PortsSilent { .. }
+            | RunError::NoPassword => {}
         }
         match x {
             SecretError::Command { .. } | SecretError::NotFound { .. } | SecretError::KeyringUnavailable { .. } => {}
@@ -304,7 +335,9 @@ mod tests {
         // The tables keyed by the kind agree with each other.
         match got.severity() {
             Severity::Temporary => assert!(got.exit_code() == EXIT_TEMPORARY, "{what}"),
-            Severity::NeedsUser | Severity::Permanent => assert!(matches!(got.exit_code(), EXIT_FAILED | EXIT_USAGE), "{what}"),
+            Severity::NeedsUser | Severity::Permanent => {
+                assert!(matches!(got.exit_code(), EXIT_FAILED | EXIT_USAGE), "{what}")
+            }
         }
         assert!(!got.network_may_cure() || got.severity() == Severity::Temporary, "{what}");
         assert!(!got.unreachable() || got.network_may_cure(), "{what}");
@@ -326,15 +359,25 @@ mod tests {
             check(&e.to_string(), classify(&e), want);
             check(&e.to_string(), classify(&RunError::Smtp(e)), want);
         }
-        let relay = RunError::RelayDenied { refusal: smtp_rejected(Stage::RcptTo("a@b".into()), 554, "554 5.7.1 Relay access denied") };
+        let relay = RunError::RelayDenied {
+            refusal: smtp_rejected(Stage::RcptTo("a@b".into()), 554, "554 5.7.1 Relay access denied"),
+        };
         check("relay after a fresh login", classify(&relay), Kind::RelayDenied);
         check("no password", classify(&RunError::NoPassword), Kind::NoPassword);
         // Issue 24: a POP login that worked, then no SMTP port answering, is OP25B, not offline.
-        let silent = RunError::PortsSilent { host: "mail.example.ac.jp".into(), ports: "25, 465, 587".into(), last: SmtpError::Net(NetError::Timeout { addr: "192.0.2.1:25".parse().unwrap() }) };
+        let silent = RunError::PortsSilent {
+            host: "mail.example.ac.jp".into(),
+            ports: "25, 465, 587".into(),
+            last: SmtpError::Net(NetError::Timeout { addr: "192.0.2.1:25".parse().unwrap() }),
+        };
         check("every port silent after a login", classify(&silent), Kind::Port25Blocked);
         let outbox = OutboxError { path: "outbox.sqlite".into(), detail: "database or disk is full".into() };
         check("outbox", classify(&outbox), Kind::Outbox);
-        let config = ConfigError { path: "config.toml".into(), key: Some("pop.port".into()), problem: ConfigProblem::Invalid("not a port".into()) };
+        let config = ConfigError {
+            path: "config.toml".into(),
+            key: Some("pop.port".into()),
+            problem: ConfigProblem::Invalid("not a port".into()),
+        };
         check("config", classify(&config), Kind::Config);
         assert_eq!(Kind::Config.exit_code(), EXIT_USAGE);
         for e in [
@@ -344,7 +387,11 @@ mod tests {
         ] {
             check(&e.to_string(), classify(&e), Kind::NoPassword);
         }
-        for e in [ComposeError::NoRecipient, ComposeError::LineBreak { field: "Subject" }, ComposeError::Attachment { path: PathBuf::from("a"), reason: "gone".into() }] {
+        for e in [
+            ComposeError::NoRecipient,
+            ComposeError::LineBreak { field: "Subject" },
+            ComposeError::Attachment { path: PathBuf::from("a"), reason: "gone".into() },
+        ] {
             check(&e.to_string(), classify(&e), Kind::Compose);
             assert_eq!(classify(&e).exit_code(), EXIT_USAGE);
         }
@@ -355,13 +402,21 @@ mod tests {
     /// The decisions the design's failure table makes, read off the kind.
     #[test]
     fn what_each_kind_means() {
-        for k in [Kind::WrongPassword, Kind::ApopRefused, Kind::Certificate, Kind::TlsHandshake, Kind::MethodRefused, Kind::Cleartext] {
+        for k in [
+            Kind::WrongPassword,
+            Kind::ApopRefused,
+            Kind::Certificate,
+            Kind::TlsHandshake,
+            Kind::MethodRefused,
+            Kind::Cleartext,
+        ] {
             assert_eq!(k.severity(), Severity::NeedsUser, "{k:?} must wait for the user");
         }
         for k in [Kind::Offline, Kind::NameNotFound, Kind::RelayDenied, Kind::Port25Blocked, Kind::FamilyMismatch] {
             assert!(k.network_may_cure(), "{k:?}");
         }
-        for k in [Kind::Recipient, Kind::TooLarge, Kind::MessageRefused, Kind::Unsendable, Kind::Expired, Kind::Damaged] {
+        for k in [Kind::Recipient, Kind::TooLarge, Kind::MessageRefused, Kind::Unsendable, Kind::Expired, Kind::Damaged]
+        {
             assert_eq!(k.severity(), Severity::Permanent, "{k:?}");
         }
         // Kinds kept by an older popsend still read, and a newer one's unknown kind stays usable.
@@ -376,11 +431,19 @@ mod tests {
     /// The detail is the error and its causes, outermost first, each said once.
     #[test]
     fn the_detail_carries_the_cause_chain() {
-        let resolve = RunError::Pop3(Pop3Error::Net(NetError::Resolve { host: "pop.example.ac.jp".into(), source: io::Error::other("no such host") }));
+        let resolve = RunError::Pop3(Pop3Error::Net(NetError::Resolve {
+            host: "pop.example.ac.jp".into(),
+            source: io::Error::other("no such host"),
+        }));
         assert_eq!(Described::of(&resolve).detail, "pop.example.ac.jp: name does not resolve: no such host");
-        let relay = RunError::RelayDenied { refusal: smtp_rejected(Stage::RcptTo("a@b".into()), 554, "554 5.7.1 Relay access denied") };
+        let relay = RunError::RelayDenied {
+            refusal: smtp_rejected(Stage::RcptTo("a@b".into()), 554, "554 5.7.1 Relay access denied"),
+        };
         let d = Described::of(&relay);
-        assert_eq!(d.detail, "relay still refused after a fresh POP login: SMTP RCPT TO:<a@b>: the server said: 554 5.7.1 Relay access denied");
+        assert_eq!(
+            d.detail,
+            "relay still refused after a fresh POP login: SMTP RCPT TO:<a@b>: the server said: 554 5.7.1 Relay access denied"
+        );
         assert_eq!(d.reply.as_deref(), Some("554 5.7.1 Relay access denied"), "the code and reply stay the server's");
     }
 

@@ -176,7 +176,10 @@ pub fn hand_over_to_window(data_dir: &Path, request: &Handover) -> io::Result<bo
     conn.set_read_timeout(Some(EXCHANGE))?;
     conn.set_write_timeout(Some(EXCHANGE))?;
     let mut reader = BufReader::new(conn);
-    io::Write::write_all(reader.get_mut(), request.line().replacen(MAGIC, &format!("{MAGIC} {}", WINDOW_ONLY.trim_end()), 1).as_bytes())?;
+    io::Write::write_all(
+        reader.get_mut(),
+        request.line().replacen(MAGIC, &format!("{MAGIC} {}", WINDOW_ONLY.trim_end()), 1).as_bytes(),
+    )?;
     let mut answer = String::new();
     reader.by_ref().take(16).read_line(&mut answer)?;
     Ok(Answer::parse(&answer)? == Answer::Taken)
@@ -198,7 +201,12 @@ pub fn claim_for_server(data_dir: &Path, wait: Duration) -> Result<Claim, ClaimE
 
 /// Serves one connection: reads one request line, queues it, answers as `role` does.
 #[cfg(unix)]
-fn serve(conn: impl io::Read + io::Write, tx: &mpsc::Sender<Handover>, wake: &Mutex<Option<Arc<dyn Fn() + Send + Sync>>>, role: Role) {
+fn serve(
+    conn: impl io::Read + io::Write,
+    tx: &mpsc::Sender<Handover>,
+    wake: &Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
+    role: Role,
+) {
     let mut reader = BufReader::new(conn);
     let mut line = Vec::new();
     if reader.by_ref().take(MAX_LINE).read_until(b'\n', &mut line).is_err() || !line.ends_with(b"\n") {
@@ -304,7 +312,13 @@ mod imp {
 
     /// The lock file, locked: `None` while another process holds it.
     fn try_lock(data_dir: &Path) -> io::Result<Option<std::fs::File>> {
-        let lock = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(data_dir.join("window.lock"))?;
+        let lock = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(data_dir.join("window.lock"))?;
         // SAFETY: flock on a descriptor this function owns; no memory is shared.
         let held = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
         Ok(held.then_some(lock))
@@ -378,7 +392,14 @@ mod imp {
         // The claim: window.lock opened sharing nothing, held while the window runs (a second
         // open fails with a sharing violation).
         const ERROR_SHARING_VIOLATION: i32 = 32;
-        match std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).share_mode(0).open(data_dir.join("window.lock")) {
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .share_mode(0)
+            .open(data_dir.join("window.lock"))
+        {
             Ok(lock) => Ok(Some(lock)),
             Err(e) if e.raw_os_error() == Some(ERROR_SHARING_VIOLATION) => Ok(None),
             Err(e) => Err(e),
@@ -406,7 +427,9 @@ mod imp {
                             (&mut reader).take(16).read_line(&mut answer).await?;
                             Answer::parse(&answer)
                         };
-                        tokio::time::timeout(EXCHANGE, exchange).await.map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+                        tokio::time::timeout(EXCHANGE, exchange)
+                            .await
+                            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
                     })
                 })
                 .map_err(|e| ClaimError::NoAnswer(e.to_string()))?;
@@ -417,7 +440,9 @@ mod imp {
             }
         };
         // The pipe; its first instance must be ours.
-        let mut server = runtime.block_on(async { ServerOptions::new().first_pipe_instance(true).reject_remote_clients(true).create(&name) })?;
+        let mut server = runtime.block_on(async {
+            ServerOptions::new().first_pipe_instance(true).reject_remote_clients(true).create(&name)
+        })?;
         let (tx, rx, wake) = channel();
         let wake_thread = wake.clone();
         std::thread::Builder::new().name("popsend-instance".into()).spawn(move || {
@@ -472,7 +497,9 @@ mod tests {
     #[test]
     fn the_second_start_hands_over_and_the_first_hears_it() {
         let dir = tempfile::tempdir().unwrap();
-        let Claim::First(first) = claim(dir.path(), &Handover::Show).unwrap() else { panic!("the first start must get the folder") };
+        let Claim::First(first) = claim(dir.path(), &Handover::Show).unwrap() else {
+            panic!("the first start must get the folder")
+        };
         let woken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let w = woken.clone();
         first.set_wake(Arc::new(move || {
@@ -484,7 +511,9 @@ mod tests {
         assert_eq!(first.take(), vec![Handover::Mailto(url.into()), Handover::Show]);
         assert_eq!(woken.load(std::sync::atomic::Ordering::SeqCst), 2);
         // Only the owner can reach the socket.
-        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(dir.path().join("window.sock")).unwrap().permissions());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(dir.path().join("window.sock")).unwrap().permissions(),
+        );
         assert_eq!(mode & 0o077, 0);
     }
 
@@ -494,8 +523,13 @@ mod tests {
     #[test]
     fn a_server_yields_the_folder_to_a_window_and_never_starts_beside_one() {
         let dir = tempfile::tempdir().unwrap();
-        let Claim::First(server) = claim_for_server(dir.path(), Duration::ZERO).unwrap() else { panic!("the folder was free") };
-        assert!(matches!(claim_for_server(dir.path(), Duration::ZERO).unwrap(), Claim::Held), "a second server must not start");
+        let Claim::First(server) = claim_for_server(dir.path(), Duration::ZERO).unwrap() else {
+            panic!("the folder was free")
+        };
+        assert!(
+            matches!(claim_for_server(dir.path(), Duration::ZERO).unwrap(), Claim::Held),
+            "a second server must not start"
+        );
         let (cue_tx, cue_rx) = std::sync::mpsc::channel();
         server.set_wake(Arc::new(move || {
             let _ = cue_tx.send(());
@@ -509,10 +543,15 @@ mod tests {
             heard
         });
         let start = Instant::now();
-        let Claim::First(window) = claim(dir.path(), &Handover::Show).unwrap() else { panic!("the window must get the folder from the server") };
+        let Claim::First(window) = claim(dir.path(), &Handover::Show).unwrap() else {
+            panic!("the window must get the folder from the server")
+        };
         assert!(start.elapsed() >= Duration::from_millis(300), "the window took the folder before the server let go");
         assert_eq!(stepping_aside.join().unwrap(), vec![Handover::Show]);
-        assert!(matches!(claim_for_server(dir.path(), Duration::ZERO).unwrap(), Claim::Held), "a server must not start beside the window");
+        assert!(
+            matches!(claim_for_server(dir.path(), Duration::ZERO).unwrap(), Claim::Held),
+            "a server must not start beside the window"
+        );
         drop(window);
     }
 
@@ -531,7 +570,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // Someone holds the claim but never answers: the lock is held, nobody listens.
         let lock = std::fs::File::create(dir.path().join("window.lock")).unwrap();
-        assert_eq!(unsafe { libc::flock(std::os::unix::io::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+        assert_eq!(
+            unsafe { libc::flock(std::os::unix::io::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX | libc::LOCK_NB) },
+            0
+        );
         let start = Instant::now();
         match claim(dir.path(), &Handover::Show) {
             Err(ClaimError::NoAnswer(_)) => {}

@@ -137,7 +137,15 @@ impl Kind {
 
     /// A network change (or the server answering again) may cure it at once.
     pub fn network_may_cure(self) -> bool {
-        matches!(self, Kind::NameNotFound | Kind::ConnectionRefused | Kind::Offline | Kind::Port25Blocked | Kind::FamilyMismatch | Kind::RelayDenied)
+        matches!(
+            self,
+            Kind::NameNotFound
+                | Kind::ConnectionRefused
+                | Kind::Offline
+                | Kind::Port25Blocked
+                | Kind::FamilyMismatch
+                | Kind::RelayDenied
+        )
     }
 
     /// The server could not be reached at all: another address family may do better.

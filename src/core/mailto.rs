@@ -50,7 +50,10 @@ fn decode(s: &str, offset: usize, part: &'static str) -> Result<String, MailtoEr
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
             match hex {
                 Some(v) if b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() => out.push(v),
                 _ => return Err(MailtoError::BadPercent(offset + i)),
@@ -115,7 +118,10 @@ mod tests {
         let m = parse("mailto:infobot@example.com?body=send%20current-issue%0D%0Asend%20index").unwrap();
         assert_eq!(m.body, "send current-issue\nsend index");
         let m = parse("mailto:?to=joe@example.com&cc=bob@example.com&body=hello").unwrap();
-        assert_eq!((m.to, m.cc, m.body.as_str()), (vec!["joe@example.com".into()], vec!["bob@example.com".into()], "hello"));
+        assert_eq!(
+            (m.to, m.cc, m.body.as_str()),
+            (vec!["joe@example.com".into()], vec!["bob@example.com".into()], "hello")
+        );
         let m = parse("mailto:joe@example.com,bob@example.com?bcc=x@example.com").unwrap();
         assert_eq!(m.to.len(), 2);
         assert_eq!(m.bcc, vec!["x@example.com"]);
@@ -125,7 +131,10 @@ mod tests {
 
     #[test]
     fn japanese_in_utf8_and_headers_a_link_may_not_set() {
-        let m = parse("MAILTO:%E5%A4%AA%E9%83%8E@example.jp?Subject=%E3%83%AC%E3%83%9D%E3%83%BC%E3%83%88&from=evil@x.jp&X-Evil=1").unwrap();
+        let m = parse(
+            "MAILTO:%E5%A4%AA%E9%83%8E@example.jp?Subject=%E3%83%AC%E3%83%9D%E3%83%BC%E3%83%88&from=evil@x.jp&X-Evil=1",
+        )
+        .unwrap();
         assert_eq!(m.to, vec!["太郎@example.jp"]);
         assert_eq!(m.subject, "レポート");
         let m = parse("mailto:a@b.jp?subject=hi%0D%0ABcc:%20victim@x.jp").unwrap();

@@ -58,7 +58,10 @@ pub fn display_safe(text: &str) -> String {
 /// Text for a terminal, several lines long: `display_safe` for each line, the line breaks and
 /// tabs (columns) kept. The command line prints every line through it.
 pub fn terminal_safe(text: &str) -> String {
-    text.split('\n').map(|line| line.split('\t').map(display_safe).collect::<Vec<_>>().join("\t")).collect::<Vec<_>>().join("\n")
+    text.split('\n')
+        .map(|line| line.split('\t').map(display_safe).collect::<Vec<_>>().join("\t"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]

@@ -66,7 +66,6 @@ fn fam(f: Family) -> &'static str {
     }
 }
 
-
 /// Resolves `host:port` once; the order is the resolver's (usually the OS's preference).
 pub async fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, NetError> {
     let lookup = tokio::net::lookup_host((host, port));
@@ -179,7 +178,10 @@ pub async fn start_tls<S: Stream + 'static>(
 pub fn tls_failure(host: &str, detail: String) -> NetError {
     let d = detail.to_ascii_lowercase();
     let host = host.to_owned();
-    if ["certificate", "verify", "self signed", "self-signed", "hostname", "unknown ca", "expired", "trust"].iter().any(|w| d.contains(w)) {
+    if ["certificate", "verify", "self signed", "self-signed", "hostname", "unknown ca", "expired", "trust"]
+        .iter()
+        .any(|w| d.contains(w))
+    {
         NetError::Tls { host, detail }
     } else {
         NetError::TlsHandshake { host, detail }
@@ -192,7 +194,8 @@ mod tests {
 
     #[test]
     fn families_keep_resolver_order() {
-        let a: Vec<SocketAddr> = vec!["[::1]:25".parse().unwrap(), "127.0.0.1:25".parse().unwrap(), "[::2]:25".parse().unwrap()];
+        let a: Vec<SocketAddr> =
+            vec!["[::1]:25".parse().unwrap(), "127.0.0.1:25".parse().unwrap(), "[::2]:25".parse().unwrap()];
         assert_eq!(families(&a), vec![Family::V6, Family::V4]);
         assert_eq!(in_family(&a, Family::V4), vec!["127.0.0.1:25".parse::<SocketAddr>().unwrap()]);
     }

@@ -16,8 +16,8 @@ use lettre::address::Envelope;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use crate::core::compose::Outgoing;
-use crate::core::kind::Kind;
 pub use crate::core::kind::Described;
+use crate::core::kind::Kind;
 
 /// The file's name in the data dir.
 pub const FILE_NAME: &str = "outbox.sqlite3";
@@ -112,7 +112,8 @@ impl std::error::Error for OutboxError {}
 pub type Result<T> = std::result::Result<T, OutboxError>;
 
 /// Schema migrations, in order; `PRAGMA user_version` says how many have run.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE messages (
         id INTEGER PRIMARY KEY,
         message_id TEXT NOT NULL,
@@ -132,23 +133,28 @@ const MIGRATIONS: &[&str] = &["
     );
     CREATE INDEX messages_due ON messages (state, next_attempt_ms);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-", "
+",
+    "
     -- Lists are newest first per state: keep them off a full scan and sort at 10,000 rows.
     CREATE INDEX messages_listing ON messages (state, created_ms);
-", "
+",
+    "
     -- The window's draft (drafts::Unsent as TOML), so 「編集」 can bring a queued message back.
     ALTER TABLE messages ADD COLUMN draft TEXT;
-", "
+",
+    "
     -- The bytes apart from the row whose state changes: a state change used to rewrite the whole
     -- message (a 70 MB blob per change).
     CREATE TABLE bodies (id INTEGER PRIMARY KEY, raw BLOB NOT NULL);
     INSERT INTO bodies (id, raw) SELECT id, raw FROM messages;
     ALTER TABLE messages DROP COLUMN raw;
     CREATE TRIGGER messages_delete_body AFTER DELETE ON messages BEGIN DELETE FROM bodies WHERE id = OLD.id; END;
-", "
+",
+    "
     -- The program a message came from through the submission server (its EHLO name).
     ALTER TABLE messages ADD COLUMN via TEXT;
-"];
+",
+];
 
 pub struct Outbox {
     conn: Connection,
@@ -173,7 +179,8 @@ const ROW_COLUMNS: &str = "id, message_id, subject, to_display, state, created_m
 /// How many columns `ROW_COLUMNS` names: what `get` adds comes after them.
 const ROW_COLUMN_COUNT: usize = 14;
 
-const DUE_SELECT: &str = "SELECT m.id, m.attempts, m.message_id, m.mail_from, m.rcpts, b.raw FROM messages m JOIN bodies b ON b.id = m.id";
+const DUE_SELECT: &str =
+    "SELECT m.id, m.attempts, m.message_id, m.mail_from, m.rcpts, b.raw FROM messages m JOIN bodies b ON b.id = m.id";
 
 /// A row of `DUE_SELECT` as a message to send. Stored from a valid envelope; a row that no longer
 /// reads as one (a damaged field, an envelope that does not parse) is `Err` with why, for the
@@ -202,9 +209,11 @@ fn due_row(r: &rusqlite::Row) -> rusqlite::Result<std::result::Result<Due, Strin
     };
     match read() {
         // A field of the wrong type or range: damaged data, not a database failure.
-        Err(e @ (rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) | rusqlite::Error::IntegralValueOutOfRange(..))) => {
-            Ok(Err(format!("a stored field cannot be read: {e}")))
-        }
+        Err(
+            e @ (rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)),
+        ) => Ok(Err(format!("a stored field cannot be read: {e}"))),
         other => other,
     }
 }
@@ -221,7 +230,9 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         attempts: r.get(6)?,
         next_attempt: time(r.get(7)?),
         last_error: match kind {
-            Some(kind) => Some(Described { kind, reply: r.get(9)?, detail: r.get::<_, Option<String>>(10)?.unwrap_or_default() }),
+            Some(kind) => {
+                Some(Described { kind, reply: r.get(9)?, detail: r.get::<_, Option<String>>(10)?.unwrap_or_default() })
+            }
             None => None,
         },
         sent_at: r.get::<_, Option<i64>>(11)?.map(time),
@@ -260,7 +271,11 @@ impl Outbox {
                     return Ok(outbox);
                 }
                 Err(rusqlite::Error::SqliteFailure(e, _))
-                    if tries < 100 && matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+                    if tries < 100
+                        && matches!(
+                            e.code,
+                            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                        ) =>
                 {
                     tries += 1;
                     std::thread::sleep(Duration::from_millis(20));
@@ -332,12 +347,26 @@ impl Outbox {
     }
 
     /// `enqueue` for a message another program handed over, named by `via` (its EHLO name).
-    pub fn enqueue_via(&self, out: &Outgoing, subject: &str, to_display: &str, via: &str, now: SystemTime) -> Result<i64> {
+    pub fn enqueue_via(
+        &self,
+        out: &Outgoing,
+        subject: &str,
+        to_display: &str,
+        via: &str,
+        now: SystemTime,
+    ) -> Result<i64> {
         self.insert(out, subject, to_display, None, Some(via), now)
     }
 
     /// `enqueue`, keeping the window's draft beside the message (one write).
-    pub fn enqueue_with_draft(&self, out: &Outgoing, subject: &str, to_display: &str, draft: Option<&str>, now: SystemTime) -> Result<i64> {
+    pub fn enqueue_with_draft(
+        &self,
+        out: &Outgoing,
+        subject: &str,
+        to_display: &str,
+        draft: Option<&str>,
+        now: SystemTime,
+    ) -> Result<i64> {
         self.insert(out, subject, to_display, draft, None, now)
     }
 
@@ -360,10 +389,19 @@ impl Outbox {
     }
 
     /// One transaction: the row and its bytes.
-    fn insert(&self, out: &Outgoing, subject: &str, to_display: &str, draft: Option<&str>, via: Option<&str>, now: SystemTime) -> Result<i64> {
+    fn insert(
+        &self,
+        out: &Outgoing,
+        subject: &str,
+        to_display: &str,
+        draft: Option<&str>,
+        via: Option<&str>,
+        now: SystemTime,
+    ) -> Result<i64> {
         let rcpts: Vec<String> = out.envelope.to().iter().map(|a| a.to_string()).collect();
         let from = out.envelope.from().map(|a| a.to_string());
-        let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate).map_err(|e| self.err(e))?;
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
         tx.execute(
             "INSERT INTO messages (message_id, mail_from, rcpts, subject, to_display, state, created_ms, next_attempt_ms, draft, via)
              VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?6, ?7, ?8)",
@@ -425,7 +463,12 @@ impl Outbox {
     /// The due message `id`; `None` when it is gone, or damaged (then set aside as failed, with
     /// the reason, its bytes kept: a row that cannot be sent must not stay due and spin `watch`).
     fn due_one(&self, id: i64) -> Result<Option<Due>> {
-        match self.conn.query_row(&format!("{DUE_SELECT} WHERE m.id = ?1"), [id], due_row).optional().map_err(|e| self.err(e))? {
+        match self
+            .conn
+            .query_row(&format!("{DUE_SELECT} WHERE m.id = ?1"), [id], due_row)
+            .optional()
+            .map_err(|e| self.err(e))?
+        {
             Some(Ok(due)) => Ok(Some(due)),
             Some(Err(why)) => {
                 self.mark_failed(id, &Described::local(Kind::Damaged, why))?;
@@ -439,7 +482,9 @@ impl Outbox {
     pub fn due(&self, now: SystemTime) -> Result<Vec<Due>> {
         let mut stmt = self
             .conn
-            .prepare_cached(&format!("{DUE_SELECT} WHERE m.state = 'queued' AND m.next_attempt_ms <= ?1 ORDER BY m.created_ms, m.id"))
+            .prepare_cached(&format!(
+                "{DUE_SELECT} WHERE m.state = 'queued' AND m.next_attempt_ms <= ?1 ORDER BY m.created_ms, m.id"
+            ))
             .map_err(|e| self.err(e))?;
         let rows = stmt.query_map([ms(now)], due_row).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
@@ -502,7 +547,10 @@ impl Outbox {
     /// Every queued message becomes due at `now` (the user asked to send).
     pub fn wake_all(&self, now: SystemTime) -> Result<usize> {
         self.conn
-            .execute("UPDATE messages SET next_attempt_ms = ?1 WHERE state = 'queued' AND next_attempt_ms > ?1", [ms(now)])
+            .execute(
+                "UPDATE messages SET next_attempt_ms = ?1 WHERE state = 'queued' AND next_attempt_ms > ?1",
+                [ms(now)],
+            )
             .map_err(|e| self.err(e))
     }
 
@@ -511,7 +559,11 @@ impl Outbox {
         for k in kinds {
             let found = self
                 .conn
-                .query_row("SELECT EXISTS (SELECT 1 FROM messages WHERE state = 'queued' AND error_kind = ?1)", [k], |r| r.get::<_, bool>(0))
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM messages WHERE state = 'queued' AND error_kind = ?1)",
+                    [k],
+                    |r| r.get::<_, bool>(0),
+                )
                 .map_err(|e| self.err(e))?;
             if found {
                 return Ok(true);
@@ -536,7 +588,8 @@ impl Outbox {
     /// 「編集」: removes a waiting message and returns its draft, in one transaction. `None` when
     /// it is being sent, already gone, or has no draft (queued from the command line).
     pub fn take_draft(&self, id: i64) -> Result<Option<String>> {
-        let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate).map_err(|e| self.err(e))?;
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
         let draft: Option<String> = tx
             .query_row("SELECT draft FROM messages WHERE id = ?1 AND state IN ('queued', 'failed')", [id], |r| r.get(0))
             .optional()
@@ -574,7 +627,9 @@ impl Outbox {
         let marks = states.iter().map(|s| format!("'{}'", s.code())).collect::<Vec<_>>().join(",");
         let mut stmt = self
             .conn
-            .prepare(&format!("SELECT {ROW_COLUMNS} FROM messages WHERE state IN ({marks}) ORDER BY created_ms DESC, id DESC LIMIT ?1"))
+            .prepare(&format!(
+                "SELECT {ROW_COLUMNS} FROM messages WHERE state IN ({marks}) ORDER BY created_ms DESC, id DESC LIMIT ?1"
+            ))
             .map_err(|e| self.err(e))?;
         let rows = stmt.query_map([limit as i64], row).map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
@@ -582,8 +637,11 @@ impl Outbox {
 
     pub fn counts(&self) -> Result<Counts> {
         let mut c = Counts::default();
-        let mut stmt = self.conn.prepare("SELECT state, COUNT(*) FROM messages GROUP BY state").map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))).map_err(|e| self.err(e))?;
+        let mut stmt =
+            self.conn.prepare("SELECT state, COUNT(*) FROM messages GROUP BY state").map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize)))
+            .map_err(|e| self.err(e))?;
         for r in rows {
             let (state, n) = r.map_err(|e| self.err(e))?;
             match State::parse(&state) {
@@ -599,7 +657,9 @@ impl Outbox {
     /// When the next queued message is due.
     pub fn next_due(&self) -> Result<Option<SystemTime>> {
         self.conn
-            .query_row("SELECT MIN(next_attempt_ms) FROM messages WHERE state = 'queued'", [], |r| r.get::<_, Option<i64>>(0))
+            .query_row("SELECT MIN(next_attempt_ms) FROM messages WHERE state = 'queued'", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
             .map(|v| v.map(time))
             .map_err(|e| self.err(e))
     }
@@ -616,7 +676,13 @@ impl Outbox {
     }
 
     pub fn pause(&self, p: &Pause) -> Result<()> {
-        let value = format!("{}\u{1f}{}\u{1f}{}\u{1f}{}", p.config, p.error.kind.code(), p.error.reply.as_deref().unwrap_or(""), p.error.detail);
+        let value = format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            p.config,
+            p.error.kind.code(),
+            p.error.reply.as_deref().unwrap_or(""),
+            p.error.detail
+        );
         self.set("INSERT OR REPLACE INTO meta (key, value) VALUES ('pause', ?1)", [value]).map(drop)
     }
 
@@ -684,7 +750,12 @@ mod tests {
     }
 
     fn out(to: &str) -> Outgoing {
-        let d = Draft { from_address: "a@example.ac.jp".into(), to: vec![to.into()], subject: "件名".into(), ..Draft::default() };
+        let d = Draft {
+            from_address: "a@example.ac.jp".into(),
+            to: vec![to.into()],
+            subject: "件名".into(),
+            ..Draft::default()
+        };
         compose::build(&d, t(0)).unwrap()
     }
 
@@ -748,20 +819,27 @@ mod tests {
         let good = ob.enqueue(&out("d@example.net"), "正常", "d@example.net", t(0)).unwrap();
         ob.conn.execute("UPDATE messages SET rcpts = 'not an address' WHERE id = ?1", [bad_rcpt]).unwrap();
         ob.conn.execute("UPDATE messages SET attempts = 'many' WHERE id = ?1", [bad_field]).unwrap();
-        let raw_before = ob.conn.query_row("SELECT raw FROM bodies WHERE id = ?1", [bad_rcpt], |r| r.get::<_, Vec<u8>>(0)).unwrap();
+        let raw_before =
+            ob.conn.query_row("SELECT raw FROM bodies WHERE id = ?1", [bad_rcpt], |r| r.get::<_, Vec<u8>>(0)).unwrap();
 
         let (due, more) = ob.due_batch(t(0), u64::MAX).unwrap();
         assert_eq!(due.iter().map(|d| d.id).collect::<Vec<_>>(), vec![good]);
         assert!(!more);
         for (id, what) in [(bad_rcpt, "recipient"), (bad_field, "field")] {
-            let state: String = ob.conn.query_row("SELECT state FROM messages WHERE id = ?1", [id], |r| r.get(0)).unwrap();
+            let state: String =
+                ob.conn.query_row("SELECT state FROM messages WHERE id = ?1", [id], |r| r.get(0)).unwrap();
             assert_eq!(state, "failed", "{what}");
-            let (kind, detail): (Kind, String) =
-                ob.conn.query_row("SELECT error_kind, error_detail FROM messages WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+            let (kind, detail): (Kind, String) = ob
+                .conn
+                .query_row("SELECT error_kind, error_detail FROM messages WHERE id = ?1", [id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .unwrap();
             assert_eq!(kind, Kind::Damaged, "{what}");
             assert!(detail.contains(what), "{detail}");
         }
-        let raw_after = ob.conn.query_row("SELECT raw FROM bodies WHERE id = ?1", [bad_rcpt], |r| r.get::<_, Vec<u8>>(0)).unwrap();
+        let raw_after =
+            ob.conn.query_row("SELECT raw FROM bodies WHERE id = ?1", [bad_rcpt], |r| r.get::<_, Vec<u8>>(0)).unwrap();
         assert_eq!(raw_before, raw_after, "the damaged message's bytes are kept");
         // Nothing damaged is due any more: the good one is all that waits.
         ob.mark_sending(good).unwrap();
@@ -833,7 +911,8 @@ mod tests {
     fn due_batches_are_bounded_in_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let ob = Outbox::open(dir.path()).unwrap();
-        let ids: Vec<i64> = (0..5).map(|i| ob.enqueue(&out(&format!("b{i}@example.net")), "s", "b", t(i)).unwrap()).collect();
+        let ids: Vec<i64> =
+            (0..5).map(|i| ob.enqueue(&out(&format!("b{i}@example.net")), "s", "b", t(i)).unwrap()).collect();
         let size = ob.get(ids[0]).unwrap().unwrap().1.len() as u64;
         let (batch, more) = ob.due_batch(t(10), size * 2 + size / 2).unwrap();
         assert_eq!(batch.iter().map(|d| d.id).collect::<Vec<_>>(), ids[..2].to_vec());

@@ -114,7 +114,11 @@ mod tests {
     fn user_presets_follow_the_builtin_ones_and_a_broken_file_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.toml");
-        std::fs::write(user_file(&config), "[[preset]]\nid = \"lab\"\nname = \"研究室\"\npop_host = \"pop.lab.example\"\n").unwrap();
+        std::fs::write(
+            user_file(&config),
+            "[[preset]]\nid = \"lab\"\nname = \"研究室\"\npop_host = \"pop.lab.example\"\n",
+        )
+        .unwrap();
         let (all, problem) = load(&config);
         assert_eq!(problem, None);
         assert_eq!(all.last().unwrap().id, "lab");

@@ -52,10 +52,10 @@ pub fn expired(created: SystemTime, now: SystemTime) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::run_error::RunError;
     use crate::core::failure::classify;
     use crate::core::net::NetError;
     use crate::core::pop3::{Pop3Error, RespCode, Step};
+    use crate::core::run_error::RunError;
     use crate::core::smtp::{SmtpError, Stage};
 
     fn min(m: u64) -> Duration {
@@ -86,12 +86,24 @@ mod tests {
         let now = t0();
         let offline = RunError::Net(NetError::Refused { addr: "127.0.0.1:110".parse().unwrap() });
         let wrong = RunError::Pop3(Pop3Error::Rejected { step: Step::Auth, code: None, reply: "-ERR".into() });
-        let in_use = RunError::Pop3(Pop3Error::Rejected { step: Step::Auth, code: Some(RespCode::InUse), reply: "-ERR [IN-USE]".into() });
-        let delay = RunError::Pop3(Pop3Error::Rejected { step: Step::Auth, code: Some(RespCode::LoginDelay), reply: "-ERR [LOGIN-DELAY]".into() });
+        let in_use = RunError::Pop3(Pop3Error::Rejected {
+            step: Step::Auth,
+            code: Some(RespCode::InUse),
+            reply: "-ERR [IN-USE]".into(),
+        });
+        let delay = RunError::Pop3(Pop3Error::Rejected {
+            step: Step::Auth,
+            code: Some(RespCode::LoginDelay),
+            reply: "-ERR [LOGIN-DELAY]".into(),
+        });
         let smtp4 = RunError::Smtp(SmtpError::Rejected { stage: Stage::MailFrom, code: 421, reply: "421 busy".into() });
         let dropped = RunError::Smtp(SmtpError::Broken { stage: Stage::Data, detail: "eof".into() });
         let relay = RunError::RelayDenied {
-            refusal: SmtpError::Rejected { stage: Stage::RcptTo("a@b".into()), code: 554, reply: "554 5.7.1 Relay access denied".into() },
+            refusal: SmtpError::Rejected {
+                stage: Stage::RcptTo("a@b".into()),
+                code: 554,
+                reply: "554 5.7.1 Relay access denied".into(),
+            },
         };
         let cert = RunError::Pop3(Pop3Error::Net(NetError::Tls { host: "h".into(), detail: "self signed".into() }));
         let port25 = RunError::Smtp(SmtpError::Net(NetError::Timeout { addr: "1.2.3.4:25".parse().unwrap() }));
@@ -115,9 +127,17 @@ mod tests {
 
     #[test]
     fn per_message_refusals() {
-        let unknown = SmtpError::Rejected { stage: Stage::RcptTo("x@y".into()), code: 550, reply: "550 5.1.1 User unknown".into() };
+        let unknown = SmtpError::Rejected {
+            stage: Stage::RcptTo("x@y".into()),
+            code: 550,
+            reply: "550 5.1.1 User unknown".into(),
+        };
         assert_eq!(classify(&unknown), Kind::Recipient);
-        let big = SmtpError::Rejected { stage: Stage::Message, code: 552, reply: "552 5.3.4 Message size exceeds fixed limit".into() };
+        let big = SmtpError::Rejected {
+            stage: Stage::Message,
+            code: 552,
+            reply: "552 5.3.4 Message size exceeds fixed limit".into(),
+        };
         assert_eq!(classify(&big), Kind::TooLarge);
         assert_eq!(classify(&SmtpError::TooLarge { size: 10, limit: 5 }), Kind::TooLarge);
     }

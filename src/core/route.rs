@@ -51,7 +51,9 @@ impl Route {
     pub fn word(&self) -> String {
         match self.via {
             Via::Configured => format!("{} configured -", self.port),
-            Via::Other { tls, auth } => format!("{} {} {}", self.port, if tls { "tls" } else { "starttls" }, if auth { "auth" } else { "-" }),
+            Via::Other { tls, auth } => {
+                format!("{} {} {}", self.port, if tls { "tls" } else { "starttls" }, if auth { "auth" } else { "-" })
+            }
         }
     }
 
@@ -60,7 +62,9 @@ impl Route {
         let port = parts.next()?.parse().ok().filter(|p| *p != 0)?;
         let via = match (parts.next()?, parts.next()?) {
             ("configured", "-") => Via::Configured,
-            (tls @ ("tls" | "starttls"), auth @ ("auth" | "-")) => Via::Other { tls: tls == "tls", auth: auth == "auth" },
+            (tls @ ("tls" | "starttls"), auth @ ("auth" | "-")) => {
+                Via::Other { tls: tls == "tls", auth: auth == "auth" }
+            }
             _ => return None,
         };
         parts.next().is_none().then_some(Route { port, via })
@@ -126,7 +130,11 @@ fn network_of(ip: IpAddr) -> String {
 /// endless line), a certificate, a refused AUTH or a refused sender are not (they are told as
 /// they are, and no other port is tried for them).
 pub fn silent(e: &SmtpError) -> bool {
-    matches!(e, SmtpError::Net(NetError::Refused { .. } | NetError::Timeout { .. } | NetError::Unreachable { .. }) | SmtpError::NoGreeting(_))
+    matches!(
+        e,
+        SmtpError::Net(NetError::Refused { .. } | NetError::Timeout { .. } | NetError::Unreachable { .. })
+            | SmtpError::NoGreeting(_)
+    )
 }
 
 #[cfg(test)]
@@ -149,7 +157,10 @@ mod tests {
         let odd = Route { port: 587, via: Via::Other { tls: true, auth: false } };
         assert_eq!(ports(candidates(&c, Some(odd))), ["587 starttls -", "25 configured -", "465 tls -"]);
         // Campus: what worked there is the configured port.
-        assert_eq!(ports(candidates(&c, Some(Route::configured(&c)))), ["25 configured -", "587 starttls -", "465 tls -"]);
+        assert_eq!(
+            ports(candidates(&c, Some(Route::configured(&c)))),
+            ["25 configured -", "587 starttls -", "465 tls -"]
+        );
         // `[]`: the configured port only; a remembered port the config no longer has is not used.
         let only = config("other_ports = []\n");
         assert_eq!(ports(candidates(&only, Some(home))), ["25 configured -"]);
@@ -185,12 +196,23 @@ mod tests {
         assert!(silent(&SmtpError::Net(NetError::Refused { addr })));
         assert!(silent(&SmtpError::Net(NetError::Timeout { addr })));
         assert!(silent(&SmtpError::NoGreeting(Box::new(SmtpError::Timeout { stage: Stage::Greeting }))));
-        assert!(silent(&SmtpError::NoGreeting(Box::new(SmtpError::Broken { stage: Stage::Greeting, detail: "reset".into() }))));
+        assert!(silent(&SmtpError::NoGreeting(Box::new(SmtpError::Broken {
+            stage: Stage::Greeting,
+            detail: "reset".into()
+        }))));
         // It spoke: a busy server, or one that talks without end, is not a blocked port.
-        assert!(!silent(&SmtpError::Rejected { stage: Stage::Greeting, code: 421, reply: "421 4.3.2 Service not available".into() }));
+        assert!(!silent(&SmtpError::Rejected {
+            stage: Stage::Greeting,
+            code: 421,
+            reply: "421 4.3.2 Service not available".into()
+        }));
         assert!(!silent(&SmtpError::Broken { stage: Stage::Greeting, detail: "more than 256 KiB".into() }));
         assert!(!silent(&SmtpError::Net(NetError::Tls { host: "h".into(), detail: "untrusted".into() })));
         assert!(!silent(&SmtpError::Rejected { stage: Stage::Auth, code: 535, reply: "535 no".into() }));
-        assert!(!silent(&SmtpError::Rejected { stage: Stage::RcptTo("x".into()), code: 554, reply: "554 Relay access denied".into() }));
+        assert!(!silent(&SmtpError::Rejected {
+            stage: Stage::RcptTo("x".into()),
+            code: 554,
+            reply: "554 Relay access denied".into()
+        }));
     }
 }

@@ -41,7 +41,9 @@ impl RunError {
         match self {
             RunError::Net(_) | RunError::NoPassword => None,
             RunError::Pop3(e) => e.server_reply(),
-            RunError::Smtp(e) | RunError::RelayDenied { refusal: e } | RunError::PortsSilent { last: e, .. } => e.server_reply(),
+            RunError::Smtp(e) | RunError::RelayDenied { refusal: e } | RunError::PortsSilent { last: e, .. } => {
+                e.server_reply()
+            }
         }
     }
 }

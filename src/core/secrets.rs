@@ -135,10 +135,9 @@ impl fmt::Display for SecretError {
                 f,
                 "no password for {account}: set {ENV_VAR}, [pop] password_command, or store it in the keyring (service \"{KEYRING_SERVICE}\")"
             ),
-            SecretError::KeyringUnavailable { detail } => write!(
-                f,
-                "the OS keyring is not available ({detail}); set {ENV_VAR} or [pop] password_command instead"
-            ),
+            SecretError::KeyringUnavailable { detail } => {
+                write!(f, "the OS keyring is not available ({detail}); set {ENV_VAR} or [pop] password_command instead")
+            }
         }
     }
 }
@@ -157,13 +156,18 @@ pub fn resolve(pop: &PopSection) -> Result<(Password, Source), SecretError> {
 
 /// `resolve`, with `keyring` (user name, host) for the OS keyring's part: the tests give one of
 /// their own, so none of them reads the user's keyring.
-pub fn resolve_with(pop: &PopSection, keyring: &dyn Fn(&str, &str) -> Result<Password, SecretError>) -> Result<(Password, Source), SecretError> {
+pub fn resolve_with(
+    pop: &PopSection,
+    keyring: &dyn Fn(&str, &str) -> Result<Password, SecretError>,
+) -> Result<(Password, Source), SecretError> {
     if let Ok(p) = std::env::var(ENV_VAR)
-        && !p.is_empty() {
-            return Ok((Password(p), Source::Env));
-        }
+        && !p.is_empty()
+    {
+        return Ok((Password(p), Source::Env));
+    }
     if let Some(cmd) = &pop.password_command {
-        return run_command(cmd, Duration::from_secs(pop.password_command_timeout_seconds)).map(|p| (p, Source::Command));
+        return run_command(cmd, Duration::from_secs(pop.password_command_timeout_seconds))
+            .map(|p| (p, Source::Command));
     }
     keyring(&pop.username, &pop.host).map(|p| (p, Source::Keyring))
 }
@@ -231,7 +235,10 @@ fn run_command(cmd: &str, timeout: Duration) -> Result<Password, SecretError> {
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
             Ok(None) => {
                 kill_group(&mut child);
-                return Err(bad(format!("no answer within {} s (pop.password_command_timeout_seconds)", timeout.as_secs())));
+                return Err(bad(format!(
+                    "no answer within {} s (pop.password_command_timeout_seconds)",
+                    timeout.as_secs()
+                )));
             }
             Err(e) => {
                 kill_group(&mut child);
@@ -264,7 +271,10 @@ fn run_command(cmd: &str, timeout: Duration) -> Result<Password, SecretError> {
         // stderr may be shown (it is the command's complaint); stdout never is.
         let err = String::from_utf8_lossy(&stderr);
         let err = crate::core::display_safe(err.lines().next().unwrap_or("").trim());
-        return Err(bad(format!("failed ({status}){}", if err.is_empty() { String::new() } else { format!(": {err}") })));
+        return Err(bad(format!(
+            "failed ({status}){}",
+            if err.is_empty() { String::new() } else { format!(": {err}") }
+        )));
     }
     if over.load(Ordering::SeqCst) {
         return Err(bad(format!("printed more than {} KiB", COMMAND_OUTPUT_MAX / 1024)));

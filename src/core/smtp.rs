@@ -138,7 +138,9 @@ impl SmtpError {
     /// True when the server refused to relay for us: the POP login has not (yet) taken effect.
     pub fn is_relay_denied(&self) -> bool {
         match self {
-            SmtpError::Rejected { stage: Stage::RcptTo(_) | Stage::MailFrom, code, reply } => is_relay_refusal(*code, reply),
+            SmtpError::Rejected { stage: Stage::RcptTo(_) | Stage::MailFrom, code, reply } => {
+                is_relay_refusal(*code, reply)
+            }
             // Every recipient refused with 5.7.x (policy), whatever the words: the server does
             // not relay for us.
             SmtpError::Rejected { stage: Stage::RcptAll, code, reply } => is_policy_refusal(*code, reply),
@@ -150,8 +152,10 @@ impl SmtpError {
     pub fn is_per_message(&self) -> bool {
         matches!(
             self,
-            SmtpError::Rejected { stage: Stage::MailFrom | Stage::RcptTo(_) | Stage::RcptAll | Stage::Data | Stage::Message, .. }
-                | SmtpError::Unsendable { .. }
+            SmtpError::Rejected {
+                stage: Stage::MailFrom | Stage::RcptTo(_) | Stage::RcptAll | Stage::Data | Stage::Message,
+                ..
+            } | SmtpError::Unsendable { .. }
                 | SmtpError::TooLarge { .. }
         )
     }
@@ -163,8 +167,6 @@ impl SmtpError {
         }
     }
 }
-
-
 
 /// "SIZE 10240000" from an EHLO line; "SIZE" alone (no fixed limit) is 0.
 fn parse_size(line: &str) -> Option<usize> {
@@ -180,19 +182,19 @@ fn parse_size(line: &str) -> Option<usize> {
 /// (550 also means "no such user"), so the text decides, with 5.7.1/4.7.1 + "relay" as a backstop.
 pub fn is_relay_refusal(code: u16, reply: &str) -> bool {
     const PHRASES: &[&str] = &[
-        "relay access denied",          // Postfix
-        "relaying denied",              // Sendmail, Courier
-        "unable to relay",              // Exchange
-        "relay not permitted",          // Exim
-        "allowed rcpthosts",            // qmail
+        "relay access denied", // Postfix
+        "relaying denied",     // Sendmail, Courier
+        "unable to relay",     // Exchange
+        "relay not permitted", // Exim
+        "allowed rcpthosts",   // qmail
         "relaying not allowed",
         "relay denied",
         "not permitted to relay",
         "we do not relay",
         "relaying disallowed",
-        "relaying not permitted",       // Exchange/IIS
-        "relay operation rejected",     // Japanese ISPs (OCN, …)
-        "pop/apop authorization",       // "you must get POP/APOP authorization" (POP before SMTP)
+        "relaying not permitted",   // Exchange/IIS
+        "relay operation rejected", // Japanese ISPs (OCN, …)
+        "pop/apop authorization",   // "you must get POP/APOP authorization" (POP before SMTP)
         "pop before smtp",
         "pop-before-smtp",
         "client host rejected: access denied", // Postfix check_client_access REJECT
@@ -201,12 +203,14 @@ pub fn is_relay_refusal(code: u16, reply: &str) -> bool {
         return false;
     }
     let text = reply.to_ascii_lowercase();
-    PHRASES.iter().any(|p| text.contains(p)) || ((text.contains("5.7.1") || text.contains("4.7.1")) && text.contains("relay"))
+    PHRASES.iter().any(|p| text.contains(p))
+        || ((text.contains("5.7.1") || text.contains("4.7.1")) && text.contains("relay"))
 }
 
 /// A refusal on policy grounds: enhanced status 5.7.x (or 4.7.x), RFC 3463 "security or policy".
 pub fn is_policy_refusal(code: u16, reply: &str) -> bool {
-    (400..600).contains(&code) && reply.split_ascii_whitespace().take(2).any(|w| w.starts_with("5.7.") || w.starts_with("4.7."))
+    (400..600).contains(&code)
+        && reply.split_ascii_whitespace().take(2).any(|w| w.starts_with("5.7.") || w.starts_with("4.7."))
 }
 
 /// "Too many recipients" (RFC 5321 §4.5.3.1.10): the server takes the rest in a further
@@ -235,7 +239,13 @@ pub struct Bounded<S> {
 
 impl<S> Bounded<S> {
     pub fn new(inner: S) -> Bounded<S> {
-        Bounded { inner, read_since_write: 0, limit: MAX_REPLY_BYTES, cut: Default::default(), heard: Default::default() }
+        Bounded {
+            inner,
+            read_since_write: 0,
+            limit: MAX_REPLY_BYTES,
+            cut: Default::default(),
+            heard: Default::default(),
+        }
     }
 
     fn is_cut(&self) -> bool {
@@ -253,7 +263,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
             return Poll::Ready(Err(cut_error()));
         }
         if self.read_since_write >= self.limit {
-            return Poll::Ready(Err(io::Error::other(format!("the server sent more than {} KiB without waiting for us", self.limit / 1024))));
+            return Poll::Ready(Err(io::Error::other(format!(
+                "the server sent more than {} KiB without waiting for us",
+                self.limit / 1024
+            ))));
         }
         // Never read past the limit in one go either.
         let room = self.limit - self.read_since_write;
@@ -280,9 +293,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Bounded<S> {
         }
         let poll = Pin::new(&mut self.inner).poll_write(cx, data);
         if let Poll::Ready(Ok(n)) = &poll
-            && *n > 0 {
-                self.read_since_write = 0;
-            }
+            && *n > 0
+        {
+            self.read_since_write = 0;
+        }
         poll
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -382,7 +396,9 @@ async fn open_inner(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
     let heard = tcp.heard.clone();
     // Failing before the server said a word: told apart (`NoGreeting`), it is what a blocked port
     // looks like.
-    let unheard = |e: SmtpError| if heard.load(std::sync::atomic::Ordering::SeqCst) { e } else { SmtpError::NoGreeting(Box::new(e)) };
+    let unheard = |e: SmtpError| {
+        if heard.load(std::sync::atomic::Ordering::SeqCst) { e } else { SmtpError::NoGreeting(Box::new(e)) }
+    };
     let tls_params = || tls_parameters(p.trust, p.host);
     let stream: Box<dyn AsyncTokioStream> = match p.security {
         Security::Tls => {
@@ -396,8 +412,11 @@ async fn open_inner(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
         }
         _ => Box::new(tcp),
     };
-    let mut conn = timed(p.step_timeout, Stage::Greeting, AsyncSmtpConnection::connect_with_transport(stream, &hello)).await.map_err(unheard)?;
-    let starttls = p.security == Security::Starttls || (p.security == Security::None && p.tls_if_offered && conn.can_starttls());
+    let mut conn = timed(p.step_timeout, Stage::Greeting, AsyncSmtpConnection::connect_with_transport(stream, &hello))
+        .await
+        .map_err(unheard)?;
+    let starttls =
+        p.security == Security::Starttls || (p.security == Security::None && p.tls_if_offered && conn.can_starttls());
     if starttls {
         if !conn.can_starttls() {
             conn.abort().await;
@@ -435,7 +454,17 @@ async fn open_inner(p: &SmtpParams<'_>) -> Result<Session, SmtpError> {
             (Extras::parse(&ehlo.message().collect::<Vec<_>>()), true)
         }
     };
-    Ok(Session { conn, peer, timeout: p.step_timeout, extras, fresh, redactor: p.redactor.clone(), cut, ahead: None, encrypted })
+    Ok(Session {
+        conn,
+        peer,
+        timeout: p.step_timeout,
+        extras,
+        fresh,
+        redactor: p.redactor.clone(),
+        cut,
+        ahead: None,
+        encrypted,
+    })
 }
 
 impl SmtpError {
@@ -504,10 +533,18 @@ impl Session {
     /// After a refusal the transaction is reset (RSET), so the session can carry the next message.
     /// Where the server offers PIPELINING, the message `carry.next()` names goes behind this
     /// one's final dot; the next `send` must be for it.
-    pub async fn send<'m>(&mut self, envelope: &Envelope, raw: &[u8], carry: &mut dyn Carry<'m>) -> Result<(), SmtpError> {
+    pub async fn send<'m>(
+        &mut self,
+        envelope: &Envelope,
+        raw: &[u8],
+        carry: &mut dyn Carry<'m>,
+    ) -> Result<(), SmtpError> {
         let result = self.transactions(envelope, raw, carry).await;
         if let Err(e) = &result
-            && matches!(e, SmtpError::Rejected { stage: Stage::MailFrom | Stage::RcptTo(_) | Stage::RcptAll | Stage::Data, .. })
+            && matches!(
+                e,
+                SmtpError::Rejected { stage: Stage::MailFrom | Stage::RcptTo(_) | Stage::RcptAll | Stage::Data, .. }
+            )
             && !self.conn.has_broken()
         {
             let _ = tokio::time::timeout(self.timeout, self.conn.command(Rset)).await;
@@ -517,7 +554,12 @@ impl Session {
 
     /// MAIL FROM's parameters, or why this server cannot carry the message at all (decided
     /// here, before anything is sent: the server refused nothing).
-    fn mail_parameters(&self, from: Option<&Address>, rcpts: &[Address], raw: &[u8]) -> Result<Vec<MailParameter>, SmtpError> {
+    fn mail_parameters(
+        &self,
+        from: Option<&Address>,
+        rcpts: &[Address],
+        raw: &[u8],
+    ) -> Result<Vec<MailParameter>, SmtpError> {
         let mut params = Vec::new();
         if let Some(limit) = self.extras.size {
             if limit > 0 && raw.len() > limit {
@@ -532,13 +574,17 @@ impl Session {
             && !utf8
         {
             return Err(SmtpError::Unsendable {
-                detail: format!("{a}: an address with non-ASCII characters needs SMTPUTF8, which the server does not offer"),
+                detail: format!(
+                    "{a}: an address with non-ASCII characters needs SMTPUTF8, which the server does not offer"
+                ),
             });
         }
         let needs_utf8 = non_ascii.is_some();
         if !raw.is_ascii() {
             if !(info.supports_feature(Extension::EightBitMime) || needs_utf8) {
-                return Err(SmtpError::Unsendable { detail: "8-bit message, but the server does not offer 8BITMIME".into() });
+                return Err(SmtpError::Unsendable {
+                    detail: "8-bit message, but the server does not offer 8BITMIME".into(),
+                });
             }
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
@@ -552,7 +598,10 @@ impl Session {
     /// the wire), and MAIL FROM's parameters; or why the message cannot go (nothing sent).
     fn wire(&self, envelope: &Envelope, raw: &[u8]) -> Result<Wire, SmtpError> {
         let unsendable = |detail: String| SmtpError::Unsendable { detail };
-        let from = envelope.from().map(|f| wire_address(f).ok_or_else(|| unsendable(format!("{f}: not a valid domain")))).transpose()?;
+        let from = envelope
+            .from()
+            .map(|f| wire_address(f).ok_or_else(|| unsendable(format!("{f}: not a valid domain"))))
+            .transpose()?;
         // (as given, on the wire): `delivered` hears the addresses as given, as the outbox keeps them.
         let rcpts = wire_pairs(envelope.to()).map_err(unsendable)?;
         let wire: Vec<Address> = rcpts.iter().map(|(_, w)| w.clone()).collect();
@@ -560,13 +609,21 @@ impl Session {
         Ok(Wire { from, rcpts, params })
     }
 
-    async fn transactions<'m>(&mut self, envelope: &Envelope, raw: &[u8], carry: &mut dyn Carry<'m>) -> Result<(), SmtpError> {
+    async fn transactions<'m>(
+        &mut self,
+        envelope: &Envelope,
+        raw: &[u8],
+        carry: &mut dyn Carry<'m>,
+    ) -> Result<(), SmtpError> {
         // This message's group went behind the last one's dot: its replies are next on the wire.
         let mut sent_ahead = match self.ahead.take() {
             Some(a) if a.is_for(envelope, raw) => true,
             Some(_) => {
                 self.cut_now().await;
-                return Err(SmtpError::Broken { stage: Stage::MailFrom, detail: "the commands sent ahead were for another message".into() });
+                return Err(SmtpError::Broken {
+                    stage: Stage::MailFrom,
+                    detail: "the commands sent ahead were for another message".into(),
+                });
             }
             None => false,
         };
@@ -583,15 +640,21 @@ impl Session {
             let mut policy_refusal = None;
             let mut rest = Vec::new();
             for (i, (given, rcpt)) in left.iter().enumerate() {
-                match timed(t, Stage::RcptTo(rcpt.to_string()), self.conn.command(Rcpt::new(rcpt.clone(), vec![]))).await {
+                match timed(t, Stage::RcptTo(rcpt.to_string()), self.conn.command(Rcpt::new(rcpt.clone(), vec![])))
+                    .await
+                {
                     Ok(_) => accepted.push(given.clone()),
-                    Err(SmtpError::Rejected { code, reply, .. }) if !accepted.is_empty() && is_too_many_recipients(code, &reply) => {
+                    Err(SmtpError::Rejected { code, reply, .. })
+                        if !accepted.is_empty() && is_too_many_recipients(code, &reply) =>
+                    {
                         rest = left[i..].to_vec();
                         break;
                     }
                     // A policy refusal (5.7.x) without the known relay words: look at the other
                     // recipients before deciding; every one refused means no relaying for us.
-                    Err(SmtpError::Rejected { stage, code, reply }) if accepted.is_empty() && is_policy_refusal(code, &reply) => {
+                    Err(SmtpError::Rejected { stage, code, reply })
+                        if accepted.is_empty() && is_policy_refusal(code, &reply) =>
+                    {
                         policy_refusal.get_or_insert(SmtpError::Rejected { stage, code, reply });
                     }
                     Err(e) => return Err(e),
@@ -599,7 +662,9 @@ impl Session {
             }
             if let Some(refusal) = policy_refusal {
                 return Err(match refusal {
-                    SmtpError::Rejected { code, reply, .. } if accepted.is_empty() => SmtpError::Rejected { stage: Stage::RcptAll, code, reply },
+                    SmtpError::Rejected { code, reply, .. } if accepted.is_empty() => {
+                        SmtpError::Rejected { stage: Stage::RcptAll, code, reply }
+                    }
                     other => other,
                 });
             }
@@ -674,11 +739,17 @@ impl Session {
         }
         let data = timed(t, Stage::Data, self.conn.read_response()).await;
         // A connection that broke or went silent: nothing more can be read in step.
-        let lost = std::iter::once(mail.as_ref().err()).chain(replies.iter().map(|r| r.as_ref().err())).chain([data.as_ref().err()]).flatten().find(|e| !matches!(e, SmtpError::Rejected { .. }));
+        let lost = std::iter::once(mail.as_ref().err())
+            .chain(replies.iter().map(|r| r.as_ref().err()))
+            .chain([data.as_ref().err()])
+            .flatten()
+            .find(|e| !matches!(e, SmtpError::Rejected { .. }));
         if let Some(e) = lost {
             let e = match e {
                 SmtpError::Timeout { stage } => SmtpError::Timeout { stage: stage.clone() },
-                SmtpError::Broken { stage, detail } => SmtpError::Broken { stage: stage.clone(), detail: detail.clone() },
+                SmtpError::Broken { stage, detail } => {
+                    SmtpError::Broken { stage: stage.clone(), detail: detail.clone() }
+                }
                 other => SmtpError::Broken { stage: Stage::MailFrom, detail: other.to_string() },
             };
             self.cut_now().await;
@@ -692,7 +763,8 @@ impl Session {
         for ((given, pair), reply) in left.iter().map(|p| (&p.0, p)).zip(replies) {
             match reply {
                 Ok(_) => accepted.push(given.clone()),
-                Err(e) if matches!(&e, SmtpError::Rejected { code, reply, .. } if is_too_many_recipients(*code, reply)) => {
+                Err(e) if matches!(&e, SmtpError::Rejected { code, reply, .. } if is_too_many_recipients(*code, reply)) =>
+                {
                     rest.push(pair.clone());
                     too_many.get_or_insert(e);
                 }
@@ -709,7 +781,9 @@ impl Session {
         let verdict = match (mail, refusal, policy_refusal) {
             (Err(e), _, _) => Some(e),
             (Ok(_), Some(e), _) => Some(e),
-            (Ok(_), None, Some(SmtpError::Rejected { code, reply, .. })) if accepted.is_empty() => Some(SmtpError::Rejected { stage: Stage::RcptAll, code, reply }),
+            (Ok(_), None, Some(SmtpError::Rejected { code, reply, .. })) if accepted.is_empty() => {
+                Some(SmtpError::Rejected { stage: Stage::RcptAll, code, reply })
+            }
             (Ok(_), None, Some(e)) => Some(e),
             // Not even one taken: the server's own 452 (one at a time would have stopped there).
             (Ok(_), None, None) if accepted.is_empty() => too_many,
@@ -964,7 +1038,8 @@ mod tests {
     #[test]
     fn wire_recipients_once_each_in_ascii() {
         let a = |s: &str| s.parse::<Address>().unwrap();
-        let wire = wire_pairs(&[a("x@example.net"), a("x@EXAMPLE.net"), a("y@例え.jp"), a("y@xn--r8jz45g.jp")]).unwrap();
+        let wire =
+            wire_pairs(&[a("x@example.net"), a("x@EXAMPLE.net"), a("y@例え.jp"), a("y@xn--r8jz45g.jp")]).unwrap();
         let shown: Vec<String> = wire.iter().map(|(_, w)| w.to_string()).collect();
         assert_eq!(shown, vec!["x@example.net", "y@xn--r8jz45g.jp"]);
     }

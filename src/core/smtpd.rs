@@ -49,7 +49,13 @@ const HEADER_ROOM: usize = 1024;
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_message: crate::core::submission::MAX_MESSAGE, max_recipients: 100, idle: Duration::from_secs(300), login_time: LOGIN_TIME, upstream: None }
+        Limits {
+            max_message: crate::core::submission::MAX_MESSAGE,
+            max_recipients: 100,
+            idle: Duration::from_secs(300),
+            login_time: LOGIN_TIME,
+            upstream: None,
+        }
     }
 }
 
@@ -61,7 +67,10 @@ impl Limits {
 
     /// The largest message taken now: the own limit, or less if the upstream server said so.
     fn max_message_now(&self) -> usize {
-        let upstream = self.upstream.as_ref().and_then(|(dir, server)| crate::core::window::Store::new(dir).load().size_for(server));
+        let upstream = self
+            .upstream
+            .as_ref()
+            .and_then(|(dir, server)| crate::core::window::Store::new(dir).load().size_for(server));
         match upstream {
             // SIZE 0 means "no fixed limit" (RFC 1870).
             Some(n) if n > 0 => self.max_message.min(n.saturating_sub(HEADER_ROOM).max(1)),
@@ -116,7 +125,9 @@ pub enum Verdict {
     Sent,
     /// The server refused it for good: its reply goes back to the program, and popsend keeps no
     /// copy (the program has the message and shows the real error).
-    Refused { reply: String },
+    Refused {
+        reply: String,
+    },
 }
 
 /// Tries a stored message at once, for a bounded time.
@@ -139,7 +150,12 @@ enum Line {
 /// time, or a read ending inside the line), no part of a line ever comes back as a line of its
 /// own. `Closed` when the stream ends, when nothing arrives for `idle`, or at `deadline` (a whole
 /// line must arrive by then, so a byte now and then does not hold the connection).
-async fn read_line<R: AsyncRead + Unpin>(r: &mut BufReader<R>, idle: Duration, deadline: tokio::time::Instant, limit: usize) -> Line {
+async fn read_line<R: AsyncRead + Unpin>(
+    r: &mut BufReader<R>,
+    idle: Duration,
+    deadline: tokio::time::Instant,
+    limit: usize,
+) -> Line {
     let mut buf = Vec::new();
     let mut over = false;
     // The last byte of the line before its LF, across pieces.
@@ -190,7 +206,13 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 /// Serves one connection to its end. With `after`, a stored message is tried at once and its
 /// fate decides the answer (250, or the server's own 5xx); without, it is queued (250).
-pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits, login: Option<&Login>, store: Store<'_>, after: Option<&AfterFn>) {
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    limits: &Limits,
+    login: Option<&Login>,
+    store: Store<'_>,
+    after: Option<&AfterFn>,
+) {
     let (r, mut w) = tokio::io::split(stream);
     let mut r = BufReader::new(r);
     // A client that does not read its replies holds nothing: a reply that cannot be written in
@@ -246,7 +268,12 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
                 if verb == "HELO" {
                     "250 localhost".into()
                 } else {
-                    let mut lines = vec!["250-localhost".to_owned(), "250-PIPELINING".into(), "250-8BITMIME".into(), "250-ENHANCEDSTATUSCODES".into()];
+                    let mut lines = vec![
+                        "250-localhost".to_owned(),
+                        "250-PIPELINING".into(),
+                        "250-8BITMIME".into(),
+                        "250-ENHANCEDSTATUSCODES".into(),
+                    ];
                     lines.push(format!("250-SIZE {}", max_message));
                     if login.is_some() {
                         lines.push("250-AUTH PLAIN LOGIN".into());
@@ -291,14 +318,20 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
                             let mut ask = async |prompt: &str| {
                                 say(&mut w, prompt).await;
                                 match read_line(&mut r, limits.idle, by(authed), MAX_LINE).await {
-                                    Line::Text(t) => Some(base64::engine::general_purpose::STANDARD.decode(String::from_utf8_lossy(&t).trim()).unwrap_or_default()),
+                                    Line::Text(t) => Some(
+                                        base64::engine::general_purpose::STANDARD
+                                            .decode(String::from_utf8_lossy(&t).trim())
+                                            .unwrap_or_default(),
+                                    ),
                                     _ => None,
                                 }
                             };
                             // The user name may come with the command (an initial response).
                             let user = match initial.trim() {
                                 "" => ask("334 VXNlcm5hbWU6").await,
-                                given => Some(base64::engine::general_purpose::STANDARD.decode(given).unwrap_or_default()),
+                                given => {
+                                    Some(base64::engine::general_purpose::STANDARD.decode(given).unwrap_or_default())
+                                }
                             };
                             let Some(user) = user else { return };
                             let Some(pass) = ask("334 UGFzc3dvcmQ6").await else { return };
@@ -320,7 +353,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
                             let _ = say(&mut w, "421 4.7.0 too many failed logins: closing").await;
                             return;
                         }
-                        "535 5.7.8 wrong user name or password (popsend's local ones, shown in popsend's settings)".into()
+                        "535 5.7.8 wrong user name or password (popsend's local ones, shown in popsend's settings)"
+                            .into()
                     }
                 }
             },
@@ -408,8 +442,12 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
                     format!("552 5.3.4 larger than {} bytes, or a line over 998 characters", max_message)
                 } else {
                     match store(sender.as_deref(), &to, &message, &client) {
-                        Ok(Stored::Again { id, sent: true }) => format!("250 2.0.0 already sent (popsend #{id}): this message was handed over before"),
-                        Ok(Stored::Again { id, sent: false }) => format!("250 2.0.0 already in popsend's outbox as #{id}: this message was handed over before"),
+                        Ok(Stored::Again { id, sent: true }) => {
+                            format!("250 2.0.0 already sent (popsend #{id}): this message was handed over before")
+                        }
+                        Ok(Stored::Again { id, sent: false }) => format!(
+                            "250 2.0.0 already in popsend's outbox as #{id}: this message was handed over before"
+                        ),
                         Ok(Stored::New(id)) => match after {
                             None => format!("250 2.0.0 queued in popsend's outbox as #{id}"),
                             Some(after) => match after(id).await {
@@ -418,8 +456,12 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, limits: &Limits
                                 Verdict::Refused { reply } => refusal(&reply),
                             },
                         },
-                        Err(NotStored::Refused(why)) => format!("554 5.6.0 the message cannot be taken: {}", crate::core::display_safe(&why)),
-                        Err(NotStored::Failed(why)) => format!("451 4.3.0 cannot store the message: {}", crate::core::display_safe(&why)),
+                        Err(NotStored::Refused(why)) => {
+                            format!("554 5.6.0 the message cannot be taken: {}", crate::core::display_safe(&why))
+                        }
+                        Err(NotStored::Failed(why)) => {
+                            format!("451 4.3.0 cannot store the message: {}", crate::core::display_safe(&why))
+                        }
                     }
                 }
             }
@@ -502,7 +544,11 @@ impl Fates {
     pub fn of(f: &crate::core::engine::Flushed) -> Fates {
         Fates {
             sent: f.sent.iter().map(|(id, _)| *id).collect(),
-            failed: f.failed.iter().map(|(id, _, e)| (*id, e.reply.clone().unwrap_or_else(|| e.detail.clone()))).collect(),
+            failed: f
+                .failed
+                .iter()
+                .map(|(id, _, e)| (*id, e.reply.clone().unwrap_or_else(|| e.detail.clone())))
+                .collect(),
         }
     }
 }
@@ -595,7 +641,11 @@ pub struct PortTaken {
 pub async fn listen(port: u16) -> Result<Vec<tokio::net::TcpListener>, PortTaken> {
     match bind(port).await {
         Ok(listeners) => Ok(listeners),
-        Err(e) => Err(PortTaken { holder: holder(port).await, detail: e.to_string(), other_user: owner(port).filter(|uid| Some(*uid) != own_uid()) }),
+        Err(e) => Err(PortTaken {
+            holder: holder(port).await,
+            detail: e.to_string(),
+            other_user: owner(port).filter(|uid| Some(*uid) != own_uid()),
+        }),
     }
 }
 
@@ -624,7 +674,12 @@ struct ProcSocket<'a> {
 fn proc_sockets(table: &str) -> impl Iterator<Item = ProcSocket<'_>> {
     table.lines().skip(1).filter_map(|line| {
         let cols: Vec<&str> = line.split_whitespace().collect();
-        Some(ProcSocket { local: cols.get(1)?, remote: cols.get(2)?, state: cols.get(3)?, uid: cols.get(7)?.parse().ok() })
+        Some(ProcSocket {
+            local: cols.get(1)?,
+            remote: cols.get(2)?,
+            state: cols.get(3)?,
+            uid: cols.get(7)?.parse().ok(),
+        })
     })
 }
 
@@ -636,7 +691,9 @@ fn table_owner(table: &str, wanted: &dyn Fn(&ProcSocket) -> bool) -> Option<u32>
 /// The owner of the first socket of this computer `wanted` picks, as far as the system tells
 /// another user: on Linux from /proc/net/tcp and tcp6; elsewhere not known (`None`).
 fn socket_owner(wanted: &dyn Fn(&ProcSocket) -> bool) -> Option<u32> {
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().find_map(|f| std::fs::read_to_string(f).ok().and_then(|t| table_owner(&t, wanted)))
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .find_map(|f| std::fs::read_to_string(f).ok().and_then(|t| table_owner(&t, wanted)))
 }
 
 /// Who listens on TCP `port` of this computer (its user id).
@@ -680,7 +737,8 @@ fn proc_address(a: std::net::SocketAddr) -> String {
         std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
         std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
     };
-    let words: String = octets.chunks(4).map(|w| format!("{:08X}", u32::from_ne_bytes([w[0], w[1], w[2], w[3]]))).collect();
+    let words: String =
+        octets.chunks(4).map(|w| format!("{:08X}", u32::from_ne_bytes([w[0], w[1], w[2], w[3]]))).collect();
     format!("{words}:{:04X}", a.port())
 }
 
@@ -715,30 +773,37 @@ async fn holder(port: u16) -> Holder {
 /// The store `accept` needs, into `outbox` (a connection of the server's own): the message as
 /// the program sent it (`submission::prepare`), committed before the program hears 250; then
 /// `nudge` wakes the engine to send it.
-pub fn outbox_store(outbox: std::sync::Arc<std::sync::Mutex<crate::core::outbox::Outbox>>, account: String, nudge: impl Fn() + Send + Sync + 'static) -> std::sync::Arc<StoreFn> {
+pub fn outbox_store(
+    outbox: std::sync::Arc<std::sync::Mutex<crate::core::outbox::Outbox>>,
+    account: String,
+    nudge: impl Fn() + Send + Sync + 'static,
+) -> std::sync::Arc<StoreFn> {
     use crate::core::submission::{self, Handed};
     // Synced before 250: the program deletes its copy when it hears it.
     let synced = outbox.lock().map(|o| o.sync_every_commit().is_ok()).unwrap_or(false);
-    std::sync::Arc::new(move |from: Option<&str>, to: &[String], raw: &[u8], client: &str| -> Result<Stored, NotStored> {
-        let failed = |e: String| NotStored::Failed(e);
-        if !synced {
-            return Err(failed("the outbox cannot be made to sync each message to disk".into()));
-        }
-        let handed = Handed { from, full_name: None, recipients: to, from_headers: false };
-        let now = std::time::SystemTime::now();
-        let p = submission::prepare(raw, &handed, &account, now).map_err(|e| NotStored::Refused(e.to_string()))?;
-        let outbox = outbox.lock().map_err(|_| failed("the outbox is not usable".to_owned()))?;
-        // Handed over again (a program that lost the answer tries again): one copy is enough.
-        let since = now.checked_sub(AGAIN_WITHIN).unwrap_or(std::time::UNIX_EPOCH);
-        if let Some((id, sent)) = outbox.earlier_copy(&p.outgoing, since).map_err(|e| failed(e.to_string()))? {
-            return Ok(Stored::Again { id, sent });
-        }
-        // The program's own name for itself, as much as a list line has room for.
-        let via: String = if client.is_empty() { "?".into() } else { client.chars().take(64).collect() };
-        let id = outbox.enqueue_via(&p.outgoing, &p.subject, &p.to, &via, now).map_err(|e| failed(e.to_string()))?;
-        nudge();
-        Ok(Stored::New(id))
-    })
+    std::sync::Arc::new(
+        move |from: Option<&str>, to: &[String], raw: &[u8], client: &str| -> Result<Stored, NotStored> {
+            let failed = |e: String| NotStored::Failed(e);
+            if !synced {
+                return Err(failed("the outbox cannot be made to sync each message to disk".into()));
+            }
+            let handed = Handed { from, full_name: None, recipients: to, from_headers: false };
+            let now = std::time::SystemTime::now();
+            let p = submission::prepare(raw, &handed, &account, now).map_err(|e| NotStored::Refused(e.to_string()))?;
+            let outbox = outbox.lock().map_err(|_| failed("the outbox is not usable".to_owned()))?;
+            // Handed over again (a program that lost the answer tries again): one copy is enough.
+            let since = now.checked_sub(AGAIN_WITHIN).unwrap_or(std::time::UNIX_EPOCH);
+            if let Some((id, sent)) = outbox.earlier_copy(&p.outgoing, since).map_err(|e| failed(e.to_string()))? {
+                return Ok(Stored::Again { id, sent });
+            }
+            // The program's own name for itself, as much as a list line has room for.
+            let via: String = if client.is_empty() { "?".into() } else { client.chars().take(64).collect() };
+            let id =
+                outbox.enqueue_via(&p.outgoing, &p.subject, &p.to, &via, now).map_err(|e| failed(e.to_string()))?;
+            nudge();
+            Ok(Stored::New(id))
+        },
+    )
 }
 
 /// How long a message handed over is recognised when the same program hands it over again.
@@ -789,10 +854,21 @@ impl Drop for Strangers {
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Accepts connections on `listeners` until the future is dropped, each served by `serve`.
-pub async fn accept(listeners: Vec<tokio::net::TcpListener>, limits: Limits, login: Option<Login>, store: std::sync::Arc<StoreFn>, after: Option<std::sync::Arc<AfterFn>>, until: impl std::future::Future<Output = ()>) {
+pub async fn accept(
+    listeners: Vec<tokio::net::TcpListener>,
+    limits: Limits,
+    login: Option<Login>,
+    store: std::sync::Arc<StoreFn>,
+    after: Option<std::sync::Arc<AfterFn>>,
+    until: impl std::future::Future<Output = ()>,
+) {
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let strangers = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
-    let mut accepting = futures_util::stream::select_all(listeners.into_iter().map(|l| Box::pin(futures_util::stream::unfold(l, |l| async move { Some((l.accept().await, l)) }))));
+    let mut accepting = futures_util::stream::select_all(
+        listeners
+            .into_iter()
+            .map(|l| Box::pin(futures_util::stream::unfold(l, |l| async move { Some((l.accept().await, l)) }))),
+    );
     let mut until = std::pin::pin!(until);
     loop {
         let conn = tokio::select! {
@@ -810,7 +886,8 @@ pub async fn accept(listeners: Vec<tokio::net::TcpListener>, limits: Limits, log
         }
         // Another user of this computer (where the system tells) gets a few connections at most:
         // reconnecting without end, they cannot keep the student's own programs out.
-        let stranger = stream.local_addr().ok().and_then(|local| peer_owner(peer, local)).filter(|uid| Some(*uid) != own_uid());
+        let stranger =
+            stream.local_addr().ok().and_then(|local| peer_owner(peer, local)).filter(|uid| Some(*uid) != own_uid());
         let Some(place) = Strangers::enter(&strangers, stranger) else {
             let _ = stream.write_all(b"421 4.7.0 too many connections from another user, try again later\r\n").await;
             continue;
@@ -861,7 +938,11 @@ pub mod harness {
     }
 
     impl AsyncRead for Pieces {
-        fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
             let at = self.at;
             let end = self.cuts.iter().copied().find(|c| *c > at).unwrap_or(self.script.len()).min(self.script.len());
             let n = (end - at).min(buf.remaining());
@@ -976,7 +1057,11 @@ mod tests {
     }
 
     fn login() -> Login {
-        Login { user: "popsend".into(), password: crate::core::secrets::Password::new("local-secret".into()), renewed: false }
+        Login {
+            user: "popsend".into(),
+            password: crate::core::secrets::Password::new("local-secret".into()),
+            renewed: false,
+        }
     }
 
     fn plain(user: &str, pass: &str) -> String {
@@ -992,7 +1077,10 @@ mod tests {
         );
         let (replies, stored) = session(&script, Some(&l), &Limits::default()).await;
         assert!(replies.contains("250-AUTH PLAIN LOGIN") && replies.contains("235 2.7.0"), "{replies}");
-        assert!(replies.contains("250 2.0.0 queued in popsend's outbox as #1") && replies.ends_with("221 2.0.0 bye\r\n"), "{replies}");
+        assert!(
+            replies.contains("250 2.0.0 queued in popsend's outbox as #1") && replies.ends_with("221 2.0.0 bye\r\n"),
+            "{replies}"
+        );
         let stored = stored.into_inner().unwrap();
         assert_eq!(stored.len(), 1);
         let (from, to, raw) = &stored[0];
@@ -1004,13 +1092,19 @@ mod tests {
     #[tokio::test]
     async fn nothing_goes_without_the_local_login() {
         let l = login();
-        let script = format!("EHLO x\r\nMAIL FROM:<a@b.jp>\r\nAUTH PLAIN {}\r\nAUTH LOGIN\r\n{}\r\n{}\r\nMAIL FROM:<a@b.jp>\r\nQUIT\r\n",
+        let script = format!(
+            "EHLO x\r\nMAIL FROM:<a@b.jp>\r\nAUTH PLAIN {}\r\nAUTH LOGIN\r\n{}\r\n{}\r\nMAIL FROM:<a@b.jp>\r\nQUIT\r\n",
             plain("popsend", "wrong"),
             base64::engine::general_purpose::STANDARD.encode("popsend"),
-            base64::engine::general_purpose::STANDARD.encode("local-secret"));
+            base64::engine::general_purpose::STANDARD.encode("local-secret")
+        );
         let (replies, stored) = session(&script, Some(&l), &Limits::default()).await;
         let codes: Vec<&str> = replies.lines().map(|l| &l[..3]).collect();
-        assert_eq!(codes, ["220", "250", "250", "250", "250", "250", "250", "250", "530", "535", "334", "334", "235", "250", "221"], "{replies}");
+        assert_eq!(
+            codes,
+            ["220", "250", "250", "250", "250", "250", "250", "250", "530", "535", "334", "334", "235", "250", "221"],
+            "{replies}"
+        );
         assert!(stored.into_inner().unwrap().is_empty());
     }
 
@@ -1021,7 +1115,8 @@ mod tests {
         // Another popsend: a real server on the port.
         let listeners = bind(0).await.unwrap();
         let port = listeners[0].local_addr().unwrap().port();
-        let store: std::sync::Arc<StoreFn> = std::sync::Arc::new(|_: Option<&str>, _: &[String], _: &[u8], _: &str| Ok(super::Stored::New(1)));
+        let store: std::sync::Arc<StoreFn> =
+            std::sync::Arc::new(|_: Option<&str>, _: &[String], _: &[u8], _: &str| Ok(super::Stored::New(1)));
         let server = tokio::spawn(accept(listeners, Limits::default(), None, store, None, std::future::pending()));
         assert_eq!(holder(port).await, Holder::Popsend);
         assert!(bind(port).await.is_err());
@@ -1057,7 +1152,10 @@ mod tests {
         let port = listeners[0].local_addr().unwrap().port();
         let stored = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let count = stored.clone();
-        let store: std::sync::Arc<StoreFn> = std::sync::Arc::new(move |_: Option<&str>, _: &[String], _: &[u8], _: &str| Ok(super::Stored::New(count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) as i64 + 1)));
+        let store: std::sync::Arc<StoreFn> =
+            std::sync::Arc::new(move |_: Option<&str>, _: &[String], _: &[u8], _: &str| {
+                Ok(super::Stored::New(count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) as i64 + 1))
+            });
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(accept(listeners, Limits::default(), None, store, None, async move {
             let _ = stop_rx.await;
@@ -1076,7 +1174,12 @@ mod tests {
             }
         };
         assert!(reply(&mut client, "").await.starts_with("220"));
-        for (send, code) in [("EHLO me\r\n", "250"), ("MAIL FROM:<a@example.jp>\r\n", "250"), ("RCPT TO:<b@example.jp>\r\n", "250"), ("DATA\r\n", "354")] {
+        for (send, code) in [
+            ("EHLO me\r\n", "250"),
+            ("MAIL FROM:<a@example.jp>\r\n", "250"),
+            ("RCPT TO:<b@example.jp>\r\n", "250"),
+            ("DATA\r\n", "354"),
+        ] {
             let got = reply(&mut client, send).await;
             assert!(got.lines().last().unwrap_or_default().starts_with(code), "{send:?}: {got}");
         }
@@ -1090,7 +1193,10 @@ mod tests {
         assert!(!server.is_finished(), "the server ended before the session in progress");
         assert!(reply(&mut client, "Subject: x\r\n\r\nbody\r\n.\r\n").await.starts_with("250"));
         assert!(reply(&mut client, "QUIT\r\n").await.starts_with("221"));
-        tokio::time::timeout(std::time::Duration::from_secs(5), server).await.expect("the server did not end after its last session").unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), server)
+            .await
+            .expect("the server did not end after its last session")
+            .unwrap();
         assert_eq!(stored.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
@@ -1124,7 +1230,10 @@ mod tests {
         state.set_size("smtp.example:587", Some(3000));
         store.save(&state).unwrap();
         let (replies, _) = session(&script(2000), None, &limits).await;
-        assert!(replies.contains("250-SIZE 1976\r\n") && replies.contains("552 5.3.4 larger than 1976 bytes"), "{replies}");
+        assert!(
+            replies.contains("250-SIZE 1976\r\n") && replies.contains("552 5.3.4 larger than 1976 bytes"),
+            "{replies}"
+        );
         let body = "x".repeat(1000);
         let (replies, stored) = session(&format!("EHLO x\r\nMAIL FROM:<a@b.jp>\r\nRCPT TO:<c@d.jp>\r\nDATA\r\nSubject: big\r\n\r\n{body}\r\n{body}\r\n.\r\nQUIT\r\n"), None, &limits).await;
         assert!(replies.contains("552 5.3.4") && stored.into_inner().unwrap().is_empty(), "{replies}");
@@ -1160,7 +1269,8 @@ mod tests {
     /// taken and stored with CRLF, as Postfix 3.9 takes them; only <CRLF>.<CRLF> ends the message.
     #[tokio::test]
     async fn bare_lf_lines_are_stored_with_crlf() {
-        let script = "EHLO x\r\nMAIL FROM:<a@b.jp>\r\nRCPT TO:<c@d.jp>\r\nDATA\r\nSubject: lf\n\n..dot\nbody\r\n.\r\nQUIT\r\n";
+        let script =
+            "EHLO x\r\nMAIL FROM:<a@b.jp>\r\nRCPT TO:<c@d.jp>\r\nDATA\r\nSubject: lf\n\n..dot\nbody\r\n.\r\nQUIT\r\n";
         let (replies, stored) = session(script, None, &Limits::default()).await;
         assert!(replies.contains("250 2.0.0 queued"), "{replies}");
         assert_eq!(stored.into_inner().unwrap()[0].2, b"Subject: lf\r\n\r\n.dot\r\nbody\r\n");
@@ -1178,7 +1288,9 @@ mod tests {
         let store = outbox_store(outbox.clone(), "taro@example.ac.jp".into(), || {});
         let message = |to: &str, body: &str, id: bool| {
             let mid = if id { "Message-ID: <r1@thunderbird.local>\r\n" } else { "" };
-            format!("EHLO x\r\nMAIL FROM:<taro@example.ac.jp>\r\nRCPT TO:<{to}>\r\nDATA\r\nDate: Mon, 30 Nov 2026 10:00:00 +0900\r\n{mid}Subject: s\r\n\r\n{body}\r\n.\r\nQUIT\r\n")
+            format!(
+                "EHLO x\r\nMAIL FROM:<taro@example.ac.jp>\r\nRCPT TO:<{to}>\r\nDATA\r\nDate: Mon, 30 Nov 2026 10:00:00 +0900\r\n{mid}Subject: s\r\n\r\n{body}\r\n.\r\nQUIT\r\n"
+            )
         };
         let hand = async |script: String| {
             let (client, server) = tokio::io::duplex(1 << 16);
@@ -1193,7 +1305,11 @@ mod tests {
             replies
         };
         let rows = || outbox.lock().unwrap().list(&[State::Queued, State::Sent], 100).unwrap().len();
-        assert!(hand(message("hanako@example.net", "hi", true)).await.contains("250 2.0.0 queued in popsend's outbox as #1"));
+        assert!(
+            hand(message("hanako@example.net", "hi", true))
+                .await
+                .contains("250 2.0.0 queued in popsend's outbox as #1")
+        );
         let again = hand(message("hanako@example.net", "hi", true)).await;
         assert!(again.contains("250 2.0.0 already in popsend's outbox as #1"), "{again}");
         assert_eq!(rows(), 1);
@@ -1201,7 +1317,12 @@ mod tests {
         let again = hand(message("hanako@example.net", "hi", true)).await;
         assert!(again.contains("250 2.0.0 already sent (popsend #1)"), "{again}");
         assert_eq!(rows(), 1);
-        for other in [message("jiro@example.net", "hi", true), message("hanako@example.net", "changed", true), message("hanako@example.net", "hi", false), message("hanako@example.net", "hi", false)] {
+        for other in [
+            message("jiro@example.net", "hi", true),
+            message("hanako@example.net", "changed", true),
+            message("hanako@example.net", "hi", false),
+            message("hanako@example.net", "hi", false),
+        ] {
             assert!(hand(other).await.contains("250 2.0.0 queued in popsend's outbox"));
         }
         assert_eq!(rows(), 5);
@@ -1221,7 +1342,12 @@ mod tests {
         let refused = "550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown";
         // What the engine's flush does with the message: refuse it, send it, not try it, or
         // never end in time.
-        for (fate, expect, kept) in [("refused", refused, false), ("sent", "250 2.0.0 sent", true), ("untried", "250 2.0.0 queued", true), ("never", "250 2.0.0 queued", true)] {
+        for (fate, expect, kept) in [
+            ("refused", refused, false),
+            ("sent", "250 2.0.0 sent", true),
+            ("untried", "250 2.0.0 queued", true),
+            ("never", "250 2.0.0 queued", true),
+        ] {
             let (tx, _) = tokio::sync::broadcast::channel::<Fates>(4);
             let engine = tx.clone();
             let newest = Arc::new(std::sync::Mutex::new(0i64));
@@ -1267,9 +1393,17 @@ mod tests {
         let limits = Limits { max_message: 20, max_recipients: 2, idle: Duration::from_secs(5), ..Limits::default() };
         let script = "EHLO x\r\nMAIL FROM:<a@b.jp>\r\nRCPT TO:<1@d.jp>\r\nRCPT TO:<2@d.jp>\r\nRCPT TO:<3@d.jp>\r\nDATA\r\nthis line is longer than twenty bytes\r\n.\r\nVRFY x\r\nMAIL FROM:<a@b.jp> SIZE=9999\r\nQUIT\r\n";
         let (replies, stored) = session(script, None, &limits).await;
-        assert!(replies.contains("452 4.5.3") && replies.contains("552 5.3.4") && replies.contains("502 5.5.1"), "{replies}");
+        assert!(
+            replies.contains("452 4.5.3") && replies.contains("552 5.3.4") && replies.contains("502 5.5.1"),
+            "{replies}"
+        );
         assert!(stored.into_inner().unwrap().is_empty());
-        let (replies, stored) = session("EHLO x\r\nMAIL FROM:<a@b.jp>\r\nRCPT TO:<c@d.jp>\r\nDATA\r\nSubject: half\r\n", None, &Limits::default()).await;
+        let (replies, stored) = session(
+            "EHLO x\r\nMAIL FROM:<a@b.jp>\r\nRCPT TO:<c@d.jp>\r\nDATA\r\nSubject: half\r\n",
+            None,
+            &Limits::default(),
+        )
+        .await;
         assert!(replies.contains("354"), "{replies}");
         assert!(stored.into_inner().unwrap().is_empty(), "a dropped message was kept");
         let long = format!("EHLO {}\r\nNOOP\r\nQUIT\r\n", "x".repeat(5000));
@@ -1333,7 +1467,9 @@ mod tests {
             // What the first DATA must give, whatever the pieces.
             if let Some(start) = script.windows(6).position(|w| w == b"DATA\r\n").map(|p| p + 6) {
                 match expected(&script[start..], limits.max_message) {
-                    Expected::Ends { message: Some(m), .. } => assert_eq!(whole.stored.first().map(|s| &s.2), Some(&m), "{:?}", whole.replies),
+                    Expected::Ends { message: Some(m), .. } => {
+                        assert_eq!(whole.stored.first().map(|s| &s.2), Some(&m), "{:?}", whole.replies)
+                    }
                     Expected::Ends { message: None, .. } => {
                         assert!(whole.replies.contains("\r\n55"), "refused: {}", whole.replies);
                         assert!(whole.stored.is_empty(), "stored {:?}", whole.stored);
@@ -1342,10 +1478,19 @@ mod tests {
                 }
             } else {
                 // The over-long command line is refused whole: its tail is never a command.
-                assert!(whole.replies.contains("500 5.5.2 line too long") && !whole.replies.contains("250 2.1.0"), "{}", whole.replies);
+                assert!(
+                    whole.replies.contains("500 5.5.2 line too long") && !whole.replies.contains("250 2.1.0"),
+                    "{}",
+                    whole.replies
+                );
             }
             let n = script.len();
-            let mut ways: Vec<Vec<usize>> = vec![(1..n).collect(), (BUF - 1..n).step_by(BUF - 1).collect(), (BUF..n).step_by(BUF).collect(), (BUF + 1..n).step_by(BUF + 1).collect()];
+            let mut ways: Vec<Vec<usize>> = vec![
+                (1..n).collect(),
+                (BUF - 1..n).step_by(BUF - 1).collect(),
+                (BUF..n).step_by(BUF).collect(),
+                (BUF + 1..n).step_by(BUF + 1).collect(),
+            ];
             for _ in 0..8 {
                 let mut cuts: Vec<usize> = (0..1 + (rng % 12) as usize)
                     .map(|_| {
@@ -1372,7 +1517,8 @@ mod tests {
     async fn a_trickle_of_bytes_does_not_hold_a_connection() {
         use tokio::io::AsyncReadExt as _;
         let l = login();
-        let limits = Limits { idle: Duration::from_secs(300), login_time: Duration::from_secs(30), ..Limits::default() };
+        let limits =
+            Limits { idle: Duration::from_secs(300), login_time: Duration::from_secs(30), ..Limits::default() };
         for logged_in in [false, true] {
             let (client, server) = tokio::io::duplex(1 << 16);
             let (mut cr, mut cw) = tokio::io::split(client);
@@ -1380,7 +1526,9 @@ mod tests {
             let started = tokio::time::Instant::now();
             let trickle = async {
                 if logged_in {
-                    cw.write_all(format!("AUTH PLAIN {}\r\n", plain("popsend", "local-secret")).as_bytes()).await.unwrap();
+                    cw.write_all(format!("AUTH PLAIN {}\r\n", plain("popsend", "local-secret")).as_bytes())
+                        .await
+                        .unwrap();
                 }
                 // One byte every 100 s of a line that never ends.
                 for _ in 0..100 {
@@ -1399,7 +1547,10 @@ mod tests {
             cr.read_to_string(&mut replies).await.unwrap();
             assert!(replies.trim_end().ends_with("421 4.4.2 closing: idle too long or connection gone"), "{replies}");
             let limit = if logged_in { limits.idle } else { limits.login_time };
-            assert!(closed_after <= limit + Duration::from_secs(1), "logged in {logged_in}: closed after {closed_after:?}");
+            assert!(
+                closed_after <= limit + Duration::from_secs(1),
+                "logged in {logged_in}: closed after {closed_after:?}"
+            );
         }
     }
 
@@ -1409,7 +1560,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn guessing_the_local_password_is_slow_and_plain_is_read_strictly() {
         let l = login();
-        let guesses: String = (0..2000).map(|i| format!("AUTH PLAIN {}\r\n", plain("popsend", &format!("guess{i}")))).collect();
+        let guesses: String =
+            (0..2000).map(|i| format!("AUTH PLAIN {}\r\n", plain("popsend", &format!("guess{i}")))).collect();
         let started = tokio::time::Instant::now();
         let (replies, _) = session(&format!("EHLO x\r\n{guesses}"), Some(&l), &Limits::default()).await;
         assert_eq!(replies.matches("535 5.7.8").count(), 3, "{replies}");
@@ -1426,7 +1578,6 @@ mod tests {
             assert!(replies.lines().nth(1).is_some_and(|r| r.starts_with(code)), "{answer}: {replies}");
         }
     }
-
 
     /// Issue 23: a login file others can read is not used as found: a new password, the file
     /// back to 0600, and `renewed` says so; a private one is kept as it is.
@@ -1487,10 +1638,18 @@ mod tests {
     async fn a_web_page_is_not_a_mail_program() {
         let post = "POST / HTTP/1.1\r\nHost: 127.0.0.1:2525\r\nContent-Type: text/plain\r\n\r\nx=\r\nMAIL FROM:<a@b.jp>\r\nRCPT TO:<victim@example.net>\r\nDATA\r\nSubject: web\r\n\r\nhi\r\n.\r\n";
         let (replies, stored) = session(post, None, &Limits::default()).await;
-        assert!(replies.trim_end().ends_with("421 4.7.0 this is a mail server: closing") && replies.lines().count() == 2, "{replies}");
+        assert!(
+            replies.trim_end().ends_with("421 4.7.0 this is a mail server: closing") && replies.lines().count() == 2,
+            "{replies}"
+        );
         assert!(stored.into_inner().unwrap().is_empty());
-        let (replies, stored) = session("MAIL FROM:<a@b.jp>\r\nRCPT TO:<c@d.jp>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n", None, &Limits::default()).await;
-        assert!(replies.contains("503 5.5.1 EHLO or HELO first") && stored.into_inner().unwrap().is_empty(), "{replies}");
+        let (replies, stored) =
+            session("MAIL FROM:<a@b.jp>\r\nRCPT TO:<c@d.jp>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n", None, &Limits::default())
+                .await;
+        assert!(
+            replies.contains("503 5.5.1 EHLO or HELO first") && stored.into_inner().unwrap().is_empty(),
+            "{replies}"
+        );
     }
 
     /// Issue 23 (review): a client that never reads its replies does not hold its slot past the
@@ -1523,9 +1682,18 @@ mod tests {
     async fn auth_login_takes_an_initial_response_and_a_cancel_is_not_a_failure() {
         let l = login();
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        let script = format!("EHLO x\r\nAUTH PLAIN\r\n*\r\nAUTH LOGIN {}\r\n{}\r\nQUIT\r\n", b64("popsend"), b64("local-secret"));
+        let script = format!(
+            "EHLO x\r\nAUTH PLAIN\r\n*\r\nAUTH LOGIN {}\r\n{}\r\nQUIT\r\n",
+            b64("popsend"),
+            b64("local-secret")
+        );
         let (replies, _) = session(&script, Some(&l), &Limits::default()).await;
-        assert!(replies.contains("501 5.7.0 authentication cancelled") && !replies.contains("535") && replies.contains("235 2.7.0"), "{replies}");
+        assert!(
+            replies.contains("501 5.7.0 authentication cancelled")
+                && !replies.contains("535")
+                && replies.contains("235 2.7.0"),
+            "{replies}"
+        );
     }
 
     /// Issue 23 (review): a message popsend cannot take as it is (here a Bcc line under a first
@@ -1555,7 +1723,6 @@ mod tests {
         replies
     }
 
-
     /// Issue 23 (review): the owner of a loopback connection's client end is read from the
     /// system's table, and another user gets at most `MAX_PER_STRANGER` connections, however
     /// often they reconnect; the student's own are not counted.
@@ -1570,7 +1737,10 @@ mod tests {
         // The table as Linux writes it for 127.0.0.1:0xD431 → 127.0.0.1:0x0A1A, user 65534.
         let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n   0: 0100007F:D431 0100007F:0A1A 01 00000000:00000000 00:00000000 00000000 65534\n";
         if cfg!(target_endian = "little") {
-            assert_eq!(connection_owner(table, "127.0.0.1:54321".parse().unwrap(), "127.0.0.1:2586".parse().unwrap()), Some(65534));
+            assert_eq!(
+                connection_owner(table, "127.0.0.1:54321".parse().unwrap(), "127.0.0.1:2586".parse().unwrap()),
+                Some(65534)
+            );
         }
         let counts: StrangerCounts = Default::default();
         let first = Strangers::enter(&counts, Some(65534)).unwrap();

@@ -121,8 +121,13 @@ pub fn prepare(raw: &[u8], handed: &Handed<'_>, account: &str, now: SystemTime) 
     // recipient as text: refused, naming it, rather than guessed at.
     if !looks_like_field {
         let block = crlf.split(|b| *b == b'\n').take_while(|l| !l.trim_ascii().is_empty());
-        if block.map(|l| String::from_utf8_lossy(l).to_ascii_lowercase()).any(|l| l.starts_with("bcc") || l.starts_with("resent-bcc")) {
-            return Err(bad("the message's first line is not a header field, but a Bcc line follows: it would reach every recipient"));
+        if block
+            .map(|l| String::from_utf8_lossy(l).to_ascii_lowercase())
+            .any(|l| l.starts_with("bcc") || l.starts_with("resent-bcc"))
+        {
+            return Err(bad(
+                "the message's first line is not a header field, but a Bcc line follows: it would reach every recipient",
+            ));
         }
     }
     let split = crlf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2);
@@ -149,8 +154,11 @@ pub fn prepare(raw: &[u8], handed: &Handed<'_>, account: &str, now: SystemTime) 
 
     let mut rcpts: Vec<Address> = Vec::new();
     let mut add = |list: &str, what: &'static str| -> Result<(), ComposeError> {
-        let boxes: Mailboxes =
-            list.parse().map_err(|e| ComposeError::BadAddress { field: what, value: list.to_owned(), reason: format!("{e}") })?;
+        let boxes: Mailboxes = list.parse().map_err(|e| ComposeError::BadAddress {
+            field: what,
+            value: list.to_owned(),
+            reason: format!("{e}"),
+        })?;
         for m in boxes {
             if !rcpts.iter().any(|a: &Address| AsRef::<str>::as_ref(a).eq_ignore_ascii_case(m.email.as_ref())) {
                 rcpts.push(m.email);
@@ -172,7 +180,11 @@ pub fn prepare(raw: &[u8], handed: &Handed<'_>, account: &str, now: SystemTime) 
         return Err(ComposeError::NoRecipient);
     }
     let sender = handed.from.unwrap_or(account);
-    let from_addr: Address = sender.parse().map_err(|e| ComposeError::BadAddress { field: "From", value: sender.to_owned(), reason: format!("{e}") })?;
+    let from_addr: Address = sender.parse().map_err(|e| ComposeError::BadAddress {
+        field: "From",
+        value: sender.to_owned(),
+        reason: format!("{e}"),
+    })?;
     let envelope = Envelope::new(Some(from_addr.clone()), rcpts.clone()).map_err(|e| bad(e.to_string()))?;
 
     // The header as handed over, Bcc and Resent-Bcc out: they name who must not be seen, so no
@@ -211,7 +223,11 @@ pub fn prepare(raw: &[u8], handed: &Handed<'_>, account: &str, now: SystemTime) 
     Ok(Prepared {
         outgoing: Outgoing { raw: raw_out, envelope, message_id },
         subject: decode_words(&value("subject").unwrap_or_default()),
-        to: if listed.is_empty() { rcpts.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ") } else { decode_words(&listed) },
+        to: if listed.is_empty() {
+            rcpts.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+        } else {
+            decode_words(&listed)
+        },
     })
 }
 
@@ -320,7 +336,12 @@ mod tests {
         let text = String::from_utf8(p.outgoing.raw.clone()).unwrap();
         assert!(!text.contains("Bcc") && !text.contains("secret@example.com"), "{text}");
         // Nothing else changed: every other header and the body, byte for byte (CRLF).
-        for kept in ["From: Taro <taro@example.ac.jp>\r\n", "Subject: =?UTF-8?B?44Os44Od44O844OI?=\r\n", "X-Signed: keep me\r\n", "\r\n\r\nbody line\r\n.leading dot\r\n"] {
+        for kept in [
+            "From: Taro <taro@example.ac.jp>\r\n",
+            "Subject: =?UTF-8?B?44Os44Od44O844OI?=\r\n",
+            "X-Signed: keep me\r\n",
+            "\r\n\r\nbody line\r\n.leading dot\r\n",
+        ] {
             assert!(text.contains(kept), "{kept:?} in {text:?}");
         }
         assert!(text.contains("Message-ID: <") && text.contains("Date: "), "{text}");
@@ -341,8 +362,16 @@ mod tests {
         let resent = MESSAGE.replace("X-Signed", "Resent-Bcc: hidden@example.org\nX-Signed");
         let p = prepare(resent.as_bytes(), &handed, "taro@example.ac.jp", t0()).unwrap();
         let text = String::from_utf8(p.outgoing.raw).unwrap();
-        assert!(!text.contains("secret@example.com") && !text.contains("hidden@example.org") && !text.to_ascii_lowercase().contains("bcc:"), "{text}");
-        assert!(text.contains("Cc: Jiro <jiro@example.org>\r\nSubject: ") && text.contains("X-Signed: keep me\r\n"), "{text}");
+        assert!(
+            !text.contains("secret@example.com")
+                && !text.contains("hidden@example.org")
+                && !text.to_ascii_lowercase().contains("bcc:"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Cc: Jiro <jiro@example.org>\r\nSubject: ") && text.contains("X-Signed: keep me\r\n"),
+            "{text}"
+        );
     }
 
     /// Issue 23: a header with bytes that are not UTF-8 (a program writing Shift_JIS or Latin-1
@@ -357,14 +386,19 @@ mod tests {
         let p = prepare(raw, &handed, "taro@example.ac.jp", t0()).unwrap();
         assert_eq!(p.subject, "レポート");
         let out = &p.outgoing.raw;
-        assert!(out.starts_with(b"Subject: \x83\x8c\x83\x7c\x81\x5b\x83\x67\r\nX-Note: caf\xe9\r\n"), "{:?}", String::from_utf8_lossy(out));
+        assert!(
+            out.starts_with(b"Subject: \x83\x8c\x83\x7c\x81\x5b\x83\x67\r\nX-Note: caf\xe9\r\n"),
+            "{:?}",
+            String::from_utf8_lossy(out)
+        );
         assert!(!out.windows(4).any(|w| w == b"Bcc:") && out.ends_with(b"\r\n\r\nbody\r\n"));
     }
 
     #[test]
     fn what_is_missing_is_added_and_a_given_message_id_is_kept() {
         let handed = Handed { full_name: Some("山田 太郎"), from_headers: true, ..Handed::default() };
-        let p = prepare(b"To: a@example.net\nMessage-ID: <given@example>\n\nhi\n", &handed, "taro@example.ac.jp", t0()).unwrap();
+        let p = prepare(b"To: a@example.net\nMessage-ID: <given@example>\n\nhi\n", &handed, "taro@example.ac.jp", t0())
+            .unwrap();
         let text = String::from_utf8(p.outgoing.raw.clone()).unwrap();
         assert_eq!(p.outgoing.message_id, "<given@example>");
         assert_eq!(text.matches("Message-ID").count(), 1);
@@ -388,10 +422,16 @@ mod tests {
     #[test]
     fn no_recipient_or_a_bad_address_is_an_error_naming_it() {
         let handed = Handed::default();
-        assert!(matches!(prepare(b"Subject: x\n\nhi\n", &handed, "taro@example.ac.jp", t0()), Err(ComposeError::NoRecipient)));
+        assert!(matches!(
+            prepare(b"Subject: x\n\nhi\n", &handed, "taro@example.ac.jp", t0()),
+            Err(ComposeError::NoRecipient)
+        ));
         let rcpts = vec!["not an address".to_owned()];
         let handed = Handed { recipients: &rcpts, ..Handed::default() };
-        assert!(matches!(prepare(b"Subject: x\n\nhi\n", &handed, "taro@example.ac.jp", t0()), Err(ComposeError::BadAddress { .. })));
+        assert!(matches!(
+            prepare(b"Subject: x\n\nhi\n", &handed, "taro@example.ac.jp", t0()),
+            Err(ComposeError::BadAddress { .. })
+        ));
     }
     /// Issue 23 (review): an mbox `From ` line before the header (git format-patch writes one)
     /// is dropped and the header read, so Bcc still leaves it; white space before a field's
@@ -402,13 +442,17 @@ mod tests {
         let rcpts = vec!["a@example.net".to_owned()];
         let handed = Handed { recipients: &rcpts, ..Handed::default() };
         for raw in [
-            &b"From me@x Mon Sep 17 00:00:00 2001\nTo: prof@example.net\nBcc: secret@example.org\nSubject: s\n\nbody\n"[..],
+            &b"From me@x Mon Sep 17 00:00:00 2001\nTo: prof@example.net\nBcc: secret@example.org\nSubject: s\n\nbody\n"
+                [..],
             b">From x\nFrom x\nBcc: secret@example.org\nSubject: s\n\nbody\n",
             b"Bcc : secret@example.org\nSubject: s\n\nbody\n",
         ] {
             let p = prepare(raw, &handed, "taro@example.ac.jp", t0()).unwrap();
             let text = String::from_utf8(p.outgoing.raw).unwrap();
-            assert!(!text.contains("secret@example.org") && !text.contains("From me@x") && text.contains("Subject: s\r\n"), "{text:?}");
+            assert!(
+                !text.contains("secret@example.org") && !text.contains("From me@x") && text.contains("Subject: s\r\n"),
+                "{text:?}"
+            );
         }
         let e = prepare(b": x\nBcc: secret@example.org\n\nbody\n", &handed, "taro@example.ac.jp", t0()).unwrap_err();
         assert!(e.to_string().contains("Bcc"), "{e}");
@@ -416,5 +460,4 @@ mod tests {
         let text = String::from_utf8(p.outgoing.raw).unwrap();
         assert!(text.starts_with("To: b@example.net\r\nSubject: s\r\nMessage-ID: <"), "{text:?}");
     }
-
 }

@@ -100,8 +100,14 @@ impl State {
 
     /// Remembers what worked with `pop_server`. `caps` `None` (the login did not ask) keeps the
     /// capabilities known for the same method.
-    pub fn set_login(&mut self, pop_server: &str, method: crate::core::pop3::Method, caps: Option<&crate::core::pop3::Capabilities>) {
-        let caps = caps.cloned().or_else(|| self.login_for(pop_server).filter(|r| r.method == method).and_then(|r| r.caps));
+    pub fn set_login(
+        &mut self,
+        pop_server: &str,
+        method: crate::core::pop3::Method,
+        caps: Option<&crate::core::pop3::Capabilities>,
+    ) {
+        let caps =
+            caps.cloned().or_else(|| self.login_for(pop_server).filter(|r| r.method == method).and_then(|r| r.caps));
         let value = match caps {
             Some(c) => format!("{} {}", method.code(), c.to_word()),
             None => method.code().to_owned(),
@@ -209,7 +215,11 @@ impl State {
             let Some((key, value)) = line.split_once(' ') else { continue };
             let ok = match key {
                 "login_at_ms" => {
-                    at = value.parse::<u64>().ok().filter(|ms| *ms <= MAX_MS).map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
+                    at = value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|ms| *ms <= MAX_MS)
+                        .map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
                     at.is_some()
                 }
                 "login_server" => {
@@ -361,7 +371,11 @@ mod tests {
             methods: vec![("pop.example:110".into(), "user".into())],
             smtp_sizes: vec![("smtp.example:25".into(), 10_240_000)],
             smtp_ehlo: vec![("smtp.example:25".into(), true), ("other:587".into(), false)],
-            smtp_routes: vec![("smtp.example:25".into(), "192.168.1.0/24".into(), crate::core::route::Route::parse("587 starttls -").unwrap())],
+            smtp_routes: vec![(
+                "smtp.example:25".into(),
+                "192.168.1.0/24".into(),
+                crate::core::route::Route::parse("587 starttls -").unwrap(),
+            )],
         };
         store.save(&state).unwrap();
         let back = store.load();
@@ -376,8 +390,16 @@ mod tests {
         assert_eq!(back.route_for("smtp.example:25", "192.168.1.0/24").map(|r| r.port), Some(587));
         assert_eq!(back.route_for("smtp.example:25", "133.1.2.0/24"), None);
         let mut moved = back.clone();
-        assert!(!moved.set_route("smtp.example:25", "192.168.1.0/24", crate::core::route::Route::parse("587 starttls -").unwrap()));
-        assert!(moved.set_route("smtp.example:25", "192.168.1.0/24", crate::core::route::Route::parse("587 starttls auth").unwrap()));
+        assert!(!moved.set_route(
+            "smtp.example:25",
+            "192.168.1.0/24",
+            crate::core::route::Route::parse("587 starttls -").unwrap()
+        ));
+        assert!(moved.set_route(
+            "smtp.example:25",
+            "192.168.1.0/24",
+            crate::core::route::Route::parse("587 starttls auth").unwrap()
+        ));
         assert_eq!(moved.smtp_routes.len(), 1);
         // Issue 14: what the EHLO said, so the next connection need not ask.
         use crate::core::smtp::Extras;
@@ -391,13 +413,21 @@ mod tests {
         assert_eq!(changed.size_for("smtp.example:25"), Some(10_240_000), "the size stays for the submission server");
         // Issue 14: the POP method and what CAPA said, so the next login need not ask.
         use crate::core::pop3::{Capabilities, Method, Remembered};
-        assert_eq!(back.login_for("pop.example:110"), Some(Remembered { method: Method::UserPass, caps: None }), "an older file's method alone");
+        assert_eq!(
+            back.login_for("pop.example:110"),
+            Some(Remembered { method: Method::UserPass, caps: None }),
+            "an older file's method alone"
+        );
         let caps = Capabilities { user: true, pipelining: true, ..Capabilities::default() };
         changed.set_login("pop.example:110", Method::UserPass, Some(&caps));
         changed.set_login("pop.example:110", Method::UserPass, None);
         store.save(&changed).unwrap();
         let mut again = store.load();
-        assert_eq!(again.login_for("pop.example:110"), Some(Remembered { method: Method::UserPass, caps: Some(caps.clone()) }), "a login that did not ask keeps what was known");
+        assert_eq!(
+            again.login_for("pop.example:110"),
+            Some(Remembered { method: Method::UserPass, caps: Some(caps.clone()) }),
+            "a login that did not ask keeps what was known"
+        );
         assert!(again.forget_pop_caps("pop.example:110") && !again.forget_pop_caps("pop.example:110"));
         assert_eq!(again.login_for("pop.example:110"), Some(Remembered { method: Method::UserPass, caps: None }));
         again.set_login("pop.example:110", Method::Apop, None);
@@ -412,10 +442,12 @@ mod tests {
     /// Issue 9, case 6: out-of-range values are ignored (and reported), never a panic.
     #[test]
     fn out_of_range_login_time_is_ignored() {
-        let (s, ignored) = State::parse_checked("login_at_ms 18446744073709551615\nlogin_server pop:110\nlogin_peer 127.0.0.1\n");
+        let (s, ignored) =
+            State::parse_checked("login_at_ms 18446744073709551615\nlogin_server pop:110\nlogin_peer 127.0.0.1\n");
         assert_eq!(s.last_login, None);
         assert_eq!(ignored, vec![1]);
-        let (s, ignored) = State::parse_checked("login_at_ms 1700000000000\nlogin_server pop:110\nlogin_peer 999.1.1.1\n");
+        let (s, ignored) =
+            State::parse_checked("login_at_ms 1700000000000\nlogin_server pop:110\nlogin_peer 999.1.1.1\n");
         assert_eq!(s.last_login, None);
         assert_eq!(ignored, vec![3]);
         let w = RelayWindow { opened: UNIX_EPOCH + Duration::from_millis(MAX_MS), length: Duration::from_secs(600) };

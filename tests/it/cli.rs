@@ -5,7 +5,10 @@ use crate::support::{finish, popsend};
 fn bin() -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_popsend"));
     // No display: with no command the binary explains and prints its help instead of a window.
-    c.env_remove("POPSEND_PASSWORD").env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY").stdin(std::process::Stdio::null());
+    c.env_remove("POPSEND_PASSWORD")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(std::process::Stdio::null());
     c
 }
 
@@ -16,14 +19,19 @@ fn no_command_prints_localized_help() {
     assert!(run.stdout.contains("送信"), "{}", run.stdout);
     assert!(run.stdout.contains("send") && run.stdout.contains("auth") && run.stdout.contains("status"));
     // Issue 12: Japanese throughout, clap's own words included.
-    for heading in ["使い方: popsend [オプション]", "コマンド:", "オプション:", "この説明を表示します"] {
+    for heading in ["使い方: popsend [オプション]", "コマンド:", "オプション:", "この説明を表示します"]
+    {
         assert!(run.stdout.contains(heading), "{heading}: {}", run.stdout);
     }
     for english in ["Usage:", "Commands:", "Options:", "Print help", "Print this message", "[OPTIONS]"] {
         assert!(!run.stdout.contains(english), "{english}: {}", run.stdout);
     }
     let sub = finish(bin().env("POPSEND_LANG", "ja").args(["send", "--help"]).output().unwrap());
-    assert!(sub.stdout.contains("使い方: popsend send [オプション]") && !sub.stdout.contains("possible values"), "{}", sub.stdout);
+    assert!(
+        sub.stdout.contains("使い方: popsend send [オプション]") && !sub.stdout.contains("possible values"),
+        "{}",
+        sub.stdout
+    );
     let run = finish(bin().env("POPSEND_LANG", "en").output().unwrap());
     assert!(run.stdout.contains("Only log in over POP"), "{}", run.stdout);
 }
@@ -45,7 +53,11 @@ fn config_errors_exit_2_naming_file_and_key() {
     assert!(run.stderr.contains(missing.to_str().unwrap()), "{}", run.stderr);
 
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "[account]\naddress = \"a@b.c\"\n[pop]\nhost = \"h\"\nusername = \"u\"\nport = 99999\n[smtp]\n").unwrap();
+    std::fs::write(
+        &bad,
+        "[account]\naddress = \"a@b.c\"\n[pop]\nhost = \"h\"\nusername = \"u\"\nport = 99999\n[smtp]\n",
+    )
+    .unwrap();
     let run = popsend(&bad, Some("x"), "ja", &["status"]);
     assert_eq!(run.code, 2, "{}", run.all());
     assert!(run.stderr.contains("設定ファイルを使えません"), "{}", run.stderr);
@@ -59,11 +71,17 @@ fn a_submission_address_in_the_config_is_refused_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = dir.path().join("c.toml");
-    let text = format!("[account]\naddress = \"a@popsend.test\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"u\"\n[smtp]\nport = 2\n[submission]\naddress = \"0.0.0.0\"\nport = {port}\n");
+    let text = format!(
+        "[account]\naddress = \"a@popsend.test\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"u\"\n[smtp]\nport = 2\n[submission]\naddress = \"0.0.0.0\"\nport = {port}\n"
+    );
     std::fs::write(&config, text).unwrap();
     let run = popsend(&config, Some("x"), "ja", &["serve"]);
     assert_eq!(run.code, 2, "{}", run.all());
-    assert!(run.stderr.contains("submission.address") && run.stderr.contains("設定ファイルを使えません"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("submission.address") && run.stderr.contains("設定ファイルを使えません"),
+        "{}",
+        run.stderr
+    );
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "something listens");
 }
 
@@ -77,13 +95,38 @@ fn good_config(dir: &std::path::Path) -> std::path::PathBuf {
 fn header_injection_and_bad_attachments_fail_before_any_connection() {
     let dir = tempfile::tempdir().unwrap();
     let config = good_config(dir.path());
-    let run = popsend(&config, Some("x"), "en", &["send", "--to", "a@example.net", "--subject", "hi\r\nBcc: x@example.com", "--body-file", "/dev/null"]);
+    let run = popsend(
+        &config,
+        Some("x"),
+        "en",
+        &["send", "--to", "a@example.net", "--subject", "hi\r\nBcc: x@example.com", "--body-file", "/dev/null"],
+    );
     assert_eq!(run.code, 2, "{}", run.all());
     assert!(run.stderr.contains("Subject: contains a line break"), "{}", run.stderr);
-    let run = popsend(&config, Some("x"), "en", &["send", "--to", "not an address", "--subject", "s", "--body-file", "/dev/null"]);
+    let run = popsend(
+        &config,
+        Some("x"),
+        "en",
+        &["send", "--to", "not an address", "--subject", "s", "--body-file", "/dev/null"],
+    );
     assert_eq!(run.code, 2, "{}", run.all());
     assert!(run.stderr.contains("To: \"not an address\""), "{}", run.stderr);
-    let run = popsend(&config, Some("x"), "en", &["send", "--to", "a@example.net", "--subject", "s", "--body-file", "/dev/null", "--attach", "/nonexistent/f.pdf"]);
+    let run = popsend(
+        &config,
+        Some("x"),
+        "en",
+        &[
+            "send",
+            "--to",
+            "a@example.net",
+            "--subject",
+            "s",
+            "--body-file",
+            "/dev/null",
+            "--attach",
+            "/nonexistent/f.pdf",
+        ],
+    );
     assert_eq!(run.code, 2, "{}", run.all());
     assert!(run.stderr.contains("/nonexistent/f.pdf: cannot attach"), "{}", run.stderr);
 }
@@ -92,7 +135,9 @@ fn header_injection_and_bad_attachments_fail_before_any_connection() {
 fn no_password_source_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let config = good_config(dir.path());
-    let text = std::fs::read_to_string(&config).unwrap().replace("username = \"u\"", "username = \"u\"\npassword_command = \"exit 4\"");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("username = \"u\"", "username = \"u\"\npassword_command = \"exit 4\"");
     std::fs::write(&config, text).unwrap();
     let run = popsend(&config, None, "en", &["auth"]);
     assert_eq!(run.code, 1, "{}", run.all());
@@ -128,7 +173,12 @@ fn a_closed_stdout_is_not_a_crash() {
 fn queue_show_retry_delete_without_a_server() {
     let dir = tempfile::tempdir().unwrap();
     let config = good_config(dir.path()); // ports 1 and 2: nothing answers
-    let run = popsend(&config, Some("pw"), "ja", &["send", "--to", "Hanako <hanako@example.net>", "--subject", "レポート", "--body-file", "/dev/null"]);
+    let run = popsend(
+        &config,
+        Some("pw"),
+        "ja",
+        &["send", "--to", "Hanako <hanako@example.net>", "--subject", "レポート", "--body-file", "/dev/null"],
+    );
     assert_eq!(run.code, 75, "{}", run.all());
     assert!(run.stdout.contains("送信トレイに入れました: #1"), "{}", run.stdout);
     assert!(run.stdout.contains("次の送信予定"), "{}", run.stdout);
@@ -166,7 +216,12 @@ fn queue_show_retry_delete_without_a_server() {
 fn send_later_needs_no_password_and_no_network() {
     let dir = tempfile::tempdir().unwrap();
     let config = good_config(dir.path());
-    let run = popsend(&config, None, "en", &["send", "--later", "--to", "a@example.net", "--subject", "s", "--body-file", "/dev/null"]);
+    let run = popsend(
+        &config,
+        None,
+        "en",
+        &["send", "--later", "--to", "a@example.net", "--subject", "s", "--body-file", "/dev/null"],
+    );
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(run.stdout.contains("Put in the outbox: #1"), "{}", run.stdout);
     let q = popsend(&config, None, "en", &["queue"]);
@@ -182,7 +237,12 @@ fn watch_offline_tries_once_and_keeps_its_backoff() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("c.toml");
     std::fs::write(&config, "[account]\naddress = \"a@popsend.test\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"u\"\n[smtp]\nport = 1\n").unwrap();
-    let queued = popsend(&config, Some("pw"), "en", &["send", "--later", "--to", "b@example.net", "--subject", "waits", "--body-file", "/dev/null"]);
+    let queued = popsend(
+        &config,
+        Some("pw"),
+        "en",
+        &["send", "--later", "--to", "b@example.net", "--subject", "waits", "--body-file", "/dev/null"],
+    );
     assert_eq!(queued.code, 0, "{}", queued.all());
     let mut watch = crate::support::popsend_command(&config, Some("pw"), "en", &["watch", "--until-empty"])
         .stdout(std::process::Stdio::null())
@@ -216,11 +276,20 @@ fn watch_until_empty_leaves_a_paused_queue() {
     use popsend::core::outbox::{Described, Outbox, Pause};
     let dir = tempfile::tempdir().unwrap();
     let config = good_config(dir.path());
-    let run = popsend(&config, None, "en", &["send", "--later", "--to", "a@example.net", "--subject", "s", "--body-file", "/dev/null"]);
+    let run = popsend(
+        &config,
+        None,
+        "en",
+        &["send", "--later", "--to", "a@example.net", "--subject", "s", "--body-file", "/dev/null"],
+    );
     assert_eq!(run.code, 0, "{}", run.all());
     let fingerprint = popsend::core::account::Config::load(&config).unwrap().fingerprint;
     let ob = Outbox::open(&dir.path().join("data")).unwrap();
-    let error = Described { kind: popsend::core::kind::Kind::WrongPassword, reply: Some("-ERR [AUTH] no".into()), detail: "d".into() };
+    let error = Described {
+        kind: popsend::core::kind::Kind::WrongPassword,
+        reply: Some("-ERR [AUTH] no".into()),
+        detail: "d".into(),
+    };
     ob.pause(&Pause { error, config: fingerprint }).unwrap();
     drop(ob);
     let started = std::time::Instant::now();
@@ -238,13 +307,18 @@ fn status_survives_damaged_files_and_reports_them() {
     let config = good_config(dir.path());
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(data.join("relay-window"), "login_at_ms 18446744073709551615\nlogin_server 127.0.0.1:1\nlogin_peer 127.0.0.1\n").unwrap();
+    std::fs::write(
+        data.join("relay-window"),
+        "login_at_ms 18446744073709551615\nlogin_server 127.0.0.1:1\nlogin_peer 127.0.0.1\n",
+    )
+    .unwrap();
     let run = popsend(&config, None, "en", &["status"]);
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(!run.stderr.contains("panicked"), "{}", run.all());
     assert!(run.stderr.contains("line 1"), "the ignored line is named: {}", run.all());
 
-    std::fs::write(data.join("outbox.sqlite3"), b"this is not a database, it is garbage garbage garbage garbage").unwrap();
+    std::fs::write(data.join("outbox.sqlite3"), b"this is not a database, it is garbage garbage garbage garbage")
+        .unwrap();
     let run = popsend(&config, None, "en", &["status"]);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("outbox.sqlite3"), "{}", run.all());
@@ -265,8 +339,13 @@ fn stored_control_characters_never_reach_the_terminal() {
     };
     let out = popsend::core::compose::build(&d, std::time::SystemTime::now()).unwrap();
     let ob = Outbox::open(&dir.path().join("data")).unwrap();
-    let id = ob.enqueue(&out, "subject\u{1b}]0;owned\u{7}", "b\u{1b}[2J@example.net", std::time::SystemTime::now()).unwrap();
-    let e = Described { kind: popsend::core::kind::Kind::MessageRefused, reply: Some("550 no\u{1b}[31m".into()), detail: "detail\u{1b}c".into() };
+    let id =
+        ob.enqueue(&out, "subject\u{1b}]0;owned\u{7}", "b\u{1b}[2J@example.net", std::time::SystemTime::now()).unwrap();
+    let e = Described {
+        kind: popsend::core::kind::Kind::MessageRefused,
+        reply: Some("550 no\u{1b}[31m".into()),
+        detail: "detail\u{1b}c".into(),
+    };
     ob.mark_failed(id, &e).unwrap();
     drop(ob);
     for args in [&["queue"][..], &["show", "1"][..]] {
@@ -299,7 +378,9 @@ fn a_word_that_is_neither_command_nor_link_and_a_broken_link_are_usage_errors() 
     assert!(run.stderr.contains("Cannot read the mailto: link") && run.stderr.contains("%-escape"), "{}", run.stderr);
     // A good link, but no display and no window to hand it to: it says so and fails.
     let dir = tempfile::tempdir().unwrap();
-    let run = finish(bin().arg("--data-dir").arg(dir.path()).arg("mailto:a@example.jp").env("POPSEND_LANG", "en").output().unwrap());
+    let run = finish(
+        bin().arg("--data-dir").arg(dir.path()).arg("mailto:a@example.jp").env("POPSEND_LANG", "en").output().unwrap(),
+    );
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stdout.contains("No display"), "{}", run.stdout);
 }
@@ -308,14 +389,20 @@ fn a_word_that_is_neither_command_nor_link_and_a_broken_link_are_usage_errors() 
 /// page's sources; a send that fails points at the page that explains it.
 #[test]
 fn error_codes_find_their_page_and_a_failure_points_to_it() {
-    for (query, heading) in [("0x800CCC78", "送信を断られた"), ("OP25B", "接続できない"), ("530", "SMTP 認証が必要")] {
+    for (query, heading) in [("0x800CCC78", "送信を断られた"), ("OP25B", "接続できない"), ("530", "SMTP 認証が必要")]
+    {
         let out = finish(bin().env("POPSEND_LANG", "ja").args(["guide", query]).output().unwrap());
         assert_eq!(out.code, 0, "{}", out.all());
         assert!(out.stdout.contains(heading) && out.stdout.contains("出典: "), "{query}: {}", out.stdout);
     }
     let dir = tempfile::tempdir().unwrap();
     let config = good_config(dir.path()); // ports 1 and 2: nothing answers
-    let run = popsend(&config, Some("pw"), "ja", &["send", "--to", "a@example.net", "--subject", "s", "--body-file", "/dev/null"]);
+    let run = popsend(
+        &config,
+        Some("pw"),
+        "ja",
+        &["send", "--to", "a@example.net", "--subject", "s", "--body-file", "/dev/null"],
+    );
     assert_eq!(run.code, 75, "{}", run.all());
     assert!(run.stderr.contains("詳しくは: popsend guide error-cannot-connect"), "{}", run.all());
 }
@@ -329,7 +416,10 @@ fn a_start_without_a_display_leaves_the_background_server_running() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = dir.path().join("c.toml");
     std::fs::write(&config, format!("[account]\naddress = \"a@popsend.test\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"u\"\n[smtp]\nport = 2\n[submission]\nenabled = true\nport = {port}\n")).unwrap();
-    let mut serve = crate::support::popsend_command(&config, Some("x"), "en", &["serve"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut serve = crate::support::popsend_command(&config, Some("x"), "en", &["serve"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut out = std::io::BufReader::new(serve.stdout.take().unwrap());
     let mut line = String::new();
     while !line.contains(&format!("port {port}")) {
@@ -338,7 +428,17 @@ fn a_start_without_a_display_leaves_the_background_server_running() {
     }
     let data = dir.path().join("data");
     for args in [&[][..], &["mailto:b@example.net"][..]] {
-        let run = finish(bin().env("POPSEND_LANG", "en").arg("--config").arg(&config).arg("--data-dir").arg(&data).args(args).output().unwrap());
+        let run = finish(
+            bin()
+                .env("POPSEND_LANG", "en")
+                .arg("--config")
+                .arg(&config)
+                .arg("--data-dir")
+                .arg(&data)
+                .args(args)
+                .output()
+                .unwrap(),
+        );
         assert!(run.stdout.contains("No display to open the window on"), "{}", run.all());
         assert!(serve.try_wait().unwrap().is_none(), "serve stepped aside for a window that could not open");
         let mut greeting = String::new();
@@ -368,7 +468,10 @@ fn escapes_from_outside_never_reach_the_terminal() {
     assert!(runs[0].stdout.contains("<id"), "the queued line names the message: {}", runs[0].all());
     for run in runs {
         let all = run.all();
-        let bad: Vec<char> = all.chars().filter(|c| (c.is_control() && !matches!(c, '\n' | '\t')) || ('\u{202a}'..='\u{202e}').contains(c)).collect();
+        let bad: Vec<char> = all
+            .chars()
+            .filter(|c| (c.is_control() && !matches!(c, '\n' | '\t')) || ('\u{202a}'..='\u{202e}').contains(c))
+            .collect();
         assert!(bad.is_empty(), "{bad:?} in {all:?}");
     }
 }
@@ -379,7 +482,10 @@ fn escapes_from_outside_never_reach_the_terminal() {
 fn usage_errors_speak_the_users_language() {
     for (args, said) in [
         (&["send", "--frob"][..], "「--frob」というオプションはありません。"),
-        (&["send", "--to", "a@example.net", "--subject", "x", "--charset", "latin1"][..], "「latin1」は --charset <CHARSET> には使えません。使えるのは utf-8, iso-2022-jp です。"),
+        (
+            &["send", "--to", "a@example.net", "--subject", "x", "--charset", "latin1"][..],
+            "「latin1」は --charset <CHARSET> には使えません。使えるのは utf-8, iso-2022-jp です。",
+        ),
         (&["send", "--subject", "x"][..], "--to <ADDR> を指定してください。"),
         (&["sendmail", "-o"][..], "-o <OPTION> のあとに値を指定してください。"),
     ] {

@@ -31,7 +31,10 @@ fn free_port() -> u16 {
 /// Starts `popsend serve` with `config` (its `[submission] port` set to `port`) and waits until
 /// it listens.
 fn serve(s: &Servers, config: &Path, port: u16) -> Serve {
-    let child = listening(popsend_command(config, Some(&s.pass), "ja", &["serve"]).stdout(Stdio::null()).stderr(Stdio::null()), port);
+    let child = listening(
+        popsend_command(config, Some(&s.pass), "ja", &["serve"]).stdout(Stdio::null()).stderr(Stdio::null()),
+        port,
+    );
     Serve { child, port, login_file: config.parent().unwrap().join("data").join("submission-login") }
 }
 
@@ -62,7 +65,11 @@ fn client(cmd: &mut Command, what: &str) -> String {
 /// How many delivered messages contain `needle`.
 fn copies(s: &Servers, needle: &str) -> usize {
     std::fs::read_dir(&s.maildir)
-        .map(|d| d.flatten().filter(|e| String::from_utf8_lossy(&std::fs::read(e.path()).unwrap_or_default()).contains(needle)).count())
+        .map(|d| {
+            d.flatten()
+                .filter(|e| String::from_utf8_lossy(&std::fs::read(e.path()).unwrap_or_default()).contains(needle))
+                .count()
+        })
         .unwrap_or(0)
 }
 
@@ -95,7 +102,15 @@ with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
 
 fn smtplib(port: u16, login_file: &Path, tok: &str, count: usize, sent_dir: &Path, bcc: bool) {
     client(
-        Command::new("python3").arg("-c").arg(SMTPLIB).arg(port.to_string()).arg(login_file).arg(tok).arg(count.to_string()).arg(sent_dir).arg(if bcc { "1" } else { "0" }),
+        Command::new("python3")
+            .arg("-c")
+            .arg(SMTPLIB)
+            .arg(port.to_string())
+            .arg(login_file)
+            .arg(tok)
+            .arg(count.to_string())
+            .arg(sent_dir)
+            .arg(if bcc { "1" } else { "0" }),
         "python3 smtplib",
     );
 }
@@ -109,7 +124,10 @@ fn arrived_as_sent(s: &Servers, tok: &str, sent: &Path) {
     // smtplib ends bytes that do not end in CRLF with one more line end: the trailing line ends
     // are not compared.
     let (delivered_text, sent_lf) = (String::from_utf8_lossy(&delivered), sent_lf.trim_end_matches('\n'));
-    assert!(delivered_text.trim_end_matches('\n').ends_with(sent_lf), "changed on the way:\n{delivered_text}\n---sent---\n{sent_lf}");
+    assert!(
+        delivered_text.trim_end_matches('\n').ends_with(sent_lf),
+        "changed on the way:\n{delivered_text}\n---sent---\n{sent_lf}"
+    );
     let text = String::from_utf8_lossy(&delivered);
     let headers = text.split("\n\n").next().unwrap_or_default();
     assert!(!headers.contains("hidden@example.org") && !headers.to_ascii_lowercase().contains("\nbcc:"), "{headers}");
@@ -130,7 +148,15 @@ fn real_clients_send_through_popsend_serve() {
         let tok = token(&format!("swaks-{auth}"));
         let said = client(
             Command::new("swaks")
-                .args(["--server", &format!("127.0.0.1:{}", serve.port), "--pipeline", "--auth", auth, "--auth-user", "popsend"])
+                .args([
+                    "--server",
+                    &format!("127.0.0.1:{}", serve.port),
+                    "--pipeline",
+                    "--auth",
+                    auth,
+                    "--auth-user",
+                    "popsend",
+                ])
                 .args(["--auth-password", &password, "--from", "student@popsend.test", "--to", "teacher@example.net"])
                 .args(["--header", &format!("Subject: {tok}"), "--body", "swaks through popsend"]),
             "swaks",
@@ -139,10 +165,22 @@ fn real_clients_send_through_popsend_serve() {
         s.delivered(&tok);
     }
     // swaks without the login, and with a wrong one: refused, nothing sent.
-    let out = Command::new("swaks").args(["--server", &format!("127.0.0.1:{}", serve.port), "--from", "a@popsend.test", "--to", "b@example.net"]).output().unwrap();
+    let out = Command::new("swaks")
+        .args(["--server", &format!("127.0.0.1:{}", serve.port), "--from", "a@popsend.test", "--to", "b@example.net"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("530 5.7.0"), "{}", String::from_utf8_lossy(&out.stdout));
     let out = Command::new("swaks")
-        .args(["--server", &format!("127.0.0.1:{}", serve.port), "--auth", "PLAIN", "--auth-user", "popsend", "--auth-password", "wrong"])
+        .args([
+            "--server",
+            &format!("127.0.0.1:{}", serve.port),
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "popsend",
+            "--auth-password",
+            "wrong",
+        ])
         .args(["--from", "a@popsend.test", "--to", "b@example.net"])
         .output()
         .unwrap();
@@ -159,7 +197,12 @@ fn real_clients_send_through_popsend_serve() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("msmtp did not start; tests/run.sh installs it");
-    std::io::Write::write_all(msmtp.stdin.as_mut().unwrap(), format!("From: student@popsend.test\nTo: teacher@example.net\nSubject: {tok}\n\nmsmtp through popsend\n").as_bytes()).unwrap();
+    std::io::Write::write_all(
+        msmtp.stdin.as_mut().unwrap(),
+        format!("From: student@popsend.test\nTo: teacher@example.net\nSubject: {tok}\n\nmsmtp through popsend\n")
+            .as_bytes(),
+    )
+    .unwrap();
     let out = msmtp.wait_with_output().unwrap();
     assert!(out.status.success(), "msmtp: {}", String::from_utf8_lossy(&out.stderr));
     s.delivered(&tok);
@@ -181,7 +224,11 @@ fn real_clients_send_through_popsend_serve() {
     assert!(out.status.success(), "s-nail: {}", String::from_utf8_lossy(&out.stderr));
     let delivered = String::from_utf8(s.delivered(&tok)).unwrap();
     // s-nail writes the body in quoted-printable: 「先生」 arrives as it wrote it.
-    assert!(delivered.contains("Content-Transfer-Encoding: quoted-printable\n") && delivered.contains("\n=E5=85=88=E7=94=9F\n"), "{delivered}");
+    assert!(
+        delivered.contains("Content-Transfer-Encoding: quoted-printable\n")
+            && delivered.contains("\n=E5=85=88=E7=94=9F\n"),
+        "{delivered}"
+    );
 
     // neomutt in batch mode, smtp_url with the password in its own 0600 muttrc.
     let tok = token("neomutt");
@@ -238,7 +285,12 @@ fn ten_messages_taken_offline_arrive_once_when_back() {
     }
     // All ten wait (the data folder is this test's own), listed with their subjects decoded.
     let q = crate::support::popsend(&config, None, "ja", &["queue"]);
-    assert_eq!(q.stdout.lines().filter(|l| l.contains("送信待ち") && l.contains("レポート提出")).count(), 10, "{}", q.stdout);
+    assert_eq!(
+        q.stdout.lines().filter(|l| l.contains("送信待ち") && l.contains("レポート提出")).count(),
+        10,
+        "{}",
+        q.stdout
+    );
     assert_eq!(copies(&s, &tok), 0, "sent while the servers were unreachable");
 
     // Back: the same data folder, the servers' real ports.
@@ -321,7 +373,8 @@ fn sigkill_while_a_client_submits_loses_no_message_it_heard_250_for() {
             }
         }
         let out = client.wait_with_output().unwrap();
-        let ok: Vec<usize> = String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.strip_prefix("OK ")?.parse().ok()).collect();
+        let ok: Vec<usize> =
+            String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.strip_prefix("OK ")?.parse().ok()).collect();
         // The client had at most one message in flight when the server went.
         tries += ok.len() + usize::from(ok.len() < todo.len());
         heard.extend(ok);
@@ -342,7 +395,10 @@ fn sigkill_while_a_client_submits_loses_no_message_it_heard_250_for() {
     let counts: Vec<usize> = (0..100).map(|i| copies(&s, &format!("{tok}-{i}\n"))).collect();
     let lost: Vec<usize> = (0..100).filter(|&i| counts[i] == 0).collect();
     let duplicates: usize = counts.iter().map(|c| c.saturating_sub(1)).sum();
-    eprintln!("submission kill loop: {kills} kills, {tries} submissions for 100 messages, {} lost, {duplicates} duplicates", lost.len());
+    eprintln!(
+        "submission kill loop: {kills} kills, {tries} submissions for 100 messages, {} lost, {duplicates} duplicates",
+        lost.len()
+    );
     assert!(lost.is_empty(), "heard 250 but never arrived: {lost:?}");
     // Resubmissions add no copy; a kill mid-send at most one.
     assert!(duplicates <= kills, "{duplicates} duplicates for {kills} kills and {} resubmissions", tries - 100);
@@ -361,7 +417,14 @@ fn git_send_email_goes_through_popsend_sendmail() {
         client(
             Command::new("git")
                 .current_dir(&repo)
-                .args(["-c", "user.name=山田 太郎", "-c", "user.email=student@popsend.test", "-c", "sendemail.confirm=never"])
+                .args([
+                    "-c",
+                    "user.name=山田 太郎",
+                    "-c",
+                    "user.email=student@popsend.test",
+                    "-c",
+                    "sendemail.confirm=never",
+                ])
                 .args(args)
                 .env("POPSEND_PASSWORD", &s.pass)
                 .env("POPSEND_LANG", "ja"),
@@ -381,12 +444,23 @@ fn git_send_email_goes_through_popsend_sendmail() {
         config.display(),
         config.parent().unwrap().join("data").display()
     );
-    let said = git(&["send-email", "--suppress-cc=all", "--to=teacher@example.net", "--sendmail-cmd", &sendmail, patch.to_str().unwrap()]);
+    let said = git(&[
+        "send-email",
+        "--suppress-cc=all",
+        "--to=teacher@example.net",
+        "--sendmail-cmd",
+        &sendmail,
+        patch.to_str().unwrap(),
+    ]);
     assert!(said.contains("Result: OK"), "{said}");
     let delivered = String::from_utf8(s.delivered(&tok)).unwrap();
     let git_id = said.lines().find_map(|l| l.strip_prefix("Message-ID: ")).expect("git shows the Message-ID it wrote");
     assert!(delivered.contains(&format!("Message-ID: {git_id}\n")), "{delivered}");
-    assert!(delivered.contains(&format!("Subject: [PATCH] Fix the report {tok}\n")) && delivered.contains("+レポートの修正\n"), "{delivered}");
+    assert!(
+        delivered.contains(&format!("Subject: [PATCH] Fix the report {tok}\n"))
+            && delivered.contains("+レポートの修正\n"),
+        "{delivered}"
+    );
 }
 
 /// Issue 13: the login entry's `popsend serve --at-login` steps aside for a window: a message it
@@ -402,13 +476,20 @@ fn serve_steps_aside_for_a_window_and_never_runs_beside_one() {
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, text + &format!("\n[submission]\nenabled = true\nport = {port}\n")).unwrap();
     let data = dir.path().join("data");
-    let mut child = listening(popsend_command(&config, Some(&s.pass), "ja", &["serve", "--at-login"]).stdout(Stdio::piped()).stderr(Stdio::piped()), port);
+    let mut child = listening(
+        popsend_command(&config, Some(&s.pass), "ja", &["serve", "--at-login"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+        port,
+    );
     let tok = token("handover");
     let sent = tempfile::tempdir().unwrap();
     smtplib(port, &data.join("submission-login"), &tok, 1, sent.path(), false);
     // The window starts: the server hears it, answers YIELD and lets go.
     let start = Instant::now();
-    let Claim::First(window) = instance::claim(&data, &Handover::Show).unwrap() else { panic!("the window did not get the folder from popsend serve") };
+    let Claim::First(window) = instance::claim(&data, &Handover::Show).unwrap() else {
+        panic!("the window did not get the folder from popsend serve")
+    };
     let took = start.elapsed();
     let status = child.wait().unwrap();
     let mut out = String::new();
@@ -417,7 +498,8 @@ fn serve_steps_aside_for_a_window_and_never_runs_beside_one() {
     assert!(out.contains("画面に引き継いで終了します"), "{out}");
     println!("the window had the folder {} ms after asking", took.as_millis());
     // The port is the window's to take.
-    std::net::TcpListener::bind(("127.0.0.1", port)).unwrap_or_else(|e| panic!("popsend serve left port {port} taken: {e}"));
+    std::net::TcpListener::bind(("127.0.0.1", port))
+        .unwrap_or_else(|e| panic!("popsend serve left port {port} taken: {e}"));
     arrived_as_sent(&s, &tok, &sent.path().join("0.eml"));
     // While the window has the folder, a server does not start (and opens no port).
     let second = popsend_command(&config, Some(&s.pass), "en", &["serve"]).output().unwrap();

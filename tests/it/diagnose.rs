@@ -81,16 +81,36 @@ fn a_silent_smtp_port_25_gets_the_port_blocking_hint_and_the_auth_port_is_found(
     let trust = TrustAnchors::load(c.tls.ca_file.as_deref()).unwrap();
     let password = Password::new(s.pass.clone());
     let other = |port| popsend::core::account::OtherPort { port, tls: false };
-    let options = Options { alternatives: Some(vec![other(s.submission), other(s.pop_submission)]), timeout: Duration::from_secs(10), ..Options::default() };
+    let options = Options {
+        alternatives: Some(vec![other(s.submission), other(s.pop_submission)]),
+        timeout: Duration::from_secs(10),
+        ..Options::default()
+    };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let steps = rt.block_on(diagnose::run(&c, Some(&password), &trust, &SystemClock, &popsend::core::window::Store::new(&dir.path().join("state")), &options, &mut |_| {}));
+    let steps = rt.block_on(diagnose::run(
+        &c,
+        Some(&password),
+        &trust,
+        &SystemClock,
+        &popsend::core::window::Store::new(&dir.path().join("state")),
+        &options,
+        &mut |_| {},
+    ));
     let smtp = steps.iter().find(|r| r.id == StepId::SmtpPort).unwrap();
     // Issue 24: each other port with what it offers, relaying after the login asked as step 7
     // asks it: the AUTH port does not relay without AUTH; the submission port for students
     // behind OP25B does, and is what the switch offers (POP before SMTP goes on).
     use popsend::core::diagnose::OtherPortFound;
-    let found = |port, auth, relays| OtherPortFound { port, implicit_tls: false, encrypted: true, auth, relays: Some(relays) };
-    assert_eq!(smtp.finding, Finding::SmtpPortSilent { port: 25, alternatives: vec![found(s.submission, true, false), found(s.pop_submission, false, true)], automatic: true });
+    let found =
+        |port, auth, relays| OtherPortFound { port, implicit_tls: false, encrypted: true, auth, relays: Some(relays) };
+    assert_eq!(
+        smtp.finding,
+        Finding::SmtpPortSilent {
+            port: 25,
+            alternatives: vec![found(s.submission, true, false), found(s.pop_submission, false, true)],
+            automatic: true
+        }
+    );
     let (what, next) = popsend::words::step_explanation(smtp);
     // One line for the silent port, one for each other port that answered (in the process's
     // language, whichever it is).

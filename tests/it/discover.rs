@@ -46,7 +46,10 @@ fn a_preset_for_the_domain_comes_first() {
     let (r, progress) = find("taro@st.u.example", &[preset], &options);
     let p = r.unwrap();
     assert_eq!(p.source, Source::Preset("u".into()));
-    assert_eq!((p.pop_host.as_str(), p.pop_port, p.smtp_port, p.window_minutes), ("mail.u.example", 110, 25, Some(10.0)));
+    assert_eq!(
+        (p.pop_host.as_str(), p.pop_port, p.smtp_port, p.window_minutes),
+        ("mail.u.example", 110, 25, Some(10.0))
+    );
     assert_eq!(p.usernames, ["taro", "taro@st.u.example"]);
     assert_eq!(progress, [Progress::Presets], "nothing else was asked");
 }
@@ -65,7 +68,10 @@ fn serve(body: &'static str) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String
             let found = request.contains("/mail/config-v1.1.xml");
             log.lock().unwrap().push(request);
             let reply = if found {
-                format!("HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
             } else {
                 "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
             };
@@ -104,7 +110,10 @@ fn the_domains_autoconfig_file_comes_next() {
     let p = r.unwrap();
     assert!(matches!(&p.source, Source::Autoconfig(u) if u.contains("autoconfig.auto.popsend.test")), "{:?}", p.source);
     assert_eq!((p.pop_host.as_str(), p.pop_port, p.pop_security), ("pop.auto.popsend.test", 995, Security::Tls));
-    assert_eq!((p.smtp_host.as_str(), p.smtp_port, p.smtp_security, p.smtp_auth), ("smtp.auto.popsend.test", 587, Security::Starttls, true));
+    assert_eq!(
+        (p.smtp_host.as_str(), p.smtp_port, p.smtp_security, p.smtp_auth),
+        ("smtp.auto.popsend.test", 587, Security::Starttls, true)
+    );
     assert_eq!(p.usernames[0], "hanako@auto.popsend.test", "the file's %EMAILADDRESS% comes first");
     assert_eq!(progress.len(), 3, "{progress:?}");
     let seen = seen.lock().unwrap();
@@ -121,8 +130,14 @@ fn probing_finds_the_real_servers() {
     let (r, progress) = find(&format!("{}@popsend.test", s.user), &[], &on_test_ports(&s));
     let p = r.unwrap();
     assert_eq!(p.source, Source::Probe);
-    assert_eq!((p.pop_host.as_str(), p.pop_port, p.pop_security, p.pop_cleartext_only), ("pop.popsend.test", s.pop3s, Security::Tls, false));
-    assert_eq!((p.smtp_host.as_str(), p.smtp_port, p.smtp_security), ("pop.popsend.test", s.submission, Security::Starttls));
+    assert_eq!(
+        (p.pop_host.as_str(), p.pop_port, p.pop_security, p.pop_cleartext_only),
+        ("pop.popsend.test", s.pop3s, Security::Tls, false)
+    );
+    assert_eq!(
+        (p.smtp_host.as_str(), p.smtp_port, p.smtp_security),
+        ("pop.popsend.test", s.submission, Security::Starttls)
+    );
     assert_eq!(p.usernames, [s.user.clone(), format!("{}@popsend.test", s.user)]);
     assert_eq!(progress[0], Progress::Presets);
     assert!(progress.contains(&Progress::Probing { host: "pop.popsend.test".into(), port: s.pop3s }), "{progress:?}");
@@ -132,7 +147,10 @@ fn probing_finds_the_real_servers() {
     options.smtp_ports = vec![(s.smtp, Security::None)];
     let p = find(&format!("{}@popsend.test", s.user), &[], &options).0.unwrap();
     // Dovecot offers STLS on its cleartext port: taken.
-    assert_eq!((p.pop_port, p.pop_security, p.smtp_port, p.smtp_security, p.smtp_auth), (s.pop3, Security::Starttls, s.smtp, Security::None, false));
+    assert_eq!(
+        (p.pop_port, p.pop_security, p.smtp_port, p.smtp_security, p.smtp_auth),
+        (s.pop3, Security::Starttls, s.smtp, Security::None, false)
+    );
 }
 
 /// A server that offers only cleartext USER/PASS (Courier here: no STLS, no APOP stamp) is

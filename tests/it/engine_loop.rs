@@ -7,9 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use popsend::core::account::Config;
 use popsend::core::clock::SystemClock;
+use popsend::core::compose::Outgoing;
 use popsend::core::compose::{self, Draft};
 use popsend::core::deliver::Deliverer;
-use popsend::core::compose::Outgoing;
 use popsend::core::engine::{self, Activity, Command, Event};
 use popsend::core::net::TrustAnchors;
 use popsend::core::outbox::Outbox;
@@ -20,7 +20,12 @@ use tokio::sync::mpsc;
 use crate::peers::{Log, pop_peer, smtp_peer};
 
 fn outgoing() -> Box<Outgoing> {
-    let d = Draft { from_address: "student@example.ac.jp".into(), to: vec!["a@example.net".into()], subject: "件名".into(), ..Draft::default() };
+    let d = Draft {
+        from_address: "student@example.ac.jp".into(),
+        to: vec!["a@example.net".into()],
+        subject: "件名".into(),
+        ..Draft::default()
+    };
     let b = compose::build(&d, SystemTime::now()).unwrap();
     Box::new(b)
 }
@@ -55,7 +60,9 @@ async fn with_engine(
         drive(&d, &tx, &events).await;
         tx.send(Command::Shutdown).await.unwrap();
     };
-    tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(engine, driver) }).await.expect("the engine did not stop");
+    tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(engine, driver) })
+        .await
+        .expect("the engine did not stop");
     events.into_inner()
 }
 
@@ -151,7 +158,9 @@ fn a_paused_queue_waits_instead_of_spinning() {
         });
         let _ = done_tx.send(flushes);
     });
-    let flushes = done_rx.recv_timeout(Duration::from_secs(20)).expect("the engine never read its Shutdown command (busy loop on a paused queue)");
+    let flushes = done_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the engine never read its Shutdown command (busy loop on a paused queue)");
     assert!(flushes <= 1, "{flushes} flushes of a paused queue in one second");
 }
 
@@ -176,7 +185,10 @@ async fn commands_are_heard_while_a_flush_runs_and_a_withdrawn_message_does_not_
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert!(position(&|e| matches!(e, Event::Snapshot(s) if matches!(s.activity, Activity::Sending(_)))).is_some(), "no flush started");
+        assert!(
+            position(&|e| matches!(e, Event::Snapshot(s) if matches!(s.activity, Activity::Sending(_)))).is_some(),
+            "no flush started"
+        );
         tx.send(Command::Delete(b)).await.unwrap();
         tx.send(Command::Edit(c)).await.unwrap();
         for _ in 0..200 {
@@ -190,10 +202,13 @@ async fn commands_are_heard_while_a_flush_runs_and_a_withdrawn_message_does_not_
         assert!(edited < flushed, "編集 waited for the flush to end");
     })
     .await;
-    let sent: Vec<i64> = events.iter().flat_map(|e| match e {
-        Event::Flushed(f) => f.sent.iter().map(|(id, _)| *id).collect(),
-        _ => Vec::new(),
-    }).collect();
+    let sent: Vec<i64> = events
+        .iter()
+        .flat_map(|e| match e {
+            Event::Flushed(f) => f.sent.iter().map(|(id, _)| *id).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
     assert_eq!(sent, vec![a], "only the message still waiting goes");
     assert_eq!(log.lock().unwrap().iter().filter(|(_, w)| w == "smtp message").count(), 1);
     assert!(ob.get(b).unwrap().is_none() && ob.get(c).unwrap().is_none());
@@ -210,7 +225,10 @@ async fn without_a_password_nothing_logs_in_and_asking_says_why() {
     let id = ob.enqueue(&outgoing(), "件名", "a@example.net", SystemTime::now()).unwrap();
     let events = with_engine(&config, &ob, dir.path(), None, async |_, tx, events| {
         tokio::time::sleep(Duration::from_millis(700)).await;
-        assert!(!events.borrow().iter().any(|e| matches!(e, Event::Flushed(_))), "it tried by itself without a password");
+        assert!(
+            !events.borrow().iter().any(|e| matches!(e, Event::Flushed(_))),
+            "it tried by itself without a password"
+        );
         tx.send(Command::FlushNow).await.unwrap();
         tx.send(Command::LoginNow).await.unwrap();
         for _ in 0..100 {
@@ -222,7 +240,10 @@ async fn without_a_password_nothing_logs_in_and_asking_says_why() {
     })
     .await;
     assert!(events.iter().any(|e| matches!(e, Event::Flushed(f) if matches!(f.stopped, Some(popsend::core::run_error::RunError::NoPassword)))), "{events:?}");
-    assert!(events.iter().any(|e| matches!(e, Event::LoginFailed(popsend::core::run_error::RunError::NoPassword))), "{events:?}");
+    assert!(
+        events.iter().any(|e| matches!(e, Event::LoginFailed(popsend::core::run_error::RunError::NoPassword))),
+        "{events:?}"
+    );
     assert!(log.lock().unwrap().is_empty(), "a server was contacted: {:?}", log.lock().unwrap());
     let (row, _) = ob.get(id).unwrap().unwrap();
     assert_eq!((row.state, row.attempts), (popsend::core::outbox::State::Queued, 0));

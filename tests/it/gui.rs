@@ -7,9 +7,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
+use popsend::app::backend::{Notice, Problem};
 use popsend::app::{App, Tab};
 use popsend::core::account::Paths;
-use popsend::app::backend::{Notice, Problem};
 
 use crate::support::{servers, token};
 
@@ -198,7 +198,9 @@ fn first_run_settings_then_send_through_the_real_servers() {
     type_into(&mut h, "件名", &subject);
     type_into(&mut h, "本文", "POP before SMTP のテストです。");
     click(&mut h, "送信");
-    run_until_for(&mut h, "the message in 送信済み", Duration::from_secs(30), |a| a.view().sent.iter().any(|r| r.subject == subject));
+    run_until_for(&mut h, "the message in 送信済み", Duration::from_secs(30), |a| {
+        a.view().sent.iter().any(|r| r.subject == subject)
+    });
     assert!(s.find_delivered(&subject).is_some() || !s.delivered(&subject).is_empty());
     h.run_steps(2);
     let window = app(&h).view().snapshot.as_ref().and_then(|s| s.window).expect("a relay window after sending");
@@ -218,13 +220,20 @@ fn a_refusing_server_shows_the_japanese_reason_and_its_reply() {
     let s = servers();
     let _g = gui_lock("ja");
     let dir = tempfile::tempdir().unwrap();
-    let config = s.config(dir.path(), &format!("port = {}\nallow_plaintext_password = true\npassword_command = \"echo not-the-password\"", s.pop3), &format!("port = {}", s.smtp), "");
+    let config = s.config(
+        dir.path(),
+        &format!("port = {}\nallow_plaintext_password = true\npassword_command = \"echo not-the-password\"", s.pop3),
+        &format!("port = {}", s.smtp),
+        "",
+    );
     let mut h = harness(config, dir.path().join("data"));
     run_until(&mut h, "the engine", |a| a.view().account == "student@popsend.test");
     type_into(&mut h, "宛先", "friend@example.net");
     type_into(&mut h, "件名", "届かないはず");
     click(&mut h, "送信");
-    run_until_for(&mut h, "the refusal recorded", Duration::from_secs(20), |a| a.view().waiting.iter().any(|r| r.last_error.is_some()));
+    run_until_for(&mut h, "the refusal recorded", Duration::from_secs(20), |a| {
+        a.view().waiting.iter().any(|r| r.last_error.is_some())
+    });
     h.run_steps(2);
     // The row's reason (and the status line) in Japanese.
     let reason = popsend::fl!("kind-wrong-password");
@@ -327,7 +336,10 @@ fn choosing_a_preset_fills_the_settings() {
     click(&mut h, "プリセット");
     click(&mut h, "参考資料 (2000 年の案内) の例: mail.cc.tohoku.ac.jp");
     let f = &app(&h).settings.form;
-    assert_eq!((f.pop_host.as_str(), f.pop_port.as_str(), f.smtp_port.as_str(), f.window_minutes.as_str()), ("mail.cc.tohoku.ac.jp", "110", "25", "10"));
+    assert_eq!(
+        (f.pop_host.as_str(), f.pop_port.as_str(), f.smtp_port.as_str(), f.window_minutes.as_str()),
+        ("mail.cc.tohoku.ac.jp", "110", "25", "10")
+    );
     assert_eq!(f.address, "taro@popsend.test");
     h.get_by_label_contains("10 分間");
     h.get_by_label_contains("今の大学のメールではありません");
@@ -339,12 +351,19 @@ fn the_connection_test_view_runs_every_step() {
     let s = servers();
     let _g = gui_lock("ja");
     let dir = tempfile::tempdir().unwrap();
-    let config = s.config(dir.path(), &format!("port = {}\nsecurity = \"starttls\"\npassword_command = \"printf %s {}\"", s.pop3, s.pass), &format!("port = {}", s.smtp), "");
+    let config = s.config(
+        dir.path(),
+        &format!("port = {}\nsecurity = \"starttls\"\npassword_command = \"printf %s {}\"", s.pop3, s.pass),
+        &format!("port = {}", s.smtp),
+        "",
+    );
     let mut h = harness(config, dir.path().join("data"));
     run_until(&mut h, "the engine", |a| a.view().account == "student@popsend.test");
     click(&mut h, "接続テスト");
     click(&mut h, "接続テストを開始");
-    run_until_for(&mut h, "the test's end", Duration::from_secs(30), |a| matches!(&a.view().diagnosis, Some((false, _))));
+    run_until_for(&mut h, "the test's end", Duration::from_secs(30), |a| {
+        matches!(&a.view().diagnosis, Some((false, _)))
+    });
     h.run_steps(2);
     let steps = app(&h).view().diagnosis.clone().unwrap().1;
     assert_eq!(steps.len(), 8);
@@ -353,11 +372,16 @@ fn the_connection_test_view_runs_every_step() {
     h.get_by_label("結果をコピー");
     // The test's POP login opened the sending time: the status bar counts it down at once, and
     // says nothing of an unknown connection.
-    run_until(&mut h, "the countdown after the test's login", |a| a.view().snapshot.as_ref().is_some_and(|s| s.window.is_some()));
+    run_until(&mut h, "the countdown after the test's login", |a| {
+        a.view().snapshot.as_ref().is_some_and(|s| s.window.is_some())
+    });
     h.run_steps(2);
     h.get_by_label_contains("送信可能 残り");
     h.get_by_label("● オンライン");
-    assert!(h.query_by_label_contains("接続未確認").is_none() && h.query_by_label_contains("まだ始まっていません").is_none());
+    assert!(
+        h.query_by_label_contains("接続未確認").is_none()
+            && h.query_by_label_contains("まだ始まっていません").is_none()
+    );
 }
 
 /// Closing the window while a message waits asks first; 「キャンセル」 keeps the window open. The
@@ -414,11 +438,18 @@ fn every_visible_character_has_a_glyph() {
     }
     text += "✓×–";
     let mut missing: Vec<char> = h.ctx.fonts_mut(|f| {
-        text.chars().filter(|c| !c.is_control()).filter(|c| !f.has_glyph(&egui::FontId::proportional(14.0), *c)).collect()
+        text.chars()
+            .filter(|c| !c.is_control())
+            .filter(|c| !f.has_glyph(&egui::FontId::proportional(14.0), *c))
+            .collect()
     });
     missing.sort();
     missing.dedup();
-    assert!(missing.is_empty(), "no glyph for: {}", missing.iter().map(|c| format!("{c} U+{:04X}", *c as u32)).collect::<Vec<_>>().join(", "));
+    assert!(
+        missing.is_empty(),
+        "no glyph for: {}",
+        missing.iter().map(|c| format!("{c} U+{:04X}", *c as u32)).collect::<Vec<_>>().join(", ")
+    );
 }
 
 /// Keys: Tab walks 宛先 → Cc → Bcc → 件名 → 本文; Ctrl+2 opens 送信トレイ; Ctrl+N comes back to
@@ -430,7 +461,9 @@ fn the_keyboard_reaches_the_fields_and_the_shortcuts_work() {
     let (config, data) = offline_config(dir.path());
     let mut h = harness(config, data);
     // The saved draft's hand-over (if any) comes first: it would take the fields mid-walk.
-    run_until(&mut h, "the account and the draft check", |a| a.view().account == "taro@popsend.test" && a.view().draft_checked);
+    run_until(&mut h, "the account and the draft check", |a| {
+        a.view().account == "taro@popsend.test" && a.view().draft_checked
+    });
     h.get_by_label("宛先").focus();
     h.run_steps(2);
     for next in ["Cc", "Bcc", "件名", "本文"] {
@@ -461,20 +494,29 @@ fn a_second_start_hands_its_mailto_link_to_the_open_window() {
     let _g = gui_lock("ja");
     let dir = tempfile::tempdir().unwrap();
     let (config, data) = offline_config(dir.path());
-    let Claim::First(listener) = instance::claim(&data, &Handover::Show).unwrap() else { panic!("the window must get the folder") };
+    let Claim::First(listener) = instance::claim(&data, &Handover::Show).unwrap() else {
+        panic!("the window must get the folder")
+    };
     let listener = Mutex::new(Some(listener));
     let paths = Paths { config_file: config.clone(), data_dir: data.clone() };
-    let mut h = Harness::builder().with_size(egui::vec2(900.0, 1300.0)).with_context_setup(popsend::app::install_fonts).build_ui_state(
-        move |ui, state: &mut Option<App>| {
-            let app = state.get_or_insert_with(|| {
-                let mut app = App::with_notify(ui.ctx(), Paths { config_file: paths.config_file.clone(), data_dir: paths.data_dir.clone() }, Arc::new(|_| {}));
-                app.listen(ui.ctx(), listener.lock().unwrap().take().unwrap());
-                app
-            });
-            app.draw(ui);
-        },
-        None,
-    );
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(900.0, 1300.0))
+        .with_context_setup(popsend::app::install_fonts)
+        .build_ui_state(
+            move |ui, state: &mut Option<App>| {
+                let app = state.get_or_insert_with(|| {
+                    let mut app = App::with_notify(
+                        ui.ctx(),
+                        Paths { config_file: paths.config_file.clone(), data_dir: paths.data_dir.clone() },
+                        Arc::new(|_| {}),
+                    );
+                    app.listen(ui.ctx(), listener.lock().unwrap().take().unwrap());
+                    app
+                });
+                app.draw(ui);
+            },
+            None,
+        );
     h.run_steps(4);
     let second = |args: &[&str]| {
         let started = Instant::now();
@@ -495,10 +537,15 @@ fn a_second_start_hands_its_mailto_link_to_the_open_window() {
         assert!(out.stdout.is_empty() && out.stderr.is_empty(), "it handed over without a word: {out:?}");
         started.elapsed()
     };
-    let took = second(&["mailto:hanako@example.ac.jp?cc=jiro@example.jp&subject=%E3%82%BC%E3%83%9F%E3%81%AE%E4%BB%B6&body=%E3%81%93%E3%82%93%E3%81%AB%E3%81%A1%E3%81%AF%0D%0A2%E8%A1%8C%E7%9B%AE"]);
+    let took = second(&[
+        "mailto:hanako@example.ac.jp?cc=jiro@example.jp&subject=%E3%82%BC%E3%83%9F%E3%81%AE%E4%BB%B6&body=%E3%81%93%E3%82%93%E3%81%AB%E3%81%A1%E3%81%AF%0D%0A2%E8%A1%8C%E7%9B%AE",
+    ]);
     run_until(&mut h, "作成 filled from the link", |a| a.compose.to == "hanako@example.ac.jp");
     let c = &app(&h).compose;
-    assert_eq!((c.cc.as_str(), c.subject.as_str(), c.body.as_str()), ("jiro@example.jp", "ゼミの件", "こんにちは\n2行目"));
+    assert_eq!(
+        (c.cc.as_str(), c.subject.as_str(), c.body.as_str()),
+        ("jiro@example.jp", "ゼミの件", "こんにちは\n2行目")
+    );
     assert_eq!(app(&h).tab, Tab::Compose);
     eprintln!("hand-over took {took:?}");
 
@@ -515,7 +562,9 @@ fn a_second_start_hands_its_mailto_link_to_the_open_window() {
     second(&["mailto:saburo@example.jp?subject=other"]);
     wait_for_label(&mut h, "置き換える");
     click(&mut h, "置き換える");
-    run_until(&mut h, "the second link in 作成", |a| a.compose.to == "saburo@example.jp" && a.compose.subject == "other");
+    run_until(&mut h, "the second link in 作成", |a| {
+        a.compose.to == "saburo@example.jp" && a.compose.subject == "other"
+    });
 
     // A plain second double-click only brings the window forward: nothing changes in 作成.
     second(&[]);
@@ -543,15 +592,23 @@ fn the_assistant_takes_a_student_from_nothing_to_a_sent_test_mail() {
         ca_file: Some(s.ca.clone()),
     };
     let (c, d) = (config.clone(), data.clone());
-    let mut h = Harness::builder().with_size(egui::vec2(900.0, 1300.0)).with_context_setup(popsend::app::install_fonts).build_ui_state(
-        move |ui, state: &mut Option<App>| {
-            let app = state.get_or_insert_with(|| {
-                App::with_hooks(ui.ctx(), Paths { config_file: c.clone(), data_dir: d.clone() }, Arc::new(|_| {}), discovery.clone())
-            });
-            app.draw(ui);
-        },
-        None,
-    );
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(900.0, 1300.0))
+        .with_context_setup(popsend::app::install_fonts)
+        .build_ui_state(
+            move |ui, state: &mut Option<App>| {
+                let app = state.get_or_insert_with(|| {
+                    App::with_hooks(
+                        ui.ctx(),
+                        Paths { config_file: c.clone(), data_dir: d.clone() },
+                        Arc::new(|_| {}),
+                        discovery.clone(),
+                    )
+                });
+                app.draw(ui);
+            },
+            None,
+        );
     let started = Instant::now();
     run_until(&mut h, "the assistant on a first start", |a| a.tab == Tab::Assistant);
     let address = format!("{}@popsend.test", s.user);
@@ -570,12 +627,17 @@ fn the_assistant_takes_a_student_from_nothing_to_a_sent_test_mail() {
     let (form, passed) = app(&h).trial().cloned().unwrap();
     let steps = app(&h).view().diagnosis.clone().unwrap().1;
     assert!(passed, "接続テスト failed: {steps:?}");
-    assert_eq!((form.pop_host.as_str(), form.pop_port.as_str(), form.pop_security), ("pop.popsend.test", s.pop3s.to_string().as_str(), Security::Tls));
+    assert_eq!(
+        (form.pop_host.as_str(), form.pop_port.as_str(), form.pop_security),
+        ("pop.popsend.test", s.pop3s.to_string().as_str(), Security::Tls)
+    );
     assert_eq!(form.pop_username, s.user);
     h.get_by_label_contains("が見つかりました");
     assert!(!config.exists(), "nothing is written before the student chooses");
     click(&mut h, "テストメールを自分に送る");
-    run_until_for(&mut h, "the test mail in 送信済み", Duration::from_secs(60), |a| a.view().sent.iter().any(|r| r.subject == "popsend のテストメール"));
+    run_until_for(&mut h, "the test mail in 送信済み", Duration::from_secs(60), |a| {
+        a.view().sent.iter().any(|r| r.subject == "popsend のテストメール")
+    });
     let sent = started.elapsed();
     let row = app(&h).view().sent.iter().find(|r| r.subject == "popsend のテストメール").cloned().unwrap();
     assert_eq!(row.to, address, "the test mail goes to the student's own address");

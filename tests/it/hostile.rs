@@ -9,15 +9,15 @@ use std::time::{Duration, SystemTime};
 
 use popsend::core::account::Config;
 use popsend::core::clock::SystemClock;
+use popsend::core::compose::Outgoing;
 use popsend::core::compose::{self, Draft};
 use popsend::core::deliver::{Deliverer, NoProgress, Outcome, Report};
-use popsend::core::compose::Outgoing;
-use popsend::core::run_error::RunError;
 use popsend::core::engine;
-use popsend::core::net::TrustAnchors;
-use popsend::core::outbox::{Outbox, State};
 use popsend::core::failure::classify;
 use popsend::core::kind::Kind;
+use popsend::core::net::TrustAnchors;
+use popsend::core::outbox::{Outbox, State};
+use popsend::core::run_error::RunError;
 use popsend::core::secrets::Password;
 use popsend::core::smtp::{SmtpError, Stage};
 use popsend::core::window;
@@ -244,7 +244,8 @@ async fn flush(config: &Config, dir: &Path, ob: &Outbox) -> engine::Flushed {
 async fn smtp_auth_is_never_sent_in_the_clear_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let (pop, _) = pop_peer("+OK").await;
-    let (smtp, seen) = smtp_peer(Smtp { ehlo: &["AUTH PLAIN LOGIN", "8BITMIME"], rcpt: OK, endless_ehlo: None, data: QUEUED }).await;
+    let (smtp, seen) =
+        smtp_peer(Smtp { ehlo: &["AUTH PLAIN LOGIN", "8BITMIME"], rcpt: OK, endless_ehlo: None, data: QUEUED }).await;
     let c = config(pop, smtp, "username = \"student\"");
     let report = deliver(&c, dir.path(), &[one("a@example.net")]).await;
     let stopped = report.stopped.expect("refused");
@@ -310,7 +311,9 @@ async fn too_many_recipients_go_in_further_transactions() {
     let (pop, _) = pop_peer("+OK").await;
     let (smtp, seen) = smtp_peer(Smtp {
         ehlo: &["8BITMIME"],
-        rcpt: |_, accepted| if accepted >= 100 { "452 4.5.3 Error: too many recipients".into() } else { "250 2.1.5 Ok".into() },
+        rcpt: |_, accepted| {
+            if accepted >= 100 { "452 4.5.3 Error: too many recipients".into() } else { "250 2.1.5 Ok".into() }
+        },
         endless_ehlo: None,
         data: QUEUED,
     })
@@ -377,7 +380,8 @@ async fn relay_refusals_in_other_words_are_not_unknown_recipients() {
 async fn international_addresses() {
     let dir = tempfile::tempdir().unwrap();
     let (pop, _) = pop_peer("+OK").await;
-    let (smtp, seen) = smtp_peer(Smtp { ehlo: &["8BITMIME", "SMTPUTF8"], rcpt: OK, endless_ehlo: None, data: QUEUED }).await;
+    let (smtp, seen) =
+        smtp_peer(Smtp { ehlo: &["8BITMIME", "SMTPUTF8"], rcpt: OK, endless_ehlo: None, data: QUEUED }).await;
     let c = config(pop, smtp, "");
     let report = deliver(&c, dir.path(), &[one("太郎@example.net"), one("taro@例え.jp")]).await;
     assert!(matches!(report.outcomes[..], [Outcome::Sent, Outcome::Sent]), "{report:?}");
@@ -528,7 +532,9 @@ async fn a_failure_after_a_partial_delivery_keeps_only_the_rest() {
     let (pop, _) = pop_peer("+OK").await;
     let (smtp, _) = smtp_peer(Smtp {
         ehlo: &["8BITMIME"],
-        rcpt: |_, accepted| if accepted >= 2 { "452 4.5.3 Error: too many recipients".into() } else { "250 2.1.5 Ok".into() },
+        rcpt: |_, accepted| {
+            if accepted >= 2 { "452 4.5.3 Error: too many recipients".into() } else { "250 2.1.5 Ok".into() }
+        },
         endless_ehlo: None,
         data: |n| if n == 0 { "250 2.0.0 Ok: queued".into() } else { "451 4.3.0 try again later".into() },
     })
@@ -564,8 +570,16 @@ struct Tmpfs(std::path::PathBuf);
 impl Tmpfs {
     fn mount(at: &Path) -> Tmpfs {
         std::fs::create_dir_all(at).unwrap();
-        let status = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=4m", "popsend-test"]).arg(at).status().unwrap();
-        assert!(status.success(), "cannot mount a tmpfs at {} (the test needs root, as tests/run.sh runs it)", at.display());
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4m", "popsend-test"])
+            .arg(at)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "cannot mount a tmpfs at {} (the test needs root, as tests/run.sh runs it)",
+            at.display()
+        );
         Tmpfs(at.to_owned())
     }
 }
@@ -633,7 +647,9 @@ async fn a_full_disk_stops_before_mail_from_and_watch_does_not_loop() {
 /// tests/servers/start.sh's /etc/hosts lines.)
 #[tokio::test]
 async fn the_connection_test_stays_in_the_pop_address_family() {
-    let resolved = popsend::core::net::resolve("dual.popsend.test", 1, Duration::from_secs(5)).await.expect("dual.popsend.test must resolve (tests/servers/start.sh)");
+    let resolved = popsend::core::net::resolve("dual.popsend.test", 1, Duration::from_secs(5))
+        .await
+        .expect("dual.popsend.test must resolve (tests/servers/start.sh)");
     assert!(resolved.iter().any(|a| a.is_ipv6()) && resolved.iter().any(|a| a.is_ipv4()), "{resolved:?}");
     let (pop, _) = pop_peer_on("[::1]:0", Arc::new(|| "+OK".into())).await;
     let (smtp, smtp_seen) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt: OK, endless_ehlo: None, data: QUEUED }).await;
@@ -642,10 +658,23 @@ async fn the_connection_test_stays_in_the_pop_address_family() {
     );
     let c = Config::parse(&text, Path::new("dual.toml")).unwrap();
     let password = Password::new(PASSWORD.into());
-    let options = popsend::core::diagnose::Options { alternatives: Some(Vec::new()), timeout: Duration::from_secs(5), ..Default::default() };
+    let options = popsend::core::diagnose::Options {
+        alternatives: Some(Vec::new()),
+        timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
     let dir = tempfile::tempdir().unwrap();
     let store = window::Store::new(dir.path());
-    let steps = popsend::core::diagnose::run(&c, Some(&password), &TrustAnchors::default(), &SystemClock, &store, &options, &mut |_| {}).await;
+    let steps = popsend::core::diagnose::run(
+        &c,
+        Some(&password),
+        &TrustAnchors::default(),
+        &SystemClock,
+        &store,
+        &options,
+        &mut |_| {},
+    )
+    .await;
     let by_id = |id| steps.iter().find(|s| s.id == id).unwrap();
     use popsend::core::diagnose::StepId;
     assert!(by_id(StepId::PopPort).passed() && by_id(StepId::PopPort).detail.contains("::1"), "{steps:?}");
@@ -679,7 +708,8 @@ async fn a_read_only_outbox_sends_nothing_and_says_why() {
         ob.enqueue(&one("a@example.net"), "テスト", "a@example.net", SystemTime::now()).unwrap();
     }
     let remount = |how: &str| {
-        let status = std::process::Command::new("mount").args(["-o", &format!("remount,{how}")]).arg(&fs.0).status().unwrap();
+        let status =
+            std::process::Command::new("mount").args(["-o", &format!("remount,{how}")]).arg(&fs.0).status().unwrap();
         assert!(status.success(), "cannot remount the test tmpfs {how}");
     };
     remount("ro");
@@ -693,9 +723,17 @@ async fn a_read_only_outbox_sends_nothing_and_says_why() {
         .await
         .unwrap();
         assert_eq!(run.code, 1, "{}", run.all());
-        let headline = if lang == "ja" { "送信トレイ (送信待ちのメッセージを保存するファイル) を読み書きできません" } else { "The outbox (the file that keeps messages waiting to be sent) cannot be read or written" };
+        let headline = if lang == "ja" {
+            "送信トレイ (送信待ちのメッセージを保存するファイル) を読み書きできません"
+        } else {
+            "The outbox (the file that keeps messages waiting to be sent) cannot be read or written"
+        };
         assert!(run.stderr.contains(headline), "{}", run.all());
-        assert!(run.stderr.contains("outbox.sqlite") && run.stderr.to_lowercase().contains("read-only"), "the file and the cause: {}", run.all());
+        assert!(
+            run.stderr.contains("outbox.sqlite") && run.stderr.to_lowercase().contains("read-only"),
+            "the file and the cause: {}",
+            run.all()
+        );
     }
     assert_eq!(count(&smtp_seen, "MAIL"), 0, "{:?}", lines(&smtp_seen));
     assert_eq!(count(&pop_seen, "PASS"), 0, "nothing logs in for an outbox it cannot record in");
@@ -714,13 +752,26 @@ async fn a_probe_recipient_refused_by_a_later_rule_is_not_a_relay_failure() {
         let (smtp, _) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt, endless_ehlo: None, data: QUEUED }).await;
         let c = config(pop, smtp, "");
         let dir = tempfile::tempdir().unwrap();
-        let options = diagnose::Options { alternatives: Some(Vec::new()), timeout: Duration::from_secs(5), ..Default::default() };
+        let options =
+            diagnose::Options { alternatives: Some(Vec::new()), timeout: Duration::from_secs(5), ..Default::default() };
         let password = Password::new(PASSWORD.into());
-        let steps = diagnose::run(&c, Some(&password), &TrustAnchors::default(), &SystemClock, &window::Store::new(dir.path()), &options, &mut |_| {}).await;
+        let steps = diagnose::run(
+            &c,
+            Some(&password),
+            &TrustAnchors::default(),
+            &SystemClock,
+            &window::Store::new(dir.path()),
+            &options,
+            &mut |_| {},
+        )
+        .await;
         steps.into_iter().find(|s| s.id == StepId::Relay).unwrap()
     };
     popsend::i18n::init(Some("ja"));
-    let later_rule = run(|_, _| "550 5.7.0 <popsend-relay-test@example.com>: Recipient address rejected: not in our list".to_owned()).await;
+    let later_rule = run(|_, _| {
+        "550 5.7.0 <popsend-relay-test@example.com>: Recipient address rejected: not in our list".to_owned()
+    })
+    .await;
     assert_eq!(later_rule.finding, Finding::RelayAllowed, "{later_rule:?}");
     assert!(later_rule.passed());
     assert!(later_rule.reply.as_deref().is_some_and(|r| r.contains("Recipient address rejected")));

@@ -36,7 +36,11 @@ fn silent_port() -> (u16, Arc<AtomicUsize>) {
 /// A scripted SMTP peer: greets with `greeting`, offers `ehlo` (the lines after the first),
 /// answers MAIL and RSET 250 and every RCPT with `rcpt`; counts connections and keeps every
 /// command line it was sent.
-fn scripted_peer(greeting: &'static str, ehlo: &'static [&'static str], rcpt: &'static str) -> (u16, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
+fn scripted_peer(
+    greeting: &'static str,
+    ehlo: &'static [&'static str],
+    rcpt: &'static str,
+) -> (u16, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (count, lines) = (Arc::new(AtomicUsize::new(0)), Arc::new(Mutex::new(Vec::new())));
@@ -109,10 +113,20 @@ fn behind_op25b_the_mail_goes_by_the_submission_port_and_the_next_send_goes_ther
     let first = token("op25b-first");
     let run = send_simple(&config, Some(&s.pass), "ja", &first);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert!(run.stdout.contains(&format!("{silent} 番ポートが応答しなかった")) && run.stdout.contains(&format!("{} 番ポートで送りました", s.pop_submission)), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("{silent} 番ポートが応答しなかった"))
+            && run.stdout.contains(&format!("{} 番ポートで送りました", s.pop_submission)),
+        "{}",
+        run.stdout
+    );
     s.delivered(&first);
     assert_eq!(knocked.load(Ordering::SeqCst), 1, "the configured port was tried once");
-    assert!(state_text(dir.path()).contains(&format!("smtp_route localhost:{silent} 127.0.0.0/24 {} starttls -", s.pop_submission)), "{}", state_text(dir.path()));
+    assert!(
+        state_text(dir.path())
+            .contains(&format!("smtp_route localhost:{silent} 127.0.0.0/24 {} starttls -", s.pop_submission)),
+        "{}",
+        state_text(dir.path())
+    );
 
     let next = token("op25b-next");
     let run = send_simple(&config, Some(&s.pass), "ja", &next);
@@ -153,7 +167,8 @@ fn a_closed_smtp_port_after_a_pop_login_is_op25b_not_offline() {
 fn a_provider_relay_on_the_smtp_port_is_passed_by_for_the_submission_port() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
-    let (isp, connections, heard) = scripted_peer("220 smtp.isp.example ESMTP", &[], "554 5.7.1 <x>: Relay access denied");
+    let (isp, connections, heard) =
+        scripted_peer("220 smtp.isp.example ESMTP", &[], "554 5.7.1 <x>: Relay access denied");
     let config = home_config(&s, dir.path(), isp, &format!("{{ port = {} }}", s.pop_submission));
     let tok = token("op25b-isp");
     let logins = s.login_count();
@@ -162,7 +177,11 @@ fn a_provider_relay_on_the_smtp_port_is_passed_by_for_the_submission_port() {
     s.delivered(&tok);
     assert_eq!(s.login_count(), logins + 2, "one login, and one again before the other port");
     assert!(connections.load(Ordering::SeqCst) >= 2, "the provider's relay was tried again after the login");
-    assert!(!heard.lock().unwrap().iter().any(|l| l.starts_with("DATA") || l.starts_with("AUTH")), "{:?}", heard.lock().unwrap());
+    assert!(
+        !heard.lock().unwrap().iter().any(|l| l.starts_with("DATA") || l.starts_with("AUTH")),
+        "{:?}",
+        heard.lock().unwrap()
+    );
     assert_eq!(s.all_delivered().iter().filter(|m| String::from_utf8_lossy(m).contains(&tok)).count(), 1);
 }
 
@@ -188,7 +207,8 @@ fn a_submission_port_that_wants_smtp_auth_gets_the_password_over_tls() {
 fn a_port_that_offers_auth_only_in_the_clear_never_gets_the_password() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
-    let (clear, _, heard) = scripted_peer("220 mail.popsend.test ESMTP", &["AUTH PLAIN LOGIN"], "554 5.7.1 <x>: Relay access denied");
+    let (clear, _, heard) =
+        scripted_peer("220 mail.popsend.test ESMTP", &["AUTH PLAIN LOGIN"], "554 5.7.1 <x>: Relay access denied");
     let config = home_config(&s, dir.path(), closed_port(), &format!("{{ port = {clear} }}"));
     let run = send_simple(&config, Some(&s.pass), "en", &token("op25b-clear"));
     assert_eq!(run.code, 1, "{}", run.all());
@@ -208,7 +228,12 @@ fn the_assistant_proposes_the_port_that_works_from_this_network() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
     let paths = Paths { config_file: dir.path().join("config.toml"), data_dir: dir.path().join("data") };
-    let hooks = Hooks { repaint: Arc::new(|| {}), notify: Arc::new(|_| {}), discovery: popsend::core::discover::Options::default(), platform: Arc::new(popsend::app::platform::Isolated::without_keyring()) };
+    let hooks = Hooks {
+        repaint: Arc::new(|| {}),
+        notify: Arc::new(|_| {}),
+        discovery: popsend::core::discover::Options::default(),
+        platform: Arc::new(popsend::app::platform::Isolated::without_keyring()),
+    };
     let worker = Worker::spawn(paths, hooks);
     let form = Form {
         address: "student@popsend.test".into(),
@@ -234,7 +259,11 @@ fn the_assistant_proposes_the_port_that_works_from_this_network() {
     };
     assert!(passed, "{:?}", worker.view().diagnosis);
     assert_eq!(tried.smtp_port, s.pop_submission.to_string());
-    assert_eq!((tried.smtp_security, tried.smtp_username.as_str()), (popsend::core::account::Security::Starttls, ""), "POP before SMTP, over STARTTLS, no AUTH");
+    assert_eq!(
+        (tried.smtp_security, tried.smtp_username.as_str()),
+        (popsend::core::account::Security::Starttls, ""),
+        "POP before SMTP, over STARTTLS, no AUTH"
+    );
 }
 
 /// Review of issue 24: a port that takes the mail without the password comes before one that
@@ -244,7 +273,12 @@ fn the_assistant_proposes_the_port_that_works_from_this_network() {
 fn a_port_that_needs_no_password_comes_before_smtp_auth() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
-    let config = home_config(&s, dir.path(), closed_port(), &format!("{{ port = {} }}, {{ port = {} }}", s.submission, s.pop_submission));
+    let config = home_config(
+        &s,
+        dir.path(),
+        closed_port(),
+        &format!("{{ port = {} }}, {{ port = {} }}", s.submission, s.pop_submission),
+    );
     let tok = token("op25b-order");
     let run = send_simple(&config, Some(&s.pass), "en", &tok);
     assert_eq!(run.code, 0, "{}", run.all());
@@ -263,7 +297,11 @@ fn a_remembered_port_gone_stale_is_passed_by_and_forgotten() {
     let (stale, _, _) = scripted_peer("554 5.3.2 not taking mail here", &[], "554 no");
     let config = home_config(&s, dir.path(), s.smtp, &format!("{{ port = {stale} }}"));
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    std::fs::write(dir.path().join("data/relay-window"), format!("smtp_route localhost:{} 127.0.0.0/24 {stale} starttls -\n", s.smtp)).unwrap();
+    std::fs::write(
+        dir.path().join("data/relay-window"),
+        format!("smtp_route localhost:{} 127.0.0.0/24 {stale} starttls -\n", s.smtp),
+    )
+    .unwrap();
     let tok = token("op25b-stale");
     let run = send_simple(&config, Some(&s.pass), "en", &tok);
     assert_eq!(run.code, 0, "{}", run.all());

@@ -6,9 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use popsend::core::account::Config;
 use popsend::core::clock::SystemClock;
+use popsend::core::compose::Outgoing;
 use popsend::core::compose::{self, Draft};
 use popsend::core::deliver::Deliverer;
-use popsend::core::compose::Outgoing;
 use popsend::core::engine;
 use popsend::core::net::TrustAnchors;
 use popsend::core::outbox::{Outbox, State};
@@ -134,7 +134,14 @@ async fn run(c: &Case) {
         ..Draft::default()
     };
     let b = compose::build(&d, SystemTime::now()).unwrap();
-    let id = ob.enqueue(&Outgoing { envelope: b.envelope, raw: b.raw.clone(), message_id: b.message_id }, "レポート", "someone", SystemTime::now()).unwrap();
+    let id = ob
+        .enqueue(
+            &Outgoing { envelope: b.envelope, raw: b.raw.clone(), message_id: b.message_id },
+            "レポート",
+            "someone",
+            SystemTime::now(),
+        )
+        .unwrap();
 
     let password = Password::new("pw".into());
     let trust = TrustAnchors::default();
@@ -155,7 +162,12 @@ async fn run(c: &Case) {
     assert_eq!(flushed.paused.is_some(), c.paused, "{}", c.name);
     assert_eq!(ob.paused().unwrap().is_some(), c.paused, "{}", c.name);
     if c.state == State::Queued && !c.paused {
-        assert!(row.next_attempt >= before + c.at_least, "{}: retry too soon: {:?}", c.name, row.next_attempt.duration_since(before));
+        assert!(
+            row.next_attempt >= before + c.at_least,
+            "{}: retry too soon: {:?}",
+            c.name,
+            row.next_attempt.duration_since(before)
+        );
         // Not due again before its time, and nothing sent twice.
         assert!(ob.due(SystemTime::now()).unwrap().is_empty(), "{}", c.name);
     }
@@ -167,19 +179,136 @@ const MIN: Duration = Duration::from_secs(53); // one minute less the 10 % jitte
 async fn each_fault_ends_in_the_right_state_with_the_message_intact() {
     let ok = Smtp::Rcpt("250 2.1.5 Ok");
     let cases = [
-        Case { name: "POP refused", pop_reply: "+OK", pop_closed: true, smtp: ok, state: State::Queued, kind: "connection-refused", paused: false, at_least: MIN },
-        Case { name: "POP -ERR", pop_reply: "-ERR Authentication failed.", pop_closed: false, smtp: ok, state: State::Queued, kind: "wrong-password", paused: true, at_least: Duration::ZERO },
-        Case { name: "POP [IN-USE]", pop_reply: "-ERR [IN-USE] locked", pop_closed: false, smtp: ok, state: State::Queued, kind: "mailbox-busy", paused: false, at_least: MIN },
-        Case { name: "POP [LOGIN-DELAY]", pop_reply: "-ERR [LOGIN-DELAY] wait", pop_closed: false, smtp: ok, state: State::Queued, kind: "login-delay", paused: false, at_least: Duration::from_secs(599) },
-        Case { name: "SMTP 421", pop_reply: "+OK", pop_closed: false, smtp: Smtp::Greeting("421 4.3.2 Service not available"), state: State::Queued, kind: "smtp-temporary", paused: false, at_least: MIN },
-        Case { name: "SMTP 454 relay", pop_reply: "+OK", pop_closed: false, smtp: Smtp::Rcpt("454 4.7.1 <someone@example.net>: Relay access denied"), state: State::Queued, kind: "relay-denied", paused: false, at_least: MIN },
-        Case { name: "SMTP 554 relay", pop_reply: "+OK", pop_closed: false, smtp: Smtp::Rcpt("554 5.7.1 <someone@example.net>: Relay access denied"), state: State::Queued, kind: "relay-denied", paused: false, at_least: MIN },
-        Case { name: "SMTP 450 mailbox busy", pop_reply: "+OK", pop_closed: false, smtp: Smtp::Rcpt("450 4.2.1 try later"), state: State::Queued, kind: "smtp-temporary", paused: false, at_least: MIN },
-        Case { name: "SMTP 550 unknown user", pop_reply: "+OK", pop_closed: false, smtp: Smtp::Rcpt("550 5.1.1 <someone@example.net>: User unknown"), state: State::Failed, kind: "recipient", paused: false, at_least: Duration::ZERO },
-        Case { name: "drop mid-DATA", pop_reply: "+OK", pop_closed: false, smtp: Smtp::DropMidData, state: State::Queued, kind: "dropped", paused: false, at_least: MIN },
-        Case { name: "stall", pop_reply: "+OK", pop_closed: false, smtp: Smtp::Stall, state: State::Queued, kind: "timeout", paused: false, at_least: MIN },
-        Case { name: "malformed reply", pop_reply: "+OK", pop_closed: false, smtp: Smtp::Malformed, state: State::Queued, kind: "protocol", paused: false, at_least: MIN },
-        Case { name: "endless reply line", pop_reply: "+OK", pop_closed: false, smtp: Smtp::EndlessLine, state: State::Queued, kind: "protocol", paused: false, at_least: MIN },
+        Case {
+            name: "POP refused",
+            pop_reply: "+OK",
+            pop_closed: true,
+            smtp: ok,
+            state: State::Queued,
+            kind: "connection-refused",
+            paused: false,
+            at_least: MIN,
+        },
+        Case {
+            name: "POP -ERR",
+            pop_reply: "-ERR Authentication failed.",
+            pop_closed: false,
+            smtp: ok,
+            state: State::Queued,
+            kind: "wrong-password",
+            paused: true,
+            at_least: Duration::ZERO,
+        },
+        Case {
+            name: "POP [IN-USE]",
+            pop_reply: "-ERR [IN-USE] locked",
+            pop_closed: false,
+            smtp: ok,
+            state: State::Queued,
+            kind: "mailbox-busy",
+            paused: false,
+            at_least: MIN,
+        },
+        Case {
+            name: "POP [LOGIN-DELAY]",
+            pop_reply: "-ERR [LOGIN-DELAY] wait",
+            pop_closed: false,
+            smtp: ok,
+            state: State::Queued,
+            kind: "login-delay",
+            paused: false,
+            at_least: Duration::from_secs(599),
+        },
+        Case {
+            name: "SMTP 421",
+            pop_reply: "+OK",
+            pop_closed: false,
+            smtp: Smtp::Greeting("421 4.3.2 Service not available"),
+            state: State::Queued,
+            kind: "smtp-temporary",
+            paused: false,
+            at_least: MIN,
+        },
+        Case {
+            name: "SMTP 454 relay",
+            pop_reply: "+OK",
+            pop_closed: false,
+            smtp: Smtp::Rcpt("454 4.7.1 <someone@example.net>: Relay access denied"),
+            state: State::Queued,
+            kind: "relay-denied",
+            paused: false,
+            at_least: MIN,
+        },
+        Case {
+            name: "SMTP 554 relay",
+            pop_reply: "+OK",
+            pop_closed: false,
+            smtp: Smtp::Rcpt("554 5.7.1 <someone@example.net>: Relay access denied"),
+            state: State::Queued,
+            kind: "relay-denied",
+            paused: false,
+            at_least: MIN,
+        },
+        Case {
+            name: "SMTP 450 mailbox busy",
+            pop_reply: "+OK",
+            pop_closed: false,
+            smtp: Smtp::Rcpt("450 4.2.1 try later"),
+            state: State::Queued,
+            kind: "smtp-temporary",
+            paused: false,
+            at_least: MIN,
+        },
+        Case {
+            name: "SMTP 550 unknown user",
+            pop_reply: "+OK",
+            pop_closed: false,
+            smtp: Smtp::Rcpt("550 5.1.1 <someone@example.net>: User unknown"),
+            state: State::Failed,
+            kind: "recipient",
+            paused: false,
+            at_least: Duration::ZERO,
+        },
+        Case {
+            name: "drop mid-DATA",
+            pop_reply: "+OK",
+            pop_closed: false,
+            smtp: Smtp::DropMidData,
+            state: State::Queued,
+            kind: "dropped",
+            paused: false,
+            at_least: MIN,
+        },
+        Case {
+            name: "stall",
+            pop_reply: "+OK",
+            pop_closed: false,
+            smtp: Smtp::Stall,
+            state: State::Queued,
+            kind: "timeout",
+            paused: false,
+            at_least: MIN,
+        },
+        Case {
+            name: "malformed reply",
+            pop_reply: "+OK",
+            pop_closed: false,
+            smtp: Smtp::Malformed,
+            state: State::Queued,
+            kind: "protocol",
+            paused: false,
+            at_least: MIN,
+        },
+        Case {
+            name: "endless reply line",
+            pop_reply: "+OK",
+            pop_closed: false,
+            smtp: Smtp::EndlessLine,
+            state: State::Queued,
+            kind: "protocol",
+            paused: false,
+            at_least: MIN,
+        },
     ];
     for c in &cases {
         run(c).await;

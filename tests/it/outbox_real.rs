@@ -111,7 +111,11 @@ fn watch_sends_by_itself_when_the_servers_come_back() {
     let arrived = Instant::now();
     let deadline = arrived + Duration::from_secs(45);
     while s.find_delivered(&tok).is_none() {
-        assert!(Instant::now() < deadline, "watch did not deliver within 45 s: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "watch did not deliver within 45 s: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
     eprintln!("watch delivered {:.1} s after the servers came back", arrived.elapsed().as_secs_f64());
@@ -185,7 +189,8 @@ fn sigkill_at_random_moments_loses_no_message() {
 fn an_untrusted_certificate_pauses_the_queue_until_the_settings_change() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
-    let config = s.config(dir.path(), &format!("port = {}\nsecurity = \"tls\"", s.pop3s), &format!("port = {}", s.smtp), "");
+    let config =
+        s.config(dir.path(), &format!("port = {}\nsecurity = \"tls\"", s.pop3s), &format!("port = {}", s.smtp), "");
     let good = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, good.replace(s.ca.to_str().unwrap(), s.other_ca.to_str().unwrap())).unwrap();
     let tok = token("cert");
@@ -216,7 +221,22 @@ fn a_message_over_the_servers_size_limit_fails_before_data() {
     let big = dir.path().join("big.bin");
     std::fs::write(&big, vec![7u8; 11 * 1024 * 1024]).unwrap(); // the server allows 10 MB
     let tok = token("big");
-    let run = popsend(&config, Some(&s.pass), "ja", &["send", "--to", "a@example.net", "--subject", &tok, "--body-file", "/dev/null", "--attach", big.to_str().unwrap()]);
+    let run = popsend(
+        &config,
+        Some(&s.pass),
+        "ja",
+        &[
+            "send",
+            "--to",
+            "a@example.net",
+            "--subject",
+            &tok,
+            "--body-file",
+            "/dev/null",
+            "--attach",
+            big.to_str().unwrap(),
+        ],
+    );
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("大きすぎます"), "{}", run.stderr);
     let q = popsend(&config, None, "ja", &["queue"]);
@@ -224,7 +244,11 @@ fn a_message_over_the_servers_size_limit_fails_before_data() {
     std::thread::sleep(Duration::from_millis(500));
     let log = std::fs::read_to_string(&s.postfix_log).unwrap();
     // No message the size of this one in the server's log (other tests' small messages are).
-    let sizes: Vec<u64> = log.split("size=").skip(1).filter_map(|t| t.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()).collect();
+    let sizes: Vec<u64> = log
+        .split("size=")
+        .skip(1)
+        .filter_map(|t| t.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .collect();
     assert!(sizes.iter().all(|n| *n < 10 * 1024 * 1024), "the server received data it would refuse: {sizes:?}");
     assert!(s.find_delivered(&tok).is_none());
 }
@@ -234,7 +258,13 @@ fn watch_and_send_at_the_same_time_send_each_message_once() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
     let config = s.plain_config(dir.path());
-    let _watch = Background(popsend_command(&config, Some(&s.pass), "en", &["watch"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+    let _watch = Background(
+        popsend_command(&config, Some(&s.pass), "en", &["watch"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let tag = token("both");
     let mut subjects = Vec::new();
     for i in 0..6 {
@@ -246,7 +276,12 @@ fn watch_and_send_at_the_same_time_send_each_message_once() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let counts = loop {
         let all = s.all_delivered();
-        let counts: Vec<usize> = subjects.iter().map(|subj| all.iter().filter(|m| String::from_utf8_lossy(m).contains(&format!("Subject: {subj}\n"))).count()).collect();
+        let counts: Vec<usize> = subjects
+            .iter()
+            .map(|subj| {
+                all.iter().filter(|m| String::from_utf8_lossy(m).contains(&format!("Subject: {subj}\n"))).count()
+            })
+            .collect();
         if counts.iter().all(|&c| c > 0) || Instant::now() > deadline {
             break counts;
         }
@@ -254,7 +289,10 @@ fn watch_and_send_at_the_same_time_send_each_message_once() {
     };
     std::thread::sleep(Duration::from_secs(1)); // a duplicate would arrive now
     let all = s.all_delivered();
-    let again: Vec<usize> = subjects.iter().map(|subj| all.iter().filter(|m| String::from_utf8_lossy(m).contains(&format!("Subject: {subj}\n"))).count()).collect();
+    let again: Vec<usize> = subjects
+        .iter()
+        .map(|subj| all.iter().filter(|m| String::from_utf8_lossy(m).contains(&format!("Subject: {subj}\n"))).count())
+        .collect();
     assert_eq!(counts, vec![1; 6], "delivered counts");
     assert_eq!(again, vec![1; 6], "a message was sent twice");
 }

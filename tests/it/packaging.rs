@@ -10,13 +10,22 @@ use popsend::core::autostart;
 /// validator, with the awkward paths students have (spaces, Japanese, `%`, `$`).
 #[test]
 fn the_login_entry_is_a_valid_desktop_entry() {
-    let validator = which("desktop-file-validate").expect("desktop-file-validate is missing: apt-get install desktop-file-utils (tests/run.sh does)");
+    let validator = which("desktop-file-validate")
+        .expect("desktop-file-validate is missing: apt-get install desktop-file-utils (tests/run.sh does)");
     let dir = tempfile::tempdir().unwrap();
-    let paths = Paths { config_file: PathBuf::from("/home/山田 太郎/設定/config.toml"), data_dir: PathBuf::from("/home/山田 太郎/100% \"mail\" $HOME") };
+    let paths = Paths {
+        config_file: PathBuf::from("/home/山田 太郎/設定/config.toml"),
+        data_dir: PathBuf::from("/home/山田 太郎/100% \"mail\" $HOME"),
+    };
     let file = dir.path().join(format!("{}-watch.desktop", popsend::APP_ID));
     std::fs::write(&file, autostart::desktop_entry(std::path::Path::new("/opt/popsend/bin/popsend"), &paths)).unwrap();
     let out = std::process::Command::new(validator).arg(&file).output().unwrap();
-    assert!(out.status.success() && out.stdout.is_empty(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     // And it says what it starts.
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.contains("\"serve\" \"--at-login\""), "{text}");

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant, SystemTime};
 use popsend::core::Severity;
 use popsend::core::account::Config;
 use popsend::core::clock::SystemClock;
+use popsend::core::compose::Outgoing;
 use popsend::core::compose::{self, Draft};
 use popsend::core::deliver::{Deliverer, Outcome};
-use popsend::core::compose::Outgoing;
-use popsend::core::run_error::RunError;
 use popsend::core::net::TrustAnchors;
 use popsend::core::pop3::{Pop3Error, RespCode};
+use popsend::core::run_error::RunError;
 use popsend::core::secrets::Password;
 use popsend::core::window;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -149,7 +149,11 @@ impl Rig {
         self.deliver_with(msgs, &mut popsend::core::deliver::NoProgress).await
     }
 
-    async fn deliver_with(&self, msgs: &[Outgoing], progress: &mut dyn popsend::core::deliver::Progress) -> popsend::core::deliver::Report {
+    async fn deliver_with(
+        &self,
+        msgs: &[Outgoing],
+        progress: &mut dyn popsend::core::deliver::Progress,
+    ) -> popsend::core::deliver::Report {
         let password = Password::new("pw".into());
         let trust = TrustAnchors::default();
         let store = window::Store::new(self.dir.path());
@@ -224,7 +228,13 @@ async fn relay_refused_even_after_a_fresh_login_stops_and_keeps_the_message() {
 #[tokio::test]
 async fn an_unknown_recipient_fails_that_message_only_in_one_session() {
     let log = Log::default();
-    let rig = rig(Duration::ZERO, "+OK", |_, n| if n == 0 { "550 5.1.1 <nobody@example.net>: User unknown" } else { OK }, &log).await;
+    let rig = rig(
+        Duration::ZERO,
+        "+OK",
+        |_, n| if n == 0 { "550 5.1.1 <nobody@example.net>: User unknown" } else { OK },
+        &log,
+    )
+    .await;
     let report = rig.deliver(&[message("nobody@example.net"), message("someone@example.net")]).await;
     match &report.outcomes[..] {
         [Outcome::Failed(e), Outcome::Sent] => {
@@ -297,10 +307,14 @@ async fn grouping_peer(script: Script, log: Log) -> u16 {
                 while r.read_line(&mut line).await.unwrap_or(0) > 0 {
                     let cmd = line.get(..4).unwrap_or("").to_ascii_uppercase();
                     // A client that waits for the reply has sent nothing more by now.
-                    let early = tokio::time::timeout(Duration::from_millis(30), r.fill_buf()).await.is_ok_and(|b| b.is_ok_and(|b| !b.is_empty()));
+                    let early = tokio::time::timeout(Duration::from_millis(30), r.fill_buf())
+                        .await
+                        .is_ok_and(|b| b.is_ok_and(|b| !b.is_empty()));
                     note(&log, format!("smtp {cmd}{}", if early { " early" } else { "" }));
                     let reply = match cmd.as_str() {
-                        "EHLO" if pipelining => "250-scripted\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n250 8BITMIME".to_owned(),
+                        "EHLO" if pipelining => {
+                            "250-scripted\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n250 8BITMIME".to_owned()
+                        }
                         "EHLO" => "250-scripted\r\n250-SIZE 1000000\r\n250 8BITMIME".to_owned(),
                         "MAIL" | "RSET" => {
                             (n, taken) = (0, 0);
@@ -331,7 +345,9 @@ async fn grouping_peer(script: Script, log: Log) -> u16 {
                                 data += body.strip_prefix('.').unwrap_or(&body);
                             }
                             note(&log, format!("smtp data {data:?}"));
-                            let early = tokio::time::timeout(Duration::from_millis(30), r.fill_buf()).await.is_ok_and(|b| b.is_ok_and(|b| !b.is_empty()));
+                            let early = tokio::time::timeout(Duration::from_millis(30), r.fill_buf())
+                                .await
+                                .is_ok_and(|b| b.is_ok_and(|b| !b.is_empty()));
                             note(&log, format!("smtp message{}", if early { " early" } else { "" }));
                             ends += 1;
                             end(ends - 1).to_owned()
@@ -392,7 +408,10 @@ async fn a_server_without_pipelining_gets_one_command_at_a_time() {
     assert_eq!(seen.iter().filter(|w| *w == "smtp RCPT").count(), 3, "{seen:?}");
     assert_eq!(seen.iter().filter(|w| *w == "smtp EHLO").count(), 2, "lettre's EHLO and popsend's: {seen:?}");
     let server = format!("127.0.0.1:{}", rig.config.smtp_port());
-    assert_eq!(rig.state().smtp_extras(&server), Some(popsend::core::smtp::Extras { size: Some(1_000_000), pipelining: false }));
+    assert_eq!(
+        rig.state().smtp_extras(&server),
+        Some(popsend::core::smtp::Extras { size: Some(1_000_000), pipelining: false })
+    );
     log.lock().unwrap().clear();
     let report = rig.deliver(&[message("someone@example.net")]).await;
     assert!(matches!(report.outcomes[..], [Outcome::Sent]), "{report:?}");
@@ -406,21 +425,32 @@ async fn a_server_without_pipelining_gets_one_command_at_a_time() {
 #[tokio::test]
 async fn a_pipelined_group_with_one_refused_recipient_of_three_sends_nothing_for_that_message() {
     let log = Log::default();
-    let rcpt = |n, _: &str| if n == 1 { "550 5.1.1 <b@example.net>: Recipient address rejected: User unknown" } else { OK };
+    let rcpt =
+        |n, _: &str| if n == 1 { "550 5.1.1 <b@example.net>: Recipient address rejected: User unknown" } else { OK };
     let rig = grouping_rig(Script { rcpt, ..script(true) }, &log).await;
     let report = rig.deliver(&[to_three(), message("someone@example.net")]).await;
     let seen = logged(&log);
     match &report.outcomes[..] {
         [Outcome::Failed(e), Outcome::Sent] => {
             assert_eq!(popsend::core::failure::classify(e).severity(), Severity::Permanent);
-            assert!(e.to_string().contains("RCPT TO:<b@example.net>") && e.server_reply().unwrap().contains("User unknown"), "{e}");
+            assert!(
+                e.to_string().contains("RCPT TO:<b@example.net>") && e.server_reply().unwrap().contains("User unknown"),
+                "{e}"
+            );
         }
         other => panic!("{other:?} {seen:?}"),
     }
     let group = ["smtp MAIL early", "smtp RCPT early", "smtp RCPT early", "smtp RCPT early", "smtp DATA"];
-    let at = seen.iter().position(|w| w == "smtp MAIL early").unwrap_or_else(|| panic!("MAIL FROM was not sent as a group: {seen:?}"));
+    let at = seen
+        .iter()
+        .position(|w| w == "smtp MAIL early")
+        .unwrap_or_else(|| panic!("MAIL FROM was not sent as a group: {seen:?}"));
     assert_eq!(seen[at..at + 5], group, "{seen:?}");
-    assert_eq!(seen.iter().filter(|w| *w == "smtp cut").count(), 1, "the refused message was not cut before its dot: {seen:?}");
+    assert_eq!(
+        seen.iter().filter(|w| *w == "smtp cut").count(),
+        1,
+        "the refused message was not cut before its dot: {seen:?}"
+    );
     assert_eq!(count(&seen, "smtp message"), 1, "only the second message is taken: {seen:?}");
     assert_eq!(seen.iter().filter(|w| *w == "smtp connect").count(), 2, "{seen:?}");
     assert!(report.stopped.is_none(), "{report:?}");
@@ -449,7 +479,9 @@ async fn a_group_with_no_recipient_taken_waits_with_the_servers_words() {
     let rig = grouping_rig(Script { rcpt: |_, _| "452 4.5.3 Error: too many recipients", ..script(true) }, &log).await;
     let report = rig.deliver(&[to_three()]).await;
     match &report.outcomes[..] {
-        [Outcome::Deferred(Some(e))] => assert_eq!(e.server_reply(), Some("452 4.5.3 Error: too many recipients"), "{e}"),
+        [Outcome::Deferred(Some(e))] => {
+            assert_eq!(e.server_reply(), Some("452 4.5.3 Error: too many recipients"), "{e}")
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(count(&logged(&log), "smtp message"), 0);
@@ -462,7 +494,8 @@ async fn a_group_with_no_recipient_taken_waits_with_the_servers_words() {
 async fn the_next_message_goes_behind_the_final_dot() {
     let log = Log::default();
     let rig = grouping_rig(script(true), &log).await;
-    let report = rig.deliver(&[message("one@example.net"), message("two@example.net"), message("three@example.net")]).await;
+    let report =
+        rig.deliver(&[message("one@example.net"), message("two@example.net"), message("three@example.net")]).await;
     let seen = logged(&log);
     assert!(matches!(report.outcomes[..], [Outcome::Sent, Outcome::Sent, Outcome::Sent]), "{report:?} {seen:?}");
     let dots: Vec<&String> = seen.iter().filter(|w| w.starts_with("smtp message")).collect();
@@ -495,7 +528,9 @@ async fn bytes_arrive_the_same_whether_the_next_group_follows_the_dot_or_not() {
     let data: Vec<&String> = seen.iter().filter(|w| w.starts_with("smtp data ")).collect();
     // The end is CRLF, dot, CRLF, its CRLF ending the last line: a last line without one gets
     // it, and one that has it gets no second (issue 23: no empty line the program never wrote).
-    let kept = |raw: &str| format!("smtp data {:?}", if raw.ends_with("\r\n") { raw.to_owned() } else { format!("{raw}\r\n") });
+    let kept = |raw: &str| {
+        format!("smtp data {:?}", if raw.ends_with("\r\n") { raw.to_owned() } else { format!("{raw}\r\n") })
+    };
     assert_eq!(data, [&kept(raw), &kept(leading), &kept(raw)], "{seen:?}");
 }
 
@@ -506,21 +541,35 @@ async fn bytes_arrive_the_same_whether_the_next_group_follows_the_dot_or_not() {
 #[tokio::test]
 async fn a_refusal_at_the_dot_or_in_the_group_sent_ahead_is_that_messages_alone() {
     let log = Log::default();
-    let rcpt = |_, line: &str| if line.contains("nobody@") { "550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown" } else { OK };
+    let rcpt = |_, line: &str| {
+        if line.contains("nobody@") {
+            "550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown"
+        } else {
+            OK
+        }
+    };
     let end = |n| if n == 0 { "554 5.7.1 Message rejected: content" } else { "250 2.0.0 Ok: queued" };
     let rig = grouping_rig(Script { rcpt, end, ..script(true) }, &log).await;
-    let report = rig.deliver(&[message("one@example.net"), message("nobody@example.net"), message("three@example.net")]).await;
+    let report =
+        rig.deliver(&[message("one@example.net"), message("nobody@example.net"), message("three@example.net")]).await;
     let seen = logged(&log);
     match &report.outcomes[..] {
         [Outcome::Failed(first), Outcome::Failed(second), Outcome::Sent] => {
-            assert!(first.to_string().contains("end of data") && first.server_reply().unwrap().contains("content"), "{first}");
+            assert!(
+                first.to_string().contains("end of data") && first.server_reply().unwrap().contains("content"),
+                "{first}"
+            );
             assert!(second.to_string().contains("RCPT TO:<nobody@example.net>"), "{second}");
         }
         other => panic!("{other:?} {seen:?}"),
     }
     assert!(report.stopped.is_none(), "{report:?}");
     let dots: Vec<&String> = seen.iter().filter(|w| w.starts_with("smtp message")).collect();
-    assert_eq!(dots, ["smtp message early", "smtp message"], "the second's group went behind the first's dot: {seen:?}");
+    assert_eq!(
+        dots,
+        ["smtp message early", "smtp message"],
+        "the second's group went behind the first's dot: {seen:?}"
+    );
     assert_eq!(count(&seen, "smtp connect"), 1, "{seen:?}");
     assert_eq!(count(&seen, "smtp cut"), 0, "{seen:?}");
 }
@@ -549,11 +598,19 @@ impl popsend::core::deliver::Progress for Queued {
 async fn a_message_sent_behind_the_dot_is_marked_once_and_a_deleted_one_not_at_all() {
     let log = Log::default();
     let rig = grouping_rig(script(true), &log).await;
-    let msgs = [message("one@example.net"), message("two@example.net"), message("three@example.net"), message("four@example.net")];
+    let msgs = [
+        message("one@example.net"),
+        message("two@example.net"),
+        message("three@example.net"),
+        message("four@example.net"),
+    ];
     let mut progress = Queued { waiting: vec![true, true, false, true], marks: Vec::new() };
     let report = rig.deliver_with(&msgs, &mut progress).await;
     let seen = logged(&log);
-    assert!(matches!(report.outcomes[..], [Outcome::Sent, Outcome::Sent, Outcome::Deferred(None), Outcome::Sent]), "{report:?} {seen:?}");
+    assert!(
+        matches!(report.outcomes[..], [Outcome::Sent, Outcome::Sent, Outcome::Deferred(None), Outcome::Sent]),
+        "{report:?} {seen:?}"
+    );
     assert_eq!(progress.marks, [0, 1, 2, 3], "each message marked once, in order: {seen:?}");
     let dots: Vec<&String> = seen.iter().filter(|w| w.starts_with("smtp message")).collect();
     assert_eq!(dots, ["smtp message early", "smtp message", "smtp message"], "{seen:?}");

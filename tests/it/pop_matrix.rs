@@ -84,7 +84,11 @@ fn mailutils_without_sasl_refuses_a_forced_plain() {
     assert!(run.stderr.contains("ask for SASL PLAIN, which the server does not offer"), "{}", run.all());
     assert!(run.stderr.contains("nothing was sent"), "{}", run.all());
     let run = auth(dir.path(), &m, m.mu, &m.mu_user2, &m.mu_pass2, "security = \"starttls\"\nauth = \"plain\"", "ja");
-    assert!(run.stderr.contains("ログイン方法に対応していません") && run.stderr.contains("SASL PLAIN"), "{}", run.all());
+    assert!(
+        run.stderr.contains("ログイン方法に対応していません") && run.stderr.contains("SASL PLAIN"),
+        "{}",
+        run.all()
+    );
 }
 
 #[test]
@@ -96,7 +100,10 @@ fn courier_user_pass_sasl_plain_wrong_password_and_no_apop() {
     // Its own folder: the method that worked is remembered, and the wrong-password case below
     // is about USER/PASS.
     let plain = tempfile::tempdir().unwrap();
-    logged_in_with(&auth(plain.path(), &m, m.cr, &m.cr_user, &m.cr_pass, &format!("{allow}\nauth = \"plain\""), "en"), "SASL PLAIN");
+    logged_in_with(
+        &auth(plain.path(), &m, m.cr, &m.cr_user, &m.cr_pass, &format!("{allow}\nauth = \"plain\""), "en"),
+        "SASL PLAIN",
+    );
     let run = auth(dir.path(), &m, m.cr, &m.cr_user, "not-it-78", allow, "en");
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("the user name or password is wrong"), "{}", run.all());
@@ -118,9 +125,20 @@ fn dovecot_with_the_defaults_and_forced_methods() {
     let dir = tempfile::tempdir().unwrap();
     // Cleartext: APOP (Dovecot has the user's secret); STLS: SASL PLAIN; forced USER over STLS.
     logged_in_with(&auth(dir.path(), &m, m.dovecot, &m.dovecot_user, &m.dovecot_pass, "", "en"), "APOP");
-    logged_in_with(&auth(dir.path(), &m, m.dovecot, &m.dovecot_user, &m.dovecot_pass, "security = \"starttls\"", "en"), "SASL PLAIN");
     logged_in_with(
-        &auth(dir.path(), &m, m.dovecot, &m.dovecot_user, &m.dovecot_pass, "security = \"starttls\"\nauth = \"user\"", "en"),
+        &auth(dir.path(), &m, m.dovecot, &m.dovecot_user, &m.dovecot_pass, "security = \"starttls\"", "en"),
+        "SASL PLAIN",
+    );
+    logged_in_with(
+        &auth(
+            dir.path(),
+            &m,
+            m.dovecot,
+            &m.dovecot_user,
+            &m.dovecot_pass,
+            "security = \"starttls\"\nauth = \"user\"",
+            "en",
+        ),
         "USER/PASS",
     );
 }

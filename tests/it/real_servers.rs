@@ -30,8 +30,17 @@ fn send_logs_in_then_delivers_japanese_subject_and_attachment() {
         Some(&s.pass),
         "ja",
         &[
-            "send", "--to", "先生 <teacher@example.net>", "--bcc", "hidden@example.org", "--subject", &subject,
-            "--body-file", body.to_str().unwrap(), "--attach", attachment.to_str().unwrap(),
+            "send",
+            "--to",
+            "先生 <teacher@example.net>",
+            "--bcc",
+            "hidden@example.org",
+            "--subject",
+            &subject,
+            "--body-file",
+            body.to_str().unwrap(),
+            "--attach",
+            attachment.to_str().unwrap(),
         ],
     );
     assert_eq!(run.code, 0, "{}", run.all());
@@ -57,11 +66,17 @@ fn send_logs_in_then_delivers_japanese_subject_and_attachment() {
 fn the_window_is_reused_then_expires_and_the_next_send_logs_in_again() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
-    let config = s.config(dir.path(), &format!("port = {}", s.pop3), &format!("port = {}", s.smtp), "reuse_window = true");
+    let config =
+        s.config(dir.path(), &format!("port = {}", s.pop3), &format!("port = {}", s.smtp), "reuse_window = true");
     let send = |label: &str| {
         let body = dir.path().join("b.txt");
         std::fs::write(&body, label).unwrap();
-        let run = popsend(&config, Some(&s.pass), "en", &["send", "--to", "a@example.net", "--subject", label, "--body-file", body.to_str().unwrap()]);
+        let run = popsend(
+            &config,
+            Some(&s.pass),
+            "en",
+            &["send", "--to", "a@example.net", "--subject", label, "--body-file", body.to_str().unwrap()],
+        );
         assert_eq!(run.code, 0, "{label}: {}", run.all());
         run
     };
@@ -121,7 +136,12 @@ fn stls_and_starttls_work_with_the_private_ca() {
     // TLS; each arrives once, whole, in one session.
     let toks: Vec<String> = (0..3).map(|i| token(&format!("stls-queue{i}"))).collect();
     for t in &toks {
-        let queued = popsend(&config, Some(&s.pass), "en", &["send", "--later", "--to", "a@example.net", "--subject", t, "--body-file", "/etc/os-release"]);
+        let queued = popsend(
+            &config,
+            Some(&s.pass),
+            "en",
+            &["send", "--later", "--to", "a@example.net", "--subject", t, "--body-file", "/etc/os-release"],
+        );
         assert_eq!(queued.code, 0, "{}", queued.all());
     }
     let sessions = s.smtp_sessions();
@@ -132,7 +152,11 @@ fn stls_and_starttls_work_with_the_private_ca() {
     for t in &toks {
         let m = String::from_utf8_lossy(&s.delivered(t)).into_owned();
         assert!(m.contains(body.lines().next().unwrap()), "{t} arrived without its body: {m}");
-        assert_eq!(s.all_delivered().iter().filter(|m| String::from_utf8_lossy(m).contains(t.as_str())).count(), 1, "{t} arrived more than once");
+        assert_eq!(
+            s.all_delivered().iter().filter(|m| String::from_utf8_lossy(m).contains(t.as_str())).count(),
+            1,
+            "{t} arrived more than once"
+        );
     }
     std::thread::sleep(std::time::Duration::from_millis(500)); // the server's log is written asynchronously
     assert_eq!(s.smtp_sessions() - sessions, 1, "SMTP sessions for the queue");
@@ -175,7 +199,8 @@ fn smtp_auth_on_the_submission_port() {
 fn an_untrusted_certificate_stops_without_downgrading() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
-    let config = s.config(dir.path(), &format!("port = {}\nsecurity = \"tls\"", s.pop3s), &format!("port = {}", s.smtp), "");
+    let config =
+        s.config(dir.path(), &format!("port = {}\nsecurity = \"tls\"", s.pop3s), &format!("port = {}", s.smtp), "");
     // Trust an unrelated CA instead of the servers'.
     let text = std::fs::read_to_string(&config).unwrap().replace(s.ca.to_str().unwrap(), s.other_ca.to_str().unwrap());
     std::fs::write(&config, text).unwrap();
@@ -190,7 +215,8 @@ fn an_untrusted_certificate_stops_without_downgrading() {
 fn cleartext_password_is_refused_unless_allowed() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
-    let config = s.config(dir.path(), &format!("port = {}\nauth = \"user\"", s.pop3), &format!("port = {}", s.smtp), "");
+    let config =
+        s.config(dir.path(), &format!("port = {}\nauth = \"user\"", s.pop3), &format!("port = {}", s.smtp), "");
     let before = s.login_count();
     let run = popsend(&config, Some(&s.pass), "en", &["auth"]);
     assert_eq!(run.code, 1, "{}", run.all());
@@ -232,13 +258,20 @@ fn iso_2022_jp_goes_through_postfix_and_decodes_identically() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
     let config = s.plain_config(dir.path());
-    let text = std::fs::read_to_string(&config).unwrap().replace("display_name = \"山田 太郎\"\n", "display_name = \"山田 太郎\"\ncharset = \"iso-2022-jp\"\n");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("display_name = \"山田 太郎\"\n", "display_name = \"山田 太郎\"\ncharset = \"iso-2022-jp\"\n");
     std::fs::write(&config, text).unwrap();
     let tok = token("jis");
     let body = dir.path().join("body.txt");
     std::fs::write(&body, format!("先生\n\nｶﾞｲﾀﾞﾝｽの資料です。{tok}\n長い行{}\n", "あ".repeat(400))).unwrap();
     let subject = format!("期末ﾚﾎﾟｰﾄの提出（情報科学概論・第３回） {tok}");
-    let run = popsend(&config, Some(&s.pass), "ja", &["send", "--to", "花子 <teacher@example.net>", "--subject", &subject, "--body-file", body.to_str().unwrap()]);
+    let run = popsend(
+        &config,
+        Some(&s.pass),
+        "ja",
+        &["send", "--to", "花子 <teacher@example.net>", "--subject", &subject, "--body-file", body.to_str().unwrap()],
+    );
     assert_eq!(run.code, 0, "{}", run.all());
     let raw = s.delivered(&tok);
     assert!(raw.is_ascii());
@@ -263,20 +296,53 @@ fn iso_2022_jp_goes_through_postfix_and_decodes_identically() {
         rest[..end].to_owned()
     };
     // JSON escapes non-ASCII as \uXXXX: compare with the same escaping.
-    let json = |s: &str| s.chars().map(|c| if c.is_ascii() { c.to_string().replace('\n', "\\n") } else { format!("\\u{:04x}", c as u32) }).collect::<String>();
+    let json = |s: &str| {
+        s.chars()
+            .map(|c| if c.is_ascii() { c.to_string().replace('\n', "\\n") } else { format!("\\u{:04x}", c as u32) })
+            .collect::<String>()
+    };
     assert_eq!(field("charset"), "iso-2022-jp");
     assert_eq!(field("subject"), json(&format!("期末レポートの提出（情報科学概論・第３回） {tok}")));
     assert_eq!(field("from"), json("山田 太郎"));
     assert_eq!(field("to"), json("花子"));
     // Compared up to the line breaks that end the part (the MIME framing adds some).
-    assert_eq!(field("body").trim_end_matches("\\n"), json(&(format!("先生\n\nガイダンスの資料です。{tok}\n長い行") + &"あ".repeat(400))));
+    assert_eq!(
+        field("body").trim_end_matches("\\n"),
+        json(&(format!("先生\n\nガイダンスの資料です。{tok}\n長い行") + &"あ".repeat(400)))
+    );
 
     // ① cannot go in ISO-2022-JP: named, nothing queued; in UTF-8 it goes.
     let tok2 = token("jis-refused");
-    let run = popsend(&config, Some(&s.pass), "ja", &["send", "--to", "teacher@example.net", "--subject", &format!("①番 {tok2}"), "--body-file", "/dev/null"]);
+    let run = popsend(
+        &config,
+        Some(&s.pass),
+        "ja",
+        &["send", "--to", "teacher@example.net", "--subject", &format!("①番 {tok2}"), "--body-file", "/dev/null"],
+    );
     assert_eq!(run.code, 2, "{}", run.all());
-    assert!(run.stderr.contains("ISO-2022-JP") && run.stderr.contains("① (U+2460)") && run.stderr.contains("--charset utf-8"), "{}", run.all());
-    let run = popsend(&config, Some(&s.pass), "ja", &["send", "--charset", "utf-8", "--to", "teacher@example.net", "--subject", &format!("①番 {tok2}"), "--body-file", "/dev/null"]);
+    assert!(
+        run.stderr.contains("ISO-2022-JP")
+            && run.stderr.contains("① (U+2460)")
+            && run.stderr.contains("--charset utf-8"),
+        "{}",
+        run.all()
+    );
+    let run = popsend(
+        &config,
+        Some(&s.pass),
+        "ja",
+        &[
+            "send",
+            "--charset",
+            "utf-8",
+            "--to",
+            "teacher@example.net",
+            "--subject",
+            &format!("①番 {tok2}"),
+            "--body-file",
+            "/dev/null",
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.all());
     let raw = s.delivered(&tok2);
     let m = MessageParser::default().parse(&raw).unwrap();
@@ -312,7 +378,9 @@ fn sendmail_takes_a_message_as_written_and_sends_it() {
     };
     let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_popsend"));
     let tok = token("sendmail");
-    let message = format!("To: Teacher <teacher@example.net>\nBcc: hidden@example.org\nSubject: patch {tok}\nX-Signed: keep me as I am\n\nbody\n.leading dot line\n");
+    let message = format!(
+        "To: Teacher <teacher@example.net>\nBcc: hidden@example.org\nSubject: patch {tok}\nX-Signed: keep me as I am\n\nbody\n.leading dot line\n"
+    );
     let out = run(&bin, &config, &["sendmail", "-t", "-oi", "-F", "山田 太郎"], &message);
     assert_eq!(out.code, 0, "{}", out.all());
     let raw = String::from_utf8(s.delivered(&tok)).unwrap();
@@ -344,13 +412,14 @@ fn sendmail_takes_a_message_as_written_and_sends_it() {
 /// bytes as the program sent them. A second `serve` on the same port says the port is taken.
 #[test]
 fn serve_takes_mail_from_another_program_and_sends_it() {
-    use std::time::Duration;
     use std::io::{BufRead as _, BufReader, Write as _};
+    use std::time::Duration;
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
     let config = s.plain_config(dir.path());
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    std::fs::write(&config, std::fs::read_to_string(&config).unwrap() + &format!("\n[submission]\nport = {port}\n")).unwrap();
+    std::fs::write(&config, std::fs::read_to_string(&config).unwrap() + &format!("\n[submission]\nport = {port}\n"))
+        .unwrap();
     // Killed when dropped, also when an assertion below fails.
     let _serve = crate::support::Background(
         crate::support::popsend_command(&config, Some(&s.pass), "ja", &["serve"])
@@ -397,7 +466,9 @@ fn serve_takes_mail_from_another_program_and_sends_it() {
     assert!(talk("RCPT TO:<teacher@example.net>").starts_with("250"));
     assert!(talk("RCPT TO:<hidden@example.org>").starts_with("250"));
     assert!(talk("DATA").starts_with("354"));
-    let message = format!("From: student@popsend.test\r\nTo: teacher@example.net\r\nSubject: {tok}\r\nX-Signed: as sent\r\n\r\n..a line with a leading dot\r\n.");
+    let message = format!(
+        "From: student@popsend.test\r\nTo: teacher@example.net\r\nSubject: {tok}\r\nX-Signed: as sent\r\n\r\n..a line with a leading dot\r\n."
+    );
     // Tried at once: the program hears that it went (the engine beside the server sent it).
     let answer = talk(&message);
     assert!(answer.starts_with("250 2.0.0 sent"), "{answer}");
@@ -433,17 +504,31 @@ fn serve_takes_mail_from_another_program_and_sends_it() {
     // it would not start at all, see clients::serve_steps_aside…) says so, naming it, and ends.
     let other_dir = tempfile::tempdir().unwrap();
     let other = s.plain_config(other_dir.path());
-    std::fs::write(&other, std::fs::read_to_string(&other).unwrap() + &format!("\n[submission]\nport = {port}\n")).unwrap();
+    std::fs::write(&other, std::fs::read_to_string(&other).unwrap() + &format!("\n[submission]\nport = {port}\n"))
+        .unwrap();
     let second = popsend(&other, Some(&s.pass), "ja", &["serve"]);
     assert_eq!(second.code, 1, "{}", second.all());
-    assert!(second.stderr.contains(&format!("{port} 番ポートでは、すでに popsend がメールを受け付けています")), "{}", second.all());
+    assert!(
+        second.stderr.contains(&format!("{port} 番ポートでは、すでに popsend がメールを受け付けています")),
+        "{}",
+        second.all()
+    );
     // Taken by another program (the real Postfix's port): its greeting is quoted.
     let postfix_dir = tempfile::tempdir().unwrap();
     let on_postfix = s.plain_config(postfix_dir.path());
-    std::fs::write(&on_postfix, std::fs::read_to_string(&on_postfix).unwrap() + &format!("\n[submission]\nport = {}\n", s.smtp)).unwrap();
+    std::fs::write(
+        &on_postfix,
+        std::fs::read_to_string(&on_postfix).unwrap() + &format!("\n[submission]\nport = {}\n", s.smtp),
+    )
+    .unwrap();
     let third = popsend(&on_postfix, Some(&s.pass), "ja", &["serve"]);
     assert_eq!(third.code, 1, "{}", third.all());
-    assert!(third.stderr.contains(&format!("{} 番ポートは別のプログラムが使っています", s.smtp)) && third.stderr.contains("ESMTP"), "{}", third.all());
+    assert!(
+        third.stderr.contains(&format!("{} 番ポートは別のプログラムが使っています", s.smtp))
+            && third.stderr.contains("ESMTP"),
+        "{}",
+        third.all()
+    );
 }
 
 /// Issue 23: a message handed to `popsend sendmail` (no `-t`) arrives as the program wrote it:
@@ -457,12 +542,22 @@ fn sendmail_delivers_the_message_as_written_without_bcc() {
     let tok = token("asis");
     let mut message = format!("Subject: {tok}\nBcc: hidden@example.org\nResent-Bcc: also-hidden@example.org\nMessage-ID: <{tok}\u{1b}[2J@popsend.test>\nX-Sjis: ").into_bytes();
     message.extend_from_slice(b"\x83\x8c\x83\x7c\x81\x5b\x83\x67\n\nfirst\nlast line\n");
-    let run = crate::support::popsend_with_input(&config, Some(&s.pass), "en", &["sendmail", "teacher@example.net"], &message);
+    let run = crate::support::popsend_with_input(
+        &config,
+        Some(&s.pass),
+        "en",
+        &["sendmail", "teacher@example.net"],
+        &message,
+    );
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(!run.all().contains('\u{1b}'), "{:?}", run.all());
     let raw = s.delivered(&tok);
     let text = String::from_utf8_lossy(&raw);
     assert!(!text.contains("hidden@example.org") && !text.to_ascii_lowercase().contains("bcc:"), "{text}");
     assert!(raw.windows(8).any(|w| w == b"\x83\x8c\x83\x7c\x81\x5b\x83\x67"), "the header's bytes changed: {text}");
-    assert!(raw.ends_with(b"\nfirst\nlast line\n") && !raw.ends_with(b"last line\n\n"), "{:?}", &text[text.len().saturating_sub(40)..]);
+    assert!(
+        raw.ends_with(b"\nfirst\nlast line\n") && !raw.ends_with(b"last line\n\n"),
+        "{:?}",
+        &text[text.len().saturating_sub(40)..]
+    );
 }

@@ -41,9 +41,12 @@ pub struct Servers {
 /// that panics, naming the file and the key, when the servers did not start.
 fn test_env() -> impl Fn(&str) -> String {
     let path = std::env::var("POPSEND_TEST_ENV").unwrap_or_else(|_| {
-        panic!("POPSEND_TEST_ENV is not set: the real-server tests need the test mail servers; run them with tests/run.sh")
+        panic!(
+            "POPSEND_TEST_ENV is not set: the real-server tests need the test mail servers; run them with tests/run.sh"
+        )
     });
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e} (did tests/servers/start.sh run?)"));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e} (did tests/servers/start.sh run?)"));
     move |key: &str| -> String {
         text.lines()
             .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
@@ -95,7 +98,12 @@ impl Servers {
     /// Stops both servers (their ports refuse connections until `start`).
     pub fn stop(&self) {
         // Only Dovecot and Postfix: the POP3 matrix servers serve other tests meanwhile.
-        let ok = Command::new("bash").arg(self.scripts.join("stop.sh")).arg(&self.dir).env("KEEP_MATRIX", "1").status().unwrap();
+        let ok = Command::new("bash")
+            .arg(self.scripts.join("stop.sh"))
+            .arg(&self.dir)
+            .env("KEEP_MATRIX", "1")
+            .status()
+            .unwrap();
         assert!(ok.success(), "stop.sh failed");
     }
 
@@ -122,7 +130,11 @@ impl Servers {
 
     /// All delivered messages' bytes.
     pub fn all_delivered(&self) -> Vec<Vec<u8>> {
-        std::fs::read_dir(&self.maildir).unwrap().flatten().map(|e| std::fs::read(e.path()).unwrap_or_default()).collect()
+        std::fs::read_dir(&self.maildir)
+            .unwrap()
+            .flatten()
+            .map(|e| std::fs::read(e.path()).unwrap_or_default())
+            .collect()
     }
 
     /// How many POP logins the server has recorded so far.
@@ -235,14 +247,24 @@ pub fn popsend(config: &Path, password: Option<&str>, lang: &str, args: &[&str])
 /// `popsend_command` with `input` on its standard input (a message for `sendmail`), run to its end.
 pub fn popsend_with_input(config: &Path, password: Option<&str>, lang: &str, args: &[&str], input: &[u8]) -> Run {
     use std::io::Write as _;
-    let mut child = popsend_command(config, password, lang, args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = popsend_command(config, password, lang, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(input).unwrap();
     finish(child.wait_with_output().unwrap())
 }
 
 /// `popsend send` of an empty-bodied message to a@example.net with `subject`.
 pub fn send_simple(config: &Path, password: Option<&str>, lang: &str, subject: &str) -> Run {
-    popsend(config, password, lang, &["send", "--to", "a@example.net", "--subject", subject, "--body-file", "/dev/null"])
+    popsend(
+        config,
+        password,
+        lang,
+        &["send", "--to", "a@example.net", "--subject", subject, "--body-file", "/dev/null"],
+    )
 }
 
 pub fn finish(out: Output) -> Run {

@@ -82,13 +82,18 @@ fn t0() -> SystemTime {
 
 fn harness(backend: &Scripted) -> Harness<'static, Option<App>> {
     let backend = backend.clone();
-    Harness::builder().with_size(egui::vec2(900.0, 1300.0)).with_context_setup(popsend::app::install_fonts).build_ui_state(
-        move |ui, state: &mut Option<App>| {
-            let app = state.get_or_insert_with(|| App::with_backend(ui.ctx(), Box::new(backend.clone()), Arc::new(FixedClock(t0()))));
-            app.draw(ui);
-        },
-        None,
-    )
+    Harness::builder()
+        .with_size(egui::vec2(900.0, 1300.0))
+        .with_context_setup(popsend::app::install_fonts)
+        .build_ui_state(
+            move |ui, state: &mut Option<App>| {
+                let app = state.get_or_insert_with(|| {
+                    App::with_backend(ui.ctx(), Box::new(backend.clone()), Arc::new(FixedClock(t0())))
+                });
+                app.draw(ui);
+            },
+            None,
+        )
 }
 
 /// A backend with an account and an engine that has started.
@@ -97,7 +102,14 @@ fn started() -> Scripted {
     b.publish(|v| {
         v.account = "taro@popsend.test".into();
         v.draft_checked = true;
-        v.snapshot = Some(Snapshot { counts: Counts::default(), window: None, online: None, activity: Activity::Idle, paused: None, next_attempt: None });
+        v.snapshot = Some(Snapshot {
+            counts: Counts::default(),
+            window: None,
+            online: None,
+            activity: Activity::Idle,
+            paused: None,
+            next_attempt: None,
+        });
     });
     b
 }
@@ -171,7 +183,10 @@ fn send_later_hands_the_message_over_and_a_refusal_keeps_it() {
     assert_eq!(sent.len(), 1, "{requests:?}");
     let (draft, now) = sent[0];
     assert!(!now, "後で送信 asked to send at once");
-    assert_eq!((draft.to.as_str(), draft.subject.as_str(), draft.body.as_str()), ("hanako@example.net", "期末レポート", "よろしくお願いします。"));
+    assert_eq!(
+        (draft.to.as_str(), draft.subject.as_str(), draft.body.as_str()),
+        ("hanako@example.net", "期末レポート", "よろしくお願いします。")
+    );
 }
 
 /// The countdown is the pinned clock's: a window opened 2 minutes ago, 10 minutes long.
@@ -204,7 +219,11 @@ fn the_countdown_reads_the_clock_it_is_given() {
 fn a_waiting_row_explains_its_failure_as_the_command_line_does() {
     let _g = lock();
     let b = started();
-    let refusal = Described { kind: Kind::RelayDenied, reply: Some("554 5.7.1 <hanako@example.net>: Relay access denied".into()), detail: "SMTP RCPT TO".into() };
+    let refusal = Described {
+        kind: Kind::RelayDenied,
+        reply: Some("554 5.7.1 <hanako@example.net>: Relay access denied".into()),
+        detail: "SMTP RCPT TO".into(),
+    };
     let explained = popsend::words::explain(&refusal);
     b.publish(|v| v.waiting = Arc::new(vec![row(7, "期末レポート", Some(refusal.clone()))]));
     let mut h = harness(&b);
@@ -232,7 +251,13 @@ fn a_waiting_row_explains_its_failure_as_the_command_line_does() {
 fn a_failure_shows_its_japanese_headline_and_next_step() {
     let _g = lock();
     let b = started();
-    b.publish(|v| v.problem = Some(Problem::Failed(Described { kind: Kind::Outbox, reply: None, detail: "/data/outbox.sqlite: database or disk is full".into() })));
+    b.publish(|v| {
+        v.problem = Some(Problem::Failed(Described {
+            kind: Kind::Outbox,
+            reply: None,
+            detail: "/data/outbox.sqlite: database or disk is full".into(),
+        }))
+    });
     let mut h = harness(&b);
     h.run_steps(2);
     // One line of text: the headline, the detail (the cause) and the next step.
@@ -250,9 +275,16 @@ fn edit_asks_for_the_message_and_its_draft_comes_back_into_compose() {
     click(&mut h, "送信トレイ (1)");
     click(&mut h, "編集");
     let requests = b.take();
-    assert!(requests.iter().any(|r| matches!(r, Request::Engine(popsend::core::engine::Command::Edit(3)))), "{requests:?}");
+    assert!(
+        requests.iter().any(|r| matches!(r, Request::Engine(popsend::core::engine::Command::Edit(3)))),
+        "{requests:?}"
+    );
     b.publish(|v| v.waiting = Arc::new(Vec::new()));
-    b.hand(Handed::ForCompose(Unsent { to: "hanako@example.net".into(), body: "書きかけ".into(), ..Unsent::default() }));
+    b.hand(Handed::ForCompose(Unsent {
+        to: "hanako@example.net".into(),
+        body: "書きかけ".into(),
+        ..Unsent::default()
+    }));
     h.run_steps(3);
     assert_eq!(app(&h).tab, Tab::Compose);
     assert_eq!((app(&h).compose.to.as_str(), app(&h).compose.body.as_str()), ("hanako@example.net", "書きかけ"));
@@ -321,7 +353,10 @@ fn the_status_bar_buttons_send_the_engines_commands() {
     click(&mut h, "今すぐ送信");
     click(&mut h, "POP 認証");
     let requests = b.take();
-    assert!(matches!(requests.as_slice(), [Request::Engine(Command::FlushNow), Request::Engine(Command::LoginNow)]), "{requests:?}");
+    assert!(
+        matches!(requests.as_slice(), [Request::Engine(Command::FlushNow), Request::Engine(Command::LoginNow)]),
+        "{requests:?}"
+    );
 }
 
 /// ISO-2022-JP cannot carry a character: the message comes back to 作成 with the characters
@@ -339,7 +374,13 @@ fn characters_iso_2022_jp_cannot_carry_offer_utf8() {
     let requests = b.take();
     let Some(Request::Send { draft, now: true, charset: None }) = requests.first() else { panic!("{requests:?}") };
     assert!(h.query_by_label("UTF-8 で送る").is_none());
-    b.publish(|v| v.problem = Some(Problem::Failed(Described { kind: Kind::Unencodable, reply: None, detail: "ISO-2022-JP cannot carry: ① (U+2460)".into() })));
+    b.publish(|v| {
+        v.problem = Some(Problem::Failed(Described {
+            kind: Kind::Unencodable,
+            reply: None,
+            detail: "ISO-2022-JP cannot carry: ① (U+2460)".into(),
+        }))
+    });
     b.hand(Handed::ForCompose((**draft).clone()));
     h.run_steps(3);
     h.get_by_label_contains("ISO-2022-JP (従来の日本語メール) では送れない文字があるため");
@@ -364,7 +405,11 @@ fn settings_show_the_submission_server_and_copy_its_login() {
     b.publish(|v| {
         v.submission = Some(SubmissionView {
             port: 2525,
-            login: Some(Login { user: "popsend".into(), password: popsend::core::secrets::Password::new("local-secret-123".into()), renewed: false }),
+            login: Some(Login {
+                user: "popsend".into(),
+                password: popsend::core::secrets::Password::new("local-secret-123".into()),
+                renewed: false,
+            }),
             problem: None,
         })
     });
@@ -376,14 +421,22 @@ fn settings_show_the_submission_server_and_copy_its_login() {
     assert!(h.query_by_label_contains("local-secret-123").is_none(), "the password is drawn");
     use popsend::app::backend::SubmissionProblem;
     use popsend::core::smtpd::{Holder, PortTaken};
-    let taken = |holder| Some(SubmissionProblem::Port(PortTaken { holder, detail: "Address already in use".into(), other_user: None }));
+    let taken = |holder| {
+        Some(SubmissionProblem::Port(PortTaken { holder, detail: "Address already in use".into(), other_user: None }))
+    };
     b.publish(|v| v.submission = Some(SubmissionView { port: 2525, login: None, problem: taken(Holder::Silent) }));
     h.run_steps(2);
     h.get_by_label_contains("2525 番ポートを開けません: Address already in use");
     b.publish(|v| v.submission = Some(SubmissionView { port: 2525, login: None, problem: taken(Holder::Popsend) }));
     h.run_steps(2);
     h.get_by_label_contains("2525 番ポートでは、すでに popsend がメールを受け付けています");
-    b.publish(|v| v.submission = Some(SubmissionView { port: 2525, login: None, problem: taken(Holder::Other("220 mx ESMTP Postfix".into())) }));
+    b.publish(|v| {
+        v.submission = Some(SubmissionView {
+            port: 2525,
+            login: None,
+            problem: taken(Holder::Other("220 mx ESMTP Postfix".into())),
+        })
+    });
     h.run_steps(2);
     h.get_by_label_contains("あいさつ: 「220 mx ESMTP Postfix」");
 }
@@ -430,7 +483,10 @@ fn setting_up_by_hand_keeps_what_was_typed() {
     click(&mut h, "自分で設定する");
     assert_eq!(app(&h).tab, Tab::Settings);
     let (form, password_typed) = app(&h).settings_draft();
-    assert_eq!((form.address.as_str(), form.pop_username.as_str(), form.display_name.as_str()), ("taro@example.ac.jp", "taro", "山田 太郎"));
+    assert_eq!(
+        (form.address.as_str(), form.pop_username.as_str(), form.display_name.as_str()),
+        ("taro@example.ac.jp", "taro", "山田 太郎")
+    );
     assert!(password_typed, "the password was dropped");
 }
 
@@ -445,7 +501,10 @@ fn the_cursor_stays_in_its_field_when_a_problem_appears() {
     h.get_by_label("件名").focus();
     h.run_steps(2);
     assert!(h.get_by_label("件名").is_focused());
-    b.publish(|v| v.problem = Some(Problem::Failed(Described { kind: Kind::NoPassword, reply: None, detail: "no keyring".into() })));
+    b.publish(|v| {
+        v.problem =
+            Some(Problem::Failed(Described { kind: Kind::NoPassword, reply: None, detail: "no keyring".into() }))
+    });
     h.run_steps(3);
     assert!(h.get_by_label("件名").is_focused(), "the problem took the cursor out of 件名");
 }
@@ -458,7 +517,11 @@ fn a_hint_opens_the_field_it_names() {
     let b = started();
     let mut h = harness(&b);
     h.run_steps(2);
-    for (kind, field) in [(Kind::Cleartext, "POP の暗号化"), (Kind::SmtpAuthNotOffered, "SMTP 認証のユーザー名"), (Kind::Certificate, "認証局の証明書ファイル")] {
+    for (kind, field) in [
+        (Kind::Cleartext, "POP の暗号化"),
+        (Kind::SmtpAuthNotOffered, "SMTP 認証のユーザー名"),
+        (Kind::Certificate, "認証局の証明書ファイル"),
+    ] {
         b.publish(|v| v.problem = Some(Problem::Failed(Described { kind, reply: None, detail: String::new() })));
         h.run_steps(2);
         click(&mut h, "設定で直す");
@@ -467,7 +530,9 @@ fn a_hint_opens_the_field_it_names() {
         click(&mut h, "作成");
     }
     // A failure no field of 設定 cures has no such button.
-    b.publish(|v| v.problem = Some(Problem::Failed(Described { kind: Kind::Offline, reply: None, detail: String::new() })));
+    b.publish(|v| {
+        v.problem = Some(Problem::Failed(Described { kind: Kind::Offline, reply: None, detail: String::new() }))
+    });
     h.run_steps(2);
     assert!(h.query_by_label("設定で直す").is_none());
 }

@@ -118,9 +118,10 @@ pub fn plan(wanted: PopAuth, s: &Situation, remembered: Option<Method>) -> Resul
         PopAuth::Plain => return forced(Method::SaslPlain),
         PopAuth::User => return forced(Method::UserPass),
         // Over TLS the password travels safely: SASL PLAIN, else USER/PASS, APOP last.
-        PopAuth::Auto if s.encrypted => {
-            [Method::SaslPlain, Method::UserPass, Method::Apop].into_iter().filter(|m| offered.contains(m)).collect::<Vec<_>>()
-        }
+        PopAuth::Auto if s.encrypted => [Method::SaslPlain, Method::UserPass, Method::Apop]
+            .into_iter()
+            .filter(|m| offered.contains(m))
+            .collect::<Vec<_>>(),
         // In cleartext: APOP (the password never travels), then — only where the settings allow
         // it — USER/PASS or SASL PLAIN.
         PopAuth::Auto => {
@@ -190,10 +191,7 @@ mod tests {
 
     #[test]
     fn apop_digest_matches_rfc_1939() {
-        assert_eq!(
-            apop_digest("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf"),
-            "c4c9334bac560ecc979e58001b3e22fb"
-        );
+        assert_eq!(apop_digest("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf"), "c4c9334bac560ecc979e58001b3e22fb");
     }
 
     #[test]
@@ -201,14 +199,21 @@ mod tests {
         assert_eq!(sasl_plain("tim", "tanstaaftanstaaf"), "AHRpbQB0YW5zdGFhZnRhbnN0YWFm");
     }
 
-    fn sit(encrypted: bool, ts: Option<&'static str>, caps: Option<&'static Capabilities>, allow: bool) -> Situation<'static> {
+    fn sit(
+        encrypted: bool,
+        ts: Option<&'static str>,
+        caps: Option<&'static Capabilities>,
+        allow: bool,
+    ) -> Situation<'static> {
         Situation { encrypted, apop_timestamp: ts, capabilities: caps, allow_plaintext_password: allow }
     }
 
     #[test]
     fn auto_over_tls_prefers_sasl_plain() {
-        static WITH: Capabilities = Capabilities { stls: false, user: true, sasl_plain: true, login_delay: None, pipelining: false };
-        static WITHOUT: Capabilities = Capabilities { stls: false, user: true, sasl_plain: false, login_delay: None, pipelining: false };
+        static WITH: Capabilities =
+            Capabilities { stls: false, user: true, sasl_plain: true, login_delay: None, pipelining: false };
+        static WITHOUT: Capabilities =
+            Capabilities { stls: false, user: true, sasl_plain: false, login_delay: None, pipelining: false };
         assert_eq!(choose(PopAuth::Auto, &sit(true, None, Some(&WITH), false)), Ok(Method::SaslPlain));
         assert_eq!(choose(PopAuth::Auto, &sit(true, None, Some(&WITHOUT), false)), Ok(Method::UserPass));
         assert_eq!(choose(PopAuth::Auto, &sit(true, None, None, false)), Ok(Method::UserPass));
@@ -235,15 +240,21 @@ mod tests {
         assert_eq!(choose(PopAuth::Apop, &sit(false, Some("<1@h>"), None, false)), Ok(Method::Apop));
     }
 
-    static CAPA_USER: Capabilities = Capabilities { stls: false, user: true, sasl_plain: false, login_delay: None, pipelining: false };
-    static CAPA_NONE: Capabilities = Capabilities { stls: false, user: false, sasl_plain: false, login_delay: None, pipelining: false };
-    static CAPA_BOTH: Capabilities = Capabilities { stls: false, user: true, sasl_plain: true, login_delay: None, pipelining: false };
+    static CAPA_USER: Capabilities =
+        Capabilities { stls: false, user: true, sasl_plain: false, login_delay: None, pipelining: false };
+    static CAPA_NONE: Capabilities =
+        Capabilities { stls: false, user: false, sasl_plain: false, login_delay: None, pipelining: false };
+    static CAPA_BOTH: Capabilities =
+        Capabilities { stls: false, user: true, sasl_plain: true, login_delay: None, pipelining: false };
 
     /// Issue 15: a greeting timestamp means APOP is possible; USER/PASS follows where allowed.
     #[test]
     fn auto_plans_a_fallback_only_where_the_password_may_travel() {
         let ts = Some("<1.2@host>");
-        assert_eq!(plan(PopAuth::Auto, &sit(false, ts, Some(&CAPA_USER), true), None), Ok(vec![Method::Apop, Method::UserPass]));
+        assert_eq!(
+            plan(PopAuth::Auto, &sit(false, ts, Some(&CAPA_USER), true), None),
+            Ok(vec![Method::Apop, Method::UserPass])
+        );
         assert_eq!(plan(PopAuth::Auto, &sit(false, ts, Some(&CAPA_USER), false), None), Ok(vec![Method::Apop]));
         // Remembered: the method that worked goes first (and the doomed APOP is not tried first).
         assert_eq!(
@@ -251,9 +262,15 @@ mod tests {
             Ok(vec![Method::UserPass, Method::Apop])
         );
         // A remembered method that is not allowed now is not used.
-        assert_eq!(plan(PopAuth::Auto, &sit(false, ts, Some(&CAPA_USER), false), Some(Method::UserPass)), Ok(vec![Method::Apop]));
+        assert_eq!(
+            plan(PopAuth::Auto, &sit(false, ts, Some(&CAPA_USER), false), Some(Method::UserPass)),
+            Ok(vec![Method::Apop])
+        );
         // Over TLS: at most two.
-        assert_eq!(plan(PopAuth::Auto, &sit(true, ts, Some(&CAPA_BOTH), false), None), Ok(vec![Method::SaslPlain, Method::UserPass]));
+        assert_eq!(
+            plan(PopAuth::Auto, &sit(true, ts, Some(&CAPA_BOTH), false), None),
+            Ok(vec![Method::SaslPlain, Method::UserPass])
+        );
     }
 
     /// Issue 15: a forced method the server does not advertise is refused before any password.

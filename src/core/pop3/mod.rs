@@ -154,14 +154,14 @@ impl Pop3Error {
     /// The server's own words, when it said something.
     pub fn server_reply(&self) -> Option<&str> {
         match self {
-            Pop3Error::Rejected { reply, .. } | Pop3Error::MethodRefused { reply, .. } | Pop3Error::ApopRefused { reply, .. } => Some(reply),
+            Pop3Error::Rejected { reply, .. }
+            | Pop3Error::MethodRefused { reply, .. }
+            | Pop3Error::ApopRefused { reply, .. } => Some(reply),
             Pop3Error::Protocol { detail, .. } => Some(detail),
             _ => None,
         }
     }
 }
-
-
 
 /// One POP3 connection in the AUTHORIZATION state.
 struct Conn {
@@ -172,10 +172,8 @@ struct Conn {
 impl Conn {
     async fn read_status(&mut self, step: Step) -> Result<reply::Reply, Pop3Error> {
         let line = self.read_line(step).await?;
-        reply::parse_status(&line).map_err(|reply::ParseError::NotAStatus(raw)| Pop3Error::Protocol {
-            step,
-            detail: raw,
-        })
+        reply::parse_status(&line)
+            .map_err(|reply::ParseError::NotAStatus(raw)| Pop3Error::Protocol { step, detail: raw })
     }
 
     async fn read_line(&mut self, step: Step) -> Result<Vec<u8>, Pop3Error> {
@@ -244,11 +242,15 @@ impl Pop3Error {
     fn redacted(self, r: &Redactor) -> Pop3Error {
         match self {
             Pop3Error::Protocol { step, detail } => Pop3Error::Protocol { step, detail: truncate(&r.apply(&detail)) },
-            Pop3Error::Rejected { step, code, reply } => Pop3Error::Rejected { step, code, reply: truncate(&r.apply(&reply)) },
+            Pop3Error::Rejected { step, code, reply } => {
+                Pop3Error::Rejected { step, code, reply: truncate(&r.apply(&reply)) }
+            }
             Pop3Error::MethodRefused { method, reply, offered } => {
                 Pop3Error::MethodRefused { method, reply: truncate(&r.apply(&reply)), offered }
             }
-            Pop3Error::ApopRefused { reply, offered } => Pop3Error::ApopRefused { reply: truncate(&r.apply(&reply)), offered },
+            Pop3Error::ApopRefused { reply, offered } => {
+                Pop3Error::ApopRefused { reply: truncate(&r.apply(&reply)), offered }
+            }
             e => e,
         }
     }
@@ -348,9 +350,21 @@ impl Session {
 /// Mailutils, qpopper and Dovecot ("Plaintext authentication disallowed").
 fn refuses_the_method(reply: &str) -> bool {
     let t = reply.to_ascii_lowercase();
-    ["not implemented", "unknown command", "unrecognized", "unrecognised", "not supported", "unsupported", "invalid command", "disallowed", "not allowed", "not enabled", "command not"]
-        .iter()
-        .any(|w| t.contains(w))
+    [
+        "not implemented",
+        "unknown command",
+        "unrecognized",
+        "unrecognised",
+        "not supported",
+        "unsupported",
+        "invalid command",
+        "disallowed",
+        "not allowed",
+        "not enabled",
+        "command not",
+    ]
+    .iter()
+    .any(|w| t.contains(w))
 }
 
 /// One login attempt with `method` on `s`. A refusal of the method itself becomes
@@ -433,7 +447,9 @@ async fn login_once(p: &LoginParams<'_>, clock: &dyn Clock) -> Result<Login, Pop
             return match attempt(&mut session, *method, p, &offered).await {
                 Ok(()) => Ok(logged_in(session, clock, *method, None, offered).await),
                 // The server answers otherwise than last time: ask it (CAPA) and choose again.
-                Err(e) if may_fall_back(*method, &e) || matches!(e, Pop3Error::Protocol { .. }) => planned(p, clock, Some((*method, e))).await,
+                Err(e) if may_fall_back(*method, &e) || matches!(e, Pop3Error::Protocol { .. }) => {
+                    planned(p, clock, Some((*method, e))).await
+                }
                 Err(e) => Err(e),
             };
         }
@@ -444,11 +460,16 @@ async fn login_once(p: &LoginParams<'_>, clock: &dyn Clock) -> Result<Login, Pop
 /// The login as planned from the server's CAPA: the first method, and a second one only after
 /// the first was refused as a method. `refused`: a method the fast way just tried, with how it
 /// was refused (it then counts as the first).
-async fn planned(p: &LoginParams<'_>, clock: &dyn Clock, refused: Option<(Method, Pop3Error)>) -> Result<Login, Pop3Error> {
+async fn planned(
+    p: &LoginParams<'_>,
+    clock: &dyn Clock,
+    refused: Option<(Method, Pop3Error)>,
+) -> Result<Login, Pop3Error> {
     let mut session = open_session(p, None).await?;
     let situation = session.situation(p);
     let offered = situation.offered();
-    let mut plan = auth::plan(p.auth, &situation, p.remembered.as_ref().map(|r| r.method)).map_err(Pop3Error::NoMethod)?;
+    let mut plan =
+        auth::plan(p.auth, &situation, p.remembered.as_ref().map(|r| r.method)).map_err(Pop3Error::NoMethod)?;
     let mut refused_first = None;
     if let Some((method, e)) = refused {
         plan.retain(|m| *m != method);
@@ -485,7 +506,13 @@ async fn planned(p: &LoginParams<'_>, clock: &dyn Clock, refused: Option<(Method
 /// The login's `+OK` arrived: the window is open now. QUIT is sent at once, but its reply is
 /// awaited off the critical path (one round trip less before MAIL FROM); a failed QUIT does not
 /// close the window. `fresh` capabilities (asked this time) go back to be remembered.
-async fn logged_in(session: Session, clock: &dyn Clock, method: Method, refused_first: Option<Method>, offered: Vec<Method>) -> Login {
+async fn logged_in(
+    session: Session,
+    clock: &dyn Clock,
+    method: Method,
+    refused_first: Option<Method>,
+    offered: Vec<Method>,
+) -> Login {
     let at = clock.now();
     let Session { mut conn, peer, caps, encrypted, asked, .. } = session;
     if conn.send(Step::Quit, "QUIT").await.is_ok() {
@@ -494,7 +521,16 @@ async fn logged_in(session: Session, clock: &dyn Clock, method: Method, refused_
         });
     }
     let login_delay = caps.as_ref().and_then(|c| c.login_delay);
-    Login { at, peer, method, refused_first, offered, encrypted, login_delay, capabilities: if asked { caps } else { None } }
+    Login {
+        at,
+        peer,
+        method,
+        refused_first,
+        offered,
+        encrypted,
+        login_delay,
+        capabilities: if asked { caps } else { None },
+    }
 }
 
 impl Conn {
@@ -520,7 +556,10 @@ mod tests {
 
     /// A scripted server: for each (expected client line, reply) pair, reads a line, checks it,
     /// and writes the reply. Returns what the client wrote.
-    async fn scripted(greeting: &'static str, script: Vec<(&'static str, &'static str)>) -> (SocketAddr, tokio::task::JoinHandle<Vec<String>>) {
+    async fn scripted(
+        greeting: &'static str,
+        script: Vec<(&'static str, &'static str)>,
+    ) -> (SocketAddr, tokio::task::JoinHandle<Vec<String>>) {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let h = tokio::spawn(async move {
@@ -560,7 +599,9 @@ mod tests {
     /// A server taking `conns.len()` connections in turn, each with its greeting and its answers
     /// in order; it records each line, marked `early` when the next was already on its way
     /// before the answer (a group).
-    async fn scripted_conns(conns: Vec<(&'static str, Vec<&'static str>)>) -> (SocketAddr, tokio::task::JoinHandle<Vec<Vec<String>>>) {
+    async fn scripted_conns(
+        conns: Vec<(&'static str, Vec<&'static str>)>,
+    ) -> (SocketAddr, tokio::task::JoinHandle<Vec<Vec<String>>>) {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let h = tokio::spawn(async move {
@@ -576,7 +617,10 @@ mod tests {
                     if r.read_line(&mut line).await.unwrap_or(0) == 0 {
                         break;
                     }
-                    let early = tokio::time::timeout(Duration::from_millis(30), tokio::io::AsyncBufReadExt::fill_buf(&mut r)).await.is_ok_and(|b| b.is_ok_and(|b| !b.is_empty()));
+                    let early =
+                        tokio::time::timeout(Duration::from_millis(30), tokio::io::AsyncBufReadExt::fill_buf(&mut r))
+                            .await
+                            .is_ok_and(|b| b.is_ok_and(|b| !b.is_empty()));
                     seen.push(format!("{}{}", line.trim_end(), if early { " (early)" } else { "" }));
                     let _ = w.write_all(answer.as_bytes()).await;
                 }
@@ -591,7 +635,8 @@ mod tests {
     /// one write to a server that offered PIPELINING, and the login says it did not ask.
     #[tokio::test]
     async fn remembered_capabilities_skip_capa_and_group_user_and_pass() {
-        let (addr, h) = scripted_conns(vec![("+OK ready\r\n", vec!["+OK\r\n", "+OK logged in\r\n", "+OK bye\r\n"])]).await;
+        let (addr, h) =
+            scripted_conns(vec![("+OK ready\r\n", vec!["+OK\r\n", "+OK logged in\r\n", "+OK bye\r\n"])]).await;
         let trust = TrustAnchors::default();
         let addrs = [addr];
         let mut p = params(&addrs, &trust, PopAuth::Auto, true);
@@ -619,15 +664,23 @@ mod tests {
         p.remembered = Some(Remembered { method: Method::SaslPlain, caps: Some(caps) });
         let done = login(&p, &FixedClock(SystemTime::UNIX_EPOCH)).await.unwrap();
         assert_eq!((done.method, done.refused_first), (Method::UserPass, Some(Method::SaslPlain)));
-        assert_eq!(done.capabilities, Some(Capabilities { user: true, ..Capabilities::default() }), "what CAPA said now is remembered");
+        assert_eq!(
+            done.capabilities,
+            Some(Capabilities { user: true, ..Capabilities::default() }),
+            "what CAPA said now is remembered"
+        );
         let seen = h.await.unwrap();
         assert!(seen[0][0].starts_with("AUTH PLAIN "), "{seen:?}");
         assert_eq!(seen[1], vec!["CAPA", "USER tim", "PASS tanstaaf", "QUIT"]);
         // A wrong password on the fast way is final: no second attempt.
-        let (addr, h) = scripted_conns(vec![("+OK ready\r\n", vec!["+OK\r\n", "-ERR [AUTH] Authentication failed.\r\n"])]).await;
+        let (addr, h) =
+            scripted_conns(vec![("+OK ready\r\n", vec!["+OK\r\n", "-ERR [AUTH] Authentication failed.\r\n"])]).await;
         let addrs = [addr];
         let mut p = params(&addrs, &trust, PopAuth::Auto, true);
-        p.remembered = Some(Remembered { method: Method::UserPass, caps: Some(Capabilities { user: true, ..Capabilities::default() }) });
+        p.remembered = Some(Remembered {
+            method: Method::UserPass,
+            caps: Some(Capabilities { user: true, ..Capabilities::default() }),
+        });
         assert!(login(&p, &FixedClock(SystemTime::UNIX_EPOCH)).await.unwrap_err().is_bad_credentials());
         assert_eq!(h.await.unwrap(), vec![vec!["USER tim", "PASS tanstaaf"]]);
     }
@@ -653,7 +706,8 @@ mod tests {
     async fn cleartext_without_apop_sends_no_password() {
         let (addr, h) = scripted("+OK ready\r\n", vec![("CAPA", "+OK\r\nUSER\r\n.\r\n")]).await;
         let trust = TrustAnchors::default();
-        let e = login(&params(&[addr], &trust, PopAuth::Auto, false), &crate::core::clock::SystemClock).await.unwrap_err();
+        let e =
+            login(&params(&[addr], &trust, PopAuth::Auto, false), &crate::core::clock::SystemClock).await.unwrap_err();
         assert!(matches!(e, Pop3Error::NoMethod(NoMethod::CleartextRefused)), "{e:?}");
         assert_eq!(crate::core::failure::classify(&e).severity(), Severity::NeedsUser);
         let seen = h.await.unwrap();
@@ -664,11 +718,16 @@ mod tests {
     async fn user_pass_when_allowed_and_wrong_password() {
         let (addr, h) = scripted(
             "+OK ready\r\n",
-            vec![("CAPA", "+OK\r\nUSER\r\n.\r\n"), ("USER", "+OK\r\n"), ("PASS", "-ERR [AUTH] Authentication failed.\r\n")],
+            vec![
+                ("CAPA", "+OK\r\nUSER\r\n.\r\n"),
+                ("USER", "+OK\r\n"),
+                ("PASS", "-ERR [AUTH] Authentication failed.\r\n"),
+            ],
         )
         .await;
         let trust = TrustAnchors::default();
-        let e = login(&params(&[addr], &trust, PopAuth::Auto, true), &crate::core::clock::SystemClock).await.unwrap_err();
+        let e =
+            login(&params(&[addr], &trust, PopAuth::Auto, true), &crate::core::clock::SystemClock).await.unwrap_err();
         assert!(e.is_bad_credentials(), "{e:?}");
         assert_eq!(e.server_reply(), Some("-ERR [AUTH] Authentication failed."));
         // The password is sent, but never shown.
@@ -680,11 +739,17 @@ mod tests {
     async fn sasl_plain_with_continuation() {
         let (addr, h) = scripted(
             "+OK ready\r\n",
-            vec![("CAPA", "+OK\r\nSASL PLAIN\r\n.\r\n"), ("AUTH", "+ \r\n"), ("b64", "+OK welcome\r\n"), ("QUIT", "+OK\r\n")],
+            vec![
+                ("CAPA", "+OK\r\nSASL PLAIN\r\n.\r\n"),
+                ("AUTH", "+ \r\n"),
+                ("b64", "+OK welcome\r\n"),
+                ("QUIT", "+OK\r\n"),
+            ],
         )
         .await;
         let trust = TrustAnchors::default();
-        let login = login(&params(&[addr], &trust, PopAuth::Plain, true), &crate::core::clock::SystemClock).await.unwrap();
+        let login =
+            login(&params(&[addr], &trust, PopAuth::Plain, true), &crate::core::clock::SystemClock).await.unwrap();
         assert_eq!(login.method, Method::SaslPlain);
         let seen = h.await.unwrap();
         assert_eq!(seen[1], format!("AUTH PLAIN {}", auth::sasl_plain("tim", "tanstaaf")));
@@ -699,9 +764,12 @@ mod tests {
             ("-ERR [LOGIN-DELAY] wait\r\n", true),
             ("-ERR [SYS/PERM] closed\r\n", false),
         ] {
-            let (addr, _h) = scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n"), ("PASS", answer)]).await;
+            let (addr, _h) =
+                scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n"), ("PASS", answer)]).await;
             let trust = TrustAnchors::default();
-            let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
+            let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock)
+                .await
+                .unwrap_err();
             assert!(!e.is_bad_credentials(), "{answer}");
             assert_eq!(crate::core::failure::classify(&e).severity() == Severity::Temporary, temporary, "{answer}");
         }
@@ -723,7 +791,8 @@ mod tests {
     async fn malformed_greeting_and_stall_and_drop() {
         let trust = TrustAnchors::default();
         let (addr, _h) = scripted("220 smtp.example.com ESMTP\r\n", vec![]).await;
-        let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
+        let e =
+            login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
         assert!(matches!(e, Pop3Error::Protocol { step: Step::Greeting, .. }), "{e:?}");
 
         // Stall: a server that accepts and says nothing.
@@ -742,7 +811,8 @@ mod tests {
 
         // Drop during login: the server hangs up after USER.
         let (addr, _h) = scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n")]).await;
-        let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
+        let e =
+            login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
         assert!(matches!(e, Pop3Error::Closed { step: Step::Auth }), "{e:?}");
         assert!(!e.is_bad_credentials());
     }
@@ -751,20 +821,30 @@ mod tests {
     #[tokio::test]
     async fn an_echoed_password_is_redacted() {
         let b64 = auth::sasl_plain("tim", "tanstaaf");
-        for answer in ["-ERR bad command: PASS tanstaaf\r\n".to_owned(), "-ERR BAD: PASS TANSTAAF\r\n".to_owned(), format!("-ERR {b64}\r\n")] {
+        for answer in [
+            "-ERR bad command: PASS tanstaaf\r\n".to_owned(),
+            "-ERR BAD: PASS TANSTAAF\r\n".to_owned(),
+            format!("-ERR {b64}\r\n"),
+        ] {
             let answer: &'static str = Box::leak(answer.into_boxed_str());
-            let (addr, _h) = scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n"), ("PASS", answer)]).await;
+            let (addr, _h) =
+                scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n"), ("PASS", answer)]).await;
             let trust = TrustAnchors::default();
-            let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
+            let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock)
+                .await
+                .unwrap_err();
             let all = format!("{e} {e:?} {}", e.server_reply().unwrap_or(""));
             assert!(!all.to_ascii_lowercase().contains("tanstaaf"), "{all}");
             assert!(!all.contains(&b64), "{all}");
             assert!(e.server_reply().unwrap().contains(crate::core::secrets::REDACTED), "{all}");
         }
         // Not a status line at all, echoing the password: the same.
-        let (addr, _h) = scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n"), ("PASS", "huh? tanstaaf\r\n")]).await;
+        let (addr, _h) =
+            scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n"), ("PASS", "huh? tanstaaf\r\n")])
+                .await;
         let trust = TrustAnchors::default();
-        let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
+        let e =
+            login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
         assert!(matches!(e, Pop3Error::Protocol { .. }), "{e:?}");
         assert!(!format!("{e}").contains("tanstaaf"), "{e}");
     }
@@ -773,16 +853,22 @@ mod tests {
     /// words are not passed off as the server's reply.
     #[tokio::test]
     async fn hostile_replies_are_made_harmless() {
-        let (addr, _h) = scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n"), ("PASS", "-ERR no\x1b]0;pwned\x07\x1b[2J\r\n")]).await;
+        let (addr, _h) = scripted(
+            "+OK ready\r\n",
+            vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n"), ("PASS", "-ERR no\x1b]0;pwned\x07\x1b[2J\r\n")],
+        )
+        .await;
         let trust = TrustAnchors::default();
-        let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
+        let e =
+            login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
         let reply = e.server_reply().unwrap();
         assert!(!reply.contains('\x1b') && !reply.contains('\x07'), "{reply:?}");
         assert!(!e.to_string().contains('\x1b'));
 
         let long: &'static str = Box::leak(format!("+OK {}\r\n", "x".repeat(reply::MAX_LINE + 10)).into_boxed_str());
         let (addr, _h) = scripted(long, vec![]).await;
-        let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
+        let e =
+            login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::clock::SystemClock).await.unwrap_err();
         assert!(matches!(e, Pop3Error::TooLong { step: Step::Greeting }), "{e:?}");
         assert_eq!(e.server_reply(), None, "popsend's own words shown as the server's");
     }

@@ -195,11 +195,16 @@ impl Capabilities {
     /// One word for the state file: `capa=stls,user,sasl-plain,pipelining,login-delay:900` (the
     /// flags present).
     pub fn to_word(&self) -> String {
-        let mut flags: Vec<String> = [(self.stls, "stls"), (self.user, "user"), (self.sasl_plain, "sasl-plain"), (self.pipelining, "pipelining")]
-            .iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, name)| (*name).to_owned())
-            .collect();
+        let mut flags: Vec<String> = [
+            (self.stls, "stls"),
+            (self.user, "user"),
+            (self.sasl_plain, "sasl-plain"),
+            (self.pipelining, "pipelining"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| (*name).to_owned())
+        .collect();
         if let Some(n) = self.login_delay {
             flags.push(format!("login-delay:{n}"));
         }
