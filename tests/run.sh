@@ -56,8 +56,8 @@ trap cleanup EXIT
 bash tests/servers/start.sh "$DIR"
 export POPSEND_TEST_ENV="$DIR/env"
 
-cargo test --locked "$@"
+cargo test --locked --features real-servers "$@"
 # The submission server's session fuzz target, bounded (issue 23): one DATA in, at most one
 # message out, its bytes unchanged, however the bytes arrive. `cargo test` built it; longer runs
 # by hand with tests/fuzz/run.sh.
-cargo run --locked --quiet --example fuzz -- smtpd "${POPSEND_FUZZ_SECONDS:-60}"
+cargo run --locked --quiet --features real-servers --example fuzz -- smtpd "${POPSEND_FUZZ_SECONDS:-60}"

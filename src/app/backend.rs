@@ -626,10 +626,10 @@ async fn save(
         return Saved::WriteFailed(format!("{}: {e}", paths.config_file.display()));
     }
     // Changed only when asked: a test or a second data folder leaves the user's login alone.
-    if form.autostart != platform.login_entry(paths) {
-        if let Err(e) = platform.set_login_entry(form.autostart, paths) {
-            return Saved::AutostartFailed(e.to_string());
-        }
+    if form.autostart != platform.login_entry(paths)
+        && let Err(e) = platform.set_login_entry(form.autostart, paths)
+    {
+        return Saved::AutostartFailed(e.to_string());
     }
     let Some(password) = password else { return Saved::Done };
     let (host, user) = (form.pop_host.trim().to_owned(), form.pop_username.trim().to_owned());

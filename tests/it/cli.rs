@@ -150,7 +150,7 @@ fn status_without_login() {
     let config = good_config(dir.path());
     let run = popsend(&config, None, "ja", &["status"]);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert!(run.stdout.contains("まだPOP 認証していません"), "{}", run.stdout);
+    assert!(run.stdout.contains("まだ POP 認証していません"), "{}", run.stdout);
 }
 
 #[test]

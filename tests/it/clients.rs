@@ -134,6 +134,7 @@ fn arrived_as_sent(s: &Servers, tok: &str, sent: &Path) {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn real_clients_send_through_popsend_serve() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -270,6 +271,7 @@ fn real_clients_send_through_popsend_serve() {
 /// Ten messages while the servers cannot be reached: each gets 250 (queued), and all arrive,
 /// each exactly once, when `serve` starts again with the servers reachable.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn ten_messages_taken_offline_arrive_once_when_back() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -335,6 +337,7 @@ except Exception as e:
 /// arrive twice is a message the engine was sending when killed (the server took it, the outbox
 /// had not yet said so): the documented at-least-once case, at most one per kill.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn sigkill_while_a_client_submits_loses_no_message_it_heard_250_for() {
     use std::collections::BTreeSet;
     let s = servers();
@@ -407,6 +410,7 @@ fn sigkill_while_a_client_submits_loses_no_message_it_heard_250_for() {
 /// `git send-email` through `popsend sendmail` (`--sendmail-cmd`, as its manual shows for msmtp):
 /// git's own Message-ID, its From with a Japanese name and the patch arrive as git wrote them.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn git_send_email_goes_through_popsend_sendmail() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -467,6 +471,7 @@ fn git_send_email_goes_through_popsend_sendmail() {
 /// took before is sent (not lost), it ends on its own with the hand-over said, the port is free
 /// for the window, and while the window has the folder no server starts beside it.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn serve_steps_aside_for_a_window_and_never_runs_beside_one() {
     use popsend::core::instance::{self, Claim, Handover};
     let s = servers();

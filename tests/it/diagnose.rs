@@ -25,6 +25,7 @@ fn marks(stdout: &str) -> Vec<(char, String)> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_right_config_passes_every_step() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -49,6 +50,7 @@ fn a_right_config_passes_every_step() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_wrong_password_fails_the_login_step() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -64,6 +66,7 @@ fn a_wrong_password_fails_the_login_step() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_silent_smtp_port_25_gets_the_port_blocking_hint_and_the_auth_port_is_found() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -120,6 +123,7 @@ fn a_silent_smtp_port_25_gets_the_port_blocking_hint_and_the_auth_port_is_found(
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn skipping_the_login_fails_the_relay_step() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();

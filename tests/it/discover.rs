@@ -36,6 +36,7 @@ fn find(address: &str, presets: &[Preset], options: &Options) -> (Result<discove
 
 /// A preset that names the domain wins before anything touches the network.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_preset_for_the_domain_comes_first() {
     let preset: Preset = toml::from_str(
         "id = \"u\"\nname = \"テスト大学\"\npop_host = \"mail.u.example\"\npop_port = 110\nsmtp_port = 25\nwindow_minutes = 10.0\ndomains = [\"u.example\"]",
@@ -99,6 +100,7 @@ const AUTOCONFIG: &str = r#"<?xml version="1.0"?>
 /// No preset: the domain's autoconfig file, fetched over HTTP from autoconfig.<domain> (the
 /// first address, on a missing path, answers 404 and the next one is asked).
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn the_domains_autoconfig_file_comes_next() {
     let (port, seen) = serve(AUTOCONFIG);
     let mut options = on_test_ports(&servers());
@@ -125,6 +127,7 @@ fn the_domains_autoconfig_file_comes_next() {
 /// POP3S (its certificate checked against the test CA), Postfix's submission port offers
 /// STARTTLS and AUTH.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn probing_finds_the_real_servers() {
     let s = servers();
     let (r, progress) = find(&format!("{}@popsend.test", s.user), &[], &on_test_ports(&s));
@@ -156,6 +159,7 @@ fn probing_finds_the_real_servers() {
 /// A server that offers only cleartext USER/PASS (Courier here: no STLS, no APOP stamp) is
 /// proposed, but marked: the password would go in the clear, which needs the student's yes.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_cleartext_only_server_is_proposed_but_marked() {
     let s = servers();
     let m = matrix();
@@ -172,6 +176,7 @@ fn a_cleartext_only_server_is_proposed_but_marked() {
 
 /// A domain where nothing answers: a clear "not found" that says what was tried, in bounded time.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_domain_where_nothing_answers_says_what_was_tried() {
     let s = servers();
     let started = std::time::Instant::now();
@@ -191,6 +196,7 @@ fn a_domain_where_nothing_answers_says_what_was_tried() {
 /// on the way (and 接続テスト would send them the password): it is not believed, and the search
 /// goes on to probing.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_plain_http_autoconfig_naming_other_domains_is_not_believed() {
     const ELSEWHERE: &str = r#"<clientConfig version="1.1"><emailProvider id="x">
       <incomingServer type="pop3"><hostname>pop.attacker.example</hostname><port>995</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username></incomingServer>

@@ -148,6 +148,7 @@ fn click(h: &mut Harness<'static, Option<App>>, label: &str) {
 /// POP-before-SMTP servers, the message moves to 送信済み, the countdown shows about the window's
 /// length, and a desktop notification is announced.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn first_run_settings_then_send_through_the_real_servers() {
     let s = servers();
     let _g = gui_lock("ja");
@@ -216,6 +217,7 @@ fn first_run_settings_then_send_through_the_real_servers() {
 /// A server that refuses (the POP login, wrong password): the row in 送信トレイ gives the reason
 /// in Japanese, and 詳細 shows the server's own reply.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_refusing_server_shows_the_japanese_reason_and_its_reply() {
     let s = servers();
     let _g = gui_lock("ja");
@@ -347,6 +349,7 @@ fn choosing_a_preset_fills_the_settings() {
 
 /// 接続テスト in the window against the real servers: every step ✓ and the copyable report.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn the_connection_test_view_runs_every_step() {
     let s = servers();
     let _g = gui_lock("ja");
@@ -577,6 +580,7 @@ fn a_second_start_hands_its_mailto_link_to_the_open_window() {
 /// names are on loopback, the ports the test servers' own), 接続テスト passes with the unsaved
 /// settings, 「テストメールを自分に送る」 saves them and the message arrives.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn the_assistant_takes_a_student_from_nothing_to_a_sent_test_mail() {
     use popsend::core::account::Security;
     let s = servers();

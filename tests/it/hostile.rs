@@ -646,6 +646,7 @@ async fn a_full_disk_stops_before_mail_from_and_watch_does_not_loop() {
 /// must not report SMTP reachable over the other family. (The names come from
 /// tests/servers/start.sh's /etc/hosts lines.)
 #[tokio::test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 async fn the_connection_test_stays_in_the_pop_address_family() {
     let resolved = popsend::core::net::resolve("dual.popsend.test", 1, Duration::from_secs(5))
         .await

@@ -105,6 +105,7 @@ fn state_text(dir: &std::path::Path) -> String {
 /// told once; the next send from this network goes there first and never touches the silent
 /// port again.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn behind_op25b_the_mail_goes_by_the_submission_port_and_the_next_send_goes_there_first() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -141,6 +142,7 @@ fn behind_op25b_the_mail_goes_by_the_submission_port_and_the_next_send_goes_ther
 /// port after a POP login that worked is a blocked port (OP25B), never "offline"; the message
 /// waits.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_closed_smtp_port_after_a_pop_login_is_op25b_not_offline() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -164,6 +166,7 @@ fn a_closed_smtp_port_after_a_pop_login_is_op25b_not_offline() {
 /// A provider that answers port 25 with its own relay (another host name, relaying refused even
 /// after a fresh POP login): after one re-login the submission port takes the mail, once.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_provider_relay_on_the_smtp_port_is_passed_by_for_the_submission_port() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -188,6 +191,7 @@ fn a_provider_relay_on_the_smtp_port_is_passed_by_for_the_submission_port() {
 /// The configured port is closed and the server's 587 relays only with SMTP AUTH (over
 /// STARTTLS): the account's password goes there, encrypted, and the mail with it.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_submission_port_that_wants_smtp_auth_gets_the_password_over_tls() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -204,6 +208,7 @@ fn a_submission_port_that_wants_smtp_auth_gets_the_password_over_tls() {
 /// A submission port that relays only with SMTP AUTH and offers it only in the clear: the
 /// password is never sent; nothing goes; the error names the setting.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_port_that_offers_auth_only_in_the_clear_never_gets_the_password() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -221,6 +226,7 @@ fn a_port_that_offers_auth_only_in_the_clear_never_gets_the_password() {
 /// server's submission port takes mail after the POP login: the assistant proposes that port
 /// (POP before SMTP goes on, no SMTP AUTH) and its test passes.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn the_assistant_proposes_the_port_that_works_from_this_network() {
     use popsend::app::backend::{Backend as _, Handed, Hooks, Request, Worker};
     use popsend::app::form::Form;
@@ -270,6 +276,7 @@ fn the_assistant_proposes_the_port_that_works_from_this_network() {
 /// wants SMTP AUTH, whatever their order in `other_ports`: the password goes out only where
 /// nothing else will do.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_port_that_needs_no_password_comes_before_smtp_auth() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -291,6 +298,7 @@ fn a_port_that_needs_no_password_comes_before_smtp_auth() {
 /// the client away) does not stand in the way: the configured port takes the mail, and the
 /// line is forgotten (a network where the configured port works keeps none).
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_remembered_port_gone_stale_is_passed_by_and_forgotten() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -313,6 +321,7 @@ fn a_remembered_port_gone_stale_is_passed_by_and_forgotten() {
 /// message waits, the queue is not paused) even when another port answered with a fault of its
 /// own; that port's words are in the detail.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_silent_configured_port_is_op25b_whatever_the_other_ports_say() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();

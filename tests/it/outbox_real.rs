@@ -64,6 +64,7 @@ fn arrivals(s: &Servers, ids: &[String]) -> Vec<usize> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn offline_send_waits_and_flush_delivers_it_later() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -89,6 +90,7 @@ fn offline_send_waits_and_flush_delivers_it_later() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn watch_sends_by_itself_when_the_servers_come_back() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -128,6 +130,7 @@ fn watch_sends_by_itself_when_the_servers_come_back() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_hundred_messages_go_in_one_login_and_one_smtp_session() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -147,6 +150,7 @@ fn a_hundred_messages_go_in_one_login_and_one_smtp_session() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn sigkill_at_random_moments_loses_no_message() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -186,6 +190,7 @@ fn sigkill_at_random_moments_loses_no_message() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn an_untrusted_certificate_pauses_the_queue_until_the_settings_change() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -214,6 +219,7 @@ fn an_untrusted_certificate_pauses_the_queue_until_the_settings_change() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_message_over_the_servers_size_limit_fails_before_data() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -254,6 +260,7 @@ fn a_message_over_the_servers_size_limit_fails_before_data() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn watch_and_send_at_the_same_time_send_each_message_once() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();

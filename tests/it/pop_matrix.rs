@@ -38,6 +38,7 @@ fn logged_in_with(run: &Run, method: &str) {
 /// the next login starts with USER/PASS (remembered). Without, it says what to do, not "wrong
 /// password".
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn mailutils_apop_without_a_secret() {
     let m = matrix();
     let dir = tempfile::tempdir().unwrap();
@@ -58,6 +59,7 @@ fn mailutils_apop_without_a_secret() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn mailutils_apop_with_a_secret_stls_and_wrong_password() {
     let m = matrix();
     let dir = tempfile::tempdir().unwrap();
@@ -75,6 +77,7 @@ fn mailutils_apop_with_a_secret_stls_and_wrong_password() {
 
 /// A forced method the server does not advertise is refused before any password is sent.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn mailutils_without_sasl_refuses_a_forced_plain() {
     let m = matrix();
     let dir = tempfile::tempdir().unwrap();
@@ -92,6 +95,7 @@ fn mailutils_without_sasl_refuses_a_forced_plain() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn courier_user_pass_sasl_plain_wrong_password_and_no_apop() {
     let m = matrix();
     let dir = tempfile::tempdir().unwrap();
@@ -118,6 +122,7 @@ fn courier_user_pass_sasl_plain_wrong_password_and_no_apop() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn dovecot_with_the_defaults_and_forced_methods() {
     // Dovecot's logins open the relay window for 127.0.0.1: hold the servers' lock.
     let _s = crate::support::servers();
@@ -146,6 +151,7 @@ fn dovecot_with_the_defaults_and_forced_methods() {
 /// 接続テスト steps 1–4 on each server: names the method used; on failure, what the server
 /// offers and what the settings allow.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn diagnose_names_the_methods() {
     let _s = crate::support::servers();
     let m = matrix();

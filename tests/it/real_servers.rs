@@ -7,12 +7,14 @@ use mail_parser::{MessageParser, MimeHeaders as _};
 use crate::support::{all_files_text, popsend, send_simple, servers, token};
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn plain_smtp_is_refused_without_a_pop_login() {
     let s = servers();
     assert_eq!(s.probe_relay(), 454, "the server relays without a POP login: the tests would prove nothing");
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn send_logs_in_then_delivers_japanese_subject_and_attachment() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -63,6 +65,7 @@ fn send_logs_in_then_delivers_japanese_subject_and_attachment() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn the_window_is_reused_then_expires_and_the_next_send_logs_in_again() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -101,6 +104,7 @@ fn the_window_is_reused_then_expires_and_the_next_send_logs_in_again() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn a_wrong_password_exits_1_and_opens_no_relay() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -117,6 +121,7 @@ fn a_wrong_password_exits_1_and_opens_no_relay() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn stls_and_starttls_work_with_the_private_ca() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -163,6 +168,7 @@ fn stls_and_starttls_work_with_the_private_ca() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn pop3s_and_smtps_work_with_the_private_ca() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -179,6 +185,7 @@ fn pop3s_and_smtps_work_with_the_private_ca() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn smtp_auth_on_the_submission_port() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -196,6 +203,7 @@ fn smtp_auth_on_the_submission_port() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn an_untrusted_certificate_stops_without_downgrading() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -212,6 +220,7 @@ fn an_untrusted_certificate_stops_without_downgrading() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn cleartext_password_is_refused_unless_allowed() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -238,6 +247,7 @@ fn cleartext_password_is_refused_unless_allowed() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn servers_down_means_exit_75_and_nothing_claimed_sent() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -254,6 +264,7 @@ fn servers_down_means_exit_75_and_nothing_claimed_sent() {
 /// back as written, half-width katakana made full-width. A character ISO-2022-JP cannot carry
 /// stops the send (exit 2, named); `--charset utf-8` sends it.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn iso_2022_jp_goes_through_postfix_and_decodes_identically() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
@@ -354,6 +365,7 @@ fn iso_2022_jp_goes_through_postfix_and_decodes_identically() {
 /// Message-ID added, a line starting with a dot kept), also when popsend is called through a
 /// link named sendmail; offline it stays in the outbox and the exit code is 75.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn sendmail_takes_a_message_as_written_and_sends_it() {
     use std::io::Write as _;
     let s = servers();
@@ -411,6 +423,7 @@ fn sendmail_takes_a_message_as_written_and_sends_it() {
 /// sends it through the real POP-before-SMTP servers with its envelope (Bcc included) and its
 /// bytes as the program sent them. A second `serve` on the same port says the port is taken.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn serve_takes_mail_from_another_program_and_sends_it() {
     use std::io::{BufRead as _, BufReader, Write as _};
     use std::time::Duration;
@@ -535,6 +548,7 @@ fn serve_takes_mail_from_another_program_and_sends_it() {
 /// Bcc and Resent-Bcc gone, a raw Shift_JIS header byte for byte, and no empty line before the
 /// end that the program never wrote; its Message-ID's escapes never reach the terminal.
 #[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn sendmail_delivers_the_message_as_written_without_bcc() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();

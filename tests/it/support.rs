@@ -42,7 +42,7 @@ pub struct Servers {
 fn test_env() -> impl Fn(&str) -> String {
     let path = std::env::var("POPSEND_TEST_ENV").unwrap_or_else(|_| {
         panic!(
-            "POPSEND_TEST_ENV is not set: the real-server tests need the test mail servers; run them with tests/run.sh"
+            "POPSEND_TEST_ENV is not set: the real-server tests need the test mail servers, which bash tests/run.sh starts"
         )
     });
     let text =
