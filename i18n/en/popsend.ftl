@@ -424,6 +424,7 @@ cli-guide-about = Show the setup guide for a mail client (no argument: the list)
 cli-serve-about = Open a sending (SMTP) server for the mail programs on this computer, and send what arrives through the outbox (Ctrl-C ends)
 cli-serve-after = In your mail program set the outgoing server to "localhost", the port to [submission] port (2525 unless set), no encryption, with authentication: user name "popsend" and the password in the submission-login file of the data folder. Only this computer can connect.
 serve-start = Sending server open: localhost port { $port } (this computer only). User name popsend; the password is in { $login }.
+serve-start-open = Sending server open: localhost port { $port } (this computer only). No login is needed (as configured).
 serve-held = This data folder ({ $folder }) is already used by a popsend window or another popsend serve. That one sends and takes mail, so a second one does not start.
 serve-yield = A popsend window opened: handing sending and the submission server over to it, and ending.
 cli-at-login-help = For the login entry: with [submission] off in the settings, send what waits and end

@@ -421,6 +421,7 @@ cli-guide-about = メールソフトごとの設定ガイドを表示します (
 cli-serve-about = この PC のメールソフトから送れる送信サーバー (SMTP) を開き、届いたメッセージを送信トレイから送ります (Ctrl-C で終了)
 cli-serve-after = メールソフトの送信サーバーを「localhost」、ポートを [submission] port (既定 2525)、暗号化なし、認証ありにし、ユーザー名「popsend」と、データフォルダーの submission-login ファイルにあるパスワードを入れます。この PC の中からしか接続できません。
 serve-start = 送信サーバーを開きました: localhost の { $port } 番ポート (この PC からのみ)。ユーザー名は popsend、パスワードは { $login } にあります。
+serve-start-open = 送信サーバーを開きました: localhost の { $port } 番ポート (この PC からのみ)。ログインは不要な設定です。
 serve-held = このデータフォルダー ({ $folder }) は、すでに popsend の画面か別の popsend serve が使っています。送信とメールの受け付けはそちらが行うので、二つ目は起動しません。
 serve-yield = popsend の画面が開いたので、送信と受け付けを画面に引き継いで終了します。
 cli-at-login-help = ログイン時の起動用: 設定で [submission] がオフなら、待っているメッセージを送って終了します

@@ -24,7 +24,8 @@ use crate::core::deliver::Deliverer;
 use crate::core::diagnose::{self, StepResult};
 use crate::core::discover;
 use crate::core::drafts::{self, Unsent};
-use crate::core::engine::{self, Command, Event, Snapshot};
+use crate::core::engine::{Command, Event, Snapshot};
+use crate::core::host::{Host, SubmissionProblem};
 use crate::core::kind::{Described, Kind};
 use crate::core::net::TrustAnchors;
 use crate::core::outbox::{Outbox, Row, State};
@@ -138,17 +139,6 @@ pub struct SubmissionView {
     pub login: Option<crate::core::smtpd::Login>,
     /// Why it is not listening.
     pub problem: Option<SubmissionProblem>,
-}
-
-/// Why the window's submission server is not listening.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SubmissionProblem {
-    /// The port is taken: by whom, as its greeting tells, and the system's words.
-    Port(crate::core::smtpd::PortTaken),
-    /// The local login file cannot be made.
-    Login(String),
-    /// The outbox cannot be opened for it.
-    Outbox(String),
 }
 
 /// Where the password in use comes from.
@@ -548,7 +538,7 @@ async fn finish_setup(
     typed: &mut Option<Password>,
     shared: &Shared,
 ) -> bool {
-    if !save_and_tell(paths, form, Some(password), typed, shared).await {
+    if !save_and_tell(paths, form, Some(password), typed, shared, || {}).await {
         return false;
     }
     if let Some(draft) = test_mail {
@@ -658,9 +648,14 @@ async fn save_and_tell(
     password: Option<Password>,
     typed: &mut Option<Password>,
     shared: &Shared,
+    then: impl FnOnce(),
 ) -> bool {
     let saved = save(paths, form, password, typed, shared.hooks.platform.clone()).await;
     let written = !matches!(saved, Saved::Invalid(_) | Saved::WriteFailed(_));
+    if written {
+        then();
+    }
+    // Said last: once the window hears 保存's answer, everything saving does has been done.
     shared.hand(Handed::Saved(saved));
     written
 }
@@ -682,7 +677,7 @@ async fn without_config(
         }
         match common(r, paths, shared) {
             Some(Request::SaveSettings { form, password }) => {
-                let written = save_and_tell(paths, &form, password, typed, shared).await;
+                let written = save_and_tell(paths, &form, password, typed, shared, || {}).await;
                 if written {
                     return End::Reload;
                 }
@@ -765,12 +760,9 @@ async fn session(
     let mut d = Deliverer::new(&config, password.as_ref(), &trust, &store, &clock);
     d.stop = Some(&stop);
     let (etx, erx) = mpsc::channel(64);
-    // Each flush's fates, for a submission server waiting to answer its program.
-    let (fates_tx, _) = tokio::sync::broadcast::channel::<crate::core::smtpd::Fates>(16);
-    let fates_for_server = fates_tx.clone();
+    let host = Host::new(&paths.data_dir, &outbox, &d);
     let on_event = |event: Event| {
         if let Event::Flushed(f) = &event {
-            let _ = fates_tx.send(crate::core::smtpd::Fates::of(f));
             // Another port took the mail, found now: said once, where the student looks.
             if let Some(learned) = f.learned {
                 shared.hand(Handed::RouteLearned(learned));
@@ -866,17 +858,19 @@ async fn session(
                 },
                 Some(Request::SaveSettings { form, password }) => {
                     let new_password = password.is_some();
-                    if !save_and_tell(paths, &form, password, typed, shared).await {
-                        continue;
-                    }
                     // A queue paused because the server refused the password waits for a new
                     // one; the settings file may not change with it (the password is not in it).
-                    if new_password
-                        && let Ok(Some(p)) = outbox.paused()
-                        && p.error.kind.refused_login()
-                        && let Err(e) = outbox.resume()
-                    {
-                        shared.problem(Problem::Failed(Described::of(&e)));
+                    let resume = || {
+                        if new_password
+                            && let Ok(Some(p)) = outbox.paused()
+                            && p.error.kind.refused_login()
+                            && let Err(e) = outbox.resume()
+                        {
+                            shared.problem(Problem::Failed(Described::of(&e)));
+                        }
+                    };
+                    if !save_and_tell(paths, &form, password, typed, shared, resume).await {
+                        continue;
                     }
                     end = End::Reload;
                     break;
@@ -935,59 +929,26 @@ async fn session(
     let nudge = refresh_for_server;
     let server = async {
         let s = &config.submission;
-        if s.enabled {
-            if let Err(problem) = submission_server(paths, &config, nudge, fates_for_server, shared).await {
-                shared.publish(|v| {
-                    v.submission = Some(SubmissionView { port: s.port, login: None, problem: Some(problem) })
-                });
-            }
-        } else {
+        if !s.enabled {
             shared.publish(|v| v.submission = None);
+        } else {
+            match host.open_submission().await {
+                Ok(server) => {
+                    let login = server.login.clone();
+                    shared.publish(|v| v.submission = Some(SubmissionView { port: s.port, login, problem: None }));
+                    host.serve(server, nudge, std::future::pending()).await;
+                }
+                Err(problem) => shared.publish(|v| {
+                    v.submission = Some(SubmissionView { port: s.port, login: None, problem: Some(problem) })
+                }),
+            }
         }
         std::future::pending::<()>().await
     };
     tokio::select! {
-        ((), end, ()) = async { tokio::join!(engine::watch(&outbox, &d, erx, on_event), forward, diagnoser) } => end,
+        ((), end, ()) = async { tokio::join!(host.engine(erx, on_event), forward, diagnoser) } => end,
         () = server => End::Quit { background: false },
     }
-}
-
-/// Runs the submission server for the window: binds the port, publishes where it listens and
-/// the local login, and takes mail until the session ends. `Err`: why it could not open.
-async fn submission_server(
-    paths: &Paths,
-    config: &Config,
-    nudge: mpsc::Sender<Command>,
-    fates: tokio::sync::broadcast::Sender<crate::core::smtpd::Fates>,
-    shared: &Shared,
-) -> Result<(), SubmissionProblem> {
-    use crate::core::smtpd;
-    let s = &config.submission;
-    let listeners = smtpd::listen(s.port).await.map_err(SubmissionProblem::Port)?;
-    let login = if s.require_auth {
-        Some(smtpd::local_login(&paths.data_dir).map_err(|e| SubmissionProblem::Login(e.to_string()))?)
-    } else {
-        None
-    };
-    let outbox =
-        Arc::new(Mutex::new(Outbox::open(&paths.data_dir).map_err(|e| SubmissionProblem::Outbox(e.to_string()))?));
-    // The engine is nudged by `try_now`, once it listens for the flush.
-    let store = smtpd::outbox_store(outbox.clone(), config.account.address.clone(), || {});
-    let nudge: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
-        let _ = nudge.try_send(Command::Refresh);
-    });
-    let after = smtpd::try_now(outbox, fates, nudge, s.try_seconds());
-    shared.publish(|v| v.submission = Some(SubmissionView { port: s.port, login: login.clone(), problem: None }));
-    smtpd::accept(
-        listeners,
-        smtpd::Limits::for_account(&paths.data_dir, config),
-        login,
-        store,
-        Some(after),
-        std::future::pending(),
-    )
-    .await;
-    Ok(())
 }
 
 /// Notices for a flush: what was sent (named by the first subject) and each message that failed
@@ -1107,19 +1068,19 @@ mod tests {
         let form = Box::new(Form::from_config(&config));
         worker.request(Request::SaveSettings { form: form.clone(), password: None }).unwrap();
         let saved = |w: &Worker| w.take_handed().into_iter().any(|h| matches!(h, Handed::Saved(_)));
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !saved(&worker) {
-            assert!(std::time::Instant::now() < deadline, "保存 got no answer");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        let answered = |w: &Worker| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !saved(w) {
+                assert!(std::time::Instant::now() < deadline, "保存 got no answer");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        };
+        answered(&worker);
         assert!(Outbox::open(&data).unwrap().paused().unwrap().is_some(), "保存 without a password lifted the pause");
         // With one (kept for this session where there is no keyring): it lifts.
         worker.request(Request::SaveSettings { form, password: Some(Password::new("new-secret".into())) }).unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while Outbox::open(&data).unwrap().paused().unwrap().is_some() {
-            assert!(std::time::Instant::now() < deadline, "a new password did not lift the pause");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        answered(&worker);
+        assert!(Outbox::open(&data).unwrap().paused().unwrap().is_none(), "a new password did not lift the pause");
         // An untrusted certificate is not cured by a password.
         Outbox::open(&data).unwrap().pause(&pause(Kind::Certificate)).unwrap();
         worker
@@ -1128,8 +1089,10 @@ mod tests {
                 password: Some(Password::new("again".into())),
             })
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        assert!(Outbox::open(&data).unwrap().paused().unwrap().is_some());
+        // 保存's answer comes after the pause was looked at: waited for, not a fixed sleep that
+        // passes when the worker has not acted yet.
+        answered(&worker);
+        assert!(Outbox::open(&data).unwrap().paused().unwrap().is_some(), "a password lifted a certificate pause");
     }
 
     /// Issue 13: what carries on once the window closes. With the submission server kept at

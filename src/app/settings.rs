@@ -400,7 +400,7 @@ impl App {
                     }
                 }
                 Some(info) => {
-                    use crate::app::backend::SubmissionProblem;
+                    use crate::core::host::SubmissionProblem;
                     let said = match &info.problem {
                         Some(SubmissionProblem::Port(taken)) => crate::words::port_taken(info.port, taken),
                         Some(SubmissionProblem::Login(detail)) => fl!("err-serve-login", detail = detail.as_str()),

@@ -44,6 +44,7 @@ use crate::core::compose::Outgoing;
 use crate::core::compose::{self, Draft};
 use crate::core::deliver::Deliverer;
 use crate::core::engine;
+use crate::core::host::Host;
 use crate::core::net::TrustAnchors;
 use crate::core::outbox::{Outbox, State};
 use crate::core::secrets::{self, Source};
@@ -520,19 +521,15 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
         match command {
             Command::Auth => auth(&d, &config, source, &clock).await,
             Command::Watch(WatchArgs { until_empty }) => {
-                watch(
-                    &open_outbox(paths)?,
-                    &d,
-                    &stop,
-                    until_empty,
-                    tokio::sync::mpsc::channel(16),
-                    std::future::pending(),
-                    &|_| {},
-                )
-                .await
+                let ob = open_outbox(paths)?;
+                let host = Host::new(&paths.data_dir, &ob, &d);
+                watch(&host, &stop, until_empty, tokio::sync::mpsc::channel(16), std::future::pending()).await
             }
             Command::Serve(ServeArgs { at_login }) => match folder {
-                Some(Some(folder)) => serve(paths, folder, &open_outbox(paths)?, &d, &stop, at_login).await,
+                Some(Some(folder)) => {
+                    let ob = open_outbox(paths)?;
+                    serve(&Host::new(&paths.data_dir, &ob, &d), folder, &stop, at_login).await
+                }
                 // Held by a window or another server: said by `claim_for_server`.
                 _ => Ok(EXIT_FAILED),
             },
@@ -671,14 +668,13 @@ type Commands = (tokio::sync::mpsc::Sender<engine::Command>, tokio::sync::mpsc::
 /// The engine until Ctrl-C or SIGTERM (or, with `until_empty`, until nothing waits), with
 /// `alongside` running beside it (the submission server for `serve`).
 async fn watch(
-    ob: &Outbox,
-    d: &Deliverer<'_>,
+    host: &Host<'_>,
     stop: &AtomicBool,
     until_empty: bool,
     (tx, rx): Commands,
     alongside: impl std::future::Future<Output = ()>,
-    on_flushed: &dyn Fn(&engine::Flushed),
 ) -> Result<u8, Failed> {
+    let (ob, d) = (host.outbox, host.deliverer);
     let done = tx.clone();
     // With --until-empty (the window's "keep sending in the background"): leave once nothing is
     // queued or being sent; messages that failed for good stay for the user to see.
@@ -715,10 +711,9 @@ async fn watch(
     };
     say!("{}", fl!("watch-start"));
     let _ = std::io::stdout().flush();
-    let work = engine::watch(ob, d, rx, |event| {
+    let work = host.engine(rx, |event| {
         match event {
             engine::Event::Flushed(f) => {
-                on_flushed(&f);
                 outbox_view::report_flush(&f, d.clock);
                 if until_empty && f.paused.is_some() {
                     exit.set(EXIT_FAILED);
@@ -749,59 +744,41 @@ async fn watch(
 /// the sessions in progress answered) when a window opens. `at_login` (the login entry): without
 /// `[submission] enabled`, it sends what waits and ends, as `watch --until-empty`.
 async fn serve(
-    paths: &Paths,
+    host: &Host<'_>,
     folder: crate::core::instance::Listener,
-    ob: &Outbox,
-    d: &Deliverer<'_>,
     stop: &AtomicBool,
     at_login: bool,
 ) -> Result<u8, Failed> {
+    use crate::core::host::SubmissionProblem;
     use crate::core::smtpd;
-    let s = &d.config.submission;
+    let s = &host.deliverer.config.submission;
     let cue = std::sync::Arc::new(tokio::sync::Notify::new());
     let heard = cue.clone();
     folder.set_wake(std::sync::Arc::new(move || heard.notify_one()));
     let commands = tokio::sync::mpsc::channel(16);
     let shutdown = commands.0.clone();
     if at_login && !s.enabled {
-        return watch(ob, d, stop, true, commands, step_aside(cue.notified(), stop, shutdown), &|_| {}).await;
+        return watch(host, stop, true, commands, step_aside(cue.notified(), stop, shutdown)).await;
     }
-    let listeners = smtpd::listen(s.port)
-        .await
-        .map_err(|taken| explain::simple(crate::words::port_taken(s.port, &taken), EXIT_FAILED))?;
-    let login = if s.require_auth {
-        let login = smtpd::local_login(&paths.data_dir)
-            .map_err(|e| explain::simple(fl!("err-serve-login", detail = e.to_string()), EXIT_FAILED))?;
-        if login.renewed {
-            tell!(
-                "{}",
-                fl!("serve-login-renewed", file = paths.data_dir.join(smtpd::LOGIN_FILE).display().to_string())
-            );
+    let server = host.open_submission().await.map_err(|problem| match problem {
+        SubmissionProblem::Port(taken) => explain::simple(crate::words::port_taken(s.port, &taken), EXIT_FAILED),
+        SubmissionProblem::Login(detail) => explain::simple(fl!("err-serve-login", detail = detail), EXIT_FAILED),
+        SubmissionProblem::Outbox(detail) => {
+            explain::simple(format!("{} ({detail})", fl!("err-outbox-write")), EXIT_FAILED)
         }
-        Some(login)
-    } else {
-        None
-    };
-    // A connection of its own for the server (the engine keeps `ob`); SQLite keeps them apart.
-    let server_outbox =
-        std::sync::Arc::new(std::sync::Mutex::new(Outbox::open(&paths.data_dir).map_err(|e| explain::failure(&e))?));
-    let nudge = commands.0.clone();
-    // The engine is nudged by `try_now`, once it listens for the flush.
-    let store = smtpd::outbox_store(server_outbox.clone(), d.config.account.address.clone(), || {});
-    let (fates, _) = tokio::sync::broadcast::channel::<smtpd::Fates>(16);
-    let nudge: std::sync::Arc<dyn Fn() + Send + Sync> = std::sync::Arc::new(move || {
-        let _ = nudge.try_send(engine::Command::Refresh);
-    });
-    let after = smtpd::try_now(server_outbox, fates.clone(), nudge, s.try_seconds());
-    say!("{}", fl!("serve-start", port = s.port, login = paths.data_dir.join(smtpd::LOGIN_FILE).display().to_string()));
-    let on_flushed = move |f: &engine::Flushed| {
-        let _ = fates.send(smtpd::Fates::of(f));
-    };
+    })?;
+    let login_file = host.data_dir.join(smtpd::LOGIN_FILE).display().to_string();
+    if server.login.as_ref().is_some_and(|l| l.renewed) {
+        tell!("{}", fl!("serve-login-renewed", file = login_file.as_str()));
+    }
+    match server.login {
+        Some(_) => say!("{}", fl!("serve-start", port = s.port, login = login_file.as_str())),
+        // `require_auth = false`: no password file to point to.
+        None => say!("{}", fl!("serve-start-open", port = s.port)),
+    }
     // The sessions in progress are answered before the engine stops: they may wait on it.
-    let limits = smtpd::Limits::for_account(&paths.data_dir, d.config);
-    let alongside =
-        step_aside(smtpd::accept(listeners, limits, login, store, Some(after), cue.notified()), stop, shutdown);
-    let exit = watch(ob, d, stop, false, commands, alongside, &on_flushed).await;
+    let alongside = step_aside(host.serve(server, commands.0.clone(), cue.notified()), stop, shutdown);
+    let exit = watch(host, stop, false, commands, alongside).await;
     drop(folder);
     exit
 }

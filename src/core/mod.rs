@@ -14,6 +14,7 @@ pub mod drafts;
 pub mod engine;
 pub mod failure;
 pub mod files;
+pub mod host;
 pub mod instance;
 pub mod jis;
 pub mod kind;

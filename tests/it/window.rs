@@ -419,7 +419,7 @@ fn settings_show_the_submission_server_and_copy_its_login() {
     h.get_by_label_contains("サーバー名 localhost、2525 番ポート");
     h.get_by_label("パスワードをコピー");
     assert!(h.query_by_label_contains("local-secret-123").is_none(), "the password is drawn");
-    use popsend::app::backend::SubmissionProblem;
+    use popsend::core::host::SubmissionProblem;
     use popsend::core::smtpd::{Holder, PortTaken};
     let taken = |holder| {
         Some(SubmissionProblem::Port(PortTaken { holder, detail: "Address already in use".into(), other_user: None }))
