@@ -1,4 +1,4 @@
-//! The window's backend, a worker thread: owns a tokio runtime, the outbox and the engine, takes
+//! The window's worker thread: owns a tokio runtime, the outbox and the engine, takes
 //! `Request`s from the window over a channel, publishes a `View` (the engine's snapshot, the rows
 //! to list, the saved settings) that the window reads without blocking, and hands one-time
 //! results over as `Handed` events; after every change it calls the repaint hook. It also does
@@ -7,7 +7,6 @@
 //! `popsend watch` or `serve` when the window closes. The window knows it only as a `Backend`; it
 //! knows egui only as the repaint hook. It may block (the keyring off its runtime); it never draws.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,248 +14,26 @@ use std::time::SystemTime;
 
 use tokio::sync::mpsc;
 
-use crate::app::form::{FieldError, Form};
+use super::geometry::save_geometry;
+use super::saving::save_and_tell;
+use super::setup::{assistant, finish_setup};
+use super::{Backend, Handed, Hooks, LIST_LIMIT, Notice, PasswordFrom, Problem, Request, SubmissionView, View};
+use crate::app::form::Form;
 use crate::core::account::{Config, ConfigProblem, Paths};
 use crate::core::clock::{Clock, SystemClock};
 use crate::core::compose::Outgoing;
 use crate::core::compose::{self, Charset};
 use crate::core::deliver::Deliverer;
 use crate::core::diagnose::{self, StepResult};
-use crate::core::discover;
 use crate::core::drafts::{self, Unsent};
-use crate::core::engine::{Command, Event, Snapshot};
-use crate::core::host::{Host, SubmissionProblem};
-use crate::core::kind::{Described, Kind};
+use crate::core::engine::{Command, Event};
+use crate::core::host::Host;
+use crate::core::kind::Described;
 use crate::core::net::TrustAnchors;
 use crate::core::outbox::{Outbox, Row, State};
-use crate::core::presets::{self, Preset};
-use crate::core::secrets::{self, Password, Source};
+use crate::core::presets::{self};
+use crate::core::secrets::{self, Password};
 use crate::core::window;
-
-/// What the UI asks for.
-#[derive(Debug)]
-pub enum Request {
-    /// Build and store the message; with `now`, send at once.
-    Send { draft: Box<Unsent>, now: bool, charset: Option<Charset> },
-    /// Keep the draft on disk (an empty one removes the file).
-    SaveDraft(Box<Unsent>),
-    /// Look up the sizes of attached files (shown beside their names).
-    Inspect(Vec<PathBuf>),
-    /// Open the system's file dialog; the chosen files are handed over (`Handed::Picked`).
-    PickFiles,
-    /// A button of the engine's, passed on as it is: 「今すぐ送信」, 「POP 認証」, 「再送」, 「削除」,
-    /// 「編集」 (its draft is handed over, `Handed::ForCompose`).
-    Engine(Command),
-    /// Show a message read-only (`View::opened`).
-    Open(i64),
-    /// 接続テスト with the saved settings; steps arrive in `View::diagnosis` as they end.
-    Diagnose,
-    /// 「保存」: validate, write the config, keep the password (if typed) in the keyring, restart.
-    SaveSettings { form: Box<Form>, password: Option<Password> },
-    /// Stop; with `background`, a `popsend watch --until-empty` process goes on sending (or the
-    /// login's `popsend serve --at-login`, see `successor`).
-    Shutdown { background: bool },
-    /// Remember where the window is (it opens there next time).
-    SaveGeometry(Geometry),
-    /// First-run assistant: find the servers of this address (`View::discovery`).
-    Discover(String),
-    /// First-run assistant: 接続テスト with these settings, not saved, trying each user name in
-    /// turn while the server refuses the password; steps in `View::diagnosis`, the outcome in
-    /// `View::trial`.
-    TryAccount { form: Box<Form>, usernames: Vec<String>, password: Password },
-    /// First-run assistant: save (as 「保存」), and queue `test_mail` (a message to the address
-    /// itself, worded by the window), which the restarted engine then sends.
-    FinishSetup { form: Box<Form>, password: Password, test_mail: Option<Box<Unsent>> },
-    /// Tests only: an internal error in the worker.
-    #[cfg(test)]
-    Panic,
-}
-
-/// The window's size (logical points) and, where the desktop tells it, its position.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Geometry {
-    pub size: [f32; 2],
-    pub at: Option<[f32; 2]>,
-}
-
-/// The file the window's geometry is kept in, in the data folder.
-const GEOMETRY_FILE: &str = "window-geometry";
-
-/// The geometry saved when the window last closed; `None` when there is none or it makes no
-/// sense (a damaged file, a window smaller than usable or larger than any screen).
-pub fn saved_geometry(data_dir: &std::path::Path) -> Option<Geometry> {
-    let text = std::fs::read_to_string(data_dir.join(GEOMETRY_FILE)).ok()?;
-    let n: Vec<f32> = text.split_ascii_whitespace().map(str::parse).collect::<Result<_, _>>().ok()?;
-    let size = [*n.first()?, *n.get(1)?];
-    if !size.iter().all(|v| (320.0..=16384.0).contains(v)) {
-        return None;
-    }
-    let at = match n.get(2..4) {
-        Some([x, y]) if x.abs() <= 32768.0 && y.abs() <= 32768.0 => Some([*x, *y]),
-        _ => None,
-    };
-    Some(Geometry { size, at })
-}
-
-fn save_geometry(data_dir: &std::path::Path, g: Geometry) -> std::io::Result<()> {
-    let mut text = format!("{} {}", g.size[0].round(), g.size[1].round());
-    if let Some([x, y]) = g.at {
-        text += &format!(" {} {}", x.round(), y.round());
-    }
-    crate::core::files::write_atomic(&data_dir.join(GEOMETRY_FILE), format!("{text}\n").as_bytes())
-}
-
-/// The first-run assistant's search for the servers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Discovery {
-    pub address: String,
-    /// The steps so far (the last one is running until `result` is set).
-    pub progress: Vec<discover::Progress>,
-    pub result: Option<Result<discover::Proposal, discover::NotFound>>,
-}
-
-/// A problem the window shows above its tabs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Problem {
-    /// No config file yet: the user has to fill in 設定.
-    SetupNeeded,
-    /// A failure of the core (config, password, outbox, the message, a run or a login): its
-    /// kind, the server's reply and the detail, worded by `words::explain` as on the command line.
-    Failed(Described),
-    /// The draft file could not be read or written.
-    Draft(String),
-    /// The file dialog could not open.
-    Dialog(String),
-    /// The worker stopped on internal errors again and again and is left stopped.
-    WorkerStopped,
-}
-
-/// The window's submission server, as 設定 shows it.
-#[derive(Debug, Clone)]
-pub struct SubmissionView {
-    pub port: u16,
-    /// The local login (`None`: `require_auth = false`).
-    pub login: Option<crate::core::smtpd::Login>,
-    /// Why it is not listening.
-    pub problem: Option<SubmissionProblem>,
-}
-
-/// Where the password in use comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PasswordFrom {
-    Found(Source),
-    /// Typed in 設定 and kept in memory only (no keyring on this machine).
-    ThisSession,
-    Missing,
-}
-
-/// What one 「保存」 did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Saved {
-    /// Written; the password (if one was typed) went to the keyring.
-    Done,
-    /// Written, but the keyring refused the password: it is kept for this session only.
-    PasswordNotKept(String),
-    Invalid(Vec<FieldError>),
-    WriteFailed(String),
-    /// Written, but the login entry (「ログイン時に起動する」) could not be changed: why.
-    AutostartFailed(String),
-}
-
-/// Something the desktop should announce (when the user allows notifications).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
-    Sent { count: usize, subject: String },
-    Failed { subject: String, reason: Described },
-}
-
-/// A result the window takes once, in order (`Backend::take_handed`): an answer to a request, or
-/// what the worker found. Never a field of the view, so nothing is taken twice or missed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Handed {
-    /// A flush found that another SMTP port than the configured one takes the mail from this
-    /// network (OP25B): the window says so once.
-    RouteLearned(crate::core::deliver::Learned),
-    /// A draft for 作成: the saved one at start, one taken back by 「編集」, or one that could not
-    /// be built (with the reason in the view's problem).
-    ForCompose(Unsent),
-    /// Files chosen in the file dialog.
-    Picked(Vec<PathBuf>),
-    /// What 「保存」 did.
-    Saved(Saved),
-    /// The assistant's `TryAccount`: the form as tried last (with the user name that got
-    /// furthest) and whether every step passed.
-    Trial(Box<Form>, bool),
-    /// The worker stopped on an internal error and was started again: the last action may not
-    /// have been carried out.
-    Restarted,
-}
-
-/// What the UI draws. Replaced as a whole; `version` grows with every change.
-#[derive(Debug, Clone, Default)]
-pub struct View {
-    pub version: u64,
-    pub account: String,
-    pub snapshot: Option<Snapshot>,
-    /// Shared, so taking a new view never copies thousands of rows.
-    pub waiting: Arc<Vec<Row>>,
-    pub sent: Arc<Vec<Row>>,
-    pub problem: Option<Problem>,
-    /// The settings as saved (the defaults before the first save).
-    pub settings: Form,
-    pub password: Option<PasswordFrom>,
-    /// The saved draft has been looked for (and handed over if there was one): until then a
-    /// `mailto:` link waits, so it never takes the place of a draft not yet shown.
-    pub draft_checked: bool,
-    /// Attachment sizes in bytes, or why the file cannot be read.
-    pub sizes: HashMap<PathBuf, Result<u64, String>>,
-    /// The message asked for with `Open`: its draft, or (sent from the command line) its raw text.
-    pub opened: Option<(i64, Result<Unsent, String>)>,
-    /// Provider presets (built-in, then the user's), and why the user's file could not be read.
-    pub presets: Vec<Preset>,
-    pub presets_problem: Option<String>,
-    /// The local submission server the window runs (`[submission] enabled`): where it listens
-    /// and the login other programs use, or why it could not open.
-    pub submission: Option<SubmissionView>,
-    /// The last 接続テスト: its steps so far, and whether it is still running.
-    pub diagnosis: Option<(bool, Vec<StepResult>)>,
-    /// The first-run assistant's search.
-    pub discovery: Option<Discovery>,
-    /// The SMTP port the last messages went by (another than the configured one from a network
-    /// that blocks it): 設定 shows it.
-    pub smtp_route: Option<crate::core::route::Route>,
-}
-
-/// How many rows of each list the UI receives (the newest). The UI lays out only the visible
-/// ones, so this bounds memory, not drawing time.
-pub const LIST_LIMIT: usize = 10_000;
-
-/// How the worker reaches the outside: a repaint of the window after every change, and desktop
-/// notifications.
-#[derive(Clone)]
-pub struct Hooks {
-    pub repaint: Arc<dyn Fn() + Send + Sync>,
-    pub notify: Arc<dyn Fn(Notice) + Send + Sync>,
-    /// Where the first-run assistant looks for servers (the tests point it at their own ports).
-    pub discovery: discover::Options,
-    /// The keyring, the login entry, the file dialog and starting popsend again (a stand-in in
-    /// the tests).
-    pub platform: Arc<dyn super::platform::Platform>,
-}
-
-/// What the window talks to: the worker thread in the app, a script in the window tests. The
-/// window only hands requests over and reads views; it never waits for either.
-pub trait Backend {
-    /// Hands a request over without waiting. `Err` gives it back (the backend is gone or
-    /// swamped): the window shows that, a request is never dropped silently.
-    fn request(&self, r: Request) -> Result<(), Request>;
-    /// The latest view's version (grows with every change).
-    fn version(&self) -> u64;
-    /// The latest view.
-    fn view(&self) -> View;
-    /// The one-time results since the last call, oldest first.
-    fn take_handed(&self) -> Vec<Handed>;
-}
 
 pub struct Worker {
     requests: mpsc::Sender<Request>,
@@ -320,14 +97,14 @@ impl Drop for Worker {
 
 /// The view and hooks, shareable with blocking tasks.
 #[derive(Clone)]
-struct Shared {
+pub(super) struct Shared {
     view: Arc<Mutex<View>>,
     handed: Arc<Mutex<Vec<Handed>>>,
-    hooks: Hooks,
+    pub(super) hooks: Hooks,
 }
 
 impl Shared {
-    fn publish(&self, change: impl FnOnce(&mut View)) {
+    pub(super) fn publish(&self, change: impl FnOnce(&mut View)) {
         // A panic while the view was held (see `keep_running`) leaves it usable, not lost.
         let mut v = self.view.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         v.version += 1;
@@ -337,12 +114,12 @@ impl Shared {
     }
 
     /// A one-time result for the window.
-    fn hand(&self, h: Handed) {
+    pub(super) fn hand(&self, h: Handed) {
         self.handed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(h);
         (self.hooks.repaint)();
     }
 
-    fn problem(&self, p: Problem) {
+    pub(super) fn problem(&self, p: Problem) {
         self.publish(|v| v.problem = Some(p));
     }
 }
@@ -423,137 +200,6 @@ fn run(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, first: 
     }
 }
 
-/// The first-run assistant's requests that need no session: finding the servers and trying
-/// unsaved settings. Returns the other requests.
-async fn assistant(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
-    match r {
-        Request::Discover(address) => {
-            shared.publish(|v| {
-                v.discovery = Some(Discovery { address: address.clone(), progress: Vec::new(), result: None })
-            });
-            let (presets, _) = presets::load(&paths.config_file);
-            let result = discover::find(&address, &presets, &shared.hooks.discovery, &mut |p| {
-                shared.publish(|v| {
-                    if let Some(d) = v.discovery.as_mut() {
-                        d.progress.push(p);
-                    }
-                })
-            })
-            .await;
-            shared.publish(|v| {
-                if let Some(d) = v.discovery.as_mut() {
-                    d.result = Some(result);
-                }
-            });
-        }
-        Request::TryAccount { form, usernames, password } => {
-            try_account(*form, usernames, &password, &window::Store::new(&paths.data_dir), shared).await
-        }
-        other => return Some(other),
-    }
-    None
-}
-
-/// 接続テスト with unsaved settings, once per user name until one is not refused.
-async fn try_account(
-    mut form: Form,
-    usernames: Vec<String>,
-    password: &Password,
-    store: &window::Store,
-    shared: &Shared,
-) {
-    let clock = SystemClock;
-    let mut candidates = usernames.into_iter().filter(|u| !u.trim().is_empty()).peekable();
-    // The settings were switched to what works from this network: the same user name again.
-    let (mut switched, mut again) = (false, false);
-    loop {
-        if !std::mem::take(&mut again)
-            && let Some(u) = candidates.next()
-        {
-            form.smtp_username = if form.smtp_username.is_empty() { String::new() } else { u.clone() };
-            form.pop_username = u;
-        }
-        shared.publish(|v| v.diagnosis = Some((true, Vec::new())));
-        let steps = match form.to_config() {
-            Ok(config) => match TrustAnchors::load(config.tls.ca_file.as_deref()) {
-                Ok(trust) => {
-                    diagnose::run(
-                        &config,
-                        Some(password),
-                        &trust,
-                        &clock,
-                        store,
-                        &diagnose::Options::default(),
-                        &mut |r: &StepResult| {
-                            let r = r.clone();
-                            shared.publish(|v| {
-                                if let Some((_, steps)) = v.diagnosis.as_mut() {
-                                    steps.push(r);
-                                }
-                            });
-                        },
-                    )
-                    .await
-                }
-                Err(e) => {
-                    shared.problem(Problem::Failed(Described::of(&e)));
-                    Vec::new()
-                }
-            },
-            Err(errors) => {
-                shared.hand(Handed::Saved(Saved::Invalid(errors)));
-                Vec::new()
-            }
-        };
-        let refused = steps
-            .iter()
-            .any(|s| s.id == diagnose::StepId::PopLogin && s.finding == diagnose::Finding::Failed(Kind::WrongPassword));
-        if refused && candidates.peek().is_some() {
-            continue;
-        }
-        // Issue 24: the SMTP port does not answer from this network (OP25B at home) but another
-        // port of the server takes mail after the POP login: the assistant proposes what works
-        // from here, and tests it, once.
-        if !switched && let Some(offer) = super::diagnose::switch_offer(&steps).filter(|o| o.relays == Some(true)) {
-            super::diagnose::switch_to(&mut form, offer);
-            (switched, again) = (true, true);
-            continue;
-        }
-        let passed =
-            !steps.is_empty() && steps.iter().all(|s| s.passed() || matches!(s.finding, diagnose::Finding::Skipped(_)));
-        let form = Box::new(form);
-        shared.publish(|v| v.diagnosis = Some((false, steps)));
-        shared.hand(Handed::Trial(form, passed));
-        return;
-    }
-}
-
-/// The assistant's last step: save as 「保存」 does, and put `test_mail` in the outbox (the
-/// restarted engine sends it). True when saved.
-async fn finish_setup(
-    paths: &Paths,
-    form: &Form,
-    password: Password,
-    test_mail: Option<Box<Unsent>>,
-    typed: &mut Option<Password>,
-    shared: &Shared,
-) -> bool {
-    if !save_and_tell(paths, form, Some(password), typed, shared, || {}).await {
-        return false;
-    }
-    if let Some(draft) = test_mail {
-        let queued = Config::load(&paths.config_file).map_err(|e| Described::of(&e)).and_then(|config| {
-            let (out, subject, to) = build(&config, &draft, None, SystemClock.now()).map_err(|e| Described::of(&e))?;
-            let outbox = Outbox::open(&paths.data_dir).map_err(|e| Described::of(&e))?;
-            outbox.enqueue(&out, &subject, &to, SystemClock.now()).map(|_| ()).map_err(|e| Described::of(&e))
-        });
-        if let Err(e) = queued {
-            shared.problem(Problem::Failed(e));
-        }
-    }
-    true
-}
-
 /// Requests any session handles the same way. Returns the ones it did not.
 fn common(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
     match r {
@@ -597,67 +243,6 @@ fn inspect(shared: &Shared, files: Vec<PathBuf>) {
         })
         .collect();
     shared.publish(|v| v.sizes.extend(sizes));
-}
-
-/// 「保存」: validates the form, writes the file, keeps the password. The config is written first,
-/// so a keyring failure never loses the settings.
-async fn save(
-    paths: &Paths,
-    form: &Form,
-    password: Option<Password>,
-    typed: &mut Option<Password>,
-    platform: Arc<dyn super::platform::Platform>,
-) -> Saved {
-    let text = match form.to_toml() {
-        Ok(t) => t,
-        Err(errors) => return Saved::Invalid(errors),
-    };
-    if let Err(e) = crate::core::files::write_atomic(&paths.config_file, text.as_bytes()) {
-        return Saved::WriteFailed(format!("{}: {e}", paths.config_file.display()));
-    }
-    // Changed only when asked: a test or a second data folder leaves the user's login alone.
-    if form.autostart != platform.login_entry(paths)
-        && let Err(e) = platform.set_login_entry(form.autostart, paths)
-    {
-        return Saved::AutostartFailed(e.to_string());
-    }
-    let Some(password) = password else { return Saved::Done };
-    let (host, user) = (form.pop_host.trim().to_owned(), form.pop_username.trim().to_owned());
-    // The keyring may wait on the desktop (an unlock prompt): off the runtime, so the engine
-    // and the other buttons go on meanwhile.
-    let kept = password.clone();
-    let stored = tokio::task::spawn_blocking(move || platform.keep_password(&user, &host, &kept))
-        .await
-        .unwrap_or_else(|e| Err(secrets::SecretError::KeyringUnavailable { detail: e.to_string() }));
-    match stored {
-        Ok(()) => {
-            *typed = None;
-            Saved::Done
-        }
-        Err(e) => {
-            *typed = Some(password);
-            Saved::PasswordNotKept(e.to_string())
-        }
-    }
-}
-
-/// `save`, and the result to the UI. True when the config was written (the engine restarts).
-async fn save_and_tell(
-    paths: &Paths,
-    form: &Form,
-    password: Option<Password>,
-    typed: &mut Option<Password>,
-    shared: &Shared,
-    then: impl FnOnce(),
-) -> bool {
-    let saved = save(paths, form, password, typed, shared.hooks.platform.clone()).await;
-    let written = !matches!(saved, Saved::Invalid(_) | Saved::WriteFailed(_));
-    if written {
-        then();
-    }
-    // Said last: once the window hears 保存's answer, everything saving does has been done.
-    shared.hand(Handed::Saved(saved));
-    written
 }
 
 /// Waits for settings when there is no usable config; the rest of the window still works.
@@ -735,24 +320,7 @@ async fn session(
         }
     };
     // The password is looked up once per session; a missing one is shown, and sending waits.
-    let (password, from) = match typed.clone() {
-        Some(p) => (Some(p), PasswordFrom::ThisSession),
-        // The keyring or `password_command` may take a while: off the runtime.
-        None => match tokio::task::spawn_blocking({
-            let pop = config.pop.clone();
-            let platform = shared.hooks.platform.clone();
-            move || platform.password(&pop)
-        })
-        .await
-        .unwrap_or_else(|e| Err(secrets::SecretError::KeyringUnavailable { detail: e.to_string() }))
-        {
-            Ok((p, source)) => (Some(p), PasswordFrom::Found(source)),
-            Err(e) => {
-                shared.problem(Problem::Failed(Described::of(&e)));
-                (None, PasswordFrom::Missing)
-            }
-        },
-    };
+    let (password, from) = session_password(&config, typed, shared).await;
     shared.publish(|v| v.password = Some(from));
     let store = window::Store::new(&paths.data_dir);
     let clock = SystemClock;
@@ -761,80 +329,15 @@ async fn session(
     d.stop = Some(&stop);
     let (etx, erx) = mpsc::channel(64);
     let host = Host::new(&paths.data_dir, &outbox, &d);
-    let on_event = |event: Event| {
-        if let Event::Flushed(f) = &event {
-            // Another port took the mail, found now: said once, where the student looks.
-            if let Some(learned) = f.learned {
-                shared.hand(Handed::RouteLearned(learned));
-            }
-            if let Some(route) = f.route {
-                shared.publish(|v| v.smtp_route = Some(route));
-            }
-        }
-        let (waiting, sent) = lists(&outbox);
-        if config.app.notifications {
-            announce(&event, &waiting, &sent, &shared.hooks);
-        }
-        let edited = match &event {
-            Event::Edited(_, Some(text)) => Unsent::from_text(text),
-            _ => None,
-        };
-        shared.publish(|v| {
-            v.waiting = waiting;
-            v.sent = sent;
-            match event {
-                Event::Snapshot(s) => v.snapshot = Some(s),
-                Event::Flushed(f) => {
-                    if let Some(e) = f.stopped {
-                        v.problem = Some(Problem::Failed(Described::of(&e)));
-                    } else if !f.sent.is_empty() {
-                        v.problem = None;
-                    }
-                }
-                Event::LoginFailed(e) => v.problem = Some(Problem::Failed(Described::of(&e))),
-                Event::LoggedIn(_) => v.problem = None,
-                Event::Error(e) => v.problem = Some(Problem::Failed(Described::of(&e))),
-                Event::Edited(_, Some(_)) if edited.is_none() => {
-                    v.problem = Some(Problem::Draft("the stored draft cannot be read".into()));
-                }
-                Event::Edited(..) | Event::Woken(_) => {}
-            }
-        });
-        if let Some(d) = edited {
-            shared.hand(Handed::ForCompose(d));
-        }
-    };
+    let on_event = |event: Event| publish_event(event, &outbox, &config, shared);
     // UI requests become engine commands; building a message (it reads attachment files)
     // happens here, never on the UI thread.
     // 接続テスト, beside the request loop; stopped when the session ends.
-    let (dtx, mut drx) = mpsc::channel::<()>(1);
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let (dtx, drx) = mpsc::channel::<()>(1);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let refresh = etx.clone();
     let refresh_for_server = etx.clone();
-    let diagnoser = async {
-        while drx.recv().await.is_some() {
-            shared.publish(|v| v.diagnosis = Some((true, Vec::new())));
-            let known = password.as_ref();
-            let options = diagnose::Options::default();
-            let mut on_step = |r: &StepResult| {
-                let r = r.clone();
-                shared.publish(|v| {
-                    if let Some((_, steps)) = v.diagnosis.as_mut() {
-                        steps.push(r);
-                    }
-                });
-            };
-            let run = diagnose::run(&config, known, &trust, &clock, &store, &options, &mut on_step);
-            tokio::select! {
-                steps = run => {
-                    shared.publish(|v| v.diagnosis = Some((false, steps)));
-                    // Its login opened the relay window: the countdown shows it.
-                    let _ = refresh.send(Command::Refresh).await;
-                }
-                _ = stop_rx.wait_for(|stop| *stop) => return,
-            }
-        }
-    };
+    let diagnoser = diagnoser(&d, drx, stop_rx, refresh, shared);
     let forward = async {
         let mut end = End::Quit { background: false };
         while let Some(r) = rx.recv().await {
@@ -926,25 +429,7 @@ async fn session(
         end
     };
     // The submission server, while `[submission] enabled`: beside the rest, ended with it.
-    let nudge = refresh_for_server;
-    let server = async {
-        let s = &config.submission;
-        if !s.enabled {
-            shared.publish(|v| v.submission = None);
-        } else {
-            match host.open_submission().await {
-                Ok(server) => {
-                    let login = server.login.clone();
-                    shared.publish(|v| v.submission = Some(SubmissionView { port: s.port, login, problem: None }));
-                    host.serve(server, nudge, std::future::pending()).await;
-                }
-                Err(problem) => shared.publish(|v| {
-                    v.submission = Some(SubmissionView { port: s.port, login: None, problem: Some(problem) })
-                }),
-            }
-        }
-        std::future::pending::<()>().await
-    };
+    let server = submission_server(&host, refresh_for_server, shared);
     tokio::select! {
         ((), end, ()) = async { tokio::join!(host.engine(erx, on_event), forward, diagnoser) } => end,
         () = server => End::Quit { background: false },
@@ -966,7 +451,7 @@ fn announce(event: &Event, waiting: &[Row], sent: &[Row], hooks: &Hooks) {
 }
 
 /// The message from a draft, in `charset` (`None`: the account's).
-fn build(
+pub(super) fn build(
     config: &Config,
     u: &Unsent,
     charset: Option<Charset>,
@@ -997,9 +482,139 @@ fn successor(paths: &Paths, background: bool) -> Option<&'static [&'static str]>
     }
 }
 
+/// 接続テスト, each time one is asked for (one at a time), until `stop`: its steps go into the
+/// view as they finish, and the relay window its login opened into the engine's next snapshot.
+async fn diagnoser(
+    d: &Deliverer<'_>,
+    mut asked: mpsc::Receiver<()>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    refresh: mpsc::Sender<Command>,
+    shared: &Shared,
+) {
+    while asked.recv().await.is_some() {
+        shared.publish(|v| v.diagnosis = Some((true, Vec::new())));
+        let options = diagnose::Options::default();
+        let mut on_step = |r: &StepResult| {
+            let r = r.clone();
+            shared.publish(|v| {
+                if let Some((_, steps)) = v.diagnosis.as_mut() {
+                    steps.push(r);
+                }
+            });
+        };
+        let run = diagnose::run(d.config, d.password, d.trust, d.clock, d.store, &options, &mut on_step);
+        tokio::select! {
+            steps = run => {
+                shared.publish(|v| v.diagnosis = Some((false, steps)));
+                // Its login opened the relay window: the countdown shows it.
+                let _ = refresh.send(Command::Refresh).await;
+            }
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// The window's submission server while `[submission] enabled`: where it listens (or why it
+/// cannot) goes into the view, and it takes mail until the session ends. Never returns.
+async fn submission_server(host: &Host<'_>, nudge: mpsc::Sender<Command>, shared: &Shared) {
+    let s = &host.deliverer.config.submission;
+    if !s.enabled {
+        shared.publish(|v| v.submission = None);
+    } else {
+        match host.open_submission().await {
+            Ok(server) => {
+                let login = server.login.clone();
+                shared.publish(|v| v.submission = Some(SubmissionView { port: s.port, login, problem: None }));
+                host.serve(server, nudge, std::future::pending()).await;
+            }
+            Err(problem) => shared
+                .publish(|v| v.submission = Some(SubmissionView { port: s.port, login: None, problem: Some(problem) })),
+        }
+    }
+    std::future::pending::<()>().await
+}
+
+/// The session's password: the one typed in this session, or the platform's (keyring,
+/// `password_command`, environment). A missing one is shown as the window's problem.
+async fn session_password(
+    config: &Config,
+    typed: &Option<Password>,
+    shared: &Shared,
+) -> (Option<Password>, PasswordFrom) {
+    match typed.clone() {
+        Some(p) => (Some(p), PasswordFrom::ThisSession),
+        // The keyring or `password_command` may take a while: off the runtime.
+        None => match tokio::task::spawn_blocking({
+            let pop = config.pop.clone();
+            let platform = shared.hooks.platform.clone();
+            move || platform.password(&pop)
+        })
+        .await
+        .unwrap_or_else(|e| Err(secrets::SecretError::KeyringUnavailable { detail: e.to_string() }))
+        {
+            Ok((p, source)) => (Some(p), PasswordFrom::Found(source)),
+            Err(e) => {
+                shared.problem(Problem::Failed(Described::of(&e)));
+                (None, PasswordFrom::Missing)
+            }
+        },
+    }
+}
+
+/// An engine event into the view (the lists read again, the problem set or cleared), a notice
+/// for the desktop (when allowed), and what the window takes once (a message taken back for
+/// editing, a port found to work).
+fn publish_event(event: Event, outbox: &Outbox, config: &Config, shared: &Shared) {
+    if let Event::Flushed(f) = &event {
+        // Another port took the mail, found now: said once, where the student looks.
+        if let Some(learned) = f.learned {
+            shared.hand(Handed::RouteLearned(learned));
+        }
+        if let Some(route) = f.route {
+            shared.publish(|v| v.smtp_route = Some(route));
+        }
+    }
+    let (waiting, sent) = lists(outbox);
+    if config.app.notifications {
+        announce(&event, &waiting, &sent, &shared.hooks);
+    }
+    let edited = match &event {
+        Event::Edited(_, Some(text)) => Unsent::from_text(text),
+        _ => None,
+    };
+    shared.publish(|v| {
+        v.waiting = waiting;
+        v.sent = sent;
+        match event {
+            Event::Snapshot(s) => v.snapshot = Some(s),
+            Event::Flushed(f) => {
+                if let Some(e) = f.stopped {
+                    v.problem = Some(Problem::Failed(Described::of(&e)));
+                } else if !f.sent.is_empty() {
+                    v.problem = None;
+                }
+            }
+            Event::LoginFailed(e) => v.problem = Some(Problem::Failed(Described::of(&e))),
+            Event::LoggedIn(_) => v.problem = None,
+            Event::Error(e) => v.problem = Some(Problem::Failed(Described::of(&e))),
+            Event::Edited(_, Some(_)) if edited.is_none() => {
+                v.problem = Some(Problem::Draft("the stored draft cannot be read".into()));
+            }
+            Event::Edited(..) | Event::Woken(_) => {}
+        }
+    });
+    if let Some(d) = edited {
+        shared.hand(Handed::ForCompose(d));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::discover;
+    use crate::core::host::SubmissionProblem;
+    use crate::core::kind::Kind;
+    use crate::core::secrets::Source;
 
     fn wait_for(worker: &Worker, what: &str, done: impl Fn(&View) -> bool) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -1184,23 +799,6 @@ mod tests {
                 )
             })
         });
-    }
-
-    #[test]
-    fn the_window_geometry_round_trips_and_nonsense_is_ignored() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(saved_geometry(dir.path()), None);
-        let g = Geometry { size: [960.0, 700.0], at: Some([-1200.0, 40.0]) };
-        save_geometry(dir.path(), g).unwrap();
-        assert_eq!(saved_geometry(dir.path()), Some(g));
-        // Wayland tells no position: the size alone.
-        save_geometry(dir.path(), Geometry { size: [800.0, 600.0], at: None }).unwrap();
-        assert_eq!(saved_geometry(dir.path()), Some(Geometry { size: [800.0, 600.0], at: None }));
-        for bad in ["", "abc", "10 10", "800", "1e9 600", "800 600 99999 0", "NaN 600"] {
-            std::fs::write(dir.path().join(GEOMETRY_FILE), bad).unwrap();
-            let g = saved_geometry(dir.path());
-            assert!(g.is_none() || g.is_some_and(|g| g.at.is_none() && g.size == [800.0, 600.0]), "{bad:?} gave {g:?}");
-        }
     }
 
     /// Issue 26: the worker reaches the keyring and the login entry through its platform only:

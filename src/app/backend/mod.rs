@@ -1,0 +1,220 @@
+//! What the window and its worker say to each other: the requests the window hands over, the
+//! `View` it draws, the one-time `Handed` results, and the `Backend` trait the window knows the
+//! worker by (a script in the window tests). The worker itself is in `worker`, the first-run
+//! assistant's requests in `setup`, 「保存」 in `saving` and the window's size and place in
+//! `geometry`. Nothing here does I/O or draws.
+
+mod geometry;
+mod saving;
+mod setup;
+mod worker;
+
+pub use geometry::{Geometry, saved_geometry};
+pub use worker::Worker;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::app::form::{FieldError, Form};
+use crate::core::compose::Charset;
+use crate::core::diagnose::StepResult;
+use crate::core::discover;
+use crate::core::drafts::Unsent;
+use crate::core::engine::{Command, Snapshot};
+use crate::core::host::SubmissionProblem;
+use crate::core::kind::Described;
+use crate::core::outbox::Row;
+use crate::core::presets::Preset;
+use crate::core::secrets::{Password, Source};
+
+/// What the UI asks for.
+#[derive(Debug)]
+pub enum Request {
+    /// Build and store the message; with `now`, send at once.
+    Send { draft: Box<Unsent>, now: bool, charset: Option<Charset> },
+    /// Keep the draft on disk (an empty one removes the file).
+    SaveDraft(Box<Unsent>),
+    /// Look up the sizes of attached files (shown beside their names).
+    Inspect(Vec<PathBuf>),
+    /// Open the system's file dialog; the chosen files are handed over (`Handed::Picked`).
+    PickFiles,
+    /// A button of the engine's, passed on as it is: 「今すぐ送信」, 「POP 認証」, 「再送」, 「削除」,
+    /// 「編集」 (its draft is handed over, `Handed::ForCompose`).
+    Engine(Command),
+    /// Show a message read-only (`View::opened`).
+    Open(i64),
+    /// 接続テスト with the saved settings; steps arrive in `View::diagnosis` as they end.
+    Diagnose,
+    /// 「保存」: validate, write the config, keep the password (if typed) in the keyring, restart.
+    SaveSettings { form: Box<Form>, password: Option<Password> },
+    /// Stop; with `background`, a `popsend watch --until-empty` process goes on sending (or the
+    /// login's `popsend serve --at-login`, see `successor`).
+    Shutdown { background: bool },
+    /// Remember where the window is (it opens there next time).
+    SaveGeometry(Geometry),
+    /// First-run assistant: find the servers of this address (`View::discovery`).
+    Discover(String),
+    /// First-run assistant: 接続テスト with these settings, not saved, trying each user name in
+    /// turn while the server refuses the password; steps in `View::diagnosis`, the outcome in
+    /// `View::trial`.
+    TryAccount { form: Box<Form>, usernames: Vec<String>, password: Password },
+    /// First-run assistant: save (as 「保存」), and queue `test_mail` (a message to the address
+    /// itself, worded by the window), which the restarted engine then sends.
+    FinishSetup { form: Box<Form>, password: Password, test_mail: Option<Box<Unsent>> },
+    /// Tests only: an internal error in the worker.
+    #[cfg(test)]
+    Panic,
+}
+
+/// The first-run assistant's search for the servers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discovery {
+    pub address: String,
+    /// The steps so far (the last one is running until `result` is set).
+    pub progress: Vec<discover::Progress>,
+    pub result: Option<Result<discover::Proposal, discover::NotFound>>,
+}
+
+/// A problem the window shows above its tabs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// No config file yet: the user has to fill in 設定.
+    SetupNeeded,
+    /// A failure of the core (config, password, outbox, the message, a run or a login): its
+    /// kind, the server's reply and the detail, worded by `words::explain` as on the command line.
+    Failed(Described),
+    /// The draft file could not be read or written.
+    Draft(String),
+    /// The file dialog could not open.
+    Dialog(String),
+    /// The worker stopped on internal errors again and again and is left stopped.
+    WorkerStopped,
+}
+
+/// The window's submission server, as 設定 shows it.
+#[derive(Debug, Clone)]
+pub struct SubmissionView {
+    pub port: u16,
+    /// The local login (`None`: `require_auth = false`).
+    pub login: Option<crate::core::smtpd::Login>,
+    /// Why it is not listening.
+    pub problem: Option<SubmissionProblem>,
+}
+
+/// Where the password in use comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordFrom {
+    Found(Source),
+    /// Typed in 設定 and kept in memory only (no keyring on this machine).
+    ThisSession,
+    Missing,
+}
+
+/// What one 「保存」 did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Saved {
+    /// Written; the password (if one was typed) went to the keyring.
+    Done,
+    /// Written, but the keyring refused the password: it is kept for this session only.
+    PasswordNotKept(String),
+    Invalid(Vec<FieldError>),
+    WriteFailed(String),
+    /// Written, but the login entry (「ログイン時に起動する」) could not be changed: why.
+    AutostartFailed(String),
+}
+
+/// Something the desktop should announce (when the user allows notifications).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Sent { count: usize, subject: String },
+    Failed { subject: String, reason: Described },
+}
+
+/// A result the window takes once, in order (`Backend::take_handed`): an answer to a request, or
+/// what the worker found. Never a field of the view, so nothing is taken twice or missed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handed {
+    /// A flush found that another SMTP port than the configured one takes the mail from this
+    /// network (OP25B): the window says so once.
+    RouteLearned(crate::core::deliver::Learned),
+    /// A draft for 作成: the saved one at start, one taken back by 「編集」, or one that could not
+    /// be built (with the reason in the view's problem).
+    ForCompose(Unsent),
+    /// Files chosen in the file dialog.
+    Picked(Vec<PathBuf>),
+    /// What 「保存」 did.
+    Saved(Saved),
+    /// The assistant's `TryAccount`: the form as tried last (with the user name that got
+    /// furthest) and whether every step passed.
+    Trial(Box<Form>, bool),
+    /// The worker stopped on an internal error and was started again: the last action may not
+    /// have been carried out.
+    Restarted,
+}
+
+/// What the UI draws. Replaced as a whole; `version` grows with every change.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    pub version: u64,
+    pub account: String,
+    pub snapshot: Option<Snapshot>,
+    /// Shared, so taking a new view never copies thousands of rows.
+    pub waiting: Arc<Vec<Row>>,
+    pub sent: Arc<Vec<Row>>,
+    pub problem: Option<Problem>,
+    /// The settings as saved (the defaults before the first save).
+    pub settings: Form,
+    pub password: Option<PasswordFrom>,
+    /// The saved draft has been looked for (and handed over if there was one): until then a
+    /// `mailto:` link waits, so it never takes the place of a draft not yet shown.
+    pub draft_checked: bool,
+    /// Attachment sizes in bytes, or why the file cannot be read.
+    pub sizes: HashMap<PathBuf, Result<u64, String>>,
+    /// The message asked for with `Open`: its draft, or (sent from the command line) its raw text.
+    pub opened: Option<(i64, Result<Unsent, String>)>,
+    /// Provider presets (built-in, then the user's), and why the user's file could not be read.
+    pub presets: Vec<Preset>,
+    pub presets_problem: Option<String>,
+    /// The local submission server the window runs (`[submission] enabled`): where it listens
+    /// and the login other programs use, or why it could not open.
+    pub submission: Option<SubmissionView>,
+    /// The last 接続テスト: its steps so far, and whether it is still running.
+    pub diagnosis: Option<(bool, Vec<StepResult>)>,
+    /// The first-run assistant's search.
+    pub discovery: Option<Discovery>,
+    /// The SMTP port the last messages went by (another than the configured one from a network
+    /// that blocks it): 設定 shows it.
+    pub smtp_route: Option<crate::core::route::Route>,
+}
+
+/// How many rows of each list the UI receives (the newest). The UI lays out only the visible
+/// ones, so this bounds memory, not drawing time.
+pub const LIST_LIMIT: usize = 10_000;
+
+/// How the worker reaches the outside: a repaint of the window after every change, and desktop
+/// notifications.
+#[derive(Clone)]
+pub struct Hooks {
+    pub repaint: Arc<dyn Fn() + Send + Sync>,
+    pub notify: Arc<dyn Fn(Notice) + Send + Sync>,
+    /// Where the first-run assistant looks for servers (the tests point it at their own ports).
+    pub discovery: discover::Options,
+    /// The keyring, the login entry, the file dialog and starting popsend again (a stand-in in
+    /// the tests).
+    pub platform: Arc<dyn crate::app::platform::Platform>,
+}
+
+/// What the window talks to: the worker thread in the app, a script in the window tests. The
+/// window only hands requests over and reads views; it never waits for either.
+pub trait Backend {
+    /// Hands a request over without waiting. `Err` gives it back (the backend is gone or
+    /// swamped): the window shows that, a request is never dropped silently.
+    fn request(&self, r: Request) -> Result<(), Request>;
+    /// The latest view's version (grows with every change).
+    fn version(&self) -> u64;
+    /// The latest view.
+    fn view(&self) -> View;
+    /// The one-time results since the last call, oldest first.
+    fn take_handed(&self) -> Vec<Handed>;
+}

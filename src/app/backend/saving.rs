@@ -1,0 +1,72 @@
+//! 「保存」: the form checked, the config file written, the password kept (keyring, or this
+//! session only), the login entry set. The config is written first, so a keyring failure never
+//! loses the settings. It must not start or stop the engine: the worker does, on its answer.
+
+use std::sync::Arc;
+
+use super::worker::Shared;
+use super::{Handed, Saved};
+use crate::app::form::Form;
+use crate::core::account::Paths;
+use crate::core::secrets::{self, Password};
+
+/// 「保存」: validates the form, writes the file, keeps the password. The config is written first,
+/// so a keyring failure never loses the settings.
+pub(super) async fn save(
+    paths: &Paths,
+    form: &Form,
+    password: Option<Password>,
+    typed: &mut Option<Password>,
+    platform: Arc<dyn crate::app::platform::Platform>,
+) -> Saved {
+    let text = match form.to_toml() {
+        Ok(t) => t,
+        Err(errors) => return Saved::Invalid(errors),
+    };
+    if let Err(e) = crate::core::files::write_atomic(&paths.config_file, text.as_bytes()) {
+        return Saved::WriteFailed(format!("{}: {e}", paths.config_file.display()));
+    }
+    // Changed only when asked: a test or a second data folder leaves the user's login alone.
+    if form.autostart != platform.login_entry(paths)
+        && let Err(e) = platform.set_login_entry(form.autostart, paths)
+    {
+        return Saved::AutostartFailed(e.to_string());
+    }
+    let Some(password) = password else { return Saved::Done };
+    let (host, user) = (form.pop_host.trim().to_owned(), form.pop_username.trim().to_owned());
+    // The keyring may wait on the desktop (an unlock prompt): off the runtime, so the engine
+    // and the other buttons go on meanwhile.
+    let kept = password.clone();
+    let stored = tokio::task::spawn_blocking(move || platform.keep_password(&user, &host, &kept))
+        .await
+        .unwrap_or_else(|e| Err(secrets::SecretError::KeyringUnavailable { detail: e.to_string() }));
+    match stored {
+        Ok(()) => {
+            *typed = None;
+            Saved::Done
+        }
+        Err(e) => {
+            *typed = Some(password);
+            Saved::PasswordNotKept(e.to_string())
+        }
+    }
+}
+
+/// `save`, and the result to the UI. True when the config was written (the engine restarts).
+pub(super) async fn save_and_tell(
+    paths: &Paths,
+    form: &Form,
+    password: Option<Password>,
+    typed: &mut Option<Password>,
+    shared: &Shared,
+    then: impl FnOnce(),
+) -> bool {
+    let saved = save(paths, form, password, typed, shared.hooks.platform.clone()).await;
+    let written = !matches!(saved, Saved::Invalid(_) | Saved::WriteFailed(_));
+    if written {
+        then();
+    }
+    // Said last: once the window hears 保存's answer, everything saving does has been done.
+    shared.hand(Handed::Saved(saved));
+    written
+}
