@@ -15,12 +15,12 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use popsend::core::account::Config;
-use popsend::core::compose::{self, Draft};
-use popsend::core::pop3::reply;
-use popsend::core::secrets::Redactor;
-use popsend::core::smtp;
-use popsend::core::window;
+use popsend::core::message::compose::{self, Draft};
+use popsend::core::protocol::pop3::reply;
+use popsend::core::protocol::smtp;
+use popsend::core::sending::knowledge;
+use popsend::core::setup::account::Config;
+use popsend::core::system::secrets::Redactor;
 
 struct Rng(u64);
 
@@ -233,9 +233,9 @@ fn targets() -> Vec<Target> {
             name: "state",
             seeds: vec![b"# popsend relay-window state\nlogin_at_ms 1700000000000\nlogin_server pop:110\nlogin_peer ::1\nsequential smtp:25\n".to_vec()],
             run: Box::new(|input| {
-                let (state, _) = window::State::parse_checked(&String::from_utf8_lossy(input));
+                let (state, _) = knowledge::Knowledge::parse_checked(&String::from_utf8_lossy(input));
                 if let Some(l) = &state.last_login {
-                    let w = window::RelayWindow { opened: l.at, length: Duration::from_secs(u64::MAX / 2) };
+                    let w = popsend::core::sending::relay::RelayWindow { opened: l.at, length: Duration::from_secs(u64::MAX / 2) };
                     let _ = w.remaining(SystemTime::now());
                     let _ = w.closes();
                 }
@@ -249,7 +249,7 @@ fn targets() -> Vec<Target> {
                 "mailto:%E5%A4%AA%E9%83%8E@example.jp?Subject=%E3%83%AC%E3%83%9D%E3%83%BC%E3%83%88&bcc=x@y.jp#f".as_bytes().to_vec(),
             ],
             run: Box::new(|input| {
-                if let Ok(m) = popsend::core::mailto::parse(&String::from_utf8_lossy(input)) {
+                if let Ok(m) = popsend::core::message::mailto::parse(&String::from_utf8_lossy(input)) {
                     assert!(!m.subject.contains(['\r', '\n']), "a line break in the subject: {:?}", m.subject);
                     assert!(m.to.iter().chain(&m.cc).chain(&m.bcc).all(|a| !a.is_empty() && !a.contains(',')));
                 }
@@ -270,7 +270,7 @@ fn targets() -> Vec<Target> {
                 ]
             },
             run: Box::new(move |input| {
-                use popsend::core::smtpd::{Limits, harness};
+                use popsend::core::protocol::smtpd::{Limits, harness};
                 let limits = Limits { max_message: 16 * 1024, ..Limits::default() };
                 let preamble = b"EHLO fuzz\r\nMAIL FROM:<a@example.jp>\r\nRCPT TO:<b@example.jp>\r\nDATA\r\n";
                 let script = [&preamble[..], input].concat();

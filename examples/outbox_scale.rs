@@ -4,9 +4,9 @@
 
 use std::time::{Instant, SystemTime};
 
-use popsend::core::compose::Outgoing;
-use popsend::core::compose::{self, Draft};
-use popsend::core::outbox::{Outbox, State};
+use popsend::core::message::compose::Outgoing;
+use popsend::core::message::compose::{self, Draft};
+use popsend::core::sending::outbox::{Outbox, Status};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -43,10 +43,10 @@ fn main() {
     let c = ob.counts().unwrap();
     println!("counts ({} queued): {:.2} ms", c.queued, t.elapsed().as_secs_f64() * 1000.0);
     let t = Instant::now();
-    let rows = ob.list(&[State::Queued, State::Sending, State::Failed], usize::MAX >> 1).unwrap();
+    let rows = ob.list(&[Status::Queued, Status::Sending, Status::Failed], usize::MAX >> 1).unwrap();
     println!("list all {} rows: {:.2} ms", rows.len(), t.elapsed().as_secs_f64() * 1000.0);
     let t = Instant::now();
-    let page = ob.list(&[State::Queued], 50).unwrap();
+    let page = ob.list(&[Status::Queued], 50).unwrap();
     println!("list newest 50: {:.2} ms", t.elapsed().as_secs_f64() * 1000.0);
     let t = Instant::now();
     let due = ob.due(SystemTime::now()).unwrap();

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant, SystemTime};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use popsend::app::App;
-use popsend::core::account::Paths;
-use popsend::core::compose::Outgoing;
-use popsend::core::compose::{self, Draft};
-use popsend::core::outbox::Outbox;
+use popsend::core::message::compose::Outgoing;
+use popsend::core::message::compose::{self, Draft};
+use popsend::core::sending::outbox::Outbox;
+use popsend::core::setup::account::Paths;
 
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);

@@ -78,8 +78,8 @@ impl Guide {
 }
 
 /// The page that explains a failure of this kind (its codes, the servers' words, what to do).
-pub fn page_for(kind: crate::core::kind::Kind) -> Option<&'static str> {
-    use crate::core::kind::Kind;
+pub fn page_for(kind: crate::core::problem::kind::Kind) -> Option<&'static str> {
+    use crate::core::problem::kind::Kind;
     match kind {
         Kind::RelayDenied | Kind::MessageRefused | Kind::Recipient => Some("error-relay-refused"),
         Kind::SmtpAuthRequired => Some("error-auth-required"),
@@ -182,7 +182,7 @@ mod tests {
     /// where its facts come from, and each kind that has one points at a page that exists.
     #[test]
     fn error_pages_are_found_by_code_and_have_sources() {
-        use crate::core::kind::Kind;
+        use crate::core::problem::kind::Kind;
         for lang in ["ja", "en"] {
             let guides = all(lang);
             for (query, id) in [

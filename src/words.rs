@@ -1,14 +1,14 @@
 //! Core states and error kinds in the user's words (shared by the command line and the window).
 //! Only wording: no logic beyond choosing the message.
 
-use crate::core::diagnose::{Finding, Skip, StepId, StepResult};
-use crate::core::kind::{Described, Kind};
-use crate::core::outbox::State;
+use crate::core::problem::kind::{Described, Kind};
+use crate::core::sending::outbox::Status;
+use crate::core::setup::diagnose::{Finding, Skip, StepId, StepResult};
 use crate::fl;
 
 /// Why the submission server cannot open `port`, naming who holds it (`smtpd::listen`).
-pub fn port_taken(port: u16, taken: &crate::core::smtpd::PortTaken) -> String {
-    use crate::core::smtpd::Holder;
+pub fn port_taken(port: u16, taken: &crate::core::protocol::smtpd::PortTaken) -> String {
+    use crate::core::protocol::smtpd::Holder;
     let detail = taken.detail.as_str();
     if let Some(uid) = taken.other_user {
         return fl!("err-serve-port-other-user", port = port, uid = uid);
@@ -22,7 +22,7 @@ pub fn port_taken(port: u16, taken: &crate::core::smtpd::PortTaken) -> String {
 
 /// The one sentence said when another SMTP port than the configured one took the mail from
 /// this network for the first time (the window's notice line, the command line).
-pub fn route_learned(l: &crate::core::deliver::Learned) -> String {
+pub fn route_learned(l: &crate::core::sending::deliver::Learned) -> String {
     if l.auth {
         fl!("route-learned-auth", port = l.port, configured = l.configured)
     } else {
@@ -30,12 +30,12 @@ pub fn route_learned(l: &crate::core::deliver::Learned) -> String {
     }
 }
 
-pub fn state_name(s: State) -> String {
+pub fn state_name(s: Status) -> String {
     match s {
-        State::Queued => fl!("state-queued"),
-        State::Sending => fl!("state-sending"),
-        State::Sent => fl!("state-sent"),
-        State::Failed => fl!("state-failed"),
+        Status::Queued => fl!("state-queued"),
+        Status::Sending => fl!("state-sending"),
+        Status::Sent => fl!("state-sent"),
+        Status::Failed => fl!("state-failed"),
     }
 }
 
@@ -358,7 +358,7 @@ mod tests {
 mod kind_words {
     use std::collections::HashSet;
 
-    use crate::core::kind::Kind;
+    use crate::core::problem::kind::Kind;
 
     /// Every kind has its own headline and a next step, and a short reason (in the reference
     /// language; `fl!` checks each ID exists in ja at compile time, and `i18n`'s parity test that

@@ -7,10 +7,10 @@
 
 use crate::app::backend::Request;
 use crate::app::form::Form;
-use crate::core::account::Security;
-use crate::core::discover::{NotFound, Progress, Proposal, Source};
-use crate::core::drafts::{Unsent, bad_addresses};
-use crate::core::secrets::Password;
+use crate::core::message::drafts::{Unsent, bad_addresses};
+use crate::core::setup::account::Security;
+use crate::core::setup::discover::{NotFound, Progress, Proposal, Source};
+use crate::core::system::secrets::Password;
 use crate::fl;
 
 use super::{App, ERROR, Tab};
@@ -48,7 +48,7 @@ fn security_words(s: Security) -> String {
 }
 
 /// The one sentence that says what was found, and where it came from.
-fn found_sentence(p: &Proposal, presets: &[crate::core::presets::Preset]) -> String {
+fn found_sentence(p: &Proposal, presets: &[crate::core::setup::presets::Preset]) -> String {
     let lang = crate::i18n::current();
     let from = match &p.source {
         Source::Preset(id) => {

@@ -7,9 +7,9 @@
 use std::time::{Duration, Instant};
 
 use crate::app::backend::Request;
-use crate::core::compose::Charset;
-use crate::core::drafts::{Unsent, bad_addresses, split_addresses};
-use crate::core::mailto::Mailto;
+use crate::core::message::compose::Charset;
+use crate::core::message::drafts::{Unsent, bad_addresses, split_addresses};
+use crate::core::message::mailto::Mailto;
 use crate::fl;
 
 use super::{App, ERROR, Tab, size_text};
@@ -207,7 +207,8 @@ impl App {
         let mut remove = None;
         for (i, path) in self.compose.attachments.iter().enumerate() {
             ui.horizontal(|ui| {
-                let name = crate::core::compose::attachment_name(path).unwrap_or_else(|| path.display().to_string());
+                let name =
+                    crate::core::message::compose::attachment_name(path).unwrap_or_else(|| path.display().to_string());
                 ui.label(name).on_hover_text(path.display().to_string());
                 match self.view.sizes.get(path) {
                     Some(Ok(size)) => {

@@ -3,7 +3,7 @@
 //! for a help desk (the password is never in it). No I/O here.
 
 use crate::app::backend::Request;
-use crate::core::diagnose::{Finding, OtherPortFound};
+use crate::core::setup::diagnose::{Finding, OtherPortFound};
 use crate::fl;
 use crate::words::{diagnose_report, diagnose_verdict, step_text};
 
@@ -61,7 +61,7 @@ impl App {
 /// the first-run assistant's third step. Returns the page asked for.
 pub(super) fn steps_list(
     ui: &mut egui::Ui,
-    steps: &[crate::core::diagnose::StepResult],
+    steps: &[crate::core::setup::diagnose::StepResult],
     running: bool,
 ) -> Option<&'static str> {
     let mut asked = None;
@@ -102,7 +102,7 @@ pub(super) fn steps_list(
 /// What 「この設定に切り替える」 offers when the SMTP port does not answer: first a port of the
 /// server that relays after the POP login (POP before SMTP goes on, no password on it), else
 /// one that offers SMTP AUTH over TLS (the account's password, encrypted).
-pub(super) fn switch_offer(steps: &[crate::core::diagnose::StepResult]) -> Option<OtherPortFound> {
+pub(super) fn switch_offer(steps: &[crate::core::setup::diagnose::StepResult]) -> Option<OtherPortFound> {
     steps.iter().find_map(|s| match &s.finding {
         Finding::SmtpPortSilent { alternatives, .. } => alternatives
             .iter()
@@ -131,7 +131,7 @@ pub(super) fn switch_row(ui: &mut egui::Ui, offer: OtherPortFound) -> bool {
 /// done, or none; the POP user name for SMTP AUTH (the same password) only where the port needs
 /// AUTH to relay.
 pub(super) fn switch_to(f: &mut crate::app::form::Form, offer: OtherPortFound) {
-    use crate::core::account::Security;
+    use crate::core::setup::account::Security;
     f.smtp_port = offer.port.to_string();
     f.smtp_security = match (offer.implicit_tls, offer.encrypted) {
         (true, _) => Security::Tls,
@@ -144,8 +144,8 @@ pub(super) fn switch_to(f: &mut crate::app::form::Form, offer: OtherPortFound) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::account::Security;
-    use crate::core::diagnose::{StepId, StepResult};
+    use crate::core::setup::account::Security;
+    use crate::core::setup::diagnose::{StepId, StepResult};
 
     #[test]
     fn a_silent_port_25_offers_the_port_that_relays_first_then_smtp_auth() {

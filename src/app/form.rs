@@ -6,13 +6,13 @@
 
 use std::path::PathBuf;
 
-use crate::core::account::{
+use crate::core::message::compose::Charset;
+use crate::core::setup::account::{
     AccountSection, AppSection, Config, Fault, PopAuth, PopSection, RelaySection, Security, SmtpSection,
     SubmissionSection, TlsSection, usable_zoom,
 };
-use crate::core::compose::Charset;
-use crate::core::discover::Proposal;
-use crate::core::presets::Preset;
+use crate::core::setup::discover::Proposal;
+use crate::core::setup::presets::Preset;
 
 /// The form's fields, as typed. Empty text means "unset" (the default applies).
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +35,7 @@ pub struct Form {
     /// 「設定したポートだけを使う」: no other port is tried (`[smtp] other_ports = []`).
     pub only_configured_port: bool,
     /// Not shown in the form; kept as the file has it (the ports tried otherwise).
-    pub other_ports: Vec<crate::core::account::OtherPort>,
+    pub other_ports: Vec<crate::core::setup::account::OtherPort>,
     /// Not shown in the form; kept as the file has it.
     pub password_command_timeout_seconds: u64,
     /// The relay window in minutes ("10", "0.5").
@@ -66,7 +66,7 @@ impl Default for Form {
                 auth: PopAuth::Auto,
                 allow_plaintext_password: false,
                 password_command: None,
-                password_command_timeout_seconds: crate::core::account::DEFAULT_COMMAND_TIMEOUT,
+                password_command_timeout_seconds: crate::core::setup::account::DEFAULT_COMMAND_TIMEOUT,
             },
             smtp: SmtpSection {
                 host: None,
@@ -74,7 +74,7 @@ impl Default for Form {
                 security: Security::None,
                 username: None,
                 allow_plaintext_password: false,
-                other_ports: crate::core::account::default_other_ports(),
+                other_ports: crate::core::setup::account::default_other_ports(),
             },
             relay: RelaySection::default(),
             tls: TlsSection::default(),
@@ -210,7 +210,7 @@ impl Form {
                 allow_plaintext_password: self.smtp_allow_plaintext_password,
                 other_ports: match (self.only_configured_port, self.other_ports.is_empty()) {
                     (true, _) => Vec::new(),
-                    (false, true) => crate::core::account::default_other_ports(),
+                    (false, true) => crate::core::setup::account::default_other_ports(),
                     (false, false) => self.other_ports.clone(),
                 },
             },
@@ -300,7 +300,7 @@ impl Form {
 mod tests {
     #[test]
     fn the_reference_server_is_a_preset_with_its_rules() {
-        let all = crate::core::presets::builtin();
+        let all = crate::core::setup::presets::builtin();
         let t =
             all.iter().find(|p| p.pop_host.as_deref() == Some("mail.cc.tohoku.ac.jp")).expect("the reference server");
         let mut f = Form { pop_username: "taro".into(), address: "taro@example.ac.jp".into(), ..Form::default() };
@@ -317,11 +317,12 @@ mod tests {
     #[test]
     fn a_preset_may_allow_plaintext_and_the_built_in_ones_do_not() {
         let p =
-            crate::core::presets::parse("[[preset]]\nid = \"x\"\nname = \"x\"\npop_allow_plaintext = true\n").unwrap();
+            crate::core::setup::presets::parse("[[preset]]\nid = \"x\"\nname = \"x\"\npop_allow_plaintext = true\n")
+                .unwrap();
         let mut f = Form::default();
         f.apply_preset(&p[0]);
         assert!(f.allow_plaintext_password);
-        assert!(crate::core::presets::builtin().iter().all(|p| p.pop_allow_plaintext.is_none()));
+        assert!(crate::core::setup::presets::builtin().iter().all(|p| p.pop_allow_plaintext.is_none()));
     }
 
     use std::path::Path;

@@ -6,8 +6,8 @@
 use std::time::{Duration, SystemTime};
 
 use crate::app::backend::Request;
-use crate::core::engine::Command;
-use crate::core::outbox::{Row, State as RowState};
+use crate::core::sending::engine::Command;
+use crate::core::sending::outbox::{Row, Status};
 use crate::fl;
 use crate::words::{reason, state_name};
 
@@ -29,7 +29,7 @@ fn row_line(row: &Row, now: SystemTime) -> String {
     if row.attempts > 0 {
         text += &format!("  ({})", fl!("gui-attempts", count = row.attempts));
     }
-    if row.state == RowState::Queued
+    if row.state == Status::Queued
         && row.attempts > 0
         && let Ok(left) = row.next_attempt.duration_since(now)
     {
@@ -62,14 +62,14 @@ impl App {
                                 if let Some(e) = &row.last_error {
                                     ui.colored_label(ERROR, reason(e.kind));
                                 }
-                                counting |= row.state == RowState::Queued && row.attempts > 0;
+                                counting |= row.state == Status::Queued && row.attempts > 0;
                                 if ui.small_button(fl!("gui-details")).clicked() {
                                     st.selected = if st.selected == Some(row.id) { None } else { Some(row.id) };
                                     if sent && st.selected.is_some() {
                                         action = Some(Request::Open(row.id));
                                     }
                                 }
-                                if sent || row.state == RowState::Sending {
+                                if sent || row.state == Status::Sending {
                                     return;
                                 }
                                 if ui.small_button(fl!("gui-retry")).clicked() {

@@ -21,13 +21,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::backend::{Backend, Geometry, Handed, Hooks, Notice, Problem, Request, View, Worker};
-use crate::core::account::Paths;
-use crate::core::clock::{Clock, SystemClock};
-use crate::core::drafts::Unsent;
-use crate::core::engine::{Activity, Command};
-use crate::core::instance::{Handover, Listener};
-use crate::core::mailto::{self, Mailto};
-use crate::core::outbox::State;
+use crate::core::message::drafts::Unsent;
+use crate::core::message::mailto::{self, Mailto};
+use crate::core::sending::engine::{Activity, Command};
+use crate::core::sending::outbox::Status;
+use crate::core::setup::account::Paths;
+use crate::core::system::clock::{Clock, SystemClock};
+use crate::core::system::instance::{Handover, Listener};
 use crate::fl;
 
 pub use settings::SettingsForm;
@@ -91,7 +91,7 @@ impl App {
             ctx,
             paths,
             Arc::new(crate::desktop::show),
-            crate::core::discover::Options::default(),
+            crate::core::setup::discover::Options::default(),
             Arc::new(platform::Desktop),
         )
     }
@@ -100,7 +100,7 @@ impl App {
     /// stand-in desktop (`platform::Isolated`: no keyring, login entry or process of the user's
     /// is touched).
     pub fn with_notify(ctx: &egui::Context, paths: Paths, notify: Arc<dyn Fn(Notice) + Send + Sync>) -> App {
-        App::with_hooks(ctx, paths, notify, crate::core::discover::Options::default())
+        App::with_hooks(ctx, paths, notify, crate::core::setup::discover::Options::default())
     }
 
     /// `with_notify`, with the first-run assistant looking for servers where `discovery` says.
@@ -108,7 +108,7 @@ impl App {
         ctx: &egui::Context,
         paths: Paths,
         notify: Arc<dyn Fn(Notice) + Send + Sync>,
-        discovery: crate::core::discover::Options,
+        discovery: crate::core::setup::discover::Options,
     ) -> App {
         App::with_platform(ctx, paths, notify, discovery, Arc::new(platform::Isolated::without_keyring()))
     }
@@ -118,7 +118,7 @@ impl App {
         ctx: &egui::Context,
         paths: Paths,
         notify: Arc<dyn Fn(Notice) + Send + Sync>,
-        discovery: crate::core::discover::Options,
+        discovery: crate::core::setup::discover::Options,
         platform: Arc<dyn platform::Platform>,
     ) -> App {
         let repaint_ctx = ctx.clone();
@@ -229,7 +229,7 @@ impl App {
 
     /// Messages that still wait to go out (not the ones that failed for good).
     fn pending(&self) -> usize {
-        self.view.waiting.iter().filter(|r| r.state != State::Failed).count()
+        self.view.waiting.iter().filter(|r| r.state != Status::Failed).count()
     }
 
     /// Draws one frame. The same code runs in the window and in the UI tests.
@@ -243,7 +243,7 @@ impl App {
         self.handovers(ui);
         self.take_mailto(ui);
         // 文字サイズ, when the saved value changes (Ctrl+plus/minus still zoom in between).
-        let zoom = crate::core::account::usable_zoom(self.view.settings.zoom);
+        let zoom = crate::core::setup::account::usable_zoom(self.view.settings.zoom);
         if self.zoom != Some(zoom) {
             self.zoom = Some(zoom);
             ui.ctx().set_zoom_factor(zoom);
@@ -294,11 +294,14 @@ impl App {
                     }
                     // Characters ISO-2022-JP cannot carry: the message is back in 作成, and can go
                     // as UTF-8 instead, as the student chooses.
-                    if matches!(p, Problem::Failed(d) if d.kind == crate::core::kind::Kind::Unencodable)
+                    if matches!(p, Problem::Failed(d) if d.kind == crate::core::problem::kind::Kind::Unencodable)
                         && !self.compose.is_empty()
                         && ui.button(fl!("gui-send-utf8")).clicked()
                     {
-                        self.send_compose(self.compose_state.sent_now, Some(crate::core::compose::Charset::Utf8));
+                        self.send_compose(
+                            self.compose_state.sent_now,
+                            Some(crate::core::message::compose::Charset::Utf8),
+                        );
                     }
                 }
                 None => {}

@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crate::core::account::{Paths, PopSection};
-use crate::core::secrets::{self, Password, SecretError, Source};
+use crate::core::setup::account::{Paths, PopSection};
+use crate::core::system::secrets::{self, Password, SecretError, Source};
 
 pub trait Platform: Send + Sync {
     /// The POP password: `POPSEND_PASSWORD`, `password_command`, then the keyring.
@@ -40,12 +40,12 @@ impl Platform for Desktop {
     }
 
     fn login_entry(&self, paths: &Paths) -> bool {
-        crate::core::autostart::is_set(paths)
+        crate::core::system::autostart::is_set(paths)
     }
 
     fn set_login_entry(&self, on: bool, paths: &Paths) -> std::io::Result<()> {
         let exe = std::env::current_exe()?;
-        crate::core::autostart::set(on, &exe, paths)
+        crate::core::system::autostart::set(on, &exe, paths)
     }
 
     fn pick_files(&self) -> Result<Option<Vec<PathBuf>>, String> {

@@ -4,9 +4,9 @@
 
 use crate::app::backend::{PasswordFrom, Request, Saved, View};
 use crate::app::form::{FieldError, Form, Problem};
-use crate::core::account::{Fault, PopAuth, Security};
-use crate::core::compose::Charset;
-use crate::core::secrets::{Password, Source};
+use crate::core::message::compose::Charset;
+use crate::core::setup::account::{Fault, PopAuth, Security};
+use crate::core::system::secrets::{Password, Source};
 use crate::fl;
 
 use super::{App, ERROR};
@@ -33,8 +33,8 @@ pub struct SettingsForm {
 }
 
 /// The field of 設定 that a failure's hint names (its config key), for 「設定で直す」.
-pub(super) fn field_for(kind: crate::core::kind::Kind) -> Option<&'static str> {
-    use crate::core::kind::Kind;
+pub(super) fn field_for(kind: crate::core::problem::kind::Kind) -> Option<&'static str> {
+    use crate::core::problem::kind::Kind;
     Some(match kind {
         Kind::Cleartext | Kind::StartTls => "pop.security",
         Kind::ApopUnusable | Kind::MethodRefused | Kind::ApopRefused => "pop.auth",
@@ -257,7 +257,7 @@ impl App {
                 // Where the mail goes from this network, when it is not the port set here (OP25B).
                 if let Some(route) = smtp_route.filter(|r| !r.is_configured()) {
                     label(ui, fl!("set-smtp-route-label"));
-                    let how = if matches!(route.via, crate::core::route::Via::Other { auth: true, .. }) {
+                    let how = if matches!(route.via, crate::core::sending::route::Via::Other { auth: true, .. }) {
                         fl!("set-smtp-route-auth", port = route.port)
                     } else {
                         fl!("set-smtp-route", port = route.port)
@@ -384,7 +384,10 @@ impl App {
                     ui.label(fl!("set-submission-where", port = info.port));
                     if let Some(login) = &info.login {
                         if login.renewed {
-                            ui.colored_label(ERROR, fl!("serve-login-renewed", file = crate::core::smtpd::LOGIN_FILE));
+                            ui.colored_label(
+                                ERROR,
+                                fl!("serve-login-renewed", file = crate::core::protocol::smtpd::LOGIN_FILE),
+                            );
                         }
                         ui.horizontal(|ui| {
                             ui.label(fl!("set-submission-user", user = login.user.as_str()));
@@ -400,7 +403,7 @@ impl App {
                     }
                 }
                 Some(info) => {
-                    use crate::core::host::SubmissionProblem;
+                    use crate::core::sending::host::SubmissionProblem;
                     let said = match &info.problem {
                         Some(SubmissionProblem::Port(taken)) => crate::words::port_taken(info.port, taken),
                         Some(SubmissionProblem::Login(detail)) => fl!("err-serve-login", detail = detail.as_str()),

@@ -2,9 +2,9 @@
 //! the server's reply, the detail, the next step) and the exit code the kind gives. Prints
 //! nothing; classifies nothing.
 
-use crate::core::failure::Failure;
-use crate::core::kind::Described;
-pub use crate::core::kind::{EXIT_FAILED, EXIT_OK, EXIT_TEMPORARY, EXIT_USAGE};
+use crate::core::problem::classify::Failure;
+use crate::core::problem::kind::Described;
+pub use crate::core::problem::kind::{EXIT_FAILED, EXIT_OK, EXIT_TEMPORARY, EXIT_USAGE};
 use crate::words::{self, Explained};
 
 /// A failure that ends a command.

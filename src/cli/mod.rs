@@ -38,17 +38,18 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
-use crate::core::account::{Config, Paths};
-use crate::core::clock::{Clock, SystemClock};
-use crate::core::compose::Outgoing;
-use crate::core::compose::{self, Draft};
-use crate::core::deliver::Deliverer;
-use crate::core::engine;
-use crate::core::host::Host;
-use crate::core::net::TrustAnchors;
-use crate::core::outbox::{Outbox, State};
-use crate::core::secrets::{self, Source};
-use crate::core::window::{self, RelayWindow};
+use crate::core::message::compose::Outgoing;
+use crate::core::message::compose::{self, Draft};
+use crate::core::protocol::net::TrustAnchors;
+use crate::core::sending::deliver::Deliverer;
+use crate::core::sending::engine;
+use crate::core::sending::host::Host;
+use crate::core::sending::knowledge;
+use crate::core::sending::outbox::{Outbox, Status};
+use crate::core::sending::relay::RelayWindow;
+use crate::core::setup::account::{Config, Paths};
+use crate::core::system::clock::{Clock, SystemClock};
+use crate::core::system::secrets::{self, Source};
 use crate::fl;
 
 use explain::Failed;
@@ -362,10 +363,10 @@ fn attach_console() {
 /// No command: the window, with 作成 filled when a `mailto:` URL was given. If a window already
 /// has this data folder, the request goes to it (it comes to the front) and this process ends.
 fn window(url: Option<&str>, paths: Paths) -> ExitCode {
-    use crate::core::instance::{self, Claim, ClaimError, Handover};
-    let mailto = match url.map(crate::core::mailto::parse).transpose() {
+    use crate::core::system::instance::{self, Claim, ClaimError, Handover};
+    let mailto = match url.map(crate::core::message::mailto::parse).transpose() {
         Ok(m) => m,
-        Err(crate::core::mailto::MailtoError::NotMailto) => {
+        Err(crate::core::message::mailto::MailtoError::NotMailto) => {
             tell!("{}", fl!("err-unknown-word", word = crate::core::display_safe(url.unwrap_or_default())));
             return ExitCode::from(EXIT_USAGE);
         }
@@ -408,7 +409,7 @@ fn window(url: Option<&str>, paths: Paths) -> ExitCode {
                 && let Ok(exe) = std::env::current_exe()
             {
                 let _ = std::process::Command::new(exe)
-                    .args(crate::core::autostart::arguments(&paths))
+                    .args(crate::core::system::autostart::arguments(&paths))
                     .stdin(std::process::Stdio::null())
                     .stdout(std::process::Stdio::null())
                     .stderr(std::process::Stdio::null())
@@ -437,7 +438,7 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
     if let (None, Some(lang)) = (std::env::var_os("POPSEND_LANG"), &config.app.language) {
         crate::i18n::init(Some(lang));
     }
-    let store = window::Store::new(&paths.data_dir);
+    let store = knowledge::Store::new(&paths.data_dir);
     let clock = SystemClock;
     // Commands that only read or edit the outbox need no password and no network.
     match &command {
@@ -448,9 +449,9 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
             return outbox_view::counts_line(&ob);
         }
         Command::Queue => {
-            return outbox_view::list(&open_outbox(paths)?, &[State::Queued, State::Sending, State::Failed]);
+            return outbox_view::list(&open_outbox(paths)?, &[Status::Queued, Status::Sending, Status::Failed]);
         }
-        Command::Sent => return outbox_view::list(&open_outbox(paths)?, &[State::Sent]),
+        Command::Sent => return outbox_view::list(&open_outbox(paths)?, &[Status::Sent]),
         Command::Show(IdArg { id }) => return outbox_view::show(&open_outbox(paths)?, *id),
         Command::Delete(IdArg { id }) => return outbox_view::delete(&open_outbox(paths)?, *id),
         _ => {}
@@ -478,17 +479,17 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
         // The message as the program wrote it, stored before anything else happens.
         let mut raw = Vec::new();
         std::io::Read::read_to_end(
-            &mut std::io::Read::take(std::io::stdin(), crate::core::submission::MAX_MESSAGE as u64 + 1),
+            &mut std::io::Read::take(std::io::stdin(), crate::core::message::submission::MAX_MESSAGE as u64 + 1),
             &mut raw,
         )
         .map_err(|e| explain::simple(fl!("err-body", detail = format!("stdin: {e}")), EXIT_USAGE))?;
-        let handed = crate::core::submission::Handed {
+        let handed = crate::core::message::submission::Handover {
             from: args.sender.as_deref(),
             full_name: args.full_name.as_deref(),
             recipients: &args.recipients,
             from_headers: args.from_headers,
         };
-        let p = crate::core::submission::prepare(&raw, &handed, &config.account.address, clock.now())
+        let p = crate::core::message::submission::prepare(&raw, &handed, &config.account.address, clock.now())
             .map_err(|e| explain::failure(&e))?;
         let ob = open_outbox(paths)?;
         let id = ob.enqueue(&p.outgoing, &p.subject, &p.to, clock.now()).map_err(|e| explain::failure(&e))?;
@@ -647,10 +648,10 @@ fn diagnose(
     password: Option<&secrets::Password>,
     trust: &TrustAnchors,
     clock: &dyn Clock,
-    store: &window::Store,
+    store: &knowledge::Store,
     skip_login: bool,
 ) -> u8 {
-    use crate::core::diagnose::{self, Options};
+    use crate::core::setup::diagnose::{self, Options};
     say!("{}", fl!("diag-title", account = config.account.address.as_str()));
     let options = Options { skip_login, ..Options::default() };
     let mut i = 0;
@@ -745,12 +746,12 @@ async fn watch(
 /// `[submission] enabled`, it sends what waits and ends, as `watch --until-empty`.
 async fn serve(
     host: &Host<'_>,
-    folder: crate::core::instance::Listener,
+    folder: crate::core::system::instance::Listener,
     stop: &AtomicBool,
     at_login: bool,
 ) -> Result<u8, Failed> {
-    use crate::core::host::SubmissionProblem;
-    use crate::core::smtpd;
+    use crate::core::protocol::smtpd;
+    use crate::core::sending::host::SubmissionProblem;
     let s = &host.deliverer.config.submission;
     let cue = std::sync::Arc::new(tokio::sync::Notify::new());
     let heard = cue.clone();
@@ -784,8 +785,8 @@ async fn serve(
 }
 
 /// The data folder for `popsend serve`, or `None` (said) when a window or another server has it.
-fn claim_for_server(paths: &Paths) -> Result<Option<crate::core::instance::Listener>, Failed> {
-    use crate::core::instance::{self, Claim};
+fn claim_for_server(paths: &Paths) -> Result<Option<crate::core::system::instance::Listener>, Failed> {
+    use crate::core::system::instance::{self, Claim};
     match instance::claim_for_server(&paths.data_dir, std::time::Duration::from_secs(5)) {
         Ok(Claim::First(folder)) => Ok(Some(folder)),
         Ok(Claim::Held | Claim::HandedOver) => {
@@ -810,7 +811,7 @@ async fn step_aside(
     std::future::pending::<()>().await
 }
 
-fn status(config: &Config, store: &window::Store, clock: &dyn Clock) {
+fn status(config: &Config, store: &knowledge::Store, clock: &dyn Clock) {
     let (state, ignored) = store.load_checked();
     for line in ignored {
         tell!("{}", fl!("state-line-ignored", file = store.path().display().to_string(), line = line));

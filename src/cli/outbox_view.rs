@@ -5,16 +5,16 @@
 use std::io::Write as _;
 use std::time::SystemTime;
 
-use crate::core::clock::Clock;
-use crate::core::engine::Flushed;
-use crate::core::outbox::{Outbox, Row, State};
+use crate::core::sending::engine::Flushed;
+use crate::core::sending::outbox::{Outbox, Row, Status};
+use crate::core::system::clock::Clock;
 use crate::fl;
 use crate::words::{reason, state_name};
 
 use super::explain::{self, EXIT_FAILED, EXIT_OK, EXIT_TEMPORARY, Failed};
 use super::{local_time, window_line};
 
-fn outbox_error(e: crate::core::outbox::OutboxError) -> Failed {
+fn outbox_error(e: crate::core::sending::outbox::OutboxError) -> Failed {
     explain::failure(&e)
 }
 
@@ -34,8 +34,8 @@ fn one_line(r: &Row) -> String {
         r.attempts,
     );
     match r.state {
-        State::Queued => line += &format!("\t{} {}", fl!("col-next"), local_time(r.next_attempt)),
-        State::Sent => line += &format!("\t{} {}", fl!("col-sent"), r.sent_at.map(local_time).unwrap_or_default()),
+        Status::Queued => line += &format!("\t{} {}", fl!("col-next"), local_time(r.next_attempt)),
+        Status::Sent => line += &format!("\t{} {}", fl!("col-sent"), r.sent_at.map(local_time).unwrap_or_default()),
         _ => {}
     }
     if let Some(via) = &r.via {
@@ -51,10 +51,10 @@ fn one_line(r: &Row) -> String {
 }
 
 /// `queue` / `sent`: one line per message, newest first.
-pub fn list(ob: &Outbox, states: &[State]) -> Result<u8, Failed> {
+pub fn list(ob: &Outbox, states: &[Status]) -> Result<u8, Failed> {
     let rows = ob.list(states, usize::MAX >> 1).map_err(outbox_error)?;
     if rows.is_empty() {
-        say!("{}", if states.contains(&State::Sent) { fl!("sent-empty") } else { fl!("queue-empty") });
+        say!("{}", if states.contains(&Status::Sent) { fl!("sent-empty") } else { fl!("queue-empty") });
     }
     let mut out = String::new();
     for r in &rows {
@@ -170,8 +170,8 @@ pub fn report_flush(f: &Flushed, clock: &dyn Clock) -> u8 {
 /// `send`'s exit code: what became of message `id`.
 pub fn fate(ob: &Outbox, id: i64, f: &Flushed) -> u8 {
     match ob.get(id).ok().flatten().map(|(r, _)| r.state) {
-        Some(State::Sent) => EXIT_OK,
-        Some(State::Failed) => EXIT_FAILED,
+        Some(Status::Sent) => EXIT_OK,
+        Some(Status::Failed) => EXIT_FAILED,
         _ if f.paused.is_some() => EXIT_FAILED,
         _ => EXIT_TEMPORARY,
     }

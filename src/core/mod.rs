@@ -3,36 +3,14 @@
 //! and errors are typed values (classified once, by `failure`) that the CLI and the window turn
 //! into localized text.
 
-pub mod account;
-pub mod autostart;
-pub mod clock;
-pub mod compose;
-pub mod deliver;
-pub mod diagnose;
-pub mod discover;
-pub mod drafts;
-pub mod engine;
-pub mod failure;
-pub mod files;
-pub mod host;
-pub mod instance;
-pub mod jis;
-pub mod kind;
-pub mod mailto;
-pub mod net;
-pub mod outbox;
-pub mod pop3;
-pub mod presets;
-pub mod retry;
-pub mod route;
-pub mod run_error;
-pub mod secrets;
-pub mod smtp;
-pub mod smtpd;
-pub mod submission;
-pub mod window;
+pub mod message;
+pub mod problem;
+pub mod protocol;
+pub mod sending;
+pub mod setup;
+pub mod system;
 
-pub use kind::Severity;
+pub use problem::kind::Severity;
 
 /// The async runtime every part of popsend runs on: one thread (the command's, or the window's
 /// worker), with timers and I/O. Failing means the system is out of threads or descriptors.

@@ -253,8 +253,8 @@ fn watch_offline_tries_once_and_keeps_its_backoff() {
     assert!(watch.try_wait().unwrap().is_none(), "watch --until-empty left while a message waits");
     let _ = watch.kill();
     let _ = watch.wait();
-    let ob = popsend::core::outbox::Outbox::open(&dir.path().join("data")).unwrap();
-    let rows = ob.list(&[popsend::core::outbox::State::Queued], 10).unwrap();
+    let ob = popsend::core::sending::outbox::Outbox::open(&dir.path().join("data")).unwrap();
+    let rows = ob.list(&[popsend::core::sending::outbox::Status::Queued], 10).unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].attempts, 1, "attempts in 6 s of watch with the server down");
 }
@@ -273,7 +273,7 @@ fn watch_until_empty_exits_when_nothing_waits() {
 /// the process the window leaves running on close; it used to run forever).
 #[test]
 fn watch_until_empty_leaves_a_paused_queue() {
-    use popsend::core::outbox::{Described, Outbox, Pause};
+    use popsend::core::sending::outbox::{Described, Outbox, Pause};
     let dir = tempfile::tempdir().unwrap();
     let config = good_config(dir.path());
     let run = popsend(
@@ -283,10 +283,10 @@ fn watch_until_empty_leaves_a_paused_queue() {
         &["send", "--later", "--to", "a@example.net", "--subject", "s", "--body-file", "/dev/null"],
     );
     assert_eq!(run.code, 0, "{}", run.all());
-    let fingerprint = popsend::core::account::Config::load(&config).unwrap().fingerprint;
+    let fingerprint = popsend::core::setup::account::Config::load(&config).unwrap().fingerprint;
     let ob = Outbox::open(&dir.path().join("data")).unwrap();
     let error = Described {
-        kind: popsend::core::kind::Kind::WrongPassword,
+        kind: popsend::core::problem::kind::Kind::WrongPassword,
         reply: Some("-ERR [AUTH] no".into()),
         detail: "d".into(),
     };
@@ -328,21 +328,21 @@ fn status_survives_damaged_files_and_reports_them() {
 /// characters by `queue` and `show`.
 #[test]
 fn stored_control_characters_never_reach_the_terminal() {
-    use popsend::core::outbox::{Described, Outbox};
+    use popsend::core::sending::outbox::{Described, Outbox};
     let dir = tempfile::tempdir().unwrap();
     let config = good_config(dir.path());
-    let d = popsend::core::compose::Draft {
+    let d = popsend::core::message::compose::Draft {
         from_address: "a@popsend.test".into(),
         to: vec!["b@example.net".into()],
         subject: "s".into(),
         ..Default::default()
     };
-    let out = popsend::core::compose::build(&d, std::time::SystemTime::now()).unwrap();
+    let out = popsend::core::message::compose::build(&d, std::time::SystemTime::now()).unwrap();
     let ob = Outbox::open(&dir.path().join("data")).unwrap();
     let id =
         ob.enqueue(&out, "subject\u{1b}]0;owned\u{7}", "b\u{1b}[2J@example.net", std::time::SystemTime::now()).unwrap();
     let e = Described {
-        kind: popsend::core::kind::Kind::MessageRefused,
+        kind: popsend::core::problem::kind::Kind::MessageRefused,
         reply: Some("550 no\u{1b}[31m".into()),
         detail: "detail\u{1b}c".into(),
     };

@@ -473,7 +473,7 @@ fn git_send_email_goes_through_popsend_sendmail() {
 #[test]
 #[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn serve_steps_aside_for_a_window_and_never_runs_beside_one() {
-    use popsend::core::instance::{self, Claim, Handover};
+    use popsend::core::system::instance::{self, Claim, Handover};
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
     let config = s.plain_config(dir.path());

@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use popsend::core::account::Config;
-use popsend::core::clock::SystemClock;
-use popsend::core::diagnose::{self, Finding, Options, StepId};
-use popsend::core::net::TrustAnchors;
-use popsend::core::secrets::Password;
+use popsend::core::protocol::net::TrustAnchors;
+use popsend::core::setup::account::Config;
+use popsend::core::setup::diagnose::{self, Finding, Options, StepId};
+use popsend::core::system::clock::SystemClock;
+use popsend::core::system::secrets::Password;
 
 use crate::support::{popsend, servers};
 
@@ -83,7 +83,7 @@ fn a_silent_smtp_port_25_gets_the_port_blocking_hint_and_the_auth_port_is_found(
     let c = Config::load(&config).unwrap();
     let trust = TrustAnchors::load(c.tls.ca_file.as_deref()).unwrap();
     let password = Password::new(s.pass.clone());
-    let other = |port| popsend::core::account::OtherPort { port, tls: false };
+    let other = |port| popsend::core::setup::account::OtherPort { port, tls: false };
     let options = Options {
         alternatives: Some(vec![other(s.submission), other(s.pop_submission)]),
         timeout: Duration::from_secs(10),
@@ -95,7 +95,7 @@ fn a_silent_smtp_port_25_gets_the_port_blocking_hint_and_the_auth_port_is_found(
         Some(&password),
         &trust,
         &SystemClock,
-        &popsend::core::window::Store::new(&dir.path().join("state")),
+        &popsend::core::sending::knowledge::Store::new(&dir.path().join("state")),
         &options,
         &mut |_| {},
     ));
@@ -103,7 +103,7 @@ fn a_silent_smtp_port_25_gets_the_port_blocking_hint_and_the_auth_port_is_found(
     // Issue 24: each other port with what it offers, relaying after the login asked as step 7
     // asks it: the AUTH port does not relay without AUTH; the submission port for students
     // behind OP25B does, and is what the switch offers (POP before SMTP goes on).
-    use popsend::core::diagnose::OtherPortFound;
+    use popsend::core::setup::diagnose::OtherPortFound;
     let found =
         |port, auth, relays| OtherPortFound { port, implicit_tls: false, encrypted: true, auth, relays: Some(relays) };
     assert_eq!(

@@ -7,9 +7,9 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use popsend::core::account::Security;
-use popsend::core::discover::{self, NotFound, Options, Progress, Source};
-use popsend::core::presets::Preset;
+use popsend::core::setup::account::Security;
+use popsend::core::setup::discover::{self, NotFound, Options, Progress, Source};
+use popsend::core::setup::presets::Preset;
 
 use crate::support::{Servers, matrix, servers};
 

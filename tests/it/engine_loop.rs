@@ -5,16 +5,16 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use popsend::core::account::Config;
-use popsend::core::clock::SystemClock;
-use popsend::core::compose::Outgoing;
-use popsend::core::compose::{self, Draft};
-use popsend::core::deliver::Deliverer;
-use popsend::core::engine::{self, Activity, Command, Event};
-use popsend::core::net::TrustAnchors;
-use popsend::core::outbox::Outbox;
-use popsend::core::secrets::Password;
-use popsend::core::window;
+use popsend::core::message::compose::Outgoing;
+use popsend::core::message::compose::{self, Draft};
+use popsend::core::protocol::net::TrustAnchors;
+use popsend::core::sending::deliver::Deliverer;
+use popsend::core::sending::engine::{self, Activity, Command, Event};
+use popsend::core::sending::knowledge;
+use popsend::core::sending::outbox::Outbox;
+use popsend::core::setup::account::Config;
+use popsend::core::system::clock::SystemClock;
+use popsend::core::system::secrets::Password;
 use tokio::sync::mpsc;
 
 use crate::peers::{Log, pop_peer, smtp_peer};
@@ -51,7 +51,7 @@ async fn with_engine(
     drive: impl AsyncFnOnce(&Deliverer<'_>, &mpsc::Sender<Command>, &RefCell<Vec<Event>>),
 ) -> Vec<Event> {
     let trust = TrustAnchors::default();
-    let store = window::Store::new(dir);
+    let store = knowledge::Store::new(dir);
     let d = Deliverer::new(config, password, &trust, &store, &SystemClock);
     let (tx, rx) = mpsc::channel(8);
     let events = RefCell::new(Vec::new());
@@ -107,7 +107,7 @@ async fn commands_drive_the_engine_and_snapshots_follow() {
         assert!(d.current_window().is_none(), "the relay window survived a network change");
         assert!(wait_for(&|e| matches!(e, Event::Snapshot(s) if s.window.is_none() && s.counts.sent == 1)), "no snapshot without the window");
 
-        let id = ob.list(&[popsend::core::outbox::State::Sent], 1).unwrap()[0].id;
+        let id = ob.list(&[popsend::core::sending::outbox::Status::Sent], 1).unwrap()[0].id;
         tx.send(Command::Delete(id)).await.unwrap();
         for _ in 0..100 {
             if ob.get(id).unwrap().is_none() {
@@ -136,11 +136,11 @@ fn a_paused_queue_waits_instead_of_spinning() {
             let ob = Outbox::open(dir.path()).unwrap();
             let out = outgoing();
             ob.enqueue(&out, "件名", "a@example.net", SystemTime::now()).unwrap();
-            let error = popsend::core::kind::Described { kind: popsend::core::kind::Kind::WrongPassword, reply: Some("-ERR [AUTH] no".into()), detail: String::new() };
-            ob.pause(&popsend::core::outbox::Pause { error, config: config.fingerprint.clone() }).unwrap();
+            let error = popsend::core::problem::kind::Described { kind: popsend::core::problem::kind::Kind::WrongPassword, reply: Some("-ERR [AUTH] no".into()), detail: String::new() };
+            ob.pause(&popsend::core::sending::outbox::Pause { error, config: config.fingerprint.clone() }).unwrap();
             let password = Password::new("pw".into());
             let trust = TrustAnchors::default();
-            let store = window::Store::new(dir.path());
+            let store = knowledge::Store::new(dir.path());
             let d = Deliverer::new(&config, &password, &trust, &store, &SystemClock);
             let (tx, rx) = mpsc::channel(8);
             let flushes = RefCell::new(0usize);
@@ -239,13 +239,13 @@ async fn without_a_password_nothing_logs_in_and_asking_says_why() {
         }
     })
     .await;
-    assert!(events.iter().any(|e| matches!(e, Event::Flushed(f) if matches!(f.stopped, Some(popsend::core::run_error::RunError::NoPassword)))), "{events:?}");
+    assert!(events.iter().any(|e| matches!(e, Event::Flushed(f) if matches!(f.stopped, Some(popsend::core::problem::run_error::RunError::NoPassword)))), "{events:?}");
     assert!(
-        events.iter().any(|e| matches!(e, Event::LoginFailed(popsend::core::run_error::RunError::NoPassword))),
+        events.iter().any(|e| matches!(e, Event::LoginFailed(popsend::core::problem::run_error::RunError::NoPassword))),
         "{events:?}"
     );
     assert!(log.lock().unwrap().is_empty(), "a server was contacted: {:?}", log.lock().unwrap());
     let (row, _) = ob.get(id).unwrap().unwrap();
-    assert_eq!((row.state, row.attempts), (popsend::core::outbox::State::Queued, 0));
+    assert_eq!((row.state, row.attempts), (popsend::core::sending::outbox::Status::Queued, 0));
     assert_eq!(ob.paused().unwrap(), None);
 }

@@ -9,7 +9,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use popsend::app::backend::{Notice, Problem};
 use popsend::app::{App, Tab};
-use popsend::core::account::Paths;
+use popsend::core::setup::account::Paths;
 
 use crate::support::{servers, token};
 
@@ -93,7 +93,7 @@ fn compose_and_send_later_puts_the_row_in_the_outbox_then_the_language_switches(
     h.get_by_label_contains("期末レポート");
     h.get_by_label("送信トレイ (1)");
     // It is really stored: the outbox file has it, waiting.
-    let ob = popsend::core::outbox::Outbox::open(&data).unwrap();
+    let ob = popsend::core::sending::outbox::Outbox::open(&data).unwrap();
     assert_eq!(ob.counts().unwrap().queued, 1);
     drop(h);
 
@@ -493,7 +493,7 @@ fn the_keyboard_reaches_the_fields_and_the_shortcuts_work() {
 /// says so.
 #[test]
 fn a_second_start_hands_its_mailto_link_to_the_open_window() {
-    use popsend::core::instance::{self, Claim, Handover};
+    use popsend::core::system::instance::{self, Claim, Handover};
     let _g = gui_lock("ja");
     let dir = tempfile::tempdir().unwrap();
     let (config, data) = offline_config(dir.path());
@@ -582,13 +582,13 @@ fn a_second_start_hands_its_mailto_link_to_the_open_window() {
 #[test]
 #[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 fn the_assistant_takes_a_student_from_nothing_to_a_sent_test_mail() {
-    use popsend::core::account::Security;
+    use popsend::core::setup::account::Security;
     let s = servers();
     let _g = gui_lock("ja");
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config").join("config.toml");
     let data = dir.path().join("data");
-    let discovery = popsend::core::discover::Options {
+    let discovery = popsend::core::setup::discover::Options {
         pop_ports: vec![(s.pop3s, Security::Tls), (s.pop3, Security::None)],
         smtp_ports: vec![(s.smtp, Security::None)],
         autoconfig_urls: Vec::new(),

@@ -7,20 +7,20 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use popsend::core::account::Config;
-use popsend::core::clock::SystemClock;
-use popsend::core::compose::Outgoing;
-use popsend::core::compose::{self, Draft};
-use popsend::core::deliver::{Deliverer, NoProgress, Outcome, Report};
-use popsend::core::engine;
-use popsend::core::failure::classify;
-use popsend::core::kind::Kind;
-use popsend::core::net::TrustAnchors;
-use popsend::core::outbox::{Outbox, State};
-use popsend::core::run_error::RunError;
-use popsend::core::secrets::Password;
-use popsend::core::smtp::{SmtpError, Stage};
-use popsend::core::window;
+use popsend::core::message::compose::Outgoing;
+use popsend::core::message::compose::{self, Draft};
+use popsend::core::problem::classify::classify;
+use popsend::core::problem::kind::Kind;
+use popsend::core::problem::run_error::RunError;
+use popsend::core::protocol::net::TrustAnchors;
+use popsend::core::protocol::smtp::{SmtpError, Stage};
+use popsend::core::sending::deliver::{Deliverer, NoProgress, Outcome, Report};
+use popsend::core::sending::engine;
+use popsend::core::sending::knowledge;
+use popsend::core::sending::outbox::{Outbox, Status};
+use popsend::core::setup::account::Config;
+use popsend::core::system::clock::SystemClock;
+use popsend::core::system::secrets::Password;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -223,7 +223,7 @@ fn one(to: &str) -> Outgoing {
 async fn with_deliverer<T>(config: &Config, dir: &Path, f: impl AsyncFnOnce(&Deliverer<'_>) -> T) -> T {
     let password = Password::new(PASSWORD.into());
     let trust = TrustAnchors::default();
-    let store = window::Store::new(dir);
+    let store = knowledge::Store::new(dir);
     let mut d = Deliverer::new(config, &password, &trust, &store, &SystemClock);
     d.step_timeout = Duration::from_secs(5);
     d.relay_retry_delay = Duration::from_millis(20);
@@ -325,7 +325,7 @@ async fn too_many_recipients_go_in_further_transactions() {
     let f = flush(&c, dir.path(), &ob).await;
     assert_eq!(f.sent.len(), 1, "{f:?}");
     assert_eq!(f.split, vec![(id, 2)]);
-    assert_eq!(ob.get(id).unwrap().unwrap().0.state, State::Sent);
+    assert_eq!(ob.get(id).unwrap().unwrap().0.state, Status::Sent);
     assert_eq!(count(&seen, "<MESSAGE>"), 2, "two transactions");
     // Each address accepted once: 150 accepted RCPTs + the 101st, refused with 452 and given
     // again in the second transaction.
@@ -460,7 +460,7 @@ fn opening_the_outbox_while_sending_leaves_the_message_alone() {
 
     // `popsend queue`, the window: another process opens the file.
     let other = Outbox::open(dir.path()).unwrap();
-    assert_eq!(other.get(id).unwrap().unwrap().0.state, State::Sending, "recovered under a live sender");
+    assert_eq!(other.get(id).unwrap().unwrap().0.state, Status::Sending, "recovered under a live sender");
     assert!(!other.delete(id).unwrap(), "deleted while being sent");
     assert_eq!(other.take_draft(id).unwrap(), None, "taken for editing while being sent");
 
@@ -468,7 +468,7 @@ fn opening_the_outbox_while_sending_leaves_the_message_alone() {
     drop(lock);
     drop(sender);
     let after = Outbox::open(dir.path()).unwrap();
-    assert_eq!(after.get(id).unwrap().unwrap().0.state, State::Queued);
+    assert_eq!(after.get(id).unwrap().unwrap().0.state, Status::Queued);
 }
 
 /// Case 7: the bytes live apart from the row that changes, and a loose outbox is tightened.
@@ -482,7 +482,7 @@ fn the_outbox_keeps_bytes_apart_and_stays_private() {
     let (_, raw) = ob.get(id).unwrap().unwrap();
     assert!(!raw.is_empty());
     drop(ob);
-    let path = dir.path().join(popsend::core::outbox::FILE_NAME);
+    let path = dir.path().join(popsend::core::sending::outbox::FILE_NAME);
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let ob = Outbox::open(dir.path()).unwrap();
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
@@ -547,7 +547,7 @@ async fn a_failure_after_a_partial_delivery_keeps_only_the_rest() {
     assert!(f.sent.is_empty(), "{f:?}");
     assert_eq!(f.split, vec![(id, 1)]);
     let (row, _) = ob.get(id).unwrap().unwrap();
-    assert_eq!(row.state, State::Queued);
+    assert_eq!(row.state, Status::Queued);
     // Due again at once: only c and d are left.
     ob.retry(id, SystemTime::now()).unwrap();
     let due = ob.due(SystemTime::now() + Duration::from_secs(1)).unwrap();
@@ -648,7 +648,7 @@ async fn a_full_disk_stops_before_mail_from_and_watch_does_not_loop() {
 #[tokio::test]
 #[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
 async fn the_connection_test_stays_in_the_pop_address_family() {
-    let resolved = popsend::core::net::resolve("dual.popsend.test", 1, Duration::from_secs(5))
+    let resolved = popsend::core::protocol::net::resolve("dual.popsend.test", 1, Duration::from_secs(5))
         .await
         .expect("dual.popsend.test must resolve (tests/servers/start.sh)");
     assert!(resolved.iter().any(|a| a.is_ipv6()) && resolved.iter().any(|a| a.is_ipv4()), "{resolved:?}");
@@ -659,14 +659,14 @@ async fn the_connection_test_stays_in_the_pop_address_family() {
     );
     let c = Config::parse(&text, Path::new("dual.toml")).unwrap();
     let password = Password::new(PASSWORD.into());
-    let options = popsend::core::diagnose::Options {
+    let options = popsend::core::setup::diagnose::Options {
         alternatives: Some(Vec::new()),
         timeout: Duration::from_secs(5),
         ..Default::default()
     };
     let dir = tempfile::tempdir().unwrap();
-    let store = window::Store::new(dir.path());
-    let steps = popsend::core::diagnose::run(
+    let store = knowledge::Store::new(dir.path());
+    let steps = popsend::core::setup::diagnose::run(
         &c,
         Some(&password),
         &TrustAnchors::default(),
@@ -677,7 +677,7 @@ async fn the_connection_test_stays_in_the_pop_address_family() {
     )
     .await;
     let by_id = |id| steps.iter().find(|s| s.id == id).unwrap();
-    use popsend::core::diagnose::StepId;
+    use popsend::core::setup::diagnose::StepId;
     assert!(by_id(StepId::PopPort).passed() && by_id(StepId::PopPort).detail.contains("::1"), "{steps:?}");
     assert!(by_id(StepId::PopLogin).passed(), "{steps:?}");
     let smtp_step = by_id(StepId::SmtpPort);
@@ -747,7 +747,7 @@ async fn a_read_only_outbox_sends_nothing_and_says_why() {
 /// passes and says so with the reply; a relay refusal still fails it.
 #[tokio::test]
 async fn a_probe_recipient_refused_by_a_later_rule_is_not_a_relay_failure() {
-    use popsend::core::diagnose::{self, Finding, StepId};
+    use popsend::core::setup::diagnose::{self, Finding, StepId};
     let run = async |rcpt: fn(&str, usize) -> String| {
         let (pop, _) = pop_peer_on("127.0.0.1:0", Arc::new(|| "+OK".into())).await;
         let (smtp, _) = smtp_peer(Smtp { ehlo: &["8BITMIME"], rcpt, endless_ehlo: None, data: QUEUED }).await;
@@ -761,7 +761,7 @@ async fn a_probe_recipient_refused_by_a_later_rule_is_not_a_relay_failure() {
             Some(&password),
             &TrustAnchors::default(),
             &SystemClock,
-            &window::Store::new(dir.path()),
+            &knowledge::Store::new(dir.path()),
             &options,
             &mut |_| {},
         )

@@ -230,14 +230,14 @@ fn a_port_that_offers_auth_only_in_the_clear_never_gets_the_password() {
 fn the_assistant_proposes_the_port_that_works_from_this_network() {
     use popsend::app::backend::{Backend as _, Handed, Hooks, Request, Worker};
     use popsend::app::form::Form;
-    use popsend::core::account::{OtherPort, Paths};
+    use popsend::core::setup::account::{OtherPort, Paths};
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
     let paths = Paths { config_file: dir.path().join("config.toml"), data_dir: dir.path().join("data") };
     let hooks = Hooks {
         repaint: Arc::new(|| {}),
         notify: Arc::new(|_| {}),
-        discovery: popsend::core::discover::Options::default(),
+        discovery: popsend::core::setup::discover::Options::default(),
         platform: Arc::new(popsend::app::platform::Isolated::without_keyring()),
     };
     let worker = Worker::spawn(paths, hooks);
@@ -250,7 +250,7 @@ fn the_assistant_proposes_the_port_that_works_from_this_network() {
         ca_file: s.ca.display().to_string(),
         ..Form::default()
     };
-    let password = popsend::core::secrets::Password::new(s.pass.clone());
+    let password = popsend::core::system::secrets::Password::new(s.pass.clone());
     worker.request(Request::TryAccount { form: Box::new(form), usernames: vec![s.user.clone()], password }).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let (tried, passed) = loop {
@@ -267,7 +267,7 @@ fn the_assistant_proposes_the_port_that_works_from_this_network() {
     assert_eq!(tried.smtp_port, s.pop_submission.to_string());
     assert_eq!(
         (tried.smtp_security, tried.smtp_username.as_str()),
-        (popsend::core::account::Security::Starttls, ""),
+        (popsend::core::setup::account::Security::Starttls, ""),
         "POP before SMTP, over STARTTLS, no AUTH"
     );
 }

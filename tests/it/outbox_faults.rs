@@ -4,16 +4,16 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use popsend::core::account::Config;
-use popsend::core::clock::SystemClock;
-use popsend::core::compose::Outgoing;
-use popsend::core::compose::{self, Draft};
-use popsend::core::deliver::Deliverer;
-use popsend::core::engine;
-use popsend::core::net::TrustAnchors;
-use popsend::core::outbox::{Outbox, State};
-use popsend::core::secrets::Password;
-use popsend::core::window;
+use popsend::core::message::compose::Outgoing;
+use popsend::core::message::compose::{self, Draft};
+use popsend::core::protocol::net::TrustAnchors;
+use popsend::core::sending::deliver::Deliverer;
+use popsend::core::sending::engine;
+use popsend::core::sending::knowledge;
+use popsend::core::sending::outbox::{Outbox, Status};
+use popsend::core::setup::account::Config;
+use popsend::core::system::clock::SystemClock;
+use popsend::core::system::secrets::Password;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -107,7 +107,7 @@ struct Case {
     pop_reply: &'static str,
     pop_closed: bool,
     smtp: Smtp,
-    state: State,
+    state: Status,
     kind: &'static str,
     paused: bool,
     /// The least wait before the next try.
@@ -145,7 +145,7 @@ async fn run(c: &Case) {
 
     let password = Password::new("pw".into());
     let trust = TrustAnchors::default();
-    let store = window::Store::new(dir.path());
+    let store = knowledge::Store::new(dir.path());
     let mut dl = Deliverer::new(&config, &password, &trust, &store, &SystemClock);
     dl.step_timeout = Duration::from_millis(700);
     dl.relay_retry_delay = Duration::from_millis(20);
@@ -161,7 +161,7 @@ async fn run(c: &Case) {
     assert_eq!(row.attempts, 1, "{}", c.name);
     assert_eq!(flushed.paused.is_some(), c.paused, "{}", c.name);
     assert_eq!(ob.paused().unwrap().is_some(), c.paused, "{}", c.name);
-    if c.state == State::Queued && !c.paused {
+    if c.state == Status::Queued && !c.paused {
         assert!(
             row.next_attempt >= before + c.at_least,
             "{}: retry too soon: {:?}",
@@ -184,7 +184,7 @@ async fn each_fault_ends_in_the_right_state_with_the_message_intact() {
             pop_reply: "+OK",
             pop_closed: true,
             smtp: ok,
-            state: State::Queued,
+            state: Status::Queued,
             kind: "connection-refused",
             paused: false,
             at_least: MIN,
@@ -194,7 +194,7 @@ async fn each_fault_ends_in_the_right_state_with_the_message_intact() {
             pop_reply: "-ERR Authentication failed.",
             pop_closed: false,
             smtp: ok,
-            state: State::Queued,
+            state: Status::Queued,
             kind: "wrong-password",
             paused: true,
             at_least: Duration::ZERO,
@@ -204,7 +204,7 @@ async fn each_fault_ends_in_the_right_state_with_the_message_intact() {
             pop_reply: "-ERR [IN-USE] locked",
             pop_closed: false,
             smtp: ok,
-            state: State::Queued,
+            state: Status::Queued,
             kind: "mailbox-busy",
             paused: false,
             at_least: MIN,
@@ -214,7 +214,7 @@ async fn each_fault_ends_in_the_right_state_with_the_message_intact() {
             pop_reply: "-ERR [LOGIN-DELAY] wait",
             pop_closed: false,
             smtp: ok,
-            state: State::Queued,
+            state: Status::Queued,
             kind: "login-delay",
             paused: false,
             at_least: Duration::from_secs(599),
@@ -224,7 +224,7 @@ async fn each_fault_ends_in_the_right_state_with_the_message_intact() {
             pop_reply: "+OK",
             pop_closed: false,
             smtp: Smtp::Greeting("421 4.3.2 Service not available"),
-            state: State::Queued,
+            state: Status::Queued,
             kind: "smtp-temporary",
             paused: false,
             at_least: MIN,
@@ -234,7 +234,7 @@ async fn each_fault_ends_in_the_right_state_with_the_message_intact() {
             pop_reply: "+OK",
             pop_closed: false,
             smtp: Smtp::Rcpt("454 4.7.1 <someone@example.net>: Relay access denied"),
-            state: State::Queued,
+            state: Status::Queued,
             kind: "relay-denied",
             paused: false,
             at_least: MIN,
@@ -244,7 +244,7 @@ async fn each_fault_ends_in_the_right_state_with_the_message_intact() {
             pop_reply: "+OK",
             pop_closed: false,
             smtp: Smtp::Rcpt("554 5.7.1 <someone@example.net>: Relay access denied"),
-            state: State::Queued,
+            state: Status::Queued,
             kind: "relay-denied",
             paused: false,
             at_least: MIN,
@@ -254,7 +254,7 @@ async fn each_fault_ends_in_the_right_state_with_the_message_intact() {
             pop_reply: "+OK",
             pop_closed: false,
             smtp: Smtp::Rcpt("450 4.2.1 try later"),
-            state: State::Queued,
+            state: Status::Queued,
             kind: "smtp-temporary",
             paused: false,
             at_least: MIN,
@@ -264,7 +264,7 @@ async fn each_fault_ends_in_the_right_state_with_the_message_intact() {
             pop_reply: "+OK",
             pop_closed: false,
             smtp: Smtp::Rcpt("550 5.1.1 <someone@example.net>: User unknown"),
-            state: State::Failed,
+            state: Status::Failed,
             kind: "recipient",
             paused: false,
             at_least: Duration::ZERO,
@@ -274,7 +274,7 @@ async fn each_fault_ends_in_the_right_state_with_the_message_intact() {
             pop_reply: "+OK",
             pop_closed: false,
             smtp: Smtp::DropMidData,
-            state: State::Queued,
+            state: Status::Queued,
             kind: "dropped",
             paused: false,
             at_least: MIN,
@@ -284,7 +284,7 @@ async fn each_fault_ends_in_the_right_state_with_the_message_intact() {
             pop_reply: "+OK",
             pop_closed: false,
             smtp: Smtp::Stall,
-            state: State::Queued,
+            state: Status::Queued,
             kind: "timeout",
             paused: false,
             at_least: MIN,
@@ -294,7 +294,7 @@ async fn each_fault_ends_in_the_right_state_with_the_message_intact() {
             pop_reply: "+OK",
             pop_closed: false,
             smtp: Smtp::Malformed,
-            state: State::Queued,
+            state: Status::Queued,
             kind: "protocol",
             paused: false,
             at_least: MIN,
@@ -304,7 +304,7 @@ async fn each_fault_ends_in_the_right_state_with_the_message_intact() {
             pop_reply: "+OK",
             pop_closed: false,
             smtp: Smtp::EndlessLine,
-            state: State::Queued,
+            state: Status::Queued,
             kind: "protocol",
             paused: false,
             at_least: MIN,

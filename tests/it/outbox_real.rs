@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use popsend::core::compose::{self, Draft};
-use popsend::core::outbox::Outbox;
+use popsend::core::message::compose::{self, Draft};
+use popsend::core::sending::outbox::Outbox;
 
 use crate::support::{Servers, popsend, popsend_command, send_simple, servers, token};
 
@@ -208,7 +208,7 @@ fn an_untrusted_certificate_pauses_the_queue_until_the_settings_change() {
 
     // The settings are fixed: the pause lifts by itself (an automatic flush, as `watch` runs).
     std::fs::write(&config, good).unwrap();
-    let cfg = popsend::core::account::Config::load(&config).unwrap();
+    let cfg = popsend::core::setup::account::Config::load(&config).unwrap();
     let ob = Outbox::open(&dir.path().join("data")).unwrap();
     let paused = ob.paused().unwrap().expect("paused");
     assert_ne!(paused.config, cfg.fingerprint, "the fingerprint must change with the file");

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use popsend::core::account::Paths;
-use popsend::core::autostart;
+use popsend::core::setup::account::Paths;
+use popsend::core::system::autostart;
 
 /// The XDG autostart entry popsend writes for 「ログイン時に起動する」 passes the desktop's own
 /// validator, with the awkward paths students have (spaces, Japanese, `%`, `$`).

@@ -7,16 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use popsend::core::Severity;
-use popsend::core::account::Config;
-use popsend::core::clock::SystemClock;
-use popsend::core::compose::Outgoing;
-use popsend::core::compose::{self, Draft};
-use popsend::core::deliver::{Deliverer, Outcome};
-use popsend::core::net::TrustAnchors;
-use popsend::core::pop3::{Pop3Error, RespCode};
-use popsend::core::run_error::RunError;
-use popsend::core::secrets::Password;
-use popsend::core::window;
+use popsend::core::message::compose::Outgoing;
+use popsend::core::message::compose::{self, Draft};
+use popsend::core::problem::run_error::RunError;
+use popsend::core::protocol::net::TrustAnchors;
+use popsend::core::protocol::pop3::{Pop3Error, RespCode};
+use popsend::core::sending::deliver::{Deliverer, Outcome};
+use popsend::core::sending::knowledge;
+use popsend::core::setup::account::Config;
+use popsend::core::system::clock::SystemClock;
+use popsend::core::system::secrets::Password;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -145,26 +145,26 @@ struct Rig {
 }
 
 impl Rig {
-    async fn deliver(&self, msgs: &[Outgoing]) -> popsend::core::deliver::Report {
-        self.deliver_with(msgs, &mut popsend::core::deliver::NoProgress).await
+    async fn deliver(&self, msgs: &[Outgoing]) -> popsend::core::sending::deliver::Report {
+        self.deliver_with(msgs, &mut popsend::core::sending::deliver::NoProgress).await
     }
 
     async fn deliver_with(
         &self,
         msgs: &[Outgoing],
-        progress: &mut dyn popsend::core::deliver::Progress,
-    ) -> popsend::core::deliver::Report {
+        progress: &mut dyn popsend::core::sending::deliver::Progress,
+    ) -> popsend::core::sending::deliver::Report {
         let password = Password::new("pw".into());
         let trust = TrustAnchors::default();
-        let store = window::Store::new(self.dir.path());
+        let store = knowledge::Store::new(self.dir.path());
         let mut d = Deliverer::new(&self.config, &password, &trust, &store, &SystemClock);
         d.step_timeout = Duration::from_secs(5);
         d.relay_retry_delay = Duration::from_millis(50);
         d.deliver(msgs, progress).await
     }
 
-    fn state(&self) -> window::State {
-        window::Store::new(self.dir.path()).load()
+    fn state(&self) -> knowledge::Knowledge {
+        knowledge::Store::new(self.dir.path()).load()
     }
 }
 
@@ -219,7 +219,7 @@ async fn relay_refused_even_after_a_fresh_login_stops_and_keeps_the_message() {
     assert!(matches!(report.outcomes[..], [Outcome::Deferred(None), Outcome::Deferred(None)]), "{report:?}");
     let stopped = report.stopped.as_ref().expect("the run must stop");
     assert!(matches!(stopped, RunError::RelayDenied { .. }), "{stopped:?}");
-    assert_eq!(popsend::core::failure::classify(stopped).severity(), Severity::Temporary);
+    assert_eq!(popsend::core::problem::classify::classify(stopped).severity(), Severity::Temporary);
     assert_eq!(stopped.server_reply(), Some(RELAY_454));
     assert_eq!(report.logins.len(), 2, "exactly one extra login");
     assert!(when(&log, "smtp message").is_empty());
@@ -238,7 +238,7 @@ async fn an_unknown_recipient_fails_that_message_only_in_one_session() {
     let report = rig.deliver(&[message("nobody@example.net"), message("someone@example.net")]).await;
     match &report.outcomes[..] {
         [Outcome::Failed(e), Outcome::Sent] => {
-            assert_eq!(popsend::core::failure::classify(e).severity(), Severity::Permanent);
+            assert_eq!(popsend::core::problem::classify::classify(e).severity(), Severity::Permanent);
             assert!(e.server_reply().unwrap().contains("User unknown"));
         }
         other => panic!("{other:?}"),
@@ -263,7 +263,11 @@ async fn pop_response_codes_stop_the_run_before_any_mail_from() {
             Some(RunError::Pop3(Pop3Error::Rejected { code: ref c, .. })) => assert_eq!(c, &code, "{reply}"),
             ref other => panic!("{reply}: {other:?}"),
         }
-        assert_eq!(popsend::core::failure::classify(report.stopped.as_ref().unwrap()).severity(), severity, "{reply}");
+        assert_eq!(
+            popsend::core::problem::classify::classify(report.stopped.as_ref().unwrap()).severity(),
+            severity,
+            "{reply}"
+        );
         assert!(when(&log, "smtp MAIL").is_empty(), "{reply}: MAIL FROM without a login");
         assert!(rig.state().last_login.is_none(), "{reply}: a failed login opened the window");
     }
@@ -410,7 +414,7 @@ async fn a_server_without_pipelining_gets_one_command_at_a_time() {
     let server = format!("127.0.0.1:{}", rig.config.smtp_port());
     assert_eq!(
         rig.state().smtp_extras(&server),
-        Some(popsend::core::smtp::Extras { size: Some(1_000_000), pipelining: false })
+        Some(popsend::core::protocol::smtp::Extras { size: Some(1_000_000), pipelining: false })
     );
     log.lock().unwrap().clear();
     let report = rig.deliver(&[message("someone@example.net")]).await;
@@ -432,7 +436,7 @@ async fn a_pipelined_group_with_one_refused_recipient_of_three_sends_nothing_for
     let seen = logged(&log);
     match &report.outcomes[..] {
         [Outcome::Failed(e), Outcome::Sent] => {
-            assert_eq!(popsend::core::failure::classify(e).severity(), Severity::Permanent);
+            assert_eq!(popsend::core::problem::classify::classify(e).severity(), Severity::Permanent);
             assert!(
                 e.to_string().contains("RCPT TO:<b@example.net>") && e.server_reply().unwrap().contains("User unknown"),
                 "{e}"
@@ -465,7 +469,7 @@ async fn a_server_that_closes_after_a_pipelined_group_keeps_the_message() {
     let report = rig.deliver(&[message("someone@example.net")]).await;
     assert!(matches!(report.outcomes[..], [Outcome::Deferred(_)]), "{report:?}");
     let stopped = report.stopped.as_ref().expect("the run must stop");
-    assert_eq!(popsend::core::failure::classify(stopped).severity(), Severity::Temporary, "{stopped:?}");
+    assert_eq!(popsend::core::problem::classify::classify(stopped).severity(), Severity::Temporary, "{stopped:?}");
     assert_eq!(count(&logged(&log), "smtp message"), 0);
     let server = format!("127.0.0.1:{}", rig.config.smtp_port());
     assert_eq!(rig.state().smtp_extras(&server), None, "the EHLO of a server that broke off is asked again");
@@ -581,12 +585,12 @@ struct Queued {
     marks: Vec<usize>,
 }
 
-impl popsend::core::deliver::Progress for Queued {
-    fn sending(&mut self, index: usize) -> popsend::core::deliver::Mark {
+impl popsend::core::sending::deliver::Progress for Queued {
+    fn sending(&mut self, index: usize) -> popsend::core::sending::deliver::Mark {
         self.marks.push(index);
         match std::mem::replace(&mut self.waiting[index], false) {
-            true => popsend::core::deliver::Mark::Go,
-            false => popsend::core::deliver::Mark::Skip,
+            true => popsend::core::sending::deliver::Mark::Go,
+            false => popsend::core::sending::deliver::Mark::Skip,
         }
     }
 }

@@ -9,12 +9,12 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use popsend::app::backend::{Backend, Handed, Problem, Request, View};
 use popsend::app::{App, Tab};
-use popsend::core::clock::FixedClock;
-use popsend::core::drafts::Unsent;
-use popsend::core::engine::{Activity, Snapshot};
-use popsend::core::kind::{Described, Kind};
-use popsend::core::outbox::{Counts, Row, State};
-use popsend::core::window::RelayWindow;
+use popsend::core::message::drafts::Unsent;
+use popsend::core::problem::kind::{Described, Kind};
+use popsend::core::sending::engine::{Activity, Snapshot};
+use popsend::core::sending::outbox::{Counts, Row, Status};
+use popsend::core::sending::relay::RelayWindow;
+use popsend::core::system::clock::FixedClock;
 
 /// The language is process-wide: one window test at a time (shared with `gui`).
 fn lock() -> MutexGuard<'static, ()> {
@@ -120,7 +120,7 @@ fn row(id: i64, subject: &str, last_error: Option<Described>) -> Row {
         message_id: format!("<{id}@popsend.test>"),
         subject: subject.into(),
         to: "hanako@example.net".into(),
-        state: State::Queued,
+        state: Status::Queued,
         created: t0() - Duration::from_secs(600),
         attempts: u32::from(last_error.is_some()),
         next_attempt: t0() + Duration::from_secs(90),
@@ -276,7 +276,7 @@ fn edit_asks_for_the_message_and_its_draft_comes_back_into_compose() {
     click(&mut h, "編集");
     let requests = b.take();
     assert!(
-        requests.iter().any(|r| matches!(r, Request::Engine(popsend::core::engine::Command::Edit(3)))),
+        requests.iter().any(|r| matches!(r, Request::Engine(popsend::core::sending::engine::Command::Edit(3)))),
         "{requests:?}"
     );
     b.publish(|v| v.waiting = Arc::new(Vec::new()));
@@ -336,7 +336,7 @@ fn a_restarted_or_stopped_worker_is_told() {
 /// are none, only a line saying where the status will be.
 #[test]
 fn the_status_bar_buttons_send_the_engines_commands() {
-    use popsend::core::engine::Command;
+    use popsend::core::sending::engine::Command;
     let _g = lock();
     let b = Scripted::default();
     let mut h = harness(&b);
@@ -363,7 +363,7 @@ fn the_status_bar_buttons_send_the_engines_commands() {
 /// named, and 「UTF-8 で送る」 sends it again the way it was sent (at once), in UTF-8.
 #[test]
 fn characters_iso_2022_jp_cannot_carry_offer_utf8() {
-    use popsend::core::compose::Charset;
+    use popsend::core::message::compose::Charset;
     let _g = lock();
     let b = started();
     let mut h = harness(&b);
@@ -399,15 +399,15 @@ fn characters_iso_2022_jp_cannot_carry_offer_utf8() {
 #[test]
 fn settings_show_the_submission_server_and_copy_its_login() {
     use popsend::app::backend::SubmissionView;
-    use popsend::core::smtpd::Login;
+    use popsend::core::protocol::smtpd::LocalLogin;
     let _g = lock();
     let b = started();
     b.publish(|v| {
         v.submission = Some(SubmissionView {
             port: 2525,
-            login: Some(Login {
+            login: Some(LocalLogin {
                 user: "popsend".into(),
-                password: popsend::core::secrets::Password::new("local-secret-123".into()),
+                password: popsend::core::system::secrets::Password::new("local-secret-123".into()),
                 renewed: false,
             }),
             problem: None,
@@ -419,8 +419,8 @@ fn settings_show_the_submission_server_and_copy_its_login() {
     h.get_by_label_contains("サーバー名 localhost、2525 番ポート");
     h.get_by_label("パスワードをコピー");
     assert!(h.query_by_label_contains("local-secret-123").is_none(), "the password is drawn");
-    use popsend::core::host::SubmissionProblem;
-    use popsend::core::smtpd::{Holder, PortTaken};
+    use popsend::core::protocol::smtpd::{Holder, PortTaken};
+    use popsend::core::sending::host::SubmissionProblem;
     let taken = |holder| {
         Some(SubmissionProblem::Port(PortTaken { holder, detail: "Address already in use".into(), other_user: None }))
     };
@@ -446,8 +446,8 @@ fn settings_show_the_submission_server_and_copy_its_login() {
 /// the configured port only.
 #[test]
 fn the_port_found_behind_op25b_is_told_once_and_shown_in_settings() {
-    use popsend::core::deliver::Learned;
-    use popsend::core::route::{Route, Via};
+    use popsend::core::sending::deliver::Learned;
+    use popsend::core::sending::route::{Route, Via};
     let _g = lock();
     let b = started();
     let mut h = harness(&b);

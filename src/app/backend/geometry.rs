@@ -32,7 +32,7 @@ pub(super) fn save_geometry(data_dir: &std::path::Path, g: Geometry) -> std::io:
     if let Some([x, y]) = g.at {
         text += &format!(" {} {}", x.round(), y.round());
     }
-    crate::core::files::write_atomic(&data_dir.join(GEOMETRY_FILE), format!("{text}\n").as_bytes())
+    crate::core::system::files::write_atomic(&data_dir.join(GEOMETRY_FILE), format!("{text}\n").as_bytes())
 }
 
 #[cfg(test)]

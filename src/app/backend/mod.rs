@@ -17,16 +17,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::app::form::{FieldError, Form};
-use crate::core::compose::Charset;
-use crate::core::diagnose::StepResult;
-use crate::core::discover;
-use crate::core::drafts::Unsent;
-use crate::core::engine::{Command, Snapshot};
-use crate::core::host::SubmissionProblem;
-use crate::core::kind::Described;
-use crate::core::outbox::Row;
-use crate::core::presets::Preset;
-use crate::core::secrets::{Password, Source};
+use crate::core::message::compose::Charset;
+use crate::core::message::drafts::Unsent;
+use crate::core::problem::kind::Described;
+use crate::core::sending::engine::{Command, Snapshot};
+use crate::core::sending::host::SubmissionProblem;
+use crate::core::sending::outbox::Row;
+use crate::core::setup::diagnose::StepResult;
+use crate::core::setup::discover;
+use crate::core::setup::presets::Preset;
+use crate::core::system::secrets::{Password, Source};
 
 /// What the UI asks for.
 #[derive(Debug)]
@@ -97,7 +97,7 @@ pub enum Problem {
 pub struct SubmissionView {
     pub port: u16,
     /// The local login (`None`: `require_auth = false`).
-    pub login: Option<crate::core::smtpd::Login>,
+    pub login: Option<crate::core::protocol::smtpd::LocalLogin>,
     /// Why it is not listening.
     pub problem: Option<SubmissionProblem>,
 }
@@ -137,7 +137,7 @@ pub enum Notice {
 pub enum Handed {
     /// A flush found that another SMTP port than the configured one takes the mail from this
     /// network (OP25B): the window says so once.
-    RouteLearned(crate::core::deliver::Learned),
+    RouteLearned(crate::core::sending::deliver::Learned),
     /// A draft for 作成: the saved one at start, one taken back by 「編集」, or one that could not
     /// be built (with the reason in the view's problem).
     ForCompose(Unsent),
@@ -185,7 +185,7 @@ pub struct View {
     pub discovery: Option<Discovery>,
     /// The SMTP port the last messages went by (another than the configured one from a network
     /// that blocks it): 設定 shows it.
-    pub smtp_route: Option<crate::core::route::Route>,
+    pub smtp_route: Option<crate::core::sending::route::Route>,
 }
 
 /// How many rows of each list the UI receives (the newest). The UI lays out only the visible

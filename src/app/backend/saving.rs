@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::worker::Shared;
 use super::{Handed, Saved};
 use crate::app::form::Form;
-use crate::core::account::Paths;
-use crate::core::secrets::{self, Password};
+use crate::core::setup::account::Paths;
+use crate::core::system::secrets::{self, Password};
 
 /// 「保存」: validates the form, writes the file, keeps the password. The config is written first,
 /// so a keyring failure never loses the settings.
@@ -23,7 +23,7 @@ pub(super) async fn save(
         Ok(t) => t,
         Err(errors) => return Saved::Invalid(errors),
     };
-    if let Err(e) = crate::core::files::write_atomic(&paths.config_file, text.as_bytes()) {
+    if let Err(e) = crate::core::system::files::write_atomic(&paths.config_file, text.as_bytes()) {
         return Saved::WriteFailed(format!("{}: {e}", paths.config_file.display()));
     }
     // Changed only when asked: a test or a second data folder leaves the user's login alone.

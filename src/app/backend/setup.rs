@@ -7,17 +7,17 @@ use super::saving::save_and_tell;
 use super::worker::{Shared, build};
 use super::{Discovery, Handed, Problem, Request, Saved};
 use crate::app::form::Form;
-use crate::core::account::{Config, Paths};
-use crate::core::clock::{Clock, SystemClock};
-use crate::core::diagnose::{self, StepResult};
-use crate::core::discover;
-use crate::core::drafts::Unsent;
-use crate::core::kind::{Described, Kind};
-use crate::core::net::TrustAnchors;
-use crate::core::outbox::Outbox;
-use crate::core::presets::{self};
-use crate::core::secrets::Password;
-use crate::core::window;
+use crate::core::message::drafts::Unsent;
+use crate::core::problem::kind::{Described, Kind};
+use crate::core::protocol::net::TrustAnchors;
+use crate::core::sending::knowledge;
+use crate::core::sending::outbox::Outbox;
+use crate::core::setup::account::{Config, Paths};
+use crate::core::setup::diagnose::{self, StepResult};
+use crate::core::setup::discover;
+use crate::core::setup::presets::{self};
+use crate::core::system::clock::{Clock, SystemClock};
+use crate::core::system::secrets::Password;
 
 /// The first-run assistant's requests that need no session: finding the servers and trying
 /// unsaved settings. Returns the other requests.
@@ -43,7 +43,7 @@ pub(super) async fn assistant(r: Request, paths: &Paths, shared: &Shared) -> Opt
             });
         }
         Request::TryAccount { form, usernames, password } => {
-            try_account(*form, usernames, &password, &window::Store::new(&paths.data_dir), shared).await
+            try_account(*form, usernames, &password, &knowledge::Store::new(&paths.data_dir), shared).await
         }
         other => return Some(other),
     }
@@ -55,7 +55,7 @@ async fn try_account(
     mut form: Form,
     usernames: Vec<String>,
     password: &Password,
-    store: &window::Store,
+    store: &knowledge::Store,
     shared: &Shared,
 ) {
     let clock = SystemClock;

@@ -19,21 +19,21 @@ use super::saving::save_and_tell;
 use super::setup::{assistant, finish_setup};
 use super::{Backend, Handed, Hooks, LIST_LIMIT, Notice, PasswordFrom, Problem, Request, SubmissionView, View};
 use crate::app::form::Form;
-use crate::core::account::{Config, ConfigProblem, Paths};
-use crate::core::clock::{Clock, SystemClock};
-use crate::core::compose::Outgoing;
-use crate::core::compose::{self, Charset};
-use crate::core::deliver::Deliverer;
-use crate::core::diagnose::{self, StepResult};
-use crate::core::drafts::{self, Unsent};
-use crate::core::engine::{Command, Event};
-use crate::core::host::Host;
-use crate::core::kind::Described;
-use crate::core::net::TrustAnchors;
-use crate::core::outbox::{Outbox, Row, State};
-use crate::core::presets::{self};
-use crate::core::secrets::{self, Password};
-use crate::core::window;
+use crate::core::message::compose::Outgoing;
+use crate::core::message::compose::{self, Charset};
+use crate::core::message::drafts::{self, Unsent};
+use crate::core::problem::kind::Described;
+use crate::core::protocol::net::TrustAnchors;
+use crate::core::sending::deliver::Deliverer;
+use crate::core::sending::engine::{Command, Event};
+use crate::core::sending::host::Host;
+use crate::core::sending::knowledge;
+use crate::core::sending::outbox::{Outbox, Row, Status};
+use crate::core::setup::account::{Config, ConfigProblem, Paths};
+use crate::core::setup::diagnose::{self, StepResult};
+use crate::core::setup::presets::{self};
+use crate::core::system::clock::{Clock, SystemClock};
+use crate::core::system::secrets::{self, Password};
 
 pub struct Worker {
     requests: mpsc::Sender<Request>,
@@ -125,8 +125,8 @@ impl Shared {
 }
 
 fn lists(outbox: &Outbox) -> (Arc<Vec<Row>>, Arc<Vec<Row>>) {
-    let waiting = outbox.list(&[State::Queued, State::Sending, State::Failed], LIST_LIMIT).unwrap_or_default();
-    let sent = outbox.list(&[State::Sent], LIST_LIMIT).unwrap_or_default();
+    let waiting = outbox.list(&[Status::Queued, Status::Sending, Status::Failed], LIST_LIMIT).unwrap_or_default();
+    let sent = outbox.list(&[Status::Sent], LIST_LIMIT).unwrap_or_default();
     (Arc::new(waiting), Arc::new(sent))
 }
 
@@ -322,7 +322,7 @@ async fn session(
     // The password is looked up once per session; a missing one is shown, and sending waits.
     let (password, from) = session_password(&config, typed, shared).await;
     shared.publish(|v| v.password = Some(from));
-    let store = window::Store::new(&paths.data_dir);
+    let store = knowledge::Store::new(&paths.data_dir);
     let clock = SystemClock;
     let stop = AtomicBool::new(false);
     let mut d = Deliverer::new(&config, password.as_ref(), &trust, &store, &clock);
@@ -611,10 +611,10 @@ fn publish_event(event: Event, outbox: &Outbox, config: &Config, shared: &Shared
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::discover;
-    use crate::core::host::SubmissionProblem;
-    use crate::core::kind::Kind;
-    use crate::core::secrets::Source;
+    use crate::core::problem::kind::Kind;
+    use crate::core::sending::host::SubmissionProblem;
+    use crate::core::setup::discover;
+    use crate::core::system::secrets::Source;
 
     fn wait_for(worker: &Worker, what: &str, done: impl Fn(&View) -> bool) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -662,10 +662,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config_file = dir.path().join("config.toml");
         let text = "[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"taro\"\n[smtp]\nport = 2\n";
-        crate::core::files::write_atomic(&config_file, text.as_bytes()).unwrap();
+        crate::core::system::files::write_atomic(&config_file, text.as_bytes()).unwrap();
         let config = Config::load(&config_file).unwrap();
         let data = dir.path().join("data");
-        let pause = |kind| crate::core::outbox::Pause {
+        let pause = |kind| crate::core::sending::outbox::Pause {
             error: Described::local(kind, "-ERR"),
             config: config.fingerprint.clone(),
         };
@@ -721,7 +721,7 @@ mod tests {
             let text = format!(
                 "[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nusername = \"taro\"\n[smtp]\n[submission]\nenabled = {submission}\n[app]\nautostart = {autostart}\n"
             );
-            crate::core::files::write_atomic(&paths.config_file, text.as_bytes()).unwrap();
+            crate::core::system::files::write_atomic(&paths.config_file, text.as_bytes()).unwrap();
         };
         let serve: Option<&[&str]> = Some(&["serve", "--at-login"]);
         let watch: Option<&[&str]> = Some(&["watch", "--until-empty"]);
@@ -729,7 +729,7 @@ mod tests {
         assert_eq!(successor(&paths, false), serve, "nothing waits: the server comes back");
         assert_eq!(successor(&paths, true), serve);
         let ob = Outbox::open(&paths.data_dir).unwrap();
-        let d = crate::core::compose::Draft {
+        let d = crate::core::message::compose::Draft {
             from_address: "taro@example.ac.jp".into(),
             to: vec!["a@example.jp".into()],
             subject: "x".into(),
@@ -756,7 +756,7 @@ mod tests {
         let text = format!(
             "[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"taro\"\n[smtp]\nport = 2\n[submission]\nenabled = true\nport = {port}\n"
         );
-        crate::core::files::write_atomic(&config_file, text.as_bytes()).unwrap();
+        crate::core::system::files::write_atomic(&config_file, text.as_bytes()).unwrap();
         let data = dir.path().join("data");
         let hooks = Hooks {
             repaint: Arc::new(|| {}),
@@ -775,7 +775,8 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(data.join(crate::core::smtpd::LOGIN_FILE)).unwrap().permissions().mode();
+            let mode =
+                std::fs::metadata(data.join(crate::core::protocol::smtpd::LOGIN_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o077, 0, "the local login is readable by others");
         }
         drop(worker);
@@ -792,8 +793,8 @@ mod tests {
             v.submission.as_ref().is_some_and(|s| {
                 matches!(
                     &s.problem,
-                    Some(SubmissionProblem::Port(crate::core::smtpd::PortTaken {
-                        holder: crate::core::smtpd::Holder::Silent,
+                    Some(SubmissionProblem::Port(crate::core::protocol::smtpd::PortTaken {
+                        holder: crate::core::protocol::smtpd::Holder::Silent,
                         ..
                     }))
                 )

@@ -15,37 +15,37 @@ use lettre::Address;
 use lettre::address::Envelope;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use crate::core::compose::Outgoing;
-pub use crate::core::kind::Described;
-use crate::core::kind::Kind;
+use crate::core::message::compose::Outgoing;
+pub use crate::core::problem::kind::Described;
+use crate::core::problem::kind::Kind;
 
 /// The file's name in the data dir.
 pub const FILE_NAME: &str = "outbox.sqlite3";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
+pub enum Status {
     Queued,
     Sending,
     Sent,
     Failed,
 }
 
-impl State {
+impl Status {
     pub fn code(self) -> &'static str {
         match self {
-            State::Queued => "queued",
-            State::Sending => "sending",
-            State::Sent => "sent",
-            State::Failed => "failed",
+            Status::Queued => "queued",
+            Status::Sending => "sending",
+            Status::Sent => "sent",
+            Status::Failed => "failed",
         }
     }
 
-    fn parse(s: &str) -> State {
+    fn parse(s: &str) -> Status {
         match s {
-            "sending" => State::Sending,
-            "sent" => State::Sent,
-            "failed" => State::Failed,
-            _ => State::Queued,
+            "sending" => Status::Sending,
+            "sent" => Status::Sent,
+            "failed" => Status::Failed,
+            _ => Status::Queued,
         }
     }
 }
@@ -58,7 +58,7 @@ pub struct Row {
     pub subject: String,
     /// The recipients as shown (To, then Cc), comma-separated.
     pub to: String,
-    pub state: State,
+    pub state: Status,
     pub created: SystemTime,
     pub attempts: u32,
     pub next_attempt: SystemTime,
@@ -225,7 +225,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         message_id: r.get(1)?,
         subject: r.get(2)?,
         to: r.get(3)?,
-        state: State::parse(&r.get::<_, String>(4)?),
+        state: Status::parse(&r.get::<_, String>(4)?),
         created: time(r.get(5)?),
         attempts: r.get(6)?,
         next_attempt: time(r.get(7)?),
@@ -247,7 +247,7 @@ impl Outbox {
     pub fn open(data_dir: &Path) -> Result<Outbox> {
         let path = data_dir.join(FILE_NAME);
         let bad = |detail: String| OutboxError { path: path.clone(), detail };
-        crate::core::files::create_private_dir(data_dir).map_err(|e| bad(e.to_string()))?;
+        crate::core::system::files::create_private_dir(data_dir).map_err(|e| bad(e.to_string()))?;
         create_private(&path).map_err(|e| bad(e.to_string()))?;
         let conn = Connection::open(&path).map_err(|e| bad(e.to_string()))?;
         let mut outbox = Outbox { conn, path: path.clone() };
@@ -623,7 +623,7 @@ impl Outbox {
     }
 
     /// Rows in the given states, newest first, at most `limit`.
-    pub fn list(&self, states: &[State], limit: usize) -> Result<Vec<Row>> {
+    pub fn list(&self, states: &[Status], limit: usize) -> Result<Vec<Row>> {
         let marks = states.iter().map(|s| format!("'{}'", s.code())).collect::<Vec<_>>().join(",");
         let mut stmt = self
             .conn
@@ -644,11 +644,11 @@ impl Outbox {
             .map_err(|e| self.err(e))?;
         for r in rows {
             let (state, n) = r.map_err(|e| self.err(e))?;
-            match State::parse(&state) {
-                State::Queued => c.queued = n,
-                State::Sending => c.sending = n,
-                State::Sent => c.sent = n,
-                State::Failed => c.failed = n,
+            match Status::parse(&state) {
+                Status::Queued => c.queued = n,
+                Status::Sending => c.sending = n,
+                Status::Sent => c.sent = n,
+                Status::Failed => c.failed = n,
             }
         }
         Ok(c)
@@ -743,7 +743,7 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::compose::{self, Draft};
+    use crate::core::message::compose::{self, Draft};
 
     fn t(s: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_800_000_000 + s)
@@ -777,7 +777,7 @@ mod tests {
         assert!(ob.due(t(0)).unwrap().is_empty(), "a message being sent is not due");
         ob.mark_deferred(id, t(60), &err("offline"), true).unwrap();
         let (r, _) = ob.get(id).unwrap().unwrap();
-        assert_eq!((r.state, r.attempts, r.next_attempt), (State::Queued, 1, t(60)));
+        assert_eq!((r.state, r.attempts, r.next_attempt), (Status::Queued, 1, t(60)));
         assert_eq!(r.last_error.unwrap().reply.as_deref(), Some("454 4.7.1 no"));
         assert!(ob.due(t(59)).unwrap().is_empty());
         assert_eq!(ob.next_due().unwrap(), Some(t(60)));
@@ -793,9 +793,9 @@ mod tests {
         ob.mark_sending(id).unwrap();
         ob.mark_sent(id, t(80)).unwrap();
         let (r, raw) = ob.get(id).unwrap().unwrap();
-        assert_eq!((r.state, r.sent_at, r.last_error), (State::Sent, Some(t(80)), None));
+        assert_eq!((r.state, r.sent_at, r.last_error), (Status::Sent, Some(t(80)), None));
         assert!(!raw.is_empty());
-        assert_eq!(ob.list(&[State::Sent], 10).unwrap().len(), 1);
+        assert_eq!(ob.list(&[Status::Sent], 10).unwrap().len(), 1);
         assert!(!ob.retry(id, t(90)).unwrap(), "a sent message is not re-queued");
 
         let id2 = ob.enqueue(&out("c@example.net"), "s", "c@example.net", t(1)).unwrap();
@@ -859,7 +859,7 @@ mod tests {
         assert_eq!(row.via.as_deref(), Some("thunderbird.local"));
         assert!(!raw.is_empty());
         assert_eq!(ob.get(own).unwrap().unwrap().0.via, None);
-        let listed = ob.list(&[State::Queued], 10).unwrap();
+        let listed = ob.list(&[Status::Queued], 10).unwrap();
         assert!(listed.iter().any(|r| r.via.as_deref() == Some("thunderbird.local")));
     }
 
@@ -874,7 +874,7 @@ mod tests {
         ob.mark_deferred(id, t(0), &err("offline"), false).unwrap();
         let due = ob.due(t(1)).unwrap();
         assert_eq!(due[0].attempts, u32::MAX);
-        let _ = crate::core::retry::backoff(due[0].attempts.saturating_add(1), 7);
+        let _ = crate::core::sending::retry::backoff(due[0].attempts.saturating_add(1), 7);
     }
 
     /// The migration that moved the bytes to `bodies` keeps every message of an older file.
@@ -898,7 +898,7 @@ mod tests {
         }
         let ob = Outbox::open(dir.path()).unwrap();
         let (row, raw) = ob.get(1).unwrap().unwrap();
-        assert_eq!((row.state, raw), (State::Queued, vec![1, 2, 3, 4, 5]));
+        assert_eq!((row.state, raw), (Status::Queued, vec![1, 2, 3, 4, 5]));
         assert_eq!(ob.due(t(0)).unwrap()[0].outgoing.raw, vec![1, 2, 3, 4, 5]);
         assert!(ob.delete(1).unwrap());
         let left: i64 = ob.conn.query_row("SELECT COUNT(*) FROM bodies", [], |r| r.get(0)).unwrap();
@@ -963,7 +963,7 @@ mod tests {
             id
         };
         let ob = Outbox::open(dir.path()).unwrap();
-        assert_eq!(ob.get(id).unwrap().unwrap().0.state, State::Queued);
+        assert_eq!(ob.get(id).unwrap().unwrap().0.state, Status::Queued);
         assert_eq!(ob.due(t(0)).unwrap().len(), 1);
     }
 

@@ -50,7 +50,7 @@ const HEADER_ROOM: usize = 1024;
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_message: crate::core::submission::MAX_MESSAGE,
+            max_message: crate::core::message::submission::MAX_MESSAGE,
             max_recipients: 100,
             idle: Duration::from_secs(300),
             login_time: LOGIN_TIME,
@@ -61,8 +61,11 @@ impl Default for Limits {
 
 impl Limits {
     /// The default limits, under what the account's SMTP server announced last time.
-    pub fn for_account(data_dir: &std::path::Path, config: &crate::core::account::Config) -> Limits {
-        Limits { upstream: Some((data_dir.to_owned(), crate::core::deliver::smtp_server(config))), ..Limits::default() }
+    pub fn for_account(data_dir: &std::path::Path, config: &crate::core::setup::account::Config) -> Limits {
+        Limits {
+            upstream: Some((data_dir.to_owned(), crate::core::sending::deliver::smtp_server(config))),
+            ..Limits::default()
+        }
     }
 
     /// The largest message taken now: the own limit, or less if the upstream server said so.
@@ -70,7 +73,7 @@ impl Limits {
         let upstream = self
             .upstream
             .as_ref()
-            .and_then(|(dir, server)| crate::core::window::Store::new(dir).load().size_for(server));
+            .and_then(|(dir, server)| crate::core::sending::knowledge::Store::new(dir).load().size_for(server));
         match upstream {
             // SIZE 0 means "no fixed limit" (RFC 1870).
             Some(n) if n > 0 => self.max_message.min(n.saturating_sub(HEADER_ROOM).max(1)),
@@ -83,9 +86,9 @@ impl Limits {
 /// when the config says so).
 /// (Its Debug shows no password: `Password` is redacted.)
 #[derive(Clone, Debug)]
-pub struct Login {
+pub struct LocalLogin {
     pub user: String,
-    pub password: crate::core::secrets::Password,
+    pub password: crate::core::system::secrets::Password,
     /// The password was made anew at this start because the file that kept the old one could be
     /// read by others (`local_login`): the programs that use it need the new one.
     pub renewed: bool,
@@ -209,7 +212,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     limits: &Limits,
-    login: Option<&Login>,
+    login: Option<&LocalLogin>,
     store: Store<'_>,
     after: Option<&AfterFn>,
 ) {
@@ -499,7 +502,7 @@ fn refusal(reply: &str) -> String {
 /// first flush that ends; the message's fate in it is the verdict. A permanent refusal is taken
 /// out of the outbox, since the program keeps the message and the error.
 pub fn try_now(
-    outbox: std::sync::Arc<std::sync::Mutex<crate::core::outbox::Outbox>>,
+    outbox: std::sync::Arc<std::sync::Mutex<crate::core::sending::outbox::Outbox>>,
     flushed: tokio::sync::broadcast::Sender<Fates>,
     nudge: std::sync::Arc<dyn Fn() + Send + Sync>,
     wait: Duration,
@@ -541,7 +544,7 @@ pub struct Fates {
 }
 
 impl Fates {
-    pub fn of(f: &crate::core::engine::Flushed) -> Fates {
+    pub fn of(f: &crate::core::sending::engine::Flushed) -> Fates {
         Fates {
             sent: f.sent.iter().map(|(id, _)| *id).collect(),
             failed: f
@@ -561,7 +564,7 @@ pub const LOGIN_FILE: &str = "submission-login";
 /// key, a file others could read (or write) is not trusted: its password may be known, so a new
 /// one is made, the file is put back to 0600, and `renewed` says so (the programs that use the old
 /// one must be given the new one).
-pub fn local_login(data_dir: &std::path::Path) -> std::io::Result<Login> {
+pub fn local_login(data_dir: &std::path::Path) -> std::io::Result<LocalLogin> {
     let path = data_dir.join(LOGIN_FILE);
     let exposed = opened_to_others(&path);
     let (password, renewed) = match std::fs::read_to_string(&path) {
@@ -573,11 +576,11 @@ pub fn local_login(data_dir: &std::path::Path) -> std::io::Result<Login> {
             let mut tmp = path.clone().into_os_string();
             tmp.push(".tmp");
             let _ = std::fs::remove_file(&tmp);
-            crate::core::files::write_atomic(&path, format!("{fresh}\n").as_bytes())?;
+            crate::core::system::files::write_atomic(&path, format!("{fresh}\n").as_bytes())?;
             (fresh, exposed)
         }
     };
-    Ok(Login { user: "popsend".into(), password: crate::core::secrets::Password::new(password), renewed })
+    Ok(LocalLogin { user: "popsend".into(), password: crate::core::system::secrets::Password::new(password), renewed })
 }
 
 /// Whether others than this user may read or write `path` (Unix permissions; on Windows the data
@@ -774,11 +777,11 @@ async fn holder(port: u16) -> Holder {
 /// the program sent it (`submission::prepare`), committed before the program hears 250; then
 /// `nudge` wakes the engine to send it.
 pub fn outbox_store(
-    outbox: std::sync::Arc<std::sync::Mutex<crate::core::outbox::Outbox>>,
+    outbox: std::sync::Arc<std::sync::Mutex<crate::core::sending::outbox::Outbox>>,
     account: String,
     nudge: impl Fn() + Send + Sync + 'static,
 ) -> std::sync::Arc<StoreFn> {
-    use crate::core::submission::{self, Handed};
+    use crate::core::message::submission::{self, Handover};
     // Synced before 250: the program deletes its copy when it hears it.
     let synced = outbox.lock().map(|o| o.sync_every_commit().is_ok()).unwrap_or(false);
     std::sync::Arc::new(
@@ -787,7 +790,7 @@ pub fn outbox_store(
             if !synced {
                 return Err(failed("the outbox cannot be made to sync each message to disk".into()));
             }
-            let handed = Handed { from, full_name: None, recipients: to, from_headers: false };
+            let handed = Handover { from, full_name: None, recipients: to, from_headers: false };
             let now = std::time::SystemTime::now();
             let p = submission::prepare(raw, &handed, &account, now).map_err(|e| NotStored::Refused(e.to_string()))?;
             let outbox = outbox.lock().map_err(|_| failed("the outbox is not usable".to_owned()))?;
@@ -857,7 +860,7 @@ const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
 pub async fn accept(
     listeners: Vec<tokio::net::TcpListener>,
     limits: Limits,
-    login: Option<Login>,
+    login: Option<LocalLogin>,
     store: std::sync::Arc<StoreFn>,
     after: Option<std::sync::Arc<AfterFn>>,
     until: impl std::future::Future<Output = ()>,
@@ -919,7 +922,7 @@ pub mod harness {
 
     use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-    use super::{Limits, Login, Stored};
+    use super::{Limits, LocalLogin, Stored};
 
     /// What one session did: every reply, and each message stored (sender, recipients, bytes).
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -966,7 +969,7 @@ pub mod harness {
     }
 
     /// Serves `script`, arriving cut at the offsets `cuts` (ascending), to its end.
-    pub async fn session(script: &[u8], cuts: &[usize], limits: &Limits, login: Option<&Login>) -> Outcome {
+    pub async fn session(script: &[u8], cuts: &[usize], limits: &Limits, login: Option<&LocalLogin>) -> Outcome {
         let stored = Mutex::new(Vec::new());
         let store = |from: Option<&str>, to: &[String], raw: &[u8], _: &str| {
             let mut s = stored.lock().unwrap();
@@ -1032,7 +1035,7 @@ mod tests {
 
     /// Runs a session with `script` (lines the client sends, all at once: pipelined) and returns
     /// the server's replies and what was stored.
-    async fn session(script: &str, login: Option<&Login>, limits: &Limits) -> (String, Stored) {
+    async fn session(script: &str, login: Option<&LocalLogin>, limits: &Limits) -> (String, Stored) {
         let stored: Stored = Mutex::new(Vec::new());
         let store = |from: Option<&str>, to: &[String], raw: &[u8], _: &str| {
             let mut s = stored.lock().unwrap();
@@ -1056,10 +1059,10 @@ mod tests {
         (replies, stored)
     }
 
-    fn login() -> Login {
-        Login {
+    fn login() -> LocalLogin {
+        LocalLogin {
             user: "popsend".into(),
-            password: crate::core::secrets::Password::new("local-secret".into()),
+            password: crate::core::system::secrets::Password::new("local-secret".into()),
             renewed: false,
         }
     }
@@ -1218,7 +1221,7 @@ mod tests {
     #[tokio::test]
     async fn the_upstream_size_is_announced_and_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::core::window::Store::new(dir.path());
+        let store = crate::core::sending::knowledge::Store::new(dir.path());
         let limits = Limits { upstream: Some((dir.path().to_owned(), "smtp.example:587".into())), ..Limits::default() };
         let own = Limits::default().max_message;
         let script = |size: usize| format!("EHLO x\r\nMAIL FROM:<a@b.jp> SIZE={size}\r\nQUIT\r\n");
@@ -1226,7 +1229,7 @@ mod tests {
         let (replies, _) = session(&script(2000), None, &limits).await;
         assert!(replies.contains(&format!("250-SIZE {own}\r\n")), "nothing known: {replies}");
 
-        let mut state = crate::core::window::State::default();
+        let mut state = crate::core::sending::knowledge::Knowledge::default();
         state.set_size("smtp.example:587", Some(3000));
         store.save(&state).unwrap();
         let (replies, _) = session(&script(2000), None, &limits).await;
@@ -1282,7 +1285,7 @@ mod tests {
     /// without its own Message-ID is a new message.
     #[tokio::test]
     async fn the_same_message_handed_over_again_is_kept_once() {
-        use crate::core::outbox::{Outbox, State};
+        use crate::core::sending::outbox::{Outbox, Status};
         let dir = tempfile::tempdir().unwrap();
         let outbox = std::sync::Arc::new(std::sync::Mutex::new(Outbox::open(dir.path()).unwrap()));
         let store = outbox_store(outbox.clone(), "taro@example.ac.jp".into(), || {});
@@ -1304,7 +1307,7 @@ mod tests {
             });
             replies
         };
-        let rows = || outbox.lock().unwrap().list(&[State::Queued, State::Sent], 100).unwrap().len();
+        let rows = || outbox.lock().unwrap().list(&[Status::Queued, Status::Sent], 100).unwrap().len();
         assert!(
             hand(message("hanako@example.net", "hi", true))
                 .await
@@ -1336,7 +1339,7 @@ mod tests {
     async fn the_program_hears_the_servers_refusal_and_popsend_keeps_no_copy() {
         use std::sync::Arc;
         let dir = tempfile::tempdir().unwrap();
-        let outbox = Arc::new(std::sync::Mutex::new(crate::core::outbox::Outbox::open(dir.path()).unwrap()));
+        let outbox = Arc::new(std::sync::Mutex::new(crate::core::sending::outbox::Outbox::open(dir.path()).unwrap()));
         let store = outbox_store(outbox.clone(), "taro@example.ac.jp".into(), || {});
         let script = "EHLO x\r\nMAIL FROM:<taro@example.ac.jp>\r\nRCPT TO:<nobody@example.net>\r\nDATA\r\nSubject: s\r\n\r\nhi\r\n.\r\nQUIT\r\n";
         let refused = "550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown";
@@ -1353,7 +1356,7 @@ mod tests {
             let newest = Arc::new(std::sync::Mutex::new(0i64));
             let (seen, ob) = (newest.clone(), outbox.clone());
             let nudge: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
-                let id = ob.lock().unwrap().list(&[crate::core::outbox::State::Queued], 1).unwrap()[0].id;
+                let id = ob.lock().unwrap().list(&[crate::core::sending::outbox::Status::Queued], 1).unwrap()[0].id;
                 *seen.lock().unwrap() = id;
                 let f = match fate {
                     "refused" => Fates { sent: vec![], failed: vec![(id, refused.into())] },
@@ -1702,12 +1705,13 @@ mod tests {
     #[tokio::test]
     async fn a_message_that_cannot_be_taken_is_refused_for_good() {
         let dir = tempfile::tempdir().unwrap();
-        let outbox = std::sync::Arc::new(std::sync::Mutex::new(crate::core::outbox::Outbox::open(dir.path()).unwrap()));
+        let outbox =
+            std::sync::Arc::new(std::sync::Mutex::new(crate::core::sending::outbox::Outbox::open(dir.path()).unwrap()));
         let store = outbox_store(outbox.clone(), "taro@example.ac.jp".into(), || {});
         let script = "EHLO x\r\nMAIL FROM:<taro@example.ac.jp>\r\nRCPT TO:<a@example.net>\r\nDATA\r\n: x\r\nBcc: hidden@example.org\r\n\r\nbody\r\n.\r\nQUIT\r\n";
         let out = harness_with(script, &*store).await;
         assert!(out.contains("554 5.6.0 the message cannot be taken") && out.contains("Bcc"), "{out}");
-        assert!(outbox.lock().unwrap().list(&[crate::core::outbox::State::Queued], 10).unwrap().is_empty());
+        assert!(outbox.lock().unwrap().list(&[crate::core::sending::outbox::Status::Queued], 10).unwrap().is_empty());
     }
 
     async fn harness_with(script: &str, store: Store<'_>) -> String {

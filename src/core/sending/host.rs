@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{broadcast, mpsc};
 
-use crate::core::deliver::Deliverer;
-use crate::core::engine::{self, Command, Event};
-use crate::core::outbox::Outbox;
-use crate::core::smtpd::{self, Fates, Login, PortTaken};
+use crate::core::protocol::smtpd::{self, Fates, LocalLogin, PortTaken};
+use crate::core::sending::deliver::Deliverer;
+use crate::core::sending::engine::{self, Command, Event};
+use crate::core::sending::outbox::Outbox;
 
 /// The engine and, optionally, the submission server of one account and data folder.
 pub struct Host<'a> {
@@ -40,7 +40,7 @@ pub enum SubmissionProblem {
 pub struct Submission {
     pub port: u16,
     /// The local login (`None`: `require_auth = false`).
-    pub login: Option<Login>,
+    pub login: Option<LocalLogin>,
     listeners: Vec<tokio::net::TcpListener>,
     /// A connection of the server's own: SQLite keeps it apart from the engine's.
     outbox: Arc<Mutex<Outbox>>,

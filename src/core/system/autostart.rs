@@ -10,7 +10,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::core::account::Paths;
+use crate::core::setup::account::Paths;
 
 /// The arguments the entry starts popsend with (after the program itself). The entry runs in
 /// another folder than this process: paths are made absolute.
@@ -138,7 +138,7 @@ pub fn launch_agent(exe: &Path, paths: &Paths) -> String {
 #[cfg_attr(windows, allow(dead_code))]
 fn put(file: &Path, text: Option<String>) -> io::Result<()> {
     match text {
-        Some(t) => crate::core::files::write_atomic(file, t.as_bytes()),
+        Some(t) => crate::core::system::files::write_atomic(file, t.as_bytes()),
         None => match std::fs::remove_file(file) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),

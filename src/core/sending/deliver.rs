@@ -14,19 +14,20 @@ use std::time::Duration;
 
 use lettre::address::Envelope;
 
-use crate::core::account::{Config, Security};
-use crate::core::clock::Clock;
-use crate::core::failure::classify;
-use crate::core::kind::Severity;
-use crate::core::net::{self, Family, NetError, TrustAnchors};
-use crate::core::pop3::{self, Login, Pop3Error};
-use crate::core::route::{self, Route, Via};
-use crate::core::secrets::Password;
-use crate::core::smtp::{self, Session, SmtpError};
-use crate::core::window::{self, LastLogin, RelayWindow};
+use crate::core::problem::classify::classify;
+use crate::core::problem::kind::Severity;
+use crate::core::protocol::net::{self, Family, NetError, TrustAnchors};
+use crate::core::protocol::pop3::{self, Login, Pop3Error};
+use crate::core::protocol::smtp::{self, Session, SmtpError};
+use crate::core::sending::knowledge::{self, LastLogin};
+use crate::core::sending::relay::RelayWindow;
+use crate::core::sending::route::{self, Route, Via};
+use crate::core::setup::account::{Config, Security};
+use crate::core::system::clock::Clock;
+use crate::core::system::secrets::Password;
 
-use crate::core::compose::Outgoing;
-use crate::core::run_error::RunError;
+use crate::core::message::compose::Outgoing;
+use crate::core::problem::run_error::RunError;
 
 /// What happened to one message.
 #[derive(Debug)]
@@ -111,7 +112,7 @@ pub struct Deliverer<'a> {
     /// `None`: none could be found; nothing logs in (no server sees an empty password).
     pub password: Option<&'a Password>,
     pub trust: &'a TrustAnchors,
-    pub store: &'a window::Store,
+    pub store: &'a knowledge::Store,
     pub clock: &'a dyn Clock,
     /// Limit for each protocol step.
     pub step_timeout: Duration,
@@ -161,7 +162,7 @@ pub fn login_params<'a>(
 /// reuse read it), and the method that worked, tried first next time (no APOP attempt doomed to
 /// fail, one password fewer). Not being able to write it costs one extra login later, nothing
 /// more.
-pub fn record_login(store: &window::Store, config: &Config, login: &Login) {
+pub fn record_login(store: &knowledge::Store, config: &Config, login: &Login) {
     let mut state = store.load();
     state.last_login = Some(LastLogin { at: login.at, server: pop_server(config), peer: login.peer.ip() });
     state.set_login(&method_key(config), login.method, login.capabilities.as_ref());
@@ -215,7 +216,7 @@ impl<'a> Deliverer<'a> {
         config: &'a Config,
         password: impl Into<Option<&'a Password>>,
         trust: &'a TrustAnchors,
-        store: &'a window::Store,
+        store: &'a knowledge::Store,
         clock: &'a dyn Clock,
     ) -> Self {
         Deliverer {
@@ -396,7 +397,7 @@ impl<'a> Deliverer<'a> {
         if logged_in && configured.is_some_and(|i| route::silent(&failed[i].1)) {
             let ports = failed
                 .iter()
-                .map(|(r, e)| format!("{}: {}", r.port, crate::core::failure::chain(e)))
+                .map(|(r, e)| format!("{}: {}", r.port, crate::core::problem::classify::chain(e)))
                 .collect::<Vec<_>>()
                 .join("; ");
             let (_, last) = failed.swap_remove(configured.unwrap_or(0));

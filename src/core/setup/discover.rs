@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 
-use crate::core::account::Security;
-use crate::core::net::{self, TrustAnchors};
-use crate::core::pop3::Capabilities;
-use crate::core::pop3::reply::{self, apop_timestamp, parse_status};
-use crate::core::presets::Preset;
+use crate::core::protocol::net::{self, TrustAnchors};
+use crate::core::protocol::pop3::Capabilities;
+use crate::core::protocol::pop3::reply::{self, apop_timestamp, parse_status};
+use crate::core::setup::account::Security;
+use crate::core::setup::presets::Preset;
 
 /// Where and how long to look.
 #[derive(Debug, Clone)]

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::core::account::Security;
+use crate::core::setup::account::Security;
 
-static BUILTIN: &str = include_str!("../../assets/presets.toml");
+static BUILTIN: &str = include_str!("../../../assets/presets.toml");
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

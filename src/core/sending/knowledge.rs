@@ -1,42 +1,17 @@
-//! The relay window: the server relays for `length` after a successful POP login from our address.
-//! This module does the arithmetic (time is always passed in) and keeps the last login in a small
-//! state file in the data dir, so a restart still knows it. It does not log in or send.
+//! What popsend remembers between runs, in a small state file in the data folder: the last POP
+//! login (so a restart still knows the relay window) and each server's habits (the login method
+//! that worked, EHLO, size limit, the SMTP port that works from each network). A damaged file is
+//! an empty one; nothing here logs in or sends.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The window opened by one login.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RelayWindow {
-    pub opened: SystemTime,
-    pub length: Duration,
-}
-
-impl RelayWindow {
-    /// When the window closes. A length too long to add (from a damaged config) counts as none.
-    pub fn closes(&self) -> SystemTime {
-        self.opened.checked_add(self.length).unwrap_or(self.opened)
-    }
-
-    /// Time left at `now`; zero once closed. A clock that went backwards (before `opened`) is
-    /// treated as closed: we cannot know how long ago the login really was.
-    pub fn remaining(&self, now: SystemTime) -> Duration {
-        if now < self.opened {
-            return Duration::ZERO;
-        }
-        self.closes().duration_since(now).unwrap_or(Duration::ZERO)
-    }
-
-    /// True while at least `margin` of the window is left.
-    pub fn usable(&self, now: SystemTime, margin: Duration) -> bool {
-        self.remaining(now) > margin
-    }
-}
+use crate::core::sending::relay::RelayWindow;
 
 /// What is remembered about the last login (and the server's habits) between runs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct State {
+pub struct Knowledge {
     /// The last successful login: when, to which server, from which family.
     pub last_login: Option<LastLogin>,
     /// SMTP servers that decide relaying at connect time, so the SMTP connection must be opened
@@ -52,7 +27,7 @@ pub struct State {
     pub smtp_ehlo: Vec<(String, bool)>,
     /// The port that worked for each SMTP server ("host:port" as configured) from each network
     /// (`route::network`): the next send from there goes to it at once.
-    pub smtp_routes: Vec<(String, String, crate::core::route::Route)>,
+    pub smtp_routes: Vec<(String, String, crate::core::sending::route::Route)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +38,7 @@ pub struct LastLogin {
     pub peer: IpAddr,
 }
 
-impl State {
+impl Knowledge {
     /// The window of the last login to `server`, if there was one.
     pub fn window(&self, server: &str, length: Duration) -> Option<RelayWindow> {
         let l = self.last_login.as_ref().filter(|l| l.server == server)?;
@@ -77,12 +52,12 @@ impl State {
     /// What the last login to `pop_server` learned: the method that worked, and the server's
     /// capabilities when they were asked (`"user capa=user,pipelining"`; older files have the
     /// method alone).
-    pub fn login_for(&self, pop_server: &str) -> Option<crate::core::pop3::Remembered> {
+    pub fn login_for(&self, pop_server: &str) -> Option<crate::core::protocol::pop3::Remembered> {
         let (_, value) = self.methods.iter().find(|(s, _)| s == pop_server)?;
         let mut words = value.split(' ');
-        let method = crate::core::pop3::Method::from_code(words.next()?)?;
-        let caps = words.next().and_then(crate::core::pop3::Capabilities::from_word);
-        Some(crate::core::pop3::Remembered { method, caps })
+        let method = crate::core::protocol::pop3::Method::from_code(words.next()?)?;
+        let caps = words.next().and_then(crate::core::protocol::pop3::Capabilities::from_word);
+        Some(crate::core::protocol::pop3::Remembered { method, caps })
     }
 
     /// Forgets `pop_server`'s capabilities (the method stays first): the next login asks CAPA.
@@ -103,8 +78,8 @@ impl State {
     pub fn set_login(
         &mut self,
         pop_server: &str,
-        method: crate::core::pop3::Method,
-        caps: Option<&crate::core::pop3::Capabilities>,
+        method: crate::core::protocol::pop3::Method,
+        caps: Option<&crate::core::protocol::pop3::Capabilities>,
     ) {
         let caps =
             caps.cloned().or_else(|| self.login_for(pop_server).filter(|r| r.method == method).and_then(|r| r.caps));
@@ -134,13 +109,13 @@ impl State {
     }
 
     /// What `smtp_server`'s EHLO said last time, if it is known.
-    pub fn smtp_extras(&self, smtp_server: &str) -> Option<crate::core::smtp::Extras> {
+    pub fn smtp_extras(&self, smtp_server: &str) -> Option<crate::core::protocol::smtp::Extras> {
         let (_, pipelining) = self.smtp_ehlo.iter().find(|(s, _)| s == smtp_server)?;
-        Some(crate::core::smtp::Extras { size: self.size_for(smtp_server), pipelining: *pipelining })
+        Some(crate::core::protocol::smtp::Extras { size: self.size_for(smtp_server), pipelining: *pipelining })
     }
 
     /// Remembers what `smtp_server`'s EHLO said. True when it changed.
-    pub fn set_smtp_extras(&mut self, smtp_server: &str, extras: crate::core::smtp::Extras) -> bool {
+    pub fn set_smtp_extras(&mut self, smtp_server: &str, extras: crate::core::protocol::smtp::Extras) -> bool {
         let size_changed = self.set_size(smtp_server, extras.size);
         if self.smtp_extras(smtp_server).is_some_and(|known| known.pipelining == extras.pipelining) {
             return size_changed;
@@ -158,12 +133,12 @@ impl State {
     }
 
     /// The port that worked for `smtp_server` from `network`, if one was remembered.
-    pub fn route_for(&self, smtp_server: &str, network: &str) -> Option<crate::core::route::Route> {
+    pub fn route_for(&self, smtp_server: &str, network: &str) -> Option<crate::core::sending::route::Route> {
         self.smtp_routes.iter().find(|(s, n, _)| s == smtp_server && n == network).map(|(_, _, r)| *r)
     }
 
     /// Remembers the port that worked for `smtp_server` from `network`. True when it changed.
-    pub fn set_route(&mut self, smtp_server: &str, network: &str, route: crate::core::route::Route) -> bool {
+    pub fn set_route(&mut self, smtp_server: &str, network: &str, route: crate::core::sending::route::Route) -> bool {
         if self.route_for(smtp_server, network) == Some(route) {
             return false;
         }
@@ -207,9 +182,9 @@ impl State {
 
     /// Parses the file; a line whose value is out of range or malformed is left out, and its
     /// number (1-based) returned, so the caller can warn. The file is input: it never panics.
-    pub fn parse_checked(text: &str) -> (State, Vec<usize>) {
+    pub fn parse_checked(text: &str) -> (Knowledge, Vec<usize>) {
         let (mut at, mut server, mut peer) = (None, None, None);
-        let mut state = State::default();
+        let mut state = Knowledge::default();
         let mut ignored = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let Some((key, value)) = line.split_once(' ') else { continue };
@@ -250,7 +225,8 @@ impl State {
                 },
                 "smtp_route" => {
                     let mut parts = value.splitn(3, ' ');
-                    match (parts.next(), parts.next(), parts.next().and_then(crate::core::route::Route::parse)) {
+                    match (parts.next(), parts.next(), parts.next().and_then(crate::core::sending::route::Route::parse))
+                    {
                         (Some(server), Some(network), Some(route)) => {
                             state.smtp_routes.push((server.to_owned(), network.to_owned(), route));
                             true
@@ -296,18 +272,18 @@ impl Store {
     }
 
     /// A missing or unreadable file is an empty state: the worst case is one extra login.
-    pub fn load(&self) -> State {
+    pub fn load(&self) -> Knowledge {
         self.load_checked().0
     }
 
     /// `load`, with the numbers of the lines that were ignored (out of range, malformed).
-    pub fn load_checked(&self) -> (State, Vec<usize>) {
+    pub fn load_checked(&self) -> (Knowledge, Vec<usize>) {
         // Bounded: the file is a few lines; anything larger is not ours.
         use std::io::Read as _;
         let mut text = String::new();
         match std::fs::File::open(&self.path).map(|f| f.take(64 * 1024).read_to_string(&mut text)) {
-            Ok(Ok(_)) => State::parse_checked(&text),
-            _ => (State::default(), Vec::new()),
+            Ok(Ok(_)) => Knowledge::parse_checked(&text),
+            _ => (Knowledge::default(), Vec::new()),
         }
     }
 
@@ -322,8 +298,8 @@ impl Store {
         self.save(&state)
     }
 
-    pub fn save(&self, state: &State) -> std::io::Result<()> {
-        crate::core::files::write_atomic(&self.path, state.render().as_bytes())
+    pub fn save(&self, state: &Knowledge) -> std::io::Result<()> {
+        crate::core::system::files::write_atomic(&self.path, state.render().as_bytes())
     }
 }
 
@@ -336,36 +312,11 @@ mod tests {
     }
 
     #[test]
-    fn remaining_counts_down_and_stops_at_zero() {
-        let w = RelayWindow { opened: t(0), length: Duration::from_secs(600) };
-        assert_eq!(w.remaining(t(0)), Duration::from_secs(600));
-        assert_eq!(w.remaining(t(18)), Duration::from_secs(582));
-        assert_eq!(w.remaining(t(600)), Duration::ZERO);
-        assert_eq!(w.remaining(t(10_000)), Duration::ZERO);
-        assert_eq!(w.closes(), t(600));
-    }
-
-    #[test]
-    fn clock_going_backwards_means_closed() {
-        let w = RelayWindow { opened: t(100), length: Duration::from_secs(600) };
-        assert_eq!(w.remaining(t(50)), Duration::ZERO);
-    }
-
-    #[test]
-    fn usable_needs_more_than_the_margin() {
-        let w = RelayWindow { opened: t(0), length: Duration::from_secs(600) };
-        let m = Duration::from_secs(60);
-        assert!(w.usable(t(539), m));
-        assert!(!w.usable(t(540), m));
-        assert!(!w.usable(t(700), m));
-    }
-
-    #[test]
     fn state_round_trips_and_is_per_server() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
-        assert_eq!(store.load(), State::default());
-        let state = State {
+        assert_eq!(store.load(), Knowledge::default());
+        let state = Knowledge {
             last_login: Some(LastLogin { at: t(5), server: "pop.example:110".into(), peer: "::1".parse().unwrap() }),
             sequential: vec!["smtp.example:25".into()],
             methods: vec![("pop.example:110".into(), "user".into())],
@@ -374,7 +325,7 @@ mod tests {
             smtp_routes: vec![(
                 "smtp.example:25".into(),
                 "192.168.1.0/24".into(),
-                crate::core::route::Route::parse("587 starttls -").unwrap(),
+                crate::core::sending::route::Route::parse("587 starttls -").unwrap(),
             )],
         };
         store.save(&state).unwrap();
@@ -393,16 +344,16 @@ mod tests {
         assert!(!moved.set_route(
             "smtp.example:25",
             "192.168.1.0/24",
-            crate::core::route::Route::parse("587 starttls -").unwrap()
+            crate::core::sending::route::Route::parse("587 starttls -").unwrap()
         ));
         assert!(moved.set_route(
             "smtp.example:25",
             "192.168.1.0/24",
-            crate::core::route::Route::parse("587 starttls auth").unwrap()
+            crate::core::sending::route::Route::parse("587 starttls auth").unwrap()
         ));
         assert_eq!(moved.smtp_routes.len(), 1);
         // Issue 14: what the EHLO said, so the next connection need not ask.
-        use crate::core::smtp::Extras;
+        use crate::core::protocol::smtp::Extras;
         assert_eq!(back.smtp_extras("smtp.example:25"), Some(Extras { size: Some(10_240_000), pipelining: true }));
         assert_eq!(back.smtp_extras("other:587"), Some(Extras { size: None, pipelining: false }));
         assert_eq!(back.smtp_extras("smtp.example:587"), None);
@@ -412,7 +363,7 @@ mod tests {
         assert!(changed.forget_smtp_extras("smtp.example:25") && changed.smtp_extras("smtp.example:25").is_none());
         assert_eq!(changed.size_for("smtp.example:25"), Some(10_240_000), "the size stays for the submission server");
         // Issue 14: the POP method and what CAPA said, so the next login need not ask.
-        use crate::core::pop3::{Capabilities, Method, Remembered};
+        use crate::core::protocol::pop3::{Capabilities, Method, Remembered};
         assert_eq!(
             back.login_for("pop.example:110"),
             Some(Remembered { method: Method::UserPass, caps: None }),
@@ -436,18 +387,18 @@ mod tests {
         assert!(!changed.set_size("smtp.example:25", Some(10_240_000)));
         assert!(changed.set_size("smtp.example:25", None));
         assert_eq!(changed.size_for("smtp.example:25"), None);
-        assert_eq!(State::parse_checked("smtp_size smtp.example:25 many\n").1, vec![1]);
+        assert_eq!(Knowledge::parse_checked("smtp_size smtp.example:25 many\n").1, vec![1]);
     }
 
     /// Issue 9, case 6: out-of-range values are ignored (and reported), never a panic.
     #[test]
     fn out_of_range_login_time_is_ignored() {
         let (s, ignored) =
-            State::parse_checked("login_at_ms 18446744073709551615\nlogin_server pop:110\nlogin_peer 127.0.0.1\n");
+            Knowledge::parse_checked("login_at_ms 18446744073709551615\nlogin_server pop:110\nlogin_peer 127.0.0.1\n");
         assert_eq!(s.last_login, None);
         assert_eq!(ignored, vec![1]);
         let (s, ignored) =
-            State::parse_checked("login_at_ms 1700000000000\nlogin_server pop:110\nlogin_peer 999.1.1.1\n");
+            Knowledge::parse_checked("login_at_ms 1700000000000\nlogin_server pop:110\nlogin_peer 999.1.1.1\n");
         assert_eq!(s.last_login, None);
         assert_eq!(ignored, vec![3]);
         let w = RelayWindow { opened: UNIX_EPOCH + Duration::from_millis(MAX_MS), length: Duration::from_secs(600) };
@@ -456,6 +407,6 @@ mod tests {
 
     #[test]
     fn garbage_file_is_an_empty_state() {
-        assert_eq!(State::parse_checked("login_at_ms nope\nlogin_server x\n\0\0").0, State::default());
+        assert_eq!(Knowledge::parse_checked("login_at_ms nope\nlogin_server x\n\0\0").0, Knowledge::default());
     }
 }

@@ -2,15 +2,15 @@
 //! that blocks outgoing port 25 (OP25B, nearly every Japanese home and mobile line) leaves the
 //! configured port silent at home while the same server takes mail on 587 or 465: the send path
 //! tries those too (`candidates`), and the port that worked is remembered for this network
-//! (`network`, kept in the state file by `window::State`), so the next send from home goes there
+//! (`network`, kept in the state file by `knowledge::Knowledge`), so the next send from home goes there
 //! at once while on campus the configured port stays in use. Pure choices and words; it opens no
 //! connection and never names another host.
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::core::account::Config;
-use crate::core::net::NetError;
-use crate::core::smtp::SmtpError;
+use crate::core::protocol::net::NetError;
+use crate::core::protocol::smtp::SmtpError;
+use crate::core::setup::account::Config;
 
 /// How a session reaches the SMTP server: the configured port and settings, or another port of
 /// the same host.
@@ -140,7 +140,7 @@ pub fn silent(e: &SmtpError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::smtp::Stage;
+    use crate::core::protocol::smtp::Stage;
 
     fn config(extra: &str) -> Config {
         Config::parse(&format!("[account]\naddress = \"a@example.ac.jp\"\n[pop]\nhost = \"mail.example.ac.jp\"\nusername = \"a\"\n[smtp]\n{extra}"), std::path::Path::new("c.toml")).unwrap()

@@ -11,15 +11,15 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
-use crate::core::compose::Outgoing;
-use crate::core::deliver::{Deliverer, Mark, Outcome, Progress, Report};
-use crate::core::failure::classify;
-use crate::core::kind::Kind;
-use crate::core::net;
-use crate::core::outbox::{Counts, Described, Due, Outbox, OutboxError, Pause};
-use crate::core::retry::{self, Decision};
-use crate::core::run_error::RunError;
-use crate::core::window::RelayWindow;
+use crate::core::message::compose::Outgoing;
+use crate::core::problem::classify::classify;
+use crate::core::problem::kind::Kind;
+use crate::core::problem::run_error::RunError;
+use crate::core::protocol::net;
+use crate::core::sending::deliver::{Deliverer, Mark, Outcome, Progress, Report};
+use crate::core::sending::outbox::{Counts, Described, Due, Outbox, OutboxError, Pause};
+use crate::core::sending::relay::RelayWindow;
+use crate::core::sending::retry::{self, Decision};
 
 /// What one flush did.
 #[derive(Debug, Default)]
@@ -32,7 +32,7 @@ pub struct Flushed {
     /// The queue is paused (now or from before) and sends nothing until the settings change.
     pub paused: Option<Pause>,
     pub next_attempt: Option<SystemTime>,
-    pub logins: Vec<crate::core::pop3::Login>,
+    pub logins: Vec<crate::core::protocol::pop3::Login>,
     pub window: Option<RelayWindow>,
     /// Another popsend process was sending: this one sent nothing.
     pub busy: bool,
@@ -40,9 +40,9 @@ pub struct Flushed {
     /// at a time): id and the number of transactions so far.
     pub split: Vec<(i64, usize)>,
     /// Another SMTP port than the configured one took the mail, found now (said once).
-    pub learned: Option<crate::core::deliver::Learned>,
+    pub learned: Option<crate::core::sending::deliver::Learned>,
     /// The SMTP port the messages went by (設定 shows it when it is not the configured one).
-    pub route: Option<crate::core::route::Route>,
+    pub route: Option<crate::core::sending::route::Route>,
 }
 
 fn jitter(id: i64, attempts: u32) -> u64 {
@@ -280,7 +280,7 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub enum Event {
     Flushed(Flushed),
-    LoggedIn(crate::core::pop3::Login),
+    LoggedIn(crate::core::protocol::pop3::Login),
     LoginFailed(RunError),
     /// Messages waiting for the network were made due at once.
     Woken(usize),
@@ -303,9 +303,9 @@ fn local_backoff(n: u32) -> Duration {
 }
 
 /// What the engine is doing, or waiting for, with the data each needs. Every change of state is
-/// in `State::next`; `watch` does the I/O around it.
+/// in `Phase::next`; `watch` does the I/O around it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum State {
+pub enum Phase {
     /// Waiting for a message to fall due, a command or the network.
     Idle,
     /// A flush runs (`force`: the user asked). `failures`: outbox errors in a row before it.
@@ -344,34 +344,34 @@ pub enum Occurred<'a> {
     PauseSeen(Option<Pause>),
 }
 
-impl State {
+impl Phase {
     /// The one transition function: (state, what happened) → state. Pure; `now` for deadlines.
-    pub fn next(self, occurred: Occurred<'_>, now: SystemTime) -> State {
+    pub fn next(self, occurred: Occurred<'_>, now: SystemTime) -> Phase {
         match (self, occurred) {
-            (State::BackingOff { failures, .. }, Occurred::Started(Job::Flush { force })) => {
-                State::Sending { force, failures }
+            (Phase::BackingOff { failures, .. }, Occurred::Started(Job::Flush { force })) => {
+                Phase::Sending { force, failures }
             }
-            (_, Occurred::Started(Job::Flush { force })) => State::Sending { force, failures: 0 },
-            (_, Occurred::Started(Job::Login)) => State::LoggingIn,
-            (State::Sending { .. }, Occurred::Flushed(Ok(f))) if matches!(f.stopped, Some(RunError::NoPassword)) => {
-                State::NoPassword
+            (_, Occurred::Started(Job::Flush { force })) => Phase::Sending { force, failures: 0 },
+            (_, Occurred::Started(Job::Login)) => Phase::LoggingIn,
+            (Phase::Sending { .. }, Occurred::Flushed(Ok(f))) if matches!(f.stopped, Some(RunError::NoPassword)) => {
+                Phase::NoPassword
             }
-            (State::Sending { .. }, Occurred::Flushed(Ok(f))) if f.busy => State::HeldOff { until: now + POLL },
-            (State::Sending { .. }, Occurred::Flushed(Ok(f))) => match &f.paused {
-                Some(p) => State::Paused(p.clone()),
-                None => State::Idle,
+            (Phase::Sending { .. }, Occurred::Flushed(Ok(f))) if f.busy => Phase::HeldOff { until: now + POLL },
+            (Phase::Sending { .. }, Occurred::Flushed(Ok(f))) => match &f.paused {
+                Some(p) => Phase::Paused(p.clone()),
+                None => Phase::Idle,
             },
             // The outbox cannot be written (disk full, read-only, locked): wait, longer each
             // time, instead of looping on it.
-            (State::Sending { failures, .. }, Occurred::Flushed(Err(_))) => {
+            (Phase::Sending { failures, .. }, Occurred::Flushed(Err(_))) => {
                 let failures = failures.saturating_add(1);
-                State::BackingOff { until: now + local_backoff(failures), failures }
+                Phase::BackingOff { until: now + local_backoff(failures), failures }
             }
-            (State::LoggingIn, Occurred::LoginEnded { no_password: true }) => State::NoPassword,
-            (State::LoggingIn, Occurred::LoginEnded { .. }) => State::Idle,
-            (State::Idle, Occurred::PauseSeen(Some(p))) => State::Paused(p),
-            (State::Paused(_), Occurred::PauseSeen(None)) => State::Idle,
-            (State::HeldOff { until }, _) if now >= until => State::Idle,
+            (Phase::LoggingIn, Occurred::LoginEnded { no_password: true }) => Phase::NoPassword,
+            (Phase::LoggingIn, Occurred::LoginEnded { .. }) => Phase::Idle,
+            (Phase::Idle, Occurred::PauseSeen(Some(p))) => Phase::Paused(p),
+            (Phase::Paused(_), Occurred::PauseSeen(None)) => Phase::Idle,
+            (Phase::HeldOff { until }, _) if now >= until => Phase::Idle,
             (s, _) => s,
         }
     }
@@ -381,10 +381,10 @@ impl State {
     /// Never a second job while one runs.
     pub fn job(&self, asked: Option<Job>, due: bool, now: SystemTime) -> Option<Job> {
         match self {
-            State::Sending { .. } | State::LoggingIn => None,
+            Phase::Sending { .. } | Phase::LoggingIn => None,
             _ if asked.is_some() => asked,
-            State::Paused(_) | State::NoPassword => None,
-            State::BackingOff { until, .. } | State::HeldOff { until } if now < *until => None,
+            Phase::Paused(_) | Phase::NoPassword => None,
+            Phase::BackingOff { until, .. } | Phase::HeldOff { until } if now < *until => None,
             _ => due.then_some(Job::Flush { force: false }),
         }
     }
@@ -394,16 +394,16 @@ impl State {
     fn wait(&self, next_due: Option<SystemTime>, now: SystemTime) -> Duration {
         let until = |t: SystemTime| t.duration_since(now).unwrap_or(Duration::ZERO);
         match self {
-            State::BackingOff { until: t, .. } | State::HeldOff { until: t } => until(*t),
-            State::Paused(_) | State::NoPassword => POLL,
+            Phase::BackingOff { until: t, .. } | Phase::HeldOff { until: t } => until(*t),
+            Phase::Paused(_) | Phase::NoPassword => POLL,
             _ => next_due.map_or(POLL, |t| until(t).min(POLL)),
         }
     }
 
     fn activity(&self, waiting: usize) -> Activity {
         match self {
-            State::Sending { .. } => Activity::Sending(waiting),
-            State::LoggingIn => Activity::LoggingIn,
+            Phase::Sending { .. } => Activity::Sending(waiting),
+            Phase::LoggingIn => Activity::LoggingIn,
             _ => Activity::Idle,
         }
     }
@@ -412,7 +412,7 @@ impl State {
 /// What a running job gives back.
 enum Done {
     Flushed(Box<Result<Flushed, OutboxError>>),
-    Login(Result<crate::core::pop3::Login, RunError>),
+    Login(Result<crate::core::protocol::pop3::Login, RunError>),
 }
 
 type Running<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Done> + 'a>>;
@@ -439,11 +439,11 @@ pub async fn watch(
     // login), what waits for the network goes now rather than after the first interval.
     let mut last_probe = d.clock.now().checked_sub(OFFLINE_PROBE).unwrap_or(std::time::UNIX_EPOCH);
     let mut online = None;
-    let mut state = if d.password.is_some() { State::Idle } else { State::NoPassword };
+    let mut state = if d.password.is_some() { Phase::Idle } else { Phase::NoPassword };
     let mut asked: Option<Job> = None;
     let mut job: Option<Running<'_>> = None;
     let mut stopping = false;
-    let snapshot = |state: &State, online: Option<bool>, on_event: &mut dyn FnMut(Event)| match take_snapshot(
+    let snapshot = |state: &Phase, online: Option<bool>, on_event: &mut dyn FnMut(Event)| match take_snapshot(
         outbox, d, state, online,
     ) {
         Ok(s) => on_event(Event::Snapshot(s)),
@@ -591,7 +591,7 @@ pub async fn watch(
 fn take_snapshot(
     outbox: &Outbox,
     d: &Deliverer<'_>,
-    state: &State,
+    state: &Phase,
     online: Option<bool>,
 ) -> Result<Snapshot, OutboxError> {
     let counts = outbox.counts()?;
@@ -624,7 +624,7 @@ async fn server_answers(d: &Deliverer<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::kind::{Described, Kind};
+    use crate::core::problem::kind::{Described, Kind};
 
     fn t0() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
@@ -643,14 +643,14 @@ mod tests {
     #[test]
     fn outbox_errors_back_off_and_never_loop() {
         let mut now = t0();
-        let mut s = State::Idle;
+        let mut s = Phase::Idle;
         let mut waits = Vec::new();
         for _ in 0..7 {
             assert_eq!(s.job(None, true, now), Some(Job::Flush { force: false }), "{s:?}");
             s = s.next(Occurred::Started(Job::Flush { force: false }), now);
             assert_eq!(s.job(None, true, now), None, "a second job while one runs");
             s = s.next(Occurred::Flushed(&outbox_error()), now);
-            let State::BackingOff { until, .. } = s else { panic!("{s:?}") };
+            let Phase::BackingOff { until, .. } = s else { panic!("{s:?}") };
             waits.push(until.duration_since(now).unwrap().as_secs());
             // Still due, but nothing starts before the deadline…
             assert_eq!(s.job(None, true, now), None);
@@ -671,12 +671,12 @@ mod tests {
         );
         s = s.next(Occurred::Started(Job::Flush { force: false }), now);
         s = s.next(Occurred::Flushed(&Ok(Flushed::default())), now);
-        assert_eq!(s, State::Idle);
+        assert_eq!(s, Phase::Idle);
         s = s.next(Occurred::Started(Job::Flush { force: false }), now);
         s = s.next(Occurred::Flushed(&outbox_error()), now);
         assert_eq!(
             s,
-            State::BackingOff { until: now + Duration::from_secs(30), failures: 1 },
+            Phase::BackingOff { until: now + Duration::from_secs(30), failures: 1 },
             "a success resets the count"
         );
     }
@@ -686,25 +686,25 @@ mod tests {
     #[test]
     fn a_pause_and_a_busy_outbox_hold_the_engine_back() {
         let now = t0();
-        let s = State::Idle.next(Occurred::PauseSeen(Some(pause())), now);
-        assert_eq!(s, State::Paused(pause()));
+        let s = Phase::Idle.next(Occurred::PauseSeen(Some(pause())), now);
+        assert_eq!(s, Phase::Paused(pause()));
         assert_eq!(s.job(None, true, now), None, "a paused queue flushed by itself");
         assert_eq!(s.wait(Some(now), now), POLL, "a paused queue with due messages spun");
         assert_eq!(s.job(Some(Job::Login), true, now), Some(Job::Login));
-        assert_eq!(s.clone().next(Occurred::PauseSeen(None), now), State::Idle);
+        assert_eq!(s.clone().next(Occurred::PauseSeen(None), now), Phase::Idle);
         let flushed = Ok(Flushed { paused: Some(pause()), ..Flushed::default() });
         assert_eq!(
-            State::Sending { force: false, failures: 0 }.next(Occurred::Flushed(&flushed), now),
-            State::Paused(pause())
+            Phase::Sending { force: false, failures: 0 }.next(Occurred::Flushed(&flushed), now),
+            Phase::Paused(pause())
         );
 
         let busy = Ok(Flushed { busy: true, ..Flushed::default() });
-        let s = State::Sending { force: false, failures: 0 }.next(Occurred::Flushed(&busy), now);
-        assert_eq!(s, State::HeldOff { until: now + POLL });
+        let s = Phase::Sending { force: false, failures: 0 }.next(Occurred::Flushed(&busy), now);
+        assert_eq!(s, Phase::HeldOff { until: now + POLL });
         assert_eq!(s.job(None, true, now), None);
-        assert_eq!(s.clone().next(Occurred::PauseSeen(None), now + POLL), State::Idle);
-        let s = State::LoggingIn;
+        assert_eq!(s.clone().next(Occurred::PauseSeen(None), now + POLL), Phase::Idle);
+        let s = Phase::LoggingIn;
         assert_eq!(s.job(Some(Job::Flush { force: true }), true, now), None, "a flush beside a login");
-        assert_eq!(s.next(Occurred::LoginEnded { no_password: false }, now), State::Idle);
+        assert_eq!(s.next(Occurred::LoginEnded { no_password: false }, now), Phase::Idle);
     }
 }

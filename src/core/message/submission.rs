@@ -11,14 +11,14 @@ use lettre::Address;
 use lettre::address::Envelope;
 use lettre::message::Mailboxes;
 
-use crate::core::compose::{ComposeError, Outgoing};
+use crate::core::message::compose::{ComposeError, Outgoing};
 
 /// The most a handed-over message may be.
 pub const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
 /// What the program said besides the message.
 #[derive(Debug, Clone, Default)]
-pub struct Handed<'a> {
+pub struct Handover<'a> {
     /// The envelope sender (`-f`); the account's address when `None`.
     pub from: Option<&'a str>,
     /// The sender's name for an added From header (`-F`).
@@ -85,7 +85,7 @@ fn bad(reason: impl Into<String>) -> ComposeError {
 }
 
 /// Prepares `raw` for the outbox. `account` is the configured address, `now` the Date if none.
-pub fn prepare(raw: &[u8], handed: &Handed<'_>, account: &str, now: SystemTime) -> Result<Prepared, ComposeError> {
+pub fn prepare(raw: &[u8], handed: &Handover<'_>, account: &str, now: SystemTime) -> Result<Prepared, ComposeError> {
     if raw.len() > MAX_MESSAGE {
         return Err(bad(format!("the message is larger than {} MB", MAX_MESSAGE / (1024 * 1024))));
     }
@@ -212,7 +212,7 @@ pub fn prepare(raw: &[u8], handed: &Handed<'_>, account: &str, now: SystemTime) 
     }
     if value("from").is_none() {
         let from = match handed.full_name.filter(|n| !n.trim().is_empty()) {
-            Some(name) => format!("{} <{from_addr}>", crate::core::compose::rfc2047_words(name.trim())),
+            Some(name) => format!("{} <{from_addr}>", crate::core::message::compose::rfc2047_words(name.trim())),
             None => from_addr.to_string(),
         };
         push(format!("From: {from}\r\n"));
@@ -317,7 +317,7 @@ mod tests {
         assert_eq!(decode_words("Re: =?x-unknown?B?AAAA?= plain"), "Re: =?x-unknown?B?AAAA?= plain");
         assert_eq!(decode_words("=?UTF-8?B?not base64!?="), "=?UTF-8?B?not base64!?=");
         assert_eq!(decode_words("plain subject"), "plain subject");
-        let handed = Handed { from_headers: true, ..Handed::default() };
+        let handed = Handover { from_headers: true, ..Handover::default() };
         let p = prepare(MESSAGE.as_bytes(), &handed, "taro@example.ac.jp", t0()).unwrap();
         assert_eq!(p.subject, "レポート");
         assert!(String::from_utf8_lossy(&p.outgoing.raw).contains("Subject: =?UTF-8?B?44Os44Od44O844OI?=\r\n"));
@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn with_t_the_headers_give_the_recipients_and_bcc_leaves() {
-        let handed = Handed { from_headers: true, ..Handed::default() };
+        let handed = Handover { from_headers: true, ..Handover::default() };
         let p = prepare(MESSAGE.as_bytes(), &handed, "taro@example.ac.jp", t0()).unwrap();
         let to: Vec<String> = p.outgoing.envelope.to().iter().map(|a| a.to_string()).collect();
         assert_eq!(to, ["hanako@example.net", "jiro@example.org", "secret@example.com"]);
@@ -352,7 +352,7 @@ mod tests {
     #[test]
     fn without_t_only_the_arguments_and_the_headers_stay() {
         let rcpts = vec!["list@example.net".to_owned()];
-        let handed = Handed { recipients: &rcpts, from: Some("bounce@example.ac.jp"), ..Handed::default() };
+        let handed = Handover { recipients: &rcpts, from: Some("bounce@example.ac.jp"), ..Handover::default() };
         let p = prepare(MESSAGE.as_bytes(), &handed, "taro@example.ac.jp", t0()).unwrap();
         let to: Vec<String> = p.outgoing.envelope.to().iter().map(|a| a.to_string()).collect();
         assert_eq!(to, ["list@example.net"]);
@@ -380,7 +380,7 @@ mod tests {
     #[test]
     fn eight_bit_header_bytes_are_kept_as_they_are() {
         let rcpts = vec!["a@example.net".to_owned()];
-        let handed = Handed { recipients: &rcpts, ..Handed::default() };
+        let handed = Handover { recipients: &rcpts, ..Handover::default() };
         // 「レポート」 in Shift_JIS, and a Latin-1 é.
         let raw = b"Subject: \x83\x8c\x83\x7c\x81\x5b\x83\x67\nX-Note: caf\xe9\nBcc: b@example.net\n\nbody\n";
         let p = prepare(raw, &handed, "taro@example.ac.jp", t0()).unwrap();
@@ -396,7 +396,7 @@ mod tests {
 
     #[test]
     fn what_is_missing_is_added_and_a_given_message_id_is_kept() {
-        let handed = Handed { full_name: Some("山田 太郎"), from_headers: true, ..Handed::default() };
+        let handed = Handover { full_name: Some("山田 太郎"), from_headers: true, ..Handover::default() };
         let p = prepare(b"To: a@example.net\nMessage-ID: <given@example>\n\nhi\n", &handed, "taro@example.ac.jp", t0())
             .unwrap();
         let text = String::from_utf8(p.outgoing.raw.clone()).unwrap();
@@ -411,7 +411,7 @@ mod tests {
     #[test]
     fn plain_text_without_a_header_is_all_body() {
         let rcpts = vec!["a@example.net".to_owned()];
-        let handed = Handed { recipients: &rcpts, ..Handed::default() };
+        let handed = Handover { recipients: &rcpts, ..Handover::default() };
         let p = prepare(b"hello there\nsecond line\n", &handed, "taro@example.ac.jp", t0()).unwrap();
         let text = String::from_utf8(p.outgoing.raw).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
@@ -421,13 +421,13 @@ mod tests {
 
     #[test]
     fn no_recipient_or_a_bad_address_is_an_error_naming_it() {
-        let handed = Handed::default();
+        let handed = Handover::default();
         assert!(matches!(
             prepare(b"Subject: x\n\nhi\n", &handed, "taro@example.ac.jp", t0()),
             Err(ComposeError::NoRecipient)
         ));
         let rcpts = vec!["not an address".to_owned()];
-        let handed = Handed { recipients: &rcpts, ..Handed::default() };
+        let handed = Handover { recipients: &rcpts, ..Handover::default() };
         assert!(matches!(
             prepare(b"Subject: x\n\nhi\n", &handed, "taro@example.ac.jp", t0()),
             Err(ComposeError::BadAddress { .. })
@@ -440,7 +440,7 @@ mod tests {
     #[test]
     fn the_header_is_found_behind_an_mbox_line_and_old_syntax() {
         let rcpts = vec!["a@example.net".to_owned()];
-        let handed = Handed { recipients: &rcpts, ..Handed::default() };
+        let handed = Handover { recipients: &rcpts, ..Handover::default() };
         for raw in [
             &b"From me@x Mon Sep 17 00:00:00 2001\nTo: prof@example.net\nBcc: secret@example.org\nSubject: s\n\nbody\n"
                 [..],

@@ -24,9 +24,9 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::core::account::Security;
-use crate::core::net::{self, NetError, TrustAnchors};
-use crate::core::secrets::Redactor;
+use crate::core::protocol::net::{self, NetError, TrustAnchors};
+use crate::core::setup::account::Security;
+use crate::core::system::secrets::Redactor;
 
 pub struct SmtpParams<'a> {
     pub host: &'a str,
@@ -1008,18 +1008,18 @@ mod tests {
             reply: "554 5.7.1 <a@example.net>: Relay access denied".into(),
         };
         assert!(relay.is_relay_denied());
-        assert_eq!(crate::core::failure::classify(&relay).severity(), Severity::Temporary);
+        assert_eq!(crate::core::problem::classify::classify(&relay).severity(), Severity::Temporary);
         let unknown = SmtpError::Rejected {
             stage: Stage::RcptTo("a@example.net".into()),
             code: 550,
             reply: "550 5.1.1 User unknown".into(),
         };
         assert!(!unknown.is_relay_denied());
-        assert_eq!(crate::core::failure::classify(&unknown).severity(), Severity::Permanent);
+        assert_eq!(crate::core::problem::classify::classify(&unknown).severity(), Severity::Permanent);
         let busy = SmtpError::Rejected { stage: Stage::MailFrom, code: 421, reply: "421 busy".into() };
-        assert_eq!(crate::core::failure::classify(&busy).severity(), Severity::Temporary);
+        assert_eq!(crate::core::problem::classify::classify(&busy).severity(), Severity::Temporary);
         let auth = SmtpError::Rejected { stage: Stage::Auth, code: 535, reply: "535 5.7.8 bad".into() };
-        assert_eq!(crate::core::failure::classify(&auth).severity(), Severity::NeedsUser);
+        assert_eq!(crate::core::problem::classify::classify(&auth).severity(), Severity::NeedsUser);
     }
 
     #[test]
