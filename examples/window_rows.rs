@@ -16,7 +16,7 @@ use popsend::core::setup::account::Paths;
 
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
-    popsend::i18n::init(Some("ja"));
+    popsend::text::i18n::init(Some("ja"));
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("c.toml");
     std::fs::write(&config, "[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"u\"\n[smtp]\nport = 1\n").unwrap();

@@ -49,7 +49,7 @@ fn security_words(s: Security) -> String {
 
 /// The one sentence that says what was found, and where it came from.
 fn found_sentence(p: &Proposal, presets: &[crate::core::setup::presets::Preset]) -> String {
-    let lang = crate::i18n::current();
+    let lang = crate::text::i18n::current();
     let from = match &p.source {
         Source::Preset(id) => {
             let name = presets.iter().find(|x| &x.id == id).map_or(id.as_str(), |x| x.name_in(&lang));

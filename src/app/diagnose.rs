@@ -5,7 +5,7 @@
 use crate::app::backend::Request;
 use crate::core::setup::diagnose::{Finding, OtherPortFound};
 use crate::fl;
-use crate::words::{diagnose_report, diagnose_verdict, step_text};
+use crate::text::words::{diagnose_report, diagnose_verdict, step_text};
 
 use super::{App, ERROR};
 
@@ -85,7 +85,7 @@ pub(super) fn steps_list(
                 ui.label(line);
             }
             if let Finding::Failed(kind) = r.finding
-                && let Some(page) = crate::guides::page_for(kind)
+                && let Some(page) = crate::text::guides::page_for(kind)
                 && ui.small_button(fl!("gui-explain")).clicked()
             {
                 asked = Some(page);

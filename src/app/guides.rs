@@ -2,7 +2,7 @@
 //! to change, how to send), today's programs before the 2000-era ones. The guides are embedded data; no I/O here.
 
 use crate::fl;
-use crate::guides::{self, Era};
+use crate::text::guides::{self, Era};
 
 use super::App;
 
@@ -14,7 +14,7 @@ impl App {
     }
 
     pub(super) fn guides_view(&mut self, ui: &mut egui::Ui) {
-        let lang = crate::i18n::current();
+        let lang = crate::text::i18n::current();
         if self.guides.as_ref().is_none_or(|(l, _)| *l != lang) {
             self.guides = Some((lang.clone(), guides::all(&lang)));
         }

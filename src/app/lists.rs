@@ -9,7 +9,7 @@ use crate::app::backend::Request;
 use crate::core::sending::engine::Command;
 use crate::core::sending::outbox::{Row, Status};
 use crate::fl;
-use crate::words::{reason, state_name};
+use crate::text::words::{reason, state_name};
 
 use super::{App, ERROR};
 
@@ -33,8 +33,10 @@ fn row_line(row: &Row, now: SystemTime) -> String {
         && row.attempts > 0
         && let Ok(left) = row.next_attempt.duration_since(now)
     {
-        text +=
-            &format!("  {}", fl!("gui-next-retry", remaining = crate::words::mm_ss(left + Duration::from_millis(999))));
+        text += &format!(
+            "  {}",
+            fl!("gui-next-retry", remaining = crate::text::words::mm_ss(left + Duration::from_millis(999)))
+        );
     }
     text
 }
@@ -127,8 +129,8 @@ impl App {
         ui.label(row_line(row, self.clock.now()));
         match &row.last_error {
             Some(e) => {
-                let page = crate::guides::page_for(e.kind);
-                let e = crate::words::explain(e);
+                let page = crate::text::guides::page_for(e.kind);
+                let e = crate::text::words::explain(e);
                 ui.colored_label(ERROR, e.headline.as_str());
                 for line in e.lines() {
                     ui.label(line);
@@ -157,7 +159,7 @@ impl App {
         let Some(row) = self.view.sent.iter().find(|r| r.id == id) else { return };
         ui.separator();
         if let Some(at) = row.sent_at {
-            ui.label(fl!("gui-sent-at", at = crate::words::local_time(at, "%Y-%m-%d %H:%M")));
+            ui.label(fl!("gui-sent-at", at = crate::text::words::local_time(at, "%Y-%m-%d %H:%M")));
         }
         match self.view.opened.as_ref().filter(|(o, _)| *o == id) {
             Some((_, Ok(d))) => {

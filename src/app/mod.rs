@@ -7,6 +7,7 @@
 mod assistant;
 pub mod backend;
 mod compose;
+pub mod desktop;
 mod diagnose;
 mod fonts;
 pub mod form;
@@ -72,7 +73,7 @@ pub struct App {
     copied: bool,
     /// 設定ガイド: the search text, and the guides in the language they were loaded in.
     pub guide_query: String,
-    guides: Option<(String, Vec<crate::guides::Guide>)>,
+    guides: Option<(String, Vec<crate::text::guides::Guide>)>,
     /// Requests from later starts of popsend (a second double-click, a `mailto:` link).
     instance: Option<Listener>,
     /// The first-run assistant's state.
@@ -90,7 +91,7 @@ impl App {
         App::with_platform(
             ctx,
             paths,
-            Arc::new(crate::desktop::show),
+            Arc::new(crate::app::desktop::show),
             crate::core::setup::discover::Options::default(),
             Arc::new(platform::Desktop),
         )
@@ -279,7 +280,7 @@ impl App {
                 Some(p) => {
                     ui.colored_label(ERROR, problem_text(p));
                     if let Problem::Failed(d) = p
-                        && let Some(page) = crate::guides::page_for(d.kind)
+                        && let Some(page) = crate::text::guides::page_for(d.kind)
                         && ui.small_button(fl!("gui-explain")).clicked()
                     {
                         self.show_guide(page);
@@ -333,7 +334,7 @@ impl App {
                 Handed::Saved(saved) => self.settings.take_saved(&saved),
                 Handed::Trial(form, passed) => self.assistant.trial = Some((*form, passed)),
                 Handed::Restarted => self.notice = Some(fl!("gui-worker-restarted")),
-                Handed::RouteLearned(learned) => self.notice = Some(crate::words::route_learned(&learned)),
+                Handed::RouteLearned(learned) => self.notice = Some(crate::text::words::route_learned(&learned)),
             }
         }
     }
@@ -349,7 +350,7 @@ impl App {
             // At start an unset language leaves the one chosen at launch (POPSEND_LANG or the OS).
             if self.language.is_some() || !lang.is_empty() {
                 let env = std::env::var("POPSEND_LANG").ok();
-                crate::i18n::init(if lang.is_empty() { env.as_deref() } else { Some(&lang) });
+                crate::text::i18n::init(if lang.is_empty() { env.as_deref() } else { Some(&lang) });
             }
             self.language = Some(lang);
         }
@@ -399,7 +400,7 @@ impl App {
             });
             match window {
                 Some((w, left)) if !left.is_zero() => {
-                    ui.label(fl!("gui-window-open", remaining = crate::words::mm_ss(left)));
+                    ui.label(fl!("gui-window-open", remaining = crate::text::words::mm_ss(left)));
                     let frac = left.as_secs_f32() / w.length.as_secs_f32().max(1.0);
                     ui.add(egui::ProgressBar::new(frac).desired_width(120.0));
                     // The countdown: one repaint when the second shown changes (a moment after
@@ -513,7 +514,7 @@ fn problem_text(p: &Problem) -> String {
         Problem::Dialog(d) => fl!("gui-err-dialog", detail = d.as_str()),
         Problem::WorkerStopped => fl!("gui-worker-stopped"),
         Problem::Failed(d) => {
-            let e = crate::words::explain(d);
+            let e = crate::text::words::explain(d);
             let mut text = e.headline.clone();
             for line in e.lines() {
                 text += &format!("\n{line}");
@@ -572,7 +573,7 @@ pub fn run(paths: Paths, listener: Option<Listener>, mailto: Option<Mailto>) -> 
         renderer: eframe::Renderer::Wgpu,
         ..Default::default()
     };
-    let theme = crate::desktop::prefers_dark();
+    let theme = crate::app::desktop::prefers_dark();
     eframe::run_native(
         &fl!("app-name"),
         options,

@@ -202,7 +202,7 @@ impl App {
                 ui.end_row();
             };
             let l = ui.label(fl!("set-preset"));
-            let lang = crate::i18n::current();
+            let lang = crate::text::i18n::current();
             egui::ComboBox::from_id_salt("preset")
                 .selected_text(
                     chosen
@@ -405,7 +405,7 @@ impl App {
                 Some(info) => {
                     use crate::core::sending::host::SubmissionProblem;
                     let said = match &info.problem {
-                        Some(SubmissionProblem::Port(taken)) => crate::words::port_taken(info.port, taken),
+                        Some(SubmissionProblem::Port(taken)) => crate::text::words::port_taken(info.port, taken),
                         Some(SubmissionProblem::Login(detail)) => fl!("err-serve-login", detail = detail.as_str()),
                         Some(SubmissionProblem::Outbox(detail)) => format!("{} ({detail})", fl!("err-outbox-write")),
                         None => String::new(),

@@ -5,7 +5,7 @@
 use crate::core::problem::classify::Failure;
 use crate::core::problem::kind::Described;
 pub use crate::core::problem::kind::{EXIT_FAILED, EXIT_OK, EXIT_TEMPORARY, EXIT_USAGE};
-use crate::words::{self, Explained};
+use crate::text::words::{self, Explained};
 
 /// A failure that ends a command.
 #[derive(Debug)]

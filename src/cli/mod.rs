@@ -257,7 +257,7 @@ fn command() -> clap::Command {
 pub fn main() -> ExitCode {
     #[cfg(windows)]
     attach_console();
-    crate::i18n::init(std::env::var("POPSEND_LANG").ok().as_deref());
+    crate::text::i18n::init(std::env::var("POPSEND_LANG").ok().as_deref());
     let mut cmd = command();
     // Called through a link named sendmail: sendmail's arguments follow.
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -436,7 +436,7 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
     let config = Config::load(&paths.config_file).map_err(|e| explain::failure(&e))?;
     // The language chosen in 設定, unless POPSEND_LANG says otherwise.
     if let (None, Some(lang)) = (std::env::var_os("POPSEND_LANG"), &config.app.language) {
-        crate::i18n::init(Some(lang));
+        crate::text::i18n::init(Some(lang));
     }
     let store = knowledge::Store::new(&paths.data_dir);
     let clock = SystemClock;
@@ -611,8 +611,8 @@ async fn auth(d: &Deliverer<'_>, config: &Config, source: Source, clock: &dyn Cl
 /// `guide [CLIENT]`: with no words, every client by era; with words, the matching guides in full
 /// (exit 1 when none matches, after the list).
 fn guide(query: &str) -> u8 {
-    use crate::guides::{self, Era};
-    let all = guides::all(&crate::i18n::current());
+    use crate::text::guides::{self, Era};
+    let all = guides::all(&crate::text::i18n::current());
     let found = guides::find(&all, query);
     if !query.trim().is_empty() && !found.is_empty() {
         for (i, g) in found.iter().enumerate() {
@@ -656,12 +656,12 @@ fn diagnose(
     let options = Options { skip_login, ..Options::default() };
     let mut i = 0;
     let steps = runtime.block_on(diagnose::run(config, password, trust, clock, store, &options, &mut |r| {
-        say_raw!("{}", crate::words::diagnose_step(i, r));
+        say_raw!("{}", crate::text::words::diagnose_step(i, r));
         let _ = std::io::stdout().flush();
         i += 1;
     }));
-    say!("{}", crate::words::diagnose_verdict(&steps));
-    if crate::words::diagnose_passed(&steps) { EXIT_OK } else { EXIT_FAILED }
+    say!("{}", crate::text::words::diagnose_verdict(&steps));
+    if crate::text::words::diagnose_passed(&steps) { EXIT_OK } else { EXIT_FAILED }
 }
 
 type Commands = (tokio::sync::mpsc::Sender<engine::Command>, tokio::sync::mpsc::Receiver<engine::Command>);
@@ -689,7 +689,7 @@ async fn watch(
         && let Ok(Some(p)) = ob.paused()
         && p.config == d.config.fingerprint
     {
-        tell!("{}", fl!("paused", reason = crate::words::reason(p.error.kind)));
+        tell!("{}", fl!("paused", reason = crate::text::words::reason(p.error.kind)));
         tell!("  {}", fl!("paused-hint"));
         return Ok(EXIT_FAILED);
     }
@@ -762,7 +762,7 @@ async fn serve(
         return watch(host, stop, true, commands, step_aside(cue.notified(), stop, shutdown)).await;
     }
     let server = host.open_submission().await.map_err(|problem| match problem {
-        SubmissionProblem::Port(taken) => explain::simple(crate::words::port_taken(s.port, &taken), EXIT_FAILED),
+        SubmissionProblem::Port(taken) => explain::simple(crate::text::words::port_taken(s.port, &taken), EXIT_FAILED),
         SubmissionProblem::Login(detail) => explain::simple(fl!("err-serve-login", detail = detail), EXIT_FAILED),
         SubmissionProblem::Outbox(detail) => {
             explain::simple(format!("{} ({detail})", fl!("err-outbox-write")), EXIT_FAILED)
@@ -835,13 +835,13 @@ fn window_line(w: &RelayWindow, now: SystemTime) -> String {
     if left.is_zero() {
         fl!("window-expired", at = local_time(w.closes()))
     } else {
-        fl!("window-open", remaining = crate::words::mm_ss(left), until = local_time(w.closes()))
+        fl!("window-open", remaining = crate::text::words::mm_ss(left), until = local_time(w.closes()))
     }
 }
 
 /// "09:42": minutes may exceed 59 for long windows.
 fn local_time(t: SystemTime) -> String {
-    crate::words::local_time(t, "%Y-%m-%d %H:%M:%S")
+    crate::text::words::local_time(t, "%Y-%m-%d %H:%M:%S")
 }
 
 fn source_name(s: Source) -> String {
@@ -858,14 +858,14 @@ mod tests {
 
     #[test]
     fn countdown_format() {
-        assert_eq!(crate::words::mm_ss(Duration::from_secs(582)), "09:42");
-        assert_eq!(crate::words::mm_ss(Duration::from_secs(0)), "00:00");
-        assert_eq!(crate::words::mm_ss(Duration::from_millis(59_900)), "00:59");
+        assert_eq!(crate::text::words::mm_ss(Duration::from_secs(582)), "09:42");
+        assert_eq!(crate::text::words::mm_ss(Duration::from_secs(0)), "00:00");
+        assert_eq!(crate::text::words::mm_ss(Duration::from_millis(59_900)), "00:59");
     }
 
     #[test]
     fn help_is_localized_and_consistent() {
-        crate::i18n::init(Some("ja"));
+        crate::text::i18n::init(Some("ja"));
         command().debug_assert();
     }
 }

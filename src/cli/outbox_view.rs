@@ -9,7 +9,7 @@ use crate::core::sending::engine::Flushed;
 use crate::core::sending::outbox::{Outbox, Row, Status};
 use crate::core::system::clock::Clock;
 use crate::fl;
-use crate::words::{reason, state_name};
+use crate::text::words::{reason, state_name};
 
 use super::explain::{self, EXIT_FAILED, EXIT_OK, EXIT_TEMPORARY, Failed};
 use super::{local_time, window_line};
@@ -125,7 +125,7 @@ pub fn report_flush(f: &Flushed, clock: &dyn Clock) -> u8 {
         say!("{}", fl!("sent-id", id = id.to_string(), msgid = msgid.as_str()));
     }
     if let Some(learned) = &f.learned {
-        say!("{}", crate::words::route_learned(learned));
+        say!("{}", crate::text::words::route_learned(learned));
     }
     for (id, parts) in &f.split {
         say!("{}", fl!("sent-in-parts", id = id.to_string(), parts = parts.to_string()));

@@ -114,7 +114,7 @@ fn a_silent_smtp_port_25_gets_the_port_blocking_hint_and_the_auth_port_is_found(
             automatic: true
         }
     );
-    let (what, next) = popsend::words::step_explanation(smtp);
+    let (what, next) = popsend::text::words::step_explanation(smtp);
     // One line for the silent port, one for each other port that answered (in the process's
     // language, whichever it is).
     assert_eq!(what.lines().count(), 3, "{what}");

@@ -18,7 +18,7 @@ static GUI: Mutex<()> = Mutex::new(());
 
 pub(crate) fn gui_lock(lang: &str) -> MutexGuard<'static, ()> {
     let g = GUI.lock().unwrap_or_else(|e| e.into_inner());
-    popsend::i18n::init(Some(lang));
+    popsend::text::i18n::init(Some(lang));
     g
 }
 
@@ -98,14 +98,14 @@ fn compose_and_send_later_puts_the_row_in_the_outbox_then_the_language_switches(
     drop(h);
 
     // The same window in English.
-    popsend::i18n::init(Some("en"));
+    popsend::text::i18n::init(Some("en"));
     let mut h = harness(config, data);
     run_until(&mut h, "the stored row", |a| a.view().waiting.len() == 1);
     h.get_by_label("Outbox (1)").click();
     h.run_steps(4);
     h.get_by_label("Send now");
     h.get_by_label_contains("期末レポート");
-    popsend::i18n::init(Some("ja"));
+    popsend::text::i18n::init(Some("ja"));
 }
 
 fn app<'a>(h: &'a Harness<'static, Option<App>>) -> &'a App {
@@ -269,14 +269,14 @@ fn settings_save_reload_and_switch_the_language() {
     h.get_by_label("Compose");
     drop(h);
 
-    popsend::i18n::init(Some("ja"));
+    popsend::text::i18n::init(Some("ja"));
     let mut h = harness(config, data);
     run_until(&mut h, "the saved settings", |a| a.view().settings.language == "en");
     h.run_steps(4);
     click(&mut h, "Settings");
     assert_eq!(app(&h).settings.form.display_name, "山田 太郎");
     h.get_by_label("Sender name");
-    popsend::i18n::init(Some("ja"));
+    popsend::text::i18n::init(Some("ja"));
 }
 
 /// An unsent draft survives closing the window; 「編集」 brings a queued message back to 作成.
@@ -435,7 +435,7 @@ fn every_visible_character_has_a_glyph() {
         }
     }
     for lang in ["ja", "en"] {
-        for g in popsend::guides::all(lang) {
+        for g in popsend::text::guides::all(lang) {
             text += &g.text();
         }
     }

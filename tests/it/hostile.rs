@@ -768,7 +768,7 @@ async fn a_probe_recipient_refused_by_a_later_rule_is_not_a_relay_failure() {
         .await;
         steps.into_iter().find(|s| s.id == StepId::Relay).unwrap()
     };
-    popsend::i18n::init(Some("ja"));
+    popsend::text::i18n::init(Some("ja"));
     let later_rule = run(|_, _| {
         "550 5.7.0 <popsend-relay-test@example.com>: Recipient address rejected: not in our list".to_owned()
     })
@@ -776,7 +776,7 @@ async fn a_probe_recipient_refused_by_a_later_rule_is_not_a_relay_failure() {
     assert_eq!(later_rule.finding, Finding::RelayAllowed, "{later_rule:?}");
     assert!(later_rule.passed());
     assert!(later_rule.reply.as_deref().is_some_and(|r| r.contains("Recipient address rejected")));
-    let shown = popsend::words::diagnose_step(6, &later_rule);
+    let shown = popsend::text::words::diagnose_step(6, &later_rule);
     assert!(shown.starts_with('✓') && shown.contains("中継は許可されています"), "{shown}");
 
     let relay = run(|_, _| "554 5.7.1 <popsend-relay-test@example.com>: Relay access denied".to_owned()).await;

@@ -224,12 +224,12 @@ fn a_waiting_row_explains_its_failure_as_the_command_line_does() {
         reply: Some("554 5.7.1 <hanako@example.net>: Relay access denied".into()),
         detail: "SMTP RCPT TO".into(),
     };
-    let explained = popsend::words::explain(&refusal);
+    let explained = popsend::text::words::explain(&refusal);
     b.publish(|v| v.waiting = Arc::new(vec![row(7, "期末レポート", Some(refusal.clone()))]));
     let mut h = harness(&b);
     h.run_steps(2);
     click(&mut h, "送信トレイ (1)");
-    h.get_by_label(&popsend::words::reason(Kind::RelayDenied));
+    h.get_by_label(&popsend::text::words::reason(Kind::RelayDenied));
     // The next retry, by the pinned clock (90 s away).
     h.get_by_label_contains("01:30");
     click(&mut h, "詳細");

@@ -4,8 +4,8 @@
 
 use serde::Deserialize;
 
-static JA: &str = include_str!("../assets/guides/ja.toml");
-static EN: &str = include_str!("../assets/guides/en.toml");
+static JA: &str = include_str!("../../assets/guides/ja.toml");
+static EN: &str = include_str!("../../assets/guides/en.toml");
 
 /// Which era a client belongs to: the reference notice's (2000) or today's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -21,8 +21,8 @@ pub static LOADER: LazyLock<FluentLanguageLoader> = LazyLock::new(|| {
 /// Looks up a message: `fl!("id")` or `fl!("id", name = value, …)`.
 #[macro_export]
 macro_rules! fl {
-    ($id:literal) => {{ i18n_embed_fl::fl!($crate::i18n::LOADER, $id) }};
-    ($id:literal, $($args:tt)*) => {{ i18n_embed_fl::fl!($crate::i18n::LOADER, $id, $($args)*) }};
+    ($id:literal) => {{ i18n_embed_fl::fl!($crate::text::i18n::LOADER, $id) }};
+    ($id:literal, $($args:tt)*) => {{ i18n_embed_fl::fl!($crate::text::i18n::LOADER, $id, $($args)*) }};
 }
 
 /// Chooses the language: `requested` (e.g. from `POPSEND_LANG`) if given, else the OS's.

@@ -180,7 +180,7 @@ pub fn explain(d: &Described) -> Explained {
         reply: d.reply.clone(),
         detail: (!d.detail.is_empty()).then(|| d.detail.clone()),
         next: Some(next),
-        page: crate::guides::page_for(d.kind),
+        page: crate::text::guides::page_for(d.kind),
     }
 }
 
@@ -365,7 +365,7 @@ mod kind_words {
     /// en has every ID ja has).
     #[test]
     fn every_kind_has_a_headline_and_a_next_step() {
-        crate::i18n::init(Some("ja"));
+        crate::text::i18n::init(Some("ja"));
         let mut headlines = HashSet::new();
         for k in Kind::ALL {
             let (headline, next) = super::headline_and_next(*k);

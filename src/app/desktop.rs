@@ -8,7 +8,7 @@ use std::sync::mpsc;
 
 use crate::app::backend::Notice;
 use crate::fl;
-use crate::words::reason;
+use crate::text::words::reason;
 
 /// The title and body a notice is shown with.
 pub fn text(n: &Notice) -> (String, String) {
