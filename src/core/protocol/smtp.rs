@@ -337,21 +337,20 @@ pub struct Session {
     pub encrypted: bool,
 }
 
-/// Which message a group sent ahead belongs to: the next `send` must be for it.
+/// Which message a group sent ahead belongs to: the next `send` must be for it (the caller's
+/// token for the message, and the envelope the group was written for).
 struct Ahead {
     envelope: Envelope,
-    /// Where the caller's bytes are, and how many (the same slice is handed to `send`).
-    raw: (usize, usize),
+    token: usize,
 }
 
-impl Ahead {
-    fn of(envelope: &Envelope, raw: &[u8]) -> Ahead {
-        Ahead { envelope: envelope.clone(), raw: (raw.as_ptr() as usize, raw.len()) }
-    }
-
-    fn is_for(&self, envelope: &Envelope, raw: &[u8]) -> bool {
-        self.envelope == *envelope && self.raw == (raw.as_ptr() as usize, raw.len())
-    }
+/// A message as `send` takes it: the caller's token for it (its place in the batch, say), its
+/// envelope and its bytes.
+#[derive(Clone, Copy)]
+pub struct Message<'m> {
+    pub token: usize,
+    pub envelope: &'m Envelope,
+    pub raw: &'m [u8],
 }
 
 /// The largest message whose final dot carries the next message's commands: beyond it the
@@ -366,8 +365,9 @@ pub trait Carry<'m> {
     /// The message to go next on this connection. Asked just before this message's bytes go,
     /// when the server offers PIPELINING: its MAIL FROM, RCPT TO and DATA then go behind this
     /// message's final dot (RFC 2920), one round trip less a message. A message given here must
-    /// be the next one handed to `send`, on this session. `None`: nothing follows.
-    fn next(&mut self) -> Option<(&'m Envelope, &'m [u8])> {
+    /// be the next one handed to `send` (the same token and envelope), on this session. `None`:
+    /// nothing follows.
+    fn next(&mut self) -> Option<Message<'m>> {
         None
     }
 }
@@ -533,13 +533,8 @@ impl Session {
     /// After a refusal the transaction is reset (RSET), so the session can carry the next message.
     /// Where the server offers PIPELINING, the message `carry.next()` names goes behind this
     /// one's final dot; the next `send` must be for it.
-    pub async fn send<'m>(
-        &mut self,
-        envelope: &Envelope,
-        raw: &[u8],
-        carry: &mut dyn Carry<'m>,
-    ) -> Result<(), SmtpError> {
-        let result = self.transactions(envelope, raw, carry).await;
+    pub async fn send<'m>(&mut self, message: Message<'_>, carry: &mut dyn Carry<'m>) -> Result<(), SmtpError> {
+        let result = self.transactions(message, carry).await;
         if let Err(e) = &result
             && matches!(
                 e,
@@ -609,15 +604,11 @@ impl Session {
         Ok(Wire { from, rcpts, params })
     }
 
-    async fn transactions<'m>(
-        &mut self,
-        envelope: &Envelope,
-        raw: &[u8],
-        carry: &mut dyn Carry<'m>,
-    ) -> Result<(), SmtpError> {
+    async fn transactions<'m>(&mut self, message: Message<'_>, carry: &mut dyn Carry<'m>) -> Result<(), SmtpError> {
+        let Message { token, envelope, raw } = message;
         // This message's group went behind the last one's dot: its replies are next on the wire.
         let mut sent_ahead = match self.ahead.take() {
-            Some(a) if a.is_for(envelope, raw) => true,
+            Some(a) if a.token == token && a.envelope == *envelope => true,
             Some(_) => {
                 self.cut_now().await;
                 return Err(SmtpError::Broken {
@@ -636,38 +627,29 @@ impl Session {
                 continue;
             }
             timed(t, Stage::MailFrom, self.conn.command(Mail::new(from.clone(), params.clone()))).await?;
-            let mut accepted: Vec<Address> = Vec::new();
-            let mut policy_refusal = None;
-            let mut rest = Vec::new();
-            for (i, (given, rcpt)) in left.iter().enumerate() {
-                match timed(t, Stage::RcptTo(rcpt.to_string()), self.conn.command(Rcpt::new(rcpt.clone(), vec![])))
-                    .await
-                {
-                    Ok(_) => accepted.push(given.clone()),
-                    Err(SmtpError::Rejected { code, reply, .. })
-                        if !accepted.is_empty() && is_too_many_recipients(code, &reply) =>
-                    {
-                        rest = left[i..].to_vec();
-                        break;
+            let mut replies: Vec<Option<Result<(), SmtpError>>> = left.iter().map(|_| None).collect();
+            let mut accepted_any = false;
+            for (i, (_, rcpt)) in left.iter().enumerate() {
+                let reply =
+                    timed(t, Stage::RcptTo(rcpt.to_string()), self.conn.command(Rcpt::new(rcpt.clone(), vec![])))
+                        .await
+                        .map(drop);
+                // A connection that broke or went silent: nothing more to decide.
+                if let Err(e) = reply {
+                    if !matches!(e, SmtpError::Rejected { .. }) {
+                        return Err(e);
                     }
-                    // A policy refusal (5.7.x) without the known relay words: look at the other
-                    // recipients before deciding; every one refused means no relaying for us.
-                    Err(SmtpError::Rejected { stage, code, reply })
-                        if accepted.is_empty() && is_policy_refusal(code, &reply) =>
-                    {
-                        policy_refusal.get_or_insert(SmtpError::Rejected { stage, code, reply });
-                    }
-                    Err(e) => return Err(e),
+                    replies[i] = Some(Err(e));
+                } else {
+                    replies[i] = Some(Ok(()));
+                }
+                let settled = replies[i].as_ref().is_some_and(|r| settles(r, accepted_any));
+                accepted_any |= replies[i].as_ref().is_some_and(|r| r.is_ok());
+                if settled {
+                    break;
                 }
             }
-            if let Some(refusal) = policy_refusal {
-                return Err(match refusal {
-                    SmtpError::Rejected { code, reply, .. } if accepted.is_empty() => {
-                        SmtpError::Rejected { stage: Stage::RcptAll, code, reply }
-                    }
-                    other => other,
-                });
-            }
+            let Taken { accepted, rest } = decide(&left, Ok(()), replies)?;
             timed(t, Stage::Data, self.conn.command(Data)).await?;
             self.body(raw, None).await?;
             carry.delivered(&accepted);
@@ -692,8 +674,8 @@ impl Session {
         if let Some(carry) = carry
             && raw.len() <= AHEAD_MAX_BYTES
             && let Ok(text) = std::str::from_utf8(raw)
-            && let Some((envelope, next)) = carry.next()
-            && let Ok(wire) = self.wire(envelope, next)
+            && let Some(next) = carry.next()
+            && let Ok(wire) = self.wire(next.envelope, next.raw)
         {
             let mut out = String::with_capacity(text.len() + text.len() / 64 + 256);
             // Transparency (RFC 5321 4.5.2) exactly as lettre's own `message`: a dot that begins a
@@ -704,7 +686,7 @@ impl Session {
             out += &text.replace("\r\n.", "\r\n..");
             out += "\r\n.\r\n";
             out += &group(wire.from.as_ref(), &wire.params, &wire.rcpts);
-            self.ahead = Some(Ahead::of(envelope, next));
+            self.ahead = Some(Ahead { envelope: next.envelope.clone(), token: next.token });
             return timed(generous, Stage::Message, self.conn.command(Group(out))).await.map(drop);
         }
         timed(generous, Stage::Message, self.conn.message(raw)).await.map(drop)
@@ -755,55 +737,23 @@ impl Session {
             self.cut_now().await;
             return Err(e);
         }
-        let mut accepted = Vec::new();
-        let mut rest = Vec::new();
-        let mut refusal = None;
-        let mut policy_refusal = None;
-        let mut too_many = None;
-        for ((given, pair), reply) in left.iter().map(|p| (&p.0, p)).zip(replies) {
-            match reply {
-                Ok(_) => accepted.push(given.clone()),
-                Err(e) if matches!(&e, SmtpError::Rejected { code, reply, .. } if is_too_many_recipients(*code, reply)) =>
-                {
-                    rest.push(pair.clone());
-                    too_many.get_or_insert(e);
-                }
-                Err(e) if matches!(&e, SmtpError::Rejected { code, reply, .. } if is_policy_refusal(*code, reply)) => {
-                    policy_refusal.get_or_insert(e);
-                }
-                Err(e) => {
-                    refusal.get_or_insert(e);
-                }
-            }
-        }
-        // As one command at a time would decide: MAIL refused, then a recipient refused for good,
-        // then every recipient refused on policy grounds, then too many recipients for even one.
-        let verdict = match (mail, refusal, policy_refusal) {
-            (Err(e), _, _) => Some(e),
-            (Ok(_), Some(e), _) => Some(e),
-            (Ok(_), None, Some(SmtpError::Rejected { code, reply, .. })) if accepted.is_empty() => {
-                Some(SmtpError::Rejected { stage: Stage::RcptAll, code, reply })
-            }
-            (Ok(_), None, Some(e)) => Some(e),
-            // Not even one taken: the server's own 452 (one at a time would have stopped there).
-            (Ok(_), None, None) if accepted.is_empty() => too_many,
-            (Ok(_), None, None) => None,
-        };
+        // The same verdict as one command at a time: `decide`.
+        let verdict = decide(left, mail.map(drop), replies.into_iter().map(|r| Some(r.map(drop))).collect());
         match (verdict, data) {
-            (None, Ok(_)) => {
+            (Ok(Taken { accepted, rest }), Ok(_)) => {
                 // The next message may follow behind the dot once this one is whole.
                 let last = rest.is_empty();
                 self.body(raw, if last { Some(&mut *carry) } else { None }).await?;
                 carry.delivered(&accepted);
                 Ok(rest)
             }
-            (None, Err(e)) => Err(e),
-            (Some(e), Ok(_)) => {
+            (Ok(_), Err(e)) => Err(e),
+            (Err(e), Ok(_)) => {
                 // `354` for a message that must not go: leave before the dot.
                 self.cut_now().await;
                 Err(e)
             }
-            (Some(e), Err(_)) => Err(e),
+            (Err(e), Err(_)) => Err(e),
         }
     }
 
@@ -853,6 +803,74 @@ impl Session {
     /// QUIT, with its reply not awaited: nothing waits on the way out after the last `250`.
     pub fn quit_soon(self) {
         tokio::spawn(self.quit());
+    }
+}
+
+/// What a transaction's replies allow: the recipients the server took, and those left for a
+/// further transaction (too many for this one, or not asked yet).
+#[derive(Debug, PartialEq)]
+struct Taken {
+    accepted: Vec<Address>,
+    rest: Vec<(Address, Address)>,
+}
+
+/// Whether a recipient's reply settles the transaction, so one command at a time sends no
+/// further RCPT TO: too many recipients (the rest go in a further transaction, or, with none
+/// taken, the message waits), or a refusal for good. A policy refusal (5.7.x) does not, while no
+/// recipient was taken: the others decide whether it is a relay refusal.
+fn settles(reply: &Result<(), SmtpError>, accepted_any: bool) -> bool {
+    match reply {
+        Ok(()) => false,
+        Err(SmtpError::Rejected { code, reply, .. }) if is_too_many_recipients(*code, reply) => true,
+        Err(SmtpError::Rejected { code, reply, .. }) if is_policy_refusal(*code, reply) => accepted_any,
+        Err(_) => true,
+    }
+}
+
+/// The one verdict on a transaction, however its replies were collected: one command at a time
+/// (stopping where a reply `settles` it; the recipients after it are `None`, not asked) or as a
+/// PIPELINING group (every reply read). `rcpts[i]` answers `left[i]`. In order: MAIL refused; a
+/// recipient refused for good (nothing is sent to anyone); every recipient refused on policy
+/// grounds (a relay refusal, `Stage::RcptAll`) or some (that refusal); too many recipients for
+/// even one (the server's own 452); otherwise the recipients taken, and the rest left over.
+fn decide(
+    left: &[(Address, Address)],
+    mail: Result<(), SmtpError>,
+    rcpts: Vec<Option<Result<(), SmtpError>>>,
+) -> Result<Taken, SmtpError> {
+    mail?;
+    let (mut accepted, mut rest) = (Vec::new(), Vec::new());
+    let (mut refusal, mut policy, mut too_many) = (None, None, None);
+    for (pair, reply) in left.iter().zip(rcpts) {
+        match reply {
+            None => rest.push(pair.clone()),
+            Some(Ok(())) => accepted.push(pair.0.clone()),
+            Some(Err(e)) if matches!(&e, SmtpError::Rejected { code, reply, .. } if is_too_many_recipients(*code, reply)) =>
+            {
+                rest.push(pair.clone());
+                too_many.get_or_insert(e);
+            }
+            Some(Err(e)) if matches!(&e, SmtpError::Rejected { code, reply, .. } if is_policy_refusal(*code, reply)) => {
+                policy.get_or_insert(e);
+            }
+            Some(Err(e)) => {
+                refusal.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = refusal {
+        return Err(e);
+    }
+    match policy {
+        Some(SmtpError::Rejected { code, reply, .. }) if accepted.is_empty() => {
+            return Err(SmtpError::Rejected { stage: Stage::RcptAll, code, reply });
+        }
+        Some(e) => return Err(e),
+        None => {}
+    }
+    match too_many {
+        Some(e) if accepted.is_empty() => Err(e),
+        _ => Ok(Taken { accepted, rest }),
     }
 }
 
@@ -959,6 +977,69 @@ impl AsyncWrite for TlsOverTcp {
 mod tests {
     use super::*;
     use crate::core::Severity;
+
+    /// Issue 26: one verdict for both ways of asking. Each script is a server's replies to the
+    /// RCPT TOs; one command at a time stops where a reply settles the transaction (as the send
+    /// loop does), a PIPELINING group reads them all. Both must come to the same decision: sent
+    /// or not, and when not, the same refusal (code and stage).
+    #[test]
+    fn one_verdict_for_one_command_at_a_time_and_for_a_group() {
+        let addr = |n: usize| Address::new(format!("r{n}"), "example.net").unwrap();
+        let reply = |n: usize, code: u16| -> Result<(), SmtpError> {
+            let text = match code {
+                250 => return Ok(()),
+                452 => "452 4.5.3 Too many recipients",
+                554 => "554 5.7.1 Relay access denied",
+                454 => "454 4.7.1 Relay access denied",
+                _ => "550 5.1.1 User unknown",
+            };
+            Err(SmtpError::Rejected { stage: Stage::RcptTo(addr(n).to_string()), code, reply: text.into() })
+        };
+        let verdict_of = |r: &Result<Taken, SmtpError>| match r {
+            Ok(t) => Ok(t.accepted.len()),
+            Err(SmtpError::Rejected { stage, code, .. }) => Err((stage.clone(), *code)),
+            Err(e) => panic!("{e}"),
+        };
+        type Expected = Result<usize, (Stage, u16)>;
+        let scripts: &[(&[u16], Expected)] = &[
+            (&[250, 250, 250], Ok(3)),
+            (&[550, 250], Err((Stage::RcptTo(addr(0).to_string()), 550))),
+            (&[250, 550, 250], Err((Stage::RcptTo(addr(1).to_string()), 550))),
+            (&[554, 554], Err((Stage::RcptAll, 554))),
+            (&[454, 454, 454], Err((Stage::RcptAll, 454))),
+            (&[250, 554], Err((Stage::RcptTo(addr(1).to_string()), 554))),
+            (&[554, 250], Err((Stage::RcptTo(addr(0).to_string()), 554))),
+            (&[452, 452], Err((Stage::RcptTo(addr(0).to_string()), 452))),
+        ];
+        for (codes, expected) in scripts {
+            let left: Vec<(Address, Address)> = (0..codes.len()).map(|i| (addr(i), addr(i))).collect();
+            let group = decide(&left, Ok(()), codes.iter().enumerate().map(|(i, c)| Some(reply(i, *c))).collect());
+            let mut one_at_a_time: Vec<Option<Result<(), SmtpError>>> = left.iter().map(|_| None).collect();
+            let mut accepted_any = false;
+            for (i, c) in codes.iter().enumerate() {
+                let r = reply(i, *c);
+                let settled = settles(&r, accepted_any);
+                accepted_any |= r.is_ok();
+                one_at_a_time[i] = Some(r);
+                if settled {
+                    break;
+                }
+            }
+            let single = decide(&left, Ok(()), one_at_a_time);
+            assert_eq!(verdict_of(&group), *expected, "group, {codes:?}");
+            assert_eq!(verdict_of(&single), *expected, "one at a time, {codes:?}");
+        }
+        // Too many after one was taken: the taken one goes now, the rest in a further
+        // transaction; one at a time has not asked for the third, a group has its answer.
+        let left: Vec<(Address, Address)> = (0..3).map(|i| (addr(i), addr(i))).collect();
+        let single = decide(&left, Ok(()), vec![Some(reply(0, 250)), Some(reply(1, 452)), None]).unwrap();
+        assert_eq!(single, Taken { accepted: vec![addr(0)], rest: vec![left[1].clone(), left[2].clone()] });
+        let group = decide(&left, Ok(()), vec![Some(reply(0, 250)), Some(reply(1, 452)), Some(reply(2, 452))]).unwrap();
+        assert_eq!(group, Taken { accepted: vec![addr(0)], rest: vec![left[1].clone(), left[2].clone()] });
+        // MAIL FROM refused: that refusal, whatever the recipients said.
+        let mail = Err(SmtpError::Rejected { stage: Stage::MailFrom, code: 553, reply: "553 no".into() });
+        assert_eq!(verdict_of(&decide(&left, mail, vec![None, None, None])), Err((Stage::MailFrom, 553)));
+    }
 
     #[test]
     fn size_keyword() {

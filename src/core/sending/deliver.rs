@@ -202,12 +202,12 @@ impl<'m> smtp::Carry<'m> for Turn<'_, 'm> {
         }
     }
 
-    fn next(&mut self) -> Option<(&'m Envelope, &'m [u8])> {
+    fn next(&mut self) -> Option<smtp::Message<'m>> {
         let next = self.next.filter(|_| !self.stop.is_some_and(|s| s.load(Ordering::SeqCst)))?;
         let i = self.index + 1;
         // Marked once: this message may be sent again in this run (relay refused, reconnect).
         let mark = *self.marked.get_or_insert_with(|| (i, self.progress.sending(i)));
-        (mark == (i, Mark::Go)).then_some((&next.envelope, next.raw.as_slice()))
+        (mark == (i, Mark::Go)).then_some(smtp::Message { token: i, envelope: &next.envelope, raw: &next.raw })
     }
 }
 
@@ -565,7 +565,8 @@ impl<'a> Deliverer<'a> {
                     stop: self.stop,
                     marked: &mut marked,
                 };
-                let sent = session.send(&envelope, &msg.raw, &mut turn).await;
+                let message = smtp::Message { token: index, envelope: &envelope, raw: &msg.raw };
+                let sent = session.send(message, &mut turn).await;
                 let taken = turn.taken;
                 if !taken.is_empty() {
                     let left: Vec<lettre::Address> =

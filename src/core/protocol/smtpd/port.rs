@@ -2,7 +2,6 @@
 //! program, another user of this computer, read from /proc/net/tcp on Linux); a connection's
 //! owner, for the per-user cap.
 
-
 /// How the server greets (and how `holder` knows another popsend).
 pub(super) const GREETING: &str = "220 localhost popsend ESMTP";
 
