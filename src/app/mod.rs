@@ -65,10 +65,8 @@ pub struct App {
     language: Option<String>,
     /// The first-run problem was seen (设定 opened once for it).
     setup_shown: bool,
-    /// Closing was asked while messages wait: the question is showing.
-    asking_close: bool,
-    /// The user answered the closing question.
-    closing: bool,
+    /// Where closing the window stands.
+    close: CloseFlow,
     /// The 接続テスト result was copied.
     copied: bool,
     /// 設定ガイド: the search text, and the guides in the language they were loaded in.
@@ -146,8 +144,7 @@ impl App {
             notice: None,
             language: None,
             setup_shown: false,
-            asking_close: false,
-            closing: false,
+            close: CloseFlow::Open,
             copied: false,
             guide_query: String::new(),
             guides: None,
@@ -449,7 +446,8 @@ impl App {
     /// Asks before closing while messages wait: keep sending in the background, or quit.
     fn close_question(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
-        if ctx.input(|i| i.viewport().close_requested()) && !self.closing {
+        let requested = ctx.input(|i| i.viewport().close_requested());
+        if requested && self.close == CloseFlow::Open {
             // The draft is saved now, whatever the answer, and where the window is.
             self.ask(Request::SaveDraft(Box::new(self.compose.clone())));
             let (inner, outer) = ctx.input(|i| (i.viewport().inner_rect, i.viewport().outer_rect));
@@ -460,38 +458,80 @@ impl App {
             self.compose_state.saved = self.compose.clone();
             if self.pending() > 0 {
                 ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
-                self.asking_close = true;
-            } else {
-                self.closing = true;
             }
         }
-        if !self.asking_close {
-            return;
-        }
-        let mut answer = None;
-        egui::Modal::new(egui::Id::unique("close-question")).show(&ctx, |ui| {
-            ui.label(fl!("gui-close-question", count = self.pending()));
-            ui.horizontal(|ui| {
-                if ui.button(fl!("gui-close-background")).clicked() {
-                    answer = Some(Some(true));
-                }
-                if ui.button(fl!("gui-close-quit")).clicked() {
-                    answer = Some(Some(false));
-                }
-                if ui.button(fl!("gui-cancel")).clicked() {
-                    answer = Some(None);
-                }
-            });
-        });
-        match answer {
-            Some(Some(background)) => {
-                self.asking_close = false;
-                self.closing = true;
-                self.ask(Request::Shutdown { background });
-                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        let answer = match self.close {
+            CloseFlow::Asking => {
+                let mut answer = None;
+                egui::Modal::new(egui::Id::unique("close-question")).show(&ctx, |ui| {
+                    ui.label(fl!("gui-close-question", count = self.pending()));
+                    ui.horizontal(|ui| {
+                        if ui.button(fl!("gui-close-background")).clicked() {
+                            answer = Some(CloseAnswer::Background);
+                        }
+                        if ui.button(fl!("gui-close-quit")).clicked() {
+                            answer = Some(CloseAnswer::Quit);
+                        }
+                        if ui.button(fl!("gui-cancel")).clicked() {
+                            answer = Some(CloseAnswer::Cancel);
+                        }
+                    });
+                });
+                answer
             }
-            Some(None) => self.asking_close = false,
-            None => {}
+            _ => None,
+        };
+        let next = self.close.next(requested, self.pending() > 0, answer);
+        if let (CloseFlow::Asking, CloseFlow::Closing) = (self.close, next)
+            && let Some(background) = answer.and_then(CloseAnswer::background)
+        {
+            self.ask(Request::Shutdown { background });
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+        self.close = next;
+    }
+}
+
+/// Where closing the window stands: open, asking (messages wait), or closing (answered, or
+/// nothing waited). `next` is the one place it changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CloseFlow {
+    Open,
+    Asking,
+    Closing,
+}
+
+/// The answer to the closing question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CloseAnswer {
+    /// 「バックグラウンドで送信を続ける」
+    Background,
+    /// 「終了する」
+    Quit,
+    /// 「キャンセル」
+    Cancel,
+}
+
+impl CloseAnswer {
+    /// For `Request::Shutdown`: keep sending in the background or not; `None` for キャンセル.
+    fn background(self) -> Option<bool> {
+        match self {
+            CloseAnswer::Background => Some(true),
+            CloseAnswer::Quit => Some(false),
+            CloseAnswer::Cancel => None,
+        }
+    }
+}
+
+impl CloseFlow {
+    /// `requested`: the desktop asked to close this frame; `waiting`: messages wait.
+    fn next(self, requested: bool, waiting: bool, answer: Option<CloseAnswer>) -> CloseFlow {
+        match (self, answer) {
+            (CloseFlow::Open, _) if requested && waiting => CloseFlow::Asking,
+            (CloseFlow::Open, _) if requested => CloseFlow::Closing,
+            (CloseFlow::Asking, Some(CloseAnswer::Cancel)) => CloseFlow::Open,
+            (CloseFlow::Asking, Some(_)) => CloseFlow::Closing,
+            (state, _) => state,
         }
     }
 }
@@ -621,5 +661,29 @@ impl eframe::App for FirstFrame {
         if let Some(t) = self.started.take() {
             eprintln!("popsend: first frame after {} ms", t.elapsed().as_millis());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CloseAnswer, CloseFlow};
+
+    /// The close flow's one transition function: a close with nothing waiting closes; with mail
+    /// waiting it asks, and only an answer moves it on (キャンセル back to open).
+    #[test]
+    fn closing_asks_only_while_mail_waits() {
+        use CloseFlow::*;
+        assert_eq!(Open.next(false, true, None), Open);
+        assert_eq!(Open.next(true, false, None), Closing);
+        assert_eq!(Open.next(true, true, None), Asking);
+        assert_eq!(Asking.next(false, true, None), Asking);
+        assert_eq!(Asking.next(true, true, None), Asking, "a second close request while asking changes nothing");
+        assert_eq!(Asking.next(false, true, Some(CloseAnswer::Cancel)), Open);
+        assert_eq!(Asking.next(false, true, Some(CloseAnswer::Background)), Closing);
+        assert_eq!(Asking.next(false, true, Some(CloseAnswer::Quit)), Closing);
+        assert_eq!(Closing.next(true, true, None), Closing);
+        assert_eq!(CloseAnswer::Background.background(), Some(true));
+        assert_eq!(CloseAnswer::Quit.background(), Some(false));
+        assert_eq!(CloseAnswer::Cancel.background(), None);
     }
 }
