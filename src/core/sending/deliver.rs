@@ -211,6 +211,58 @@ impl<'m> smtp::Carry<'m> for Turn<'_, 'm> {
     }
 }
 
+/// Where recovering from relay refusals stands in one run; `on_refusal` and `on_sent` are its
+/// only changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recovery {
+    /// SMTP was opened while the POP login ran: a refusal may mean the server judged relaying at
+    /// connect time, before the login had finished.
+    OpenedEarly,
+    /// Connected again after the login finished: a message taken now teaches that this server
+    /// needs the login first (remembered, so the next run opens SMTP after it).
+    Reconnected,
+    /// Nothing tried yet about a refusal (logged in in this run, or reusing the window).
+    Plain,
+    /// Logged in again once after a refusal: a further refusal is the port's, not the window's.
+    Relogged,
+}
+
+/// What a relay refusal calls for next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Reconnect,
+    /// The reused window was not good any more: the first login of this run.
+    LoginNow,
+    /// Log in again, after a pause (servers that watch their logs lag).
+    LoginAgain,
+    /// The other ports, then SMTP AUTH over TLS, then the refusal stands.
+    OtherPorts,
+}
+
+impl Recovery {
+    fn start(opened_early: bool) -> Recovery {
+        if opened_early { Recovery::OpenedEarly } else { Recovery::Plain }
+    }
+
+    /// A relay refusal; `logged_in`: this run has logged in.
+    fn on_refusal(self, logged_in: bool) -> (Recovery, Step) {
+        match self {
+            Recovery::OpenedEarly => (Recovery::Reconnected, Step::Reconnect),
+            _ if !logged_in => (Recovery::Plain, Step::LoginNow),
+            Recovery::Plain | Recovery::Reconnected => (Recovery::Relogged, Step::LoginAgain),
+            Recovery::Relogged => (Recovery::Relogged, Step::OtherPorts),
+        }
+    }
+
+    /// A message was taken: and whether that taught that the server needs the login first.
+    fn on_sent(self) -> (Recovery, bool) {
+        match self {
+            Recovery::Reconnected => (Recovery::Plain, true),
+            other => (other, false),
+        }
+    }
+}
+
 impl<'a> Deliverer<'a> {
     pub fn new(
         config: &'a Config,
@@ -516,9 +568,7 @@ impl<'a> Deliverer<'a> {
         };
 
         // Opened before the login finished: the server may have judged relaying at connect time.
-        let mut opened_early = !reusable && !sequential;
-        let mut relogged = false;
-        let mut sequential_learned = false;
+        let mut recovery = Recovery::start(!reusable && !sequential);
         let (mut session, mut route) = (raced.session, raced.route);
         // Ports not to try again in this run (they failed, or refused relaying), and ports that
         // had not answered when another won (tried last).
@@ -579,61 +629,63 @@ impl<'a> Deliverer<'a> {
                     Ok(()) => {
                         progress.outcome(index, &Outcome::Sent);
                         report.outcomes.push(Outcome::Sent);
-                        if sequential_learned {
+                        let learned;
+                        (recovery, learned) = recovery.on_sent();
+                        if learned {
                             let mut state = self.store.load();
                             if !state.needs_sequential(&self.server_at(route)) {
                                 state.sequential.push(self.server_at(route));
                                 let _ = self.store.save(&state);
                             }
-                            sequential_learned = false;
                         }
                         self.remember_route(network.as_deref(), remembered, route, report);
                         break;
                     }
                     Err(e) if e.is_relay_denied() => {
                         let mut next = route;
-                        if opened_early {
+                        let step;
+                        (recovery, step) = recovery.on_refusal(!report.logins.is_empty());
+                        match step {
                             // Reconnect now that the login is done; remember if that was it.
-                            opened_early = false;
-                            sequential_learned = true;
-                        } else if report.logins.is_empty() {
+                            Step::Reconnect => {}
                             // The reused window was not good any more: log in now.
-                            sequential_learned = false;
-                            report.logins.push(self.login(password, &target.pop).await.map_err(RunError::Pop3)?);
-                        } else if !relogged {
-                            sequential_learned = false;
-                            relogged = true;
-                            tokio::time::sleep(self.relay_retry_delay).await;
-                            report.logins.push(self.login(password, &target.pop).await.map_err(RunError::Pop3)?);
-                        } else {
+                            Step::LoginNow => {
+                                report.logins.push(self.login(password, &target.pop).await.map_err(RunError::Pop3)?)
+                            }
+                            Step::LoginAgain => {
+                                tokio::time::sleep(self.relay_retry_delay).await;
+                                report.logins.push(self.login(password, &target.pop).await.map_err(RunError::Pop3)?);
+                            }
                             // Refused after a fresh login: the port itself may not be the
                             // server's (a provider that answers port 25 with its own relay), or it
                             // takes mail only with SMTP AUTH. The other ports, before the message
                             // fails; a port that wants the password, last, and over TLS only.
-                            sequential_learned = false;
-                            spent.push(route.port);
-                            if let Via::Other { auth: false, .. } = route.via
-                                && session.offers_auth()
-                            {
-                                if session.encrypted {
-                                    with_auth.get_or_insert(route.with_auth());
-                                } else {
-                                    cleartext_only.get_or_insert(SmtpError::CleartextAuthRefused);
+                            Step::OtherPorts => {
+                                spent.push(route.port);
+                                if let Via::Other { auth: false, .. } = route.via
+                                    && session.offers_auth()
+                                {
+                                    if session.encrypted {
+                                        with_auth.get_or_insert(route.with_auth());
+                                    } else {
+                                        cleartext_only.get_or_insert(SmtpError::CleartextAuthRefused);
+                                    }
                                 }
+                                if let Some(r) = self
+                                    .other_route(password, target, &routes, &mut spent, &mut slow, &mut session)
+                                    .await
+                                {
+                                    route = r;
+                                    continue;
+                                }
+                                let Some(auth) = with_auth.take() else {
+                                    return Err(match cleartext_only.take() {
+                                        Some(e) => RunError::Smtp(e),
+                                        None => RunError::RelayDenied { refusal: e },
+                                    });
+                                };
+                                next = auth;
                             }
-                            if let Some(r) =
-                                self.other_route(password, target, &routes, &mut spent, &mut slow, &mut session).await
-                            {
-                                route = r;
-                                continue;
-                            }
-                            let Some(auth) = with_auth.take() else {
-                                return Err(match cleartext_only.take() {
-                                    Some(e) => RunError::Smtp(e),
-                                    None => RunError::RelayDenied { refusal: e },
-                                });
-                            };
-                            next = auth;
                         }
                         session.quit_soon();
                         session = self.open_route(password, target, next).await.map_err(RunError::Smtp)?;
@@ -749,5 +801,33 @@ impl<'a> Deliverer<'a> {
         {
             report.learned = Some(Learned { port: used.port, configured: self.config.smtp_port(), auth });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Recovery, Step};
+
+    /// Issue 26: the relay-refusal recovery as one enum. Opened early: reconnect, and a message
+    /// taken then teaches "login first". Reusing a window: log in now. Then once more after a
+    /// pause, then the other ports, however many refusals follow.
+    #[test]
+    fn relay_refusals_go_reconnect_login_again_then_other_ports() {
+        let early = Recovery::start(true);
+        assert_eq!(early.on_sent(), (Recovery::OpenedEarly, false), "a success teaches nothing before a refusal");
+        let (r, step) = early.on_refusal(true);
+        assert_eq!((r, step), (Recovery::Reconnected, Step::Reconnect));
+        assert_eq!(r.on_sent(), (Recovery::Plain, true), "taken after reconnecting: the server needs the login first");
+        let (r, step) = r.on_refusal(true);
+        assert_eq!((r, step), (Recovery::Relogged, Step::LoginAgain), "refused again after reconnecting");
+        assert_eq!(r.on_refusal(true), (Recovery::Relogged, Step::OtherPorts));
+        assert_eq!(r.on_sent(), (Recovery::Relogged, false));
+        // A reused window: the first refusal logs in, the second logs in again, then ports.
+        let reused = Recovery::start(false);
+        let (r, step) = reused.on_refusal(false);
+        assert_eq!((r, step), (Recovery::Plain, Step::LoginNow));
+        let (r, step) = r.on_refusal(true);
+        assert_eq!((r, step), (Recovery::Relogged, Step::LoginAgain));
+        assert_eq!(r.on_refusal(true).1, Step::OtherPorts);
     }
 }
