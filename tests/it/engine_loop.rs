@@ -13,7 +13,7 @@ use popsend::core::sending::engine::{self, Activity, Command, Event};
 use popsend::core::sending::knowledge;
 use popsend::core::sending::outbox::Outbox;
 use popsend::core::setup::account::Config;
-use popsend::core::system::clock::SystemClock;
+use popsend::core::system::clock::TokioClock;
 use popsend::core::system::secrets::Password;
 use tokio::sync::mpsc;
 
@@ -42,17 +42,20 @@ async fn scripted(pass_delay: Duration, log: &Log) -> Config {
 }
 
 /// Runs `watch` over `ob` (state in `dir`) while `drive` sends it commands, then shuts it down;
-/// a hang fails the test after 30 s. Returns every event.
+/// a hang fails the test after `limit` of tokio's time (which a paused test's runtime skips
+/// through). The engine's one time source follows tokio's. Returns every event.
 async fn with_engine(
     config: &Config,
     ob: &Outbox,
     dir: &Path,
     password: Option<&Password>,
+    limit: Duration,
     drive: impl AsyncFnOnce(&Deliverer<'_>, &mpsc::Sender<Command>, &RefCell<Vec<Event>>),
 ) -> Vec<Event> {
     let trust = TrustAnchors::default();
     let store = knowledge::Store::new(dir);
-    let d = Deliverer::new(config, password, &trust, &store, &SystemClock);
+    let clock = TokioClock::new();
+    let d = Deliverer::new(config, password, &trust, &store, &clock);
     let (tx, rx) = mpsc::channel(8);
     let events = RefCell::new(Vec::new());
     let engine = engine::watch(ob, &d, rx, |e| events.borrow_mut().push(e));
@@ -60,9 +63,7 @@ async fn with_engine(
         drive(&d, &tx, &events).await;
         tx.send(Command::Shutdown).await.unwrap();
     };
-    tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(engine, driver) })
-        .await
-        .expect("the engine did not stop");
+    tokio::time::timeout(limit, async { tokio::join!(engine, driver) }).await.expect("the engine did not stop");
     events.into_inner()
 }
 
@@ -73,7 +74,7 @@ async fn commands_drive_the_engine_and_snapshots_follow() {
     let dir = tempfile::tempdir().unwrap();
     let ob = Outbox::open(dir.path()).unwrap();
     let password = Password::new("pw".into());
-    let events = with_engine(&config, &ob, dir.path(), Some(&password), async |d, tx, events| {
+    let events = with_engine(&config, &ob, dir.path(), Some(&password), Duration::from_secs(30), async |d, tx, events| {
         let wait_for = |pred: &dyn Fn(&Event) -> bool| events.borrow().iter().any(pred);
         tx.send(Command::Enqueue { outgoing: outgoing(), subject: "件名".into(), to: "a@example.net".into(), draft: None }).await.unwrap();
         for _ in 0..100 {
@@ -123,12 +124,14 @@ async fn commands_drive_the_engine_and_snapshots_follow() {
 
 /// A queue paused under the current settings (e.g. a wrong password) keeps its messages due but
 /// must not be flushed again and again: the loop waits for a command. Before the fix it spun at
-/// 100 % CPU and never read its commands, so this runs on its own thread with a deadline.
+/// 100 % CPU and never read its commands, so this runs on its own thread with a deadline. Ten
+/// minutes of the engine's time pass in no time: the runtime's clock is paused, and the engine's
+/// clock follows it.
 #[test]
 fn a_paused_queue_waits_instead_of_spinning() {
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
         let flushes = rt.block_on(async {
             let text = "[account]\naddress = \"student@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"s\"\n[smtp]\nport = 1\n";
             let config = Config::parse(text, Path::new("paused.toml")).unwrap();
@@ -141,7 +144,8 @@ fn a_paused_queue_waits_instead_of_spinning() {
             let password = Password::new("pw".into());
             let trust = TrustAnchors::default();
             let store = knowledge::Store::new(dir.path());
-            let d = Deliverer::new(&config, &password, &trust, &store, &SystemClock);
+            let clock = TokioClock::new();
+            let d = Deliverer::new(&config, &password, &trust, &store, &clock);
             let (tx, rx) = mpsc::channel(8);
             let flushes = RefCell::new(0usize);
             let engine = engine::watch(&ob, &d, rx, |e| {
@@ -150,7 +154,7 @@ fn a_paused_queue_waits_instead_of_spinning() {
                 }
             });
             let driver = async {
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(Duration::from_secs(600)).await;
                 tx.send(Command::Shutdown).await.unwrap();
             };
             tokio::join!(engine, driver);
@@ -161,7 +165,7 @@ fn a_paused_queue_waits_instead_of_spinning() {
     let flushes = done_rx
         .recv_timeout(Duration::from_secs(20))
         .expect("the engine never read its Shutdown command (busy loop on a paused queue)");
-    assert!(flushes <= 1, "{flushes} flushes of a paused queue in one second");
+    assert!(flushes <= 1, "{flushes} flushes of a paused queue in ten minutes");
 }
 
 /// Commands are read while a flush runs: a message deleted or taken back for editing during the
@@ -177,31 +181,35 @@ async fn commands_are_heard_while_a_flush_runs_and_a_withdrawn_message_does_not_
     let b = ob.enqueue(&outgoing(), "B", "a@example.net", now).unwrap();
     let c = ob.enqueue_with_draft(&outgoing(), "C", "a@example.net", Some("to = \"a@example.net\"\n"), now).unwrap();
     let password = Password::new("pw".into());
-    let events = with_engine(&config, &ob, dir.path(), Some(&password), async |_, tx, events| {
-        let position = |pred: &dyn Fn(&Event) -> bool| events.borrow().iter().position(pred);
-        for _ in 0..100 {
-            if position(&|e| matches!(e, Event::Snapshot(s) if matches!(s.activity, Activity::Sending(_)))).is_some() {
-                break;
+    let events =
+        with_engine(&config, &ob, dir.path(), Some(&password), Duration::from_secs(30), async |_, tx, events| {
+            let position = |pred: &dyn Fn(&Event) -> bool| events.borrow().iter().position(pred);
+            for _ in 0..100 {
+                if position(&|e| matches!(e, Event::Snapshot(s) if matches!(s.activity, Activity::Sending(_))))
+                    .is_some()
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert!(
-            position(&|e| matches!(e, Event::Snapshot(s) if matches!(s.activity, Activity::Sending(_)))).is_some(),
-            "no flush started"
-        );
-        tx.send(Command::Delete(b)).await.unwrap();
-        tx.send(Command::Edit(c)).await.unwrap();
-        for _ in 0..200 {
-            if position(&|e| matches!(e, Event::Flushed(_))).is_some() {
-                break;
+            assert!(
+                position(&|e| matches!(e, Event::Snapshot(s) if matches!(s.activity, Activity::Sending(_)))).is_some(),
+                "no flush started"
+            );
+            tx.send(Command::Delete(b)).await.unwrap();
+            tx.send(Command::Edit(c)).await.unwrap();
+            for _ in 0..200 {
+                if position(&|e| matches!(e, Event::Flushed(_))).is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let edited = position(&|e| matches!(e, Event::Edited(id, Some(_)) if *id == c)).expect("編集 got no answer");
-        let flushed = position(&|e| matches!(e, Event::Flushed(_))).expect("the flush did not end");
-        assert!(edited < flushed, "編集 waited for the flush to end");
-    })
-    .await;
+            let edited =
+                position(&|e| matches!(e, Event::Edited(id, Some(_)) if *id == c)).expect("編集 got no answer");
+            let flushed = position(&|e| matches!(e, Event::Flushed(_))).expect("the flush did not end");
+            assert!(edited < flushed, "編集 waited for the flush to end");
+        })
+        .await;
     let sent: Vec<i64> = events
         .iter()
         .flat_map(|e| match e {
@@ -215,16 +223,22 @@ async fn commands_are_heard_while_a_flush_runs_and_a_withdrawn_message_does_not_
 }
 
 /// Without a password nothing logs in — no server sees an empty password, no attempt is
-/// counted, no pause is written — and 今すぐ送信 says why instead of trying.
-#[tokio::test]
+/// counted, no pause is written — and 今すぐ送信 says why instead of trying. Ten minutes of the
+/// engine's time (its polls, its probes) pass in no time: the runtime's clock is paused.
+#[tokio::test(start_paused = true)]
 async fn without_a_password_nothing_logs_in_and_asking_says_why() {
     let log = Log::default();
     let config = scripted(Duration::ZERO, &log).await;
     let dir = tempfile::tempdir().unwrap();
     let ob = Outbox::open(dir.path()).unwrap();
     let id = ob.enqueue(&outgoing(), "件名", "a@example.net", SystemTime::now()).unwrap();
-    let events = with_engine(&config, &ob, dir.path(), None, async |_, tx, events| {
-        tokio::time::sleep(Duration::from_millis(700)).await;
+    let events = with_engine(&config, &ob, dir.path(), None, Duration::from_secs(3600), async |d, tx, events| {
+        let before = d.clock.now();
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        assert!(
+            d.clock.now().duration_since(before).unwrap() >= Duration::from_secs(600),
+            "the engine's clock did not follow"
+        );
         assert!(
             !events.borrow().iter().any(|e| matches!(e, Event::Flushed(_))),
             "it tried by itself without a password"

@@ -430,30 +430,25 @@ pub async fn watch(
 ) {
     // Interface changes, where the platform can tell; polling and probing cover the rest.
     let mut ifs = if_watch::tokio::IfWatcher::new().ok();
-    // The watcher first reports every address the machine already has, as it learns them; those
-    // are not changes (taken as changes, each woke the queue and cost an attempt).
-    let settled = d.clock.now() + Duration::from_secs(3);
-    // Several interfaces change at once on a reconnect: one wake for the burst.
-    let mut last_wake: Option<SystemTime> = None;
-    // The first probe comes at once: started again once the network is back (a restart, a
-    // login), what waits for the network goes now rather than after the first interval.
-    let mut last_probe = d.clock.now().checked_sub(OFFLINE_PROBE).unwrap_or(std::time::UNIX_EPOCH);
-    let mut online = None;
+    let mut network = Network::new(d.clock.now());
+    let mut reach = Reach::Unknown;
     let mut state = if d.password.is_some() { Phase::Idle } else { Phase::NoPassword };
-    let mut asked: Option<Job> = None;
+    let mut wanted = Wanted::Nothing;
     let mut job: Option<Running<'_>> = None;
-    let mut stopping = false;
-    let snapshot = |state: &Phase, online: Option<bool>, on_event: &mut dyn FnMut(Event)| match take_snapshot(
-        outbox, d, state, online,
+    let snapshot = |state: &Phase, reach: Reach, on_event: &mut dyn FnMut(Event)| match take_snapshot(
+        outbox,
+        d,
+        state,
+        reach.online(),
     ) {
         Ok(s) => on_event(Event::Snapshot(s)),
         Err(e) => on_event(Event::Error(e)),
     };
-    snapshot(&state, online, &mut on_event);
+    snapshot(&state, reach, &mut on_event);
     loop {
         let now = d.clock.now();
         if job.is_none() {
-            if stopping || d.stop.is_some_and(|s: &AtomicBool| s.load(Ordering::SeqCst)) {
+            if wanted == Wanted::Stop || d.stop.is_some_and(|s: &AtomicBool| s.load(Ordering::SeqCst)) {
                 return;
             }
             // A queue paused under these settings waits for the user (FlushNow, Retry) or new
@@ -461,8 +456,8 @@ pub async fn watch(
             let paused = outbox.paused().ok().flatten().filter(|p| p.config == d.config.fingerprint);
             state = state.next(Occurred::PauseSeen(paused), now);
             let due = matches!(outbox.next_due(), Ok(Some(t)) if t <= now);
-            if let Some(next) = state.job(asked, due, now) {
-                asked = None;
+            if let Some(next) = state.job(wanted.job(), due, now) {
+                wanted = Wanted::Nothing;
                 state = state.next(Occurred::Started(next), now);
                 job = Some(match next {
                     Job::Flush { force } => {
@@ -470,28 +465,23 @@ pub async fn watch(
                     }
                     Job::Login => Box::pin(async move { Done::Login(d.login_only().await) }),
                 });
-                snapshot(&state, online, &mut on_event);
+                snapshot(&state, reach, &mut on_event);
             }
         }
         let wait = state.wait(outbox.next_due().ok().flatten(), now);
-        let mut network_changed = false;
-        let mut address_changed = false;
-        let mut changed = false;
+        // What this turn heard: an interface came or went (the relay window, per source address,
+        // may be gone with it), the network may be back, something a view shows changed.
+        let (mut address_changed, mut changed) = (false, false);
         tokio::select! {
             done = async { match job.as_mut() { Some(j) => j.await, None => std::future::pending().await } } => {
                 job = None;
                 changed = true;
+                reach = reach.after(&done);
                 match done {
                     Done::Flushed(result) => {
                         state = state.next(Occurred::Flushed(&result), d.clock.now());
                         match *result {
-                            Ok(f) => {
-                                // Without a password nothing was reached: what is known stays.
-                                if !matches!(f.stopped, Some(RunError::NoPassword)) {
-                                    online = Some(!f.stopped.as_ref().is_some_and(|e| classify(e).unreachable()));
-                                }
-                                on_event(Event::Flushed(f));
-                            }
+                            Ok(f) => on_event(Event::Flushed(f)),
                             Err(e) => on_event(Event::Error(e)),
                         }
                     }
@@ -499,34 +489,21 @@ pub async fn watch(
                         let no_password = matches!(result, Err(RunError::NoPassword));
                         state = state.next(Occurred::LoginEnded { no_password }, d.clock.now());
                         match result {
-                            Ok(login) => {
-                                online = Some(true);
-                                on_event(Event::LoggedIn(login));
-                            }
-                            Err(e) => {
-                                if !no_password {
-                                    online = Some(!classify(&e).unreachable());
-                                }
-                                on_event(Event::LoginFailed(e));
-                            }
+                            Ok(login) => on_event(Event::LoggedIn(login)),
+                            Err(e) => on_event(Event::LoginFailed(e)),
                         }
                     }
                 }
             }
-            _ = tokio::time::sleep(wait), if job.is_none() => {}
-            cmd = commands.recv(), if !stopping => {
+            _ = d.clock.sleep(wait), if job.is_none() => {}
+            cmd = commands.recv(), if wanted != Wanted::Stop => {
                 changed = true;
                 match cmd {
                     // A job in flight ends first (with `d.stop` set, after its current message).
-                    None | Some(Command::Shutdown) => stopping = true,
-                    Some(Command::FlushNow) => asked = Some(Job::Flush { force: true }),
-                    Some(Command::LoginNow) => {
-                        asked.get_or_insert(Job::Login);
-                    }
-                    Some(Command::NetworkChanged) => {
-                        network_changed = true;
-                        address_changed = true;
-                    }
+                    None | Some(Command::Shutdown) => wanted = wanted.ask(Ask::Stop),
+                    Some(Command::FlushNow) => wanted = wanted.ask(Ask::Flush),
+                    Some(Command::LoginNow) => wanted = wanted.ask(Ask::Login),
+                    Some(Command::NetworkChanged) => address_changed = true,
                     Some(Command::Refresh) => {}
                     Some(Command::Enqueue { outgoing, subject, to, draft }) => {
                         if let Err(e) = outbox.enqueue_with_draft(&outgoing, &subject, &to, draft.as_deref(), d.clock.now()) {
@@ -538,7 +515,7 @@ pub async fn watch(
                         Err(e) => on_event(Event::Error(e)),
                     },
                     Some(Command::Retry(id)) => match outbox.retry(id, d.clock.now()) {
-                        Ok(_) => asked = Some(Job::Flush { force: true }),
+                        Ok(_) => wanted = wanted.ask(Ask::Flush),
                         Err(e) => on_event(Event::Error(e)),
                     },
                     Some(Command::Delete(id)) => {
@@ -549,30 +526,17 @@ pub async fn watch(
                 }
             },
             Some(_) = async { match ifs.as_mut() { Some(w) => w.next().await, None => std::future::pending().await } } => {
-                network_changed = d.clock.now() >= settled;
-                address_changed = network_changed;
+                address_changed = network.interface_event(d.clock.now());
             }
         }
-        // An interface came or went: the relay window (per source address) may be gone with it.
-        // The probe below only says the server answers again, which changes no address.
         if address_changed {
             d.forget_window();
         }
         let now = d.clock.now();
-        if !network_changed
-            && job.is_none()
-            && now.duration_since(last_probe).unwrap_or(Duration::ZERO) >= OFFLINE_PROBE
-        {
-            last_probe = now;
-            network_changed = waiting_for_network(outbox) && server_answers(d).await;
-        }
-        if network_changed
-            && last_wake.is_some_and(|w| now.duration_since(w).unwrap_or(Duration::ZERO) < Duration::from_secs(2))
-        {
-            network_changed = false;
-        }
-        if network_changed {
-            last_wake = Some(now);
+        // The probe only says the server answers again, which changes no address.
+        let back = address_changed
+            || (job.is_none() && network.probe_due(now) && waiting_for_network(outbox) && server_answers(d).await);
+        if back && network.wake(now) {
             match outbox.wake(&network_kinds(), now) {
                 Ok(0) => {}
                 Ok(n) => {
@@ -583,8 +547,130 @@ pub async fn watch(
             }
         }
         if changed {
-            snapshot(&state, online, &mut on_event);
+            snapshot(&state, reach, &mut on_event);
         }
+    }
+}
+
+/// What the user asked of `watch` that has not started yet. `ask` is its one change (and a job
+/// starting clears it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    Nothing,
+    Job(Job),
+    /// Shutdown (or the commands ended): no job starts, the one in flight ends first.
+    Stop,
+}
+
+/// A command's ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ask {
+    /// 今すぐ送信, 再送.
+    Flush,
+    /// 「POP 認証」.
+    Login,
+    Stop,
+}
+
+impl Wanted {
+    /// A stop stays; a flush asked replaces a login asked (it logs in too); a login asked does
+    /// not replace a flush asked.
+    fn ask(self, ask: Ask) -> Wanted {
+        match (self, ask) {
+            (Wanted::Stop, _) | (_, Ask::Stop) => Wanted::Stop,
+            (_, Ask::Flush) => Wanted::Job(Job::Flush { force: true }),
+            (Wanted::Nothing, Ask::Login) => Wanted::Job(Job::Login),
+            (w, Ask::Login) => w,
+        }
+    }
+
+    fn job(self) -> Option<Job> {
+        match self {
+            Wanted::Job(j) => Some(j),
+            _ => None,
+        }
+    }
+}
+
+/// Whether the servers were reached, as the last job that tried found: `after` is its one
+/// change. A run without a password tried nothing, and an outbox error reached nothing: what
+/// was known stays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    Unknown,
+    Reached,
+    Unreachable,
+}
+
+impl Reach {
+    fn after(self, done: &Done) -> Reach {
+        let stopped = match done {
+            Done::Flushed(result) => match result.as_ref() {
+                Ok(f) => f.stopped.as_ref(),
+                Err(_) => return self,
+            },
+            Done::Login(Ok(_)) => None,
+            Done::Login(Err(e)) => Some(e),
+        };
+        match stopped {
+            Some(RunError::NoPassword) => self,
+            Some(e) if classify(e).unreachable() => Reach::Unreachable,
+            _ => Reach::Reached,
+        }
+    }
+
+    fn online(self) -> Option<bool> {
+        match self {
+            Reach::Unknown => None,
+            Reach::Reached => Some(true),
+            Reach::Unreachable => Some(false),
+        }
+    }
+}
+
+/// When the network last seemed to come back, and when the POP server was last probed for it.
+struct Network {
+    /// The interface watcher first reports every address the machine already has, as it learns
+    /// them: those are not changes (taken as changes, each woke the queue and cost an attempt).
+    settled: SystemTime,
+    last_wake: Option<SystemTime>,
+    last_probe: SystemTime,
+}
+
+impl Network {
+    fn new(now: SystemTime) -> Network {
+        Network {
+            settled: now + Duration::from_secs(3),
+            last_wake: None,
+            // The first probe comes at once: started again once the network is back (a
+            // restart, a login), what waits for the network goes now rather than after the
+            // first interval.
+            last_probe: now.checked_sub(OFFLINE_PROBE).unwrap_or(std::time::UNIX_EPOCH),
+        }
+    }
+
+    /// An interface came or went: a change, once the first report is over.
+    fn interface_event(&self, now: SystemTime) -> bool {
+        now >= self.settled
+    }
+
+    /// Whether to probe the POP server now: at most once per `OFFLINE_PROBE`.
+    fn probe_due(&mut self, now: SystemTime) -> bool {
+        let due = now.duration_since(self.last_probe).unwrap_or(Duration::ZERO) >= OFFLINE_PROBE;
+        if due {
+            self.last_probe = now;
+        }
+        due
+    }
+
+    /// The network seems back: whether to wake what waits for it. Several interfaces change at
+    /// once on a reconnect: one wake for the burst (2 s).
+    fn wake(&mut self, now: SystemTime) -> bool {
+        if self.last_wake.is_some_and(|w| now.duration_since(w).unwrap_or(Duration::ZERO) < Duration::from_secs(2)) {
+            return false;
+        }
+        self.last_wake = Some(now);
+        true
     }
 }
 
