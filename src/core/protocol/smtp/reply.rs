@@ -7,7 +7,6 @@ use std::fmt;
 use crate::core::protocol::net::NetError;
 use crate::core::system::secrets::Redactor;
 
-
 /// Where in the SMTP dialogue something happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stage {
