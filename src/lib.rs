@@ -6,11 +6,10 @@
 //! terminal output), `text` (the Fluent messages, core values in the user's words, the setup
 //! guides), `cli` (the subcommands) and `app` (the egui window, its worker and the desktop).
 
-/// The one application id: the desktop file's and metainfo's name on Linux, the Wayland app id,
-/// the macOS bundle id and the Windows ProgID's stem (`packaging/` uses the same string).
-pub const APP_ID: &str = "io.github.popsend.popsend";
-
 pub mod app;
 pub mod cli;
-pub mod core;
+/// The UI-free core, its own crate (`src/core`, package popsend-core): Cargo, not a review,
+/// keeps egui, the terminal and the text layer out of it.
+pub use popsend_core as core;
+pub use popsend_core::APP_ID;
 pub mod text;

@@ -7,7 +7,6 @@ use clap::{Args, CommandFactory as _, Parser, Subcommand};
 
 use crate::fl;
 
-
 #[derive(Parser, Debug)]
 #[command(name = "popsend", version)]
 pub(super) struct Cli {

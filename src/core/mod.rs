@@ -3,6 +3,10 @@
 //! and errors are typed values (classified once, by `failure`) that the CLI and the window turn
 //! into localized text.
 
+/// The one application id: the desktop file's and metainfo's name on Linux, the Wayland app id,
+/// the macOS bundle id and the Windows ProgID's stem (`packaging/` uses the same string).
+pub const APP_ID: &str = "io.github.popsend.popsend";
+
 pub mod message;
 pub mod problem;
 pub mod protocol;

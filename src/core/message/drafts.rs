@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::message::compose::Draft;
+use crate::message::compose::Draft;
 
 /// What the user has typed: recipients as typed (comma- or 、-separated), subject, body, and the
 /// files to attach.
@@ -147,7 +147,7 @@ pub fn save(data_dir: &Path, d: &Unsent) -> std::io::Result<()> {
             _ => Ok(()),
         };
     }
-    crate::core::system::files::write_atomic(&file(data_dir), d.to_text()?.as_bytes())
+    crate::system::files::write_atomic(&file(data_dir), d.to_text()?.as_bytes())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use lettre::Address;
 use lettre::address::Envelope;
 use lettre::message::Mailboxes;
 
-use crate::core::message::compose::{ComposeError, Outgoing};
+use crate::message::compose::{ComposeError, Outgoing};
 
 /// The most a handed-over message may be.
 pub const MAX_MESSAGE: usize = 64 * 1024 * 1024;
@@ -212,7 +212,7 @@ pub fn prepare(raw: &[u8], handed: &Handover<'_>, account: &str, now: SystemTime
     }
     if value("from").is_none() {
         let from = match handed.full_name.filter(|n| !n.trim().is_empty()) {
-            Some(name) => format!("{} <{from_addr}>", crate::core::message::compose::rfc2047_words(name.trim())),
+            Some(name) => format!("{} <{from_addr}>", crate::message::compose::rfc2047_words(name.trim())),
             None => from_addr.to_string(),
         };
         push(format!("From: {from}\r\n"));

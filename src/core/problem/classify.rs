@@ -6,15 +6,15 @@
 //! and the outbox's stored reason all start from it. The kinds themselves are in `kind` (a leaf:
 //! what the outbox stores needs no error type). No wording here, no I/O.
 
-use crate::core::message::compose::ComposeError;
-use crate::core::problem::kind::{Described, Kind};
-use crate::core::problem::run_error::RunError;
-use crate::core::protocol::net::NetError;
-use crate::core::protocol::pop3::{NoMethod, Pop3Error, RespCode, Step};
-use crate::core::protocol::smtp::{SmtpError, Stage};
-use crate::core::sending::outbox::OutboxError;
-use crate::core::setup::account::ConfigError;
-use crate::core::system::secrets::SecretError;
+use crate::message::compose::ComposeError;
+use crate::problem::kind::{Described, Kind};
+use crate::problem::run_error::RunError;
+use crate::protocol::net::NetError;
+use crate::protocol::pop3::{NoMethod, Pop3Error, RespCode, Step};
+use crate::protocol::smtp::{SmtpError, Stage};
+use crate::sending::outbox::OutboxError;
+use crate::setup::account::ConfigError;
+use crate::system::secrets::SecretError;
 
 /// Any error the core produces, by reference, for `classify`.
 #[derive(Debug, Clone, Copy)]
@@ -159,10 +159,10 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::core::problem::kind::{EXIT_FAILED, EXIT_TEMPORARY, EXIT_USAGE, Severity};
-    use crate::core::protocol::net::Family;
-    use crate::core::protocol::pop3::Method;
-    use crate::core::setup::account::ConfigProblem;
+    use crate::problem::kind::{EXIT_FAILED, EXIT_TEMPORARY, EXIT_USAGE, Severity};
+    use crate::protocol::net::Family;
+    use crate::protocol::pop3::Method;
+    use crate::setup::account::ConfigProblem;
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([192, 0, 2, 1], port))

@@ -3,9 +3,9 @@
 //! `failure::classify` can know it without depending on the send path that produces it. No
 //! wording here, no I/O.
 
-use crate::core::protocol::net::NetError;
-use crate::core::protocol::pop3::Pop3Error;
-use crate::core::protocol::smtp::SmtpError;
+use crate::protocol::net::NetError;
+use crate::protocol::pop3::Pop3Error;
+use crate::protocol::smtp::SmtpError;
 
 /// A failure that stopped the whole run.
 #[derive(Debug, thiserror::Error)]

@@ -208,7 +208,7 @@ mod tests {
         drop(l);
         let e = connect(&[addr], Duration::from_secs(2)).await.unwrap_err();
         assert!(matches!(e, NetError::Refused { .. }), "{e:?}");
-        assert!(crate::core::problem::classify::classify(&e).unreachable());
+        assert!(crate::problem::classify::classify(&e).unreachable());
     }
 
     #[tokio::test]
@@ -235,7 +235,7 @@ mod tests {
         let (tcp, _) = connect(&[addr], Duration::from_secs(2)).await.unwrap();
         let e = start_tls(&trust, "localhost", tcp, Duration::from_millis(300)).await.err().unwrap();
         assert!(matches!(e, NetError::TlsTimeout { .. }), "{e:?}");
-        assert_eq!(crate::core::problem::classify::classify(&e).severity(), crate::core::Severity::Temporary);
+        assert_eq!(crate::problem::classify::classify(&e).severity(), crate::Severity::Temporary);
         let (tcp, _) = connect(&[addr], Duration::from_secs(2)).await.unwrap();
         let e = start_tls(&trust, "localhost", tcp, Duration::from_secs(3)).await.err().unwrap();
         assert!(matches!(e, NetError::TlsHandshake { .. }), "{e:?}");

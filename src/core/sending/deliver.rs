@@ -14,20 +14,20 @@ use std::time::Duration;
 
 use lettre::address::Envelope;
 
-use crate::core::problem::classify::classify;
-use crate::core::problem::kind::Severity;
-use crate::core::protocol::net::{self, Family, NetError, TrustAnchors};
-use crate::core::protocol::pop3::{self, Login, Pop3Error};
-use crate::core::protocol::smtp::{self, Session, SmtpError};
-use crate::core::sending::knowledge::{self, LastLogin};
-use crate::core::sending::relay::RelayWindow;
-use crate::core::sending::route::{self, Route, Via};
-use crate::core::setup::account::{Config, Security};
-use crate::core::system::clock::Clock;
-use crate::core::system::secrets::Password;
+use crate::problem::classify::classify;
+use crate::problem::kind::Severity;
+use crate::protocol::net::{self, Family, NetError, TrustAnchors};
+use crate::protocol::pop3::{self, Login, Pop3Error};
+use crate::protocol::smtp::{self, Session, SmtpError};
+use crate::sending::knowledge::{self, LastLogin};
+use crate::sending::relay::RelayWindow;
+use crate::sending::route::{self, Route, Via};
+use crate::setup::account::{Config, Security};
+use crate::system::clock::Clock;
+use crate::system::secrets::Password;
 
-use crate::core::message::compose::Outgoing;
-use crate::core::problem::run_error::RunError;
+use crate::message::compose::Outgoing;
+use crate::problem::run_error::RunError;
 
 /// What happened to one message.
 #[derive(Debug)]
@@ -449,7 +449,7 @@ impl<'a> Deliverer<'a> {
         if logged_in && configured.is_some_and(|i| route::silent(&failed[i].1)) {
             let ports = failed
                 .iter()
-                .map(|(r, e)| format!("{}: {}", r.port, crate::core::problem::classify::chain(e)))
+                .map(|(r, e)| format!("{}: {}", r.port, crate::problem::classify::chain(e)))
                 .collect::<Vec<_>>()
                 .join("; ");
             let (_, last) = failed.swap_remove(configured.unwrap_or(0));

@@ -11,15 +11,15 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
-use crate::core::message::compose::Outgoing;
-use crate::core::problem::classify::classify;
-use crate::core::problem::kind::Kind;
-use crate::core::problem::run_error::RunError;
-use crate::core::protocol::net;
-use crate::core::sending::deliver::{Deliverer, Mark, Outcome, Progress, Report};
-use crate::core::sending::outbox::{Counts, Described, Due, Outbox, OutboxError, Pause};
-use crate::core::sending::relay::RelayWindow;
-use crate::core::sending::retry::{self, Decision};
+use crate::message::compose::Outgoing;
+use crate::problem::classify::classify;
+use crate::problem::kind::Kind;
+use crate::problem::run_error::RunError;
+use crate::protocol::net;
+use crate::sending::deliver::{Deliverer, Mark, Outcome, Progress, Report};
+use crate::sending::outbox::{Counts, Described, Due, Outbox, OutboxError, Pause};
+use crate::sending::relay::RelayWindow;
+use crate::sending::retry::{self, Decision};
 
 /// What one flush did.
 #[derive(Debug, Default)]
@@ -32,7 +32,7 @@ pub struct Flushed {
     /// The queue is paused (now or from before) and sends nothing until the settings change.
     pub paused: Option<Pause>,
     pub next_attempt: Option<SystemTime>,
-    pub logins: Vec<crate::core::protocol::pop3::Login>,
+    pub logins: Vec<crate::protocol::pop3::Login>,
     pub window: Option<RelayWindow>,
     /// Another popsend process was sending: this one sent nothing.
     pub busy: bool,
@@ -40,9 +40,9 @@ pub struct Flushed {
     /// at a time): id and the number of transactions so far.
     pub split: Vec<(i64, usize)>,
     /// Another SMTP port than the configured one took the mail, found now (said once).
-    pub learned: Option<crate::core::sending::deliver::Learned>,
+    pub learned: Option<crate::sending::deliver::Learned>,
     /// The SMTP port the messages went by (設定 shows it when it is not the configured one).
-    pub route: Option<crate::core::sending::route::Route>,
+    pub route: Option<crate::sending::route::Route>,
 }
 
 fn jitter(id: i64, attempts: u32) -> u64 {
@@ -280,7 +280,7 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub enum Event {
     Flushed(Flushed),
-    LoggedIn(crate::core::protocol::pop3::Login),
+    LoggedIn(crate::protocol::pop3::Login),
     LoginFailed(RunError),
     /// Messages waiting for the network were made due at once.
     Woken(usize),
@@ -412,7 +412,7 @@ impl Phase {
 /// What a running job gives back.
 enum Done {
     Flushed(Box<Result<Flushed, OutboxError>>),
-    Login(Result<crate::core::protocol::pop3::Login, RunError>),
+    Login(Result<crate::protocol::pop3::Login, RunError>),
 }
 
 type Running<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Done> + 'a>>;
@@ -710,7 +710,7 @@ async fn server_answers(d: &Deliverer<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::problem::kind::{Described, Kind};
+    use crate::problem::kind::{Described, Kind};
 
     fn t0() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)

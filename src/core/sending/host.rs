@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{broadcast, mpsc};
 
-use crate::core::protocol::smtpd::{self, Fates, LocalLogin, PortTaken};
-use crate::core::sending::deliver::Deliverer;
-use crate::core::sending::engine::{self, Command, Event};
-use crate::core::sending::outbox::Outbox;
+use crate::protocol::smtpd::{self, Fates, LocalLogin, PortTaken};
+use crate::sending::deliver::Deliverer;
+use crate::sending::engine::{self, Command, Event};
+use crate::sending::outbox::Outbox;
 
 /// The engine and, optionally, the submission server of one account and data folder.
 pub struct Host<'a> {

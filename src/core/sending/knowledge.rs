@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::core::sending::relay::RelayWindow;
+use crate::sending::relay::RelayWindow;
 
 /// What is remembered about the last login (and the server's habits) between runs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -27,7 +27,7 @@ pub struct Knowledge {
     pub smtp_ehlo: Vec<(String, bool)>,
     /// The port that worked for each SMTP server ("host:port" as configured) from each network
     /// (`route::network`): the next send from there goes to it at once.
-    pub smtp_routes: Vec<(String, String, crate::core::sending::route::Route)>,
+    pub smtp_routes: Vec<(String, String, crate::sending::route::Route)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,12 +52,12 @@ impl Knowledge {
     /// What the last login to `pop_server` learned: the method that worked, and the server's
     /// capabilities when they were asked (`"user capa=user,pipelining"`; older files have the
     /// method alone).
-    pub fn login_for(&self, pop_server: &str) -> Option<crate::core::protocol::pop3::Remembered> {
+    pub fn login_for(&self, pop_server: &str) -> Option<crate::protocol::pop3::Remembered> {
         let (_, value) = self.methods.iter().find(|(s, _)| s == pop_server)?;
         let mut words = value.split(' ');
-        let method = crate::core::protocol::pop3::Method::from_code(words.next()?)?;
-        let caps = words.next().and_then(crate::core::protocol::pop3::Capabilities::from_word);
-        Some(crate::core::protocol::pop3::Remembered { method, caps })
+        let method = crate::protocol::pop3::Method::from_code(words.next()?)?;
+        let caps = words.next().and_then(crate::protocol::pop3::Capabilities::from_word);
+        Some(crate::protocol::pop3::Remembered { method, caps })
     }
 
     /// Forgets `pop_server`'s capabilities (the method stays first): the next login asks CAPA.
@@ -78,8 +78,8 @@ impl Knowledge {
     pub fn set_login(
         &mut self,
         pop_server: &str,
-        method: crate::core::protocol::pop3::Method,
-        caps: Option<&crate::core::protocol::pop3::Capabilities>,
+        method: crate::protocol::pop3::Method,
+        caps: Option<&crate::protocol::pop3::Capabilities>,
     ) {
         let caps =
             caps.cloned().or_else(|| self.login_for(pop_server).filter(|r| r.method == method).and_then(|r| r.caps));
@@ -109,13 +109,13 @@ impl Knowledge {
     }
 
     /// What `smtp_server`'s EHLO said last time, if it is known.
-    pub fn smtp_extras(&self, smtp_server: &str) -> Option<crate::core::protocol::smtp::Extras> {
+    pub fn smtp_extras(&self, smtp_server: &str) -> Option<crate::protocol::smtp::Extras> {
         let (_, pipelining) = self.smtp_ehlo.iter().find(|(s, _)| s == smtp_server)?;
-        Some(crate::core::protocol::smtp::Extras { size: self.size_for(smtp_server), pipelining: *pipelining })
+        Some(crate::protocol::smtp::Extras { size: self.size_for(smtp_server), pipelining: *pipelining })
     }
 
     /// Remembers what `smtp_server`'s EHLO said. True when it changed.
-    pub fn set_smtp_extras(&mut self, smtp_server: &str, extras: crate::core::protocol::smtp::Extras) -> bool {
+    pub fn set_smtp_extras(&mut self, smtp_server: &str, extras: crate::protocol::smtp::Extras) -> bool {
         let size_changed = self.set_size(smtp_server, extras.size);
         if self.smtp_extras(smtp_server).is_some_and(|known| known.pipelining == extras.pipelining) {
             return size_changed;
@@ -133,12 +133,12 @@ impl Knowledge {
     }
 
     /// The port that worked for `smtp_server` from `network`, if one was remembered.
-    pub fn route_for(&self, smtp_server: &str, network: &str) -> Option<crate::core::sending::route::Route> {
+    pub fn route_for(&self, smtp_server: &str, network: &str) -> Option<crate::sending::route::Route> {
         self.smtp_routes.iter().find(|(s, n, _)| s == smtp_server && n == network).map(|(_, _, r)| *r)
     }
 
     /// Remembers the port that worked for `smtp_server` from `network`. True when it changed.
-    pub fn set_route(&mut self, smtp_server: &str, network: &str, route: crate::core::sending::route::Route) -> bool {
+    pub fn set_route(&mut self, smtp_server: &str, network: &str, route: crate::sending::route::Route) -> bool {
         if self.route_for(smtp_server, network) == Some(route) {
             return false;
         }
@@ -225,8 +225,7 @@ impl Knowledge {
                 },
                 "smtp_route" => {
                     let mut parts = value.splitn(3, ' ');
-                    match (parts.next(), parts.next(), parts.next().and_then(crate::core::sending::route::Route::parse))
-                    {
+                    match (parts.next(), parts.next(), parts.next().and_then(crate::sending::route::Route::parse)) {
                         (Some(server), Some(network), Some(route)) => {
                             state.smtp_routes.push((server.to_owned(), network.to_owned(), route));
                             true
@@ -299,7 +298,7 @@ impl Store {
     }
 
     pub fn save(&self, state: &Knowledge) -> std::io::Result<()> {
-        crate::core::system::files::write_atomic(&self.path, state.render().as_bytes())
+        crate::system::files::write_atomic(&self.path, state.render().as_bytes())
     }
 }
 
@@ -325,7 +324,7 @@ mod tests {
             smtp_routes: vec![(
                 "smtp.example:25".into(),
                 "192.168.1.0/24".into(),
-                crate::core::sending::route::Route::parse("587 starttls -").unwrap(),
+                crate::sending::route::Route::parse("587 starttls -").unwrap(),
             )],
         };
         store.save(&state).unwrap();
@@ -344,16 +343,16 @@ mod tests {
         assert!(!moved.set_route(
             "smtp.example:25",
             "192.168.1.0/24",
-            crate::core::sending::route::Route::parse("587 starttls -").unwrap()
+            crate::sending::route::Route::parse("587 starttls -").unwrap()
         ));
         assert!(moved.set_route(
             "smtp.example:25",
             "192.168.1.0/24",
-            crate::core::sending::route::Route::parse("587 starttls auth").unwrap()
+            crate::sending::route::Route::parse("587 starttls auth").unwrap()
         ));
         assert_eq!(moved.smtp_routes.len(), 1);
         // Issue 14: what the EHLO said, so the next connection need not ask.
-        use crate::core::protocol::smtp::Extras;
+        use crate::protocol::smtp::Extras;
         assert_eq!(back.smtp_extras("smtp.example:25"), Some(Extras { size: Some(10_240_000), pipelining: true }));
         assert_eq!(back.smtp_extras("other:587"), Some(Extras { size: None, pipelining: false }));
         assert_eq!(back.smtp_extras("smtp.example:587"), None);
@@ -363,7 +362,7 @@ mod tests {
         assert!(changed.forget_smtp_extras("smtp.example:25") && changed.smtp_extras("smtp.example:25").is_none());
         assert_eq!(changed.size_for("smtp.example:25"), Some(10_240_000), "the size stays for the submission server");
         // Issue 14: the POP method and what CAPA said, so the next login need not ask.
-        use crate::core::protocol::pop3::{Capabilities, Method, Remembered};
+        use crate::protocol::pop3::{Capabilities, Method, Remembered};
         assert_eq!(
             back.login_for("pop.example:110"),
             Some(Remembered { method: Method::UserPass, caps: None }),

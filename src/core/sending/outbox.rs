@@ -15,9 +15,9 @@ use lettre::Address;
 use lettre::address::Envelope;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use crate::core::message::compose::Outgoing;
-pub use crate::core::problem::kind::Described;
-use crate::core::problem::kind::Kind;
+use crate::message::compose::Outgoing;
+pub use crate::problem::kind::Described;
+use crate::problem::kind::Kind;
 
 /// The file's name in the data dir.
 pub const FILE_NAME: &str = "outbox.sqlite3";
@@ -247,7 +247,7 @@ impl Outbox {
     pub fn open(data_dir: &Path) -> Result<Outbox> {
         let path = data_dir.join(FILE_NAME);
         let bad = |detail: String| OutboxError { path: path.clone(), detail };
-        crate::core::system::files::create_private_dir(data_dir).map_err(|e| bad(e.to_string()))?;
+        crate::system::files::create_private_dir(data_dir).map_err(|e| bad(e.to_string()))?;
         create_private(&path).map_err(|e| bad(e.to_string()))?;
         let conn = Connection::open(&path).map_err(|e| bad(e.to_string()))?;
         let mut outbox = Outbox { conn, path: path.clone() };
@@ -743,7 +743,7 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::message::compose::{self, Draft};
+    use crate::message::compose::{self, Draft};
 
     fn t(s: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_800_000_000 + s)
@@ -874,7 +874,7 @@ mod tests {
         ob.mark_deferred(id, t(0), &err("offline"), false).unwrap();
         let due = ob.due(t(1)).unwrap();
         assert_eq!(due[0].attempts, u32::MAX);
-        let _ = crate::core::sending::retry::backoff(due[0].attempts.saturating_add(1), 7);
+        let _ = crate::sending::retry::backoff(due[0].attempts.saturating_add(1), 7);
     }
 
     /// The migration that moved the bytes to `bodies` keeps every message of an older file.

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::core::problem::kind::{Kind, Severity};
+use crate::problem::kind::{Kind, Severity};
 
 /// A message older than this fails for good instead of waiting longer.
 pub const MAX_AGE: Duration = Duration::from_secs(5 * 24 * 3600);
@@ -52,11 +52,11 @@ pub fn expired(created: SystemTime, now: SystemTime) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::problem::classify::classify;
-    use crate::core::problem::run_error::RunError;
-    use crate::core::protocol::net::NetError;
-    use crate::core::protocol::pop3::{Pop3Error, RespCode, Step};
-    use crate::core::protocol::smtp::{SmtpError, Stage};
+    use crate::problem::classify::classify;
+    use crate::problem::run_error::RunError;
+    use crate::protocol::net::NetError;
+    use crate::protocol::pop3::{Pop3Error, RespCode, Step};
+    use crate::protocol::smtp::{SmtpError, Stage};
 
     fn min(m: u64) -> Duration {
         Duration::from_secs(m * 60)

@@ -8,9 +8,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::core::protocol::net::NetError;
-use crate::core::protocol::smtp::SmtpError;
-use crate::core::setup::account::Config;
+use crate::protocol::net::NetError;
+use crate::protocol::smtp::SmtpError;
+use crate::setup::account::Config;
 
 /// How a session reaches the SMTP server: the configured port and settings, or another port of
 /// the same host.
@@ -140,7 +140,7 @@ pub fn silent(e: &SmtpError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::protocol::smtp::Stage;
+    use crate::protocol::smtp::Stage;
 
     fn config(extra: &str) -> Config {
         Config::parse(&format!("[account]\naddress = \"a@example.ac.jp\"\n[pop]\nhost = \"mail.example.ac.jp\"\nusername = \"a\"\n[smtp]\n{extra}"), std::path::Path::new("c.toml")).unwrap()

@@ -70,11 +70,11 @@ pub struct AccountSection {
     /// How subject, names and body are encoded: "utf-8" (default) or "iso-2022-jp".
     #[serde(default)]
     #[serde(skip_serializing_if = "is_utf8")]
-    pub charset: crate::core::message::compose::Charset,
+    pub charset: crate::message::compose::Charset,
 }
 
-fn is_utf8(c: &crate::core::message::compose::Charset) -> bool {
-    *c == crate::core::message::compose::Charset::Utf8
+fn is_utf8(c: &crate::message::compose::Charset) -> bool {
+    *c == crate::message::compose::Charset::Utf8
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -9,15 +9,15 @@
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
-use crate::core::problem::classify::{chain, classify};
-use crate::core::problem::kind::Kind;
-use crate::core::protocol::net::{self, Family, NetError, TrustAnchors};
-use crate::core::protocol::pop3::{self, Pop3Error};
-use crate::core::protocol::smtp::{self, SmtpError};
-use crate::core::sending::knowledge;
-use crate::core::setup::account::{Config, Security};
-use crate::core::system::clock::Clock;
-use crate::core::system::secrets::Password;
+use crate::problem::classify::{chain, classify};
+use crate::problem::kind::Kind;
+use crate::protocol::net::{self, Family, NetError, TrustAnchors};
+use crate::protocol::pop3::{self, Pop3Error};
+use crate::protocol::smtp::{self, SmtpError};
+use crate::sending::knowledge;
+use crate::setup::account::{Config, Security};
+use crate::system::clock::Clock;
+use crate::system::secrets::Password;
 
 /// The outside address the relay probe names in RCPT TO (a reserved domain; nothing is sent).
 pub const PROBE_RCPT: &str = "popsend-relay-test@example.com";
@@ -112,7 +112,7 @@ pub struct Options {
     pub skip_login: bool,
     /// The other ports looked at when the SMTP port does not answer (`None`: the config's
     /// `[smtp] other_ports`, or 587 and 465 where it keeps the configured port only).
-    pub alternatives: Option<Vec<crate::core::setup::account::OtherPort>>,
+    pub alternatives: Option<Vec<crate::setup::account::OtherPort>>,
     pub timeout: Duration,
 }
 
@@ -196,7 +196,7 @@ pub async fn run(
         let p = &config.pop;
         // The send path's login; a test from scratch: what the settings give, not what worked
         // last time.
-        let params = crate::core::sending::deliver::login_params(config, password, &pop_addrs, trust, t, None);
+        let params = crate::sending::deliver::login_params(config, password, &pop_addrs, trust, t, None);
         let allowed = pop3::auth::allowed(p.auth, p.security != Security::None, p.allow_plaintext_password);
         match pop3::login(&params, clock).await {
             Ok(login) => {
@@ -211,7 +211,7 @@ pub async fn run(
                 };
                 done(step(StepId::PopLogin, Finding::Ok, detail, None), &mut out);
                 // The relay window it opened is real: recorded like any other login.
-                crate::core::sending::deliver::record_login(store, config, &login);
+                crate::sending::deliver::record_login(store, config, &login);
                 login_at = Some(login.at);
             }
             Err(
@@ -266,7 +266,7 @@ pub async fn run(
             let mut alternatives = Vec::new();
             let ports = match &options.alternatives {
                 Some(list) => list.clone(),
-                None if config.smtp.other_ports.is_empty() => crate::core::setup::account::default_other_ports(),
+                None if config.smtp.other_ports.is_empty() => crate::setup::account::default_other_ports(),
                 None => config.smtp.other_ports.clone(),
             };
             for other in ports.iter().filter(|p| p.port != smtp_port) {

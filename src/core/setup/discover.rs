@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 
-use crate::core::protocol::net::{self, TrustAnchors};
-use crate::core::protocol::pop3::Capabilities;
-use crate::core::protocol::pop3::reply::{self, apop_timestamp, parse_status};
-use crate::core::setup::account::Security;
-use crate::core::setup::presets::Preset;
+use crate::protocol::net::{self, TrustAnchors};
+use crate::protocol::pop3::Capabilities;
+use crate::protocol::pop3::reply::{self, apop_timestamp, parse_status};
+use crate::setup::account::Security;
+use crate::setup::presets::Preset;
 
 /// Where and how long to look.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::core::setup::account::Security;
+use crate::setup::account::Security;
 
 static BUILTIN: &str = include_str!("../../../assets/presets.toml");
 

@@ -10,7 +10,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::core::setup::account::Paths;
+use crate::setup::account::Paths;
 
 /// The arguments the entry starts popsend with (after the program itself). The entry runs in
 /// another folder than this process: paths are made absolute.
@@ -41,7 +41,7 @@ pub fn set(enabled: bool, exe: &Path, paths: &Paths) -> io::Result<()> {
             io::ErrorKind::InvalidInput,
             format!(
                 "a path that is not text cannot go in the login entry: {}",
-                crate::core::display_safe(&bad.display().to_string())
+                crate::display_safe(&bad.display().to_string())
             ),
         ));
     }
@@ -51,7 +51,7 @@ pub fn set(enabled: bool, exe: &Path, paths: &Paths) -> io::Result<()> {
     {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("a path with a line break cannot go in the login entry: {}", crate::core::display_safe(&bad)),
+            format!("a path with a line break cannot go in the login entry: {}", crate::display_safe(&bad)),
         ));
     }
     imp::set(enabled, exe, paths)
@@ -138,7 +138,7 @@ pub fn launch_agent(exe: &Path, paths: &Paths) -> String {
 #[cfg_attr(windows, allow(dead_code))]
 fn put(file: &Path, text: Option<String>) -> io::Result<()> {
     match text {
-        Some(t) => crate::core::system::files::write_atomic(file, t.as_bytes()),
+        Some(t) => crate::system::files::write_atomic(file, t.as_bytes()),
         None => match std::fs::remove_file(file) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),

@@ -36,7 +36,7 @@ type Wake = Arc<Mutex<Option<Arc<dyn Fn() + Send + Sync>>>>;
 /// The protocol's version tag: the first word of every request line.
 const MAGIC: &str = "POPSEND1";
 /// The longest request line taken: a mailto URL at its limit, and the words around it.
-const MAX_LINE: u64 = crate::core::message::mailto::MAX_URL as u64 + 64;
+const MAX_LINE: u64 = crate::message::mailto::MAX_URL as u64 + 64;
 /// How long either side waits for the other before giving up on one exchange.
 const EXCHANGE: Duration = Duration::from_secs(5);
 /// How long a later start keeps trying while the first window is still starting up (it holds the
@@ -160,7 +160,7 @@ impl Listener {
 /// Claims `data_dir` for this process's window, or hands `request` to the window that has it.
 /// A background server that has it steps aside, and then the folder is this window's.
 pub fn claim(data_dir: &Path, request: &Handover) -> Result<Claim, ClaimError> {
-    crate::core::system::files::create_private_dir(data_dir)?;
+    crate::system::files::create_private_dir(data_dir)?;
     imp::claim(data_dir, Some(request), Role::Window)
 }
 
@@ -189,7 +189,7 @@ pub fn hand_over_to_window(data_dir: &Path, request: &Handover) -> io::Result<bo
 /// after `wait` (a window that is closing lets go in a moment). A request from a later window
 /// arrives through the listener (answered `YIELD`): the server's cue to stop.
 pub fn claim_for_server(data_dir: &Path, wait: Duration) -> Result<Claim, ClaimError> {
-    crate::core::system::files::create_private_dir(data_dir)?;
+    crate::system::files::create_private_dir(data_dir)?;
     let start = Instant::now();
     loop {
         match imp::claim(data_dir, None, Role::Server)? {
@@ -408,7 +408,7 @@ mod imp {
 
     pub(super) fn claim(data_dir: &Path, request: Option<&Handover>, role: Role) -> Result<Claim, ClaimError> {
         let name = pipe_name(data_dir);
-        let runtime = crate::core::runtime()?;
+        let runtime = crate::runtime()?;
         let lock = match try_lock(data_dir)? {
             Some(lock) => lock,
             None => {

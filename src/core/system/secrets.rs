@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use crate::core::setup::account::PopSection;
+use crate::setup::account::PopSection;
 
 pub const ENV_VAR: &str = "POPSEND_PASSWORD";
 pub const KEYRING_SERVICE: &str = "popsend";
@@ -270,7 +270,7 @@ fn run_command(cmd: &str, timeout: Duration) -> Result<Password, SecretError> {
     if !status.success() {
         // stderr may be shown (it is the command's complaint); stdout never is.
         let err = String::from_utf8_lossy(&stderr);
-        let err = crate::core::display_safe(err.lines().next().unwrap_or("").trim());
+        let err = crate::display_safe(err.lines().next().unwrap_or("").trim());
         return Err(bad(format!(
             "failed ({status}){}",
             if err.is_empty() { String::new() } else { format!(": {err}") }
@@ -403,7 +403,7 @@ mod tests {
     fn redactor_takes_every_form_out() {
         let r = Password::new("Hunter2pw".into()).redactor("taro");
         let b64 = base64::engine::general_purpose::STANDARD.encode("Hunter2pw");
-        let plain = crate::core::protocol::pop3::auth::sasl_plain("taro", "Hunter2pw");
+        let plain = crate::protocol::pop3::auth::sasl_plain("taro", "Hunter2pw");
         for line in [
             "-ERR bad command: PASS Hunter2pw".to_owned(),
             "-ERR BAD COMMAND: PASS HUNTER2PW".to_owned(),

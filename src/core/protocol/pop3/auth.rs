@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use md5::{Digest, Md5};
 
-use crate::core::setup::account::PopAuth;
+use crate::setup::account::PopAuth;
 
 use super::reply::Capabilities;
 

@@ -12,10 +12,10 @@ use std::time::{Duration, SystemTime};
 
 use tokio::io::{AsyncWriteExt, BufReader};
 
-use crate::core::protocol::net::{self, BoxStream, NetError, TrustAnchors};
-use crate::core::setup::account::{PopAuth, Security};
-use crate::core::system::clock::Clock;
-use crate::core::system::secrets::Redactor;
+use crate::protocol::net::{self, BoxStream, NetError, TrustAnchors};
+use crate::setup::account::{PopAuth, Security};
+use crate::system::clock::Clock;
+use crate::system::secrets::Redactor;
 
 pub use auth::{Method, NoMethod};
 pub use reply::{Capabilities, RespCode};
@@ -259,7 +259,7 @@ impl Pop3Error {
 /// Server text shown to the user: bounded, and with no control characters.
 fn truncate(s: &str) -> String {
     const MAX: usize = 300;
-    let s = &crate::core::display_safe(s);
+    let s = &crate::display_safe(s);
     if s.len() <= MAX {
         return s.to_owned();
     }
@@ -549,8 +549,8 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::Severity;
-    use crate::core::system::clock::FixedClock;
+    use crate::Severity;
+    use crate::system::clock::FixedClock;
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
@@ -706,11 +706,11 @@ mod tests {
     async fn cleartext_without_apop_sends_no_password() {
         let (addr, h) = scripted("+OK ready\r\n", vec![("CAPA", "+OK\r\nUSER\r\n.\r\n")]).await;
         let trust = TrustAnchors::default();
-        let e = login(&params(&[addr], &trust, PopAuth::Auto, false), &crate::core::system::clock::SystemClock)
+        let e = login(&params(&[addr], &trust, PopAuth::Auto, false), &crate::system::clock::SystemClock)
             .await
             .unwrap_err();
         assert!(matches!(e, Pop3Error::NoMethod(NoMethod::CleartextRefused)), "{e:?}");
-        assert_eq!(crate::core::problem::classify::classify(&e).severity(), Severity::NeedsUser);
+        assert_eq!(crate::problem::classify::classify(&e).severity(), Severity::NeedsUser);
         let seen = h.await.unwrap();
         assert_eq!(seen, vec!["CAPA"]);
     }
@@ -727,9 +727,8 @@ mod tests {
         )
         .await;
         let trust = TrustAnchors::default();
-        let e = login(&params(&[addr], &trust, PopAuth::Auto, true), &crate::core::system::clock::SystemClock)
-            .await
-            .unwrap_err();
+        let e =
+            login(&params(&[addr], &trust, PopAuth::Auto, true), &crate::system::clock::SystemClock).await.unwrap_err();
         assert!(e.is_bad_credentials(), "{e:?}");
         assert_eq!(e.server_reply(), Some("-ERR [AUTH] Authentication failed."));
         // The password is sent, but never shown.
@@ -750,9 +749,8 @@ mod tests {
         )
         .await;
         let trust = TrustAnchors::default();
-        let login = login(&params(&[addr], &trust, PopAuth::Plain, true), &crate::core::system::clock::SystemClock)
-            .await
-            .unwrap();
+        let login =
+            login(&params(&[addr], &trust, PopAuth::Plain, true), &crate::system::clock::SystemClock).await.unwrap();
         assert_eq!(login.method, Method::SaslPlain);
         let seen = h.await.unwrap();
         assert_eq!(seen[1], format!("AUTH PLAIN {}", auth::sasl_plain("tim", "tanstaaf")));
@@ -770,15 +768,11 @@ mod tests {
             let (addr, _h) =
                 scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n"), ("PASS", answer)]).await;
             let trust = TrustAnchors::default();
-            let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::system::clock::SystemClock)
+            let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::system::clock::SystemClock)
                 .await
                 .unwrap_err();
             assert!(!e.is_bad_credentials(), "{answer}");
-            assert_eq!(
-                crate::core::problem::classify::classify(&e).severity() == Severity::Temporary,
-                temporary,
-                "{answer}"
-            );
+            assert_eq!(crate::problem::classify::classify(&e).severity() == Severity::Temporary, temporary, "{answer}");
         }
     }
 
@@ -789,7 +783,7 @@ mod tests {
         let addrs = [addr];
         let mut p = params(&addrs, &trust, PopAuth::Auto, true);
         p.security = Security::Starttls;
-        let e = login(&p, &crate::core::system::clock::SystemClock).await.unwrap_err();
+        let e = login(&p, &crate::system::clock::SystemClock).await.unwrap_err();
         assert!(matches!(e, Pop3Error::StlsNotOffered), "{e:?}");
         assert_eq!(h.await.unwrap(), vec!["CAPA"]);
     }
@@ -798,9 +792,8 @@ mod tests {
     async fn malformed_greeting_and_stall_and_drop() {
         let trust = TrustAnchors::default();
         let (addr, _h) = scripted("220 smtp.example.com ESMTP\r\n", vec![]).await;
-        let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::system::clock::SystemClock)
-            .await
-            .unwrap_err();
+        let e =
+            login(&params(&[addr], &trust, PopAuth::User, true), &crate::system::clock::SystemClock).await.unwrap_err();
         assert!(matches!(e, Pop3Error::Protocol { step: Step::Greeting, .. }), "{e:?}");
 
         // Stall: a server that accepts and says nothing.
@@ -813,15 +806,14 @@ mod tests {
         let addrs = [addr];
         let mut p = params(&addrs, &trust, PopAuth::User, true);
         p.step_timeout = Duration::from_millis(300);
-        let e = login(&p, &crate::core::system::clock::SystemClock).await.unwrap_err();
+        let e = login(&p, &crate::system::clock::SystemClock).await.unwrap_err();
         assert!(matches!(e, Pop3Error::Timeout { step: Step::Greeting }), "{e:?}");
-        assert_eq!(crate::core::problem::classify::classify(&e).severity(), Severity::Temporary);
+        assert_eq!(crate::problem::classify::classify(&e).severity(), Severity::Temporary);
 
         // Drop during login: the server hangs up after USER.
         let (addr, _h) = scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n")]).await;
-        let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::system::clock::SystemClock)
-            .await
-            .unwrap_err();
+        let e =
+            login(&params(&[addr], &trust, PopAuth::User, true), &crate::system::clock::SystemClock).await.unwrap_err();
         assert!(matches!(e, Pop3Error::Closed { step: Step::Auth }), "{e:?}");
         assert!(!e.is_bad_credentials());
     }
@@ -839,22 +831,21 @@ mod tests {
             let (addr, _h) =
                 scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n"), ("PASS", answer)]).await;
             let trust = TrustAnchors::default();
-            let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::system::clock::SystemClock)
+            let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::system::clock::SystemClock)
                 .await
                 .unwrap_err();
             let all = format!("{e} {e:?} {}", e.server_reply().unwrap_or(""));
             assert!(!all.to_ascii_lowercase().contains("tanstaaf"), "{all}");
             assert!(!all.contains(&b64), "{all}");
-            assert!(e.server_reply().unwrap().contains(crate::core::system::secrets::REDACTED), "{all}");
+            assert!(e.server_reply().unwrap().contains(crate::system::secrets::REDACTED), "{all}");
         }
         // Not a status line at all, echoing the password: the same.
         let (addr, _h) =
             scripted("+OK ready\r\n", vec![("CAPA", "-ERR\r\n"), ("USER", "+OK\r\n"), ("PASS", "huh? tanstaaf\r\n")])
                 .await;
         let trust = TrustAnchors::default();
-        let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::system::clock::SystemClock)
-            .await
-            .unwrap_err();
+        let e =
+            login(&params(&[addr], &trust, PopAuth::User, true), &crate::system::clock::SystemClock).await.unwrap_err();
         assert!(matches!(e, Pop3Error::Protocol { .. }), "{e:?}");
         assert!(!format!("{e}").contains("tanstaaf"), "{e}");
     }
@@ -869,18 +860,16 @@ mod tests {
         )
         .await;
         let trust = TrustAnchors::default();
-        let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::system::clock::SystemClock)
-            .await
-            .unwrap_err();
+        let e =
+            login(&params(&[addr], &trust, PopAuth::User, true), &crate::system::clock::SystemClock).await.unwrap_err();
         let reply = e.server_reply().unwrap();
         assert!(!reply.contains('\x1b') && !reply.contains('\x07'), "{reply:?}");
         assert!(!e.to_string().contains('\x1b'));
 
         let long: &'static str = Box::leak(format!("+OK {}\r\n", "x".repeat(reply::MAX_LINE + 10)).into_boxed_str());
         let (addr, _h) = scripted(long, vec![]).await;
-        let e = login(&params(&[addr], &trust, PopAuth::User, true), &crate::core::system::clock::SystemClock)
-            .await
-            .unwrap_err();
+        let e =
+            login(&params(&[addr], &trust, PopAuth::User, true), &crate::system::clock::SystemClock).await.unwrap_err();
         assert!(matches!(e, Pop3Error::TooLong { step: Step::Greeting }), "{e:?}");
         assert_eq!(e.server_reply(), None, "popsend's own words shown as the server's");
     }
@@ -892,7 +881,7 @@ mod tests {
         let addrs = [addr];
         let mut p = params(&addrs, &trust, PopAuth::User, true);
         p.password = "pw\r\nDELE 1";
-        let e = login(&p, &crate::core::system::clock::SystemClock).await.unwrap_err();
+        let e = login(&p, &crate::system::clock::SystemClock).await.unwrap_err();
         assert!(matches!(e, Pop3Error::BadCredentialText { what: "password" }), "{e:?}");
         drop(h);
     }

@@ -19,9 +19,9 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Cer
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 
-use crate::core::protocol::net::{self, NetError, TrustAnchors};
-use crate::core::setup::account::Security;
-use crate::core::system::secrets::Redactor;
+use crate::protocol::net::{self, NetError, TrustAnchors};
+use crate::setup::account::Security;
+use crate::system::secrets::Redactor;
 
 mod reply;
 mod stream;

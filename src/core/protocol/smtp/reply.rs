@@ -4,8 +4,8 @@
 
 use std::fmt;
 
-use crate::core::protocol::net::NetError;
-use crate::core::system::secrets::Redactor;
+use crate::protocol::net::NetError;
+use crate::system::secrets::Redactor;
 
 /// Where in the SMTP dialogue something happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,7 +176,7 @@ impl SmtpError {
 /// Server text as shown: no control characters, at most 1,000 characters.
 pub fn bounded_text(s: &str) -> String {
     const MAX: usize = 1000;
-    let s = crate::core::display_safe(s);
+    let s = crate::display_safe(s);
     match s.char_indices().nth(MAX) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s,

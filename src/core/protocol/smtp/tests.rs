@@ -1,5 +1,5 @@
 use super::*;
-use crate::core::Severity;
+use crate::Severity;
 
 /// Issue 26: one verdict for both ways of asking. Each script is a server's replies to the
 /// RCPT TOs; one command at a time stops where a reply settles the transaction (as the send
@@ -112,18 +112,18 @@ fn relay_refusal_is_temporary_but_unknown_user_is_permanent() {
         reply: "554 5.7.1 <a@example.net>: Relay access denied".into(),
     };
     assert!(relay.is_relay_denied());
-    assert_eq!(crate::core::problem::classify::classify(&relay).severity(), Severity::Temporary);
+    assert_eq!(crate::problem::classify::classify(&relay).severity(), Severity::Temporary);
     let unknown = SmtpError::Rejected {
         stage: Stage::RcptTo("a@example.net".into()),
         code: 550,
         reply: "550 5.1.1 User unknown".into(),
     };
     assert!(!unknown.is_relay_denied());
-    assert_eq!(crate::core::problem::classify::classify(&unknown).severity(), Severity::Permanent);
+    assert_eq!(crate::problem::classify::classify(&unknown).severity(), Severity::Permanent);
     let busy = SmtpError::Rejected { stage: Stage::MailFrom, code: 421, reply: "421 busy".into() };
-    assert_eq!(crate::core::problem::classify::classify(&busy).severity(), Severity::Temporary);
+    assert_eq!(crate::problem::classify::classify(&busy).severity(), Severity::Temporary);
     let auth = SmtpError::Rejected { stage: Stage::Auth, code: 535, reply: "535 5.7.8 bad".into() };
-    assert_eq!(crate::core::problem::classify::classify(&auth).severity(), Severity::NeedsUser);
+    assert_eq!(crate::problem::classify::classify(&auth).severity(), Severity::NeedsUser);
 }
 
 #[test]

@@ -23,11 +23,11 @@ pub fn local_login(data_dir: &std::path::Path) -> std::io::Result<LocalLogin> {
             let mut tmp = path.clone().into_os_string();
             tmp.push(".tmp");
             let _ = std::fs::remove_file(&tmp);
-            crate::core::system::files::write_atomic(&path, format!("{fresh}\n").as_bytes())?;
+            crate::system::files::write_atomic(&path, format!("{fresh}\n").as_bytes())?;
             (fresh, exposed)
         }
     };
-    Ok(LocalLogin { user: "popsend".into(), password: crate::core::system::secrets::Password::new(password), renewed })
+    Ok(LocalLogin { user: "popsend".into(), password: crate::system::secrets::Password::new(password), renewed })
 }
 
 /// Whether others than this user may read or write `path` (Unix permissions; on Windows the data

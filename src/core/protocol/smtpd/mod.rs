@@ -66,7 +66,7 @@ const HEADER_ROOM: usize = 1024;
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_message: crate::core::message::submission::MAX_MESSAGE,
+            max_message: crate::message::submission::MAX_MESSAGE,
             max_recipients: 100,
             idle: Duration::from_secs(300),
             login_time: LOGIN_TIME,
@@ -77,9 +77,9 @@ impl Default for Limits {
 
 impl Limits {
     /// The default limits, under what the account's SMTP server announced last time.
-    pub fn for_account(data_dir: &std::path::Path, config: &crate::core::setup::account::Config) -> Limits {
+    pub fn for_account(data_dir: &std::path::Path, config: &crate::setup::account::Config) -> Limits {
         Limits {
-            upstream: Some((data_dir.to_owned(), crate::core::sending::deliver::smtp_server(config))),
+            upstream: Some((data_dir.to_owned(), crate::sending::deliver::smtp_server(config))),
             ..Limits::default()
         }
     }
@@ -89,7 +89,7 @@ impl Limits {
         let upstream = self
             .upstream
             .as_ref()
-            .and_then(|(dir, server)| crate::core::sending::knowledge::Store::new(dir).load().size_for(server));
+            .and_then(|(dir, server)| crate::sending::knowledge::Store::new(dir).load().size_for(server));
         match upstream {
             // SIZE 0 means "no fixed limit" (RFC 1870).
             Some(n) if n > 0 => self.max_message.min(n.saturating_sub(HEADER_ROOM).max(1)),
@@ -104,7 +104,7 @@ impl Limits {
 #[derive(Clone, Debug)]
 pub struct LocalLogin {
     pub user: String,
-    pub password: crate::core::system::secrets::Password,
+    pub password: crate::system::secrets::Password,
     /// The password was made anew at this start because the file that kept the old one could be
     /// read by others (`local_login`): the programs that use it need the new one.
     pub renewed: bool,
@@ -421,10 +421,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                             },
                         },
                         Err(NotStored::Refused(why)) => {
-                            format!("554 5.6.0 the message cannot be taken: {}", crate::core::display_safe(&why))
+                            format!("554 5.6.0 the message cannot be taken: {}", crate::display_safe(&why))
                         }
                         Err(NotStored::Failed(why)) => {
-                            format!("451 4.3.0 cannot store the message: {}", crate::core::display_safe(&why))
+                            format!("451 4.3.0 cannot store the message: {}", crate::display_safe(&why))
                         }
                     }
                 }
@@ -452,7 +452,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 /// The server's refusal as one 5xx line for the program (its own code and words when it gave a
 /// 5xx, else 554).
 fn refusal(reply: &str) -> String {
-    let line = crate::core::display_safe(reply.lines().next().unwrap_or(""));
+    let line = crate::display_safe(reply.lines().next().unwrap_or(""));
     match line.get(..3).and_then(|c| c.parse::<u16>().ok()) {
         Some(code) if (500..600).contains(&code) => line,
         _ => format!("554 5.0.0 the server refused the message: {line}"),

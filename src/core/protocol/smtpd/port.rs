@@ -172,7 +172,7 @@ pub(super) async fn holder(port: u16) -> Holder {
     };
     match tokio::time::timeout(std::time::Duration::from_secs(1), probe).await {
         Ok(Some(line)) if line.starts_with(GREETING) => Holder::Popsend,
-        Ok(Some(line)) => Holder::Other(crate::core::display_safe(&line).chars().take(120).collect()),
+        Ok(Some(line)) => Holder::Other(crate::display_safe(&line).chars().take(120).collect()),
         Ok(None) | Err(_) => Holder::Silent,
     }
 }

@@ -10,11 +10,11 @@ use super::*;
 /// the program sent it (`submission::prepare`), committed before the program hears 250; then
 /// `nudge` wakes the engine to send it.
 pub fn outbox_store(
-    outbox: std::sync::Arc<std::sync::Mutex<crate::core::sending::outbox::Outbox>>,
+    outbox: std::sync::Arc<std::sync::Mutex<crate::sending::outbox::Outbox>>,
     account: String,
     nudge: impl Fn() + Send + Sync + 'static,
 ) -> std::sync::Arc<StoreFn> {
-    use crate::core::message::submission::{self, Handover};
+    use crate::message::submission::{self, Handover};
     // Synced before 250: the program deletes its copy when it hears it.
     let synced = outbox.lock().map(|o| o.sync_every_commit().is_ok()).unwrap_or(false);
     std::sync::Arc::new(
@@ -49,7 +49,7 @@ pub(super) const AGAIN_WITHIN: Duration = Duration::from_secs(24 * 3600);
 /// first flush that ends; the message's fate in it is the verdict. A permanent refusal is taken
 /// out of the outbox, since the program keeps the message and the error.
 pub fn try_now(
-    outbox: std::sync::Arc<std::sync::Mutex<crate::core::sending::outbox::Outbox>>,
+    outbox: std::sync::Arc<std::sync::Mutex<crate::sending::outbox::Outbox>>,
     flushed: tokio::sync::broadcast::Sender<Fates>,
     nudge: std::sync::Arc<dyn Fn() + Send + Sync>,
     wait: Duration,
@@ -91,7 +91,7 @@ pub struct Fates {
 }
 
 impl Fates {
-    pub fn of(f: &crate::core::sending::engine::Flushed) -> Fates {
+    pub fn of(f: &crate::sending::engine::Flushed) -> Fates {
         Fates {
             sent: f.sent.iter().map(|(id, _)| *id).collect(),
             failed: f

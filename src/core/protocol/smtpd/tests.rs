@@ -33,7 +33,7 @@ async fn session(script: &str, login: Option<&LocalLogin>, limits: &Limits) -> (
 fn login() -> LocalLogin {
     LocalLogin {
         user: "popsend".into(),
-        password: crate::core::system::secrets::Password::new("local-secret".into()),
+        password: crate::system::secrets::Password::new("local-secret".into()),
         renewed: false,
     }
 }
@@ -192,7 +192,7 @@ async fn it_binds_loopback_only() {
 #[tokio::test]
 async fn the_upstream_size_is_announced_and_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let store = crate::core::sending::knowledge::Store::new(dir.path());
+    let store = crate::sending::knowledge::Store::new(dir.path());
     let limits = Limits { upstream: Some((dir.path().to_owned(), "smtp.example:587".into())), ..Limits::default() };
     let own = Limits::default().max_message;
     let script = |size: usize| format!("EHLO x\r\nMAIL FROM:<a@b.jp> SIZE={size}\r\nQUIT\r\n");
@@ -200,7 +200,7 @@ async fn the_upstream_size_is_announced_and_kept() {
     let (replies, _) = session(&script(2000), None, &limits).await;
     assert!(replies.contains(&format!("250-SIZE {own}\r\n")), "nothing known: {replies}");
 
-    let mut state = crate::core::sending::knowledge::Knowledge::default();
+    let mut state = crate::sending::knowledge::Knowledge::default();
     state.set_size("smtp.example:587", Some(3000));
     store.save(&state).unwrap();
     let (replies, _) = session(&script(2000), None, &limits).await;
@@ -253,7 +253,7 @@ async fn bare_lf_lines_are_stored_with_crlf() {
 /// without its own Message-ID is a new message.
 #[tokio::test]
 async fn the_same_message_handed_over_again_is_kept_once() {
-    use crate::core::sending::outbox::{Outbox, Status};
+    use crate::sending::outbox::{Outbox, Status};
     let dir = tempfile::tempdir().unwrap();
     let outbox = std::sync::Arc::new(std::sync::Mutex::new(Outbox::open(dir.path()).unwrap()));
     let store = outbox_store(outbox.clone(), "taro@example.ac.jp".into(), || {});
@@ -305,7 +305,7 @@ async fn the_same_message_handed_over_again_is_kept_once() {
 async fn the_program_hears_the_servers_refusal_and_popsend_keeps_no_copy() {
     use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
-    let outbox = Arc::new(std::sync::Mutex::new(crate::core::sending::outbox::Outbox::open(dir.path()).unwrap()));
+    let outbox = Arc::new(std::sync::Mutex::new(crate::sending::outbox::Outbox::open(dir.path()).unwrap()));
     let store = outbox_store(outbox.clone(), "taro@example.ac.jp".into(), || {});
     let script = "EHLO x\r\nMAIL FROM:<taro@example.ac.jp>\r\nRCPT TO:<nobody@example.net>\r\nDATA\r\nSubject: s\r\n\r\nhi\r\n.\r\nQUIT\r\n";
     let refused = "550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown";
@@ -322,7 +322,7 @@ async fn the_program_hears_the_servers_refusal_and_popsend_keeps_no_copy() {
         let newest = Arc::new(std::sync::Mutex::new(0i64));
         let (seen, ob) = (newest.clone(), outbox.clone());
         let nudge: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
-            let id = ob.lock().unwrap().list(&[crate::core::sending::outbox::Status::Queued], 1).unwrap()[0].id;
+            let id = ob.lock().unwrap().list(&[crate::sending::outbox::Status::Queued], 1).unwrap()[0].id;
             *seen.lock().unwrap() = id;
             let f = match fate {
                 "refused" => Fates { sent: vec![], failed: vec![(id, refused.into())] },
@@ -658,13 +658,12 @@ async fn auth_login_takes_an_initial_response_and_a_cancel_is_not_a_failure() {
 #[tokio::test]
 async fn a_message_that_cannot_be_taken_is_refused_for_good() {
     let dir = tempfile::tempdir().unwrap();
-    let outbox =
-        std::sync::Arc::new(std::sync::Mutex::new(crate::core::sending::outbox::Outbox::open(dir.path()).unwrap()));
+    let outbox = std::sync::Arc::new(std::sync::Mutex::new(crate::sending::outbox::Outbox::open(dir.path()).unwrap()));
     let store = outbox_store(outbox.clone(), "taro@example.ac.jp".into(), || {});
     let script = "EHLO x\r\nMAIL FROM:<taro@example.ac.jp>\r\nRCPT TO:<a@example.net>\r\nDATA\r\n: x\r\nBcc: hidden@example.org\r\n\r\nbody\r\n.\r\nQUIT\r\n";
     let out = harness_with(script, &*store).await;
     assert!(out.contains("554 5.6.0 the message cannot be taken") && out.contains("Bcc"), "{out}");
-    assert!(outbox.lock().unwrap().list(&[crate::core::sending::outbox::Status::Queued], 10).unwrap().is_empty());
+    assert!(outbox.lock().unwrap().list(&[crate::sending::outbox::Status::Queued], 10).unwrap().is_empty());
 }
 
 async fn harness_with(script: &str, store: Store<'_>) -> String {
