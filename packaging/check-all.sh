@@ -23,7 +23,7 @@ parts=("$@")
 out=$root/target/packaging-check
 mkdir -p "$out"
 shots=$root/docs/screenshots
-id=$(sed -n 's/^pub const APP_ID: &str = "\(.*\)";$/\1/p' src/lib.rs)
+id=$(sed -n 's/^pub const APP_ID: &str = "\(.*\)";$/\1/p' src/core/mod.rs)
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
 display=:78
 pids=()

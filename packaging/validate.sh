@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The cheap packaging checks, run by tests/run.sh in every CI run (the slow ones, building the
 # .deb, the Windows exe and installer, are in check-all.sh). Fails on the first problem.
-#   - one application id everywhere (src/lib.rs, the desktop entry, metainfo, Info.plist, NSIS)
+#   - one application id everywhere (src/core/mod.rs, the desktop entry, metainfo, Info.plist, NSIS)
 #   - desktop-file-validate, appstreamcli validate --no-net, the man page through groff
 #   - the macOS Info.plist and .icns (check_plist.py, Python's plistlib)
 #   - the NSIS script compiles (with a stand-in exe; the real one is built by check-all.sh)
 # Needs (apt): desktop-file-utils appstream nsis groff-base python3
 set -euo pipefail
 cd "$(dirname "$0")/.."
-id=$(sed -n 's/^pub const APP_ID: &str = "\(.*\)";$/\1/p' src/lib.rs)
-[ -n "$id" ] || { echo "validate: APP_ID not found in src/lib.rs" >&2; exit 1; }
+id=$(sed -n 's/^pub const APP_ID: &str = "\(.*\)";$/\1/p' src/core/mod.rs)
+[ -n "$id" ] || { echo "validate: APP_ID not found in src/core/mod.rs" >&2; exit 1; }
 step() { printf '%s\n' "- $*"; }
 
 step "application id $id"

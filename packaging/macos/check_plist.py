@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Checks popsend's macOS bundle metadata without a Mac: Info.plist parses (plistlib), names the
-app id that src/lib.rs uses, claims mailto: links, asks for a real minimum macOS and high-DPI
+app id that src/core/mod.rs uses, claims mailto: links, asks for a real minimum macOS and high-DPI
 drawing; the .icns holds the sizes macOS asks for. With an .app path, checks its layout too.
 
 Usage: check_plist.py [PopSend.app]"""
@@ -19,8 +19,8 @@ def fail(msg):
 
 
 def app_id():
-    m = re.search(r'pub const APP_ID: &str = "([^"]+)";', (ROOT / "src/lib.rs").read_text())
-    return m.group(1) if m else fail("APP_ID not found in src/lib.rs")
+    m = re.search(r'pub const APP_ID: &str = "([^"]+)";', (ROOT / "src/core/mod.rs").read_text())
+    return m.group(1) if m else fail("APP_ID not found in src/core/mod.rs")
 
 
 def version():

@@ -1,6 +1,6 @@
 //! The UI-free core: configuration, networking, the POP3 client, SMTP, message building, the relay
 //! window and the send path. Nothing here prints, reads the terminal or knows about egui; results
-//! and errors are typed values (classified once, by `failure`) that the CLI and the window turn
+//! and errors are typed values (classified once, by `problem::classify`) that the CLI and the window turn
 //! into localized text.
 
 /// The one application id: the desktop file's and metainfo's name on Linux, the Wayland app id,

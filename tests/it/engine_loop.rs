@@ -17,7 +17,7 @@ use popsend::core::system::clock::TokioClock;
 use popsend::core::system::secrets::Password;
 use tokio::sync::mpsc;
 
-use crate::peers::{Log, pop_peer, smtp_peer};
+use crate::scripted::{Peer, Pop, Smtp, pop, smtp};
 
 fn outgoing() -> Box<Outgoing> {
     let d = Draft {
@@ -31,14 +31,15 @@ fn outgoing() -> Box<Outgoing> {
 }
 
 /// An account on freshly started scripted peers (POP answering PASS after `pass_delay`, SMTP
-/// taking everything), both noting what they see in `log`.
-async fn scripted(pass_delay: Duration, log: &Log) -> Config {
-    let pop = pop_peer(pass_delay, "+OK", log.clone()).await;
-    let smtp = smtp_peer(|_, _| "250 2.1.5 Ok", log.clone()).await;
+/// taking everything); the peers note what they hear.
+fn scripted(pass_delay: Duration) -> (Config, Peer, Peer) {
+    let pop = pop(Pop { delay: pass_delay, ..Pop::answering("+OK") });
+    let smtp = smtp(Smtp::default());
+    let (pop_port, smtp_port) = (pop.port, smtp.port);
     let text = format!(
-        "[account]\naddress = \"student@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = {pop}\nusername = \"s\"\nauth = \"user\"\nallow_plaintext_password = true\n[smtp]\nport = {smtp}\n"
+        "[account]\naddress = \"student@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = {pop_port}\nusername = \"s\"\nauth = \"user\"\nallow_plaintext_password = true\n[smtp]\nport = {smtp_port}\n"
     );
-    Config::parse(&text, Path::new("engine.toml")).unwrap()
+    (Config::parse(&text, Path::new("engine.toml")).unwrap(), pop, smtp)
 }
 
 /// Runs `watch` over `ob` (state in `dir`) while `drive` sends it commands, then shuts it down;
@@ -69,8 +70,7 @@ async fn with_engine(
 
 #[tokio::test]
 async fn commands_drive_the_engine_and_snapshots_follow() {
-    let log = Log::default();
-    let config = scripted(Duration::ZERO, &log).await;
+    let (config, _pop, _smtp) = scripted(Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
     let ob = Outbox::open(dir.path()).unwrap();
     let password = Password::new("pw".into());
@@ -172,8 +172,7 @@ fn a_paused_queue_waits_instead_of_spinning() {
 /// POP login (the batch was already read) does not go, and 編集 answers before the flush ends.
 #[tokio::test]
 async fn commands_are_heard_while_a_flush_runs_and_a_withdrawn_message_does_not_go() {
-    let log = Log::default();
-    let config = scripted(Duration::from_millis(1500), &log).await;
+    let (config, _pop, smtp) = scripted(Duration::from_millis(1500));
     let dir = tempfile::tempdir().unwrap();
     let ob = Outbox::open(dir.path()).unwrap();
     let now = SystemTime::now();
@@ -218,7 +217,7 @@ async fn commands_are_heard_while_a_flush_runs_and_a_withdrawn_message_does_not_
         })
         .collect();
     assert_eq!(sent, vec![a], "only the message still waiting goes");
-    assert_eq!(log.lock().unwrap().iter().filter(|(_, w)| w == "smtp message").count(), 1);
+    assert_eq!(smtp.noted("message"), 1);
     assert!(ob.get(b).unwrap().is_none() && ob.get(c).unwrap().is_none());
 }
 
@@ -227,8 +226,7 @@ async fn commands_are_heard_while_a_flush_runs_and_a_withdrawn_message_does_not_
 /// engine's time (its polls, its probes) pass in no time: the runtime's clock is paused.
 #[tokio::test(start_paused = true)]
 async fn without_a_password_nothing_logs_in_and_asking_says_why() {
-    let log = Log::default();
-    let config = scripted(Duration::ZERO, &log).await;
+    let (config, pop, smtp) = scripted(Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
     let ob = Outbox::open(dir.path()).unwrap();
     let id = ob.enqueue(&outgoing(), "件名", "a@example.net", SystemTime::now()).unwrap();
@@ -258,7 +256,7 @@ async fn without_a_password_nothing_logs_in_and_asking_says_why() {
         events.iter().any(|e| matches!(e, Event::LoginFailed(popsend::core::problem::run_error::RunError::NoPassword))),
         "{events:?}"
     );
-    assert!(log.lock().unwrap().is_empty(), "a server was contacted: {:?}", log.lock().unwrap());
+    assert_eq!((pop.connections(), smtp.connections()), (0, 0), "a server was contacted");
     let (row, _) = ob.get(id).unwrap().unwrap();
     assert_eq!((row.state, row.attempts), (popsend::core::sending::outbox::Status::Queued, 0));
     assert_eq!(ob.paused().unwrap(), None);

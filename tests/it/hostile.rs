@@ -21,123 +21,32 @@ use popsend::core::sending::outbox::{Outbox, Status};
 use popsend::core::setup::account::Config;
 use popsend::core::system::clock::SystemClock;
 use popsend::core::system::secrets::Password;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+
+use crate::scripted::{self, Fault, Peer, Pop};
 
 const PASSWORD: &str = "Hunter2-s3cret";
 
-/// Every line a peer read, in order.
-type Lines = Arc<Mutex<Vec<String>>>;
-
-fn lines(l: &Lines) -> Vec<String> {
-    l.lock().unwrap().clone()
+fn lines(p: &Peer) -> Vec<String> {
+    p.lines()
 }
 
-fn count(l: &Lines, prefix: &str) -> usize {
-    lines(l).iter().filter(|x| x.to_ascii_uppercase().starts_with(prefix)).count()
-}
-
-/// What a scripted peer does with one line it read.
-enum Action {
-    Reply(String),
-    /// Reply, then hang up.
-    Close(String),
-    /// `354`, read the message up to its ".", then reply.
-    Data(String),
-    /// Answer with a line that never ends, counting the bytes written until popsend hangs up
-    /// (or 64 MiB: a client without a bound would still be reading).
-    Endless(Arc<Mutex<usize>>),
-}
-
-/// Per connection: the line read and the state the peer keeps for that connection.
-type Handler = Arc<dyn Fn(&str, &mut usize) -> Action + Send + Sync>;
-
-/// A line-based peer on loopback: sends `greeting`, then logs each line and does what `handler`
-/// says. Returns its port and the log.
-async fn serve(greeting: &'static str, handler: Handler) -> (u16, Lines) {
-    serve_on("127.0.0.1:0", greeting, handler).await
-}
-
-/// `serve` on another local address (`"[::1]:0"`: IPv6 only).
-async fn serve_on(addr: &str, greeting: &'static str, handler: Handler) -> (u16, Lines) {
-    let l = TcpListener::bind(addr).await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    let seen = Lines::default();
-    let log = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((s, _)) = l.accept().await else { return };
-            let (log, handler) = (log.clone(), handler.clone());
-            tokio::spawn(async move {
-                let (r, mut w) = s.into_split();
-                let mut r = BufReader::new(r);
-                let _ = w.write_all(format!("{greeting}\r\n").as_bytes()).await;
-                let mut state = 0;
-                let mut line = String::new();
-                while r.read_line(&mut line).await.unwrap_or(0) > 0 {
-                    log.lock().unwrap().push(line.trim_end().to_owned());
-                    let reply = match handler(&line, &mut state) {
-                        Action::Reply(reply) => reply,
-                        Action::Close(reply) => {
-                            let _ = w.write_all(format!("{reply}\r\n").as_bytes()).await;
-                            return;
-                        }
-                        Action::Data(reply) => {
-                            let _ = w.write_all(b"354 go ahead\r\n").await;
-                            crate::support::read_data(&mut r).await;
-                            log.lock().unwrap().push("<message>".into());
-                            reply
-                        }
-                        Action::Endless(written) => {
-                            let _ = w.write_all(b"250-").await;
-                            let chunk = vec![b'a'; 64 * 1024];
-                            for _ in 0..1024 {
-                                if w.write_all(&chunk).await.is_err() {
-                                    break;
-                                }
-                                *written.lock().unwrap() += chunk.len();
-                            }
-                            return;
-                        }
-                    };
-                    if w.write_all(format!("{reply}\r\n").as_bytes()).await.is_err() {
-                        return;
-                    }
-                    line.clear();
-                }
-            });
-        }
-    });
-    (port, seen)
-}
-
-fn command(line: &str) -> String {
-    line.split_whitespace().next().unwrap_or("").to_ascii_uppercase()
+fn count(p: &Peer, prefix: &str) -> usize {
+    p.count(prefix)
 }
 
 /// A POP3 peer: USER/PASS; PASS answered with `pass_reply` (`{password}` in it is the password).
-async fn pop_peer(pass_reply: &'static str) -> (u16, Lines) {
+async fn pop_peer(pass_reply: &'static str) -> (u16, Peer) {
     pop_peer_on("127.0.0.1:0", Arc::new(move || pass_reply.replace("{password}", PASSWORD))).await
 }
 
 /// `pop_peer` on another local address, with PASS answered by what `at_pass` returns (it may
 /// first do something the test needs at that moment).
-async fn pop_peer_on(addr: &str, at_pass: Arc<dyn Fn() -> String + Send + Sync>) -> (u16, Lines) {
-    serve_on(
-        addr,
-        "+OK scripted POP3 ready",
-        Arc::new(move |line, _| match command(line).as_str() {
-            "CAPA" => Action::Reply("+OK\r\nUSER\r\n.".into()),
-            "USER" => Action::Reply("+OK".into()),
-            "PASS" => Action::Reply(at_pass()),
-            "QUIT" => Action::Close("+OK bye".into()),
-            _ => Action::Reply("-ERR unknown".into()),
-        }),
-    )
-    .await
+async fn pop_peer_on(addr: &'static str, at_pass: Arc<dyn Fn() -> String + Send + Sync>) -> (u16, Peer) {
+    let peer = scripted::pop(Pop { addr, delay: Duration::ZERO, pass: at_pass });
+    (peer.port, peer)
 }
 
-/// How a scripted SMTP peer behaves.
+/// How a scripted SMTP peer behaves in these cases.
 #[derive(Clone)]
 struct Smtp {
     /// EHLO keywords after the first line.
@@ -154,45 +63,16 @@ const QUEUED: fn(usize) -> String = |_| "250 2.0.0 Ok: queued".to_owned();
 
 const OK: fn(&str, usize) -> String = |_, _| "250 2.1.5 Ok".to_owned();
 
-async fn smtp_peer(b: Smtp) -> (u16, Lines) {
-    let messages = Arc::new(Mutex::new(0usize));
-    serve(
-        "220 scripted ESMTP",
-        Arc::new(move |line, accepted| match command(line).as_str() {
-            "EHLO" => match &b.endless_ehlo {
-                Some(written) => Action::Endless(written.clone()),
-                None => {
-                    let mut e = vec!["250-scripted".to_owned()];
-                    e.extend(b.ehlo.iter().map(|k| format!("250-{k}")));
-                    let last = e.pop().unwrap().replacen("250-", "250 ", 1);
-                    e.push(last);
-                    Action::Reply(e.join("\r\n"))
-                }
-            },
-            "MAIL" => {
-                *accepted = 0;
-                Action::Reply("250 2.1.0 Ok".into())
-            }
-            "RSET" => Action::Reply("250 2.0.0 Ok".into()),
-            "RCPT" => {
-                let addr = line.split(['<', '>']).nth(1).unwrap_or("");
-                let reply = (b.rcpt)(addr, *accepted);
-                if reply.starts_with('2') {
-                    *accepted += 1;
-                }
-                Action::Reply(reply)
-            }
-            "DATA" => {
-                let mut n = messages.lock().unwrap();
-                *n += 1;
-                Action::Data((b.data)(*n - 1))
-            }
-            "AUTH" => Action::Reply("235 2.7.0 Authentication successful".into()),
-            "QUIT" => Action::Close("221 bye".into()),
-            _ => Action::Reply("502 5.5.2 what".into()),
-        }),
-    )
-    .await
+async fn smtp_peer(b: Smtp) -> (u16, Peer) {
+    let rcpt = b.rcpt;
+    let peer = scripted::smtp(scripted::Smtp {
+        ehlo: b.ehlo,
+        rcpt: scripted::rcpt(move |r| rcpt(r.address, r.accepted)),
+        end: b.data,
+        fault: b.endless_ehlo.map_or(Fault::None, Fault::EndlessEhlo),
+        ..Default::default()
+    });
+    (peer.port, peer)
 }
 
 fn config(pop: u16, smtp: u16, extra_smtp: &str) -> Config {

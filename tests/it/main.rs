@@ -15,5 +15,6 @@ mod packaging;
 mod peers;
 mod pop_matrix;
 mod real_servers;
+mod scripted;
 mod support;
 mod window;

@@ -4,10 +4,10 @@
 //! relays after the POP login, and one that relays only with SMTP AUTH over STARTTLS. Scripted
 //! peers only where no real server can show it (a port that offers AUTH in the clear only).
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use crate::scripted::{Fault, Peer, Smtp, always, smtp};
 
 use crate::support::{Servers, popsend, send_simple, servers, token};
 
@@ -17,73 +17,15 @@ fn closed_port() -> u16 {
 }
 
 /// A port that takes TCP connections and never says a word (the commonest OP25B shape beside a
-/// dropped SYN); counts them.
-fn silent_port() -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let count = Arc::new(AtomicUsize::new(0));
-    let seen = count.clone();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for conn in listener.incoming().flatten() {
-            seen.fetch_add(1, Ordering::SeqCst);
-            held.push(conn);
-        }
-    });
-    (port, count)
+/// dropped SYN); it counts them.
+fn silent_port() -> Peer {
+    smtp(Smtp { fault: Fault::Silent, ..Smtp::default() })
 }
 
-/// A scripted SMTP peer: greets with `greeting`, offers `ehlo` (the lines after the first),
-/// answers MAIL and RSET 250 and every RCPT with `rcpt`; counts connections and keeps every
-/// command line it was sent.
-fn scripted_peer(
-    greeting: &'static str,
-    ehlo: &'static [&'static str],
-    rcpt: &'static str,
-) -> (u16, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (count, lines) = (Arc::new(AtomicUsize::new(0)), Arc::new(Mutex::new(Vec::new())));
-    let (seen, heard) = (count.clone(), lines.clone());
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            seen.fetch_add(1, Ordering::SeqCst);
-            let heard = heard.clone();
-            std::thread::spawn(move || serve_peer(conn, greeting, ehlo, rcpt, &heard));
-        }
-    });
-    (port, count, lines)
-}
-
-fn serve_peer(conn: TcpStream, greeting: &str, ehlo: &[&str], rcpt: &str, heard: &Mutex<Vec<String>>) {
-    let mut w = conn.try_clone().unwrap();
-    let mut r = BufReader::new(conn);
-    let _ = write!(w, "{greeting}\r\n");
-    let mut line = String::new();
-    while r.read_line(&mut line).unwrap_or(0) > 0 {
-        let cmd = line.trim_end().to_owned();
-        heard.lock().unwrap().push(cmd.clone());
-        let verb = cmd.split(' ').next().unwrap_or("").to_ascii_uppercase();
-        let reply = match verb.as_str() {
-            "EHLO" => {
-                let mut lines = vec!["250-peer.example".to_owned()];
-                lines.extend(ehlo.iter().map(|l| format!("250-{l}")));
-                lines.push("250 8BITMIME".into());
-                lines.join("\r\n")
-            }
-            "MAIL" | "RSET" | "NOOP" => "250 2.0.0 ok".into(),
-            "RCPT" => rcpt.into(),
-            "QUIT" => {
-                let _ = write!(w, "221 bye\r\n");
-                return;
-            }
-            _ => "502 5.5.2 not here".into(),
-        };
-        if write!(w, "{reply}\r\n").is_err() {
-            return;
-        }
-        line.clear();
-    }
+/// A scripted SMTP peer: greets with `greeting`, offers `ehlo` (before 8BITMIME) and answers every
+/// RCPT with `rcpt`.
+fn scripted_peer(greeting: &'static str, ehlo: &'static [&'static str], rcpt: &str) -> Peer {
+    smtp(Smtp { greeting, ehlo, rcpt: always(rcpt), ..Smtp::default() })
 }
 
 /// The servers' config with the configured SMTP port `port` and `other_ports` as given.
@@ -109,7 +51,8 @@ fn state_text(dir: &std::path::Path) -> String {
 fn behind_op25b_the_mail_goes_by_the_submission_port_and_the_next_send_goes_there_first() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
-    let (silent, knocked) = silent_port();
+    let knocked = silent_port();
+    let silent = knocked.port;
     let config = home_config(&s, dir.path(), silent, &format!("{{ port = {} }}", s.pop_submission));
     let first = token("op25b-first");
     let run = send_simple(&config, Some(&s.pass), "ja", &first);
@@ -121,7 +64,7 @@ fn behind_op25b_the_mail_goes_by_the_submission_port_and_the_next_send_goes_ther
         run.stdout
     );
     s.delivered(&first);
-    assert_eq!(knocked.load(Ordering::SeqCst), 1, "the configured port was tried once");
+    assert_eq!(knocked.connections(), 1, "the configured port was tried once");
     assert!(
         state_text(dir.path())
             .contains(&format!("smtp_route localhost:{silent} 127.0.0.0/24 {} starttls -", s.pop_submission)),
@@ -134,7 +77,7 @@ fn behind_op25b_the_mail_goes_by_the_submission_port_and_the_next_send_goes_ther
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(!run.stdout.contains("番ポートが応答しなかった"), "told once only: {}", run.stdout);
     s.delivered(&next);
-    assert_eq!(knocked.load(Ordering::SeqCst), 1, "the next send went to the submission port first");
+    assert_eq!(knocked.connections(), 1, "the next send went to the submission port first");
 }
 
 /// The configured port refuses connections (closed): the submission port at once. With
@@ -170,21 +113,16 @@ fn a_closed_smtp_port_after_a_pop_login_is_op25b_not_offline() {
 fn a_provider_relay_on_the_smtp_port_is_passed_by_for_the_submission_port() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
-    let (isp, connections, heard) =
-        scripted_peer("220 smtp.isp.example ESMTP", &[], "554 5.7.1 <x>: Relay access denied");
-    let config = home_config(&s, dir.path(), isp, &format!("{{ port = {} }}", s.pop_submission));
+    let isp = scripted_peer("220 smtp.isp.example ESMTP", &["8BITMIME"], "554 5.7.1 <x>: Relay access denied");
+    let config = home_config(&s, dir.path(), isp.port, &format!("{{ port = {} }}", s.pop_submission));
     let tok = token("op25b-isp");
     let logins = s.login_count();
     let run = send_simple(&config, Some(&s.pass), "en", &tok);
     assert_eq!(run.code, 0, "{}", run.all());
     s.delivered(&tok);
     assert_eq!(s.login_count(), logins + 2, "one login, and one again before the other port");
-    assert!(connections.load(Ordering::SeqCst) >= 2, "the provider's relay was tried again after the login");
-    assert!(
-        !heard.lock().unwrap().iter().any(|l| l.starts_with("DATA") || l.starts_with("AUTH")),
-        "{:?}",
-        heard.lock().unwrap()
-    );
+    assert!(isp.connections() >= 2, "the provider's relay was tried again after the login");
+    assert!(!isp.lines().iter().any(|l| l.starts_with("DATA") || l.starts_with("AUTH")), "{:?}", isp.lines());
     assert_eq!(s.all_delivered().iter().filter(|m| String::from_utf8_lossy(m).contains(&tok)).count(), 1);
 }
 
@@ -212,13 +150,16 @@ fn a_submission_port_that_wants_smtp_auth_gets_the_password_over_tls() {
 fn a_port_that_offers_auth_only_in_the_clear_never_gets_the_password() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
-    let (clear, _, heard) =
-        scripted_peer("220 mail.popsend.test ESMTP", &["AUTH PLAIN LOGIN"], "554 5.7.1 <x>: Relay access denied");
-    let config = home_config(&s, dir.path(), closed_port(), &format!("{{ port = {clear} }}"));
+    let clear_peer = scripted_peer(
+        "220 mail.popsend.test ESMTP",
+        &["AUTH PLAIN LOGIN", "8BITMIME"],
+        "554 5.7.1 <x>: Relay access denied",
+    );
+    let config = home_config(&s, dir.path(), closed_port(), &format!("{{ port = {} }}", clear_peer.port));
     let run = send_simple(&config, Some(&s.pass), "en", &token("op25b-clear"));
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("allow_plaintext_password"), "names the setting: {}", run.stderr);
-    let heard = heard.lock().unwrap();
+    let heard = clear_peer.lines();
     assert!(!heard.iter().any(|l| l.to_ascii_uppercase().starts_with("AUTH") || l.starts_with("DATA")), "{heard:?}");
 }
 
@@ -302,12 +243,12 @@ fn a_port_that_needs_no_password_comes_before_smtp_auth() {
 fn a_remembered_port_gone_stale_is_passed_by_and_forgotten() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
-    let (stale, _, _) = scripted_peer("554 5.3.2 not taking mail here", &[], "554 no");
-    let config = home_config(&s, dir.path(), s.smtp, &format!("{{ port = {stale} }}"));
+    let stale = scripted_peer("554 5.3.2 not taking mail here", &["8BITMIME"], "554 no");
+    let config = home_config(&s, dir.path(), s.smtp, &format!("{{ port = {} }}", stale.port));
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
     std::fs::write(
         dir.path().join("data/relay-window"),
-        format!("smtp_route localhost:{} 127.0.0.0/24 {stale} starttls -\n", s.smtp),
+        format!("smtp_route localhost:{} 127.0.0.0/24 {} starttls -\n", s.smtp, stale.port),
     )
     .unwrap();
     let tok = token("op25b-stale");
@@ -325,8 +266,8 @@ fn a_remembered_port_gone_stale_is_passed_by_and_forgotten() {
 fn a_silent_configured_port_is_op25b_whatever_the_other_ports_say() {
     let s = servers();
     let dir = tempfile::tempdir().unwrap();
-    let (odd, _, _) = scripted_peer("554 5.3.2 not taking mail here", &[], "554 no");
-    let config = home_config(&s, dir.path(), closed_port(), &format!("{{ port = {odd} }}"));
+    let odd = scripted_peer("554 5.3.2 not taking mail here", &["8BITMIME"], "554 no");
+    let config = home_config(&s, dir.path(), closed_port(), &format!("{{ port = {} }}", odd.port));
     let run = send_simple(&config, Some(&s.pass), "en", &token("op25b-odd"));
     assert_eq!(run.code, 75, "{}", run.all());
     assert!(run.stderr.contains("OP25B") && run.stderr.contains("not taking mail here"), "{}", run.stderr);

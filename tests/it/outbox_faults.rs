@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use crate::scripted::{self, Fault, pop_peer};
 use popsend::core::message::compose::Outgoing;
 use popsend::core::message::compose::{self, Draft};
 use popsend::core::protocol::net::TrustAnchors;
@@ -14,10 +15,6 @@ use popsend::core::sending::outbox::{Outbox, Status};
 use popsend::core::setup::account::Config;
 use popsend::core::system::clock::SystemClock;
 use popsend::core::system::secrets::Password;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
-
-use crate::peers::{Log, pop_peer};
 
 #[derive(Clone, Copy)]
 enum Smtp {
@@ -30,70 +27,21 @@ enum Smtp {
     Stall,
     /// Answers EHLO with something that is not SMTP.
     Malformed,
-    /// Answers EHLO with an endless line (2 MiB, no line end).
+    /// Answers EHLO with an endless line.
     EndlessLine,
 }
 
-async fn smtp_peer(fault: Smtp) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let (r, mut w) = s.into_split();
-                let mut r = BufReader::new(r);
-                let greeting = if let Smtp::Greeting(g) = fault { g } else { "220 scripted ESMTP" };
-                let _ = w.write_all(format!("{greeting}\r\n").as_bytes()).await;
-                let mut line = String::new();
-                while r.read_line(&mut line).await.unwrap_or(0) > 0 {
-                    let cmd = line.get(..4).unwrap_or("").to_ascii_uppercase();
-                    line.clear();
-                    let reply = match (cmd.as_str(), fault) {
-                        (_, Smtp::Stall) => {
-                            tokio::time::sleep(Duration::from_secs(60)).await;
-                            return;
-                        }
-                        ("EHLO", Smtp::Malformed) => "hello there, friend".to_owned(),
-                        ("EHLO", Smtp::EndlessLine) => {
-                            let chunk = vec![b'A'; 64 * 1024];
-                            for _ in 0..32 {
-                                if w.write_all(&chunk).await.is_err() {
-                                    return;
-                                }
-                            }
-                            tokio::time::sleep(Duration::from_secs(60)).await;
-                            return;
-                        }
-                        ("EHLO", _) => "250-scripted\r\n250 8BITMIME".to_owned(),
-                        ("MAIL", _) | ("RSET", _) => "250 2.0.0 Ok".to_owned(),
-                        ("RCPT", Smtp::Rcpt(reply)) => reply.to_owned(),
-                        ("RCPT", _) => "250 2.1.5 Ok".to_owned(),
-                        ("DATA", Smtp::DropMidData) => {
-                            let _ = w.write_all(b"354 go ahead\r\n").await;
-                            let mut body = String::new();
-                            let _ = r.read_line(&mut body).await;
-                            return; // hang up in the middle of the message
-                        }
-                        ("DATA", _) => {
-                            let _ = w.write_all(b"354 go ahead\r\n").await;
-                            crate::support::read_data(&mut r).await;
-                            "250 2.0.0 Ok: queued".to_owned()
-                        }
-                        ("QUIT", _) => {
-                            let _ = w.write_all(b"221 bye\r\n").await;
-                            return;
-                        }
-                        _ => "502 what".to_owned(),
-                    };
-                    if w.write_all(format!("{reply}\r\n").as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    port
+/// The scripted SMTP peer that shows `fault`.
+fn smtp_peer(fault: Smtp) -> scripted::Peer {
+    let script = match fault {
+        Smtp::Rcpt(reply) => scripted::Smtp { rcpt: scripted::always(reply), ..Default::default() },
+        Smtp::Greeting(greeting) => scripted::Smtp { greeting, ..Default::default() },
+        Smtp::DropMidData => scripted::Smtp { fault: Fault::CutInData, ..Default::default() },
+        Smtp::Stall => scripted::Smtp { fault: Fault::Stall, ..Default::default() },
+        Smtp::Malformed => scripted::Smtp { fault: Fault::MalformedEhlo, ..Default::default() },
+        Smtp::EndlessLine => scripted::Smtp { fault: Fault::EndlessEhlo(Default::default()), ..Default::default() },
+    };
+    scripted::smtp(script)
 }
 
 /// A port nothing listens on.
@@ -115,9 +63,8 @@ struct Case {
 }
 
 async fn run(c: &Case) {
-    let log = Log::default();
-    let pop = if c.pop_closed { closed_port() } else { pop_peer(Duration::ZERO, c.pop_reply, log).await };
-    let smtp = smtp_peer(c.smtp).await;
+    let pop = if c.pop_closed { closed_port() } else { pop_peer(c.pop_reply).port };
+    let smtp = smtp_peer(c.smtp).port;
     let text = format!(
         "[account]\naddress = \"student@example.ac.jp\"\n\
          [pop]\nhost = \"127.0.0.1\"\nport = {pop}\nusername = \"student\"\nauth = \"user\"\nallow_plaintext_password = true\n\

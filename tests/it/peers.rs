@@ -3,8 +3,7 @@
 //! relay refusal that nothing cures, per-message refusals, and POP response codes.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use popsend::core::Severity;
 use popsend::core::message::compose::Outgoing;
@@ -17,107 +16,8 @@ use popsend::core::sending::knowledge;
 use popsend::core::setup::account::Config;
 use popsend::core::system::clock::SystemClock;
 use popsend::core::system::secrets::Password;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
 
-pub type Log = Arc<Mutex<Vec<(Instant, String)>>>;
-
-fn note(log: &Log, what: String) {
-    log.lock().unwrap().push((Instant::now(), what));
-}
-
-fn when(log: &Log, what: &str) -> Vec<Instant> {
-    log.lock().unwrap().iter().filter(|(_, w)| w == what).map(|(t, _)| *t).collect()
-}
-
-/// A POP3 server: USER/PASS, answering PASS after `delay` with `pass_reply`.
-pub async fn pop_peer(delay: Duration, pass_reply: &'static str, log: Log) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            let log = log.clone();
-            tokio::spawn(async move {
-                let (r, mut w) = s.into_split();
-                let mut r = BufReader::new(r);
-                w.write_all(b"+OK scripted POP3 ready\r\n").await.unwrap();
-                let mut line = String::new();
-                while r.read_line(&mut line).await.unwrap_or(0) > 0 {
-                    let cmd = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
-                    let reply: &[u8] = match cmd.as_str() {
-                        "CAPA" => b"+OK\r\nUSER\r\n.\r\n",
-                        "USER" => b"+OK\r\n",
-                        "PASS" => {
-                            tokio::time::sleep(delay).await;
-                            if pass_reply.starts_with("+OK") {
-                                note(&log, "pop +OK".into());
-                            }
-                            note(&log, "pop PASS answered".into());
-                            w.write_all(format!("{pass_reply}\r\n").as_bytes()).await.unwrap();
-                            line.clear();
-                            continue;
-                        }
-                        "QUIT" => {
-                            let _ = w.write_all(b"+OK bye\r\n").await;
-                            return;
-                        }
-                        _ => b"-ERR unknown\r\n",
-                    };
-                    w.write_all(reply).await.unwrap();
-                    line.clear();
-                }
-            });
-        }
-    });
-    port
-}
-
-/// An SMTP server; `rcpt(conn, n)` gives the reply to the n-th RCPT on connection `conn`.
-pub async fn smtp_peer(rcpt: fn(usize, usize) -> &'static str, log: Log) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        for conn in 0.. {
-            let (s, _) = l.accept().await.unwrap();
-            note(&log, "smtp connect".into());
-            let log = log.clone();
-            tokio::spawn(async move {
-                let (r, mut w) = s.into_split();
-                let mut r = BufReader::new(r);
-                w.write_all(b"220 scripted ESMTP\r\n").await.unwrap();
-                let mut n = 0;
-                let mut line = String::new();
-                while r.read_line(&mut line).await.unwrap_or(0) > 0 {
-                    let cmd = line.get(..4).unwrap_or("").to_ascii_uppercase();
-                    note(&log, format!("smtp {cmd}"));
-                    let reply = match cmd.as_str() {
-                        "EHLO" => "250-scripted\r\n250 8BITMIME".to_owned(),
-                        "MAIL" | "RSET" => "250 2.0.0 Ok".to_owned(),
-                        "RCPT" => {
-                            n += 1;
-                            rcpt(conn, n - 1).to_owned()
-                        }
-                        "DATA" => {
-                            w.write_all(b"354 go ahead\r\n").await.unwrap();
-                            crate::support::read_data(&mut r).await;
-                            note(&log, "smtp message".into());
-                            "250 2.0.0 Ok: queued".to_owned()
-                        }
-                        "QUIT" => {
-                            let _ = w.write_all(b"221 bye\r\n").await;
-                            return;
-                        }
-                        _ => "502 what".to_owned(),
-                    };
-                    w.write_all(format!("{reply}\r\n").as_bytes()).await.unwrap();
-                    line.clear();
-                }
-            });
-        }
-    });
-    port
-}
+use crate::scripted::{Answer, Fault, Peer, Pop, Smtp, always, pop, rcpt, smtp};
 
 fn config(pop: u16, smtp: u16) -> Config {
     let text = format!(
@@ -142,6 +42,8 @@ fn message(to: &str) -> Outgoing {
 struct Rig {
     config: Config,
     dir: tempfile::TempDir,
+    pop: Peer,
+    smtp: Peer,
 }
 
 impl Rig {
@@ -168,10 +70,13 @@ impl Rig {
     }
 }
 
-async fn rig(pop_delay: Duration, pass_reply: &'static str, rcpt: fn(usize, usize) -> &'static str, log: &Log) -> Rig {
-    let pop = pop_peer(pop_delay, pass_reply, log.clone()).await;
-    let smtp = smtp_peer(rcpt, log.clone()).await;
-    Rig { config: config(pop, smtp), dir: tempfile::tempdir().unwrap() }
+fn rig(pop_delay: Duration, pass_reply: &str, rcpt: Answer) -> Rig {
+    rig_with(Pop { delay: pop_delay, ..Pop::answering(pass_reply) }, Smtp { rcpt, ..Smtp::default() })
+}
+
+fn rig_with(p: Pop, s: Smtp) -> Rig {
+    let (pop, smtp) = (pop(p), smtp(s));
+    Rig { config: config(pop.port, smtp.port), dir: tempfile::tempdir().unwrap(), pop, smtp }
 }
 
 const OK: &str = "250 2.1.5 Ok";
@@ -180,41 +85,38 @@ const RELAY_454: &str = "454 4.7.1 <someone@example.net>: Relay access denied";
 
 #[tokio::test]
 async fn smtp_opens_during_the_login_but_mail_from_waits_for_its_ok() {
-    let log = Log::default();
-    let rig = rig(Duration::from_millis(400), "+OK logged in", |_, _| OK, &log).await;
+    let rig = rig(Duration::from_millis(400), "+OK logged in", always(OK));
     let report = rig.deliver(&[message("someone@example.net")]).await;
     assert!(matches!(report.outcomes[..], [Outcome::Sent]), "{report:?}");
     assert_eq!(report.logins.len(), 1);
-    let ok = when(&log, "pop +OK")[0];
-    assert!(when(&log, "smtp connect")[0] < ok, "SMTP was not opened in parallel with the login");
-    assert!(when(&log, "smtp MAIL")[0] > ok, "MAIL FROM before the POP login succeeded");
+    let ok = rig.pop.when("PASS +OK")[0];
+    assert!(rig.smtp.when("connect")[0] < ok, "SMTP was not opened in parallel with the login");
+    assert!(rig.smtp.when("MAIL")[0] > ok, "MAIL FROM before the POP login succeeded");
     assert!(report.window.is_some(), "the window start was not recorded");
     assert!(rig.state().last_login.is_some());
 }
 
 #[tokio::test]
 async fn relay_refused_after_the_overlapped_open_reconnects_and_remembers_the_order() {
-    let log = Log::default();
     // The server judges relaying at connect time: the first connection (opened before the login
     // finished) is refused, a connection made after the login is not.
-    let rig = rig(Duration::from_millis(100), "+OK", |conn, _| if conn == 0 { RELAY_554 } else { OK }, &log).await;
+    let rig = rig(Duration::from_millis(100), "+OK", rcpt(|r| if r.conn == 0 { RELAY_554 } else { OK }.into()));
     let report = rig.deliver(&[message("someone@example.net")]).await;
     assert!(matches!(report.outcomes[..], [Outcome::Sent]), "{report:?}");
     assert_eq!(report.logins.len(), 1, "a reconnect, not a second login, was needed");
-    assert_eq!(when(&log, "smtp connect").len(), 2);
+    assert_eq!(rig.smtp.when("connect").len(), 2);
     assert!(rig.state().needs_sequential(&format!("127.0.0.1:{}", rig.config.smtp_port())));
 
     // Next time: log in first, then connect.
-    log.lock().unwrap().clear();
+    rig.smtp.forget();
     let report = rig.deliver(&[message("someone@example.net")]).await;
     assert!(matches!(report.outcomes[..], [Outcome::Sent]), "{report:?}");
-    assert!(when(&log, "smtp connect")[0] > when(&log, "pop +OK")[0], "the remembered order was not used");
+    assert!(rig.smtp.when("connect")[0] > rig.pop.when("PASS +OK")[0], "the remembered order was not used");
 }
 
 #[tokio::test]
 async fn relay_refused_even_after_a_fresh_login_stops_and_keeps_the_message() {
-    let log = Log::default();
-    let rig = rig(Duration::ZERO, "+OK", |_, _| RELAY_454, &log).await;
+    let rig = rig(Duration::ZERO, "+OK", always(RELAY_454));
     let report = rig.deliver(&[message("someone@example.net"), message("other@example.net")]).await;
     assert!(matches!(report.outcomes[..], [Outcome::Deferred(None), Outcome::Deferred(None)]), "{report:?}");
     let stopped = report.stopped.as_ref().expect("the run must stop");
@@ -222,19 +124,16 @@ async fn relay_refused_even_after_a_fresh_login_stops_and_keeps_the_message() {
     assert_eq!(popsend::core::problem::classify::classify(stopped).severity(), Severity::Temporary);
     assert_eq!(stopped.server_reply(), Some(RELAY_454));
     assert_eq!(report.logins.len(), 2, "exactly one extra login");
-    assert!(when(&log, "smtp message").is_empty());
+    assert!(rig.smtp.when("message").is_empty());
 }
 
 #[tokio::test]
 async fn an_unknown_recipient_fails_that_message_only_in_one_session() {
-    let log = Log::default();
     let rig = rig(
         Duration::ZERO,
         "+OK",
-        |_, n| if n == 0 { "550 5.1.1 <nobody@example.net>: User unknown" } else { OK },
-        &log,
-    )
-    .await;
+        rcpt(|r| if r.nth == 0 { "550 5.1.1 <nobody@example.net>: User unknown" } else { OK }.into()),
+    );
     let report = rig.deliver(&[message("nobody@example.net"), message("someone@example.net")]).await;
     match &report.outcomes[..] {
         [Outcome::Failed(e), Outcome::Sent] => {
@@ -244,8 +143,8 @@ async fn an_unknown_recipient_fails_that_message_only_in_one_session() {
         other => panic!("{other:?}"),
     }
     assert!(report.stopped.is_none());
-    assert_eq!(when(&log, "smtp connect").len(), 1, "one SMTP session for the batch");
-    assert_eq!(when(&log, "smtp RSET").len(), 1, "RSET after the refusal");
+    assert_eq!(rig.smtp.when("connect").len(), 1, "one SMTP session for the batch");
+    assert_eq!(rig.smtp.when("RSET").len(), 1, "RSET after the refusal");
 }
 
 #[tokio::test]
@@ -255,8 +154,7 @@ async fn pop_response_codes_stop_the_run_before_any_mail_from() {
         ("-ERR [AUTH] Authentication failed.", Some(RespCode::Auth), Severity::NeedsUser),
         ("-ERR [SYS/TEMP] try later", Some(RespCode::SysTemp), Severity::Temporary),
     ] {
-        let log = Log::default();
-        let rig = rig(Duration::ZERO, reply, |_, _| OK, &log).await;
+        let rig = rig(Duration::ZERO, reply, always(OK));
         let report = rig.deliver(&[message("someone@example.net")]).await;
         assert!(matches!(report.outcomes[..], [Outcome::Deferred(None)]), "{reply}: {report:?}");
         match report.stopped {
@@ -268,115 +166,21 @@ async fn pop_response_codes_stop_the_run_before_any_mail_from() {
             severity,
             "{reply}"
         );
-        assert!(when(&log, "smtp MAIL").is_empty(), "{reply}: MAIL FROM without a login");
+        assert!(rig.smtp.when("MAIL").is_empty(), "{reply}: MAIL FROM without a login");
         assert!(rig.state().last_login.is_none(), "{reply}: a failed login opened the window");
     }
 }
 
-/// An SMTP server that tells whether each command came before its reply to the one before (a
-/// PIPELINING group): it waits a moment after reading a command, or a message's final dot, and
-/// notes `early` when more was already on the way. A message whose connection ends before the
-/// final dot is noted `smtp cut`, and not taken.
-#[derive(Clone, Copy)]
-struct Script {
-    /// Whether EHLO offers PIPELINING.
-    pipelining: bool,
-    /// The reply to the n-th RCPT TO of a transaction (given the command line too).
-    rcpt: fn(usize, &str) -> &'static str,
-    /// The reply to the n-th final dot of the connection.
-    end: fn(usize) -> &'static str,
-    /// It drops the connection once it has read DATA.
-    close_after_group: bool,
+/// An SMTP peer that tells whether each command came before its reply to the one before (a
+/// PIPELINING group), and offers PIPELINING or not.
+fn grouping(pipelining: bool) -> Smtp {
+    let ehlo: &[&str] =
+        if pipelining { &["PIPELINING", "SIZE 1000000", "8BITMIME"] } else { &["SIZE 1000000", "8BITMIME"] };
+    Smtp { ehlo, notice_early: true, ..Smtp::default() }
 }
 
-fn script(pipelining: bool) -> Script {
-    Script { pipelining, rcpt: |_, _| OK, end: |_| "250 2.0.0 Ok: queued", close_after_group: false }
-}
-
-async fn grouping_peer(script: Script, log: Log) -> u16 {
-    let Script { pipelining, rcpt, end, close_after_group } = script;
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            note(&log, "smtp connect".into());
-            let log = log.clone();
-            tokio::spawn(async move {
-                let (r, mut w) = s.into_split();
-                let mut r = BufReader::new(r);
-                w.write_all(b"220 scripted ESMTP\r\n").await.unwrap();
-                let (mut n, mut taken, mut ends) = (0, 0, 0);
-                let mut line = String::new();
-                while r.read_line(&mut line).await.unwrap_or(0) > 0 {
-                    let cmd = line.get(..4).unwrap_or("").to_ascii_uppercase();
-                    // A client that waits for the reply has sent nothing more by now.
-                    let early = tokio::time::timeout(Duration::from_millis(30), r.fill_buf())
-                        .await
-                        .is_ok_and(|b| b.is_ok_and(|b| !b.is_empty()));
-                    note(&log, format!("smtp {cmd}{}", if early { " early" } else { "" }));
-                    let reply = match cmd.as_str() {
-                        "EHLO" if pipelining => {
-                            "250-scripted\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n250 8BITMIME".to_owned()
-                        }
-                        "EHLO" => "250-scripted\r\n250-SIZE 1000000\r\n250 8BITMIME".to_owned(),
-                        "MAIL" | "RSET" => {
-                            (n, taken) = (0, 0);
-                            "250 2.0.0 Ok".to_owned()
-                        }
-                        "RCPT" => {
-                            n += 1;
-                            let reply = rcpt(n - 1, line.trim_end());
-                            taken += usize::from(reply.starts_with('2'));
-                            reply.to_owned()
-                        }
-                        "DATA" if close_after_group => return,
-                        "DATA" if taken == 0 => "554 5.5.1 Error: no valid recipients".to_owned(),
-                        "DATA" => {
-                            w.write_all(b"354 go ahead\r\n").await.unwrap();
-                            let mut body = String::new();
-                            let mut data = String::new();
-                            loop {
-                                body.clear();
-                                if r.read_line(&mut body).await.unwrap_or(0) == 0 {
-                                    note(&log, "smtp cut".into());
-                                    return;
-                                }
-                                if body == ".\r\n" {
-                                    break;
-                                }
-                                // Transparency undone (RFC 5321 4.5.2): what the server keeps.
-                                data += body.strip_prefix('.').unwrap_or(&body);
-                            }
-                            note(&log, format!("smtp data {data:?}"));
-                            let early = tokio::time::timeout(Duration::from_millis(30), r.fill_buf())
-                                .await
-                                .is_ok_and(|b| b.is_ok_and(|b| !b.is_empty()));
-                            note(&log, format!("smtp message{}", if early { " early" } else { "" }));
-                            ends += 1;
-                            end(ends - 1).to_owned()
-                        }
-                        "QUIT" => {
-                            let _ = w.write_all(b"221 bye\r\n").await;
-                            return;
-                        }
-                        _ => "502 what".to_owned(),
-                    };
-                    if w.write_all(format!("{reply}\r\n").as_bytes()).await.is_err() {
-                        return;
-                    }
-                    line.clear();
-                }
-            });
-        }
-    });
-    port
-}
-
-async fn grouping_rig(script: Script, log: &Log) -> Rig {
-    let pop = pop_peer(Duration::ZERO, "+OK", log.clone()).await;
-    let smtp = grouping_peer(script, log.clone()).await;
-    Rig { config: config(pop, smtp), dir: tempfile::tempdir().unwrap() }
+fn grouping_rig(script: Smtp) -> Rig {
+    rig_with(Pop::answering("+OK"), script)
 }
 
 fn to_three() -> Outgoing {
@@ -390,10 +194,6 @@ fn to_three() -> Outgoing {
     compose::build(&d, SystemTime::now()).unwrap()
 }
 
-fn logged(log: &Log) -> Vec<String> {
-    log.lock().unwrap().iter().map(|(_, w)| w.clone()).collect()
-}
-
 /// How many times the peer noted `what`, with or without ` early`.
 fn count(seen: &[String], what: &str) -> usize {
     seen.iter().filter(|w| w.strip_suffix(" early").unwrap_or(w) == what).count()
@@ -403,23 +203,22 @@ fn count(seen: &[String], what: &str) -> usize {
 /// EHLO (for SIZE and PIPELINING) is asked once, then remembered.
 #[tokio::test]
 async fn a_server_without_pipelining_gets_one_command_at_a_time() {
-    let log = Log::default();
-    let rig = grouping_rig(script(false), &log).await;
+    let rig = grouping_rig(grouping(false));
     let report = rig.deliver(&[to_three()]).await;
     assert!(matches!(report.outcomes[..], [Outcome::Sent]), "{report:?}");
-    let seen = logged(&log);
+    let seen = rig.smtp.notes();
     assert!(!seen.iter().any(|w| w.ends_with(" early")), "commands sent before their turn: {seen:?}");
-    assert_eq!(seen.iter().filter(|w| *w == "smtp RCPT").count(), 3, "{seen:?}");
-    assert_eq!(seen.iter().filter(|w| *w == "smtp EHLO").count(), 2, "lettre's EHLO and popsend's: {seen:?}");
+    assert_eq!(seen.iter().filter(|w| *w == "RCPT").count(), 3, "{seen:?}");
+    assert_eq!(seen.iter().filter(|w| *w == "EHLO").count(), 2, "lettre's EHLO and popsend's: {seen:?}");
     let server = format!("127.0.0.1:{}", rig.config.smtp_port());
     assert_eq!(
         rig.state().smtp_extras(&server),
         Some(popsend::core::protocol::smtp::Extras { size: Some(1_000_000), pipelining: false })
     );
-    log.lock().unwrap().clear();
+    rig.smtp.forget();
     let report = rig.deliver(&[message("someone@example.net")]).await;
     assert!(matches!(report.outcomes[..], [Outcome::Sent]), "{report:?}");
-    assert_eq!(logged(&log).iter().filter(|w| *w == "smtp EHLO").count(), 1, "the EHLO was not remembered");
+    assert_eq!(rig.smtp.notes().iter().filter(|w| *w == "EHLO").count(), 1, "the EHLO was not remembered");
 }
 
 /// Issue 14: a server that offers PIPELINING gets MAIL FROM, every RCPT TO and DATA as one group.
@@ -428,12 +227,12 @@ async fn a_server_without_pipelining_gets_one_command_at_a_time() {
 /// the server keeps nothing; the next message goes on a new connection, and is sent.
 #[tokio::test]
 async fn a_pipelined_group_with_one_refused_recipient_of_three_sends_nothing_for_that_message() {
-    let log = Log::default();
-    let rcpt =
-        |n, _: &str| if n == 1 { "550 5.1.1 <b@example.net>: Recipient address rejected: User unknown" } else { OK };
-    let rig = grouping_rig(Script { rcpt, ..script(true) }, &log).await;
+    let rcpt = rcpt(|r| {
+        if r.nth == 1 { "550 5.1.1 <b@example.net>: Recipient address rejected: User unknown" } else { OK }.into()
+    });
+    let rig = grouping_rig(Smtp { rcpt, ..grouping(true) });
     let report = rig.deliver(&[to_three(), message("someone@example.net")]).await;
-    let seen = logged(&log);
+    let seen = rig.smtp.notes();
     match &report.outcomes[..] {
         [Outcome::Failed(e), Outcome::Sent] => {
             assert_eq!(popsend::core::problem::classify::classify(e).severity(), Severity::Permanent);
@@ -444,19 +243,19 @@ async fn a_pipelined_group_with_one_refused_recipient_of_three_sends_nothing_for
         }
         other => panic!("{other:?} {seen:?}"),
     }
-    let group = ["smtp MAIL early", "smtp RCPT early", "smtp RCPT early", "smtp RCPT early", "smtp DATA"];
+    let group = ["MAIL early", "RCPT early", "RCPT early", "RCPT early", "DATA"];
     let at = seen
         .iter()
-        .position(|w| w == "smtp MAIL early")
+        .position(|w| w == "MAIL early")
         .unwrap_or_else(|| panic!("MAIL FROM was not sent as a group: {seen:?}"));
     assert_eq!(seen[at..at + 5], group, "{seen:?}");
     assert_eq!(
-        seen.iter().filter(|w| *w == "smtp cut").count(),
+        seen.iter().filter(|w| *w == "cut").count(),
         1,
         "the refused message was not cut before its dot: {seen:?}"
     );
-    assert_eq!(count(&seen, "smtp message"), 1, "only the second message is taken: {seen:?}");
-    assert_eq!(seen.iter().filter(|w| *w == "smtp connect").count(), 2, "{seen:?}");
+    assert_eq!(count(&seen, "message"), 1, "only the second message is taken: {seen:?}");
+    assert_eq!(seen.iter().filter(|w| *w == "connect").count(), 2, "{seen:?}");
     assert!(report.stopped.is_none(), "{report:?}");
 }
 
@@ -464,13 +263,12 @@ async fn a_pipelined_group_with_one_refused_recipient_of_three_sends_nothing_for
 /// again (nothing lost, nothing counted as sent), and the remembered EHLO is asked again next time.
 #[tokio::test]
 async fn a_server_that_closes_after_a_pipelined_group_keeps_the_message() {
-    let log = Log::default();
-    let rig = grouping_rig(Script { close_after_group: true, ..script(true) }, &log).await;
+    let rig = grouping_rig(Smtp { fault: Fault::CloseAtData, ..grouping(true) });
     let report = rig.deliver(&[message("someone@example.net")]).await;
     assert!(matches!(report.outcomes[..], [Outcome::Deferred(_)]), "{report:?}");
     let stopped = report.stopped.as_ref().expect("the run must stop");
     assert_eq!(popsend::core::problem::classify::classify(stopped).severity(), Severity::Temporary, "{stopped:?}");
-    assert_eq!(count(&logged(&log), "smtp message"), 0);
+    assert_eq!(count(&rig.smtp.notes(), "message"), 0);
     let server = format!("127.0.0.1:{}", rig.config.smtp_port());
     assert_eq!(rig.state().smtp_extras(&server), None, "the EHLO of a server that broke off is asked again");
 }
@@ -479,8 +277,7 @@ async fn a_server_that_closes_after_a_pipelined_group_keeps_the_message() {
 /// the message waits for a later try, and the student reads the server's own words.
 #[tokio::test]
 async fn a_group_with_no_recipient_taken_waits_with_the_servers_words() {
-    let log = Log::default();
-    let rig = grouping_rig(Script { rcpt: |_, _| "452 4.5.3 Error: too many recipients", ..script(true) }, &log).await;
+    let rig = grouping_rig(Smtp { rcpt: always("452 4.5.3 Error: too many recipients"), ..grouping(true) });
     let report = rig.deliver(&[to_three()]).await;
     match &report.outcomes[..] {
         [Outcome::Deferred(Some(e))] => {
@@ -488,7 +285,7 @@ async fn a_group_with_no_recipient_taken_waits_with_the_servers_words() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(count(&logged(&log), "smtp message"), 0);
+    assert_eq!(count(&rig.smtp.notes(), "message"), 0);
 }
 
 /// Issue 14: on a server that offers PIPELINING, each next message's MAIL FROM, RCPT TO and DATA
@@ -496,17 +293,16 @@ async fn a_group_with_no_recipient_taken_waits_with_the_servers_words() {
 /// message. One connection, nothing sent twice, the last dot alone.
 #[tokio::test]
 async fn the_next_message_goes_behind_the_final_dot() {
-    let log = Log::default();
-    let rig = grouping_rig(script(true), &log).await;
+    let rig = grouping_rig(grouping(true));
     let report =
         rig.deliver(&[message("one@example.net"), message("two@example.net"), message("three@example.net")]).await;
-    let seen = logged(&log);
+    let seen = rig.smtp.notes();
     assert!(matches!(report.outcomes[..], [Outcome::Sent, Outcome::Sent, Outcome::Sent]), "{report:?} {seen:?}");
-    let dots: Vec<&String> = seen.iter().filter(|w| w.starts_with("smtp message")).collect();
-    assert_eq!(dots, ["smtp message early", "smtp message early", "smtp message"], "{seen:?}");
-    assert_eq!(count(&seen, "smtp MAIL"), 3, "{seen:?}");
-    assert_eq!(count(&seen, "smtp connect"), 1, "{seen:?}");
-    assert_eq!(count(&seen, "smtp RSET"), 0, "{seen:?}");
+    let dots: Vec<&String> = seen.iter().filter(|w| w.starts_with("message")).collect();
+    assert_eq!(dots, ["message early", "message early", "message"], "{seen:?}");
+    assert_eq!(count(&seen, "MAIL"), 3, "{seen:?}");
+    assert_eq!(count(&seen, "connect"), 1, "{seen:?}");
+    assert_eq!(count(&seen, "RSET"), 0, "{seen:?}");
 }
 
 /// Issue 14: a message's bytes arrive as they are whether its final dot carries the next
@@ -514,8 +310,7 @@ async fn the_next_message_goes_behind_the_final_dot() {
 /// one that is a lone dot, and a message that begins with one.
 #[tokio::test]
 async fn bytes_arrive_the_same_whether_the_next_group_follows_the_dot_or_not() {
-    let log = Log::default();
-    let rig = grouping_rig(script(true), &log).await;
+    let rig = grouping_rig(grouping(true));
     let dotted = |to: &str, raw: &str| {
         let mut m = message(to);
         m.raw = raw.as_bytes().to_vec();
@@ -525,16 +320,15 @@ async fn bytes_arrive_the_same_whether_the_next_group_follows_the_dot_or_not() {
     let leading = ".starts with a dot\r\n";
     let msgs = [dotted("one@example.net", raw), dotted("two@example.net", leading), dotted("three@example.net", raw)];
     let report = rig.deliver(&msgs).await;
-    let seen = logged(&log);
+    let seen = rig.smtp.notes();
     assert!(matches!(report.outcomes[..], [Outcome::Sent, Outcome::Sent, Outcome::Sent]), "{report:?} {seen:?}");
-    let dots: Vec<&String> = seen.iter().filter(|w| w.starts_with("smtp message")).collect();
-    assert_eq!(dots, ["smtp message early", "smtp message early", "smtp message"], "{seen:?}");
-    let data: Vec<&String> = seen.iter().filter(|w| w.starts_with("smtp data ")).collect();
+    let dots: Vec<&String> = seen.iter().filter(|w| w.starts_with("message")).collect();
+    assert_eq!(dots, ["message early", "message early", "message"], "{seen:?}");
+    let data: Vec<&String> = seen.iter().filter(|w| w.starts_with("data ")).collect();
     // The end is CRLF, dot, CRLF, its CRLF ending the last line: a last line without one gets
     // it, and one that has it gets no second (issue 23: no empty line the program never wrote).
-    let kept = |raw: &str| {
-        format!("smtp data {:?}", if raw.ends_with("\r\n") { raw.to_owned() } else { format!("{raw}\r\n") })
-    };
+    let kept =
+        |raw: &str| format!("data {:?}", if raw.ends_with("\r\n") { raw.to_owned() } else { format!("{raw}\r\n") });
     assert_eq!(data, [&kept(raw), &kept(leading), &kept(raw)], "{seen:?}");
 }
 
@@ -544,19 +338,19 @@ async fn bytes_arrive_the_same_whether_the_next_group_follows_the_dot_or_not() {
 /// connection; the server takes only the first's and the third's bytes, and keeps the third.
 #[tokio::test]
 async fn a_refusal_at_the_dot_or_in_the_group_sent_ahead_is_that_messages_alone() {
-    let log = Log::default();
-    let rcpt = |_, line: &str| {
-        if line.contains("nobody@") {
+    let rcpt = rcpt(|r| {
+        if r.address.starts_with("nobody@") {
             "550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown"
         } else {
             OK
         }
-    };
-    let end = |n| if n == 0 { "554 5.7.1 Message rejected: content" } else { "250 2.0.0 Ok: queued" };
-    let rig = grouping_rig(Script { rcpt, end, ..script(true) }, &log).await;
+        .into()
+    });
+    let end = |n| if n == 0 { "554 5.7.1 Message rejected: content" } else { "250 2.0.0 Ok: queued" }.into();
+    let rig = grouping_rig(Smtp { rcpt, end, ..grouping(true) });
     let report =
         rig.deliver(&[message("one@example.net"), message("nobody@example.net"), message("three@example.net")]).await;
-    let seen = logged(&log);
+    let seen = rig.smtp.notes();
     match &report.outcomes[..] {
         [Outcome::Failed(first), Outcome::Failed(second), Outcome::Sent] => {
             assert!(
@@ -568,14 +362,10 @@ async fn a_refusal_at_the_dot_or_in_the_group_sent_ahead_is_that_messages_alone(
         other => panic!("{other:?} {seen:?}"),
     }
     assert!(report.stopped.is_none(), "{report:?}");
-    let dots: Vec<&String> = seen.iter().filter(|w| w.starts_with("smtp message")).collect();
-    assert_eq!(
-        dots,
-        ["smtp message early", "smtp message"],
-        "the second's group went behind the first's dot: {seen:?}"
-    );
-    assert_eq!(count(&seen, "smtp connect"), 1, "{seen:?}");
-    assert_eq!(count(&seen, "smtp cut"), 0, "{seen:?}");
+    let dots: Vec<&String> = seen.iter().filter(|w| w.starts_with("message")).collect();
+    assert_eq!(dots, ["message early", "message"], "the second's group went behind the first's dot: {seen:?}");
+    assert_eq!(count(&seen, "connect"), 1, "{seen:?}");
+    assert_eq!(count(&seen, "cut"), 0, "{seen:?}");
 }
 
 /// Marks messages `sending` as the outbox does: once, and only while queued (a second mark of
@@ -600,8 +390,7 @@ impl popsend::core::sending::deliver::Progress for Queued {
 /// not sent, and the message before it ends with its dot alone.
 #[tokio::test]
 async fn a_message_sent_behind_the_dot_is_marked_once_and_a_deleted_one_not_at_all() {
-    let log = Log::default();
-    let rig = grouping_rig(script(true), &log).await;
+    let rig = grouping_rig(grouping(true));
     let msgs = [
         message("one@example.net"),
         message("two@example.net"),
@@ -610,14 +399,14 @@ async fn a_message_sent_behind_the_dot_is_marked_once_and_a_deleted_one_not_at_a
     ];
     let mut progress = Queued { waiting: vec![true, true, false, true], marks: Vec::new() };
     let report = rig.deliver_with(&msgs, &mut progress).await;
-    let seen = logged(&log);
+    let seen = rig.smtp.notes();
     assert!(
         matches!(report.outcomes[..], [Outcome::Sent, Outcome::Sent, Outcome::Deferred(None), Outcome::Sent]),
         "{report:?} {seen:?}"
     );
     assert_eq!(progress.marks, [0, 1, 2, 3], "each message marked once, in order: {seen:?}");
-    let dots: Vec<&String> = seen.iter().filter(|w| w.starts_with("smtp message")).collect();
-    assert_eq!(dots, ["smtp message early", "smtp message", "smtp message"], "{seen:?}");
-    assert_eq!(count(&seen, "smtp MAIL"), 3, "{seen:?}");
-    assert_eq!(count(&seen, "smtp connect"), 1, "{seen:?}");
+    let dots: Vec<&String> = seen.iter().filter(|w| w.starts_with("message")).collect();
+    assert_eq!(dots, ["message early", "message", "message"], "{seen:?}");
+    assert_eq!(count(&seen, "MAIL"), 3, "{seen:?}");
+    assert_eq!(count(&seen, "connect"), 1, "{seen:?}");
 }

@@ -307,18 +307,6 @@ pub fn all_files_text(dir: &Path) -> String {
     out
 }
 
-/// Reads a message after `354` up to its terminating ".", as a scripted SMTP peer does.
-pub async fn read_data<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) {
-    use tokio::io::AsyncBufReadExt as _;
-    let mut body = String::new();
-    loop {
-        body.clear();
-        if r.read_line(&mut body).await.unwrap_or(0) == 0 || body == ".\r\n" {
-            break;
-        }
-    }
-}
-
 /// The other POP3 servers of the matrix (tests/servers/matrix.sh): GNU Mailutils and Courier.
 pub struct Matrix {
     pub host: String,

@@ -1,6 +1,6 @@
 //! What a failure *is*: the `Kind` (stored in the outbox by a stable code), its `Severity`, the
 //! exit codes, and `Described` (a kind with the server's reply and the detail, as kept and shown).
-//! A leaf: it knows no error type of the core (`failure::classify` turns errors into kinds), so
+//! A leaf: it knows no error type of the core (`classify::classify` turns errors into kinds), so
 //! the outbox, the engine and the window can use it without reaching into the send path. No
 //! wording here, no I/O.
 

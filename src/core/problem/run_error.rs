@@ -1,6 +1,6 @@
 //! `RunError`: what stopped a whole send run (the network, the POP login, the SMTP session, no
 //! password, relaying refused after a fresh login, every SMTP port silent). Its own module, so
-//! `failure::classify` can know it without depending on the send path that produces it. No
+//! `classify::classify` can know it without depending on the send path that produces it. No
 //! wording here, no I/O.
 
 use crate::protocol::net::NetError;

@@ -1,7 +1,8 @@
-//! The retry policy (DESIGN.md §4), keyed by `kind::Kind`: what a failure means for a queued message — try again at a
-//! backoff time, fail it for good, or pause the whole queue until the user changes something —
-//! and the backoff schedule itself (about 1, 2, 5, 10, 30, 60 minutes, then hourly, with jitter).
-//! Pure functions of the error, the attempt count and `now`; no I/O, no clock reads.
+//! The retry policy of DESIGN.md §4, keyed by `kind::Kind`: what a failure means for a queued
+//! message — try again at a backoff time, fail it for good once it is five days old, or pause the
+//! whole queue until the user changes something — and the backoff schedule itself (about 1, 2, 5,
+//! 10, 30, 60 minutes, then hourly, with jitter). Pure functions of the failure's kind, the
+//! attempt count and `now`; no I/O, no clock reads.
 
 use std::time::{Duration, SystemTime};
 

@@ -11,7 +11,7 @@
 //! does not start.
 //!
 //! It carries requests and nothing else: it does not interpret a `mailto:` URL (that is
-//! `core::mailto`, on both sides: the receiver must treat what arrives as untrusted), and it never
+//! `message::mailto`, on both sides: the receiver must treat what arrives as untrusted), and it never
 //! touches the window (the app polls `Listener::take` and wakes on the hook).
 
 use std::io;
