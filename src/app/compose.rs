@@ -10,7 +10,9 @@ use crate::app::backend::Request;
 use crate::core::message::compose::Charset;
 use crate::core::message::drafts::{Unsent, bad_addresses, split_addresses};
 use crate::core::message::mailto::Mailto;
+use crate::core::sending::outbox::{Row, Status};
 use crate::fl;
+use crate::text::words::{local_time, reason};
 
 use super::{App, ERROR, Tab, size_text};
 
@@ -31,6 +33,26 @@ pub(super) struct State {
     /// A `mailto:` link waiting to fill 作成, and whether the replace question is showing.
     pub mailto: Option<Mailto>,
     asking_mailto: bool,
+    /// The last message sent from here, followed until the student dismisses it.
+    pub toast: Option<Toast>,
+}
+
+/// What became of the last message handed over from 作成: said above the emptied form, so a
+/// message never seems lost, until the student closes it or sends the next.
+pub(super) struct Toast {
+    /// Known once the worker has built it (`Handed::Queued`).
+    pub message_id: Option<String>,
+    pub to: String,
+    pub subject: String,
+}
+
+/// What the toast says of its message, from the rows the window has.
+#[derive(Debug, PartialEq)]
+enum Fate<'a> {
+    /// Not built yet, or not yet in the outbox.
+    Handing,
+    Waiting(&'a Row),
+    Sent(&'a Row),
 }
 
 /// What a `mailto:` link asks to write, as 作成's fields.
@@ -117,7 +139,77 @@ impl App {
         }
     }
 
+    /// The worker built the message the toast waits for.
+    pub(super) fn take_queued(&mut self, message_id: String) {
+        if let Some(t) = self.compose_state.toast.as_mut().filter(|t| t.message_id.is_none()) {
+            t.message_id = Some(message_id);
+        }
+    }
+
+    fn fate(&self) -> Option<Fate<'_>> {
+        let t = self.compose_state.toast.as_ref()?;
+        let Some(id) = &t.message_id else { return Some(Fate::Handing) };
+        let find = |rows: &[Row]| rows.iter().position(|r| &r.message_id == id);
+        Some(if let Some(i) = find(&self.view.sent) {
+            Fate::Sent(&self.view.sent[i])
+        } else if let Some(i) = find(&self.view.waiting) {
+            Fate::Waiting(&self.view.waiting[i])
+        } else {
+            Fate::Handing
+        })
+    }
+
+    /// The toast: sent (when, and a way to 送信済み), sending, or waiting and why (and a way to
+    /// 送信トレイ).
+    fn toast(&mut self, ui: &mut egui::Ui) {
+        let Some(fate) = self.fate() else { return };
+        let Some(t) = &self.compose_state.toast else { return };
+        let (to, subject) = (t.to.as_str(), t.subject.as_str());
+        let plain = ui.visuals().text_color();
+        let good = if ui.visuals().dark_mode {
+            egui::Color32::from_rgb(120, 210, 140)
+        } else {
+            egui::Color32::from_rgb(20, 110, 50)
+        };
+        let (colour, text, go) = match fate {
+            Fate::Sent(r) => {
+                let at = r.sent_at.map(|t| local_time(t, "%H:%M")).unwrap_or_default();
+                (good, fl!("gui-toast-sent", to = to, subject = subject, at = at), Some(Tab::Sent))
+            }
+            Fate::Waiting(r) if r.state == Status::Failed => {
+                let why = r.last_error.as_ref().map(|e| reason(e.kind)).unwrap_or_default();
+                (ERROR, fl!("gui-toast-failed", to = to, subject = subject, reason = why), Some(Tab::Outbox))
+            }
+            Fate::Waiting(Row { last_error: Some(e), next_attempt, .. }) => {
+                let (why, next) = (reason(e.kind), local_time(*next_attempt, "%H:%M"));
+                let text = fl!("gui-toast-waits", to = to, subject = subject, reason = why, next = next);
+                (ERROR, text, Some(Tab::Outbox))
+            }
+            Fate::Waiting(r) if r.state == Status::Sending => {
+                (plain, fl!("gui-toast-sending", to = to, subject = subject), None)
+            }
+            Fate::Waiting(_) => (plain, fl!("gui-toast-queued", to = to, subject = subject), Some(Tab::Outbox)),
+            Fate::Handing => (plain, fl!("gui-toast-handing", to = to, subject = subject), None),
+        };
+        let mut close = false;
+        egui::Frame::group(ui.style()).stroke(egui::Stroke::new(1.5, colour)).show(ui, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(colour, text);
+                match go {
+                    Some(Tab::Sent) if ui.button(fl!("gui-toast-see-sent")).clicked() => self.tab = Tab::Sent,
+                    Some(Tab::Outbox) if ui.button(fl!("gui-toast-see-outbox")).clicked() => self.tab = Tab::Outbox,
+                    _ => {}
+                }
+                close = ui.small_button(fl!("gui-toast-close")).clicked();
+            });
+        });
+        if close {
+            self.compose_state.toast = None;
+        }
+    }
+
     pub(super) fn compose_view(&mut self, ui: &mut egui::Ui) {
+        self.toast(ui);
         // Scrolls as a whole: at 200 % in a small window 送信 stays reachable.
         egui::ScrollArea::vertical().id_salt("compose-scroll").show(ui, |ui| self.compose_fields(ui));
     }
@@ -189,9 +281,12 @@ impl App {
             self.notice = None;
             self.compose_state.sent_now = now;
             // The worker hands the draft back if it cannot be built; the saved copy goes once
-            // the message is in the outbox (the empty draft is saved a second later).
-            self.compose = Unsent::default();
-            self.tab = Tab::Outbox;
+            // the message is in the outbox (the empty draft is saved a second later). 作成 stays,
+            // empty, and the toast above it follows the message.
+            let c = std::mem::take(&mut self.compose);
+            let to = split_addresses(&c.to).into_iter().chain(split_addresses(&c.cc)).collect::<Vec<_>>().join(", ");
+            self.compose_state.toast = Some(Toast { message_id: None, to, subject: c.subject });
+            self.compose_state.focus_to = true;
         }
     }
 

@@ -326,7 +326,14 @@ impl App {
     fn take_handed(&mut self) {
         for h in self.worker.take_handed() {
             match h {
-                Handed::ForCompose(d) => self.take_draft(d),
+                Handed::ForCompose(d) => {
+                    // A message that could not be built comes back: no toast follows it.
+                    if self.compose_state.toast.as_ref().is_some_and(|t| t.message_id.is_none()) {
+                        self.compose_state.toast = None;
+                    }
+                    self.take_draft(d)
+                }
+                Handed::Queued { message_id } => self.take_queued(message_id),
                 Handed::Picked(files) => self.take_picked(files),
                 Handed::Saved(saved) => self.settings.take_saved(&saved),
                 Handed::Trial(form, passed) => self.assistant.trial = Some((*form, passed)),

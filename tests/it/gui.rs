@@ -88,8 +88,13 @@ fn compose_and_send_later_puts_the_row_in_the_outbox_then_the_language_switches(
     type_into(&mut h, "本文", "よろしくお願いします。");
     h.get_by_label("後で送信").click();
     run_until(&mut h, "the message in the outbox", |a| a.view().waiting.len() == 1);
-    assert_eq!(h.state().as_ref().unwrap().tab, Tab::Outbox);
+    // 作成 stays, emptied, and says where the message is.
     h.run_steps(4);
+    assert_eq!(app(&h).tab, Tab::Compose);
+    assert!(app(&h).compose.is_empty(), "作成 was not emptied");
+    h.get_by_label_contains("hanako@example.net「期末レポート」");
+    click(&mut h, "送信トレイで見る");
+    assert_eq!(app(&h).tab, Tab::Outbox);
     h.get_by_label_contains("期末レポート");
     h.get_by_label("送信トレイ (1)");
     // It is really stored: the outbox file has it, waiting.
@@ -208,7 +213,12 @@ fn first_run_settings_then_send_through_the_real_servers() {
     let left = window.remaining(SystemTime::now()).as_secs();
     assert!(left + 10 >= s.window && left <= s.window, "countdown {left} s for a {} s window", s.window);
     h.get_by_label_contains("送信可能 残り");
-    click(&mut h, "送信済み");
+    // 作成 says it went, and when, and leads to it.
+    let at = app(&h).view().sent.iter().find(|r| r.subject == subject).and_then(|r| r.sent_at).unwrap();
+    let at = popsend::text::words::local_time(at, "%H:%M");
+    h.get_by_label_contains(&format!("送信しました（{at}）— friend@example.net「{subject}」"));
+    click(&mut h, "送信済みで見る");
+    assert_eq!(app(&h).tab, Tab::Sent);
     h.get_by_label_contains(&subject);
     let n = notices.lock().unwrap().clone();
     assert!(n.iter().any(|n| matches!(n, Notice::Sent { subject: s, .. } if *s == subject)), "{n:?}");
@@ -237,6 +247,8 @@ fn a_refusing_server_shows_the_japanese_reason_and_its_reply() {
         a.view().waiting.iter().any(|r| r.last_error.is_some())
     });
     h.run_steps(2);
+    h.get_by_label_contains("まだ送れていません: ");
+    click(&mut h, "送信トレイで見る");
     // The row's reason (and the status line) in Japanese.
     let reason = popsend::fl!("kind-wrong-password");
     assert!(reason.contains("パスワード"), "{reason}");

@@ -189,6 +189,68 @@ fn send_later_hands_the_message_over_and_a_refusal_keeps_it() {
     );
 }
 
+/// 送信 keeps 作成 open and empty, and a toast follows the message by its Message-ID: handed
+/// over, in the outbox, waiting with its reason and next try, sent with its time (and a way to
+/// 送信済み); 閉じる hides it. A message that cannot be built comes back without a toast.
+#[test]
+fn after_send_compose_stays_and_a_toast_says_what_became_of_the_message() {
+    let _g = lock();
+    let b = started();
+    let mut h = harness(&b);
+    h.run_steps(2);
+    type_into(&mut h, "宛先", "hanako@example.net");
+    type_into(&mut h, "件名", "期末レポート");
+    click(&mut h, "送信");
+    assert_eq!(sends(&b.take()).len(), 1);
+    assert_eq!(app(&h).tab, Tab::Compose);
+    assert!(app(&h).compose.is_empty(), "作成 was not emptied");
+    h.get_by_label("送信トレイに入れています — hanako@example.net「期末レポート」");
+
+    b.hand(Handed::Queued { message_id: "<7@popsend.test>".into() });
+    let mut r = row(7, "期末レポート", None);
+    b.publish(|v| v.waiting = Arc::new(vec![r.clone()]));
+    h.run_steps(2);
+    h.get_by_label("送信トレイに入れました。順に送ります — hanako@example.net「期末レポート」");
+    h.get_by_label("送信トレイで見る");
+
+    r.attempts = 1;
+    r.last_error =
+        Some(Described { kind: Kind::WrongPassword, reply: Some("-ERR [AUTH] no".into()), detail: String::new() });
+    b.publish(|v| v.waiting = Arc::new(vec![r.clone()]));
+    h.run_steps(2);
+    let next = popsend::text::words::local_time(r.next_attempt, "%H:%M");
+    h.get_by_label_contains(&format!("まだ送れていません: パスワードが違います。{next} に自動で送り直します"));
+
+    r.state = Status::Sent;
+    r.sent_at = Some(t0());
+    b.publish(|v| {
+        v.waiting = Arc::new(Vec::new());
+        v.sent = Arc::new(vec![r.clone()]);
+    });
+    h.run_steps(2);
+    let at = popsend::text::words::local_time(t0(), "%H:%M");
+    h.get_by_label(&format!("送信しました（{at}）— hanako@example.net「期末レポート」"));
+    click(&mut h, "送信済みで見る");
+    assert_eq!(app(&h).tab, Tab::Sent);
+    click(&mut h, "作成");
+    click(&mut h, "閉じる");
+    assert!(h.query_by_label_contains("送信しました").is_none(), "閉じる left the toast");
+
+    // One that cannot be built comes back into 作成, and no toast claims it is on its way.
+    type_into(&mut h, "宛先", "hanako@example.net");
+    type_into(&mut h, "件名", "二通目");
+    click(&mut h, "送信");
+    let requests = b.take();
+    let (draft, _) = sends(&requests)[0];
+    b.hand(Handed::ForCompose(draft.clone()));
+    h.run_steps(3);
+    assert_eq!(app(&h).compose.subject, "二通目");
+    assert!(
+        h.query_by_label_contains("送信トレイに入れています").is_none(),
+        "a toast for a message that is not queued"
+    );
+}
+
 /// The countdown is the pinned clock's: a window opened 2 minutes ago, 10 minutes long.
 #[test]
 fn the_countdown_reads_the_clock_it_is_given() {

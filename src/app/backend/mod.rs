@@ -141,6 +141,9 @@ pub enum Handed {
     /// A draft for 作成: the saved one at start, one taken back by 「編集」, or one that could not
     /// be built (with the reason in the view's problem).
     ForCompose(Unsent),
+    /// A message of 作成 was built and handed to the outbox: the
+    /// window follows it by its Message-ID and says what became of it.
+    Queued { message_id: String },
     /// Files chosen in the file dialog.
     Picked(Vec<PathBuf>),
     /// What 「保存」 did.

@@ -345,10 +345,14 @@ async fn session(
                 None => continue,
                 Some(Request::Send { draft, now, charset }) => match build(&config, &draft, charset, clock.now()) {
                     Ok((outgoing, subject, to)) => {
+                        let message_id = outgoing.message_id.clone();
                         let queued =
                             Command::Enqueue { outgoing: Box::new(outgoing), subject, to, draft: draft.to_text().ok() };
-                        if etx.send(queued).await.is_ok() && now {
-                            let _ = etx.send(Command::FlushNow).await;
+                        if etx.send(queued).await.is_ok() {
+                            shared.hand(Handed::Queued { message_id });
+                            if now {
+                                let _ = etx.send(Command::FlushNow).await;
+                            }
                         }
                         continue;
                     }
