@@ -254,21 +254,53 @@ impl App {
             }
         });
         let l = ui.label(fl!("gui-body"));
+        // The body takes the height the window has left, below the fields, above the
+        // attachments and the buttons (ten lines at least).
+        let row = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
+        let below = row * (3.0 + c.attachments.len() as f32) + ui.spacing().item_spacing.y * 4.0;
+        let lines = ui.text_style_height(&egui::TextStyle::Body) * 10.0;
+        let height = (ui.available_height() - below).max(lines);
         ui.add(
             egui::TextEdit::multiline(&mut c.body)
                 .id(egui::Id::unique("compose-body"))
-                .desired_rows(10)
+                .min_size(egui::vec2(0.0, height))
                 .desired_width(f32::INFINITY),
         )
         .labelled_by(l.id);
         self.attachments(ui);
         let send_key = ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Enter));
-        ui.horizontal(|ui| {
-            let ready = all_good && !split_addresses(&self.compose.to).is_empty();
-            let send = ui.add_enabled(ready, egui::Button::new(fl!("gui-send"))).on_hover_text("Ctrl+Enter").clicked()
-                || (ready && send_key);
-            let later = ui.add_enabled(ready, egui::Button::new(fl!("gui-send-later"))).clicked();
-            if send || later {
+        // Why 送信 cannot be pressed, said beside it (a greyed button alone says nothing).
+        let no_to = split_addresses(&self.compose.to).is_empty();
+        let why_not = if !all_good {
+            Some(fl!("gui-send-fix-addresses"))
+        } else if no_to {
+            Some(fl!("gui-send-needs-to"))
+        } else {
+            None
+        };
+        ui.horizontal_wrapped(|ui| {
+            let ready = why_not.is_none();
+            // One primary action: 送信 in the accent colour; 後で送信 beside it, plain.
+            // White on it at WCAG AA (6.4:1 light, 5.0:1 dark); egui's selection blue is not.
+            let accent = if ui.visuals().dark_mode {
+                egui::Color32::from_rgb(40, 110, 200)
+            } else {
+                egui::Color32::from_rgb(0, 95, 184)
+            };
+            let primary = egui::Button::new(egui::RichText::new(fl!("gui-send")).strong().color(egui::Color32::WHITE))
+                .fill(accent)
+                .min_size(egui::vec2(96.0, ui.spacing().interact_size.y * 1.3));
+            let mut send = ui.add_enabled(ready, primary).on_hover_text("Ctrl+Enter");
+            let mut later = ui.add_enabled(ready, egui::Button::new(fl!("gui-send-later")));
+            if let Some(why) = &why_not {
+                send = send.on_disabled_hover_text(why.as_str());
+                later = later.on_disabled_hover_text(why.as_str());
+                ui.weak(why.as_str());
+            } else if self.compose.subject.trim().is_empty() {
+                ui.weak(fl!("gui-send-no-subject"));
+            }
+            let send = send.clicked() || (ready && send_key);
+            if send || later.clicked() {
                 self.send_compose(send, None);
             }
         });

@@ -251,6 +251,34 @@ fn after_send_compose_stays_and_a_toast_says_what_became_of_the_message() {
     );
 }
 
+/// A 送信 that cannot be pressed says why beside it, and an empty 件名 is pointed out without
+/// stopping the message.
+#[test]
+fn a_greyed_send_says_why_and_an_empty_subject_is_pointed_out() {
+    let _g = lock();
+    let b = started();
+    let mut h = harness(&b);
+    h.run_steps(2);
+    h.get_by_label("宛先を入れると送信できます");
+    type_into(&mut h, "宛先", "hanako@@example.net");
+    h.get_by_label("赤字のアドレスを直すと送信できます");
+    assert!(h.query_by_label("宛先を入れると送信できます").is_none());
+    h.get_by_label("宛先").focus();
+    h.run_steps(1);
+    for _ in 0.."hanako@@example.net".chars().count() {
+        h.key_press(egui::Key::Backspace);
+    }
+    h.run_steps(2);
+    h.get_by_label("宛先").type_text("hanako@example.net");
+    h.run_steps(2);
+    assert!(h.query_by_label("赤字のアドレスを直すと送信できます").is_none());
+    h.get_by_label("件名が空です (このままでも送れます)");
+    type_into(&mut h, "件名", "期末レポート");
+    assert!(h.query_by_label("件名が空です (このままでも送れます)").is_none());
+    click(&mut h, "送信");
+    assert_eq!(sends(&b.take()).len(), 1, "a ready 送信 did not send");
+}
+
 /// The countdown is the pinned clock's: a window opened 2 minutes ago, 10 minutes long.
 #[test]
 fn the_countdown_reads_the_clock_it_is_given() {
