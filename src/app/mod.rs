@@ -435,13 +435,9 @@ impl App {
                 }
                 _ => {}
             }
-            // Nothing waits: nothing to send now, and the button says so instead of doing nothing.
-            let waiting = self.pending() > 0;
-            if ui
-                .add_enabled(waiting, egui::Button::new(fl!("gui-flush-now")))
-                .on_disabled_hover_text(fl!("gui-flush-nothing"))
-                .clicked()
-            {
+            // Only when something waits, with how many: a greyed button would say nothing.
+            let waiting = self.pending();
+            if waiting > 0 && ui.button(fl!("gui-flush-now", count = waiting)).clicked() {
                 self.ask(Request::Engine(Command::FlushNow));
             }
             if ui.button(fl!("gui-login-now")).clicked() {

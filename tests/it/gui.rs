@@ -108,7 +108,7 @@ fn compose_and_send_later_puts_the_row_in_the_outbox_then_the_language_switches(
     run_until(&mut h, "the stored row", |a| a.view().waiting.len() == 1);
     h.get_by_label("Outbox (1)").click();
     h.run_steps(4);
-    h.get_by_label("Send now");
+    h.get_by_label("Send now (1)");
     h.get_by_label_contains("期末レポート");
     popsend::text::i18n::init(Some("ja"));
 }
@@ -630,7 +630,7 @@ fn the_assistant_takes_a_student_from_nothing_to_a_sent_test_mail() {
     let address = format!("{}@popsend.test", s.user);
     // Before an account exists the status bar has nothing to count down or press: one line.
     h.get_by_label_contains("アカウントを保存すると");
-    assert!(h.query_by_label("今すぐ送信").is_none() && h.query_by_label_contains("接続未確認").is_none());
+    assert!(h.query_by_label_contains("今すぐ送信").is_none() && h.query_by_label_contains("接続未確認").is_none());
     // The two fields a student fills in; everything else is found.
     type_into(&mut h, "メールアドレス", &address);
     type_into(&mut h, "パスワード", &s.pass);

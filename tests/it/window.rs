@@ -423,7 +423,8 @@ fn a_restarted_or_stopped_worker_is_told() {
 }
 
 /// The status bar's buttons pass the engine's commands on as they are; without an account there
-/// are none, only a line saying where the status will be.
+/// are none, only a line saying where the status will be; 今すぐ送信 shows only when something
+/// waits, with the count.
 #[test]
 fn the_status_bar_buttons_send_the_engines_commands() {
     use popsend::core::sending::engine::Command;
@@ -435,12 +436,11 @@ fn the_status_bar_buttons_send_the_engines_commands() {
     assert!(h.query_by_label("今すぐ送信").is_none() && h.query_by_label("POP 認証").is_none());
     b.publish(|v| v.account = "taro@popsend.test".into());
     h.run_steps(2);
-    // Issue 29: nothing waits, so there is nothing to send now.
-    click(&mut h, "今すぐ送信");
-    assert!(b.take().is_empty(), "今すぐ送信 with nothing waiting did something");
-    b.publish(|v| v.waiting = Arc::new(vec![row(1, "レポート", None)]));
+    // Issue 29: nothing waits, so there is no button to send now; then it shows how many wait.
+    assert!(h.query_by_label_contains("今すぐ送信").is_none(), "今すぐ送信 with nothing waiting");
+    b.publish(|v| v.waiting = Arc::new(vec![row(1, "レポート", None), row(2, "資料", None)]));
     h.run_steps(2);
-    click(&mut h, "今すぐ送信");
+    click(&mut h, "今すぐ送信 (2)");
     click(&mut h, "POP 認証");
     let requests = b.take();
     assert!(
