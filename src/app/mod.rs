@@ -80,6 +80,10 @@ pub struct App {
     zoom: Option<f32>,
     /// The desktop's light/dark answer, while it is awaited.
     dark: Option<std::sync::mpsc::Receiver<bool>>,
+    /// The password typed where a refused login is shown (「保存して送信」), and whether its
+    /// 保存 is awaited (its answer is then said there too).
+    recovery: String,
+    recovering: bool,
 }
 
 impl App {
@@ -152,6 +156,8 @@ impl App {
             assistant: assistant::Assistant::default(),
             zoom: None,
             dark: None,
+            recovery: String::new(),
+            recovering: false,
         }
     }
 
@@ -282,6 +288,11 @@ impl App {
                     {
                         self.show_guide(page);
                     }
+                    if let Problem::Failed(d) = p
+                        && d.kind.refused_login()
+                    {
+                        self.password_prompt(ui);
+                    }
                     // The hint names a field of 設定: one click opens it, with the cursor in it.
                     if let Problem::Failed(d) = p
                         && let Some(key) = settings::field_for(d.kind)
@@ -335,7 +346,12 @@ impl App {
                 }
                 Handed::Queued { message_id } => self.take_queued(message_id),
                 Handed::Picked(files) => self.take_picked(files),
-                Handed::Saved(saved) => self.settings.take_saved(&saved),
+                Handed::Saved(saved) => {
+                    self.settings.take_saved(&saved);
+                    if std::mem::take(&mut self.recovering) {
+                        self.notice = self.settings.message().map(|(_, m)| m.clone());
+                    }
+                }
                 Handed::Trial(form, passed) => self.assistant.trial = Some((*form, passed)),
                 Handed::Restarted => self.notice = Some(fl!("gui-worker-restarted")),
                 Handed::RouteLearned(learned) => self.notice = Some(crate::text::words::route_learned(&learned)),
@@ -442,6 +458,42 @@ impl App {
             }
             if ui.button(fl!("gui-login-now")).clicked() {
                 self.ask(Request::Engine(Command::LoginNow));
+            }
+        });
+    }
+
+    /// Where the server refused the password: type the right one here, 「保存して送信」 keeps it
+    /// (as 設定's 保存 does) and sends what waited for it. Not offered where the password comes
+    /// from POPSEND_PASSWORD or a command: typing here would change nothing.
+    fn password_prompt(&mut self, ui: &mut egui::Ui) {
+        use crate::app::backend::PasswordFrom;
+        use crate::core::system::secrets::{Password, Source};
+        if matches!(self.view.password, Some(PasswordFrom::Found(Source::Env | Source::Command))) {
+            return;
+        }
+        ui.horizontal_wrapped(|ui| {
+            let l = ui.label(fl!("gui-recover-password"));
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.recovery)
+                        .password(true)
+                        .id(egui::Id::unique("recover-password"))
+                        .desired_width(220.0),
+                )
+                .labelled_by(l.id);
+            let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let ready = !self.recovery.is_empty();
+            let clicked = ui
+                .add_enabled(ready, egui::Button::new(fl!("gui-recover-save-send")))
+                .on_disabled_hover_text(fl!("gui-recover-type-first"))
+                .clicked();
+            if ready && (clicked || entered) {
+                let form = Box::new(self.view.settings.clone());
+                let password = Some(Password::new(std::mem::take(&mut self.recovery)));
+                if self.ask(Request::SaveSettings { form, password }) {
+                    self.recovering = true;
+                    self.ask(Request::Engine(Command::FlushNow));
+                }
             }
         });
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable as _;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use popsend::app::backend::{Backend, Handed, Problem, Request, View};
 use popsend::app::{App, Tab};
 use popsend::core::message::drafts::Unsent;
@@ -277,6 +277,46 @@ fn a_greyed_send_says_why_and_an_empty_subject_is_pointed_out() {
     assert!(h.query_by_label("件名が空です (このままでも送れます)").is_none());
     click(&mut h, "送信");
     assert_eq!(sends(&b.take()).len(), 1, "a ready 送信 did not send");
+}
+
+/// A refused password is mended where it is shown: the right one typed there, 「保存して送信」
+/// keeps it as 設定's 保存 does and sends what waited (the saved settings unchanged); the answer
+/// is said there. Where the password comes from POPSEND_PASSWORD, typing would change nothing, so
+/// no field is offered.
+#[test]
+fn a_refused_password_is_mended_where_it_is_shown() {
+    use popsend::app::backend::{PasswordFrom, Saved};
+    use popsend::core::sending::engine::Command;
+    use popsend::core::system::secrets::Source;
+    let _g = lock();
+    let b = started();
+    let refused = Described { kind: Kind::WrongPassword, reply: Some("-ERR [AUTH] no".into()), detail: String::new() };
+    b.publish(|v| {
+        v.settings.address = "taro@popsend.test".into();
+        v.password = Some(PasswordFrom::Found(Source::Keyring));
+        v.problem = Some(Problem::Failed(refused.clone()));
+    });
+    let mut h = harness(&b);
+    h.run_steps(2);
+    assert!(h.get_by_label("保存して送信").accesskit_node().is_disabled(), "保存して送信 without a password");
+    type_into(&mut h, "正しいパスワード", "new-s3cret");
+    assert!(h.query_by_label_contains("new-s3cret").is_none(), "the password is shown");
+    click(&mut h, "保存して送信");
+    let requests = b.take();
+    match requests.as_slice() {
+        [Request::SaveSettings { form, password: Some(p) }, Request::Engine(Command::FlushNow)] => {
+            assert_eq!(p.expose(), "new-s3cret");
+            assert_eq!(form.address, "taro@popsend.test", "the saved settings changed");
+        }
+        other => panic!("{other:?}"),
+    }
+    b.hand(Handed::Saved(Saved::Done));
+    h.run_steps(2);
+    h.get_by_label_contains("保存しました");
+
+    b.publish(|v| v.password = Some(PasswordFrom::Found(Source::Env)));
+    h.run_steps(2);
+    assert!(h.query_by_label("正しいパスワード").is_none(), "a field that changes nothing");
 }
 
 /// The countdown is the pinned clock's: a window opened 2 minutes ago, 10 minutes long.
