@@ -147,6 +147,7 @@ mod tests {
             "To",
             "From",
             "Ctrl-C",
+            "Delete",
             "OpenGL",
             "README",
             "PC",

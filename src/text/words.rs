@@ -209,6 +209,19 @@ pub fn local_time(t: std::time::SystemTime, format: &str) -> String {
     }
 }
 
+/// A time in a list, as mail programs show it: the time alone today (「今日 14:05」), the day and
+/// time this year, the whole date before.
+pub fn list_time(t: std::time::SystemTime, now: std::time::SystemTime) -> String {
+    let (day, this_day) = (local_time(t, "%Y-%m-%d"), local_time(now, "%Y-%m-%d"));
+    if day == this_day {
+        fl!("time-today", time = local_time(t, "%H:%M"))
+    } else if day.get(..4) == this_day.get(..4) {
+        fl!("time-this-year", month = local_time(t, "%-m"), day = local_time(t, "%-d"), time = local_time(t, "%H:%M"))
+    } else {
+        local_time(t, "%Y-%m-%d %H:%M")
+    }
+}
+
 /// 接続テスト: a step's name.
 pub fn step_name(id: StepId) -> String {
     match id {

@@ -204,13 +204,13 @@ fn after_send_compose_stays_and_a_toast_says_what_became_of_the_message() {
     assert_eq!(sends(&b.take()).len(), 1);
     assert_eq!(app(&h).tab, Tab::Compose);
     assert!(app(&h).compose.is_empty(), "作成 was not emptied");
-    h.get_by_label("送信トレイに入れています — hanako@example.net「期末レポート」");
+    h.get_by_label("送信トレイに入れています: hanako@example.net 宛て、件名「期末レポート」");
 
     b.hand(Handed::Queued { message_id: "<7@popsend.test>".into() });
     let mut r = row(7, "期末レポート", None);
     b.publish(|v| v.waiting = Arc::new(vec![r.clone()]));
     h.run_steps(2);
-    h.get_by_label("送信トレイに入れました。順に送ります — hanako@example.net「期末レポート」");
+    h.get_by_label("送信トレイに入れました。順に送ります: hanako@example.net 宛て、件名「期末レポート」");
     h.get_by_label("送信トレイで見る");
 
     r.attempts = 1;
@@ -219,7 +219,7 @@ fn after_send_compose_stays_and_a_toast_says_what_became_of_the_message() {
     b.publish(|v| v.waiting = Arc::new(vec![r.clone()]));
     h.run_steps(2);
     let next = popsend::text::words::local_time(r.next_attempt, "%H:%M");
-    h.get_by_label_contains(&format!("まだ送れていません: パスワードが違います。{next} に自動で送り直します"));
+    h.get_by_label_contains(&format!("まだ送れていません (パスワードが違います)。{next} に自動で送り直します"));
 
     r.state = Status::Sent;
     r.sent_at = Some(t0());
@@ -229,12 +229,12 @@ fn after_send_compose_stays_and_a_toast_says_what_became_of_the_message() {
     });
     h.run_steps(2);
     let at = popsend::text::words::local_time(t0(), "%H:%M");
-    h.get_by_label(&format!("送信しました（{at}）— hanako@example.net「期末レポート」"));
+    h.get_by_label(&format!("{at} に送信しました: hanako@example.net 宛て、件名「期末レポート」"));
     click(&mut h, "送信済みで見る");
     assert_eq!(app(&h).tab, Tab::Sent);
     click(&mut h, "作成");
     click(&mut h, "閉じる");
-    assert!(h.query_by_label_contains("送信しました").is_none(), "閉じる left the toast");
+    assert!(h.query_by_label_contains("に送信しました").is_none(), "閉じる left the toast");
 
     // One that cannot be built comes back into 作成, and no toast claims it is on its way.
     type_into(&mut h, "宛先", "hanako@example.net");
@@ -319,6 +319,67 @@ fn a_refused_password_is_mended_where_it_is_shown() {
     assert!(h.query_by_label("正しいパスワード").is_none(), "a field that changes nothing");
 }
 
+/// 送信トレイ is a table: newest first, a heading click sorts by that column (again: the other way),
+/// the filter keeps rows whose 宛先 or 件名 match, ↓ selects and opens a row beside the table, and
+/// Delete asks before deleting it.
+#[test]
+fn the_outbox_table_sorts_filters_and_answers_the_keys() {
+    use popsend::core::sending::engine::Command;
+    let _g = lock();
+    let b = started();
+    let mut rows = Vec::new();
+    for (id, subject, age) in [(1, "一通目", 3000), (2, "二通目", 2000), (3, "三通目", 1000)] {
+        let mut r = row(id, subject, None);
+        r.created = t0() - Duration::from_secs(age);
+        rows.push(r);
+    }
+    b.publish(|v| v.waiting = Arc::new(rows));
+    let mut h = harness(&b);
+    h.run_steps(2);
+    click(&mut h, "送信トレイ (3)");
+    let top = |h: &Harness<'static, Option<App>>, label: &str| {
+        h.get_by_label(label).accesskit_node().bounding_box().expect("a row on screen").y0
+    };
+    let shown = |h: &Harness<'static, Option<App>>| {
+        let mut s: Vec<(f64, &str)> = ["一通目", "二通目", "三通目"]
+            .into_iter()
+            .filter(|l| h.query_by_label(l).is_some())
+            .map(|l| (top(h, l), l))
+            .collect();
+        s.sort_by(|a, b| a.0.total_cmp(&b.0));
+        s.into_iter().map(|(_, l)| l).collect::<Vec<_>>()
+    };
+    assert_eq!(shown(&h), ["三通目", "二通目", "一通目"], "newest first");
+    h.get_by_label("作成日時 ▼");
+    click(&mut h, "件名");
+    assert_eq!(shown(&h), ["二通目", "三通目", "一通目"], "by subject, from the end");
+    click(&mut h, "件名 ▼");
+    assert_eq!(shown(&h), ["一通目", "三通目", "二通目"], "by subject, from the start");
+
+    type_into(&mut h, "絞り込み", "二");
+    assert_eq!(shown(&h), ["二通目"]);
+    h.get_by_label("3 通中 1 通");
+    click(&mut h, "解除");
+    assert_eq!(shown(&h).len(), 3);
+
+    // The keys, once no field has the cursor.
+    h.get_by_label("絞り込み").focus();
+    h.run_steps(1);
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    h.key_press(egui::Key::ArrowDown);
+    h.run_steps(2);
+    h.key_press(egui::Key::ArrowDown);
+    h.run_steps(2);
+    // The second row of the order shown (by subject: 一, 三, 二) is open beside the table.
+    assert_eq!(h.query_all_by_label("三通目").count(), 2, "the row is not open beside the table");
+    h.key_press(egui::Key::Delete);
+    h.run_steps(2);
+    click(&mut h, "本当に削除する");
+    let requests = b.take();
+    assert!(matches!(requests.as_slice(), [Request::Engine(Command::Delete(3))]), "{requests:?}");
+}
+
 /// The countdown is the pinned clock's: a window opened 2 minutes ago, 10 minutes long.
 #[test]
 fn the_countdown_reads_the_clock_it_is_given() {
@@ -343,7 +404,7 @@ fn the_countdown_reads_the_clock_it_is_given() {
     assert!(h.query_by_label_contains("送信可能 残り").is_none());
 }
 
-/// 送信トレイ 詳細 says what the command line says for the same failure: the headline, the
+/// A row of 送信トレイ, opened, says what the command line says for the same failure: the headline, the
 /// server's reply and the next step of its kind.
 #[test]
 fn a_waiting_row_explains_its_failure_as_the_command_line_does() {
@@ -362,7 +423,8 @@ fn a_waiting_row_explains_its_failure_as_the_command_line_does() {
     h.get_by_label(&popsend::text::words::reason(Kind::RelayDenied));
     // The next retry, by the pinned clock (90 s away).
     h.get_by_label_contains("01:30");
-    click(&mut h, "詳細");
+    // A click on the row opens it beside the table.
+    click(&mut h, "期末レポート");
     h.get_by_label(&explained.headline);
     for line in explained.lines() {
         h.get_by_label(&line);
@@ -403,6 +465,7 @@ fn edit_asks_for_the_message_and_its_draft_comes_back_into_compose() {
     let mut h = harness(&b);
     h.run_steps(2);
     click(&mut h, "送信トレイ (1)");
+    click(&mut h, "書きかけ");
     click(&mut h, "編集");
     let requests = b.take();
     assert!(
