@@ -316,6 +316,7 @@ gui-filter-clear = Clear
 gui-details-to = To: { $to }
 gui-details-created = Created: { $at }
 gui-copy = Copy
+gui-technical-detail = Technical detail (for the administrator)
 gui-delete-key = The Delete key deletes too (after asking)
 time-today = Today { $time }
 time-this-year = { $month }/{ $day } { $time }

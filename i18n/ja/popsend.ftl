@@ -313,6 +313,7 @@ gui-filter-clear = 解除
 gui-details-to = 宛先: { $to }
 gui-details-created = 作成日時: { $at }
 gui-copy = コピー
+gui-technical-detail = 技術的な詳細 (管理者に伝えるとき)
 gui-delete-key = Delete キーでも削除できます (確認あり)
 time-today = 今日 { $time }
 time-this-year = { $month }月{ $day }日 { $time }

@@ -13,7 +13,7 @@ use crate::core::setup::discover::{NotFound, Progress, Proposal, Source};
 use crate::core::system::secrets::Password;
 use crate::fl;
 
-use super::{App, ERROR, Tab};
+use super::{App, Tab};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Step {
@@ -119,7 +119,7 @@ impl App {
                 }
                 submit |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                 if !a.address.trim().is_empty() && !bad_addresses(&a.address).is_empty() {
-                    ui.colored_label(ERROR, fl!("set-err-address"));
+                    ui.colored_label(ui.visuals().error_fg_color, fl!("set-err-address"));
                 }
             });
             ui.end_row();
@@ -188,7 +188,7 @@ impl App {
                 }
             }
             Some(Err(e)) => {
-                ui.colored_label(ERROR, not_found_text(e));
+                ui.colored_label(ui.visuals().error_fg_color, not_found_text(e));
                 ui.label(fl!("wiz-not-found-next"));
                 ui.horizontal(|ui| {
                     if ui.button(fl!("wiz-manual")).clicked() {
@@ -206,7 +206,7 @@ impl App {
                     ui.weak(fl!("wiz-window-note"));
                 }
                 if p.pop_cleartext_only {
-                    ui.colored_label(ERROR, fl!("wiz-cleartext-only"));
+                    ui.colored_label(ui.visuals().error_fg_color, fl!("wiz-cleartext-only"));
                     ui.checkbox(&mut self.assistant.allow_cleartext, fl!("set-allow-plaintext"));
                 }
                 let mut test = false;

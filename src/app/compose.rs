@@ -14,7 +14,7 @@ use crate::core::sending::outbox::{Row, Status};
 use crate::fl;
 use crate::text::words::{local_time, reason};
 
-use super::{App, ERROR, Tab, size_text};
+use super::{App, Tab, size_text};
 
 /// How long after the last keystroke the draft is saved.
 const SAVE_AFTER: Duration = Duration::from_secs(1);
@@ -166,11 +166,7 @@ impl App {
         let Some(t) = &self.compose_state.toast else { return };
         let (to, subject) = (t.to.as_str(), t.subject.as_str());
         let plain = ui.visuals().text_color();
-        let good = if ui.visuals().dark_mode {
-            egui::Color32::from_rgb(120, 210, 140)
-        } else {
-            egui::Color32::from_rgb(20, 110, 50)
-        };
+        let good = super::theme::good(ui.visuals());
         let (colour, text, go) = match fate {
             Fate::Sent(r) => {
                 let at = r.sent_at.map(|t| local_time(t, "%H:%M")).unwrap_or_default();
@@ -178,12 +174,16 @@ impl App {
             }
             Fate::Waiting(r) if r.state == Status::Failed => {
                 let why = r.last_error.as_ref().map(|e| reason(e.kind)).unwrap_or_default();
-                (ERROR, fl!("gui-toast-failed", to = to, subject = subject, reason = why), Some(Tab::Outbox))
+                (
+                    ui.visuals().error_fg_color,
+                    fl!("gui-toast-failed", to = to, subject = subject, reason = why),
+                    Some(Tab::Outbox),
+                )
             }
             Fate::Waiting(Row { last_error: Some(e), next_attempt, .. }) => {
                 let (why, next) = (reason(e.kind), local_time(*next_attempt, "%H:%M"));
                 let text = fl!("gui-toast-waits", to = to, subject = subject, reason = why, next = next);
-                (ERROR, text, Some(Tab::Outbox))
+                (ui.visuals().error_fg_color, text, Some(Tab::Outbox))
             }
             Fate::Waiting(r) if r.state == Status::Sending => {
                 (plain, fl!("gui-toast-sending", to = to, subject = subject), None)
@@ -247,7 +247,10 @@ impl App {
                     let bad = if check { bad_addresses(value) } else { Vec::new() };
                     if !bad.is_empty() {
                         all_good = false;
-                        ui.colored_label(ERROR, fl!("gui-bad-address", addresses = bad.join(", ")));
+                        ui.colored_label(
+                            ui.visuals().error_fg_color,
+                            fl!("gui-bad-address", addresses = bad.join(", ")),
+                        );
                     }
                 });
                 ui.end_row();
@@ -281,12 +284,7 @@ impl App {
         ui.horizontal_wrapped(|ui| {
             let ready = why_not.is_none();
             // One primary action: 送信 in the accent colour; 後で送信 beside it, plain.
-            // White on it at WCAG AA (6.4:1 light, 5.0:1 dark); egui's selection blue is not.
-            let accent = if ui.visuals().dark_mode {
-                egui::Color32::from_rgb(40, 110, 200)
-            } else {
-                egui::Color32::from_rgb(0, 95, 184)
-            };
+            let accent = super::theme::accent(ui.visuals());
             let primary = egui::Button::new(egui::RichText::new(fl!("gui-send")).strong().color(egui::Color32::WHITE))
                 .fill(accent)
                 .min_size(egui::vec2(96.0, ui.spacing().interact_size.y * 1.3));
@@ -342,7 +340,10 @@ impl App {
                         ui.weak(size_text(*size));
                     }
                     Some(Err(e)) => {
-                        ui.colored_label(ERROR, fl!("gui-attach-unreadable", detail = e.as_str()));
+                        ui.colored_label(
+                            ui.visuals().error_fg_color,
+                            fl!("gui-attach-unreadable", detail = e.as_str()),
+                        );
                     }
                     None => {}
                 }

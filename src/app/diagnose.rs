@@ -7,9 +7,7 @@ use crate::core::setup::diagnose::{Finding, OtherPortFound};
 use crate::fl;
 use crate::text::words::{diagnose_report, diagnose_verdict, step_text};
 
-use super::{App, ERROR};
-
-const GOOD: egui::Color32 = egui::Color32::from_rgb(40, 150, 70);
+use super::App;
 
 impl App {
     pub(super) fn diagnose_view(&mut self, ui: &mut egui::Ui) {
@@ -68,9 +66,9 @@ pub(super) fn steps_list(
     for (i, r) in steps.iter().enumerate() {
         // ✓ and ×: the bundled fonts have these (not ✗, which the copied text uses).
         let (mark, color) = match r.finding {
-            Finding::Ok | Finding::RelayAllowed => ("✓", GOOD),
+            Finding::Ok | Finding::RelayAllowed => ("✓", super::theme::good(ui.visuals())),
             Finding::Skipped(_) => ("–", ui.visuals().weak_text_color()),
-            _ => ("×", ERROR),
+            _ => ("×", ui.visuals().error_fg_color),
         };
         let t = step_text(i, r);
         ui.horizontal_wrapped(|ui| {

@@ -15,7 +15,7 @@ use crate::core::sending::outbox::{Row, Status};
 use crate::fl;
 use crate::text::words::{list_time, reason, state_name};
 
-use super::{App, ERROR};
+use super::App;
 
 /// A column the rows can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -191,7 +191,9 @@ impl App {
                         table_row.col(|ui| match &row.last_error {
                             Some(e) => {
                                 let why = reason(e.kind);
-                                let label = egui::Label::new(egui::RichText::new(why.as_str()).color(ERROR));
+                                let label = egui::Label::new(
+                                    egui::RichText::new(why.as_str()).color(ui.visuals().error_fg_color),
+                                );
                                 ui.add(label.selectable(false).truncate()).on_hover_text(why);
                             }
                             None => whole(ui, state_name(row.state).into()),
@@ -318,7 +320,7 @@ impl App {
             Some(e) => {
                 let page = crate::text::guides::page_for(e.kind);
                 let e = crate::text::words::explain(e);
-                ui.colored_label(ERROR, e.headline.as_str());
+                ui.colored_label(ui.visuals().error_fg_color, e.headline.as_str());
                 let lines = e.lines();
                 for line in &lines {
                     ui.label(line.as_str());

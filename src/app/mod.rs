@@ -15,6 +15,7 @@ mod guides;
 mod lists;
 pub mod platform;
 mod settings;
+pub mod theme;
 
 pub use fonts::install as install_fonts;
 
@@ -32,9 +33,6 @@ use crate::core::system::instance::{Handover, Listener};
 use crate::fl;
 
 pub use settings::SettingsForm;
-
-/// The colour of every problem and refusal the window shows.
-const ERROR: egui::Color32 = egui::Color32::from_rgb(200, 60, 40);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
@@ -136,6 +134,7 @@ impl App {
     /// scripted backend and a pinned time in the window tests.
     pub fn with_backend(ctx: &egui::Context, backend: Box<dyn Backend>, clock: Arc<dyn Clock>) -> App {
         fonts::install(ctx);
+        theme::install(ctx);
         App {
             worker: backend,
             clock,
@@ -281,7 +280,10 @@ impl App {
                     ui.label(problem_text(p));
                 }
                 Some(p) => {
-                    ui.colored_label(ERROR, problem_text(p));
+                    ui.colored_label(ui.visuals().error_fg_color, problem_text(p));
+                    if let Problem::Failed(d) = p {
+                        technical_detail(ui, d);
+                    }
                     if let Problem::Failed(d) = p
                         && let Some(page) = crate::text::guides::page_for(d.kind)
                         && ui.small_button(fl!("gui-explain")).clicked()
@@ -602,14 +604,33 @@ fn size_text(bytes: u64) -> String {
 
 /// The problem line: for a core failure, its headline and next step as the command line says
 /// them (the server's reply and the detail are in 送信トレイ's 詳細 and the 接続テスト report).
+/// A failure's technical detail, folded: a student need not read it, the administrator may ask
+/// for it (copied with the rest).
+fn technical_detail(ui: &mut egui::Ui, d: &crate::core::problem::kind::Described) {
+    if d.detail.is_empty() || crate::text::words::detail_is_the_students(d.kind) {
+        return;
+    }
+    egui::CollapsingHeader::new(fl!("gui-technical-detail")).id_salt("problem-detail").show(ui, |ui| {
+        let e = crate::text::words::explain(d);
+        ui.label(fl!("detail", detail = crate::core::display_safe(&d.detail)));
+        if ui.small_button(fl!("gui-copy")).clicked() {
+            ui.ctx().copy_text(std::iter::once(e.headline.clone()).chain(e.lines()).collect::<Vec<_>>().join("\n"));
+        }
+    });
+}
+
 fn problem_text(p: &Problem) -> String {
     match p {
         Problem::SetupNeeded => fl!("gui-setup-needed"),
         Problem::Draft(d) => fl!("gui-err-draft", detail = d.as_str()),
         Problem::Dialog(d) => fl!("gui-err-dialog", detail = d.as_str()),
         Problem::WorkerStopped => fl!("gui-worker-stopped"),
+        // The headline, the server's own words and the next step; the technical detail (often
+        // English, from the system) is folded below (`technical_detail`).
         Problem::Failed(d) => {
             let e = crate::text::words::explain(d);
+            let folded = !crate::text::words::detail_is_the_students(d.kind);
+            let e = crate::text::words::Explained { detail: e.detail.filter(|_| !folded), ..e };
             let mut text = e.headline.clone();
             for line in e.lines() {
                 text += &format!("\n{line}");

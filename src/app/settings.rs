@@ -9,7 +9,7 @@ use crate::core::setup::account::{Fault, PopAuth, Security};
 use crate::core::system::secrets::{Password, Source};
 use crate::fl;
 
-use super::{App, ERROR};
+use super::App;
 
 /// The form as the user edits it.
 #[derive(Default)]
@@ -178,7 +178,7 @@ impl App {
                         r.scroll_to_me(None);
                     }
                     if let Some(e) = error_for(key) {
-                        ui.colored_label(ERROR, e);
+                        ui.colored_label(ui.visuals().error_fg_color, e);
                     }
                 });
                 ui.end_row();
@@ -224,7 +224,7 @@ impl App {
                 ui.weak(note);
             }
             if let Some(p) = presets_problem {
-                ui.colored_label(ERROR, fl!("set-presets-unreadable", detail = p.as_str()));
+                ui.colored_label(ui.visuals().error_fg_color, fl!("set-presets-unreadable", detail = p.as_str()));
             }
             ui.heading(fl!("set-section-account"));
             egui::Grid::new("set-account").num_columns(2).min_col_width(label_col).show(ui, |ui| {
@@ -385,7 +385,7 @@ impl App {
                     if let Some(login) = &info.login {
                         if login.renewed {
                             ui.colored_label(
-                                ERROR,
+                                ui.visuals().error_fg_color,
                                 fl!("serve-login-renewed", file = crate::core::protocol::smtpd::LOGIN_FILE),
                             );
                         }
@@ -399,7 +399,7 @@ impl App {
                             }
                         });
                     } else {
-                        ui.colored_label(ERROR, fl!("set-submission-open"));
+                        ui.colored_label(ui.visuals().error_fg_color, fl!("set-submission-open"));
                     }
                 }
                 Some(info) => {
@@ -410,7 +410,7 @@ impl App {
                         Some(SubmissionProblem::Outbox(detail)) => format!("{} ({detail})", fl!("err-outbox-write")),
                         None => String::new(),
                     };
-                    ui.colored_label(ERROR, said);
+                    ui.colored_label(ui.visuals().error_fg_color, said);
                 }
                 None => {}
             }
@@ -439,7 +439,7 @@ impl App {
                 if *ok {
                     ui.label(m.as_str());
                 } else {
-                    ui.colored_label(ERROR, m.as_str());
+                    ui.colored_label(ui.visuals().error_fg_color, m.as_str());
                 }
             }
         });

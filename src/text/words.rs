@@ -173,6 +173,13 @@ impl Explained {
     }
 }
 
+/// Whether a failure's detail names the student's own input (a setting, a character, a file, the
+/// message) and belongs beside the headline; otherwise it is a system's trace, often English,
+/// that the window folds away.
+pub fn detail_is_the_students(kind: Kind) -> bool {
+    matches!(kind, Kind::Config | Kind::Compose | Kind::Unencodable | Kind::Unsendable | Kind::TooLarge)
+}
+
 pub fn explain(d: &Described) -> Explained {
     let (headline, next) = headline_and_next(d.kind);
     Explained {

@@ -452,8 +452,13 @@ fn a_failure_shows_its_japanese_headline_and_next_step() {
     });
     let mut h = harness(&b);
     h.run_steps(2);
-    // One line of text: the headline, the detail (the cause) and the next step.
-    h.get_by_label_contains("送信トレイ (送信待ちのメッセージを保存するファイル) を読み書きできません。\n詳細: /data/outbox.sqlite: database or disk is full\n次にすること: ディスクの空き");
+    // The headline and the next step; the system's English detail folded below them.
+    h.get_by_label_contains(
+        "送信トレイ (送信待ちのメッセージを保存するファイル) を読み書きできません。\n次にすること: ディスクの空き",
+    );
+    assert!(h.query_by_label_contains("database or disk is full").is_none(), "the detail is not folded");
+    click(&mut h, "技術的な詳細 (管理者に伝えるとき)");
+    h.get_by_label("詳細: /data/outbox.sqlite: database or disk is full");
 }
 
 /// 編集 asks for the message; the draft the backend then hands back fills 作成.
