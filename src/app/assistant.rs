@@ -92,13 +92,34 @@ impl App {
         self.tab = Tab::Assistant;
     }
 
+    /// A card in the middle of the window, with its step count (the tabs wait until an account
+    /// exists).
     pub(super) fn assistant_view(&mut self, ui: &mut egui::Ui) {
-        ui.heading(fl!("wiz-title"));
-        match self.assistant.step {
-            Step::Account => self.wiz_account(ui),
-            Step::Finding => self.wiz_finding(ui),
-            Step::Testing => self.wiz_testing(ui),
-        }
+        egui::ScrollArea::vertical().id_salt("assistant-scroll").show(ui, |ui| {
+            ui.add_space(12.0);
+            ui.horizontal(|ui| {
+                // Centred in a wide window; never pushed further than a wide screen would.
+                ui.add_space(((ui.available_width() - 640.0) / 2.0).clamp(0.0, 600.0));
+                egui::Frame::group(ui.style()).inner_margin(16.0).show(ui, |ui| {
+                    ui.with_layout(egui::Layout::top_down(egui::Align::Min), |ui| {
+                        ui.set_width(ui.available_width().min(606.0));
+                        ui.heading(fl!("wiz-title"));
+                        let n = match self.assistant.step {
+                            Step::Account => 1,
+                            Step::Finding => 2,
+                            Step::Testing => 3,
+                        };
+                        ui.weak(fl!("wiz-step", step = n, total = 3));
+                        ui.add_space(6.0);
+                        match self.assistant.step {
+                            Step::Account => self.wiz_account(ui),
+                            Step::Finding => self.wiz_finding(ui),
+                            Step::Testing => self.wiz_testing(ui),
+                        }
+                    });
+                });
+            });
+        });
     }
 
     fn wiz_account(&mut self, ui: &mut egui::Ui) {

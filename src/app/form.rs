@@ -109,7 +109,13 @@ fn opt(s: &str) -> Option<String> {
 }
 
 pub fn minutes(seconds: u64) -> String {
-    if seconds.is_multiple_of(60) { (seconds / 60).to_string() } else { format!("{}", seconds as f64 / 60.0) }
+    // Two decimals at most (7 s is "0.12", not 0.11666666666666667): read back, they round to
+    // the same whole second.
+    if seconds.is_multiple_of(60) {
+        (seconds / 60).to_string()
+    } else {
+        format!("{:.2}", seconds as f64 / 60.0).trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
 }
 
 impl Form {
@@ -298,6 +304,17 @@ impl Form {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn minutes_show_two_decimals_at_most_and_read_back_to_the_same_seconds() {
+        assert_eq!(minutes(600), "10");
+        assert_eq!(minutes(7), "0.12");
+        assert_eq!(minutes(90), "1.5");
+        for seconds in [1, 7, 59, 61, 89, 601, 3599] {
+            let back = (minutes(seconds).parse::<f64>().unwrap() * 60.0).round() as u64;
+            assert_eq!(back, seconds, "{seconds} s shown as {}", minutes(seconds));
+        }
+    }
+
     #[test]
     fn the_reference_server_is_a_preset_with_its_rules() {
         let all = crate::core::setup::presets::builtin();

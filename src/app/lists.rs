@@ -287,7 +287,7 @@ impl App {
 
     pub(super) fn outbox_view(&mut self, ui: &mut egui::Ui) {
         if self.view.waiting.is_empty() {
-            ui.label(fl!("queue-empty"));
+            self.empty_state(ui, fl!("queue-empty"));
             return;
         }
         self.filter_bar(ui, self.view.waiting.len());
@@ -384,7 +384,7 @@ impl App {
 
     pub(super) fn sent_view(&mut self, ui: &mut egui::Ui) {
         if self.view.sent.is_empty() {
-            ui.label(fl!("sent-empty"));
+            self.empty_state(ui, fl!("sent-empty"));
             return;
         }
         self.filter_bar(ui, self.view.sent.len());

@@ -168,6 +168,19 @@ impl App {
         self.instance = Some(listener);
     }
 
+    /// An empty list: one centred line and the action that fills it.
+    pub(super) fn empty_state(&mut self, ui: &mut egui::Ui, text: String) {
+        ui.vertical_centered(|ui| {
+            ui.add_space(ui.available_height() * 0.3);
+            ui.label(egui::RichText::new(text).size(16.0));
+            ui.add_space(8.0);
+            if ui.button(fl!("gui-empty-compose")).clicked() {
+                self.tab = Tab::Compose;
+                self.compose_state.focus_to = true;
+            }
+        });
+    }
+
     /// Fills 作成 from a `mailto:` link (asking first if that would replace a draft).
     pub fn open_mailto(&mut self, m: Mailto) {
         self.compose_state.mailto = Some(m);
@@ -260,18 +273,22 @@ impl App {
             .frame(unfilled(egui::Frame::side_top_panel(ui.style())))
             .show(ui, |ui| self.status_bar(ui));
         egui::CentralPanel::default().frame(unfilled(egui::Frame::central_panel(ui.style()))).show(ui, |ui| {
+            // The first run shows the assistant alone: no tabs of views that have nothing yet.
+            let first_run = self.view.account.is_empty() && self.tab == Tab::Assistant;
             // Wrapped: at 200 % in a small window the tabs go on two lines rather than off the edge.
-            ui.horizontal_wrapped(|ui| {
-                ui.selectable_value(&mut self.tab, Tab::Compose, fl!("gui-tab-compose")).on_hover_text("Ctrl+1");
-                let waiting = self.view.waiting.len();
-                ui.selectable_value(&mut self.tab, Tab::Outbox, fl!("gui-tab-outbox", count = waiting))
-                    .on_hover_text("Ctrl+2");
-                ui.selectable_value(&mut self.tab, Tab::Sent, fl!("gui-tab-sent")).on_hover_text("Ctrl+3");
-                ui.selectable_value(&mut self.tab, Tab::Settings, fl!("gui-tab-settings")).on_hover_text("Ctrl+4");
-                ui.selectable_value(&mut self.tab, Tab::Diagnose, fl!("gui-tab-diagnose")).on_hover_text("Ctrl+5");
-                ui.selectable_value(&mut self.tab, Tab::Guides, fl!("gui-tab-guides")).on_hover_text("Ctrl+6");
-            });
-            ui.separator();
+            if !first_run {
+                ui.horizontal_wrapped(|ui| {
+                    ui.selectable_value(&mut self.tab, Tab::Compose, fl!("gui-tab-compose")).on_hover_text("Ctrl+1");
+                    let waiting = self.view.waiting.len();
+                    ui.selectable_value(&mut self.tab, Tab::Outbox, fl!("gui-tab-outbox", count = waiting))
+                        .on_hover_text("Ctrl+2");
+                    ui.selectable_value(&mut self.tab, Tab::Sent, fl!("gui-tab-sent")).on_hover_text("Ctrl+3");
+                    ui.selectable_value(&mut self.tab, Tab::Settings, fl!("gui-tab-settings")).on_hover_text("Ctrl+4");
+                    ui.selectable_value(&mut self.tab, Tab::Diagnose, fl!("gui-tab-diagnose")).on_hover_text("Ctrl+5");
+                    ui.selectable_value(&mut self.tab, Tab::Guides, fl!("gui-tab-guides")).on_hover_text("Ctrl+6");
+                });
+                ui.separator();
+            }
             // A copy: its buttons change the window.
             match &self.view.problem.clone() {
                 // Not an error: a first start. The assistant itself says what to do.

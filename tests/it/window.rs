@@ -380,6 +380,20 @@ fn the_outbox_table_sorts_filters_and_answers_the_keys() {
     assert!(matches!(requests.as_slice(), [Request::Engine(Command::Delete(3))]), "{requests:?}");
 }
 
+/// An empty list says so in the middle of the view and offers what fills it.
+#[test]
+fn an_empty_list_offers_to_write_a_message() {
+    let _g = lock();
+    let b = started();
+    let mut h = harness(&b);
+    h.run_steps(2);
+    click(&mut h, "送信済み");
+    h.get_by_label("送信済みのメッセージはありません。");
+    click(&mut h, "メッセージを作成する");
+    assert_eq!(app(&h).tab, Tab::Compose);
+    assert!(h.get_by_label("宛先").is_focused(), "the cursor is not in 宛先");
+}
+
 /// The countdown is the pinned clock's: a window opened 2 minutes ago, 10 minutes long.
 #[test]
 fn the_countdown_reads_the_clock_it_is_given() {
@@ -672,14 +686,22 @@ fn setting_up_by_hand_keeps_what_was_typed() {
     use popsend::app::backend::Problem;
     let _g = lock();
     let b = started();
-    b.publish(|v| v.problem = Some(Problem::SetupNeeded));
+    // As the worker publishes a first start: no account, setup needed.
+    b.publish(|v| {
+        v.problem = Some(Problem::SetupNeeded);
+        v.account.clear();
+    });
     let mut h = harness(&b);
     h.run_steps(3);
+    // Issue 29: the first run is the assistant alone, with its step count; no tabs yet.
+    h.get_by_label("ステップ 1 / 3");
+    assert!(h.query_by_label("送信済み").is_none(), "tabs before an account exists");
     type_into(&mut h, "メールアドレス", "taro@example.ac.jp");
     type_into(&mut h, "パスワード", "typed-once");
     type_into(&mut h, "差出人の名前", "山田 太郎");
     click(&mut h, "自分で設定する");
     assert_eq!(app(&h).tab, Tab::Settings);
+    h.get_by_label("送信済み");
     let (form, password_typed) = app(&h).settings_draft();
     assert_eq!(
         (form.address.as_str(), form.pop_username.as_str(), form.display_name.as_str()),
