@@ -20,6 +20,8 @@ pub struct SettingsForm {
     errors: Vec<FieldError>,
     /// A line about the last 保存.
     message: Option<(bool, String)>,
+    /// The system's own words behind it (folded under 技術的な詳細).
+    message_detail: Option<String>,
     /// The form was edited since it was last filled from the saved settings.
     edited: bool,
     /// The preset chosen last (its note shows under the list).
@@ -57,9 +59,15 @@ impl SettingsForm {
     /// What 「保存」 did, once.
     pub(super) fn take_saved(&mut self, saved: &Saved) {
         self.errors.clear();
+        self.message_detail = match saved {
+            Saved::PasswordNotKept(why) => Some(why.clone()),
+            _ => None,
+        };
         self.message = Some(match saved {
             Saved::Done => (true, fl!("gui-saved")),
-            Saved::PasswordNotKept(why) => (false, fl!("gui-saved-password-session", detail = why.as_str())),
+            // One sentence a student can act on; the keyring's own error (English, about D-Bus)
+            // is folded below it.
+            Saved::PasswordNotKept(_) => (false, fl!("gui-saved-password-session")),
             Saved::Invalid(errors) => {
                 self.errors = errors.clone();
                 (false, fl!("gui-save-invalid", count = errors.len()))
@@ -424,6 +432,7 @@ impl App {
         if s.form != before || password_typed {
             s.edited = true;
             s.message = None;
+            s.message_detail = None;
         }
         let mut save = save_key;
         let mut restart = false;
@@ -443,6 +452,11 @@ impl App {
                 }
             }
         });
+        if let Some(detail) = &s.message_detail {
+            egui::CollapsingHeader::new(fl!("gui-technical-detail")).id_salt("saved-detail").show(ui, |ui| {
+                ui.label(crate::core::display_safe(detail));
+            });
+        }
         if save {
             // The worker validates (a CA file is looked up on disk) and names each wrong field.
             let password = (!s.password.is_empty()).then(|| Password::new(s.password.clone()));

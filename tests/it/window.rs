@@ -394,6 +394,24 @@ fn an_empty_list_offers_to_write_a_message() {
     assert!(h.get_by_label("宛先").is_focused(), "the cursor is not in 宛先");
 }
 
+/// No keyring on this machine: 保存 says so in one Japanese sentence (the password is kept while
+/// popsend runs); the keyring's own English error is folded under 技術的な詳細.
+#[test]
+fn no_keyring_is_said_in_one_sentence_with_the_detail_folded() {
+    use popsend::app::backend::Saved;
+    let _g = lock();
+    let b = started();
+    let mut h = harness(&b);
+    h.run_steps(2);
+    click(&mut h, "設定");
+    b.hand(Handed::Saved(Saved::PasswordNotKept("zbus error: org.freedesktop.DBus.Error.ServiceUnknown".into())));
+    h.run_steps(3);
+    h.get_by_label_contains("パスワードは popsend を閉じるまでだけ覚えています");
+    assert!(h.query_by_label_contains("zbus").is_none(), "the keyring's English error is not folded");
+    click(&mut h, "技術的な詳細 (管理者に伝えるとき)");
+    h.get_by_label_contains("zbus error");
+}
+
 /// The countdown is the pinned clock's: a window opened 2 minutes ago, 10 minutes long.
 #[test]
 fn the_countdown_reads_the_clock_it_is_given() {
