@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::app::backend::Request;
 use crate::core::message::compose::Charset;
-use crate::core::message::drafts::{Unsent, bad_addresses, split_addresses};
+use crate::core::message::drafts::{Unsent, address_fault, bad_addresses, split_addresses};
 use crate::core::message::mailto::Mailto;
 use crate::core::sending::outbox::{Row, Status};
 use crate::fl;
@@ -35,6 +35,8 @@ pub(super) struct State {
     asking_mailto: bool,
     /// The last message sent from here, followed until the student dismisses it.
     pub toast: Option<Toast>,
+    /// 「Cc/Bcc を追加」 was pressed (they also show while either has text).
+    show_cc: bool,
 }
 
 /// What became of the last message handed over from 作成: said above the emptied form, so a
@@ -217,10 +219,22 @@ impl App {
     fn compose_fields(&mut self, ui: &mut egui::Ui) {
         self.dropped_files(ui);
         let focus_to = std::mem::take(&mut self.compose_state.focus_to);
+        let show_cc = self.compose_state.show_cc || !self.compose.cc.is_empty() || !self.compose.bcc.is_empty();
+        let mut add_cc = false;
+        let from = match (self.view.settings.display_name.trim(), self.view.settings.address.trim()) {
+            (_, "") => None,
+            ("", address) => Some(address.to_owned()),
+            (name, address) => Some(format!("{name} <{address}>")),
+        };
         let c = &mut self.compose;
         // Checked once a frame: shown under each field, and deciding whether 送信 is enabled.
         let mut all_good = true;
         egui::Grid::new("compose").num_columns(2).show(ui, |ui| {
+            if let Some(from) = from {
+                ui.label(fl!("gui-from"));
+                ui.weak(from);
+                ui.end_row();
+            }
             for (i, (label, value, check)) in [
                 (fl!("gui-to"), &mut c.to, true),
                 (fl!("gui-cc"), &mut c.cc, true),
@@ -230,6 +244,15 @@ impl App {
             .into_iter()
             .enumerate()
             {
+                // Cc and Bcc wait behind 「Cc/Bcc を追加」, as in the mail programs students know.
+                if (i == 1 || i == 2) && !show_cc {
+                    if i == 1 {
+                        ui.label("");
+                        add_cc = ui.small_button(fl!("gui-add-cc")).clicked();
+                        ui.end_row();
+                    }
+                    continue;
+                }
                 let l = ui.label(label);
                 ui.vertical(|ui| {
                     // Ids of their own: a notice or an error appearing above while the student
@@ -245,17 +268,20 @@ impl App {
                         r.request_focus();
                     }
                     let bad = if check { bad_addresses(value) } else { Vec::new() };
-                    if !bad.is_empty() {
+                    for entry in &bad {
                         all_good = false;
-                        ui.colored_label(
-                            ui.visuals().error_fg_color,
-                            fl!("gui-bad-address", addresses = bad.join(", ")),
-                        );
+                        let why = address_fault(entry).map(crate::text::words::address_fault).unwrap_or_default();
+                        let text = fl!("gui-bad-address", address = entry.as_str(), reason = why);
+                        ui.colored_label(ui.visuals().error_fg_color, text);
                     }
                 });
                 ui.end_row();
             }
         });
+        if add_cc {
+            self.compose_state.show_cc = true;
+        }
+        let c = &mut self.compose;
         let l = ui.label(fl!("gui-body"));
         // The body takes the height the window has left, below the fields, above the
         // attachments and the buttons (ten lines at least).

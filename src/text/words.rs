@@ -216,6 +216,20 @@ pub fn local_time(t: std::time::SystemTime, format: &str) -> String {
     }
 }
 
+/// Why an entry of an address field is not a mail address.
+pub fn address_fault(f: crate::core::message::drafts::AddressFault) -> String {
+    use crate::core::message::drafts::AddressFault::*;
+    match f {
+        FullWidth => fl!("addr-full-width"),
+        Space => fl!("addr-space"),
+        NoAt => fl!("addr-no-at"),
+        TwoAts => fl!("addr-two-ats"),
+        NothingBeforeAt => fl!("addr-nothing-before-at"),
+        NothingAfterAt => fl!("addr-nothing-after-at"),
+        Other => fl!("addr-other"),
+    }
+}
+
 /// A time in a list, as mail programs show it: the time alone today (「今日 14:05」), the day and
 /// time this year, the whole date before.
 pub fn list_time(t: std::time::SystemTime, now: std::time::SystemTime) -> String {

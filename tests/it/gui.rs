@@ -479,6 +479,9 @@ fn the_keyboard_reaches_the_fields_and_the_shortcuts_work() {
     run_until(&mut h, "the account and the draft check", |a| {
         a.view().account == "taro@popsend.test" && a.view().draft_checked
     });
+    // Cc and Bcc wait behind their button.
+    assert!(h.query_by_label("Cc").is_none(), "Cc shows before it is asked for");
+    click(&mut h, "Cc/Bcc を追加");
     h.get_by_label("宛先").focus();
     h.run_steps(2);
     for next in ["Cc", "Bcc", "件名", "本文"] {

@@ -251,17 +251,26 @@ fn after_send_compose_stays_and_a_toast_says_what_became_of_the_message() {
     );
 }
 
-/// A 送信 that cannot be pressed says why beside it, and an empty 件名 is pointed out without
-/// stopping the message.
+/// 作成 says who the message is from; a 送信 that cannot be pressed says why beside it, each bad
+/// address says what is wrong with it, and an empty 件名 is pointed out without stopping the
+/// message.
 #[test]
 fn a_greyed_send_says_why_and_an_empty_subject_is_pointed_out() {
     let _g = lock();
     let b = started();
+    b.publish(|v| {
+        v.settings.address = "taro@popsend.test".into();
+        v.settings.display_name = "山田 太郎".into();
+    });
     let mut h = harness(&b);
     h.run_steps(2);
+    // Who it is from, as the message will say.
+    h.get_by_label("山田 太郎 <taro@popsend.test>");
     h.get_by_label("宛先を入れると送信できます");
     type_into(&mut h, "宛先", "hanako@@example.net");
     h.get_by_label("赤字のアドレスを直すと送信できます");
+    // Each bad entry says what is wrong with it.
+    h.get_by_label("hanako@@example.net: @ が 2 つ以上あります");
     assert!(h.query_by_label("宛先を入れると送信できます").is_none());
     h.get_by_label("宛先").focus();
     h.run_steps(1);

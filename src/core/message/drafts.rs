@@ -90,7 +90,45 @@ pub fn split_addresses(s: &str) -> Vec<String> {
 
 /// The entries of an address field that are not mail addresses (checked as the user types).
 pub fn bad_addresses(field: &str) -> Vec<String> {
-    split_addresses(field).into_iter().filter(|a| a.parse::<lettre::Address>().is_err()).collect()
+    split_addresses(field).into_iter().filter(|a| address_fault(a).is_some()).collect()
+}
+
+/// Why an entry of an address field is not a mail address, in terms a student can fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressFault {
+    /// Full-width letters or ＠ (typed with the Japanese input on).
+    FullWidth,
+    Space,
+    NoAt,
+    TwoAts,
+    NothingBeforeAt,
+    NothingAfterAt,
+    /// A character a mail address cannot hold (a bracket, a comma inside, …).
+    Other,
+}
+
+/// Why `entry` (one address) is not a mail address, or `None` if it is one.
+pub fn address_fault(entry: &str) -> Option<AddressFault> {
+    let entry = entry.trim();
+    // Full-width forms (U+FF01..U+FF5E) and the ideographic space: the IME left on. An
+    // internationalised address may be valid with them, but no student means one.
+    if entry.chars().any(|c| matches!(c, '\u{FF01}'..='\u{FF5E}' | '\u{3000}')) {
+        return Some(AddressFault::FullWidth);
+    }
+    if entry.parse::<lettre::Address>().is_ok() {
+        return None;
+    }
+    Some(if entry.chars().any(char::is_whitespace) {
+        AddressFault::Space
+    } else {
+        match entry.split_once('@') {
+            None => AddressFault::NoAt,
+            Some((_, rest)) if rest.contains('@') => AddressFault::TwoAts,
+            Some(("", _)) => AddressFault::NothingBeforeAt,
+            Some((_, "")) => AddressFault::NothingAfterAt,
+            Some(_) => AddressFault::Other,
+        }
+    })
 }
 
 impl Unsent {
@@ -153,6 +191,25 @@ pub fn save(data_dir: &Path, d: &Unsent) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_address_says_why() {
+        use AddressFault::*;
+        for (entry, fault) in [
+            ("hanako@example.net", None),
+            ("hanako＠example.net", Some(FullWidth)),
+            ("ｈａｎａｋｏ@example.net", Some(FullWidth)),
+            ("hanako @example.net", Some(Space)),
+            ("hanako.example.net", Some(NoAt)),
+            ("hanako@@example.net", Some(TwoAts)),
+            ("a@b@example.net", Some(TwoAts)),
+            ("@example.net", Some(NothingBeforeAt)),
+            ("hanako@", Some(NothingAfterAt)),
+            ("hana(ko)@example.net", Some(Other)),
+        ] {
+            assert_eq!(address_fault(entry), fault, "{entry}");
+        }
+    }
 
     /// A dropped file whose name is not UTF-8 (Shift_JIS bytes on Linux) no longer stops the
     /// draft from being saved (it used to panic the worker): it is stored and comes back as the
