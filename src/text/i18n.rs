@@ -144,6 +144,7 @@ mod tests {
             "UTF-8",
             "Cc",
             "Bcc",
+            "Cc/Bcc",
             "To",
             "From",
             "Ctrl-C",
