@@ -262,6 +262,7 @@ gui-send = Send
 gui-send-later = Send later
 gui-from = From
 gui-add-cc = Add Cc/Bcc
+gui-complete = Suggestions (click, or Enter):
 addr-full-width = it holds full-width characters (turn the Japanese input off and type it again)
 addr-space = it holds a space
 addr-no-at = it has no @

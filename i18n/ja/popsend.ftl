@@ -259,6 +259,7 @@ gui-send = 送信
 gui-send-later = 後で送信
 gui-from = 差出人
 gui-add-cc = Cc/Bcc を追加
+gui-complete = 候補 (クリックか Enter):
 addr-full-width = 全角の文字が入っています (日本語入力をオフにして打ち直してください)
 addr-space = 空白が入っています
 addr-no-at = @ がありません

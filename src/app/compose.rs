@@ -37,6 +37,12 @@ pub(super) struct State {
     pub toast: Option<Toast>,
     /// 「Cc/Bcc を追加」 was pressed (they also show while either has text).
     show_cc: bool,
+    /// Addresses already written to (送信済み, then 送信トレイ), most used first, and the view
+    /// version they were gathered from.
+    known: (u64, Vec<String>),
+    /// The address field whose completions show (the last one typed in: a click on one of them
+    /// takes the keyboard away from the field first).
+    completing: Option<usize>,
 }
 
 /// What became of the last message handed over from 作成: said above the emptied form, so a
@@ -55,6 +61,49 @@ enum Fate<'a> {
     Handing,
     Waiting(&'a Row),
     Sent(&'a Row),
+}
+
+/// Every address of `rows`' recipients, most used first (ties: the more recent).
+fn known_addresses<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<String> {
+    let mut seen: Vec<(String, usize, usize)> = Vec::new();
+    for (order, row) in rows.enumerate() {
+        for a in split_addresses(&row.to) {
+            match seen.iter_mut().find(|(s, _, _)| s.eq_ignore_ascii_case(&a)) {
+                Some(entry) => entry.1 += 1,
+                None => seen.push((a, 1, order)),
+            }
+        }
+    }
+    seen.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+    seen.into_iter().map(|(a, _, _)| a).collect()
+}
+
+/// Up to five known addresses that complete the entry being typed (the text after the last
+/// separator), leaving out those already in the field.
+fn completions<'a>(field: &str, known: &'a [String]) -> Vec<&'a str> {
+    let typed = field.rsplit([',', '、', ';']).next().unwrap_or("").trim().to_lowercase();
+    if typed.is_empty() {
+        return Vec::new();
+    }
+    let present = split_addresses(field);
+    known
+        .iter()
+        .filter(|k| {
+            let k = k.to_lowercase();
+            k.contains(&typed) && k != typed && !present.iter().any(|p| p.eq_ignore_ascii_case(&k))
+        })
+        .take(5)
+        .map(String::as_str)
+        .collect()
+}
+
+/// `field` with the entry being typed replaced by `address`, ready for the next.
+fn complete(field: &str, address: &str) -> String {
+    let kept = match field.rfind([',', '、', ';']) {
+        Some(at) => format!("{}, ", field[..at].trim_end()),
+        None => String::new(),
+    };
+    format!("{kept}{address}, ")
 }
 
 /// What a `mailto:` link asks to write, as 作成's fields.
@@ -226,6 +275,11 @@ impl App {
             ("", address) => Some(address.to_owned()),
             (name, address) => Some(format!("{name} <{address}>")),
         };
+        if self.compose_state.known.0 != self.view.version {
+            let rows = self.view.sent.iter().chain(self.view.waiting.iter());
+            self.compose_state.known = (self.view.version, known_addresses(rows));
+        }
+        let (known, completing) = (&self.compose_state.known.1, &mut self.compose_state.completing);
         let c = &mut self.compose;
         // Checked once a frame: shown under each field, and deciding whether 送信 is enabled.
         let mut all_good = true;
@@ -267,6 +321,36 @@ impl App {
                     if i == 0 && focus_to {
                         r.request_focus();
                     }
+                    // Addresses already written to, while the field is being typed in: a click
+                    // (or Enter, for the first) puts one in.
+                    if r.has_focus() {
+                        *completing = check.then_some(i);
+                    }
+                    if *completing == Some(i) {
+                        let offered = completions(value, known);
+                        let entered = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                        let mut chosen = entered.then(|| offered.first().copied()).flatten();
+                        if !offered.is_empty() {
+                            ui.horizontal_wrapped(|ui| {
+                                ui.weak(fl!("gui-complete"));
+                                for a in &offered {
+                                    if ui.small_button(*a).clicked() {
+                                        chosen = Some(a);
+                                    }
+                                }
+                            });
+                        }
+                        if let Some(a) = chosen {
+                            *value = complete(value, a);
+                            r.request_focus();
+                            // The cursor at the end, where the next address goes.
+                            let end = egui::text::CCursor::new(value.chars().count());
+                            if let Some(mut state) = egui::text_edit::TextEditState::load(ui.ctx(), r.id) {
+                                state.cursor.set_char_range(Some(egui::text::CCursorRange::one(end)));
+                                state.store(ui.ctx(), r.id);
+                            }
+                        }
+                    }
                     let bad = if check { bad_addresses(value) } else { Vec::new() };
                     for entry in &bad {
                         all_good = false;
@@ -283,6 +367,10 @@ impl App {
         }
         let c = &mut self.compose;
         let l = ui.label(fl!("gui-body"));
+        let body_focused = ui.memory(|m| m.has_focus(egui::Id::unique("compose-body")));
+        if body_focused {
+            self.compose_state.completing = None;
+        }
         // The body takes the height the window has left, below the fields, above the
         // attachments and the buttons (ten lines at least).
         let row = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
@@ -392,5 +480,41 @@ impl App {
         let new: Vec<_> = dropped.into_iter().filter(|p| !self.compose.attachments.contains(p)).collect();
         self.compose.attachments.extend(new.iter().cloned());
         self.ask(Request::Inspect(new));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(to: &str) -> Row {
+        Row {
+            id: 0,
+            message_id: String::new(),
+            subject: String::new(),
+            to: to.into(),
+            state: Status::Sent,
+            created: std::time::SystemTime::UNIX_EPOCH,
+            attempts: 0,
+            next_attempt: std::time::SystemTime::UNIX_EPOCH,
+            last_error: None,
+            sent_at: None,
+            editable: false,
+            via: None,
+        }
+    }
+
+    #[test]
+    fn completion_offers_addresses_already_written_to_most_used_first() {
+        let rows = [row("hanako@example.net, jiro@example.org"), row("Hanako@example.net"), row("hana@example.com")];
+        let known = known_addresses(rows.iter());
+        assert_eq!(known, ["hanako@example.net", "jiro@example.org", "hana@example.com"]);
+        assert_eq!(completions("han", &known), ["hanako@example.net", "hana@example.com"]);
+        assert_eq!(completions("jiro@example.org, HAN", &known), ["hanako@example.net", "hana@example.com"]);
+        assert_eq!(completions("hanako@example.net, han", &known), ["hana@example.com"], "one already in the field");
+        assert!(completions("hanako@example.net", &known).is_empty(), "the entry is complete");
+        assert!(completions("jiro@example.org, ", &known).is_empty(), "nothing typed yet");
+        assert_eq!(complete("jiro@example.org、han", "hanako@example.net"), "jiro@example.org, hanako@example.net, ");
+        assert_eq!(complete("han", "hanako@example.net"), "hanako@example.net, ");
     }
 }

@@ -149,6 +149,7 @@ mod tests {
             "From",
             "Ctrl-C",
             "Delete",
+            "Enter",
             "OpenGL",
             "README",
             "PC",

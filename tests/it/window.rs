@@ -421,6 +421,29 @@ fn no_keyring_is_said_in_one_sentence_with_the_detail_folded() {
     h.get_by_label_contains("zbus error");
 }
 
+/// Typing in 宛先 offers the addresses already written to; a click puts one in, ready for the next.
+#[test]
+fn addresses_already_written_to_are_offered_while_typing() {
+    let _g = lock();
+    let b = started();
+    let mut sent = row(5, "ゼミ", None);
+    sent.to = "hanako@example.net, jiro@example.org".into();
+    sent.state = Status::Sent;
+    b.publish(|v| v.sent = Arc::new(vec![sent]));
+    let mut h = harness(&b);
+    h.run_steps(2);
+    type_into(&mut h, "宛先", "han");
+    click(&mut h, "hanako@example.net");
+    assert_eq!(app(&h).compose.to, "hanako@example.net, ");
+    assert!(h.query_by_label("jiro@example.org").is_none(), "offered before anything was typed");
+    h.get_by_label("宛先").type_text("ji");
+    h.run_steps(2);
+    h.get_by_label("jiro@example.org");
+    h.key_press(egui::Key::Enter);
+    h.run_steps(2);
+    assert_eq!(app(&h).compose.to, "hanako@example.net, jiro@example.org, ");
+}
+
 /// The countdown is the pinned clock's: a window opened 2 minutes ago, 10 minutes long.
 #[test]
 fn the_countdown_reads_the_clock_it_is_given() {
