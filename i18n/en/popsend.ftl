@@ -351,6 +351,13 @@ set-section-app = This app
 set-advanced = Advanced (ports, encryption, authentication, …)
 set-address = Mail address
 set-display-name = Sender name
+set-signature = Signature
+set-signature-example =
+    For example:
+    --
+    Taro Yamada (first year, Informatics)
+    taro@example.ac.jp
+set-signature-note = Put at the end of each new message
 set-pop-host = POP server
 set-pop-port = POP port
 set-pop-security = POP encryption

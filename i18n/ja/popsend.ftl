@@ -348,6 +348,13 @@ set-section-app = このアプリ
 set-advanced = 詳細設定 (ポート、暗号化、認証方式など)
 set-address = メールアドレス
 set-display-name = 差出人の名前
+set-signature = 署名
+set-signature-example =
+    例:
+    ――
+    山田 太郎 (情報科学部 1 年)
+    taro@example.ac.jp
+set-signature-note = 新しいメッセージの本文の最後に入ります
 set-pop-host = POP サーバー
 set-pop-port = POP のポート
 set-pop-security = POP の暗号化

@@ -119,10 +119,39 @@ fn unsent(m: &Mailto) -> Unsent {
 }
 
 impl App {
+    /// The body a new message starts with: two empty lines, then the 署名 (`None`: no 署名).
+    fn signed_body(&self) -> Option<String> {
+        let signature = self.view.settings.signature.trim_end();
+        (!signature.is_empty()).then(|| format!("\n\n{signature}\n"))
+    }
+
+    /// Nothing is being written: 作成 is empty, or holds only what a new message starts with.
+    pub(super) fn compose_blank(&self) -> bool {
+        let mut c = self.compose.clone();
+        if self.signed_body().is_some_and(|b| b == c.body) {
+            c.body.clear();
+        }
+        c.is_empty()
+    }
+
+    /// A new message starts with the 署名 (once the saved draft has been looked for).
+    fn sign_new_message(&mut self) {
+        if self.view.draft_checked
+            && self.compose.is_empty()
+            && let Some(body) = self.signed_body()
+        {
+            self.compose.body = body;
+            // Not a change to save: a message of its own starts so.
+            if self.compose_state.saved.is_empty() {
+                self.compose_state.saved = self.compose.clone();
+            }
+        }
+    }
+
     /// A draft handed back (the saved one, 編集, or one that could not be built): it fills 作成
     /// unless something is being written there.
     pub(super) fn take_draft(&mut self, d: Unsent) {
-        if self.compose.is_empty() {
+        if self.compose_blank() {
             self.compose_state.saved = d.clone();
             self.compose = d;
             self.tab = Tab::Compose;
@@ -146,8 +175,11 @@ impl App {
         }
         let Some(m) = &self.compose_state.mailto else { return };
         self.tab = Tab::Compose;
-        if self.compose.is_empty() {
+        if self.compose_blank() {
             self.compose = unsent(m);
+            if let Some(signed) = self.signed_body() {
+                self.compose.body += &signed;
+            }
             self.compose_state.mailto = None;
             self.compose_state.asking_mailto = false;
             return;
@@ -266,6 +298,7 @@ impl App {
     }
 
     fn compose_fields(&mut self, ui: &mut egui::Ui) {
+        self.sign_new_message();
         self.dropped_files(ui);
         let focus_to = std::mem::take(&mut self.compose_state.focus_to);
         let show_cc = self.compose_state.show_cc || !self.compose.cc.is_empty() || !self.compose.bcc.is_empty();

@@ -19,6 +19,8 @@ use crate::core::setup::presets::Preset;
 pub struct Form {
     pub address: String,
     pub display_name: String,
+    /// 署名 (several lines).
+    pub signature: String,
     pub charset: Charset,
     pub pop_host: String,
     pub pop_port: String,
@@ -57,7 +59,12 @@ impl Default for Form {
     /// A new user's form: the reference server's rules (plain POP 110, SMTP 25, ten minutes).
     fn default() -> Form {
         Form::from_config(&Config {
-            account: AccountSection { address: String::new(), display_name: None, charset: Charset::Utf8 },
+            account: AccountSection {
+                address: String::new(),
+                display_name: None,
+                signature: None,
+                charset: Charset::Utf8,
+            },
             pop: PopSection {
                 host: String::new(),
                 port: None,
@@ -125,6 +132,7 @@ impl Form {
         Form {
             address: c.account.address.clone(),
             display_name: text(&c.account.display_name),
+            signature: text(&c.account.signature),
             charset: c.account.charset,
             pop_host: c.pop.host.clone(),
             pop_port: port(c.pop.port),
@@ -196,6 +204,7 @@ impl Form {
             account: AccountSection {
                 address: self.address.trim().to_owned(),
                 display_name: opt(&self.display_name),
+                signature: (!self.signature.trim().is_empty()).then(|| self.signature.trim_end().to_owned()),
                 charset: self.charset,
             },
             pop: PopSection {
@@ -367,6 +376,7 @@ mod tests {
     fn saved_text_loads_back_to_the_same_form() {
         let mut f = filled();
         f.display_name = "山田 太郎".into();
+        f.signature = "――\n山田 太郎 (情報科学部)\n\"引用\" と \\ も".into();
         f.smtp_port = "587".into();
         f.smtp_security = Security::Starttls;
         f.window_minutes = "0.5".into();

@@ -350,7 +350,7 @@ impl App {
             if ui.button(fl!("gui-retry")).clicked() {
                 action = Some(Request::Engine(Command::Retry(row.id)));
             }
-            let edit = ui.add_enabled(row.editable && self.compose.is_empty(), egui::Button::new(fl!("gui-edit")));
+            let edit = ui.add_enabled(row.editable && self.compose_blank(), egui::Button::new(fl!("gui-edit")));
             let edit = if row.editable {
                 edit.on_disabled_hover_text(fl!("gui-edit-busy"))
             } else {
@@ -374,7 +374,7 @@ impl App {
         });
         if !row.editable {
             ui.weak(fl!("gui-edit-no-draft"));
-        } else if !self.compose.is_empty() {
+        } else if !self.compose_blank() {
             ui.weak(fl!("gui-edit-busy"));
         }
         if let Some(a) = action {

@@ -238,6 +238,18 @@ impl App {
             egui::Grid::new("set-account").num_columns(2).min_col_width(label_col).show(ui, |ui| {
                 text_row(ui, fl!("set-address"), "account.address", &mut f.address, Some("taro@example.ac.jp".into()));
                 text_row(ui, fl!("set-display-name"), "account.display_name", &mut f.display_name, None);
+                let l = label(ui, fl!("set-signature"));
+                ui.vertical(|ui| {
+                    ui.add(
+                        egui::TextEdit::multiline(&mut f.signature)
+                            .desired_rows(3)
+                            .desired_width(320.0)
+                            .hint_text(fl!("set-signature-example")),
+                    )
+                    .labelled_by(l.id);
+                    ui.weak(fl!("set-signature-note"));
+                });
+                ui.end_row();
             });
             ui.heading(fl!("set-section-pop"));
             egui::Grid::new("set-pop").num_columns(2).min_col_width(label_col).show(ui, |ui| {

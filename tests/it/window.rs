@@ -444,6 +444,27 @@ fn addresses_already_written_to_are_offered_while_typing() {
     assert_eq!(app(&h).compose.to, "hanako@example.net, jiro@example.org, ");
 }
 
+/// A new message starts with the 署名 of 設定; a message that holds only it counts as nothing
+/// written (a draft handed back takes its place), and after 送信 the next starts with it again.
+#[test]
+fn a_new_message_starts_with_the_signature() {
+    let _g = lock();
+    let b = started();
+    b.publish(|v| v.settings.signature = "――\n山田 太郎\n".into());
+    let mut h = harness(&b);
+    h.run_steps(2);
+    assert_eq!(app(&h).compose.body, "\n\n――\n山田 太郎\n");
+    // Only the 署名: a draft from 編集 takes its place.
+    b.hand(Handed::ForCompose(Unsent { to: "hanako@example.net".into(), body: "書きかけ".into(), ..Unsent::default() }));
+    h.run_steps(2);
+    assert_eq!(app(&h).compose.body, "書きかけ");
+    click(&mut h, "送信");
+    assert_eq!(sends(&b.take()).len(), 1);
+    h.run_steps(2);
+    assert_eq!(app(&h).compose.body, "\n\n――\n山田 太郎\n", "the next message has no 署名");
+    assert_eq!(app(&h).compose.to, "");
+}
+
 /// The countdown is the pinned clock's: a window opened 2 minutes ago, 10 minutes long.
 #[test]
 fn the_countdown_reads_the_clock_it_is_given() {

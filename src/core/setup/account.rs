@@ -67,6 +67,10 @@ pub struct AccountSection {
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// 署名: put at the end of each new message written in the window (several lines).
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
     /// How subject, names and body are encoded: "utf-8" (default) or "iso-2022-jp".
     #[serde(default)]
     #[serde(skip_serializing_if = "is_utf8")]
