@@ -40,6 +40,10 @@ pub(super) struct State {
     /// Addresses already written to (送信済み, then 送信トレイ), most used first, and the view
     /// version they were gathered from.
     known: (u64, Vec<String>),
+    /// 「日時を指定して送信」 is open: the date and the time as typed.
+    schedule: Option<(String, String)>,
+    /// The last message handed over was timed (a resend in UTF-8 keeps the time).
+    pub sent_at: Option<std::time::SystemTime>,
     /// The address field whose completions show (the last one typed in: a click on one of them
     /// takes the keyboard away from the field first).
     completing: Option<usize>,
@@ -268,6 +272,11 @@ impl App {
                 let text = fl!("gui-toast-waits", to = to, subject = subject, reason = why, next = next);
                 (ui.visuals().error_fg_color, text, Some(Tab::Outbox))
             }
+            Fate::Waiting(Row { send_at: Some(at), attempts: 0, state: Status::Queued, .. }) => {
+                let text =
+                    fl!("gui-toast-scheduled", to = to, subject = subject, at = local_time(*at, "%Y-%m-%d %H:%M"));
+                (plain, text, Some(Tab::Outbox))
+            }
             Fate::Waiting(r) if r.state == Status::Sending => {
                 (plain, fl!("gui-toast-sending", to = to, subject = subject), None)
             }
@@ -446,17 +455,54 @@ impl App {
             }
             let send = send.clicked() || (ready && send_key);
             if send || later.clicked() {
-                self.send_compose(send, None);
+                self.send_compose(send, None, None);
+            }
+            if self.compose_state.schedule.is_none()
+                && ui.add_enabled(ready, egui::Button::new(fl!("gui-schedule")).small()).clicked()
+            {
+                self.compose_state.schedule = Some(crate::core::sending::schedule::next_morning(self.clock.now()));
             }
         });
+        self.schedule_row(ui, why_not.is_none());
+    }
+
+    /// 「日時を指定して送信」: a date and a time (the next morning offered), checked as typed; the
+    /// message waits in 送信トレイ until then.
+    fn schedule_row(&mut self, ui: &mut egui::Ui, ready: bool) {
+        let now = self.clock.now();
+        let Some((date, time)) = &mut self.compose_state.schedule else { return };
+        let mut go = None;
+        let mut close = false;
+        ui.horizontal_wrapped(|ui| {
+            let l = ui.label(fl!("gui-schedule-date"));
+            ui.add(egui::TextEdit::singleline(date).desired_width(110.0)).labelled_by(l.id);
+            let l = ui.label(fl!("gui-schedule-time"));
+            ui.add(egui::TextEdit::singleline(time).desired_width(60.0)).labelled_by(l.id);
+            let at = crate::core::sending::schedule::parse(date, time, now);
+            if ui.add_enabled(ready && at.is_ok(), egui::Button::new(fl!("gui-schedule-send"))).clicked() {
+                go = at.ok();
+            }
+            close = ui.small_button(fl!("gui-cancel")).clicked();
+            if let Err(e) = at {
+                ui.colored_label(ui.visuals().error_fg_color, crate::text::words::schedule_error(e));
+            }
+        });
+        if close {
+            self.compose_state.schedule = None;
+        }
+        if let Some(at) = go {
+            self.send_compose(false, None, Some(at));
+        }
     }
 
     /// Hands what is in 作成 over to be built and queued (`now`: and sent at once), in
     /// `charset` (`None`: the account's).
-    pub(super) fn send_compose(&mut self, now: bool, charset: Option<Charset>) {
-        if self.ask(Request::Send { draft: Box::new(self.compose.clone()), now, charset }) {
+    pub(super) fn send_compose(&mut self, now: bool, charset: Option<Charset>, at: Option<std::time::SystemTime>) {
+        if self.ask(Request::Send { draft: Box::new(self.compose.clone()), now, charset, at }) {
             self.notice = None;
             self.compose_state.sent_now = now;
+            self.compose_state.sent_at = at;
+            self.compose_state.schedule = None;
             // The worker hands the draft back if it cannot be built; the saved copy goes once
             // the message is in the outbox (the empty draft is saved a second later). 作成 stays,
             // empty, and the toast above it follows the message.
@@ -534,6 +580,7 @@ mod tests {
             sent_at: None,
             editable: false,
             via: None,
+            send_at: None,
         }
     }
 

@@ -88,9 +88,15 @@ fn order(rows: &[Row], by: SortBy, ascending: bool, filter: &str) -> Vec<usize> 
     order
 }
 
-/// What 次の送信 says of a waiting message: a countdown to its retry, or nothing.
+/// What 次の送信 says of a waiting message: its 送信予約 time, a countdown to its retry, or nothing.
 fn next_text(row: &Row, now: SystemTime) -> Option<String> {
-    if row.state != Status::Queued || row.attempts == 0 {
+    if row.state != Status::Queued {
+        return None;
+    }
+    if let Some(at) = row.send_at.filter(|at| *at > now) {
+        return Some(list_time(at, now));
+    }
+    if row.attempts == 0 {
         return None;
     }
     let left = row.next_attempt.duration_since(now).ok()?;
@@ -196,6 +202,7 @@ impl App {
                                 );
                                 ui.add(label.selectable(false).truncate()).on_hover_text(why);
                             }
+                            None if row.send_at.is_some_and(|at| at > now) => whole(ui, fl!("state-scheduled").into()),
                             None => whole(ui, state_name(row.state).into()),
                         });
                         table_row.col(|ui| {
@@ -454,6 +461,7 @@ mod tests {
             sent_at: None,
             editable: true,
             via: None,
+            send_at: None,
         }
     }
 

@@ -329,6 +329,7 @@ impl App {
                         self.send_compose(
                             self.compose_state.sent_now,
                             Some(crate::core::message::compose::Charset::Utf8),
+                            self.compose_state.sent_at,
                         );
                     }
                 }

@@ -97,6 +97,9 @@ pub(super) struct SendArgs {
     pub(super) attach: Vec<PathBuf>,
     #[arg(long)]
     pub(super) later: bool,
+    /// 送信予約: "2026-12-08 08:30" (local time).
+    #[arg(long, value_name = "WHEN", conflicts_with = "later")]
+    pub(super) at: Option<String>,
     #[arg(long, value_name = "CHARSET", value_parser = ["utf-8", "iso-2022-jp"])]
     pub(super) charset: Option<String>,
 }
@@ -157,6 +160,7 @@ pub(super) fn command() -> clap::Command {
                 .mut_arg("body_file", |a| a.help(fl!("cli-body-file-help")))
                 .mut_arg("attach", |a| a.help(fl!("cli-attach-help")))
                 .mut_arg("later", |a| a.help(fl!("cli-later-help")))
+                .mut_arg("at", |a| a.help(fl!("cli-at-help")))
                 .mut_arg("charset", |a| a.help(fl!("cli-charset-help")).hide_possible_values(true))
         })
         .mut_subcommand("auth", |s| s.about(fl!("cli-auth-about")))

@@ -154,10 +154,24 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
     let mut outbox = None;
     let mut queued = None;
     if let Command::Send(args) = &command {
+        // A time that cannot be used fails before anything is stored.
+        let at = match &args.at {
+            Some(text) => Some(crate::core::sending::schedule::parse_one(text, clock.now()).map_err(|e| {
+                explain::simple(
+                    fl!("err-at", when = text.as_str(), why = crate::text::words::schedule_error(e)),
+                    EXIT_USAGE,
+                )
+            })?),
+            None => None,
+        };
         let (out, subject, to) = build(args, &config, &clock)?;
         let ob = open_outbox(paths)?;
-        let id = ob.enqueue(&out, &subject, &to, clock.now()).map_err(|e| explain::failure(&e))?;
+        let id = ob.enqueue_at(&out, &subject, &to, None, at, clock.now()).map_err(|e| explain::failure(&e))?;
         say!("{}", fl!("queued-one", id = id, msgid = out.message_id.as_str()));
+        if let Some(at) = at {
+            say!("{}", fl!("queued-at", at = crate::text::words::local_time(at, "%Y-%m-%d %H:%M")));
+            return Ok(EXIT_OK);
+        }
         if args.later {
             return Ok(EXIT_OK);
         }

@@ -230,6 +230,17 @@ pub fn address_fault(f: crate::core::message::drafts::AddressFault) -> String {
     }
 }
 
+/// Why a typed 送信予約 time cannot be used.
+pub fn schedule_error(e: crate::core::sending::schedule::ScheduleError) -> String {
+    use crate::core::sending::schedule::ScheduleError::*;
+    match e {
+        Date => fl!("schedule-date"),
+        Time => fl!("schedule-time"),
+        NoSuchTime => fl!("schedule-no-such-time"),
+        Past => fl!("schedule-past"),
+    }
+}
+
 /// A time in a list, as mail programs show it: the time alone today (「今日 14:05」), the day and
 /// time this year, the whole date before.
 pub fn list_time(t: std::time::SystemTime, now: std::time::SystemTime) -> String {

@@ -228,6 +228,34 @@ fn send_later_needs_no_password_and_no_network() {
     assert!(q.stdout.contains("#1\twaiting") && q.stdout.contains("Tries 0"), "{}", q.stdout);
 }
 
+/// 送信予約 from the command line: `--at` stores the message with its time (and sends nothing
+/// now); a time gone by or malformed is refused before anything is stored.
+#[test]
+fn send_at_stores_the_time_and_a_past_time_is_refused() {
+    use popsend::core::sending::schedule;
+    let dir = tempfile::tempdir().unwrap();
+    let config = good_config(dir.path());
+    let args = |at: &str| {
+        ["send", "--at", at, "--to", "a@example.net", "--subject", "s", "--body-file", "/dev/null"]
+            .map(str::to_owned)
+            .to_vec()
+    };
+    let past = args("2000-01-01 08:30");
+    let run = popsend(&config, None, "ja", &past.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.all().contains("過ぎた日時です"), "{}", run.all());
+    let (date, time) = schedule::next_morning(std::time::SystemTime::now());
+    let ahead = args(&format!("{date} {time}"));
+    let run = popsend(&config, None, "ja", &ahead.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains(&format!("{date} {time} に送ります")), "{}", run.stdout);
+    let ob = popsend::core::sending::outbox::Outbox::open(&dir.path().join("data")).unwrap();
+    let rows = ob.list(&[popsend::core::sending::outbox::Status::Queued], 10).unwrap();
+    assert_eq!(rows.len(), 1, "the refused one was stored");
+    let at = schedule::parse(&date, &time, std::time::SystemTime::now()).unwrap();
+    assert_eq!((rows[0].send_at, rows[0].attempts), (Some(at), 0));
+}
+
 /// `watch` with the server unreachable tries once at start and then keeps to its backoff: the
 /// network interfaces it finds at start are not "the network came back" (each was taken as such,
 /// and six attempts in three seconds pushed the next try an hour away). `--until-empty` does not

@@ -76,7 +76,7 @@ async fn commands_drive_the_engine_and_snapshots_follow() {
     let password = Password::new("pw".into());
     let events = with_engine(&config, &ob, dir.path(), Some(&password), Duration::from_secs(30), async |d, tx, events| {
         let wait_for = |pred: &dyn Fn(&Event) -> bool| events.borrow().iter().any(pred);
-        tx.send(Command::Enqueue { outgoing: outgoing(), subject: "件名".into(), to: "a@example.net".into(), draft: None }).await.unwrap();
+        tx.send(Command::Enqueue { outgoing: outgoing(), subject: "件名".into(), to: "a@example.net".into(), draft: None, send_at: None }).await.unwrap();
         for _ in 0..100 {
             if wait_for(&|e| matches!(e, Event::Flushed(f) if f.sent.len() == 1)) {
                 break;
@@ -260,4 +260,34 @@ async fn without_a_password_nothing_logs_in_and_asking_says_why() {
     let (row, _) = ob.get(id).unwrap().unwrap();
     assert_eq!((row.state, row.attempts), (popsend::core::sending::outbox::Status::Queued, 0));
     assert_eq!(ob.paused().unwrap(), None);
+}
+
+/// 送信予約: a timed message is not sent before its time, not even by a forced flush (今すぐ送信),
+/// and is sent by a flush at its time — on pinned clocks, against scripted servers that note
+/// every MAIL FROM.
+#[tokio::test]
+async fn a_timed_message_is_not_sent_before_its_time_and_is_at_it() {
+    use popsend::core::system::clock::FixedClock;
+    let (config, _pop, smtp) = scripted(Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    let ob = Outbox::open(dir.path()).unwrap();
+    let now = SystemTime::now();
+    let at = now + Duration::from_secs(3600);
+    let id = ob.enqueue_at(&outgoing(), "予約", "a@example.net", None, Some(at), now).unwrap();
+    let password = Password::new("pw".into());
+    let trust = TrustAnchors::default();
+    let store = knowledge::Store::new(dir.path());
+    for (clock, forced) in
+        [(FixedClock(now), false), (FixedClock(now), true), (FixedClock(at - Duration::from_secs(1)), true)]
+    {
+        let d = Deliverer::new(&config, Some(&password), &trust, &store, &clock);
+        let f = engine::flush(&ob, &d, forced).await.unwrap();
+        assert!(f.sent.is_empty(), "sent early (forced: {forced}): {f:?}");
+        assert_eq!(smtp.noted("MAIL"), 0);
+    }
+    let clock = FixedClock(at);
+    let d = Deliverer::new(&config, Some(&password), &trust, &store, &clock);
+    let f = engine::flush(&ob, &d, false).await.unwrap();
+    assert_eq!(f.sent.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [id], "{f:?}");
+    assert_eq!(smtp.noted("message"), 1);
 }

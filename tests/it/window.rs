@@ -128,6 +128,7 @@ fn row(id: i64, subject: &str, last_error: Option<Described>) -> Row {
         sent_at: None,
         editable: true,
         via: None,
+        send_at: None,
     }
 }
 
@@ -455,7 +456,11 @@ fn a_new_message_starts_with_the_signature() {
     h.run_steps(2);
     assert_eq!(app(&h).compose.body, "\n\n――\n山田 太郎\n");
     // Only the 署名: a draft from 編集 takes its place.
-    b.hand(Handed::ForCompose(Unsent { to: "hanako@example.net".into(), body: "書きかけ".into(), ..Unsent::default() }));
+    b.hand(Handed::ForCompose(Unsent {
+        to: "hanako@example.net".into(),
+        body: "書きかけ".into(),
+        ..Unsent::default()
+    }));
     h.run_steps(2);
     assert_eq!(app(&h).compose.body, "書きかけ");
     click(&mut h, "送信");
@@ -463,6 +468,63 @@ fn a_new_message_starts_with_the_signature() {
     h.run_steps(2);
     assert_eq!(app(&h).compose.body, "\n\n――\n山田 太郎\n", "the next message has no 署名");
     assert_eq!(app(&h).compose.to, "");
+}
+
+/// 送信予約: 「日時を指定して送信…」 offers the next morning; a past or malformed time says why and
+/// cannot be chosen; 「この日時に送信」 hands the message over with its time; the toast and
+/// 送信トレイ say when it will go.
+#[test]
+fn a_message_can_be_timed_and_says_when_it_will_go() {
+    use popsend::core::sending::schedule;
+    let _g = lock();
+    let b = started();
+    let mut h = harness(&b);
+    h.run_steps(2);
+    type_into(&mut h, "宛先", "sensei@example.ac.jp");
+    type_into(&mut h, "件名", "レポート");
+    click(&mut h, "日時を指定して送信…");
+    let (date, time) = schedule::next_morning(t0());
+    assert_eq!(h.get_by_label("日付").value().as_deref(), Some(date.as_str()));
+    assert_eq!(h.get_by_label("時刻").value().as_deref(), Some(time.as_str()));
+
+    // A time gone by cannot be chosen.
+    h.get_by_label("日付").focus();
+    h.run_steps(1);
+    for _ in 0..date.chars().count() {
+        h.key_press(egui::Key::Backspace);
+    }
+    h.get_by_label("日付").type_text("2000-01-01");
+    h.run_steps(2);
+    h.get_by_label("過ぎた日時です。これから先の日時を入れてください");
+    assert!(h.get_by_label("この日時に送信").accesskit_node().is_disabled());
+    for _ in 0.."2000-01-01".chars().count() {
+        h.key_press(egui::Key::Backspace);
+    }
+    h.get_by_label("日付").type_text(&date);
+    h.run_steps(2);
+    click(&mut h, "この日時に送信");
+    let requests = b.take();
+    let at = schedule::parse(&date, &time, t0()).unwrap();
+    match requests.as_slice() {
+        [Request::Send { draft, now: false, at: Some(a), .. }] => {
+            assert_eq!(*a, at);
+            assert_eq!(draft.subject, "レポート");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    b.hand(Handed::Queued { message_id: "<9@popsend.test>".into() });
+    let mut r = row(9, "レポート", None);
+    r.to = "sensei@example.ac.jp".into();
+    r.send_at = Some(at);
+    r.next_attempt = at;
+    b.publish(|v| v.waiting = Arc::new(vec![r]));
+    h.run_steps(2);
+    let when = popsend::text::words::local_time(at, "%Y-%m-%d %H:%M");
+    h.get_by_label(&format!("{when} に送信します (予約): sensei@example.ac.jp 宛て、件名「レポート」"));
+    click(&mut h, "送信トレイ (1)");
+    h.get_by_label("予約");
+    h.get_by_label(&popsend::text::words::list_time(at, t0()));
 }
 
 /// The countdown is the pinned clock's: a window opened 2 minutes ago, 10 minutes long.
@@ -655,7 +717,9 @@ fn characters_iso_2022_jp_cannot_carry_offer_utf8() {
     type_into(&mut h, "件名", "①番の件");
     click(&mut h, "送信");
     let requests = b.take();
-    let Some(Request::Send { draft, now: true, charset: None }) = requests.first() else { panic!("{requests:?}") };
+    let Some(Request::Send { draft, now: true, charset: None, at: None }) = requests.first() else {
+        panic!("{requests:?}")
+    };
     assert!(h.query_by_label("UTF-8 で送る").is_none());
     b.publish(|v| {
         v.problem = Some(Problem::Failed(Described {
@@ -672,7 +736,7 @@ fn characters_iso_2022_jp_cannot_carry_offer_utf8() {
     click(&mut h, "UTF-8 で送る");
     let requests = b.take();
     assert!(
-        matches!(requests.as_slice(), [Request::Send { draft, now: true, charset: Some(Charset::Utf8) }] if draft.subject == "①番の件"),
+        matches!(requests.as_slice(), [Request::Send { draft, now: true, charset: Some(Charset::Utf8), at: None }] if draft.subject == "①番の件"),
         "{requests:?}"
     );
 }

@@ -31,8 +31,8 @@ use crate::core::system::secrets::{Password, Source};
 /// What the UI asks for.
 #[derive(Debug)]
 pub enum Request {
-    /// Build and store the message; with `now`, send at once.
-    Send { draft: Box<Unsent>, now: bool, charset: Option<Charset> },
+    /// Build and store the message; with `now`, send at once; with `at`, not before then (送信予約).
+    Send { draft: Box<Unsent>, now: bool, charset: Option<Charset>, at: Option<std::time::SystemTime> },
     /// Keep the draft on disk (an empty one removes the file).
     SaveDraft(Box<Unsent>),
     /// Look up the sizes of attached files (shown beside their names).

@@ -343,11 +343,16 @@ async fn session(
         while let Some(r) = rx.recv().await {
             let cmd = match common(r, paths, shared) {
                 None => continue,
-                Some(Request::Send { draft, now, charset }) => match build(&config, &draft, charset, clock.now()) {
+                Some(Request::Send { draft, now, charset, at }) => match build(&config, &draft, charset, clock.now()) {
                     Ok((outgoing, subject, to)) => {
                         let message_id = outgoing.message_id.clone();
-                        let queued =
-                            Command::Enqueue { outgoing: Box::new(outgoing), subject, to, draft: draft.to_text().ok() };
+                        let queued = Command::Enqueue {
+                            outgoing: Box::new(outgoing),
+                            subject,
+                            to,
+                            draft: draft.to_text().ok(),
+                            send_at: at,
+                        };
                         if etx.send(queued).await.is_ok() {
                             shared.hand(Handed::Queued { message_id });
                             if now {

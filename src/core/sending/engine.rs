@@ -238,6 +238,8 @@ pub enum Command {
         subject: String,
         to: String,
         draft: Option<String>,
+        /// 送信予約: not before this time.
+        send_at: Option<SystemTime>,
     },
     /// 「編集」: take a waiting message out of the outbox; its draft comes back as `Event::Edited`.
     Edit(i64),
@@ -505,8 +507,9 @@ pub async fn watch(
                     Some(Command::LoginNow) => wanted = wanted.ask(Ask::Login),
                     Some(Command::NetworkChanged) => address_changed = true,
                     Some(Command::Refresh) => {}
-                    Some(Command::Enqueue { outgoing, subject, to, draft }) => {
-                        if let Err(e) = outbox.enqueue_with_draft(&outgoing, &subject, &to, draft.as_deref(), d.clock.now()) {
+                    Some(Command::Enqueue { outgoing, subject, to, draft, send_at }) => {
+                        let now = d.clock.now();
+                        if let Err(e) = outbox.enqueue_at(&outgoing, &subject, &to, draft.as_deref(), send_at, now) {
                             on_event(Event::Error(e));
                         }
                     }

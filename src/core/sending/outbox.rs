@@ -68,6 +68,8 @@ pub struct Row {
     pub editable: bool,
     /// The program it came from through the submission server (its EHLO name).
     pub via: Option<String>,
+    /// 送信予約: not to be sent before this time.
+    pub send_at: Option<SystemTime>,
 }
 
 /// A queued message that is due, with what sending needs.
@@ -154,7 +156,20 @@ const MIGRATIONS: &[&str] = &[
     -- The program a message came from through the submission server (its EHLO name).
     ALTER TABLE messages ADD COLUMN via TEXT;
 ",
+    "
+    -- 送信予約: the time the student chose; the message is not sent before it, even by 今すぐ送信.
+    ALTER TABLE messages ADD COLUMN send_at_ms INTEGER;
+",
 ];
+
+/// What a stored message keeps beside its bytes: the window's draft, the program it came from
+/// (its EHLO name) and its 送信予約 time.
+#[derive(Default)]
+struct Kept<'a> {
+    draft: Option<&'a str>,
+    via: Option<&'a str>,
+    send_at: Option<SystemTime>,
+}
 
 pub struct Outbox {
     conn: Connection,
@@ -174,10 +189,10 @@ fn time(ms: i64) -> SystemTime {
 }
 
 const ROW_COLUMNS: &str = "id, message_id, subject, to_display, state, created_ms, attempts, next_attempt_ms, \
-                           error_kind, error_reply, error_detail, sent_ms, draft IS NOT NULL, via";
+                           error_kind, error_reply, error_detail, sent_ms, draft IS NOT NULL, via, send_at_ms";
 
 /// How many columns `ROW_COLUMNS` names: what `get` adds comes after them.
-const ROW_COLUMN_COUNT: usize = 14;
+const ROW_COLUMN_COUNT: usize = 15;
 
 const DUE_SELECT: &str =
     "SELECT m.id, m.attempts, m.message_id, m.mail_from, m.rcpts, b.raw FROM messages m JOIN bodies b ON b.id = m.id";
@@ -238,6 +253,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         sent_at: r.get::<_, Option<i64>>(11)?.map(time),
         editable: r.get(12)?,
         via: r.get(13)?,
+        send_at: r.get::<_, Option<i64>>(14)?.map(time),
     })
 }
 
@@ -355,7 +371,7 @@ impl Outbox {
         via: &str,
         now: SystemTime,
     ) -> Result<i64> {
-        self.insert(out, subject, to_display, None, Some(via), now)
+        self.insert(out, subject, to_display, Kept { via: Some(via), ..Kept::default() }, now)
     }
 
     /// `enqueue`, keeping the window's draft beside the message (one write).
@@ -367,7 +383,21 @@ impl Outbox {
         draft: Option<&str>,
         now: SystemTime,
     ) -> Result<i64> {
-        self.insert(out, subject, to_display, draft, None, now)
+        self.insert(out, subject, to_display, Kept { draft, ..Kept::default() }, now)
+    }
+
+    /// `enqueue_with_draft`, not to be sent before `send_at` (送信予約; `None`: as soon as may
+    /// be). Neither 今すぐ送信 nor a forced flush sends it earlier; 「再送」 does (the student asks).
+    pub fn enqueue_at(
+        &self,
+        out: &Outgoing,
+        subject: &str,
+        to_display: &str,
+        draft: Option<&str>,
+        send_at: Option<SystemTime>,
+        now: SystemTime,
+    ) -> Result<i64> {
+        self.insert(out, subject, to_display, Kept { draft, send_at, ..Kept::default() }, now)
     }
 
     /// An earlier copy of `out`: the same Message-ID, envelope and bytes, stored since `since` and
@@ -388,24 +418,29 @@ impl Outbox {
             .map_err(|e| self.err(e))
     }
 
-    /// One transaction: the row and its bytes.
-    fn insert(
-        &self,
-        out: &Outgoing,
-        subject: &str,
-        to_display: &str,
-        draft: Option<&str>,
-        via: Option<&str>,
-        now: SystemTime,
-    ) -> Result<i64> {
+    /// One transaction: the row and its bytes, and what is kept beside them.
+    fn insert(&self, out: &Outgoing, subject: &str, to_display: &str, kept: Kept<'_>, now: SystemTime) -> Result<i64> {
+        let Kept { draft, via, send_at } = kept;
+        let first = send_at.filter(|t| *t > now).unwrap_or(now);
         let rcpts: Vec<String> = out.envelope.to().iter().map(|a| a.to_string()).collect();
         let from = out.envelope.from().map(|a| a.to_string());
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| self.err(e))?;
         tx.execute(
-            "INSERT INTO messages (message_id, mail_from, rcpts, subject, to_display, state, created_ms, next_attempt_ms, draft, via)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?6, ?7, ?8)",
-            params![out.message_id, from, rcpts.join("\n"), subject, to_display, ms(now), draft, via],
+            "INSERT INTO messages (message_id, mail_from, rcpts, subject, to_display, state, created_ms, next_attempt_ms, draft, via, send_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?10)",
+            params![
+                out.message_id,
+                from,
+                rcpts.join("\n"),
+                subject,
+                to_display,
+                ms(now),
+                ms(first),
+                draft,
+                via,
+                send_at.map(ms)
+            ],
         )
         .map_err(|e| self.err(e))?;
         let id = tx.last_insert_rowid();
@@ -548,7 +583,8 @@ impl Outbox {
     pub fn wake_all(&self, now: SystemTime) -> Result<usize> {
         self.conn
             .execute(
-                "UPDATE messages SET next_attempt_ms = ?1 WHERE state = 'queued' AND next_attempt_ms > ?1",
+                "UPDATE messages SET next_attempt_ms = ?1
+                 WHERE state = 'queued' AND next_attempt_ms > ?1 AND (send_at_ms IS NULL OR send_at_ms <= ?1)",
                 [ms(now)],
             )
             .map_err(|e| self.err(e))
@@ -575,7 +611,8 @@ impl Outbox {
     /// A failed or queued message becomes due now (the user's 「再送」).
     pub fn retry(&self, id: i64, now: SystemTime) -> Result<bool> {
         self.set(
-            "UPDATE messages SET state = 'queued', next_attempt_ms = ?2, created_ms = CASE WHEN state = 'failed' THEN ?2 ELSE created_ms END
+            "UPDATE messages SET state = 'queued', next_attempt_ms = ?2, send_at_ms = NULL,
+             created_ms = CASE WHEN state = 'failed' THEN ?2 ELSE created_ms END
              WHERE id = ?1 AND state IN ('queued', 'failed')",
             params![id, ms(now)],
         )
@@ -664,12 +701,13 @@ impl Outbox {
             .map_err(|e| self.err(e))
     }
 
-    /// Queued messages created before `cutoff` fail with `e` (too old to keep trying).
+    /// Queued messages created (or, timed, due) before `cutoff` fail with `e` (too old to keep
+    /// trying).
     pub fn expire(&self, cutoff: SystemTime, e: &Described) -> Result<usize> {
         self.conn
             .execute(
                 "UPDATE messages SET state = 'failed', error_kind = ?2, error_reply = ?3, error_detail = ?4
-                 WHERE state = 'queued' AND created_ms < ?1",
+                 WHERE state = 'queued' AND MAX(created_ms, COALESCE(send_at_ms, 0)) < ?1",
                 params![ms(cutoff), e.kind, e.reply, e.detail],
             )
             .map_err(|e| self.err(e))
@@ -761,6 +799,32 @@ mod tests {
 
     fn err(kind: &str) -> Described {
         Described { kind: Kind::from_code(kind), reply: Some("454 4.7.1 no".into()), detail: "d".into() }
+    }
+
+    /// 送信予約: a timed message is not due before its time — not even when every message is
+    /// woken (今すぐ送信) — is due at it, and is not expired by waiting for it; 「再送」 sends it now.
+    #[test]
+    fn a_timed_message_waits_for_its_time_even_when_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(dir.path()).unwrap();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let at = now + Duration::from_secs(6 * 86_400);
+        let id = ob.enqueue_at(&out("b@example.net"), "s", "t", None, Some(at), now).unwrap();
+        assert_eq!(ob.get(id).unwrap().unwrap().0.send_at, Some(at));
+        assert!(ob.due(now).unwrap().is_empty());
+        ob.wake_all(now).unwrap();
+        assert!(ob.due(now).unwrap().is_empty(), "今すぐ送信 sent a timed message early");
+        assert_eq!(ob.next_due().unwrap(), Some(at), "the engine would not wake for it");
+        let later = at - Duration::from_secs(1);
+        assert_eq!(
+            ob.expire(later - Duration::from_secs(5 * 86_400), &Described::local(Kind::Expired, "old")).unwrap(),
+            0
+        );
+        assert!(ob.due(later).unwrap().is_empty());
+        assert_eq!(ob.due(at).unwrap().len(), 1, "not due at its time");
+        assert!(ob.retry(id, now).unwrap());
+        assert_eq!(ob.due(now).unwrap().len(), 1, "再送 did not send it now");
+        assert_eq!(ob.get(id).unwrap().unwrap().0.send_at, None);
     }
 
     #[test]
