@@ -167,6 +167,7 @@ mod tests {
             // what the user types: config sections, keys and values, commands, files, search examples
             "account",
             "allow_plaintext_password",
+            "at",
             "auth",
             "auto",
             "body-file",

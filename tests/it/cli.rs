@@ -243,7 +243,7 @@ fn send_at_stores_the_time_and_a_past_time_is_refused() {
     let past = args("2000-01-01 08:30");
     let run = popsend(&config, None, "ja", &past.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(run.code, 2, "{}", run.all());
-    assert!(run.all().contains("過ぎた日時です"), "{}", run.all());
+    assert!(run.all().contains("すでに過ぎた日時です"), "{}", run.all());
     let (date, time) = schedule::next_morning(std::time::SystemTime::now());
     let ahead = args(&format!("{date} {time}"));
     let run = popsend(&config, None, "ja", &ahead.iter().map(String::as_str).collect::<Vec<_>>());

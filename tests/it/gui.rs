@@ -93,7 +93,7 @@ fn compose_and_send_later_puts_the_row_in_the_outbox_then_the_language_switches(
     assert_eq!(app(&h).tab, Tab::Compose);
     assert!(app(&h).compose.is_empty(), "作成 was not emptied");
     h.get_by_label_contains("hanako@example.net 宛て、件名「期末レポート」");
-    click(&mut h, "送信トレイで見る");
+    click(&mut h, "送信トレイを開く");
     assert_eq!(app(&h).tab, Tab::Outbox);
     h.get_by_label_contains("期末レポート");
     h.get_by_label("送信トレイ (1)");
@@ -217,7 +217,7 @@ fn first_run_settings_then_send_through_the_real_servers() {
     let at = app(&h).view().sent.iter().find(|r| r.subject == subject).and_then(|r| r.sent_at).unwrap();
     let at = popsend::text::words::local_time(at, "%H:%M");
     h.get_by_label_contains(&format!("{at} に送信しました: friend@example.net 宛て、件名「{subject}」"));
-    click(&mut h, "送信済みで見る");
+    click(&mut h, "送信済みを開く");
     assert_eq!(app(&h).tab, Tab::Sent);
     h.get_by_label_contains(&subject);
     let n = notices.lock().unwrap().clone();
@@ -248,7 +248,7 @@ fn a_refusing_server_shows_the_japanese_reason_and_its_reply() {
     });
     h.run_steps(2);
     h.get_by_label_contains("まだ送れていません (");
-    click(&mut h, "送信トレイで見る");
+    click(&mut h, "送信トレイを開く");
     // The row's reason (and the status line) in Japanese.
     let reason = popsend::fl!("kind-wrong-password");
     assert!(reason.contains("パスワード"), "{reason}");

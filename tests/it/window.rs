@@ -211,8 +211,8 @@ fn after_send_compose_stays_and_a_toast_says_what_became_of_the_message() {
     let mut r = row(7, "期末レポート", None);
     b.publish(|v| v.waiting = Arc::new(vec![r.clone()]));
     h.run_steps(2);
-    h.get_by_label("送信トレイに入れました。順に送ります: hanako@example.net 宛て、件名「期末レポート」");
-    h.get_by_label("送信トレイで見る");
+    h.get_by_label("送信トレイに入れました。順番が来たら送ります: hanako@example.net 宛て、件名「期末レポート」");
+    h.get_by_label("送信トレイを開く");
 
     r.attempts = 1;
     r.last_error =
@@ -231,7 +231,7 @@ fn after_send_compose_stays_and_a_toast_says_what_became_of_the_message() {
     h.run_steps(2);
     let at = popsend::text::words::local_time(t0(), "%H:%M");
     h.get_by_label(&format!("{at} に送信しました: hanako@example.net 宛て、件名「期末レポート」"));
-    click(&mut h, "送信済みで見る");
+    click(&mut h, "送信済みを開く");
     assert_eq!(app(&h).tab, Tab::Sent);
     click(&mut h, "作成");
     click(&mut h, "閉じる");
@@ -368,7 +368,7 @@ fn the_outbox_table_sorts_filters_and_answers_the_keys() {
 
     type_into(&mut h, "絞り込み", "二");
     assert_eq!(shown(&h), ["二通目"]);
-    h.get_by_label("3 通中 1 通");
+    h.get_by_label("3 通中 1 通を表示");
     click(&mut h, "解除");
     assert_eq!(shown(&h).len(), 3);
 
@@ -416,9 +416,9 @@ fn no_keyring_is_said_in_one_sentence_with_the_detail_folded() {
     click(&mut h, "設定");
     b.hand(Handed::Saved(Saved::PasswordNotKept("zbus error: org.freedesktop.DBus.Error.ServiceUnknown".into())));
     h.run_steps(3);
-    h.get_by_label_contains("パスワードは popsend を閉じるまでだけ覚えています");
+    h.get_by_label_contains("パスワードは popsend を閉じると消えます");
     assert!(h.query_by_label_contains("zbus").is_none(), "the keyring's English error is not folded");
-    click(&mut h, "技術的な詳細 (管理者に伝えるとき)");
+    click(&mut h, "管理者向けの詳しい情報");
     h.get_by_label_contains("zbus error");
 }
 
@@ -495,7 +495,7 @@ fn a_message_can_be_timed_and_says_when_it_will_go() {
     }
     h.get_by_label("日付").type_text("2000-01-01");
     h.run_steps(2);
-    h.get_by_label("過ぎた日時です。これから先の日時を入れてください");
+    h.get_by_label("すでに過ぎた日時です。今より後の日時を入れてください");
     assert!(h.get_by_label("この日時に送信").accesskit_node().is_disabled());
     for _ in 0.."2000-01-01".chars().count() {
         h.key_press(egui::Key::Backspace);
@@ -521,9 +521,9 @@ fn a_message_can_be_timed_and_says_when_it_will_go() {
     b.publish(|v| v.waiting = Arc::new(vec![r]));
     h.run_steps(2);
     let when = popsend::text::words::local_time(at, "%Y-%m-%d %H:%M");
-    h.get_by_label(&format!("{when} に送信します (予約): sensei@example.ac.jp 宛て、件名「レポート」"));
+    h.get_by_label(&format!("{when} に送信するよう予約しました: sensei@example.ac.jp 宛て、件名「レポート」"));
     click(&mut h, "送信トレイ (1)");
-    h.get_by_label("予約");
+    h.get_by_label("送信予約");
     h.get_by_label(&popsend::text::words::list_time(at, t0()));
 }
 
@@ -604,7 +604,7 @@ fn a_failure_shows_its_japanese_headline_and_next_step() {
         "送信トレイ (送信待ちのメッセージを保存するファイル) を読み書きできません。\n次にすること: ディスクの空き",
     );
     assert!(h.query_by_label_contains("database or disk is full").is_none(), "the detail is not folded");
-    click(&mut h, "技術的な詳細 (管理者に伝えるとき)");
+    click(&mut h, "管理者向けの詳しい情報");
     h.get_by_label("詳細: /data/outbox.sqlite: database or disk is full");
 }
 
