@@ -82,6 +82,8 @@ pub struct App {
     /// 保存 is awaited (its answer is then said there too).
     recovery: String,
     recovering: bool,
+    /// 「パスワードを入力」 in the status bar: the field takes the cursor when next drawn.
+    focus_recovery: bool,
 }
 
 impl App {
@@ -157,6 +159,7 @@ impl App {
             dark: None,
             recovery: String::new(),
             recovering: false,
+            focus_recovery: false,
         }
     }
 
@@ -426,50 +429,57 @@ impl App {
             ui.label(fl!("gui-status-no-account"));
             return;
         }
+        let mut enter_password = false;
         ui.horizontal_wrapped(|ui| {
             ui.label(self.view.account.as_str());
+            ui.separator();
             let snap = self.view.snapshot.as_ref();
-            let window = snap.and_then(|s| s.window).map(|w| (w, w.remaining(self.clock.now())));
-            // One sentence, not two that disagree: a POP login inside the open window shows the
-            // network works, even before the engine has looked.
-            let window_open = window.is_some_and(|(_, left)| !left.is_zero());
-            ui.label(match (snap.and_then(|s| s.online), window_open) {
-                (Some(true), _) | (None, true) => fl!("gui-online"),
-                (Some(false), _) => fl!("gui-offline"),
-                (None, false) => fl!("gui-online-unknown"),
-            });
-            match window {
-                Some((w, left)) if !left.is_zero() => {
-                    ui.label(fl!("gui-window-open", remaining = crate::text::words::mm_ss(left)));
-                    let frac = left.as_secs_f32() / w.length.as_secs_f32().max(1.0);
-                    ui.add(egui::ProgressBar::new(frac).desired_width(120.0));
-                    // The countdown: one repaint when the second shown changes (a moment after
-                    // it does), none while the window is minimised or hidden.
-                    let unseen =
-                        ui.ctx().input(|i| i.viewport().minimized == Some(true) || i.viewport().occluded == Some(true));
-                    if !unseen {
-                        let to_next = match left.subsec_nanos() {
-                            0 => Duration::from_secs(1),
-                            n => Duration::from_nanos(n.into()),
-                        };
-                        ui.ctx().request_repaint_after(to_next + Duration::from_millis(5));
-                    }
+            let now = self.clock.now();
+            let window = snap.and_then(|s| s.window).map(|w| (w, w.remaining(now))).filter(|(_, left)| !left.is_zero());
+            let expired = snap.and_then(|s| s.window).is_some() && window.is_none();
+            let left = window.map(|(_, left)| crate::text::words::mm_ss(left));
+            // One sentence with a colour, the first that holds: what runs now, a stop the student
+            // must lift, no network, then the sending time.
+            let visuals = ui.visuals().clone();
+            let (plain, good, bad, weak) =
+                (visuals.text_color(), theme::good(&visuals), theme::error(&visuals), visuals.weak_text_color());
+            let (colour, sentence) = match (snap.map(|s| s.activity), snap.and_then(|s| s.paused.as_ref())) {
+                (Some(Activity::LoggingIn), _) => (plain, fl!("gui-logging-in")),
+                (Some(Activity::Sending(n)), _) => (plain, fl!("gui-sending", count = n)),
+                (_, Some(p)) if p.error.kind.refused_login() => {
+                    (bad, fl!("gui-state-refused", reason = crate::text::words::reason(p.error.kind)))
                 }
-                Some(_) => {
-                    ui.label(fl!("gui-window-expired"));
-                }
-                None => {
-                    ui.label(fl!("gui-window-none"));
-                }
+                (_, Some(p)) => (bad, fl!("gui-state-paused", reason = crate::text::words::reason(p.error.kind))),
+                _ if snap.and_then(|s| s.online) == Some(false) => (weak, fl!("gui-offline")),
+                _ => match &left {
+                    Some(left) => (good, fl!("gui-window-open", remaining = left.as_str())),
+                    None if expired => (plain, fl!("gui-window-expired")),
+                    None => (plain, fl!("gui-window-none")),
+                },
+            };
+            let said_left = colour == good;
+            ui.colored_label(colour, sentence);
+            if snap.and_then(|s| s.paused.as_ref()).is_some_and(|p| p.error.kind.refused_login()) {
+                enter_password = ui.button(fl!("gui-enter-password")).clicked();
             }
-            match snap.map(|s| s.activity) {
-                Some(Activity::LoggingIn) => {
-                    ui.label(fl!("gui-logging-in"));
+            // The countdown stays in sight whatever the sentence says.
+            if let Some((w, remaining)) = window {
+                if !said_left && let Some(left) = &left {
+                    ui.label(fl!("gui-window-left", remaining = left.as_str()));
                 }
-                Some(Activity::Sending(n)) => {
-                    ui.label(fl!("gui-sending", count = n));
+                let frac = remaining.as_secs_f32() / w.length.as_secs_f32().max(1.0);
+                ui.add(egui::ProgressBar::new(frac).desired_width(120.0).fill(good));
+                // One repaint when the second shown changes (a moment after it does), none while
+                // the window is minimised or hidden.
+                let unseen =
+                    ui.ctx().input(|i| i.viewport().minimized == Some(true) || i.viewport().occluded == Some(true));
+                if !unseen {
+                    let to_next = match remaining.subsec_nanos() {
+                        0 => Duration::from_secs(1),
+                        n => Duration::from_nanos(n.into()),
+                    };
+                    ui.ctx().request_repaint_after(to_next + Duration::from_millis(5));
                 }
-                _ => {}
             }
             // Only when something waits, with how many: a greyed button would say nothing.
             let waiting = self.pending();
@@ -480,6 +490,16 @@ impl App {
                 self.ask(Request::Engine(Command::LoginNow));
             }
         });
+        if enter_password {
+            // The prompt where the refusal is shown (or 設定's field when the password comes from
+            // elsewhere and typing there would change nothing).
+            if matches!(self.view.problem, Some(Problem::Failed(ref d)) if d.kind.refused_login()) {
+                self.focus_recovery = true;
+            } else {
+                self.settings.focus = Some("pop.username");
+                self.tab = Tab::Settings;
+            }
+        }
     }
 
     /// Where the server refused the password: type the right one here, 「保存して送信」 keeps it
@@ -501,6 +521,9 @@ impl App {
                         .desired_width(220.0),
                 )
                 .labelled_by(l.id);
+            if std::mem::take(&mut self.focus_recovery) {
+                field.request_focus();
+            }
             let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             let ready = !self.recovery.is_empty();
             let clicked = ui

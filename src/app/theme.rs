@@ -50,6 +50,10 @@ pub fn install(ctx: &egui::Context) {
             v.widgets.inactive.fg_stroke.color = Color32::from_gray(225);
         }
         v.weak_text_color = Some(if dark { Color32::from_gray(165) } else { Color32::from_gray(95) });
+        // Fields stay white (black in dark); the tracks behind bars (the countdown, scroll bars)
+        // take a grey that shows against the window.
+        v.text_edit_bg_color = Some(if dark { Color32::from_gray(12) } else { Color32::WHITE });
+        v.extreme_bg_color = if dark { Color32::from_gray(62) } else { Color32::from_gray(215) };
         v.error_fg_color = if dark { Color32::from_rgb(255, 125, 105) } else { Color32::from_rgb(190, 45, 30) };
         v.selection.bg_fill = if dark { Color32::from_rgb(30, 80, 140) } else { Color32::from_rgb(170, 210, 250) };
         v.selection.stroke = Stroke::new(1.0, if dark { Color32::WHITE } else { Color32::from_rgb(0, 50, 110) });
@@ -93,6 +97,8 @@ mod tests {
                 let ratio = contrast(fg, bg);
                 assert!(ratio >= 4.5, "{theme:?}: {what} on {on} is {ratio:.2}:1");
             }
+            let track = contrast(v.extreme_bg_color, v.panel_fill);
+            assert!(track >= 1.3, "{theme:?}: the countdown's track is {track:.2}:1 against the window");
             let on_accent = contrast(Color32::WHITE, accent(&v));
             assert!(on_accent >= 4.5, "{theme:?}: 送信's text is {on_accent:.2}:1");
             let selected = contrast(v.text_color(), v.selection.bg_fill);

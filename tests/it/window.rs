@@ -540,7 +540,7 @@ fn the_countdown_reads_the_clock_it_is_given() {
     });
     let mut h = harness(&b);
     h.run_steps(2);
-    h.get_by_label("送信可能 残り 08:00");
+    h.get_by_label("送信できます あと 08:00");
     // Closed once the clock passes the end.
     b.publish(|v| {
         if let Some(s) = v.snapshot.as_mut() {
@@ -548,7 +548,8 @@ fn the_countdown_reads_the_clock_it_is_given() {
         }
     });
     h.run_steps(2);
-    assert!(h.query_by_label_contains("送信可能 残り").is_none());
+    assert!(h.query_by_label_contains("送信できます あと").is_none());
+    h.get_by_label("送信できる時間が終わりました (次に送るとき自動で POP 認証します)");
 }
 
 /// A row of 送信トレイ, opened, says what the command line says for the same failure: the headline, the
@@ -892,21 +893,43 @@ fn a_hint_opens_the_field_it_names() {
     assert!(h.query_by_label("設定で直す").is_none());
 }
 
-/// Issue 29: the status bar does not say 「接続未確認」 beside an open sending time: a POP login
-/// inside the window shows the network works.
+/// Issue 29: the status bar says one sentence with a colour, consistent with what just
+/// happened — before any login, with the sending time open, offline, stopped on a refused
+/// password (with the way to type it), and while sending (the countdown beside it).
 #[test]
-fn an_open_window_is_not_an_unknown_connection() {
+fn the_status_is_one_sentence_that_follows_what_happened() {
+    use popsend::core::sending::outbox::Pause;
     let _g = lock();
     let b = started();
     let mut h = harness(&b);
     h.run_steps(2);
-    h.get_by_label_contains("接続未確認");
+    h.get_by_label("送るときに自動で POP 認証します");
+    let open = RelayWindow { opened: t0() - Duration::from_secs(15), length: Duration::from_secs(600) };
+    b.publish(|v| v.snapshot.as_mut().unwrap().window = Some(open));
+    h.run_steps(2);
+    h.get_by_label("送信できます あと 09:45");
+    b.publish(|v| v.snapshot.as_mut().unwrap().online = Some(false));
+    h.run_steps(2);
+    h.get_by_label("オフライン: つながったら送ります");
+    h.get_by_label("(送信できる時間 あと 09:45)");
+    let refused = Described { kind: Kind::WrongPassword, reply: Some("-ERR [AUTH] no".into()), detail: String::new() };
     b.publish(|v| {
-        if let Some(s) = v.snapshot.as_mut() {
-            s.window = Some(RelayWindow { opened: t0() - Duration::from_secs(15), length: Duration::from_secs(600) });
-        }
+        let s = v.snapshot.as_mut().unwrap();
+        s.online = Some(true);
+        s.paused = Some(Pause { error: refused.clone(), config: String::new() });
+        v.problem = Some(Problem::Failed(refused.clone()));
     });
     h.run_steps(2);
-    h.get_by_label_contains("オンライン");
-    assert!(h.query_by_label_contains("接続未確認").is_none());
+    h.get_by_label("ログインできません: パスワードが違います");
+    click(&mut h, "パスワードを入力");
+    assert!(h.get_by_label("正しいパスワード").is_focused(), "the password field did not take the cursor");
+    b.publish(|v| {
+        let s = v.snapshot.as_mut().unwrap();
+        s.paused = None;
+        s.activity = Activity::Sending(1);
+        v.problem = None;
+    });
+    h.run_steps(2);
+    h.get_by_label("送信中 (1 通)");
+    h.get_by_label("(送信できる時間 あと 09:45)");
 }
