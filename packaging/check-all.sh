@@ -25,18 +25,15 @@ mkdir -p "$out"
 shots=$root/docs/screenshots
 id=$(sed -n 's/^pub const APP_ID: &str = "\(.*\)";$/\1/p' src/core/mod.rs)
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
-display=:78
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 say() { printf '\n== %s\n' "$*"; }
 size() { du -h "$1" | cut -f1; }
+# One X server for every part that needs one, started by the first (tests/support/xvfb.sh).
+source "$root/tests/support/xvfb.sh"
 start_x() {
-    if ! xdpyinfo -display "$display" >/dev/null 2>&1; then
-        Xvfb "$display" -screen 0 1024x768x24 -nolisten tcp >/dev/null 2>&1 & pids+=($!)
-        sleep 1
-    fi
-    export DISPLAY=$display
+    [ -n "${XVFB_PID:-}" ] || xvfb_start 1024x768
 }
 # Waits up to $2 seconds for a window whose class matches $1; prints its id.
 wait_window() {

@@ -14,12 +14,10 @@ bin=${1:-$root/target/release/popsend}
 : "${POPSEND_TEST_ENV:?start the test servers and set POPSEND_TEST_ENV (see the top of this file)}"
 # shellcheck disable=SC1090
 source "$POPSEND_TEST_ENV"
-display=:79
-Xvfb "$display" -screen 0 1000x720x24 -nolisten tcp >/dev/null 2>&1 & xvfb=$!
 work=$(mktemp -d)
-trap 'kill "${app:-}" "$xvfb" 2>/dev/null || true; rm -rf "$work"' EXIT
-sleep 1
-export DISPLAY=$display
+trap 'kill "${app:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/../../tests/support/xvfb.sh"
+xvfb_start 1000x720
 for lang in ja en; do
   mkdir -p "$work/$lang/config"
   cat > "$work/$lang/config/presets.toml" <<TOML

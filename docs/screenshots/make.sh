@@ -17,8 +17,7 @@ for tool in Xvfb xdotool import; do
 done
 
 work=$(mktemp -d)
-display=:77
-cleanup() { kill "${app:-}" "${xvfb:-}" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { kill "${app:-}" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 # An account whose server does not answer (port 1): the outbox shows what waiting looks like.
@@ -63,10 +62,9 @@ printf 'ゼミの資料です。\n' > "$work/body.txt"
 now_ms=$(( $(date +%s%3N) - 18000 ))
 printf '# popsend relay-window state\nlogin_at_ms %s\nlogin_server 127.0.0.1:1\nlogin_peer 127.0.0.1\n' "$now_ms" > "$work/data/relay-window"
 
-Xvfb "$display" -screen 0 1000x720x24 -nolisten tcp >/dev/null 2>&1 & xvfb=$!
-sleep 1
-DISPLAY=$display "$bin" --config "$work/config.toml" --data-dir "$work/data" >/dev/null 2>&1 & app=$!
-export DISPLAY=$display
+source "$root/tests/support/xvfb.sh"
+xvfb_start 1000x720
+"$bin" --config "$work/config.toml" --data-dir "$work/data" >/dev/null 2>&1 & app=$!
 xdotool search --sync --class popsend >/dev/null
 win=$(xdotool search --class popsend | head -1)
 xdotool windowmove "$win" 0 0

@@ -17,11 +17,10 @@ for tool in Xvfb xdotool sylpheed claws-mail; do
   command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install xvfb xdotool sylpheed claws-mail)" >&2; exit 1; }
 done
 work=$(mktemp -d /tmp/popsend-footprint.XXXXXX)
-display=:78
-Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 & xvfb=$!
-trap 'kill $xvfb 2>/dev/null; rm -rf "$work"' EXIT
-sleep 1
-export DISPLAY=$display LANG=ja_JP.UTF-8 LC_ALL=C.UTF-8
+trap 'rm -rf "$work"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/../support/xvfb.sh"
+xvfb_start 1280x800
+export LANG=ja_JP.UTF-8 LC_ALL=C.UTF-8
 tick=$(getconf CLK_TCK)
 
 # popsend: an account, 100 messages queued (the servers are unreachable: port 1), and a relay

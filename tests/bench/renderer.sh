@@ -9,11 +9,10 @@
 set -euo pipefail
 glow=$1 wgpu=$2 runs=${3:-5}
 work=$(mktemp -d)
-display=:79
-Xvfb "$display" -screen 0 1000x720x24 -nolisten tcp >/dev/null 2>&1 & xvfb=$!
-trap 'kill $xvfb 2>/dev/null; rm -rf "$work"' EXIT
-sleep 1
-export DISPLAY=$display POPSEND_PASSWORD=unused POPSEND_LANG=ja
+trap 'rm -rf "$work"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/../support/xvfb.sh"
+xvfb_start 1000x720
+export POPSEND_PASSWORD=unused POPSEND_LANG=ja
 printf '[account]\naddress = "taro@example.ac.jp"\n[pop]\nhost = "127.0.0.1"\nport = 1\nusername = "taro"\n[smtp]\nport = 1\n' > "$work/config.toml"
 tick=$(getconf CLK_TCK)
 

@@ -22,10 +22,10 @@ ORDER=(default thin fat-cgu1 fat-cgu1-s)
 [ $# -gt 0 ] && ORDER=("$@")
 
 work=$(mktemp -d)
-display=:76
-Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 & xvfb=$!
-trap 'kill $xvfb 2>/dev/null; rm -rf "$work"' EXIT
-export DISPLAY=$display POPSEND_PASSWORD=unused POPSEND_LANG=ja
+trap 'rm -rf "$work"' EXIT
+source tests/support/xvfb.sh
+xvfb_start 1280x800
+export POPSEND_PASSWORD=unused POPSEND_LANG=ja
 printf '[account]\naddress = "taro@example.ac.jp"\n[pop]\nhost = "127.0.0.1"\nport = 1\nusername = "taro"\n[smtp]\nport = 1\n' > "$work/config.toml"
 
 printf '%-12s %6s %6s %4s %10s %10s %10s %10s\n' variant lto cgu opt "size MB" "build s" "frame ms" "RSS MB" 

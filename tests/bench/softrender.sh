@@ -12,12 +12,11 @@ set -euo pipefail
 cd "$(dirname "$0")/softrender"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/../../../target/softrender}
 cargo build --release --locked --quiet
-display=:77
-Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 & xvfb=$!
 home=$(mktemp -d)
-trap 'kill $xvfb 2>/dev/null; rm -rf "$home"' EXIT
-sleep 1
-export DISPLAY=$display HOME=$home
+trap 'rm -rf "$home"' EXIT
+source ../../support/xvfb.sh
+xvfb_start 1280x800
+export HOME=$home
 tick=$(getconf CLK_TCK)
 printf '%-6s %9s %7s %7s %9s\n' "" "shown ms" "RSS MB" "PSS MB" "idle CPU"
 for bin in glow soft; do
