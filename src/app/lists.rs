@@ -111,7 +111,12 @@ impl App {
         let st = &mut self.lists;
         let key =
             Key { sent, version: self.view.version, by: st.by, ascending: st.ascending, filter: st.filter.clone() };
+        // A new sort or filter (not a new view) starts at the top of what it shows.
+        let mut to_top = false;
         if st.order.as_ref().is_none_or(|(k, _)| *k != key) {
+            to_top = st.order.as_ref().is_some_and(|(k, _)| {
+                k.sent == key.sent && (k.by != key.by || k.ascending != key.ascending || k.filter != key.filter)
+            });
             let o = order(&rows, st.by, st.ascending, &st.filter);
             st.order = Some((key, o));
         }
@@ -139,6 +144,8 @@ impl App {
             && let Some(at) = selected_at
         {
             table = table.scroll_to_row(at, None);
+        } else if to_top {
+            table = table.vertical_scroll_offset(0.0);
         }
         let mut headings = vec![
             (SortBy::When, if sent { fl!("gui-col-sent-at") } else { fl!("gui-col-created") }),
