@@ -27,6 +27,8 @@ command -v msmtp >/dev/null 2>&1 || need+=(msmtp)
 command -v s-nail >/dev/null 2>&1 || need+=(s-nail)
 command -v neomutt >/dev/null 2>&1 || need+=(neomutt)
 command -v git >/dev/null 2>&1 || need+=(git)
+# An X server for the test of a machine without OpenGL (tests/it/cli.rs).
+command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
 # (git exits 129 after -h; with pipefail that alone would fail the check)
 { git send-email -h 2>&1 || true; } | grep -q '<file|directory>' || need+=(git-email)
 if [ ${#need[@]} -gt 0 ]; then

@@ -304,7 +304,10 @@ gui-cancel = Cancel
 gui-worker-busy = Still working on the previous action. Wait a moment and press it again.
 gui-worker-restarted = An internal error stopped the work, and it was started again. Check whether your last action was carried out, and repeat it if needed.
 gui-worker-stopped = An internal error stopped the work. Quit popsend and start it again (the messages in the outbox are kept).
-gui-cannot-open = Cannot open the window: { $detail }. The command line (popsend send, popsend queue) still works. Update the graphics driver (OpenGL), then start popsend again.
+gui-cannot-open-title = popsend cannot open its window
+gui-cannot-open =
+    popsend cannot open its window. This computer does not seem to offer OpenGL 2 or later, which the window needs (Remote Desktop, a virtual machine without 3D acceleration, or only the basic display driver). Update the graphics driver or turn on the virtual machine's 3D acceleration, then start popsend again. Until then the command line (popsend send, popsend queue) sends mail.
+    Detail: { $detail }
 gui-mailto-replace = A link asks for a new message. The message you are writing (subject “{ $subject }”) would be replaced by it and not kept.
 gui-mailto-replace-yes = Replace it
 gui-mailto-replace-no = Keep my message (ignore the link)

@@ -301,7 +301,10 @@ gui-cancel = キャンセル
 gui-worker-busy = 直前の操作をまだ処理しています。少し待ってから、もう一度押してください。
 gui-worker-restarted = 内部のエラーで処理が止まったため、やり直しました。直前の操作が済んでいるか確かめ、必要ならもう一度してください。
 gui-worker-stopped = 内部のエラーで処理が止まりました。popsend を終了して、起動し直してください (送信トレイのメッセージは失われません)。
-gui-cannot-open = 画面を開けません: { $detail }。コマンドライン (popsend send、popsend queue) はそのまま使えます。グラフィックス ドライバー (OpenGL) を更新してから、もう一度起動してください。
+gui-cannot-open-title = popsend の画面を開けません
+gui-cannot-open =
+    popsend の画面を開けません。この PC では画面の表示に必要な OpenGL 2 以上が使えないようです (リモートデスクトップ、3D アクセラレーションのない仮想マシン、標準のディスプレイ ドライバーのままの PC など)。グラフィックス ドライバーを更新するか、仮想マシンの 3D アクセラレーションを有効にしてから、もう一度起動してください。それまでもコマンドライン (popsend send、popsend queue) で送れます。
+    詳細: { $detail }
 gui-mailto-replace = リンクから新しいメッセージを作ります。書きかけのメッセージ (件名「{ $subject }」) はリンクの内容に置き換わり、残りません。
 gui-mailto-replace-yes = 置き換える
 gui-mailto-replace-no = 書きかけを残す (リンクは使わない)

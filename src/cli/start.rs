@@ -64,7 +64,11 @@ pub(super) fn window(url: Option<&str>, paths: Paths) -> ExitCode {
     match crate::app::run(paths.clone(), listener, mailto) {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(e) => {
-            tell!("{}", fl!("gui-cannot-open", detail = e));
+            // Said where the student looks: the terminal, and (a double-click has none) a message
+            // box on Windows or a desktop notification elsewhere.
+            let text = fl!("gui-cannot-open", detail = e);
+            tell!("{text}");
+            alert(&fl!("gui-cannot-open-title"), &text);
             // The claim may have asked a background server to step aside (it is let go now):
             // where one belongs (the login entry's kind), it is started again so the port does
             // not stay closed.
@@ -80,6 +84,27 @@ pub(super) fn window(url: Option<&str>, paths: Paths) -> ExitCode {
             }
             ExitCode::from(EXIT_FAILED)
         }
+    }
+}
+
+/// Tells the student something went wrong when no window can say it: a message box on Windows
+/// (waits for OK), a desktop notification elsewhere (nothing where the desktop has none; the
+/// terminal has it too).
+fn alert(title: &str, text: &str) {
+    #[cfg(windows)]
+    {
+        unsafe extern "system" {
+            fn MessageBoxW(hwnd: *mut core::ffi::c_void, text: *const u16, caption: *const u16, kind: u32) -> i32;
+        }
+        const MB_OK_ICONERROR: u32 = 0x0000_0010;
+        let wide = |s: &str| s.encode_utf16().chain(std::iter::once(0)).collect::<Vec<u16>>();
+        let (text, title) = (wide(text), wide(title));
+        // SAFETY: two NUL-terminated UTF-16 strings that outlive the call; no owner window.
+        unsafe { MessageBoxW(std::ptr::null_mut(), text.as_ptr(), title.as_ptr(), MB_OK_ICONERROR) };
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = notify_rust::Notification::new().appname("popsend").summary(title).body(text).show();
     }
 }
 

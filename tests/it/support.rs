@@ -355,3 +355,32 @@ impl Drop for Background {
         let _ = self.0.wait();
     }
 }
+
+/// An X server of the test's own (Xvfb, installed by tests/run.sh) on a display number it picks
+/// and reports once it accepts clients (-displayfd): no fixed number, no sleep. Stopped on drop.
+pub struct Xvfb {
+    child: std::process::Child,
+    pub display: String,
+}
+
+impl Xvfb {
+    pub fn start() -> Xvfb {
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "800x600x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb is missing: bash tests/run.sh installs it");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(!line.trim().is_empty(), "Xvfb did not start");
+        Xvfb { child, display: format!(":{}", line.trim()) }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
