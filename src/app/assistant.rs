@@ -161,13 +161,19 @@ impl App {
         let ready = address.contains('@') && bad_addresses(&address).is_empty() && !a.password.is_empty();
         ui.add_space(6.0);
         ui.horizontal(|ui| {
-            if ui.add_enabled(ready, egui::Button::new(fl!("wiz-next"))).clicked() || (ready && submit) {
+            let next =
+                ui.add_enabled(ready, egui::Button::new(fl!("wiz-next"))).on_disabled_hover_text(fl!("wiz-next-needs"));
+            if next.clicked() || (ready && submit) {
                 self.assistant.step = Step::Finding;
                 self.assistant.trial = None;
                 self.ask(Request::Discover(address.clone()));
             }
             if ui.button(fl!("wiz-manual")).clicked() {
                 self.by_hand();
+            }
+            // Why 次へ cannot be pressed yet, beside it.
+            if !ready {
+                ui.weak(fl!("wiz-next-needs"));
             }
         });
     }
@@ -237,6 +243,7 @@ impl App {
                             !p.pop_cleartext_only || self.assistant.allow_cleartext,
                             egui::Button::new(fl!("wiz-test")),
                         )
+                        .on_disabled_hover_text(fl!("wiz-test-needs-cleartext"))
                         .clicked();
                     if ui.button(fl!("wiz-change")).clicked() {
                         self.settings.form = self.wiz_form(&p);

@@ -15,7 +15,11 @@ impl App {
         let running = self.view.diagnosis.as_ref().is_some_and(|(running, _)| *running);
         ui.horizontal(|ui| {
             let ready = !self.view.account.is_empty() && !running;
-            if ui.add_enabled(ready, egui::Button::new(fl!("gui-diagnose-run"))).clicked() {
+            let run = ui.add_enabled(ready, egui::Button::new(fl!("gui-diagnose-run")));
+            if self.view.account.is_empty() {
+                ui.weak(fl!("gui-diagnose-needs-account"));
+            }
+            if run.clicked() {
                 self.copied = false;
                 self.ask(Request::Diagnose);
             }

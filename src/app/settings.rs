@@ -451,7 +451,11 @@ impl App {
         ui.horizontal(|ui| {
             save |= ui.button(fl!("set-save")).on_hover_text("Ctrl+S").clicked();
             restart = ui.button(fl!("set-restart-assistant")).clicked();
-            if ui.add_enabled(s.edited, egui::Button::new(fl!("set-revert"))).clicked() {
+            if ui
+                .add_enabled(s.edited, egui::Button::new(fl!("set-revert")))
+                .on_disabled_hover_text(fl!("set-revert-nothing"))
+                .clicked()
+            {
                 s.edited = false;
                 s.password.clear();
                 s.errors.clear();

@@ -832,8 +832,11 @@ fn setting_up_by_hand_keeps_what_was_typed() {
     // Issue 29: the first run is the assistant alone, with its step count; no tabs yet.
     h.get_by_label("ステップ 1 / 3");
     assert!(h.query_by_label("送信済み").is_none(), "tabs before an account exists");
+    // A greyed 次へ says what it waits for.
+    h.get_by_label("メールアドレスとパスワードを入れると次へ進めます");
     type_into(&mut h, "メールアドレス", "taro@example.ac.jp");
     type_into(&mut h, "パスワード", "typed-once");
+    assert!(h.query_by_label("メールアドレスとパスワードを入れると次へ進めます").is_none());
     type_into(&mut h, "差出人の名前", "山田 太郎");
     click(&mut h, "自分で設定する");
     assert_eq!(app(&h).tab, Tab::Settings);
