@@ -54,8 +54,14 @@ body = """
 """
 attachments = ["$work/期末レポート.pdf"]
 TOML
-# SHOT_LANG=en makes settings-en.png only (the README shows 作成 and 送信トレイ in Japanese).
+# SHOT_LANG=en makes settings-en.png only (the README shows 作成 and 送信トレイ in Japanese);
+# SHOT_THEME=dark makes every view in the dark look, as compose-dark.png and so on.
 export POPSEND_PASSWORD=not-used POPSEND_LANG=${SHOT_LANG:-ja}
+suffix=""
+if [ "${SHOT_THEME:-}" = dark ]; then
+  printf '\n[app]\ntheme = "dark"\n' >> "$work/config.toml"
+  suffix=-dark
+fi
 printf 'ゼミの資料です。\n' > "$work/body.txt"
 "$bin" --config "$work/config.toml" --data-dir "$work/data" send --later --to yamada@example.com --subject "ゼミ資料 (第3回)" --body-file "$work/body.txt" >/dev/null
 "$bin" --config "$work/config.toml" --data-dir "$work/data" send --later --to club@example.org --cc hanako@example.ac.jp --subject "サークルの連絡" --body-file "$work/body.txt" >/dev/null
@@ -77,9 +83,10 @@ shot() {
 }
 xdotool windowfocus --sync "$win"
 if [ "$POPSEND_LANG" = ja ]; then
-  shot 1 compose
-  shot 2 outbox
-  shot 4 settings
+  shot 1 "compose$suffix"
+  shot 2 "outbox$suffix"
+  shot 3 "sent$suffix"
+  shot 4 "settings$suffix"
 else
-  shot 4 "settings-$POPSEND_LANG"
+  shot 4 "settings-$POPSEND_LANG$suffix"
 fi

@@ -47,6 +47,8 @@ pub struct Form {
     pub ca_file: String,
     /// "" (the OS's), "ja" or "en".
     pub language: String,
+    /// "light", "dark" or "" (the desktop's).
+    pub theme: String,
     pub notifications: bool,
     pub autostart: bool,
     /// 文字サイズ (1.0 = 100 %).
@@ -154,6 +156,7 @@ impl Form {
             margin_seconds: c.relay.margin_seconds.map(|m| m.to_string()).unwrap_or_default(),
             ca_file: c.tls.ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
             language: text(&c.app.language),
+            theme: text(&c.app.theme),
             notifications: c.app.notifications,
             autostart: c.app.autostart,
             zoom: c.app.zoom,
@@ -233,6 +236,7 @@ impl Form {
             tls: TlsSection { ca_file: opt(&self.ca_file).map(PathBuf::from) },
             app: AppSection {
                 language: opt(&self.language),
+                theme: opt(&self.theme),
                 notifications: self.notifications,
                 autostart: self.autostart,
                 zoom: usable_zoom(self.zoom),
@@ -381,6 +385,7 @@ mod tests {
         f.smtp_security = Security::Starttls;
         f.window_minutes = "0.5".into();
         f.language = "en".into();
+        f.theme = "dark".into();
         f.notifications = false;
         let text = f.to_toml().unwrap();
         let c = Config::parse(&text, Path::new("x.toml")).unwrap();

@@ -76,6 +76,8 @@ pub struct App {
     pub assistant: assistant::Assistant,
     /// The 文字サイズ last applied.
     zoom: Option<f32>,
+    /// The light/dark choice last applied.
+    theme: Option<egui::ThemePreference>,
     /// The desktop's light/dark answer, while it is awaited.
     dark: Option<std::sync::mpsc::Receiver<bool>>,
     /// The password typed where a refused login is shown (「保存して送信」), and whether its
@@ -156,6 +158,7 @@ impl App {
             instance: None,
             assistant: assistant::Assistant::default(),
             zoom: None,
+            theme: None,
             dark: None,
             recovery: String::new(),
             recovering: false,
@@ -261,6 +264,16 @@ impl App {
         self.take_handed();
         self.handovers(ui);
         self.take_mailto(ui);
+        // 明るさ (light/dark), when the saved value changes; unset: the desktop's.
+        let theme = match self.view.settings.theme.as_str() {
+            "light" => egui::ThemePreference::Light,
+            "dark" => egui::ThemePreference::Dark,
+            _ => egui::ThemePreference::System,
+        };
+        if self.theme != Some(theme) {
+            self.theme = Some(theme);
+            ui.ctx().set_theme(theme);
+        }
         // 文字サイズ, when the saved value changes (Ctrl+plus/minus still zoom in between).
         let zoom = crate::core::setup::account::usable_zoom(self.view.settings.zoom);
         if self.zoom != Some(zoom) {

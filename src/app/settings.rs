@@ -105,6 +105,7 @@ fn problem_text(p: &Problem) -> String {
             Fault::MarginTooLong => fl!("set-err-margin"),
             Fault::NoFile => fl!("set-err-no-file"),
             Fault::Language => fl!("set-err-language"),
+            Fault::Theme => fl!("set-err-theme"),
         },
     }
 }
@@ -375,6 +376,13 @@ impl App {
                     for l in ["", "ja", "en"] {
                         ui.radio_value(&mut f.language, l.to_owned(), language_name(l));
                     }
+                });
+                ui.end_row();
+                label(ui, fl!("set-theme"));
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut f.theme, String::new(), fl!("set-theme-auto"));
+                    ui.radio_value(&mut f.theme, "light".to_owned(), fl!("set-theme-light"));
+                    ui.radio_value(&mut f.theme, "dark".to_owned(), fl!("set-theme-dark"));
                 });
                 ui.end_row();
                 let l = label(ui, fl!("set-zoom"));

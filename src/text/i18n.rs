@@ -168,6 +168,8 @@ mod tests {
             "account",
             "allow_plaintext_password",
             "at",
+            "dark",
+            "light",
             "auth",
             "auto",
             "body-file",

@@ -527,6 +527,21 @@ fn a_message_can_be_timed_and_says_when_it_will_go() {
     h.get_by_label(&popsend::text::words::list_time(at, t0()));
 }
 
+/// 設定's 明るさ: light or dark as chosen, whatever the desktop prefers; unset, the desktop's.
+#[test]
+fn the_chosen_light_or_dark_look_is_used() {
+    let _g = lock();
+    let b = started();
+    let mut h = harness(&b);
+    h.run_steps(2);
+    b.publish(|v| v.settings.theme = "dark".into());
+    h.run_steps(2);
+    assert_eq!(h.ctx.theme(), egui::Theme::Dark, "ダーク was not used");
+    b.publish(|v| v.settings.theme = "light".into());
+    h.run_steps(2);
+    assert_eq!(h.ctx.theme(), egui::Theme::Light, "ライト was not used");
+}
+
 /// The countdown is the pinned clock's: a window opened 2 minutes ago, 10 minutes long.
 #[test]
 fn the_countdown_reads_the_clock_it_is_given() {

@@ -198,6 +198,9 @@ pub struct AppSection {
     /// "ja" or "en"; unset: the OS's language.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// "light" or "dark"; unset: the desktop's choice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theme: Option<String>,
     /// A desktop notification when a waiting message is sent or fails for good.
     pub notifications: bool,
     /// 「ログイン時に起動する」: the OS starts `popsend watch --until-empty` at login.
@@ -249,7 +252,7 @@ impl Default for SubmissionSection {
 
 impl Default for AppSection {
     fn default() -> Self {
-        AppSection { language: None, notifications: true, autostart: false, zoom: 1.0 }
+        AppSection { language: None, theme: None, notifications: true, autostart: false, zoom: 1.0 }
     }
 }
 
@@ -374,6 +377,9 @@ impl Config {
         if self.app.language.as_deref().is_some_and(|l| !["ja", "en"].contains(&l)) {
             bad("app.language", Fault::Language);
         }
+        if self.app.theme.as_deref().is_some_and(|t| !["light", "dark"].contains(&t)) {
+            bad("app.theme", Fault::Theme);
+        }
         out
     }
 }
@@ -393,6 +399,7 @@ pub enum Fault {
     MarginTooLong,
     NoFile,
     Language,
+    Theme,
 }
 
 impl fmt::Display for Fault {
@@ -408,6 +415,7 @@ impl fmt::Display for Fault {
             Fault::MarginTooLong => write!(f, "must be less than relay.window_seconds"),
             Fault::NoFile => write!(f, "no such file"),
             Fault::Language => write!(f, "must be \"ja\" or \"en\""),
+            Fault::Theme => write!(f, "must be \"light\" or \"dark\""),
         }
     }
 }
