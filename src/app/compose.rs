@@ -35,6 +35,8 @@ pub(super) struct State {
     asking_mailto: bool,
     /// The last message sent from here, followed until the student dismisses it.
     pub toast: Option<Toast>,
+    /// The number of the last `Request::Send`.
+    tickets: u64,
     /// 「Cc/Bcc を追加」 was pressed (they also show while either has text).
     show_cc: bool,
     /// Addresses already written to (送信済み, then 送信トレイ), most used first, and the view
@@ -52,10 +54,14 @@ pub(super) struct State {
 /// What became of the last message handed over from 作成: said above the emptied form, so a
 /// message never seems lost, until the student closes it or sends the next.
 pub(super) struct Toast {
+    /// The number its `Request::Send` carried: only the answer to that request is taken.
+    pub ticket: u64,
     /// Known once the worker has built it (`Handed::Queued`).
     pub message_id: Option<String>,
     pub to: String,
     pub subject: String,
+    /// Its row was seen: a row gone afterwards was deleted or taken back to 作成.
+    pub seen: bool,
 }
 
 /// What the toast says of its message, from the rows the window has.
@@ -63,6 +69,8 @@ pub(super) struct Toast {
 enum Fate<'a> {
     /// Not built yet, or not yet in the outbox.
     Handing,
+    /// In the outbox once, and no more (deleted, or taken back by 編集).
+    Gone,
     Waiting(&'a Row),
     Sent(&'a Row),
 }
@@ -226,9 +234,9 @@ impl App {
         }
     }
 
-    /// The worker built the message the toast waits for.
-    pub(super) fn take_queued(&mut self, message_id: String) {
-        if let Some(t) = self.compose_state.toast.as_mut().filter(|t| t.message_id.is_none()) {
+    /// The worker built the message of request `ticket`: the toast of that request follows it.
+    pub(super) fn take_queued(&mut self, ticket: u64, message_id: String) {
+        if let Some(t) = self.compose_state.toast.as_mut().filter(|t| t.ticket == ticket) {
             t.message_id = Some(message_id);
         }
     }
@@ -241,6 +249,8 @@ impl App {
             Fate::Sent(&self.view.sent[i])
         } else if let Some(i) = find(&self.view.waiting) {
             Fate::Waiting(&self.view.waiting[i])
+        } else if t.seen {
+            Fate::Gone
         } else {
             Fate::Handing
         })
@@ -250,6 +260,9 @@ impl App {
     /// 送信トレイ).
     fn toast(&mut self, ui: &mut egui::Ui) {
         let Some(fate) = self.fate() else { return };
+        let found = matches!(fate, Fate::Sent(_) | Fate::Waiting(_));
+        let paused = self.view.snapshot.as_ref().is_some_and(|s| s.paused.is_some());
+        let now = self.clock.now();
         let Some(t) = &self.compose_state.toast else { return };
         let (to, subject) = (t.to.as_str(), t.subject.as_str());
         let plain = ui.visuals().text_color();
@@ -267,8 +280,13 @@ impl App {
                     Some(Tab::Outbox),
                 )
             }
+            // A stopped queue is not retried by itself: the toast says so, not a time.
+            Fate::Waiting(Row { last_error: Some(e), .. }) if paused => {
+                let text = fl!("gui-toast-paused", to = to, subject = subject, reason = reason(e.kind));
+                (ui.visuals().error_fg_color, text, Some(Tab::Outbox))
+            }
             Fate::Waiting(Row { last_error: Some(e), next_attempt, .. }) => {
-                let (why, next) = (reason(e.kind), local_time(*next_attempt, "%H:%M"));
+                let (why, next) = (reason(e.kind), crate::text::words::list_time(*next_attempt, now));
                 let text = fl!("gui-toast-waits", to = to, subject = subject, reason = why, next = next);
                 (ui.visuals().error_fg_color, text, Some(Tab::Outbox))
             }
@@ -282,7 +300,11 @@ impl App {
             }
             Fate::Waiting(_) => (plain, fl!("gui-toast-queued", to = to, subject = subject), Some(Tab::Outbox)),
             Fate::Handing => (plain, fl!("gui-toast-handing", to = to, subject = subject), None),
+            Fate::Gone => (plain, fl!("gui-toast-gone", to = to, subject = subject), None),
         };
+        if let Some(t) = self.compose_state.toast.as_mut() {
+            t.seen |= found;
+        }
         let mut close = false;
         egui::Frame::group(ui.style()).stroke(egui::Stroke::new(1.5, colour)).show(ui, |ui| {
             ui.horizontal_wrapped(|ui| {
@@ -498,7 +520,9 @@ impl App {
     /// Hands what is in 作成 over to be built and queued (`now`: and sent at once), in
     /// `charset` (`None`: the account's).
     pub(super) fn send_compose(&mut self, now: bool, charset: Option<Charset>, at: Option<std::time::SystemTime>) {
-        if self.ask(Request::Send { draft: Box::new(self.compose.clone()), now, charset, at }) {
+        self.compose_state.tickets += 1;
+        let ticket = self.compose_state.tickets;
+        if self.ask(Request::Send { draft: Box::new(self.compose.clone()), now, charset, at, ticket }) {
             self.notice = None;
             self.compose_state.sent_now = now;
             self.compose_state.sent_at = at;
@@ -508,7 +532,7 @@ impl App {
             // empty, and the toast above it follows the message.
             let c = std::mem::take(&mut self.compose);
             let to = split_addresses(&c.to).into_iter().chain(split_addresses(&c.cc)).collect::<Vec<_>>().join(", ");
-            self.compose_state.toast = Some(Toast { message_id: None, to, subject: c.subject });
+            self.compose_state.toast = Some(Toast { ticket, message_id: None, to, subject: c.subject, seen: false });
             self.compose_state.focus_to = true;
         }
     }

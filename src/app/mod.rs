@@ -380,14 +380,17 @@ impl App {
                     }
                     self.take_draft(d)
                 }
-                Handed::Queued { message_id } => self.take_queued(message_id),
+                Handed::Queued { ticket, message_id } => self.take_queued(ticket, message_id),
                 Handed::Picked(files) => self.take_picked(files),
-                Handed::Saved(saved) => {
-                    self.settings.take_saved(&saved);
-                    if std::mem::take(&mut self.recovering) {
-                        self.notice = self.settings.message().map(|(_, m)| m.clone());
-                    }
+                // The answer to 「保存して送信」 is said where it was pressed; 設定's unsaved edits
+                // stay as they are.
+                Handed::Saved(saved) if std::mem::take(&mut self.recovering) => {
+                    self.notice = Some(match &saved {
+                        crate::app::backend::Saved::Done => fl!("gui-recover-saved"),
+                        other => settings::saved_text(other).1,
+                    });
                 }
+                Handed::Saved(saved) => self.settings.take_saved(&saved),
                 Handed::Trial(form, passed) => self.assistant.trial = Some((*form, passed)),
                 Handed::Restarted => self.notice = Some(fl!("gui-worker-restarted")),
                 Handed::RouteLearned(learned) => self.notice = Some(crate::text::words::route_learned(&learned)),
@@ -546,9 +549,11 @@ impl App {
             if ready && (clicked || entered) {
                 let form = Box::new(self.view.settings.clone());
                 let password = Some(Password::new(std::mem::take(&mut self.recovery)));
+                // No 今すぐ送信 beside it: a save that fails must not send with the old password.
+                // A save that works restarts the engine with the pause lifted, and what waited is
+                // due at once.
                 if self.ask(Request::SaveSettings { form, password }) {
                     self.recovering = true;
-                    self.ask(Request::Engine(Command::FlushNow));
                 }
             }
         });

@@ -34,6 +34,19 @@ pub struct SettingsForm {
     pub(super) focus: Option<&'static str>,
 }
 
+/// What one 保存 did, in a line (true: it went well).
+pub(super) fn saved_text(saved: &Saved) -> (bool, String) {
+    match saved {
+        Saved::Done => (true, fl!("gui-saved")),
+        // One sentence a student can act on; the keyring's own error (English, about D-Bus) is
+        // folded below it.
+        Saved::PasswordNotKept(_) => (false, fl!("gui-saved-password-session")),
+        Saved::Invalid(errors) => (false, fl!("gui-save-invalid", count = errors.len())),
+        Saved::WriteFailed(why) => (false, fl!("gui-save-failed", detail = why.as_str())),
+        Saved::AutostartFailed(why) => (false, fl!("gui-saved-autostart-failed", detail = why.as_str())),
+    }
+}
+
 /// The field of 設定 that a failure's hint names (its config key), for 「設定で直す」.
 pub(super) fn field_for(kind: crate::core::problem::kind::Kind) -> Option<&'static str> {
     use crate::core::problem::kind::Kind;
@@ -63,18 +76,10 @@ impl SettingsForm {
             Saved::PasswordNotKept(why) => Some(why.clone()),
             _ => None,
         };
-        self.message = Some(match saved {
-            Saved::Done => (true, fl!("gui-saved")),
-            // One sentence a student can act on; the keyring's own error (English, about D-Bus)
-            // is folded below it.
-            Saved::PasswordNotKept(_) => (false, fl!("gui-saved-password-session")),
-            Saved::Invalid(errors) => {
-                self.errors = errors.clone();
-                (false, fl!("gui-save-invalid", count = errors.len()))
-            }
-            Saved::WriteFailed(why) => (false, fl!("gui-save-failed", detail = why.as_str())),
-            Saved::AutostartFailed(why) => (false, fl!("gui-saved-autostart-failed", detail = why.as_str())),
-        });
+        if let Saved::Invalid(errors) = saved {
+            self.errors = errors.clone();
+        }
+        self.message = Some(saved_text(saved));
         if matches!(saved, Saved::Done | Saved::PasswordNotKept(_) | Saved::AutostartFailed(_)) {
             self.edited = false;
             self.password.clear();

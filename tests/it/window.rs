@@ -207,20 +207,36 @@ fn after_send_compose_stays_and_a_toast_says_what_became_of_the_message() {
     assert!(app(&h).compose.is_empty(), "作成 was not emptied");
     h.get_by_label("送信トレイに入れています: hanako@example.net 宛て、件名「期末レポート」");
 
-    b.hand(Handed::Queued { message_id: "<7@popsend.test>".into() });
+    // The answer to another request is not this message's.
+    b.hand(Handed::Queued { ticket: 99, message_id: "<8@popsend.test>".into() });
+    b.hand(Handed::Queued { ticket: 1, message_id: "<7@popsend.test>".into() });
     let mut r = row(7, "期末レポート", None);
     b.publish(|v| v.waiting = Arc::new(vec![r.clone()]));
     h.run_steps(2);
     h.get_by_label("送信トレイに入れました。順番が来たら送ります: hanako@example.net 宛て、件名「期末レポート」");
     h.get_by_label("送信トレイを開く");
+    // Deleted or taken back by 編集: the toast does not wait for it for ever.
+    b.publish(|v| v.waiting = Arc::new(Vec::new()));
+    h.run_steps(2);
+    h.get_by_label_contains("送信トレイにはもうありません");
+    b.publish(|v| v.waiting = Arc::new(vec![r.clone()]));
+    h.run_steps(2);
 
     r.attempts = 1;
     r.last_error =
         Some(Described { kind: Kind::WrongPassword, reply: Some("-ERR [AUTH] no".into()), detail: String::new() });
     b.publish(|v| v.waiting = Arc::new(vec![r.clone()]));
     h.run_steps(2);
-    let next = popsend::text::words::local_time(r.next_attempt, "%H:%M");
+    let next = popsend::text::words::list_time(r.next_attempt, t0());
     h.get_by_label_contains(&format!("まだ送れていません (パスワードが違います)。{next} に自動で送り直します"));
+    // A stopped queue is not retried by itself: no time is promised.
+    b.publish(|v| {
+        v.snapshot.as_mut().unwrap().paused =
+            Some(popsend::core::sending::outbox::Pause { error: r.last_error.clone().unwrap(), config: String::new() })
+    });
+    h.run_steps(2);
+    h.get_by_label_contains("まだ送れていません (パスワードが違います)。直すまで送信を止めています");
+    b.publish(|v| v.snapshot.as_mut().unwrap().paused = None);
 
     r.state = Status::Sent;
     r.sent_at = Some(t0());
@@ -289,14 +305,14 @@ fn a_greyed_send_says_why_and_an_empty_subject_is_pointed_out() {
     assert_eq!(sends(&b.take()).len(), 1, "a ready 送信 did not send");
 }
 
-/// A refused password is mended where it is shown: the right one typed there, 「保存して送信」
-/// keeps it as 設定's 保存 does and sends what waited (the saved settings unchanged); the answer
-/// is said there. Where the password comes from POPSEND_PASSWORD, typing would change nothing, so
+/// A refused password is mended where it is shown: the right one typed there (masked),
+/// 「保存して送信」 keeps it as 設定's 保存 does — no 今すぐ送信 beside it, so a save that fails
+/// cannot send with the old password; the restarted engine sends what waited — and the answer is
+/// said there. Where the password comes from POPSEND_PASSWORD, typing would change nothing, so
 /// no field is offered.
 #[test]
 fn a_refused_password_is_mended_where_it_is_shown() {
     use popsend::app::backend::{PasswordFrom, Saved};
-    use popsend::core::sending::engine::Command;
     use popsend::core::system::secrets::Source;
     let _g = lock();
     let b = started();
@@ -310,11 +326,15 @@ fn a_refused_password_is_mended_where_it_is_shown() {
     h.run_steps(2);
     assert!(h.get_by_label("保存して送信").accesskit_node().is_disabled(), "保存して送信 without a password");
     type_into(&mut h, "正しいパスワード", "new-s3cret");
-    assert!(h.query_by_label_contains("new-s3cret").is_none(), "the password is shown");
+    assert_eq!(
+        h.get_by_label("正しいパスワード").accesskit_node().role(),
+        egui::accesskit::Role::PasswordInput,
+        "the password would be shown"
+    );
     click(&mut h, "保存して送信");
     let requests = b.take();
     match requests.as_slice() {
-        [Request::SaveSettings { form, password: Some(p) }, Request::Engine(Command::FlushNow)] => {
+        [Request::SaveSettings { form, password: Some(p) }] => {
             assert_eq!(p.expose(), "new-s3cret");
             assert_eq!(form.address, "taro@popsend.test", "the saved settings changed");
         }
@@ -322,7 +342,7 @@ fn a_refused_password_is_mended_where_it_is_shown() {
     }
     b.hand(Handed::Saved(Saved::Done));
     h.run_steps(2);
-    h.get_by_label_contains("保存しました");
+    h.get_by_label("パスワードを保存しました。止まっていたメッセージを送ります。");
 
     b.publish(|v| v.password = Some(PasswordFrom::Found(Source::Env)));
     h.run_steps(2);
@@ -513,7 +533,7 @@ fn a_message_can_be_timed_and_says_when_it_will_go() {
         other => panic!("{other:?}"),
     }
 
-    b.hand(Handed::Queued { message_id: "<9@popsend.test>".into() });
+    b.hand(Handed::Queued { ticket: 1, message_id: "<9@popsend.test>".into() });
     let mut r = row(9, "レポート", None);
     r.to = "sensei@example.ac.jp".into();
     r.send_at = Some(at);
@@ -733,7 +753,7 @@ fn characters_iso_2022_jp_cannot_carry_offer_utf8() {
     type_into(&mut h, "件名", "①番の件");
     click(&mut h, "送信");
     let requests = b.take();
-    let Some(Request::Send { draft, now: true, charset: None, at: None }) = requests.first() else {
+    let Some(Request::Send { draft, now: true, charset: None, at: None, .. }) = requests.first() else {
         panic!("{requests:?}")
     };
     assert!(h.query_by_label("UTF-8 で送る").is_none());
@@ -752,7 +772,7 @@ fn characters_iso_2022_jp_cannot_carry_offer_utf8() {
     click(&mut h, "UTF-8 で送る");
     let requests = b.take();
     assert!(
-        matches!(requests.as_slice(), [Request::Send { draft, now: true, charset: Some(Charset::Utf8), at: None }] if draft.subject == "①番の件"),
+        matches!(requests.as_slice(), [Request::Send { draft, now: true, charset: Some(Charset::Utf8), at: None, .. }] if draft.subject == "①番の件"),
         "{requests:?}"
     );
 }

@@ -32,7 +32,8 @@ use crate::core::system::secrets::{Password, Source};
 #[derive(Debug)]
 pub enum Request {
     /// Build and store the message; with `now`, send at once; with `at`, not before then (送信予約).
-    Send { draft: Box<Unsent>, now: bool, charset: Option<Charset>, at: Option<std::time::SystemTime> },
+    /// `ticket` comes back with `Handed::Queued`, so the window follows the right message.
+    Send { draft: Box<Unsent>, now: bool, charset: Option<Charset>, at: Option<std::time::SystemTime>, ticket: u64 },
     /// Keep the draft on disk (an empty one removes the file).
     SaveDraft(Box<Unsent>),
     /// Look up the sizes of attached files (shown beside their names).
@@ -143,7 +144,7 @@ pub enum Handed {
     ForCompose(Unsent),
     /// A message of 作成 was built and handed to the outbox: the
     /// window follows it by its Message-ID and says what became of it.
-    Queued { message_id: String },
+    Queued { ticket: u64, message_id: String },
     /// Files chosen in the file dialog.
     Picked(Vec<PathBuf>),
     /// What 「保存」 did.

@@ -26,30 +26,33 @@ pub(super) async fn save(
     if let Err(e) = crate::core::system::files::write_atomic(&paths.config_file, text.as_bytes()) {
         return Saved::WriteFailed(format!("{}: {e}", paths.config_file.display()));
     }
+    // The password before the login entry: once the file is written the engine restarts on it
+    // (and a pause for a refused password is lifted), so the new password must be in place
+    // whatever happens to the login entry.
+    let mut not_kept = None;
+    if let Some(password) = password {
+        let (host, user) = (form.pop_host.trim().to_owned(), form.pop_username.trim().to_owned());
+        // The keyring may wait on the desktop (an unlock prompt): off the runtime, so the engine
+        // and the other buttons go on meanwhile.
+        let (kept, platform) = (password.clone(), platform.clone());
+        let stored = tokio::task::spawn_blocking(move || platform.keep_password(&user, &host, &kept))
+            .await
+            .unwrap_or_else(|e| Err(secrets::SecretError::KeyringUnavailable { detail: e.to_string() }));
+        match stored {
+            Ok(()) => *typed = None,
+            Err(e) => {
+                *typed = Some(password);
+                not_kept = Some(e.to_string());
+            }
+        }
+    }
     // Changed only when asked: a test or a second data folder leaves the user's login alone.
     if form.autostart != platform.login_entry(paths)
         && let Err(e) = platform.set_login_entry(form.autostart, paths)
     {
         return Saved::AutostartFailed(e.to_string());
     }
-    let Some(password) = password else { return Saved::Done };
-    let (host, user) = (form.pop_host.trim().to_owned(), form.pop_username.trim().to_owned());
-    // The keyring may wait on the desktop (an unlock prompt): off the runtime, so the engine
-    // and the other buttons go on meanwhile.
-    let kept = password.clone();
-    let stored = tokio::task::spawn_blocking(move || platform.keep_password(&user, &host, &kept))
-        .await
-        .unwrap_or_else(|e| Err(secrets::SecretError::KeyringUnavailable { detail: e.to_string() }));
-    match stored {
-        Ok(()) => {
-            *typed = None;
-            Saved::Done
-        }
-        Err(e) => {
-            *typed = Some(password);
-            Saved::PasswordNotKept(e.to_string())
-        }
-    }
+    not_kept.map_or(Saved::Done, Saved::PasswordNotKept)
 }
 
 /// `save`, and the result to the UI. True when the config was written (the engine restarts).

@@ -343,31 +343,33 @@ async fn session(
         while let Some(r) = rx.recv().await {
             let cmd = match common(r, paths, shared) {
                 None => continue,
-                Some(Request::Send { draft, now, charset, at }) => match build(&config, &draft, charset, clock.now()) {
-                    Ok((outgoing, subject, to)) => {
-                        let message_id = outgoing.message_id.clone();
-                        let queued = Command::Enqueue {
-                            outgoing: Box::new(outgoing),
-                            subject,
-                            to,
-                            draft: draft.to_text().ok(),
-                            send_at: at,
-                        };
-                        if etx.send(queued).await.is_ok() {
-                            shared.hand(Handed::Queued { message_id });
-                            if now {
-                                let _ = etx.send(Command::FlushNow).await;
+                Some(Request::Send { draft, now, charset, at, ticket }) => {
+                    match build(&config, &draft, charset, clock.now()) {
+                        Ok((outgoing, subject, to)) => {
+                            let message_id = outgoing.message_id.clone();
+                            let queued = Command::Enqueue {
+                                outgoing: Box::new(outgoing),
+                                subject,
+                                to,
+                                draft: draft.to_text().ok(),
+                                send_at: at,
+                            };
+                            if etx.send(queued).await.is_ok() {
+                                shared.hand(Handed::Queued { ticket, message_id });
+                                if now {
+                                    let _ = etx.send(Command::FlushNow).await;
+                                }
                             }
+                            continue;
                         }
-                        continue;
+                        Err(e) => {
+                            // Nothing is lost: the draft goes back to 作成 with the reason.
+                            shared.problem(Problem::Failed(Described::of(&e)));
+                            shared.hand(Handed::ForCompose(*draft));
+                            continue;
+                        }
                     }
-                    Err(e) => {
-                        // Nothing is lost: the draft goes back to 作成 with the reason.
-                        shared.problem(Problem::Failed(Described::of(&e)));
-                        shared.hand(Handed::ForCompose(*draft));
-                        continue;
-                    }
-                },
+                }
                 Some(Request::SaveSettings { form, password }) => {
                     let new_password = password.is_some();
                     // A queue paused because the server refused the password waits for a new
