@@ -341,6 +341,7 @@ gui-filter-count = { $shown } of { $total }
 gui-filter-clear = Clear
 gui-details-to = To: { $to }
 gui-details-created = Created: { $at }
+gui-details-scheduled = Scheduled: it goes at { $at }
 gui-copy = Copy
 gui-empty-compose = Write a message
 wiz-step = Step { $step } of { $total }

@@ -338,6 +338,7 @@ gui-filter-count = { $total } 通中 { $shown } 通を表示
 gui-filter-clear = 解除
 gui-details-to = 宛先: { $to }
 gui-details-created = 作成日時: { $at }
+gui-details-scheduled = 送信予約: { $at } に送ります
 gui-copy = コピー
 gui-empty-compose = メッセージを作成する
 wiz-step = ステップ { $step } / { $total }

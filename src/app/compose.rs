@@ -75,11 +75,12 @@ enum Fate<'a> {
     Sent(&'a Row),
 }
 
-/// Every address of `rows`' recipients, most used first (ties: the more recent).
+/// Every address of `rows`' recipients that 作成 would take (not a display name, not a typo that
+/// bounced in a form 作成 refuses), most used first (ties: the more recent).
 fn known_addresses<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<String> {
     let mut seen: Vec<(String, usize, usize)> = Vec::new();
     for (order, row) in rows.enumerate() {
-        for a in split_addresses(&row.to) {
+        for a in split_addresses(&row.to).into_iter().filter(|a| address_fault(a).is_none()) {
             match seen.iter_mut().find(|(s, _, _)| s.eq_ignore_ascii_case(&a)) {
                 Some(entry) => entry.1 += 1,
                 None => seen.push((a, 1, order)),
@@ -90,8 +91,9 @@ fn known_addresses<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<String> {
     seen.into_iter().map(|(a, _, _)| a).collect()
 }
 
-/// Up to five known addresses that complete the entry being typed (the text after the last
-/// separator), leaving out those already in the field.
+/// Up to five known addresses that begin with the entry being typed (the text after the last
+/// separator; any case), leaving out those already in the field. Beginning with, not containing:
+/// "ai@example.jp" typed must never be completed to "mai@example.jp".
 fn completions<'a>(field: &str, known: &'a [String]) -> Vec<&'a str> {
     let typed = field.rsplit([',', '、', ';']).next().unwrap_or("").trim().to_lowercase();
     if typed.is_empty() {
@@ -102,7 +104,7 @@ fn completions<'a>(field: &str, known: &'a [String]) -> Vec<&'a str> {
         .iter()
         .filter(|k| {
             let k = k.to_lowercase();
-            k.contains(&typed) && k != typed && !present.iter().any(|p| p.eq_ignore_ascii_case(&k))
+            k.starts_with(&typed) && k != typed && !present.iter().any(|p| p.eq_ignore_ascii_case(&k))
         })
         .take(5)
         .map(String::as_str)
@@ -225,7 +227,10 @@ impl App {
         }
         let since = *self.compose_state.changed_at.get_or_insert_with(Instant::now);
         if since.elapsed() >= SAVE_AFTER {
-            if self.ask(Request::SaveDraft(Box::new(self.compose.clone()))) {
+            // Only the 署名 is nothing written: no draft is kept of it (a changed 署名 then
+            // takes its place next time).
+            let kept = if self.compose_blank() { Unsent::default() } else { self.compose.clone() };
+            if self.ask(Request::SaveDraft(Box::new(kept))) {
                 self.compose_state.saved = self.compose.clone();
             }
             self.compose_state.changed_at = None;
@@ -392,7 +397,12 @@ impl App {
                     }
                     if *completing == Some(i) {
                         let offered = completions(value, known);
-                        let entered = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                        // Enter takes the first offer only while the entry is not an address yet:
+                        // leaving a finished address with Enter keeps it as typed.
+                        let typed = value.rsplit([',', '、', ';']).next().unwrap_or("").trim();
+                        let entered = r.lost_focus()
+                            && ui.input(|i| i.key_pressed(egui::Key::Enter))
+                            && address_fault(typed).is_some();
                         let mut chosen = entered.then(|| offered.first().copied()).flatten();
                         if !offered.is_empty() {
                             ui.horizontal_wrapped(|ui| {
@@ -610,11 +620,16 @@ mod tests {
 
     #[test]
     fn completion_offers_addresses_already_written_to_most_used_first() {
-        let rows = [row("hanako@example.net, jiro@example.org"), row("Hanako@example.net"), row("hana@example.com")];
+        let rows = [
+            row("hanako@example.net, jiro@example.org"),
+            row("Hanako@example.net"),
+            row("hana@example.com, \"山田\" <yamada@example.com>, hana＠example.com"),
+        ];
         let known = known_addresses(rows.iter());
         assert_eq!(known, ["hanako@example.net", "jiro@example.org", "hana@example.com"]);
         assert_eq!(completions("han", &known), ["hanako@example.net", "hana@example.com"]);
         assert_eq!(completions("jiro@example.org, HAN", &known), ["hanako@example.net", "hana@example.com"]);
+        assert!(completions("ako", &known).is_empty(), "the middle of an address is not its beginning");
         assert_eq!(completions("hanako@example.net, han", &known), ["hana@example.com"], "one already in the field");
         assert!(completions("hanako@example.net", &known).is_empty(), "the entry is complete");
         assert!(completions("jiro@example.org, ", &known).is_empty(), "nothing typed yet");

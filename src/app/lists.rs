@@ -47,9 +47,11 @@ pub(super) struct State {
     selected: Option<i64>,
     /// Shown rows contain this in 宛先 or 件名 (any case).
     pub filter: String,
-    by: SortBy,
-    /// Oldest (or A) first; newest first by default.
-    ascending: bool,
+    /// Each list's sort (送信トレイ, 送信済み): the column, and whether oldest (or A) comes first.
+    /// Newest first by default.
+    sort: [(SortBy, bool); 2],
+    /// The message whose text was asked for (`Request::Open`), so it is asked once.
+    asked_open: Option<i64>,
     /// Indices into the list, in the order shown.
     order: Option<(Key, Vec<usize>)>,
     /// The selection moved by the keyboard: its row is scrolled into view.
@@ -81,9 +83,10 @@ fn order(rows: &[Row], by: SortBy, ascending: bool, filter: &str) -> Vec<usize> 
             SortBy::State => (a.state as u8, a.last_error.is_some()).cmp(&(b.state as u8, b.last_error.is_some())),
             SortBy::Next => a.next_attempt.cmp(&b.next_attempt),
         };
-        // Ties: newest first, then the later id, so the order never jumps.
-        let o = o.then_with(|| when(b).cmp(&when(a))).then_with(|| b.id.cmp(&a.id));
-        if ascending { o } else { o.reverse() }
+        let o = if ascending { o } else { o.reverse() };
+        // Ties: newest first, then the later id, whichever way the column goes, so the order
+        // never jumps.
+        o.then_with(|| when(b).cmp(&when(a))).then_with(|| b.id.cmp(&a.id))
     });
     order
 }
@@ -109,15 +112,20 @@ impl App {
         let rows = if sent { self.view.sent.clone() } else { self.view.waiting.clone() };
         let now = self.clock.now();
         let st = &mut self.lists;
-        let key =
-            Key { sent, version: self.view.version, by: st.by, ascending: st.ascending, filter: st.filter.clone() };
+        let key = Key {
+            sent,
+            version: self.view.version,
+            by: st.sort[sent as usize].0,
+            ascending: st.sort[sent as usize].1,
+            filter: st.filter.clone(),
+        };
         // A new sort or filter (not a new view) starts at the top of what it shows.
         let mut to_top = false;
         if st.order.as_ref().is_none_or(|(k, _)| *k != key) {
             to_top = st.order.as_ref().is_some_and(|(k, _)| {
                 k.sent == key.sent && (k.by != key.by || k.ascending != key.ascending || k.filter != key.filter)
             });
-            let o = order(&rows, st.by, st.ascending, &st.filter);
+            let o = order(&rows, key.by, key.ascending, &st.filter);
             st.order = Some((key, o));
         }
         let Some((_, order)) = &st.order else { return };
@@ -162,7 +170,8 @@ impl App {
             .header(row_height, |mut header| {
                 for (by, title) in headings {
                     header.col(|ui| {
-                        let arrow = match (st.by == by, st.ascending) {
+                        let (now_by, now_ascending) = st.sort[sent as usize];
+                        let arrow = match (now_by == by, now_ascending) {
                             (false, _) => "",
                             (true, true) => " ▲",
                             (true, false) => " ▼",
@@ -172,8 +181,13 @@ impl App {
                         );
                         if r.on_hover_text(fl!("gui-col-sort")).clicked() {
                             // A second click turns the order round.
-                            st.ascending = if st.by == by { !st.ascending } else { false };
-                            st.by = by;
+                            // Times newest first, words from A, at the first click.
+                            let ascending = if now_by == by {
+                                !now_ascending
+                            } else {
+                                matches!(by, SortBy::To | SortBy::Subject | SortBy::State)
+                            };
+                            st.sort[sent as usize] = (by, ascending);
                         }
                     });
                 }
@@ -235,7 +249,16 @@ impl App {
     fn select(&mut self, id: i64, sent: bool) {
         self.lists.selected = Some(id);
         self.lists.confirm_delete = None;
-        if sent && self.view.opened.as_ref().is_none_or(|(o, _)| *o != id) {
+        if sent {
+            self.open_once(id);
+        }
+    }
+
+    /// Asks for a sent message's text unless it is here or already asked for (a row selected in
+    /// 送信トレイ that went meanwhile is asked for when 送信済み shows it).
+    fn open_once(&mut self, id: i64) {
+        if self.view.opened.as_ref().is_none_or(|(o, _)| *o != id) && self.lists.asked_open != Some(id) {
+            self.lists.asked_open = Some(id);
             self.ask(Request::Open(id));
         }
     }
@@ -322,12 +345,20 @@ impl App {
         ui.heading(row.subject.as_str());
         ui.label(fl!("gui-details-to", to = row.to.as_str()));
         ui.label(fl!("gui-details-created", at = crate::text::words::local_time(row.created, "%Y-%m-%d %H:%M")));
-        ui.label(state_name(row.state));
+        let now = self.clock.now();
+        match row.send_at.filter(|at| *at > now && row.state == Status::Queued) {
+            Some(at) => {
+                ui.label(fl!("gui-details-scheduled", at = crate::text::words::local_time(at, "%Y-%m-%d %H:%M")));
+            }
+            None => {
+                ui.label(state_name(row.state));
+                if let Some(next) = next_text(row, now) {
+                    ui.label(fl!("gui-next-retry", remaining = next));
+                }
+            }
+        }
         if row.attempts > 0 {
             ui.label(fl!("gui-attempts", count = row.attempts));
-        }
-        if let Some(next) = next_text(row, self.clock.now()) {
-            ui.label(fl!("gui-next-retry", remaining = next));
         }
         ui.separator();
         match &row.last_error {
@@ -403,6 +434,9 @@ impl App {
         }
         self.filter_bar(ui, self.view.sent.len());
         let selected = self.lists.selected.and_then(|id| self.view.sent.iter().find(|r| r.id == id)).cloned();
+        if let Some(row) = &selected {
+            self.open_once(row.id);
+        }
         if let Some(row) = selected {
             egui::Panel::right("sent-details").resizable(true).default_size(360.0).show(ui, |ui| {
                 egui::ScrollArea::vertical().id_salt("sent-details-scroll").show(ui, |ui| self.sent_details(ui, &row));

@@ -249,9 +249,16 @@ impl App {
         ok
     }
 
-    /// Messages that still wait to go out (not the ones that failed for good).
+    /// Messages that still wait to go out (not the ones that failed for good): closing asks about
+    /// them, timed ones too (they go only while popsend runs).
     fn pending(&self) -> usize {
         self.view.waiting.iter().filter(|r| r.state != Status::Failed).count()
+    }
+
+    /// Those of them 今すぐ送信 would send: not the ones timed for later.
+    fn sendable_now(&self) -> usize {
+        let now = self.clock.now();
+        self.view.waiting.iter().filter(|r| r.state != Status::Failed && r.send_at.is_none_or(|at| at <= now)).count()
     }
 
     /// Draws one frame. The same code runs in the window and in the UI tests.
@@ -498,7 +505,7 @@ impl App {
                 }
             }
             // Only when something waits, with how many: a greyed button would say nothing.
-            let waiting = self.pending();
+            let waiting = self.sendable_now();
             if waiting > 0 && ui.button(fl!("gui-flush-now", count = waiting)).clicked() {
                 self.ask(Request::Engine(Command::FlushNow));
             }
@@ -565,7 +572,8 @@ impl App {
         let requested = ctx.input(|i| i.viewport().close_requested());
         if requested && self.close == CloseFlow::Open {
             // The draft is saved now, whatever the answer, and where the window is.
-            self.ask(Request::SaveDraft(Box::new(self.compose.clone())));
+            let kept = if self.compose_blank() { Unsent::default() } else { self.compose.clone() };
+            self.ask(Request::SaveDraft(Box::new(kept)));
             let (inner, outer) = ctx.input(|i| (i.viewport().inner_rect, i.viewport().outer_rect));
             if let Some(inner) = inner {
                 let at = outer.map(|o| [o.min.x, o.min.y]);

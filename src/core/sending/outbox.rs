@@ -611,7 +611,7 @@ impl Outbox {
     /// A failed or queued message becomes due now (the user's 「再送」).
     pub fn retry(&self, id: i64, now: SystemTime) -> Result<bool> {
         self.set(
-            "UPDATE messages SET state = 'queued', next_attempt_ms = ?2, send_at_ms = NULL,
+            "UPDATE messages SET state = 'queued', next_attempt_ms = ?2, send_at_ms = MIN(send_at_ms, ?2),
              created_ms = CASE WHEN state = 'failed' THEN ?2 ELSE created_ms END
              WHERE id = ?1 AND state IN ('queued', 'failed')",
             params![id, ms(now)],
@@ -822,9 +822,15 @@ mod tests {
         );
         assert!(ob.due(later).unwrap().is_empty());
         assert_eq!(ob.due(at).unwrap().len(), 1, "not due at its time");
-        assert!(ob.retry(id, now).unwrap());
-        assert_eq!(ob.due(now).unwrap().len(), 1, "再送 did not send it now");
-        assert_eq!(ob.get(id).unwrap().unwrap().0.send_at, None);
+        // 再送 on the fifth day of waiting: it goes now, and is not expired for its age.
+        let day5 = now + Duration::from_secs(5 * 86_400 + 3600);
+        assert!(ob.retry(id, day5).unwrap());
+        assert_eq!(ob.get(id).unwrap().unwrap().0.send_at, Some(day5));
+        assert_eq!(
+            ob.expire(day5 - Duration::from_secs(5 * 86_400), &Described::local(Kind::Expired, "old")).unwrap(),
+            0
+        );
+        assert_eq!(ob.due(day5).unwrap().len(), 1, "再送 did not send it now");
     }
 
     #[test]
