@@ -482,7 +482,15 @@ impl App {
             };
             let said_left = colour == good;
             ui.colored_label(colour, sentence);
-            if snap.and_then(|s| s.paused.as_ref()).is_some_and(|p| p.error.kind.refused_login()) {
+            // Where the password comes from POPSEND_PASSWORD or a command, typing one here would
+            // change nothing: no button then (the problem's hint says where to look).
+            let typed_here = !matches!(
+                self.view.password,
+                Some(crate::app::backend::PasswordFrom::Found(
+                    crate::core::system::secrets::Source::Env | crate::core::system::secrets::Source::Command
+                ))
+            );
+            if typed_here && snap.and_then(|s| s.paused.as_ref()).is_some_and(|p| p.error.kind.refused_login()) {
                 enter_password = ui.button(fl!("gui-enter-password")).clicked();
             }
             // The countdown stays in sight whatever the sentence says.

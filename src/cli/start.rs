@@ -93,6 +93,7 @@ pub(super) fn window(url: Option<&str>, paths: Paths) -> ExitCode {
 fn alert(title: &str, text: &str) {
     #[cfg(windows)]
     {
+        #[link(name = "user32")]
         unsafe extern "system" {
             fn MessageBoxW(hwnd: *mut core::ffi::c_void, text: *const u16, caption: *const u16, kind: u32) -> i32;
         }

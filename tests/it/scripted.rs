@@ -112,10 +112,11 @@ where
     peer
 }
 
-/// Reads one line; `None` at the end of the connection.
+/// Reads one line (bytes that are not UTF-8 kept as U+FFFD, not taken for the end); `None` at
+/// the end of the connection.
 async fn read_line(r: &mut BufReader<OwnedReadHalf>) -> Option<String> {
-    let mut line = String::new();
-    (r.read_line(&mut line).await.unwrap_or(0) > 0).then_some(line)
+    let mut line = Vec::new();
+    (r.read_until(b'\n', &mut line).await.unwrap_or(0) > 0).then(|| String::from_utf8_lossy(&line).into_owned())
 }
 
 /// Whether more has already arrived (a client that waits for each reply has sent nothing more).

@@ -20,14 +20,26 @@ pub enum ScheduleError {
     Past,
 }
 
+/// What the Japanese input types in full width (digits, ／, ：, －, the ideographic space) as the
+/// half-width it stands for.
+fn half_width(text: &str) -> String {
+    text.trim()
+        .chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFF01 + 0x21).unwrap_or(c),
+            '\u{3000}' => ' ',
+            c => c,
+        })
+        .collect()
+}
+
 fn date(text: &str) -> Option<NaiveDate> {
-    let text = text.trim().replace('/', "-");
+    let text = half_width(text).replace('/', "-");
     NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok()
 }
 
 fn time(text: &str) -> Option<NaiveTime> {
-    let text = text.trim().replace('：', ":");
-    NaiveTime::parse_from_str(&text, "%H:%M").ok()
+    NaiveTime::parse_from_str(&half_width(text), "%H:%M").ok()
 }
 
 /// `date` and `time` as one instant in the local zone, ahead of `now`.
@@ -45,7 +57,7 @@ pub fn parse(date_text: &str, time_text: &str, now: SystemTime) -> Result<System
 
 /// One text, the date and the time apart by a space or a `T` ("2026-12-08 08:30").
 pub fn parse_one(text: &str, now: SystemTime) -> Result<SystemTime, ScheduleError> {
-    let text = text.trim();
+    let text = half_width(text);
     let (d, t) = text.split_once([' ', 'T']).ok_or(ScheduleError::Time)?;
     parse(d, t, now)
 }
@@ -70,6 +82,8 @@ mod tests {
         assert!(at > now && at < now + Duration::from_secs(2 * 86_400), "{d} {t}");
         assert_eq!(parse(&d.replace('-', "/"), "8:30", now), Ok(at), "slashes and one-digit hours");
         assert_eq!(parse(&d, "08：30", now), Ok(at), "a full-width colon");
+        let full: String = d.chars().map(|c| char::from_u32(u32::from(c) - 0x21 + 0xFF01).unwrap()).collect();
+        assert_eq!(parse(&full, "０８：３０", now), Ok(at), "digits typed in full width");
         assert_eq!(parse_one(&format!("{d} {t}"), now), Ok(at));
         assert_eq!(parse_one(&format!("{d}T{t}"), now), Ok(at));
         assert_eq!(parse("2026-13-01", "08:30", now), Err(ScheduleError::Date));
