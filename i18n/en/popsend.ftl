@@ -55,6 +55,7 @@ password-from = Password taken from: { $source }
 source-env = the POPSEND_PASSWORD environment variable
 source-command = password_command
 source-keyring = the OS keyring
+source-file = a file in the settings folder (password)
 
 ## Errors: headlines
 
@@ -393,6 +394,12 @@ set-password-keyring = Stored in the OS keyring (type only to change it)
 set-password-env = Using the POPSEND_PASSWORD environment variable
 set-password-command = Using the password command's output
 set-password-session = Remembered until this window closes (no keyring)
+set-password-file = Kept in a file in the settings folder (password), readable by you alone
+set-password-file-ask = Keep it in a file on this computer…
+set-password-file-consequence = The password goes into a file named password in the settings folder. Other users of this computer cannot read it, but the computer's administrator or a backup of the folder may. Choose this only on a computer you alone use.
+set-password-file-yes = Keep it in the file
+set-password-file-kept = The password is kept in the file and used at the next start too.
+set-password-file-failed = The password could not be kept in the file: { $detail }
 set-password-missing = Not set yet. Type it and press "Save" to store it in the keyring
 set-pop-auth = Login method
 set-auth-auto = Automatic (safest first)

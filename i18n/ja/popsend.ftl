@@ -55,6 +55,7 @@ password-from = パスワードの取得元: { $source }
 source-env = 環境変数 POPSEND_PASSWORD
 source-command = password_command
 source-keyring = OS のキーリング
+source-file = 設定フォルダーのファイル (password)
 
 ## エラー: 見出し
 
@@ -390,6 +391,12 @@ set-password-keyring = OS のキーリングに保存されています (変え�
 set-password-env = 環境変数 POPSEND_PASSWORD のパスワードを使っています
 set-password-command = パスワードコマンドの出力を使っています
 set-password-session = この画面を閉じるまで覚えています (キーリングが使えません)
+set-password-file = 設定フォルダーのファイル (password) に保存されています (あなただけが読めます)
+set-password-file-ask = この PC のファイルに保存する…
+set-password-file-consequence = パスワードを設定フォルダーの password というファイルに保存します。この PC のほかのユーザーは読めませんが、PC の管理者や、フォルダーのバックアップからは読めることがあります。自分だけが使う PC でだけ選んでください。
+set-password-file-yes = ファイルに保存する
+set-password-file-kept = パスワードをファイルに保存しました。次に起動したときも使います。
+set-password-file-failed = パスワードをファイルに保存できませんでした: { $detail }
 set-password-missing = まだ設定されていません。入力して「保存」するとキーリングに保存します
 set-pop-auth = 認証方式
 set-auth-auto = 自動 (安全なものから)

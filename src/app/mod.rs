@@ -398,6 +398,12 @@ impl App {
                     });
                 }
                 Handed::Saved(saved) => self.settings.take_saved(&saved),
+                Handed::PasswordFile(kept) => {
+                    self.settings.file_message = Some(match kept {
+                        Ok(()) => (true, fl!("set-password-file-kept")),
+                        Err(why) => (false, fl!("set-password-file-failed", detail = why)),
+                    });
+                }
                 Handed::Trial(form, passed) => self.assistant.trial = Some((*form, passed)),
                 Handed::Restarted => self.notice = Some(fl!("gui-worker-restarted")),
                 Handed::RouteLearned(learned) => self.notice = Some(crate::text::words::route_learned(&learned)),

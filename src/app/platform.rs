@@ -12,8 +12,9 @@ use crate::core::setup::account::{Paths, PopSection};
 use crate::core::system::secrets::{self, Password, SecretError, Source};
 
 pub trait Platform: Send + Sync {
-    /// The POP password: `POPSEND_PASSWORD`, `password_command`, then the keyring.
-    fn password(&self, pop: &PopSection) -> Result<(Password, Source), SecretError>;
+    /// The POP password: `POPSEND_PASSWORD`, `password_command`, the keyring, then the password
+    /// file at `file` if the student made one.
+    fn password(&self, pop: &PopSection, file: &std::path::Path) -> Result<(Password, Source), SecretError>;
     /// Keeps `password` for `user` at `host` in the keyring.
     fn keep_password(&self, user: &str, host: &str, password: &Password) -> Result<(), SecretError>;
     /// Whether this data folder's login entry is there.
@@ -31,8 +32,8 @@ pub trait Platform: Send + Sync {
 pub struct Desktop;
 
 impl Platform for Desktop {
-    fn password(&self, pop: &PopSection) -> Result<(Password, Source), SecretError> {
-        secrets::resolve(pop)
+    fn password(&self, pop: &PopSection, file: &std::path::Path) -> Result<(Password, Source), SecretError> {
+        secrets::resolve(pop, file)
     }
 
     fn keep_password(&self, user: &str, host: &str, password: &Password) -> Result<(), SecretError> {
@@ -99,14 +100,18 @@ impl Isolated {
 }
 
 impl Platform for Isolated {
-    fn password(&self, pop: &PopSection) -> Result<(Password, Source), SecretError> {
-        secrets::resolve_with(pop, &|user, host| {
-            if self.no_keyring {
-                return Err(Isolated::unavailable());
-            }
-            let kept = self.keyring.lock().ok().and_then(|k| k.get(&(user.to_owned(), host.to_owned())).cloned());
-            kept.ok_or_else(|| SecretError::NotFound { account: format!("{user}@{host}") })
-        })
+    fn password(&self, pop: &PopSection, file: &std::path::Path) -> Result<(Password, Source), SecretError> {
+        secrets::resolve_with(
+            pop,
+            &|user, host| {
+                if self.no_keyring {
+                    return Err(Isolated::unavailable());
+                }
+                let kept = self.keyring.lock().ok().and_then(|k| k.get(&(user.to_owned(), host.to_owned())).cloned());
+                kept.ok_or_else(|| SecretError::NotFound { account: format!("{user}@{host}") })
+            },
+            file,
+        )
     }
 
     fn keep_password(&self, user: &str, host: &str, password: &Password) -> Result<(), SecretError> {

@@ -22,6 +22,10 @@ pub struct SettingsForm {
     message: Option<(bool, String)>,
     /// The system's own words behind it (folded under 技術的な詳細).
     message_detail: Option<String>,
+    /// 「ファイルに保存する…」 was pressed: its consequences are shown, waiting for the choice.
+    file_asking: bool,
+    /// What keeping the password in the file did (true: it went well).
+    pub(super) file_message: Option<(bool, String)>,
     /// The form was edited since it was last filled from the saved settings.
     edited: bool,
     /// The preset chosen last (its note shows under the list).
@@ -161,6 +165,7 @@ impl App {
         let presets_problem = &self.view.presets_problem;
         let submission = &self.view.submission;
         let smtp_route = self.view.smtp_route;
+        let mut keep_in_file = false;
         let s = &mut self.settings;
         let mut chosen = s.preset;
         let before = s.form.clone();
@@ -271,9 +276,35 @@ impl App {
                         Some(PasswordFrom::Found(Source::Keyring)) => fl!("set-password-keyring"),
                         Some(PasswordFrom::Found(Source::Env)) => fl!("set-password-env"),
                         Some(PasswordFrom::Found(Source::Command)) => fl!("set-password-command"),
+                        Some(PasswordFrom::Found(Source::File)) => fl!("set-password-file"),
                         Some(PasswordFrom::ThisSession) => fl!("set-password-session"),
                         Some(PasswordFrom::Missing) | None => fl!("set-password-missing"),
                     });
+                    // No keyring: the password can go in a file, only if the student chooses
+                    // it once told what that means.
+                    if password_from == Some(PasswordFrom::ThisSession) {
+                        if s.file_asking {
+                            ui.label(fl!("set-password-file-consequence"));
+                            ui.horizontal(|ui| {
+                                if ui.button(fl!("set-password-file-yes")).clicked() {
+                                    keep_in_file = true;
+                                    s.file_asking = false;
+                                }
+                                if ui.button(fl!("gui-cancel")).clicked() {
+                                    s.file_asking = false;
+                                }
+                            });
+                        } else if ui.small_button(fl!("set-password-file-ask")).clicked() {
+                            s.file_asking = true;
+                        }
+                    }
+                    if let Some((ok, m)) = &s.file_message {
+                        if *ok {
+                            ui.label(m.as_str());
+                        } else {
+                            ui.colored_label(ui.visuals().error_fg_color, m.as_str());
+                        }
+                    }
                 });
                 ui.end_row();
             });
@@ -491,6 +522,9 @@ impl App {
             let password = (!s.password.is_empty()).then(|| Password::new(s.password.clone()));
             let form = Box::new(s.form.clone());
             self.ask(Request::SaveSettings { form, password });
+        }
+        if keep_in_file {
+            self.ask(Request::KeepPasswordInFile);
         }
         if restart {
             self.start_assistant();

@@ -207,10 +207,11 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
     }
     if let Command::Diagnose(DiagnoseArgs { skip_login }) = &command {
         // A missing password is one of the things the test reports, not a reason not to run it.
-        let password = secrets::resolve(&config.pop).ok().map(|(p, _)| p);
+        let password = secrets::resolve(&config.pop, &secrets::password_file(&paths.config_file)).ok().map(|(p, _)| p);
         return Ok(diagnose(&runtime, &config, password.as_ref(), &trust, &clock, &store, *skip_login));
     }
-    let (password, source) = secrets::resolve(&config.pop).map_err(|e| explain::failure(&e))?;
+    let (password, source) =
+        secrets::resolve(&config.pop, &secrets::password_file(&paths.config_file)).map_err(|e| explain::failure(&e))?;
     // `serve` claims the data folder as a window does, before the runtime runs: the claim may
     // wait (a window that is closing) and, on Windows, runs a runtime of its own.
     let folder = match &command {
@@ -405,6 +406,7 @@ fn source_name(s: Source) -> String {
         Source::Env => fl!("source-env"),
         Source::Command => fl!("source-command"),
         Source::Keyring => fl!("source-keyring"),
+        Source::File => fl!("source-file"),
     }
 }
 

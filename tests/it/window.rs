@@ -426,7 +426,8 @@ fn an_empty_list_offers_to_write_a_message() {
 }
 
 /// No keyring on this machine: 保存 says so in one Japanese sentence (the password is kept while
-/// popsend runs); the keyring's own English error is folded under 技術的な詳細.
+/// popsend runs); the keyring's own English error is folded; the password goes into a file only
+/// when the student chooses it after reading what that means.
 #[test]
 fn no_keyring_is_said_in_one_sentence_with_the_detail_folded() {
     use popsend::app::backend::Saved;
@@ -441,6 +442,20 @@ fn no_keyring_is_said_in_one_sentence_with_the_detail_folded() {
     assert!(h.query_by_label_contains("zbus").is_none(), "the keyring's English error is not folded");
     click(&mut h, "管理者向けの詳しい情報");
     h.get_by_label_contains("zbus error");
+
+    // Only by the student's choice, once told what it means: the password into a file.
+    b.publish(|v| v.password = Some(popsend::app::backend::PasswordFrom::ThisSession));
+    h.run_steps(2);
+    assert!(b.take().is_empty());
+    click(&mut h, "この PC のファイルに保存する…");
+    h.get_by_label_contains("自分だけが使う PC でだけ選んでください");
+    assert!(b.take().is_empty(), "kept in a file before the student chose it");
+    click(&mut h, "ファイルに保存する");
+    let requests = b.take();
+    assert!(matches!(requests.as_slice(), [Request::KeepPasswordInFile]), "{requests:?}");
+    b.hand(Handed::PasswordFile(Ok(())));
+    h.run_steps(2);
+    h.get_by_label("パスワードをファイルに保存しました。次に起動したときも使います。");
 }
 
 /// Typing in 宛先 offers the addresses already written to; a click puts one in, ready for the next.

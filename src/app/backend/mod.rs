@@ -52,6 +52,9 @@ pub enum Request {
     /// Stop; with `background`, a `popsend watch --until-empty` process goes on sending (or the
     /// login's `popsend serve --at-login`, see `successor`).
     Shutdown { background: bool },
+    /// Where there is no keyring, and only when the student chooses it: keep this session's
+    /// password in the password file beside the config (readable by the user alone).
+    KeepPasswordInFile,
     /// Remember where the window is (it opens there next time).
     SaveGeometry(Geometry),
     /// First-run assistant: find the servers of this address (`View::discovery`).
@@ -149,6 +152,8 @@ pub enum Handed {
     Picked(Vec<PathBuf>),
     /// What 「保存」 did.
     Saved(Saved),
+    /// Whether the password went into the password file (or why not).
+    PasswordFile(Result<(), String>),
     /// The assistant's `TryAccount`: the form as tried last (with the user name that got
     /// furthest) and whether every step passed.
     Trial(Box<Form>, bool),

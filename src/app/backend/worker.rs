@@ -320,7 +320,7 @@ async fn session(
         }
     };
     // The password is looked up once per session; a missing one is shown, and sending waits.
-    let (password, from) = session_password(&config, typed, shared).await;
+    let (password, from) = session_password(paths, &config, typed, shared).await;
     shared.publish(|v| v.password = Some(from));
     let store = knowledge::Store::new(&paths.data_dir);
     let clock = SystemClock;
@@ -394,6 +394,22 @@ async fn session(
                     // Runs beside this loop: the other buttons keep working meanwhile. One at a
                     // time; asked again while one runs, the next follows it.
                     let _ = dtx.try_send(());
+                    continue;
+                }
+                // The student's explicit choice where there is no keyring: the password of this
+                // session into the password file, readable by them alone; sessions after this
+                // one find it there.
+                Some(Request::KeepPasswordInFile) => {
+                    let file = secrets::password_file(&paths.config_file);
+                    let kept = match typed.as_ref() {
+                        Some(p) => secrets::keep_in_file(&file, p).map_err(|e| format!("{}: {e}", file.display())),
+                        None => Err("no password typed in this session".to_owned()),
+                    };
+                    if kept.is_ok() {
+                        *typed = None;
+                        shared.publish(|v| v.password = Some(PasswordFrom::Found(secrets::Source::File)));
+                    }
+                    shared.hand(Handed::PasswordFile(kept));
                     continue;
                 }
                 Some(Request::Open(id)) => {
@@ -548,6 +564,7 @@ async fn submission_server(host: &Host<'_>, nudge: mpsc::Sender<Command>, shared
 /// The session's password: the one typed in this session, or the platform's (keyring,
 /// `password_command`, environment). A missing one is shown as the window's problem.
 async fn session_password(
+    paths: &Paths,
     config: &Config,
     typed: &Option<Password>,
     shared: &Shared,
@@ -558,7 +575,8 @@ async fn session_password(
         None => match tokio::task::spawn_blocking({
             let pop = config.pop.clone();
             let platform = shared.hooks.platform.clone();
-            move || platform.password(&pop)
+            let file = secrets::password_file(&paths.config_file);
+            move || platform.password(&pop, &file)
         })
         .await
         .unwrap_or_else(|e| Err(secrets::SecretError::KeyringUnavailable { detail: e.to_string() }))
@@ -668,6 +686,43 @@ mod tests {
 
     /// A queue paused because the server refused the password goes on once a new password is
     /// saved, even though the settings file stays the same (the password is not in it).
+    /// No keyring: the password typed in 設定 lives for the session; kept in the password file
+    /// only when asked (readable by the user alone), it is found there by the next session.
+    #[test]
+    fn the_password_goes_in_the_file_only_when_asked_and_is_found_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let config_file = dir.path().join("config.toml");
+        let text = "[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"taro\"\n[smtp]\nport = 2\n";
+        crate::core::system::files::write_atomic(&config_file, text.as_bytes()).unwrap();
+        let config = Config::load(&config_file).unwrap();
+        let paths = Paths { config_file: config_file.clone(), data_dir: dir.path().join("data") };
+        let hooks = Hooks {
+            repaint: Arc::new(|| {}),
+            notify: Arc::new(|_| {}),
+            discovery: discover::Options::default(),
+            platform: Arc::new(crate::app::platform::Isolated::without_keyring()),
+        };
+        let worker = Worker::spawn(paths, hooks);
+        wait_for(&worker, "the session", |v| v.account == "taro@example.ac.jp");
+        let file = secrets::password_file(&config_file);
+        let form = Box::new(Form::from_config(&config));
+        worker.request(Request::SaveSettings { form, password: Some(Password::new("Hunter2pw".into())) }).unwrap();
+        wait_for(&worker, "the session password", |v| v.password == Some(PasswordFrom::ThisSession));
+        assert!(!file.exists(), "the password went into a file nobody asked for");
+        worker.request(Request::KeepPasswordInFile).unwrap();
+        wait_for(&worker, "the password file", |v| v.password == Some(PasswordFrom::Found(secrets::Source::File)));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "Hunter2pw\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        // The next session finds it there, as this platform (no keyring) looks for it.
+        use crate::app::platform::Platform as _;
+        let (p, source) = crate::app::platform::Isolated::without_keyring().password(&config.pop, &file).unwrap();
+        assert_eq!((p.expose(), source), ("Hunter2pw", secrets::Source::File));
+    }
+
     #[test]
     fn a_new_password_lifts_a_wrong_password_pause() {
         let dir = tempfile::tempdir().unwrap();

@@ -316,7 +316,10 @@ mod tests {
             | RunError::NoPassword => {}
         }
         match x {
-            SecretError::Command { .. } | SecretError::NotFound { .. } | SecretError::KeyringUnavailable { .. } => {}
+            SecretError::Command { .. }
+            | SecretError::NotFound { .. }
+            | SecretError::KeyringUnavailable { .. }
+            | SecretError::File { .. } => {}
         }
         match c {
             ComposeError::LineBreak { .. }

@@ -1,6 +1,7 @@
 //! Where the password comes from: the environment variable `POPSEND_PASSWORD`, else the first
 //! line printed by the account's `password_command` (bounded in time and size), else the OS
-//! keyring. The password lives in a `Password` whose Debug and Display print nothing of it; errors
+//! keyring, else — only where the student chose it, on a machine without a keyring — the file
+//! `password` beside the config file, readable by the user alone (refused otherwise, as ssh does). The password lives in a `Password` whose Debug and Display print nothing of it; errors
 //! never contain it, nor the command's output. A `Redactor` takes the password and the forms it
 //! travels in (base64, SASL PLAIN) out of anything a server said before it is shown or stored.
 
@@ -16,6 +17,14 @@ use crate::setup::account::PopSection;
 
 pub const ENV_VAR: &str = "POPSEND_PASSWORD";
 pub const KEYRING_SERVICE: &str = "popsend";
+
+/// The file a student may choose to keep the password in where there is no keyring.
+pub const PASSWORD_FILE: &str = "password";
+
+/// Where that file is for `config_file`: beside it.
+pub fn password_file(config_file: &std::path::Path) -> std::path::PathBuf {
+    config_file.with_file_name(PASSWORD_FILE)
+}
 
 /// A password. Its Debug/Display are redacted.
 #[derive(Clone)]
@@ -115,6 +124,8 @@ pub enum Source {
     Env,
     Command,
     Keyring,
+    /// The password file the student chose (`password_file`).
+    File,
 }
 
 #[derive(Debug)]
@@ -125,6 +136,8 @@ pub enum SecretError {
     NotFound { account: String },
     /// No keyring service on this machine (no Secret Service, no session bus, …).
     KeyringUnavailable { detail: String },
+    /// The password file is there but cannot be used (others may read it, it is empty, …).
+    File { path: String, problem: String },
 }
 
 impl fmt::Display for SecretError {
@@ -138,6 +151,7 @@ impl fmt::Display for SecretError {
             SecretError::KeyringUnavailable { detail } => {
                 write!(f, "the OS keyring is not available ({detail}); set {ENV_VAR} or [pop] password_command instead")
             }
+            SecretError::File { path, problem } => write!(f, "the password file {path}: {problem}"),
         }
     }
 }
@@ -149,9 +163,10 @@ pub fn keyring_account(username: &str, host: &str) -> String {
     format!("{username}@{host}")
 }
 
-/// Finds the password for the POP account, in the documented order.
-pub fn resolve(pop: &PopSection) -> Result<(Password, Source), SecretError> {
-    resolve_with(pop, &from_keyring)
+/// Finds the password for the POP account, in the documented order (`file`: the password file
+/// that may stand in for the keyring, see `password_file`).
+pub fn resolve(pop: &PopSection, file: &std::path::Path) -> Result<(Password, Source), SecretError> {
+    resolve_with(pop, &from_keyring, file)
 }
 
 /// `resolve`, with `keyring` (user name, host) for the OS keyring's part: the tests give one of
@@ -159,6 +174,7 @@ pub fn resolve(pop: &PopSection) -> Result<(Password, Source), SecretError> {
 pub fn resolve_with(
     pop: &PopSection,
     keyring: &dyn Fn(&str, &str) -> Result<Password, SecretError>,
+    file: &std::path::Path,
 ) -> Result<(Password, Source), SecretError> {
     if let Ok(p) = std::env::var(ENV_VAR)
         && !p.is_empty()
@@ -169,7 +185,44 @@ pub fn resolve_with(
         return run_command(cmd, Duration::from_secs(pop.password_command_timeout_seconds))
             .map(|p| (p, Source::Command));
     }
-    keyring(&pop.username, &pop.host).map(|p| (p, Source::Keyring))
+    keyring_or_file(keyring(&pop.username, &pop.host), file)
+}
+
+/// The keyring's answer, or where it has none, the password file — only where the student put
+/// one; otherwise the keyring's own answer stands.
+fn keyring_or_file(
+    keyring: Result<Password, SecretError>,
+    file: &std::path::Path,
+) -> Result<(Password, Source), SecretError> {
+    match keyring {
+        Ok(p) => Ok((p, Source::Keyring)),
+        Err(e) if !file.exists() => Err(e),
+        Err(_) => read_password_file(file).map(|p| (p, Source::File)),
+    }
+}
+
+/// The first line of the password file, which only its owner may read.
+fn read_password_file(path: &std::path::Path) -> Result<Password, SecretError> {
+    let bad = |problem: String| SecretError::File { path: path.display().to_string(), problem };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(bad(format!("others may read it (mode {:o}); chmod 600 it", mode & 0o777)));
+        }
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    match text.lines().next().map(|l| l.trim_end_matches('\r')) {
+        Some(line) if !line.is_empty() => Ok(Password(line.to_owned())),
+        _ => Err(bad("it is empty".into())),
+    }
+}
+
+/// Keeps `password` in the password file at `path`, readable by the user alone (the student's
+/// explicit choice where there is no keyring).
+pub fn keep_in_file(path: &std::path::Path, password: &Password) -> std::io::Result<()> {
+    crate::system::files::write_atomic(path, format!("{}\n", password.expose()).as_bytes())
 }
 
 /// The password kept in the OS keyring for `username` at `host`.
@@ -397,6 +450,41 @@ mod tests {
         let e = run_command("yes sekrit", T).unwrap_err();
         assert!(e.to_string().contains("printed more than 64 KiB"), "{e}");
         assert!(!e.to_string().contains("sekrit\n"), "{e}");
+    }
+
+    /// Where there is no keyring, the file the student chose stands in for it: written readable
+    /// by its owner alone, read back; one others may read is refused (naming the fix, never the
+    /// password); no file leaves the keyring's own answer; a working keyring comes first.
+    #[test]
+    fn the_password_file_stands_in_for_a_missing_keyring() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = password_file(&dir.path().join("config.toml"));
+        let none = || Err(SecretError::KeyringUnavailable { detail: "no bus".into() });
+        assert!(matches!(keyring_or_file(none(), &file), Err(SecretError::KeyringUnavailable { .. })));
+        keep_in_file(&file, &Password::new("Hunter2pw".into())).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let (p, source) = keyring_or_file(none(), &file).unwrap();
+        assert_eq!((p.expose(), source), ("Hunter2pw", Source::File));
+        let (p, source) = keyring_or_file(Ok(Password::new("from-keyring".into())), &file).unwrap();
+        assert_eq!((p.expose(), source), ("from-keyring", Source::Keyring));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let e = keyring_or_file(none(), &file).unwrap_err().to_string();
+            assert!(e.contains("chmod 600") && !e.contains("Hunter2pw"), "{e}");
+        }
+        std::fs::write(&file, "").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        assert!(keyring_or_file(none(), &file).unwrap_err().to_string().contains("empty"));
     }
 
     #[test]
