@@ -170,6 +170,7 @@ mod tests {
             "at",
             "dark",
             "light",
+            "password",
             "auth",
             "auto",
             "body-file",
