@@ -42,6 +42,8 @@ pub(super) struct State {
     /// Addresses already written to (送信済み, then 送信トレイ), most used first, and the view
     /// version they were gathered from.
     known: (u64, Vec<String>),
+    /// A draft of the list whose 削除 waits for confirmation.
+    confirm_delete_kept: Option<String>,
     /// 「日時を指定して送信」 is open: the date and the time as typed.
     schedule: Option<(String, String)>,
     /// The last message handed over was timed (a resend in UTF-8 keeps the time).
@@ -494,8 +496,78 @@ impl App {
             {
                 self.compose_state.schedule = Some(crate::core::sending::schedule::next_morning(self.clock.now()));
             }
+            let blank = self.compose_blank();
+            if ui
+                .add_enabled(!blank, egui::Button::new(fl!("gui-keep-draft")).small())
+                .on_disabled_hover_text(fl!("gui-keep-draft-nothing"))
+                .clicked()
+            {
+                self.keep_draft_aside();
+            }
+            self.kept_menu(ui);
         });
         self.schedule_row(ui, why_not.is_none());
+    }
+
+    /// 「下書きに保存」: the message goes to the list of drafts and 作成 is free for the next (the
+    /// worker hands it back if it could not be kept).
+    fn keep_draft_aside(&mut self) {
+        let c = self.compose.clone();
+        if self.ask(Request::KeepDraft(Box::new(c))) {
+            self.compose = Unsent::default();
+            self.compose_state.focus_to = true;
+        }
+    }
+
+    /// 「下書き (n)」: the drafts put aside, newest first with the time they were kept; one opens
+    /// in 作成 (what is being written there is put aside first, so nothing is lost), one can be
+    /// deleted after asking.
+    fn kept_menu(&mut self, ui: &mut egui::Ui) {
+        let kept = self.view.kept.clone();
+        if kept.is_empty() {
+            return;
+        }
+        let now = self.clock.now();
+        let mut open = None;
+        let mut delete = None;
+        ui.menu_button(fl!("gui-kept", count = kept.len()), |ui| {
+            for k in kept.iter() {
+                ui.horizontal(|ui| {
+                    let subject = if k.draft.subject.trim().is_empty() {
+                        fl!("gui-kept-no-subject")
+                    } else {
+                        k.draft.subject.clone()
+                    };
+                    let line = fl!(
+                        "gui-kept-line",
+                        subject = subject,
+                        to = k.draft.to.as_str(),
+                        at = crate::text::words::list_time(k.kept_at, now)
+                    );
+                    if ui.button(line).clicked() {
+                        open = Some(k.id.clone());
+                    }
+                    if self.compose_state.confirm_delete_kept.as_deref() == Some(k.id.as_str()) {
+                        if ui.small_button(fl!("gui-delete-confirm")).clicked() {
+                            delete = Some(k.id.clone());
+                        }
+                    } else if ui.small_button(fl!("gui-delete")).clicked() {
+                        self.compose_state.confirm_delete_kept = Some(k.id.clone());
+                    }
+                });
+            }
+        });
+        if let Some(id) = delete {
+            self.compose_state.confirm_delete_kept = None;
+            self.ask(Request::DeleteKept(id));
+        }
+        if let Some(id) = open {
+            if !self.compose_blank() {
+                self.keep_draft_aside();
+            }
+            self.compose = Unsent::default();
+            self.ask(Request::OpenKept(id));
+        }
     }
 
     /// 「日時を指定して送信」: a date and a time (the next morning offered), checked as typed; the

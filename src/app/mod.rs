@@ -398,6 +398,7 @@ impl App {
                     });
                 }
                 Handed::Saved(saved) => self.settings.take_saved(&saved),
+                Handed::KeptDraft => self.notice = Some(fl!("gui-kept-done")),
                 Handed::PasswordFile(kept) => {
                     self.settings.file_message = Some(match kept {
                         Ok(()) => (true, fl!("set-password-file-kept")),

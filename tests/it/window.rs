@@ -579,6 +579,62 @@ fn the_chosen_light_or_dark_look_is_used() {
     assert_eq!(h.ctx.theme(), egui::Theme::Light, "ライト was not used");
 }
 
+/// Several drafts: 「下書きに保存」 puts the message aside and frees 作成; 「下書き (n)」 lists them
+/// newest first with their time; opening one while writing puts what is written aside first,
+/// so nothing is lost; 削除 asks first.
+#[test]
+fn drafts_are_put_aside_listed_and_opened_without_losing_what_is_written() {
+    use popsend::core::message::drafts::Kept;
+    let _g = lock();
+    let b = started();
+    let mut h = harness(&b);
+    h.run_steps(2);
+    assert!(h.get_by_label("下書きに保存").accesskit_node().is_disabled(), "下書きに保存 with nothing written");
+    type_into(&mut h, "宛先", "hanako@example.net");
+    type_into(&mut h, "件名", "ゼミの連絡");
+    click(&mut h, "下書きに保存");
+    let requests = b.take();
+    match requests.as_slice() {
+        [Request::KeepDraft(d)] => assert_eq!(d.subject, "ゼミの連絡"),
+        other => panic!("{other:?}"),
+    }
+    assert!(app(&h).compose.is_empty(), "作成 was not freed");
+    let kept = |id: &str, subject: &str, ago: u64| Kept {
+        id: id.into(),
+        draft: Unsent { to: "hanako@example.net".into(), subject: subject.into(), ..Unsent::default() },
+        kept_at: t0() - Duration::from_secs(ago),
+    };
+    b.publish(|v| v.kept = Arc::new(vec![kept("2", "ゼミの連絡", 60), kept("1", "古い下書き", 7200)]));
+    h.run_steps(2);
+    type_into(&mut h, "件名", "書きかけ");
+    click(&mut h, "下書き (2)");
+    let at = popsend::text::words::list_time(t0() - Duration::from_secs(7200), t0());
+    click(&mut h, &format!("古い下書き (hanako@example.net) {at}"));
+    let requests = b.take();
+    match requests.as_slice() {
+        [Request::KeepDraft(d), Request::OpenKept(id)] => {
+            assert_eq!((d.subject.as_str(), id.as_str()), ("書きかけ", "1"), "what was written was not put aside")
+        }
+        other => panic!("{other:?}"),
+    }
+    b.hand(Handed::ForCompose(kept("1", "古い下書き", 0).draft));
+    h.run_steps(2);
+    assert_eq!(app(&h).compose.subject, "古い下書き");
+
+    // 削除 asks first.
+    b.publish(|v| v.kept = Arc::new(vec![kept("2", "ゼミの連絡", 60)]));
+    h.run_steps(2);
+    click(&mut h, "下書き (1)");
+    click(&mut h, "削除");
+    assert!(b.take().is_empty(), "deleted without asking");
+    if h.query_by_label("本当に削除する").is_none() {
+        click(&mut h, "下書き (1)");
+    }
+    click(&mut h, "本当に削除する");
+    let requests = b.take();
+    assert!(matches!(requests.as_slice(), [Request::DeleteKept(id)] if id == "2"), "{requests:?}");
+}
+
 /// The countdown is the pinned clock's: a window opened 2 minutes ago, 10 minutes long.
 #[test]
 fn the_countdown_reads_the_clock_it_is_given() {

@@ -36,6 +36,12 @@ pub enum Request {
     Send { draft: Box<Unsent>, now: bool, charset: Option<Charset>, at: Option<std::time::SystemTime>, ticket: u64 },
     /// Keep the draft on disk (an empty one removes the file).
     SaveDraft(Box<Unsent>),
+    /// 「下書きに保存」: put the message aside in the list of drafts (`View::kept`).
+    KeepDraft(Box<Unsent>),
+    /// A draft of the list back into 作成 (`Handed::ForCompose`), out of the list.
+    OpenKept(String),
+    /// A draft of the list deleted (the window has asked first).
+    DeleteKept(String),
     /// Look up the sizes of attached files (shown beside their names).
     Inspect(Vec<PathBuf>),
     /// Open the system's file dialog; the chosen files are handed over (`Handed::Picked`).
@@ -152,6 +158,8 @@ pub enum Handed {
     Picked(Vec<PathBuf>),
     /// What 「保存」 did.
     Saved(Saved),
+    /// The message of 作成 was put aside as a draft.
+    KeptDraft,
     /// Whether the password went into the password file (or why not).
     PasswordFile(Result<(), String>),
     /// The assistant's `TryAccount`: the form as tried last (with the user name that got
@@ -178,6 +186,8 @@ pub struct View {
     /// The saved draft has been looked for (and handed over if there was one): until then a
     /// `mailto:` link waits, so it never takes the place of a draft not yet shown.
     pub draft_checked: bool,
+    /// The drafts put aside, newest first.
+    pub kept: Arc<Vec<crate::core::message::drafts::Kept>>,
     /// Attachment sizes in bytes, or why the file cannot be read.
     pub sizes: HashMap<PathBuf, Result<u64, String>>,
     /// The message asked for with `Open`: its draft, or (sent from the command line) its raw text.

@@ -175,6 +175,7 @@ fn run(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, first: 
             Ok(None) => {}
             Err(e) => shared.problem(Problem::Draft(e.to_string())),
         }
+        publish_kept(paths, shared);
         shared.publish(|v| v.draft_checked = true);
     }
     // A password typed in 設定 that the keyring would not keep.
@@ -210,6 +211,34 @@ fn common(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
                 shared.problem(Problem::Draft(e.to_string()));
             }
         }
+        Request::KeepDraft(d) => {
+            match drafts::keep(&paths.data_dir, &d, std::time::SystemTime::now()) {
+                Ok(_) => shared.hand(Handed::KeptDraft),
+                // Not kept: the message goes back to 作成, with why.
+                Err(e) => {
+                    shared.problem(Problem::Draft(e.to_string()));
+                    shared.hand(Handed::ForCompose(*d));
+                }
+            }
+            publish_kept(paths, shared);
+        }
+        Request::OpenKept(id) => {
+            match drafts::take(&paths.data_dir, &id) {
+                Ok(Some(d)) => {
+                    inspect(shared, d.attachments.clone());
+                    shared.hand(Handed::ForCompose(d));
+                }
+                Ok(None) => {}
+                Err(e) => shared.problem(Problem::Draft(e.to_string())),
+            }
+            publish_kept(paths, shared);
+        }
+        Request::DeleteKept(id) => {
+            if let Err(e) = drafts::take(&paths.data_dir, &id) {
+                shared.problem(Problem::Draft(e.to_string()));
+            }
+            publish_kept(paths, shared);
+        }
         Request::Inspect(files) => inspect(shared, files),
         // Losing it only means the window opens at the default size next time.
         Request::SaveGeometry(g) => {
@@ -230,6 +259,15 @@ fn common(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
         other => return Some(other),
     }
     None
+}
+
+/// The drafts put aside into the view; one that cannot be read is named as the window's problem.
+fn publish_kept(paths: &Paths, shared: &Shared) {
+    let (kept, unreadable) = drafts::kept(&paths.data_dir);
+    if !unreadable.is_empty() {
+        shared.problem(Problem::Draft(format!("{}: not a draft", unreadable.join(", "))));
+    }
+    shared.publish(|v| v.kept = Arc::new(kept));
 }
 
 fn inspect(shared: &Shared, files: Vec<PathBuf>) {
@@ -438,7 +476,15 @@ async fn session(
                     end = End::Reload;
                     break;
                 }
-                Some(Request::SaveDraft(_) | Request::Inspect(_) | Request::PickFiles | Request::SaveGeometry(_)) => {
+                Some(
+                    Request::SaveDraft(_)
+                    | Request::KeepDraft(_)
+                    | Request::OpenKept(_)
+                    | Request::DeleteKept(_)
+                    | Request::Inspect(_)
+                    | Request::PickFiles
+                    | Request::SaveGeometry(_),
+                ) => {
                     continue;
                 }
                 #[cfg(test)]
@@ -686,6 +732,32 @@ mod tests {
 
     /// A queue paused because the server refused the password goes on once a new password is
     /// saved, even though the settings file stays the same (the password is not in it).
+    /// A draft put aside is a file in drafts/ and in the view; opened, it comes back to 作成 and
+    /// leaves the list.
+    #[test]
+    fn a_draft_put_aside_is_listed_and_comes_back_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths { config_file: dir.path().join("config.toml"), data_dir: dir.path().join("data") };
+        let hooks = Hooks {
+            repaint: Arc::new(|| {}),
+            notify: Arc::new(|_| {}),
+            discovery: discover::Options::default(),
+            platform: Arc::new(crate::app::platform::Isolated::without_keyring()),
+        };
+        let worker = Worker::spawn(paths, hooks);
+        wait_for(&worker, "the first start", |v| v.draft_checked);
+        let d = Unsent { to: "a@example.net".into(), subject: "ゼミの連絡".into(), ..Unsent::default() };
+        worker.request(Request::KeepDraft(Box::new(d.clone()))).unwrap();
+        wait_for(&worker, "the kept draft", |v| v.kept.len() == 1);
+        let id = worker.view().kept[0].id.clone();
+        assert_eq!(worker.view().kept[0].draft, d);
+        worker.request(Request::OpenKept(id)).unwrap();
+        wait_for(&worker, "the list emptied", |v| v.kept.is_empty());
+        let handed = worker.take_handed();
+        assert!(handed.iter().any(|h| matches!(h, Handed::ForCompose(x) if *x == d)), "{handed:?}");
+        assert!(std::fs::read_dir(dir.path().join("data/drafts")).unwrap().next().is_none());
+    }
+
     /// No keyring: the password typed in 設定 lives for the session; kept in the password file
     /// only when asked (readable by the user alone), it is found there by the next session.
     #[test]

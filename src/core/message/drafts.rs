@@ -1,6 +1,8 @@
 //! The message being written, as the compose view holds it, and its one saved copy
-//! (`draft.toml` in the data folder) so an unsent draft survives closing the window or a crash.
-//! Turns it into a `compose::Draft` for sending. Reads and writes only that file.
+//! (`draft.toml` in the data folder) so an unsent draft survives closing the window or a crash;
+//! and the drafts the student put aside (「下書きに保存」), one file each in `drafts/`, listed
+//! with the time they were kept. Turns a draft into a `compose::Draft` for sending. Reads and
+//! writes only those files (0600, written whole or not at all).
 
 use std::path::{Path, PathBuf};
 
@@ -188,9 +190,109 @@ pub fn save(data_dir: &Path, d: &Unsent) -> std::io::Result<()> {
     crate::system::files::write_atomic(&file(data_dir), d.to_text()?.as_bytes())
 }
 
+/// A draft put aside, as 作成's list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    /// Its name in `drafts/` (the time it was kept, in milliseconds, and a number if two share
+    /// one).
+    pub id: String,
+    pub draft: Unsent,
+    pub kept_at: std::time::SystemTime,
+}
+
+fn kept_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("drafts")
+}
+
+/// The drafts put aside, newest first. One that cannot be read is reported by name, never
+/// dropped without a word (its file stays).
+pub fn kept(data_dir: &Path) -> (Vec<Kept>, Vec<String>) {
+    let (mut out, mut unreadable) = (Vec::new(), Vec::new());
+    let Ok(entries) = std::fs::read_dir(kept_dir(data_dir)) else { return (out, unreadable) };
+    for e in entries.flatten() {
+        let path = e.path();
+        let Some(id) =
+            path.file_stem().and_then(|s| s.to_str()).filter(|_| path.extension().is_some_and(|x| x == "toml"))
+        else {
+            continue;
+        };
+        let ms = id.split('-').next().and_then(|m| m.parse::<u64>().ok());
+        match (std::fs::read_to_string(&path).ok().and_then(|t| Unsent::from_text(&t)), ms) {
+            (Some(draft), Some(ms)) => out.push(Kept {
+                id: id.to_owned(),
+                draft,
+                kept_at: std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+            }),
+            _ => unreadable.push(path.display().to_string()),
+        }
+    }
+    out.sort_by(|a, b| b.kept_at.cmp(&a.kept_at).then(b.id.cmp(&a.id)));
+    (out, unreadable)
+}
+
+/// Puts `d` aside at `now`; its id.
+pub fn keep(data_dir: &Path, d: &Unsent, now: std::time::SystemTime) -> std::io::Result<String> {
+    let ms = now.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
+    let dir = kept_dir(data_dir);
+    let text = d.to_text()?;
+    for n in 0..1000 {
+        let id = if n == 0 { format!("{ms}") } else { format!("{ms}-{n}") };
+        let path = dir.join(format!("{id}.toml"));
+        if !path.exists() {
+            crate::system::files::write_atomic(&path, text.as_bytes())?;
+            return Ok(id);
+        }
+    }
+    Err(std::io::Error::other("too many drafts kept in one millisecond"))
+}
+
+/// Takes the draft `id` out of the list (to 作成, or deleted); `None` when it is not there.
+pub fn take(data_dir: &Path, id: &str) -> std::io::Result<Option<Unsent>> {
+    // An id is a name this module made: digits and a dash, never a path.
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit() || c == '-') {
+        return Ok(None);
+    }
+    let path = kept_dir(data_dir).join(format!("{id}.toml"));
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let d = Unsent::from_text(&text).ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: not a draft", path.display()))
+    })?;
+    std::fs::remove_file(&path)?;
+    Ok(Some(d))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Drafts put aside come back newest first with their time, each once; two in one
+    /// millisecond both stay; an id that is not one of ours reads nothing (no path escapes);
+    /// a damaged file is named, not dropped.
+    #[test]
+    fn drafts_put_aside_are_listed_newest_first_and_taken_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = |s: u64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000 + s);
+        let d = |subject: &str| Unsent { to: "a@example.net".into(), subject: subject.into(), ..Unsent::default() };
+        let a = keep(dir.path(), &d("一通目"), t(0)).unwrap();
+        let b = keep(dir.path(), &d("二通目"), t(60)).unwrap();
+        let c = keep(dir.path(), &d("三通目"), t(60)).unwrap();
+        assert_ne!(b, c, "two drafts in one millisecond share a file");
+        let (list, bad) = kept(dir.path());
+        assert!(bad.is_empty());
+        let subjects: Vec<&str> = list.iter().map(|k| k.draft.subject.as_str()).collect();
+        assert_eq!(subjects, ["三通目", "二通目", "一通目"]);
+        assert_eq!(list[2].kept_at, t(0));
+        assert_eq!(take(dir.path(), &a).unwrap().unwrap().subject, "一通目");
+        assert_eq!(take(dir.path(), &a).unwrap(), None, "taken twice");
+        assert_eq!(take(dir.path(), "../draft").unwrap(), None);
+        std::fs::write(dir.path().join("drafts/123.toml"), "to = [").unwrap();
+        let (list, bad) = kept(dir.path());
+        assert_eq!((list.len(), bad.len()), (2, 1), "{bad:?}");
+    }
 
     #[test]
     fn a_bad_address_says_why() {
