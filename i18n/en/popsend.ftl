@@ -391,6 +391,19 @@ set-signature-example =
     Taro Yamada (first year, Informatics)
     taro@example.ac.jp
 set-signature-note = Put at the end of each new message
+set-section-contacts = Address book
+set-contacts-count = { $count } entries
+set-contacts-import = Import…
+set-contacts-import-hint = Reads a vCard (.vcf) or CSV exported from Thunderbird, Gmail, Outlook or an iPhone
+set-contacts-export = Export…
+set-contacts-list = List and add
+set-contacts-name = Name
+set-contacts-address = Address
+set-contacts-add = Add
+set-contacts-imported = { $added } added ({ $skipped } without a usable mail address left out).
+set-contacts-unreadable = A file that cannot be read: { $file }
+set-contacts-exported = Written as vCard: { $file }
+set-contacts-export-failed = Could not be written: { $detail }
 set-pop-host = POP server
 set-pop-port = POP port
 set-pop-security = POP encryption

@@ -388,6 +388,19 @@ set-signature-example =
     山田 太郎 (情報科学部 1 年)
     taro@example.ac.jp
 set-signature-note = 新しいメッセージの本文の最後に自動で入ります
+set-section-contacts = アドレス帳
+set-contacts-count = { $count } 件
+set-contacts-import = インポート…
+set-contacts-import-hint = Thunderbird、Gmail、Outlook、iPhone から書き出した vCard (.vcf) か CSV を読み込みます
+set-contacts-export = エクスポート…
+set-contacts-list = 一覧と追加
+set-contacts-name = 名前
+set-contacts-address = アドレス
+set-contacts-add = 追加
+set-contacts-imported = { $added } 件を追加しました (メールアドレスのない、または使えない { $skipped } 件は入れていません)。
+set-contacts-unreadable = 読めないファイル: { $file }
+set-contacts-exported = vCard で書き出しました: { $file }
+set-contacts-export-failed = 書き出せませんでした: { $detail }
 set-pop-host = POP サーバー
 set-pop-port = POP のポート
 set-pop-security = POP の暗号化

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::app::backend::Request;
 use crate::core::message::compose::Charset;
+use crate::core::message::contacts::Contact;
 use crate::core::message::drafts::{Unsent, address_fault, bad_addresses, split_addresses};
 use crate::core::message::mailto::Mailto;
 use crate::core::sending::outbox::{Row, Status};
@@ -41,7 +42,7 @@ pub(super) struct State {
     show_cc: bool,
     /// Addresses already written to (送信済み, then 送信トレイ), most used first, and the view
     /// version they were gathered from.
-    known: (u64, Vec<String>),
+    known: (u64, Vec<Contact>),
     /// A draft of the list whose 削除 waits for confirmation.
     confirm_delete_kept: Option<String>,
     /// 「日時を指定して送信」 is open: the date and the time as typed.
@@ -77,6 +78,18 @@ enum Fate<'a> {
     Sent(&'a Row),
 }
 
+/// The addresses completion offers: アドレス帳 first (with names), then every address already
+/// written to that 作成 would take, most used first; each address once.
+fn known(book: &[Contact], rows: &[Row]) -> Vec<Contact> {
+    let mut out: Vec<Contact> = book.iter().filter(|c| address_fault(&c.address).is_none()).cloned().collect();
+    for a in known_addresses(rows.iter()) {
+        if !out.iter().any(|c| c.address.eq_ignore_ascii_case(&a)) {
+            out.push(Contact { name: String::new(), address: a });
+        }
+    }
+    out
+}
+
 /// Every address of `rows`' recipients that 作成 would take (not a display name, not a typo that
 /// bounced in a form 作成 refuses), most used first (ties: the more recent).
 fn known_addresses<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<String> {
@@ -93,10 +106,11 @@ fn known_addresses<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<String> {
     seen.into_iter().map(|(a, _, _)| a).collect()
 }
 
-/// Up to five known addresses that begin with the entry being typed (the text after the last
-/// separator; any case), leaving out those already in the field. Beginning with, not containing:
-/// "ai@example.jp" typed must never be completed to "mai@example.jp".
-fn completions<'a>(field: &str, known: &'a [String]) -> Vec<&'a str> {
+/// Up to five known addresses whose address begins with the entry being typed (the text after
+/// the last separator; any case), or whose name holds it, leaving out those already in the
+/// field. An address by its beginning, not anywhere in it: "ai@example.jp" typed must never be
+/// completed to "mai@example.jp".
+fn completions<'a>(field: &str, known: &'a [Contact]) -> Vec<&'a Contact> {
     let typed = field.rsplit([',', '、', ';']).next().unwrap_or("").trim().to_lowercase();
     if typed.is_empty() {
         return Vec::new();
@@ -105,11 +119,13 @@ fn completions<'a>(field: &str, known: &'a [String]) -> Vec<&'a str> {
     known
         .iter()
         .filter(|k| {
-            let k = k.to_lowercase();
-            k.starts_with(&typed) && k != typed && !present.iter().any(|p| p.eq_ignore_ascii_case(&k))
+            let a = k.address.to_lowercase();
+            let by_name = !k.name.is_empty() && k.name.to_lowercase().contains(&typed);
+            (a.starts_with(&typed) || by_name)
+                && a != typed
+                && !present.iter().any(|p| p.eq_ignore_ascii_case(&k.address))
         })
         .take(5)
-        .map(String::as_str)
         .collect()
 }
 
@@ -347,8 +363,8 @@ impl App {
             (name, address) => Some(format!("{name} <{address}>")),
         };
         if self.compose_state.known.0 != self.view.version {
-            let rows = self.view.sent.iter().chain(self.view.waiting.iter());
-            self.compose_state.known = (self.view.version, known_addresses(rows));
+            let rows: Vec<Row> = self.view.sent.iter().chain(self.view.waiting.iter()).cloned().collect();
+            self.compose_state.known = (self.view.version, known(&self.view.contacts, &rows));
         }
         let (known, completing) = (&self.compose_state.known.1, &mut self.compose_state.completing);
         let c = &mut self.compose;
@@ -405,13 +421,18 @@ impl App {
                         let entered = r.lost_focus()
                             && ui.input(|i| i.key_pressed(egui::Key::Enter))
                             && address_fault(typed).is_some();
-                        let mut chosen = entered.then(|| offered.first().copied()).flatten();
+                        let mut chosen = entered.then(|| offered.first().map(|c| c.address.as_str())).flatten();
                         if !offered.is_empty() {
                             ui.horizontal_wrapped(|ui| {
                                 ui.weak(fl!("gui-complete"));
-                                for a in &offered {
-                                    if ui.small_button(*a).clicked() {
-                                        chosen = Some(a);
+                                for c in &offered {
+                                    let label = if c.name.is_empty() {
+                                        c.address.clone()
+                                    } else {
+                                        format!("{} <{}>", c.name, c.address)
+                                    };
+                                    if ui.small_button(label).clicked() {
+                                        chosen = Some(c.address.as_str());
                                     }
                                 }
                             });
@@ -697,12 +718,20 @@ mod tests {
             row("Hanako@example.net"),
             row("hana@example.com, \"山田\" <yamada@example.com>, hana＠example.com"),
         ];
-        let known = known_addresses(rows.iter());
-        assert_eq!(known, ["hanako@example.net", "jiro@example.org", "hana@example.com"]);
-        assert_eq!(completions("han", &known), ["hanako@example.net", "hana@example.com"]);
-        assert_eq!(completions("jiro@example.org, HAN", &known), ["hanako@example.net", "hana@example.com"]);
+        assert_eq!(known_addresses(rows.iter()), ["hanako@example.net", "jiro@example.org", "hana@example.com"]);
+        let book = [Contact { name: "山田 太郎".into(), address: "yamada@example.ac.jp".into() }];
+        let known = known(&book, &rows);
+        let addresses = |c: Vec<&Contact>| c.into_iter().map(|c| c.address.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            addresses(known.iter().collect()),
+            ["yamada@example.ac.jp", "hanako@example.net", "jiro@example.org", "hana@example.com"],
+            "the address book first"
+        );
+        assert_eq!(addresses(completions("han", &known)), ["hanako@example.net", "hana@example.com"]);
+        assert_eq!(addresses(completions("jiro@example.org, HAN", &known)), ["hanako@example.net", "hana@example.com"]);
         assert!(completions("ako", &known).is_empty(), "the middle of an address is not its beginning");
-        assert_eq!(completions("hanako@example.net, han", &known), ["hana@example.com"], "one already in the field");
+        assert_eq!(addresses(completions("山田", &known)), ["yamada@example.ac.jp"], "by name");
+        assert_eq!(addresses(completions("hanako@example.net, han", &known)), ["hana@example.com"], "one already in");
         assert!(completions("hanako@example.net", &known).is_empty(), "the entry is complete");
         assert!(completions("jiro@example.org, ", &known).is_empty(), "nothing typed yet");
         assert_eq!(complete("jiro@example.org、han", "hanako@example.net"), "jiro@example.org, hanako@example.net, ");

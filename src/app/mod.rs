@@ -399,6 +399,19 @@ impl App {
                 }
                 Handed::Saved(saved) => self.settings.take_saved(&saved),
                 Handed::KeptDraft => self.notice = Some(fl!("gui-kept-done")),
+                Handed::ContactsImported { added, skipped, unreadable } => {
+                    let mut text = fl!("set-contacts-imported", added = added, skipped = skipped);
+                    for f in &unreadable {
+                        text += &format!("\n{}", fl!("set-contacts-unreadable", file = f.as_str()));
+                    }
+                    self.settings.contacts.message = Some((unreadable.is_empty(), text));
+                }
+                Handed::ContactsExported(done) => {
+                    self.settings.contacts.message = Some(match done {
+                        Ok(path) => (true, fl!("set-contacts-exported", file = path.display().to_string())),
+                        Err(why) => (false, fl!("set-contacts-export-failed", detail = why)),
+                    });
+                }
                 Handed::PasswordFile(kept) => {
                     self.settings.file_message = Some(match kept {
                         Ok(()) => (true, fl!("set-password-file-kept")),

@@ -23,6 +23,8 @@ pub trait Platform: Send + Sync {
     fn set_login_entry(&self, on: bool, paths: &Paths) -> std::io::Result<()>;
     /// The system's file dialog; `None` when nothing was chosen, `Err` when there is none.
     fn pick_files(&self) -> Result<Option<Vec<PathBuf>>, String>;
+    /// The system's save dialog, offering `name`; `None` when nothing was chosen.
+    fn pick_save(&self, name: &str) -> Result<Option<PathBuf>, String>;
     /// Starts popsend with `args` for the same files, detached; a password that lives only in
     /// this session goes in the child's environment (never on its command line).
     fn start(&self, paths: &Paths, typed: Option<&Password>, args: &[&str]) -> std::io::Result<()>;
@@ -51,6 +53,11 @@ impl Platform for Desktop {
 
     fn pick_files(&self) -> Result<Option<Vec<PathBuf>>, String> {
         std::panic::catch_unwind(|| rfd::FileDialog::new().pick_files())
+            .map_err(|_| "no file dialog on this desktop".to_owned())
+    }
+
+    fn pick_save(&self, name: &str) -> Result<Option<PathBuf>, String> {
+        std::panic::catch_unwind(|| rfd::FileDialog::new().set_file_name(name).save_file())
             .map_err(|_| "no file dialog on this desktop".to_owned())
     }
 
@@ -140,6 +147,10 @@ impl Platform for Isolated {
     }
 
     fn pick_files(&self) -> Result<Option<Vec<PathBuf>>, String> {
+        Ok(None)
+    }
+
+    fn pick_save(&self, _name: &str) -> Result<Option<PathBuf>, String> {
         Ok(None)
     }
 

@@ -10,6 +10,7 @@ use crate::core::system::secrets::{Password, Source};
 use crate::fl;
 
 use super::App;
+use crate::core::message::contacts::Contact;
 
 /// The form as the user edits it.
 #[derive(Default)]
@@ -26,6 +27,8 @@ pub struct SettingsForm {
     file_asking: bool,
     /// What keeping the password in the file did (true: it went well).
     pub(super) file_message: Option<(bool, String)>,
+    /// アドレス帳's part of the form.
+    pub(super) contacts: ContactsForm,
     /// The form was edited since it was last filled from the saved settings.
     edited: bool,
     /// The preset chosen last (its note shows under the list).
@@ -36,6 +39,84 @@ pub struct SettingsForm {
     /// The field (by its config key) a failure's 「設定で直す」 asked for: opened (詳細設定
     /// unfolded) and given the cursor once.
     pub(super) focus: Option<&'static str>,
+}
+
+/// アドレス帳's part of 設定: the entry being added, the one whose 削除 waits for confirmation,
+/// and what the last import or export did.
+#[derive(Default)]
+pub(super) struct ContactsForm {
+    new_name: String,
+    new_address: String,
+    confirm_delete: Option<usize>,
+    pub(super) message: Option<(bool, String)>,
+}
+
+/// 設定's アドレス帳: how many, import (vCard/CSV) and export, and the list folded, with 削除
+/// (asks first) and an entry to add (its address checked as typed). Returns the request to hand
+/// over, if any.
+fn contacts_section(ui: &mut egui::Ui, s: &mut ContactsForm, book: &[Contact]) -> Option<Request> {
+    let mut request = None;
+    ui.heading(fl!("set-section-contacts"));
+    ui.horizontal_wrapped(|ui| {
+        ui.label(fl!("set-contacts-count", count = book.len()));
+        if ui.button(fl!("set-contacts-import")).on_hover_text(fl!("set-contacts-import-hint")).clicked() {
+            request = Some(Request::ImportContacts(None));
+        }
+        if ui.add_enabled(!book.is_empty(), egui::Button::new(fl!("set-contacts-export"))).clicked() {
+            request = Some(Request::ExportContacts(None));
+        }
+    });
+    if let Some((ok, m)) = &s.message {
+        if *ok {
+            ui.label(m.as_str());
+        } else {
+            ui.colored_label(ui.visuals().error_fg_color, m.as_str());
+        }
+    }
+    egui::CollapsingHeader::new(fl!("set-contacts-list")).id_salt("contacts-list").show(ui, |ui| {
+        egui::Grid::new("contacts").num_columns(3).striped(true).show(ui, |ui| {
+            for (i, c) in book.iter().enumerate() {
+                ui.label(c.name.as_str());
+                ui.label(c.address.as_str());
+                if s.confirm_delete == Some(i) {
+                    ui.horizontal(|ui| {
+                        if ui.small_button(fl!("gui-delete-confirm")).clicked() {
+                            let mut rest = book.to_vec();
+                            rest.remove(i);
+                            request = Some(Request::SaveContacts(rest));
+                            s.confirm_delete = None;
+                        }
+                        if ui.small_button(fl!("gui-cancel")).clicked() {
+                            s.confirm_delete = None;
+                        }
+                    });
+                } else if ui.small_button(fl!("gui-delete")).clicked() {
+                    s.confirm_delete = Some(i);
+                }
+                ui.end_row();
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            let l = ui.label(fl!("set-contacts-name"));
+            ui.add(egui::TextEdit::singleline(&mut s.new_name).desired_width(140.0)).labelled_by(l.id);
+            let l = ui.label(fl!("set-contacts-address"));
+            ui.add(egui::TextEdit::singleline(&mut s.new_address).desired_width(220.0)).labelled_by(l.id);
+            let fault = crate::core::message::drafts::address_fault(s.new_address.trim());
+            let ready = !s.new_address.trim().is_empty() && fault.is_none();
+            if ui.add_enabled(ready, egui::Button::new(fl!("set-contacts-add"))).clicked() {
+                let mut all = book.to_vec();
+                let added = Contact { name: s.new_name.trim().to_owned(), address: s.new_address.trim().to_owned() };
+                crate::core::message::contacts::merge(&mut all, vec![added]);
+                request = Some(Request::SaveContacts(all));
+                s.new_name.clear();
+                s.new_address.clear();
+            }
+            if let Some(f) = fault.filter(|_| !s.new_address.trim().is_empty()) {
+                ui.colored_label(ui.visuals().error_fg_color, crate::text::words::address_fault(f));
+            }
+        });
+    });
+    request
 }
 
 /// What one 保存 did, in a line (true: it went well).
@@ -165,7 +246,9 @@ impl App {
         let presets_problem = &self.view.presets_problem;
         let submission = &self.view.submission;
         let smtp_route = self.view.smtp_route;
+        let book = self.view.contacts.clone();
         let mut keep_in_file = false;
+        let mut contacts_request = None;
         let s = &mut self.settings;
         let mut chosen = s.preset;
         let before = s.form.clone();
@@ -405,6 +488,7 @@ impl App {
                         ui.end_row();
                     });
                 });
+            contacts_request = contacts_section(ui, &mut s.contacts, &book);
             ui.heading(fl!("set-section-app"));
             egui::Grid::new("set-app").num_columns(2).min_col_width(label_col).show(ui, |ui| {
                 label(ui, fl!("set-language"));
@@ -525,6 +609,9 @@ impl App {
         }
         if keep_in_file {
             self.ask(Request::KeepPasswordInFile);
+        }
+        if let Some(r) = contacts_request {
+            self.ask(r);
         }
         if restart {
             self.start_assistant();

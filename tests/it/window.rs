@@ -635,6 +635,46 @@ fn drafts_are_put_aside_listed_and_opened_without_losing_what_is_written() {
     assert!(matches!(requests.as_slice(), [Request::DeleteKept(id)] if id == "2"), "{requests:?}");
 }
 
+/// アドレス帳 in 設定: the count, an entry added (its address checked as typed) and handed over
+/// whole; in 作成, a name typed offers its address.
+#[test]
+fn the_address_book_is_edited_in_settings_and_completes_by_name() {
+    use popsend::core::message::contacts::Contact;
+    let _g = lock();
+    let b = started();
+    let book = vec![Contact { name: "山田 太郎".into(), address: "yamada@example.ac.jp".into() }];
+    b.publish(|v| v.contacts = Arc::new(book.clone()));
+    let mut h = harness(&b);
+    h.run_steps(2);
+    type_into(&mut h, "宛先", "山田");
+    click(&mut h, "山田 太郎 <yamada@example.ac.jp>");
+    assert_eq!(app(&h).compose.to, "yamada@example.ac.jp, ");
+
+    click(&mut h, "設定");
+    h.get_by_label("1 件");
+    click(&mut h, "一覧と追加");
+    type_into(&mut h, "アドレス", "hanako@@example.org");
+    h.get_by_label("@ が 2 つ以上あります");
+    assert!(h.get_by_label("追加").accesskit_node().is_disabled());
+    h.get_by_label("アドレス").focus();
+    h.run_steps(1);
+    for _ in 0.."hanako@@example.org".chars().count() {
+        h.key_press(egui::Key::Backspace);
+    }
+    h.get_by_label("アドレス").type_text("hanako@example.org");
+    h.run_steps(2);
+    type_into(&mut h, "名前", "佐藤 花子");
+    click(&mut h, "追加");
+    let requests = b.take();
+    match requests.as_slice() {
+        [Request::SaveContacts(all)] => {
+            assert_eq!(all.len(), 2);
+            assert_eq!((all[1].name.as_str(), all[1].address.as_str()), ("佐藤 花子", "hanako@example.org"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// The countdown is the pinned clock's: a window opened 2 minutes ago, 10 minutes long.
 #[test]
 fn the_countdown_reads_the_clock_it_is_given() {

@@ -42,6 +42,13 @@ pub enum Request {
     OpenKept(String),
     /// A draft of the list deleted (the window has asked first).
     DeleteKept(String),
+    /// アドレス帳: read these exported address books (vCard or CSV), or those chosen in the file
+    /// dialog (`None`), into the book (`Handed::ContactsImported`).
+    ImportContacts(Option<Vec<PathBuf>>),
+    /// アドレス帳 as edited in 設定 (an entry added or deleted).
+    SaveContacts(Vec<crate::core::message::contacts::Contact>),
+    /// アドレス帳 written as vCard to this file, or one chosen in the save dialog (`None`).
+    ExportContacts(Option<PathBuf>),
     /// Look up the sizes of attached files (shown beside their names).
     Inspect(Vec<PathBuf>),
     /// Open the system's file dialog; the chosen files are handed over (`Handed::Picked`).
@@ -160,6 +167,11 @@ pub enum Handed {
     Saved(Saved),
     /// The message of 作成 was put aside as a draft.
     KeptDraft,
+    /// An import into アドレス帳: how many contacts were new, how many entries had no usable
+    /// address, and files that could not be read.
+    ContactsImported { added: usize, skipped: usize, unreadable: Vec<String> },
+    /// Where アドレス帳 was exported, or why it could not be.
+    ContactsExported(Result<PathBuf, String>),
     /// Whether the password went into the password file (or why not).
     PasswordFile(Result<(), String>),
     /// The assistant's `TryAccount`: the form as tried last (with the user name that got
@@ -186,6 +198,8 @@ pub struct View {
     /// The saved draft has been looked for (and handed over if there was one): until then a
     /// `mailto:` link waits, so it never takes the place of a draft not yet shown.
     pub draft_checked: bool,
+    /// アドレス帳.
+    pub contacts: Arc<Vec<crate::core::message::contacts::Contact>>,
     /// The drafts put aside, newest first.
     pub kept: Arc<Vec<crate::core::message::drafts::Kept>>,
     /// Attachment sizes in bytes, or why the file cannot be read.

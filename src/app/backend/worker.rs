@@ -21,6 +21,7 @@ use super::{Backend, Handed, Hooks, LIST_LIMIT, Notice, PasswordFrom, Problem, R
 use crate::app::form::Form;
 use crate::core::message::compose::Outgoing;
 use crate::core::message::compose::{self, Charset};
+use crate::core::message::contacts;
 use crate::core::message::drafts::{self, Unsent};
 use crate::core::problem::kind::Described;
 use crate::core::protocol::net::TrustAnchors;
@@ -176,6 +177,10 @@ fn run(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, first: 
             Err(e) => shared.problem(Problem::Draft(e.to_string())),
         }
         publish_kept(paths, shared);
+        match contacts::load(&paths.data_dir) {
+            Ok(book) => shared.publish(|v| v.contacts = Arc::new(book)),
+            Err(e) => shared.problem(Problem::Draft(e.to_string())),
+        }
         shared.publish(|v| v.draft_checked = true);
     }
     // A password typed in 設定 that the keyring would not keep.
@@ -239,6 +244,38 @@ fn common(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
             }
             publish_kept(paths, shared);
         }
+        Request::ImportContacts(Some(files)) => import_contacts(paths, shared, &files),
+        Request::ImportContacts(None) => {
+            // The dialog is modal for the user, not for the engine: on its own thread.
+            let (shared, paths) = (shared.clone(), paths.clone());
+            std::thread::spawn(move || match shared.hooks.platform.pick_files() {
+                Ok(Some(files)) => import_contacts(&paths, &shared, &files),
+                Ok(None) => {}
+                Err(why) => shared.problem(Problem::Dialog(why)),
+            });
+        }
+        Request::SaveContacts(book) => match contacts::save(&paths.data_dir, &book) {
+            Ok(()) => shared.publish(|v| v.contacts = Arc::new(book)),
+            Err(e) => shared.problem(Problem::Draft(e.to_string())),
+        },
+        Request::ExportContacts(to) => {
+            let (shared, paths) = (shared.clone(), paths.clone());
+            std::thread::spawn(move || {
+                let to = match to {
+                    Some(p) => Ok(Some(p)),
+                    None => shared.hooks.platform.pick_save("popsend-contacts.vcf"),
+                };
+                let done = match to {
+                    Ok(Some(path)) => contacts::load(&paths.data_dir)
+                        .and_then(|book| std::fs::write(&path, contacts::export_vcard(&book)))
+                        .map(|()| path.clone())
+                        .map_err(|e| format!("{}: {e}", path.display())),
+                    Ok(None) => return,
+                    Err(why) => Err(why),
+                };
+                shared.hand(Handed::ContactsExported(done));
+            });
+        }
         Request::Inspect(files) => inspect(shared, files),
         // Losing it only means the window opens at the default size next time.
         Request::SaveGeometry(g) => {
@@ -259,6 +296,30 @@ fn common(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
         other => return Some(other),
     }
     None
+}
+
+/// Exported address books into アドレス帳 (each address once), and what was found, to the window.
+fn import_contacts(paths: &Paths, shared: &Shared, files: &[PathBuf]) {
+    let mut book = match contacts::load(&paths.data_dir) {
+        Ok(b) => b,
+        Err(e) => return shared.problem(Problem::Draft(e.to_string())),
+    };
+    let (mut added, mut skipped, mut unreadable) = (0, 0, Vec::new());
+    for f in files {
+        match std::fs::read(f) {
+            Ok(bytes) => {
+                let found = contacts::import(&bytes);
+                skipped += found.skipped;
+                added += contacts::merge(&mut book, found.contacts);
+            }
+            Err(e) => unreadable.push(format!("{}: {e}", f.display())),
+        }
+    }
+    if let Err(e) = contacts::save(&paths.data_dir, &book) {
+        return shared.problem(Problem::Draft(e.to_string()));
+    }
+    shared.publish(|v| v.contacts = Arc::new(book));
+    shared.hand(Handed::ContactsImported { added, skipped, unreadable });
 }
 
 /// The drafts put aside into the view; one that cannot be read is named as the window's problem.
@@ -481,6 +542,9 @@ async fn session(
                     | Request::KeepDraft(_)
                     | Request::OpenKept(_)
                     | Request::DeleteKept(_)
+                    | Request::ImportContacts(_)
+                    | Request::SaveContacts(_)
+                    | Request::ExportContacts(_)
                     | Request::Inspect(_)
                     | Request::PickFiles
                     | Request::SaveGeometry(_),
@@ -732,6 +796,50 @@ mod tests {
 
     /// A queue paused because the server refused the password goes on once a new password is
     /// saved, even though the settings file stays the same (the password is not in it).
+    /// アドレス帳: exported books (vCard and CSV) are read in, each address once, with the entries
+    /// left out counted and an unreadable file named; the book is kept and can be written out as
+    /// vCard again.
+    #[test]
+    fn address_books_are_imported_kept_and_exported() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths { config_file: dir.path().join("config.toml"), data_dir: dir.path().join("data") };
+        let hooks = Hooks {
+            repaint: Arc::new(|| {}),
+            notify: Arc::new(|_| {}),
+            discovery: discover::Options::default(),
+            platform: Arc::new(crate::app::platform::Isolated::without_keyring()),
+        };
+        let worker = Worker::spawn(paths, hooks);
+        wait_for(&worker, "the first start", |v| v.draft_checked);
+        let vcf = dir.path().join("thunderbird.vcf");
+        std::fs::write(&vcf, "BEGIN:VCARD\r\nFN:山田 太郎\r\nEMAIL:yamada@example.ac.jp\r\nEND:VCARD\r\n").unwrap();
+        let csv = dir.path().join("gmail.csv");
+        std::fs::write(
+            &csv,
+            "Name,E-mail 1 - Value\n山田 太郎,YAMADA@example.ac.jp\n佐藤 花子,hanako@example.org\n名無し,\n",
+        )
+        .unwrap();
+        let missing = dir.path().join("missing.vcf");
+        worker.request(Request::ImportContacts(Some(vec![vcf, csv, missing.clone()]))).unwrap();
+        wait_for(&worker, "the book", |v| v.contacts.len() == 2);
+        let handed = worker.take_handed();
+        assert!(
+            handed.iter().any(|h| matches!(h, Handed::ContactsImported { added: 2, skipped: 1, unreadable }
+                if unreadable.len() == 1 && unreadable[0].contains("missing.vcf"))),
+            "{handed:?}"
+        );
+        assert_eq!(contacts::load(&dir.path().join("data")).unwrap().len(), 2, "the book was not kept");
+        let out = dir.path().join("out.vcf");
+        worker.request(Request::ExportContacts(Some(out.clone()))).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !worker.take_handed().iter().any(|h| matches!(h, Handed::ContactsExported(Ok(_)))) {
+            assert!(std::time::Instant::now() < deadline, "no export");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let back = contacts::import(&std::fs::read(&out).unwrap());
+        assert_eq!(back.contacts, *worker.view().contacts);
+    }
+
     /// A draft put aside is a file in drafts/ and in the view; opened, it comes back to 作成 and
     /// leaves the list.
     #[test]
