@@ -54,7 +54,7 @@ body = """
 """
 attachments = ["$work/期末レポート.pdf"]
 TOML
-# SHOT_LANG=en makes settings-en.png only (the README shows 作成 and 送信トレイ in Japanese);
+# SHOT_LANG=en makes every view in English (compose-en.png and so on);
 # SHOT_THEME=dark makes every view in the dark look, as compose-dark.png and so on.
 export POPSEND_PASSWORD=not-used POPSEND_LANG=${SHOT_LANG:-ja}
 suffix=""
@@ -88,5 +88,8 @@ if [ "$POPSEND_LANG" = ja ]; then
   shot 3 "sent$suffix"
   shot 4 "settings$suffix"
 else
+  shot 1 "compose-$POPSEND_LANG$suffix"
+  shot 2 "outbox-$POPSEND_LANG$suffix"
+  shot 3 "sent-$POPSEND_LANG$suffix"
   shot 4 "settings-$POPSEND_LANG$suffix"
 fi
