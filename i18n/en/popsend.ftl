@@ -391,6 +391,10 @@ set-signature-example =
     Taro Yamada (first year, Informatics)
     taro@example.ac.jp
 set-signature-note = Put at the end of each new message
+set-signature-other = Signature { $number }
+set-signature-name = Its name
+set-signature-add = Add a signature
+gui-signature-default = Default
 set-section-contacts = Address book
 set-contacts-count = { $count } entries
 set-contacts-import = Import…

@@ -388,6 +388,10 @@ set-signature-example =
     山田 太郎 (情報科学部 1 年)
     taro@example.ac.jp
 set-signature-note = 新しいメッセージの本文の最後に自動で入ります
+set-signature-other = 署名 { $number }
+set-signature-name = 署名の名前
+set-signature-add = 署名を追加
+gui-signature-default = 標準
 set-section-contacts = アドレス帳
 set-contacts-count = { $count } 件
 set-contacts-import = インポート…

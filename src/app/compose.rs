@@ -49,6 +49,8 @@ pub(super) struct State {
     schedule: Option<(String, String)>,
     /// The last message handed over was timed (a resend in UTF-8 keeps the time).
     pub sent_at: Option<std::time::SystemTime>,
+    /// Which 署名 this message has (0: 設定's 署名, then the others in order).
+    signature: usize,
     /// The address field whose completions show (the last one typed in: a click on one of them
     /// takes the keyboard away from the field first).
     completing: Option<usize>,
@@ -151,10 +153,62 @@ fn unsent(m: &Mailto) -> Unsent {
 }
 
 impl App {
+    /// The 署名 chosen for this message: the first (設定's 署名) unless another was picked.
+    fn signature_text(&self, which: usize) -> &str {
+        let s = &self.view.settings;
+        match which.checked_sub(1) {
+            None => s.signature.trim_end(),
+            Some(i) => s.other_signatures.get(i).map_or("", |(_, t)| t.trim_end()),
+        }
+    }
+
+    /// The 署名 `which` as the body holds it: two empty lines, then the text (`None`: empty).
+    fn signature_block(&self, which: usize) -> Option<String> {
+        let text = self.signature_text(which);
+        (!text.is_empty()).then(|| format!("\n\n{text}\n"))
+    }
+
     /// The body a new message starts with: two empty lines, then the 署名 (`None`: no 署名).
     fn signed_body(&self) -> Option<String> {
-        let signature = self.view.settings.signature.trim_end();
-        (!signature.is_empty()).then(|| format!("\n\n{signature}\n"))
+        self.signature_block(self.compose_state.signature)
+    }
+
+    /// 「署名」 in 作成, where more than one is set: the block at the end of the body is replaced
+    /// by the chosen one (a 署名 edited in the body is left as it is, and the chosen one added).
+    fn signature_choice(&mut self, ui: &mut egui::Ui) {
+        let others = self.view.settings.other_signatures.clone();
+        if others.is_empty() {
+            return;
+        }
+        let now = self.compose_state.signature;
+        let name = |i: usize| if i == 0 { fl!("gui-signature-default") } else { others[i - 1].0.clone() };
+        let mut chosen = now;
+        ui.horizontal(|ui| {
+            let l = ui.label(fl!("set-signature"));
+            egui::ComboBox::from_id_salt("signature-choice")
+                .selected_text(name(now))
+                .show_ui(ui, |ui| {
+                    for i in 0..=others.len() {
+                        ui.selectable_value(&mut chosen, i, name(i));
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+        });
+        if chosen == now {
+            return;
+        }
+        let old = self.signature_block(now);
+        let new = self.signature_block(chosen).unwrap_or_default();
+        let body = &mut self.compose.body;
+        match old.filter(|o| body.ends_with(o.as_str())) {
+            Some(o) => {
+                body.truncate(body.len() - o.len());
+                body.push_str(&new);
+            }
+            None => body.push_str(&new),
+        }
+        self.compose_state.signature = chosen;
     }
 
     /// Nothing is being written: 作成 is empty, or holds only what a new message starts with.
@@ -168,6 +222,10 @@ impl App {
 
     /// A new message starts with the 署名 (once the saved draft has been looked for).
     fn sign_new_message(&mut self) {
+        if self.compose.is_empty() {
+            // A new message starts with 設定's 署名, whichever the last one had.
+            self.compose_state.signature = 0;
+        }
         if self.view.draft_checked
             && self.compose.is_empty()
             && let Some(body) = self.signed_body()
@@ -462,6 +520,7 @@ impl App {
         if add_cc {
             self.compose_state.show_cc = true;
         }
+        self.signature_choice(ui);
         let c = &mut self.compose;
         let l = ui.label(fl!("gui-body"));
         let body_focused = ui.memory(|m| m.has_focus(egui::Id::unique("compose-body")));

@@ -21,6 +21,8 @@ pub struct Form {
     pub display_name: String,
     /// 署名 (several lines).
     pub signature: String,
+    /// Other 署名 (a name and the text), to switch to in 作成.
+    pub other_signatures: Vec<(String, String)>,
     pub charset: Charset,
     pub pop_host: String,
     pub pop_port: String,
@@ -65,6 +67,7 @@ impl Default for Form {
                 address: String::new(),
                 display_name: None,
                 signature: None,
+                other_signatures: Vec::new(),
                 charset: Charset::Utf8,
             },
             pop: PopSection {
@@ -135,6 +138,7 @@ impl Form {
             address: c.account.address.clone(),
             display_name: text(&c.account.display_name),
             signature: text(&c.account.signature),
+            other_signatures: c.account.other_signatures.iter().map(|s| (s.name.clone(), s.text.clone())).collect(),
             charset: c.account.charset,
             pop_host: c.pop.host.clone(),
             pop_port: port(c.pop.port),
@@ -208,6 +212,17 @@ impl Form {
                 address: self.address.trim().to_owned(),
                 display_name: opt(&self.display_name),
                 signature: (!self.signature.trim().is_empty()).then(|| self.signature.trim_end().to_owned()),
+                // One without text is left out; one without a name is named by its place.
+                other_signatures: self
+                    .other_signatures
+                    .iter()
+                    .filter(|(_, text)| !text.trim().is_empty())
+                    .enumerate()
+                    .map(|(i, (name, text))| crate::core::setup::account::NamedSignature {
+                        name: if name.trim().is_empty() { format!("{}", i + 2) } else { name.trim().to_owned() },
+                        text: text.trim_end().to_owned(),
+                    })
+                    .collect(),
                 charset: self.charset,
             },
             pop: PopSection {
@@ -381,6 +396,7 @@ mod tests {
         let mut f = filled();
         f.display_name = "山田 太郎".into();
         f.signature = "――\n山田 太郎 (情報科学部)\n\"引用\" と \\ も".into();
+        f.other_signatures = vec![("サークル用".into(), "――\nたろう".into())];
         f.smtp_port = "587".into();
         f.smtp_security = Security::Starttls;
         f.window_minutes = "0.5".into();

@@ -344,6 +344,30 @@ impl App {
                     ui.weak(fl!("set-signature-note"));
                 });
                 ui.end_row();
+                // Other 署名, switched to in 作成: a name and the text each.
+                let mut remove = None;
+                for (i, (name, text)) in f.other_signatures.iter_mut().enumerate() {
+                    let l = label(ui, fl!("set-signature-other", number = (i + 2).to_string()));
+                    ui.vertical(|ui| {
+                        ui.horizontal(|ui| {
+                            let n = ui.label(fl!("set-signature-name"));
+                            ui.add(egui::TextEdit::singleline(name).desired_width(160.0)).labelled_by(n.id);
+                            if ui.small_button(fl!("gui-delete")).clicked() {
+                                remove = Some(i);
+                            }
+                        });
+                        ui.add(egui::TextEdit::multiline(text).desired_rows(3).desired_width(320.0)).labelled_by(l.id);
+                    });
+                    ui.end_row();
+                }
+                if let Some(i) = remove {
+                    f.other_signatures.remove(i);
+                }
+                ui.label("");
+                if ui.small_button(fl!("set-signature-add")).clicked() {
+                    f.other_signatures.push((String::new(), String::new()));
+                }
+                ui.end_row();
             });
             ui.heading(fl!("set-section-pop"));
             egui::Grid::new("set-pop").num_columns(2).min_col_width(label_col).show(ui, |ui| {

@@ -675,6 +675,31 @@ fn the_address_book_is_edited_in_settings_and_completes_by_name() {
     }
 }
 
+/// More than one 署名: 作成 offers them; choosing one replaces the 署名 at the end of the body and
+/// keeps what was written above it; the next message starts with 設定's 署名 again.
+#[test]
+fn another_signature_can_be_chosen_in_compose() {
+    let _g = lock();
+    let b = started();
+    b.publish(|v| {
+        v.settings.signature = "――\n山田 太郎".into();
+        v.settings.other_signatures = vec![("サークル用".into(), "――\nたろう (テニス部)".into())];
+    });
+    let mut h = harness(&b);
+    h.run_steps(2);
+    assert_eq!(app(&h).compose.body, "\n\n――\n山田 太郎\n");
+    h.state_mut().as_mut().unwrap().compose.body.insert_str(0, "練習の連絡です。");
+    h.run_steps(1);
+    assert_eq!(h.get_by_label("署名").value().as_deref(), Some("標準"));
+    click(&mut h, "署名");
+    click(&mut h, "サークル用");
+    assert_eq!(app(&h).compose.body, "練習の連絡です。\n\n――\nたろう (テニス部)\n");
+    type_into(&mut h, "宛先", "club@example.org");
+    click(&mut h, "送信");
+    h.run_steps(2);
+    assert_eq!(app(&h).compose.body, "\n\n――\n山田 太郎\n", "the next message did not start with 設定's 署名");
+}
+
 /// The countdown is the pinned clock's: a window opened 2 minutes ago, 10 minutes long.
 #[test]
 fn the_countdown_reads_the_clock_it_is_given() {

@@ -60,6 +60,14 @@ pub struct Config {
     pub fingerprint: String,
 }
 
+/// A 署名 with the name 作成's list shows it by.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedSignature {
+    pub name: String,
+    pub text: String,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountSection {
@@ -71,6 +79,10 @@ pub struct AccountSection {
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+    /// Other 署名 to switch to in 作成 (`signature` is the one a new message starts with).
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_signatures: Vec<NamedSignature>,
     /// How subject, names and body are encoded: "utf-8" (default) or "iso-2022-jp".
     #[serde(default)]
     #[serde(skip_serializing_if = "is_utf8")]
