@@ -562,6 +562,21 @@ fn a_message_can_be_timed_and_says_when_it_will_go() {
     click(&mut h, "送信トレイ (1)");
     h.get_by_label("送信予約");
     h.get_by_label(&popsend::text::words::list_time(at, t0()));
+
+    // 編集 keeps its time: 作成 opens with the draft and its 送信予約 row set to that time.
+    click(&mut h, "レポート");
+    click(&mut h, "編集");
+    assert!(matches!(b.take().as_slice(), [Request::Engine(popsend::core::sending::engine::Command::Edit(9))]));
+    b.publish(|v| v.waiting = Arc::new(Vec::new()));
+    b.hand(Handed::ForCompose(Unsent {
+        to: "sensei@example.ac.jp".into(),
+        subject: "レポート".into(),
+        ..Unsent::default()
+    }));
+    h.run_steps(3);
+    assert_eq!(app(&h).tab, Tab::Compose);
+    assert_eq!(h.get_by_label("日付").value().as_deref(), Some(date.as_str()));
+    assert_eq!(h.get_by_label("時刻").value().as_deref(), Some(time.as_str()));
 }
 
 /// 設定's 明るさ: light or dark as chosen, whatever the desktop prefers; unset, the desktop's.
