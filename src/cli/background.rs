@@ -75,7 +75,9 @@ pub(super) async fn watch(
                 }
             }
             engine::Event::Woken(n) => say!("{}", fl!("watch-woken", count = n)),
-            engine::Event::Error(e) => tell_raw!("{}", explain::failure(&e).render()),
+            engine::Event::Error(e) | engine::Event::NotQueued { error: e, .. } => {
+                tell_raw!("{}", explain::failure(&e).render())
+            }
             // Nothing sends these without a command, and the window's state is in each flush.
             engine::Event::LoggedIn(_)
             | engine::Event::LoginFailed(_)

@@ -498,23 +498,39 @@ async fn a_full_disk_stops_before_mail_from_and_watch_does_not_loop() {
     assert_eq!(count(&pop_seen, "PASS"), 1);
 
     // `watch` on the same full disk for 3 s: one attempt, then it waits (30 s) instead of looping.
-    let (_tx, rx) = tokio::sync::mpsc::channel(4);
+    // A message handed to it meanwhile cannot be stored: it comes back, with its draft.
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let second = one("b@example.net");
+    let second_id = second.message_id.clone();
+    let draft = "subject = \"二通目\"\n".to_owned();
+    tx.send(engine::Command::Enqueue {
+        outgoing: Box::new(second),
+        subject: "二通目".into(),
+        to: "b@example.net".into(),
+        draft: Some(draft.clone()),
+        send_at: None,
+    })
+    .await
+    .unwrap();
     let mut errors = 0;
+    let mut came_back = None;
     let _ = tokio::time::timeout(
         Duration::from_secs(3),
         with_deliverer(&c, dir.path(), async |d| {
-            engine::watch(&ob, d, rx, |e| {
-                if matches!(e, engine::Event::Error(_)) {
-                    errors += 1;
-                }
+            engine::watch(&ob, d, rx, |e| match e {
+                engine::Event::Error(_) => errors += 1,
+                engine::Event::NotQueued { message_id, draft, .. } => came_back = Some((message_id, draft)),
+                _ => {}
             })
             .await
         }),
     )
     .await;
+    assert_eq!(came_back, Some((second_id, Some(draft))), "a message that could not be stored was not given back");
     assert_eq!(count(&smtp_seen, "MAIL"), 0, "{:?}", lines(&smtp_seen));
     assert!(count(&pop_seen, "PASS") <= 2, "watch logged in {} times in 3 s: it loops", count(&pop_seen, "PASS"));
     assert!(errors >= 1, "the outbox error is told");
+    drop(tx);
     // The message is still there, waiting, once there is room again.
     std::fs::remove_file(fs.0.join("filler")).unwrap();
     assert_eq!(ob.counts().unwrap().queued, 1);

@@ -266,6 +266,20 @@ fn after_send_compose_stays_and_a_toast_says_what_became_of_the_message() {
         h.query_by_label_contains("送信トレイに入れています").is_none(),
         "a toast for a message that is not queued"
     );
+
+    // Built but not stored (a full disk): the message comes back to 作成 and no toast claims it.
+    click(&mut h, "送信");
+    let requests = b.take();
+    let (draft, _) = sends(&requests)[0];
+    let draft = draft.clone();
+    b.hand(Handed::Queued { ticket: 3, message_id: "<12@popsend.test>".into() });
+    h.run_steps(2);
+    h.get_by_label_contains("送信トレイに入れています");
+    b.hand(Handed::NotQueued { message_id: "<12@popsend.test>".into() });
+    b.hand(Handed::ForCompose(draft));
+    h.run_steps(3);
+    assert_eq!(app(&h).compose.subject, "二通目", "the message was not given back");
+    assert!(h.query_by_label_contains("送信トレイに入れています").is_none(), "a toast for a message not stored");
 }
 
 /// 作成 says who the message is from; a 送信 that cannot be pressed says why beside it, each bad

@@ -103,6 +103,8 @@ pub enum Problem {
     Failed(Described),
     /// The draft file could not be read or written.
     Draft(String),
+    /// The draft kept with a message taken back by 編集 could not be read.
+    StoredDraftUnreadable,
     /// The file dialog could not open.
     Dialog(String),
     /// The worker stopped on internal errors again and again and is left stopped.
@@ -167,6 +169,9 @@ pub enum Handed {
     Saved(Saved),
     /// The message of 作成 was put aside as a draft.
     KeptDraft,
+    /// The message with this Message-ID could not be stored in the outbox: its draft comes back
+    /// to 作成 (`ForCompose`), and the problem says why.
+    NotQueued { message_id: String },
     /// An import into アドレス帳: how many contacts were new, how many entries had no usable
     /// address, and files that could not be read.
     ContactsImported { added: usize, skipped: usize, unreadable: Vec<String> },

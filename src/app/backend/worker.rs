@@ -718,9 +718,12 @@ fn publish_event(event: Event, outbox: &Outbox, config: &Config, shared: &Shared
         announce(&event, &waiting, &sent, &shared.hooks);
     }
     let edited = match &event {
-        Event::Edited(_, Some(text)) => Unsent::from_text(text),
+        Event::Edited(_, Some(text)) | Event::NotQueued { draft: Some(text), .. } => Unsent::from_text(text),
         _ => None,
     };
+    if let Event::NotQueued { message_id, .. } = &event {
+        shared.hand(Handed::NotQueued { message_id: message_id.clone() });
+    }
     shared.publish(|v| {
         v.waiting = waiting;
         v.sent = sent;
@@ -735,10 +738,8 @@ fn publish_event(event: Event, outbox: &Outbox, config: &Config, shared: &Shared
             }
             Event::LoginFailed(e) => v.problem = Some(Problem::Failed(Described::of(&e))),
             Event::LoggedIn(_) => v.problem = None,
-            Event::Error(e) => v.problem = Some(Problem::Failed(Described::of(&e))),
-            Event::Edited(_, Some(_)) if edited.is_none() => {
-                v.problem = Some(Problem::Draft("the stored draft cannot be read".into()));
-            }
+            Event::Error(e) | Event::NotQueued { error: e, .. } => v.problem = Some(Problem::Failed(Described::of(&e))),
+            Event::Edited(_, Some(_)) if edited.is_none() => v.problem = Some(Problem::StoredDraftUnreadable),
             Event::Edited(..) | Event::Woken(_) => {}
         }
     });

@@ -290,6 +290,13 @@ pub enum Event {
     Error(OutboxError),
     /// A message taken out for editing, with its draft (`None`: it could not be taken).
     Edited(i64, Option<String>),
+    /// A message handed over (`Command::Enqueue`) could not be stored: its Message-ID and draft
+    /// go back to whoever asked, so it is not lost.
+    NotQueued {
+        message_id: String,
+        draft: Option<String>,
+        error: OutboxError,
+    },
 }
 
 /// The most message bytes one run holds in memory; a larger queue goes in several runs.
@@ -509,8 +516,9 @@ pub async fn watch(
                     Some(Command::Refresh) => {}
                     Some(Command::Enqueue { outgoing, subject, to, draft, send_at }) => {
                         let now = d.clock.now();
-                        if let Err(e) = outbox.enqueue_at(&outgoing, &subject, &to, draft.as_deref(), send_at, now) {
-                            on_event(Event::Error(e));
+                        if let Err(error) = outbox.enqueue_at(&outgoing, &subject, &to, draft.as_deref(), send_at, now)
+                        {
+                            on_event(Event::NotQueued { message_id: outgoing.message_id.clone(), draft, error });
                         }
                     }
                     Some(Command::Edit(id)) => match outbox.take_draft(id) {
