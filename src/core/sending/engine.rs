@@ -696,7 +696,8 @@ fn take_snapshot(
         counts,
         window: d.current_window(),
         online,
-        activity: state.activity(counts.queued + counts.sending),
+        // 「送信中 (n 通)」: what this run may send, not what waits for a later time.
+        activity: state.activity(outbox.count_due(d.clock.now())? + counts.sending),
         paused: outbox.paused()?,
         next_attempt: outbox.next_due()?,
     })

@@ -692,6 +692,18 @@ impl Outbox {
     }
 
     /// When the next queued message is due.
+    /// Queued messages due at `now` (not those timed or backing off for later).
+    pub fn count_due(&self, now: SystemTime) -> Result<usize> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM messages WHERE state = 'queued' AND next_attempt_ms <= ?1",
+                [ms(now)],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| usize::try_from(n).unwrap_or(0))
+            .map_err(|e| self.err(e))
+    }
+
     pub fn next_due(&self) -> Result<Option<SystemTime>> {
         self.conn
             .query_row("SELECT MIN(next_attempt_ms) FROM messages WHERE state = 'queued'", [], |r| {
@@ -812,6 +824,7 @@ mod tests {
         let id = ob.enqueue_at(&out("b@example.net"), "s", "t", None, Some(at), now).unwrap();
         assert_eq!(ob.get(id).unwrap().unwrap().0.send_at, Some(at));
         assert!(ob.due(now).unwrap().is_empty());
+        assert_eq!(ob.count_due(now).unwrap(), 0, "a timed message counted as due");
         ob.wake_all(now).unwrap();
         assert!(ob.due(now).unwrap().is_empty(), "今すぐ送信 sent a timed message early");
         assert_eq!(ob.next_due().unwrap(), Some(at), "the engine would not wake for it");
