@@ -169,10 +169,7 @@ fn run(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, first: 
     // The saved draft, once: after a restart the window holds what is being written.
     if first {
         match drafts::load(&paths.data_dir) {
-            Ok(Some(d)) => {
-                inspect(shared, d.attachments.clone());
-                shared.hand(Handed::ForCompose(d));
-            }
+            Ok(Some(d)) => to_compose(shared, d),
             Ok(None) => {}
             Err(e) => shared.problem(Problem::Draft(e.to_string())),
         }
@@ -229,10 +226,7 @@ fn common(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
         }
         Request::OpenKept(id) => {
             match drafts::take(&paths.data_dir, &id) {
-                Ok(Some(d)) => {
-                    inspect(shared, d.attachments.clone());
-                    shared.hand(Handed::ForCompose(d));
-                }
+                Ok(Some(d)) => to_compose(shared, d),
                 Ok(None) => {}
                 Err(e) => shared.problem(Problem::Draft(e.to_string())),
             }
@@ -296,6 +290,12 @@ fn common(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
         other => return Some(other),
     }
     None
+}
+
+/// A draft for 作成, with its attachments' sizes looked up.
+fn to_compose(shared: &Shared, d: Unsent) {
+    inspect(shared, d.attachments.clone());
+    shared.hand(Handed::ForCompose(d));
 }
 
 /// Exported address books into アドレス帳 (each address once), and what was found, to the window.
@@ -764,19 +764,32 @@ mod tests {
         }
     }
 
+    /// A worker over `paths` on the stand-in desktop (no keyring, nothing of the user's touched).
+    fn isolated(paths: Paths) -> Worker {
+        Worker::spawn(
+            paths,
+            Hooks {
+                repaint: Arc::new(|| {}),
+                notify: Arc::new(|_| {}),
+                discovery: discover::Options::default(),
+                platform: Arc::new(crate::app::platform::Isolated::without_keyring()),
+            },
+        )
+    }
+
+    /// An account whose servers do not answer (ports 1 and 2), written to `config_file`.
+    fn write_config(config_file: &std::path::Path) {
+        let text = "[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"taro\"\n[smtp]\nport = 2\n";
+        crate::core::system::files::write_atomic(config_file, text.as_bytes()).unwrap();
+    }
+
     /// Issue 11, defect 2: a worker that dies is started again and the window is told; after
     /// `RESTARTS` deaths it stays stopped and says so — never a silent 「直前の操作をまだ処理しています」.
     #[test]
     fn a_worker_that_dies_is_restarted_and_then_reported() {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths { config_file: dir.path().join("none.toml"), data_dir: dir.path().join("data") };
-        let hooks = Hooks {
-            repaint: Arc::new(|| {}),
-            notify: Arc::new(|_| {}),
-            discovery: discover::Options::default(),
-            platform: Arc::new(crate::app::platform::Isolated::without_keyring()),
-        };
-        let worker = Worker::spawn(paths, hooks);
+        let worker = isolated(paths);
         wait_for(&worker, "the first start", |v| v.problem == Some(Problem::SetupNeeded));
         worker.request(Request::Panic).unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -804,13 +817,7 @@ mod tests {
     fn address_books_are_imported_kept_and_exported() {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths { config_file: dir.path().join("config.toml"), data_dir: dir.path().join("data") };
-        let hooks = Hooks {
-            repaint: Arc::new(|| {}),
-            notify: Arc::new(|_| {}),
-            discovery: discover::Options::default(),
-            platform: Arc::new(crate::app::platform::Isolated::without_keyring()),
-        };
-        let worker = Worker::spawn(paths, hooks);
+        let worker = isolated(paths);
         wait_for(&worker, "the first start", |v| v.draft_checked);
         let vcf = dir.path().join("thunderbird.vcf");
         std::fs::write(&vcf, "BEGIN:VCARD\r\nFN:山田 太郎\r\nEMAIL:yamada@example.ac.jp\r\nEND:VCARD\r\n").unwrap();
@@ -847,13 +854,7 @@ mod tests {
     fn a_draft_put_aside_is_listed_and_comes_back_once() {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths { config_file: dir.path().join("config.toml"), data_dir: dir.path().join("data") };
-        let hooks = Hooks {
-            repaint: Arc::new(|| {}),
-            notify: Arc::new(|_| {}),
-            discovery: discover::Options::default(),
-            platform: Arc::new(crate::app::platform::Isolated::without_keyring()),
-        };
-        let worker = Worker::spawn(paths, hooks);
+        let worker = isolated(paths);
         wait_for(&worker, "the first start", |v| v.draft_checked);
         let d = Unsent { to: "a@example.net".into(), subject: "ゼミの連絡".into(), ..Unsent::default() };
         worker.request(Request::KeepDraft(Box::new(d.clone()))).unwrap();
@@ -873,17 +874,10 @@ mod tests {
     fn the_password_goes_in_the_file_only_when_asked_and_is_found_there() {
         let dir = tempfile::tempdir().unwrap();
         let config_file = dir.path().join("config.toml");
-        let text = "[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"taro\"\n[smtp]\nport = 2\n";
-        crate::core::system::files::write_atomic(&config_file, text.as_bytes()).unwrap();
+        write_config(&config_file);
         let config = Config::load(&config_file).unwrap();
         let paths = Paths { config_file: config_file.clone(), data_dir: dir.path().join("data") };
-        let hooks = Hooks {
-            repaint: Arc::new(|| {}),
-            notify: Arc::new(|_| {}),
-            discovery: discover::Options::default(),
-            platform: Arc::new(crate::app::platform::Isolated::without_keyring()),
-        };
-        let worker = Worker::spawn(paths, hooks);
+        let worker = isolated(paths);
         wait_for(&worker, "the session", |v| v.account == "taro@example.ac.jp");
         let file = secrets::password_file(&config_file);
         let form = Box::new(Form::from_config(&config));
@@ -908,8 +902,7 @@ mod tests {
     fn a_new_password_lifts_a_wrong_password_pause() {
         let dir = tempfile::tempdir().unwrap();
         let config_file = dir.path().join("config.toml");
-        let text = "[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"taro\"\n[smtp]\nport = 2\n";
-        crate::core::system::files::write_atomic(&config_file, text.as_bytes()).unwrap();
+        write_config(&config_file);
         let config = Config::load(&config_file).unwrap();
         let data = dir.path().join("data");
         let pause = |kind| crate::core::sending::outbox::Pause {
@@ -918,13 +911,7 @@ mod tests {
         };
         Outbox::open(&data).unwrap().pause(&pause(Kind::WrongPassword)).unwrap();
         let paths = Paths { config_file: config_file.clone(), data_dir: data.clone() };
-        let hooks = Hooks {
-            repaint: Arc::new(|| {}),
-            notify: Arc::new(|_| {}),
-            discovery: discover::Options::default(),
-            platform: Arc::new(crate::app::platform::Isolated::without_keyring()),
-        };
-        let worker = Worker::spawn(paths, hooks);
+        let worker = isolated(paths);
         wait_for(&worker, "the session", |v| v.account == "taro@example.ac.jp");
         // 保存 without a new password: the pause stays.
         let form = Box::new(Form::from_config(&config));
@@ -1005,13 +992,7 @@ mod tests {
         );
         crate::core::system::files::write_atomic(&config_file, text.as_bytes()).unwrap();
         let data = dir.path().join("data");
-        let hooks = Hooks {
-            repaint: Arc::new(|| {}),
-            notify: Arc::new(|_| {}),
-            discovery: discover::Options::default(),
-            platform: Arc::new(crate::app::platform::Isolated::without_keyring()),
-        };
-        let worker = Worker::spawn(Paths { config_file: config_file.clone(), data_dir: data.clone() }, hooks);
+        let worker = isolated(Paths { config_file: config_file.clone(), data_dir: data.clone() });
         wait_for(&worker, "the server", |v| {
             v.submission.as_ref().is_some_and(|s| s.problem.is_none() && s.login.is_some())
         });
@@ -1029,13 +1010,7 @@ mod tests {
         drop(worker);
         // Taken by someone else: said, not silent.
         let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-        let hooks = Hooks {
-            repaint: Arc::new(|| {}),
-            notify: Arc::new(|_| {}),
-            discovery: discover::Options::default(),
-            platform: Arc::new(crate::app::platform::Isolated::without_keyring()),
-        };
-        let worker = Worker::spawn(Paths { config_file, data_dir: data }, hooks);
+        let worker = isolated(Paths { config_file, data_dir: data });
         wait_for(&worker, "the problem", |v| {
             v.submission.as_ref().is_some_and(|s| {
                 matches!(
