@@ -246,6 +246,7 @@ impl App {
         let edited_at = self.compose_state.edited_at.take();
         if self.compose_blank() {
             self.compose_state.saved = d.clone();
+            self.compose_state.signature = self.signature_of(&d.body);
             self.compose = d;
             self.tab = Tab::Compose;
             if let Some(at) = edited_at {
@@ -648,13 +649,28 @@ impl App {
             self.compose_state.confirm_delete_kept = None;
             self.ask(Request::DeleteKept(id));
         }
+        // 作成 is left as it is until the worker answers: it takes the draft's place only once
+        // what it held is safely put aside.
         if let Some(id) = open {
-            if !self.compose_blank() {
-                self.keep_draft_aside();
-            }
-            self.compose = Unsent::default();
-            self.ask(Request::OpenKept(id));
+            let put_aside = (!self.compose_blank()).then(|| Box::new(self.compose.clone()));
+            self.ask(Request::OpenKept { id, put_aside });
         }
+    }
+
+    /// A draft of the list opened: it takes 作成's place (what was there was put aside first), and
+    /// is already the draft being written on disk.
+    pub(super) fn take_opened(&mut self, d: Unsent) {
+        self.compose_state.saved = d.clone();
+        self.compose_state.signature = self.signature_of(&d.body);
+        self.compose = d;
+        self.tab = Tab::Compose;
+    }
+
+    /// Which 署名 a body ends with (0 when none of the others).
+    fn signature_of(&self, body: &str) -> usize {
+        (1..=self.view.settings.other_signatures.len())
+            .find(|&i| self.signature_block(i).is_some_and(|b| body.ends_with(&b)))
+            .unwrap_or(0)
     }
 
     /// 「日時を指定して送信」: a date and a time (the next morning offered), checked as typed; the

@@ -399,6 +399,7 @@ impl App {
                 }
                 Handed::Saved(saved) => self.settings.take_saved(&saved),
                 Handed::KeptDraft => self.notice = Some(fl!("gui-kept-done")),
+                Handed::OpenedKept(d) => self.take_opened(d),
                 // Not stored: no toast follows it (its draft is back in 作成, the problem says why).
                 Handed::NotQueued { message_id } => {
                     if self.compose_state.toast.as_ref().is_some_and(|t| t.message_id.as_deref() == Some(&message_id)) {

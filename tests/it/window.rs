@@ -641,12 +641,13 @@ fn drafts_are_put_aside_listed_and_opened_without_losing_what_is_written() {
     click(&mut h, &format!("古い下書き (hanako@example.net) {at}"));
     let requests = b.take();
     match requests.as_slice() {
-        [Request::KeepDraft(d), Request::OpenKept(id)] => {
+        [Request::OpenKept { id, put_aside: Some(d) }] => {
             assert_eq!((d.subject.as_str(), id.as_str()), ("書きかけ", "1"), "what was written was not put aside")
         }
         other => panic!("{other:?}"),
     }
-    b.hand(Handed::ForCompose(kept("1", "古い下書き", 0).draft));
+    assert_eq!(app(&h).compose.subject, "書きかけ", "作成 changed before the worker answered");
+    b.hand(Handed::OpenedKept(kept("1", "古い下書き", 0).draft));
     h.run_steps(2);
     assert_eq!(app(&h).compose.subject, "古い下書き");
 

@@ -38,8 +38,9 @@ pub enum Request {
     SaveDraft(Box<Unsent>),
     /// 「下書きに保存」: put the message aside in the list of drafts (`View::kept`).
     KeepDraft(Box<Unsent>),
-    /// A draft of the list back into 作成 (`Handed::ForCompose`), out of the list.
-    OpenKept(String),
+    /// A draft of the list into 作成 (`Handed::OpenedKept`), out of the list; what 作成 holds
+    /// (`put_aside`) is put aside first, and if that fails nothing else happens.
+    OpenKept { id: String, put_aside: Option<Box<Unsent>> },
     /// A draft of the list deleted (the window has asked first).
     DeleteKept(String),
     /// アドレス帳: read these exported address books (vCard or CSV), or those chosen in the file
@@ -169,6 +170,8 @@ pub enum Handed {
     Saved(Saved),
     /// The message of 作成 was put aside as a draft.
     KeptDraft,
+    /// A draft of the list opened: it takes 作成's place (what was there is put aside).
+    OpenedKept(Unsent),
     /// The message with this Message-ID could not be stored in the outbox: its draft comes back
     /// to 作成 (`ForCompose`), and the problem says why.
     NotQueued { message_id: String },

@@ -224,9 +224,16 @@ fn common(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
             }
             publish_kept(paths, shared);
         }
-        Request::OpenKept(id) => {
-            match drafts::take(&paths.data_dir, &id) {
-                Ok(Some(d)) => to_compose(shared, d),
+        Request::OpenKept { id, put_aside } => {
+            // What 作成 holds is put aside first; if it cannot be, nothing moves (it stays in
+            // 作成, and the draft stays in the list).
+            let aside = put_aside
+                .map_or(Ok(String::new()), |d| drafts::keep(&paths.data_dir, &d, std::time::SystemTime::now()));
+            match aside.and_then(|_| drafts::open_kept(&paths.data_dir, &id)) {
+                Ok(Some(d)) => {
+                    inspect(shared, d.attachments.clone());
+                    shared.hand(Handed::OpenedKept(d));
+                }
                 Ok(None) => {}
                 Err(e) => shared.problem(Problem::Draft(e.to_string())),
             }
@@ -540,7 +547,7 @@ async fn session(
                 Some(
                     Request::SaveDraft(_)
                     | Request::KeepDraft(_)
-                    | Request::OpenKept(_)
+                    | Request::OpenKept { .. }
                     | Request::DeleteKept(_)
                     | Request::ImportContacts(_)
                     | Request::SaveContacts(_)
@@ -861,11 +868,13 @@ mod tests {
         wait_for(&worker, "the kept draft", |v| v.kept.len() == 1);
         let id = worker.view().kept[0].id.clone();
         assert_eq!(worker.view().kept[0].draft, d);
-        worker.request(Request::OpenKept(id)).unwrap();
-        wait_for(&worker, "the list emptied", |v| v.kept.is_empty());
+        let writing = Unsent { to: "b@example.net".into(), subject: "書きかけ".into(), ..Unsent::default() };
+        worker.request(Request::OpenKept { id, put_aside: Some(Box::new(writing.clone())) }).unwrap();
+        wait_for(&worker, "what was written put aside", |v| v.kept.len() == 1 && v.kept[0].draft == writing);
         let handed = worker.take_handed();
-        assert!(handed.iter().any(|h| matches!(h, Handed::ForCompose(x) if *x == d)), "{handed:?}");
-        assert!(std::fs::read_dir(dir.path().join("data/drafts")).unwrap().next().is_none());
+        assert!(handed.iter().any(|h| matches!(h, Handed::OpenedKept(x) if *x == d)), "{handed:?}");
+        assert_eq!(drafts::load(&dir.path().join("data")).unwrap(), Some(d), "not the draft being written");
+        assert_eq!(std::fs::read_dir(dir.path().join("data/drafts")).unwrap().count(), 1);
     }
 
     /// No keyring: the password typed in 設定 lives for the session; kept in the password file

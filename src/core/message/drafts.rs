@@ -246,13 +246,34 @@ pub fn keep(data_dir: &Path, d: &Unsent, now: std::time::SystemTime) -> std::io:
     Err(std::io::Error::other("too many drafts kept in one millisecond"))
 }
 
-/// Takes the draft `id` out of the list (to 作成, or deleted); `None` when it is not there.
+/// Opens the draft `id` in 作成: it becomes the draft being written (`draft.toml`) before it
+/// leaves the list, so a crash between the two leaves it in one place or both, never neither.
+pub fn open_kept(data_dir: &Path, id: &str) -> std::io::Result<Option<Unsent>> {
+    let Some(path) = kept_path(data_dir, id) else { return Ok(None) };
+    let d = match std::fs::read_to_string(&path) {
+        Ok(t) => Unsent::from_text(&t).ok_or_else(|| not_a_draft(&path))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    save(data_dir, &d)?;
+    std::fs::remove_file(&path)?;
+    Ok(Some(d))
+}
+
+fn not_a_draft(path: &Path) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: not a draft", path.display()))
+}
+
+/// The file of the draft `id`; `None` for an id this module did not make (digits and a dash,
+/// never a path).
+fn kept_path(data_dir: &Path, id: &str) -> Option<PathBuf> {
+    (!id.is_empty() && id.chars().all(|c| c.is_ascii_digit() || c == '-'))
+        .then(|| kept_dir(data_dir).join(format!("{id}.toml")))
+}
+
+/// Takes the draft `id` out of the list (deleted); `None` when it is not there.
 pub fn take(data_dir: &Path, id: &str) -> std::io::Result<Option<Unsent>> {
-    // An id is a name this module made: digits and a dash, never a path.
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit() || c == '-') {
-        return Ok(None);
-    }
-    let path = kept_dir(data_dir).join(format!("{id}.toml"));
+    let Some(path) = kept_path(data_dir, id) else { return Ok(None) };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -286,9 +307,12 @@ mod tests {
         let subjects: Vec<&str> = list.iter().map(|k| k.draft.subject.as_str()).collect();
         assert_eq!(subjects, ["三通目", "二通目", "一通目"]);
         assert_eq!(list[2].kept_at, t(0));
-        assert_eq!(take(dir.path(), &a).unwrap().unwrap().subject, "一通目");
-        assert_eq!(take(dir.path(), &a).unwrap(), None, "taken twice");
+        // Opened: the draft being written first, then out of the list.
+        assert_eq!(open_kept(dir.path(), &a).unwrap().unwrap().subject, "一通目");
+        assert_eq!(load(dir.path()).unwrap().unwrap().subject, "一通目", "not kept as the draft being written");
+        assert_eq!(open_kept(dir.path(), &a).unwrap(), None, "opened twice");
         assert_eq!(take(dir.path(), "../draft").unwrap(), None);
+        assert!(dir.path().join("draft.toml").exists(), "an id reached outside drafts/");
         std::fs::write(dir.path().join("drafts/123.toml"), "to = [").unwrap();
         let (list, bad) = kept(dir.path());
         assert_eq!((list.len(), bad.len()), (2, 1), "{bad:?}");
