@@ -424,6 +424,7 @@ set-password-file-consequence = The password goes into a file named password in 
 set-password-file-yes = Keep it in the file
 set-password-file-kept = The password is kept in the file and used at the next start too.
 set-password-file-failed = The password could not be kept in the file: { $detail }
+set-password-file-nothing = No password was typed in this window. Type it in “Password” and save first.
 set-password-missing = Not set yet. Type it and press "Save" to store it in the keyring
 set-pop-auth = Login method
 set-auth-auto = Automatic (safest first)

@@ -421,6 +421,7 @@ set-password-file-consequence = パスワードを設定フォルダーの passw
 set-password-file-yes = ファイルに保存する
 set-password-file-kept = パスワードをファイルに保存しました。次に起動したときも使います。
 set-password-file-failed = パスワードをファイルに保存できませんでした: { $detail }
+set-password-file-nothing = この画面で入力したパスワードがありません。「パスワード」に入力して「保存」してから選んでください。
 set-password-missing = まだ設定されていません。入力して「保存」するとキーリングに保存します
 set-pop-auth = 認証方式
 set-auth-auto = 自動 (安全なものから)

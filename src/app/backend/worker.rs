@@ -374,6 +374,11 @@ async fn without_config(
                 }
             }
             Some(Request::Shutdown { .. }) => return End::Quit { background: false },
+            // No account the file could be for: said, not dropped.
+            Some(Request::KeepPasswordInFile) => {
+                shared.hand(Handed::PasswordFile(Err(crate::fl!("set-password-file-nothing"))));
+                shared.publish(|v| v.password = Some(PasswordFrom::Missing));
+            }
             // Nothing to send with yet: said, not dropped.
             Some(Request::Send { .. } | Request::Diagnose | Request::Engine(_)) => shared.problem(Problem::SetupNeeded),
             _ => {}
@@ -508,8 +513,9 @@ async fn session(
                 Some(Request::KeepPasswordInFile) => {
                     let file = secrets::password_file(&paths.config_file);
                     let kept = match typed.as_ref() {
-                        Some(p) => secrets::keep_in_file(&file, p).map_err(|e| format!("{}: {e}", file.display())),
-                        None => Err("no password typed in this session".to_owned()),
+                        Some(p) => secrets::keep_in_file(&file, &config.pop.username, &config.pop.host, p)
+                            .map_err(|e| format!("{}: {e}", file.display())),
+                        None => Err(crate::fl!("set-password-file-nothing")),
                     };
                     if kept.is_ok() {
                         *typed = None;
@@ -895,7 +901,7 @@ mod tests {
         assert!(!file.exists(), "the password went into a file nobody asked for");
         worker.request(Request::KeepPasswordInFile).unwrap();
         wait_for(&worker, "the password file", |v| v.password == Some(PasswordFrom::Found(secrets::Source::File)));
-        assert_eq!(std::fs::read_to_string(&file).unwrap(), "Hunter2pw\n");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "taro@127.0.0.1\nHunter2pw\n");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;

@@ -185,7 +185,7 @@ pub fn resolve_with(
         return run_command(cmd, Duration::from_secs(pop.password_command_timeout_seconds))
             .map(|p| (p, Source::Command));
     }
-    keyring_or_file(keyring(&pop.username, &pop.host), file)
+    keyring_or_file(keyring(&pop.username, &pop.host), file, &keyring_account(&pop.username, &pop.host))
 }
 
 /// The keyring's answer, or where it has none, the password file — only where the student put
@@ -193,16 +193,22 @@ pub fn resolve_with(
 fn keyring_or_file(
     keyring: Result<Password, SecretError>,
     file: &std::path::Path,
+    account: &str,
 ) -> Result<(Password, Source), SecretError> {
     match keyring {
         Ok(p) => Ok((p, Source::Keyring)),
         Err(e) if !file.exists() => Err(e),
-        Err(_) => read_password_file(file).map(|p| (p, Source::File)),
+        // Kept for another account (the settings changed since): never sent to this server.
+        Err(e) => match read_password_file(file)? {
+            (for_account, _) if for_account != account => Err(e),
+            (_, p) => Ok((p, Source::File)),
+        },
     }
 }
 
-/// The first line of the password file, which only its owner may read.
-fn read_password_file(path: &std::path::Path) -> Result<Password, SecretError> {
+/// The password file, which only its owner may read: the account it is for ("user@host"), then
+/// the password.
+fn read_password_file(path: &std::path::Path) -> Result<(String, Password), SecretError> {
     let bad = |problem: String| SecretError::File { path: path.display().to_string(), problem };
     #[cfg(unix)]
     {
@@ -213,16 +219,20 @@ fn read_password_file(path: &std::path::Path) -> Result<Password, SecretError> {
         }
     }
     let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    match text.lines().next().map(|l| l.trim_end_matches('\r')) {
-        Some(line) if !line.is_empty() => Ok(Password(line.to_owned())),
-        _ => Err(bad("it is empty".into())),
+    let mut lines = text.lines().map(|l| l.trim_end_matches('\r'));
+    match (lines.next(), lines.next()) {
+        (Some(account), Some(password)) if !account.is_empty() && !password.is_empty() => {
+            Ok((account.to_owned(), Password(password.to_owned())))
+        }
+        _ => Err(bad("it is empty or not as popsend writes it".into())),
     }
 }
 
-/// Keeps `password` in the password file at `path`, readable by the user alone (the student's
-/// explicit choice where there is no keyring).
-pub fn keep_in_file(path: &std::path::Path, password: &Password) -> std::io::Result<()> {
-    crate::system::files::write_atomic(path, format!("{}\n", password.expose()).as_bytes())
+/// Keeps `password` for `username` at `host` in the password file at `path`, readable by the
+/// user alone (the student's explicit choice where there is no keyring).
+pub fn keep_in_file(path: &std::path::Path, username: &str, host: &str, password: &Password) -> std::io::Result<()> {
+    let text = format!("{}\n{}\n", keyring_account(username, host), password.expose());
+    crate::system::files::write_atomic(path, text.as_bytes())
 }
 
 /// The password kept in the OS keyring for `username` at `host`.
@@ -460,22 +470,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = password_file(&dir.path().join("config.toml"));
         let none = || Err(SecretError::KeyringUnavailable { detail: "no bus".into() });
-        assert!(matches!(keyring_or_file(none(), &file), Err(SecretError::KeyringUnavailable { .. })));
-        keep_in_file(&file, &Password::new("Hunter2pw".into())).unwrap();
+        let account = keyring_account("taro", "pop.example.ac.jp");
+        assert!(matches!(keyring_or_file(none(), &file, &account), Err(SecretError::KeyringUnavailable { .. })));
+        keep_in_file(&file, "taro", "pop.example.ac.jp", &Password::new("Hunter2pw".into())).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
             assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
         }
-        let (p, source) = keyring_or_file(none(), &file).unwrap();
+        let (p, source) = keyring_or_file(none(), &file, &account).unwrap();
         assert_eq!((p.expose(), source), ("Hunter2pw", Source::File));
-        let (p, source) = keyring_or_file(Ok(Password::new("from-keyring".into())), &file).unwrap();
+        // Another account (the settings changed): the file's password never goes to it.
+        let other = keyring_account("taro", "mail.isp.example");
+        assert!(matches!(keyring_or_file(none(), &file, &other), Err(SecretError::KeyringUnavailable { .. })));
+        let (p, source) = keyring_or_file(Ok(Password::new("from-keyring".into())), &file, &account).unwrap();
         assert_eq!((p.expose(), source), ("from-keyring", Source::Keyring));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-            let e = keyring_or_file(none(), &file).unwrap_err().to_string();
+            let e = keyring_or_file(none(), &file, &account).unwrap_err().to_string();
             assert!(e.contains("chmod 600") && !e.contains("Hunter2pw"), "{e}");
         }
         std::fs::write(&file, "").unwrap();
@@ -484,7 +498,7 @@ mod tests {
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
-        assert!(keyring_or_file(none(), &file).unwrap_err().to_string().contains("empty"));
+        assert!(keyring_or_file(none(), &file, &account).unwrap_err().to_string().contains("empty"));
     }
 
     #[test]
