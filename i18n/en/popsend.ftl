@@ -326,6 +326,7 @@ gui-mailto-replace-no = Keep my message (ignore the link)
 gui-tab-settings = Settings
 gui-setup-needed = First enter your mail address and servers under "Settings" and press "Save".
 gui-err-draft = Cannot save or read the draft: { $detail }. Check the free disk space and that the data folder is writable. What you are writing stays on screen.
+gui-err-contacts = The address book (contacts.toml) cannot be read or written. It was left as it is. Detail: { $detail }
 gui-err-stored-draft = The draft of the message taken back for editing could not be read. Please write it again.
 gui-err-dialog = Cannot open the file chooser ({ $detail }). Drag and drop files onto the window instead.
 gui-bad-address = { $address }: { $reason }

@@ -323,6 +323,7 @@ gui-mailto-replace-no = 書きかけを残す (リンクは使わない)
 gui-tab-settings = 設定
 gui-setup-needed = はじめに「設定」でメールアドレスとサーバーを入力して「保存」してください。
 gui-err-draft = 下書きを保存・読み込みできません: { $detail }。ディスクの空きとデータフォルダーに書き込めるかを確かめてください。作成中の内容は画面に残っています。
+gui-err-contacts = アドレス帳 (contacts.toml) を読み書きできません。アドレス帳は変えていません。詳細: { $detail }
 gui-err-stored-draft = 編集で取り出したメッセージの下書きを読めませんでした。お手数ですが、もう一度書いてください。
 gui-err-dialog = ファイル選択の画面を開けません ({ $detail })。ファイルを popsend の画面にドラッグ&ドロップしてください。
 gui-bad-address = { $address }: { $reason }

@@ -400,6 +400,9 @@ impl App {
                 Handed::Saved(saved) => self.settings.take_saved(&saved),
                 Handed::KeptDraft => self.notice = Some(fl!("gui-kept-done")),
                 Handed::OpenedKept(d) => self.take_opened(d),
+                Handed::ContactFiles(files) => {
+                    self.ask(Request::ImportContacts(Some(files)));
+                }
                 // Not stored: no toast follows it (its draft is back in 作成, the problem says why).
                 Handed::NotQueued { message_id } => {
                     if self.compose_state.toast.as_ref().is_some_and(|t| t.message_id.as_deref() == Some(&message_id)) {
@@ -726,6 +729,7 @@ fn problem_text(p: &Problem) -> String {
         Problem::SetupNeeded => fl!("gui-setup-needed"),
         Problem::Draft(d) => fl!("gui-err-draft", detail = d.as_str()),
         Problem::StoredDraftUnreadable => fl!("gui-err-stored-draft"),
+        Problem::Contacts(d) => fl!("gui-err-contacts", detail = d.as_str()),
         Problem::Dialog(d) => fl!("gui-err-dialog", detail = d.as_str()),
         Problem::WorkerStopped => fl!("gui-worker-stopped"),
         // The headline, the server's own words and the next step; the technical detail (often

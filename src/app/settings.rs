@@ -81,9 +81,7 @@ fn contacts_section(ui: &mut egui::Ui, s: &mut ContactsForm, book: &[Contact]) -
                 if s.confirm_delete == Some(i) {
                     ui.horizontal(|ui| {
                         if ui.small_button(fl!("gui-delete-confirm")).clicked() {
-                            let mut rest = book.to_vec();
-                            rest.remove(i);
-                            request = Some(Request::SaveContacts(rest));
+                            request = Some(Request::DeleteContact(c.address.clone()));
                             s.confirm_delete = None;
                         }
                         if ui.small_button(fl!("gui-cancel")).clicked() {
@@ -104,10 +102,8 @@ fn contacts_section(ui: &mut egui::Ui, s: &mut ContactsForm, book: &[Contact]) -
             let fault = crate::core::message::drafts::address_fault(s.new_address.trim());
             let ready = !s.new_address.trim().is_empty() && fault.is_none();
             if ui.add_enabled(ready, egui::Button::new(fl!("set-contacts-add"))).clicked() {
-                let mut all = book.to_vec();
                 let added = Contact { name: s.new_name.trim().to_owned(), address: s.new_address.trim().to_owned() };
-                crate::core::message::contacts::merge(&mut all, vec![added]);
-                request = Some(Request::SaveContacts(all));
+                request = Some(Request::AddContact(added));
                 s.new_name.clear();
                 s.new_address.clear();
             }

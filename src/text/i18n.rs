@@ -176,6 +176,7 @@ mod tests {
             "dark",
             "light",
             "password",
+            "contacts.toml",
             "auth",
             "auto",
             "body-file",

@@ -43,11 +43,14 @@ pub enum Request {
     OpenKept { id: String, put_aside: Option<Box<Unsent>> },
     /// A draft of the list deleted (the window has asked first).
     DeleteKept(String),
-    /// アドレス帳: read these exported address books (vCard or CSV), or those chosen in the file
-    /// dialog (`None`), into the book (`Handed::ContactsImported`).
+    /// アドレス帳: read these exported address books (vCard or CSV) into the book
+    /// (`Handed::ContactsImported`), or open the file dialog (`None`), whose choice comes back as
+    /// `Handed::ContactFiles` (so imports and edits are applied one at a time, on the worker).
     ImportContacts(Option<Vec<PathBuf>>),
-    /// アドレス帳 as edited in 設定 (an entry added or deleted).
-    SaveContacts(Vec<crate::core::message::contacts::Contact>),
+    /// アドレス帳: one entry added (its address once), applied to the file on the worker.
+    AddContact(crate::core::message::contacts::Contact),
+    /// アドレス帳: the entry with this address deleted (the window has asked first).
+    DeleteContact(String),
     /// アドレス帳 written as vCard to this file, or one chosen in the save dialog (`None`).
     ExportContacts(Option<PathBuf>),
     /// Look up the sizes of attached files (shown beside their names).
@@ -106,6 +109,8 @@ pub enum Problem {
     Draft(String),
     /// The draft kept with a message taken back by 編集 could not be read.
     StoredDraftUnreadable,
+    /// アドレス帳 (contacts.toml) could not be read or written: why.
+    Contacts(String),
     /// The file dialog could not open.
     Dialog(String),
     /// The worker stopped on internal errors again and again and is left stopped.
@@ -175,6 +180,8 @@ pub enum Handed {
     /// The message with this Message-ID could not be stored in the outbox: its draft comes back
     /// to 作成 (`ForCompose`), and the problem says why.
     NotQueued { message_id: String },
+    /// Files chosen in the file dialog to import into アドレス帳.
+    ContactFiles(Vec<PathBuf>),
     /// An import into アドレス帳: how many contacts were new, how many entries had no usable
     /// address, and files that could not be read.
     ContactsImported { added: usize, skipped: usize, unreadable: Vec<String> },

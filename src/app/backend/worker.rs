@@ -176,7 +176,7 @@ fn run(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, first: 
         publish_kept(paths, shared);
         match contacts::load(&paths.data_dir) {
             Ok(book) => shared.publish(|v| v.contacts = Arc::new(book)),
-            Err(e) => shared.problem(Problem::Draft(e.to_string())),
+            Err(e) => shared.problem(Problem::Contacts(e.to_string())),
         }
         shared.publish(|v| v.draft_checked = true);
     }
@@ -247,18 +247,23 @@ fn common(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
         }
         Request::ImportContacts(Some(files)) => import_contacts(paths, shared, &files),
         Request::ImportContacts(None) => {
-            // The dialog is modal for the user, not for the engine: on its own thread.
-            let (shared, paths) = (shared.clone(), paths.clone());
+            // The dialog is modal for the user, not for the engine: on its own thread. The
+            // choice comes back through the window, so the import runs here, one at a time.
+            let shared = shared.clone();
             std::thread::spawn(move || match shared.hooks.platform.pick_files() {
-                Ok(Some(files)) => import_contacts(&paths, &shared, &files),
+                Ok(Some(files)) => shared.hand(Handed::ContactFiles(files)),
                 Ok(None) => {}
                 Err(why) => shared.problem(Problem::Dialog(why)),
             });
         }
-        Request::SaveContacts(book) => match contacts::save(&paths.data_dir, &book) {
-            Ok(()) => shared.publish(|v| v.contacts = Arc::new(book)),
-            Err(e) => shared.problem(Problem::Draft(e.to_string())),
-        },
+        // Each change to the file as it is on disk (never the window's copy over it): a book
+        // that cannot be read is not overwritten.
+        Request::AddContact(c) => change_contacts(paths, shared, |book| {
+            contacts::merge(book, vec![c]);
+        }),
+        Request::DeleteContact(address) => change_contacts(paths, shared, |book| {
+            book.retain(|c| !c.address.eq_ignore_ascii_case(&address));
+        }),
         Request::ExportContacts(to) => {
             let (shared, paths) = (shared.clone(), paths.clone());
             std::thread::spawn(move || {
@@ -305,14 +310,36 @@ fn to_compose(shared: &Shared, d: Unsent) {
     shared.hand(Handed::ForCompose(d));
 }
 
+/// アドレス帳 as on disk, changed by `change`, written back and shown; a book that cannot be read
+/// is left as it is and the problem said.
+fn change_contacts(paths: &Paths, shared: &Shared, change: impl FnOnce(&mut Vec<contacts::Contact>)) {
+    let mut book = match contacts::load(&paths.data_dir) {
+        Ok(b) => b,
+        Err(e) => return shared.problem(Problem::Contacts(e.to_string())),
+    };
+    change(&mut book);
+    match contacts::save(&paths.data_dir, &book) {
+        Ok(()) => shared.publish(|v| v.contacts = Arc::new(book)),
+        Err(e) => shared.problem(Problem::Contacts(e.to_string())),
+    }
+}
+
+/// The most an exported address book may be: a file larger than this was picked by mistake (a
+/// mailbox, an archive) and is not read into memory.
+const CONTACTS_FILE_MAX: u64 = 16 * 1024 * 1024;
+
 /// Exported address books into アドレス帳 (each address once), and what was found, to the window.
 fn import_contacts(paths: &Paths, shared: &Shared, files: &[PathBuf]) {
     let mut book = match contacts::load(&paths.data_dir) {
         Ok(b) => b,
-        Err(e) => return shared.problem(Problem::Draft(e.to_string())),
+        Err(e) => return shared.problem(Problem::Contacts(e.to_string())),
     };
     let (mut added, mut skipped, mut unreadable) = (0, 0, Vec::new());
     for f in files {
+        if std::fs::metadata(f).is_ok_and(|m| m.len() > CONTACTS_FILE_MAX) {
+            unreadable.push(format!("{}: > 16 MB", f.display()));
+            continue;
+        }
         match std::fs::read(f) {
             Ok(bytes) => {
                 let found = contacts::import(&bytes);
@@ -323,7 +350,7 @@ fn import_contacts(paths: &Paths, shared: &Shared, files: &[PathBuf]) {
         }
     }
     if let Err(e) = contacts::save(&paths.data_dir, &book) {
-        return shared.problem(Problem::Draft(e.to_string()));
+        return shared.problem(Problem::Contacts(e.to_string()));
     }
     shared.publish(|v| v.contacts = Arc::new(book));
     shared.hand(Handed::ContactsImported { added, skipped, unreadable });
@@ -556,7 +583,8 @@ async fn session(
                     | Request::OpenKept { .. }
                     | Request::DeleteKept(_)
                     | Request::ImportContacts(_)
-                    | Request::SaveContacts(_)
+                    | Request::AddContact(_)
+                    | Request::DeleteContact(_)
                     | Request::ExportContacts(_)
                     | Request::Inspect(_)
                     | Request::PickFiles
@@ -821,8 +849,6 @@ mod tests {
         wait_for(&worker, "the report", |v| v.problem == Some(Problem::WorkerStopped));
     }
 
-    /// A queue paused because the server refused the password goes on once a new password is
-    /// saved, even though the settings file stays the same (the password is not in it).
     /// アドレス帳: exported books (vCard and CSV) are read in, each address once, with the entries
     /// left out counted and an unreadable file named; the book is kept and can be written out as
     /// vCard again.
@@ -859,6 +885,14 @@ mod tests {
         }
         let back = contacts::import(&std::fs::read(&out).unwrap());
         assert_eq!(back.contacts, *worker.view().contacts);
+        // A book that cannot be read is not overwritten by a change.
+        let file = dir.path().join("data/contacts.toml");
+        std::fs::write(&file, "contact = [").unwrap();
+        worker
+            .request(Request::AddContact(contacts::Contact { name: String::new(), address: "x@example.net".into() }))
+            .unwrap();
+        wait_for(&worker, "the problem", |v| matches!(v.problem, Some(Problem::Contacts(_))));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "contact = [");
     }
 
     /// A draft put aside is a file in drafts/ and in the view; opened, it comes back to 作成 and
@@ -913,6 +947,8 @@ mod tests {
         assert_eq!((p.expose(), source), ("Hunter2pw", secrets::Source::File));
     }
 
+    /// A queue paused because the server refused the password goes on once a new password is
+    /// saved, even though the settings file stays the same (the password is not in it).
     #[test]
     fn a_new_password_lifts_a_wrong_password_pause() {
         let dir = tempfile::tempdir().unwrap();

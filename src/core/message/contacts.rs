@@ -73,9 +73,14 @@ pub struct Imported {
 /// Reads an exported address book: vCard or CSV, told apart by their content; UTF-8 (with or
 /// without a BOM) or, failing that, Shift_JIS.
 pub fn import(bytes: &[u8]) -> Imported {
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t.trim_start_matches('\u{feff}').to_owned(),
-        Err(_) => encoding_rs::SHIFT_JIS.decode(bytes).0.into_owned(),
+    // A BOM says the encoding (UTF-16 from Windows, UTF-8 from Excel); else UTF-8 if it is,
+    // else Shift_JIS as Japanese Outlook writes.
+    let text = match encoding_rs::Encoding::for_bom(bytes) {
+        Some((encoding, bom)) => encoding.decode_without_bom_handling(&bytes[bom..]).0.into_owned(),
+        None => match std::str::from_utf8(bytes) {
+            Ok(t) => t.to_owned(),
+            Err(_) => encoding_rs::SHIFT_JIS.decode(bytes).0.into_owned(),
+        },
     };
     if text.to_ascii_uppercase().contains("BEGIN:VCARD") { vcard(&text) } else { csv(&text) }
 }
@@ -136,15 +141,14 @@ fn unescape(v: &str) -> String {
 /// Name / 表示名, else the family and given names.
 fn csv(text: &str) -> Imported {
     let mut out = Imported::default();
-    let mut rows = text.lines().filter(|l| !l.trim().is_empty()).map(fields);
+    let mut rows = records(text).into_iter().filter(|r| r.iter().any(|f| !f.trim().is_empty()));
     let Some(header) = rows.next() else { return out };
     let lower: Vec<String> = header.iter().map(|h| h.trim().to_lowercase()).collect();
     let find = |names: &[&str]| lower.iter().position(|h| names.iter().any(|n| h == n));
+    // The address column, not its label or type ("E-mail 1 - Label", "E-mail 1 - Type").
     let mail = lower.iter().position(|h| {
         (h.contains("mail") || h.contains("メール"))
-            && !h.contains("type")
-            && !h.contains("種類")
-            && !h.contains("表示")
+            && !["type", "label", "種類", "表示", "ラベル"].iter().any(|not| h.contains(not))
     });
     let Some(mail) = mail else {
         out.skipped = rows.count();
@@ -171,10 +175,11 @@ fn csv(text: &str) -> Imported {
     out
 }
 
-/// One CSV line's fields: commas split them, quotes hold commas and doubled quotes.
-fn fields(line: &str) -> Vec<String> {
-    let (mut out, mut cur, mut quoted) = (Vec::new(), String::new(), false);
-    let mut chars = line.chars().peekable();
+/// CSV records (RFC 4180): commas split fields, line ends split records, and quotes hold both
+/// (a note over several lines stays in its cell) and doubled quotes.
+fn records(text: &str) -> Vec<Vec<String>> {
+    let (mut out, mut row, mut cur, mut quoted) = (Vec::new(), Vec::new(), String::new(), false);
+    let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match (c, quoted) {
             ('"', true) if chars.peek() == Some(&'"') => {
@@ -182,11 +187,19 @@ fn fields(line: &str) -> Vec<String> {
                 chars.next();
             }
             ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
+            (',', false) => row.push(std::mem::take(&mut cur)),
+            ('\r', false) => {}
+            ('\n', false) => {
+                row.push(std::mem::take(&mut cur));
+                out.push(std::mem::take(&mut row));
+            }
             (c, _) => cur.push(c),
         }
     }
-    out.push(cur);
+    if !cur.is_empty() || !row.is_empty() {
+        row.push(cur);
+        out.push(row);
+    }
     out
 }
 
@@ -230,7 +243,7 @@ mod tests {
         let thunderbird = "First Name,Last Name,Display Name,Nickname,Primary Email,Secondary Email\n太郎,山田,山田 太郎,,yamada@example.ac.jp,\n,,\"Sato, Hanako\",,hanako@example.org,\n";
         let got = import(thunderbird.as_bytes());
         assert_eq!(got.contacts, [c("山田 太郎", "yamada@example.ac.jp"), c("Sato, Hanako", "hanako@example.org")]);
-        let gmail = "\u{feff}Name,Given Name,Family Name,E-mail 1 - Type,E-mail 1 - Value\n鈴木 一郎,一郎,鈴木,* Home,ichiro@example.com ::: suzuki@example.jp\n名無し,,,,\n";
+        let gmail = "\u{feff}Name,Given Name,Family Name,E-mail 1 - Label,E-mail 1 - Value,Notes\n鈴木 一郎,一郎,鈴木,* Home,ichiro@example.com ::: suzuki@example.jp,\"ゼミ\n2 行目のメモ, カンマも\"\n名無し,,,,,\n";
         let got = import(gmail.as_bytes());
         assert_eq!(got.contacts, [c("鈴木 一郎", "ichiro@example.com"), c("鈴木 一郎", "suzuki@example.jp")]);
         assert_eq!(got.skipped, 1);
@@ -238,6 +251,10 @@ mod tests {
         let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(outlook);
         let got = import(&sjis);
         assert_eq!(got.contacts, [c("田中 次郎", "tanaka@example.ac.jp")]);
+        // UTF-16 with its BOM, as some Windows exports are.
+        let utf16: Vec<u8> =
+            [0xFF, 0xFE].into_iter().chain(outlook.encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        assert_eq!(import(&utf16).contacts, [c("田中 次郎", "tanaka@example.ac.jp")]);
     }
 
     #[test]

@@ -691,7 +691,6 @@ impl Outbox {
         Ok(c)
     }
 
-    /// When the next queued message is due.
     /// Queued messages due at `now` (not those timed or backing off for later).
     pub fn count_due(&self, now: SystemTime) -> Result<usize> {
         self.conn
@@ -704,6 +703,7 @@ impl Outbox {
             .map_err(|e| self.err(e))
     }
 
+    /// When the next queued message is due.
     pub fn next_due(&self) -> Result<Option<SystemTime>> {
         self.conn
             .query_row("SELECT MIN(next_attempt_ms) FROM messages WHERE state = 'queued'", [], |r| {
@@ -825,6 +825,7 @@ mod tests {
         assert_eq!(ob.get(id).unwrap().unwrap().0.send_at, Some(at));
         assert!(ob.due(now).unwrap().is_empty());
         assert_eq!(ob.count_due(now).unwrap(), 0, "a timed message counted as due");
+        assert_eq!(ob.count_due(at).unwrap(), 1, "not counted at its time");
         ob.wake_all(now).unwrap();
         assert!(ob.due(now).unwrap().is_empty(), "今すぐ送信 sent a timed message early");
         assert_eq!(ob.next_due().unwrap(), Some(at), "the engine would not wake for it");
