@@ -49,8 +49,6 @@ pub(super) struct State {
     schedule: Option<(String, String)>,
     /// The last message handed over was timed (a resend in UTF-8 keeps the time).
     pub sent_at: Option<std::time::SystemTime>,
-    /// The time of a timed message taken back by 編集: its 送信予約 row opens with it.
-    pub edited_at: Option<std::time::SystemTime>,
     /// Which 署名 this message has (0: 設定's 署名, then the others in order).
     signature: usize,
     /// The address field whose completions show (the last one typed in: a click on one of them
@@ -243,16 +241,19 @@ impl App {
     /// A draft handed back (the saved one, 編集, or one that could not be built): it fills 作成
     /// unless something is being written there.
     pub(super) fn take_draft(&mut self, d: Unsent) {
-        let edited_at = self.compose_state.edited_at.take();
         if self.compose_blank() {
             self.compose_state.saved = d.clone();
             self.compose_state.signature = self.signature_of(&d.body);
             self.compose = d;
             self.tab = Tab::Compose;
-            if let Some(at) = edited_at {
-                let (date, time) = (local_time(at, "%Y-%m-%d"), local_time(at, "%H:%M"));
-                self.compose_state.schedule = Some((date, time));
-            }
+        }
+    }
+
+    /// The message 編集 just handed back was timed: its 送信予約 row opens with that time (unless
+    /// it has passed).
+    pub(super) fn take_edited_at(&mut self, at: std::time::SystemTime) {
+        if at > self.clock.now() {
+            self.compose_state.schedule = Some((local_time(at, "%Y-%m-%d"), local_time(at, "%H:%M")));
         }
     }
 

@@ -403,8 +403,6 @@ impl App {
             };
             if edit.clicked() {
                 action = Some(Request::Engine(Command::Edit(row.id)));
-                // A timed message keeps its time: 作成 offers it again with the draft.
-                self.compose_state.edited_at = row.send_at.filter(|at| *at > self.clock.now());
             }
             if self.lists.confirm_delete == Some(row.id) {
                 if ui.button(fl!("gui-delete-confirm")).clicked() {

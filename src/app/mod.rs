@@ -400,6 +400,7 @@ impl App {
                 Handed::Saved(saved) => self.settings.take_saved(&saved),
                 Handed::KeptDraft => self.notice = Some(fl!("gui-kept-done")),
                 Handed::OpenedKept(d) => self.take_opened(d),
+                Handed::EditedAt(at) => self.take_edited_at(at),
                 Handed::ContactFiles(files) => {
                     self.ask(Request::ImportContacts(Some(files)));
                 }

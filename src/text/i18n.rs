@@ -177,6 +177,8 @@ mod tests {
             "light",
             "password",
             "contacts.toml",
+            "Linux",
+            "macOS",
             "auth",
             "auto",
             "body-file",

@@ -587,6 +587,7 @@ fn a_message_can_be_timed_and_says_when_it_will_go() {
         subject: "レポート".into(),
         ..Unsent::default()
     }));
+    b.hand(Handed::EditedAt(at));
     h.run_steps(3);
     assert_eq!(app(&h).tab, Tab::Compose);
     assert_eq!(h.get_by_label("日付").value().as_deref(), Some(date.as_str()));

@@ -177,6 +177,8 @@ pub enum Handed {
     KeptDraft,
     /// A draft of the list opened: it takes 作成's place (what was there is put aside).
     OpenedKept(Unsent),
+    /// The message just handed back by 編集 (`ForCompose`) was timed for this time.
+    EditedAt(std::time::SystemTime),
     /// The message with this Message-ID could not be stored in the outbox: its draft comes back
     /// to 作成 (`ForCompose`), and the problem says why.
     NotQueued { message_id: String },

@@ -758,8 +758,12 @@ fn publish_event(event: Event, outbox: &Outbox, config: &Config, shared: &Shared
     if config.app.notifications {
         announce(&event, &waiting, &sent, &shared.hooks);
     }
+    let edited_at = match &event {
+        Event::Edited(_, Some((_, at))) => *at,
+        _ => None,
+    };
     let edited = match &event {
-        Event::Edited(_, Some(text)) | Event::NotQueued { draft: Some(text), .. } => Unsent::from_text(text),
+        Event::Edited(_, Some((text, _))) | Event::NotQueued { draft: Some(text), .. } => Unsent::from_text(text),
         _ => None,
     };
     if let Event::NotQueued { message_id, .. } = &event {
@@ -786,6 +790,10 @@ fn publish_event(event: Event, outbox: &Outbox, config: &Config, shared: &Shared
     });
     if let Some(d) = edited {
         shared.hand(Handed::ForCompose(d));
+        // A timed message keeps its time: 作成 offers it again with the draft.
+        if let Some(at) = edited_at {
+            shared.hand(Handed::EditedAt(at));
+        }
     }
 }
 

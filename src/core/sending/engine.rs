@@ -288,8 +288,9 @@ pub enum Event {
     Woken(usize),
     Snapshot(Snapshot),
     Error(OutboxError),
-    /// A message taken out for editing, with its draft (`None`: it could not be taken).
-    Edited(i64, Option<String>),
+    /// A message taken out for editing, with its draft and its 送信予約 time (`None`: it could not
+    /// be taken).
+    Edited(i64, Option<(String, Option<SystemTime>)>),
     /// A message handed over (`Command::Enqueue`) could not be stored: its Message-ID and draft
     /// go back to whoever asked, so it is not lost.
     NotQueued {

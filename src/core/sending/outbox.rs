@@ -624,19 +624,24 @@ impl Outbox {
 
     /// 「編集」: removes a waiting message and returns its draft, in one transaction. `None` when
     /// it is being sent, already gone, or has no draft (queued from the command line).
-    pub fn take_draft(&self, id: i64) -> Result<Option<String>> {
+    pub fn take_draft(&self, id: i64) -> Result<Option<(String, Option<SystemTime>)>> {
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| self.err(e))?;
-        let draft: Option<String> = tx
-            .query_row("SELECT draft FROM messages WHERE id = ?1 AND state IN ('queued', 'failed')", [id], |r| r.get(0))
+        let found: Option<(Option<String>, Option<i64>)> = tx
+            .query_row(
+                "SELECT draft, send_at_ms FROM messages WHERE id = ?1 AND state IN ('queued', 'failed')",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
-            .map_err(|e| self.err(e))?
-            .flatten();
-        if draft.is_some() {
+            .map_err(|e| self.err(e))?;
+        // With its 送信予約 time, so 作成 offers it again.
+        let taken = found.and_then(|(draft, at)| draft.map(|d| (d, at.map(time))));
+        if taken.is_some() {
             tx.execute("DELETE FROM messages WHERE id = ?1", [id]).map_err(|e| self.err(e))?;
         }
         tx.commit().map_err(|e| self.err(e))?;
-        Ok(draft)
+        Ok(taken)
     }
 
     /// The window's draft stored with a message (for the read-only view of 送信済み).
@@ -845,6 +850,9 @@ mod tests {
             0
         );
         assert_eq!(ob.due(day5).unwrap().len(), 1, "再送 did not send it now");
+        // 編集 of a timed message gives its time back with its draft.
+        let timed = ob.enqueue_at(&out("c@example.net"), "s", "t", Some("subject = \"s\"\n"), Some(at), now).unwrap();
+        assert_eq!(ob.take_draft(timed).unwrap(), Some(("subject = \"s\"\n".to_owned(), Some(at))));
     }
 
     #[test]
