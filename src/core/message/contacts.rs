@@ -98,9 +98,19 @@ fn keep(out: &mut Imported, name: &str, address: &str) {
 fn vcard(text: &str) -> Imported {
     let mut out = Imported::default();
     // Unfold (RFC 6350 3.2): a line starting with a space or tab continues the one before.
+    // vCard 2.1's quoted-printable values go on after a line that ends in "=".
     let mut lines: Vec<String> = Vec::new();
     for l in text.lines() {
+        let soft_break = lines.last().is_some_and(|last: &String| {
+            last.ends_with('=')
+                && last.split(':').next().unwrap_or("").to_ascii_uppercase().contains("QUOTED-PRINTABLE")
+        });
         match (l.strip_prefix([' ', '\t']), lines.last_mut()) {
+            // A soft break, folded as well or not.
+            (rest, Some(last)) if soft_break => {
+                last.pop();
+                last.push_str(rest.unwrap_or(l));
+            }
             (Some(rest), Some(last)) => last.push_str(rest),
             _ => lines.push(l.to_owned()),
         }
@@ -108,6 +118,8 @@ fn vcard(text: &str) -> Imported {
     let (mut name, mut n, mut emails) = (String::new(), String::new(), Vec::<String>::new());
     for l in &lines {
         let Some((key, value)) = l.split_once(':') else { continue };
+        let value = decoded(key, value);
+        let value = value.as_str();
         let prop = key.split(';').next().unwrap_or("").to_ascii_uppercase();
         // A group prefix ("item1.EMAIL") is allowed.
         let prop = prop.rsplit('.').next().unwrap_or("").to_owned();
@@ -130,6 +142,34 @@ fn vcard(text: &str) -> Imported {
         }
     }
     out
+}
+
+/// A value as its parameters say: quoted-printable (vCard 2.1) in the CHARSET given (UTF-8 when
+/// none), else as it is.
+fn decoded(key: &str, value: &str) -> String {
+    let params = key.to_ascii_uppercase();
+    if !params.contains("QUOTED-PRINTABLE") {
+        return value.to_owned();
+    }
+    let mut bytes = Vec::with_capacity(value.len());
+    let raw = value.as_bytes();
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (raw[i], raw.get(i + 1).copied().and_then(hex), raw.get(i + 2).copied().and_then(hex)) {
+            (b'=', Some(h), Some(l)) => {
+                bytes.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                bytes.push(b);
+                i += 1;
+            }
+        }
+    }
+    let charset = params.split(';').find_map(|p| p.strip_prefix("CHARSET=")).unwrap_or("UTF-8");
+    let encoding = encoding_rs::Encoding::for_label(charset.as_bytes()).unwrap_or(encoding_rs::UTF_8);
+    encoding.decode_without_bom_handling(&bytes).0.into_owned()
 }
 
 fn unescape(v: &str) -> String {
@@ -236,6 +276,16 @@ mod tests {
             ]
         );
         assert_eq!(got.skipped, 2, "the card without mail and the full-width typo");
+        // vCard 2.1 from older phones: quoted-printable names, in UTF-8 or Shift_JIS, over lines.
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("鈴木");
+        let qp: String = sjis.iter().map(|b| format!("={b:02X}")).collect();
+        let v21 = format!(
+            "BEGIN:VCARD\r\nVERSION:2.1\r\nFN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=E5=B1=B1=E7=94=B0=\r\n =E5=A4=AA=E9=83=8E\r\nEMAIL;INTERNET:yamada@example.ac.jp\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:2.1\r\nFN;CHARSET=SHIFT_JIS;ENCODING=QUOTED-PRINTABLE:{qp}\r\nEMAIL:suzuki@example.jp\r\nEND:VCARD\r\n"
+        );
+        assert_eq!(
+            import(v21.as_bytes()).contacts,
+            [c("山田太郎", "yamada@example.ac.jp"), c("鈴木", "suzuki@example.jp")]
+        );
     }
 
     #[test]
