@@ -271,6 +271,7 @@ gui-keep-draft-nothing = Nothing is written yet
 gui-kept = Drafts ({ $count })
 gui-kept-line = { $subject } ({ $to }) { $at }
 gui-kept-no-subject = (no subject)
+gui-kept-damaged = A draft that cannot be read ({ $file })
 gui-kept-done = Saved as a draft. Open it from “Drafts” at any time.
 gui-schedule = Send at a time…
 gui-schedule-date = Date

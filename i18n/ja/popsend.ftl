@@ -268,6 +268,7 @@ gui-keep-draft-nothing = 書いたものがありません
 gui-kept = 下書き ({ $count })
 gui-kept-line = { $subject } ({ $to }) { $at }
 gui-kept-no-subject = (件名なし)
+gui-kept-damaged = 読めない下書き ({ $file })
 gui-kept-done = 下書きに保存しました。「下書き」からいつでも開けます。
 gui-schedule = 日時を指定して送信…
 gui-schedule-date = 日付

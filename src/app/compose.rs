@@ -612,14 +612,28 @@ impl App {
     /// in 作成 (what is being written there is put aside first, so nothing is lost), one can be
     /// deleted after asking.
     fn kept_menu(&mut self, ui: &mut egui::Ui) {
-        let kept = self.view.kept.clone();
-        if kept.is_empty() {
+        let (kept, damaged) = (self.view.kept.clone(), self.view.kept_damaged.clone());
+        if kept.is_empty() && damaged.is_empty() {
             return;
         }
         let now = self.clock.now();
         let mut open = None;
         let mut delete = None;
-        ui.menu_button(fl!("gui-kept", count = kept.len()), |ui| {
+        let count = kept.len() + damaged.len();
+        ui.menu_button(fl!("gui-kept", count = count), |ui| {
+            // One that cannot be read is shown as such, and can be deleted.
+            for id in damaged.iter() {
+                ui.horizontal(|ui| {
+                    ui.colored_label(ui.visuals().error_fg_color, fl!("gui-kept-damaged", file = format!("drafts/{id}.toml")));
+                    if self.compose_state.confirm_delete_kept.as_deref() == Some(id.as_str()) {
+                        if ui.small_button(fl!("gui-delete-confirm")).clicked() {
+                            delete = Some(id.clone());
+                        }
+                    } else if ui.small_button(fl!("gui-delete")).clicked() {
+                        self.compose_state.confirm_delete_kept = Some(id.clone());
+                    }
+                });
+            }
             for k in kept.iter() {
                 ui.horizontal(|ui| {
                     let subject = if k.draft.subject.trim().is_empty() {

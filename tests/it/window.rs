@@ -664,6 +664,22 @@ fn drafts_are_put_aside_listed_and_opened_without_losing_what_is_written() {
     click(&mut h, "本当に削除する");
     let requests = b.take();
     assert!(matches!(requests.as_slice(), [Request::DeleteKept(id)] if id == "2"), "{requests:?}");
+
+    // One that cannot be read is shown as such and can be deleted too.
+    b.publish(|v| {
+        v.kept = Arc::new(Vec::new());
+        v.kept_damaged = Arc::new(vec!["123".into()]);
+    });
+    h.run_steps(2);
+    click(&mut h, "下書き (1)");
+    h.get_by_label("読めない下書き (drafts/123.toml)");
+    click(&mut h, "削除");
+    if h.query_by_label("本当に削除する").is_none() {
+        click(&mut h, "下書き (1)");
+    }
+    click(&mut h, "本当に削除する");
+    let requests = b.take();
+    assert!(matches!(requests.as_slice(), [Request::DeleteKept(id)] if id == "123"), "{requests:?}");
 }
 
 /// アドレス帳 in 設定: the count, an entry added (its address checked as typed) and handed over

@@ -219,6 +219,8 @@ pub struct View {
     pub contacts: Arc<Vec<crate::core::message::contacts::Contact>>,
     /// The drafts put aside, newest first.
     pub kept: Arc<Vec<crate::core::message::drafts::Kept>>,
+    /// The ids of drafts put aside that cannot be read (they can be deleted).
+    pub kept_damaged: Arc<Vec<String>>,
     /// Attachment sizes in bytes, or why the file cannot be read.
     pub sizes: HashMap<PathBuf, Result<u64, String>>,
     /// The message asked for with `Open`: its draft, or (sent from the command line) its raw text.

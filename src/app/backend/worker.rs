@@ -240,7 +240,7 @@ fn common(r: Request, paths: &Paths, shared: &Shared) -> Option<Request> {
             publish_kept(paths, shared);
         }
         Request::DeleteKept(id) => {
-            if let Err(e) = drafts::take(&paths.data_dir, &id) {
+            if let Err(e) = drafts::remove_kept(&paths.data_dir, &id) {
                 shared.problem(Problem::Draft(e.to_string()));
             }
             publish_kept(paths, shared);
@@ -358,11 +358,11 @@ fn import_contacts(paths: &Paths, shared: &Shared, files: &[PathBuf]) {
 
 /// The drafts put aside into the view; one that cannot be read is named as the window's problem.
 fn publish_kept(paths: &Paths, shared: &Shared) {
-    let (kept, unreadable) = drafts::kept(&paths.data_dir);
-    if !unreadable.is_empty() {
-        shared.problem(Problem::Draft(format!("{}: not a draft", unreadable.join(", "))));
-    }
-    shared.publish(|v| v.kept = Arc::new(kept));
+    let (kept, damaged) = drafts::kept(&paths.data_dir);
+    shared.publish(|v| {
+        v.kept = Arc::new(kept);
+        v.kept_damaged = Arc::new(damaged);
+    });
 }
 
 fn inspect(shared: &Shared, files: Vec<PathBuf>) {

@@ -204,8 +204,8 @@ fn kept_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("drafts")
 }
 
-/// The drafts put aside, newest first. One that cannot be read is reported by name, never
-/// dropped without a word (its file stays).
+/// The drafts put aside, newest first, and the ids of those that cannot be read (reported, never
+/// dropped without a word: their files stay until deleted with `remove_kept`).
 pub fn kept(data_dir: &Path) -> (Vec<Kept>, Vec<String>) {
     let (mut out, mut unreadable) = (Vec::new(), Vec::new());
     let Ok(entries) = std::fs::read_dir(kept_dir(data_dir)) else { return (out, unreadable) };
@@ -223,7 +223,7 @@ pub fn kept(data_dir: &Path) -> (Vec<Kept>, Vec<String>) {
                 draft,
                 kept_at: std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
             }),
-            _ => unreadable.push(path.display().to_string()),
+            _ => unreadable.push(id.to_owned()),
         }
     }
     out.sort_by(|a, b| b.kept_at.cmp(&a.kept_at).then(b.id.cmp(&a.id)));
@@ -271,6 +271,16 @@ fn kept_path(data_dir: &Path, id: &str) -> Option<PathBuf> {
         .then(|| kept_dir(data_dir).join(format!("{id}.toml")))
 }
 
+/// Deletes the draft `id`, readable or not (the student asked); false when it was not there.
+pub fn remove_kept(data_dir: &Path, id: &str) -> std::io::Result<bool> {
+    let Some(path) = kept_path(data_dir, id) else { return Ok(false) };
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Takes the draft `id` out of the list (deleted); `None` when it is not there.
 pub fn take(data_dir: &Path, id: &str) -> std::io::Result<Option<Unsent>> {
     let Some(path) = kept_path(data_dir, id) else { return Ok(None) };
@@ -315,7 +325,10 @@ mod tests {
         assert!(dir.path().join("draft.toml").exists(), "an id reached outside drafts/");
         std::fs::write(dir.path().join("drafts/123.toml"), "to = [").unwrap();
         let (list, bad) = kept(dir.path());
-        assert_eq!((list.len(), bad.len()), (2, 1), "{bad:?}");
+        assert_eq!((list.len(), bad), (2, vec!["123".to_owned()]));
+        // A damaged one can still be deleted when the student asks.
+        assert!(remove_kept(dir.path(), "123").unwrap());
+        assert!(kept(dir.path()).1.is_empty());
     }
 
     #[test]
