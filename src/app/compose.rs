@@ -624,7 +624,10 @@ impl App {
             // One that cannot be read is shown as such, and can be deleted.
             for id in damaged.iter() {
                 ui.horizontal(|ui| {
-                    ui.colored_label(ui.visuals().error_fg_color, fl!("gui-kept-damaged", file = format!("drafts/{id}.toml")));
+                    ui.colored_label(
+                        ui.visuals().error_fg_color,
+                        fl!("gui-kept-damaged", file = format!("drafts/{id}.toml")),
+                    );
                     if self.compose_state.confirm_delete_kept.as_deref() == Some(id.as_str()) {
                         if ui.small_button(fl!("gui-delete-confirm")).clicked() {
                             delete = Some(id.clone());
