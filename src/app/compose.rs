@@ -82,9 +82,9 @@ enum Fate<'a> {
 
 /// The addresses completion offers: アドレス帳 first (with names), then every address already
 /// written to that 作成 would take, most used first; each address once.
-fn known(book: &[Contact], rows: &[Row]) -> Vec<Contact> {
+fn known<'a>(book: &[Contact], rows: impl Iterator<Item = &'a Row>) -> Vec<Contact> {
     let mut out: Vec<Contact> = book.iter().filter(|c| address_fault(&c.address).is_none()).cloned().collect();
-    for a in known_addresses(rows.iter()) {
+    for a in known_addresses(rows) {
         if !out.iter().any(|c| c.address.eq_ignore_ascii_case(&a)) {
             out.push(Contact { name: String::new(), address: a });
         }
@@ -430,8 +430,9 @@ impl App {
             (name, address) => Some(format!("{name} <{address}>")),
         };
         if self.compose_state.known.0 != self.view.version {
-            let rows: Vec<Row> = self.view.sent.iter().chain(self.view.waiting.iter()).cloned().collect();
-            self.compose_state.known = (self.view.version, known(&self.view.contacts, &rows));
+            // Read where the rows are: no copy of thousands of rows on the UI thread.
+            let rows = self.view.sent.iter().chain(self.view.waiting.iter());
+            self.compose_state.known = (self.view.version, known(&self.view.contacts, rows));
         }
         let (known, completing) = (&self.compose_state.known.1, &mut self.compose_state.completing);
         let c = &mut self.compose;
@@ -820,7 +821,7 @@ mod tests {
         ];
         assert_eq!(known_addresses(rows.iter()), ["hanako@example.net", "jiro@example.org", "hana@example.com"]);
         let book = [Contact { name: "山田 太郎".into(), address: "yamada@example.ac.jp".into() }];
-        let known = known(&book, &rows);
+        let known = known(&book, rows.iter());
         let addresses = |c: Vec<&Contact>| c.into_iter().map(|c| c.address.clone()).collect::<Vec<_>>();
         assert_eq!(
             addresses(known.iter().collect()),

@@ -53,7 +53,7 @@ pub(super) struct State {
     /// The message whose text was asked for (`Request::Open`), so it is asked once.
     asked_open: Option<i64>,
     /// Indices into the list, in the order shown.
-    order: Option<(Key, Vec<usize>)>,
+    order: Option<(Key, std::sync::Arc<Vec<usize>>)>,
     /// The selection moved by the keyboard: its row is scrolled into view.
     scroll_to_selected: bool,
 }
@@ -126,10 +126,11 @@ impl App {
                 k.sent == key.sent && (k.by != key.by || k.ascending != key.ascending || k.filter != key.filter)
             });
             let o = order(&rows, key.by, key.ascending, &st.filter);
-            st.order = Some((key, o));
+            st.order = Some((key, std::sync::Arc::new(o)));
         }
         let Some((_, order)) = &st.order else { return };
-        let order = order.clone();
+        // Shared, not copied: the table reads it every frame.
+        let order = std::sync::Arc::clone(order);
         self.list_keys(ui, &rows, &order);
         let st = &mut self.lists;
         let selected_at = st.selected.and_then(|id| order.iter().position(|&i| rows[i].id == id));

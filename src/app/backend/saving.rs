@@ -32,29 +32,22 @@ pub(super) async fn save(
     let mut not_kept = None;
     if let Some(password) = password {
         let (host, user) = (form.pop_host.trim().to_owned(), form.pop_username.trim().to_owned());
-        let (host_for_file, user_for_file) = (host.clone(), user.clone());
         // The keyring may wait on the desktop (an unlock prompt): off the runtime, so the engine
         // and the other buttons go on meanwhile.
-        let (kept, platform) = (password.clone(), platform.clone());
-        let stored = tokio::task::spawn_blocking(move || platform.keep_password(&user, &host, &kept))
+        let (kept, platform, keyring_user, keyring_host) =
+            (password.clone(), platform.clone(), user.clone(), host.clone());
+        let stored = tokio::task::spawn_blocking(move || platform.keep_password(&keyring_user, &keyring_host, &kept))
             .await
             .unwrap_or_else(|e| Err(secrets::SecretError::KeyringUnavailable { detail: e.to_string() }));
+        // No keyring: where the student chose the password file, it follows the new password
+        // (for this account), so an old one is never sent again.
+        let file = secrets::password_file(&paths.config_file);
+        let stored = stored.or_else(|e| match file.exists() {
+            true => secrets::keep_in_file(&file, &user, &host, &password).map_err(|_| e),
+            false => Err(e),
+        });
         match stored {
             Ok(()) => *typed = None,
-            // No keyring: where the student chose the password file, it follows the new
-            // password (for this account), so an old one is never sent again.
-            Err(_)
-                if secrets::password_file(&paths.config_file).exists()
-                    && secrets::keep_in_file(
-                        &secrets::password_file(&paths.config_file),
-                        &user_for_file,
-                        &host_for_file,
-                        &password,
-                    )
-                    .is_ok() =>
-            {
-                *typed = None;
-            }
             Err(e) => {
                 *typed = Some(password);
                 not_kept = Some(e.to_string());
