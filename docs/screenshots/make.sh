@@ -82,6 +82,10 @@ shot() {
   echo "make.sh: $here/$2.png"
 }
 xdotool windowfocus --sync "$win"
+# 作成 with two finished addresses (chips: the draft's and one typed) and one being typed.
+xdotool key ctrl+1 ctrl+n
+sleep 0.5
+xdotool type --delay 20 ", yamada@example.com, han"
 if [ "$POPSEND_LANG" = ja ]; then
   shot 1 "compose$suffix"
   shot 2 "outbox$suffix"

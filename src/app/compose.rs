@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::app::backend::Request;
 use crate::core::message::compose::Charset;
 use crate::core::message::contacts::Contact;
-use crate::core::message::drafts::{Unsent, address_fault, bad_addresses, split_addresses};
+use crate::core::message::drafts::{AddressFault, Unsent, address_fault, bad_addresses, split_addresses};
 use crate::core::message::mailto::Mailto;
 use crate::core::sending::outbox::{Row, Status};
 use crate::fl;
@@ -129,6 +129,66 @@ fn completions<'a>(field: &str, known: &'a [Contact]) -> Vec<&'a Contact> {
         })
         .take(5)
         .collect()
+}
+
+/// An address field as chips: the entries already ended by a separator (`,` `、` `;`), and the
+/// one being typed after the last separator, as typed.
+fn split_field(field: &str) -> (Vec<String>, String) {
+    match field.rfind([',', '、', ';']) {
+        Some(at) => {
+            let sep = field[at..].chars().next().map_or(1, char::len_utf8);
+            (split_addresses(&field[..at]), field[at + sep..].trim_start().to_owned())
+        }
+        None => (Vec::new(), field.to_owned()),
+    }
+}
+
+/// The field's text for `done` chips and the entry being typed (the inverse of `split_field`).
+fn join_field(done: &[String], typing: &str) -> String {
+    if done.is_empty() { typing.to_owned() } else { format!("{}, {typing}", done.join(", ")) }
+}
+
+enum ChipAction {
+    Edit,
+    Remove,
+}
+
+/// One finished address as a chip: a click on it takes it back to be edited, × removes it. An
+/// address that cannot be sent is drawn in the error colour and says why when pointed at.
+fn chip(ui: &mut egui::Ui, address: &str) -> Option<ChipAction> {
+    let fault = address_fault(address);
+    let visuals = ui.visuals();
+    let (fill, text) = match fault {
+        Some(_) => (visuals.error_fg_color.gamma_multiply(0.15), visuals.error_fg_color),
+        None => (visuals.widgets.inactive.weak_bg_fill, visuals.text_color()),
+    };
+    let stroke = visuals.widgets.inactive.bg_stroke;
+    let mut action = None;
+    egui::Frame::new()
+        .fill(fill)
+        .stroke(stroke)
+        .corner_radius(egui::CornerRadius::same(10))
+        .inner_margin(egui::Margin::symmetric(6, 1))
+        .show(ui, |ui| {
+            ui.spacing_mut().item_spacing.x = 2.0;
+            let mut label = ui
+                .add(egui::Label::new(egui::RichText::new(address).color(text)).sense(egui::Sense::click()))
+                .on_hover_cursor(egui::CursorIcon::Text);
+            label = match fault {
+                Some(f) => label.on_hover_text(crate::text::words::address_fault(f)),
+                None => label.on_hover_text(fl!("gui-chip-edit")),
+            };
+            if label.clicked() {
+                action = Some(ChipAction::Edit);
+            }
+            let remove_label = fl!("gui-chip-remove", address = address);
+            let remove = ui.add(egui::Button::new("×").frame(false).small()).on_hover_text(remove_label.as_str());
+            remove.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, remove_label.as_str()));
+            if remove.clicked() {
+                action = Some(ChipAction::Remove);
+            }
+        });
+    action
 }
 
 /// `field` with the entry being typed replaced by `address`, ready for the next.
@@ -438,6 +498,8 @@ impl App {
         let c = &mut self.compose;
         // Checked once a frame: shown under each field, and deciding whether 送信 is enabled.
         let mut all_good = true;
+        // An address is shown in red (not only the one being typed is unfinished).
+        let mut red = false;
         egui::Grid::new("compose").num_columns(2).show(ui, |ui| {
             if let Some(from) = from {
                 ui.label(fl!("gui-from"));
@@ -464,17 +526,72 @@ impl App {
                 }
                 let l = ui.label(label);
                 ui.vertical(|ui| {
-                    // Ids of their own: a notice or an error appearing above while the student
-                    // types moves the fields, and must not take the cursor out of them.
+                    // An address field shows the addresses already ended by a separator as
+                    // chips (removed whole with ×, or taken back to be edited with a click or
+                    // Backspace); the text box holds the one being typed. The field's text stays
+                    // the one list of addresses the draft and the message are made from.
+                    let (mut done, mut typing) = if check { split_field(value) } else { (Vec::new(), value.clone()) };
+                    let was_empty = typing.is_empty();
+                    let mut edit_chip = None;
+                    let mut remove_chip = None;
+                    let field_id = egui::Id::unique(("compose-field", i));
                     let r = ui
-                        .add(
-                            egui::TextEdit::singleline(value)
-                                .id(egui::Id::unique(("compose-field", i)))
-                                .desired_width(f32::INFINITY),
-                        )
-                        .labelled_by(l.id);
+                        .horizontal_wrapped(|ui| {
+                            for (n, a) in done.iter().enumerate() {
+                                match chip(ui, a) {
+                                    Some(ChipAction::Edit) => edit_chip = Some(n),
+                                    Some(ChipAction::Remove) => remove_chip = Some(n),
+                                    None => {}
+                                }
+                            }
+                            // The box takes the rest of the row, or a row of its own when little is left.
+                            // (A wrapping row's available width is the whole row's: what is left
+                            // is measured from the cursor.)
+                            let mut left = ui.max_rect().max.x - ui.cursor().min.x;
+                            if left < 160.0 {
+                                ui.end_row();
+                                left = ui.max_rect().width();
+                            }
+                            // Less the box's own margins, so that it fits where it is put.
+                            let width = left - 2.0 * ui.spacing().button_padding.x - ui.spacing().item_spacing.x;
+                            // Ids of their own: a notice or an error appearing above while the
+                            // student types moves the fields, and must not take the cursor out.
+                            ui.add(egui::TextEdit::singleline(&mut typing).id(field_id).desired_width(width))
+                                .labelled_by(l.id)
+                        })
+                        .inner;
                     if i == 0 && focus_to {
                         r.request_focus();
+                    }
+                    let mut cursor_at_end = false;
+                    if check {
+                        let backspace = was_empty && r.has_focus() && ui.input(|i| i.key_pressed(egui::Key::Backspace));
+                        if let Some(n) = remove_chip {
+                            done.remove(n);
+                        } else if let Some(n) = edit_chip.or(backspace.then(|| done.len().checked_sub(1)).flatten()) {
+                            // What was being typed becomes a chip; the chip is typed again.
+                            let taken = done.remove(n);
+                            if !typing.trim().is_empty() {
+                                done.push(std::mem::take(&mut typing));
+                            }
+                            typing = taken;
+                            r.request_focus();
+                            cursor_at_end = true;
+                        }
+                        // Enter on a finished address makes it a chip, ready for the next.
+                        if r.lost_focus()
+                            && ui.input(|i| i.key_pressed(egui::Key::Enter))
+                            && address_fault(&typing).is_none()
+                        {
+                            done.push(std::mem::take(&mut typing));
+                            r.request_focus();
+                        }
+                        let joined = join_field(&done, &typing);
+                        if joined != *value {
+                            *value = joined;
+                        }
+                    } else if typing != *value {
+                        *value = typing;
                     }
                     // Addresses already written to, while the field is being typed in: a click
                     // (or Enter, for the first) puts one in.
@@ -508,18 +625,31 @@ impl App {
                         if let Some(a) = chosen {
                             *value = complete(value, a);
                             r.request_focus();
-                            // The cursor at the end, where the next address goes.
-                            let end = egui::text::CCursor::new(value.chars().count());
-                            if let Some(mut state) = egui::text_edit::TextEditState::load(ui.ctx(), r.id) {
-                                state.cursor.set_char_range(Some(egui::text::CCursorRange::one(end)));
-                                state.store(ui.ctx(), r.id);
-                            }
+                            cursor_at_end = true;
                         }
                     }
+                    if cursor_at_end {
+                        // The cursor at the end of what the box now holds.
+                        let end = egui::text::CCursor::new(split_field(value).1.chars().count());
+                        let mut state = egui::text_edit::TextEditState::load(ui.ctx(), r.id).unwrap_or_default();
+                        state.cursor.set_char_range(Some(egui::text::CCursorRange::one(end)));
+                        state.store(ui.ctx(), r.id);
+                    }
                     let bad = if check { bad_addresses(value) } else { Vec::new() };
+                    // The address being typed is not yet wrong for having no @ or nothing after
+                    // it: it is not finished (what the IME left, a space, two @ are said at once).
+                    let (_, typing) = split_field(value);
                     for entry in &bad {
                         all_good = false;
-                        let why = address_fault(entry).map(crate::text::words::address_fault).unwrap_or_default();
+                        let fault = address_fault(entry);
+                        if r.has_focus()
+                            && entry.as_str() == typing.trim()
+                            && matches!(fault, Some(AddressFault::NoAt | AddressFault::NothingAfterAt))
+                        {
+                            continue;
+                        }
+                        red = true;
+                        let why = fault.map(crate::text::words::address_fault).unwrap_or_default();
                         let text = fl!("gui-bad-address", address = entry.as_str(), reason = why);
                         ui.colored_label(ui.visuals().error_fg_color, text);
                     }
@@ -554,7 +684,9 @@ impl App {
         let send_key = ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Enter));
         // Why 送信 cannot be pressed, said beside it (a greyed button alone says nothing).
         let no_to = split_addresses(&self.compose.to).is_empty();
-        let why_not = if !all_good {
+        let why_not = if !all_good && !red {
+            Some(fl!("gui-send-finish-address"))
+        } else if !all_good {
             Some(fl!("gui-send-fix-addresses"))
         } else if no_to {
             Some(fl!("gui-send-needs-to"))
@@ -809,6 +941,21 @@ mod tests {
             editable: false,
             via: None,
             send_at: None,
+        }
+    }
+
+    #[test]
+    fn an_address_field_splits_into_chips_and_the_entry_being_typed() {
+        assert_eq!(split_field(""), (vec![], String::new()));
+        assert_eq!(split_field("hana"), (vec![], "hana".to_owned()));
+        let two = split_field("a@x.jp、 b@y.jp; c@z");
+        assert_eq!(two, (vec!["a@x.jp".to_owned(), "b@y.jp".to_owned()], "c@z".to_owned()));
+        assert_eq!(join_field(&two.0, &two.1), "a@x.jp, b@y.jp, c@z");
+        assert_eq!(split_field("a@x.jp, "), (vec!["a@x.jp".to_owned()], String::new()));
+        // Round trip: what completion writes comes back as the same chips.
+        for field in ["", "a@x.jp, ", "a@x.jp, b", "a@x.jp, b@y.jp, "] {
+            let (done, typing) = split_field(field);
+            assert_eq!(join_field(&done, &typing), field);
         }
     }
 

@@ -495,6 +495,54 @@ fn addresses_already_written_to_are_offered_while_typing() {
     assert_eq!(app(&h).compose.to, "hanako@example.net, jiro@example.org, ");
 }
 
+/// Finished addresses become chips: a separator or Enter makes one, × removes it whole, a click
+/// or Backspace in the empty box takes it back to be edited; a bad one says why; the field's
+/// text stays the list the message is made from.
+#[test]
+fn finished_addresses_become_chips_that_are_removed_or_edited_whole() {
+    let _g = lock();
+    let b = started();
+    let mut h = harness(&b);
+    h.run_steps(2);
+    type_into(&mut h, "宛先", "hana");
+    // Not wrong yet, only unfinished: no red line while it is typed, and 送信 says why it waits.
+    assert!(h.query_by_label_contains("@ がありません").is_none(), "an address being typed is called wrong");
+    h.get_by_label("入力中のアドレスを最後まで入れると送信できます");
+    h.get_by_label("宛先").type_text("ko@example.net,");
+    h.run_steps(2);
+    assert_eq!(app(&h).compose.to, "hanako@example.net, ");
+    h.get_by_label("hanako@example.net を外す");
+    h.get_by_label("宛先").type_text("jiro@example.org");
+    h.run_steps(2);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    assert_eq!(app(&h).compose.to, "hanako@example.net, jiro@example.org, ");
+    assert!(h.get_by_label("宛先").is_focused(), "Enter on a finished address took the cursor away");
+    // Backspace in the empty box: the last chip is typed again, with the cursor at its end.
+    h.key_press(egui::Key::Backspace);
+    h.run_steps(2);
+    assert_eq!(app(&h).compose.to, "hanako@example.net, jiro@example.org");
+    assert!(h.query_by_label("jiro@example.org を外す").is_none());
+    h.key_press(egui::Key::Backspace);
+    h.run_steps(2);
+    assert_eq!(app(&h).compose.to, "hanako@example.net, jiro@example.or");
+    // × removes the first whole; what is being typed stays.
+    click(&mut h, "hanako@example.net を外す");
+    assert_eq!(app(&h).compose.to, "jiro@example.or");
+    // A bad address becomes a chip too, and says why.
+    h.get_by_label("宛先").focus();
+    h.run_steps(2);
+    h.get_by_label("宛先").type_text("g, hana@@example.net, ");
+    h.run_steps(2);
+    assert_eq!(app(&h).compose.to, "jiro@example.org, hana@@example.net, ");
+    h.get_by_label("hana@@example.net を外す");
+    h.get_by_label("hana@@example.net: @ が 2 つ以上あります");
+    // A click on a chip takes it back into the box to be mended.
+    click(&mut h, "hana@@example.net");
+    assert_eq!(app(&h).compose.to, "jiro@example.org, hana@@example.net");
+    assert!(h.get_by_label("宛先").is_focused());
+}
+
 /// A new message starts with the 署名 of 設定; a message that holds only it counts as nothing
 /// written (a draft handed back takes its place), and after 送信 the next starts with it again.
 #[test]
