@@ -27,8 +27,10 @@ command -v msmtp >/dev/null 2>&1 || need+=(msmtp)
 command -v s-nail >/dev/null 2>&1 || need+=(s-nail)
 command -v neomutt >/dev/null 2>&1 || need+=(neomutt)
 command -v git >/dev/null 2>&1 || need+=(git)
-# An X server for the test of a machine without OpenGL (tests/it/cli.rs).
+# An X server, X input and screenshots for the window on the CPU path (tests/it/cpu_window.rs).
 command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
+command -v xdotool >/dev/null 2>&1 || need+=(xdotool)
+command -v compare >/dev/null 2>&1 || need+=(imagemagick)
 # (git exits 129 after -h; with pipefail that alone would fail the check)
 { git send-email -h 2>&1 || true; } | grep -q '<file|directory>' || need+=(git-email)
 if [ ${#need[@]} -gt 0 ]; then

@@ -320,7 +320,7 @@ gui-worker-restarted = An internal error stopped the work, and it was started ag
 gui-worker-stopped = An internal error stopped the work. Quit popsend and start it again (the messages in the outbox are kept).
 gui-cannot-open-title = popsend cannot open its window
 gui-cannot-open =
-    popsend cannot open its window. This computer does not seem to offer OpenGL 2 or later, which the window needs (Remote Desktop, a virtual machine without 3D acceleration, or only the basic display driver). Update the graphics driver or turn on the virtual machine's 3D acceleration, then start popsend again. Until then the command line (popsend send, popsend queue) sends mail.
+    popsend cannot open its window. It cannot reach the desktop's screen, or no window could be made (logged in over SSH, running where there is no screen, and the like). Log in to the desktop and start popsend again. Until then the command line (popsend send, popsend queue) sends mail.
     Detail: { $detail }
 gui-mailto-replace = A link asks for a new message. The message you are writing (subject “{ $subject }”) would be replaced by it and not kept.
 gui-mailto-replace-yes = Replace it
@@ -465,6 +465,12 @@ set-theme-auto = Follow the OS
 set-theme-light = Light
 set-theme-dark = Dark
 set-err-theme = Choose light or dark
+set-err-renderer = Choose automatic, graphics (OpenGL) or CPU
+set-renderer = Drawing the window
+set-renderer-auto = Automatic
+set-renderer-gl = Graphics (OpenGL)
+set-renderer-cpu = CPU
+set-renderer-hint = Used from the next start. Automatic uses the CPU where the computer has no usable graphics (Remote Desktop, virtual machines and the like).
 set-language-auto = Follow the OS
 set-zoom = Text size
 set-notifications = Show a desktop notification when messages are sent or cannot be sent

@@ -317,7 +317,7 @@ gui-worker-restarted = 内部のエラーで処理が止まったため、やり
 gui-worker-stopped = 内部のエラーで処理が止まりました。popsend を終了して、起動し直してください (送信トレイのメッセージは失われません)。
 gui-cannot-open-title = popsend の画面を開けません
 gui-cannot-open =
-    popsend の画面を開けません。この PC では画面の表示に必要な OpenGL 2 以上が使えないようです (リモートデスクトップ、3D アクセラレーションのない仮想マシン、標準のディスプレイ ドライバーのままの PC など)。グラフィックス ドライバーを更新するか、仮想マシンの 3D アクセラレーションを有効にしてから、もう一度起動してください。それまでもコマンドライン (popsend send、popsend queue) で送れます。
+    popsend の画面を開けません。デスクトップの画面につながらないか、ウィンドウを作れませんでした (SSH でログインしている、画面のない環境で動いている など)。デスクトップにログインしてから、もう一度起動してください。それまでもコマンドライン (popsend send、popsend queue) で送れます。
     詳細: { $detail }
 gui-mailto-replace = リンクから新しいメッセージを作ります。書きかけのメッセージ (件名「{ $subject }」) はリンクの内容に置き換わり、残りません。
 gui-mailto-replace-yes = 置き換える
@@ -462,6 +462,12 @@ set-theme-auto = OS に合わせる
 set-theme-light = ライト
 set-theme-dark = ダーク
 set-err-theme = light か dark を選んでください
+set-err-renderer = 自動、グラフィックス機能、CPU のどれかを選んでください
+set-renderer = 画面の描画
+set-renderer-auto = 自動
+set-renderer-gl = グラフィックス機能 (OpenGL)
+set-renderer-cpu = CPU
+set-renderer-hint = 次に起動したときから使われます。自動では、使えるグラフィックス機能がないパソコン (リモートデスクトップや仮想マシンなど) で CPU を使います。
 set-language-auto = OS に合わせる
 set-zoom = 文字サイズ
 set-notifications = 送信できたとき・送れなかったときにデスクトップ通知を出す

@@ -51,6 +51,8 @@ pub struct Form {
     pub language: String,
     /// "light", "dark" or "" (the desktop's).
     pub theme: String,
+    /// 描画方式: "", "gl" or "cpu".
+    pub renderer: String,
     pub notifications: bool,
     pub autostart: bool,
     /// 文字サイズ (1.0 = 100 %).
@@ -161,6 +163,7 @@ impl Form {
             ca_file: c.tls.ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
             language: text(&c.app.language),
             theme: text(&c.app.theme),
+            renderer: text(&c.app.renderer),
             notifications: c.app.notifications,
             autostart: c.app.autostart,
             zoom: c.app.zoom,
@@ -252,6 +255,7 @@ impl Form {
             app: AppSection {
                 language: opt(&self.language),
                 theme: opt(&self.theme),
+                renderer: opt(&self.renderer),
                 notifications: self.notifications,
                 autostart: self.autostart,
                 zoom: usable_zoom(self.zoom),

@@ -7,6 +7,7 @@
 mod assistant;
 pub mod backend;
 mod compose;
+pub mod cpu;
 pub mod desktop;
 mod diagnose;
 mod fonts;
@@ -14,6 +15,7 @@ pub mod form;
 mod guides;
 mod lists;
 pub mod platform;
+pub mod renderer;
 mod settings;
 pub mod theme;
 
@@ -767,14 +769,16 @@ impl eframe::App for App {
 }
 
 /// The widest font atlas popsend asks egui for (see `raw_input_hook`).
-const ATLAS_SIDE: usize = 2048;
+pub(crate) const ATLAS_SIDE: usize = 2048;
 
 /// popsend's icon (made from `packaging/icons/popsend.svg` by `packaging/icons/make.sh`).
 const ICON_PNG: &[u8] = include_bytes!("../../packaging/icons/png/popsend-128.png");
 
 /// Opens the window; returns when it is closed. `listener` carries later starts' requests to it,
-/// `mailto` fills 作成 at once.
+/// `mailto` fills 作成 at once. The window is drawn by the GPU through OpenGL where it is a real
+/// one, else on the CPU path (`renderer` decides; the choice and why go to stderr).
 pub fn run(paths: Paths, listener: Option<Listener>, mailto: Option<Mailto>) -> Result<(), String> {
+    use renderer::{Asked, Found, Path};
     let started = std::time::Instant::now();
     // Where and how large the window was when it last closed.
     let last = crate::app::backend::saved_geometry(&paths.data_dir);
@@ -791,32 +795,101 @@ pub fn run(paths: Paths, listener: Option<Listener>, mailto: Option<Mailto>) -> 
         Ok(icon) => viewport = viewport.with_icon(Arc::new(icon)),
         Err(e) => tell_icon_problem(&e.to_string()),
     }
-    let options = eframe::NativeOptions {
-        viewport,
-        #[cfg(feature = "wgpu")]
-        renderer: eframe::Renderer::Wgpu,
-        ..Default::default()
+    let configured = crate::app::backend::configured_renderer(&paths.config_file);
+    let asked = renderer::asked(std::env::var("POPSEND_RENDERER").ok().as_deref(), configured.as_deref());
+    let remembered = crate::app::backend::remembered_renderer(&paths.data_dir);
+    let data_dir = paths.data_dir.clone();
+    let trace = std::env::var_os("POPSEND_TRACE_START").map(|_| started);
+    // What the window is made from, taken by whichever path opens it.
+    let parts = std::cell::RefCell::new(Some((paths, listener, mailto)));
+    let make = |ctx: &egui::Context| {
+        let (paths, listener, mailto) = parts.borrow_mut().take().expect("the window is made once");
+        // Light unless the desktop says dark: egui's own fallback is dark, which on a light
+        // desktop reads as a developer's tool.
+        ctx.options_mut(|o| o.fallback_theme = egui::Theme::Light);
+        let mut app = App::new(ctx, paths);
+        app.follow_theme(crate::app::desktop::prefers_dark());
+        if let Some(l) = listener {
+            app.listen(ctx, l);
+        }
+        if let Some(m) = mailto {
+            app.open_mailto(m);
+        }
+        FirstFrame { app, started: trace }
     };
-    let theme = crate::app::desktop::prefers_dark();
-    eframe::run_native(
-        &fl!("app-name"),
-        options,
-        Box::new(move |cc| {
-            // Light unless the desktop says dark: egui's own fallback is dark, which on a light
-            // desktop reads as a developer's tool.
-            cc.egui_ctx.options_mut(|o| o.fallback_theme = egui::Theme::Light);
-            let mut app = App::new(&cc.egui_ctx, paths);
-            app.follow_theme(theme);
-            if let Some(l) = listener {
-                app.listen(&cc.egui_ctx, l);
+    let mut event_loop =
+        winit::event_loop::EventLoop::<eframe::UserEvent>::with_user_event().build().map_err(|e| e.to_string())?;
+    let why = match renderer::first(asked, remembered) {
+        Path::Cpu if asked == Asked::Cpu => "asked by POPSEND_RENDERER or [app] renderer".to_owned(),
+        Path::Cpu => "found at an earlier start".to_owned(),
+        Path::Gl => {
+            let found = std::cell::RefCell::new(Found::NoContext);
+            let options = eframe::NativeOptions {
+                viewport: viewport.clone(),
+                #[cfg(feature = "wgpu")]
+                renderer: eframe::Renderer::Wgpu,
+                ..Default::default()
+            };
+            let mut gl = eframe::create_native(
+                &fl!("app-name"),
+                options,
+                Box::new(|cc| {
+                    let name = cc.gl.as_ref().map(|gl| {
+                        use eframe::glow::HasContext as _;
+                        // SAFETY: a query of the context eframe has just made current.
+                        unsafe { gl.get_parameter_string(eframe::glow::RENDERER) }
+                    });
+                    let name = name.unwrap_or_else(|| "wgpu".into());
+                    *found.borrow_mut() =
+                        if renderer::is_software(&name) { Found::Software(name) } else { Found::Gpu(name) };
+                    if renderer::after_gl(asked, &found.borrow()).is_some() {
+                        // Nothing is shown yet (eframe shows the window after its first frame).
+                        return Err("the CPU path draws this window".into());
+                    }
+                    eprintln!("popsend: renderer: gl ({:?})", found.borrow());
+                    Ok(Box::new(make(&cc.egui_ctx)))
+                }),
+                &event_loop,
+            );
+            use winit::platform::run_on_demand::EventLoopExtRunOnDemand as _;
+            let ran = event_loop.run_app_on_demand(&mut gl);
+            drop(gl);
+            let found = found.into_inner();
+            match renderer::after_gl(asked, &found) {
+                None => {
+                    if asked == Asked::Auto {
+                        let _ = crate::app::backend::remember_renderer(&data_dir, Path::Gl, &format!("{found:?}"));
+                    }
+                    return ran.map_err(|e| e.to_string());
+                }
+                Some(why) => {
+                    if asked == Asked::Auto {
+                        let _ = crate::app::backend::remember_renderer(&data_dir, Path::Cpu, &why);
+                    }
+                    why
+                }
             }
-            if let Some(m) = mailto {
-                app.open_mailto(m);
-            }
-            Ok(Box::new(FirstFrame { app, started: std::env::var_os("POPSEND_TRACE_START").map(|_| started) }))
-        }),
-    )
-    .map_err(|e| e.to_string())
+        }
+    };
+    eprintln!("popsend: renderer: cpu ({why})");
+    cpu::run(&mut event_loop, viewport, make)
+}
+
+impl cpu::Drawn for FirstFrame {
+    fn draw(&mut self, ui: &mut egui::Ui) {
+        self.app.draw(ui);
+        if let Some(t) = self.started.take() {
+            eprintln!("popsend: first frame after {} ms", t.elapsed().as_millis());
+        }
+    }
+
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        eframe::App::clear_color(&self.app, visuals)
+    }
+
+    fn raw_input_hook(&mut self, ctx: &egui::Context, raw: &mut egui::RawInput) {
+        eframe::App::raw_input_hook(&mut self.app, ctx, raw);
+    }
 }
 
 /// The embedded icon is checked by a test; should it ever not decode, the window still opens.

@@ -192,6 +192,7 @@ fn problem_text(p: &Problem) -> String {
             Fault::NoFile => fl!("set-err-no-file"),
             Fault::Language => fl!("set-err-language"),
             Fault::Theme => fl!("set-err-theme"),
+            Fault::Renderer => fl!("set-err-renderer"),
         },
     }
 }
@@ -504,6 +505,18 @@ impl App {
                         ui.vertical(|ui| {
                             ui.radio_value(&mut f.charset, Charset::Utf8, fl!("set-charset-utf8"));
                             ui.radio_value(&mut f.charset, Charset::Iso2022Jp, fl!("set-charset-jis"));
+                        });
+                        ui.end_row();
+                        // How the window is drawn: for a PC whose graphics the automatic choice
+                        // misjudges (taken at the next start).
+                        label(ui, fl!("set-renderer"));
+                        ui.vertical(|ui| {
+                            ui.horizontal_wrapped(|ui| {
+                                ui.radio_value(&mut f.renderer, String::new(), fl!("set-renderer-auto"));
+                                ui.radio_value(&mut f.renderer, "gl".to_owned(), fl!("set-renderer-gl"));
+                                ui.radio_value(&mut f.renderer, "cpu".to_owned(), fl!("set-renderer-cpu"));
+                            });
+                            ui.weak(fl!("set-renderer-hint"));
                         });
                         ui.end_row();
                     });

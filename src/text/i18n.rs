@@ -127,6 +127,7 @@ mod tests {
             "IPv6",
             "ISO-2022-JP",
             "ISP",
+            "CPU",
             "OK",
             "OP25B",
             "OS",

@@ -3,6 +3,7 @@
 
 mod cli;
 mod clients;
+mod cpu_window;
 mod diagnose;
 mod discover;
 mod engine_loop;

@@ -1,5 +1,6 @@
-//! The window's size and place, kept in the data folder between runs. It must not trust the
-//! file: a damaged one, or a size no screen could show, gives no geometry.
+//! The window's size and place, and the renderer its last start found usable, kept in the data
+//! folder between runs. It must not trust the files: a damaged one, or a size no screen could
+//! show, gives nothing.
 
 /// The window's size (logical points) and, where the desktop tells it, its position.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,6 +36,37 @@ pub(super) fn save_geometry(data_dir: &std::path::Path, g: Geometry) -> std::io:
     crate::core::system::files::write_atomic(&data_dir.join(GEOMETRY_FILE), format!("{text}\n").as_bytes())
 }
 
+/// The file that remembers which renderer the last start took when it was free to choose.
+const RENDERER_FILE: &str = "window-renderer";
+
+/// `[app] renderer` of the config (`None`: unset, or no readable config).
+pub fn configured_renderer(config_file: &std::path::Path) -> Option<String> {
+    crate::core::setup::account::Config::load(config_file).ok()?.app.renderer
+}
+
+/// The renderer the last start found usable (`None`: none found yet, or a damaged file).
+pub fn remembered_renderer(data_dir: &std::path::Path) -> Option<crate::app::renderer::Path> {
+    use crate::app::renderer::Path;
+    match std::fs::read_to_string(data_dir.join(RENDERER_FILE)).ok()?.split_ascii_whitespace().next()? {
+        "gl" => Some(Path::Gl),
+        "cpu" => Some(Path::Cpu),
+        _ => None,
+    }
+}
+
+/// Remembers `path` (and, for whoever reads the file, why) for the next start.
+pub fn remember_renderer(
+    data_dir: &std::path::Path,
+    path: crate::app::renderer::Path,
+    why: &str,
+) -> std::io::Result<()> {
+    let word = match path {
+        crate::app::renderer::Path::Gl => "gl",
+        crate::app::renderer::Path::Cpu => "cpu",
+    };
+    crate::core::system::files::write_atomic(&data_dir.join(RENDERER_FILE), format!("{word} {why}\n").as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +85,21 @@ mod tests {
             std::fs::write(dir.path().join(GEOMETRY_FILE), bad).unwrap();
             let g = saved_geometry(dir.path());
             assert!(g.is_none() || g.is_some_and(|g| g.at.is_none() && g.size == [800.0, 600.0]), "{bad:?} gave {g:?}");
+        }
+    }
+
+    #[test]
+    fn the_renderer_found_is_remembered_and_a_damaged_file_is_nothing() {
+        use crate::app::renderer::Path;
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(remembered_renderer(dir.path()), None);
+        remember_renderer(dir.path(), Path::Cpu, "OpenGL is drawn by the processor (llvmpipe)").unwrap();
+        assert_eq!(remembered_renderer(dir.path()), Some(Path::Cpu));
+        remember_renderer(dir.path(), Path::Gl, "radeonsi").unwrap();
+        assert_eq!(remembered_renderer(dir.path()), Some(Path::Gl));
+        for bad in ["", "vulkan", "\u{0}"] {
+            std::fs::write(dir.path().join(RENDERER_FILE), bad).unwrap();
+            assert_eq!(remembered_renderer(dir.path()), None, "{bad:?}");
         }
     }
 }

@@ -9,7 +9,7 @@ mod saving;
 mod setup;
 mod worker;
 
-pub use geometry::{Geometry, saved_geometry};
+pub use geometry::{Geometry, configured_renderer, remember_renderer, remembered_renderer, saved_geometry};
 pub use worker::Worker;
 
 use std::collections::HashMap;

@@ -219,6 +219,10 @@ pub struct AppSection {
     pub autostart: bool,
     /// 文字サイズ: the window's zoom, 1.0 = 100 % (through `usable_zoom` when used).
     pub zoom: f32,
+    /// 描画方式: "gl" (the graphics card, through OpenGL) or "cpu" (drawn by the processor);
+    /// unset: chosen at start (`POPSEND_RENDERER` overrides both).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renderer: Option<String>,
 }
 
 /// The zoom factors the window accepts (a hand-edited config outside them is brought inside).
@@ -264,7 +268,7 @@ impl Default for SubmissionSection {
 
 impl Default for AppSection {
     fn default() -> Self {
-        AppSection { language: None, theme: None, notifications: true, autostart: false, zoom: 1.0 }
+        AppSection { language: None, theme: None, notifications: true, autostart: false, zoom: 1.0, renderer: None }
     }
 }
 
@@ -392,6 +396,9 @@ impl Config {
         if self.app.theme.as_deref().is_some_and(|t| !["light", "dark"].contains(&t)) {
             bad("app.theme", Fault::Theme);
         }
+        if self.app.renderer.as_deref().is_some_and(|r| !["gl", "cpu"].contains(&r)) {
+            bad("app.renderer", Fault::Renderer);
+        }
         out
     }
 }
@@ -412,6 +419,7 @@ pub enum Fault {
     NoFile,
     Language,
     Theme,
+    Renderer,
 }
 
 impl fmt::Display for Fault {
@@ -428,6 +436,7 @@ impl fmt::Display for Fault {
             Fault::NoFile => write!(f, "no such file"),
             Fault::Language => write!(f, "must be \"ja\" or \"en\""),
             Fault::Theme => write!(f, "must be \"light\" or \"dark\""),
+            Fault::Renderer => write!(f, "must be \"gl\" or \"cpu\""),
         }
     }
 }

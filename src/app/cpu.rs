@@ -1,0 +1,382 @@
+//! The window on the CPU path: where there is no usable GPU, popsend's `App` runs in a winit
+//! window of its own, its input comes through egui-winit as under eframe (IME, clipboard, file
+//! drops, accesskit, the viewport commands: focus, close, cancel close), and each frame is
+//! rasterised by `popsend_softrender` and shown through softbuffer. Only what changed is
+//! presented: the frame is compared with the one shown, tile by tile, and an unchanged frame is
+//! not presented at all. It draws and handles window events only; the App does the rest, and
+//! nothing here touches the outbox, the network or a file.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Instant;
+
+use eframe::UserEvent;
+use egui::{ViewportBuilder, ViewportId, ViewportInfo};
+use popsend_softrender::{BufferMutRef, ColorFieldOrder, EguiSoftwareRender};
+use winit::application::ApplicationHandler;
+use winit::event::WindowEvent;
+use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop, EventLoopProxy};
+use winit::window::{Window, WindowId};
+
+/// The side of the squares a frame is compared and presented in.
+const TILE: usize = 64;
+
+/// What runs in the window: drawn each frame, with its background colour and its hook on the
+/// input (popsend's `FirstFrame`).
+pub trait Drawn {
+    fn draw(&mut self, ui: &mut egui::Ui);
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4];
+    fn raw_input_hook(&mut self, ctx: &egui::Context, raw: &mut egui::RawInput);
+}
+
+/// Opens the window on `event_loop` and runs until it is closed. `make` builds what it shows,
+/// once the window exists (fonts and the worker are started from it, as under eframe).
+pub fn run<D: Drawn>(
+    event_loop: &mut EventLoop<UserEvent>,
+    viewport: ViewportBuilder,
+    make: impl FnOnce(&egui::Context) -> D,
+) -> Result<(), String> {
+    use winit::platform::run_on_demand::EventLoopExtRunOnDemand as _;
+    let ctx = egui::Context::default();
+    let proxy = event_loop.create_proxy();
+    let repaint_proxy = std::sync::Mutex::new(proxy.clone());
+    ctx.set_request_repaint_callback(move |info| {
+        let when = Instant::now() + info.delay;
+        let event = UserEvent::RequestRepaint {
+            viewport_id: info.viewport_id,
+            when,
+            cumulative_pass_nr: info.current_cumulative_pass_nr,
+        };
+        if let Ok(p) = repaint_proxy.lock() {
+            let _ = p.send_event(event);
+        }
+    });
+    let mut runner =
+        Runner { ctx, viewport, proxy, make: Some(make), drawn: None, open: None, error: None, next: None };
+    event_loop.run_app_on_demand(&mut runner).map_err(|e| e.to_string())?;
+    match runner.error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+struct Runner<D, M> {
+    ctx: egui::Context,
+    viewport: ViewportBuilder,
+    proxy: EventLoopProxy<UserEvent>,
+    make: Option<M>,
+    drawn: Option<D>,
+    open: Option<Open>,
+    error: Option<String>,
+    /// When the next frame is due (the earliest repaint asked for).
+    next: Option<Instant>,
+}
+
+/// The window once it exists.
+struct Open {
+    window: Arc<Window>,
+    state: egui_winit::State,
+    info: ViewportInfo,
+    surface: softbuffer::Surface<Arc<Window>, Arc<Window>>,
+    renderer: EguiSoftwareRender,
+    /// The frame being drawn, and the one last shown (BGRA: softbuffer's 0RGB as bytes).
+    frame: Vec<[u8; 4]>,
+    shown: Vec<[u8; 4]>,
+    size: (usize, usize),
+    /// The surface's buffer holds `shown` (false after a resize: everything is presented).
+    presented: bool,
+    /// The next redraw is one this window asked for (else the system asked: the window was
+    /// uncovered or shown, and all of it is presented again).
+    ours: bool,
+    /// Texture changes not yet given to the renderer (a frame not drawn, minimised, keeps them).
+    pending: egui::TexturesDelta,
+}
+
+impl Open {
+    fn redraw(&mut self) {
+        self.ours = true;
+        self.window.request_redraw();
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        // Textures of a window that closes are let go with it (egui insists this is said).
+        self.pending.clear();
+    }
+}
+
+impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
+    fn open(&mut self, event_loop: &ActiveEventLoop) -> Result<(), String> {
+        let window = egui_winit::create_window(&self.ctx, event_loop, &self.viewport.clone().with_visible(false))
+            .map_err(|e| e.to_string())?;
+        let window = Arc::new(window);
+        let context = softbuffer::Context::new(window.clone()).map_err(|e| e.to_string())?;
+        let surface = softbuffer::Surface::new(&context, window.clone()).map_err(|e| e.to_string())?;
+        let mut state = egui_winit::State::new(
+            self.ctx.clone(),
+            ViewportId::ROOT,
+            event_loop,
+            Some(window.scale_factor() as f32),
+            window.theme(),
+            Some(crate::app::ATLAS_SIDE),
+        );
+        state.init_accesskit(event_loop, &window, self.proxy.clone());
+        let mut info = ViewportInfo::default();
+        egui_winit::update_viewport_info(&mut info, &self.ctx, &window, true);
+        if let Some(make) = self.make.take() {
+            self.drawn = Some(make(&self.ctx));
+        }
+        self.open = Some(Open {
+            window: window.clone(),
+            state,
+            info,
+            surface,
+            renderer: EguiSoftwareRender::new(ColorFieldOrder::Bgra),
+            frame: Vec::new(),
+            shown: Vec::new(),
+            size: (0, 0),
+            presented: false,
+            pending: egui::TexturesDelta::default(),
+            ours: false,
+        });
+        // Shown once the first frame is drawn (no empty window flashing first, as under eframe);
+        // what was presented while hidden is lost, so the next frame presents all of it.
+        self.paint(event_loop);
+        window.set_visible(true);
+        if let Some(open) = self.open.as_mut() {
+            open.presented = false;
+            open.redraw();
+        }
+        Ok(())
+    }
+
+    /// Runs the App for one frame and shows what changed.
+    fn paint(&mut self, event_loop: &ActiveEventLoop) {
+        let (Some(open), Some(drawn)) = (self.open.as_mut(), self.drawn.as_mut()) else { return };
+        egui_winit::update_viewport_info(&mut open.info, &self.ctx, &open.window, false);
+        let mut raw = open.state.take_egui_input(&open.window);
+        raw.viewports.insert(ViewportId::ROOT, open.info.clone());
+        drawn.raw_input_hook(&self.ctx, &mut raw);
+        let close_requested = raw.viewport().close_requested();
+        open.info.events.clear();
+        let mut out = self.ctx.run_ui(raw, |ui| drawn.draw(ui));
+        open.pending.append(std::mem::take(&mut out.textures_delta));
+        open.state.handle_platform_output(&open.window, out.platform_output);
+        let mut cancelled = false;
+        if let Some(vp) = out.viewport_output.get(&ViewportId::ROOT) {
+            cancelled = vp.commands.contains(&egui::ViewportCommand::CancelClose);
+            let mut actions = Vec::new();
+            egui_winit::process_viewport_commands(
+                &self.ctx,
+                &mut open.info,
+                vp.commands.clone(),
+                &open.window,
+                &mut actions,
+            );
+            for action in actions {
+                match action {
+                    egui_winit::ActionRequested::Cut => open.state.egui_input_mut().events.push(egui::Event::Cut),
+                    egui_winit::ActionRequested::Copy => open.state.egui_input_mut().events.push(egui::Event::Copy),
+                    egui_winit::ActionRequested::Paste => {
+                        if let Some(text) = open.state.clipboard_text() {
+                            open.state.egui_input_mut().events.push(egui::Event::Paste(text));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if vp.repaint_delay < std::time::Duration::MAX {
+                let when = Instant::now() + vp.repaint_delay;
+                self.next = Some(self.next.map_or(when, |n| n.min(when)));
+            }
+        }
+        if close_requested && !cancelled {
+            open.window.set_visible(false);
+            event_loop.exit();
+            return;
+        }
+        let size = open.window.inner_size();
+        let (w, h) = (size.width as usize, size.height as usize);
+        let (Some(nw), Some(nh)) = (NonZeroU32::new(size.width), NonZeroU32::new(size.height)) else { return };
+        if open.size != (w, h) {
+            if let Err(e) = open.surface.resize(nw, nh) {
+                self.error = Some(e.to_string());
+                event_loop.exit();
+                return;
+            }
+            open.size = (w, h);
+            open.frame = vec![[0; 4]; w * h];
+            open.shown = vec![[0; 4]; w * h];
+            open.presented = false;
+        }
+        let clear = drawn.clear_color(&self.ctx.global_style().visuals);
+        let bg = egui::Rgba::from_rgba_premultiplied(clear[0], clear[1], clear[2], clear[3]);
+        let bg = egui::Color32::from(bg).to_array();
+        open.frame.fill([bg[2], bg[1], bg[0], 255]);
+        let primitives = self.ctx.tessellate(out.shapes, out.pixels_per_point);
+        let mut target = BufferMutRef::new(&mut open.frame, w, h);
+        open.renderer.render(&mut target, &primitives, &open.pending, out.pixels_per_point);
+        open.pending.clear();
+        let damage = if open.presented { changed_tiles(&open.frame, &open.shown, w, h) } else { vec![full(w, h)] };
+        if damage.is_empty() {
+            return;
+        }
+        let Ok(mut buffer) = open.surface.buffer_mut() else { return };
+        // A buffer that does not hold the last frame (age other than 1) takes all of it.
+        let damage = if buffer.age() == 1 { damage } else { vec![full(w, h)] };
+        for r in &damage {
+            for y in r.y as usize..(r.y + r.height.get()) as usize {
+                let from = y * w + r.x as usize;
+                let to = from + r.width.get() as usize;
+                for (dst, src) in buffer[from..to].iter_mut().zip(&open.frame[from..to]) {
+                    *dst = u32::from_le_bytes([src[0], src[1], src[2], 0]);
+                }
+                open.shown[from..to].copy_from_slice(&open.frame[from..to]);
+            }
+        }
+        match buffer.present_with_damage(&damage) {
+            Ok(()) => open.presented = true,
+            Err(e) => {
+                self.error = Some(e.to_string());
+                event_loop.exit();
+            }
+        }
+    }
+}
+
+/// The whole frame as one damage rectangle.
+fn full(w: usize, h: usize) -> softbuffer::Rect {
+    rect(0, 0, w, h)
+}
+
+fn rect(x: usize, y: usize, w: usize, h: usize) -> softbuffer::Rect {
+    softbuffer::Rect {
+        x: x as u32,
+        y: y as u32,
+        width: NonZeroU32::new(w as u32).unwrap_or(NonZeroU32::MIN),
+        height: NonZeroU32::new(h as u32).unwrap_or(NonZeroU32::MIN),
+    }
+}
+
+/// The tiles of `frame` that differ from `shown` (both `w`×`h`), merged along each row of tiles.
+pub fn changed_tiles(frame: &[[u8; 4]], shown: &[[u8; 4]], w: usize, h: usize) -> Vec<softbuffer::Rect> {
+    let mut out = Vec::new();
+    for ty in (0..h).step_by(TILE) {
+        let th = TILE.min(h - ty);
+        let mut run: Option<(usize, usize)> = None;
+        for tx in (0..w).step_by(TILE) {
+            let tw = TILE.min(w - tx);
+            let differs =
+                (ty..ty + th).any(|y| frame[y * w + tx..y * w + tx + tw] != shown[y * w + tx..y * w + tx + tw]);
+            run = match (run, differs) {
+                (Some((x0, _)), true) => Some((x0, tx + tw)),
+                (None, true) => Some((tx, tx + tw)),
+                (Some((x0, x1)), false) => {
+                    out.push(rect(x0, ty, x1 - x0, th));
+                    None
+                }
+                (None, false) => None,
+            };
+        }
+        if let Some((x0, x1)) = run {
+            out.push(rect(x0, ty, x1 - x0, th));
+        }
+    }
+    out
+}
+
+impl<D: Drawn, M: FnOnce(&egui::Context) -> D> ApplicationHandler<UserEvent> for Runner<D, M> {
+    fn resumed(&mut self, event_loop: &ActiveEventLoop) {
+        if self.open.is_none()
+            && let Err(e) = self.open(event_loop)
+        {
+            self.error = Some(e);
+            event_loop.exit();
+        }
+    }
+
+    fn window_event(&mut self, event_loop: &ActiveEventLoop, _id: WindowId, event: WindowEvent) {
+        let Some(open) = self.open.as_mut() else { return };
+        match &event {
+            WindowEvent::RedrawRequested => {
+                if !std::mem::take(&mut open.ours) {
+                    open.presented = false;
+                }
+                self.paint(event_loop);
+                return;
+            }
+            WindowEvent::CloseRequested => {
+                open.info.events.push(egui::ViewportEvent::Close);
+                open.redraw();
+                return;
+            }
+            WindowEvent::Resized(_) | WindowEvent::ScaleFactorChanged { .. } | WindowEvent::Occluded(false) => {
+                open.presented = false;
+                open.window.request_redraw();
+            }
+            _ => {}
+        }
+        let response = open.state.on_window_event(&open.window, &event);
+        if response.repaint {
+            open.redraw();
+        }
+    }
+
+    fn user_event(&mut self, _event_loop: &ActiveEventLoop, event: UserEvent) {
+        match event {
+            UserEvent::RequestRepaint { when, .. } => {
+                self.next = Some(self.next.map_or(when, |n| n.min(when)));
+            }
+            UserEvent::AccessKitActionRequest(e) => {
+                let Some(open) = self.open.as_mut() else { return };
+                match e.window_event {
+                    accesskit_winit::WindowEvent::InitialTreeRequested => {
+                        self.ctx.enable_accesskit();
+                        open.redraw();
+                    }
+                    accesskit_winit::WindowEvent::ActionRequested(request) => {
+                        open.state.on_accesskit_action_request(request);
+                        open.redraw();
+                    }
+                    accesskit_winit::WindowEvent::AccessibilityDeactivated => self.ctx.disable_accesskit(),
+                }
+            }
+        }
+    }
+
+    fn about_to_wait(&mut self, event_loop: &ActiveEventLoop) {
+        match self.next {
+            Some(when) if when <= Instant::now() => {
+                self.next = None;
+                if let Some(open) = self.open.as_mut() {
+                    open.redraw();
+                }
+                event_loop.set_control_flow(ControlFlow::Wait);
+            }
+            Some(when) => event_loop.set_control_flow(ControlFlow::WaitUntil(when)),
+            None => event_loop.set_control_flow(ControlFlow::Wait),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the tiles that changed are presented, a row's neighbours as one rectangle; an
+    /// unchanged frame presents nothing.
+    #[test]
+    fn only_changed_tiles_are_presented() {
+        let (w, h) = (200, 130);
+        let shown = vec![[7, 7, 7, 255]; w * h];
+        assert!(changed_tiles(&shown, &shown, w, h).is_empty());
+        let mut frame = shown.clone();
+        frame[10 * w + 70] = [0, 0, 0, 255]; // tile (1, 0)
+        frame[10 * w + 130] = [0, 0, 0, 255]; // tile (2, 0)
+        frame[129 * w + 199] = [0, 0, 0, 255]; // the last, partial tile (3, 2)
+        let got: Vec<_> =
+            changed_tiles(&frame, &shown, w, h).iter().map(|r| (r.x, r.y, r.width.get(), r.height.get())).collect();
+        assert_eq!(got, [(64, 0, 128, 64), (192, 128, 8, 2)]);
+    }
+}
