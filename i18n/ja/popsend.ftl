@@ -317,7 +317,7 @@ gui-worker-restarted = 内部のエラーで処理が止まったため、やり
 gui-worker-stopped = 内部のエラーで処理が止まりました。popsend を終了して、起動し直してください (送信トレイのメッセージは失われません)。
 gui-cannot-open-title = popsend の画面を開けません
 gui-cannot-open =
-    popsend の画面を開けません。デスクトップの画面につながらないか、ウィンドウを作れませんでした (SSH でログインしている、画面のない環境で動いている など)。デスクトップにログインしてから、もう一度起動してください。それまでもコマンドライン (popsend send、popsend queue) で送れます。
+    popsend の画面を開けません。デスクトップにつながらないか、画面を作れませんでした (SSH でログインしている、デスクトップのない環境で動いている など)。デスクトップにログインしてから、もう一度起動してください。それまでもコマンドライン (popsend send、popsend queue) で送れます。
     詳細: { $detail }
 gui-mailto-replace = リンクから新しいメッセージを作ります。書きかけのメッセージ (件名「{ $subject }」) はリンクの内容に置き換わり、残りません。
 gui-mailto-replace-yes = 置き換える
