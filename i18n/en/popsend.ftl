@@ -295,7 +295,7 @@ gui-recover-save-send = Save and send
 gui-recover-type-first = Type the password to save it and send
 gui-recover-saved = The password is saved. The messages that waited go now.
 gui-send-needs-to = Enter a recipient (To) to send
-gui-send-finish-address = Finish the address being typed to send
+gui-send-finish-address = Type the address being entered up to the end (after the @) to send
 gui-send-fix-addresses = Correct the address shown in red to send
 gui-send-no-subject = The subject is empty (it can still be sent)
 gui-toast-handing = Putting it in the Outbox: to { $to }, “{ $subject }”
@@ -320,7 +320,7 @@ gui-worker-restarted = An internal error stopped the work, and it was started ag
 gui-worker-stopped = An internal error stopped the work. Quit popsend and start it again (the messages in the outbox are kept).
 gui-cannot-open-title = popsend cannot open its window
 gui-cannot-open =
-    popsend cannot open its window. It cannot reach the desktop's screen, or no window could be made (logged in over SSH, running where there is no screen, and the like). Log in to the desktop and start popsend again. Until then the command line (popsend send, popsend queue) sends mail.
+    popsend cannot open its window: it could not reach the desktop, or could not make a window (for example when logged in over SSH, or running where there is no desktop). Log in to the desktop and start popsend again. Without the window, commands still send mail (popsend send; see popsend --help).
     Detail: { $detail }
 gui-mailto-replace = A link asks for a new message. The message you are writing (subject “{ $subject }”) would be replaced by it and not kept.
 gui-mailto-replace-yes = Replace it
@@ -465,12 +465,12 @@ set-theme-auto = Follow the OS
 set-theme-light = Light
 set-theme-dark = Dark
 set-err-theme = Choose light or dark
-set-err-renderer = Choose automatic, graphics (OpenGL) or CPU
-set-renderer = Drawing the window
-set-renderer-auto = Automatic
+set-err-renderer = Choose gl or cpu
+set-renderer = How the window is drawn
+set-renderer-auto = Automatic (recommended)
 set-renderer-gl = Graphics (OpenGL)
 set-renderer-cpu = CPU
-set-renderer-hint = Used from the next start. Automatic uses the CPU where the computer has no usable graphics (Remote Desktop, virtual machines and the like).
+set-renderer-hint = Takes effect the next time popsend starts. Automatic draws with the CPU when graphics cannot be used (over Remote Desktop, in virtual machines and the like). Change it only if the window flickers or looks broken.
 set-language-auto = Follow the OS
 set-zoom = Text size
 set-notifications = Show a desktop notification when messages are sent or cannot be sent

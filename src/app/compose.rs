@@ -175,7 +175,9 @@ fn chip(ui: &mut egui::Ui, address: &str) -> Option<ChipAction> {
                 .add(egui::Label::new(egui::RichText::new(address).color(text)).sense(egui::Sense::click()))
                 .on_hover_cursor(egui::CursorIcon::Text);
             label = match fault {
-                Some(f) => label.on_hover_text(crate::text::words::address_fault(f)),
+                Some(f) => {
+                    label.on_hover_text(format!("{}\n{}", crate::text::words::address_fault(f), fl!("gui-chip-edit")))
+                }
                 None => label.on_hover_text(fl!("gui-chip-edit")),
             };
             if label.clicked() {

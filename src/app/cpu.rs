@@ -2,8 +2,8 @@
 //! window of its own, its input comes through egui-winit as under eframe (IME, clipboard, file
 //! drops, accesskit, the viewport commands: focus, close, cancel close), and each frame is
 //! rasterised by `popsend_softrender` and shown through softbuffer. Only what changed is
-//! presented: the frame is compared with the one shown, tile by tile, and an unchanged frame is
-//! not presented at all. It draws and handles window events only; the App does the rest, and
+//! presented: the tiles the renderer redrew, over the frame kept from the last one; a frame in
+//! which nothing changed is not presented at all. It draws and handles window events only; the App does the rest, and
 //! nothing here touches the outbox, the network or a file.
 
 use std::num::NonZeroU32;
@@ -17,9 +17,6 @@ use winit::application::ApplicationHandler;
 use winit::event::WindowEvent;
 use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop, EventLoopProxy};
 use winit::window::{Window, WindowId};
-
-/// The side of the squares a frame is compared and presented in.
-const TILE: usize = 64;
 
 /// What runs in the window: drawn each frame, with its background colour and its hook on the
 /// input (popsend's `FirstFrame`).
@@ -79,9 +76,8 @@ struct Open {
     info: ViewportInfo,
     surface: softbuffer::Surface<Arc<Window>, Arc<Window>>,
     renderer: EguiSoftwareRender,
-    /// The frame being drawn, and the one last shown (BGRA: softbuffer's 0RGB as bytes).
-    frame: Vec<[u8; 4]>,
-    shown: Vec<[u8; 4]>,
+    /// The background the last frame was drawn on.
+    background: [u8; 4],
     size: (usize, usize),
     /// The surface's buffer holds `shown` (false after a resize: everything is presented).
     presented: bool,
@@ -133,8 +129,7 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
             info,
             surface,
             renderer: EguiSoftwareRender::new(ColorFieldOrder::Bgra),
-            frame: Vec::new(),
-            shown: Vec::new(),
+            background: [0; 4],
             size: (0, 0),
             presented: false,
             pending: egui::TexturesDelta::default(),
@@ -206,35 +201,38 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
                 return;
             }
             open.size = (w, h);
-            open.frame = vec![[0; 4]; w * h];
-            open.shown = vec![[0; 4]; w * h];
             open.presented = false;
         }
         let clear = drawn.clear_color(&self.ctx.global_style().visuals);
         let bg = egui::Rgba::from_rgba_premultiplied(clear[0], clear[1], clear[2], clear[3]);
         let bg = egui::Color32::from(bg).to_array();
-        open.frame.fill([bg[2], bg[1], bg[0], 255]);
+        // softbuffer's pixel is 0RGB in a u32: B, G, R, then a byte that must stay 0.
+        let bg = [bg[2], bg[1], bg[0], 0];
         let primitives = self.ctx.tessellate(out.shapes, out.pixels_per_point);
-        let mut target = BufferMutRef::new(&mut open.frame, w, h);
-        open.renderer.render(&mut target, &primitives, &open.pending, out.pixels_per_point);
+        open.renderer.render_to_canvas(w, h, &primitives, &open.pending, out.pixels_per_point);
         open.pending.clear();
-        let damage = if open.presented { changed_tiles(&open.frame, &open.shown, w, h) } else { vec![full(w, h)] };
-        if damage.is_empty() {
+        // Only the tiles the renderer redrew change (all of them after a resize, a new
+        // background, or a frame the system asked for); none: nothing is presented.
+        let full = !open.presented || open.background != bg;
+        let tiles = if full { open.renderer.all_tiles() } else { open.renderer.changed_tiles() };
+        if tiles.is_empty() {
             return;
         }
         let Ok(mut buffer) = open.surface.buffer_mut() else { return };
-        // A buffer that does not hold the last frame (age other than 1) takes all of it.
-        let damage = if buffer.age() == 1 { damage } else { vec![full(w, h)] };
-        for r in &damage {
-            for y in r.y as usize..(r.y + r.height.get()) as usize {
-                let from = y * w + r.x as usize;
-                let to = from + r.width.get() as usize;
-                for (dst, src) in buffer[from..to].iter_mut().zip(&open.frame[from..to]) {
-                    *dst = u32::from_le_bytes([src[0], src[1], src[2], 0]);
+        // The frame is drawn straight into the buffer shown; one that does not hold the last
+        // frame (age other than 1) is drawn whole.
+        let tiles = if buffer.age() == 1 { tiles } else { open.renderer.all_tiles() };
+        let pixels: &mut [[u8; 4]] = bytemuck::cast_slice_mut(&mut buffer[..]);
+        open.renderer.blit_tiles(&mut BufferMutRef::new(pixels, w, h), bg, &tiles);
+        for &[x, y, tw, th] in &tiles {
+            for row in y..y + th {
+                for p in &mut pixels[row * w + x..row * w + x + tw] {
+                    p[3] = 0;
                 }
-                open.shown[from..to].copy_from_slice(&open.frame[from..to]);
             }
         }
+        open.background = bg;
+        let damage = merge_rows(&tiles);
         match buffer.present_with_damage(&damage) {
             Ok(()) => open.presented = true,
             Err(e) => {
@@ -243,11 +241,6 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
             }
         }
     }
-}
-
-/// The whole frame as one damage rectangle.
-fn full(w: usize, h: usize) -> softbuffer::Rect {
-    rect(0, 0, w, h)
 }
 
 fn rect(x: usize, y: usize, w: usize, h: usize) -> softbuffer::Rect {
@@ -259,31 +252,17 @@ fn rect(x: usize, y: usize, w: usize, h: usize) -> softbuffer::Rect {
     }
 }
 
-/// The tiles of `frame` that differ from `shown` (both `w`×`h`), merged along each row of tiles.
-pub fn changed_tiles(frame: &[[u8; 4]], shown: &[[u8; 4]], w: usize, h: usize) -> Vec<softbuffer::Rect> {
-    let mut out = Vec::new();
-    for ty in (0..h).step_by(TILE) {
-        let th = TILE.min(h - ty);
-        let mut run: Option<(usize, usize)> = None;
-        for tx in (0..w).step_by(TILE) {
-            let tw = TILE.min(w - tx);
-            let differs =
-                (ty..ty + th).any(|y| frame[y * w + tx..y * w + tx + tw] != shown[y * w + tx..y * w + tx + tw]);
-            run = match (run, differs) {
-                (Some((x0, _)), true) => Some((x0, tx + tw)),
-                (None, true) => Some((tx, tx + tw)),
-                (Some((x0, x1)), false) => {
-                    out.push(rect(x0, ty, x1 - x0, th));
-                    None
-                }
-                (None, false) => None,
-            };
-        }
-        if let Some((x0, x1)) = run {
-            out.push(rect(x0, ty, x1 - x0, th));
+/// Tiles (`[x, y, width, height]`, in the renderer's order: row by row, left to right) as damage
+/// rectangles, neighbours in a row merged into one.
+pub fn merge_rows(tiles: &[[usize; 4]]) -> Vec<softbuffer::Rect> {
+    let mut out: Vec<[usize; 4]> = Vec::new();
+    for &[x, y, w, h] in tiles {
+        match out.last_mut() {
+            Some(last) if last[1] == y && last[3] == h && last[0] + last[2] == x => last[2] += w,
+            _ => out.push([x, y, w, h]),
         }
     }
-    out
+    out.into_iter().map(|[x, y, w, h]| rect(x, y, w, h)).collect()
 }
 
 impl<D: Drawn, M: FnOnce(&egui::Context) -> D> ApplicationHandler<UserEvent> for Runner<D, M> {
@@ -364,19 +343,16 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> ApplicationHandler<UserEvent> for
 mod tests {
     use super::*;
 
-    /// Only the tiles that changed are presented, a row's neighbours as one rectangle; an
-    /// unchanged frame presents nothing.
+    /// Redrawn tiles side by side in a row are presented as one rectangle; a gap or another row
+    /// starts the next.
     #[test]
-    fn only_changed_tiles_are_presented() {
-        let (w, h) = (200, 130);
-        let shown = vec![[7, 7, 7, 255]; w * h];
-        assert!(changed_tiles(&shown, &shown, w, h).is_empty());
-        let mut frame = shown.clone();
-        frame[10 * w + 70] = [0, 0, 0, 255]; // tile (1, 0)
-        frame[10 * w + 130] = [0, 0, 0, 255]; // tile (2, 0)
-        frame[129 * w + 199] = [0, 0, 0, 255]; // the last, partial tile (3, 2)
+    fn neighbouring_tiles_are_presented_together() {
         let got: Vec<_> =
-            changed_tiles(&frame, &shown, w, h).iter().map(|r| (r.x, r.y, r.width.get(), r.height.get())).collect();
-        assert_eq!(got, [(64, 0, 128, 64), (192, 128, 8, 2)]);
+            merge_rows(&[[64, 0, 64, 64], [128, 0, 64, 64], [256, 0, 64, 64], [0, 64, 64, 16], [64, 64, 8, 16]])
+                .iter()
+                .map(|r| (r.x, r.y, r.width.get(), r.height.get()))
+                .collect();
+        assert_eq!(got, [(64, 0, 128, 64), (256, 0, 64, 64), (0, 64, 72, 16)]);
+        assert!(merge_rows(&[]).is_empty());
     }
 }

@@ -22,8 +22,8 @@ pub enum Path {
 /// `POPSEND_RENDERER` wins over `[app] renderer`; anything else than gl or cpu is auto.
 pub fn asked(env: Option<&str>, config: Option<&str>) -> Asked {
     match env.or(config).map(|s| s.trim().to_ascii_lowercase()).as_deref() {
-        Some("gl" | "opengl") => Asked::Gl,
-        Some("cpu" | "software") => Asked::Cpu,
+        Some("gl") => Asked::Gl,
+        Some("cpu") => Asked::Cpu,
         _ => Asked::Auto,
     }
 }

@@ -223,7 +223,7 @@ fn language_name(l: &str) -> String {
 }
 
 /// The keys of the fields under 「詳細設定」 (it opens by itself when one of them is wrong).
-const ADVANCED_KEYS: [&str; 9] = [
+const ADVANCED_KEYS: [&str; 10] = [
     "pop.port",
     "pop.security",
     "pop.auth",
@@ -233,6 +233,7 @@ const ADVANCED_KEYS: [&str; 9] = [
     "smtp.username",
     "relay.margin_seconds",
     "tls.ca_file",
+    "app.renderer",
 ];
 
 impl App {
@@ -517,6 +518,9 @@ impl App {
                                 ui.radio_value(&mut f.renderer, "cpu".to_owned(), fl!("set-renderer-cpu"));
                             });
                             ui.weak(fl!("set-renderer-hint"));
+                            if let Some(e) = error_for("app.renderer") {
+                                ui.colored_label(ui.visuals().error_fg_color, e);
+                            }
                         });
                         ui.end_row();
                     });
@@ -536,6 +540,9 @@ impl App {
                     ui.radio_value(&mut f.theme, String::new(), fl!("set-theme-auto"));
                     ui.radio_value(&mut f.theme, "light".to_owned(), fl!("set-theme-light"));
                     ui.radio_value(&mut f.theme, "dark".to_owned(), fl!("set-theme-dark"));
+                    if let Some(e) = error_for("app.theme") {
+                        ui.colored_label(ui.visuals().error_fg_color, e);
+                    }
                 });
                 ui.end_row();
                 let l = label(ui, fl!("set-zoom"));

@@ -209,8 +209,9 @@ impl EguiSoftwareRender {
 
         let mut reinit_canvas = self.redraw_everything_this_frame;
 
-        if self.prims_updated_this_frame > 0 {
-            // TODO use tiles
+        // popsend: a primitive gone since the last frame leaves its tiles dirty too, though
+        // nothing new was rasterised (upstream redrew only when something was).
+        if self.prims_updated_this_frame > 0 || self.dirty_tiles.iter().any(|m| m & Self::DIRTY_TILE_MASK != 0) {
             reinit_canvas = true;
         }
 
@@ -317,6 +318,56 @@ impl EguiSoftwareRender {
         #[cfg(feature = "raster_stats")]
         {
             self.stats.blit_canvas_to_buffer = start.elapsed().as_secs_f32();
+        }
+    }
+
+    /// popsend: after `render_to_canvas`, the tiles it redrew (all of them after a resize), as
+    /// `[x, y, width, height]` in pixels, row by row.
+    pub fn changed_tiles(&self) -> Vec<[usize; 4]> {
+        (0..self.tiles_dim[0] * self.tiles_dim[1])
+            .filter(|&i| {
+                self.redraw_everything_this_frame
+                    || self.dirty_tiles.get(i).is_some_and(|m| m & Self::DIRTY_TILE_MASK != 0)
+            })
+            .map(|i| self.tile_rect(i))
+            .collect()
+    }
+
+    /// popsend: every tile of the canvas, as `changed_tiles` gives them.
+    pub fn all_tiles(&self) -> Vec<[usize; 4]> {
+        (0..self.tiles_dim[0] * self.tiles_dim[1]).map(|i| self.tile_rect(i)).collect()
+    }
+
+    fn tile_rect(&self, tile_idx: usize) -> [usize; 4] {
+        let x = (tile_idx % self.tiles_dim[0]) * TILE_SIZE;
+        let y = (tile_idx / self.tiles_dim[0]) * TILE_SIZE;
+        [x, y, TILE_SIZE.min(self.canvas.width - x), TILE_SIZE.min(self.canvas.height - y)]
+    }
+
+    /// popsend: fills `tiles` (from `changed_tiles` or `all_tiles`) of `buffer` with
+    /// `background` and blends the canvas over them; the rest of `buffer` is left as it was, so
+    /// a buffer holding the previous frame holds this one afterwards.
+    pub fn blit_tiles(&self, buffer: &mut BufferMutRef, background: [u8; 4], tiles: &[[usize; 4]]) {
+        assert_eq!(buffer.data.len(), self.canvas.width * self.canvas.height);
+        for &[x, y, w, h] in tiles {
+            for row in y..y + h {
+                buffer.get_mut_span(x, x + w, row).fill(background);
+            }
+            let occupied = self
+                .dirty_tiles
+                .get(x / TILE_SIZE + (y / TILE_SIZE) * self.tiles_dim[0])
+                .is_some_and(|m| m & Self::OCCUPIED_TILE_MASK != 0);
+            if occupied {
+                dispatch_simd_impl!(self.simd_impl, |simd_impl| self.blit_tile(
+                    simd_impl,
+                    buffer,
+                    x,
+                    y,
+                    x + w,
+                    y + h,
+                    0
+                ));
+            }
         }
     }
 

@@ -73,3 +73,57 @@ fn text_leaves_glyph_pixels_and_bgra_swaps_the_channels() {
     let bgra = render(&mut EguiSoftwareRender::new(ColorFieldOrder::Bgra), &ctx, text);
     assert!(bgra.iter().zip(&rgba).all(|(b, r)| b[0] == r[2] && b[2] == r[0] && b[1] == r[1]));
 }
+
+/// The next frame drawn only where it changed, over the buffer holding the last one, equals the
+/// next frame drawn whole; and only the tiles the change touched are redrawn.
+#[test]
+fn drawing_only_the_changed_tiles_gives_the_whole_frame() {
+    let ctx = egui::Context::default();
+    let mut r = EguiSoftwareRender::new(ColorFieldOrder::Rgba);
+    let frame = |x: f32| {
+        move |ui: &mut egui::Ui| {
+            let p = ui.painter();
+            p.rect_filled(
+                egui::Rect::from_min_size(egui::pos2(2.0, 2.0), egui::vec2(20.0, 20.0)),
+                0.0,
+                egui::Color32::BLUE,
+            );
+            p.rect_filled(
+                egui::Rect::from_min_size(egui::pos2(x, 40.0), egui::vec2(10.0, 10.0)),
+                0.0,
+                egui::Color32::RED,
+            );
+        }
+    };
+    let bg = [9, 9, 9, 255];
+    let draw = |r: &mut EguiSoftwareRender,
+                ctx: &egui::Context,
+                f: &mut dyn FnMut(&mut egui::Ui),
+                buf: &mut Vec<[u8; 4]>,
+                whole: bool| {
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(W as f32, H as f32))),
+            ..Default::default()
+        };
+        let mut out = ctx.run_ui(input, |ui| f(ui));
+        let prims = ctx.tessellate(core::mem::take(&mut out.shapes), out.pixels_per_point);
+        r.render_to_canvas(W, H, &prims, &out.textures_delta, out.pixels_per_point);
+        out.textures_delta.clear();
+        let tiles = if whole { r.all_tiles() } else { r.changed_tiles() };
+        r.blit_tiles(&mut BufferMutRef::new(buf, W, H), bg, &tiles);
+        tiles
+    };
+    let mut kept = vec![[0; 4]; W * H];
+    draw(&mut r, &ctx, &mut frame(10.0), &mut kept, true);
+    // The red square moves from the first tile row's first tile to its second (x 10 → 70).
+    let tiles = draw(&mut r, &ctx, &mut frame(70.0), &mut kept, false);
+    assert_eq!(tiles, [[0, 0, 64, 64], [64, 0, 56, 64]], "redrawn: the tiles the square left and entered");
+    let mut whole = vec![[0; 4]; W * H];
+    let ctx2 = egui::Context::default();
+    draw(&mut EguiSoftwareRender::new(ColorFieldOrder::Rgba), &ctx2, &mut frame(70.0), &mut whole, true);
+    assert!(kept == whole, "the partly redrawn frame differs from the whole one");
+    assert_eq!(at(&kept, 75, 45), [255, 0, 0, 255]);
+    assert_eq!(at(&kept, 15, 45), bg, "the square's old place");
+    // Nothing changed: nothing to redraw.
+    assert!(draw(&mut r, &ctx, &mut frame(70.0), &mut kept, false).is_empty());
+}

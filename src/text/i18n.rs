@@ -176,6 +176,8 @@ mod tests {
             "at",
             "dark",
             "light",
+            "gl",
+            "cpu",
             "password",
             "contacts.toml",
             "Linux",

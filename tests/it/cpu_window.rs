@@ -280,7 +280,11 @@ fn without_a_display_the_student_is_told_and_the_command_line_still_works() {
     let run = finish(cmd.output().unwrap());
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("popsend の画面を開けません。"), "{}", run.stderr);
-    assert!(run.stderr.contains("popsend send、popsend queue") && run.stderr.contains("詳細: "), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("コマンドでは送信できます (popsend send") && run.stderr.contains("詳細: "),
+        "{}",
+        run.stderr
+    );
     let queued = popsend(
         &config,
         None,
