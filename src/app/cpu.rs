@@ -290,9 +290,17 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> ApplicationHandler<UserEvent> for
                 open.redraw();
                 return;
             }
-            WindowEvent::Resized(_) | WindowEvent::ScaleFactorChanged { .. } | WindowEvent::Occluded(false) => {
+            WindowEvent::Resized(_) | WindowEvent::ScaleFactorChanged { .. } => {
                 open.presented = false;
                 open.window.request_redraw();
+            }
+            // The App stops the countdown's repaints while nothing of the window is seen.
+            WindowEvent::Occluded(hidden) => {
+                open.info.occluded = Some(*hidden);
+                if !hidden {
+                    open.presented = false;
+                    open.window.request_redraw();
+                }
             }
             _ => {}
         }
