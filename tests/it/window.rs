@@ -507,7 +507,7 @@ fn finished_addresses_become_chips_that_are_removed_or_edited_whole() {
     type_into(&mut h, "宛先", "hana");
     // Not wrong yet, only unfinished: no red line while it is typed, and 送信 says why it waits.
     assert!(h.query_by_label_contains("@ がありません").is_none(), "an address being typed is called wrong");
-    h.get_by_label("入力中のアドレスを最後まで入れると送信できます");
+    h.get_by_label("入力中のアドレスを @ の後ろまで入れると送信できます");
     h.get_by_label("宛先").type_text("ko@example.net,");
     h.run_steps(2);
     assert_eq!(app(&h).compose.to, "hanako@example.net, ");
