@@ -7,8 +7,8 @@
 #            unpacked into a scratch root; a mailto: link opened with `gio open` in temporary XDG
 #            folders under Xvfb fills 作成 (screenshot), a second link goes to the same window
 #   windows  cross-built popsend.exe (GUI subsystem, icon), `--help` and the window under Wine +
-#            Xvfb (screenshot), the NSIS installer installed and uninstalled silently, the
-#            registry checked in between
+#            Xvfb (screenshot), with OpenGL 1.1 only on the CPU path (screenshot), the NSIS
+#            installer installed and uninstalled silently, the registry checked in between
 #   macos    PopSend.app laid out (with the Linux binary as a stand-in) and checked
 #
 # Usage: packaging/check-all.sh [linux] [windows] [macos]    (default: all three)
@@ -164,6 +164,21 @@ C
     wineserver -k || true
     sleep 1
 
+    # A Windows PC without a GPU driver offers OpenGL 1.1 only (GDI Generic): no context for
+    # eframe, and popsend.exe opens on the CPU path (issue 27), drawn through GDI.
+    rm -rf "$run/data"
+    (cd "$run" && MESA_GL_VERSION_OVERRIDE=1.1 POPSEND_LANG=ja POPSEND_PASSWORD=x POPSEND_TRACE_START=1 \
+        wine ./popsend.exe --config "$cfg" --data-dir "$data" >/dev/null 2>"$run/gl11.err") & pids+=($!)
+    win=$(wait_window "popsend" 60) || { echo "no popsend window under Wine with OpenGL 1.1: $(cat "$run/gl11.err")" >&2; return 1; }
+    for _ in $(seq 1 40); do grep -q 'first frame' "$run/gl11.err" && break; sleep 0.25; done
+    grep -q 'renderer: cpu (no OpenGL context could be made)' "$run/gl11.err" \
+        || { echo "popsend.exe under OpenGL 1.1 did not take the CPU path: $(cat "$run/gl11.err")" >&2; return 1; }
+    tr -d '\r' < "$run/gl11.err"
+    import -window "$win" "$shots/packaging-windows-cpu.png"
+    echo "screenshot: docs/screenshots/packaging-windows-cpu.png (OpenGL 1.1 only: the CPU path)"
+    wineserver -k || true
+    sleep 1
+
     # `popsend serve --at-login` (what 「ログイン時に起動する」 runs) holds the folder; a window that
     # opens asks it to step aside over the named pipe (YIELD), and it ends; a second serve beside
     # the window does not start.
@@ -183,7 +198,7 @@ C
         || { echo "popsend serve did not step aside under Wine (exit $(cat "$run/serve.rc" 2>/dev/null)): $(cat "$run/serve.out")" >&2; return 1; }
     echo "popsend serve stepped aside (exit 0): $(tr -d '\r' < "$run/serve.out" | grep -m1 '画面に引き継いで')"
     second=$(cd "$run" && POPSEND_LANG=ja POPSEND_PASSWORD=x timeout 60 wine ./popsend.exe --config "$cfg" --data-dir "$data" serve 2>&1 | tr -d '\r'; echo "exit ${PIPESTATUS[0]}")
-    grep -q 'exit 1' <<<"$second" && grep -q 'すでに popsend のウィンドウか別の popsend serve が使っています' <<<"$second" \
+    grep -q 'exit 1' <<<"$second" && grep -q 'すでに popsend の画面か別の popsend serve が使っています' <<<"$second" \
         || { echo "a second popsend serve beside the window, under Wine: $second" >&2; return 1; }
     echo "a second popsend serve beside the window: not started (exit 1)"
     wineserver -k || true
