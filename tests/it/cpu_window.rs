@@ -221,6 +221,99 @@ fn differing_pixels(a: &Path, b: &Path) -> (u64, u64) {
     (differ, w.parse::<u64>().unwrap() * h.parse::<u64>().unwrap())
 }
 
+/// Asks the window to close as a window manager's close button does (WM_DELETE_WINDOW).
+fn close_window(x: &Xvfb, win: &str) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/close_window.py");
+    let out = Command::new("python3").arg(script).arg(win).env("DISPLAY", &x.display).output().unwrap();
+    assert!(out.status.success(), "close_window.py: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The close button on the CPU path: with nothing waiting the window closes and popsend ends
+/// well; with a message waiting the window stays and asks what to do with it (the App's
+/// CancelClose is honoured), as under OpenGL.
+#[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs Xvfb, xdotool and ImageMagick: bash tests/run.sh")]
+fn closing_on_the_cpu_path_asks_while_mail_waits_and_closes_otherwise() {
+    let x = Xvfb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = offline_config(dir.path());
+    let start = || {
+        let mut cmd = popsend_command(&config, Some("unused"), "ja", &[]);
+        cmd.env("HOME", dir.path()).env("POPSEND_RENDERER", "cpu");
+        let mut w = Running::start(cmd, &x);
+        w.wait_for("first frame after");
+        let win = w.window(&x);
+        (w, win)
+    };
+    let (mut w, win) = start();
+    close_window(&x, &win);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = w.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the window did not close; popsend said: {:#?}", w.seen);
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+
+    let args = [
+        "send",
+        "--at",
+        "2099-04-01 08:30",
+        "--to",
+        "yamada@example.com",
+        "--subject",
+        "s",
+        "--body-file",
+        "/dev/null",
+    ];
+    assert_eq!(popsend(&config, Some("unused"), "ja", &args).code, 0);
+    let (mut w, win) = start();
+    let before = settled(&x, &win, dir.path(), "before-close", None);
+    close_window(&x, &win);
+    // The question is drawn over the window, and popsend is still there.
+    settled(&x, &win, dir.path(), "asking", Some(&before));
+    assert!(w.child.try_wait().unwrap().is_none(), "popsend ended with a message waiting, without asking");
+}
+
+/// A second start with a `mailto:` link (as a browser starts popsend) hands the link to the
+/// window on the CPU path and ends: 作成 there is filled (and kept as the draft), no second
+/// window opens.
+#[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs Xvfb and xdotool: bash tests/run.sh")]
+fn a_mailto_link_reaches_the_window_on_the_cpu_path() {
+    let x = Xvfb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = offline_config(dir.path());
+    let mut cmd = popsend_command(&config, Some("unused"), "ja", &[]);
+    cmd.env("HOME", dir.path()).env("POPSEND_RENDERER", "cpu");
+    let mut w = Running::start(cmd, &x);
+    w.wait_for("first frame after");
+    w.window(&x);
+    let mut second = popsend_command(
+        &config,
+        None,
+        "ja",
+        &["mailto:sensei@example.ac.jp?subject=%E3%83%AC%E3%83%9D%E3%83%BC%E3%83%88"],
+    );
+    second.env("DISPLAY", &x.display).env("HOME", dir.path()).env("POPSEND_RENDERER", "cpu");
+    let run = finish(second.output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.all());
+    let draft = dir.path().join("data/draft.toml");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(&draft).unwrap_or_default();
+        if text.contains("sensei@example.ac.jp") && text.contains("レポート") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "作成 was not filled from the link: {text:?}; popsend said: {:#?}", w.seen);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let windows = xdotool(&x, &["search", "--onlyvisible", "--class", "popsend"]);
+    assert_eq!(windows.lines().count(), 1, "{windows}");
+}
+
 /// A student on a PC without OpenGL writes in Japanese (typed through X, as an input method hands
 /// its text over) and sends: the message goes through the real POP-before-SMTP servers.
 #[test]
