@@ -78,6 +78,8 @@ struct Open {
     renderer: EguiSoftwareRender,
     /// The background the last frame was drawn on.
     background: [u8; 4],
+    /// Frames presented so far.
+    frames: u32,
     size: (usize, usize),
     /// The surface's buffer holds `shown` (false after a resize: everything is presented).
     presented: bool,
@@ -130,6 +132,7 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
             surface,
             renderer: EguiSoftwareRender::new(ColorFieldOrder::Bgra),
             background: [0; 4],
+            frames: 0,
             size: (0, 0),
             presented: false,
             pending: egui::TexturesDelta::default(),
@@ -233,6 +236,16 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
         }
         open.background = bg;
         let damage = merge_rows(&tiles);
+        open.frames += 1;
+        if open.frames == 5 {
+            // Loading fonts, the config and the outbox, and the first frames leave freed heap
+            // that glibc keeps; given back once, the window stays small for the hours it is open.
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            // SAFETY: malloc_trim only returns free memory to the system.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
         match buffer.present_with_damage(&damage) {
             Ok(()) => open.presented = true,
             Err(e) => {
