@@ -80,6 +80,8 @@ struct Open {
     background: [u8; 4],
     /// Frames presented so far.
     frames: u32,
+    /// The tiles the last frame changed (a buffer two frames old lacks them too).
+    last_tiles: Vec<[usize; 4]>,
     size: (usize, usize),
     /// The surface's buffer holds `shown` (false after a resize: everything is presented).
     presented: bool,
@@ -133,6 +135,7 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
             renderer: EguiSoftwareRender::new(ColorFieldOrder::Bgra),
             background: [0; 4],
             frames: 0,
+            last_tiles: Vec::new(),
             size: (0, 0),
             presented: false,
             pending: egui::TexturesDelta::default(),
@@ -153,6 +156,12 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
     fn paint(&mut self, event_loop: &ActiveEventLoop) {
         let (Some(open), Some(drawn)) = (self.open.as_mut(), self.drawn.as_mut()) else { return };
         egui_winit::update_viewport_info(&mut open.info, &self.ctx, &open.window, false);
+        // The background as eframe clears with it: read before the pass (the style the widgets
+        // are drawn with), gamma-encoded as `clear_color` gives it.
+        let clear = drawn.clear_color(&self.ctx.global_style().visuals);
+        let c = clear.map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8);
+        // softbuffer's pixel is 0RGB in a u32: B, G, R, then a byte that must stay 0.
+        let bg = [c[2], c[1], c[0], 0];
         let mut raw = open.state.take_egui_input(&open.window);
         raw.viewports.insert(ViewportId::ROOT, open.info.clone());
         drawn.raw_input_hook(&self.ctx, &mut raw);
@@ -206,11 +215,10 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
             open.size = (w, h);
             open.presented = false;
         }
-        let clear = drawn.clear_color(&self.ctx.global_style().visuals);
-        let bg = egui::Rgba::from_rgba_premultiplied(clear[0], clear[1], clear[2], clear[3]);
-        let bg = egui::Color32::from(bg).to_array();
-        // softbuffer's pixel is 0RGB in a u32: B, G, R, then a byte that must stay 0.
-        let bg = [bg[2], bg[1], bg[0], 0];
+        // A theme changed during this pass: the next pass draws the widgets in it too.
+        if bg != drawn_background(drawn, &self.ctx) {
+            self.ctx.request_repaint();
+        }
         let primitives = self.ctx.tessellate(out.shapes, out.pixels_per_point);
         open.renderer.render_to_canvas(w, h, &primitives, &open.pending, out.pixels_per_point);
         open.pending.clear();
@@ -221,10 +229,20 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
         if tiles.is_empty() {
             return;
         }
-        let Ok(mut buffer) = open.surface.buffer_mut() else { return };
+        let Ok(mut buffer) = open.surface.buffer_mut() else {
+            // What changed is used up: the next frame presents all of it.
+            open.presented = false;
+            return;
+        };
         // The frame is drawn straight into the buffer shown; one that does not hold the last
         // frame (age other than 1) is drawn whole.
-        let tiles = if buffer.age() == 1 { tiles } else { open.renderer.all_tiles() };
+        let tiles = match buffer.age() {
+            1 => tiles,
+            // Two buffers in turn (Wayland): this one missed the last frame's tiles too.
+            2 if open.presented => union(&tiles, &open.last_tiles),
+            _ => open.renderer.all_tiles(),
+        };
+        open.last_tiles = if full { open.renderer.all_tiles() } else { open.renderer.changed_tiles() };
         let pixels: &mut [[u8; 4]] = bytemuck::cast_slice_mut(&mut buffer[..]);
         open.renderer.blit_tiles(&mut BufferMutRef::new(pixels, w, h), bg, &tiles);
         for &[x, y, tw, th] in &tiles {
@@ -246,6 +264,7 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
                 libc::malloc_trim(0);
             }
         }
+        open.window.pre_present_notify();
         match buffer.present_with_damage(&damage) {
             Ok(()) => open.presented = true,
             Err(e) => {
@@ -263,6 +282,20 @@ fn rect(x: usize, y: usize, w: usize, h: usize) -> softbuffer::Rect {
         width: NonZeroU32::new(w as u32).unwrap_or(NonZeroU32::MIN),
         height: NonZeroU32::new(h as u32).unwrap_or(NonZeroU32::MIN),
     }
+}
+
+/// The background `drawn` asks for now, as `paint` stores it.
+fn drawn_background<D: Drawn>(drawn: &D, ctx: &egui::Context) -> [u8; 4] {
+    let c = drawn.clear_color(&ctx.global_style().visuals).map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8);
+    [c[2], c[1], c[0], 0]
+}
+
+/// The tiles of `a` and of `b`, each once, in the renderer's order (row by row).
+fn union(a: &[[usize; 4]], b: &[[usize; 4]]) -> Vec<[usize; 4]> {
+    let mut all: Vec<[usize; 4]> = a.iter().chain(b).copied().collect();
+    all.sort_by_key(|t| (t[1], t[0]));
+    all.dedup();
+    all
 }
 
 /// Tiles (`[x, y, width, height]`, in the renderer's order: row by row, left to right) as damage
@@ -288,8 +321,12 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> ApplicationHandler<UserEvent> for
         }
     }
 
-    fn window_event(&mut self, event_loop: &ActiveEventLoop, _id: WindowId, event: WindowEvent) {
+    fn window_event(&mut self, event_loop: &ActiveEventLoop, id: WindowId, event: WindowEvent) {
         let Some(open) = self.open.as_mut() else { return };
+        // (Late events of the OpenGL attempt's window may come on the same event loop.)
+        if id != open.window.id() {
+            return;
+        }
         match &event {
             WindowEvent::RedrawRequested => {
                 if !std::mem::take(&mut open.ours) {
@@ -325,11 +362,19 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> ApplicationHandler<UserEvent> for
 
     fn user_event(&mut self, _event_loop: &ActiveEventLoop, event: UserEvent) {
         match event {
-            UserEvent::RequestRepaint { when, .. } => {
-                self.next = Some(self.next.map_or(when, |n| n.min(when)));
+            UserEvent::RequestRepaint { when, cumulative_pass_nr, viewport_id } => {
+                // A request made during a pass that has since been followed by another is
+                // answered already (as eframe judges it).
+                let now = self.ctx.cumulative_pass_nr_for(viewport_id);
+                if now == cumulative_pass_nr || now == cumulative_pass_nr + 1 {
+                    self.next = Some(self.next.map_or(when, |n| n.min(when)));
+                }
             }
             UserEvent::AccessKitActionRequest(e) => {
                 let Some(open) = self.open.as_mut() else { return };
+                if e.window_id != open.window.id() {
+                    return;
+                }
                 match e.window_event {
                     accesskit_winit::WindowEvent::InitialTreeRequested => {
                         self.ctx.enable_accesskit();
@@ -349,10 +394,21 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> ApplicationHandler<UserEvent> for
         match self.next {
             Some(when) if when <= Instant::now() => {
                 self.next = None;
-                if let Some(open) = self.open.as_mut() {
+                let hidden = self
+                    .open
+                    .as_ref()
+                    .is_some_and(|o| o.window.is_minimized() == Some(true) || o.window.is_visible() == Some(false));
+                if hidden {
+                    // Windows sends no redraw to a minimised window (eframe paints those at once
+                    // too): a second start's request to come forward, or a close from the
+                    // taskbar, must still be taken.
+                    self.paint(event_loop);
+                } else if let Some(open) = self.open.as_mut() {
                     open.redraw();
                 }
-                event_loop.set_control_flow(ControlFlow::Wait);
+                if !event_loop.exiting() {
+                    event_loop.set_control_flow(ControlFlow::Wait);
+                }
             }
             Some(when) => event_loop.set_control_flow(ControlFlow::WaitUntil(when)),
             None => event_loop.set_control_flow(ControlFlow::Wait),
@@ -375,5 +431,14 @@ mod tests {
                 .collect();
         assert_eq!(got, [(64, 0, 128, 64), (256, 0, 64, 64), (0, 64, 72, 16)]);
         assert!(merge_rows(&[]).is_empty());
+    }
+
+    /// A buffer two frames old (Wayland's turn of two) takes this frame's tiles and the last
+    /// frame's, each once, in order.
+    #[test]
+    fn a_buffer_two_frames_old_takes_both_frames_tiles() {
+        let this = [[64, 0, 64, 64], [0, 64, 64, 64]];
+        let last = [[0, 0, 64, 64], [64, 0, 64, 64]];
+        assert_eq!(union(&this, &last), [[0, 0, 64, 64], [64, 0, 64, 64], [0, 64, 64, 64]]);
     }
 }

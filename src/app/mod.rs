@@ -817,6 +817,10 @@ pub fn run(paths: Paths, listener: Option<Listener>, mailto: Option<Mailto>) -> 
         }
         FirstFrame { app, started: trace }
     };
+    // eframe reports what goes wrong on its path through `log` only: its errors reach stderr.
+    if log::set_logger(&STDERR_LOG).is_ok() {
+        log::set_max_level(log::LevelFilter::Error);
+    }
     let mut event_loop =
         winit::event_loop::EventLoop::<eframe::UserEvent>::with_user_event().build().map_err(|e| e.to_string())?;
     let why = match renderer::first(asked, remembered) {
@@ -843,7 +847,9 @@ pub fn run(paths: Paths, listener: Option<Listener>, mailto: Option<Mailto>) -> 
                     *found.borrow_mut() =
                         if renderer::is_software(&name) { Found::Software(name) } else { Found::Gpu(name) };
                     if renderer::after_gl(asked, &found.borrow()).is_some() {
-                        // Nothing is shown yet (eframe shows the window after its first frame).
+                        // Nothing is shown yet (eframe shows the window after its first frame), and
+                        // eframe's report of this answer is no error of the student's.
+                        log::set_max_level(log::LevelFilter::Off);
                         return Err("the CPU path draws this window".into());
                     }
                     eprintln!("popsend: renderer: gl ({:?})", found.borrow());
@@ -854,16 +860,19 @@ pub fn run(paths: Paths, listener: Option<Listener>, mailto: Option<Mailto>) -> 
             use winit::platform::run_on_demand::EventLoopExtRunOnDemand as _;
             let ran = event_loop.run_app_on_demand(&mut gl);
             drop(gl);
+            log::set_max_level(log::LevelFilter::Error);
             let found = found.into_inner();
             match renderer::after_gl(asked, &found) {
                 None => {
-                    if asked == Asked::Auto {
+                    if asked == Asked::Auto && ran.is_ok() {
                         let _ = crate::app::backend::remember_renderer(&data_dir, Path::Gl, &format!("{found:?}"));
                     }
                     return ran.map_err(|e| e.to_string());
                 }
                 Some(why) => {
-                    if asked == Asked::Auto {
+                    // Only a finding is remembered: software OpenGL. A context that could not be
+                    // made is tried again next time (it costs little, and may have been passing).
+                    if asked == Asked::Auto && ran.is_ok() && matches!(found, Found::Software(_)) {
                         let _ = crate::app::backend::remember_renderer(&data_dir, Path::Cpu, &why);
                     }
                     why
@@ -873,6 +882,25 @@ pub fn run(paths: Paths, listener: Option<Listener>, mailto: Option<Mailto>) -> 
     };
     eprintln!("popsend: renderer: cpu ({why})");
     cpu::run(&mut event_loop, viewport, make)
+}
+
+/// Errors of the libraries under the window (eframe, winit), as `popsend: …` lines on stderr.
+struct StderrLog;
+
+static STDERR_LOG: StderrLog = StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Error
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            eprintln!("popsend: {}: {}", record.target(), record.args());
+        }
+    }
+
+    fn flush(&self) {}
 }
 
 impl cpu::Drawn for FirstFrame {
