@@ -209,8 +209,9 @@ impl EguiSoftwareRender {
 
         let mut reinit_canvas = self.redraw_everything_this_frame;
 
-        // popsend: a primitive gone since the last frame leaves its tiles dirty too, though
-        // nothing new was rasterised (upstream redrew only when something was).
+        // popsend: recomposed when any tile is dirty, a primitive gone since the last frame
+        // included. (Upstream asked only for new rasterising, but its counter is never reset,
+        // so it recomposed every frame after the first; the dirty tiles alone say it now.)
         if self.prims_updated_this_frame > 0 || self.dirty_tiles.iter().any(|m| m & Self::DIRTY_TILE_MASK != 0) {
             reinit_canvas = true;
         }
