@@ -156,12 +156,8 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
     fn paint(&mut self, event_loop: &ActiveEventLoop) {
         let (Some(open), Some(drawn)) = (self.open.as_mut(), self.drawn.as_mut()) else { return };
         egui_winit::update_viewport_info(&mut open.info, &self.ctx, &open.window, false);
-        // The background as eframe clears with it: read before the pass (the style the widgets
-        // are drawn with), gamma-encoded as `clear_color` gives it.
-        let clear = drawn.clear_color(&self.ctx.global_style().visuals);
-        let c = clear.map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8);
-        // softbuffer's pixel is 0RGB in a u32: B, G, R, then a byte that must stay 0.
-        let bg = [c[2], c[1], c[0], 0];
+        // Read before the pass: the style the widgets are drawn with.
+        let bg = drawn_background(drawn, &self.ctx);
         let mut raw = open.state.take_egui_input(&open.window);
         raw.viewports.insert(ViewportId::ROOT, open.info.clone());
         drawn.raw_input_hook(&self.ctx, &mut raw);
@@ -225,8 +221,8 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
         // Only the tiles the renderer redrew change (all of them after a resize, a new
         // background, or a frame the system asked for); none: nothing is presented.
         let full = !open.presented || open.background != bg;
-        let tiles = if full { open.renderer.all_tiles() } else { open.renderer.changed_tiles() };
-        if tiles.is_empty() {
+        let changed = if full { open.renderer.all_tiles() } else { open.renderer.changed_tiles() };
+        if changed.is_empty() {
             return;
         }
         let Ok(mut buffer) = open.surface.buffer_mut() else {
@@ -237,12 +233,12 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
         // The frame is drawn straight into the buffer shown; one that does not hold the last
         // frame (age other than 1) is drawn whole.
         let tiles = match buffer.age() {
-            1 => tiles,
+            1 => changed.clone(),
             // Two buffers in turn (Wayland): this one missed the last frame's tiles too.
-            2 if open.presented => union(&tiles, &open.last_tiles),
+            2 if open.presented => union(&changed, &open.last_tiles),
             _ => open.renderer.all_tiles(),
         };
-        open.last_tiles = if full { open.renderer.all_tiles() } else { open.renderer.changed_tiles() };
+        open.last_tiles = changed;
         let pixels: &mut [[u8; 4]] = bytemuck::cast_slice_mut(&mut buffer[..]);
         open.renderer.blit_tiles(&mut BufferMutRef::new(pixels, w, h), bg, &tiles);
         for &[x, y, tw, th] in &tiles {
@@ -284,7 +280,8 @@ fn rect(x: usize, y: usize, w: usize, h: usize) -> softbuffer::Rect {
     }
 }
 
-/// The background `drawn` asks for now, as `paint` stores it.
+/// The background `drawn` asks for now, as eframe clears with it: `clear_color` is
+/// gamma-encoded. As softbuffer's pixel: 0RGB in a u32, so B, G, R, then a byte that stays 0.
 fn drawn_background<D: Drawn>(drawn: &D, ctx: &egui::Context) -> [u8; 4] {
     let c = drawn.clear_color(&ctx.global_style().visuals).map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8);
     [c[2], c[1], c[0], 0]

@@ -941,11 +941,9 @@ impl eframe::App for FirstFrame {
         self.app.raw_input_hook(ctx, raw_input);
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
-        self.app.ui(ui, frame);
-        if let Some(t) = self.started.take() {
-            eprintln!("popsend: first frame after {} ms", t.elapsed().as_millis());
-        }
+    /// The same frame as on the CPU path (`cpu::Drawn::draw`).
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        cpu::Drawn::draw(self, ui);
     }
 }
 
