@@ -37,6 +37,8 @@ pub struct Assistant {
     finished: bool,
     /// Put the cursor in メールアドレス on the next frame.
     focus_address: bool,
+    /// 設定 「アカウントを追加」: the account found goes beside the ones there are.
+    pub adding: bool,
 }
 
 fn security_words(s: Security) -> String {
@@ -92,6 +94,12 @@ impl App {
         self.tab = Tab::Assistant;
     }
 
+    /// 設定 「アカウントを追加」: the assistant for one more account.
+    pub fn add_account(&mut self) {
+        self.assistant = Assistant { focus_address: true, adding: true, ..Assistant::default() };
+        self.tab = Tab::Assistant;
+    }
+
     /// A card in the middle of the window, with its step count (the tabs wait until an account
     /// exists).
     pub(super) fn assistant_view(&mut self, ui: &mut egui::Ui) {
@@ -103,7 +111,7 @@ impl App {
                 egui::Frame::group(ui.style()).inner_margin(16.0).show(ui, |ui| {
                     ui.with_layout(egui::Layout::top_down(egui::Align::Min), |ui| {
                         ui.set_width(ui.available_width().min(606.0));
-                        ui.heading(fl!("wiz-title"));
+                        ui.heading(if self.assistant.adding { fl!("wiz-title-add") } else { fl!("wiz-title") });
                         let n = match self.assistant.step {
                             Step::Account => 1,
                             Step::Finding => 2,
@@ -246,7 +254,9 @@ impl App {
                         .on_disabled_hover_text(fl!("wiz-test-needs-cleartext"))
                         .clicked();
                     if ui.button(fl!("wiz-change")).clicked() {
-                        self.settings.form = self.wiz_form(&p);
+                        let form = self.wiz_form(&p);
+                        self.settings.form =
+                            if self.assistant.adding { Form::adding(&self.view.settings, &form) } else { form };
                         self.settings.password = self.assistant.password.clone();
                         self.tab = Tab::Settings;
                     }
@@ -303,6 +313,8 @@ impl App {
         }
         let finish = |app: &mut App, test_mail: bool| {
             let Some((form, _)) = app.assistant.trial.clone() else { return };
+            // Added beside the accounts there are, not in the first one's place.
+            let form = if app.assistant.adding { Form::adding(&app.view.settings, &form) } else { form };
             let mail = test_mail.then(|| {
                 Box::new(Unsent {
                     to: form.address.clone(),

@@ -51,6 +51,8 @@ pub(super) struct State {
     pub sent_at: Option<std::time::SystemTime>,
     /// Which 署名 this message has (0: 設定's 署名, then the others in order).
     signature: usize,
+    /// 差出人: the account it goes from (`Account::index`, 0 the default).
+    pub from: usize,
     /// The address field whose completions show (the last one typed in: a click on one of them
     /// takes the keyboard away from the field first).
     completing: Option<usize>,
@@ -215,12 +217,30 @@ fn unsent(m: &Mailto) -> Unsent {
 }
 
 impl App {
-    /// The 署名 chosen for this message: the first (設定's 署名) unless another was picked.
-    fn signature_text(&self, which: usize) -> &str {
+    /// The sender's account (差出人) as 設定 has it, when it is not the first.
+    fn sender(&self) -> Option<&crate::core::setup::account::OtherAccount> {
+        let k = self.compose_state.from;
+        self.view.settings.accounts.get(k).filter(|_| k > 0)
+    }
+
+    /// The sender's 署名 (the first, then the others' names and texts).
+    fn signatures(&self) -> (String, Vec<(String, String)>) {
         let s = &self.view.settings;
+        match self.sender() {
+            Some(a) => (
+                a.account.signature.clone().unwrap_or_default(),
+                a.account.other_signatures.iter().map(|n| (n.name.clone(), n.text.clone())).collect(),
+            ),
+            None => (s.signature.clone(), s.other_signatures.clone()),
+        }
+    }
+
+    /// The 署名 chosen for this message: the first (設定's 署名) unless another was picked.
+    fn signature_text(&self, which: usize) -> String {
+        let (first, others) = self.signatures();
         match which.checked_sub(1) {
-            None => s.signature.trim_end(),
-            Some(i) => s.other_signatures.get(i).map_or("", |(_, t)| t.trim_end()),
+            None => first.trim_end().to_owned(),
+            Some(i) => others.get(i).map_or(String::new(), |(_, t)| t.trim_end().to_owned()),
         }
     }
 
@@ -228,6 +248,47 @@ impl App {
     fn signature_block(&self, which: usize) -> Option<String> {
         let text = self.signature_text(which);
         (!text.is_empty()).then(|| format!("\n\n{text}\n"))
+    }
+
+    /// 差出人, where there are several accounts: the choice of account. Another account's 署名
+    /// takes the place of the one at the end of the body.
+    fn sender_choice(&mut self, ui: &mut egui::Ui) {
+        let s = &self.view.settings;
+        let shown = |a: &crate::core::setup::account::OtherAccount| {
+            let address = a.account.address.as_str();
+            match a.account.display_name.as_deref().map(str::trim) {
+                Some(name) if !name.is_empty() => format!("{name} <{address}>"),
+                _ => address.to_owned(),
+            }
+        };
+        let labels = s.labels();
+        let choices: Vec<String> = s.accounts.iter().zip(&labels).map(|(a, l)| format!("{l} — {}", shown(a))).collect();
+        let now = self.compose_state.from.min(choices.len().saturating_sub(1));
+        let mut chosen = now;
+        egui::ComboBox::from_id_salt("sender-choice")
+            .selected_text(choices.get(now).cloned().unwrap_or_default())
+            .width(ui.available_width().min(420.0))
+            .show_ui(ui, |ui| {
+                for (i, c) in choices.iter().enumerate() {
+                    ui.selectable_value(&mut chosen, i, c.as_str());
+                }
+            });
+        if chosen == now {
+            return;
+        }
+        let old = self.signature_block(self.compose_state.signature);
+        self.compose_state.from = chosen;
+        self.compose_state.signature = 0;
+        let new = self.signature_block(0).unwrap_or_default();
+        let body = &mut self.compose.body;
+        match old.filter(|o| body.ends_with(o.as_str())) {
+            Some(o) => {
+                body.truncate(body.len() - o.len());
+                body.push_str(&new);
+            }
+            None if body.trim().is_empty() => *body = new,
+            None => {}
+        }
     }
 
     /// The body a new message starts with: two empty lines, then the 署名 (`None`: no 署名).
@@ -238,7 +299,7 @@ impl App {
     /// 「署名」 in 作成, where more than one is set: the block at the end of the body is replaced
     /// by the chosen one (a 署名 edited in the body is left as it is, and the chosen one added).
     fn signature_choice(&mut self, ui: &mut egui::Ui) {
-        let others = self.view.settings.other_signatures.clone();
+        let others = self.signatures().1;
         if others.is_empty() {
             return;
         }
@@ -491,10 +552,17 @@ impl App {
             ("", address) => Some(address.to_owned()),
             (name, address) => Some(format!("{name} <{address}>")),
         };
+        let several = self.view.settings.accounts.len() > 1;
         if self.compose_state.known.0 != self.view.version {
             // Read where the rows are: no copy of thousands of rows on the UI thread.
             let rows = self.view.sent.iter().chain(self.view.waiting.iter());
             self.compose_state.known = (self.view.version, known(&self.view.contacts, rows));
+        }
+        if several {
+            ui.horizontal(|ui| {
+                ui.label(fl!("gui-from"));
+                self.sender_choice(ui);
+            });
         }
         let (known, completing) = (&self.compose_state.known.1, &mut self.compose_state.completing);
         let c = &mut self.compose;
@@ -503,7 +571,8 @@ impl App {
         // An address is shown in red (not only the one being typed is unfinished).
         let mut red = false;
         egui::Grid::new("compose").num_columns(2).show(ui, |ui| {
-            if let Some(from) = from {
+            // With several accounts, 差出人 is chosen above the grid (the choice swaps the 署名).
+            if !several && let Some(from) = from {
                 ui.label(fl!("gui-from"));
                 ui.weak(from);
                 ui.end_row();
@@ -860,7 +929,10 @@ impl App {
     pub(super) fn send_compose(&mut self, now: bool, charset: Option<Charset>, at: Option<std::time::SystemTime>) {
         self.compose_state.tickets += 1;
         let ticket = self.compose_state.tickets;
-        if self.ask(Request::Send { draft: Box::new(self.compose.clone()), now, charset, at, ticket }) {
+        let account = self.compose_state.from;
+        if self.ask(Request::Send { draft: Box::new(self.compose.clone()), now, charset, at, ticket, account }) {
+            // The next message starts from the default account again.
+            self.compose_state.from = 0;
             self.notice = None;
             self.compose_state.sent_now = now;
             self.compose_state.sent_at = at;
@@ -943,6 +1015,7 @@ mod tests {
             editable: false,
             via: None,
             send_at: None,
+            account: 0,
         }
     }
 

@@ -12,10 +12,17 @@ use crate::text::words::reason;
 
 /// The title and body a notice is shown with.
 pub fn text(n: &Notice) -> (String, String) {
+    // With several accounts, the title says whose mail it was.
+    let whose = |title: String, account: &Option<String>| match account {
+        Some(a) => fl!("notify-account", title = title, account = a.as_str()),
+        None => title,
+    };
     match n {
-        Notice::Sent { count, subject } => (fl!("notify-sent-title", count = count.to_string()), subject.clone()),
-        Notice::Failed { subject, reason: why } => {
-            (fl!("notify-failed-title"), format!("{subject}\n{}", reason(why.kind)))
+        Notice::Sent { count, subject, account } => {
+            (whose(fl!("notify-sent-title", count = count.to_string()), account), subject.clone())
+        }
+        Notice::Failed { subject, reason: why, account } => {
+            (whose(fl!("notify-failed-title"), account), format!("{subject}\n{}", reason(why.kind)))
         }
     }
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::core::message::compose::Charset;
 use crate::core::setup::account::{
-    AccountSection, AppSection, Config, Fault, PopAuth, PopSection, RelaySection, Security, SmtpSection,
+    AccountSection, AppSection, Config, Fault, OtherAccount, PopAuth, PopSection, RelaySection, Security, SmtpSection,
     SubmissionSection, TlsSection, usable_zoom,
 };
 use crate::core::setup::discover::Proposal;
@@ -17,6 +17,12 @@ use crate::core::setup::presets::Preset;
 /// The form's fields, as typed. Empty text means "unset" (the default applies).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Form {
+    /// Every account as the file has it (the first is the default); the fields below describe
+    /// the one at `editing`, and replace it when the form is turned back into a config.
+    pub accounts: Vec<OtherAccount>,
+    pub editing: usize,
+    /// What the account is called in lists and menus (empty: its address).
+    pub name: String,
     pub address: String,
     pub display_name: String,
     /// 署名 (several lines).
@@ -67,6 +73,7 @@ impl Default for Form {
         Form::from_config(&Config {
             account: AccountSection {
                 address: String::new(),
+                name: None,
                 display_name: None,
                 signature: None,
                 other_signatures: Vec::new(),
@@ -94,6 +101,7 @@ impl Default for Form {
             tls: TlsSection::default(),
             app: AppSection::default(),
             submission: SubmissionSection::default(),
+            accounts: Vec::new(),
             fingerprint: String::new(),
         })
     }
@@ -134,9 +142,119 @@ pub fn minutes(seconds: u64) -> String {
 
 impl Form {
     pub fn from_config(c: &Config) -> Form {
+        Form::for_account(c, 0)
+    }
+
+    /// The form of `c` with the fields of its account `k` (0: the first; out of range: the first).
+    pub fn for_account(c: &Config, k: usize) -> Form {
+        let accounts: Vec<OtherAccount> = std::iter::once(c.own()).chain(c.accounts.iter().cloned()).collect();
+        let editing = if k < accounts.len() { k } else { 0 };
+        let mut form = Form::fields(&c.with_own(&accounts[editing]));
+        form.accounts = accounts;
+        form.editing = editing;
+        form
+    }
+
+    /// `current`'s accounts with a new one added, whose fields are `new`'s (the file's shared
+    /// preferences stay as `current` has them).
+    pub fn adding(current: &Form, new: &Form) -> Form {
+        let mut fields = new.clone();
+        fields.accounts = current.accounts.clone();
+        fields.editing = fields.accounts.len();
+        fields.language = current.language.clone();
+        fields.theme = current.theme.clone();
+        fields.renderer = current.renderer.clone();
+        fields.notifications = current.notifications;
+        fields.autostart = current.autostart;
+        fields.zoom = current.zoom;
+        fields.submission = current.submission.clone();
+        fields
+    }
+
+    /// The form without account `k` (never the first, which is the default).
+    pub fn without(&self, k: usize) -> Form {
+        let mut form = self.clone();
+        if k > 0 && k < form.accounts.len() {
+            form.accounts.remove(k);
+            match form.editing.cmp(&k) {
+                std::cmp::Ordering::Equal => form.load(0),
+                std::cmp::Ordering::Greater => form.editing -= 1,
+                std::cmp::Ordering::Less => {}
+            }
+        }
+        form
+    }
+
+    /// This form showing account `k`'s fields (the edited ones are dropped; `k` out of range: as
+    /// it is).
+    pub fn showing(&self, k: usize) -> Form {
+        let mut form = self.clone();
+        if k < form.accounts.len() && k != form.editing {
+            form.load(k);
+        }
+        form
+    }
+
+    /// Moves to account `k`'s fields, keeping the edited ones in their place; when they cannot be
+    /// kept (a field is wrong), nothing moves and the wrong fields are named.
+    pub fn switch(&mut self, k: usize) -> Result<(), Vec<FieldError>> {
+        if k == self.editing || k >= self.accounts.len() {
+            return Ok(());
+        }
+        let c = self.to_config()?;
+        self.accounts = std::iter::once(c.own()).chain(c.accounts).collect();
+        self.load(k);
+        Ok(())
+    }
+
+    /// The fields of account `k` (the file's shared preferences as they are).
+    fn load(&mut self, k: usize) {
+        let a = self.accounts[k].clone();
+        let mut fresh = Form::fields(&Config {
+            account: a.account,
+            pop: a.pop,
+            smtp: a.smtp,
+            relay: a.relay,
+            tls: a.tls,
+            app: AppSection::default(),
+            submission: SubmissionSection::default(),
+            accounts: Vec::new(),
+            fingerprint: String::new(),
+        });
+        fresh.language = std::mem::take(&mut self.language);
+        fresh.theme = std::mem::take(&mut self.theme);
+        fresh.renderer = std::mem::take(&mut self.renderer);
+        fresh.notifications = self.notifications;
+        fresh.autostart = self.autostart;
+        fresh.zoom = self.zoom;
+        fresh.submission = self.submission.clone();
+        fresh.accounts = std::mem::take(&mut self.accounts);
+        fresh.editing = k;
+        *self = fresh;
+    }
+
+    /// The labels of every account (name, or address), the edited one as typed.
+    pub fn labels(&self) -> Vec<String> {
+        let mut labels: Vec<String> = self
+            .accounts
+            .iter()
+            .map(|a| {
+                a.account.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| a.account.address.clone())
+            })
+            .collect();
+        if let Some(l) = labels.get_mut(self.editing) {
+            *l = if self.name.trim().is_empty() { self.address.trim().to_owned() } else { self.name.trim().to_owned() };
+        }
+        labels
+    }
+
+    fn fields(c: &Config) -> Form {
         let text = |o: &Option<String>| o.clone().unwrap_or_default();
         let port = |p: Option<u16>| p.map(|p| p.to_string()).unwrap_or_default();
         Form {
+            accounts: vec![c.own()],
+            editing: 0,
+            name: text(&c.account.name),
             address: c.account.address.clone(),
             display_name: text(&c.account.display_name),
             signature: text(&c.account.signature),
@@ -210,9 +328,10 @@ impl Form {
                 errors.push(FieldError { key, problem: Problem::Required });
             }
         }
-        let config = Config {
+        let mut config = Config {
             account: AccountSection {
                 address: self.address.trim().to_owned(),
+                name: opt(&self.name),
                 display_name: opt(&self.display_name),
                 signature: (!self.signature.trim().is_empty()).then(|| self.signature.trim_end().to_owned()),
                 // One without text is left out; one without a name is named by its place.
@@ -261,12 +380,30 @@ impl Form {
                 zoom: usable_zoom(self.zoom),
             },
             submission: self.submission.clone(),
+            accounts: Vec::new(),
             fingerprint: String::new(),
         };
         for (key, fault) in config.faults() {
             if !errors.iter().any(|e| e.key == key) {
                 errors.push(FieldError { key, problem: Problem::Fault(fault) });
             }
+        }
+        // The edited account in its place among the others.
+        let mut all = self.accounts.clone();
+        let edited = config.own();
+        match all.get_mut(self.editing) {
+            Some(slot) => *slot = edited,
+            None => all.push(edited),
+        }
+        let first = all.remove(0);
+        config.account = first.account;
+        config.pop = first.pop;
+        config.smtp = first.smtp;
+        config.relay = first.relay;
+        config.tls = first.tls;
+        config.accounts = all;
+        if config.duplicate_account().is_some() {
+            errors.push(FieldError { key: "account.address", problem: Problem::Fault(Fault::Duplicate) });
         }
         if errors.is_empty() { Ok(config) } else { Err(errors) }
     }

@@ -17,6 +17,13 @@ use crate::text::words::{list_time, reason, state_name};
 
 use super::App;
 
+/// A message across accounts: its account and its number in that account's outbox.
+type RowKey = (usize, i64);
+
+fn key(r: &Row) -> RowKey {
+    (r.account, r.id)
+}
+
 /// A column the rows can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(super) enum SortBy {
@@ -27,6 +34,7 @@ pub(super) enum SortBy {
     Subject,
     State,
     Next,
+    Account,
 }
 
 /// The rows' order and what it was worked out for.
@@ -42,16 +50,16 @@ struct Key {
 #[derive(Default)]
 pub(super) struct State {
     /// A 削除 waiting for confirmation.
-    confirm_delete: Option<i64>,
+    confirm_delete: Option<RowKey>,
     /// The row shown beside the table.
-    selected: Option<i64>,
+    selected: Option<RowKey>,
     /// Shown rows contain this in 宛先 or 件名 (any case).
     pub filter: String,
     /// Each list's sort (送信トレイ, 送信済み): the column, and whether oldest (or A) comes first.
     /// Newest first by default.
     sort: [(SortBy, bool); 2],
     /// The message whose text was asked for (`Request::Open`), so it is asked once.
-    asked_open: Option<i64>,
+    asked_open: Option<RowKey>,
     /// Indices into the list, in the order shown.
     order: Option<(Key, std::sync::Arc<Vec<usize>>)>,
     /// The selection moved by the keyboard: its row is scrolled into view.
@@ -82,6 +90,7 @@ fn order(rows: &[Row], by: SortBy, ascending: bool, filter: &str) -> Vec<usize> 
             SortBy::Subject => a.subject.cmp(&b.subject),
             SortBy::State => (a.state as u8, a.last_error.is_some()).cmp(&(b.state as u8, b.last_error.is_some())),
             SortBy::Next => a.next_attempt.cmp(&b.next_attempt),
+            SortBy::Account => a.account.cmp(&b.account),
         };
         let o = if ascending { o } else { o.reverse() };
         // Ties: newest first, then the later id, whichever way the column goes, so the order
@@ -111,8 +120,12 @@ impl App {
     fn table(&mut self, ui: &mut egui::Ui, sent: bool) {
         let rows = if sent { self.view.sent.clone() } else { self.view.waiting.clone() };
         let now = self.clock.now();
+        // With several accounts, each row says whose it is.
+        let labels: Option<Vec<String>> = (!self.view.others.is_empty()).then(|| {
+            std::iter::once(self.view.label.clone()).chain(self.view.others.iter().map(|o| o.label.clone())).collect()
+        });
         let st = &mut self.lists;
-        let key = Key {
+        let wanted = Key {
             sent,
             version: self.view.version,
             by: st.sort[sent as usize].0,
@@ -121,19 +134,20 @@ impl App {
         };
         // A new sort or filter (not a new view) starts at the top of what it shows.
         let mut to_top = false;
-        if st.order.as_ref().is_none_or(|(k, _)| *k != key) {
+        if st.order.as_ref().is_none_or(|(k, _)| *k != wanted) {
             to_top = st.order.as_ref().is_some_and(|(k, _)| {
-                k.sent == key.sent && (k.by != key.by || k.ascending != key.ascending || k.filter != key.filter)
+                k.sent == wanted.sent
+                    && (k.by != wanted.by || k.ascending != wanted.ascending || k.filter != wanted.filter)
             });
-            let o = order(&rows, key.by, key.ascending, &st.filter);
-            st.order = Some((key, std::sync::Arc::new(o)));
+            let o = order(&rows, wanted.by, wanted.ascending, &st.filter);
+            st.order = Some((wanted, std::sync::Arc::new(o)));
         }
         let Some((_, order)) = &st.order else { return };
         // Shared, not copied: the table reads it every frame.
         let order = std::sync::Arc::clone(order);
         self.list_keys(ui, &rows, &order);
         let st = &mut self.lists;
-        let selected_at = st.selected.and_then(|id| order.iter().position(|&i| rows[i].id == id));
+        let selected_at = st.selected.and_then(|id| order.iter().position(|&i| key(&rows[i]) == id));
         let row_height = ui.spacing().interact_size.y.max(ui.text_style_height(&egui::TextStyle::Body)) + 6.0;
         let mut table = TableBuilder::new(ui)
             .id_salt(if sent { "sent-table" } else { "outbox-table" })
@@ -148,6 +162,9 @@ impl App {
         if !sent {
             table =
                 table.column(Column::initial(200.0).at_least(80.0).clip(true)).column(Column::auto().at_least(70.0));
+        }
+        if labels.is_some() {
+            table = table.column(Column::initial(110.0).at_least(60.0).clip(true));
         }
         if std::mem::take(&mut st.scroll_to_selected)
             && let Some(at) = selected_at
@@ -164,6 +181,9 @@ impl App {
         if !sent {
             headings.push((SortBy::State, fl!("gui-col-state")));
             headings.push((SortBy::Next, fl!("gui-col-next")));
+        }
+        if labels.is_some() {
+            headings.push((SortBy::Account, fl!("gui-col-account")));
         }
         let mut counting = false;
         let mut clicked = None;
@@ -186,7 +206,7 @@ impl App {
                             let ascending = if now_by == by {
                                 !now_ascending
                             } else {
-                                matches!(by, SortBy::To | SortBy::Subject | SortBy::State)
+                                matches!(by, SortBy::To | SortBy::Subject | SortBy::State | SortBy::Account)
                             };
                             st.sort[sent as usize] = (by, ascending);
                         }
@@ -196,7 +216,7 @@ impl App {
             .body(|body| {
                 body.rows(row_height, order.len(), |mut table_row| {
                     let row = &rows[order[table_row.index()]];
-                    table_row.set_selected(st.selected == Some(row.id));
+                    table_row.set_selected(st.selected == Some(key(row)));
                     // Long addresses and subjects end in "…"; times and states are never cut.
                     let text = |ui: &mut egui::Ui, t: String| {
                         ui.add(egui::Label::new(t).selectable(false).truncate());
@@ -233,8 +253,11 @@ impl App {
                             whole(ui, next.unwrap_or_default().into());
                         });
                     }
+                    if let Some(labels) = &labels {
+                        table_row.col(|ui| text(ui, labels.get(row.account).cloned().unwrap_or_default()));
+                    }
                     if table_row.response().clicked() {
-                        clicked = Some(row.id);
+                        clicked = Some(key(row));
                     }
                 });
             });
@@ -247,7 +270,7 @@ impl App {
         }
     }
 
-    fn select(&mut self, id: i64, sent: bool) {
+    fn select(&mut self, id: RowKey, sent: bool) {
         self.lists.selected = Some(id);
         self.lists.confirm_delete = None;
         if sent {
@@ -257,10 +280,10 @@ impl App {
 
     /// Asks for a sent message's text unless it is here or already asked for (a row selected in
     /// 送信トレイ that went meanwhile is asked for when 送信済み shows it).
-    fn open_once(&mut self, id: i64) {
+    fn open_once(&mut self, id: RowKey) {
         if self.view.opened.as_ref().is_none_or(|(o, _)| *o != id) && self.lists.asked_open != Some(id) {
             self.lists.asked_open = Some(id);
-            self.ask(Request::Open(id));
+            self.ask(Request::Open(id.0, id.1));
         }
     }
 
@@ -271,7 +294,7 @@ impl App {
             return;
         }
         let sent = self.tab == super::Tab::Sent;
-        let at = self.lists.selected.and_then(|id| order.iter().position(|&i| rows[i].id == id));
+        let at = self.lists.selected.and_then(|id| order.iter().position(|&i| key(&rows[i]) == id));
         let (up, down, delete, escape) = ui.input_mut(|i| {
             (
                 i.consume_key(egui::Modifiers::NONE, egui::Key::ArrowUp),
@@ -289,7 +312,7 @@ impl App {
         if let Some(to) = to
             && let Some(&i) = order.get(to)
         {
-            self.select(rows[i].id, sent);
+            self.select(key(&rows[i]), sent);
             self.lists.scroll_to_selected = true;
         }
         if delete
@@ -329,7 +352,7 @@ impl App {
             return;
         }
         self.filter_bar(ui, self.view.waiting.len());
-        let selected = self.lists.selected.and_then(|id| self.view.waiting.iter().find(|r| r.id == id)).cloned();
+        let selected = self.lists.selected.and_then(|id| self.view.waiting.iter().find(|r| key(r) == id)).cloned();
         if let Some(row) = selected {
             egui::Panel::right("outbox-details").resizable(true).default_size(320.0).show(ui, |ui| {
                 egui::ScrollArea::vertical()
@@ -394,7 +417,7 @@ impl App {
         let mut action = None;
         ui.horizontal_wrapped(|ui| {
             if ui.button(fl!("gui-retry")).clicked() {
-                action = Some(Request::Engine(Command::Retry(row.id)));
+                action = Some(Request::Engine(Some(row.account), Command::Retry(row.id)));
             }
             let edit = ui.add_enabled(row.editable && self.compose_blank(), egui::Button::new(fl!("gui-edit")));
             let edit = if row.editable {
@@ -403,11 +426,11 @@ impl App {
                 edit.on_disabled_hover_text(fl!("gui-edit-no-draft"))
             };
             if edit.clicked() {
-                action = Some(Request::Engine(Command::Edit(row.id)));
+                action = Some(Request::Engine(Some(row.account), Command::Edit(row.id)));
             }
-            if self.lists.confirm_delete == Some(row.id) {
+            if self.lists.confirm_delete == Some(key(&row)) {
                 if ui.button(fl!("gui-delete-confirm")).clicked() {
-                    action = Some(Request::Engine(Command::Delete(row.id)));
+                    action = Some(Request::Engine(Some(row.account), Command::Delete(row.id)));
                     self.lists.confirm_delete = None;
                     self.lists.selected = None;
                 }
@@ -415,7 +438,7 @@ impl App {
                     self.lists.confirm_delete = None;
                 }
             } else if ui.button(fl!("gui-delete")).on_hover_text(fl!("gui-delete-key")).clicked() {
-                self.lists.confirm_delete = Some(row.id);
+                self.lists.confirm_delete = Some(key(&row));
             }
         });
         if !row.editable {
@@ -434,9 +457,9 @@ impl App {
             return;
         }
         self.filter_bar(ui, self.view.sent.len());
-        let selected = self.lists.selected.and_then(|id| self.view.sent.iter().find(|r| r.id == id)).cloned();
+        let selected = self.lists.selected.and_then(|id| self.view.sent.iter().find(|r| key(r) == id)).cloned();
         if let Some(row) = &selected {
-            self.open_once(row.id);
+            self.open_once(key(row));
         }
         if let Some(row) = selected {
             egui::Panel::right("sent-details").resizable(true).default_size(360.0).show(ui, |ui| {
@@ -452,7 +475,7 @@ impl App {
         if let Some(at) = row.sent_at {
             ui.label(fl!("gui-sent-at", at = crate::text::words::local_time(at, "%Y-%m-%d %H:%M")));
         }
-        match self.view.opened.as_ref().filter(|(o, _)| *o == row.id) {
+        match self.view.opened.as_ref().filter(|(o, _)| *o == key(&row)) {
             Some((_, Ok(d))) => {
                 egui::Grid::new("opened-grid").num_columns(2).show(ui, |ui| {
                     for (label, value) in
@@ -504,6 +527,7 @@ mod tests {
             editable: true,
             via: None,
             send_at: None,
+            account: 0,
         }
     }
 

@@ -389,6 +389,7 @@ impl App {
                     }
                     self.take_draft(d)
                 }
+                Handed::FromAccount(k) => self.compose_state.from = k,
                 Handed::Queued { ticket, message_id } => self.take_queued(ticket, message_id),
                 Handed::Picked(files) => self.take_picked(files),
                 // The answer to 「保存して送信」 is said where it was pressed; 設定's unsaved edits
@@ -478,6 +479,10 @@ impl App {
     }
 
     fn status_bar(&mut self, ui: &mut egui::Ui) {
+        self.first_account_status(ui);
+    }
+
+    fn first_account_status(&mut self, ui: &mut egui::Ui) {
         // No account yet (the first run): nothing to count down and nothing to press. One line
         // says where the status will be, instead of a row of greyed buttons and a countdown of a
         // server the assistant has only tried.
@@ -487,7 +492,7 @@ impl App {
         }
         let mut enter_password = false;
         ui.horizontal_wrapped(|ui| {
-            ui.label(self.view.account.as_str());
+            ui.label(if self.view.others.is_empty() { self.view.account.as_str() } else { self.view.label.as_str() });
             ui.separator();
             let snap = self.view.snapshot.as_ref();
             let now = self.clock.now();
@@ -548,12 +553,35 @@ impl App {
             // Only when something waits, with how many: a greyed button would say nothing.
             let waiting = self.sendable_now();
             if waiting > 0 && ui.button(fl!("gui-flush-now", count = waiting)).clicked() {
-                self.ask(Request::Engine(Command::FlushNow));
+                self.ask(Request::Engine(None, Command::FlushNow));
             }
             if ui.button(fl!("gui-login-now")).clicked() {
-                self.ask(Request::Engine(Command::LoginNow));
+                self.ask(Request::Engine(None, Command::LoginNow));
             }
         });
+        // The other accounts, one short segment each: whose, and its window or what stops it.
+        if !self.view.others.is_empty() {
+            ui.horizontal_wrapped(|ui| {
+                let now = self.clock.now();
+                let mut ticking = None;
+                for o in &self.view.others {
+                    if let Some(left) = other_account_status(ui, o, now) {
+                        ticking = Some(ticking.map_or(left, |t: Duration| t.min(left)));
+                    }
+                }
+                let unseen =
+                    ui.ctx().input(|i| i.viewport().minimized == Some(true) || i.viewport().occluded == Some(true));
+                if let Some(left) = ticking
+                    && !unseen
+                {
+                    let to_next = match left.subsec_nanos() {
+                        0 => Duration::from_secs(1),
+                        n => Duration::from_nanos(n.into()),
+                    };
+                    ui.ctx().request_repaint_after(to_next + Duration::from_millis(5));
+                }
+            });
+        }
         if enter_password {
             // The prompt where the refusal is shown (or 設定's field when the password comes from
             // elsewhere and typing there would change nothing).
@@ -702,6 +730,35 @@ impl CloseFlow {
 }
 
 /// "12.3 KB" style sizes.
+/// Another account's part of the status bar: its name, then one short sentence (what runs, what
+/// stops it, or its relay window). Returns the window's time left while it counts down.
+fn other_account_status(
+    ui: &mut egui::Ui,
+    o: &crate::app::backend::AccountView,
+    now: std::time::SystemTime,
+) -> Option<Duration> {
+    let snap = o.snapshot.as_ref();
+    let window = snap.and_then(|s| s.window).map(|w| w.remaining(now)).filter(|left| !left.is_zero());
+    let visuals = ui.visuals().clone();
+    let (plain, good, bad, weak) =
+        (visuals.text_color(), theme::good(&visuals), theme::error(&visuals), visuals.weak_text_color());
+    let (colour, sentence) = match (snap.map(|s| s.activity), snap.and_then(|s| s.paused.as_ref()), &o.problem) {
+        (Some(Activity::LoggingIn), ..) => (plain, fl!("gui-logging-in")),
+        (Some(Activity::Sending(n)), ..) => (plain, fl!("gui-sending", count = n)),
+        (_, Some(p), _) => (bad, fl!("gui-state-paused", reason = crate::text::words::reason(p.error.kind))),
+        (_, _, Some(d)) if window.is_none() => (bad, crate::text::words::reason(d.kind)),
+        _ if snap.and_then(|s| s.online) == Some(false) => (weak, fl!("gui-offline")),
+        _ => match window {
+            Some(left) => (good, fl!("gui-window-open", remaining = crate::text::words::mm_ss(left))),
+            None => (weak, fl!("gui-window-none")),
+        },
+    };
+    ui.separator();
+    ui.label(egui::RichText::new(o.label.as_str()).strong());
+    ui.colored_label(colour, sentence);
+    window
+}
+
 fn size_text(bytes: u64) -> String {
     match bytes {
         b if b < 1024 => format!("{b} B"),

@@ -14,7 +14,8 @@ use crate::core::system::secrets::{self, Password, SecretError, Source};
 pub trait Platform: Send + Sync {
     /// The POP password: `POPSEND_PASSWORD`, `password_command`, the keyring, then the password
     /// file at `file` if the student made one.
-    fn password(&self, pop: &PopSection, file: &std::path::Path) -> Result<(Password, Source), SecretError>;
+    /// `env`: `POPSEND_PASSWORD` counts (the first account's only).
+    fn password(&self, pop: &PopSection, file: &std::path::Path, env: bool) -> Result<(Password, Source), SecretError>;
     /// Keeps `password` for `user` at `host` in the keyring.
     fn keep_password(&self, user: &str, host: &str, password: &Password) -> Result<(), SecretError>;
     /// Whether this data folder's login entry is there.
@@ -34,8 +35,11 @@ pub trait Platform: Send + Sync {
 pub struct Desktop;
 
 impl Platform for Desktop {
-    fn password(&self, pop: &PopSection, file: &std::path::Path) -> Result<(Password, Source), SecretError> {
-        secrets::resolve(pop, file)
+    fn password(&self, pop: &PopSection, file: &std::path::Path, env: bool) -> Result<(Password, Source), SecretError> {
+        match env {
+            true => secrets::resolve(pop, file),
+            false => secrets::resolve_stored(pop, file),
+        }
     }
 
     fn keep_password(&self, user: &str, host: &str, password: &Password) -> Result<(), SecretError> {
@@ -107,8 +111,8 @@ impl Isolated {
 }
 
 impl Platform for Isolated {
-    fn password(&self, pop: &PopSection, file: &std::path::Path) -> Result<(Password, Source), SecretError> {
-        secrets::resolve_with(
+    fn password(&self, pop: &PopSection, file: &std::path::Path, env: bool) -> Result<(Password, Source), SecretError> {
+        secrets::resolve_for(
             pop,
             &|user, host| {
                 if self.no_keyring {
@@ -118,6 +122,7 @@ impl Platform for Isolated {
                 kept.ok_or_else(|| SecretError::NotFound { account: format!("{user}@{host}") })
             },
             file,
+            env,
         )
     }
 

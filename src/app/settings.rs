@@ -39,6 +39,73 @@ pub struct SettingsForm {
     /// The field (by its config key) a failure's 「設定で直す」 asked for: opened (詳細設定
     /// unfolded) and given the cursor once.
     pub(super) focus: Option<&'static str>,
+    /// 「このアカウントを削除」 was pressed: what happens is shown, waiting for the choice.
+    confirm_remove: bool,
+}
+
+/// What the account part of 設定 asked for.
+#[derive(Default)]
+struct AccountAsk {
+    add: bool,
+    /// Remove the account shown (the student has confirmed): saved at once.
+    remove: Option<Form>,
+}
+
+/// 設定's account part: which account the fields below are (where there are several), 「アカウント
+/// を追加」, and 「このアカウントを削除」 for any but the first (asks first, saying what becomes of
+/// its waiting messages).
+fn accounts_section(ui: &mut egui::Ui, s: &mut SettingsForm, waiting_of: &dyn Fn(usize) -> usize) -> AccountAsk {
+    let mut ask = AccountAsk::default();
+    let labels = s.form.labels();
+    ui.horizontal_wrapped(|ui| {
+        if labels.len() > 1 {
+            let l = ui.label(fl!("set-account-choose"));
+            let now = s.form.editing;
+            let mut chosen = now;
+            egui::ComboBox::from_id_salt("account-choice")
+                .selected_text(labels.get(now).cloned().unwrap_or_default())
+                .show_ui(ui, |ui| {
+                    for (i, label) in labels.iter().enumerate() {
+                        let shown =
+                            if i == 0 { fl!("set-account-default", account = label.as_str()) } else { label.clone() };
+                        ui.selectable_value(&mut chosen, i, shown);
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            if chosen != now {
+                s.confirm_remove = false;
+                // The fields typed so far go with their account; a wrong one keeps them here.
+                if let Err(errors) = s.form.switch(chosen) {
+                    s.errors = errors;
+                }
+            }
+        }
+        ask.add = ui.button(fl!("set-account-add")).clicked();
+        if s.form.editing > 0 && !s.confirm_remove && ui.button(fl!("set-account-remove")).clicked() {
+            s.confirm_remove = true;
+        }
+    });
+    if s.confirm_remove && s.form.editing > 0 {
+        let k = s.form.editing;
+        let label = labels.get(k).cloned().unwrap_or_default();
+        let waiting = waiting_of(k);
+        ui.label(if waiting == 0 {
+            fl!("set-account-remove-empty", account = label.as_str())
+        } else {
+            fl!("set-account-remove-waiting", account = label.as_str(), count = waiting)
+        });
+        ui.horizontal(|ui| {
+            if ui.button(fl!("set-account-remove-yes")).clicked() {
+                ask.remove = Some(s.form.without(k));
+                s.confirm_remove = false;
+            }
+            if ui.button(fl!("gui-cancel")).clicked() {
+                s.confirm_remove = false;
+            }
+        });
+    }
+    ask
 }
 
 /// アドレス帳's part of 設定: the entry being added, the one whose 削除 waits for confirmation,
@@ -167,10 +234,12 @@ impl SettingsForm {
         }
     }
 
-    /// Refills the form from the saved settings unless the user is editing.
+    /// Refills the form from the saved settings unless the user is editing (the account shown
+    /// stays the one chosen).
     pub(super) fn take(&mut self, view: &View) {
         if !self.edited {
-            self.form = view.settings.clone();
+            let k = self.form.editing;
+            self.form = if k == 0 { view.settings.clone() } else { view.settings.showing(k) };
         }
     }
 }
@@ -193,6 +262,7 @@ fn problem_text(p: &Problem) -> String {
             Fault::Language => fl!("set-err-language"),
             Fault::Theme => fl!("set-err-theme"),
             Fault::Renderer => fl!("set-err-renderer"),
+            Fault::Duplicate => fl!("set-err-duplicate"),
         },
     }
 }
@@ -247,6 +317,9 @@ impl App {
         let book = self.view.contacts.clone();
         let mut keep_in_file = false;
         let mut contacts_request = None;
+        let waiting = self.view.waiting.clone();
+        let waiting_of = move |k: usize| waiting.iter().filter(|r| r.account == k).count();
+        let account_ask = accounts_section(ui, &mut self.settings, &waiting_of);
         let s = &mut self.settings;
         let mut chosen = s.preset;
         let before = s.form.clone();
@@ -329,6 +402,7 @@ impl App {
             ui.heading(fl!("set-section-account"));
             egui::Grid::new("set-account").num_columns(2).min_col_width(label_col).show(ui, |ui| {
                 text_row(ui, fl!("set-address"), "account.address", &mut f.address, Some("taro@example.ac.jp".into()));
+                text_row(ui, fl!("set-account-name"), "account.name", &mut f.name, Some(fl!("set-account-name-hint")));
                 text_row(ui, fl!("set-display-name"), "account.display_name", &mut f.display_name, None);
                 let l = label(ui, fl!("set-signature"));
                 ui.vertical(|ui| {
@@ -655,6 +729,13 @@ impl App {
         }
         if restart {
             self.start_assistant();
+        }
+        if account_ask.add {
+            self.add_account();
+        }
+        if let Some(form) = account_ask.remove {
+            self.settings.form = form.clone();
+            self.ask(Request::SaveSettings { form: Box::new(form), password: None });
         }
     }
 }

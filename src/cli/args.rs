@@ -14,6 +14,9 @@ pub(super) struct Cli {
     pub(super) config: Option<PathBuf>,
     #[arg(long, global = true, value_name = "DIR")]
     pub(super) data_dir: Option<PathBuf>,
+    /// The account (its name or address; default: the first account).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub(super) account: Option<String>,
     #[command(subcommand)]
     pub(super) command: Option<Command>,
 }
@@ -149,6 +152,7 @@ pub(super) fn command() -> clap::Command {
         .about(fl!("cli-about"))
         .mut_arg("config", |a| a.help(fl!("cli-config-help")))
         .mut_arg("data_dir", |a| a.help(fl!("cli-data-dir-help")))
+        .mut_arg("account", |a| a.help(fl!("cli-account-help")))
         .override_usage(fl!("cli-usage-root"))
         .after_help(fl!("cli-url-help"))
         .mut_subcommand("send", |s| {

@@ -27,6 +27,7 @@ macro_rules! tell_raw {
     ($($arg:tt)*) => {{ let _ = write!(std::io::stderr(), "{}", crate::core::terminal_safe(&format!($($arg)*))); }};
 }
 
+mod accounts;
 mod args;
 mod background;
 mod explain;
@@ -106,7 +107,7 @@ pub fn main() -> ExitCode {
         return ExitCode::from(guide(&client.join(" ")));
     }
     let paths = Paths::resolve(cli.config, cli.data_dir);
-    let code = match run(command, &paths) {
+    let code = match run(command, &paths, cli.account.as_deref()) {
         Ok(code) => code,
         Err(explained) => {
             tell_raw!("{}", explained.render());
@@ -121,12 +122,42 @@ fn open_outbox(paths: &Paths) -> Result<Outbox, Failed> {
     Outbox::open(&paths.data_dir).map_err(|e| explain::failure(&e))
 }
 
-fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
-    let config = Config::load(&paths.config_file).map_err(|e| explain::failure(&e))?;
+fn run(command: Command, root: &Paths, account: Option<&str>) -> Result<u8, Failed> {
+    let file = Config::load(&root.config_file).map_err(|e| explain::failure(&e))?;
     // The language chosen in 設定, unless POPSEND_LANG says otherwise.
-    if let (None, Some(lang)) = (std::env::var_os("POPSEND_LANG"), &config.app.language) {
+    if let (None, Some(lang)) = (std::env::var_os("POPSEND_LANG"), &file.app.language) {
         crate::text::i18n::init(Some(lang));
     }
+    // With several accounts and none named, the lists, the status and the background work
+    // cover them all.
+    if account.is_none() && !file.accounts.is_empty() {
+        let every = file.every(root);
+        match &command {
+            Command::Status => return accounts::status(&every),
+            Command::Queue => return accounts::list(&every, &[Status::Queued, Status::Sending, Status::Failed]),
+            Command::Sent => return accounts::list(&every, &[Status::Sent]),
+            Command::Flush => return accounts::flush(&every),
+            Command::Watch(WatchArgs { until_empty }) => return accounts::watch(&every, *until_empty),
+            _ => {}
+        }
+    }
+    // `sendmail -f ADDR` (or the From line, with -t) picks the account whose address it is.
+    let by_sender = match (&command, account) {
+        (Command::Sendmail(args), None) => args.sender.as_deref().and_then(|a| file.by_address(root, a)),
+        _ => None,
+    };
+    let picked = match by_sender {
+        Some(a) => a,
+        None => file.pick(root, account).map_err(|e| {
+            explain::simple(
+                fl!("err-no-such-account", asked = e.asked.as_str(), known = e.known.join(", ")),
+                EXIT_USAGE,
+            )
+        })?,
+    };
+    let config = picked.config;
+    let password_file = picked.password_file;
+    let paths = &Paths { config_file: root.config_file.clone(), data_dir: picked.data_dir };
     let store = knowledge::Store::new(&paths.data_dir);
     let clock = SystemClock;
     // Commands that only read or edit the outbox need no password and no network.
@@ -207,15 +238,14 @@ fn run(command: Command, paths: &Paths) -> Result<u8, Failed> {
     }
     if let Command::Diagnose(DiagnoseArgs { skip_login }) = &command {
         // A missing password is one of the things the test reports, not a reason not to run it.
-        let password = secrets::resolve(&config.pop, &secrets::password_file(&paths.config_file)).ok().map(|(p, _)| p);
+        let password = secrets::resolve(&config.pop, &password_file).ok().map(|(p, _)| p);
         return Ok(diagnose(&runtime, &config, password.as_ref(), &trust, &clock, &store, *skip_login));
     }
-    let (password, source) =
-        secrets::resolve(&config.pop, &secrets::password_file(&paths.config_file)).map_err(|e| explain::failure(&e))?;
+    let (password, source) = secrets::resolve(&config.pop, &password_file).map_err(|e| explain::failure(&e))?;
     // `serve` claims the data folder as a window does, before the runtime runs: the claim may
     // wait (a window that is closing) and, on Windows, runs a runtime of its own.
     let folder = match &command {
-        Command::Serve(_) => Some(claim_for_server(paths)?),
+        Command::Serve(_) => Some(claim_for_server(root)?),
         _ => None,
     };
 

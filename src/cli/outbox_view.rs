@@ -20,7 +20,7 @@ fn outbox_error(e: crate::core::sending::outbox::OutboxError) -> Failed {
 
 /// One message as a tab-separated line. What was stored came from a user or a server: each such
 /// field goes through `display_safe`, so no stored control character reaches the terminal.
-fn one_line(r: &Row) -> String {
+pub(super) fn one_line(r: &Row) -> String {
     use crate::core::display_safe as safe;
     let mut line = format!(
         "#{}\t{}\t{}\t{}\t{} {}\t{} {}",

@@ -129,6 +129,7 @@ fn row(id: i64, subject: &str, last_error: Option<Described>) -> Row {
         editable: true,
         via: None,
         send_at: None,
+        account: 0,
     }
 }
 
@@ -422,7 +423,7 @@ fn the_outbox_table_sorts_filters_and_answers_the_keys() {
     h.run_steps(2);
     click(&mut h, "本当に削除する");
     let requests = b.take();
-    assert!(matches!(requests.as_slice(), [Request::Engine(Command::Delete(3))]), "{requests:?}");
+    assert!(matches!(requests.as_slice(), [Request::Engine(Some(0), Command::Delete(3))]), "{requests:?}");
 }
 
 /// An empty list says so in the middle of the view and offers what fills it.
@@ -628,7 +629,10 @@ fn a_message_can_be_timed_and_says_when_it_will_go() {
     // 編集 keeps its time: 作成 opens with the draft and its 送信予約 row set to that time.
     click(&mut h, "レポート");
     click(&mut h, "編集");
-    assert!(matches!(b.take().as_slice(), [Request::Engine(popsend::core::sending::engine::Command::Edit(9))]));
+    assert!(matches!(
+        b.take().as_slice(),
+        [Request::Engine(Some(0), popsend::core::sending::engine::Command::Edit(9))]
+    ));
     b.publish(|v| v.waiting = Arc::new(Vec::new()));
     b.hand(Handed::ForCompose(Unsent {
         to: "sensei@example.ac.jp".into(),
@@ -889,7 +893,9 @@ fn edit_asks_for_the_message_and_its_draft_comes_back_into_compose() {
     click(&mut h, "編集");
     let requests = b.take();
     assert!(
-        requests.iter().any(|r| matches!(r, Request::Engine(popsend::core::sending::engine::Command::Edit(3)))),
+        requests
+            .iter()
+            .any(|r| matches!(r, Request::Engine(Some(0), popsend::core::sending::engine::Command::Edit(3)))),
         "{requests:?}"
     );
     b.publish(|v| v.waiting = Arc::new(Vec::new()));
@@ -967,7 +973,10 @@ fn the_status_bar_buttons_send_the_engines_commands() {
     click(&mut h, "POP 認証");
     let requests = b.take();
     assert!(
-        matches!(requests.as_slice(), [Request::Engine(Command::FlushNow), Request::Engine(Command::LoginNow)]),
+        matches!(
+            requests.as_slice(),
+            [Request::Engine(None, Command::FlushNow), Request::Engine(None, Command::LoginNow)]
+        ),
         "{requests:?}"
     );
 }

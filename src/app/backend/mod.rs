@@ -33,7 +33,15 @@ use crate::core::system::secrets::{Password, Source};
 pub enum Request {
     /// Build and store the message; with `now`, send at once; with `at`, not before then (送信予約).
     /// `ticket` comes back with `Handed::Queued`, so the window follows the right message.
-    Send { draft: Box<Unsent>, now: bool, charset: Option<Charset>, at: Option<std::time::SystemTime>, ticket: u64 },
+    /// `account`: the sender's (`Account::index`, 0 the default); its servers alone send it.
+    Send {
+        draft: Box<Unsent>,
+        now: bool,
+        charset: Option<Charset>,
+        at: Option<std::time::SystemTime>,
+        ticket: u64,
+        account: usize,
+    },
     /// Keep the draft on disk (an empty one removes the file).
     SaveDraft(Box<Unsent>),
     /// 「下書きに保存」: put the message aside in the list of drafts (`View::kept`).
@@ -58,10 +66,11 @@ pub enum Request {
     /// Open the system's file dialog; the chosen files are handed over (`Handed::Picked`).
     PickFiles,
     /// A button of the engine's, passed on as it is: 「今すぐ送信」, 「POP 認証」, 「再送」, 「削除」,
-    /// 「編集」 (its draft is handed over, `Handed::ForCompose`).
-    Engine(Command),
-    /// Show a message read-only (`View::opened`).
-    Open(i64),
+    /// 「編集」 (its draft is handed over, `Handed::ForCompose`). To the engine of the account given
+    /// (the row's), or with `None` to every account's.
+    Engine(Option<usize>, Command),
+    /// Show a message of an account read-only (`View::opened`).
+    Open(usize, i64),
     /// 接続テスト with the saved settings; steps arrive in `View::diagnosis` as they end.
     Diagnose,
     /// 「保存」: validate, write the config, keep the password (if typed) in the keyring, restart.
@@ -149,11 +158,23 @@ pub enum Saved {
     AutostartFailed(String),
 }
 
-/// Something the desktop should announce (when the user allows notifications).
+/// Something the desktop should announce (when the user allows notifications). `account`: its
+/// name, when there are several.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
-    Sent { count: usize, subject: String },
-    Failed { subject: String, reason: Described },
+    Sent { count: usize, subject: String, account: Option<String> },
+    Failed { subject: String, reason: Described, account: Option<String> },
+}
+
+/// An account besides the first, as the status bar and 作成's 差出人 show it.
+#[derive(Debug, Clone, Default)]
+pub struct AccountView {
+    pub label: String,
+    pub address: String,
+    pub snapshot: Option<Snapshot>,
+    /// Its last failure (a refused login, a stopped run), until a message of it goes.
+    pub problem: Option<Described>,
+    pub password: Option<PasswordFrom>,
 }
 
 /// A result the window takes once, in order (`Backend::take_handed`): an answer to a request, or
@@ -166,6 +187,9 @@ pub enum Handed {
     /// A draft for 作成: the saved one at start, one taken back by 「編集」, or one that could not
     /// be built (with the reason in the view's problem).
     ForCompose(Unsent),
+    /// The draft just handed over (`ForCompose`) is another account's than the first: 作成's
+    /// 差出人 becomes that account.
+    FromAccount(usize),
     /// A message of 作成 was built and handed to the outbox: the
     /// window follows it by its Message-ID and says what became of it.
     Queued { ticket: u64, message_id: String },
@@ -203,8 +227,12 @@ pub enum Handed {
 #[derive(Debug, Clone, Default)]
 pub struct View {
     pub version: u64,
+    /// The first account's address (empty: no account yet), its name and its engine's state.
     pub account: String,
+    pub label: String,
     pub snapshot: Option<Snapshot>,
+    /// The other accounts, in the file's order (`Account::index` 1, 2, …).
+    pub others: Vec<AccountView>,
     /// Shared, so taking a new view never copies thousands of rows.
     pub waiting: Arc<Vec<Row>>,
     pub sent: Arc<Vec<Row>>,
@@ -224,7 +252,7 @@ pub struct View {
     /// Attachment sizes in bytes, or why the file cannot be read.
     pub sizes: HashMap<PathBuf, Result<u64, String>>,
     /// The message asked for with `Open`: its draft, or (sent from the command line) its raw text.
-    pub opened: Option<(i64, Result<Unsent, String>)>,
+    pub opened: Option<((usize, i64), Result<Unsent, String>)>,
     /// Provider presets (built-in, then the user's), and why the user's file could not be read.
     pub presets: Vec<Preset>,
     pub presets_problem: Option<String>,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::worker::Shared;
 use super::{Handed, Saved};
 use crate::app::form::Form;
-use crate::core::setup::account::Paths;
+use crate::core::setup::account::{Config, Paths, account_dir};
 use crate::core::system::secrets::{self, Password};
 
 /// 「保存」: validates the form, writes the file, keeps the password. The config is written first,
@@ -23,8 +23,14 @@ pub(super) async fn save(
         Ok(t) => t,
         Err(errors) => return Saved::Invalid(errors),
     };
+    let before = crate::core::setup::account::Config::load(&paths.config_file).ok();
     if let Err(e) = crate::core::system::files::write_atomic(&paths.config_file, text.as_bytes()) {
         return Saved::WriteFailed(format!("{}: {e}", paths.config_file.display()));
+    }
+    // An account (not the first) whose address changed takes its outbox along to the folder of
+    // its new address, so what waits in it is still sent.
+    if let (Some(before), Ok(after)) = (before, form.to_config()) {
+        follow_addresses(paths, &before, &after);
     }
     // The password before the login entry: once the file is written the engine restarts on it
     // (and a pause for a refused password is lifted), so the new password must be in place
@@ -41,15 +47,24 @@ pub(super) async fn save(
             .unwrap_or_else(|e| Err(secrets::SecretError::KeyringUnavailable { detail: e.to_string() }));
         // No keyring: where the student chose the password file, it follows the new password
         // (for this account), so an old one is never sent again.
-        let file = secrets::password_file(&paths.config_file);
+        let file = form
+            .to_config()
+            .ok()
+            .and_then(|c| c.every(paths).into_iter().nth(form.editing))
+            .map_or_else(|| secrets::password_file(&paths.config_file), |a| a.password_file);
         let stored = stored.or_else(|e| match file.exists() {
             true => secrets::keep_in_file(&file, &user, &host, &password).map_err(|_| e),
             false => Err(e),
         });
+        // A password kept for this session only is the first account's (another account's
+        // then waits for the keyring, a password command or the password file).
         match stored {
-            Ok(()) => *typed = None,
+            Ok(()) if form.editing == 0 => *typed = None,
+            Ok(()) => {}
             Err(e) => {
-                *typed = Some(password);
+                if form.editing == 0 {
+                    *typed = Some(password);
+                }
                 not_kept = Some(e.to_string());
             }
         }
@@ -61,6 +76,22 @@ pub(super) async fn save(
         return Saved::AutostartFailed(e.to_string());
     }
     not_kept.map_or(Saved::Done, Saved::PasswordNotKept)
+}
+
+/// Moves the folder of each account besides the first whose address changed in place (the same
+/// number of accounts before and after; a removed account's folder stays where it is).
+fn follow_addresses(paths: &Paths, before: &Config, after: &Config) {
+    if before.accounts.len() != after.accounts.len() {
+        return;
+    }
+    for (old, new) in before.accounts.iter().zip(&after.accounts) {
+        let (from, to) =
+            (account_dir(&paths.data_dir, &old.account.address), account_dir(&paths.data_dir, &new.account.address));
+        if from != to && from.exists() && !to.exists() {
+            // Losing it only leaves the old folder's messages unsent until the address is back.
+            let _ = std::fs::rename(&from, &to);
+        }
+    }
 }
 
 /// `save`, and the result to the UI. True when the config was written (the engine restarts).

@@ -139,9 +139,13 @@ pub(super) async fn finish_setup(
         return false;
     }
     if let Some(draft) = test_mail {
+        // Through the account just set up (the assistant may have added one to others).
         let queued = Config::load(&paths.config_file).map_err(|e| Described::of(&e)).and_then(|config| {
-            let (out, subject, to) = build(&config, &draft, None, SystemClock.now()).map_err(|e| Described::of(&e))?;
-            let outbox = Outbox::open(&paths.data_dir).map_err(|e| Described::of(&e))?;
+            let account =
+                config.every(paths).into_iter().nth(form.editing).unwrap_or_else(|| config.every(paths).swap_remove(0));
+            let (out, subject, to) =
+                build(&account.config, &draft, None, SystemClock.now()).map_err(|e| Described::of(&e))?;
+            let outbox = Outbox::open(&account.data_dir).map_err(|e| Described::of(&e))?;
             outbox.enqueue(&out, &subject, &to, SystemClock.now()).map(|_| ()).map_err(|e| Described::of(&e))
         });
         if let Err(e) = queued {

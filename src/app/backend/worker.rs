@@ -17,7 +17,9 @@ use tokio::sync::mpsc;
 use super::geometry::save_geometry;
 use super::saving::save_and_tell;
 use super::setup::{assistant, finish_setup};
-use super::{Backend, Handed, Hooks, LIST_LIMIT, Notice, PasswordFrom, Problem, Request, SubmissionView, View};
+use super::{
+    AccountView, Backend, Handed, Hooks, LIST_LIMIT, Notice, PasswordFrom, Problem, Request, SubmissionView, View,
+};
 use crate::app::form::Form;
 use crate::core::message::compose::Outgoing;
 use crate::core::message::compose::{self, Charset};
@@ -30,7 +32,7 @@ use crate::core::sending::engine::{Command, Event};
 use crate::core::sending::host::Host;
 use crate::core::sending::knowledge;
 use crate::core::sending::outbox::{Outbox, Row, Status};
-use crate::core::setup::account::{Config, ConfigProblem, Paths};
+use crate::core::setup::account::{Account, Config, ConfigProblem, Paths};
 use crate::core::setup::diagnose::{self, StepResult};
 use crate::core::setup::presets::{self};
 use crate::core::system::clock::{Clock, SystemClock};
@@ -125,10 +127,23 @@ impl Shared {
     }
 }
 
-fn lists(outbox: &Outbox) -> (Arc<Vec<Row>>, Arc<Vec<Row>>) {
-    let waiting = outbox.list(&[Status::Queued, Status::Sending, Status::Failed], LIST_LIMIT).unwrap_or_default();
-    let sent = outbox.list(&[Status::Sent], LIST_LIMIT).unwrap_or_default();
-    (Arc::new(waiting), Arc::new(sent))
+/// The rows of every account's outbox (each with its account), newest first.
+fn lists(outboxes: &[Outbox]) -> (Arc<Vec<Row>>, Arc<Vec<Row>>) {
+    let of = |states: &[Status]| {
+        let mut rows: Vec<Row> = outboxes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, ob)| {
+                ob.list(states, LIST_LIMIT).unwrap_or_default().into_iter().map(move |r| Row { account: i, ..r })
+            })
+            .collect();
+        if outboxes.len() > 1 {
+            rows.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
+            rows.truncate(LIST_LIMIT);
+        }
+        Arc::new(rows)
+    };
+    (of(&[Status::Queued, Status::Sending, Status::Failed]), of(&[Status::Sent]))
 }
 
 /// How a session of the engine ended.
@@ -407,7 +422,9 @@ async fn without_config(
                 shared.publish(|v| v.password = Some(PasswordFrom::Missing));
             }
             // Nothing to send with yet: said, not dropped.
-            Some(Request::Send { .. } | Request::Diagnose | Request::Engine(_)) => shared.problem(Problem::SetupNeeded),
+            Some(Request::Send { .. } | Request::Diagnose | Request::Engine(..)) => {
+                shared.problem(Problem::SetupNeeded)
+            }
             _ => {}
         }
     }
@@ -431,58 +448,92 @@ async fn session(
             shared.publish(|v| {
                 v.problem = Some(problem);
                 v.account.clear();
+                v.others.clear();
             });
             return without_config(paths, rx, shared, typed).await;
         }
     };
-    let outbox = match Outbox::open(&paths.data_dir) {
-        Ok(o) => o,
-        Err(e) => {
-            shared.problem(Problem::Failed(Described::of(&e)));
-            return without_config(paths, rx, shared, typed).await;
+    let every = config.every(paths);
+    let mut outboxes = Vec::new();
+    let mut trusts = Vec::new();
+    for a in &every {
+        let opened = Outbox::open(&a.data_dir).map_err(|e| Described::of(&e)).and_then(|ob| {
+            TrustAnchors::load(a.config.tls.ca_file.as_deref()).map(|t| (ob, t)).map_err(|e| Described::of(&e))
+        });
+        match opened {
+            Ok((ob, trust)) => {
+                outboxes.push(ob);
+                trusts.push(trust);
+            }
+            Err(d) => {
+                shared.problem(Problem::Failed(d));
+                return without_config(paths, rx, shared, typed).await;
+            }
         }
-    };
-    let (waiting, sent) = lists(&outbox);
+    }
+    let (waiting, sent) = lists(&outboxes);
     shared.publish(|v| {
         v.account = config.account.address.clone();
+        v.label = config.label();
+        v.others = every[1..]
+            .iter()
+            .map(|a| AccountView {
+                label: a.label(),
+                address: a.config.account.address.clone(),
+                ..AccountView::default()
+            })
+            .collect();
         v.settings = Form::from_config(&config);
         v.waiting = waiting;
         v.sent = sent;
         v.problem = None;
     });
-    let trust = match TrustAnchors::load(config.tls.ca_file.as_deref()) {
-        Ok(t) => t,
-        Err(e) => {
-            shared.problem(Problem::Failed(Described::of(&e)));
-            return without_config(paths, rx, shared, typed).await;
-        }
-    };
-    // The password is looked up once per session; a missing one is shown, and sending waits.
-    let (password, from) = session_password(paths, &config, typed, shared).await;
-    shared.publish(|v| v.password = Some(from));
-    let store = knowledge::Store::new(&paths.data_dir);
+    // The passwords are looked up once per session; a missing one is shown, and that account's
+    // sending waits (the others' does not).
+    let mut passwords = Vec::new();
+    for a in &every {
+        let (password, from) = session_password(a, if a.index == 0 { typed } else { &None }, shared).await;
+        shared.publish(|v| match a.index {
+            0 => v.password = Some(from),
+            i => {
+                if let Some(o) = v.others.get_mut(i - 1) {
+                    o.password = Some(from);
+                }
+            }
+        });
+        passwords.push(password);
+    }
+    let stores: Vec<knowledge::Store> = every.iter().map(|a| knowledge::Store::new(&a.data_dir)).collect();
     let clock = SystemClock;
     let stop = AtomicBool::new(false);
-    let mut d = Deliverer::new(&config, password.as_ref(), &trust, &store, &clock);
-    d.stop = Some(&stop);
-    let (etx, erx) = mpsc::channel(64);
-    let host = Host::new(&paths.data_dir, &outbox, &d);
-    let on_event = |event: Event| publish_event(event, &outbox, &config, shared);
+    let deliverers: Vec<Deliverer> = (0..every.len())
+        .map(|i| {
+            let mut d = Deliverer::new(&every[i].config, passwords[i].as_ref(), &trusts[i], &stores[i], &clock);
+            d.stop = Some(&stop);
+            d
+        })
+        .collect();
+    let hosts: Vec<Host> =
+        (0..every.len()).map(|i| Host::new(&every[i].data_dir, &outboxes[i], &deliverers[i])).collect();
+    let (etxs, erxs): (Vec<_>, Vec<_>) = every.iter().map(|_| mpsc::channel::<Command>(64)).unzip();
+    let (d, host) = (&deliverers[0], &hosts[0]);
+    let several = every.len() > 1;
     // UI requests become engine commands; building a message (it reads attachment files)
     // happens here, never on the UI thread.
     // 接続テスト, beside the request loop; stopped when the session ends.
     let (dtx, drx) = mpsc::channel::<()>(1);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let refresh = etx.clone();
-    let refresh_for_server = etx.clone();
-    let diagnoser = diagnoser(&d, drx, stop_rx, refresh, shared);
+    let refresh = etxs[0].clone();
+    let refresh_for_server = etxs[0].clone();
+    let diagnoser = diagnoser(d, drx, stop_rx, refresh, shared);
     let forward = async {
         let mut end = End::Quit { background: false };
         while let Some(r) = rx.recv().await {
-            let cmd = match common(r, paths, shared) {
+            let (k, cmd) = match common(r, paths, shared) {
                 None => continue,
-                Some(Request::Send { draft, now, charset, at, ticket }) => {
-                    match build(&config, &draft, charset, clock.now()) {
+                Some(Request::Send { draft, now, charset, at, ticket, account }) => {
+                    let k = if account < every.len() { account } else { 0 };
+                    match build(&every[k].config, &draft, charset, clock.now()) {
                         Ok((outgoing, subject, to)) => {
                             let message_id = outgoing.message_id.clone();
                             let queued = Command::Enqueue {
@@ -492,10 +543,10 @@ async fn session(
                                 draft: draft.to_text().ok(),
                                 send_at: at,
                             };
-                            if etx.send(queued).await.is_ok() {
+                            if etxs[k].send(queued).await.is_ok() {
                                 shared.hand(Handed::Queued { ticket, message_id });
                                 if now {
-                                    let _ = etx.send(Command::FlushNow).await;
+                                    let _ = etxs[k].send(Command::FlushNow).await;
                                 }
                             }
                             continue;
@@ -504,16 +555,21 @@ async fn session(
                             // Nothing is lost: the draft goes back to 作成 with the reason.
                             shared.problem(Problem::Failed(Described::of(&e)));
                             shared.hand(Handed::ForCompose(*draft));
+                            if k > 0 {
+                                shared.hand(Handed::FromAccount(k));
+                            }
                             continue;
                         }
                     }
                 }
                 Some(Request::SaveSettings { form, password }) => {
                     let new_password = password.is_some();
+                    let edited = outboxes.get(form.editing);
                     // A queue paused because the server refused the password waits for a new
                     // one; the settings file may not change with it (the password is not in it).
                     let resume = || {
                         if new_password
+                            && let Some(outbox) = edited
                             && let Ok(Some(p)) = outbox.paused()
                             && p.error.kind.refused_login()
                             && let Err(e) = outbox.resume()
@@ -527,7 +583,8 @@ async fn session(
                     end = End::Reload;
                     break;
                 }
-                Some(Request::Engine(command)) => command,
+                Some(Request::Engine(Some(k), command)) if k < every.len() => (Some(k), command),
+                Some(Request::Engine(_, command)) => (None, command),
                 Some(Request::Diagnose) => {
                     // Runs beside this loop: the other buttons keep working meanwhile. One at a
                     // time; asked again while one runs, the next follows it.
@@ -538,9 +595,9 @@ async fn session(
                 // session into the password file, readable by them alone; sessions after this
                 // one find it there.
                 Some(Request::KeepPasswordInFile) => {
-                    let file = secrets::password_file(&paths.config_file);
+                    let file = &every[0].password_file;
                     let kept = match typed.as_ref() {
-                        Some(p) => secrets::keep_in_file(&file, &config.pop.username, &config.pop.host, p)
+                        Some(p) => secrets::keep_in_file(file, &config.pop.username, &config.pop.host, p)
                             .map_err(|e| format!("{}: {e}", file.display())),
                         None => Err(crate::fl!("set-password-file-nothing")),
                     };
@@ -551,7 +608,8 @@ async fn session(
                     shared.hand(Handed::PasswordFile(kept));
                     continue;
                 }
-                Some(Request::Open(id)) => {
+                Some(Request::Open(k, id)) => {
+                    let Some(outbox) = outboxes.get(k) else { continue };
                     let opened = match (outbox.draft_of(id), outbox.get(id)) {
                         (Ok(Some(text)), _) if Unsent::from_text(&text).is_some() => {
                             Ok(Unsent::from_text(&text).unwrap_or_default())
@@ -559,7 +617,7 @@ async fn session(
                         (_, Ok(Some((_, raw)))) => Err(String::from_utf8_lossy(&raw).into_owned()),
                         _ => continue,
                     };
-                    shared.publish(|v| v.opened = Some((id, opened)));
+                    shared.publish(|v| v.opened = Some(((k, id), opened)));
                     continue;
                 }
                 Some(Request::Shutdown { background }) => {
@@ -595,36 +653,66 @@ async fn session(
                 #[cfg(test)]
                 Some(Request::Panic) => continue,
             };
-            if etx.send(cmd).await.is_err() {
+            // A button for every account (今すぐ送信, POP 認証) goes to each engine; one about a
+            // message to the engine of its account.
+            let every_engine = |c: &Command| match c {
+                Command::FlushNow => Some(Command::FlushNow),
+                Command::LoginNow => Some(Command::LoginNow),
+                Command::NetworkChanged => Some(Command::NetworkChanged),
+                Command::Refresh => Some(Command::Refresh),
+                _ => None,
+            };
+            let sent = match k {
+                None if every_engine(&cmd).is_some() => {
+                    let mut sent = true;
+                    for etx in &etxs {
+                        if let Some(c) = every_engine(&cmd) {
+                            sent &= etx.send(c).await.is_ok();
+                        }
+                    }
+                    sent
+                }
+                _ => etxs[k.unwrap_or(0)].send(cmd).await.is_ok(),
+            };
+            if !sent {
                 break;
             }
         }
-        // A message in flight is finished, then the engine stops; a 接続テスト is dropped.
+        // A message in flight is finished, then the engines stop; a 接続テスト is dropped.
         stop.store(true, Ordering::SeqCst);
         let _ = stop_tx.send(true);
         drop(dtx);
-        let _ = etx.send(Command::Shutdown).await;
+        for etx in &etxs {
+            let _ = etx.send(Command::Shutdown).await;
+        }
         end
     };
+    // Every account's engine, each on its own: one account's wrong password or dead server
+    // never holds another's messages.
+    let engines = futures_util::future::join_all(hosts.iter().zip(erxs).enumerate().map(|(i, (h, erx))| {
+        let (outboxes, every) = (&outboxes, &every);
+        h.engine(erx, move |event| publish_event(i, event, outboxes, every, several, shared))
+    }));
     // The submission server, while `[submission] enabled`: beside the rest, ended with it.
-    let server = submission_server(&host, refresh_for_server, shared);
+    let server = submission_server(host, refresh_for_server, shared);
     tokio::select! {
-        ((), end, ()) = async { tokio::join!(host.engine(erx, on_event), forward, diagnoser) } => end,
+        (_, end, ()) = async { tokio::join!(engines, forward, diagnoser) } => end,
         () = server => End::Quit { background: false },
     }
 }
 
 /// Notices for a flush: what was sent (named by the first subject) and each message that failed
 /// for good. The flush names messages by id; the subjects come from the lists just read.
-fn announce(event: &Event, waiting: &[Row], sent: &[Row], hooks: &Hooks) {
+fn announce(event: &Event, k: usize, account: Option<String>, waiting: &[Row], sent: &[Row], hooks: &Hooks) {
     let Event::Flushed(f) = event else { return };
-    let subject =
-        |id: i64| waiting.iter().chain(sent).find(|r| r.id == id).map(|r| r.subject.clone()).unwrap_or_default();
+    let subject = |id: i64| {
+        waiting.iter().chain(sent).find(|r| r.id == id && r.account == k).map(|r| r.subject.clone()).unwrap_or_default()
+    };
     if let Some((id, _)) = f.sent.first() {
-        (hooks.notify)(Notice::Sent { count: f.sent.len(), subject: subject(*id) });
+        (hooks.notify)(Notice::Sent { count: f.sent.len(), subject: subject(*id), account: account.clone() });
     }
     for (id, _, reason) in &f.failed {
-        (hooks.notify)(Notice::Failed { subject: subject(*id), reason: reason.clone() });
+        (hooks.notify)(Notice::Failed { subject: subject(*id), reason: reason.clone(), account: account.clone() });
     }
 }
 
@@ -648,9 +736,15 @@ pub(super) fn build(
 /// takes the port back (and sends what waits), unless mail waits and the user chose 「終了する」.
 /// Otherwise 「バックグラウンドで送信を続ける」 leaves `watch --until-empty`.
 fn successor(paths: &Paths, background: bool) -> Option<&'static [&'static str]> {
-    let resident = Config::load(&paths.config_file).is_ok_and(|c| c.submission.enabled && c.app.autostart);
-    let nothing_waits =
-        || Outbox::open(&paths.data_dir).and_then(|o| o.counts()).is_ok_and(|c| c.queued == 0 && c.sending == 0);
+    let config = Config::load(&paths.config_file).ok();
+    let resident = config.as_ref().is_some_and(|c| c.submission.enabled && c.app.autostart);
+    let dirs: Vec<PathBuf> = match &config {
+        Some(c) => c.every(paths).into_iter().map(|a| a.data_dir).collect(),
+        None => vec![paths.data_dir.clone()],
+    };
+    let nothing_waits = || {
+        dirs.iter().all(|dir| Outbox::open(dir).and_then(|o| o.counts()).is_ok_and(|c| c.queued == 0 && c.sending == 0))
+    };
     if resident && (background || nothing_waits()) {
         Some(&["serve", "--at-login"])
     } else if background {
@@ -712,29 +806,35 @@ async fn submission_server(host: &Host<'_>, nudge: mpsc::Sender<Command>, shared
     std::future::pending::<()>().await
 }
 
-/// The session's password: the one typed in this session, or the platform's (keyring,
-/// `password_command`, environment). A missing one is shown as the window's problem.
-async fn session_password(
-    paths: &Paths,
-    config: &Config,
-    typed: &Option<Password>,
-    shared: &Shared,
-) -> (Option<Password>, PasswordFrom) {
+/// An account's password this session: the one typed in this session (the first account's), or
+/// the platform's (keyring, `password_command`, the password file, and for the first account the
+/// environment). A missing one is shown: the first account's as the window's problem, another's
+/// beside its name in the status bar.
+async fn session_password(a: &Account, typed: &Option<Password>, shared: &Shared) -> (Option<Password>, PasswordFrom) {
     match typed.clone() {
         Some(p) => (Some(p), PasswordFrom::ThisSession),
         // The keyring or `password_command` may take a while: off the runtime.
         None => match tokio::task::spawn_blocking({
-            let pop = config.pop.clone();
+            let pop = a.config.pop.clone();
             let platform = shared.hooks.platform.clone();
-            let file = secrets::password_file(&paths.config_file);
-            move || platform.password(&pop, &file)
+            let file = a.password_file.clone();
+            let env = a.index == 0;
+            move || platform.password(&pop, &file, env)
         })
         .await
         .unwrap_or_else(|e| Err(secrets::SecretError::KeyringUnavailable { detail: e.to_string() }))
         {
             Ok((p, source)) => (Some(p), PasswordFrom::Found(source)),
-            Err(e) => {
+            Err(e) if a.index == 0 => {
                 shared.problem(Problem::Failed(Described::of(&e)));
+                (None, PasswordFrom::Missing)
+            }
+            Err(e) => {
+                shared.publish(|v| {
+                    if let Some(o) = v.others.get_mut(a.index - 1) {
+                        o.problem = Some(Described::of(&e));
+                    }
+                });
                 (None, PasswordFrom::Missing)
             }
         },
@@ -744,19 +844,22 @@ async fn session_password(
 /// An engine event into the view (the lists read again, the problem set or cleared), a notice
 /// for the desktop (when allowed), and what the window takes once (a message taken back for
 /// editing, a port found to work).
-fn publish_event(event: Event, outbox: &Outbox, config: &Config, shared: &Shared) {
+/// Account `k`'s engine event into the view (the lists of every account read again).
+fn publish_event(k: usize, event: Event, outboxes: &[Outbox], every: &[Account], several: bool, shared: &Shared) {
+    let config = &every[k].config;
     if let Event::Flushed(f) = &event {
-        // Another port took the mail, found now: said once, where the student looks.
         if let Some(learned) = f.learned {
             shared.hand(Handed::RouteLearned(learned));
         }
-        if let Some(route) = f.route {
+        if let Some(route) = f.route
+            && k == 0
+        {
             shared.publish(|v| v.smtp_route = Some(route));
         }
     }
-    let (waiting, sent) = lists(outbox);
+    let (waiting, sent) = lists(outboxes);
     if config.app.notifications {
-        announce(&event, &waiting, &sent, &shared.hooks);
+        announce(&event, k, several.then(|| every[k].label()), &waiting, &sent, &shared.hooks);
     }
     let edited_at = match &event {
         Event::Edited(_, Some((_, at))) => *at,
@@ -772,6 +875,28 @@ fn publish_event(event: Event, outbox: &Outbox, config: &Config, shared: &Shared
     shared.publish(|v| {
         v.waiting = waiting;
         v.sent = sent;
+        if k > 0 {
+            // Another account's state and failures stay with it (the status bar names it).
+            let Some(o) = v.others.get_mut(k - 1) else { return };
+            match event {
+                Event::Snapshot(s) => o.snapshot = Some(s),
+                Event::Flushed(f) => {
+                    if let Some(e) = f.stopped {
+                        o.problem = Some(Described::of(&e));
+                    } else if !f.sent.is_empty() {
+                        o.problem = None;
+                    }
+                }
+                Event::LoginFailed(e) => o.problem = Some(Described::of(&e)),
+                Event::LoggedIn(_) => o.problem = None,
+                Event::Error(e) | Event::NotQueued { error: e, .. } => {
+                    v.problem = Some(Problem::Failed(Described::of(&e)))
+                }
+                Event::Edited(_, Some(_)) if edited.is_none() => v.problem = Some(Problem::StoredDraftUnreadable),
+                Event::Edited(..) | Event::Woken(_) => {}
+            }
+            return;
+        }
         match event {
             Event::Snapshot(s) => v.snapshot = Some(s),
             Event::Flushed(f) => {
@@ -790,7 +915,9 @@ fn publish_event(event: Event, outbox: &Outbox, config: &Config, shared: &Shared
     });
     if let Some(d) = edited {
         shared.hand(Handed::ForCompose(d));
-        // A timed message keeps its time: 作成 offers it again with the draft.
+        if k > 0 {
+            shared.hand(Handed::FromAccount(k));
+        }
         if let Some(at) = edited_at {
             shared.hand(Handed::EditedAt(at));
         }
@@ -951,7 +1078,7 @@ mod tests {
         }
         // The next session finds it there, as this platform (no keyring) looks for it.
         use crate::app::platform::Platform as _;
-        let (p, source) = crate::app::platform::Isolated::without_keyring().password(&config.pop, &file).unwrap();
+        let (p, source) = crate::app::platform::Isolated::without_keyring().password(&config.pop, &file, true).unwrap();
         assert_eq!((p.expose(), source), ("Hunter2pw", secrets::Source::File));
     }
 

@@ -70,6 +70,9 @@ pub struct Row {
     pub via: Option<String>,
     /// 送信予約: not to be sent before this time.
     pub send_at: Option<SystemTime>,
+    /// Which account's outbox holds it (`Account::index`): set by whoever lists several
+    /// accounts' outboxes together; 0 as read.
+    pub account: usize,
 }
 
 /// A queued message that is due, with what sending needs.
@@ -254,6 +257,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         editable: r.get(12)?,
         via: r.get(13)?,
         send_at: r.get::<_, Option<i64>>(14)?.map(time),
+        account: 0,
     })
 }
 

@@ -55,9 +55,59 @@ pub struct Config {
     pub app: AppSection,
     #[serde(default, skip_serializing_if = "SubmissionSection::is_default")]
     pub submission: SubmissionSection,
+    /// The other accounts (`[[accounts]]`, each with its own `account`, `pop`, `smtp`, `relay`
+    /// and `tls` tables); the sections above are the first account, the default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<OtherAccount>,
     /// A digest of the file's text: a paused queue resumes when it changes.
     #[serde(skip)]
     pub fingerprint: String,
+}
+
+/// One more account besides the first (`[[accounts]]`): the account's own tables, as the first
+/// account has them at the top of the file. The window's preferences and the submission server
+/// are the file's, shared by every account.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherAccount {
+    pub account: AccountSection,
+    pub pop: PopSection,
+    pub smtp: SmtpSection,
+    #[serde(default)]
+    pub relay: RelaySection,
+    #[serde(default)]
+    pub tls: TlsSection,
+}
+
+/// One account as the rest of popsend uses it: a whole `Config` (its own tables with the file's
+/// shared ones), where its outbox and what was learned of its servers live, and its password file.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// 0 for the first account (the default), then in the file's order.
+    pub index: usize,
+    pub config: Config,
+    pub data_dir: PathBuf,
+    pub password_file: PathBuf,
+}
+
+impl Account {
+    /// What lists and menus call it: its name, or its address.
+    pub fn label(&self) -> String {
+        self.config.label()
+    }
+}
+
+/// Where an account other than the first keeps its outbox and what it learned: a folder of the
+/// data folder named by its address (the first account keeps the data folder itself, as before
+/// there were several).
+pub fn account_dir(data_dir: &Path, address: &str) -> PathBuf {
+    let name: String = address
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_alphanumeric() || "@.-_+".contains(c) { c } else { '_' })
+        .collect();
+    data_dir.join("accounts").join(name)
 }
 
 /// A 署名 with the name 作成's list shows it by.
@@ -68,10 +118,14 @@ pub struct NamedSignature {
     pub text: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountSection {
     pub address: String,
+    /// What the account is called in lists and menus (「大学」); unset: its address.
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
@@ -93,7 +147,7 @@ fn is_utf8(c: &crate::message::compose::Charset) -> bool {
     *c == crate::message::compose::Charset::Utf8
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PopSection {
     pub host: String,
@@ -125,7 +179,7 @@ fn is_default_command_timeout(s: &u64) -> bool {
     *s == DEFAULT_COMMAND_TIMEOUT
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSection {
     /// Defaults to the POP host: POP before SMTP is one server's rule.
@@ -172,7 +226,7 @@ fn is_default_other_ports(p: &[OtherPort]) -> bool {
     p == default_other_ports().as_slice()
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RelaySection {
     pub window_seconds: u64,
@@ -195,7 +249,7 @@ impl RelaySection {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSection {
     #[serde(default)]
@@ -282,6 +336,79 @@ impl PopSection {
 }
 
 impl Config {
+    /// What lists and menus call this account: its name, or its address.
+    pub fn label(&self) -> String {
+        match self.account.name.as_deref().map(str::trim) {
+            Some(n) if !n.is_empty() => n.to_owned(),
+            _ => self.account.address.clone(),
+        }
+    }
+
+    /// The first account's own tables.
+    pub fn own(&self) -> OtherAccount {
+        OtherAccount {
+            account: self.account.clone(),
+            pop: self.pop.clone(),
+            smtp: self.smtp.clone(),
+            relay: self.relay.clone(),
+            tls: self.tls.clone(),
+        }
+    }
+
+    /// This file's shared tables with `a`'s own: the config of one account alone.
+    pub fn with_own(&self, a: &OtherAccount) -> Config {
+        Config {
+            account: a.account.clone(),
+            pop: a.pop.clone(),
+            smtp: a.smtp.clone(),
+            relay: a.relay.clone(),
+            tls: a.tls.clone(),
+            app: self.app.clone(),
+            submission: self.submission.clone(),
+            accounts: Vec::new(),
+            fingerprint: self.fingerprint.clone(),
+        }
+    }
+
+    /// Every account, the default first.
+    pub fn every(&self, paths: &Paths) -> Vec<Account> {
+        let first = Account {
+            index: 0,
+            config: self.with_own(&self.own()),
+            data_dir: paths.data_dir.clone(),
+            password_file: crate::system::secrets::password_file(&paths.config_file),
+        };
+        let others = self.accounts.iter().enumerate().map(|(i, a)| {
+            let data_dir = account_dir(&paths.data_dir, &a.account.address);
+            Account {
+                index: i + 1,
+                config: self.with_own(a),
+                password_file: data_dir.join(crate::system::secrets::PASSWORD_FILE),
+                data_dir,
+            }
+        });
+        std::iter::once(first).chain(others).collect()
+    }
+
+    /// The account `name` names (its name or its address, case aside); `None`: the default.
+    pub fn pick(&self, paths: &Paths, name: Option<&str>) -> Result<Account, UnknownAccount> {
+        let mut every = self.every(paths);
+        let Some(name) = name.map(str::trim) else { return Ok(every.swap_remove(0)) };
+        let found = every.iter().position(|a| {
+            a.config.account.address.eq_ignore_ascii_case(name)
+                || a.config.account.name.as_deref().is_some_and(|n| n.trim().eq_ignore_ascii_case(name))
+        });
+        match found {
+            Some(i) => Ok(every.swap_remove(i)),
+            None => Err(UnknownAccount { asked: name.to_owned(), known: every.iter().map(Account::label).collect() }),
+        }
+    }
+
+    /// The account whose address `address` is (case aside), if any.
+    pub fn by_address(&self, paths: &Paths, address: &str) -> Option<Account> {
+        self.every(paths).into_iter().find(|a| a.config.account.address.eq_ignore_ascii_case(address.trim()))
+    }
+
     pub fn smtp_host(&self) -> &str {
         self.smtp.host.as_deref().unwrap_or(&self.pop.host)
     }
@@ -327,6 +454,11 @@ impl Config {
         })?;
         let mut config = config;
         config.fingerprint = fingerprint(text);
+        config.validate_others().map_err(|(key, problem)| ConfigError {
+            path: path.to_owned(),
+            key: Some(key),
+            problem,
+        })?;
         config.validate().map_err(|(key, problem)| ConfigError {
             path: path.to_owned(),
             key: Some(key.to_owned()),
@@ -336,6 +468,32 @@ impl Config {
             },
         })?;
         Ok(config)
+    }
+
+    /// Each other account's keys (named `accounts[N].pop.host`, N from 1), and every address once.
+    fn validate_others(&self) -> Result<(), (String, ConfigProblem)> {
+        for (i, a) in self.accounts.iter().enumerate() {
+            if let Some((key, fault)) = self.with_own(a).faults().into_iter().next() {
+                return Err((format!("accounts[{}].{key}", i + 1), ConfigProblem::Invalid(fault.to_string())));
+            }
+        }
+        if let Some(i) = self.duplicate_account() {
+            return Err((
+                format!("accounts[{i}].account.address"),
+                ConfigProblem::Invalid(Fault::Duplicate.to_string()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The first other account (numbered from 1) whose address or name an earlier account has.
+    pub fn duplicate_account(&self) -> Option<usize> {
+        let all: Vec<OtherAccount> = std::iter::once(self.own()).chain(self.accounts.iter().cloned()).collect();
+        let same = |a: &OtherAccount, b: &OtherAccount| {
+            a.account.address.trim().eq_ignore_ascii_case(b.account.address.trim())
+                || matches!((&a.account.name, &b.account.name), (Some(x), Some(y)) if !x.trim().is_empty() && x.trim().eq_ignore_ascii_case(y.trim()))
+        };
+        (1..all.len()).find(|&i| all[..i].iter().any(|earlier| same(earlier, &all[i])))
     }
 
     fn validate(&self) -> Result<(), (&'static str, ConfigProblem)> {
@@ -354,6 +512,9 @@ impl Config {
         }
         if self.account.display_name.as_deref().is_some_and(|n| n.contains(['\r', '\n'])) {
             bad("account.display_name", Fault::LineBreak);
+        }
+        if self.account.name.as_deref().is_some_and(|n| n.contains(['\r', '\n'])) {
+            bad("account.name", Fault::LineBreak);
         }
         if !host_ok(&self.pop.host) {
             bad("pop.host", Fault::Host);
@@ -420,6 +581,8 @@ pub enum Fault {
     Language,
     Theme,
     Renderer,
+    /// Another account has the same address or name.
+    Duplicate,
 }
 
 impl fmt::Display for Fault {
@@ -437,6 +600,7 @@ impl fmt::Display for Fault {
             Fault::Language => write!(f, "must be \"ja\" or \"en\""),
             Fault::Theme => write!(f, "must be \"light\" or \"dark\""),
             Fault::Renderer => write!(f, "must be \"gl\" or \"cpu\""),
+            Fault::Duplicate => write!(f, "another account has the same address or name"),
         }
     }
 }
@@ -530,6 +694,13 @@ fn check_permissions(path: &Path) -> Result<(), ConfigError> {
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
+}
+
+/// `--account NAME` names no account: what was asked and the accounts there are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownAccount {
+    pub asked: String,
+    pub known: Vec<String>,
 }
 
 /// A configuration file that cannot be used.

@@ -176,7 +176,24 @@ pub fn resolve_with(
     keyring: &dyn Fn(&str, &str) -> Result<Password, SecretError>,
     file: &std::path::Path,
 ) -> Result<(Password, Source), SecretError> {
-    if let Ok(p) = std::env::var(ENV_VAR)
+    resolve_for(pop, keyring, file, true)
+}
+
+/// `resolve` for an account `POPSEND_PASSWORD` is not for (`env` false): where a command covers
+/// several accounts, the variable is the first account's, and never goes to another's server.
+pub fn resolve_stored(pop: &PopSection, file: &std::path::Path) -> Result<(Password, Source), SecretError> {
+    resolve_for(pop, &from_keyring, file, false)
+}
+
+/// `resolve_with`, the variable consulted only with `env`.
+pub fn resolve_for(
+    pop: &PopSection,
+    keyring: &dyn Fn(&str, &str) -> Result<Password, SecretError>,
+    file: &std::path::Path,
+    env: bool,
+) -> Result<(Password, Source), SecretError> {
+    if env
+        && let Ok(p) = std::env::var(ENV_VAR)
         && !p.is_empty()
     {
         return Ok((Password(p), Source::Env));

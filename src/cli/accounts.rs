@@ -1,0 +1,162 @@
+//! The commands that cover every account when there are several and `--account` names none:
+//! `status`, `queue` and `sent` (with the account in each line), `flush` (each account's queue
+//! in turn) and `watch` (every account's engine side by side, so one account's wrong password
+//! or dead server never holds another's mail). Each account is what `Config::every` gives; the
+//! work itself is the single-account code's.
+
+use std::io::Write as _;
+use std::sync::atomic::AtomicBool;
+
+use crate::core::protocol::net::TrustAnchors;
+use crate::core::sending::deliver::Deliverer;
+use crate::core::sending::engine;
+use crate::core::sending::host::Host;
+use crate::core::sending::knowledge;
+use crate::core::sending::outbox::{Outbox, Status};
+use crate::core::setup::account::Account;
+use crate::core::system::clock::SystemClock;
+use crate::core::system::secrets::{self, Password};
+use crate::fl;
+
+use super::explain::{self, EXIT_FAILED, EXIT_OK, Failed};
+use super::{background, outbox_view};
+
+fn heading(a: &Account) {
+    say!("{}", fl!("account-heading", account = a.label()));
+}
+
+/// `status`: each account's relay window and counts, under its name.
+pub(super) fn status(every: &[Account]) -> Result<u8, Failed> {
+    let clock = SystemClock;
+    let mut code = EXIT_OK;
+    for a in every {
+        heading(a);
+        super::status(&a.config, &knowledge::Store::new(&a.data_dir), &clock);
+        match Outbox::open(&a.data_dir) {
+            Ok(ob) => code = code.max(outbox_view::counts_line(&ob)?),
+            Err(e) => {
+                tell_raw!("{}", explain::failure(&e).render());
+                code = EXIT_FAILED;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// `queue` / `sent`: every account's messages, newest first, each line starting with the account.
+pub(super) fn list(every: &[Account], states: &[Status]) -> Result<u8, Failed> {
+    let mut rows = Vec::new();
+    for a in every {
+        let ob = Outbox::open(&a.data_dir).map_err(|e| explain::failure(&e))?;
+        let listed = ob.list(states, usize::MAX >> 1).map_err(|e| explain::failure(&e))?;
+        rows.extend(listed.into_iter().map(|r| (a.label(), r)));
+    }
+    rows.sort_by(|x, y| y.1.created.cmp(&x.1.created));
+    if rows.is_empty() {
+        say!("{}", if states.contains(&Status::Sent) { fl!("sent-empty") } else { fl!("queue-empty") });
+    }
+    let mut out = String::new();
+    for (label, r) in &rows {
+        out += &format!("{}\t{}\n", crate::core::display_safe(label), outbox_view::one_line(r));
+    }
+    say_raw!("{out}");
+    Ok(EXIT_OK)
+}
+
+/// An account with what sending needs, or `None` (said) when its password cannot be found or its
+/// certificates read: the other accounts go on.
+struct Ready {
+    account: Account,
+    password: Password,
+    trust: TrustAnchors,
+    store: knowledge::Store,
+}
+
+fn ready(every: &[Account]) -> (Vec<Ready>, bool) {
+    let mut out = Vec::new();
+    let mut all = true;
+    for a in every {
+        let trust = TrustAnchors::load(a.config.tls.ca_file.as_deref());
+        // POPSEND_PASSWORD is the first account's: never sent to another's server.
+        let password = match a.index {
+            0 => secrets::resolve(&a.config.pop, &a.password_file),
+            _ => secrets::resolve_stored(&a.config.pop, &a.password_file),
+        };
+        match (trust, password) {
+            (Ok(trust), Ok((password, _))) => {
+                out.push(Ready { account: a.clone(), password, trust, store: knowledge::Store::new(&a.data_dir) })
+            }
+            (Err(e), _) => {
+                heading(a);
+                tell_raw!("{}", explain::failure(&e).render());
+                all = false;
+            }
+            (_, Err(e)) => {
+                heading(a);
+                tell_raw!("{}", explain::failure(&e).render());
+                all = false;
+            }
+        }
+    }
+    (out, all)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failed> {
+    crate::core::runtime().map_err(|e| explain::simple(fl!("err-runtime", detail = e.to_string()), EXIT_FAILED))
+}
+
+/// `flush`: each account's queue in turn; the exit code is the worst of them.
+pub(super) fn flush(every: &[Account]) -> Result<u8, Failed> {
+    let (ready, all) = ready(every);
+    let runtime = runtime()?;
+    let clock = SystemClock;
+    let mut code = if all { EXIT_OK } else { EXIT_FAILED };
+    for r in &ready {
+        heading(&r.account);
+        let d = Deliverer::new(&r.account.config, &r.password, &r.trust, &r.store, &clock);
+        let ob = Outbox::open(&r.account.data_dir).map_err(|e| explain::failure(&e))?;
+        match runtime.block_on(engine::flush(&ob, &d, true)) {
+            Ok(flushed) => code = code.max(outbox_view::report_flush(&flushed, &clock)),
+            Err(e) => {
+                tell_raw!("{}", explain::failure(&e).render());
+                code = EXIT_FAILED;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// `watch`: every account's engine at once, until Ctrl-C (or, with `until_empty`, until nothing
+/// waits in any of them).
+pub(super) fn watch(every: &[Account], until_empty: bool) -> Result<u8, Failed> {
+    let (ready, all) = ready(every);
+    let runtime = runtime()?;
+    let clock = SystemClock;
+    let stop = AtomicBool::new(false);
+    let outboxes = ready
+        .iter()
+        .map(|r| Outbox::open(&r.account.data_dir).map_err(|e| explain::failure(&e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let deliverers: Vec<Deliverer> = ready
+        .iter()
+        .map(|r| {
+            let mut d = Deliverer::new(&r.account.config, &r.password, &r.trust, &r.store, &clock);
+            d.stop = Some(&stop);
+            d
+        })
+        .collect();
+    let hosts: Vec<Host> = ready
+        .iter()
+        .zip(&outboxes)
+        .zip(&deliverers)
+        .map(|((r, ob), d)| Host::new(&r.account.data_dir, ob, d))
+        .collect();
+    let codes = runtime.block_on(futures_util::future::join_all(hosts.iter().map(|host| {
+        background::watch(host, &stop, until_empty, tokio::sync::mpsc::channel(16), std::future::pending())
+    })));
+    let mut code = if all { EXIT_OK } else { EXIT_FAILED };
+    for c in codes {
+        code = code.max(c?);
+    }
+    Ok(code)
+}
