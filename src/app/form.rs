@@ -67,43 +67,59 @@ pub struct Form {
     pub submission: SubmissionSection,
 }
 
+/// An account with nothing filled in: the reference server's rules (plain POP 110, SMTP 25,
+/// ten minutes). It also stands in the place of the account whose fields the form holds.
+fn blank() -> OtherAccount {
+    OtherAccount {
+        account: AccountSection {
+            address: String::new(),
+            name: None,
+            display_name: None,
+            signature: None,
+            other_signatures: Vec::new(),
+            charset: Charset::Utf8,
+        },
+        pop: PopSection {
+            host: String::new(),
+            port: None,
+            security: Security::None,
+            username: String::new(),
+            auth: PopAuth::Auto,
+            allow_plaintext_password: false,
+            password_command: None,
+            password_command_timeout_seconds: crate::core::setup::account::DEFAULT_COMMAND_TIMEOUT,
+        },
+        smtp: SmtpSection {
+            host: None,
+            port: None,
+            security: Security::None,
+            username: None,
+            allow_plaintext_password: false,
+            other_ports: crate::core::setup::account::default_other_ports(),
+        },
+        relay: RelaySection::default(),
+        tls: TlsSection::default(),
+    }
+}
+
+fn config_of(a: OtherAccount) -> Config {
+    Config {
+        account: a.account,
+        pop: a.pop,
+        smtp: a.smtp,
+        relay: a.relay,
+        tls: a.tls,
+        app: AppSection::default(),
+        submission: SubmissionSection::default(),
+        accounts: Vec::new(),
+        fingerprint: String::new(),
+    }
+}
+
 impl Default for Form {
     /// A new user's form: the reference server's rules (plain POP 110, SMTP 25, ten minutes).
     fn default() -> Form {
-        Form::from_config(&Config {
-            account: AccountSection {
-                address: String::new(),
-                name: None,
-                display_name: None,
-                signature: None,
-                other_signatures: Vec::new(),
-                charset: Charset::Utf8,
-            },
-            pop: PopSection {
-                host: String::new(),
-                port: None,
-                security: Security::None,
-                username: String::new(),
-                auth: PopAuth::Auto,
-                allow_plaintext_password: false,
-                password_command: None,
-                password_command_timeout_seconds: crate::core::setup::account::DEFAULT_COMMAND_TIMEOUT,
-            },
-            smtp: SmtpSection {
-                host: None,
-                port: None,
-                security: Security::None,
-                username: None,
-                allow_plaintext_password: false,
-                other_ports: crate::core::setup::account::default_other_ports(),
-            },
-            relay: RelaySection::default(),
-            tls: TlsSection::default(),
-            app: AppSection::default(),
-            submission: SubmissionSection::default(),
-            accounts: Vec::new(),
-            fingerprint: String::new(),
-        })
+        Form::from_config(&config_of(blank()))
     }
 }
 
@@ -147,11 +163,10 @@ impl Form {
 
     /// The form of `c` with the fields of its account `k` (0: the first; out of range: the first).
     pub fn for_account(c: &Config, k: usize) -> Form {
-        let accounts: Vec<OtherAccount> = std::iter::once(c.own()).chain(c.accounts.iter().cloned()).collect();
-        let editing = if k < accounts.len() { k } else { 0 };
-        let mut form = Form::fields(&c.with_own(&accounts[editing]));
-        form.accounts = accounts;
-        form.editing = editing;
+        let mut form = Form::fields(c);
+        form.accounts = std::iter::once(c.own()).chain(c.accounts.iter().cloned()).collect();
+        form.editing = usize::MAX;
+        form.load(if k < form.accounts.len() { k } else { 0 });
         form
     }
 
@@ -159,8 +174,9 @@ impl Form {
     /// preferences stay as `current` has them).
     pub fn adding(current: &Form, new: &Form) -> Form {
         let mut fields = new.clone();
-        fields.accounts = current.accounts.clone();
-        fields.editing = fields.accounts.len();
+        fields.accounts = current.every();
+        fields.accounts.push(blank());
+        fields.editing = fields.accounts.len() - 1;
         fields.language = current.language.clone();
         fields.theme = current.theme.clone();
         fields.renderer = current.renderer.clone();
@@ -177,7 +193,10 @@ impl Form {
         if k > 0 && k < form.accounts.len() {
             form.accounts.remove(k);
             match form.editing.cmp(&k) {
-                std::cmp::Ordering::Equal => form.load(0),
+                std::cmp::Ordering::Equal => {
+                    form.editing = usize::MAX;
+                    form.load(0);
+                }
                 std::cmp::Ordering::Greater => form.editing -= 1,
                 std::cmp::Ordering::Less => {}
             }
@@ -185,8 +204,7 @@ impl Form {
         form
     }
 
-    /// This form showing account `k`'s fields (the edited ones are dropped; `k` out of range: as
-    /// it is).
+    /// This form showing account `k`'s fields (`k` out of range: as it is).
     pub fn showing(&self, k: usize) -> Form {
         let mut form = self.clone();
         if k < form.accounts.len() && k != form.editing {
@@ -201,26 +219,26 @@ impl Form {
         if k == self.editing || k >= self.accounts.len() {
             return Ok(());
         }
-        let c = self.to_config()?;
-        self.accounts = std::iter::once(c.own()).chain(c.accounts).collect();
+        self.to_config()?;
         self.load(k);
         Ok(())
     }
 
-    /// The fields of account `k` (the file's shared preferences as they are).
+    /// Every account as the form has it: the edited one from its fields (as typed, unchecked).
+    pub fn every(&self) -> Vec<OtherAccount> {
+        let mut all = self.accounts.clone();
+        if let Some(slot) = all.get_mut(self.editing) {
+            *slot = self.built().0.own();
+        }
+        all
+    }
+
+    /// The fields of account `k`, the edited ones kept in their place (the file's shared
+    /// preferences as they are).
     fn load(&mut self, k: usize) {
-        let a = self.accounts[k].clone();
-        let mut fresh = Form::fields(&Config {
-            account: a.account,
-            pop: a.pop,
-            smtp: a.smtp,
-            relay: a.relay,
-            tls: a.tls,
-            app: AppSection::default(),
-            submission: SubmissionSection::default(),
-            accounts: Vec::new(),
-            fingerprint: String::new(),
-        });
+        let mut all = self.every();
+        let a = std::mem::replace(&mut all[k], blank());
+        let mut fresh = Form::fields(&config_of(a));
         fresh.language = std::mem::take(&mut self.language);
         fresh.theme = std::mem::take(&mut self.theme);
         fresh.renderer = std::mem::take(&mut self.renderer);
@@ -228,7 +246,7 @@ impl Form {
         fresh.autostart = self.autostart;
         fresh.zoom = self.zoom;
         fresh.submission = self.submission.clone();
-        fresh.accounts = std::mem::take(&mut self.accounts);
+        fresh.accounts = all;
         fresh.editing = k;
         *self = fresh;
     }
@@ -252,7 +270,7 @@ impl Form {
         let text = |o: &Option<String>| o.clone().unwrap_or_default();
         let port = |p: Option<u16>| p.map(|p| p.to_string()).unwrap_or_default();
         Form {
-            accounts: vec![c.own()],
+            accounts: vec![blank()],
             editing: 0,
             name: text(&c.account.name),
             address: c.account.address.clone(),
@@ -291,6 +309,33 @@ impl Form {
 
     /// The config this form describes, or every field that is wrong.
     pub fn to_config(&self) -> Result<Config, Vec<FieldError>> {
+        let (mut config, mut errors) = self.built();
+        for (key, fault) in config.faults() {
+            if !errors.iter().any(|e| e.key == key) {
+                errors.push(FieldError { key, problem: Problem::Fault(fault) });
+            }
+        }
+        // The edited account in its place among the others.
+        let mut all = self.every();
+        if self.editing >= all.len() {
+            all.push(config.own());
+        }
+        let first = all.remove(0);
+        config.account = first.account;
+        config.pop = first.pop;
+        config.smtp = first.smtp;
+        config.relay = first.relay;
+        config.tls = first.tls;
+        config.accounts = all;
+        if config.duplicate_account().is_some() {
+            errors.push(FieldError { key: "account.address", problem: Problem::Fault(Fault::Duplicate) });
+        }
+        if errors.is_empty() { Ok(config) } else { Err(errors) }
+    }
+
+    /// The edited account's config as the fields give it (a value that cannot be used left at its
+    /// default) and the fields that are wrong, without looking at any file.
+    fn built(&self) -> (Config, Vec<FieldError>) {
         let mut errors = Vec::new();
         let mut port = |key: &'static str, s: &str| match opt(s) {
             None => None,
@@ -328,7 +373,7 @@ impl Form {
                 errors.push(FieldError { key, problem: Problem::Required });
             }
         }
-        let mut config = Config {
+        let config = Config {
             account: AccountSection {
                 address: self.address.trim().to_owned(),
                 name: opt(&self.name),
@@ -383,29 +428,7 @@ impl Form {
             accounts: Vec::new(),
             fingerprint: String::new(),
         };
-        for (key, fault) in config.faults() {
-            if !errors.iter().any(|e| e.key == key) {
-                errors.push(FieldError { key, problem: Problem::Fault(fault) });
-            }
-        }
-        // The edited account in its place among the others.
-        let mut all = self.accounts.clone();
-        let edited = config.own();
-        match all.get_mut(self.editing) {
-            Some(slot) => *slot = edited,
-            None => all.push(edited),
-        }
-        let first = all.remove(0);
-        config.account = first.account;
-        config.pop = first.pop;
-        config.smtp = first.smtp;
-        config.relay = first.relay;
-        config.tls = first.tls;
-        config.accounts = all;
-        if config.duplicate_account().is_some() {
-            errors.push(FieldError { key: "account.address", problem: Problem::Fault(Fault::Duplicate) });
-        }
-        if errors.is_empty() { Ok(config) } else { Err(errors) }
+        (config, errors)
     }
 
     /// The config file's text for this form (what 「保存」 writes), or every field that is wrong.

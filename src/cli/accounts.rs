@@ -63,11 +63,12 @@ pub(super) fn list(every: &[Account], states: &[Status]) -> Result<u8, Failed> {
     Ok(EXIT_OK)
 }
 
-/// An account with what sending needs, or `None` (said) when its password cannot be found or its
-/// certificates read: the other accounts go on.
+/// An account with what sending needs. A password that cannot be found is said (under the
+/// account's name) and leaves `None`: that account's mail waits, the others' goes. Certificates
+/// that cannot be read leave the account out, said likewise.
 struct Ready {
     account: Account,
-    password: Password,
+    password: Option<Password>,
     trust: TrustAnchors,
     store: knowledge::Store,
 }
@@ -76,27 +77,30 @@ fn ready(every: &[Account]) -> (Vec<Ready>, bool) {
     let mut out = Vec::new();
     let mut all = true;
     for a in every {
-        let trust = TrustAnchors::load(a.config.tls.ca_file.as_deref());
+        let trust = match TrustAnchors::load(a.config.tls.ca_file.as_deref()) {
+            Ok(t) => t,
+            Err(e) => {
+                heading(a);
+                tell_raw!("{}", explain::failure(&e).render());
+                all = false;
+                continue;
+            }
+        };
         // POPSEND_PASSWORD is the first account's: never sent to another's server.
         let password = match a.index {
             0 => secrets::resolve(&a.config.pop, &a.password_file),
             _ => secrets::resolve_stored(&a.config.pop, &a.password_file),
         };
-        match (trust, password) {
-            (Ok(trust), Ok((password, _))) => {
-                out.push(Ready { account: a.clone(), password, trust, store: knowledge::Store::new(&a.data_dir) })
-            }
-            (Err(e), _) => {
+        let password = match password {
+            Ok((p, _)) => Some(p),
+            Err(e) => {
                 heading(a);
                 tell_raw!("{}", explain::failure(&e).render());
                 all = false;
+                None
             }
-            (_, Err(e)) => {
-                heading(a);
-                tell_raw!("{}", explain::failure(&e).render());
-                all = false;
-            }
-        }
+        };
+        out.push(Ready { account: a.clone(), password, trust, store: knowledge::Store::new(&a.data_dir) });
     }
     (out, all)
 }
@@ -113,7 +117,7 @@ pub(super) fn flush(every: &[Account]) -> Result<u8, Failed> {
     let mut code = if all { EXIT_OK } else { EXIT_FAILED };
     for r in &ready {
         heading(&r.account);
-        let d = Deliverer::new(&r.account.config, &r.password, &r.trust, &r.store, &clock);
+        let d = Deliverer::new(&r.account.config, r.password.as_ref(), &r.trust, &r.store, &clock);
         let ob = Outbox::open(&r.account.data_dir).map_err(|e| explain::failure(&e))?;
         match runtime.block_on(engine::flush(&ob, &d, true)) {
             Ok(flushed) => code = code.max(outbox_view::report_flush(&flushed, &clock)),
@@ -126,6 +130,30 @@ pub(super) fn flush(every: &[Account]) -> Result<u8, Failed> {
     Ok(code)
 }
 
+/// Every ready account's outbox, deliverer and host, built in turn (each borrows the last).
+macro_rules! hosts {
+    ($ready:expr, $clock:expr, $stop:expr, $outboxes:ident, $deliverers:ident, $hosts:ident) => {
+        let $outboxes = $ready
+            .iter()
+            .map(|r| Outbox::open(&r.account.data_dir).map_err(|e| explain::failure(&e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let $deliverers: Vec<Deliverer> = $ready
+            .iter()
+            .map(|r| {
+                let mut d = Deliverer::new(&r.account.config, r.password.as_ref(), &r.trust, &r.store, $clock);
+                d.stop = Some($stop);
+                d
+            })
+            .collect();
+        let $hosts: Vec<Host> = $ready
+            .iter()
+            .zip(&$outboxes)
+            .zip(&$deliverers)
+            .map(|((r, ob), d)| Host::new(&r.account.data_dir, ob, d))
+            .collect();
+    };
+}
+
 /// `watch`: every account's engine at once, until Ctrl-C (or, with `until_empty`, until nothing
 /// waits in any of them).
 pub(super) fn watch(every: &[Account], until_empty: bool) -> Result<u8, Failed> {
@@ -133,30 +161,25 @@ pub(super) fn watch(every: &[Account], until_empty: bool) -> Result<u8, Failed> 
     let runtime = runtime()?;
     let clock = SystemClock;
     let stop = AtomicBool::new(false);
-    let outboxes = ready
-        .iter()
-        .map(|r| Outbox::open(&r.account.data_dir).map_err(|e| explain::failure(&e)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let deliverers: Vec<Deliverer> = ready
-        .iter()
-        .map(|r| {
-            let mut d = Deliverer::new(&r.account.config, &r.password, &r.trust, &r.store, &clock);
-            d.stop = Some(&stop);
-            d
-        })
-        .collect();
-    let hosts: Vec<Host> = ready
-        .iter()
-        .zip(&outboxes)
-        .zip(&deliverers)
-        .map(|((r, ob), d)| Host::new(&r.account.data_dir, ob, d))
-        .collect();
-    let codes = runtime.block_on(futures_util::future::join_all(hosts.iter().map(|host| {
-        background::watch(host, &stop, until_empty, tokio::sync::mpsc::channel(16), std::future::pending())
-    })));
-    let mut code = if all { EXIT_OK } else { EXIT_FAILED };
-    for c in codes {
-        code = code.max(c?);
-    }
-    Ok(code)
+    hosts!(ready, &clock, &stop, outboxes, deliverers, hosts);
+    let channels = hosts.iter().map(|_| tokio::sync::mpsc::channel(16)).collect();
+    let code = runtime.block_on(background::watch_all(&hosts, &stop, until_empty, channels, std::future::pending()))?;
+    Ok(if all { code } else { code.max(EXIT_FAILED) })
+}
+
+/// `serve`: the submission server for every account (a message goes through the account its
+/// sender is), beside every account's engine; the data folder claimed as `serve` claims it.
+pub(super) fn serve(
+    every: &[Account],
+    root: &crate::core::setup::account::Paths,
+    at_login: bool,
+) -> Result<u8, Failed> {
+    let Some(folder) = super::claim_for_server(root)? else { return Ok(EXIT_FAILED) };
+    let (ready, all) = ready(every);
+    let runtime = runtime()?;
+    let clock = SystemClock;
+    let stop = AtomicBool::new(false);
+    hosts!(ready, &clock, &stop, outboxes, deliverers, hosts);
+    let code = runtime.block_on(background::serve(&hosts, folder, &stop, at_login))?;
+    Ok(if all { code } else { code.max(EXIT_FAILED) })
 }

@@ -97,30 +97,31 @@ pub(super) async fn watch(
 /// the sessions in progress answered) when a window opens. `at_login` (the login entry): without
 /// `[submission] enabled`, it sends what waits and ends, as `watch --until-empty`.
 pub(super) async fn serve(
-    host: &Host<'_>,
+    hosts: &[Host<'_>],
     folder: crate::core::system::instance::Listener,
     stop: &AtomicBool,
     at_login: bool,
 ) -> Result<u8, Failed> {
     use crate::core::protocol::smtpd;
     use crate::core::sending::host::SubmissionProblem;
-    let s = &host.deliverer.config.submission;
+    let Some(first) = hosts.first() else { return Ok(EXIT_OK) };
+    let s = &first.deliverer.config.submission;
     let cue = std::sync::Arc::new(tokio::sync::Notify::new());
     let heard = cue.clone();
     folder.set_wake(std::sync::Arc::new(move || heard.notify_one()));
-    let commands = tokio::sync::mpsc::channel(16);
-    let shutdown = commands.0.clone();
+    let channels: Vec<Commands> = hosts.iter().map(|_| tokio::sync::mpsc::channel(16)).collect();
+    let senders: Vec<_> = channels.iter().map(|(tx, _)| tx.clone()).collect();
     if at_login && !s.enabled {
-        return watch(host, stop, true, commands, step_aside(cue.notified(), stop, shutdown)).await;
+        return watch_all(hosts, stop, true, channels, step_aside(cue.notified(), stop, senders)).await;
     }
-    let server = host.open_submission().await.map_err(|problem| match problem {
+    let server = crate::core::sending::host::open_submission(hosts).await.map_err(|problem| match problem {
         SubmissionProblem::Port(taken) => explain::simple(crate::text::words::port_taken(s.port, &taken), EXIT_FAILED),
         SubmissionProblem::Login(detail) => explain::simple(fl!("err-serve-login", detail = detail), EXIT_FAILED),
         SubmissionProblem::Outbox(detail) => {
             explain::simple(format!("{} ({detail})", fl!("err-outbox-write")), EXIT_FAILED)
         }
     })?;
-    let login_file = host.data_dir.join(smtpd::LOGIN_FILE).display().to_string();
+    let login_file = first.data_dir.join(smtpd::LOGIN_FILE).display().to_string();
     if server.login.as_ref().is_some_and(|l| l.renewed) {
         tell!("{}", fl!("serve-login-renewed", file = login_file.as_str()));
     }
@@ -129,11 +130,35 @@ pub(super) async fn serve(
         // `require_auth = false`: no password file to point to.
         None => say!("{}", fl!("serve-start-open", port = s.port)),
     }
-    // The sessions in progress are answered before the engine stops: they may wait on it.
-    let alongside = step_aside(host.serve(server, commands.0.clone(), cue.notified()), stop, shutdown);
-    let exit = watch(host, stop, false, commands, alongside).await;
+    // The sessions in progress are answered before the engines stop: they may wait on them.
+    let served = crate::core::sending::host::serve(hosts, server, senders.clone(), cue.notified());
+    let exit = watch_all(hosts, stop, false, channels, step_aside(served, stop, senders)).await;
     drop(folder);
     exit
+}
+
+/// `watch` for every account's host at once, with `alongside` beside them all (the submission
+/// server, or the window's cue to step aside); ends when every engine has stopped.
+pub(super) async fn watch_all(
+    hosts: &[Host<'_>],
+    stop: &AtomicBool,
+    until_empty: bool,
+    channels: Vec<Commands>,
+    alongside: impl std::future::Future<Output = ()>,
+) -> Result<u8, Failed> {
+    let watches = futures_util::future::join_all(
+        hosts.iter().zip(channels).map(|(h, c)| watch(h, stop, until_empty, c, std::future::pending())),
+    );
+    tokio::select! {
+        codes = watches => {
+            let mut code = EXIT_OK;
+            for c in codes {
+                code = code.max(c?);
+            }
+            Ok(code)
+        }
+        () = alongside => Ok(EXIT_OK),
+    }
 }
 
 /// The data folder for `popsend serve`, or `None` (said) when a window or another server has it.
@@ -154,11 +179,13 @@ pub(super) fn claim_for_server(paths: &Paths) -> Result<Option<crate::core::syst
 pub(super) async fn step_aside(
     before: impl std::future::Future<Output = ()>,
     stop: &AtomicBool,
-    shutdown: tokio::sync::mpsc::Sender<engine::Command>,
+    shutdown: Vec<tokio::sync::mpsc::Sender<engine::Command>>,
 ) {
     before.await;
     say!("{}", fl!("serve-yield"));
     stop.store(true, Ordering::SeqCst);
-    let _ = shutdown.send(engine::Command::Shutdown).await;
+    for s in shutdown {
+        let _ = s.send(engine::Command::Shutdown).await;
+    }
     std::future::pending::<()>().await
 }

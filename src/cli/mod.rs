@@ -138,6 +138,7 @@ fn run(command: Command, root: &Paths, account: Option<&str>) -> Result<u8, Fail
             Command::Sent => return accounts::list(&every, &[Status::Sent]),
             Command::Flush => return accounts::flush(&every),
             Command::Watch(WatchArgs { until_empty }) => return accounts::watch(&every, *until_empty),
+            Command::Serve(ServeArgs { at_login }) => return accounts::serve(&every, root, *at_login),
             _ => {}
         }
     }
@@ -263,7 +264,7 @@ fn run(command: Command, root: &Paths, account: Option<&str>) -> Result<u8, Fail
             Command::Serve(ServeArgs { at_login }) => match folder {
                 Some(Some(folder)) => {
                     let ob = open_outbox(paths)?;
-                    serve(&Host::new(&paths.data_dir, &ob, &d), folder, &stop, at_login).await
+                    serve(std::slice::from_ref(&Host::new(&paths.data_dir, &ob, &d)), folder, &stop, at_login).await
                 }
                 // Held by a window or another server: said by `claim_for_server`.
                 _ => Ok(EXIT_FAILED),

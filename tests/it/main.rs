@@ -1,6 +1,7 @@
 //! The one integration-test binary (one link on a 2-core machine): the CLI without servers,
 //! scripted peers for faults real servers cannot be made to show, and the real servers.
 
+mod accounts;
 mod cli;
 mod clients;
 mod cpu_window;

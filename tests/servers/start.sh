@@ -15,7 +15,8 @@
 #                       submission BASE+588 (STARTTLS offered, relays after the POP login only, no
 #                       AUTH: a campus server's 587 for students behind OP25B)
 #   WINDOW [5]          relay window in seconds
-#   POP_USER [student]  POP_PASS [pop-pass-1]   the one mailbox
+#   POP_USER [student]  POP_PASS [pop-pass-1]   the student's mailbox
+#   (and a second mailbox, "lab" / "pop-pass-2", for a second account of the same student)
 #   RELAY_REFUSAL [defer]   defer -> "454 4.7.1 Relay access denied" (Postfix's default),
 #                           reject -> "554 5.7.1 Relay access denied"
 # Writes DIR/env (shell syntax) with the ports, user, password, window and paths.
@@ -79,7 +80,7 @@ echo "\$now \$USER \$IP" >> "$DIR/logins.log"
 exec "\$@"
 EOF
 chmod 755 "$DIR/postlogin.sh"
-printf '%s:{PLAIN}%s\n' "$POP_USER" "$POP_PASS" > "$DIR/dovecot/users"
+printf '%s:{PLAIN}%s\nlab:{PLAIN}pop-pass-2\n' "$POP_USER" "$POP_PASS" > "$DIR/dovecot/users"
 chmod 644 "$DIR/dovecot/users"
 
 cat > "$DIR/dovecot/dovecot.conf" <<EOF
@@ -261,6 +262,8 @@ POPSEND_TEST_SUBMISSION_PORT=$SUBMISSION_PORT
 POPSEND_TEST_POP_SUBMISSION_PORT=$POP_SUBMISSION_PORT
 POPSEND_TEST_USER=$POP_USER
 POPSEND_TEST_PASS=$POP_PASS
+POPSEND_TEST_USER2=lab
+POPSEND_TEST_PASS2=pop-pass-2
 POPSEND_TEST_WINDOW=$WINDOW
 POPSEND_TEST_CA=$DIR/tls/ca.crt
 POPSEND_TEST_OTHER_CA=$DIR/tls/other-ca.crt

@@ -516,7 +516,7 @@ async fn session(
     let hosts: Vec<Host> =
         (0..every.len()).map(|i| Host::new(&every[i].data_dir, &outboxes[i], &deliverers[i])).collect();
     let (etxs, erxs): (Vec<_>, Vec<_>) = every.iter().map(|_| mpsc::channel::<Command>(64)).unzip();
-    let (d, host) = (&deliverers[0], &hosts[0]);
+    let d = &deliverers[0];
     let several = every.len() > 1;
     // UI requests become engine commands; building a message (it reads attachment files)
     // happens here, never on the UI thread.
@@ -524,7 +524,7 @@ async fn session(
     let (dtx, drx) = mpsc::channel::<()>(1);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let refresh = etxs[0].clone();
-    let refresh_for_server = etxs[0].clone();
+    let nudges = etxs.clone();
     let diagnoser = diagnoser(d, drx, stop_rx, refresh, shared);
     let forward = async {
         let mut end = End::Quit { background: false };
@@ -694,7 +694,7 @@ async fn session(
         h.engine(erx, move |event| publish_event(i, event, outboxes, every, several, shared))
     }));
     // The submission server, while `[submission] enabled`: beside the rest, ended with it.
-    let server = submission_server(host, refresh_for_server, shared);
+    let server = submission_server(&hosts, nudges, shared);
     tokio::select! {
         (_, end, ()) = async { tokio::join!(engines, forward, diagnoser) } => end,
         () = server => End::Quit { background: false },
@@ -786,18 +786,20 @@ async fn diagnoser(
     }
 }
 
-/// The window's submission server while `[submission] enabled`: where it listens (or why it
-/// cannot) goes into the view, and it takes mail until the session ends. Never returns.
-async fn submission_server(host: &Host<'_>, nudge: mpsc::Sender<Command>, shared: &Shared) {
-    let s = &host.deliverer.config.submission;
+/// The window's submission server while `[submission] enabled`, for every account: where it
+/// listens (or why it cannot) goes into the view, and it takes mail until the session ends.
+/// Never returns.
+async fn submission_server(hosts: &[Host<'_>], nudges: Vec<mpsc::Sender<Command>>, shared: &Shared) {
+    let Some(first) = hosts.first() else { return std::future::pending().await };
+    let s = &first.deliverer.config.submission;
     if !s.enabled {
         shared.publish(|v| v.submission = None);
     } else {
-        match host.open_submission().await {
+        match crate::core::sending::host::open_submission(hosts).await {
             Ok(server) => {
                 let login = server.login.clone();
                 shared.publish(|v| v.submission = Some(SubmissionView { port: s.port, login, problem: None }));
-                host.serve(server, nudge, std::future::pending()).await;
+                crate::core::sending::host::serve(hosts, server, nudges, std::future::pending()).await;
             }
             Err(problem) => shared
                 .publish(|v| v.submission = Some(SubmissionView { port: s.port, login: None, problem: Some(problem) })),

@@ -42,8 +42,9 @@ pub struct Submission {
     /// The local login (`None`: `require_auth = false`).
     pub login: Option<LocalLogin>,
     listeners: Vec<tokio::net::TcpListener>,
-    /// A connection of the server's own: SQLite keeps it apart from the engine's.
-    outbox: Arc<Mutex<Outbox>>,
+    /// Each account's outbox, by a connection of the server's own: SQLite keeps it apart from
+    /// the engine's.
+    outboxes: Vec<Arc<Mutex<Outbox>>>,
 }
 
 impl<'a> Host<'a> {
@@ -53,14 +54,7 @@ impl<'a> Host<'a> {
 
     /// Binds the configured port, and finds (or makes) the local login when one is required.
     pub async fn open_submission(&self) -> Result<Submission, SubmissionProblem> {
-        let s = &self.deliverer.config.submission;
-        let listeners = smtpd::listen(s.port).await.map_err(SubmissionProblem::Port)?;
-        let login = match s.require_auth {
-            true => Some(smtpd::local_login(self.data_dir).map_err(|e| SubmissionProblem::Login(e.to_string()))?),
-            false => None,
-        };
-        let outbox = Outbox::open(self.data_dir).map_err(|e| SubmissionProblem::Outbox(e.to_string()))?;
-        Ok(Submission { port: s.port, login, listeners, outbox: Arc::new(Mutex::new(outbox)) })
+        open_submission(std::slice::from_ref(self)).await
     }
 
     /// The engine (`engine::watch`) until `Command::Shutdown` or the commands end. `on_event`
@@ -79,14 +73,55 @@ impl<'a> Host<'a> {
     /// `nudge` wakes the engine and the session waits (at most `[submission] try_seconds`) for
     /// its fate. The sessions in progress are answered before this returns.
     pub async fn serve(&self, server: Submission, nudge: mpsc::Sender<Command>, until: impl Future<Output = ()>) {
-        let config = self.deliverer.config;
+        serve(std::slice::from_ref(self), server, vec![nudge], until).await
+    }
+}
+
+/// Binds the configured port (the first account's config has the file's `[submission]`), finds
+/// (or makes) the local login in the first account's data folder when one is required, and opens
+/// each account's outbox for the server.
+pub async fn open_submission(hosts: &[Host<'_>]) -> Result<Submission, SubmissionProblem> {
+    let first = hosts.first().ok_or_else(|| SubmissionProblem::Outbox("no account".into()))?;
+    let s = &first.deliverer.config.submission;
+    let listeners = smtpd::listen(s.port).await.map_err(SubmissionProblem::Port)?;
+    let login = match s.require_auth {
+        true => Some(smtpd::local_login(first.data_dir).map_err(|e| SubmissionProblem::Login(e.to_string()))?),
+        false => None,
+    };
+    let mut outboxes = Vec::new();
+    for h in hosts {
+        let outbox = Outbox::open(h.data_dir).map_err(|e| SubmissionProblem::Outbox(e.to_string()))?;
+        outboxes.push(Arc::new(Mutex::new(outbox)));
+    }
+    Ok(Submission { port: s.port, login, listeners, outboxes })
+}
+
+/// Takes mail on `server` for every account (`hosts`, with `nudges` waking each one's engine)
+/// until `until` ends: a message goes to the account its sender is (`smtpd::routed_store`), is
+/// stored in that account's outbox, and waits (at most `[submission] try_seconds`) for its fate
+/// in that account's next flush. The sessions in progress are answered before this returns.
+pub async fn serve(
+    hosts: &[Host<'_>],
+    server: Submission,
+    nudges: Vec<mpsc::Sender<Command>>,
+    until: impl Future<Output = ()>,
+) {
+    let Some(first) = hosts.first() else { return };
+    let config = first.deliverer.config;
+    let mut stores = Vec::new();
+    let mut afters = Vec::new();
+    for (i, ((h, outbox), nudge)) in hosts.iter().zip(&server.outboxes).zip(nudges).enumerate() {
         // The engine is nudged by `try_now`, once it listens for the flush.
-        let store = smtpd::outbox_store(server.outbox.clone(), config.account.address.clone(), || {});
+        stores.push(smtpd::outbox_store(outbox.clone(), h.deliverer.config.account.address.clone(), i, || {}));
         let nudge: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
             let _ = nudge.try_send(Command::Refresh);
         });
-        let after = smtpd::try_now(server.outbox, self.fates.clone(), nudge, config.submission.try_seconds());
-        let limits = smtpd::Limits::for_account(self.data_dir, config);
-        smtpd::accept(server.listeners, limits, server.login, store, Some(after), until).await
+        afters.push(smtpd::try_now(outbox.clone(), h.fates.clone(), nudge, config.submission.try_seconds()));
     }
+    let addresses = hosts.iter().map(|h| h.deliverer.config.account.address.clone()).collect();
+    let store = smtpd::routed_store(addresses, stores);
+    let after = smtpd::routed_after(afters);
+    // The size the first account's server announced bounds what is taken.
+    let limits = smtpd::Limits::for_account(first.data_dir, config);
+    smtpd::accept(server.listeners, limits, server.login, store, Some(after), until).await
 }

@@ -56,7 +56,7 @@ pub async fn session(script: &[u8], cuts: &[usize], limits: &Limits, login: Opti
     let store = |from: Option<&str>, to: &[String], raw: &[u8], _: &str| {
         let mut s = stored.lock().unwrap();
         s.push((from.map(str::to_owned), to.to_vec(), raw.to_vec()));
-        Ok(Stored::New(s.len() as i64))
+        Ok(Stored::New { id: s.len() as i64, account: 0 })
     };
     let replies = Arc::new(Mutex::new(Vec::new()));
     let client = Pieces { script: script.to_vec(), cuts: cuts.to_vec(), at: 0, replies: replies.clone() };

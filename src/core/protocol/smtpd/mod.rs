@@ -30,7 +30,7 @@ use line::*;
 pub use login::{LOGIN_FILE, local_login};
 use port::*;
 pub use port::{Holder, PortTaken, listen};
-pub use store::{Fates, outbox_store, try_now};
+pub use store::{Fates, header_from, outbox_store, routed_after, routed_store, try_now};
 
 /// The longest command line taken (RFC 5321 allows 512; a little room for long addresses).
 const MAX_LINE: usize = 2048;
@@ -123,13 +123,16 @@ pub enum NotStored {
     Refused(String),
     /// Storing it failed (the disk, the outbox): `451`, the program tries again later.
     Failed(String),
+    /// With several accounts: the envelope sender and the From line are none of theirs (the
+    /// accounts' addresses): `550`.
+    UnknownSender(String),
 }
 
 /// Where a message handed over is now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
-    /// In the outbox under this number.
-    New(i64),
+    /// In the outbox of the account (`Account::index`) under this number.
+    New { id: i64, account: usize },
     /// The program handed over this very message before (the same Message-ID, envelope and
     /// bytes: it did not hear the answer, popsend was stopped in between) and that copy is still
     /// waiting, or was sent: it is not stored a second time.
@@ -149,8 +152,9 @@ pub enum Verdict {
     },
 }
 
-/// Tries a stored message at once, for a bounded time.
-pub type AfterFn = dyn Fn(i64) -> std::pin::Pin<Box<dyn std::future::Future<Output = Verdict> + Send>> + Send + Sync;
+/// Tries a stored message (the account's, by its number) at once, for a bounded time.
+pub type AfterFn =
+    dyn Fn(usize, i64) -> std::pin::Pin<Box<dyn std::future::Future<Output = Verdict> + Send>> + Send + Sync;
 
 /// `<address>` from `MAIL FROM:<…>` / `RCPT TO:<…>` (parameters after it ignored here).
 fn path(arg: &str) -> Option<&str> {
@@ -412,9 +416,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                         Ok(Stored::Again { id, sent: false }) => format!(
                             "250 2.0.0 already in popsend's outbox as #{id}: this message was handed over before"
                         ),
-                        Ok(Stored::New(id)) => match after {
+                        Ok(Stored::New { id, account }) => match after {
                             None => format!("250 2.0.0 queued in popsend's outbox as #{id}"),
-                            Some(after) => match after(id).await {
+                            Some(after) => match after(account, id).await {
                                 Verdict::Sent => format!("250 2.0.0 sent (popsend #{id})"),
                                 Verdict::Queued => format!("250 2.0.0 queued in popsend's outbox as #{id}"),
                                 Verdict::Refused { reply } => refusal(&reply),
@@ -426,6 +430,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                         Err(NotStored::Failed(why)) => {
                             format!("451 4.3.0 cannot store the message: {}", crate::display_safe(&why))
                         }
+                        Err(NotStored::UnknownSender(known)) => format!(
+                            "550 5.7.1 the sender is none of popsend's accounts; send from one of: {}",
+                            crate::display_safe(&known)
+                        ),
                     }
                 }
             }

@@ -9,9 +9,11 @@ use super::*;
 /// The store `accept` needs, into `outbox` (a connection of the server's own): the message as
 /// the program sent it (`submission::prepare`), committed before the program hears 250; then
 /// `nudge` wakes the engine to send it.
+/// `index` is the account's (`Account::index`), given back with each stored message.
 pub fn outbox_store(
     outbox: std::sync::Arc<std::sync::Mutex<crate::sending::outbox::Outbox>>,
     account: String,
+    index: usize,
     nudge: impl Fn() + Send + Sync + 'static,
 ) -> std::sync::Arc<StoreFn> {
     use crate::message::submission::{self, Handover};
@@ -37,9 +39,63 @@ pub fn outbox_store(
             let id =
                 outbox.enqueue_via(&p.outgoing, &p.subject, &p.to, &via, now).map_err(|e| failed(e.to_string()))?;
             nudge();
-            Ok(Stored::New(id))
+            Ok(Stored::New { id, account: index })
         },
     )
+}
+
+/// Several accounts behind one server: each message goes to the store of the account whose
+/// address (`addresses[i]`, for `stores[i]`) is its envelope sender, or else its From line; one
+/// that is neither is refused (550) naming the addresses there are, and nothing is stored. With
+/// one account every message is its own, as before there were several.
+pub fn routed_store(addresses: Vec<String>, stores: Vec<std::sync::Arc<StoreFn>>) -> std::sync::Arc<StoreFn> {
+    std::sync::Arc::new(move |from: Option<&str>, to: &[String], raw: &[u8], client: &str| {
+        let i = match stores.len() {
+            1 => 0,
+            _ => {
+                let of = |a: &str| addresses.iter().position(|x| x.eq_ignore_ascii_case(a.trim()));
+                from.and_then(of)
+                    .or_else(|| header_from(raw).as_deref().and_then(of))
+                    .ok_or_else(|| NotStored::UnknownSender(addresses.join(", ")))?
+            }
+        };
+        stores[i](from, to, raw, client)
+    })
+}
+
+/// The address of the From line of `raw`'s header (folded lines joined), if it has one.
+pub fn header_from(raw: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let header = text.split("\r\n\r\n").next().unwrap_or("").split("\n\n").next().unwrap_or("");
+    let mut value: Option<String> = None;
+    for line in header.lines() {
+        let line = line.trim_end_matches('\r');
+        match &mut value {
+            Some(v) if line.starts_with([' ', '\t']) => v.push_str(line),
+            Some(_) => break,
+            None => {
+                if let Some((name, rest)) = line.split_once(':')
+                    && name.trim().eq_ignore_ascii_case("from")
+                {
+                    value = Some(rest.to_owned());
+                }
+            }
+        }
+    }
+    let v = value?;
+    let address = match (v.rfind('<'), v.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &v[a + 1..b],
+        _ => v.as_str(),
+    };
+    Some(address.trim().to_owned()).filter(|a| a.contains('@'))
+}
+
+/// `after` for several accounts: each stored message is tried by its account's `after`.
+pub fn routed_after(afters: Vec<std::sync::Arc<AfterFn>>) -> std::sync::Arc<AfterFn> {
+    std::sync::Arc::new(move |account: usize, id: i64| match afters.get(account) {
+        Some(after) => after(account, id),
+        None => Box::pin(async { Verdict::Queued }),
+    })
 }
 
 /// How long a message handed over is recognised when the same program hands it over again.
@@ -54,7 +110,7 @@ pub fn try_now(
     nudge: std::sync::Arc<dyn Fn() + Send + Sync>,
     wait: Duration,
 ) -> std::sync::Arc<AfterFn> {
-    std::sync::Arc::new(move |id: i64| {
+    std::sync::Arc::new(move |_account: usize, id: i64| {
         // Listening before the nudge: the flush cannot end unseen.
         let mut rx = flushed.subscribe();
         nudge();

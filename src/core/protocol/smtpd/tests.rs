@@ -11,7 +11,7 @@ async fn session(script: &str, login: Option<&LocalLogin>, limits: &Limits) -> (
     let store = |from: Option<&str>, to: &[String], raw: &[u8], _: &str| {
         let mut s = stored.lock().unwrap();
         s.push((from.map(str::to_owned), to.to_vec(), raw.to_vec()));
-        Ok(super::Stored::New(s.len() as i64))
+        Ok(super::Stored::New { id: s.len() as i64, account: 0 })
     };
     let (client, server) = tokio::io::duplex(1 << 20);
     let (mut cr, mut cw) = tokio::io::split(client);
@@ -89,8 +89,9 @@ async fn a_taken_port_names_its_holder() {
     // Another popsend: a real server on the port.
     let listeners = bind(0).await.unwrap();
     let port = listeners[0].local_addr().unwrap().port();
-    let store: std::sync::Arc<StoreFn> =
-        std::sync::Arc::new(|_: Option<&str>, _: &[String], _: &[u8], _: &str| Ok(super::Stored::New(1)));
+    let store: std::sync::Arc<StoreFn> = std::sync::Arc::new(|_: Option<&str>, _: &[String], _: &[u8], _: &str| {
+        Ok(super::Stored::New { id: 1, account: 0 })
+    });
     let server = tokio::spawn(accept(listeners, Limits::default(), None, store, None, std::future::pending()));
     assert_eq!(holder(port).await, Holder::Popsend);
     assert!(bind(port).await.is_err());
@@ -128,7 +129,10 @@ async fn stopping_closes_the_port_and_lets_a_session_in_progress_finish() {
     let count = stored.clone();
     let store: std::sync::Arc<StoreFn> =
         std::sync::Arc::new(move |_: Option<&str>, _: &[String], _: &[u8], _: &str| {
-            Ok(super::Stored::New(count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) as i64 + 1))
+            Ok(super::Stored::New {
+                id: count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) as i64 + 1,
+                account: 0,
+            })
         });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(accept(listeners, Limits::default(), None, store, None, async move {
@@ -256,7 +260,7 @@ async fn the_same_message_handed_over_again_is_kept_once() {
     use crate::sending::outbox::{Outbox, Status};
     let dir = tempfile::tempdir().unwrap();
     let outbox = std::sync::Arc::new(std::sync::Mutex::new(Outbox::open(dir.path()).unwrap()));
-    let store = outbox_store(outbox.clone(), "taro@example.ac.jp".into(), || {});
+    let store = outbox_store(outbox.clone(), "taro@example.ac.jp".into(), 0, || {});
     let message = |to: &str, body: &str, id: bool| {
         let mid = if id { "Message-ID: <r1@thunderbird.local>\r\n" } else { "" };
         format!(
@@ -306,7 +310,7 @@ async fn the_program_hears_the_servers_refusal_and_popsend_keeps_no_copy() {
     use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
     let outbox = Arc::new(std::sync::Mutex::new(crate::sending::outbox::Outbox::open(dir.path()).unwrap()));
-    let store = outbox_store(outbox.clone(), "taro@example.ac.jp".into(), || {});
+    let store = outbox_store(outbox.clone(), "taro@example.ac.jp".into(), 0, || {});
     let script = "EHLO x\r\nMAIL FROM:<taro@example.ac.jp>\r\nRCPT TO:<nobody@example.net>\r\nDATA\r\nSubject: s\r\n\r\nhi\r\n.\r\nQUIT\r\n";
     let refused = "550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown";
     // What the engine's flush does with the message: refuse it, send it, not try it, or
@@ -490,7 +494,7 @@ async fn a_trickle_of_bytes_does_not_hold_a_connection() {
     for logged_in in [false, true] {
         let (client, server) = tokio::io::duplex(1 << 16);
         let (mut cr, mut cw) = tokio::io::split(client);
-        let store = |_: Option<&str>, _: &[String], _: &[u8], _: &str| Ok(super::Stored::New(1));
+        let store = |_: Option<&str>, _: &[String], _: &[u8], _: &str| Ok(super::Stored::New { id: 1, account: 0 });
         let started = tokio::time::Instant::now();
         let trickle = async {
             if logged_in {
@@ -617,7 +621,7 @@ async fn a_web_page_is_not_a_mail_program() {
 async fn a_client_that_does_not_read_is_closed() {
     let (client, server) = tokio::io::duplex(64);
     let (_cr, mut cw) = tokio::io::split(client);
-    let store = |_: Option<&str>, _: &[String], _: &[u8], _: &str| Ok(super::Stored::New(1));
+    let store = |_: Option<&str>, _: &[String], _: &[u8], _: &str| Ok(super::Stored::New { id: 1, account: 0 });
     let started = tokio::time::Instant::now();
     let l = login();
     let flood = async {
@@ -659,7 +663,7 @@ async fn auth_login_takes_an_initial_response_and_a_cancel_is_not_a_failure() {
 async fn a_message_that_cannot_be_taken_is_refused_for_good() {
     let dir = tempfile::tempdir().unwrap();
     let outbox = std::sync::Arc::new(std::sync::Mutex::new(crate::sending::outbox::Outbox::open(dir.path()).unwrap()));
-    let store = outbox_store(outbox.clone(), "taro@example.ac.jp".into(), || {});
+    let store = outbox_store(outbox.clone(), "taro@example.ac.jp".into(), 0, || {});
     let script = "EHLO x\r\nMAIL FROM:<taro@example.ac.jp>\r\nRCPT TO:<a@example.net>\r\nDATA\r\n: x\r\nBcc: hidden@example.org\r\n\r\nbody\r\n.\r\nQUIT\r\n";
     let out = harness_with(script, &*store).await;
     assert!(out.contains("554 5.6.0 the message cannot be taken") && out.contains("Bcc"), "{out}");
