@@ -252,7 +252,7 @@ impl App {
 
     /// 差出人, where there are several accounts: the choice of account. Another account's 署名
     /// takes the place of the one at the end of the body.
-    fn sender_choice(&mut self, ui: &mut egui::Ui) {
+    fn sender_choice(&mut self, ui: &mut egui::Ui, label: egui::Id) {
         let s = &self.view.settings;
         let shown = |a: &crate::core::setup::account::OtherAccount| {
             let address = a.account.address.as_str();
@@ -272,7 +272,9 @@ impl App {
                 for (i, c) in choices.iter().enumerate() {
                     ui.selectable_value(&mut chosen, i, c.as_str());
                 }
-            });
+            })
+            .response
+            .labelled_by(label);
         if chosen == now {
             return;
         }
@@ -560,8 +562,8 @@ impl App {
         }
         if several {
             ui.horizontal(|ui| {
-                ui.label(fl!("gui-from"));
-                self.sender_choice(ui);
+                let l = ui.label(fl!("gui-from"));
+                self.sender_choice(ui, l.id);
             });
         }
         let (known, completing) = (&self.compose_state.known.1, &mut self.compose_state.completing);

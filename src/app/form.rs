@@ -547,6 +547,46 @@ mod tests {
         }
     }
 
+    /// Issue 28: a form edits one account at a time; moving to another keeps what was typed in
+    /// its place, a wrong field keeps the form where it is, and removing an account leaves the
+    /// others as they were.
+    #[test]
+    fn accounts_are_edited_one_at_a_time() {
+        let first = filled();
+        let mut second = filled();
+        second.address = "taro@provider.ne.jp".into();
+        second.name = "プロバイダー".into();
+        second.pop_host = "pop.provider.ne.jp".into();
+        let mut f = Form::adding(&Form::from_config(&first.to_config().unwrap()), &second);
+        assert_eq!((f.editing, f.labels()), (1, vec!["taro@example.ac.jp".to_owned(), "プロバイダー".to_owned()]));
+        let c = f.to_config().unwrap();
+        assert_eq!((c.account.address.as_str(), c.accounts.len()), ("taro@example.ac.jp", 1));
+        assert_eq!(c.accounts[0].pop.host, "pop.provider.ne.jp");
+        // Typed into the second, then to the first: the typing stays with the second.
+        f.signature = "プロバイダーの署名".into();
+        f.switch(0).unwrap();
+        assert_eq!((f.editing, f.address.as_str(), f.signature.as_str()), (0, "taro@example.ac.jp", ""));
+        f.switch(1).unwrap();
+        assert_eq!(f.signature, "プロバイダーの署名");
+        // The same address twice is named, and keeps the form on the account.
+        f.address = "TARO@example.ac.jp".into();
+        assert!(f.to_config().unwrap_err().iter().any(|e| e.problem == Problem::Fault(Fault::Duplicate)));
+        assert!(f.switch(0).is_err());
+        assert_eq!(f.editing, 1);
+        f.address = "taro@provider.ne.jp".into();
+        // Removed: the first stays exactly as saved, and its fields are the ones shown.
+        let without = f.without(1);
+        assert_eq!(without.editing, 0);
+        let c = without.to_config().unwrap();
+        assert!(c.accounts.is_empty());
+        assert_eq!(c.own(), first.to_config().unwrap().own());
+        // The first account cannot be removed.
+        assert_eq!(without.without(0), without);
+        // Showing another account's fields drops nothing of the saved ones.
+        let saved = Form::from_config(&f.to_config().unwrap());
+        assert_eq!(saved.showing(1).to_config().unwrap().accounts, f.to_config().unwrap().accounts);
+    }
+
     #[test]
     fn defaults_follow_the_reference_server() {
         let f = Form::default();

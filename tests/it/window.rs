@@ -1212,3 +1212,76 @@ fn the_status_is_one_sentence_that_follows_what_happened() {
     h.get_by_label("送信中 (1 通)");
     h.get_by_label("(送信できる時間 あと 09:45)");
 }
+
+/// Issue 28: two accounts. 作成 has 差出人 (the default chosen) and the message goes with the
+/// account chosen, whose 署名 takes the default's place; 送信トレイ says whose each message is;
+/// the status bar shows the second account's relay window beside the first's state.
+#[test]
+fn two_accounts_the_sender_the_rows_and_both_windows() {
+    let _g = lock();
+    let b = started();
+    let config = popsend::core::setup::account::Config::parse(
+        "[account]\naddress = \"taro@popsend.test\"\nname = \"大学\"\nsignature = \"大学の署名\"\n[pop]\nhost = \"pop.popsend.test\"\nusername = \"taro\"\n[smtp]\n\
+         [[accounts]]\n[accounts.account]\naddress = \"lab@popsend.test\"\nname = \"研究室\"\nsignature = \"研究室の署名\"\n[accounts.pop]\nhost = \"pop.popsend.test\"\nusername = \"lab\"\n[accounts.smtp]\n",
+        std::path::Path::new("c.toml"),
+    )
+    .unwrap();
+    b.publish(|v| {
+        v.label = "大学".into();
+        v.settings = popsend::app::form::Form::from_config(&config);
+        v.others = vec![popsend::app::backend::AccountView {
+            label: "研究室".into(),
+            address: "lab@popsend.test".into(),
+            snapshot: Some(Snapshot {
+                counts: Counts::default(),
+                window: Some(RelayWindow { opened: t0() - Duration::from_secs(420), length: Duration::from_secs(600) }),
+                online: Some(true),
+                activity: Activity::Idle,
+                paused: None,
+                next_attempt: None,
+            }),
+            problem: None,
+            password: None,
+        }];
+        v.waiting =
+            Arc::new(vec![Row { account: 1, ..row(4, "研究室からのお知らせ", None) }, row(4, "大学から", None)]);
+    });
+    let mut h = harness(&b);
+    h.run_steps(3);
+    // The status bar: the first account by its name, the second with its window.
+    h.get_by_label("研究室");
+    h.get_by_label("送信できます あと 03:00");
+    // 作成: the default is chosen and its 署名 is in the body; choosing 研究室 swaps the 署名.
+    assert_eq!(app(&h).compose.body, "\n\n大学の署名\n");
+    h.get_by_label("差出人").click();
+    h.run_steps(2);
+    h.get_by_label("研究室 — lab@popsend.test").click();
+    h.run_steps(3);
+    assert_eq!(app(&h).compose.body, "\n\n研究室の署名\n");
+    type_into(&mut h, "宛先", "teacher@example.net");
+    type_into(&mut h, "件名", "ゼミの連絡");
+    click(&mut h, "送信");
+    h.run_steps(2);
+    let requests = b.take();
+    let account = requests.iter().find_map(|r| match r {
+        Request::Send { account, .. } => Some(*account),
+        _ => None,
+    });
+    assert_eq!(account, Some(1), "{requests:?}");
+    // 送信トレイ: an アカウント column, each row with its account; the same number in two
+    // accounts is two rows, each opened and acted on as its own.
+    h.state_mut().as_mut().unwrap().tab = Tab::Outbox;
+    h.run_steps(3);
+    h.get_by_label("アカウント");
+    // 大学 in the status bar and in its row.
+    assert_eq!(h.get_all_by_label("大学").count(), 2);
+    h.get_by_label("研究室からのお知らせ").click();
+    h.run_steps(3);
+    click(&mut h, "再送");
+    assert!(
+        b.take()
+            .iter()
+            .any(|r| matches!(r, Request::Engine(Some(1), popsend::core::sending::engine::Command::Retry(4)))),
+        "再送 went to another account's message"
+    );
+}

@@ -783,6 +783,76 @@ username = "taro"
 [smtp]
 "#;
 
+    const SECOND: &str = r#"
+[[accounts]]
+[accounts.account]
+address = "Taro@Provider.ne.jp"
+name = "プロバイダー"
+[accounts.pop]
+host = "pop.provider.ne.jp"
+username = "taro123"
+[accounts.smtp]
+port = 587
+"#;
+
+    /// Issue 28: a second account has its own tables, its own folder in the data folder and its
+    /// own password file; the first keeps the data folder itself and the password file beside
+    /// the config, as before there were several.
+    #[test]
+    fn other_accounts_have_their_own_folder_and_password_file() {
+        let c = Config::parse(&format!("{GOOD}{SECOND}"), Path::new("c.toml")).unwrap();
+        let paths = Paths { config_file: "/cfg/config.toml".into(), data_dir: "/data".into() };
+        let every = c.every(&paths);
+        assert_eq!(every.len(), 2);
+        assert_eq!((every[0].index, every[0].label()), (0, "taro@example.ac.jp".to_owned()));
+        assert_eq!(every[0].data_dir, Path::new("/data"));
+        assert_eq!(every[0].password_file, Path::new("/cfg/password"));
+        assert_eq!((every[1].index, every[1].label()), (1, "プロバイダー".to_owned()));
+        assert_eq!(every[1].data_dir, Path::new("/data/accounts/taro@provider.ne.jp"));
+        assert_eq!(every[1].password_file, Path::new("/data/accounts/taro@provider.ne.jp/password"));
+        // Its own servers; the file's shared tables (here the defaults) with them.
+        assert_eq!((every[1].config.pop.host.as_str(), every[1].config.smtp_port()), ("pop.provider.ne.jp", 587));
+        assert_eq!(every[1].config.smtp_host(), "pop.provider.ne.jp");
+        assert!(every[1].config.accounts.is_empty());
+        // Picked by name or address, any case; none named: the first.
+        assert_eq!(c.pick(&paths, Some("プロバイダー")).unwrap().index, 1);
+        assert_eq!(c.pick(&paths, Some("taro@provider.NE.jp")).unwrap().index, 1);
+        assert_eq!(c.pick(&paths, None).unwrap().index, 0);
+        let e = c.pick(&paths, Some("バイト先")).unwrap_err();
+        assert_eq!(e.known, ["taro@example.ac.jp", "プロバイダー"]);
+        assert_eq!(c.by_address(&paths, " TARO@provider.ne.jp").map(|a| a.index), Some(1));
+        assert!(c.by_address(&paths, "someone@example.org").is_none());
+    }
+
+    #[test]
+    fn a_second_account_with_the_same_address_or_a_bad_key_is_named() {
+        let same = SECOND.replace("Taro@Provider.ne.jp", "TARO@example.ac.jp");
+        let e = Config::parse(&format!("{GOOD}{same}"), Path::new("c.toml")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("accounts[1].account.address"), "{e}");
+        assert!(e.to_string().contains("another account"), "{e}");
+        let bad = SECOND.replace("pop.provider.ne.jp", "pop provider");
+        let e = Config::parse(&format!("{GOOD}{bad}"), Path::new("c.toml")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("accounts[1].pop.host"), "{e}");
+        let unknown = SECOND.replace(
+            "[accounts.smtp]",
+            "[accounts.smtp]
+pasword = \"x\"",
+        );
+        let e = Config::parse(&format!("{GOOD}{unknown}"), Path::new("c.toml")).unwrap_err();
+        assert!(!e.to_string().contains("\"x\""), "{e}");
+    }
+
+    /// Issue 28: a file of one account (today's) reads as it did: no other account, nothing to
+    /// move, and written back it has no `accounts` table.
+    #[test]
+    fn a_single_account_file_is_read_as_before() {
+        let c = Config::parse(GOOD, Path::new("c.toml")).unwrap();
+        assert!(c.accounts.is_empty());
+        let paths = Paths { config_file: "/cfg/config.toml".into(), data_dir: "/data".into() };
+        assert_eq!(c.every(&paths).len(), 1);
+        assert!(!toml::to_string(&c).unwrap().contains("accounts"));
+    }
+
     #[test]
     fn defaults_follow_the_reference_server() {
         let c = Config::parse(GOOD, Path::new("c.toml")).unwrap();

@@ -711,3 +711,36 @@ async fn another_user_gets_a_few_connections_only() {
     assert!(Strangers::enter(&counts, Some(65534)).is_some(), "a place freed is a place again");
     drop((client, listener));
 }
+
+/// Issue 28: with several accounts a message goes to the account its envelope sender is, else
+/// the one its From line names (folded, with a name, any case); one that is neither is refused
+/// with 550 naming the accounts, and no store sees it. With one account every message is its own.
+#[test]
+fn several_accounts_are_told_apart_by_the_sender() {
+    assert_eq!(
+        header_from(b"Subject: x\r\nFrom: =?UTF-8?B?5bGx55Sw?=\r\n <Lab@Example.ac.jp>\r\n\r\nFrom: no@x.jp\r\n")
+            .as_deref(),
+        Some("Lab@Example.ac.jp")
+    );
+    assert_eq!(header_from(b"from: taro@example.ac.jp\n\nbody").as_deref(), Some("taro@example.ac.jp"));
+    assert_eq!(header_from(b"Subject: no sender\r\n\r\nFrom: taro@example.ac.jp\r\n"), None);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let store_of = |i: usize| -> std::sync::Arc<StoreFn> {
+        let seen = seen.clone();
+        std::sync::Arc::new(move |_: Option<&str>, _: &[String], _: &[u8], _: &str| {
+            seen.lock().unwrap().push(i);
+            Ok(super::Stored::New { id: 1, account: i })
+        })
+    };
+    let addresses = vec!["taro@example.ac.jp".to_owned(), "lab@example.ac.jp".to_owned()];
+    let routed = routed_store(addresses.clone(), vec![store_of(0), store_of(1)]);
+    let raw = b"From: Lab <LAB@example.ac.jp>\r\n\r\nhi\r\n";
+    assert_eq!(routed(Some("TARO@example.ac.jp"), &[], raw, ""), Ok(super::Stored::New { id: 1, account: 0 }));
+    assert_eq!(routed(Some("bounce@lists.example.org"), &[], raw, ""), Ok(super::Stored::New { id: 1, account: 1 }));
+    assert_eq!(routed(None, &[], raw, ""), Ok(super::Stored::New { id: 1, account: 1 }));
+    let unknown = routed(Some("x@example.org"), &[], b"From: x@example.org\r\n\r\n", "");
+    assert_eq!(unknown, Err(NotStored::UnknownSender("taro@example.ac.jp, lab@example.ac.jp".into())));
+    assert_eq!(*seen.lock().unwrap(), [0, 1, 1], "a store saw the unknown sender's message");
+    let one = routed_store(addresses[..1].to_vec(), vec![store_of(0)]);
+    assert!(one(Some("x@example.org"), &[], b"\r\n", "").is_ok(), "one account takes every sender, as before");
+}
