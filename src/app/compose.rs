@@ -53,6 +53,8 @@ pub(super) struct State {
     signature: usize,
     /// 差出人: the account it goes from (`Account::index`, 0 the default).
     pub from: usize,
+    /// The last draft handed back filled 作成 (so its account, `Handed::FromAccount`, applies).
+    pub draft_filled: bool,
     /// The address field whose completions show (the last one typed in: a click on one of them
     /// takes the keyboard away from the field first).
     completing: Option<usize>,
@@ -366,7 +368,9 @@ impl App {
     /// A draft handed back (the saved one, 編集, or one that could not be built): it fills 作成
     /// unless something is being written there.
     pub(super) fn take_draft(&mut self, d: Unsent) {
+        self.compose_state.draft_filled = self.compose_blank();
         if self.compose_blank() {
+            self.compose_state.from = 0;
             self.compose_state.saved = d.clone();
             self.compose_state.signature = self.signature_of(&d.body);
             self.compose = d;
@@ -400,6 +404,8 @@ impl App {
         let Some(m) = &self.compose_state.mailto else { return };
         self.tab = Tab::Compose;
         if self.compose_blank() {
+            // A link's message goes from the default account.
+            self.compose_state.from = 0;
             self.compose = unsent(m);
             if let Some(signed) = self.signed_body() {
                 self.compose.body += &signed;

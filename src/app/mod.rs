@@ -389,7 +389,8 @@ impl App {
                     }
                     self.take_draft(d)
                 }
-                Handed::FromAccount(k) => self.compose_state.from = k,
+                Handed::FromAccount(k) if self.compose_state.draft_filled => self.compose_state.from = k,
+                Handed::FromAccount(_) => {}
                 Handed::Queued { ticket, message_id } => self.take_queued(ticket, message_id),
                 Handed::Picked(files) => self.take_picked(files),
                 // The answer to 「保存して送信」 is said where it was pressed; 設定's unsaved edits
@@ -564,10 +565,28 @@ impl App {
             ui.horizontal_wrapped(|ui| {
                 let now = self.clock.now();
                 let mut ticking = None;
-                for o in &self.view.others {
+                let mut fix = None;
+                for (i, o) in self.view.others.iter().enumerate() {
                     if let Some(left) = other_account_status(ui, o, now) {
                         ticking = Some(ticking.map_or(left, |t: Duration| t.min(left)));
                     }
+                    // A refused or missing password: typed in 設定, on that account.
+                    let refused = o
+                        .snapshot
+                        .as_ref()
+                        .and_then(|s| s.paused.as_ref())
+                        .map(|p| p.error.kind)
+                        .or(o.problem.as_ref().map(|d| d.kind))
+                        .is_some_and(|k| k.refused_login() || k == crate::core::problem::kind::Kind::NoPassword);
+                    if refused && ui.small_button(fl!("gui-enter-password")).clicked() {
+                        fix = Some(i + 1);
+                    }
+                }
+                if let Some(k) = fix {
+                    if self.settings.form.switch(k).is_ok() {
+                        self.settings.focus = Some("pop.username");
+                    }
+                    self.tab = Tab::Settings;
                 }
                 let unseen =
                     ui.ctx().input(|i| i.viewport().minimized == Some(true) || i.viewport().occluded == Some(true));

@@ -309,7 +309,11 @@ const ADVANCED_KEYS: [&str; 10] = [
 impl App {
     pub(super) fn settings_view(&mut self, ui: &mut egui::Ui) {
         let save_key = ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::S));
-        let password_from = self.view.password;
+        // Where the password of the account shown comes from.
+        let password_from = match self.settings.form.editing {
+            0 => self.view.password,
+            k => self.view.others.get(k - 1).and_then(|o| o.password),
+        };
         let presets = &self.view.presets;
         let presets_problem = &self.view.presets_problem;
         let submission = &self.view.submission;

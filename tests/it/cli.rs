@@ -523,3 +523,53 @@ fn usage_errors_speak_the_users_language() {
         assert!(!run.stderr.contains("error:") && !run.stderr.contains("Usage"), "{}", run.stderr);
     }
 }
+
+/// Issue 28: today's one-account file and outbox, on a copy, when a second account is added as
+/// 設定 adds one: the first account's tables read back the same, its messages are the same
+/// messages in the same states (the same `show`, the same `queue` lines), now under its name.
+#[test]
+fn adding_a_second_account_leaves_the_first_and_its_outbox_as_they_were() {
+    use popsend::app::form::Form;
+    use popsend::core::setup::account::Config;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[account]\naddress = \"taro@example.ac.jp\"\ndisplay_name = \"山田 太郎\"\n\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"taro\"\n\n[smtp]\nport = 2\n\n[relay]\nwindow_seconds = 600\n",
+    )
+    .unwrap();
+    for subject in ["ゼミの連絡", "レポート"] {
+        let run = popsend(
+            &config,
+            Some("x"),
+            "ja",
+            &["send", "--later", "--to", "a@example.net", "--subject", subject, "--body-file", "/dev/null"],
+        );
+        assert_eq!(run.code, 0, "{}", run.all());
+    }
+    let delete = popsend(&config, Some("x"), "ja", &["delete", "1"]);
+    assert_eq!(delete.code, 0, "{}", delete.all());
+    let before_show = popsend(&config, Some("x"), "ja", &["show", "2"]).stdout;
+    let before_queue = popsend(&config, Some("x"), "ja", &["queue"]).stdout;
+    let before = Config::load(&config).unwrap();
+
+    let mut second = Form::default();
+    second.address = "taro@provider.ne.jp".into();
+    second.name = "プロバイダー".into();
+    second.pop_host = "pop.provider.ne.jp".into();
+    second.pop_username = "taro123".into();
+    let text = Form::adding(&Form::from_config(&before), &second).to_toml().unwrap();
+    std::fs::write(&config, text).unwrap();
+
+    let after = Config::load(&config).unwrap();
+    assert_eq!(after.own(), before.own(), "the first account's tables changed");
+    assert_eq!(after.accounts.len(), 1);
+    let show = popsend(&config, Some("x"), "ja", &["--account", "taro@example.ac.jp", "show", "2"]);
+    assert_eq!(show.stdout, before_show, "{}", show.all());
+    let queue = popsend(&config, Some("x"), "ja", &["queue"]);
+    let expected: String = before_queue.lines().map(|l| format!("taro@example.ac.jp\t{l}\n")).collect();
+    assert_eq!(queue.stdout, expected);
+    // The second account's outbox is its own, and empty.
+    let theirs = popsend(&config, Some("x"), "ja", &["--account", "プロバイダー", "queue"]);
+    assert!(theirs.stdout.contains("送信トレイは空です"), "{}", theirs.all());
+}
