@@ -264,12 +264,13 @@ impl App {
             }
         };
         let labels = s.labels();
-        let choices: Vec<String> = s.accounts.iter().zip(&labels).map(|(a, l)| format!("{l} — {}", shown(a))).collect();
+        let choices: Vec<String> = s.every().iter().zip(&labels).map(|(a, l)| format!("{l} — {}", shown(a))).collect();
         let now = self.compose_state.from.min(choices.len().saturating_sub(1));
         let mut chosen = now;
         egui::ComboBox::from_id_salt("sender-choice")
             .selected_text(choices.get(now).cloned().unwrap_or_default())
             .width(ui.available_width().min(420.0))
+            .truncate()
             .show_ui(ui, |ui| {
                 for (i, c) in choices.iter().enumerate() {
                     ui.selectable_value(&mut chosen, i, c.as_str());

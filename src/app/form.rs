@@ -584,6 +584,8 @@ mod tests {
         assert_eq!(without.without(0), without);
         // Showing another account's fields drops nothing of the saved ones.
         let saved = Form::from_config(&f.to_config().unwrap());
+        let every: Vec<String> = saved.every().into_iter().map(|a| a.account.address).collect();
+        assert_eq!(every, ["taro@example.ac.jp", "taro@provider.ne.jp"]);
         assert_eq!(saved.showing(1).to_config().unwrap().accounts, f.to_config().unwrap().accounts);
     }
 

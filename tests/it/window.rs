@@ -1255,6 +1255,8 @@ fn two_accounts_the_sender_the_rows_and_both_windows() {
     assert_eq!(app(&h).compose.body, "\n\n大学の署名\n");
     h.get_by_label("差出人").click();
     h.run_steps(2);
+    // Each account by its name and address (the first's from 設定's fields, as the others').
+    assert!(h.get_all_by_label("大学 — taro@popsend.test").count() >= 1);
     h.get_by_label("研究室 — lab@popsend.test").click();
     h.run_steps(3);
     assert_eq!(app(&h).compose.body, "\n\n研究室の署名\n");

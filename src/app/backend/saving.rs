@@ -10,13 +10,45 @@ use crate::app::form::Form;
 use crate::core::setup::account::{Config, Paths, account_dir};
 use crate::core::system::secrets::{self, Password};
 
+/// Passwords typed this session that no keyring would keep, each for its account: the first
+/// account's (handed to a background `watch` or `serve` in its environment when the window
+/// closes) and the others' by address. Memory only; gone when the window closes.
+#[derive(Default)]
+pub(super) struct Typed {
+    pub(super) first: Option<Password>,
+    others: std::collections::HashMap<String, Password>,
+}
+
+impl Typed {
+    /// The password typed for `a` this session, if any.
+    pub(super) fn of(&self, a: &crate::core::setup::account::Account) -> Option<Password> {
+        match a.index {
+            0 => self.first.clone(),
+            _ => self.others.get(&a.config.account.address.to_lowercase()).cloned(),
+        }
+    }
+
+    /// Keeps (or with `None` forgets) the password of the account `form` edits.
+    fn set(&mut self, form: &Form, password: Option<Password>) {
+        match (form.editing, password) {
+            (0, p) => self.first = p,
+            (_, Some(p)) => {
+                self.others.insert(form.address.trim().to_lowercase(), p);
+            }
+            (_, None) => {
+                self.others.remove(&form.address.trim().to_lowercase());
+            }
+        }
+    }
+}
+
 /// 「保存」: validates the form, writes the file, keeps the password. The config is written first,
 /// so a keyring failure never loses the settings.
 pub(super) async fn save(
     paths: &Paths,
     form: &Form,
     password: Option<Password>,
-    typed: &mut Option<Password>,
+    typed: &mut Typed,
     platform: Arc<dyn crate::app::platform::Platform>,
 ) -> Saved {
     let text = match form.to_toml() {
@@ -56,15 +88,10 @@ pub(super) async fn save(
             true => secrets::keep_in_file(&file, &user, &host, &password).map_err(|_| e),
             false => Err(e),
         });
-        // A password kept for this session only is the first account's (another account's
-        // then waits for the keyring, a password command or the password file).
         match stored {
-            Ok(()) if form.editing == 0 => *typed = None,
-            Ok(()) => {}
+            Ok(()) => typed.set(form, None),
             Err(e) => {
-                if form.editing == 0 {
-                    *typed = Some(password);
-                }
+                typed.set(form, Some(password));
                 not_kept = Some(e.to_string());
             }
         }
@@ -99,7 +126,7 @@ pub(super) async fn save_and_tell(
     paths: &Paths,
     form: &Form,
     password: Option<Password>,
-    typed: &mut Option<Password>,
+    typed: &mut Typed,
     shared: &Shared,
     then: impl FnOnce(),
 ) -> bool {

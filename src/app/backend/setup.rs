@@ -132,7 +132,7 @@ pub(super) async fn finish_setup(
     form: &Form,
     password: Password,
     test_mail: Option<Box<Unsent>>,
-    typed: &mut Option<Password>,
+    typed: &mut super::saving::Typed,
     shared: &Shared,
 ) -> bool {
     if !save_and_tell(paths, form, Some(password), typed, shared, || {}).await {

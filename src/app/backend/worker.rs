@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use tokio::sync::mpsc;
 
 use super::geometry::save_geometry;
-use super::saving::save_and_tell;
+use super::saving::{Typed, save_and_tell};
 use super::setup::{assistant, finish_setup};
 use super::{
     AccountView, Backend, Handed, Hooks, LIST_LIMIT, Notice, PasswordFrom, Problem, Request, SubmissionView, View,
@@ -196,7 +196,7 @@ fn run(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, first: 
         shared.publish(|v| v.draft_checked = true);
     }
     // A password typed in 設定 that the keyring would not keep.
-    let mut typed: Option<Password> = None;
+    let mut typed = Typed::default();
     loop {
         let (list, problem) = presets::load(&paths.config_file);
         shared.publish(|v| {
@@ -207,7 +207,7 @@ fn run(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, first: 
             End::Reload => continue,
             End::Quit { background } => {
                 if let Some(args) = successor(paths, background)
-                    && let Err(e) = shared.hooks.platform.start(paths, typed.as_ref(), args)
+                    && let Err(e) = shared.hooks.platform.start(paths, typed.first.as_ref(), args)
                 {
                     // The window is gone: standard error is the only place left to say it.
                     eprintln!("popsend: cannot start sending in the background: {e}");
@@ -398,7 +398,7 @@ async fn without_config(
     paths: &Paths,
     rx: &mut mpsc::Receiver<Request>,
     shared: &Shared,
-    typed: &mut Option<Password>,
+    typed: &mut Typed,
 ) -> End {
     while let Some(r) = rx.recv().await {
         let Some(r) = assistant(r, paths, shared).await else { continue };
@@ -435,7 +435,7 @@ async fn session(
     paths: &Paths,
     rx: &mut mpsc::Receiver<Request>,
     shared: &Shared,
-    typed: &mut Option<Password>,
+    typed: &mut Typed,
 ) -> End {
     let config = match Config::load(&paths.config_file) {
         Ok(c) => c,
@@ -492,7 +492,7 @@ async fn session(
     // sending waits (the others' does not).
     let mut passwords = Vec::new();
     for a in &every {
-        let (password, from) = session_password(a, if a.index == 0 { typed } else { &None }, shared).await;
+        let (password, from) = session_password(a, typed.of(a), shared).await;
         shared.publish(|v| match a.index {
             0 => v.password = Some(from),
             i => {
@@ -596,13 +596,13 @@ async fn session(
                 // one find it there.
                 Some(Request::KeepPasswordInFile) => {
                     let file = &every[0].password_file;
-                    let kept = match typed.as_ref() {
+                    let kept = match typed.first.as_ref() {
                         Some(p) => secrets::keep_in_file(file, &config.pop.username, &config.pop.host, p)
                             .map_err(|e| format!("{}: {e}", file.display())),
                         None => Err(crate::fl!("set-password-file-nothing")),
                     };
                     if kept.is_ok() {
-                        *typed = None;
+                        typed.first = None;
                         shared.publish(|v| v.password = Some(PasswordFrom::Found(secrets::Source::File)));
                     }
                     shared.hand(Handed::PasswordFile(kept));
@@ -808,12 +808,12 @@ async fn submission_server(hosts: &[Host<'_>], nudges: Vec<mpsc::Sender<Command>
     std::future::pending::<()>().await
 }
 
-/// An account's password this session: the one typed in this session (the first account's), or
+/// An account's password this session: the one typed in this session (`typed`), or
 /// the platform's (keyring, `password_command`, the password file, and for the first account the
 /// environment). A missing one is shown: the first account's as the window's problem, another's
 /// beside its name in the status bar.
-async fn session_password(a: &Account, typed: &Option<Password>, shared: &Shared) -> (Option<Password>, PasswordFrom) {
-    match typed.clone() {
+async fn session_password(a: &Account, typed: Option<Password>, shared: &Shared) -> (Option<Password>, PasswordFrom) {
+    match typed {
         Some(p) => (Some(p), PasswordFrom::ThisSession),
         // The keyring or `password_command` may take a while: off the runtime.
         None => match tokio::task::spawn_blocking({
