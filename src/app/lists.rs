@@ -428,7 +428,7 @@ impl App {
             if edit.clicked() {
                 action = Some(Request::Engine(Some(row.account), Command::Edit(row.id)));
             }
-            if self.lists.confirm_delete == Some(key(&row)) {
+            if self.lists.confirm_delete == Some(key(row)) {
                 if ui.button(fl!("gui-delete-confirm")).clicked() {
                     action = Some(Request::Engine(Some(row.account), Command::Delete(row.id)));
                     self.lists.confirm_delete = None;
@@ -438,7 +438,7 @@ impl App {
                     self.lists.confirm_delete = None;
                 }
             } else if ui.button(fl!("gui-delete")).on_hover_text(fl!("gui-delete-key")).clicked() {
-                self.lists.confirm_delete = Some(key(&row));
+                self.lists.confirm_delete = Some(key(row));
             }
         });
         if !row.editable {
@@ -475,7 +475,7 @@ impl App {
         if let Some(at) = row.sent_at {
             ui.label(fl!("gui-sent-at", at = crate::text::words::local_time(at, "%Y-%m-%d %H:%M")));
         }
-        match self.view.opened.as_ref().filter(|(o, _)| *o == key(&row)) {
+        match self.view.opened.as_ref().filter(|(o, _)| *o == key(row)) {
             Some((_, Ok(d))) => {
                 egui::Grid::new("opened-grid").num_columns(2).show(ui, |ui| {
                     for (label, value) in

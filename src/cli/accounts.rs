@@ -51,7 +51,7 @@ pub(super) fn list(every: &[Account], states: &[Status]) -> Result<u8, Failed> {
         let listed = ob.list(states, usize::MAX >> 1).map_err(|e| explain::failure(&e))?;
         rows.extend(listed.into_iter().map(|r| (a.label(), r)));
     }
-    rows.sort_by(|x, y| y.1.created.cmp(&x.1.created));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1.created));
     if rows.is_empty() {
         say!("{}", if states.contains(&Status::Sent) { fl!("sent-empty") } else { fl!("queue-empty") });
     }

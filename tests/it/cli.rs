@@ -553,11 +553,13 @@ fn adding_a_second_account_leaves_the_first_and_its_outbox_as_they_were() {
     let before_queue = popsend(&config, Some("x"), "ja", &["queue"]).stdout;
     let before = Config::load(&config).unwrap();
 
-    let mut second = Form::default();
-    second.address = "taro@provider.ne.jp".into();
-    second.name = "プロバイダー".into();
-    second.pop_host = "pop.provider.ne.jp".into();
-    second.pop_username = "taro123".into();
+    let second = Form {
+        address: "taro@provider.ne.jp".into(),
+        name: "プロバイダー".into(),
+        pop_host: "pop.provider.ne.jp".into(),
+        pop_username: "taro123".into(),
+        ..Form::default()
+    };
     let text = Form::adding(&Form::from_config(&before), &second).to_toml().unwrap();
     std::fs::write(&config, text).unwrap();
 

@@ -394,12 +394,7 @@ fn inspect(shared: &Shared, files: Vec<PathBuf>) {
 }
 
 /// Waits for settings when there is no usable config; the rest of the window still works.
-async fn without_config(
-    paths: &Paths,
-    rx: &mut mpsc::Receiver<Request>,
-    shared: &Shared,
-    typed: &mut Typed,
-) -> End {
+async fn without_config(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, typed: &mut Typed) -> End {
     while let Some(r) = rx.recv().await {
         let Some(r) = assistant(r, paths, shared).await else { continue };
         if let Request::FinishSetup { form, password, test_mail } = r {
@@ -431,12 +426,7 @@ async fn without_config(
     End::Quit { background: false }
 }
 
-async fn session(
-    paths: &Paths,
-    rx: &mut mpsc::Receiver<Request>,
-    shared: &Shared,
-    typed: &mut Typed,
-) -> End {
+async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, typed: &mut Typed) -> End {
     let config = match Config::load(&paths.config_file) {
         Ok(c) => c,
         Err(e) => {
