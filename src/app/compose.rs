@@ -53,8 +53,8 @@ pub(super) struct State {
     signature: usize,
     /// 差出人: the account it goes from (`Account::index`, 0 the default).
     pub from: usize,
-    /// The last draft handed back filled 作成 (so its account, `Handed::FromAccount`, applies).
-    pub draft_filled: bool,
+    /// 差出人 when the draft was last handed to the worker for saving.
+    saved_from: usize,
     /// The address field whose completions show (the last one typed in: a click on one of them
     /// takes the keyboard away from the field first).
     completing: Option<usize>,
@@ -215,10 +215,33 @@ fn unsent(m: &Mailto) -> Unsent {
         subject: m.subject.clone(),
         body: m.body.clone(),
         attachments: Vec::new(),
+        from: String::new(),
     }
 }
 
 impl App {
+    /// `d` with 差出人's address, when it is not the first account (kept with the draft, so the
+    /// draft comes back from the same account).
+    pub(super) fn with_sender(&self, mut d: Unsent) -> Unsent {
+        d.from = self.sender().map(|a| a.account.address.clone()).unwrap_or_default();
+        d
+    }
+
+    /// The account (its index) a draft handed back is from, its address taken out of it: the
+    /// first when it names none, or one there no longer is.
+    fn sender_of(&self, d: &mut Unsent) -> usize {
+        let from = std::mem::take(&mut d.from);
+        if from.is_empty() {
+            return 0;
+        }
+        let s = &self.view.settings;
+        s.accounts
+            .iter()
+            .position(|a| a.account.address.eq_ignore_ascii_case(from.trim()))
+            .filter(|&k| k > 0)
+            .unwrap_or(0)
+    }
+
     /// The sender's account (差出人) as 設定 has it, when it is not the first.
     fn sender(&self) -> Option<&crate::core::setup::account::OtherAccount> {
         let k = self.compose_state.from;
@@ -368,10 +391,10 @@ impl App {
 
     /// A draft handed back (the saved one, 編集, or one that could not be built): it fills 作成
     /// unless something is being written there.
-    pub(super) fn take_draft(&mut self, d: Unsent) {
-        self.compose_state.draft_filled = self.compose_blank();
+    pub(super) fn take_draft(&mut self, mut d: Unsent) {
         if self.compose_blank() {
-            self.compose_state.from = 0;
+            self.compose_state.from = self.sender_of(&mut d);
+            self.compose_state.saved_from = self.compose_state.from;
             self.compose_state.saved = d.clone();
             self.compose_state.signature = self.signature_of(&d.body);
             self.compose = d;
@@ -438,7 +461,7 @@ impl App {
 
     /// Hands the draft to the worker a second after it last changed.
     pub(super) fn keep_draft(&mut self, ui: &egui::Ui) {
-        if self.compose == self.compose_state.saved {
+        if self.compose == self.compose_state.saved && self.compose_state.from == self.compose_state.saved_from {
             self.compose_state.changed_at = None;
             return;
         }
@@ -446,9 +469,10 @@ impl App {
         if since.elapsed() >= SAVE_AFTER {
             // Only the 署名 is nothing written: no draft is kept of it (a changed 署名 then
             // takes its place next time).
-            let kept = if self.compose_blank() { Unsent::default() } else { self.compose.clone() };
+            let kept = if self.compose_blank() { Unsent::default() } else { self.with_sender(self.compose.clone()) };
             if self.ask(Request::SaveDraft(Box::new(kept))) {
                 self.compose_state.saved = self.compose.clone();
+                self.compose_state.saved_from = self.compose_state.from;
             }
             self.compose_state.changed_at = None;
         } else {
@@ -814,7 +838,7 @@ impl App {
     /// 「下書きに保存」: the message goes to the list of drafts and 作成 is free for the next (the
     /// worker hands it back if it could not be kept).
     fn keep_draft_aside(&mut self) {
-        let c = self.compose.clone();
+        let c = self.with_sender(self.compose.clone());
         if self.ask(Request::KeepDraft(Box::new(c))) {
             self.compose = Unsent::default();
             self.compose_state.focus_to = true;
@@ -883,14 +907,16 @@ impl App {
         // 作成 is left as it is until the worker answers: it takes the draft's place only once
         // what it held is safely put aside.
         if let Some(id) = open {
-            let put_aside = (!self.compose_blank()).then(|| Box::new(self.compose.clone()));
+            let put_aside = (!self.compose_blank()).then(|| Box::new(self.with_sender(self.compose.clone())));
             self.ask(Request::OpenKept { id, put_aside });
         }
     }
 
     /// A draft of the list opened: it takes 作成's place (what was there was put aside first), and
     /// is already the draft being written on disk.
-    pub(super) fn take_opened(&mut self, d: Unsent) {
+    pub(super) fn take_opened(&mut self, mut d: Unsent) {
+        self.compose_state.from = self.sender_of(&mut d);
+        self.compose_state.saved_from = self.compose_state.from;
         self.compose_state.saved = d.clone();
         self.compose_state.signature = self.signature_of(&d.body);
         self.compose = d;
@@ -939,7 +965,8 @@ impl App {
         self.compose_state.tickets += 1;
         let ticket = self.compose_state.tickets;
         let account = self.compose_state.from;
-        if self.ask(Request::Send { draft: Box::new(self.compose.clone()), now, charset, at, ticket, account }) {
+        let draft = Box::new(self.with_sender(self.compose.clone()));
+        if self.ask(Request::Send { draft, now, charset, at, ticket, account }) {
             // The next message starts from the default account again.
             self.compose_state.from = 0;
             self.notice = None;

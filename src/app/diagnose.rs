@@ -13,6 +13,25 @@ impl App {
     pub(super) fn diagnose_view(&mut self, ui: &mut egui::Ui) {
         ui.label(fl!("gui-diagnose-intro"));
         let running = self.view.diagnosis.as_ref().is_some_and(|(running, _)| *running);
+        // With several accounts: which one is tested.
+        let labels = self.view.settings.labels();
+        if labels.len() > 1 {
+            ui.horizontal(|ui| {
+                let l = ui.label(fl!("set-account-choose"));
+                let now = self.diagnose_account.min(labels.len() - 1);
+                egui::ComboBox::from_id_salt("diagnose-account")
+                    .selected_text(labels[now].as_str())
+                    .show_ui(ui, |ui| {
+                        for (i, label) in labels.iter().enumerate() {
+                            ui.selectable_value(&mut self.diagnose_account, i, label.as_str());
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+            });
+        }
+        let k = self.diagnose_account.min(labels.len().saturating_sub(1));
+        let address = self.view.settings.showing(k).address;
         ui.horizontal(|ui| {
             let ready = !self.view.account.is_empty() && !running;
             let run = ui.add_enabled(ready, egui::Button::new(fl!("gui-diagnose-run")));
@@ -21,7 +40,7 @@ impl App {
             }
             if run.clicked() {
                 self.copied = false;
-                self.ask(Request::Diagnose);
+                self.ask(Request::Diagnose(k));
             }
             if running {
                 ui.spinner();
@@ -29,7 +48,7 @@ impl App {
             }
             if let Some((false, steps)) = &self.view.diagnosis {
                 if ui.button(fl!("gui-diagnose-copy")).clicked() {
-                    ui.ctx().copy_text(diagnose_report(&self.view.account, steps));
+                    ui.ctx().copy_text(diagnose_report(&address, steps));
                     self.copied = true;
                 }
                 if self.copied {
@@ -43,11 +62,11 @@ impl App {
             && switch_row(ui, port)
         {
             // Saved, then tested again with the new settings (the worker takes them in order).
-            let mut form = self.view.settings.clone();
+            let mut form = self.view.settings.showing(k);
             switch_to(&mut form, port);
             self.settings.form = form.clone();
             if self.ask(Request::SaveSettings { form: Box::new(form), password: None }) {
-                self.ask(Request::Diagnose);
+                self.ask(Request::Diagnose(k));
             }
         }
         let Some((running, steps)) = &self.view.diagnosis else { return };

@@ -69,6 +69,8 @@ pub struct App {
     close: CloseFlow,
     /// The 接続テスト result was copied.
     copied: bool,
+    /// 接続テスト's account (`Account::index`), where there are several.
+    diagnose_account: usize,
     /// 設定ガイド: the search text, and the guides in the language they were loaded in.
     pub guide_query: String,
     guides: Option<(String, Vec<crate::text::guides::Guide>)>,
@@ -155,6 +157,7 @@ impl App {
             setup_shown: false,
             close: CloseFlow::Open,
             copied: false,
+            diagnose_account: 0,
             guide_query: String::new(),
             guides: None,
             instance: None,
@@ -389,8 +392,6 @@ impl App {
                     }
                     self.take_draft(d)
                 }
-                Handed::FromAccount(k) if self.compose_state.draft_filled => self.compose_state.from = k,
-                Handed::FromAccount(_) => {}
                 Handed::Queued { ticket, message_id } => self.take_queued(ticket, message_id),
                 Handed::Picked(files) => self.take_picked(files),
                 // The answer to 「保存して送信」 is said where it was pressed; 設定's unsaved edits
@@ -566,7 +567,14 @@ impl App {
                 let now = self.clock.now();
                 let mut ticking = None;
                 let mut fix = None;
-                for (i, o) in self.view.others.iter().enumerate() {
+                // The account 作成 sends from comes first.
+                let mut order: Vec<usize> = (0..self.view.others.len()).collect();
+                if let Some(k) = self.compose_state.from.checked_sub(1).filter(|&k| k < order.len()) {
+                    order.retain(|&i| i != k);
+                    order.insert(0, k);
+                }
+                for i in order {
+                    let o = &self.view.others[i];
                     if let Some(left) = other_account_status(ui, o, now) {
                         ticking = Some(ticking.map_or(left, |t: Duration| t.min(left)));
                     }
@@ -660,7 +668,7 @@ impl App {
         let requested = ctx.input(|i| i.viewport().close_requested());
         if requested && self.close == CloseFlow::Open {
             // The draft is saved now, whatever the answer, and where the window is.
-            let kept = if self.compose_blank() { Unsent::default() } else { self.compose.clone() };
+            let kept = if self.compose_blank() { Unsent::default() } else { self.with_sender(self.compose.clone()) };
             self.ask(Request::SaveDraft(Box::new(kept)));
             let (inner, outer) = ctx.input(|i| (i.viewport().inner_rect, i.viewport().outer_rect));
             if let Some(inner) = inner {

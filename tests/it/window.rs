@@ -1270,6 +1270,22 @@ fn two_accounts_the_sender_the_rows_and_both_windows() {
         _ => None,
     });
     assert_eq!(account, Some(1), "{requests:?}");
+    assert_eq!(sends(&requests)[0].0.from, "lab@popsend.test", "the draft does not say whose it is");
+    // A draft handed back (編集, or one that could not be built) comes back from its account.
+    b.hand(Handed::ForCompose(Unsent {
+        to: "teacher@example.net".into(),
+        subject: "戻ってきた".into(),
+        from: "LAB@popsend.test".into(),
+        ..Unsent::default()
+    }));
+    h.run_steps(3);
+    click(&mut h, "送信");
+    h.run_steps(2);
+    let requests = b.take();
+    assert!(
+        requests.iter().any(|r| matches!(r, Request::Send { account: 1, draft, .. } if draft.subject == "戻ってきた")),
+        "{requests:?}"
+    );
     // 送信トレイ: an アカウント column, each row with its account; the same number in two
     // accounts is two rows, each opened and acted on as its own.
     h.state_mut().as_mut().unwrap().tab = Tab::Outbox;

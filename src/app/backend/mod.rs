@@ -71,8 +71,9 @@ pub enum Request {
     Engine(Option<usize>, Command),
     /// Show a message of an account read-only (`View::opened`).
     Open(usize, i64),
-    /// 接続テスト with the saved settings; steps arrive in `View::diagnosis` as they end.
-    Diagnose,
+    /// 接続テスト of an account (`Account::index`) with the saved settings; steps arrive in
+    /// `View::diagnosis` as they end.
+    Diagnose(usize),
     /// 「保存」: validate, write the config, keep the password (if typed) in the keyring, restart.
     SaveSettings { form: Box<Form>, password: Option<Password> },
     /// Stop; with `background`, a `popsend watch --until-empty` process goes on sending (or the
@@ -187,9 +188,6 @@ pub enum Handed {
     /// A draft for 作成: the saved one at start, one taken back by 「編集」, or one that could not
     /// be built (with the reason in the view's problem).
     ForCompose(Unsent),
-    /// The draft just handed over (`ForCompose`) is another account's than the first: 作成's
-    /// 差出人 becomes that account.
-    FromAccount(usize),
     /// A message of 作成 was built and handed to the outbox: the
     /// window follows it by its Message-ID and says what became of it.
     Queued { ticket: u64, message_id: String },

@@ -417,7 +417,7 @@ async fn without_config(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared:
                 shared.publish(|v| v.password = Some(PasswordFrom::Missing));
             }
             // Nothing to send with yet: said, not dropped.
-            Some(Request::Send { .. } | Request::Diagnose | Request::Engine(..)) => {
+            Some(Request::Send { .. } | Request::Diagnose(_) | Request::Engine(..)) => {
                 shared.problem(Problem::SetupNeeded)
             }
             _ => {}
@@ -506,16 +506,15 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
     let hosts: Vec<Host> =
         (0..every.len()).map(|i| Host::new(&every[i].data_dir, &outboxes[i], &deliverers[i])).collect();
     let (etxs, erxs): (Vec<_>, Vec<_>) = every.iter().map(|_| mpsc::channel::<Command>(64)).unzip();
-    let d = &deliverers[0];
     let several = every.len() > 1;
     // UI requests become engine commands; building a message (it reads attachment files)
     // happens here, never on the UI thread.
     // 接続テスト, beside the request loop; stopped when the session ends.
-    let (dtx, drx) = mpsc::channel::<()>(1);
+    let (dtx, drx) = mpsc::channel::<usize>(1);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let refresh = etxs[0].clone();
+    let refresh = etxs.clone();
     let nudges = etxs.clone();
-    let diagnoser = diagnoser(d, drx, stop_rx, refresh, shared);
+    let diagnoser = diagnoser(&deliverers, drx, stop_rx, refresh, shared);
     let forward = async {
         let mut end = End::Quit { background: false };
         while let Some(r) = rx.recv().await {
@@ -545,9 +544,6 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                             // Nothing is lost: the draft goes back to 作成 with the reason.
                             shared.problem(Problem::Failed(Described::of(&e)));
                             shared.hand(Handed::ForCompose(*draft));
-                            if k > 0 {
-                                shared.hand(Handed::FromAccount(k));
-                            }
                             continue;
                         }
                     }
@@ -575,10 +571,10 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                 }
                 Some(Request::Engine(Some(k), command)) if k < every.len() => (Some(k), command),
                 Some(Request::Engine(_, command)) => (None, command),
-                Some(Request::Diagnose) => {
+                Some(Request::Diagnose(k)) => {
                     // Runs beside this loop: the other buttons keep working meanwhile. One at a
                     // time; asked again while one runs, the next follows it.
-                    let _ = dtx.try_send(());
+                    let _ = dtx.try_send(if k < every.len() { k } else { 0 });
                     continue;
                 }
                 // The student's explicit choice where there is no keyring: the password of this
@@ -747,13 +743,14 @@ fn successor(paths: &Paths, background: bool) -> Option<&'static [&'static str]>
 /// 接続テスト, each time one is asked for (one at a time), until `stop`: its steps go into the
 /// view as they finish, and the relay window its login opened into the engine's next snapshot.
 async fn diagnoser(
-    d: &Deliverer<'_>,
-    mut asked: mpsc::Receiver<()>,
+    deliverers: &[Deliverer<'_>],
+    mut asked: mpsc::Receiver<usize>,
     mut stop: tokio::sync::watch::Receiver<bool>,
-    refresh: mpsc::Sender<Command>,
+    refresh: Vec<mpsc::Sender<Command>>,
     shared: &Shared,
 ) {
-    while asked.recv().await.is_some() {
+    while let Some(k) = asked.recv().await {
+        let Some(d) = deliverers.get(k) else { continue };
         shared.publish(|v| v.diagnosis = Some((true, Vec::new())));
         let options = diagnose::Options::default();
         let mut on_step = |r: &StepResult| {
@@ -769,7 +766,9 @@ async fn diagnoser(
             steps = run => {
                 shared.publish(|v| v.diagnosis = Some((false, steps)));
                 // Its login opened the relay window: the countdown shows it.
-                let _ = refresh.send(Command::Refresh).await;
+                if let Some(r) = refresh.get(k) {
+                    let _ = r.send(Command::Refresh).await;
+                }
             }
             _ = stop.wait_for(|stop| *stop) => return,
         }
@@ -907,9 +906,6 @@ fn publish_event(k: usize, event: Event, outboxes: &[Outbox], every: &[Account],
     });
     if let Some(d) = edited {
         shared.hand(Handed::ForCompose(d));
-        if k > 0 {
-            shared.hand(Handed::FromAccount(k));
-        }
         if let Some(at) = edited_at {
             shared.hand(Handed::EditedAt(at));
         }

@@ -24,6 +24,10 @@ pub struct Unsent {
     /// these students have): see `stored_paths`.
     #[serde(with = "stored_paths")]
     pub attachments: Vec<PathBuf>,
+    /// 差出人: the address of the account it goes from, where that is not the first account
+    /// (empty: the first). Kept with a draft so it comes back from the same account.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub from: String,
 }
 
 /// Paths in the draft file: a Unicode path as its text; any other as its raw bytes (Unix) or
