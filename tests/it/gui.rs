@@ -681,3 +681,98 @@ fn the_assistant_takes_a_student_from_nothing_to_a_sent_test_mail() {
     assert_counting_down(&h);
     eprintln!("assistant: typed {typed:?}, found and tested {found:?}, test mail sent {sent:?} (2 fields)");
 }
+
+/// Issue 28, the real worker with two accounts on the real servers: the second account's wrong
+/// password stops only its message (its part of the status bar says so, with
+/// 「パスワードを入力」), the first's goes; the password typed in 設定 on that account sends its
+/// message from its own address, and the notice names it.
+#[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
+fn two_accounts_in_the_window_one_refused_the_other_sending() {
+    let s = servers();
+    let _g = gui_lock("ja");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let data = dir.path().join("data");
+    let account = |address: &str, name: &str, user: &str, extra: &str| {
+        format!(
+            "address = \"{address}\"\nname = \"{name}\"\n[{p}pop]\nhost = \"{host}\"\nport = {pop}\nusername = \"{user}\"\n{extra}\n\
+             [{p}smtp]\nport = {smtp}\n[{p}relay]\nwindow_seconds = {window}\nmargin_seconds = 1\n[{p}tls]\nca_file = \"{ca}\"\n",
+            p = if user == "lab" { "accounts." } else { "" },
+            host = s.host,
+            pop = s.pop3,
+            smtp = s.smtp,
+            window = s.window,
+            ca = s.ca.display(),
+        )
+    };
+    let text = format!(
+        "[account]\n{}\n[[accounts]]\n[accounts.account]\n{}",
+        account("student@popsend.test", "大学", &s.user, &format!("password_command = \"echo {}\"", s.pass)),
+        account("lab@popsend.test", "研究室", "lab", ""),
+    );
+    std::fs::write(&config, text).unwrap();
+    // The second account's password file, with a password the server refuses.
+    let lab = data.join("accounts/lab@popsend.test");
+    std::fs::create_dir_all(&lab).unwrap();
+    std::fs::write(lab.join("password"), format!("lab@{}\nnot-the-password\n", s.host)).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(lab.join("password"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let notices = Notices::default();
+    let mut h = harness_noting(config.clone(), data.clone(), notices.clone());
+    run_until(&mut h, "both accounts", |a| a.view().others.len() == 1 && a.view().draft_checked);
+
+    // From 研究室 first, then from 大学.
+    let (tok_lab, tok_uni) = (token("gui-lab"), token("gui-uni"));
+    h.get_by_label("差出人").click();
+    h.run_steps(2);
+    click(&mut h, "研究室 — lab@popsend.test");
+    type_into(&mut h, "宛先", "teacher@example.net");
+    type_into(&mut h, "件名", &tok_lab);
+    click(&mut h, "送信");
+    run_until(&mut h, "研究室's message stored", |a| a.view().waiting.iter().any(|r| r.subject == tok_lab));
+    h.run_steps(3);
+    type_into(&mut h, "宛先", "teacher@example.net");
+    type_into(&mut h, "件名", &tok_uni);
+    click(&mut h, "送信");
+    run_until_for(&mut h, "大学's message sent and 研究室's refused", Duration::from_secs(30), |a| {
+        let v = a.view();
+        v.sent.iter().any(|r| r.subject == tok_uni && r.account == 0)
+            && v.others[0]
+                .snapshot
+                .as_ref()
+                .is_some_and(|s| s.paused.as_ref().is_some_and(|p| p.error.kind.refused_login()))
+    });
+    assert!(String::from_utf8_lossy(&s.delivered(&tok_uni)).contains("From: student@popsend.test"));
+    let waiting = app(&h).view().waiting.iter().find(|r| r.subject == tok_lab).map(|r| r.account);
+    assert_eq!(waiting, Some(1), "研究室's message is not waiting in its own outbox");
+    assert!(s.find_delivered(&tok_lab).is_none());
+    h.run_steps(3);
+    // Its part of the status bar says so once the refused run has ended.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while h.query_by_label_contains("送信を止めています: ").is_none() {
+        assert!(Instant::now() < deadline, "研究室's refusal is not in the status bar");
+        h.run_steps(2);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // 「パスワードを入力」 beside 研究室: 設定 on that account, the password typed, 保存.
+    click(&mut h, "パスワードを入力");
+    assert_eq!(app(&h).tab, Tab::Settings);
+    assert_eq!(app(&h).settings.form.editing, 1, "設定 is not on 研究室");
+    type_into(&mut h, "パスワード", "pop-pass-2");
+    click(&mut h, "保存");
+    run_until_for(&mut h, "研究室's message sent", Duration::from_secs(30), |a| {
+        a.view().sent.iter().any(|r| r.subject == tok_lab && r.account == 1)
+    });
+    assert!(String::from_utf8_lossy(&s.delivered(&tok_lab)).contains("From: lab@popsend.test"));
+    let n = notices.lock().unwrap().clone();
+    assert!(
+        n.iter().any(
+            |n| matches!(n, Notice::Sent { subject, account: Some(a), .. } if *subject == tok_lab && a == "研究室")
+        ),
+        "{n:?}"
+    );
+}
