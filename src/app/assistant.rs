@@ -94,6 +94,14 @@ impl App {
         self.tab = Tab::Assistant;
     }
 
+    /// The assistant's single-account `form` among the accounts there are: added after them
+    /// (「アカウントを追加」), or in the first account's place (the first run, 「設定をやり直す」),
+    /// the others kept.
+    fn placed(&self, form: &Form) -> Form {
+        let k = if self.assistant.adding { self.view.settings.accounts.len() } else { 0 };
+        Form::at(&self.view.settings, form, k)
+    }
+
     /// 設定 「アカウントを追加」: the assistant for one more account.
     pub fn add_account(&mut self) {
         self.assistant = Assistant { focus_address: true, adding: true, ..Assistant::default() };
@@ -192,6 +200,11 @@ impl App {
     fn by_hand(&mut self) {
         let a = &self.assistant;
         let address = a.address.trim().to_owned();
+        // Another account: a form of its own beside the others, not the first account's.
+        if a.adding {
+            self.settings.form = Form::adding(&self.view.settings, &Form::default());
+        }
+        self.settings.mark_edited();
         let f = &mut self.settings.form;
         f.address = address.clone();
         if !a.name.trim().is_empty() {
@@ -255,8 +268,8 @@ impl App {
                         .clicked();
                     if ui.button(fl!("wiz-change")).clicked() {
                         let form = self.wiz_form(&p);
-                        self.settings.form =
-                            if self.assistant.adding { Form::adding(&self.view.settings, &form) } else { form };
+                        self.settings.form = self.placed(&form);
+                        self.settings.mark_edited();
                         self.settings.password = self.assistant.password.clone();
                         self.tab = Tab::Settings;
                     }
@@ -313,8 +326,7 @@ impl App {
         }
         let finish = |app: &mut App, test_mail: bool| {
             let Some((form, _)) = app.assistant.trial.clone() else { return };
-            // Added beside the accounts there are, not in the first one's place.
-            let form = if app.assistant.adding { Form::adding(&app.view.settings, &form) } else { form };
+            let form = app.placed(&form);
             let mail = test_mail.then(|| {
                 Box::new(Unsent {
                     to: form.address.clone(),
@@ -346,7 +358,8 @@ impl App {
                 }
                 if ui.button(fl!("wiz-change")).clicked() {
                     if let Some((form, _)) = &self.assistant.trial {
-                        self.settings.form = form.clone();
+                        self.settings.form = self.placed(form);
+                        self.settings.mark_edited();
                     }
                     self.settings.password = self.assistant.password.clone();
                     self.tab = Tab::Settings;

@@ -51,10 +51,12 @@ pub(super) struct State {
     pub sent_at: Option<std::time::SystemTime>,
     /// Which 署名 this message has (0: 設定's 署名, then the others in order).
     signature: usize,
-    /// 差出人: the account it goes from (`Account::index`, 0 the default).
-    pub from: usize,
+    /// 差出人: the address of the account it goes from, where that is not the first account
+    /// (empty: the first). By address, not by place: a change to the settings cannot move it to
+    /// another account.
+    pub from: String,
     /// 差出人 when the draft was last handed to the worker for saving.
-    saved_from: usize,
+    saved_from: String,
     /// The address field whose completions show (the last one typed in: a click on one of them
     /// takes the keyboard away from the field first).
     completing: Option<usize>,
@@ -223,28 +225,36 @@ impl App {
     /// `d` with 差出人's address, when it is not the first account (kept with the draft, so the
     /// draft comes back from the same account).
     pub(super) fn with_sender(&self, mut d: Unsent) -> Unsent {
-        d.from = self.sender().map(|a| a.account.address.clone()).unwrap_or_default();
+        d.from = self.compose_state.from.clone();
         d
     }
 
-    /// The account (its index) a draft handed back is from, its address taken out of it: the
-    /// first when it names none, or one there no longer is.
-    fn sender_of(&self, d: &mut Unsent) -> usize {
-        let from = std::mem::take(&mut d.from);
-        if from.is_empty() {
-            return 0;
+    /// 差出人 of a draft handed back, its address taken out of it: empty (the first account)
+    /// when it names the first account or none.
+    fn sender_of(&self, d: &mut Unsent) -> String {
+        let from = std::mem::take(&mut d.from).trim().to_owned();
+        match self.sender_index(&from) {
+            Some(0) => String::new(),
+            _ => from,
         }
+    }
+
+    /// Where the account with this address is among the accounts (empty: the first); `None`
+    /// when there is none with it any more.
+    fn sender_index(&self, address: &str) -> Option<usize> {
         let s = &self.view.settings;
-        s.accounts
-            .iter()
-            .position(|a| a.account.address.eq_ignore_ascii_case(from.trim()))
-            .filter(|&k| k > 0)
-            .unwrap_or(0)
+        match address.is_empty() {
+            true => Some(0),
+            false => (0..s.accounts.len()).find(|&k| {
+                let a = if k == s.editing { s.address.as_str() } else { s.accounts[k].account.address.as_str() };
+                a.trim().eq_ignore_ascii_case(address)
+            }),
+        }
     }
 
     /// The sender's account (差出人) as 設定 has it, when it is not the first.
     fn sender(&self) -> Option<&crate::core::setup::account::OtherAccount> {
-        let k = self.compose_state.from;
+        let k = self.sender_index(&self.compose_state.from)?;
         self.view.settings.accounts.get(k).filter(|_| k > 0)
     }
 
@@ -288,10 +298,11 @@ impl App {
         };
         let labels = s.labels();
         let choices: Vec<String> = s.every().iter().zip(&labels).map(|(a, l)| format!("{l} — {}", shown(a))).collect();
-        let now = self.compose_state.from.min(choices.len().saturating_sub(1));
-        let mut chosen = now;
+        // An address no longer among the accounts is shown as it is (sending it says so).
+        let now = self.sender_index(&self.compose_state.from);
+        let mut chosen = now.unwrap_or(usize::MAX);
         egui::ComboBox::from_id_salt("sender-choice")
-            .selected_text(choices.get(now).cloned().unwrap_or_default())
+            .selected_text(now.and_then(|k| choices.get(k).cloned()).unwrap_or_else(|| self.compose_state.from.clone()))
             .width(ui.available_width().min(420.0))
             .truncate()
             .show_ui(ui, |ui| {
@@ -301,11 +312,14 @@ impl App {
             })
             .response
             .labelled_by(label);
-        if chosen == now {
+        if Some(chosen) == now || chosen == usize::MAX {
             return;
         }
         let old = self.signature_block(self.compose_state.signature);
-        self.compose_state.from = chosen;
+        self.compose_state.from = match chosen {
+            0 => String::new(),
+            k => s.every().get(k).map(|a| a.account.address.clone()).unwrap_or_default(),
+        };
         self.compose_state.signature = 0;
         let new = self.signature_block(0).unwrap_or_default();
         let body = &mut self.compose.body;
@@ -394,7 +408,7 @@ impl App {
     pub(super) fn take_draft(&mut self, mut d: Unsent) {
         if self.compose_blank() {
             self.compose_state.from = self.sender_of(&mut d);
-            self.compose_state.saved_from = self.compose_state.from;
+            self.compose_state.saved_from = self.compose_state.from.clone();
             self.compose_state.saved = d.clone();
             self.compose_state.signature = self.signature_of(&d.body);
             self.compose = d;
@@ -429,7 +443,7 @@ impl App {
         self.tab = Tab::Compose;
         if self.compose_blank() {
             // A link's message goes from the default account.
-            self.compose_state.from = 0;
+            self.compose_state.from.clear();
             self.compose = unsent(m);
             if let Some(signed) = self.signed_body() {
                 self.compose.body += &signed;
@@ -472,7 +486,7 @@ impl App {
             let kept = if self.compose_blank() { Unsent::default() } else { self.with_sender(self.compose.clone()) };
             if self.ask(Request::SaveDraft(Box::new(kept))) {
                 self.compose_state.saved = self.compose.clone();
-                self.compose_state.saved_from = self.compose_state.from;
+                self.compose_state.saved_from = self.compose_state.from.clone();
             }
             self.compose_state.changed_at = None;
         } else {
@@ -507,7 +521,12 @@ impl App {
     fn toast(&mut self, ui: &mut egui::Ui) {
         let Some(fate) = self.fate() else { return };
         let found = matches!(fate, Fate::Sent(_) | Fate::Waiting(_));
-        let paused = self.view.snapshot.as_ref().is_some_and(|s| s.paused.is_some());
+        // Its own account's queue (another account's pause is not this message's).
+        let snapshot = match &fate {
+            Fate::Waiting(r) if r.account > 0 => self.view.others.get(r.account - 1).and_then(|o| o.snapshot.as_ref()),
+            _ => self.view.snapshot.as_ref(),
+        };
+        let paused = snapshot.is_some_and(|s| s.paused.is_some());
         let now = self.clock.now();
         let Some(t) = &self.compose_state.toast else { return };
         let (to, subject) = (t.to.as_str(), t.subject.as_str());
@@ -916,7 +935,7 @@ impl App {
     /// is already the draft being written on disk.
     pub(super) fn take_opened(&mut self, mut d: Unsent) {
         self.compose_state.from = self.sender_of(&mut d);
-        self.compose_state.saved_from = self.compose_state.from;
+        self.compose_state.saved_from = self.compose_state.from.clone();
         self.compose_state.saved = d.clone();
         self.compose_state.signature = self.signature_of(&d.body);
         self.compose = d;
@@ -964,11 +983,11 @@ impl App {
     pub(super) fn send_compose(&mut self, now: bool, charset: Option<Charset>, at: Option<std::time::SystemTime>) {
         self.compose_state.tickets += 1;
         let ticket = self.compose_state.tickets;
-        let account = self.compose_state.from;
+        let account = self.sender_index(&self.compose_state.from).unwrap_or(usize::MAX);
         let draft = Box::new(self.with_sender(self.compose.clone()));
         if self.ask(Request::Send { draft, now, charset, at, ticket, account }) {
             // The next message starts from the default account again.
-            self.compose_state.from = 0;
+            self.compose_state.from.clear();
             self.notice = None;
             self.compose_state.sent_now = now;
             self.compose_state.sent_at = at;

@@ -31,7 +31,8 @@ impl App {
             });
         }
         let k = self.diagnose_account.min(labels.len().saturating_sub(1));
-        let address = self.view.settings.showing(k).address;
+        // The report names the account tested, whichever is chosen now.
+        let address = self.view.settings.showing(self.diagnosed.min(labels.len().saturating_sub(1))).address;
         ui.horizontal(|ui| {
             let ready = !self.view.account.is_empty() && !running;
             let run = ui.add_enabled(ready, egui::Button::new(fl!("gui-diagnose-run")));
@@ -40,6 +41,7 @@ impl App {
             }
             if run.clicked() {
                 self.copied = false;
+                self.diagnosed = k;
                 self.ask(Request::Diagnose(k));
             }
             if running {
@@ -62,11 +64,13 @@ impl App {
             && switch_row(ui, port)
         {
             // Saved, then tested again with the new settings (the worker takes them in order).
-            let mut form = self.view.settings.showing(k);
+            // The account tested, whichever is chosen now.
+            let tested = self.diagnosed;
+            let mut form = self.view.settings.showing(tested);
             switch_to(&mut form, port);
             self.settings.form = form.clone();
             if self.ask(Request::SaveSettings { form: Box::new(form), password: None }) {
-                self.ask(Request::Diagnose(k));
+                self.ask(Request::Diagnose(tested));
             }
         }
         let Some((running, steps)) = &self.view.diagnosis else { return };

@@ -173,10 +173,20 @@ impl Form {
     /// `current`'s accounts with a new one added, whose fields are `new`'s (the file's shared
     /// preferences stay as `current` has them).
     pub fn adding(current: &Form, new: &Form) -> Form {
+        Form::at(current, new, current.accounts.len())
+    }
+
+    /// `current`'s accounts with `new`'s fields in account `k`'s place (`k` = their number: one
+    /// more), the others and the file's shared preferences as `current` has them.
+    pub fn at(current: &Form, new: &Form, k: usize) -> Form {
         let mut fields = new.clone();
         fields.accounts = current.every();
-        fields.accounts.push(blank());
-        fields.editing = fields.accounts.len() - 1;
+        let k = k.min(fields.accounts.len());
+        match fields.accounts.get_mut(k) {
+            Some(slot) => *slot = blank(),
+            None => fields.accounts.push(blank()),
+        }
+        fields.editing = k;
         fields.language = current.language.clone();
         fields.theme = current.theme.clone();
         fields.renderer = current.renderer.clone();

@@ -115,6 +115,16 @@ fn next_text(row: &Row, now: SystemTime) -> Option<String> {
     Some(crate::text::words::mm_ss(left + Duration::from_millis(999)))
 }
 
+impl State {
+    /// The accounts changed: a selected row (or one waiting for 削除's confirmation) may now be
+    /// another account's.
+    pub(super) fn forget_selection(&mut self) {
+        self.selected = None;
+        self.confirm_delete = None;
+        self.asked_open = None;
+    }
+}
+
 impl App {
     /// The table of one list; returns a request its keys asked for.
     fn table(&mut self, ui: &mut egui::Ui, sent: bool) {

@@ -69,8 +69,11 @@ pub struct App {
     close: CloseFlow,
     /// The 接続テスト result was copied.
     copied: bool,
-    /// 接続テスト's account (`Account::index`), where there are several.
+    /// 接続テスト's account (`Account::index`), where there are several, and the one tested last.
     diagnose_account: usize,
+    diagnosed: usize,
+    /// The other accounts' addresses the lists were last drawn for.
+    accounts_seen: Vec<String>,
     /// 設定ガイド: the search text, and the guides in the language they were loaded in.
     pub guide_query: String,
     guides: Option<(String, Vec<crate::text::guides::Guide>)>,
@@ -158,6 +161,8 @@ impl App {
             close: CloseFlow::Open,
             copied: false,
             diagnose_account: 0,
+            diagnosed: 0,
+            accounts_seen: Vec::new(),
             guide_query: String::new(),
             guides: None,
             instance: None,
@@ -442,6 +447,11 @@ impl App {
     }
 
     fn take_view(&mut self) {
+        let accounts: Vec<String> = self.view.others.iter().map(|o| o.address.clone()).collect();
+        if accounts != self.accounts_seen {
+            self.lists.forget_selection();
+            self.accounts_seen = accounts;
+        }
         if matches!(self.view.problem, Some(Problem::SetupNeeded)) && !self.setup_shown {
             self.setup_shown = true;
             self.start_assistant();
@@ -569,7 +579,10 @@ impl App {
                 let mut fix = None;
                 // The account 作成 sends from comes first.
                 let mut order: Vec<usize> = (0..self.view.others.len()).collect();
-                if let Some(k) = self.compose_state.from.checked_sub(1).filter(|&k| k < order.len()) {
+                let from = &self.compose_state.from;
+                let chosen =
+                    self.view.others.iter().position(|o| !from.is_empty() && o.address.eq_ignore_ascii_case(from));
+                if let Some(k) = chosen {
                     order.retain(|&i| i != k);
                     order.insert(0, k);
                 }
@@ -591,7 +604,7 @@ impl App {
                     }
                 }
                 if let Some(k) = fix {
-                    if self.settings.form.switch(k).is_ok() {
+                    if self.settings.show_account(k) {
                         self.settings.focus = Some("pop.username");
                     }
                     self.tab = Tab::Settings;
@@ -615,7 +628,10 @@ impl App {
             if matches!(self.view.problem, Some(Problem::Failed(ref d)) if d.kind.refused_login()) {
                 self.focus_recovery = true;
             } else {
-                self.settings.focus = Some("pop.username");
+                // 設定 on the first account, whose password this is.
+                if self.settings.show_account(0) {
+                    self.settings.focus = Some("pop.username");
+                }
                 self.tab = Tab::Settings;
             }
         }
@@ -816,6 +832,8 @@ fn problem_text(p: &Problem) -> String {
         Problem::SetupNeeded => fl!("gui-setup-needed"),
         Problem::Draft(d) => fl!("gui-err-draft", detail = d.as_str()),
         Problem::StoredDraftUnreadable => fl!("gui-err-stored-draft"),
+        Problem::FolderNotMoved(detail) => fl!("gui-err-folder-not-moved", detail = detail.as_str()),
+        Problem::SenderGone(address) => fl!("gui-err-sender-gone", address = address.as_str()),
         Problem::Contacts(d) => fl!("gui-err-contacts", detail = d.as_str()),
         Problem::Dialog(d) => fl!("gui-err-dialog", detail = d.as_str()),
         Problem::WorkerStopped => fl!("gui-worker-stopped"),

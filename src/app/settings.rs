@@ -74,11 +74,8 @@ fn accounts_section(ui: &mut egui::Ui, s: &mut SettingsForm, waiting_of: &dyn Fn
                 .response
                 .labelled_by(l.id);
             if chosen != now {
-                s.confirm_remove = false;
                 // The fields typed so far go with their account; a wrong one keeps them here.
-                if let Err(errors) = s.form.switch(chosen) {
-                    s.errors = errors;
-                }
+                s.show_account(chosen);
             }
         }
         ask.add = ui.button(fl!("set-account-add")).clicked();
@@ -234,12 +231,34 @@ impl SettingsForm {
         }
     }
 
+    /// The form was filled by the window (the assistant's findings), not from the saved settings:
+    /// it stays until saved or reverted.
+    pub(super) fn mark_edited(&mut self) {
+        self.edited = true;
+    }
+
+    /// Moves to account `k`: the password typed (for the account shown until now) is dropped, so
+    /// it never goes to another account's server. False when the fields shown cannot be kept
+    /// (a wrong one is named).
+    pub(super) fn show_account(&mut self, k: usize) -> bool {
+        self.password.clear();
+        self.file_asking = false;
+        self.confirm_remove = false;
+        match self.form.switch(k) {
+            Ok(()) => true,
+            Err(errors) => {
+                self.errors = errors;
+                false
+            }
+        }
+    }
+
     /// Refills the form from the saved settings unless the user is editing (the account shown
     /// stays the one chosen).
     pub(super) fn take(&mut self, view: &View) {
         if !self.edited {
             let k = self.form.editing;
-            self.form = if k == 0 { view.settings.clone() } else { view.settings.showing(k) };
+            self.form = if k < view.settings.accounts.len() { view.settings.showing(k) } else { view.settings.clone() };
         }
     }
 }
@@ -726,7 +745,7 @@ impl App {
             self.ask(Request::SaveSettings { form, password });
         }
         if keep_in_file {
-            self.ask(Request::KeepPasswordInFile);
+            self.ask(Request::KeepPasswordInFile(self.settings.form.editing));
         }
         if let Some(r) = contacts_request {
             self.ask(r);

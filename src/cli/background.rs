@@ -43,6 +43,11 @@ pub(super) async fn watch(
         tell!("  {}", fl!("paused-hint"));
         return Ok(EXIT_FAILED);
     }
+    // An account whose password could not be found (said when it was looked for) sends nothing:
+    // waiting for its queue to empty would never end.
+    if until_empty && d.password.is_none() {
+        return Ok(EXIT_FAILED);
+    }
     let exit = std::cell::Cell::new(EXIT_OK);
     // Ctrl-C (or SIGTERM): finish the message in flight, then leave.
     let signals = async {
@@ -96,11 +101,13 @@ pub(super) async fn watch(
 /// only while no window has the data folder, and steps aside (the message in flight finished,
 /// the sessions in progress answered) when a window opens. `at_login` (the login entry): without
 /// `[submission] enabled`, it sends what waits and ends, as `watch --until-empty`.
+/// `any_sender`: the file has this one account only (a message from any sender is its own).
 pub(super) async fn serve(
     hosts: &[Host<'_>],
     folder: crate::core::system::instance::Listener,
     stop: &AtomicBool,
     at_login: bool,
+    any_sender: bool,
 ) -> Result<u8, Failed> {
     use crate::core::protocol::smtpd;
     use crate::core::sending::host::SubmissionProblem;
@@ -131,7 +138,7 @@ pub(super) async fn serve(
         None => say!("{}", fl!("serve-start-open", port = s.port)),
     }
     // The sessions in progress are answered before the engines stop: they may wait on them.
-    let served = crate::core::sending::host::serve(hosts, server, senders.clone(), cue.notified());
+    let served = crate::core::sending::host::serve(hosts, server, senders.clone(), any_sender, cue.notified());
     let exit = watch_all(hosts, stop, false, channels, step_aside(served, stop, senders)).await;
     drop(folder);
     exit

@@ -142,9 +142,33 @@ fn run(command: Command, root: &Paths, account: Option<&str>) -> Result<u8, Fail
             _ => {}
         }
     }
-    // `sendmail -f ADDR` (or the From line, with -t) picks the account whose address it is.
-    let by_sender = match (&command, account) {
-        (Command::Sendmail(args), None) => args.sender.as_deref().and_then(|a| file.by_address(root, a)),
+    // A message's number is its account's: with several accounts, `show`, `retry` and `delete`
+    // say which (a number seen in `queue` may be another account's).
+    if account.is_none()
+        && !file.accounts.is_empty()
+        && matches!(command, Command::Show(_) | Command::Retry(_) | Command::Delete(_))
+    {
+        let known: Vec<String> = file.every(root).iter().map(|a| a.label()).collect();
+        return Err(explain::simple(fl!("err-which-account", known = known.join(", ")), EXIT_USAGE));
+    }
+    // The message as the program wrote it, read first: its sender may pick the account.
+    let mut sendmail_raw = None;
+    if let Command::Sendmail(_) = &command {
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(std::io::stdin(), crate::core::message::submission::MAX_MESSAGE as u64 + 1),
+            &mut raw,
+        )
+        .map_err(|e| explain::simple(fl!("err-body", detail = format!("stdin: {e}")), EXIT_USAGE))?;
+        sendmail_raw = Some(raw);
+    }
+    // `sendmail -f ADDR`, or else the message's From line, picks the account whose address it is.
+    let by_sender = match (&command, account, &sendmail_raw) {
+        (Command::Sendmail(args), None, Some(raw)) => args
+            .sender
+            .as_deref()
+            .and_then(|a| file.by_address(root, a))
+            .or_else(|| crate::core::protocol::smtpd::header_from(raw).and_then(|a| file.by_address(root, &a))),
         _ => None,
     };
     let picked = match by_sender {
@@ -155,6 +179,13 @@ fn run(command: Command, root: &Paths, account: Option<&str>) -> Result<u8, Fail
                 EXIT_USAGE,
             )
         })?,
+    };
+    // POPSEND_PASSWORD is for the first account, or the one `--account` names: never sent to
+    // another account's server that a message's sender picked.
+    let env_ok = account.is_some() || picked.index == 0;
+    let resolve = |pop: &crate::core::setup::account::PopSection, file: &std::path::Path| match env_ok {
+        true => secrets::resolve(pop, file),
+        false => secrets::resolve_stored(pop, file),
     };
     let config = picked.config;
     let password_file = picked.password_file;
@@ -210,14 +241,8 @@ fn run(command: Command, root: &Paths, account: Option<&str>) -> Result<u8, Fail
         outbox = Some(ob);
         queued = Some(id);
     }
-    if let Command::Sendmail(args) = &command {
+    if let (Command::Sendmail(args), Some(raw)) = (&command, sendmail_raw) {
         // The message as the program wrote it, stored before anything else happens.
-        let mut raw = Vec::new();
-        std::io::Read::read_to_end(
-            &mut std::io::Read::take(std::io::stdin(), crate::core::message::submission::MAX_MESSAGE as u64 + 1),
-            &mut raw,
-        )
-        .map_err(|e| explain::simple(fl!("err-body", detail = format!("stdin: {e}")), EXIT_USAGE))?;
         let handed = crate::core::message::submission::Handover {
             from: args.sender.as_deref(),
             full_name: args.full_name.as_deref(),
@@ -239,10 +264,10 @@ fn run(command: Command, root: &Paths, account: Option<&str>) -> Result<u8, Fail
     }
     if let Command::Diagnose(DiagnoseArgs { skip_login }) = &command {
         // A missing password is one of the things the test reports, not a reason not to run it.
-        let password = secrets::resolve(&config.pop, &password_file).ok().map(|(p, _)| p);
+        let password = resolve(&config.pop, &password_file).ok().map(|(p, _)| p);
         return Ok(diagnose(&runtime, &config, password.as_ref(), &trust, &clock, &store, *skip_login));
     }
-    let (password, source) = secrets::resolve(&config.pop, &password_file).map_err(|e| explain::failure(&e))?;
+    let (password, source) = resolve(&config.pop, &password_file).map_err(|e| explain::failure(&e))?;
     // `serve` claims the data folder as a window does, before the runtime runs: the claim may
     // wait (a window that is closing) and, on Windows, runs a runtime of its own.
     let folder = match &command {
@@ -264,7 +289,8 @@ fn run(command: Command, root: &Paths, account: Option<&str>) -> Result<u8, Fail
             Command::Serve(ServeArgs { at_login }) => match folder {
                 Some(Some(folder)) => {
                     let ob = open_outbox(paths)?;
-                    serve(std::slice::from_ref(&Host::new(&paths.data_dir, &ob, &d)), folder, &stop, at_login).await
+                    let host = Host::new(&paths.data_dir, &ob, &d);
+                    serve(std::slice::from_ref(&host), folder, &stop, at_login, file.accounts.is_empty()).await
                 }
                 // Held by a window or another server: said by `claim_for_server`.
                 _ => Ok(EXIT_FAILED),

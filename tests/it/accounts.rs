@@ -203,3 +203,28 @@ fn the_submission_server_picks_the_account_by_the_sender() {
     let all = popsend(&config, Some(&s.pass), "ja", &["queue"]);
     assert!(!all.stdout.contains(&c) && s.find_delivered(&c).is_none(), "{}", all.stdout);
 }
+
+/// `sendmail` (mutt, git send-email): the message's From line picks the account, and the first
+/// account's POPSEND_PASSWORD does not go to the second's server (it logs in with its own); a
+/// message number needs its account when there are several.
+#[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers: bash tests/run.sh")]
+fn sendmail_goes_through_the_account_of_its_from_line() {
+    let s = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let config = two_accounts(&s, dir.path());
+    lab_password(&s, &config, "pop-pass-2");
+    let tok = token("sendmail-lab");
+    let message = format!("From: 研究室 <lab@popsend.test>\nTo: teacher@example.net\nSubject: {tok}\n\n{tok}\n");
+    let before = s.login_count();
+    let run = crate::support::popsend_with_input(&config, Some(&s.pass), "ja", &["sendmail", "-t"], message.as_bytes());
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(from_of(&s.delivered(&tok)), "lab@popsend.test");
+    assert_eq!(logins_since(&s, before), ["lab"], "not through the lab's own login");
+    let sent = popsend(&config, Some(&s.pass), "ja", &["--account", "研究室", "sent"]);
+    assert!(sent.stdout.contains(&tok), "{}", sent.all());
+    // `show 1` could be either account's first message: it asks which.
+    let show = popsend(&config, Some(&s.pass), "ja", &["show", "1"]);
+    assert_eq!(show.code, 2, "{}", show.all());
+    assert!(show.stderr.contains("--account"), "{}", show.stderr);
+}

@@ -716,6 +716,7 @@ fn two_accounts_in_the_window_one_refused_the_other_sending() {
     let lab = data.join("accounts/lab@popsend.test");
     std::fs::create_dir_all(&lab).unwrap();
     std::fs::write(lab.join("password"), format!("lab@{}\nnot-the-password\n", s.host)).unwrap();
+    #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(lab.join("password"), std::fs::Permissions::from_mode(0o600)).unwrap();

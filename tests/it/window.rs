@@ -467,7 +467,7 @@ fn no_keyring_is_said_in_one_sentence_with_the_detail_folded() {
     assert!(b.take().is_empty(), "kept in a file before the student chose it");
     click(&mut h, "ファイルに保存する");
     let requests = b.take();
-    assert!(matches!(requests.as_slice(), [Request::KeepPasswordInFile]), "{requests:?}");
+    assert!(matches!(requests.as_slice(), [Request::KeepPasswordInFile(0)]), "{requests:?}");
     b.hand(Handed::PasswordFile(Ok(())));
     h.run_steps(2);
     h.get_by_label("パスワードをファイルに保存しました。次に起動したときも使います。");

@@ -33,7 +33,8 @@ use crate::core::system::secrets::{Password, Source};
 pub enum Request {
     /// Build and store the message; with `now`, send at once; with `at`, not before then (送信予約).
     /// `ticket` comes back with `Handed::Queued`, so the window follows the right message.
-    /// `account`: the sender's (`Account::index`, 0 the default); its servers alone send it.
+    /// `account`: the sender's (`Account::index`, 0 the default), which `draft.from` names by
+    /// its address; its servers alone send it.
     Send {
         draft: Box<Unsent>,
         now: bool,
@@ -80,8 +81,9 @@ pub enum Request {
     /// login's `popsend serve --at-login`, see `successor`).
     Shutdown { background: bool },
     /// Where there is no keyring, and only when the student chooses it: keep this session's
-    /// password in the password file beside the config (readable by the user alone).
-    KeepPasswordInFile,
+    /// password of the account (`Account::index`) in its password file (readable by the user
+    /// alone).
+    KeepPasswordInFile(usize),
     /// Remember where the window is (it opens there next time).
     SaveGeometry(Geometry),
     /// First-run assistant: find the servers of this address (`View::discovery`).
@@ -119,6 +121,12 @@ pub enum Problem {
     Draft(String),
     /// The draft kept with a message taken back by 編集 could not be read.
     StoredDraftUnreadable,
+    /// An account's address changed, and its folder (the messages waiting in it) could not be
+    /// moved to the new address's: from, to and why.
+    FolderNotMoved(String),
+    /// 差出人 names an account (this address) that is no longer in the settings: the message
+    /// came back to 作成, unsent.
+    SenderGone(String),
     /// アドレス帳 (contacts.toml) could not be read or written: why.
     Contacts(String),
     /// The file dialog could not open.

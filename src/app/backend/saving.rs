@@ -7,16 +7,22 @@ use std::sync::Arc;
 use super::worker::Shared;
 use super::{Handed, Saved};
 use crate::app::form::Form;
-use crate::core::setup::account::{Config, Paths, account_dir};
+use std::path::PathBuf;
+
+use crate::core::setup::account::{Config, OtherAccount, Paths, account_dir};
 use crate::core::system::secrets::{self, Password};
 
 /// Passwords typed this session that no keyring would keep, each for its account: the first
 /// account's (handed to a background `watch` or `serve` in its environment when the window
 /// closes) and the others' by address. Memory only; gone when the window closes.
+///
+/// Also the account folders a 保存 leaves to move (`moves`: from, to) once the session's engines
+/// have stopped.
 #[derive(Default)]
 pub(super) struct Typed {
     pub(super) first: Option<Password>,
     others: std::collections::HashMap<String, Password>,
+    pub(super) moves: Vec<(PathBuf, PathBuf)>,
 }
 
 impl Typed {
@@ -25,6 +31,16 @@ impl Typed {
         match a.index {
             0 => self.first.clone(),
             _ => self.others.get(&a.config.account.address.to_lowercase()).cloned(),
+        }
+    }
+
+    /// Forgets `a`'s (it is kept elsewhere now).
+    pub(super) fn forget(&mut self, a: &crate::core::setup::account::Account) {
+        match a.index {
+            0 => self.first = None,
+            _ => {
+                self.others.remove(&a.config.account.address.to_lowercase());
+            }
         }
     }
 
@@ -60,9 +76,10 @@ pub(super) async fn save(
         return Saved::WriteFailed(format!("{}: {e}", paths.config_file.display()));
     }
     // An account (not the first) whose address changed takes its outbox along to the folder of
-    // its new address, so what waits in it is still sent.
+    // its new address, so what waits in it is still sent: moved once this session's engines
+    // have stopped and let go of its files (`Typed::moves`).
     if let (Some(before), Ok(after)) = (before, form.to_config()) {
-        follow_addresses(paths, &before, &after);
+        typed.moves.extend(folder_moves(paths, &before, &after));
     }
     // The password before the login entry: once the file is written the engine restarts on it
     // (and a pause for a refused password is lifted), so the new password must be in place
@@ -105,18 +122,51 @@ pub(super) async fn save(
     not_kept.map_or(Saved::Done, Saved::PasswordNotKept)
 }
 
-/// Moves the folder of each account besides the first whose address changed in place (the same
-/// number of accounts before and after; a removed account's folder stays where it is).
-fn follow_addresses(paths: &Paths, before: &Config, after: &Config) {
-    if before.accounts.len() != after.accounts.len() {
-        return;
+/// The folders to move for the accounts besides the first whose address changed: an account is
+/// known by its POP user and server (or, with the same number of accounts, by its place), and
+/// its folder goes to its new address's.
+fn folder_moves(paths: &Paths, before: &Config, after: &Config) -> Vec<(PathBuf, PathBuf)> {
+    let had = |address: &str, c: &Config| c.accounts.iter().any(|a| a.account.address.eq_ignore_ascii_case(address));
+    let same_login = |a: &OtherAccount, b: &OtherAccount| {
+        a.pop.username == b.pop.username && a.pop.host.eq_ignore_ascii_case(&b.pop.host)
+    };
+    let mut moves = Vec::new();
+    for (i, old) in before.accounts.iter().enumerate() {
+        if had(&old.account.address, after) {
+            continue;
+        }
+        let candidates: Vec<&OtherAccount> =
+            after.accounts.iter().filter(|n| !had(&n.account.address, before) && same_login(old, n)).collect();
+        let new = match candidates.as_slice() {
+            [one] => Some(*one),
+            _ if before.accounts.len() == after.accounts.len() => {
+                after.accounts.get(i).filter(|n| !had(&n.account.address, before))
+            }
+            _ => None,
+        };
+        if let Some(new) = new {
+            moves.push((
+                account_dir(&paths.data_dir, &old.account.address),
+                account_dir(&paths.data_dir, &new.account.address),
+            ));
+        }
     }
-    for (old, new) in before.accounts.iter().zip(&after.accounts) {
-        let (from, to) =
-            (account_dir(&paths.data_dir, &old.account.address), account_dir(&paths.data_dir, &new.account.address));
-        if from != to && from.exists() && !to.exists() {
-            // Losing it only leaves the old folder's messages unsent until the address is back.
-            let _ = std::fs::rename(&from, &to);
+    moves
+}
+
+/// Moves each folder of `moves` (none of this session's files are open any more); one that
+/// cannot be moved is said, and its messages wait in the old folder.
+pub(super) fn move_folders(moves: Vec<(PathBuf, PathBuf)>, shared: &Shared) {
+    for (from, to) in moves {
+        if !from.exists() {
+            continue;
+        }
+        let moved = match to.exists() {
+            true => Err(format!("{} exists", to.display())),
+            false => std::fs::rename(&from, &to).map_err(|e| e.to_string()),
+        };
+        if let Err(why) = moved {
+            shared.problem(super::Problem::FolderNotMoved(format!("{} → {}: {why}", from.display(), to.display())));
         }
     }
 }
@@ -138,4 +188,41 @@ pub(super) async fn save_and_tell(
     // Said last: once the window hears 保存's answer, everything saving does has been done.
     shared.hand(Handed::Saved(saved));
     written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(others: &[(&str, &str)]) -> Config {
+        let mut text = String::from(
+            "[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"pop.example.ac.jp\"\nusername = \"taro\"\n[smtp]\n",
+        );
+        for (address, user) in others {
+            text += &format!(
+                "[[accounts]]\n[accounts.account]\naddress = \"{address}\"\n[accounts.pop]\nhost = \"pop.example.ne.jp\"\nusername = \"{user}\"\n[accounts.smtp]\n"
+            );
+        }
+        Config::parse(&text, std::path::Path::new("c.toml")).unwrap()
+    }
+
+    /// Issue 28: an account whose address changed is known by its POP login (or its place), so its
+    /// folder follows it, also when another account is removed in the same 保存; a new account
+    /// or a removed one moves nothing.
+    #[test]
+    fn an_account_keeps_its_folder_when_its_address_changes() {
+        let paths = Paths { config_file: "/c/config.toml".into(), data_dir: "/d".into() };
+        let dir = |a: &str| account_dir(&paths.data_dir, a);
+        let before = config(&[("lab@example.ne.jp", "lab"), ("club@example.ne.jp", "club")]);
+        let renamed = config(&[("lab@example.ne.jp", "lab"), ("Circle@example.ne.jp", "club")]);
+        assert_eq!(folder_moves(&paths, &before, &renamed), [(dir("club@example.ne.jp"), dir("circle@example.ne.jp"))]);
+        let renamed_and_removed = config(&[("circle@example.ne.jp", "club")]);
+        assert_eq!(
+            folder_moves(&paths, &before, &renamed_and_removed),
+            [(dir("club@example.ne.jp"), dir("circle@example.ne.jp"))]
+        );
+        assert!(folder_moves(&paths, &before, &config(&[("lab@example.ne.jp", "lab")])).is_empty());
+        let added = config(&[("lab@example.ne.jp", "lab"), ("club@example.ne.jp", "club"), ("x@example.ne.jp", "x")]);
+        assert!(folder_moves(&paths, &before, &added).is_empty());
+    }
 }

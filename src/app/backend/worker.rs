@@ -204,8 +204,13 @@ fn run(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, first: 
             v.presets_problem = problem;
         });
         match runtime.block_on(session(paths, rx, shared, &mut typed)) {
-            End::Reload => continue,
+            End::Reload => {
+                // Every file of the last session is closed now: an account's folder can move.
+                super::saving::move_folders(std::mem::take(&mut typed.moves), shared);
+                continue;
+            }
             End::Quit { background } => {
+                super::saving::move_folders(std::mem::take(&mut typed.moves), shared);
                 if let Some(args) = successor(paths, background)
                     && let Err(e) = shared.hooks.platform.start(paths, typed.first.as_ref(), args)
                 {
@@ -412,7 +417,7 @@ async fn without_config(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared:
             }
             Some(Request::Shutdown { .. }) => return End::Quit { background: false },
             // No account the file could be for: said, not dropped.
-            Some(Request::KeepPasswordInFile) => {
+            Some(Request::KeepPasswordInFile(_)) => {
                 shared.hand(Handed::PasswordFile(Err(crate::fl!("set-password-file-nothing"))));
                 shared.publish(|v| v.password = Some(PasswordFrom::Missing));
             }
@@ -520,8 +525,19 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
         while let Some(r) = rx.recv().await {
             let (k, cmd) = match common(r, paths, shared) {
                 None => continue,
-                Some(Request::Send { draft, now, charset, at, ticket, account }) => {
-                    let k = if account < every.len() { account } else { 0 };
+                Some(Request::Send { draft, now, charset, at, ticket, account: _ }) => {
+                    // By the address 差出人 names (an index may have moved with a change to the
+                    // settings); one no longer there sends nothing and comes back.
+                    let from = draft.from.trim();
+                    let k = match from.is_empty() {
+                        true => Some(0),
+                        false => every.iter().position(|a| a.config.account.address.eq_ignore_ascii_case(from)),
+                    };
+                    let Some(k) = k else {
+                        shared.problem(Problem::SenderGone(from.to_owned()));
+                        shared.hand(Handed::ForCompose(*draft));
+                        continue;
+                    };
                     match build(&every[k].config, &draft, charset, clock.now()) {
                         Ok((outgoing, subject, to)) => {
                             let message_id = outgoing.message_id.clone();
@@ -570,7 +586,9 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                     break;
                 }
                 Some(Request::Engine(Some(k), command)) if k < every.len() => (Some(k), command),
-                Some(Request::Engine(_, command)) => (None, command),
+                Some(Request::Engine(None, command)) => (None, command),
+                // An account no longer there (the settings changed meanwhile): nothing to act on.
+                Some(Request::Engine(Some(_), _)) => continue,
                 Some(Request::Diagnose(k)) => {
                     // Runs beside this loop: the other buttons keep working meanwhile. One at a
                     // time; asked again while one runs, the next follows it.
@@ -580,16 +598,25 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                 // The student's explicit choice where there is no keyring: the password of this
                 // session into the password file, readable by them alone; sessions after this
                 // one find it there.
-                Some(Request::KeepPasswordInFile) => {
-                    let file = &every[0].password_file;
-                    let kept = match typed.first.as_ref() {
-                        Some(p) => secrets::keep_in_file(file, &config.pop.username, &config.pop.host, p)
+                Some(Request::KeepPasswordInFile(k)) => {
+                    let Some(a) = every.get(k) else { continue };
+                    let file = &a.password_file;
+                    let kept = match typed.of(a) {
+                        Some(p) => secrets::keep_in_file(file, &a.config.pop.username, &a.config.pop.host, &p)
                             .map_err(|e| format!("{}: {e}", file.display())),
                         None => Err(crate::fl!("set-password-file-nothing")),
                     };
                     if kept.is_ok() {
-                        typed.first = None;
-                        shared.publish(|v| v.password = Some(PasswordFrom::Found(secrets::Source::File)));
+                        typed.forget(a);
+                        let from = Some(PasswordFrom::Found(secrets::Source::File));
+                        shared.publish(|v| match k {
+                            0 => v.password = from,
+                            k => {
+                                if let Some(o) = v.others.get_mut(k - 1) {
+                                    o.password = from;
+                                }
+                            }
+                        });
                     }
                     shared.hand(Handed::PasswordFile(kept));
                     continue;
@@ -658,6 +685,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
                     }
                     sent
                 }
+                // A message's command (編集, 再送, 削除) without an account is the first's.
                 _ => etxs[k.unwrap_or(0)].send(cmd).await.is_ok(),
             };
             if !sent {
@@ -788,7 +816,8 @@ async fn submission_server(hosts: &[Host<'_>], nudges: Vec<mpsc::Sender<Command>
             Ok(server) => {
                 let login = server.login.clone();
                 shared.publish(|v| v.submission = Some(SubmissionView { port: s.port, login, problem: None }));
-                crate::core::sending::host::serve(hosts, server, nudges, std::future::pending()).await;
+                let any_sender = hosts.len() == 1;
+                crate::core::sending::host::serve(hosts, server, nudges, any_sender, std::future::pending()).await;
             }
             Err(problem) => shared
                 .publish(|v| v.submission = Some(SubmissionView { port: s.port, login: None, problem: Some(problem) })),
@@ -1056,7 +1085,7 @@ mod tests {
         worker.request(Request::SaveSettings { form, password: Some(Password::new("Hunter2pw".into())) }).unwrap();
         wait_for(&worker, "the session password", |v| v.password == Some(PasswordFrom::ThisSession));
         assert!(!file.exists(), "the password went into a file nobody asked for");
-        worker.request(Request::KeepPasswordInFile).unwrap();
+        worker.request(Request::KeepPasswordInFile(0)).unwrap();
         wait_for(&worker, "the password file", |v| v.password == Some(PasswordFrom::Found(secrets::Source::File)));
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "taro@127.0.0.1\nHunter2pw\n");
         #[cfg(unix)]

@@ -1,7 +1,8 @@
 //! The service both front ends drive: the engine over the outbox and, with `[submission]
 //! enabled`, the local submission server beside it, wired together. The server's messages wake
 //! the engine, and the server hears each flush's fates, so it can answer the program that handed
-//! a message over. The window's backend and `popsend serve` each run one `Host`, and differ only
+//! a message over. The window's backend and `popsend serve` each run one `Host` per account (one
+//! submission server for them all, `serve`, routing each message by its sender), and differ only
 //! in what they say about its events. It must not print, draw, read the keyring or decide when
 //! to stop: its callers say what happened and end it with `Command::Shutdown`.
 
@@ -52,11 +53,6 @@ impl<'a> Host<'a> {
         Host { data_dir, outbox, deliverer, fates: broadcast::channel(16).0 }
     }
 
-    /// Binds the configured port, and finds (or makes) the local login when one is required.
-    pub async fn open_submission(&self) -> Result<Submission, SubmissionProblem> {
-        open_submission(std::slice::from_ref(self)).await
-    }
-
     /// The engine (`engine::watch`) until `Command::Shutdown` or the commands end. `on_event`
     /// sees every event; the submission server hears each flush first.
     pub async fn engine(&self, commands: mpsc::Receiver<Command>, mut on_event: impl FnMut(Event)) {
@@ -67,13 +63,6 @@ impl<'a> Host<'a> {
             on_event(event)
         })
         .await
-    }
-
-    /// Takes mail on `server` until `until` ends: each message is stored in the outbox, then
-    /// `nudge` wakes the engine and the session waits (at most `[submission] try_seconds`) for
-    /// its fate. The sessions in progress are answered before this returns.
-    pub async fn serve(&self, server: Submission, nudge: mpsc::Sender<Command>, until: impl Future<Output = ()>) {
-        serve(std::slice::from_ref(self), server, vec![nudge], until).await
     }
 }
 
@@ -97,13 +86,15 @@ pub async fn open_submission(hosts: &[Host<'_>]) -> Result<Submission, Submissio
 }
 
 /// Takes mail on `server` for every account (`hosts`, with `nudges` waking each one's engine)
-/// until `until` ends: a message goes to the account its sender is (`smtpd::routed_store`), is
+/// until `until` ends: a message goes to the account its sender is (`smtpd::routed_store`;
+/// `any_sender`: the file has this one account only, whose every message is), is
 /// stored in that account's outbox, and waits (at most `[submission] try_seconds`) for its fate
 /// in that account's next flush. The sessions in progress are answered before this returns.
 pub async fn serve(
     hosts: &[Host<'_>],
     server: Submission,
     nudges: Vec<mpsc::Sender<Command>>,
+    any_sender: bool,
     until: impl Future<Output = ()>,
 ) {
     let Some(first) = hosts.first() else { return };
@@ -119,7 +110,7 @@ pub async fn serve(
         afters.push(smtpd::try_now(outbox.clone(), h.fates.clone(), nudge, config.submission.try_seconds()));
     }
     let addresses = hosts.iter().map(|h| h.deliverer.config.account.address.clone()).collect();
-    let store = smtpd::routed_store(addresses, stores);
+    let store = smtpd::routed_store(addresses, stores, any_sender);
     let after = smtpd::routed_after(afters);
     // The size the first account's server announced bounds what is taken.
     let limits = smtpd::Limits::for_account(first.data_dir, config);

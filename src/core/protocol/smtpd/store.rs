@@ -46,12 +46,17 @@ pub fn outbox_store(
 
 /// Several accounts behind one server: each message goes to the store of the account whose
 /// address (`addresses[i]`, for `stores[i]`) is its envelope sender, or else its From line; one
-/// that is neither is refused (550) naming the addresses there are, and nothing is stored. With
-/// one account every message is its own, as before there were several.
-pub fn routed_store(addresses: Vec<String>, stores: Vec<std::sync::Arc<StoreFn>>) -> std::sync::Arc<StoreFn> {
+/// that is neither is refused (550) naming the addresses there are, and nothing is stored.
+/// `any_sender` (the file has one account only): every message is that account's, whatever its
+/// sender, as before there were several.
+pub fn routed_store(
+    addresses: Vec<String>,
+    stores: Vec<std::sync::Arc<StoreFn>>,
+    any_sender: bool,
+) -> std::sync::Arc<StoreFn> {
     std::sync::Arc::new(move |from: Option<&str>, to: &[String], raw: &[u8], client: &str| {
-        let i = match stores.len() {
-            1 => 0,
+        let i = match (stores.len(), any_sender) {
+            (1, true) => 0,
             _ => {
                 let of = |a: &str| addresses.iter().position(|x| x.eq_ignore_ascii_case(a.trim()));
                 from.and_then(of)

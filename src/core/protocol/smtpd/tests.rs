@@ -733,7 +733,7 @@ fn several_accounts_are_told_apart_by_the_sender() {
         })
     };
     let addresses = vec!["taro@example.ac.jp".to_owned(), "lab@example.ac.jp".to_owned()];
-    let routed = routed_store(addresses.clone(), vec![store_of(0), store_of(1)]);
+    let routed = routed_store(addresses.clone(), vec![store_of(0), store_of(1)], false);
     let raw = b"From: Lab <LAB@example.ac.jp>\r\n\r\nhi\r\n";
     assert_eq!(routed(Some("TARO@example.ac.jp"), &[], raw, ""), Ok(super::Stored::New { id: 1, account: 0 }));
     assert_eq!(routed(Some("bounce@lists.example.org"), &[], raw, ""), Ok(super::Stored::New { id: 1, account: 1 }));
@@ -741,6 +741,9 @@ fn several_accounts_are_told_apart_by_the_sender() {
     let unknown = routed(Some("x@example.org"), &[], b"From: x@example.org\r\n\r\n", "");
     assert_eq!(unknown, Err(NotStored::UnknownSender("taro@example.ac.jp, lab@example.ac.jp".into())));
     assert_eq!(*seen.lock().unwrap(), [0, 1, 1], "a store saw the unknown sender's message");
-    let one = routed_store(addresses[..1].to_vec(), vec![store_of(0)]);
+    let one = routed_store(addresses[..1].to_vec(), vec![store_of(0)], true);
     assert!(one(Some("x@example.org"), &[], b"\r\n", "").is_ok(), "one account takes every sender, as before");
+    // One account served of several (`serve --account`): the others' mail is not its own.
+    let one_of_two = routed_store(addresses[..1].to_vec(), vec![store_of(0)], false);
+    assert!(matches!(one_of_two(Some("lab@example.ac.jp"), &[], b"\r\n", ""), Err(NotStored::UnknownSender(_))));
 }
