@@ -89,8 +89,9 @@ fn not_found_text(e: &NotFound) -> String {
 impl App {
     /// Opens the assistant from the start (first run, or 設定 「設定をやり直す」).
     pub fn start_assistant(&mut self) {
+        // The first account's address (設定 may be showing another).
         self.assistant =
-            Assistant { address: self.settings.form.address.clone(), focus_address: true, ..Assistant::default() };
+            Assistant { address: self.view.settings.address.clone(), focus_address: true, ..Assistant::default() };
         self.tab = Tab::Assistant;
     }
 
@@ -200,11 +201,15 @@ impl App {
     fn by_hand(&mut self) {
         let a = &self.assistant;
         let address = a.address.trim().to_owned();
-        // Another account: a form of its own beside the others, not the first account's.
-        if a.adding {
-            self.settings.form = Form::adding(&self.view.settings, &Form::default());
-        }
+        // Another account: a form of its own beside the others; else the first account's, as
+        // saved (設定 may have been showing another).
+        self.settings.form = match a.adding {
+            true => Form::adding(&self.view.settings, &Form::default()),
+            false => self.view.settings.clone(),
+        };
         self.settings.mark_edited();
+        // Only the password typed here: never one typed in 設定 for another account.
+        self.settings.password = a.password.clone();
         let f = &mut self.settings.form;
         f.address = address.clone();
         if !a.name.trim().is_empty() {
@@ -212,9 +217,6 @@ impl App {
         }
         if f.pop_username.trim().is_empty() {
             f.pop_username = address.split('@').next().unwrap_or_default().to_owned();
-        }
-        if !a.password.is_empty() {
-            self.settings.password = a.password.clone();
         }
         self.tab = Tab::Settings;
     }

@@ -68,6 +68,7 @@ impl App {
             let tested = self.diagnosed;
             let mut form = self.view.settings.showing(tested);
             switch_to(&mut form, port);
+            self.settings.password.clear();
             self.settings.form = form.clone();
             if self.ask(Request::SaveSettings { form: Box::new(form), password: None }) {
                 self.ask(Request::Diagnose(tested));

@@ -65,12 +65,15 @@ pub struct Form {
     pub zoom: f32,
     /// Not shown in the form; kept as the file has it.
     pub submission: SubmissionSection,
+    /// Not shown in the form; the edited account's folder as the file has it (`OtherAccount::folder`).
+    pub folder: Option<String>,
 }
 
 /// An account with nothing filled in: the reference server's rules (plain POP 110, SMTP 25,
 /// ten minutes). It also stands in the place of the account whose fields the form holds.
 fn blank() -> OtherAccount {
     OtherAccount {
+        folder: None,
         account: AccountSection {
             address: String::new(),
             name: None,
@@ -121,6 +124,12 @@ impl Default for Form {
     fn default() -> Form {
         Form::from_config(&config_of(blank()))
     }
+}
+
+/// The config file's text for `c`, as 「保存」 writes it.
+pub fn config_text(c: &Config) -> String {
+    let body = toml::to_string(c).expect("a config always serializes");
+    format!("# popsend — written by the settings window; the password is not stored here.\n\n{body}")
 }
 
 /// One field that cannot be saved: its config key and why.
@@ -182,6 +191,7 @@ impl Form {
         let mut fields = new.clone();
         fields.accounts = current.every();
         let k = k.min(fields.accounts.len());
+        fields.folder = fields.accounts.get(k).and_then(|a| a.folder.clone());
         match fields.accounts.get_mut(k) {
             Some(slot) => *slot = blank(),
             None => fields.accounts.push(blank()),
@@ -238,7 +248,7 @@ impl Form {
     pub fn every(&self) -> Vec<OtherAccount> {
         let mut all = self.accounts.clone();
         if let Some(slot) = all.get_mut(self.editing) {
-            *slot = self.built().0.own();
+            *slot = OtherAccount { folder: self.folder.clone(), ..self.built().0.own() };
         }
         all
     }
@@ -248,7 +258,9 @@ impl Form {
     fn load(&mut self, k: usize) {
         let mut all = self.every();
         let a = std::mem::replace(&mut all[k], blank());
+        let folder = a.folder.clone();
         let mut fresh = Form::fields(&config_of(a));
+        fresh.folder = folder;
         fresh.language = std::mem::take(&mut self.language);
         fresh.theme = std::mem::take(&mut self.theme);
         fresh.renderer = std::mem::take(&mut self.renderer);
@@ -314,6 +326,7 @@ impl Form {
             autostart: c.app.autostart,
             zoom: c.app.zoom,
             submission: c.submission.clone(),
+            folder: None,
         }
     }
 
@@ -443,9 +456,7 @@ impl Form {
 
     /// The config file's text for this form (what 「保存」 writes), or every field that is wrong.
     pub fn to_toml(&self) -> Result<String, Vec<FieldError>> {
-        let config = self.to_config()?;
-        let body = toml::to_string(&config).expect("a config always serializes");
-        Ok(format!("# popsend — written by the settings window; the password is not stored here.\n\n{body}"))
+        Ok(config_text(&self.to_config()?))
     }
 }
 

@@ -350,7 +350,10 @@ impl App {
                         && let Some(key) = settings::field_for(d.kind)
                         && ui.small_button(fl!("gui-fix-in-settings")).clicked()
                     {
-                        self.settings.focus = Some(key);
+                        // The problem above the tabs is the first account's.
+                        if self.settings.show_account(0) {
+                            self.settings.focus = Some(key);
+                        }
                         self.tab = Tab::Settings;
                     }
                     // Characters ISO-2022-JP cannot carry: the message is back in 作成, and can go
@@ -832,7 +835,6 @@ fn problem_text(p: &Problem) -> String {
         Problem::SetupNeeded => fl!("gui-setup-needed"),
         Problem::Draft(d) => fl!("gui-err-draft", detail = d.as_str()),
         Problem::StoredDraftUnreadable => fl!("gui-err-stored-draft"),
-        Problem::FolderNotMoved(detail) => fl!("gui-err-folder-not-moved", detail = detail.as_str()),
         Problem::SenderGone(address) => fl!("gui-err-sender-gone", address = address.as_str()),
         Problem::Contacts(d) => fl!("gui-err-contacts", detail = d.as_str()),
         Problem::Dialog(d) => fl!("gui-err-dialog", detail = d.as_str()),

@@ -336,7 +336,8 @@ impl App {
         let presets = &self.view.presets;
         let presets_problem = &self.view.presets_problem;
         let submission = &self.view.submission;
-        let smtp_route = self.view.smtp_route;
+        // The port the first account's mail went by (the others' are not followed here).
+        let smtp_route = self.view.smtp_route.filter(|_| self.settings.form.editing == 0);
         let book = self.view.contacts.clone();
         let mut keep_in_file = false;
         let mut contacts_request = None;
@@ -757,6 +758,7 @@ impl App {
             self.add_account();
         }
         if let Some(form) = account_ask.remove {
+            self.settings.password.clear();
             self.settings.form = form.clone();
             self.ask(Request::SaveSettings { form: Box::new(form), password: None });
         }

@@ -149,7 +149,10 @@ fn run(command: Command, root: &Paths, account: Option<&str>) -> Result<u8, Fail
         && matches!(command, Command::Show(_) | Command::Retry(_) | Command::Delete(_))
     {
         let known: Vec<String> = file.every(root).iter().map(|a| a.label()).collect();
-        return Err(explain::simple(fl!("err-which-account", known = known.join(", ")), EXIT_USAGE));
+        return Err(explain::simple(
+            fl!("err-which-account", known = known.join(fl!("list-separator").as_str())),
+            EXIT_USAGE,
+        ));
     }
     // The message as the program wrote it, read first: its sender may pick the account.
     let mut sendmail_raw = None;
@@ -175,7 +178,11 @@ fn run(command: Command, root: &Paths, account: Option<&str>) -> Result<u8, Fail
         Some(a) => a,
         None => file.pick(root, account).map_err(|e| {
             explain::simple(
-                fl!("err-no-such-account", asked = e.asked.as_str(), known = e.known.join(", ")),
+                fl!(
+                    "err-no-such-account",
+                    asked = e.asked.as_str(),
+                    known = e.known.join(fl!("list-separator").as_str())
+                ),
                 EXIT_USAGE,
             )
         })?,

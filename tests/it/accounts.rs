@@ -124,7 +124,7 @@ fn an_unknown_account_is_named_with_the_ones_there_are() {
     let run = popsend(&config, Some(&s.pass), "ja", &["--account", "バイト先", "queue"]);
     assert_eq!(run.code, 2, "{}", run.all());
     assert!(run.stderr.contains("「バイト先」というアカウントはありません"), "{}", run.stderr);
-    assert!(run.stderr.contains("student@popsend.test, 研究室"), "{}", run.stderr);
+    assert!(run.stderr.contains("student@popsend.test、研究室"), "{}", run.stderr);
 }
 
 /// A free port on loopback.

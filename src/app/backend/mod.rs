@@ -121,9 +121,6 @@ pub enum Problem {
     Draft(String),
     /// The draft kept with a message taken back by 編集 could not be read.
     StoredDraftUnreadable,
-    /// An account's address changed, and its folder (the messages waiting in it) could not be
-    /// moved to the new address's: from, to and why.
-    FolderNotMoved(String),
     /// 差出人 names an account (this address) that is no longer in the settings: the message
     /// came back to 作成, unsent.
     SenderGone(String),

@@ -7,22 +7,16 @@ use std::sync::Arc;
 use super::worker::Shared;
 use super::{Handed, Saved};
 use crate::app::form::Form;
-use std::path::PathBuf;
-
-use crate::core::setup::account::{Config, OtherAccount, Paths, account_dir};
+use crate::core::setup::account::{Config, OtherAccount, Paths, folder_name};
 use crate::core::system::secrets::{self, Password};
 
 /// Passwords typed this session that no keyring would keep, each for its account: the first
 /// account's (handed to a background `watch` or `serve` in its environment when the window
 /// closes) and the others' by address. Memory only; gone when the window closes.
-///
-/// Also the account folders a 保存 leaves to move (`moves`: from, to) once the session's engines
-/// have stopped.
 #[derive(Default)]
 pub(super) struct Typed {
     pub(super) first: Option<Password>,
     others: std::collections::HashMap<String, Password>,
-    pub(super) moves: Vec<(PathBuf, PathBuf)>,
 }
 
 impl Typed {
@@ -67,19 +61,18 @@ pub(super) async fn save(
     typed: &mut Typed,
     platform: Arc<dyn crate::app::platform::Platform>,
 ) -> Saved {
-    let text = match form.to_toml() {
-        Ok(t) => t,
+    let mut config = match form.to_config() {
+        Ok(c) => c,
         Err(errors) => return Saved::Invalid(errors),
     };
-    let before = crate::core::setup::account::Config::load(&paths.config_file).ok();
+    // An account (not the first) whose address changed keeps its folder, and with it what waits
+    // in its outbox: the file says which folder is its (nothing is moved).
+    if let Ok(before) = Config::load(&paths.config_file) {
+        keep_folders(&before, &mut config, typed);
+    }
+    let text = crate::app::form::config_text(&config);
     if let Err(e) = crate::core::system::files::write_atomic(&paths.config_file, text.as_bytes()) {
         return Saved::WriteFailed(format!("{}: {e}", paths.config_file.display()));
-    }
-    // An account (not the first) whose address changed takes its outbox along to the folder of
-    // its new address, so what waits in it is still sent: moved once this session's engines
-    // have stopped and let go of its files (`Typed::moves`).
-    if let (Some(before), Ok(after)) = (before, form.to_config()) {
-        typed.moves.extend(folder_moves(paths, &before, &after));
     }
     // The password before the login entry: once the file is written the engine restarts on it
     // (and a pause for a refused password is lifted), so the new password must be in place
@@ -96,10 +89,10 @@ pub(super) async fn save(
             .unwrap_or_else(|e| Err(secrets::SecretError::KeyringUnavailable { detail: e.to_string() }));
         // No keyring: where the student chose the password file, it follows the new password
         // (for this account), so an old one is never sent again.
-        let file = form
-            .to_config()
-            .ok()
-            .and_then(|c| c.every(paths).into_iter().nth(form.editing))
+        let file = config
+            .every(paths)
+            .into_iter()
+            .nth(form.editing)
             .map_or_else(|| secrets::password_file(&paths.config_file), |a| a.password_file);
         let stored = stored.or_else(|e| match file.exists() {
             true => secrets::keep_in_file(&file, &user, &host, &password).map_err(|_| e),
@@ -122,51 +115,41 @@ pub(super) async fn save(
     not_kept.map_or(Saved::Done, Saved::PasswordNotKept)
 }
 
-/// The folders to move for the accounts besides the first whose address changed: an account is
-/// known by its POP user and server (or, with the same number of accounts, by its place), and
-/// its folder goes to its new address's.
-fn folder_moves(paths: &Paths, before: &Config, after: &Config) -> Vec<(PathBuf, PathBuf)> {
-    let had = |address: &str, c: &Config| c.accounts.iter().any(|a| a.account.address.eq_ignore_ascii_case(address));
+/// Each account besides the first whose address changed (known by its POP user and server, or,
+/// with the same number of accounts, by its place) keeps the folder it had; a folder its address
+/// names anyway is not written. A password typed this session follows the account.
+fn keep_folders(before: &Config, after: &mut Config, typed: &mut Typed) {
+    let had = |address: &str, accounts: &[OtherAccount]| {
+        accounts.iter().any(|a| a.account.address.eq_ignore_ascii_case(address))
+    };
     let same_login = |a: &OtherAccount, b: &OtherAccount| {
         a.pop.username == b.pop.username && a.pop.host.eq_ignore_ascii_case(&b.pop.host)
     };
-    let mut moves = Vec::new();
+    let same_count = before.accounts.len() == after.accounts.len();
     for (i, old) in before.accounts.iter().enumerate() {
-        if had(&old.account.address, after) {
+        if had(&old.account.address, &after.accounts) {
             continue;
         }
-        let candidates: Vec<&OtherAccount> =
-            after.accounts.iter().filter(|n| !had(&n.account.address, before) && same_login(old, n)).collect();
-        let new = match candidates.as_slice() {
-            [one] => Some(*one),
-            _ if before.accounts.len() == after.accounts.len() => {
-                after.accounts.get(i).filter(|n| !had(&n.account.address, before))
-            }
+        let renamed: Vec<usize> = (0..after.accounts.len())
+            .filter(|&j| {
+                !had(&after.accounts[j].account.address, &before.accounts) && same_login(old, &after.accounts[j])
+            })
+            .collect();
+        let j = match renamed.as_slice() {
+            [j] => Some(*j),
+            _ if same_count && !had(&after.accounts[i].account.address, &before.accounts) => Some(i),
             _ => None,
         };
-        if let Some(new) = new {
-            moves.push((
-                account_dir(&paths.data_dir, &old.account.address),
-                account_dir(&paths.data_dir, &new.account.address),
-            ));
+        if let Some(new) = j.and_then(|j| after.accounts.get_mut(j)) {
+            new.folder.get_or_insert_with(|| old.folder());
+            if let Some(p) = typed.others.remove(&old.account.address.to_lowercase()) {
+                typed.others.insert(new.account.address.to_lowercase(), p);
+            }
         }
     }
-    moves
-}
-
-/// Moves each folder of `moves` (none of this session's files are open any more); one that
-/// cannot be moved is said, and its messages wait in the old folder.
-pub(super) fn move_folders(moves: Vec<(PathBuf, PathBuf)>, shared: &Shared) {
-    for (from, to) in moves {
-        if !from.exists() {
-            continue;
-        }
-        let moved = match to.exists() {
-            true => Err(format!("{} exists", to.display())),
-            false => std::fs::rename(&from, &to).map_err(|e| e.to_string()),
-        };
-        if let Err(why) = moved {
-            shared.problem(super::Problem::FolderNotMoved(format!("{} → {}: {why}", from.display(), to.display())));
+    for a in &mut after.accounts {
+        if a.folder.as_deref().is_some_and(|f| folder_name(f) == folder_name(&a.account.address)) {
+            a.folder = None;
         }
     }
 }
@@ -206,23 +189,35 @@ mod tests {
         Config::parse(&text, std::path::Path::new("c.toml")).unwrap()
     }
 
-    /// Issue 28: an account whose address changed is known by its POP login (or its place), so its
-    /// folder follows it, also when another account is removed in the same 保存; a new account
-    /// or a removed one moves nothing.
+    fn folders(c: &Config) -> Vec<String> {
+        c.accounts.iter().map(OtherAccount::folder).collect()
+    }
+
+    /// Issue 28: an account whose address changed is known by its POP login (or its place), and
+    /// keeps its folder (what waits in it stays its own), also when another account is removed
+    /// in the same 保存; a new account, or one whose address comes back to its folder's, needs no
+    /// `folder`.
     #[test]
     fn an_account_keeps_its_folder_when_its_address_changes() {
-        let paths = Paths { config_file: "/c/config.toml".into(), data_dir: "/d".into() };
-        let dir = |a: &str| account_dir(&paths.data_dir, a);
         let before = config(&[("lab@example.ne.jp", "lab"), ("club@example.ne.jp", "club")]);
-        let renamed = config(&[("lab@example.ne.jp", "lab"), ("Circle@example.ne.jp", "club")]);
-        assert_eq!(folder_moves(&paths, &before, &renamed), [(dir("club@example.ne.jp"), dir("circle@example.ne.jp"))]);
-        let renamed_and_removed = config(&[("circle@example.ne.jp", "club")]);
-        assert_eq!(
-            folder_moves(&paths, &before, &renamed_and_removed),
-            [(dir("club@example.ne.jp"), dir("circle@example.ne.jp"))]
-        );
-        assert!(folder_moves(&paths, &before, &config(&[("lab@example.ne.jp", "lab")])).is_empty());
-        let added = config(&[("lab@example.ne.jp", "lab"), ("club@example.ne.jp", "club"), ("x@example.ne.jp", "x")]);
-        assert!(folder_moves(&paths, &before, &added).is_empty());
+        let mut typed = Typed::default();
+        typed.others.insert("club@example.ne.jp".into(), Password::new("typed".into()));
+        let mut renamed = config(&[("lab@example.ne.jp", "lab"), ("Circle@example.ne.jp", "club")]);
+        keep_folders(&before, &mut renamed, &mut typed);
+        assert_eq!(folders(&renamed), ["lab@example.ne.jp", "club@example.ne.jp"]);
+        assert_eq!(renamed.accounts[1].folder.as_deref(), Some("club@example.ne.jp"));
+        assert!(typed.others.contains_key("circle@example.ne.jp"), "the typed password did not follow");
+        let mut renamed_and_removed = config(&[("circle@example.ne.jp", "club")]);
+        keep_folders(&before, &mut renamed_and_removed, &mut Typed::default());
+        assert_eq!(folders(&renamed_and_removed), ["club@example.ne.jp"]);
+        let mut added =
+            config(&[("lab@example.ne.jp", "lab"), ("club@example.ne.jp", "club"), ("x@example.ne.jp", "x")]);
+        keep_folders(&before, &mut added, &mut Typed::default());
+        assert!(added.accounts.iter().all(|a| a.folder.is_none()));
+        // Renamed, then back: the folder is the address's again, and no `folder` is written.
+        let mut back = config(&[("lab@example.ne.jp", "lab"), ("club@example.ne.jp", "club")]);
+        back.accounts[1].folder = Some("club@example.ne.jp".into());
+        keep_folders(&renamed, &mut back, &mut Typed::default());
+        assert!(back.accounts[1].folder.is_none());
     }
 }

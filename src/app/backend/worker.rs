@@ -204,13 +204,8 @@ fn run(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Shared, first: 
             v.presets_problem = problem;
         });
         match runtime.block_on(session(paths, rx, shared, &mut typed)) {
-            End::Reload => {
-                // Every file of the last session is closed now: an account's folder can move.
-                super::saving::move_folders(std::mem::take(&mut typed.moves), shared);
-                continue;
-            }
+            End::Reload => continue,
             End::Quit { background } => {
-                super::saving::move_folders(std::mem::take(&mut typed.moves), shared);
                 if let Some(args) = successor(paths, background)
                     && let Err(e) = shared.hooks.platform.start(paths, typed.first.as_ref(), args)
                 {

@@ -70,6 +70,10 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OtherAccount {
+    /// The folder of the data folder's `accounts` its files are in, when it is not the one its
+    /// address names: set when the address changes, so the messages waiting there stay its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
     pub account: AccountSection,
     pub pop: PopSection,
     pub smtp: SmtpSection,
@@ -98,16 +102,33 @@ impl Account {
 }
 
 /// Where an account other than the first keeps its outbox and what it learned: a folder of the
-/// data folder named by its address (the first account keeps the data folder itself, as before
-/// there were several).
+/// data folder's `accounts` named by its address (the first account keeps the data folder
+/// itself, as before there were several).
 pub fn account_dir(data_dir: &Path, address: &str) -> PathBuf {
+    data_dir.join("accounts").join(folder_name(address))
+}
+
+/// The folder name an address (or a `folder` key) gives: lower case, and nothing but letters,
+/// digits and `@.-_+` (no path separator, no `..`).
+pub fn folder_name(address: &str) -> String {
     let name: String = address
         .trim()
         .to_lowercase()
         .chars()
-        .map(|c| if c.is_alphanumeric() || "@.-_+".contains(c) { c } else { '_' })
+        .map(|c| if c.is_alphanumeric() || "@-_+".contains(c) || c == '.' { c } else { '_' })
         .collect();
-    data_dir.join("accounts").join(name)
+    match name.trim_matches('.') {
+        "" => "_".to_owned(),
+        _ if name.starts_with('.') => format!("_{name}"),
+        _ => name,
+    }
+}
+
+impl OtherAccount {
+    /// The name of its folder in the data folder's `accounts`.
+    pub fn folder(&self) -> String {
+        folder_name(self.folder.as_deref().unwrap_or(&self.account.address))
+    }
 }
 
 /// A 署名 with the name 作成's list shows it by.
@@ -347,6 +368,7 @@ impl Config {
     /// The first account's own tables.
     pub fn own(&self) -> OtherAccount {
         OtherAccount {
+            folder: None,
             account: self.account.clone(),
             pop: self.pop.clone(),
             smtp: self.smtp.clone(),
@@ -379,7 +401,7 @@ impl Config {
             password_file: crate::system::secrets::password_file(&paths.config_file),
         };
         let others = self.accounts.iter().enumerate().map(|(i, a)| {
-            let data_dir = account_dir(&paths.data_dir, &a.account.address);
+            let data_dir = paths.data_dir.join("accounts").join(a.folder());
             Account {
                 index: i + 1,
                 config: self.with_own(a),
