@@ -1096,6 +1096,51 @@ mod tests {
 
     /// A queue paused because the server refused the password goes on once a new password is
     /// saved, even though the settings file stays the same (the password is not in it).
+    /// Issue 28: in the real worker, a second account's message waits in its own outbox, and
+    /// when 設定 changes that account's address the message is still there, still its own (the
+    /// file names its folder), and goes from the new address.
+    #[test]
+    fn a_second_account_keeps_its_waiting_message_when_its_address_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let config_file = dir.path().join("config.toml");
+        let text = "[account]\naddress = \"taro@example.ac.jp\"\n[pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"taro\"\n[smtp]\nport = 2\n\
+                    [[accounts]]\n[accounts.account]\naddress = \"lab@example.ne.jp\"\nname = \"研究室\"\n[accounts.pop]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"lab\"\npassword_command = \"echo x\"\n[accounts.smtp]\nport = 2\n";
+        crate::core::system::files::write_atomic(&config_file, text.as_bytes()).unwrap();
+        let data = dir.path().join("data");
+        let paths = Paths { config_file: config_file.clone(), data_dir: data.clone() };
+        let worker = isolated(paths);
+        wait_for(&worker, "both accounts", |v| v.others.len() == 1 && v.draft_checked);
+        let draft = Unsent {
+            to: "a@example.net".into(),
+            subject: "研究室から".into(),
+            from: "LAB@example.ne.jp".into(),
+            ..Unsent::default()
+        };
+        let later = SystemTime::now() + std::time::Duration::from_secs(3600);
+        worker
+            .request(Request::Send {
+                draft: Box::new(draft),
+                now: false,
+                charset: None,
+                at: Some(later),
+                ticket: 1,
+                account: 1,
+            })
+            .unwrap();
+        wait_for(&worker, "the message in the second outbox", |v| v.waiting.iter().any(|r| r.account == 1));
+        assert!(data.join("accounts/lab@example.ne.jp/outbox.sqlite3").exists());
+        let mut form = worker.view().settings.showing(1);
+        form.address = "lab2@example.ne.jp".into();
+        worker.request(Request::SaveSettings { form: Box::new(form), password: None }).unwrap();
+        wait_for(&worker, "the new address", |v| v.others.first().is_some_and(|o| o.address == "lab2@example.ne.jp"));
+        wait_for(&worker, "the message still there", |v| {
+            v.waiting.iter().any(|r| r.account == 1 && r.subject == "研究室から")
+        });
+        let saved = Config::load(&config_file).unwrap();
+        assert_eq!(saved.accounts[0].folder.as_deref(), Some("lab@example.ne.jp"));
+        assert!(!data.join("accounts/lab2@example.ne.jp").exists(), "a second folder was made");
+    }
+
     #[test]
     fn a_new_password_lifts_a_wrong_password_pause() {
         let dir = tempfile::tempdir().unwrap();
