@@ -1220,6 +1220,13 @@ fn the_status_is_one_sentence_that_follows_what_happened() {
 fn two_accounts_the_sender_the_rows_and_both_windows() {
     let _g = lock();
     let b = started();
+    // Both accounts' windows open: the first's 2 minutes ago, the second's 7.
+    b.publish(|v| {
+        if let Some(s) = v.snapshot.as_mut() {
+            s.window = Some(RelayWindow { opened: t0() - Duration::from_secs(120), length: Duration::from_secs(600) });
+            s.online = Some(true);
+        }
+    });
     let config = popsend::core::setup::account::Config::parse(
         "[account]\naddress = \"taro@popsend.test\"\nname = \"大学\"\nsignature = \"大学の署名\"\n[pop]\nhost = \"pop.popsend.test\"\nusername = \"taro\"\n[smtp]\n\
          [[accounts]]\n[accounts.account]\naddress = \"lab@popsend.test\"\nname = \"研究室\"\nsignature = \"研究室の署名\"\n[accounts.pop]\nhost = \"pop.popsend.test\"\nusername = \"lab\"\n[accounts.smtp]\n",
@@ -1248,7 +1255,9 @@ fn two_accounts_the_sender_the_rows_and_both_windows() {
     });
     let mut h = harness(&b);
     h.run_steps(3);
-    // The status bar: the first account by its name, the second with its window.
+    // The status bar: two countdowns, the first account's by its name, the second's beside it.
+    h.get_by_label("大学");
+    h.get_by_label("送信できます あと 08:00");
     h.get_by_label("研究室");
     h.get_by_label("送信できます あと 03:00");
     // 作成: the default is chosen and its 署名 is in the body; choosing 研究室 swaps the 署名.
