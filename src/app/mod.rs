@@ -691,8 +691,12 @@ impl App {
             self.ask(Request::SaveDraft(Box::new(kept)));
             let (inner, outer) = ctx.input(|i| (i.viewport().inner_rect, i.viewport().outer_rect));
             if let Some(inner) = inner {
-                let at = outer.map(|o| [o.min.x, o.min.y]);
-                self.ask(Request::SaveGeometry(Geometry { size: [inner.width(), inner.height()], at }));
+                // In the desktop's points, as the next start opens the window (before 文字サイズ
+                // applies): egui's points are those divided by the zoom, and a window saved in
+                // them would shrink at each start by 文字サイズ.
+                let z = ctx.zoom_factor();
+                let at = outer.map(|o| [o.min.x * z, o.min.y * z]);
+                self.ask(Request::SaveGeometry(Geometry { size: [inner.width() * z, inner.height() * z], at }));
             }
             self.compose_state.saved = self.compose.clone();
             if self.pending() > 0 {

@@ -1312,3 +1312,27 @@ fn two_accounts_the_sender_the_rows_and_both_windows() {
         "再送 went to another account's message"
     );
 }
+
+/// The window's size and place are kept in the desktop's points whatever 文字サイズ is, so a
+/// window at 150 % opens next time as large as it closed (it used to shrink by 文字サイズ at each
+/// start).
+#[test]
+fn the_window_size_is_kept_in_the_desktops_points_at_any_text_size() {
+    let _g = lock();
+    let b = started();
+    b.publish(|v| v.settings.zoom = 1.5);
+    let mut h = harness(&b);
+    h.run_steps(3);
+    let viewport = h.input_mut().viewports.entry(egui::ViewportId::ROOT).or_default();
+    // egui's points at 150 %: 600 × 400 is 900 × 600 of the desktop's.
+    viewport.inner_rect = Some(egui::Rect::from_min_size(egui::pos2(100.0, 60.0), egui::vec2(600.0, 400.0)));
+    viewport.outer_rect = Some(egui::Rect::from_min_size(egui::pos2(100.0, 40.0), egui::vec2(600.0, 420.0)));
+    viewport.events.push(egui::ViewportEvent::Close);
+    h.run_steps(3);
+    let saved = b.take().into_iter().find_map(|r| match r {
+        Request::SaveGeometry(g) => Some(g),
+        _ => None,
+    });
+    let g = saved.expect("no geometry handed over at the close request");
+    assert_eq!((g.size, g.at), ([900.0, 600.0], Some([150.0, 60.0])));
+}
