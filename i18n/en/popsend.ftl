@@ -353,6 +353,7 @@ gui-col-subject = Subject
 gui-col-state = State
 gui-col-next = Next try
 gui-col-account = Account
+gui-problem-account = Account "{ $account }":
 gui-col-sort = Click to sort (again to reverse)
 gui-filter = Filter
 gui-filter-hint = Part of a recipient or subject

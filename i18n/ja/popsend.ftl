@@ -350,6 +350,7 @@ gui-col-subject = 件名
 gui-col-state = 状態
 gui-col-next = 次の送信
 gui-col-account = アカウント
+gui-problem-account = 「{ $account }」のアカウント:
 gui-col-sort = クリックで並べ替え (もう一度で逆順)
 gui-filter = 絞り込み
 gui-filter-hint = 宛先か件名の一部

@@ -330,6 +330,14 @@ impl App {
                     ui.label(problem_text(p));
                 }
                 Some(p) => {
+                    // With several accounts, whose failure it is.
+                    if !self.view.others.is_empty() && matches!(p, Problem::Failed(_)) {
+                        let whose = match self.view.problem_of {
+                            0 => self.view.label.as_str(),
+                            k => self.view.others.get(k - 1).map_or("", |o| o.label.as_str()),
+                        };
+                        ui.weak(fl!("gui-problem-account", account = whose));
+                    }
                     ui.colored_label(ui.visuals().error_fg_color, problem_text(p));
                     if let Problem::Failed(d) = p {
                         technical_detail(ui, d);

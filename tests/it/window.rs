@@ -1311,6 +1311,13 @@ fn two_accounts_the_sender_the_rows_and_both_windows() {
             .any(|r| matches!(r, Request::Engine(Some(1), popsend::core::sending::engine::Command::Retry(4)))),
         "再送 went to another account's message"
     );
+    // A failure above the tabs says whose it is.
+    b.publish(|v| {
+        v.problem = Some(Problem::Failed(Described::local(Kind::Outbox, "disk full")));
+        v.problem_of = 1;
+    });
+    h.run_steps(3);
+    h.get_by_label("「研究室」のアカウント:");
 }
 
 /// The window's size and place are kept in the desktop's points whatever 文字サイズ is, so a

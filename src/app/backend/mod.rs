@@ -240,6 +240,8 @@ pub struct View {
     pub waiting: Arc<Vec<Row>>,
     pub sent: Arc<Vec<Row>>,
     pub problem: Option<Problem>,
+    /// Whose failure `problem` is (`Account::index`; 0 also for what is no account's).
+    pub problem_of: usize,
     /// The settings as saved (the defaults before the first save).
     pub settings: Form,
     pub password: Option<PasswordFrom>,

@@ -123,7 +123,10 @@ impl Shared {
     }
 
     pub(super) fn problem(&self, p: Problem) {
-        self.publish(|v| v.problem = Some(p));
+        self.publish(|v| {
+            v.problem = Some(p);
+            v.problem_of = 0;
+        });
     }
 }
 
@@ -905,13 +908,15 @@ fn publish_event(k: usize, event: Event, outboxes: &[Outbox], every: &[Account],
                 Event::LoginFailed(e) => o.problem = Some(Described::of(&e)),
                 Event::LoggedIn(_) => o.problem = None,
                 Event::Error(e) | Event::NotQueued { error: e, .. } => {
-                    v.problem = Some(Problem::Failed(Described::of(&e)))
+                    v.problem = Some(Problem::Failed(Described::of(&e)));
+                    v.problem_of = k;
                 }
                 Event::Edited(_, Some(_)) if edited.is_none() => v.problem = Some(Problem::StoredDraftUnreadable),
                 Event::Edited(..) | Event::Woken(_) => {}
             }
             return;
         }
+        let before = v.problem.clone();
         match event {
             Event::Snapshot(s) => v.snapshot = Some(s),
             Event::Flushed(f) => {
@@ -926,6 +931,10 @@ fn publish_event(k: usize, event: Event, outboxes: &[Outbox], every: &[Account],
             Event::Error(e) | Event::NotQueued { error: e, .. } => v.problem = Some(Problem::Failed(Described::of(&e))),
             Event::Edited(_, Some(_)) if edited.is_none() => v.problem = Some(Problem::StoredDraftUnreadable),
             Event::Edited(..) | Event::Woken(_) => {}
+        }
+        // A problem set (or cleared) here is the first account's.
+        if v.problem != before {
+            v.problem_of = 0;
         }
     });
     if let Some(d) = edited {
