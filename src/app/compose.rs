@@ -983,9 +983,8 @@ impl App {
     pub(super) fn send_compose(&mut self, now: bool, charset: Option<Charset>, at: Option<std::time::SystemTime>) {
         self.compose_state.tickets += 1;
         let ticket = self.compose_state.tickets;
-        let account = self.sender_index(&self.compose_state.from).unwrap_or(usize::MAX);
         let draft = Box::new(self.with_sender(self.compose.clone()));
-        if self.ask(Request::Send { draft, now, charset, at, ticket, account }) {
+        if self.ask(Request::Send { draft, now, charset, at, ticket }) {
             // The next message starts from the default account again.
             self.compose_state.from.clear();
             self.notice = None;

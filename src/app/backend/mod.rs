@@ -32,17 +32,10 @@ use crate::core::system::secrets::{Password, Source};
 #[derive(Debug)]
 pub enum Request {
     /// Build and store the message; with `now`, send at once; with `at`, not before then (送信予約).
-    /// `ticket` comes back with `Handed::Queued`, so the window follows the right message.
-    /// `account`: the sender's (`Account::index`, 0 the default), which `draft.from` names by
-    /// its address; its servers alone send it.
-    Send {
-        draft: Box<Unsent>,
-        now: bool,
-        charset: Option<Charset>,
-        at: Option<std::time::SystemTime>,
-        ticket: u64,
-        account: usize,
-    },
+    /// `ticket` comes back with `Handed::Queued`, so the window follows the right message. It
+    /// goes from the account `draft.from` names by its address (empty: the first), through that
+    /// account's servers alone.
+    Send { draft: Box<Unsent>, now: bool, charset: Option<Charset>, at: Option<std::time::SystemTime>, ticket: u64 },
     /// Keep the draft on disk (an empty one removes the file).
     SaveDraft(Box<Unsent>),
     /// 「下書きに保存」: put the message aside in the list of drafts (`View::kept`).

@@ -523,7 +523,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
         while let Some(r) = rx.recv().await {
             let (k, cmd) = match common(r, paths, shared) {
                 None => continue,
-                Some(Request::Send { draft, now, charset, at, ticket, account: _ }) => {
+                Some(Request::Send { draft, now, charset, at, ticket }) => {
                     // By the address 差出人 names (an index may have moved with a change to the
                     // settings); one no longer there sends nothing and comes back.
                     let from = draft.from.trim();
@@ -1127,14 +1127,7 @@ mod tests {
         };
         let later = SystemTime::now() + std::time::Duration::from_secs(3600);
         worker
-            .request(Request::Send {
-                draft: Box::new(draft),
-                now: false,
-                charset: None,
-                at: Some(later),
-                ticket: 1,
-                account: 1,
-            })
+            .request(Request::Send { draft: Box::new(draft), now: false, charset: None, at: Some(later), ticket: 1 })
             .unwrap();
         wait_for(&worker, "the message in the second outbox", |v| v.waiting.iter().any(|r| r.account == 1));
         assert!(data.join("accounts/lab@example.ne.jp/outbox.sqlite3").exists());
