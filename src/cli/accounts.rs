@@ -180,6 +180,6 @@ pub(super) fn serve(
     let clock = SystemClock;
     let stop = AtomicBool::new(false);
     hosts!(ready, &clock, &stop, outboxes, deliverers, hosts);
-    let code = runtime.block_on(background::serve(&hosts, folder, &stop, at_login, false))?;
+    let code = runtime.block_on(background::serve(&hosts, root, folder, &stop, at_login, false))?;
     Ok(if all { code } else { code.max(EXIT_FAILED) })
 }

@@ -102,8 +102,10 @@ pub(super) async fn watch(
 /// the sessions in progress answered) when a window opens. `at_login` (the login entry): without
 /// `[submission] enabled`, it sends what waits and ends, as `watch --until-empty`.
 /// `any_sender`: the file has this one account only (a message from any sender is its own).
+/// `root`: the data folder itself, where the local login is, whichever accounts are served.
 pub(super) async fn serve(
     hosts: &[Host<'_>],
+    root: &Paths,
     folder: crate::core::system::instance::Listener,
     stop: &AtomicBool,
     at_login: bool,
@@ -121,14 +123,17 @@ pub(super) async fn serve(
     if at_login && !s.enabled {
         return watch_all(hosts, stop, true, channels, step_aside(cue.notified(), stop, senders)).await;
     }
-    let server = crate::core::sending::host::open_submission(hosts).await.map_err(|problem| match problem {
-        SubmissionProblem::Port(taken) => explain::simple(crate::text::words::port_taken(s.port, &taken), EXIT_FAILED),
-        SubmissionProblem::Login(detail) => explain::simple(fl!("err-serve-login", detail = detail), EXIT_FAILED),
-        SubmissionProblem::Outbox(detail) => {
-            explain::simple(format!("{} ({detail})", fl!("err-outbox-write")), EXIT_FAILED)
-        }
-    })?;
-    let login_file = first.data_dir.join(smtpd::LOGIN_FILE).display().to_string();
+    let server =
+        crate::core::sending::host::open_submission(hosts, &root.data_dir).await.map_err(|problem| match problem {
+            SubmissionProblem::Port(taken) => {
+                explain::simple(crate::text::words::port_taken(s.port, &taken), EXIT_FAILED)
+            }
+            SubmissionProblem::Login(detail) => explain::simple(fl!("err-serve-login", detail = detail), EXIT_FAILED),
+            SubmissionProblem::Outbox(detail) => {
+                explain::simple(format!("{} ({detail})", fl!("err-outbox-write")), EXIT_FAILED)
+            }
+        })?;
+    let login_file = root.data_dir.join(smtpd::LOGIN_FILE).display().to_string();
     if server.login.as_ref().is_some_and(|l| l.renewed) {
         tell!("{}", fl!("serve-login-renewed", file = login_file.as_str()));
     }

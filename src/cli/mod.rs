@@ -297,7 +297,7 @@ fn run(command: Command, root: &Paths, account: Option<&str>) -> Result<u8, Fail
                 Some(Some(folder)) => {
                     let ob = open_outbox(paths)?;
                     let host = Host::new(&paths.data_dir, &ob, &d);
-                    serve(std::slice::from_ref(&host), folder, &stop, at_login, file.accounts.is_empty()).await
+                    serve(std::slice::from_ref(&host), root, folder, &stop, at_login, file.accounts.is_empty()).await
                 }
                 // Held by a window or another server: said by `claim_for_server`.
                 _ => Ok(EXIT_FAILED),

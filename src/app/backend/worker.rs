@@ -706,7 +706,7 @@ async fn session(paths: &Paths, rx: &mut mpsc::Receiver<Request>, shared: &Share
         h.engine(erx, move |event| publish_event(i, event, outboxes, every, several, shared))
     }));
     // The submission server, while `[submission] enabled`: beside the rest, ended with it.
-    let server = submission_server(&hosts, nudges, shared);
+    let server = submission_server(&hosts, &paths.data_dir, nudges, shared);
     tokio::select! {
         (_, end, ()) = async { tokio::join!(engines, forward, diagnoser) } => end,
         () = server => End::Quit { background: false },
@@ -804,13 +804,18 @@ async fn diagnoser(
 /// The window's submission server while `[submission] enabled`, for every account: where it
 /// listens (or why it cannot) goes into the view, and it takes mail until the session ends.
 /// Never returns.
-async fn submission_server(hosts: &[Host<'_>], nudges: Vec<mpsc::Sender<Command>>, shared: &Shared) {
+async fn submission_server(
+    hosts: &[Host<'_>],
+    login_dir: &std::path::Path,
+    nudges: Vec<mpsc::Sender<Command>>,
+    shared: &Shared,
+) {
     let Some(first) = hosts.first() else { return std::future::pending().await };
     let s = &first.deliverer.config.submission;
     if !s.enabled {
         shared.publish(|v| v.submission = None);
     } else {
-        match crate::core::sending::host::open_submission(hosts).await {
+        match crate::core::sending::host::open_submission(hosts, login_dir).await {
             Ok(server) => {
                 let login = server.login.clone();
                 shared.publish(|v| v.submission = Some(SubmissionView { port: s.port, login, problem: None }));

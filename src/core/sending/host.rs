@@ -66,15 +66,15 @@ impl<'a> Host<'a> {
     }
 }
 
-/// Binds the configured port (the first account's config has the file's `[submission]`), finds
-/// (or makes) the local login in the first account's data folder when one is required, and opens
-/// each account's outbox for the server.
-pub async fn open_submission(hosts: &[Host<'_>]) -> Result<Submission, SubmissionProblem> {
+/// Binds the configured port (every account's config has the file's `[submission]`), finds (or
+/// makes) the local login in `login_dir` (the data folder itself, whichever accounts are served)
+/// when one is required, and opens each account's outbox for the server.
+pub async fn open_submission(hosts: &[Host<'_>], login_dir: &Path) -> Result<Submission, SubmissionProblem> {
     let first = hosts.first().ok_or_else(|| SubmissionProblem::Outbox("no account".into()))?;
     let s = &first.deliverer.config.submission;
     let listeners = smtpd::listen(s.port).await.map_err(SubmissionProblem::Port)?;
     let login = match s.require_auth {
-        true => Some(smtpd::local_login(first.data_dir).map_err(|e| SubmissionProblem::Login(e.to_string()))?),
+        true => Some(smtpd::local_login(login_dir).map_err(|e| SubmissionProblem::Login(e.to_string()))?),
         false => None,
     };
     let mut outboxes = Vec::new();

@@ -509,13 +509,17 @@ impl Config {
     }
 
     /// The first other account (numbered from 1) whose address or name an earlier account has.
+    /// Also one whose folder (of the data folder's `accounts`) an earlier one has: two accounts
+    /// never share an outbox.
     pub fn duplicate_account(&self) -> Option<usize> {
         let all: Vec<OtherAccount> = std::iter::once(self.own()).chain(self.accounts.iter().cloned()).collect();
-        let same = |a: &OtherAccount, b: &OtherAccount| {
+        let same = |i: usize, j: usize| {
+            let (a, b) = (&all[i], &all[j]);
             a.account.address.trim().eq_ignore_ascii_case(b.account.address.trim())
                 || matches!((&a.account.name, &b.account.name), (Some(x), Some(y)) if !x.trim().is_empty() && x.trim().eq_ignore_ascii_case(y.trim()))
+                || (i > 0 && a.folder() == b.folder())
         };
-        (1..all.len()).find(|&i| all[..i].iter().any(|earlier| same(earlier, &all[i])))
+        (1..all.len()).find(|&j| (0..j).any(|i| same(i, j)))
     }
 
     fn validate(&self) -> Result<(), (&'static str, ConfigProblem)> {
@@ -855,11 +859,12 @@ port = 587
         let bad = SECOND.replace("pop.provider.ne.jp", "pop provider");
         let e = Config::parse(&format!("{GOOD}{bad}"), Path::new("c.toml")).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("accounts[1].pop.host"), "{e}");
-        let unknown = SECOND.replace(
-            "[accounts.smtp]",
-            "[accounts.smtp]
-pasword = \"x\"",
-        );
+        // Two accounts in one folder (a `folder` kept from an earlier address) would share an outbox.
+        let third = "[[accounts]]\nfolder = \"taro@provider.ne.jp\"\n[accounts.account]\naddress = \"lab@example.ac.jp\"\n\
+                     [accounts.pop]\nhost = \"pop.example.ac.jp\"\nusername = \"lab\"\n[accounts.smtp]\n";
+        let e = Config::parse(&format!("{GOOD}{SECOND}{third}"), Path::new("c.toml")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("accounts[2].account.address"), "{e}");
+        let unknown = SECOND.replace("[accounts.smtp]", "[accounts.smtp]\npasword = \"x\"");
         let e = Config::parse(&format!("{GOOD}{unknown}"), Path::new("c.toml")).unwrap_err();
         assert!(!e.to_string().contains("\"x\""), "{e}");
     }
