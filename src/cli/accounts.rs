@@ -1,8 +1,9 @@
 //! The commands that cover every account when there are several and `--account` names none:
 //! `status`, `queue` and `sent` (with the account in each line), `flush` (each account's queue
-//! in turn) and `watch` (every account's engine side by side, so one account's wrong password
-//! or dead server never holds another's mail). Each account is what `Config::every` gives; the
-//! work itself is the single-account code's.
+//! in turn), `watch` (every account's engine side by side, so one account's wrong password or
+//! dead server never holds another's mail) and `serve` (one submission server for them all).
+//! Each account is what `Config::every` gives; the work itself is the single-account code's. It
+//! must not decide which account a message is: the sender does (`smtpd::routed_store`).
 
 use std::io::Write as _;
 use std::sync::atomic::AtomicBool;
