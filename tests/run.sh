@@ -31,6 +31,10 @@ command -v git >/dev/null 2>&1 || need+=(git)
 command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
 command -v xdotool >/dev/null 2>&1 || need+=(xdotool)
 command -v compare >/dev/null 2>&1 || need+=(imagemagick)
+# A real input method (IBus with Anthy, over XIM) typing Japanese into the CPU path's window.
+command -v ibus-daemon >/dev/null 2>&1 || need+=(ibus)
+[ -x /usr/libexec/ibus-engine-anthy ] || need+=(ibus-anthy)
+command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus-daemon)
 # (git exits 129 after -h; with pipefail that alone would fail the check)
 { git send-email -h 2>&1 || true; } | grep -q '<file|directory>' || need+=(git-email)
 if [ ${#need[@]} -gt 0 ]; then

@@ -401,3 +401,112 @@ fn without_a_display_the_student_is_told_and_the_command_line_still_works() {
     );
     assert_eq!(queued.code, 0, "{}", queued.all());
 }
+
+/// A session bus and IBus with Anthy on the X server, as on a student's Japanese desktop (XIM,
+/// what winit speaks on X11); stopped when dropped.
+struct InputMethod {
+    bus: String,
+    bus_pid: u32,
+    /// IBus finds its daemon by the display (a file named after it).
+    display: String,
+}
+
+impl InputMethod {
+    fn start(x: &Xvfb) -> InputMethod {
+        let out = Command::new("dbus-daemon")
+            .args(["--session", "--fork", "--print-address=1", "--print-pid=1"])
+            .output()
+            .expect("dbus-daemon is missing: bash tests/run.sh installs it");
+        assert!(out.status.success(), "dbus-daemon: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = text.lines();
+        let bus = lines.next().expect("no bus address").to_owned();
+        let bus_pid = lines.next().and_then(|p| p.trim().parse().ok()).expect("no bus pid");
+        let im = InputMethod { bus, bus_pid, display: x.display.clone() };
+        let status = im
+            .command("ibus-daemon")
+            .args(["--xim", "--daemonize", "--replace", "--panel=disable", "--cache=refresh"])
+            .status()
+            .expect("ibus-daemon is missing: bash tests/run.sh installs it");
+        assert!(status.success(), "ibus-daemon did not start");
+        // Until the daemon answers with Anthy as its engine (it starts the engine on demand; the
+        // setting's own exit code is not to be trusted, what the daemon says afterwards is).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let _ = im.command("ibus").args(["engine", "anthy"]).status();
+            let now = im.command("ibus").arg("engine").stdout(Stdio::piped()).output();
+            if now.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "anthy") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "IBus did not take Anthy (bash tests/run.sh installs ibus-anthy)");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        im
+    }
+
+    /// A command in this session, with Debian's Python first (Anthy's engine is a Python
+    /// program, and a Python of the developer's own lacks its bindings).
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        let path = format!("/usr/bin:/bin:{}", std::env::var("PATH").unwrap_or_default());
+        c.env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .env("DISPLAY", &self.display)
+            .env("PATH", path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    }
+}
+
+impl Drop for InputMethod {
+    fn drop(&mut self) {
+        let _ = self.command("ibus").arg("exit").status();
+        let _ = Command::new("kill").arg(self.bus_pid.to_string()).status();
+    }
+}
+
+/// Issue 27: Japanese written through a real input method on the CPU path — IBus with Anthy
+/// over XIM: romaji becomes hiragana in the preedit, space converts it, Enter commits 日本語 —
+/// and the message goes through the real servers with that subject.
+#[test]
+#[cfg_attr(not(feature = "real-servers"), ignore = "needs the test mail servers, Xvfb and IBus: bash tests/run.sh")]
+fn japanese_through_a_real_input_method_on_the_cpu_path() {
+    let s = crate::support::servers();
+    let x = Xvfb::start();
+    let im = InputMethod::start(&x);
+    let dir = tempfile::tempdir().unwrap();
+    let config = s.plain_config(dir.path());
+    let mut cmd = popsend_command(&config, Some(&s.pass), "ja", &[]);
+    cmd.env("HOME", dir.path())
+        .env("POPSEND_RENDERER", "cpu")
+        .env("XMODIFIERS", "@im=ibus")
+        .env("DBUS_SESSION_BUS_ADDRESS", &im.bus);
+    let mut w = Running::start(cmd, &x);
+    w.wait_for("first frame after");
+    let win = w.window(&x);
+    let token = crate::support::token("ime");
+    xdotool(&x, &["windowfocus", "--sync", &win]);
+    xdotool(&x, &["key", "ctrl+n"]);
+    // Anthy starts in its Latin mode: the address goes through as typed.
+    xdotool(&x, &["type", "--delay", "50", "friend@example.net"]);
+    xdotool(&x, &["key", "Tab", "Tab"]);
+    // Ctrl+J: hiragana; romaji into the preedit, space converts, Enter commits; Ctrl+J: Latin.
+    xdotool(&x, &["key", "--delay", "150", "ctrl+j"]);
+    xdotool(&x, &["type", "--delay", "150", "nihongo"]);
+    xdotool(&x, &["key", "--delay", "300", "space", "Return", "ctrl+j"]);
+    xdotool(&x, &["type", "--delay", "50", &format!(" {token}")]);
+    xdotool(&x, &["key", "ctrl+Return"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let subject = loop {
+        let found = s.all_delivered().into_iter().find_map(|m| {
+            let parsed = mail_parser::MessageParser::default().parse(&m)?;
+            parsed.subject().filter(|t| t.contains(&token)).map(str::to_owned)
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "nothing delivered; popsend said: {:#?}", w.seen);
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(subject, format!("日本語 {token}"));
+}
