@@ -245,10 +245,9 @@ impl App {
         let s = &self.view.settings;
         match address.is_empty() {
             true => Some(0),
-            false => (0..s.accounts.len()).find(|&k| {
-                let a = if k == s.editing { s.address.as_str() } else { s.accounts[k].account.address.as_str() };
-                a.trim().eq_ignore_ascii_case(address)
-            }),
+            false => {
+                (0..s.accounts.len()).find(|&k| s.identity(k).is_some_and(|(a, _)| a.eq_ignore_ascii_case(address)))
+            }
         }
     }
 
@@ -258,25 +257,24 @@ impl App {
         self.view.settings.accounts.get(k).filter(|_| k > 0)
     }
 
-    /// The sender's 署名 (the first, then the others' names and texts).
-    fn signatures(&self) -> (String, Vec<(String, String)>) {
-        let s = &self.view.settings;
+    /// How many 署名 the sender has besides the first.
+    fn other_signature_count(&self) -> usize {
         match self.sender() {
-            Some(a) => (
-                a.account.signature.clone().unwrap_or_default(),
-                a.account.other_signatures.iter().map(|n| (n.name.clone(), n.text.clone())).collect(),
-            ),
-            None => (s.signature.clone(), s.other_signatures.clone()),
+            Some(a) => a.account.other_signatures.len(),
+            None => self.view.settings.other_signatures.len(),
         }
     }
 
-    /// The 署名 chosen for this message: the first (設定's 署名) unless another was picked.
-    fn signature_text(&self, which: usize) -> String {
-        let (first, others) = self.signatures();
-        match which.checked_sub(1) {
-            None => first.trim_end().to_owned(),
-            Some(i) => others.get(i).map_or(String::new(), |(_, t)| t.trim_end().to_owned()),
-        }
+    /// The 署名 chosen for this message: the sender's first unless another was picked.
+    fn signature_text(&self, which: usize) -> &str {
+        let s = &self.view.settings;
+        let text = match (self.sender(), which.checked_sub(1)) {
+            (Some(a), None) => a.account.signature.as_deref().unwrap_or(""),
+            (Some(a), Some(i)) => a.account.other_signatures.get(i).map_or("", |n| n.text.as_str()),
+            (None, None) => s.signature.as_str(),
+            (None, Some(i)) => s.other_signatures.get(i).map_or("", |(_, t)| t.as_str()),
+        };
+        text.trim_end()
     }
 
     /// The 署名 `which` as the body holds it: two empty lines, then the text (`None`: empty).
@@ -289,15 +287,15 @@ impl App {
     /// takes the place of the one at the end of the body.
     fn sender_choice(&mut self, ui: &mut egui::Ui, label: egui::Id) {
         let s = &self.view.settings;
-        let shown = |a: &crate::core::setup::account::OtherAccount| {
-            let address = a.account.address.as_str();
-            match a.account.display_name.as_deref().map(str::trim) {
-                Some(name) if !name.is_empty() => format!("{name} <{address}>"),
-                _ => address.to_owned(),
-            }
-        };
-        let labels = s.labels();
-        let choices: Vec<String> = s.every().iter().zip(&labels).map(|(a, l)| format!("{l} — {}", shown(a))).collect();
+        let choices: Vec<String> = s
+            .labels()
+            .iter()
+            .enumerate()
+            .map(|(k, l)| match s.identity(k).unwrap_or_default() {
+                (address, "") => format!("{l} — {address}"),
+                (address, name) => format!("{l} — {name} <{address}>"),
+            })
+            .collect();
         // An address no longer among the accounts is shown as it is (sending it says so).
         let now = self.sender_index(&self.compose_state.from);
         let mut chosen = now.unwrap_or(usize::MAX);
@@ -318,7 +316,7 @@ impl App {
         let old = self.signature_block(self.compose_state.signature);
         self.compose_state.from = match chosen {
             0 => String::new(),
-            k => s.every().get(k).map(|a| a.account.address.clone()).unwrap_or_default(),
+            k => s.identity(k).map(|(a, _)| a.to_owned()).unwrap_or_default(),
         };
         self.compose_state.signature = 0;
         let new = self.signature_block(0).unwrap_or_default();
@@ -341,12 +339,15 @@ impl App {
     /// 「署名」 in 作成, where more than one is set: the block at the end of the body is replaced
     /// by the chosen one (a 署名 edited in the body is left as it is, and the chosen one added).
     fn signature_choice(&mut self, ui: &mut egui::Ui) {
-        let others = self.signatures().1;
+        let others: Vec<String> = match self.sender() {
+            Some(a) => a.account.other_signatures.iter().map(|n| n.name.clone()).collect(),
+            None => self.view.settings.other_signatures.iter().map(|(n, _)| n.clone()).collect(),
+        };
         if others.is_empty() {
             return;
         }
         let now = self.compose_state.signature;
-        let name = |i: usize| if i == 0 { fl!("gui-signature-default") } else { others[i - 1].0.clone() };
+        let name = |i: usize| if i == 0 { fl!("gui-signature-default") } else { others[i - 1].clone() };
         let mut chosen = now;
         ui.horizontal(|ui| {
             let l = ui.label(fl!("set-signature"));
@@ -944,7 +945,7 @@ impl App {
 
     /// Which 署名 a body ends with (0 when none of the others).
     fn signature_of(&self, body: &str) -> usize {
-        (1..=self.view.settings.other_signatures.len())
+        (1..=self.other_signature_count())
             .find(|&i| self.signature_block(i).is_some_and(|b| body.ends_with(&b)))
             .unwrap_or(0)
     }

@@ -273,6 +273,15 @@ impl Form {
         *self = fresh;
     }
 
+    /// Account `k`'s address and 差出人の名前 (the edited account's as typed).
+    pub fn identity(&self, k: usize) -> Option<(&str, &str)> {
+        if k == self.editing {
+            return Some((self.address.trim(), self.display_name.trim()));
+        }
+        let a = &self.accounts.get(k)?.account;
+        Some((a.address.trim(), a.display_name.as_deref().unwrap_or("").trim()))
+    }
+
     /// The labels of every account (name, or address), the edited one as typed.
     pub fn labels(&self) -> Vec<String> {
         let mut labels: Vec<String> = self

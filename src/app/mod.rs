@@ -458,10 +458,9 @@ impl App {
     }
 
     fn take_view(&mut self) {
-        let accounts: Vec<String> = self.view.others.iter().map(|o| o.address.clone()).collect();
-        if accounts != self.accounts_seen {
+        if !self.view.others.iter().map(|o| &o.address).eq(self.accounts_seen.iter()) {
             self.lists.forget_selection();
-            self.accounts_seen = accounts;
+            self.accounts_seen = self.view.others.iter().map(|o| o.address.clone()).collect();
         }
         if matches!(self.view.problem, Some(Problem::SetupNeeded)) && !self.setup_shown {
             self.setup_shown = true;

@@ -36,10 +36,7 @@ pub struct Desktop;
 
 impl Platform for Desktop {
     fn password(&self, pop: &PopSection, file: &std::path::Path, env: bool) -> Result<(Password, Source), SecretError> {
-        match env {
-            true => secrets::resolve(pop, file),
-            false => secrets::resolve_stored(pop, file),
-        }
+        secrets::resolve_as(pop, file, env)
     }
 
     fn keep_password(&self, user: &str, host: &str, password: &Password) -> Result<(), SecretError> {

@@ -88,11 +88,7 @@ fn ready(every: &[Account]) -> (Vec<Ready>, bool) {
             }
         };
         // POPSEND_PASSWORD is the first account's: never sent to another's server.
-        let password = match a.index {
-            0 => secrets::resolve(&a.config.pop, &a.password_file),
-            _ => secrets::resolve_stored(&a.config.pop, &a.password_file),
-        };
-        let password = match password {
+        let password = match secrets::resolve_as(&a.config.pop, &a.password_file, a.index == 0) {
             Ok((p, _)) => Some(p),
             Err(e) => {
                 heading(a);

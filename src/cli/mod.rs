@@ -190,10 +190,6 @@ fn run(command: Command, root: &Paths, account: Option<&str>) -> Result<u8, Fail
     // POPSEND_PASSWORD is for the first account, or the one `--account` names: never sent to
     // another account's server that a message's sender picked.
     let env_ok = account.is_some() || picked.index == 0;
-    let resolve = |pop: &crate::core::setup::account::PopSection, file: &std::path::Path| match env_ok {
-        true => secrets::resolve(pop, file),
-        false => secrets::resolve_stored(pop, file),
-    };
     let config = picked.config;
     let password_file = picked.password_file;
     let paths = &Paths { config_file: root.config_file.clone(), data_dir: picked.data_dir };
@@ -271,10 +267,11 @@ fn run(command: Command, root: &Paths, account: Option<&str>) -> Result<u8, Fail
     }
     if let Command::Diagnose(DiagnoseArgs { skip_login }) = &command {
         // A missing password is one of the things the test reports, not a reason not to run it.
-        let password = resolve(&config.pop, &password_file).ok().map(|(p, _)| p);
+        let password = secrets::resolve_as(&config.pop, &password_file, env_ok).ok().map(|(p, _)| p);
         return Ok(diagnose(&runtime, &config, password.as_ref(), &trust, &clock, &store, *skip_login));
     }
-    let (password, source) = resolve(&config.pop, &password_file).map_err(|e| explain::failure(&e))?;
+    let (password, source) =
+        secrets::resolve_as(&config.pop, &password_file, env_ok).map_err(|e| explain::failure(&e))?;
     // `serve` claims the data folder as a window does, before the runtime runs: the claim may
     // wait (a window that is closing) and, on Windows, runs a runtime of its own.
     let folder = match &command {

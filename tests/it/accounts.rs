@@ -127,11 +127,6 @@ fn an_unknown_account_is_named_with_the_ones_there_are() {
     assert!(run.stderr.contains("student@popsend.test、研究室"), "{}", run.stderr);
 }
 
-/// A free port on loopback.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Python's smtplib hands one message over (From line and envelope sender given) and prints the
 /// server's answer to DATA.
 const HAND_OVER: &str = r#"
@@ -166,21 +161,17 @@ fn the_submission_server_picks_the_account_by_the_sender() {
     let dir = tempfile::tempdir().unwrap();
     let config = two_accounts(&s, dir.path());
     lab_password(&s, &config, "pop-pass-2");
-    let port = free_port();
+    let port = crate::clients::free_port();
     let text = std::fs::read_to_string(&config).unwrap();
     // `[submission]` is the file's, shared: written before the other accounts' tables.
     let (head, rest) = text.split_once("\n[[accounts]]").unwrap();
     std::fs::write(&config, format!("{head}\n[submission]\nport = {port}\n\n[[accounts]]{rest}")).unwrap();
-    let mut child = popsend_command(&config, Some(&s.pass), "ja", &["serve"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "popsend serve did not open port {port}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let mut child = crate::clients::listening(
+        popsend_command(&config, Some(&s.pass), "ja", &["serve"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+        port,
+    );
     let login = dir.path().join("data/submission-login");
     let (a, b, c) = (token("serve-a"), token("serve-b"), token("serve-c"));
     // By the envelope sender, by the From line (the envelope names no account), and neither.

@@ -24,7 +24,7 @@ impl Drop for Serve {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -39,7 +39,7 @@ fn serve(s: &Servers, config: &Path, port: u16) -> Serve {
 }
 
 /// Starts `cmd` (a `popsend serve`) and waits until it listens on `port`.
-fn listening(cmd: &mut Command, port: u16) -> Child {
+pub(crate) fn listening(cmd: &mut Command, port: u16) -> Child {
     let child = cmd.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -68,6 +68,25 @@ impl Drop for Running {
     }
 }
 
+/// The subject and body of the message the window sent whose subject holds `token`, once the
+/// real servers have delivered it (or a failure naming what popsend said).
+fn delivered(s: &crate::support::Servers, token: &str, w: &Running) -> (String, String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = s.all_delivered().into_iter().find_map(|m| {
+            let parsed = mail_parser::MessageParser::default().parse(&m)?;
+            parsed.subject().is_some_and(|t| t.contains(token)).then(|| {
+                (parsed.subject().unwrap_or_default().to_owned(), parsed.body_text(0).unwrap_or_default().into_owned())
+            })
+        });
+        if let Some(m) = found {
+            return m;
+        }
+        assert!(Instant::now() < deadline, "nothing delivered; popsend said: {:#?}", w.seen);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn xdotool(x: &Xvfb, args: &[&str]) -> String {
     let out = Command::new("xdotool")
         .args(args)
@@ -359,20 +378,7 @@ fn japanese_typed_on_the_cpu_path_is_sent_through_the_real_servers() {
     xdotool(&x, &["key", "Return"]);
     xdotool(&x, &["type", "--delay", "100", "よろしくお願いいたします。"]);
     xdotool(&x, &["key", "ctrl+Return"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let message = loop {
-        let found = s.all_delivered().into_iter().find_map(|m| {
-            let parsed = mail_parser::MessageParser::default().parse(&m)?;
-            parsed.subject().is_some_and(|t| t.contains(&token)).then(|| {
-                (parsed.subject().unwrap_or_default().to_owned(), parsed.body_text(0).unwrap_or_default().into_owned())
-            })
-        });
-        if let Some(m) = found {
-            break m;
-        }
-        assert!(Instant::now() < deadline, "nothing delivered; popsend said: {:#?}", w.seen);
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let message = delivered(&s, &token, &w);
     assert_eq!(message.0, format!("期末レポートの提出 {token}"));
     assert!(message.1.replace("\r\n", "\n").starts_with("田中先生\nよろしくお願いいたします。"), "{:?}", message.1);
 }
@@ -496,17 +502,6 @@ fn japanese_through_a_real_input_method_on_the_cpu_path() {
     xdotool(&x, &["key", "--delay", "300", "space", "Return", "ctrl+j"]);
     xdotool(&x, &["type", "--delay", "50", &format!(" {token}")]);
     xdotool(&x, &["key", "ctrl+Return"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let subject = loop {
-        let found = s.all_delivered().into_iter().find_map(|m| {
-            let parsed = mail_parser::MessageParser::default().parse(&m)?;
-            parsed.subject().filter(|t| t.contains(&token)).map(str::to_owned)
-        });
-        if let Some(found) = found {
-            break found;
-        }
-        assert!(Instant::now() < deadline, "nothing delivered; popsend said: {:#?}", w.seen);
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let (subject, _) = delivered(&s, &token, &w);
     assert_eq!(subject, format!("日本語 {token}"));
 }

@@ -101,13 +101,6 @@ impl Account {
     }
 }
 
-/// Where an account other than the first keeps its outbox and what it learned: a folder of the
-/// data folder's `accounts` named by its address (the first account keeps the data folder
-/// itself, as before there were several).
-pub fn account_dir(data_dir: &Path, address: &str) -> PathBuf {
-    data_dir.join("accounts").join(folder_name(address))
-}
-
 /// The folder name an address (or a `folder` key) gives: lower case, and nothing but letters,
 /// digits and `@.-_+` (no path separator, no `..`).
 pub fn folder_name(address: &str) -> String {
@@ -125,7 +118,9 @@ pub fn folder_name(address: &str) -> String {
 }
 
 impl OtherAccount {
-    /// The name of its folder in the data folder's `accounts`.
+    /// The name of its folder in the data folder's `accounts`, where an account other than the
+    /// first keeps its outbox and what it learned (the first keeps the data folder itself, as
+    /// before there were several).
     pub fn folder(&self) -> String {
         folder_name(self.folder.as_deref().unwrap_or(&self.account.address))
     }

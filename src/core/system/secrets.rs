@@ -179,10 +179,11 @@ pub fn resolve_with(
     resolve_for(pop, keyring, file, true)
 }
 
-/// `resolve` for an account `POPSEND_PASSWORD` is not for (`env` false): where a command covers
-/// several accounts, the variable is the first account's, and never goes to another's server.
-pub fn resolve_stored(pop: &PopSection, file: &std::path::Path) -> Result<(Password, Source), SecretError> {
-    resolve_for(pop, &from_keyring, file, false)
+/// `resolve`, `POPSEND_PASSWORD` consulted only with `env`: where several accounts are, the
+/// variable is the first account's (or the one a command names), and never goes to another's
+/// server.
+pub fn resolve_as(pop: &PopSection, file: &std::path::Path, env: bool) -> Result<(Password, Source), SecretError> {
+    resolve_for(pop, &from_keyring, file, env)
 }
 
 /// `resolve_with`, the variable consulted only with `env`.
