@@ -27,13 +27,11 @@ use crate::stats::RasterStats;
 use crate::{
     color::{AvailableImpl, SelectedImpl, swizzle_rgba_bgra},
     egui_texture::EguiTexture,
-    hash::Hash32,
     render::{draw_egui_mesh, egui_orient2df},
 };
 
 pub(crate) mod color;
 pub(crate) mod egui_texture;
-pub(crate) mod hash;
 pub(crate) mod math;
 pub(crate) mod raster;
 pub(crate) mod render;
@@ -75,7 +73,7 @@ pub enum ColorFieldOrder {
 /// Software render backend for egui.
 pub struct EguiSoftwareRender {
     textures: HashMap<egui::TextureId, EguiTexture>,
-    cached_primitives: HashMap<u32, CachedPrimitive>,
+    cached_primitives: HashMap<u64, CachedPrimitive>,
     tiles_dim: [usize; 2],
     dirty_tiles: Vec<u8>,
     target_size: Vec2,
@@ -523,12 +521,12 @@ impl EguiSoftwareRender {
             min_x: usize,
             min_y: usize,
             rendered_this_frame: bool,
-            hash: u32,
+            hash: u64,
         }
 
         enum CacheUpdate {
             CacheReuse(CacheReuse),
-            New(u32, CachedPrimitive),
+            New(u64, CachedPrimitive),
             None,
         }
 
@@ -559,10 +557,20 @@ impl EguiSoftwareRender {
                 let clip_rect =
                     egui::Rect { min: clip_rect.min * pixels_per_point, max: clip_rect.max * pixels_per_point };
 
+                // popsend: the bounds and the cache key come from egui's mesh as it is; the
+                // mesh in pixels (a copy, scaled, swizzled, its triangles turned) is made only
+                // for a primitive not cached. (Upstream made it for every primitive every frame
+                // and hashed it vertex by vertex through the indices: most of an unchanged
+                // frame's cost.) Scaling by a positive factor keeps the order of coordinates,
+                // so the bounds are those of the scaled mesh.
                 let mut mesh_min = egui::Vec2::splat(f32::MAX);
                 let mut mesh_max = egui::Vec2::splat(-f32::MAX);
-
-                let px_mesh = self.prepare_px_mesh(pixels_per_point, input_mesh, &mut mesh_min, &mut mesh_max);
+                for v in &input_mesh.vertices {
+                    mesh_min = mesh_min.min(v.pos.to_vec2());
+                    mesh_max = mesh_max.max(v.pos.to_vec2());
+                }
+                mesh_min *= pixels_per_point;
+                mesh_max *= pixels_per_point;
 
                 let cropped_min = mesh_min.max(clip_rect.min.to_vec2());
                 let cropped_max = mesh_max.min(clip_rect.max.to_vec2());
@@ -570,33 +578,20 @@ impl EguiSoftwareRender {
                     egui::Rect { min: Pos2::ZERO, max: (cropped_max - cropped_min).to_pos2() + egui::Vec2::splat(0.5) };
 
                 let hash = {
-                    let mut hasher = Hash32::new_fnv();
-
-                    hasher.hash_wrap(clip_rect.min.x.to_bits());
-                    hasher.hash_wrap(clip_rect.min.y.to_bits());
-                    hasher.hash_wrap(clip_rect.max.x.to_bits());
-                    hasher.hash_wrap(clip_rect.max.y.to_bits());
-                    hasher.hash_wrap(match px_mesh.texture_id {
-                        egui::TextureId::Managed(id) => id as u32,
-                        egui::TextureId::User(id) => id as u32 + 9358476,
-                    });
-                    for ind in &px_mesh.indices {
-                        let v = px_mesh.vertices[*ind as usize];
-
-                        // Tried to do this to avoid full redraws when moving a window but it was resulting in some
-                        // meshes to be matches incorrectly in the ui gradient portion of the egui color test:
-                        //let pos = v.pos - cropped_min;
-
-                        // It's much faster to not wrap for every field. General ordering should be sufficiently preserved.
-                        hasher.hash(v.pos.x.to_bits());
-                        hasher.hash(v.pos.y.to_bits());
-                        hasher.hash(v.uv.x.to_bits());
-                        hasher.hash(v.uv.y.to_bits());
-                        hasher.hash(u32::from_le_bytes(v.color.to_array()));
-                        hasher.fnv_wrap();
+                    use core::hash::{BuildHasher as _, Hasher as _};
+                    let mut hasher = ahash::RandomState::with_seeds(1, 2, 3, 4).build_hasher();
+                    hasher.write_u32(pixels_per_point.to_bits());
+                    for c in [clip_rect.max.x, clip_rect.max.y, cropped_min.x, cropped_min.y] {
+                        hasher.write_u32(c.to_bits());
                     }
-                    hasher.hash_wrap(px_mesh.indices.len() as u32);
-                    hasher.finalize()
+                    hasher.write_u64(match input_mesh.texture_id {
+                        egui::TextureId::Managed(id) => id,
+                        egui::TextureId::User(id) => id | 1 << 63,
+                    });
+                    hasher.write_usize(input_mesh.indices.len());
+                    hasher.write(bytemuck::cast_slice(&input_mesh.vertices));
+                    hasher.write(bytemuck::cast_slice(&input_mesh.indices));
+                    hasher.finish()
                 };
 
                 if self.cached_primitives.contains_key(&hash) {
@@ -624,6 +619,8 @@ impl EguiSoftwareRender {
                     }
 
                     let render_in_low_precision = width > 4096 || height > 4096;
+                    let (mut lo, mut hi) = (mesh_min, mesh_max);
+                    let px_mesh = self.prepare_px_mesh(pixels_per_point, input_mesh, &mut lo, &mut hi);
 
                     let mut prim = CachedPrimitive::new(min_x, min_y, width, height, prim_idx);
                     let mut buffer_ref = BufferMutRef {

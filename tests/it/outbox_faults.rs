@@ -261,3 +261,48 @@ async fn each_fault_ends_in_the_right_state_with_the_message_intact() {
         run(c).await;
     }
 }
+
+/// Messages one run could not send because the server was out of reach retry together: one
+/// connection for all of them next time, not one per message spread over the backoff's jitter
+/// (the idle window would otherwise wake every few seconds to try one message more).
+#[tokio::test]
+async fn messages_a_refused_run_stopped_retry_together() {
+    let text = format!(
+        "[account]\naddress = \"student@example.ac.jp\"\n\
+         [pop]\nhost = \"127.0.0.1\"\nport = {}\nusername = \"student\"\nauth = \"user\"\nallow_plaintext_password = true\n\
+         [smtp]\nport = {}\n",
+        closed_port(),
+        closed_port()
+    );
+    let config = Config::parse(&text, Path::new("faults.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ob = Outbox::open(dir.path()).unwrap();
+    for n in 0..5 {
+        let d = Draft {
+            from_address: "student@example.ac.jp".into(),
+            to: vec![format!("someone{n}@example.net")],
+            subject: format!("レポート {n}"),
+            body: "本文\n".into(),
+            ..Draft::default()
+        };
+        let b = compose::build(&d, SystemTime::now()).unwrap();
+        let out = Outgoing { envelope: b.envelope, raw: b.raw, message_id: b.message_id };
+        ob.enqueue(&out, &d.subject, "someone", SystemTime::now()).unwrap();
+    }
+    let password = Password::new("pw".into());
+    let trust = TrustAnchors::default();
+    let store = knowledge::Store::new(dir.path());
+    let mut dl = Deliverer::new(&config, &password, &trust, &store, &SystemClock);
+    dl.step_timeout = Duration::from_millis(700);
+    let before = SystemTime::now();
+    engine::flush(&ob, &dl, false).await.unwrap();
+
+    let rows = ob.list(&[Status::Queued], 10).unwrap();
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    let next = rows[0].next_attempt;
+    assert!(next >= before + MIN, "retry too soon: {:?}", next.duration_since(before));
+    for r in &rows {
+        assert_eq!(r.last_error.as_ref().map(|e| e.kind.code()), Some("connection-refused"), "{r:?}");
+        assert_eq!(r.next_attempt, next, "#{} retries apart from the others: {rows:?}", r.id);
+    }
+}

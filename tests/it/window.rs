@@ -823,6 +823,53 @@ fn the_countdown_reads_the_clock_it_is_given() {
     h.get_by_label("送信できる時間が終わりました (次に送るとき自動で POP 認証します)");
 }
 
+/// A second of the countdown changes only the countdown: of the frame's meshes, the ones that
+/// differ from the last frame's hold the sentence and the bar, not the account's name nor the
+/// buttons beside them (the CPU renderer redraws what changed, every second the window is open).
+#[test]
+fn a_second_of_the_countdown_changes_only_the_countdown() {
+    let _g = lock();
+    let b = started();
+    let open = |ago: u64| {
+        b.publish(|v| {
+            let s = v.snapshot.as_mut().unwrap();
+            s.window = Some(RelayWindow { opened: t0() - Duration::from_secs(ago), length: Duration::from_secs(600) });
+            s.online = Some(true);
+            s.counts.queued = 1;
+        })
+    };
+    open(120);
+    b.publish(|v| v.waiting = Arc::new(vec![row(1, "レポート", None)]));
+    let mut h = harness(&b);
+    h.run_steps(4);
+    h.get_by_label("送信できます あと 08:00");
+    let meshes = |h: &Harness<'static, Option<App>>| {
+        let out = h.output();
+        h.ctx.tessellate(out.shapes.clone(), out.pixels_per_point)
+    };
+    let before = meshes(&h);
+    open(121);
+    h.run_steps(2);
+    let sentence = h.get_by_label("送信できます あと 07:59").rect();
+    let after = meshes(&h);
+    let mesh = |p: &egui::ClippedPrimitive| match &p.primitive {
+        egui::epaint::Primitive::Mesh(m) => Some((p.clip_rect, m.clone())),
+        egui::epaint::Primitive::Callback(_) => None,
+    };
+    let before: Vec<_> = before.iter().filter_map(mesh).collect();
+    let changed = after
+        .iter()
+        .filter_map(mesh)
+        .filter(|p| !before.contains(p))
+        .map(|(clip, m)| m.calc_bounds().intersect(clip))
+        .fold(egui::Rect::NOTHING, |a, b| a.union(b));
+    assert!(changed.intersects(sentence), "the countdown's sentence was not redrawn: {changed:?}, {sentence:?}");
+    for still in ["taro@popsend.test", "POP 認証", "今すぐ送信 (1)"] {
+        let r = h.get_by_label(still).rect();
+        assert!(!changed.intersects(r), "{still} ({r:?}) changed with the countdown ({changed:?})");
+    }
+}
+
 /// A row of 送信トレイ, opened, says what the command line says for the same failure: the headline, the
 /// server's reply and the next step of its kind.
 #[test]

@@ -206,12 +206,16 @@ fn settle(
     };
     let le = Described::of(err);
     let pause = retry::decide(le.kind, 1, now, 0) == Decision::Pause;
+    // The run's failure stopped these together: they retry together (one connection, not one
+    // per message, while the server stays out of reach). The jitter is the run's, so it spreads
+    // clients, not the messages of one client.
+    let run = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     for (i, d) in due.iter().enumerate() {
         if !matches!(report.outcomes[i], Outcome::Deferred(None)) {
             continue;
         }
         // Paused messages stay due: they go as soon as the pause lifts.
-        let next = match retry::decide(le.kind, d.attempts.saturating_add(1), now, jitter(d.id, d.attempts)) {
+        let next = match retry::decide(le.kind, d.attempts.saturating_add(1), now, jitter(run, d.attempts)) {
             Decision::RetryAt(at) => at,
             Decision::Pause => now,
         };
