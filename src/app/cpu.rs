@@ -90,6 +90,13 @@ struct Open {
     ours: bool,
     /// Texture changes not yet given to the renderer (a frame not drawn, minimised, keeps them).
     pending: egui::TexturesDelta,
+    /// Something happened to the window since `info` and `inner` were read (an event, a
+    /// viewport command): the next frame reads them again. Else a frame asks only whether the
+    /// window is minimised (X11 minimises without an event): each question is a round trip to the
+    /// X server, and eframe's ten a frame were a tenth of an idle second's CPU.
+    stale: bool,
+    /// The window's inner size in pixels, as last read.
+    inner: winit::dpi::PhysicalSize<u32>,
 }
 
 impl Open {
@@ -140,6 +147,8 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
             presented: false,
             pending: egui::TexturesDelta::default(),
             ours: false,
+            stale: true,
+            inner: window.inner_size(),
         });
         // Shown once the first frame is drawn (no empty window flashing first, as under eframe);
         // what was presented while hidden is lost, so the next frame presents all of it.
@@ -155,7 +164,17 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
     /// Runs the App for one frame and shows what changed.
     fn paint(&mut self, event_loop: &ActiveEventLoop) {
         let (Some(open), Some(drawn)) = (self.open.as_mut(), self.drawn.as_mut()) else { return };
-        egui_winit::update_viewport_info(&mut open.info, &self.ctx, &open.window, false);
+        // (Not on macOS, where asking at run time can deadlock: egui-winit does not ask there.)
+        if !open.stale
+            && !cfg!(target_os = "macos")
+            && Some(open.window.is_minimized().unwrap_or(false)) != open.info.minimized
+        {
+            open.stale = true;
+        }
+        if std::mem::take(&mut open.stale) {
+            egui_winit::update_viewport_info(&mut open.info, &self.ctx, &open.window, false);
+            open.inner = open.window.inner_size();
+        }
         // Read before the pass: the style the widgets are drawn with.
         let bg = drawn_background(drawn, &self.ctx);
         let mut raw = open.state.take_egui_input(&open.window);
@@ -169,6 +188,8 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
         let mut cancelled = false;
         if let Some(vp) = out.viewport_output.get(&ViewportId::ROOT) {
             cancelled = vp.commands.contains(&egui::ViewportCommand::CancelClose);
+            // A command may move, resize, focus or retitle the window.
+            open.stale |= !vp.commands.is_empty();
             let mut actions = Vec::new();
             egui_winit::process_viewport_commands(
                 &self.ctx,
@@ -199,7 +220,7 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> Runner<D, M> {
             event_loop.exit();
             return;
         }
-        let size = open.window.inner_size();
+        let size = open.inner;
         let (w, h) = (size.width as usize, size.height as usize);
         let (Some(nw), Some(nh)) = (NonZeroU32::new(size.width), NonZeroU32::new(size.height)) else { return };
         if open.size != (w, h) {
@@ -324,6 +345,9 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> ApplicationHandler<UserEvent> for
         if id != open.window.id() {
             return;
         }
+        if !matches!(event, WindowEvent::RedrawRequested) {
+            open.stale = true;
+        }
         match &event {
             WindowEvent::RedrawRequested => {
                 if !std::mem::take(&mut open.ours) {
@@ -391,10 +415,11 @@ impl<D: Drawn, M: FnOnce(&egui::Context) -> D> ApplicationHandler<UserEvent> for
         match self.next {
             Some(when) if when <= Instant::now() => {
                 self.next = None;
-                let hidden = self
-                    .open
-                    .as_ref()
-                    .is_some_and(|o| o.window.is_minimized() == Some(true) || o.window.is_visible() == Some(false));
+                // Asked of the window only after an event (minimising on Windows sends one).
+                let hidden = self.open.as_ref().is_some_and(|o| {
+                    let minimized = if o.stale { o.window.is_minimized() } else { o.info.minimized };
+                    minimized == Some(true) || o.window.is_visible() == Some(false)
+                });
                 if hidden {
                     // Windows sends no redraw to a minimised window (eframe paints those at once
                     // too): a second start's request to come forward, or a close from the

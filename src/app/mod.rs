@@ -541,7 +541,14 @@ impl App {
                 },
             };
             let said_left = colour == good;
-            on_its_own(ui, |ui| ui.colored_label(colour, sentence));
+            on_its_own(ui, |ui| match &left {
+                Some(left) if said_left => {
+                    countdown(ui, colour, left, |t| fl!("gui-window-open", remaining = t));
+                }
+                _ => {
+                    ui.colored_label(colour, sentence);
+                }
+            });
             // Where the password comes from POPSEND_PASSWORD or a command, typing one here would
             // change nothing: no button then (the problem's hint says where to look).
             let typed_here = !matches!(
@@ -557,7 +564,7 @@ impl App {
             if let Some((w, remaining)) = window {
                 on_its_own(ui, |ui| {
                     if !said_left && let Some(left) = &left {
-                        ui.label(fl!("gui-window-left", remaining = left.as_str()));
+                        countdown(ui, plain, left, |t| fl!("gui-window-left", remaining = t));
                     }
                     let frac = remaining.as_secs_f32() / w.length.as_secs_f32().max(1.0);
                     ui.add(egui::ProgressBar::new(frac).desired_width(120.0).fill(good));
@@ -801,21 +808,70 @@ fn other_account_status(
     let visuals = ui.visuals().clone();
     let (plain, good, bad, weak) =
         (visuals.text_color(), theme::good(&visuals), theme::error(&visuals), visuals.weak_text_color());
+    let counting = window.map(crate::text::words::mm_ss);
     let (colour, sentence) = match (snap.map(|s| s.activity), snap.and_then(|s| s.paused.as_ref()), &o.problem) {
         (Some(Activity::LoggingIn), ..) => (plain, fl!("gui-logging-in")),
         (Some(Activity::Sending(n)), ..) => (plain, fl!("gui-sending", count = n)),
         (_, Some(p), _) => (bad, fl!("gui-state-paused", reason = crate::text::words::reason(p.error.kind))),
         (_, _, Some(d)) if window.is_none() => (bad, crate::text::words::reason(d.kind)),
         _ if snap.and_then(|s| s.online) == Some(false) => (weak, fl!("gui-offline")),
-        _ => match window {
-            Some(left) => (good, fl!("gui-window-open", remaining = crate::text::words::mm_ss(left))),
+        _ => match &counting {
+            Some(left) => (good, fl!("gui-window-open", remaining = left.as_str())),
             None => (weak, fl!("gui-window-none")),
         },
     };
     ui.separator();
     ui.label(egui::RichText::new(o.label.as_str()).strong());
-    on_its_own(ui, |ui| ui.colored_label(colour, sentence));
+    on_its_own(ui, |ui| match &counting {
+        Some(left) if colour == good => {
+            countdown(ui, colour, left, |t| fl!("gui-window-open", remaining = t));
+        }
+        _ => {
+            ui.colored_label(colour, sentence);
+        }
+    });
     window
+}
+
+/// A sentence holding the countdown `left` (`say` words it with the time given), drawn from
+/// pieces egui keeps laid out: the words around the time, and each digit and the colon. A label
+/// would lay the whole sentence out again every second, and laying text out (shaping) was the
+/// largest part of the frame the countdown costs. Read as one label, the sentence (accesskit,
+/// tests). Falls back to a label when the words do not hold the time once.
+fn countdown(ui: &mut egui::Ui, colour: egui::Color32, left: &str, say: impl Fn(&str) -> String) -> egui::Response {
+    const MARK: &str = "\u{E000}";
+    let sentence = say(left);
+    let marked = say(MARK);
+    let Some((before, after)) = marked.split_once(MARK).filter(|(_, after)| !after.contains(MARK)) else {
+        return ui.colored_label(colour, sentence);
+    };
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let painter = ui.painter();
+    let lay = |text: &str| painter.layout_no_wrap(text.to_owned(), font.clone(), colour);
+    // Every digit is laid out each frame, so none falls out of egui's cache between seconds.
+    let digits: Vec<(char, std::sync::Arc<egui::Galley>)> =
+        "0123456789:".chars().map(|c| (c, lay(c.encode_utf8(&mut [0; 4])))).collect();
+    let mut pieces = vec![lay(before)];
+    for c in left.chars() {
+        match digits.iter().find(|(d, _)| *d == c) {
+            Some((_, g)) => pieces.push(g.clone()),
+            None => pieces.push(lay(c.encode_utf8(&mut [0; 4]))),
+        }
+    }
+    pieces.push(lay(after));
+    let size =
+        egui::vec2(pieces.iter().map(|g| g.size().x).sum(), pieces.iter().map(|g| g.size().y).fold(0.0, f32::max));
+    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
+    if ui.is_rect_visible(rect) {
+        let mut x = rect.min.x;
+        for g in pieces {
+            let w = g.size().x;
+            ui.painter().galley(egui::pos2(x, rect.min.y), g, colour);
+            x += w;
+        }
+    }
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, ui.is_enabled(), &sentence));
+    response
 }
 
 /// Adds what changes every second (a countdown) under a clip rectangle of its own. egui makes one

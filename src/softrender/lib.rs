@@ -59,7 +59,9 @@ pub(crate) fn neon() -> bool {
     return false;
 }
 
-const TILE_SIZE: usize = 64;
+// popsend: 32 (upstream 64). A second of the countdown changes a strip about 25 pixels high:
+// with 64-pixel tiles twice the pixels were recomposed and presented (`tests/bench/footprint.sh`).
+const TILE_SIZE: usize = 32;
 
 /// Used to define the color swizzle order. Some backends require Rgba and others require Bgra. The renderer swizzles
 /// textures as they are loaded so they can later be rasterized directly onto the frame buffer.

@@ -115,9 +115,15 @@ fn drawing_only_the_changed_tiles_gives_the_whole_frame() {
     };
     let mut kept = vec![[0; 4]; W * H];
     draw(&mut r, &ctx, &mut frame(10.0), &mut kept, true);
-    // The red square moves from the first tile row's first tile to its second (x 10 → 70).
+    // The red square (y 40–50: the second row of 32-pixel tiles) moves from the row's first tile
+    // to its third (x 10 → 70). It shares one mesh with the blue square (one clip rectangle), so
+    // the blue one's tile is redrawn too; the tiles between and below are not.
     let tiles = draw(&mut r, &ctx, &mut frame(70.0), &mut kept, false);
-    assert_eq!(tiles, [[0, 0, 64, 64], [64, 0, 56, 64]], "redrawn: the tiles the square left and entered");
+    assert_eq!(
+        tiles,
+        [[0, 0, 32, 32], [0, 32, 32, 32], [64, 32, 32, 32]],
+        "redrawn: the tiles of the mesh before and after"
+    );
     let mut whole = vec![[0; 4]; W * H];
     let ctx2 = egui::Context::default();
     draw(&mut EguiSoftwareRender::new(ColorFieldOrder::Rgba), &ctx2, &mut frame(70.0), &mut whole, true);
