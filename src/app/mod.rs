@@ -541,7 +541,7 @@ impl App {
                 },
             };
             let said_left = colour == good;
-            on_its_own(ui, |ui| match &left {
+            on_its_own(ui, 1, |ui| match &left {
                 Some(left) if said_left => {
                     countdown(ui, colour, left, |t| fl!("gui-window-open", remaining = t));
                 }
@@ -562,13 +562,15 @@ impl App {
             }
             // The countdown stays in sight whatever the sentence says.
             if let Some((w, remaining)) = window {
-                on_its_own(ui, |ui| {
-                    if !said_left && let Some(left) = &left {
-                        countdown(ui, plain, left, |t| fl!("gui-window-left", remaining = t));
-                    }
-                    let frac = remaining.as_secs_f32() / w.length.as_secs_f32().max(1.0);
-                    ui.add(egui::ProgressBar::new(frac).desired_width(120.0).fill(good));
-                });
+                if !said_left && let Some(left) = &left {
+                    on_its_own(ui, 1, |ui| countdown(ui, plain, left, |t| fl!("gui-window-left", remaining = t)));
+                }
+                // In whole steps of the bar's width: it changes every few seconds, not every
+                // second (a change of a fifth of a pixel is redrawn as much as a visible one).
+                const BAR: f32 = 120.0;
+                let frac = remaining.as_secs_f32() / w.length.as_secs_f32().max(1.0);
+                let frac = (frac * BAR).ceil() / BAR;
+                on_its_own(ui, 2, |ui| ui.add(egui::ProgressBar::new(frac).desired_width(BAR).fill(good)));
                 // One repaint when the second shown changes (a moment after it does), none while
                 // the window is minimised or hidden.
                 let unseen =
@@ -822,7 +824,7 @@ fn other_account_status(
     };
     ui.separator();
     ui.label(egui::RichText::new(o.label.as_str()).strong());
-    on_its_own(ui, |ui| match &counting {
+    on_its_own(ui, 1, |ui| match &counting {
         Some(left) if colour == good => {
             countdown(ui, colour, left, |t| fl!("gui-window-open", remaining = t));
         }
@@ -877,10 +879,11 @@ fn countdown(ui: &mut egui::Ui, colour: egui::Color32, left: &str, say: impl Fn(
 /// Adds what changes every second (a countdown) under a clip rectangle of its own. egui makes one
 /// mesh of the shapes that follow each other under one clip, so the CPU renderer, which redraws
 /// the meshes that changed, would otherwise redraw the whole status bar every second; this way
-/// only the countdown. The clip is the bar's own, wider by a hair: nothing is cut.
-fn on_its_own<R>(ui: &mut egui::Ui, add: impl FnOnce(&mut egui::Ui) -> R) -> R {
+/// only the countdown. The clip is the bar's own, wider by a hair (`n` quarters of a point: parts
+/// side by side that change at different times take different `n`): nothing is cut.
+fn on_its_own<R>(ui: &mut egui::Ui, n: u8, add: impl FnOnce(&mut egui::Ui) -> R) -> R {
     ui.scope(|ui| {
-        ui.set_clip_rect(ui.clip_rect().expand(0.25));
+        ui.set_clip_rect(ui.clip_rect().expand(0.25 * f32::from(n)));
         add(ui)
     })
     .inner
