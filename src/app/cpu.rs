@@ -92,8 +92,8 @@ struct Open {
     pending: egui::TexturesDelta,
     /// Something happened to the window since `info` and `inner` were read (an event, a
     /// viewport command): the next frame reads them again. Else a frame asks only whether the
-    /// window is minimised (X11 minimises without an event): each question is a round trip to the
-    /// X server, and eframe's ten a frame were a tenth of an idle second's CPU.
+    /// window is minimised (X11 minimises without an event): on X11 each question is a round trip
+    /// to the X server, and eframe's way asked ten a frame (ARCHITECTURE.md has the counts).
     stale: bool,
     /// The window's inner size in pixels, as last read.
     inner: winit::dpi::PhysicalSize<u32>,
