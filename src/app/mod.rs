@@ -541,14 +541,7 @@ impl App {
                 },
             };
             let said_left = colour == good;
-            on_its_own(ui, 1, |ui| match &left {
-                Some(left) if said_left => {
-                    countdown(ui, colour, left, |t| fl!("gui-window-open", remaining = t));
-                }
-                _ => {
-                    ui.colored_label(colour, sentence);
-                }
-            });
+            status_sentence(ui, colour, sentence, left.as_deref().filter(|_| said_left));
             // Where the password comes from POPSEND_PASSWORD or a command, typing one here would
             // change nothing: no button then (the problem's hint says where to look).
             let typed_here = !matches!(
@@ -563,7 +556,8 @@ impl App {
             // The countdown stays in sight whatever the sentence says.
             if let Some((w, remaining)) = window {
                 if !said_left && let Some(left) = &left {
-                    on_its_own(ui, 1, |ui| countdown(ui, plain, left, |t| fl!("gui-window-left", remaining = t)));
+                    let said = fl!("gui-window-left", remaining = left.as_str());
+                    on_its_own(ui, 1, |ui| countdown(ui, plain, said, left, |t| fl!("gui-window-left", remaining = t)));
                 }
                 // In whole steps of the bar's width: it changes every few seconds, not every
                 // second (a change of a fifth of a pixel is redrawn as much as a visible one).
@@ -824,25 +818,32 @@ fn other_account_status(
     };
     ui.separator();
     ui.label(egui::RichText::new(o.label.as_str()).strong());
-    on_its_own(ui, 1, |ui| match &counting {
-        Some(left) if colour == good => {
-            countdown(ui, colour, left, |t| fl!("gui-window-open", remaining = t));
-        }
-        _ => {
-            ui.colored_label(colour, sentence);
-        }
-    });
+    status_sentence(ui, colour, sentence, counting.as_deref().filter(|_| colour == good));
     window
 }
 
-/// A sentence holding the countdown `left` (`say` words it with the time given), drawn from
+/// An account's status sentence, under a clip of its own; `open_left`: it is
+/// 「送信できます あと mm:ss」 with this time, drawn by `countdown`.
+fn status_sentence(ui: &mut egui::Ui, colour: egui::Color32, sentence: String, open_left: Option<&str>) {
+    on_its_own(ui, 1, |ui| match open_left {
+        Some(left) => countdown(ui, colour, sentence, left, |t| fl!("gui-window-open", remaining = t)),
+        None => ui.colored_label(colour, sentence),
+    });
+}
+
+/// `sentence`, which holds the countdown `left` (`say` words it with any time given), drawn from
 /// pieces egui keeps laid out: the words around the time, and each digit and the colon. A label
 /// would lay the whole sentence out again every second, and laying text out (shaping) was the
 /// largest part of the frame the countdown costs. Read as one label, the sentence (accesskit,
 /// tests). Falls back to a label when the words do not hold the time once.
-fn countdown(ui: &mut egui::Ui, colour: egui::Color32, left: &str, say: impl Fn(&str) -> String) -> egui::Response {
+fn countdown(
+    ui: &mut egui::Ui,
+    colour: egui::Color32,
+    sentence: String,
+    left: &str,
+    say: impl Fn(&str) -> String,
+) -> egui::Response {
     const MARK: &str = "\u{E000}";
-    let sentence = say(left);
     let marked = say(MARK);
     let Some((before, after)) = marked.split_once(MARK).filter(|(_, after)| !after.contains(MARK)) else {
         return ui.colored_label(colour, sentence);

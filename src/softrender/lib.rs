@@ -424,10 +424,8 @@ impl EguiSoftwareRender {
 
             let clip_rect = egui::Rect { min: clip_rect.min * pixels_per_point, max: clip_rect.max * pixels_per_point };
 
-            let mut mesh_min = egui::Vec2::splat(f32::MAX);
-            let mut mesh_max = egui::Vec2::splat(-f32::MAX);
-
-            let px_mesh = self.prepare_px_mesh(pixels_per_point, input_mesh, &mut mesh_min, &mut mesh_max);
+            let (mesh_min, mesh_max) = px_bounds(input_mesh, pixels_per_point);
+            let px_mesh = self.prepare_px_mesh(pixels_per_point, input_mesh);
 
             let mesh_size = mesh_max - mesh_min;
             if mesh_size.x > 8192.0 || mesh_size.y > 8192.0 {
@@ -472,13 +470,7 @@ impl EguiSoftwareRender {
         self.free_textures(textures_delta);
     }
 
-    fn prepare_px_mesh(
-        &self,
-        pixels_per_point: f32,
-        mesh: &egui::Mesh,
-        mesh_min: &mut Vec2,
-        mesh_max: &mut Vec2,
-    ) -> Mesh {
+    fn prepare_px_mesh(&self, pixels_per_point: f32, mesh: &egui::Mesh) -> Mesh {
         let mut px_mesh = mesh.clone();
 
         for v in px_mesh.vertices.iter_mut() {
@@ -491,9 +483,6 @@ impl EguiSoftwareRender {
                     v.color = Color32::from_rgba_premultiplied(d[0], d[1], d[2], d[3]);
                 }
             }
-
-            *mesh_min = mesh_min.min(v.pos.to_vec2());
-            *mesh_max = mesh_max.max(v.pos.to_vec2());
         }
 
         // Make all the tris face forward (ccw) to simplify rasterization.
@@ -562,17 +551,8 @@ impl EguiSoftwareRender {
                 // popsend: the bounds and the cache key come from egui's mesh as it is; the
                 // mesh in pixels (a copy, scaled, swizzled, its triangles turned) is made only
                 // for a primitive not cached. (Upstream made it for every primitive every frame
-                // and hashed it vertex by vertex through the indices: most of an unchanged
-                // frame's cost.) Scaling by a positive factor keeps the order of coordinates,
-                // so the bounds are those of the scaled mesh.
-                let mut mesh_min = egui::Vec2::splat(f32::MAX);
-                let mut mesh_max = egui::Vec2::splat(-f32::MAX);
-                for v in &input_mesh.vertices {
-                    mesh_min = mesh_min.min(v.pos.to_vec2());
-                    mesh_max = mesh_max.max(v.pos.to_vec2());
-                }
-                mesh_min *= pixels_per_point;
-                mesh_max *= pixels_per_point;
+                // and hashed it vertex by vertex through the indices: PROVENANCE.md.)
+                let (mesh_min, mesh_max) = px_bounds(input_mesh, pixels_per_point);
 
                 let cropped_min = mesh_min.max(clip_rect.min.to_vec2());
                 let cropped_max = mesh_max.min(clip_rect.max.to_vec2());
@@ -621,8 +601,7 @@ impl EguiSoftwareRender {
                     }
 
                     let render_in_low_precision = width > 4096 || height > 4096;
-                    let (mut lo, mut hi) = (mesh_min, mesh_max);
-                    let px_mesh = self.prepare_px_mesh(pixels_per_point, input_mesh, &mut lo, &mut hi);
+                    let px_mesh = self.prepare_px_mesh(pixels_per_point, input_mesh);
 
                     let mut prim = CachedPrimitive::new(min_x, min_y, width, height, prim_idx);
                     let mut buffer_ref = BufferMutRef {
@@ -846,6 +825,15 @@ impl EguiSoftwareRender {
             self.textures.remove(free);
         }
     }
+}
+
+/// popsend: the bounds of `mesh` in pixels, read from egui's mesh without scaling a copy: scaling
+/// by a positive factor keeps the order of coordinates, so they are the scaled mesh's bounds.
+fn px_bounds(mesh: &egui::Mesh, pixels_per_point: f32) -> (Vec2, Vec2) {
+    let (min, max) = mesh.vertices.iter().fold((Vec2::splat(f32::MAX), Vec2::splat(-f32::MAX)), |(min, max), v| {
+        (min.min(v.pos.to_vec2()), max.max(v.pos.to_vec2()))
+    });
+    (min * pixels_per_point, max * pixels_per_point)
 }
 
 fn update_canvas_tile(
